@@ -1,0 +1,187 @@
+"""OFA's pre-LN transformer layers with NormFormer options (``--scale-attn``, ``--scale-fc``,
+``--scale-heads``, ``--scale-resids``) and drop path. Names and shapes equal OFA's.
+
+Decoder layers can run a subset of their tokens (``active``): every token still gets its
+keys and values at this layer (from the hidden state it carries, which for an exited token
+is the hidden state it exited with), but queries, outputs and the feed-forward block are
+computed only for the active tokens. That keeps the key/value cache complete for later
+tokens while exited tokens cost only a key/value projection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from fairseq import utils as fairseq_utils
+from timm.layers import DropPath
+from torch import Tensor, nn
+
+from .attention import OFAAttention
+
+
+@dataclass(frozen=True)
+class LayerOptions:
+    """The architecture options a layer needs (a view of the model config)."""
+
+    embed_dim: int
+    ffn_dim: int
+    num_heads: int
+    dropout: float = 0.0
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+    activation_fn: str = "gelu"
+    attn_scale_factor: float = 2.0
+    scale_attn: bool = False
+    scale_fc: bool = False
+    scale_heads: bool = False
+    scale_resids: bool = False
+
+
+def _optional_norm(enabled: bool, dim: int) -> Optional[nn.LayerNorm]:
+    return nn.LayerNorm(dim) if enabled else None
+
+
+class _LayerBase(nn.Module):
+    """Parts shared by encoder and decoder layers: FFN, dropouts, residual with drop path."""
+
+    def __init__(self, opts: LayerOptions, drop_path_rate: float):
+        super().__init__()
+        self.fc1 = nn.Linear(opts.embed_dim, opts.ffn_dim)
+        self.fc2 = nn.Linear(opts.ffn_dim, opts.embed_dim)
+        self.ffn_layernorm = _optional_norm(opts.scale_fc, opts.ffn_dim)
+        self.final_layer_norm = nn.LayerNorm(opts.embed_dim)
+        self.w_resid = nn.Parameter(torch.ones(opts.embed_dim)) if opts.scale_resids else None
+        self.activation_fn: Callable[[Tensor], Tensor] = fairseq_utils.get_activation_fn(opts.activation_fn)
+        self.dropout = nn.Dropout(opts.dropout)
+        self.activation_dropout = nn.Dropout(opts.activation_dropout)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+
+    def residual(self, branch: Tensor, residual: Tensor) -> Tensor:
+        """``residual + drop_path(dropout(branch))``."""
+        return residual + self.drop_path(self.dropout(branch))
+
+    def feed_forward_block(self, x: Tensor) -> Tensor:
+        """Pre-LN FFN with its residual connection."""
+        h = self.activation_dropout(self.activation_fn(self.fc1(self.final_layer_norm(x))))
+        if self.ffn_layernorm is not None:
+            h = self.ffn_layernorm(h)
+        residual = x if self.w_resid is None else x * self.w_resid
+        return self.residual(self.fc2(h), residual)
+
+
+def _norm_if(norm: Optional[nn.LayerNorm], x: Tensor) -> Tensor:
+    return x if norm is None else norm(x)
+
+
+class OFAEncoderLayer(_LayerBase):
+    """Pre-LN self-attention + FFN encoder layer."""
+
+    def __init__(self, opts: LayerOptions, drop_path_rate: float = 0.0):
+        super().__init__(opts, drop_path_rate)
+        self.self_attn = OFAAttention(
+            opts.embed_dim,
+            opts.num_heads,
+            dropout=opts.attention_dropout,
+            scale_factor=opts.attn_scale_factor,
+            scale_heads=opts.scale_heads,
+        )
+        self.self_attn_layer_norm = nn.LayerNorm(opts.embed_dim)
+        self.attn_ln = _optional_norm(opts.scale_attn, opts.embed_dim)
+
+    def forward(self, x: Tensor, attn_bias: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
+        """``x [B, T, D]``, ``attn_bias [1|B, H, T, T]``, ``padding_mask [B, T]`` -> ``[B, T, D]``."""
+        h = self.self_attn_layer_norm(x)
+        k, v = self.self_attn.project_kv(h)
+        heads = self.self_attn.attend(self.self_attn.q_proj(h), k, v, attn_bias, padding_mask)
+        x = self.residual(_norm_if(self.attn_ln, self.self_attn.project_out(heads)), x)
+        return self.feed_forward_block(x)
+
+
+class TokenSelection:
+    """Picks the active tokens of a ``[B, T, D]`` tensor into a packed ``[A, D]`` one and back.
+
+    With ``active=None`` every token is active and nothing is copied: the layer then runs
+    exactly the operations of a plain forward pass.
+    """
+
+    def __init__(self, active: Optional[Tensor]):
+        self.active = active
+        self._mask = None if active is None else active.unsqueeze(-1)
+
+    def take(self, x: Tensor) -> Tensor:
+        return x if self.active is None else x[self.active]
+
+    def put(self, packed: Tensor, like: Tensor) -> Tensor:
+        """Packed rows back into a zero tensor shaped like ``like``."""
+        if self._mask is None:
+            return packed
+        return like.new_zeros(like.shape).masked_scatter(self._mask, packed)
+
+    def merge(self, base: Tensor, packed: Tensor) -> Tensor:
+        """``base`` with its active tokens replaced by ``packed``."""
+        return packed if self._mask is None else base.masked_scatter(self._mask, packed)
+
+
+class OFADecoderLayer(_LayerBase):
+    """Pre-LN self-attention + cross-attention + FFN decoder layer."""
+
+    def __init__(self, opts: LayerOptions, drop_path_rate: float = 0.0):
+        super().__init__(opts, drop_path_rate)
+        attn_kwargs = dict(
+            dropout=opts.attention_dropout, scale_factor=opts.attn_scale_factor, scale_heads=opts.scale_heads
+        )
+        self.self_attn = OFAAttention(opts.embed_dim, opts.num_heads, **attn_kwargs)
+        self.self_attn_ln = _optional_norm(opts.scale_attn, opts.embed_dim)
+        self.self_attn_layer_norm = nn.LayerNorm(opts.embed_dim)
+        self.encoder_attn = OFAAttention(opts.embed_dim, opts.num_heads, **attn_kwargs)
+        self.cross_attn_ln = _optional_norm(opts.scale_attn, opts.embed_dim)
+        self.encoder_attn_layer_norm = nn.LayerNorm(opts.embed_dim)
+
+    def self_key_value(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """This layer's self-attention keys/values ``[B, H, T, d]`` for tokens whose input is ``x``."""
+        return self.self_attn.project_kv(self.self_attn_layer_norm(x))
+
+    def cross_key_value(self, encoder_out: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys/values ``[B, H, S, d]`` of the encoder output."""
+        return self.encoder_attn.project_kv(encoder_out)
+
+    def forward(
+        self,
+        x: Tensor,
+        *,
+        self_attn_bias: Tensor,
+        cross_key_value: tuple[Tensor, Tensor],
+        cross_attn_bias: Tensor,
+        cross_padding_mask: Optional[Tensor],
+        self_padding_mask: Optional[Tensor] = None,
+        past_key_value: Optional[tuple[Tensor, Tensor]] = None,
+        active: Optional[Tensor] = None,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Run the layer on ``x [B, T, D]``.
+
+        ``self_attn_bias [1|B, H, T, P+T]`` covers ``P`` cached positions (``past_key_value``,
+        ``[B, H, P, d]`` each) and the ``T`` new ones, causal masking included.
+        ``active [B, T]`` (bool) selects the tokens that run the layer; the others pass
+        through unchanged. Returns the new hidden states and the keys/values of the ``T``
+        new positions, for the caller's cache.
+        """
+        h = self.self_attn_layer_norm(x)
+        key, value = self.self_attn.project_kv(h)
+        new_key_value = (key, value)
+        if past_key_value is not None:
+            key = torch.cat([past_key_value[0], key], dim=2)
+            value = torch.cat([past_key_value[1], value], dim=2)
+        tokens = TokenSelection(active)
+
+        y = tokens.take(x)
+        query = tokens.put(self.self_attn.q_proj(tokens.take(h)), like=x)
+        heads = tokens.take(self.self_attn.attend(query, key, value, self_attn_bias, self_padding_mask))
+        y = self.residual(_norm_if(self.self_attn_ln, self.self_attn.project_out(heads)), y)
+
+        query = tokens.put(self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)), like=x)
+        heads = tokens.take(self.encoder_attn.attend(query, *cross_key_value, cross_attn_bias, cross_padding_mask))
+        y = self.residual(_norm_if(self.cross_attn_ln, self.encoder_attn.project_out(heads)), y)
+
+        y = self.feed_forward_block(y)
+        return tokens.merge(x, y), new_key_value
