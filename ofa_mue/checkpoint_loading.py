@@ -1,0 +1,137 @@
+"""Checkpoint loading for fairseq on torch >= 2.6, with an allow-list instead of blanket unpickling.
+
+torch >= 2.6 unpickles only tensors and plain containers by default (``weights_only=True``),
+and fairseq's ``load_checkpoint_to_cpu`` does not say otherwise, so every fairseq
+checkpoint fails to load: they hold their configuration as ``argparse.Namespace`` and
+omegaconf objects, and numpy scalars among their training statistics.
+
+Importing this module replaces ``fairseq.checkpoint_utils.load_checkpoint_to_cpu`` (every
+fairseq entry point loads through it) with a wrapper that
+
+- unpickles with exactly the extra classes fairseq and OFA checkpoints hold
+  (:data:`ALLOWED_GLOBALS`), and refuses anything else with an error naming the file and
+  the classes it holds;
+- loads with full unpickling only when the user opts in for trusted files with the
+  environment variable ``OFA_MUE_TRUST_CHECKPOINTS=1`` (unpickling can run code);
+- turns a missing, truncated or foreign file into a :class:`~ofa_mue.errors.CheckpointError`.
+
+Nothing else global is changed: torch's own allow-list is left as it is.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import os
+import pickle
+import typing
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import numpy
+import omegaconf
+import torch
+from fairseq import checkpoint_utils
+
+from .errors import CheckpointError
+
+TRUST_ENV_VAR = "OFA_MUE_TRUST_CHECKPOINTS"
+_numpy_core = getattr(numpy, "_core", None) or numpy.core  # numpy 2 renamed numpy.core
+
+ALLOWED_GLOBALS: List[Any] = [
+    argparse.Namespace,
+    collections.defaultdict,
+    typing.Any,
+    omegaconf.DictConfig,
+    omegaconf.ListConfig,
+    omegaconf.base.ContainerMetadata,
+    omegaconf.base.Metadata,
+    omegaconf.nodes.AnyNode,
+    omegaconf.nodes.StringNode,
+    omegaconf.nodes.IntegerNode,
+    omegaconf.nodes.FloatNode,
+    omegaconf.nodes.BooleanNode,
+    numpy.dtype,
+    numpy.ndarray,
+    _numpy_core.multiarray.scalar,
+    _numpy_core.multiarray._reconstruct,
+    *{type(numpy.dtype(name)) for name in ("float64", "float32", "int64", "int32", "bool")},
+]
+"""Classes (beyond torch's defaults) that fairseq/OFA checkpoints hold: the training
+configuration (``argparse.Namespace``, omegaconf containers) and numpy scalars/arrays in the
+training state (best validation score, meters)."""
+
+_fairseq_load_checkpoint_to_cpu: Callable[..., Dict[str, Any]] = checkpoint_utils.load_checkpoint_to_cpu
+
+
+def trusted_checkpoints() -> bool:
+    """Whether the user opted in to full unpickling (``OFA_MUE_TRUST_CHECKPOINTS=1``)."""
+    return os.environ.get(TRUST_ENV_VAR, "").strip().lower() in ("1", "true", "yes")
+
+
+@contextlib.contextmanager
+def _unpickling_policy() -> Iterator[None]:
+    if not trusted_checkpoints():
+        with torch.serialization.safe_globals(ALLOWED_GLOBALS):
+            yield
+        return
+    previous = os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+    os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"  # torch's own switch, for this call only
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"]
+        else:
+            os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = previous
+
+
+def load_checkpoint_to_cpu(
+    path: str, arg_overrides: Optional[Dict[str, Any]] = None, load_on_all_ranks: bool = False
+) -> Dict[str, Any]:
+    """fairseq's ``load_checkpoint_to_cpu`` with the allow-list and clear errors (see module doc)."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        with _unpickling_policy():
+            state = _fairseq_load_checkpoint_to_cpu(path, arg_overrides, load_on_all_ranks)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(_refusal_message(path, error)) from None
+    except (EOFError, RuntimeError) as error:
+        if not _is_unreadable_file_error(error):
+            raise
+        raise CheckpointError(
+            f"{path}: not a readable torch checkpoint (truncated or corrupt file?): {error}"
+        ) from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
+    return state
+
+
+def _is_unreadable_file_error(error: Exception) -> bool:
+    if isinstance(error, EOFError):
+        return True
+    text = str(error)
+    return any(part in text for part in ("PytorchStreamReader", "zip archive", "invalid load key", "magic number"))
+
+
+def _refusal_message(path: str, error: Exception) -> str:
+    try:
+        unexpected = [
+            name for name in torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            if name not in _allowed_names()
+        ]
+    except Exception:  # the file cannot even be listed: report the unpickler's own words
+        unexpected = []
+    found = f"it holds {', '.join(unexpected)}, " if unexpected else ""
+    return (
+        f"{path}: refused to unpickle: {found}which is not among the classes fairseq/OFA checkpoints hold. "
+        f"If you trust this file, set {TRUST_ENV_VAR}=1 to load it with full unpickling "
+        f"(unpickling can run code). Unpickler said: {str(error).splitlines()[0]}"
+    )
+
+
+def _allowed_names() -> set[str]:
+    return {f"{obj.__module__}.{obj.__qualname__}" for obj in ALLOWED_GLOBALS if hasattr(obj, "__qualname__")}
+
+
+checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
