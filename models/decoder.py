@@ -65,7 +65,7 @@ class OFADecoder(FairseqIncrementalDecoder):
         self.cross_pos_q_linear = nn.Linear(dim, dim)
         self.cross_pos_k_linear = nn.Linear(dim, dim)
 
-        rates = torch.linspace(0, args.decoder_drop_path_rate, args.decoder_layers).tolist()
+        rates = torch.linspace(0, args.decoder_drop_path_rate, args.decoder_layers, device="cpu").tolist()
         self.layers = nn.ModuleList(OFADecoderLayer(layer_options, rate) for rate in rates)
         self.layer_norm = nn.LayerNorm(dim)
         self.output_projection = nn.Linear(dim, len(dictionary), bias=False)

@@ -82,7 +82,7 @@ class OFAEncoder(FairseqEncoder):
         self.pos_q_linear = nn.Linear(dim, dim)
         self.pos_k_linear = nn.Linear(dim, dim)
 
-        rates = torch.linspace(0, args.encoder_drop_path_rate, args.encoder_layers).tolist()
+        rates = torch.linspace(0, args.encoder_drop_path_rate, args.encoder_layers, device="cpu").tolist()
         self.layers = nn.ModuleList(OFAEncoderLayer(layer_options, rate) for rate in rates)
         self.layer_norm = nn.LayerNorm(dim)
 

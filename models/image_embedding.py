@@ -59,7 +59,7 @@ def _make_stage(in_channels: int, planes: int, blocks: int, stride: int, drop_pa
             nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
             nn.BatchNorm2d(out_channels),
         )
-    rates = torch.linspace(0, drop_path_rate, blocks).tolist()
+    rates = torch.linspace(0, drop_path_rate, blocks, device="cpu").tolist()
     layers = [Bottleneck(in_channels, planes, stride=stride, downsample=downsample)]
     for index in range(1, blocks):
         drop_path = DropPath(rates[index]) if rates[index] > 0 else None

@@ -102,7 +102,8 @@ class OFAModel(FairseqEncoderDecoderModel):
         encoder = OFAEncoder(args, dictionary, embed_tokens, _layer_options(args, "encoder"))
         decoder = OFADecoder(args, task.target_dictionary, embed_tokens, _layer_options(args, "decoder"))
         model = cls(args, encoder, decoder)
-        model.apply(init_bert_params)
+        if not embed_tokens.weight.is_meta:  # a meta-device build (sizes only) has nothing to initialise
+            model.apply(init_bert_params)
         return model
 
     def forward(

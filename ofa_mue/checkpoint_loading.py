@@ -13,7 +13,9 @@ fairseq entry point loads through it) with a wrapper that
   the classes it holds;
 - loads with full unpickling only when the user opts in for trusted files with the
   environment variable ``OFA_MUE_TRUST_CHECKPOINTS=1`` (unpickling can run code);
-- turns a missing, truncated or foreign file into a :class:`~ofa_mue.errors.CheckpointError`.
+- turns a missing, truncated or foreign file into a :class:`~ofa_mue.errors.CheckpointError`;
+- accepts a bare export in OFA's format (``{"model": ..., "cfg" or "args": ...}`` without
+  fairseq's training history), which fairseq's upgrade step would otherwise fail on.
 
 Nothing else global is changed: torch's own allow-list is left as it is.
 """
@@ -25,6 +27,7 @@ import contextlib
 import os
 import pickle
 import typing
+import zipfile
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import numpy
@@ -61,6 +64,7 @@ configuration (``argparse.Namespace``, omegaconf containers) and numpy scalars/a
 training state (best validation score, meters)."""
 
 _fairseq_load_checkpoint_to_cpu: Callable[..., Dict[str, Any]] = checkpoint_utils.load_checkpoint_to_cpu
+_fairseq_upgrade_state_dict: Callable[[Dict[str, Any]], Dict[str, Any]] = checkpoint_utils._upgrade_state_dict
 
 
 def trusted_checkpoints() -> bool:
@@ -102,9 +106,25 @@ def load_checkpoint_to_cpu(
         raise CheckpointError(
             f"{path}: not a readable torch checkpoint (truncated or corrupt file?): {error}"
         ) from None
-    if not isinstance(state, dict) or "model" not in state:
-        raise CheckpointError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from None
     return state
+
+
+def upgrade_state_dict(state: Any) -> Dict[str, Any]:
+    """Check that ``state`` is a fairseq/OFA checkpoint, give a bare export the training
+    history fairseq expects, then run fairseq's own upgrade."""
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError("not a fairseq checkpoint (no 'model' entry)")
+    if state.get("args") is None and state.get("cfg") is None:
+        raise CheckpointError("not a fairseq checkpoint (no 'args' or 'cfg' entry naming the architecture)")
+    if "optimizer_history" not in state and "best_loss" not in state:
+        state["optimizer_history"] = [{"criterion_name": None, "optimizer_name": None,
+                                       "lr_scheduler_state": {"best": None}, "num_updates": 0}]
+        state.setdefault("last_optimizer_state", None)
+    if "extra_state" not in state and "epoch" not in state:
+        state["extra_state"] = {}
+    return _fairseq_upgrade_state_dict(state)
 
 
 def _is_unreadable_file_error(error: Exception) -> bool:
@@ -115,16 +135,16 @@ def _is_unreadable_file_error(error: Exception) -> bool:
 
 
 def _refusal_message(path: str, error: Exception) -> str:
-    try:
-        unexpected = [
-            name for name in torch.serialization.get_unsafe_globals_in_checkpoint(path)
-            if name not in _allowed_names()
-        ]
-    except Exception:  # the file cannot even be listed: report the unpickler's own words
-        unexpected = []
-    found = f"it holds {', '.join(unexpected)}, " if unexpected else ""
+    if not zipfile.is_zipfile(path):
+        return (
+            f"{path}: not a readable torch checkpoint (not torch's zip format; a legacy pickle "
+            f"checkpoint you trust can be loaded with {TRUST_ENV_VAR}=1)"
+        )
+    allowed = _allowed_names()
+    unexpected = [name for name in torch.serialization.get_unsafe_globals_in_checkpoint(path) if name not in allowed]
+    found = f"it holds {', '.join(unexpected)}, " if unexpected else "it holds classes "
     return (
-        f"{path}: refused to unpickle: {found}which is not among the classes fairseq/OFA checkpoints hold. "
+        f"{path}: refused to unpickle: {found}not among the classes fairseq/OFA checkpoints hold. "
         f"If you trust this file, set {TRUST_ENV_VAR}=1 to load it with full unpickling "
         f"(unpickling can run code). Unpickler said: {str(error).splitlines()[0]}"
     )
@@ -135,3 +155,4 @@ def _allowed_names() -> set[str]:
 
 
 checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
+checkpoint_utils._upgrade_state_dict = upgrade_state_dict

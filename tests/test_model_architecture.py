@@ -1,0 +1,121 @@
+"""The OFA model: published sizes, official key layout, forward pass, checkpoint fit errors."""
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from builders import build_meta_model, build_model, numbered_dictionary
+from ofa_mue.data.images import image_transform
+from ofa_mue.data.vocabulary import OFAVocabulary
+from ofa_mue.errors import CheckpointError
+from ofa_mue.models.ofa import check_state_dict_fits
+
+# OFA's model card / module definitions, in millions of parameters (tied embeddings once).
+PUBLISHED_SIZES = {"ofa_tiny": 33.5, "ofa_medium": 92.9, "ofa_base": 182.2, "ofa_large": 473.0, "ofa_huge": 929.5}
+
+
+@pytest.mark.parametrize("arch", sorted(PUBLISHED_SIZES))
+def test_parameter_count_matches_published_size(arch):
+    model = build_meta_model(arch)
+    millions = sum(p.numel() for p in model.parameters()) / 1e6
+    assert millions == pytest.approx(PUBLISHED_SIZES[arch], rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "arch, dim, ffn, layers, heads",
+    [("ofa_tiny", 256, 1024, 4, 4), ("ofa_medium", 512, 2048, 4, 8), ("ofa_base", 768, 3072, 6, 12),
+     ("ofa_large", 1024, 4096, 12, 16), ("ofa_huge", 1280, 5120, 24, 16)],
+)
+def test_key_shapes_follow_ofa_layout(arch, dim, ffn, layers, heads):
+    shapes = {k: tuple(v.shape) for k, v in build_meta_model(arch).state_dict().items()}
+    assert shapes["encoder.embed_tokens.weight"] == (59457, dim)
+    assert shapes["decoder.output_projection.weight"] == (59457, dim)
+    assert shapes["encoder.embed_positions.weight"] == (1026, dim)
+    assert shapes["encoder.embed_image_positions.weight"] == (1765, dim)
+    assert shapes["encoder.image_proj.weight"] == (dim, 1024)
+    assert shapes["encoder.token_rp_bucket"] == (1024, 1024)
+    assert shapes["encoder.image_rp_bucket"] == (1765, 1765)
+    assert shapes["decoder.image_position_idx"] == (1026,)
+    last = layers - 1
+    assert shapes[f"encoder.layers.{last}.self_attn.c_attn"] == (heads,)
+    assert shapes[f"encoder.layers.{last}.ffn_layernorm.weight"] == (ffn,)
+    assert shapes[f"encoder.layers.{last}.attn_ln.weight"] == (dim,)
+    assert shapes[f"encoder.token_rel_pos_table_list.{last}.weight"] == (511, heads)
+    assert shapes[f"encoder.image_rel_pos_table_list.{last}.weight"] == (6892, heads)
+    assert f"encoder.layers.{layers}.fc1.weight" not in shapes
+    decoder_layers = 12 if arch == "ofa_huge" else layers
+    d_last = decoder_layers - 1
+    for name in ("self_attn_ln", "cross_attn_ln", "encoder_attn_layer_norm", "self_attn_layer_norm"):
+        assert shapes[f"decoder.layers.{d_last}.{name}.weight"] == (dim,)
+    assert shapes[f"decoder.layers.{d_last}.encoder_attn.c_attn"] == (heads,)
+    assert f"decoder.layers.{decoder_layers}.fc1.weight" not in shapes
+
+
+def _scene(colour: str) -> Image.Image:
+    image = Image.new("RGB", (128, 128), "white")
+    ImageDraw.Draw(image).ellipse((30, 30, 100, 100), fill=colour)
+    return image
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    vocab = OFAVocabulary.load()
+    torch.manual_seed(0)
+    model = build_model("ofa_demo", vocab.dictionary).eval()
+    return model, vocab
+
+
+def test_demo_forward_on_real_image_and_text(demo_model):
+    model, vocab = demo_model
+    transform = image_transform(128)
+    images = torch.stack([transform(_scene("red")), transform(_scene("blue"))])
+    prompt = vocab.encode(" what does the image describe?", add_bos=True, add_eos=True)
+    src = prompt.repeat(2, 1)
+    prev = vocab.encode(" a red circle", add_bos=True).repeat(2, 1)
+    with torch.no_grad():
+        logits, _ = model(src, torch.tensor([src.size(1)] * 2), prev, patch_images=images,
+                          patch_masks=torch.ones(2, dtype=torch.bool))
+    assert logits.shape == (2, prev.size(1), len(vocab.dictionary))
+    assert torch.isfinite(logits).all()
+    assert not torch.allclose(logits[0], logits[1]), "the image must change the prediction"
+
+
+def test_padding_does_not_change_outputs(demo_model):
+    model, vocab = demo_model
+    image = image_transform(128)(_scene("green")).unsqueeze(0)
+    short = vocab.encode(" a circle", add_bos=True, add_eos=True)
+    long = vocab.encode(" what does the image describe?", add_bos=True, add_eos=True)
+    pad = vocab.dictionary.pad()
+    src = torch.full((2, long.numel()), pad)
+    src[0, : short.numel()] = short
+    src[1] = long
+    prev = vocab.encode(" a green", add_bos=True).repeat(2, 1)
+    with torch.no_grad():
+        batched, _ = model(src, None, prev, patch_images=image.repeat(2, 1, 1, 1))
+        alone, _ = model(short.unsqueeze(0), None, prev[:1], patch_images=image)
+    torch.testing.assert_close(batched[0], alone[0], atol=1e-4, rtol=1e-4)
+
+
+def test_checkpoint_of_another_architecture_is_refused(demo_model):
+    model, vocab = demo_model
+    other = build_model("ofa_demo", vocab.dictionary, encoder_embed_dim=64, encoder_attention_heads=2,
+                        decoder_attention_heads=2).state_dict()
+    with pytest.raises(CheckpointError, match="another architecture"):
+        check_state_dict_fits(model, other)
+    with pytest.raises(CheckpointError, match="another architecture"):
+        model.load_state_dict(other)
+
+
+def test_checkpoint_with_another_vocabulary_is_refused(demo_model):
+    model, _ = demo_model
+    other = build_model("ofa_demo", numbered_dictionary(1000)).state_dict()
+    with pytest.raises(CheckpointError, match="vocabulary of 1000 symbols"):
+        model.load_state_dict(other)
+
+
+def test_checkpoint_with_other_depth_is_refused(demo_model):
+    model, vocab = demo_model
+    deeper = build_model("ofa_demo", vocab.dictionary, encoder_layers=7).state_dict()
+    with pytest.raises(CheckpointError, match="unexpected parameters"):
+        model.load_state_dict(deeper)
