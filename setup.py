@@ -10,4 +10,5 @@ setup(
     python_requires=">=3.11",
     packages=["ofa_mue"] + [f"ofa_mue.{name}" for name in SUBPACKAGES],
     package_dir={"ofa_mue": "ofa_mue", **{f"ofa_mue.{name}": name for name in SUBPACKAGES}},
+    package_data={"ofa_mue": ["resources/ofa_bpe/*"]},
 )

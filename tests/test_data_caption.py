@@ -1,0 +1,80 @@
+"""CaptionDataset: OFA's prompt, targets, references, batches and errors."""
+import pytest
+import torch
+
+from ofa_mue.data.caption_dataset import CaptionDataset
+from ofa_mue.errors import DataError
+
+BOS, PAD, EOS = 0, 1, 2
+PROMPT_IDS = [99, 473, 5, 2274, 6190, 116]
+
+
+@pytest.fixture
+def caption_rows(image_b64):
+    return [
+        ["u0", "391895", "A man, riding a horse!&&A person on a horse.", "person,horse", image_b64()],
+        ["u1", "522418", "a woman cutting a large white sheet cake", "person,cake", image_b64(3, 11)],
+    ]
+
+
+def make(write_tsv, vocab, rows, split="valid", **kwargs):
+    return CaptionDataset(split, write_tsv(rows), vocab, patch_image_size=16, **kwargs)
+
+
+def test_sample_layout(write_tsv, ofa_vocab, caption_rows):
+    sample = make(write_tsv, ofa_vocab, caption_rows)[0]
+    assert sample["source"].tolist() == [BOS, *PROMPT_IDS, EOS]
+    assert sample["references"] == ["A man riding a horse", "A person on a horse"]
+    caption = ofa_vocab.encode(" A man riding a horse").tolist()
+    assert sample["target"].tolist() == caption + [EOS]
+    assert sample["prev_output_tokens"].tolist() == [BOS] + caption
+    assert sample["uniq_id"] == "u0" and sample["patch_image"].shape == (3, 16, 16)
+
+
+def test_selected_cols_choose_the_id_column(write_tsv, ofa_vocab, caption_rows):
+    assert make(write_tsv, ofa_vocab, caption_rows, selected_cols="1,4,2")[1]["uniq_id"] == "522418"
+
+
+def test_training_targets_are_cut_to_max_tgt_length(write_tsv, ofa_vocab, caption_rows):
+    train = make(write_tsv, ofa_vocab, caption_rows, split="train", max_tgt_length=3)[1]
+    assert ofa_vocab.decode(train["target"]) == " a woman cutting"
+    assert train["references"] == ["a woman cutting a large white sheet cake"]
+    evaluation = make(write_tsv, ofa_vocab, caption_rows, max_tgt_length=3)[1]
+    assert ofa_vocab.decode(evaluation["target"]) == " a woman cutting a large white sheet cake"
+    scst = make(write_tsv, ofa_vocab, caption_rows, split="train", max_tgt_length=3, scst=True)[1]
+    assert torch.equal(scst["target"], evaluation["target"])
+
+
+def test_collater_pads_right_and_keeps_references(write_tsv, ofa_vocab, caption_rows):
+    dataset = make(write_tsv, ofa_vocab, caption_rows)
+    samples = [dataset[0], dataset[1]]
+    batch = dataset.collater(samples)
+    net = batch["net_input"]
+    assert set(batch) == {"id", "uniq_ids", "nsentences", "ntokens", "net_input", "target", "references"}
+    assert set(net) == {"src_tokens", "src_lengths", "patch_images", "patch_masks", "prev_output_tokens"}
+    assert net["src_tokens"].shape == (2, 8) and net["src_lengths"].tolist() == [8, 8]
+    assert net["patch_images"].shape == (2, 3, 16, 16) and net["patch_masks"].dtype == torch.bool
+    lengths = [len(s["target"]) for s in samples]
+    assert batch["target"].shape == net["prev_output_tokens"].shape == (2, max(lengths))
+    short = lengths.index(min(lengths))
+    assert batch["target"][short, min(lengths):].eq(PAD).all()
+    assert batch["target"][short, min(lengths) - 1] == EOS
+    assert net["prev_output_tokens"][:, 0].tolist() == [BOS, BOS]
+    assert batch["ntokens"] == sum(lengths)
+    assert batch["references"][0] == ["A man riding a horse", "A person on a horse"]
+
+
+@pytest.mark.parametrize("caption, which", [("", "the caption"), ("a dog&&?!", "reference 2 of 2")])
+def test_empty_caption(write_tsv, ofa_vocab, caption_rows, caption, which):
+    caption_rows[1][2] = caption
+    dataset = make(write_tsv, ofa_vocab, caption_rows)
+    with pytest.raises(DataError, match=which) as info:
+        dataset[1]
+    assert (info.value.path, info.value.row, info.value.field) == (dataset.reader.path, 2, "caption")
+
+
+def test_corrupt_image_names_row(write_tsv, ofa_vocab, caption_rows):
+    caption_rows[1][4] = "%%%%"
+    with pytest.raises(DataError, match="field 'image'") as info:
+        make(write_tsv, ofa_vocab, caption_rows)[1]
+    assert info.value.row == 2

@@ -1,0 +1,126 @@
+"""SnliVeDataset: OFA's prompt, decoder layouts, constraint masks, batches and errors."""
+import pytest
+import torch
+
+from ofa_mue.data.snli_ve_dataset import SnliVeDataset, answer_trie, candidate_inputs
+from ofa_mue.errors import DataError
+
+BOS, PAD, EOS = 0, 1, 2
+YES, NO, MAYBE = 4420, 117, 2085
+VOCAB_SIZE = 59457
+
+
+@pytest.fixture
+def snli_rows(image_b64):
+    return [
+        ["u0", "img0", image_b64(), "Two dogs play.", "A photo-of dogs/cats", "entailment"],
+        ["u1", "img1", image_b64(5, 9), "a cat", "a man sleeps", "contradiction"],
+        ["u2", "img2", image_b64(), "someone is outside", "people walk", "neutral"],
+    ]
+
+
+def make(write_tsv, vocab, rows, **kwargs):
+    return SnliVeDataset("valid", write_tsv(rows), vocab, patch_image_size=16, **kwargs)
+
+
+def test_source_prompt_matches_ofa(write_tsv, ofa_vocab, snli_rows):
+    sample = make(write_tsv, ofa_vocab, snli_rows)[0]
+    expected = ofa_vocab.encode(
+        ' can image and text1 " a photo of dogs cats " imply text2 " two dogs play. "?', add_bos=True, add_eos=True
+    )
+    assert torch.equal(sample["source"], expected)
+    assert sample["uniq_id"] == "u0" and sample["id"] == 0 and sample["answer"] == "yes"
+    assert sample["patch_image"].shape == (3, 16, 16) and sample["patch_mask"].tolist() == [True]
+    no_caption = make(write_tsv, ofa_vocab, snli_rows, add_caption=False)[0]["source"]
+    assert ofa_vocab.decode(no_caption) == ' does the image describe " two dogs play. "?'
+
+
+def test_words_are_cut_to_max_src_length(write_tsv, ofa_vocab, snli_rows):
+    source = make(write_tsv, ofa_vocab, snli_rows, max_src_length=2)[0]["source"]
+    assert ofa_vocab.decode(source) == ' can image and text1 " a photo " imply text2 " two dogs "?'
+
+
+def test_prev_output_layout(write_tsv, ofa_vocab, snli_rows):
+    sample = make(write_tsv, ofa_vocab, snli_rows)[1]
+    source = sample["source"]
+    assert torch.equal(sample["decoder_prompt"], source[:-1])
+    assert sample["prev_output_tokens"].tolist() == source[:-1].tolist() + [NO]
+    assert sample["target"].tolist() == [PAD] * (len(source) - 2) + [NO, EOS]
+    mask = sample["constraint_mask"]
+    assert mask.shape == (len(source), VOCAB_SIZE)
+    assert not mask[: len(source) - 2].any()
+    assert mask[-2].nonzero().flatten().tolist() == sorted([YES, NO, MAYBE])
+    assert mask[-1].nonzero().flatten().tolist() == [EOS]
+
+
+@pytest.mark.parametrize("prompt_type, prompt_length", [("none", lambda n: 1), ("src", lambda n: n)])
+def test_other_prompt_types(write_tsv, ofa_vocab, snli_rows, prompt_type, prompt_length):
+    sample = make(write_tsv, ofa_vocab, snli_rows, prompt_type=prompt_type, constraint_masks=False)[2]
+    length = prompt_length(len(sample["source"]))
+    assert sample["prev_output_tokens"].tolist() == sample["source"][:length].tolist() + [MAYBE]
+    assert sample["target"].tolist() == [PAD] * (length - 1) + [MAYBE, EOS]
+    assert "constraint_mask" not in sample
+    with pytest.raises(ValueError):
+        make(write_tsv, ofa_vocab, snli_rows, prompt_type="bogus")
+
+
+def test_collater_batch(write_tsv, ofa_vocab, snli_rows):
+    dataset = make(write_tsv, ofa_vocab, snli_rows)
+    samples = [dataset[i] for i in range(3)]
+    batch = dataset.collater(samples)
+    net = batch["net_input"]
+    lengths = [len(s["source"]) for s in samples]
+    assert batch["id"].tolist() == [0, 1, 2] and batch["uniq_ids"] == ["u0", "u1", "u2"]
+    assert batch["nsentences"] == 3 and batch["ntokens"] == 6  # answer + eos per sample
+    assert net["src_tokens"].shape == (3, max(lengths)) and net["src_lengths"].tolist() == lengths
+    for row, length in zip(net["src_tokens"], lengths):  # right padding
+        assert row[length:].eq(PAD).all() and row[length - 1] == EOS
+    assert net["patch_images"].shape == (3, 3, 16, 16) and net["patch_masks"].tolist() == [True] * 3
+    assert net["prev_output_tokens"].shape == batch["target"].shape
+    assert batch["constraint_masks"].shape == (*batch["target"].shape, VOCAB_SIZE)
+    assert batch["answers"] == ["yes", "no", "maybe"]
+    assert [p.tolist() for p in batch["decoder_prompts"]] == [s["source"][:-1].tolist() for s in samples]
+    assert dataset.collater([]) == {}
+
+
+def test_candidate_inputs_score_each_answer(ofa_vocab):
+    prompts = [torch.tensor([BOS, 10, 11]), torch.tensor([BOS, 12])]
+    candidates = [torch.tensor([NO]), torch.tensor([YES]), torch.tensor([MAYBE])]
+    inputs = candidate_inputs(prompts, candidates, answer_trie(ofa_vocab), PAD, EOS, VOCAB_SIZE)
+    assert inputs["prev_output_tokens"].tolist()[1] == [BOS, 10, 11, YES]
+    assert inputs["prev_output_tokens"].tolist()[5] == [BOS, 12, MAYBE, PAD]
+    assert inputs["target"].tolist()[0] == [PAD, PAD, NO, EOS]
+    assert inputs["target"].tolist()[4] == [PAD, YES, EOS, PAD]
+    masks = inputs["constraint_masks"]
+    assert masks.shape == (6, 4, VOCAB_SIZE)
+    assert masks[4, 1, [NO, YES, MAYBE]].all() and masks[4, 2, EOS] and not masks[4, 3].any()
+
+
+def test_unknown_label(write_tsv, ofa_vocab, snli_rows):
+    snli_rows[2][5] = "entailed"
+    dataset = make(write_tsv, ofa_vocab, snli_rows)
+    with pytest.raises(DataError, match="unknown label 'entailed'") as info:
+        dataset[2]
+    assert (info.value.path, info.value.row, info.value.field) == (dataset.reader.path, 3, "label")
+
+
+@pytest.mark.parametrize("column, field", [(3, "hypothesis"), (4, "caption")])
+def test_empty_text(write_tsv, ofa_vocab, snli_rows, column, field):
+    snli_rows[1][column] = "   "
+    with pytest.raises(DataError, match="empty") as info:
+        make(write_tsv, ofa_vocab, snli_rows)[1]
+    assert (info.value.row, info.value.field) == (2, field)
+
+
+def test_bad_image_names_row(write_tsv, ofa_vocab, snli_rows):
+    snli_rows[0][2] = "bm90IGFuIGltYWdl"  # "not an image"
+    with pytest.raises(DataError, match="not a readable image") as info:
+        make(write_tsv, ofa_vocab, snli_rows)[0]
+    assert (info.value.row, info.value.field) == (1, "image")
+
+
+def test_missing_column(write_tsv, ofa_vocab, snli_rows):
+    snli_rows[1] = snli_rows[1][:5]
+    with pytest.raises(DataError, match="missing column") as info:
+        make(write_tsv, ofa_vocab, snli_rows)
+    assert (info.value.row, info.value.field) == (2, "label")

@@ -1,0 +1,96 @@
+"""TSVReader: offsets, random access, field-count errors."""
+import pickle
+
+import pytest
+
+from ofa_mue.data.tsv import TSVReader, parse_selected_cols
+from ofa_mue.errors import DataError
+
+COLUMNS = ("id", "text", "label")
+
+
+def test_rows_by_offset_in_any_order(write_tsv):
+    rows = [[str(i), f"text é {i} ✓", f"label{i}"] for i in range(50)]
+    reader = TSVReader(write_tsv(rows), COLUMNS)
+    assert len(reader) == 50
+    for i in (49, 0, 17, 17, 3):
+        assert reader[i] == dict(zip(COLUMNS, rows[i]))
+    with pytest.raises(IndexError):
+        reader[50]
+
+
+def test_selected_cols_pick_and_order_fields(write_tsv):
+    path = write_tsv([["u1", "img1", "b64", "hyp", "prem", "entailment", "extra"]])
+    reader = TSVReader(path, ("uniq-id", "image", "label"), "0,2,5")
+    assert reader[0] == {"uniq-id": "u1", "image": "b64", "label": "entailment"}
+    assert parse_selected_cols([3, 1], 2) == [3, 1]
+    assert parse_selected_cols(None, 3) == [0, 1, 2]
+    with pytest.raises(ValueError):
+        parse_selected_cols("0,x", 2)
+    with pytest.raises(ValueError):
+        parse_selected_cols("0,1,2", 2)
+
+
+def test_crlf_and_missing_final_newline(tmp_path):
+    path = tmp_path / "crlf.tsv"
+    path.write_bytes(b"1\ta\tyes\r\n2\tb\tno")
+    reader = TSVReader(path, COLUMNS)
+    assert len(reader) == 2
+    assert reader[0]["label"] == "yes"
+    assert reader[1] == {"id": "2", "text": "b", "label": "no"}
+
+
+def test_missing_column_names_file_row_and_field(write_tsv):
+    path = write_tsv([["1", "a", "yes"], ["2", "b", "no"], ["3", "c"]])
+    with pytest.raises(DataError) as info:
+        TSVReader(path, COLUMNS)
+    error = info.value
+    assert (error.path, error.row, error.field) == (str(path), 3, "label")
+    assert str(error).startswith(f"{path}, row 3, field 'label': missing column")
+
+
+def test_missing_selected_column_names_it(write_tsv):
+    path = write_tsv([["u", "i", "b64", "hyp", "prem", "yes"], ["u", "i", "b64", "hyp"]])
+    with pytest.raises(DataError) as info:
+        TSVReader(path, ("uniq-id", "image", "hypothesis", "caption", "label"), "0,2,3,4,5")
+    assert (info.value.row, info.value.field) == (2, "caption")
+
+
+def test_blank_line_is_an_error_not_skipped(write_tsv):
+    path = write_tsv([["1", "a", "yes"], [""], ["2", "b", "no"]])
+    with pytest.raises(DataError) as info:
+        TSVReader(path, COLUMNS)
+    assert info.value.row == 2
+
+
+def test_extra_field_without_selection_is_an_error(write_tsv):
+    path = write_tsv([["1", "a\tstray", "yes"]])
+    with pytest.raises(DataError, match="expected exactly 3") as info:
+        TSVReader(path, COLUMNS)
+    assert info.value.row == 1
+
+
+def test_empty_and_absent_files(tmp_path):
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty") as info:
+        TSVReader(empty, COLUMNS)
+    assert info.value.path == str(empty)
+    with pytest.raises(DataError, match="no such file"):
+        TSVReader(tmp_path / "absent.tsv", COLUMNS)
+
+
+def test_invalid_utf8_names_row(tmp_path):
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes(b"1\ta\tyes\n2\t\xe9\tno\n")
+    reader = TSVReader(path, COLUMNS)
+    with pytest.raises(DataError, match="UTF-8") as info:
+        reader[1]
+    assert info.value.row == 2
+
+
+def test_pickled_reader_reopens_the_file(write_tsv):
+    reader = TSVReader(write_tsv([["1", "a", "yes"], ["2", "b", "no"]]), COLUMNS)
+    assert reader[1]["text"] == "b"
+    clone = pickle.loads(pickle.dumps(reader))
+    assert clone[0]["text"] == "a" and len(clone) == 2
