@@ -5,4 +5,4 @@ criterions. Importing also lets fairseq load its own checkpoints on torch >= 2.6
 :mod:`ofa_mue.checkpoint_loading`).
 """
 from . import checkpoint_loading  # noqa: F401
-from . import models  # noqa: F401
+from . import criterions, models, tasks  # noqa: F401  (register with fairseq)

@@ -1,0 +1,67 @@
+"""COCO caption metrics through pycocoevalcap: BLEU-1..4, METEOR, ROUGE-L, CIDEr and SPICE.
+
+Captions and references are tokenised with the PTB tokenizer, as in the COCO evaluation
+server. SPICE needs Stanford CoreNLP's jars beside pycocoevalcap (it downloads them on
+first use, which fails offline): when they are absent SPICE is reported unavailable in one
+line instead of failing the evaluation.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Dict, List, Sequence
+
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.meteor.meteor import Meteor
+from pycocoevalcap.rouge.rouge import Rouge
+from pycocoevalcap.spice import get_stanford_models
+from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+logger = logging.getLogger(__name__)
+
+
+def _tokenize(captions: Sequence[Sequence[str]]) -> Dict[int, List[str]]:
+    as_coco = {index: [{"caption": text} for text in texts] for index, texts in enumerate(captions)}
+    return PTBTokenizer().tokenize(as_coco)
+
+
+def spice_jar() -> str:
+    """Where SPICE expects Stanford CoreNLP's jar."""
+    return os.path.join(get_stanford_models.SPICEDIR, get_stanford_models.SPICELIB, f"{get_stanford_models.JAR}.jar")
+
+
+def spice_available() -> bool:
+    """Whether SPICE can run offline (Stanford CoreNLP's jars are in place)."""
+    return os.path.exists(spice_jar())
+
+
+def cider_scores(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> List[float]:
+    """CIDEr-D of each prediction against its references (document frequencies from these references)."""
+    refs, hyps = _tokenize(references), _tokenize([[p] for p in predictions])
+    _, scores = Cider().compute_score(refs, hyps)
+    return [float(s) for s in scores]
+
+
+def caption_metrics(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> Dict[str, float]:
+    """Corpus-level COCO metrics of ``predictions[i]`` against ``references[i]``.
+
+    Keys: ``bleu1``..``bleu4``, ``meteor``, ``rouge_l``, ``cider`` and, when available,
+    ``spice`` (all as pycocoevalcap reports them, e.g. CIDEr 1.37 for 137.0 in papers).
+    """
+    if len(predictions) != len(references) or not predictions:
+        raise ValueError(f"need one reference list per prediction, got {len(predictions)} and {len(references)}")
+    refs, hyps = _tokenize(references), _tokenize([[p] for p in predictions])
+    bleu, _ = Bleu(4).compute_score(refs, hyps, verbose=0)
+    results = {f"bleu{n}": float(value) for n, value in enumerate(bleu, start=1)}
+    results["meteor"] = float(Meteor().compute_score(refs, hyps)[0])
+    results["rouge_l"] = float(Rouge().compute_score(refs, hyps)[0])
+    results["cider"] = float(Cider().compute_score(refs, hyps)[0])
+    if spice_available():
+        from pycocoevalcap.spice.spice import Spice
+
+        results["spice"] = float(Spice().compute_score(refs, hyps)[0])
+    else:
+        logger.warning("SPICE unavailable: Stanford CoreNLP jars not found at %s (place them there to enable it)",
+                       spice_jar())
+    return results

@@ -1,0 +1,81 @@
+"""fairseq task ``caption``: image captioning as OFA fine-tunes and evaluates it.
+
+Training is teacher-forced cross-entropy on one reference. Captions are generated with
+fairseq's beam search (OFA's defaults: beam 5, ``max_len_b`` 16, no repeated 3-grams) and
+scored against all references with the COCO caption metrics.
+"""
+
+import json
+from argparse import Namespace
+from dataclasses import dataclass, field
+from typing import Any, Dict, List
+
+import torch
+from fairseq import metrics
+from fairseq.tasks import register_task
+
+from ofa_mue.data.caption_dataset import CaptionDataset
+
+from .ofa_task import OFAConfig, OFATask
+
+DEFAULT_GENERATION = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
+
+
+@dataclass
+class CaptionConfig(OFAConfig):
+    max_tgt_length: int = field(default=20, metadata={"help": "maximum words of a training caption"})
+    eval_cider: bool = field(default=False, metadata={"help": "generate captions and log CIDEr during validation"})
+    eval_args: str = field(
+        default=json.dumps(DEFAULT_GENERATION),
+        metadata={"help": "generation options for validation, as JSON (fairseq generation option names)"},
+    )
+    scst: bool = field(default=False, metadata={"help": "self-critical training: keep training captions whole"})
+
+
+@register_task("caption", dataclass=CaptionConfig)
+class CaptionTask(OFATask):
+    """Image -> caption."""
+
+    cfg: CaptionConfig
+
+    def build_dataset(self, split: str, path: str) -> CaptionDataset:
+        return CaptionDataset(
+            split,
+            path,
+            self.vocab,
+            selected_cols=self.cfg.selected_cols,
+            patch_image_size=self.cfg.patch_image_size,
+            max_tgt_length=self.cfg.max_tgt_length,
+            scst=self.cfg.scst,
+        )
+
+    def build_model(self, cfg, from_checkpoint: bool = False):
+        model = super().build_model(cfg, from_checkpoint)
+        if self.cfg.eval_cider:
+            options = {**DEFAULT_GENERATION, **json.loads(self.cfg.eval_args)}
+            self.validation_generator = self.build_generator([model], Namespace(**options))
+        return model
+
+    def captions(self, generator, models, sample: Dict[str, Any], **kwargs: Any) -> List[str]:
+        """The best hypothesis of each sample, as text."""
+        hypotheses = generator.generate(models, sample, **kwargs)
+        return [self.vocab.decode(hypos[0]["tokens"]).strip() for hypos in hypotheses]
+
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, logging_output = super().valid_step(sample, model, criterion)
+        if self.cfg.eval_cider:
+            from ofa_mue.caption_metrics import cider_scores
+
+            with torch.no_grad():
+                predictions = self.captions(self.validation_generator, [model], sample)
+            scores = cider_scores(predictions, sample["references"])
+            logging_output["_cider_sum"] = float(sum(scores))
+            logging_output["_cider_count"] = len(scores)
+        return loss, sample_size, logging_output
+
+    def reduce_metrics(self, logging_outputs, criterion) -> None:
+        super().reduce_metrics(logging_outputs, criterion)
+        count = sum(log.get("_cider_count", 0) for log in logging_outputs)
+        if count:
+            total = sum(log.get("_cider_sum", 0.0) for log in logging_outputs)
+            metrics.log_scalar("cider", total / count, count, round=3)

@@ -1,0 +1,109 @@
+"""What OFA's fine-tuning tasks share: options, vocabulary, split files and batching.
+
+``--data`` is either a folder holding ``{split}.tsv`` files (``train.tsv``, ``valid.tsv``,
+``test.tsv``, ...) or OFA's comma-separated file list, where training cycles through all
+files but the last (one per epoch) and every other split reads the last file.
+
+Every row of an evaluation split is read: batches are consecutive runs of ``--batch-size``
+rows with no batch-size multiple, no size filter and no dropped remainder (fairseq's
+defaults would drop the last partial batch).
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from fairseq.dataclass import FairseqDataclass
+from fairseq.tasks import FairseqTask
+
+from ofa_mue.data.ofa_dataset import OFATSVDataset
+from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
+from ofa_mue.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class OFAConfig(FairseqDataclass):
+    """Options common to OFA tasks (names as in OFA's scripts)."""
+
+    data: Optional[str] = field(
+        default=None,
+        metadata={"help": "folder with {split}.tsv files, or OFA's comma-separated list of TSV files"},
+    )
+    selected_cols: Optional[str] = field(
+        default=None, metadata={"help": "comma-separated column indices to read (default: the task's OFA layout)"}
+    )
+    bpe_dir: Optional[str] = field(
+        default=None,
+        metadata={"help": "folder with encoder.json, vocab.bpe and dict.txt (default: OFA's files shipped with ofa_mue)"},
+    )
+    code_dict_size: int = field(default=DEFAULT_CODE_DICT_SIZE, metadata={"help": "number of <code_i> symbols"})
+    num_bins: int = field(default=DEFAULT_NUM_BINS, metadata={"help": "number of <bin_i> symbols"})
+    patch_image_size: int = field(default=480, metadata={"help": "images are resized to this square size"})
+    max_src_length: int = field(default=128, metadata={"help": "maximum words of source text"})
+    max_tgt_length: int = field(default=30, metadata={"help": "maximum words of a target"})
+    max_source_positions: int = field(default=1024, metadata={"help": "maximum source tokens"})
+    max_target_positions: int = field(default=1024, metadata={"help": "maximum target tokens"})
+
+
+class OFATask(FairseqTask):
+    """Base of the OFA tasks: loads the vocabulary and builds datasets of ``{split}.tsv``."""
+
+    cfg: OFAConfig
+
+    def __init__(self, cfg: OFAConfig, vocab: OFAVocabulary):
+        super().__init__(cfg)
+        self.vocab = vocab
+
+    @classmethod
+    def setup_task(cls, cfg: OFAConfig, **kwargs: Any) -> "OFATask":
+        """Load the vocabulary from ``--bpe-dir`` (or the shipped OFA files)."""
+        vocab = OFAVocabulary.load(cfg.bpe_dir, cfg.code_dict_size, cfg.num_bins)
+        logger.info("dictionary: %d symbols", len(vocab.dictionary))
+        return cls(cfg, vocab)
+
+    @property
+    def source_dictionary(self):
+        return self.vocab.dictionary
+
+    @property
+    def target_dictionary(self):
+        return self.vocab.dictionary
+
+    def max_positions(self):
+        return self.cfg.max_source_positions, self.cfg.max_target_positions
+
+    def split_path(self, split: str, epoch: int = 1) -> str:
+        """The TSV file that holds ``split`` (see the module docstring)."""
+        if not self.cfg.data:
+            raise ConfigError("no data given: pass the data folder or TSV files as --data (or the first argument)")
+        if os.path.isdir(self.cfg.data):
+            path = os.path.join(self.cfg.data, f"{split}.tsv")
+        else:
+            paths = self.cfg.data.split(",")
+            train_paths = paths[:-1] or paths
+            path = train_paths[(epoch - 1) % len(train_paths)] if split == "train" else paths[-1]
+        if not os.path.isfile(path):
+            raise DataError(path, f"file for split '{split}' not found")
+        return path
+
+    def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs: Any) -> None:
+        path = self.split_path(split, epoch)
+        self.datasets[split] = self.build_dataset(split, path)
+        logger.info("%s: %d rows from %s", split, len(self.datasets[split]), path)
+
+    def build_dataset(self, split: str, path: str) -> OFATSVDataset:
+        """The task's dataset of one TSV file."""
+        raise NotImplementedError
+
+    def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):
+        """Keep every row: OFA's datasets cut long texts to ``--max-src-length`` words themselves."""
+        return indices
+
+    def get_batch_iterator(self, dataset, **kwargs: Any):
+        """fairseq's iterator with no batch-size multiple, so no remainder batch is dropped
+        (fairseq's callers pass every option by keyword)."""
+        kwargs["required_batch_size_multiple"] = 1
+        return super().get_batch_iterator(dataset, **kwargs)

@@ -1,0 +1,112 @@
+"""fairseq task ``snli_ve``: visual entailment as OFA fine-tunes and evaluates it.
+
+Training is teacher-forced on the gold answer (" yes" / " no" / " maybe"), with the answer
+trie's constraint masks. Evaluation scores all three candidates with the decoder,
+teacher-forced and constrained, and predicts the best: accuracy is the metric.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List
+
+import torch
+from fairseq import metrics
+from fairseq.tasks import register_task
+from torch import Tensor
+
+from ofa_mue.criterions.label_smoothed_cross_entropy import constrained_log_probs
+from ofa_mue.data.snli_ve_dataset import (
+    ANSWERS,
+    PROMPT_TYPES,
+    SnliVeDataset,
+    answer_candidates,
+    answer_trie,
+    candidate_inputs,
+)
+from ofa_mue.data.vocabulary import OFAVocabulary
+
+from .ofa_task import OFAConfig, OFATask
+
+
+@dataclass
+class SnliVeConfig(OFAConfig):
+    add_caption: bool = field(default=True, metadata={"help": "put the premise (caption) into the prompt"})
+    prompt_type: str = field(
+        default="prev_output",
+        metadata={"help": f"decoder prompt before the answer: one of {', '.join(PROMPT_TYPES)}"},
+    )
+
+
+@register_task("snli_ve", dataclass=SnliVeConfig)
+class SnliVeTask(OFATask):
+    """SNLI-VE: premise + hypothesis + image -> yes / no / maybe."""
+
+    cfg: SnliVeConfig
+
+    def __init__(self, cfg: SnliVeConfig, vocab: OFAVocabulary):
+        super().__init__(cfg, vocab)
+        self.answer_trie = answer_trie(vocab)
+        self.candidates = [tokens for _, tokens in answer_candidates(vocab)]
+
+    def build_dataset(self, split: str, path: str) -> SnliVeDataset:
+        return SnliVeDataset(
+            split,
+            path,
+            self.vocab,
+            selected_cols=self.cfg.selected_cols,
+            patch_image_size=self.cfg.patch_image_size,
+            max_src_length=self.cfg.max_src_length,
+            add_caption=self.cfg.add_caption,
+            prompt_type=self.cfg.prompt_type,
+        )
+
+    def candidate_scores(self, model, sample: Dict[str, Any], **exit_options: Any) -> Tensor:
+        """Log-probability ``[B, 3]`` of each answer in :data:`ANSWERS` order, teacher-forced.
+
+        The encoder runs once per sample; the three candidates share its output.
+        ``exit_options`` go to the encoder and decoder (early-exit rules).
+        """
+        net_input = sample["net_input"]
+        encoder_out = model.encoder(
+            net_input["src_tokens"],
+            net_input["src_lengths"],
+            patch_images=net_input["patch_images"],
+            patch_masks=net_input["patch_masks"],
+            **exit_options.get("encoder", {}),
+        )
+        candidates = self.candidates
+        inputs = candidate_inputs(
+            sample["decoder_prompts"], candidates, self.answer_trie, self.vocab.dictionary.pad(),
+            self.vocab.dictionary.eos(), len(self.vocab.dictionary),
+        )
+        batch = net_input["src_tokens"].size(0)
+        device = net_input["src_tokens"].device
+        order = torch.arange(batch, device=device).repeat_interleave(len(candidates))
+        encoder_out = model.encoder.reorder_encoder_out(encoder_out, order)
+        logits, _ = model.decoder(inputs["prev_output_tokens"].to(device), encoder_out=encoder_out,
+                                  **exit_options.get("decoder", {}))
+        target = inputs["target"].to(device)
+        scored = target.ne(self.vocab.dictionary.pad())
+        lprobs = constrained_log_probs(logits[scored], inputs["constraint_masks"].to(device)[scored])
+        token_scores = torch.zeros_like(target, dtype=lprobs.dtype)
+        token_scores[scored] = lprobs.gather(-1, target[scored].unsqueeze(-1)).squeeze(-1)
+        return token_scores.sum(-1).view(batch, len(candidates))
+
+    def predict(self, model, sample: Dict[str, Any], **exit_options: Any) -> List[str]:
+        """The best-scoring answer of each sample."""
+        best = self.candidate_scores(model, sample, **exit_options).argmax(-1).tolist()
+        return [ANSWERS[i] for i in best]
+
+    def valid_step(self, sample, model, criterion):
+        loss, sample_size, logging_output = super().valid_step(sample, model, criterion)
+        with torch.no_grad():
+            predictions = self.predict(model, sample)
+        logging_output["_snli_correct"] = sum(p == a for p, a in zip(predictions, sample["answers"]))
+        logging_output["_snli_total"] = len(predictions)
+        return loss, sample_size, logging_output
+
+    def reduce_metrics(self, logging_outputs, criterion) -> None:
+        super().reduce_metrics(logging_outputs, criterion)
+        total = sum(log.get("_snli_total", 0) for log in logging_outputs)
+        if total:
+            correct = sum(log.get("_snli_correct", 0) for log in logging_outputs)
+            metrics.log_scalar("snli_accuracy", 100.0 * correct / total, total, round=2)
