@@ -1,0 +1,323 @@
+"""Deterministic generator of the bundled demo data (synthetic shapes, OFA TSV formats).
+
+    python -m ofa_mue.data.demo_data --out demo_data [--seed 0]
+        [--train 4000 --valid 300 --test 300] [--image-size 128]
+
+or ``generate_demo_data(out_dir, seed=0, ...)`` from Python. Writes::
+
+    caption/{train,valid,test}.tsv   uniq-id, image-id, caption, object labels, base64 PNG
+    caption/train_scst.tsv           train images again, all references joined by '&&'
+    snli_ve/{train,valid,test}.tsv   uniq-id, image-id, base64 PNG, hypothesis, premise, label
+    bpe/{encoder.json,vocab.bpe,dict.txt}   small GPT-2-format byte-level BPE + fairseq dict
+    meta/{caption,snli_ve}_{split}.jsonl    per row: scene, kind, difficulty (not read by OFA)
+    README.md
+
+Sizes count TSV rows. Caption train has one row per reference like OFA's stage-1 file
+(two of the five references of each image, so ``--train 4000`` is 2000 images); caption
+valid/test have one row per image with the five references joined by ``&&``. SNLI-VE has
+three rows per image, one per label, in random order. Each image is a pure function of
+(seed, task, split, index), so the same seed gives byte-identical files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+
+from .demo_bpe import build_bpe
+from .demo_language import make_captions, make_hypothesis
+from .demo_scenes import BACKGROUNDS, COLOURS, SHAPES, encode_image, render_scene, sample_scene
+
+CAPTION_PROMPT = " what does the image describe?"
+SNLI_PROMPT = ' can image and text1 " {} " imply text2 " {} "?'
+SNLI_PROMPT_NO_CAPTION = ' does the image describe " {} "?'
+ANSWERS = {"entailment": "yes", "contradiction": "no", "neutral": "maybe"}
+REFS_PER_IMAGE = 5
+CAPTION_TRAIN_ROWS_PER_IMAGE = 2
+SNLI_ROWS_PER_IMAGE = 3
+SPLITS = ("train", "valid", "test")
+TASKS = ("caption", "snli_ve")
+DEFAULT_SIZES = {"train": 4000, "valid": 300, "test": 300}
+DEFAULT_IMAGE_SIZE = 128
+BPE_VOCAB_SIZE = 2000
+
+
+def _rng(seed: int, *parts) -> random.Random:
+    # str seeds are hashed with SHA-512 by random.seed: stable across runs and platforms
+    return random.Random("/".join(["ofa-mue-demo", str(seed)] + [str(p) for p in parts]))
+
+
+def _image_id(task: str, split: str, index: int) -> int:
+    return (TASKS.index(task) * len(SPLITS) + SPLITS.index(split) + 1) * 10_000_000 + index
+
+
+def _n_images(task: str, split: str, rows: int) -> int:
+    per = {"caption": CAPTION_TRAIN_ROWS_PER_IMAGE if split == "train" else 1,
+           "snli_ve": SNLI_ROWS_PER_IMAGE}[task]
+    return -(-rows // per)
+
+
+def _check_field(text: str) -> str:
+    if "\t" in text or "\n" in text or "&&" in text:
+        raise AssertionError(f"bad TSV field {text!r}")
+    return text
+
+
+def _caption_split(seed, split, rows, image_size, tick):
+    """Rows of caption/<split>.tsv (+ train_scst rows for train), meta rows, corpus."""
+    tsv, scst, meta, texts = [], [], [], []
+    for i in range(_n_images("caption", split, rows)):
+        rng = _rng(seed, "caption", split, i)
+        scene = sample_scene(rng)
+        refs = [t for t, _ in make_captions(scene, rng, REFS_PER_IMAGE)]
+        b64 = encode_image(render_scene(scene, image_size))
+        image_id = _image_id("caption", split, i)
+        labels = ",".join(sorted(f"{o.colour} {o.shape}" for o in scene.objects))
+        n = len(scene.objects)
+        info = {"image_id": image_id, "n_objects": n,
+                "difficulty": "easy" if n == 1 else ("medium" if n == 2 else "hard"),
+                "references": refs, "scene": scene.to_json()}
+        texts += refs
+        if split == "train":
+            chosen = rng.sample(range(len(refs)), min(CAPTION_TRAIN_ROWS_PER_IMAGE, len(refs)))
+            for j in chosen[: rows - len(tsv)]:
+                uid = image_id * 10 + j
+                tsv.append((uid, image_id, _check_field(refs[j]), labels, b64))
+                meta.append({"uniq_id": uid, **info})
+            scst.append((image_id * 10, image_id, "&&".join(map(_check_field, refs)), labels, b64))
+        else:
+            uid = image_id * 10
+            tsv.append((uid, image_id, "&&".join(map(_check_field, refs)), labels, b64))
+            meta.append({"uniq_id": uid, **info})
+        tick()
+    return tsv, scst, meta, texts
+
+
+def _snli_split(seed, split, rows, image_size, tick):
+    tsv, meta = [], []
+    for i in range(_n_images("snli_ve", split, rows)):
+        rng = _rng(seed, "snli_ve", split, i)
+        scene = sample_scene(rng)
+        captions = [t for t, _ in make_captions(scene, rng, REFS_PER_IMAGE)]
+        b64 = encode_image(render_scene(scene, image_size))
+        image_id = _image_id("snli_ve", split, i)
+        wants = [True, False, None]
+        rng.shuffle(wants)
+        used: list[str] = []
+        for j, want in enumerate(wants[: rows - len(tsv)]):
+            premise = rng.choice(captions)
+            h = make_hypothesis(scene, rng, want, premise=premise, avoid=used)
+            used.append(h["text"])
+            uid = image_id * 10 + j
+            tsv.append((uid, image_id, b64, _check_field(h["text"]), _check_field(premise),
+                        h["label"]))
+            meta.append({"uniq_id": uid, "image_id": image_id, "label": h["label"],
+                         "kind": h["kind"], "difficulty": h["difficulty"],
+                         "n_objects": len(scene.objects), "scene": scene.to_json()})
+        tick()
+    return tsv, meta
+
+
+def _write_tsv(path, rows):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for row in rows:
+            f.write("\t".join(str(x) for x in row) + "\n")
+
+
+def _write_jsonl(path, rows):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for row in rows:
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+
+
+def _bpe_corpus(caption_texts, snli_rows):
+    """Every string OFA's caption and snli_ve datasets encode, as they encode it."""
+    corpus = [CAPTION_PROMPT]
+    corpus += [" " + t for t in caption_texts]
+    for row in snli_rows:
+        hypothesis, premise, label = row[3], row[4], row[5]
+        corpus.append(SNLI_PROMPT.format(premise, hypothesis))
+        corpus.append(SNLI_PROMPT_NO_CAPTION.format(hypothesis))
+        corpus.append(" " + ANSWERS[label])
+    return corpus
+
+
+def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train"],
+                       valid: int = DEFAULT_SIZES["valid"], test: int = DEFAULT_SIZES["test"],
+                       image_size: int = DEFAULT_IMAGE_SIZE, progress: bool = False) -> dict:
+    """Generate the demo data set under ``out_dir``; returns a summary (counts) dict.
+
+    ``train``/``valid``/``test`` are TSV row counts per task. Same arguments give
+    byte-identical files.
+    """
+    sizes = {"train": int(train), "valid": int(valid), "test": int(test)}
+    if any(v < 0 for v in sizes.values()):
+        raise ValueError(f"split sizes must be >= 0, got {sizes}")
+    if image_size < 32:
+        raise ValueError(f"image_size must be >= 32, got {image_size}")
+    for sub in ("caption", "snli_ve", "bpe", "meta"):
+        os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+
+    total = sum(_n_images(t, s, sizes[s]) for t in TASKS for s in SPLITS)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=total, unit="img", desc="demo data", file=sys.stderr)
+    tick = (lambda: bar.update(1)) if bar is not None else (lambda: None)
+
+    summary: dict = {"seed": seed, "image_size": image_size, "sizes": sizes,
+                     "caption": {}, "snli_ve": {}}
+    caption_texts, snli_all = [], []
+    try:
+        for split in SPLITS:
+            tsv, scst, meta, texts = _caption_split(seed, split, sizes[split], image_size, tick)
+            _write_tsv(os.path.join(out_dir, "caption", f"{split}.tsv"), tsv)
+            _write_jsonl(os.path.join(out_dir, "meta", f"caption_{split}.jsonl"), meta)
+            caption_texts += texts
+            entry = {"rows": len(tsv), "images": len({r[1] for r in tsv}),
+                     "difficulty": dict(sorted(Counter(m["difficulty"] for m in meta).items()))}
+            if split == "train":
+                _write_tsv(os.path.join(out_dir, "caption", "train_scst.tsv"), scst)
+                entry["scst_rows"] = len(scst)
+            summary["caption"][split] = entry
+        for split in SPLITS:
+            tsv, meta = _snli_split(seed, split, sizes[split], image_size, tick)
+            _write_tsv(os.path.join(out_dir, "snli_ve", f"{split}.tsv"), tsv)
+            _write_jsonl(os.path.join(out_dir, "meta", f"snli_ve_{split}.jsonl"), meta)
+            snli_all += tsv
+            summary["snli_ve"][split] = {
+                "rows": len(tsv), "images": len({r[1] for r in tsv}),
+                "labels": dict(sorted(Counter(r[5] for r in tsv).items())),
+                "difficulty": dict(sorted(Counter(m["difficulty"] for m in meta).items())),
+                "kinds": dict(sorted(Counter(m["kind"] for m in meta).items())),
+            }
+    finally:
+        if bar is not None:
+            bar.close()
+
+    summary["bpe"] = build_bpe(_bpe_corpus(caption_texts, snli_all),
+                               os.path.join(out_dir, "bpe"), vocab_size=BPE_VOCAB_SIZE)
+    words = sorted({w for t in caption_texts + [r[3] for r in snli_all] for w in t.split()})
+    summary["words"] = len(words)
+    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8", newline="\n") as f:
+        f.write(_readme(summary, words))
+    return summary
+
+
+def _table(rows):
+    return "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in rows)
+
+
+def _readme(s: dict, words: list[str]) -> str:
+    cap = [("split", "rows", "images", "difficulty (by objects)")]
+    for split in SPLITS:
+        e = s["caption"][split]
+        cap.append((split, e["rows"], e["images"],
+                    ", ".join(f"{k} {e['difficulty'][k]}" for k in ("easy", "medium", "hard")
+                              if k in e["difficulty"])))
+    snli = [("split", "rows", "images", "entailment", "contradiction", "neutral", "easy", "hard")]
+    for split in SPLITS:
+        e = s["snli_ve"][split]
+        snli.append((split, e["rows"], e["images"], *(e["labels"].get(k, 0) for k in
+                     ("entailment", "contradiction", "neutral")),
+                     e["difficulty"].get("easy", 0), e["difficulty"].get("hard", 0)))
+    kinds = Counter()
+    for split in SPLITS:
+        kinds.update(s["snli_ve"][split]["kinds"])
+    b = s["bpe"]
+    sizes = s["sizes"]
+    return f"""# ofa-mue demo data (generated)
+
+Generated by `python -m ofa_mue.data.demo_data --out <dir> --seed {s['seed']}
+--train {sizes['train']} --valid {sizes['valid']} --test {sizes['test']} --image-size {s['image_size']}`.
+Same arguments give byte-identical files. Synthetic: {s['image_size']}x{s['image_size']} PNG
+scenes of 1-4 shapes ({', '.join(SHAPES)}) in {', '.join(COLOURS)}, small or big, each in
+its own cell of a 3x3 grid, on a {', '.join(BACKGROUNDS)} background (plain or with a smooth
+texture). All text is lower case without punctuation; every caption and every label is
+computed from the scene (logical forms evaluated on it), never drawn at random.
+
+## Files (OFA's TSV formats, no header, images as `base64.urlsafe_b64encode` of PNG bytes)
+
+- `caption/{{train,valid,test}}.tsv`: uniq-id, image-id, caption, object labels (unused by
+  OFA), image. Train: one reference per row ({CAPTION_TRAIN_ROWS_PER_IMAGE} of the
+  {REFS_PER_IMAGE} references of each image). Valid/test: one row per image, the
+  {REFS_PER_IMAGE} references joined by `&&`.
+- `caption/train_scst.tsv`: the train images once each, all references joined by `&&`
+  (for CIDEr optimisation).
+- `snli_ve/{{train,valid,test}}.tsv`: uniq-id, image-id, image, hypothesis, premise (a
+  caption of the image), label (entailment/contradiction/neutral -> yes/no/maybe). Three
+  rows per image, one per label.
+- `bpe/encoder.json`, `bpe/vocab.bpe`: a byte-level BPE learnt on all the text below
+  (tokenizers' ByteLevelBPETokenizer), in GPT-2's layout, so
+  `fairseq.data.encoders.gpt2_bpe_utils.get_encoder` reads it; `bpe/dict.txt`: fairseq
+  dictionary `<bpe id> <count>` of the ids used, counts from that encoder on the strings
+  OFA encodes (prompts included).
+- `meta/{{task}}_{{split}}.jsonl`: per TSV row the scene (objects, cells, colours, sizes),
+  the hypothesis kind and an easy/hard tag; for analysis only, OFA does not read it.
+
+## Captioning
+
+Scenes with one object are easy; with 3-4 objects, repeated shapes, relations and counts
+they are hard. Each image has {REFS_PER_IMAGE} references in varied wording (lists, sizes,
+shape summaries, counts, relations, positions, background).
+
+{_table(cap[:1] + [tuple('---' for _ in cap[0])] + cap[1:])}
+
+## SNLI-VE
+
+Entailment and contradiction hypotheses state a visual fact (existence, count, colour, shape,
+size, position, relation, "all the shapes", background, or another caption) that the image
+makes true or false. Neutral hypotheses state what no image can settle (material, author,
+drawing order, motion): purely ("the shapes were drawn by a child"), about an object that is
+present ("the red circle is made of wood"), or joined with an existence claim ("there is a
+green star made of wood"), which is neutral when such a star is present and a contradiction
+when it is not. Easy: decidable from the text or an obvious cue; hard: counting, relations,
+attribute binding, or an existence check.
+
+{_table(snli[:1] + [tuple('---' for _ in snli[0])] + snli[1:])}
+
+Hypothesis kinds (all splits): {', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}.
+
+## Vocabulary
+
+{s['words']} distinct words. BPE: {b['merges']} merges, encoder.json {b['encoder_size']}
+entries (256 bytes + merges + `<|endoftext|>`), dict.txt {b['dict_size']} ids used,
+{b['corpus_tokens']} tokens in {b['corpus_strings']} encoded strings.
+
+Words: {' '.join(words)}
+"""
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ofa_mue.data.demo_data",
+                                description="Generate the synthetic ofa-mue demo data set.")
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train", type=int, default=DEFAULT_SIZES["train"], help="rows per task")
+    p.add_argument("--valid", type=int, default=DEFAULT_SIZES["valid"], help="rows per task")
+    p.add_argument("--test", type=int, default=DEFAULT_SIZES["test"], help="rows per task")
+    p.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    start = time.time()
+    s = generate_demo_data(a.out, seed=a.seed, train=a.train, valid=a.valid, test=a.test,
+                           image_size=a.image_size, progress=not a.no_progress)
+    print(f"demo data in {a.out} ({time.time() - start:.1f} s, seed {a.seed}, "
+          f"{a.image_size}px images)")
+    for split in SPLITS:
+        c, v = s["caption"][split], s["snli_ve"][split]
+        labels = " ".join(f"{k[:3]} {n}" for k, n in v["labels"].items())
+        print(f"  {split:5s}  caption {c['rows']:5d} rows / {c['images']:5d} images   "
+              f"snli_ve {v['rows']:5d} rows / {v['images']:5d} images ({labels})")
+    b = s["bpe"]
+    print(f"  bpe: {b['merges']} merges, {b['encoder_size']} encoder entries, "
+          f"{b['dict_size']} ids in dict.txt, {s['words']} words")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
