@@ -21,8 +21,8 @@ from torch import Tensor, nn
 from .layers import LayerOptions, OFADecoderLayer
 from .position_bias import (
     absolute_bias,
+    code_position_index,
     image_bucket_table,
-    image_position_ids,
     num_image_buckets,
     num_token_buckets,
     relative_bias,
@@ -73,7 +73,7 @@ class OFADecoder(FairseqIncrementalDecoder):
         self.token_rel_pos_table_list = nn.ModuleList(
             nn.Embedding(num_token_buckets(args.token_bucket_size), self.num_heads) for _ in rates
         )
-        self.register_buffer("token_rp_bucket", token_bucket_table(args.token_bucket_size, args.max_target_positions))
+        self.register_buffer("token_rp_bucket", token_bucket_table(args.token_bucket_size))
 
         # OFA generates image codes with these; captioning and entailment never do. They exist
         # so that official checkpoints load with identical state-dict names and shapes.
@@ -84,10 +84,7 @@ class OFADecoder(FairseqIncrementalDecoder):
             nn.Embedding(num_image_buckets(args.image_bucket_size), self.num_heads) for _ in rates
         )
         self.register_buffer("image_rp_bucket", image_bucket_table(args.image_bucket_size))
-        window = args.code_image_size // 8
-        code_positions = image_position_ids(window, window, args.image_bucket_size)
-        filler = torch.full((args.max_target_positions + 2 - 1 - window * window,), args.max_target_positions)
-        self.register_buffer("image_position_idx", torch.cat([torch.zeros(1, dtype=torch.long), code_positions, filler]))
+        self.register_buffer("image_position_idx", code_position_index(args.code_image_size, args.image_bucket_size))
 
     @property
     def num_layers(self) -> int:
@@ -196,7 +193,7 @@ class OFADecoder(FairseqIncrementalDecoder):
             if return_layer_states:
                 layer_states.append(x)
 
-        extra: Dict[str, Any] = {}
+        extra: Dict[str, Any] = {"attn": [None]}  # fairseq's generator reads "attn"
         if exit_layers is not None:
             extra["exit_layers"] = exit_layers
         if return_layer_states:
@@ -252,7 +249,8 @@ class OFADecoder(FairseqIncrementalDecoder):
             cache["cross_pos_k"] = key.index_select(0, new_order)
 
     def max_positions(self) -> int:
-        return self.max_target_positions
+        """Longest target: ``max_target_positions``, capped by the relative-position table."""
+        return min(self.max_target_positions, self.token_rp_bucket.size(0))
 
 
 def _apply_exit_rule(

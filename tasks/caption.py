@@ -14,6 +14,7 @@ import torch
 from fairseq import metrics
 from fairseq.tasks import register_task
 
+from ofa_mue.caption_metrics import caption_metrics, cider_scores
 from ofa_mue.data.caption_dataset import CaptionDataset
 
 from .ofa_task import OFAConfig, OFATask
@@ -61,11 +62,21 @@ class CaptionTask(OFATask):
         hypotheses = generator.generate(models, sample, **kwargs)
         return [self.vocab.decode(hypos[0]["tokens"]).strip() for hypos in hypotheses]
 
+    def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
+        if getattr(self, "_evaluation_generator", None) is None:
+            self._evaluation_generator = self.build_generator(models, generation_cfg)
+        predictions = self.captions(self._evaluation_generator, models, sample)
+        return [
+            {"uniq_id": uniq_id, "prediction": prediction, "references": references}
+            for uniq_id, prediction, references in zip(sample["uniq_ids"], predictions, sample["references"])
+        ]
+
+    def evaluation_metrics(self, records: List[Dict[str, Any]]) -> Dict[str, float]:
+        return caption_metrics([r["prediction"] for r in records], [r["references"] for r in records])
+
     def valid_step(self, sample, model, criterion):
         loss, sample_size, logging_output = super().valid_step(sample, model, criterion)
         if self.cfg.eval_cider:
-            from ofa_mue.caption_metrics import cider_scores
-
             with torch.no_grad():
                 predictions = self.captions(self.validation_generator, [model], sample)
             scores = cider_scores(predictions, sample["references"])

@@ -12,7 +12,7 @@ defaults would drop the last partial batch).
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
@@ -96,6 +96,18 @@ class OFATask(FairseqTask):
 
     def build_dataset(self, split: str, path: str) -> OFATSVDataset:
         """The task's dataset of one TSV file."""
+        raise NotImplementedError
+
+    def build_bpe(self, args):
+        """The task's own GPT-2 BPE, so ``fairseq-generate`` prints text rather than BPE ids."""
+        return self.vocab.bpe
+
+    def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
+        """One record per sample of a batch: ``uniq_id``, ``prediction`` and what it is scored against."""
+        raise NotImplementedError
+
+    def evaluation_metrics(self, records: List[Dict[str, Any]]) -> Dict[str, float]:
+        """The task's metrics over the records of a whole split."""
         raise NotImplementedError
 
     def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):

@@ -96,6 +96,17 @@ class SnliVeTask(OFATask):
         best = self.candidate_scores(model, sample, **exit_options).argmax(-1).tolist()
         return [ANSWERS[i] for i in best]
 
+    def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
+        predictions = self.predict(models[0], sample)
+        return [
+            {"uniq_id": uniq_id, "prediction": prediction, "answer": answer}
+            for uniq_id, prediction, answer in zip(sample["uniq_ids"], predictions, sample["answers"])
+        ]
+
+    def evaluation_metrics(self, records: List[Dict[str, Any]]) -> Dict[str, float]:
+        correct = sum(record["prediction"] == record["answer"] for record in records)
+        return {"accuracy": correct / len(records)}
+
     def valid_step(self, sample, model, criterion):
         loss, sample_size, logging_output = super().valid_step(sample, model, criterion)
         with torch.no_grad():
