@@ -92,7 +92,7 @@ class OFAEncoder(FairseqEncoder):
         self.image_rel_pos_table_list = nn.ModuleList(
             nn.Embedding(num_image_buckets(args.image_bucket_size), self.num_heads) for _ in rates
         )
-        self.register_buffer("token_rp_bucket", token_bucket_table(args.token_bucket_size, args.max_source_positions))
+        self.register_buffer("token_rp_bucket", token_bucket_table(args.token_bucket_size))
         self.register_buffer("image_rp_bucket", image_bucket_table(args.image_bucket_size))
 
     @property
@@ -248,7 +248,8 @@ class OFAEncoder(FairseqEncoder):
         return reordered
 
     def max_positions(self) -> int:
-        return self.max_source_positions
+        """Longest text input: ``max_source_positions``, capped by the relative-position table."""
+        return min(self.max_source_positions, self.token_rp_bucket.size(0))
 
 
 def run_encoder_layers(

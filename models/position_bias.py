@@ -18,7 +18,16 @@ import torch
 from torch import Tensor, nn
 
 
-def token_bucket_table(bucket_size: int, max_position: int = 1024) -> Tensor:
+# OFA builds its text bucket tables for 1024 positions whatever ``max_source_positions`` /
+# ``max_target_positions`` say, so checkpoints always carry ``[1024, 1024]`` tables.
+BUCKET_TABLE_POSITIONS = 1024
+# OFA's decoder code-position index: position 0, the code grid, then this many entries of
+# this value, whatever the model's sizes (the buffer is 1026 long for 128 px code images).
+CODE_INDEX_FILL_COUNT = 769
+CODE_INDEX_FILL_VALUE = 1024
+
+
+def token_bucket_table(bucket_size: int, max_position: int = BUCKET_TABLE_POSITIONS) -> Tensor:
     """Relative-position buckets for text, ``[max_position, max_position]`` of ids in ``[0, 2*bucket_size-1)``.
 
     Offsets ``d = i - j`` with ``|d| <= bucket_size // 2`` keep their own bucket; larger
@@ -71,6 +80,20 @@ def image_position_ids(height: int, width: int, bucket_size: int, device: torch.
     rows = torch.arange(height, device=device)[:, None]
     cols = torch.arange(width, device=device)[None, :]
     return (1 + rows * bucket_size + cols).flatten()
+
+
+def code_position_index(code_image_size: int, bucket_size: int) -> Tensor:
+    """The decoder's ``image_position_idx`` buffer: image-position ids of generated image codes.
+
+    ``[0]``, then the ids of a ``code_image_size // 8`` square grid (row-major), then
+    :data:`CODE_INDEX_FILL_COUNT` copies of :data:`CODE_INDEX_FILL_VALUE`, as in OFA's checkpoints.
+    """
+    window = code_image_size // 8
+    return torch.cat([
+        torch.zeros(1, dtype=torch.long),
+        image_position_ids(window, window, bucket_size),
+        torch.full((CODE_INDEX_FILL_COUNT,), CODE_INDEX_FILL_VALUE, dtype=torch.long),
+    ])
 
 
 def relative_bias(table: nn.Embedding, buckets: Tensor) -> Tensor:
