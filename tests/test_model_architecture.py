@@ -1,6 +1,8 @@
 """The OFA model: published sizes, official key layout, forward pass, checkpoint fit errors."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from PIL import Image, ImageDraw
@@ -20,6 +22,25 @@ def test_parameter_count_matches_published_size(arch):
     model = build_meta_model(arch)
     millions = sum(p.numel() for p in model.parameters()) / 1e6
     assert millions == pytest.approx(PUBLISHED_SIZES[arch], rel=0.01)
+
+
+MANIFESTS = Path(__file__).parent / "fixtures" / "ofa_state_dict"
+
+
+def _manifest(arch: str) -> dict[str, tuple[int, ...]]:
+    """Keys and shapes recorded from OFA's reference implementation (one ``key<TAB>shape`` per line)."""
+    lines = (MANIFESTS / f"{arch}.tsv").read_text().splitlines()
+    entries = (line.split("\t") for line in lines if not line.startswith("#"))
+    return {key: tuple(int(n) for n in shape.split(",") if n) for key, shape in entries}
+
+
+@pytest.mark.parametrize("arch", sorted(PUBLISHED_SIZES))
+def test_state_dict_names_and_shapes_equal_ofa_reference(arch):
+    ours = {k: tuple(v.shape) for k, v in build_meta_model(arch).state_dict().items()}
+    reference = _manifest(arch)
+    assert sorted(set(reference) - set(ours)) == []
+    assert sorted(set(ours) - set(reference)) == []
+    assert {k: v for k, v in ours.items() if reference[k] != v} == {}
 
 
 @pytest.mark.parametrize(

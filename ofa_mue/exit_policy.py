@@ -1,0 +1,124 @@
+"""MuE's exit policy: stop once a layer barely changes its input.
+
+After encoder layer ``i`` a stream (image or text) of one sample stops when the cosine
+similarity between the layer's output and its input (for layer 1, the embeddings) exceeds
+the stream's threshold; the similarity is taken over the sample's whole stream (its
+non-padding token states flattened into one vector), so the decision is per sample and
+per stream, never one for a whole batch.
+
+After decoder layer ``i`` each token stops when the cosine similarity of its own hidden
+state before and after the layer exceeds the decaying threshold
+
+    Theta(t) = beta * theta + (1 - beta) * exp(-tau * t / N)
+
+of its position ``t`` (``N``: the horizon, the longest generation, e.g. ``--max-len-b``), which starts near 1 and so protects the first
+tokens of a caption; ``beta = 1`` gives the constant threshold ``theta``.
+
+A threshold above 1 never fires (a cosine similarity is at most 1): that disables the
+exit. Thresholds must be finite and at least -1.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .errors import ConfigError
+
+NEVER = 2.0
+"""A threshold no cosine similarity reaches: exits off."""
+
+
+def check_threshold(name: str, value: float) -> float:
+    """``value`` as a float, or a :class:`ConfigError` naming the option when it is out of range."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value) or value < -1.0:
+        raise ConfigError(
+            f"{name} must be a finite number >= -1 (cosine similarity threshold; above 1 disables the exit), "
+            f"got {value}"
+        )
+    return value
+
+
+def _check_unit_interval(name: str, value: float) -> float:
+    value = float(value)
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ConfigError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+def stream_similarity(x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
+    """Per-sample cosine similarity ``[A]`` of two ``[A, T, D]`` streams over their non-padding tokens."""
+    if padding_mask is not None:
+        keep = (~padding_mask).unsqueeze(-1).to(x_in.dtype)
+        x_in, x_out = x_in * keep, x_out * keep
+    return F.cosine_similarity(x_in.flatten(1).float(), x_out.flatten(1).float(), dim=-1)
+
+
+@dataclass(frozen=True)
+class StreamSimilarityExit:
+    """Encoder rule: a sample's stream stops once ``similarity > threshold``."""
+
+    threshold: float
+
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
+        return stream_similarity(x_in, x_out, padding_mask) > self.threshold
+
+
+@dataclass(frozen=True)
+class TokenSimilarityExit:
+    """Decoder rule: a token stops once ``similarity > Theta(position)``."""
+
+    theta: float
+    beta: float = 1.0
+    tau: float = 0.0
+    horizon: int = 16
+
+    def threshold(self, positions: Tensor) -> Tensor:
+        """``Theta(t)`` for decoder positions ``t``."""
+        decay = torch.exp(-self.tau * positions.float() / self.horizon)
+        return self.beta * self.theta + (1.0 - self.beta) * decay
+
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor) -> Tensor:
+        """``x_in``/``x_out`` ``[A, D]`` for ``A`` tokens at decoder ``positions [A]``."""
+        similarity = F.cosine_similarity(x_in.float(), x_out.float(), dim=-1)
+        return similarity > self.threshold(positions)
+
+
+@dataclass(frozen=True)
+class MuEThresholds:
+    """The MuE flags: per-stream encoder thresholds and the decoder's decaying threshold."""
+
+    image: float = NEVER
+    text: float = NEVER
+    decoder: float = NEVER
+    decoder_beta: float = 1.0
+    decoder_tau: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_threshold("--image-exit-threshold", self.image)
+        check_threshold("--text-exit-threshold", self.text)
+        check_threshold("--decoder-exit-threshold", self.decoder)
+        _check_unit_interval("--decoder-exit-beta", self.decoder_beta)
+        if not (math.isfinite(self.decoder_tau) and self.decoder_tau >= 0.0):
+            raise ConfigError(f"--decoder-exit-tau must be a finite number >= 0, got {self.decoder_tau}")
+
+    @property
+    def encoder_exits(self) -> bool:
+        """Whether any encoder stream can stop early."""
+        return self.image <= 1.0 or self.text <= 1.0
+
+    def encoder_rules(self) -> Dict[str, StreamSimilarityExit]:
+        """Rules for the encoder's ``exit_rules`` argument."""
+        return {"image": StreamSimilarityExit(self.image), "text": StreamSimilarityExit(self.text)}
+
+    def decoder_rule(self, horizon: int) -> TokenSimilarityExit:
+        """The rule for the decoder's ``exit_rule`` argument."""
+        return TokenSimilarityExit(self.decoder, self.decoder_beta, self.decoder_tau, horizon)

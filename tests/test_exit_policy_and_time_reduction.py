@@ -1,0 +1,73 @@
+"""MuE's exit rules (per sample, per token, decaying threshold, validation) and the
+expected time reduction rate."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ofa_mue.errors import ConfigError
+from ofa_mue.exit_policy import MuEThresholds, StreamSimilarityExit, TokenSimilarityExit, stream_similarity
+from ofa_mue.time_reduction import ExampleLayers, expected_time_reduction, summarize, time_share
+
+
+def test_stream_similarity_is_per_sample_and_ignores_padding():
+    torch.manual_seed(0)
+    x_in = torch.randn(2, 4, 8)
+    x_out = x_in.clone()
+    x_out[1] = torch.randn(4, 8)
+    padding = torch.tensor([[False, False, True, True], [False, False, False, False]])
+    x_out[0, 2:] = torch.randn(2, 8)  # padding positions differ, but do not count
+    similarity = stream_similarity(x_in, x_out, padding)
+    assert similarity[0] == pytest.approx(1.0, abs=1e-6)
+    assert similarity[1] < 0.9
+    stop = StreamSimilarityExit(0.99).should_exit(0, x_in, x_out, padding)
+    assert stop.tolist() == [True, False]
+
+
+def test_token_rule_decides_per_token_with_decaying_threshold():
+    rule = TokenSimilarityExit(theta=0.99, beta=0.95, tau=1.0, horizon=16)
+    positions = torch.tensor([0, 8, 16])
+    expected = [0.95 * 0.99 + 0.05 * math.exp(-t / 16) for t in (0, 8, 16)]
+    assert rule.threshold(positions).tolist() == pytest.approx(expected)
+    assert rule.threshold(positions)[0] > rule.threshold(positions)[-1], "first tokens are protected"
+    x_in = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    x_out = torch.tensor([[1.0, 0.14], [1.0, 0.14]])  # cosine 0.9904
+    stop = rule.should_exit(0, x_in, x_out, torch.tensor([0, 16]))
+    assert stop.tolist() == [False, True]
+
+
+def test_thresholds_above_one_never_exit():
+    x = torch.randn(3, 5, 4)
+    assert not StreamSimilarityExit(MuEThresholds().image).should_exit(0, x, x, None).any()
+    assert not MuEThresholds().encoder_exits
+
+
+@pytest.mark.parametrize("field, value, flag", [
+    ("image", float("nan"), "--image-exit-threshold"),
+    ("text", -3.0, "--text-exit-threshold"),
+    ("decoder", float("inf"), "--decoder-exit-threshold"),
+    ("decoder_beta", 1.5, "--decoder-exit-beta"),
+    ("decoder_tau", -1.0, "--decoder-exit-tau"),
+])
+def test_out_of_range_options_are_clear_errors(field, value, flag):
+    with pytest.raises(ConfigError, match=flag):
+        MuEThresholds(**{field: value})
+
+
+def test_expected_time_reduction_follows_the_paper():
+    full = ExampleLayers(image_layers=6, image_tokens=16, text_layers=6, text_tokens=4,
+                         decoder_layer_sum=6 * 5, decoder_tokens=5)
+    assert time_share(full, 6, 6) == pytest.approx(1.0)
+    assert expected_time_reduction([full], 6, 6) == pytest.approx(0.0)
+    # image stream 3 of 6 layers (16 tokens), text 6 of 6 (4 tokens): encoder 0.6;
+    # decoder tokens used 2, 3 and 4 of 6 layers: 0.5; share (0.6 + 0.5) / 2 = 0.55.
+    early = ExampleLayers(image_layers=3, image_tokens=16, text_layers=6, text_tokens=4,
+                          decoder_layer_sum=2 + 3 + 4, decoder_tokens=3)
+    assert time_share(early, 6, 6) == pytest.approx(0.55)
+    assert expected_time_reduction([full, early], 6, 6) == pytest.approx(1 - (1.0 + 0.55) / 2)
+    summary = summarize([full, early], 6, 6)
+    assert summary.image_layers == pytest.approx(4.5)
+    assert summary.decoder_layers == pytest.approx((6 + 3) / 2)
+    assert summary.examples == 2
