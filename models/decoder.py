@@ -1,22 +1,27 @@
 """OFA's incremental decoder, with optional per-token early exit.
 
-Every generated (or teacher-forced) token can stop after any layer: ``exit_rule`` decides
-from the layer's input and output. A token that stops is not computed by later layers,
-but those layers still get its keys and values, projected from the hidden state it stopped
-with (state propagation). The self-attention cache therefore always holds every position
-at every layer, so later tokens attend over a complete, position-correct cache, and
+Every generated (or teacher-forced) token can stop after any layer: the decoder rule of the
+exit session that ``encoder_out`` carries (:mod:`ofa_mue.early_exit`) decides from the
+layer's input and output. A token that stops is not computed by later layers, but those
+layers still get its keys and values, projected from the hidden state it stopped with
+(state propagation). The self-attention cache therefore always holds every position at
+every layer, so later tokens attend over a complete, position-correct cache, and
 incremental decoding gives the same result as recomputing the whole prefix with the same
-exit decisions.
+exit decisions. Its logits come from the hidden state it stopped with, through the shared
+final layer norm and output projection; no intermediate layer is projected to the
+vocabulary.
 
 Batch first: ``prev_output_tokens [B, T]``, features ``[B, T, D]``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Protocol
+from typing import Any, Dict, List, Optional
 
 import torch
 from fairseq.models import FairseqIncrementalDecoder
 from torch import Tensor, nn
+
+from ofa_mue.early_exit import TokenExitRule
 
 from .layers import LayerOptions, OFADecoderLayer
 from .position_bias import (
@@ -30,15 +35,6 @@ from .position_bias import (
 )
 
 CACHE_KEY = "ofa_decoder_cache"
-
-
-class TokenExitRule(Protocol):
-    """Decides, after a decoder layer, which tokens stop there."""
-
-    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, active: Tensor) -> Tensor:
-        """``x_in``/``x_out`` ``[A, D]`` are the layer's input/output for the ``A`` active tokens,
-        ``active [B, T]`` their positions; returns a bool ``[A]``, True where the token stops."""
-        ...
 
 
 class OFADecoder(FairseqIncrementalDecoder):
@@ -96,18 +92,17 @@ class OFADecoder(FairseqIncrementalDecoder):
         encoder_out: Optional[Dict[str, List[Tensor]]] = None,
         incremental_state: Optional[Dict[str, Dict[str, Any]]] = None,
         features_only: bool = False,
-        exit_rule: Optional[TokenExitRule] = None,
         return_layer_states: bool = False,
         **unused,
     ) -> tuple[Tensor, Dict[str, Any]]:
         """Logits ``[B, T, V]`` (or features with ``features_only``) and an ``extra`` dict.
 
-        ``extra["exit_layers"]`` ``[B, T]``: layers each token ran (with an exit rule);
-        ``extra["layer_states"]``: every layer's output ``[B, T, D]`` (``return_layer_states``).
+        Tokens exit early when ``encoder_out`` carries an exit session with a decoder rule
+        (see :mod:`ofa_mue.early_exit`); ``extra["exit_layers"]`` ``[B, T]`` then holds the
+        layers each token ran. ``extra["layer_states"]``: every layer's output ``[B, T, D]``
+        (``return_layer_states``).
         """
-        x, extra = self.extract_features(
-            prev_output_tokens, encoder_out, incremental_state, exit_rule, return_layer_states
-        )
+        x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, return_layer_states)
         return (x if features_only else self.output_layer(x)), extra
 
     def output_layer(self, features: Tensor) -> Tensor:
@@ -123,11 +118,12 @@ class OFADecoder(FairseqIncrementalDecoder):
         prev_output_tokens: Tensor,
         encoder_out: Optional[Dict[str, List[Tensor]]],
         incremental_state: Optional[Dict[str, Dict[str, Any]]] = None,
-        exit_rule: Optional[TokenExitRule] = None,
         return_layer_states: bool = False,
     ) -> tuple[Tensor, Dict[str, Any]]:
         if encoder_out is None:
             raise ValueError("OFA's decoder needs the encoder output")
+        session = encoder_out.get("exit_session", [None])[0]
+        exit_rule: Optional[TokenExitRule] = None if session is None else session.decoder_rule
         cache = None
         if incremental_state is not None:
             cache = incremental_state.setdefault(CACHE_KEY, {"self_kv": [None] * self.num_layers})
@@ -160,8 +156,9 @@ class OFADecoder(FairseqIncrementalDecoder):
         batch, length = tokens.shape
         active: Optional[Tensor] = None  # None = every token runs the layer
         exit_layers = None
-        if exit_rule is not None:
+        if session is not None:
             exit_layers = torch.full((batch, length), self.num_layers, dtype=torch.long, device=device)
+            token_positions = torch.arange(past, total, device=device).expand(batch, length)
         layer_states: List[Tensor] = []
         for index, layer in enumerate(self.layers):
             past_kv = None if cache is None else cache["self_kv"][index]
@@ -184,7 +181,7 @@ class OFADecoder(FairseqIncrementalDecoder):
                     active=active,
                 )
                 if exit_rule is not None and index < self.num_layers - 1:
-                    active = _apply_exit_rule(exit_rule, index, x, x_out, active, exit_layers)
+                    active = _apply_exit_rule(exit_rule, index, x, x_out, active, exit_layers, token_positions)
                 x = x_out
             if cache is not None:
                 cache["self_kv"][index] = new_kv if past_kv is None else tuple(
@@ -196,6 +193,8 @@ class OFADecoder(FairseqIncrementalDecoder):
         extra: Dict[str, Any] = {"attn": [None]}  # fairseq's generator reads "attn"
         if exit_layers is not None:
             extra["exit_layers"] = exit_layers
+            row_source = cache["row_source"] if cache is not None else encoder_out["row_source"][0]
+            session.record_decoder(exit_layers, tokens.ne(self.padding_idx), row_source)
         if return_layer_states:
             extra["layer_states"] = layer_states
         return self.layer_norm(x), extra
@@ -254,11 +253,17 @@ class OFADecoder(FairseqIncrementalDecoder):
 
 
 def _apply_exit_rule(
-    rule: TokenExitRule, index: int, x_in: Tensor, x_out: Tensor, active: Optional[Tensor], exit_layers: Tensor
+    rule: TokenExitRule,
+    index: int,
+    x_in: Tensor,
+    x_out: Tensor,
+    active: Optional[Tensor],
+    exit_layers: Tensor,
+    positions: Tensor,
 ) -> Optional[Tensor]:
     """Ask the rule which active tokens stop after layer ``index``; returns the new active mask."""
     mask = active if active is not None else torch.ones(x_in.shape[:2], dtype=torch.bool, device=x_in.device)
-    stop_packed = rule.should_exit(index, x_in[mask], x_out[mask], mask)
+    stop_packed = rule.should_exit(index, x_in[mask], x_out[mask], positions[mask])
     if not stop_packed.any():
         return active
     stop = torch.zeros_like(mask).masked_scatter(mask, stop_packed)

@@ -6,23 +6,28 @@ the text stream through the same layers separately (shared weights, no image-tex
 so that each stream can stop at its own depth. Each stream keeps its own position biases:
 absolute bias from its own positions, plus the 2-D image or 1-D text relative bias.
 
-A stream can stop early per sample: ``forward(..., exit_rules=...)`` takes one rule per
-stream (see :class:`StreamExitRule`); samples that exit leave the batch of later layers.
-The output is the same ``[image; text]`` layout either way, so the decoder does not care.
+A stream can stop early per sample: ``forward(..., exit_session=...)`` takes an
+:class:`~ofa_mue.early_exit.ExitSession` whose per-stream rules decide after each layer;
+samples that stop leave the batch of later layers, and the session records the layers each
+sample used. The output is the same ``[image; text]`` layout either way, so the decoder
+does not care.
 
 ``encoder_out`` (a fairseq-style dict of lists) holds, batch first:
 ``encoder_out [B, S, D]``, ``encoder_padding_mask [B, S]`` (True = padding),
 ``position_embeddings [1, S, D]`` (layer-normalised, for the decoder's cross-attention bias),
 ``row_source [B]`` (which input sample each row is a copy of, for cheap beam reordering),
-and, when exit rules were given, ``exit_layers`` ``{"image": [B], "text": [B]}`` layer counts.
+and, with a session, ``exit_session`` (passed on to the decoder).
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Protocol
+from typing import Callable, Dict, List, Optional
 
 import torch
 from fairseq.models import FairseqEncoder
 from torch import Tensor, nn
+
+from ofa_mue.early_exit import ExitSession, StreamExitRule
+from ofa_mue.errors import ConfigError
 
 from .image_embedding import resnet_embedding
 from .layers import LayerOptions, OFAEncoderLayer
@@ -35,15 +40,6 @@ from .position_bias import (
     relative_bias,
     token_bucket_table,
 )
-
-
-class StreamExitRule(Protocol):
-    """Decides, after a layer, which samples of an encoder stream stop here."""
-
-    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
-        """``x_in``/``x_out`` are the layer's input/output ``[A, T, D]`` for the ``A`` running
-        samples; returns a bool ``[A]``, True where the sample stops after this layer."""
-        ...
 
 
 EncoderOut = Dict[str, List]
@@ -151,14 +147,15 @@ class OFAEncoder(FairseqEncoder):
         src_lengths: Optional[Tensor] = None,
         patch_images: Optional[Tensor] = None,
         patch_masks: Optional[Tensor] = None,
-        exit_rules: Optional[Dict[str, StreamExitRule]] = None,
+        exit_session: Optional[ExitSession] = None,
         **unused,
     ) -> EncoderOut:
         """Encode text tokens ``[B, T]`` and images ``[B, 3, H, W]`` (``patch_masks [B]``: has an image).
 
-        ``exit_rules`` maps ``"image"``/``"text"`` to a :class:`StreamExitRule`; it needs a
-        modality-decomposed encoder.
+        ``exit_session`` (optional) gives per-stream exit rules, which need a
+        modality-decomposed encoder, and records the layers each sample used.
         """
+        exit_rules = exit_session.encoder_rules if exit_session is not None else {}
         text_x, text_pos = self.embed_text(src_tokens)
         text_pad = src_tokens.eq(self.padding_idx)
         text_pos = self.pos_ln(text_pos)
@@ -173,27 +170,28 @@ class OFAEncoder(FairseqEncoder):
             streams["image"] = (_zero_padding(image_x, image_pad), image_pad, image_pos, image_ids)
 
         order = [name for name in ("image", "text") if name in streams]
-        exit_layers: Dict[str, Tensor] = {}
+        layers_used: Dict[str, Tensor] = {}
         if self.decompose_modalities:
             outputs = []
             for name in order:
                 x, pad, pos, ids = streams[name]
                 bias_fn = self._stream_bias_fn(name, pos, x.size(1), ids)
-                rule = (exit_rules or {}).get(name)
-                x, layers_used = run_encoder_layers(self.layers, x, pad, bias_fn, rule)
+                x, layers_used[name] = run_encoder_layers(self.layers, x, pad, bias_fn, exit_rules.get(name))
                 outputs.append(x)
-                if exit_rules is not None:
-                    exit_layers[name] = layers_used
             x = torch.cat(outputs, dim=1)
         else:
             if exit_rules:
-                raise ValueError(
+                raise ConfigError(
                     "encoder exits need a modality-decomposed encoder: build or load the model with "
                     "decompose_modalities=True (e.g. --model-overrides \"{'decompose_modalities': True}\")"
                 )
             x = torch.cat([streams[name][0] for name in order], dim=1)
             bias_fn = self._joint_bias_fn(streams, order)
-            x, _ = run_encoder_layers(self.layers, x, torch.cat([streams[n][1] for n in order], dim=1), bias_fn, None)
+            x, every = run_encoder_layers(self.layers, x, torch.cat([streams[n][1] for n in order], dim=1), bias_fn, None)
+            layers_used = {name: every for name in order}
+        if exit_session is not None:
+            for name in order:
+                exit_session.record_stream(name, layers_used[name], (~streams[name][1]).sum(1))
 
         padding_mask = torch.cat([streams[name][1] for name in order], dim=1)
         encoder_out: EncoderOut = {
@@ -202,8 +200,8 @@ class OFAEncoder(FairseqEncoder):
             "position_embeddings": [torch.cat([streams[name][2] for name in order], dim=1)],
             "row_source": [torch.arange(x.size(0), device=x.device)],
         }
-        if exit_rules is not None:
-            encoder_out["exit_layers"] = [exit_layers]
+        if exit_session is not None:
+            encoder_out["exit_session"] = [exit_session]
         return encoder_out
 
     def _stream_bias_fn(self, name: str, positions: Tensor, length: int, ids: Optional[Tensor]) -> Callable[[int], Tensor]:
@@ -240,8 +238,8 @@ class OFAEncoder(FairseqEncoder):
         batch = source.size(0)
         reordered: EncoderOut = {}
         for key, values in encoder_out.items():
-            if key == "exit_layers":
-                reordered[key] = [{name: t.index_select(0, new_order) for name, t in values[0].items()}]
+            if key == "exit_session":
+                reordered[key] = values
             else:
                 reordered[key] = [_select_rows(t, new_order, batch) for t in values]
         reordered["row_source"] = [new_source]

@@ -3,9 +3,10 @@
 
 Decoder layers can run a subset of their tokens (``active``): every token still gets its
 keys and values at this layer (from the hidden state it carries, which for an exited token
-is the hidden state it exited with), but queries, outputs and the feed-forward block are
-computed only for the active tokens. That keeps the key/value cache complete for later
-tokens while exited tokens cost only a key/value projection.
+is the hidden state it exited with), so the key/value cache stays complete for later
+tokens, while queries, attention and the feed-forward block run only for the batch rows
+that still have an active token (active-set compaction); an exited token costs only its
+key/value projection.
 """
 from __future__ import annotations
 
@@ -98,31 +99,6 @@ class OFAEncoderLayer(_LayerBase):
         return self.feed_forward_block(x)
 
 
-class TokenSelection:
-    """Picks the active tokens of a ``[B, T, D]`` tensor into a packed ``[A, D]`` one and back.
-
-    With ``active=None`` every token is active and nothing is copied: the layer then runs
-    exactly the operations of a plain forward pass.
-    """
-
-    def __init__(self, active: Optional[Tensor]):
-        self.active = active
-        self._mask = None if active is None else active.unsqueeze(-1)
-
-    def take(self, x: Tensor) -> Tensor:
-        return x if self.active is None else x[self.active]
-
-    def put(self, packed: Tensor, like: Tensor) -> Tensor:
-        """Packed rows back into a zero tensor shaped like ``like``."""
-        if self._mask is None:
-            return packed
-        return like.new_zeros(like.shape).masked_scatter(self._mask, packed)
-
-    def merge(self, base: Tensor, packed: Tensor) -> Tensor:
-        """``base`` with its active tokens replaced by ``packed``."""
-        return packed if self._mask is None else base.masked_scatter(self._mask, packed)
-
-
 class OFADecoderLayer(_LayerBase):
     """Pre-LN self-attention + cross-attention + FFN decoder layer."""
 
@@ -163,8 +139,9 @@ class OFADecoderLayer(_LayerBase):
         ``self_attn_bias [1|B, H, T, P+T]`` covers ``P`` cached positions (``past_key_value``,
         ``[B, H, P, d]`` each) and the ``T`` new ones, causal masking included.
         ``active [B, T]`` (bool) selects the tokens that run the layer; the others pass
-        through unchanged. Returns the new hidden states and the keys/values of the ``T``
-        new positions, for the caller's cache.
+        through unchanged, and rows without an active token are left out of the computation.
+        Returns the new hidden states and the keys/values of the ``T`` new positions (of
+        every token), for the caller's cache.
         """
         h = self.self_attn_layer_norm(x)
         key, value = self.self_attn.project_kv(h)
@@ -172,16 +149,36 @@ class OFADecoderLayer(_LayerBase):
         if past_key_value is not None:
             key = torch.cat([past_key_value[0], key], dim=2)
             value = torch.cat([past_key_value[1], value], dim=2)
-        tokens = TokenSelection(active)
+        rows = None if active is None else active.any(dim=1).nonzero().squeeze(1)
+        pick = _RowPicker(rows, x.size(0))
 
-        y = tokens.take(x)
-        query = tokens.put(self.self_attn.q_proj(tokens.take(h)), like=x)
-        heads = tokens.take(self.self_attn.attend(query, key, value, self_attn_bias, self_padding_mask))
+        y = pick(x)
+        heads = self.self_attn.attend(
+            self.self_attn.q_proj(pick(h)), pick(key), pick(value), pick(self_attn_bias), pick(self_padding_mask)
+        )
         y = self.residual(_norm_if(self.self_attn_ln, self.self_attn.project_out(heads)), y)
 
-        query = tokens.put(self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)), like=x)
-        heads = tokens.take(self.encoder_attn.attend(query, *cross_key_value, cross_attn_bias, cross_padding_mask))
+        cross_key, cross_value = cross_key_value
+        heads = self.encoder_attn.attend(
+            self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)), pick(cross_key), pick(cross_value),
+            pick(cross_attn_bias), pick(cross_padding_mask),
+        )
         y = self.residual(_norm_if(self.cross_attn_ln, self.encoder_attn.project_out(heads)), y)
-
         y = self.feed_forward_block(y)
-        return tokens.merge(x, y), new_key_value
+        if active is None:
+            return y, new_key_value
+        y = torch.where(pick(active).unsqueeze(-1), y, pick(x))
+        return x.index_copy(0, rows, y), new_key_value
+
+
+class _RowPicker:
+    """Selects batch rows of per-row tensors; broadcast tensors (leading dim 1) and None pass through."""
+
+    def __init__(self, rows: Optional[Tensor], batch: int):
+        self.rows = rows if rows is not None and rows.numel() < batch else None
+        self.batch = batch
+
+    def __call__(self, t: Optional[Tensor]) -> Optional[Tensor]:
+        if self.rows is None or t is None or (t.size(0) == 1 and self.batch != 1):
+            return t
+        return t.index_select(0, self.rows)

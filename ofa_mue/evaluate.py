@@ -5,29 +5,38 @@
 
 ``DATA`` is the task's data folder (``{split}.tsv``) or OFA's file list; task options given
 on the command line (``--bpe-dir``, ``--patch-image-size``, ...) replace the checkpoint's.
-Every row of the split is scored exactly once (a mismatch is an error). Metrics are printed
-and written to ``RESULTS_PATH/{split}_metrics.json``, per-example predictions to
-``RESULTS_PATH/{split}_predictions.jsonl``; both files are written atomically. Captions are
+MuE exits are set with the task options ``--image-exit-threshold``, ``--text-exit-threshold``,
+``--decoder-exit-threshold``, ``--decoder-exit-beta`` and ``--decoder-exit-tau`` (encoder exits
+need a modality-decomposed model: ``--model-overrides "{'decompose_modalities': True}"`` for
+a checkpoint trained without). Every row of the split is scored exactly once (a mismatch is
+an error). Metrics, the mean layers used per stream, the expected time reduction rate and
+the measured seconds are printed and written to ``RESULTS_PATH/{split}_metrics.json``;
+per-example predictions with the layers each used to ``RESULTS_PATH/{split}_predictions.jsonl``.
+Both files are written atomically. Captions are
 generated with OFA's defaults (beam 5, ``--max-len-b 16``, ``--no-repeat-ngram-size 3``)
 unless given.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import logging
 import os
 import sys
 import time
+from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from fairseq import checkpoint_utils, options, utils
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.logging import progress_bar
+from omegaconf import open_dict
 
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.errors import OFAMuEError
+from ofa_mue.time_reduction import summarize
 
 logger = logging.getLogger("ofa_mue.evaluate")
 
@@ -65,7 +74,12 @@ def write_atomically(path: str, text: str) -> None:
 
 def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
                    use_cuda: bool = False) -> Dict[str, Any]:
-    """Score every row of ``split``; returns ``{"examples", "seconds", "metrics", "records"}``."""
+    """Score every row of ``split`` with the task's exit options.
+
+    Returns ``{"examples", "seconds", "metrics", "layers", "records"}``: ``layers`` holds the
+    mean image, text and decoder layers used and the expected time reduction rate; each
+    record its prediction and the layers it used.
+    """
     dataset = task.dataset(split)
     iterator = task.get_batch_iterator(
         dataset=dataset, max_sentences=batch_size, max_positions=None, ignore_invalid_inputs=False,
@@ -85,8 +99,12 @@ def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: 
     if rows != list(range(1, len(dataset) + 1)):
         raise RuntimeError(f"scored {len(records)} rows of {split} ({len(set(rows))} distinct), which has "
                            f"{len(dataset)}: evaluation incomplete")
+    usage = summarize([record.pop("layers") for record in records], models[0].encoder.num_layers,
+                      models[0].decoder.num_layers)
+    for record, layers in zip(records, usage.per_example):
+        record["layers"] = layers
     return {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records),
-            "records": records}
+            "layers": usage.as_dict(), "records": records}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -99,10 +117,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if not cfg.common_eval.path:
         parser.error("--path CHECKPOINT is required")
     use_cuda = torch.cuda.is_available() and not cfg.common.cpu
-    overrides = task_overrides(args, parser)
+    overrides = {**ast.literal_eval(cfg.common_eval.model_overrides), **task_overrides(args, parser)}
     models, _, task = checkpoint_utils.load_model_ensemble_and_task(
         utils.split_paths(cfg.common_eval.path), arg_overrides=overrides
     )
+    with open_dict(task.cfg):  # fairseq overrides only the options a checkpoint already has
+        for name, value in task_overrides(args, parser).items():
+            task.cfg[name] = value
     for model in models:
         model.eval()
         if use_cuda:
@@ -118,6 +139,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "examples": result["examples"],
         "seconds": round(result["seconds"], 3),
         "metrics": result["metrics"],
+        "exits": asdict(task.exit_thresholds()),
+        "layers": result["layers"],
     }
     print(json.dumps(summary, indent=2))
     if cfg.common_eval.results_path:

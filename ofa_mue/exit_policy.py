@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .early_exit import ExitSession
 from .errors import ConfigError
 
 NEVER = 2.0
@@ -115,10 +116,12 @@ class MuEThresholds:
         """Whether any encoder stream can stop early."""
         return self.image <= 1.0 or self.text <= 1.0
 
-    def encoder_rules(self) -> Dict[str, StreamSimilarityExit]:
-        """Rules for the encoder's ``exit_rules`` argument."""
-        return {"image": StreamSimilarityExit(self.image), "text": StreamSimilarityExit(self.text)}
-
-    def decoder_rule(self, horizon: int) -> TokenSimilarityExit:
-        """The rule for the decoder's ``exit_rule`` argument."""
-        return TokenSimilarityExit(self.decoder, self.decoder_beta, self.decoder_tau, horizon)
+    def session(self, horizon: int) -> ExitSession:
+        """An exit session with a rule for each enabled exit (threshold at most 1); a disabled
+        exit gets no rule, so it costs nothing and changes nothing. ``horizon``: the decay's ``N``."""
+        encoder_rules = {name: StreamSimilarityExit(value) for name, value in (("image", self.image), ("text", self.text))
+                         if value <= 1.0}
+        decoder_rule = None
+        if self.decoder <= 1.0 or self.decoder_beta < 1.0:
+            decoder_rule = TokenSimilarityExit(self.decoder, self.decoder_beta, self.decoder_tau, horizon)
+        return ExitSession(encoder_rules, decoder_rule)

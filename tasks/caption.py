@@ -2,7 +2,9 @@
 
 Training is teacher-forced cross-entropy on one reference. Captions are generated with
 fairseq's beam search (OFA's defaults: beam 5, ``max_len_b`` 16, no repeated 3-grams) and
-scored against all references with the COCO caption metrics.
+scored against all references with the COCO caption metrics. With ``--scst`` the task
+also builds the generator of self-critical training's sampled captions (``--scst-args``),
+which ``scst_reward_criterion`` uses.
 """
 
 import json
@@ -31,6 +33,11 @@ class CaptionConfig(OFAConfig):
         metadata={"help": "generation options for validation, as JSON (fairseq generation option names)"},
     )
     scst: bool = field(default=False, metadata={"help": "self-critical training: keep training captions whole"})
+    scst_args: str = field(
+        default=json.dumps(DEFAULT_GENERATION),
+        metadata={"help": "with --scst: generation options of the sampled captions, as JSON (fairseq generation "
+                          "option names; every beam or sample is one sampled caption)"},
+    )
 
 
 @register_task("caption", dataclass=CaptionConfig)
@@ -55,6 +62,9 @@ class CaptionTask(OFATask):
         if self.cfg.eval_cider:
             options = {**DEFAULT_GENERATION, **json.loads(self.cfg.eval_args)}
             self.validation_generator = self.build_generator([model], Namespace(**options))
+        if self.cfg.scst:
+            options = {**DEFAULT_GENERATION, **json.loads(self.cfg.scst_args)}
+            self.scst_generator = self.build_generator([model], Namespace(**options))
         return model
 
     def captions(self, generator, models, sample: Dict[str, Any], **kwargs: Any) -> List[str]:
@@ -65,10 +75,13 @@ class CaptionTask(OFATask):
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
         if getattr(self, "_evaluation_generator", None) is None:
             self._evaluation_generator = self.build_generator(models, generation_cfg)
-        predictions = self.captions(self._evaluation_generator, models, sample)
+        generator = self._evaluation_generator
+        predictions = self.captions(generator, models, sample)
         return [
-            {"uniq_id": uniq_id, "prediction": prediction, "references": references}
-            for uniq_id, prediction, references in zip(sample["uniq_ids"], predictions, sample["references"])
+            {"uniq_id": uniq_id, "prediction": prediction, "references": references, "layers": layers}
+            for uniq_id, prediction, references, layers in zip(
+                sample["uniq_ids"], predictions, sample["references"], generator.last_example_layers
+            )
         ]
 
     def evaluation_metrics(self, records: List[Dict[str, Any]]) -> Dict[str, float]:

@@ -19,7 +19,9 @@ from fairseq.tasks import FairseqTask
 
 from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
+from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.errors import ConfigError, DataError
+from ofa_mue.exit_policy import NEVER, MuEThresholds
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,23 @@ class OFAConfig(FairseqDataclass):
     max_tgt_length: int = field(default=30, metadata={"help": "maximum words of a target"})
     max_source_positions: int = field(default=1024, metadata={"help": "maximum source tokens"})
     max_target_positions: int = field(default=1024, metadata={"help": "maximum target tokens"})
+    image_exit_threshold: float = field(
+        default=NEVER,
+        metadata={"help": "MuE: an image stream stops after the encoder layer whose output-input cosine "
+                          "similarity exceeds this (above 1: never; needs a modality-decomposed model)"},
+    )
+    text_exit_threshold: float = field(
+        default=NEVER, metadata={"help": "MuE: the same for the text stream (paper: 0.95)"}
+    )
+    decoder_exit_threshold: float = field(
+        default=NEVER,
+        metadata={"help": "MuE: a decoder token stops after the layer whose output-input similarity exceeds "
+                          "beta*theta + (1-beta)*exp(-tau*t/N); this is theta (above 1: never)"},
+    )
+    decoder_exit_beta: float = field(default=1.0, metadata={"help": "MuE: beta of the decaying decoder threshold "
+                                                                    "(1 = constant; paper's captioning: 0.95)"})
+    decoder_exit_tau: float = field(default=0.0, metadata={"help": "MuE: tau of the decaying decoder threshold "
+                                                                   "(paper's captioning: 1)"})
 
 
 class OFATask(FairseqTask):
@@ -98,12 +117,26 @@ class OFATask(FairseqTask):
         """The task's dataset of one TSV file."""
         raise NotImplementedError
 
+    def exit_thresholds(self) -> MuEThresholds:
+        """The MuE exit options (validated: out-of-range values are a :class:`ConfigError`)."""
+        cfg = self.cfg
+        return MuEThresholds(cfg.image_exit_threshold, cfg.text_exit_threshold, cfg.decoder_exit_threshold,
+                             cfg.decoder_exit_beta, cfg.decoder_exit_tau)
+
+    def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
+        """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options."""
+        extra = {"thresholds": self.exit_thresholds(), **(extra_gen_cls_kwargs or {})}
+        return super().build_generator(models, args, seq_gen_cls=seq_gen_cls or EarlyExitSequenceGenerator,
+                                       extra_gen_cls_kwargs=extra, **kwargs)
+
     def build_bpe(self, args):
         """The task's own GPT-2 BPE, so ``fairseq-generate`` prints text rather than BPE ids."""
         return self.vocab.bpe
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
-        """One record per sample of a batch: ``uniq_id``, ``prediction`` and what it is scored against."""
+        """One record per sample of a batch: ``uniq_id``, ``prediction``, what it is scored
+        against, and ``layers`` (the :class:`~ofa_mue.time_reduction.ExampleLayers` it used),
+        with this task's exit options."""
         raise NotImplementedError
 
     def evaluation_metrics(self, records: List[Dict[str, Any]]) -> Dict[str, float]:

@@ -6,7 +6,7 @@ teacher-forced and constrained, and predicts the best: accuracy is the metric.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from fairseq import metrics
@@ -14,6 +14,7 @@ from fairseq.tasks import register_task
 from torch import Tensor
 
 from ofa_mue.criterions.label_smoothed_cross_entropy import constrained_log_probs
+from ofa_mue.early_exit import ExitSession
 from ofa_mue.data.snli_ve_dataset import (
     ANSWERS,
     PROMPT_TYPES,
@@ -59,11 +60,11 @@ class SnliVeTask(OFATask):
             prompt_type=self.cfg.prompt_type,
         )
 
-    def candidate_scores(self, model, sample: Dict[str, Any], **exit_options: Any) -> Tensor:
+    def candidate_scores(self, model, sample: Dict[str, Any], exit_session: Optional[ExitSession] = None) -> Tensor:
         """Log-probability ``[B, 3]`` of each answer in :data:`ANSWERS` order, teacher-forced.
 
-        The encoder runs once per sample; the three candidates share its output.
-        ``exit_options`` go to the encoder and decoder (early-exit rules).
+        The encoder runs once per sample; the three candidates share its output. With an
+        ``exit_session`` the encoder streams and the decoder tokens exit by its rules.
         """
         net_input = sample["net_input"]
         encoder_out = model.encoder(
@@ -71,19 +72,15 @@ class SnliVeTask(OFATask):
             net_input["src_lengths"],
             patch_images=net_input["patch_images"],
             patch_masks=net_input["patch_masks"],
-            **exit_options.get("encoder", {}),
+            exit_session=exit_session,
         )
         candidates = self.candidates
-        inputs = candidate_inputs(
-            sample["decoder_prompts"], candidates, self.answer_trie, self.vocab.dictionary.pad(),
-            self.vocab.dictionary.eos(), len(self.vocab.dictionary),
-        )
+        inputs = self.candidate_inputs(sample)
         batch = net_input["src_tokens"].size(0)
         device = net_input["src_tokens"].device
         order = torch.arange(batch, device=device).repeat_interleave(len(candidates))
         encoder_out = model.encoder.reorder_encoder_out(encoder_out, order)
-        logits, _ = model.decoder(inputs["prev_output_tokens"].to(device), encoder_out=encoder_out,
-                                  **exit_options.get("decoder", {}))
+        logits, _ = model.decoder(inputs["prev_output_tokens"].to(device), encoder_out=encoder_out)
         target = inputs["target"].to(device)
         scored = target.ne(self.vocab.dictionary.pad())
         lprobs = constrained_log_probs(logits[scored], inputs["constraint_masks"].to(device)[scored])
@@ -91,16 +88,26 @@ class SnliVeTask(OFATask):
         token_scores[scored] = lprobs.gather(-1, target[scored].unsqueeze(-1)).squeeze(-1)
         return token_scores.sum(-1).view(batch, len(candidates))
 
-    def predict(self, model, sample: Dict[str, Any], **exit_options: Any) -> List[str]:
+    def candidate_inputs(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
+        """Teacher-forced decoder inputs scoring every candidate after each sample's decoder prompt."""
+        dictionary = self.vocab.dictionary
+        return candidate_inputs(sample["decoder_prompts"], self.candidates, self.answer_trie, dictionary.pad(),
+                                dictionary.eos(), len(dictionary))
+
+    def predict(self, model, sample: Dict[str, Any], exit_session: Optional[ExitSession] = None) -> List[str]:
         """The best-scoring answer of each sample."""
-        best = self.candidate_scores(model, sample, **exit_options).argmax(-1).tolist()
+        best = self.candidate_scores(model, sample, exit_session).argmax(-1).tolist()
         return [ANSWERS[i] for i in best]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
-        predictions = self.predict(models[0], sample)
+        horizon = max(len(prompt) for prompt in sample["decoder_prompts"]) + max(len(c) for c in self.candidates)
+        session = self.exit_thresholds().session(horizon)
+        predictions = self.predict(models[0], sample, session)
         return [
-            {"uniq_id": uniq_id, "prediction": prediction, "answer": answer}
-            for uniq_id, prediction, answer in zip(sample["uniq_ids"], predictions, sample["answers"])
+            {"uniq_id": uniq_id, "prediction": prediction, "answer": answer, "layers": layers}
+            for uniq_id, prediction, answer, layers in zip(
+                sample["uniq_ids"], predictions, sample["answers"], session.example_layers()
+            )
         ]
 
     def evaluation_metrics(self, records: List[Dict[str, Any]]) -> Dict[str, float]:
