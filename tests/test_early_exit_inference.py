@@ -1,0 +1,208 @@
+"""MuE early-exit inference: exits off changes nothing, decisions are per sample and per
+token, the decoder cache stays consistent, and exited work leaves later layers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from fairseq.sequence_generator import SequenceGenerator
+
+from builders import build_model, numbered_dictionary
+from ofa_mue.early_exit import ExitSession
+from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
+from ofa_mue.exit_policy import MuEThresholds, StreamSimilarityExit, TokenSimilarityExit
+
+VOCAB = 60
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    dictionary = numbered_dictionary(VOCAB)
+    net = build_model("ofa_demo", dictionary, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
+                      encoder_attention_heads=4, decoder_attention_heads=4, decompose_modalities=True)
+    return net.eval(), dictionary
+
+
+def _batch(batch: int = 3, src_len: int = 6, seed: int = 1):
+    generator = torch.Generator().manual_seed(seed)
+    src = torch.randint(4, VOCAB, (batch, src_len), generator=generator)
+    src[0, -2:] = 1  # padding in the first sample
+    images = torch.randn(batch, 3, 48, 48, generator=generator)
+    return {"src_tokens": src, "src_lengths": src.ne(1).sum(1), "patch_images": images,
+            "patch_masks": torch.ones(batch, dtype=torch.bool)}
+
+
+@dataclass(frozen=True)
+class ExitByContent:
+    """Deterministic, batch-independent encoder rule: samples whose first feature is positive stop."""
+
+    def should_exit(self, layer, x_in, x_out, padding_mask):
+        return x_in[:, 0, 0] > 0
+
+
+@dataclass(frozen=True)
+class ExitByPosition:
+    """Deterministic decoder rule: a token at position t stops after layer (t mod 3) + 1."""
+
+    def should_exit(self, layer, x_in, x_out, positions):
+        return positions % 3 == layer
+
+
+def _decode_full(model, net_input, prev, session):
+    encoder_out = model.encoder(**net_input, exit_session=session)
+    return model.decoder(prev, encoder_out=encoder_out)
+
+
+def test_exits_off_give_exactly_the_full_model(model):
+    net, _ = model
+    net_input = _batch()
+    prev = torch.randint(4, VOCAB, (3, 5))
+    with torch.no_grad():
+        full, _ = net.decoder(prev, encoder_out=net.encoder(**net_input))
+        for thresholds in (MuEThresholds(), MuEThresholds(image=1.0, text=1.0, decoder=1.0)):
+            off, _ = _decode_full(net, net_input, prev, thresholds.session(horizon=5))
+            assert torch.equal(off, full)
+
+
+def test_generation_with_exits_off_equals_fairseq_generation(model):
+    net, dictionary = model
+    sample = {"net_input": _batch(), "id": torch.arange(3)}
+    plain = SequenceGenerator([net], dictionary, beam_size=3, max_len_b=6)
+    early = EarlyExitSequenceGenerator([net], dictionary, thresholds=MuEThresholds(decoder=1.0), beam_size=3,
+                                       max_len_b=6)
+    for expected, got in zip(plain.generate([net], sample), early.generate([net], sample)):
+        for a, b in zip(expected, got):
+            assert torch.equal(a["tokens"], b["tokens"])
+            assert torch.equal(a["positional_scores"], b["positional_scores"])
+    assert [e.decoder_layers() for e in early.last_example_layers] == [6.0, 6.0, 6.0]
+
+
+def test_encoder_decisions_are_per_sample(model):
+    net, _ = model
+    net_input = _batch(batch=4)
+    session = ExitSession({"image": ExitByContent(), "text": ExitByContent()})
+    with torch.no_grad():
+        batched = net.encoder(**net_input, exit_session=session)["encoder_out"][0]
+        layers = session.example_layers()
+        assert len({e.image_layers for e in layers} | {e.text_layers for e in layers}) > 1, "need mixed exits"
+        for i in range(4):
+            alone_session = ExitSession({"image": ExitByContent(), "text": ExitByContent()})
+            single = {k: v[i:i + 1] for k, v in net_input.items()}
+            alone = net.encoder(**single, exit_session=alone_session)["encoder_out"][0]
+            length = alone.size(1)
+            torch.testing.assert_close(batched[i, :length], alone[0], atol=1e-5, rtol=1e-5)
+            assert alone_session.example_layers()[0].image_layers == layers[i].image_layers
+            assert alone_session.example_layers()[0].text_layers == layers[i].text_layers
+
+
+def test_incremental_decoding_with_exits_matches_recomputing_the_prefix(model):
+    """Skipped layers still get each token's keys/values: step-by-step decoding equals one
+    pass over the whole prefix with the same exit decisions (the published code fails this)."""
+    net, _ = model
+    net_input = _batch(batch=2)
+    prev = torch.randint(4, VOCAB, (2, 7))
+    with torch.no_grad():
+        full_session = ExitSession(decoder_rule=ExitByPosition())
+        full_logits, full_extra = _decode_full(net, net_input, prev, full_session)
+        step_session = ExitSession(decoder_rule=ExitByPosition())
+        encoder_out = net.encoder(**net_input, exit_session=step_session)
+        state: dict = {}
+        for t in range(prev.size(1)):
+            logits, extra = net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+            torch.testing.assert_close(logits[:, -1], full_logits[:, t], atol=1e-5, rtol=1e-5)
+            assert torch.equal(extra["exit_layers"][:, -1], full_extra["exit_layers"][:, t])
+    assert full_extra["exit_layers"][0].tolist() == [1, 2, 3, 1, 2, 3, 1]
+
+
+@dataclass
+class RecordingSimilarity:
+    """The MuE token rule that also records the similarities it saw at the first layer."""
+
+    rule: TokenSimilarityExit
+    seen: list
+
+    def should_exit(self, layer, x_in, x_out, positions):
+        if layer == 0:
+            self.seen.extend(torch.nn.functional.cosine_similarity(x_in, x_out, dim=-1).tolist())
+        return self.rule.should_exit(layer, x_in, x_out, positions)
+
+
+def test_similarity_exits_decide_per_token_and_stay_consistent(model):
+    net, _ = model
+    net_input = _batch(batch=2)
+    prev = torch.randint(4, VOCAB, (2, 6))
+    with torch.no_grad():
+        probe = RecordingSimilarity(TokenSimilarityExit(theta=2.0), [])
+        _decode_full(net, net_input, prev, ExitSession(decoder_rule=probe))
+        values = sorted(probe.seen)
+        gaps = [(values[i + 1] - values[i], i) for i in range(len(values) // 4, 3 * len(values) // 4)]
+        _, i = max(gaps)
+        theta = (values[i] + values[i + 1]) / 2  # far from every similarity: no borderline decision
+        rule = TokenSimilarityExit(theta=theta)
+        full_logits, full_extra = _decode_full(net, net_input, prev, ExitSession(decoder_rule=rule))
+        layers = full_extra["exit_layers"]
+        assert (layers == 1).any() and (layers > 1).any(), "tokens of one batch decide separately"
+        session = ExitSession(decoder_rule=rule)
+        encoder_out = net.encoder(**net_input, exit_session=session)
+        state: dict = {}
+        for t in range(prev.size(1)):
+            logits, extra = net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+            torch.testing.assert_close(logits[:, -1], full_logits[:, t], atol=1e-5, rtol=1e-5)
+            assert torch.equal(extra["exit_layers"][:, -1], layers[:, t])
+
+
+def test_exited_samples_and_tokens_leave_later_layers(model):
+    net, _ = model
+    rows_seen = []
+    hook = net.encoder.layers[-1].fc1.register_forward_hook(lambda m, i, o: rows_seen.append(i[0].size(0)))
+    decoder_rows = []
+    dhook = net.decoder.layers[-1].fc1.register_forward_hook(lambda m, i, o: decoder_rows.append(i[0].shape[:2]))
+    try:
+        net_input = _batch(batch=4)
+        prev = torch.randint(4, VOCAB, (4, 1))
+        with torch.no_grad():
+            session = ExitSession({"image": ExitByContent(), "text": ExitByContent()},
+                                  ExitEveryToken())
+            _decode_full(net, net_input, prev, session)
+    finally:
+        hook.remove()
+        dhook.remove()
+    stopped = sum(e.image_layers < 6 for e in session.example_layers())
+    assert rows_seen[0] == 4 - stopped  # image stream of the last layer: only running samples
+    assert decoder_rows == [], "every token exited after layer 1: the last layer's FFN never ran"
+    assert [e.decoder_layers() for e in session.example_layers()] == [1.0] * 4
+
+
+@dataclass(frozen=True)
+class ExitEveryToken:
+    """Decoder rule that stops every token after the first layer."""
+
+    def should_exit(self, layer, x_in, x_out, positions):
+        return torch.ones(len(positions), dtype=torch.bool)
+
+
+def test_beam_generation_with_exits_is_batch_independent(model):
+    net, dictionary = model
+    net_input = _batch(batch=3)
+    thresholds = MuEThresholds(image=0.5, text=0.5, decoder=0.5)
+
+    def generate(inputs):
+        generator = EarlyExitSequenceGenerator([net], dictionary, thresholds=thresholds, beam_size=3, max_len_b=5)
+        return generator.generate([net], {"net_input": inputs, "id": torch.arange(len(inputs["src_tokens"]))}), \
+            generator.last_example_layers
+
+    batched, batched_layers = generate(net_input)
+    for i in range(3):
+        alone, alone_layers = generate({k: v[i:i + 1] for k, v in net_input.items()})
+        assert torch.equal(batched[i][0]["tokens"], alone[0][0]["tokens"])
+        torch.testing.assert_close(batched[i][0]["score"], alone[0][0]["score"], atol=1e-4, rtol=1e-4)
+        assert batched_layers[i].image_layers == alone_layers[0].image_layers
+        assert batched_layers[i].decoder_layer_sum == alone_layers[0].decoder_layer_sum
+
+
+def test_stream_rule_uses_whole_stream_similarity(model):
+    rule = StreamSimilarityExit(0.5)
+    x = torch.randn(2, 3, 4)
+    assert rule.should_exit(0, x, x, None).all()
