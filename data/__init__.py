@@ -3,7 +3,7 @@ from .caption_dataset import CaptionDataset
 from .constraints import AnswerTrie
 from .images import decode_image, image_transform
 from .ofa_dataset import OFATSVDataset, collate_samples, decoder_io
-from .snli_ve_dataset import SnliVeDataset, answer_candidates, answer_trie, candidate_inputs
+from .snli_ve_dataset import SnliVeDataset, answer_candidates, answer_trie, candidate_answer_masks, candidate_inputs
 from .tsv import TSVReader
 from .vocabulary import OFAVocabulary, default_bpe_dir, load_gpt2_bpe, load_ofa_dictionary
 
@@ -16,6 +16,7 @@ __all__ = [
     "TSVReader",
     "answer_candidates",
     "answer_trie",
+    "candidate_answer_masks",
     "candidate_inputs",
     "collate_samples",
     "decode_image",

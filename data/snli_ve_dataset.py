@@ -35,32 +35,39 @@ def stack_masks(masks: Sequence[torch.Tensor]) -> torch.Tensor:
     return pad_sequence(list(masks), batch_first=True, padding_value=False)
 
 
+def candidate_answer_masks(trie: AnswerTrie, candidates: Sequence[torch.Tensor], vocab_size: int) -> List[torch.Tensor]:
+    """For each candidate, the bool mask ``[len + 1, V]`` of the tokens the trie allows at its
+    answer positions and eos (the same after any decoder prompt, so computed once)."""
+    eos = torch.tensor([trie.eos])
+    return [trie.constraint_mask(torch.cat([answer, eos]), 0, vocab_size) for answer in candidates]
+
+
 def candidate_inputs(
     decoder_prompts: Sequence[torch.Tensor],
     candidates: Sequence[torch.Tensor],
-    trie: AnswerTrie,
+    answer_masks: Sequence[torch.Tensor],
     pad: int,
     eos: int,
-    vocab_size: int,
 ) -> Dict[str, torch.Tensor]:
     """Teacher-forced inputs that score every candidate answer after every decoder prompt.
 
     Row ``b * len(candidates) + c`` pairs prompt ``b`` with candidate ``c``. Returns
     ``prev_output_tokens`` and ``target`` [B*C, T] (prompt positions of the target are
-    padding) and ``constraint_masks`` [B*C, T, V]. A candidate's score is the sum of the
-    log-probabilities of its non-padding target tokens.
+    padding) and ``constraint_masks`` [N, V] for the N non-padding target positions in
+    row-major order (from :func:`candidate_answer_masks`). A candidate's score is the sum
+    of the log-probabilities of its non-padding target tokens.
     """
     prevs, targets, masks = [], [], []
     for prompt in decoder_prompts:
-        for answer in candidates:
+        for answer, mask in zip(candidates, answer_masks):
             prev_output_tokens, target = decoder_io(prompt, answer, pad, eos)
             prevs.append(prev_output_tokens)
             targets.append(target)
-            masks.append(trie.constraint_mask(target, len(prompt) - 1, vocab_size))
+            masks.append(mask)
     return {
         "prev_output_tokens": collate_tokens(prevs, pad),
         "target": collate_tokens(targets, pad),
-        "constraint_masks": stack_masks(masks),
+        "constraint_masks": torch.cat(masks),
     }
 
 

@@ -21,6 +21,7 @@ from ofa_mue.data.snli_ve_dataset import (
     SnliVeDataset,
     answer_candidates,
     answer_trie,
+    candidate_answer_masks,
     candidate_inputs,
 )
 from ofa_mue.data.vocabulary import OFAVocabulary
@@ -45,8 +46,8 @@ class SnliVeTask(OFATask):
 
     def __init__(self, cfg: SnliVeConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)
-        self.answer_trie = answer_trie(vocab)
         self.candidates = [tokens for _, tokens in answer_candidates(vocab)]
+        self.answer_masks = candidate_answer_masks(answer_trie(vocab), self.candidates, len(vocab.dictionary))
 
     def build_dataset(self, split: str, path: str) -> SnliVeDataset:
         return SnliVeDataset(
@@ -83,7 +84,7 @@ class SnliVeTask(OFATask):
         logits, _ = model.decoder(inputs["prev_output_tokens"].to(device), encoder_out=encoder_out)
         target = inputs["target"].to(device)
         scored = target.ne(self.vocab.dictionary.pad())
-        lprobs = constrained_log_probs(logits[scored], inputs["constraint_masks"].to(device)[scored])
+        lprobs = constrained_log_probs(logits[scored], inputs["constraint_masks"].to(device))
         token_scores = torch.zeros_like(target, dtype=lprobs.dtype)
         token_scores[scored] = lprobs.gather(-1, target[scored].unsqueeze(-1)).squeeze(-1)
         return token_scores.sum(-1).view(batch, len(candidates))
@@ -91,8 +92,8 @@ class SnliVeTask(OFATask):
     def candidate_inputs(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
         """Teacher-forced decoder inputs scoring every candidate after each sample's decoder prompt."""
         dictionary = self.vocab.dictionary
-        return candidate_inputs(sample["decoder_prompts"], self.candidates, self.answer_trie, dictionary.pad(),
-                                dictionary.eos(), len(dictionary))
+        return candidate_inputs(sample["decoder_prompts"], self.candidates, self.answer_masks, dictionary.pad(),
+                                dictionary.eos())
 
     def predict(self, model, sample: Dict[str, Any], exit_session: Optional[ExitSession] = None) -> List[str]:
         """The best-scoring answer of each sample."""

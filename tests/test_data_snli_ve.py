@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ofa_mue.data.snli_ve_dataset import SnliVeDataset, answer_trie, candidate_inputs
+from ofa_mue.data.snli_ve_dataset import SnliVeDataset, answer_trie, candidate_answer_masks, candidate_inputs
 from ofa_mue.errors import DataError
 
 BOS, PAD, EOS = 0, 1, 2
@@ -86,14 +86,17 @@ def test_collater_batch(write_tsv, ofa_vocab, snli_rows):
 def test_candidate_inputs_score_each_answer(ofa_vocab):
     prompts = [torch.tensor([BOS, 10, 11]), torch.tensor([BOS, 12])]
     candidates = [torch.tensor([NO]), torch.tensor([YES]), torch.tensor([MAYBE])]
-    inputs = candidate_inputs(prompts, candidates, answer_trie(ofa_vocab), PAD, EOS, VOCAB_SIZE)
+    masks = candidate_answer_masks(answer_trie(ofa_vocab), candidates, VOCAB_SIZE)
+    inputs = candidate_inputs(prompts, candidates, masks, PAD, EOS)
     assert inputs["prev_output_tokens"].tolist()[1] == [BOS, 10, 11, YES]
     assert inputs["prev_output_tokens"].tolist()[5] == [BOS, 12, MAYBE, PAD]
     assert inputs["target"].tolist()[0] == [PAD, PAD, NO, EOS]
     assert inputs["target"].tolist()[4] == [PAD, YES, EOS, PAD]
     masks = inputs["constraint_masks"]
-    assert masks.shape == (6, 4, VOCAB_SIZE)
-    assert masks[4, 1, [NO, YES, MAYBE]].all() and masks[4, 2, EOS] and not masks[4, 3].any()
+    assert masks.shape == (int(inputs["target"].ne(PAD).sum()), VOCAB_SIZE)  # one row per scored position
+    row_4 = masks[8:10]  # rows 0..3 score 2 positions each: row 4 (prompt 2, "yes") starts at 8
+    assert row_4[0, [NO, YES, MAYBE]].all() and row_4[0].sum() == 3
+    assert row_4[1, EOS] and row_4[1].sum() == 1
 
 
 def test_unknown_label(write_tsv, ofa_vocab, snli_rows):
