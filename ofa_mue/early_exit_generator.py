@@ -1,35 +1,36 @@
 """fairseq's beam search with MuE exits: :class:`EarlyExitSequenceGenerator`.
 
-Each generation runs with a fresh :class:`~ofa_mue.early_exit.ExitSession` from the
-thresholds: encoder streams stop per sample, and every hypothesis of the beam decides per
+Each generation runs with a fresh :class:`~ofa_mue.early_exit.ExitSession` from the exit
+policy (:mod:`ofa_mue.exit_policy`): encoder streams stop per sample, and every hypothesis of the beam decides per
 token for itself (each is a row of the decoder's batch). After :meth:`generate`,
 :attr:`EarlyExitSequenceGenerator.last_example_layers` holds the layers each input sample
 used (decoder tokens of all its beams and steps).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
 import torch
 from fairseq.sequence_generator import SequenceGenerator
 
-from .exit_policy import MuEThresholds
+from .exit_policy import MuEThresholds, StaticDepths
 from .time_reduction import ExampleLayers
 
 
 class EarlyExitSequenceGenerator(SequenceGenerator):
     """:class:`fairseq.sequence_generator.SequenceGenerator` whose model passes exit early."""
 
-    def __init__(self, models, tgt_dict, thresholds: MuEThresholds = MuEThresholds(), **kwargs: Any):
+    def __init__(self, models, tgt_dict, policy: Union[MuEThresholds, StaticDepths] = MuEThresholds(),
+                 **kwargs: Any):
         super().__init__(models, tgt_dict, **kwargs)
-        self.thresholds = thresholds
+        self.policy = policy
         self.last_example_layers: List[ExampleLayers] = []
 
     @torch.no_grad()
     def generate(self, models, sample: Dict[str, Any], **kwargs: Any):
         """Beam search as fairseq does it, with this generator's exits; records the layers used."""
         horizon = self.max_len_b if self.max_len_b > 0 else self.max_len
-        session = self.thresholds.session(horizon)
+        session = self.policy.session(horizon)
         sample = {**sample, "net_input": {**sample["net_input"], "exit_session": session}}
         hypotheses = super().generate(models, sample, **kwargs)
         self.last_example_layers = session.example_layers()

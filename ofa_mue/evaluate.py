@@ -139,7 +139,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "examples": result["examples"],
         "seconds": round(result["seconds"], 3),
         "metrics": result["metrics"],
-        "exits": asdict(task.exit_thresholds()),
+        "exit_policy": {"name": task.cfg.exit_policy, **asdict(task.exit_policy())},
         "layers": result["layers"],
     }
     print(json.dumps(summary, indent=2))

@@ -1,4 +1,9 @@
-"""MuE's exit policy: stop once a layer barely changes its input.
+"""Exit policies: MuE's similarity exits, and fixed depths (static truncation) for comparison.
+
+Every policy builds an :class:`~ofa_mue.early_exit.ExitSession` for a batch with
+``session(horizon)``.
+
+MuE: stop once a layer barely changes its input.
 
 After encoder layer ``i`` a stream (image or text) of one sample stops when the cosine
 similarity between the layer's output and its input (for layer 1, the embeddings) exceeds
@@ -125,3 +130,37 @@ class MuEThresholds:
         if self.decoder <= 1.0 or self.decoder_beta < 1.0:
             decoder_rule = TokenSimilarityExit(self.decoder, self.decoder_beta, self.decoder_tau, horizon)
         return ExitSession(encoder_rules, decoder_rule)
+
+
+@dataclass(frozen=True)
+class FixedDepth:
+    """Stops every sample or token after ``layers`` layers (``should_exit`` for either side)."""
+
+    layers: int
+
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, _context: Optional[Tensor]) -> Tensor:
+        return torch.full((x_in.size(0),), layer + 1 >= self.layers, dtype=torch.bool, device=x_in.device)
+
+
+@dataclass(frozen=True)
+class StaticDepths:
+    """Static truncation: fixed image, text and decoder depths (0 = every layer)."""
+
+    image: int = 0
+    text: int = 0
+    decoder: int = 0
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--static-image-layers", self.image), ("--static-text-layers", self.text),
+                            ("--static-decoder-layers", self.decoder)):
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{flag} must be a whole number >= 0 (0 = every layer), got {value!r}")
+
+    def session(self, horizon: int) -> ExitSession:
+        """A session whose rules stop each stream at its fixed depth."""
+        encoder_rules = {name: FixedDepth(depth) for name, depth in (("image", self.image), ("text", self.text))
+                         if depth}
+        return ExitSession(encoder_rules, FixedDepth(self.decoder) if self.decoder else None)
+
+
+POLICIES = ("mue", "static")

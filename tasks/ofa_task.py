@@ -12,7 +12,7 @@ defaults would drop the last partial batch).
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
@@ -21,7 +21,7 @@ from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
 from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.errors import ConfigError, DataError
-from ofa_mue.exit_policy import NEVER, MuEThresholds
+from ofa_mue.exit_policy import NEVER, POLICIES, MuEThresholds, StaticDepths
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,14 @@ class OFAConfig(FairseqDataclass):
     max_tgt_length: int = field(default=30, metadata={"help": "maximum words of a target"})
     max_source_positions: int = field(default=1024, metadata={"help": "maximum source tokens"})
     max_target_positions: int = field(default=1024, metadata={"help": "maximum target tokens"})
+    exit_policy: str = field(
+        default="mue",
+        metadata={"help": "early-exit policy at inference: 'mue' (similarity thresholds below) or 'static' "
+                          "(fixed depths, --static-*-layers)"},
+    )
+    static_image_layers: int = field(default=0, metadata={"help": "static policy: image stream depth (0 = all)"})
+    static_text_layers: int = field(default=0, metadata={"help": "static policy: text stream depth (0 = all)"})
+    static_decoder_layers: int = field(default=0, metadata={"help": "static policy: decoder depth (0 = all)"})
     image_exit_threshold: float = field(
         default=NEVER,
         metadata={"help": "MuE: an image stream stops after the encoder layer whose output-input cosine "
@@ -117,15 +125,19 @@ class OFATask(FairseqTask):
         """The task's dataset of one TSV file."""
         raise NotImplementedError
 
-    def exit_thresholds(self) -> MuEThresholds:
-        """The MuE exit options (validated: out-of-range values are a :class:`ConfigError`)."""
+    def exit_policy(self) -> Union[MuEThresholds, StaticDepths]:
+        """The exit policy the options select (validated: bad values are a :class:`ConfigError`)."""
         cfg = self.cfg
+        if cfg.exit_policy == "static":
+            return StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
+        if cfg.exit_policy != "mue":
+            raise ConfigError(f"--exit-policy must be one of {', '.join(POLICIES)}, got {cfg.exit_policy!r}")
         return MuEThresholds(cfg.image_exit_threshold, cfg.text_exit_threshold, cfg.decoder_exit_threshold,
                              cfg.decoder_exit_beta, cfg.decoder_exit_tau)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
         """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options."""
-        extra = {"thresholds": self.exit_thresholds(), **(extra_gen_cls_kwargs or {})}
+        extra = {"policy": self.exit_policy(), **(extra_gen_cls_kwargs or {})}
         return super().build_generator(models, args, seq_gen_cls=seq_gen_cls or EarlyExitSequenceGenerator,
                                        extra_gen_cls_kwargs=extra, **kwargs)
 

@@ -11,7 +11,8 @@ from fairseq.sequence_generator import SequenceGenerator
 from builders import build_model, numbered_dictionary
 from ofa_mue.early_exit import ExitSession
 from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
-from ofa_mue.exit_policy import MuEThresholds, StreamSimilarityExit, TokenSimilarityExit
+from ofa_mue.errors import ConfigError
+from ofa_mue.exit_policy import MuEThresholds, StaticDepths, StreamSimilarityExit, TokenSimilarityExit
 
 VOCAB = 60
 
@@ -70,7 +71,7 @@ def test_generation_with_exits_off_equals_fairseq_generation(model):
     net, dictionary = model
     sample = {"net_input": _batch(), "id": torch.arange(3)}
     plain = SequenceGenerator([net], dictionary, beam_size=3, max_len_b=6)
-    early = EarlyExitSequenceGenerator([net], dictionary, thresholds=MuEThresholds(decoder=1.0), beam_size=3,
+    early = EarlyExitSequenceGenerator([net], dictionary, policy=MuEThresholds(decoder=1.0), beam_size=3,
                                        max_len_b=6)
     for expected, got in zip(plain.generate([net], sample), early.generate([net], sample)):
         for a, b in zip(expected, got):
@@ -189,7 +190,7 @@ def test_beam_generation_with_exits_is_batch_independent(model):
     thresholds = MuEThresholds(image=0.5, text=0.5, decoder=0.5)
 
     def generate(inputs):
-        generator = EarlyExitSequenceGenerator([net], dictionary, thresholds=thresholds, beam_size=3, max_len_b=5)
+        generator = EarlyExitSequenceGenerator([net], dictionary, policy=thresholds, beam_size=3, max_len_b=5)
         return generator.generate([net], {"net_input": inputs, "id": torch.arange(len(inputs["src_tokens"]))}), \
             generator.last_example_layers
 
@@ -206,3 +207,14 @@ def test_stream_rule_uses_whole_stream_similarity(model):
     rule = StreamSimilarityExit(0.5)
     x = torch.randn(2, 3, 4)
     assert rule.should_exit(0, x, x, None).all()
+
+
+def test_static_depths_truncate_each_stream(model):
+    net, _ = model
+    session = StaticDepths(image=2, text=4, decoder=3).session(horizon=5)
+    with torch.no_grad():
+        _decode_full(net, _batch(batch=2), torch.randint(4, VOCAB, (2, 5)), session)
+    for example in session.example_layers():
+        assert (example.image_layers, example.text_layers, example.decoder_layers()) == (2, 4, 3.0)
+    with pytest.raises(ConfigError, match="--static-text-layers"):
+        StaticDepths(text=-1)
