@@ -1,0 +1,90 @@
+"""CIDEr-D of captions, with document frequencies from a chosen set of reference sets.
+
+The score is CIDEr-D exactly as pycocoevalcap's ``CiderScorer`` computes it (1- to
+4-grams, tf-idf vectors, clipped cosine similarity, Gaussian length penalty with sigma 6,
+mean over n-gram sizes and references, times 10), except that the document frequencies
+come from a corpus fixed when the scorer is built (each reference set is one document),
+not from the captions being scored. Text is tokenised by lower-casing, removing ASCII
+punctuation and splitting on whitespace (no PTB tokenizer, so no Java call per step).
+"""
+from __future__ import annotations
+
+import math
+import string
+from collections import Counter, defaultdict
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+
+from pycocoevalcap.cider.cider_scorer import precook
+
+NGRAM_ORDER = 4
+SIGMA = 6.0
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+NGram = Tuple[str, ...]
+Vector = Tuple[List[Dict[NGram, float]], List[float], int]
+
+
+def tokenize(text: str) -> str:
+    """Lower-cased words of ``text`` without ASCII punctuation, joined by single spaces."""
+    return " ".join(text.lower().translate(_PUNCTUATION).split())
+
+
+class CiderD:
+    """CIDEr-D scorer with fixed document frequencies (see the module docstring)."""
+
+    def __init__(self, document_frequency: Mapping[NGram, int], num_documents: int):
+        if num_documents < 1:
+            raise ValueError("CIDEr-D needs at least one reference set for its document frequencies")
+        self.document_frequency = document_frequency
+        self.log_num_documents = math.log(num_documents)
+
+    @classmethod
+    def from_references(cls, reference_sets: Iterable[Sequence[str]]) -> "CiderD":
+        """Document frequencies of the n-grams of ``reference_sets`` (one document per set)."""
+        frequency: Counter = Counter()
+        count = 0
+        for references in reference_sets:
+            frequency.update({ngram for ref in references for ngram in precook(tokenize(ref), NGRAM_ORDER)})
+            count += 1
+        return cls(frequency, count)
+
+    def _vector(self, text: str) -> Vector:
+        """tf-idf vector per n-gram size, its norms, and the length pycocoevalcap uses (bigram count)."""
+        vector: List[Dict[NGram, float]] = [defaultdict(float) for _ in range(NGRAM_ORDER)]
+        norms = [0.0] * NGRAM_ORDER
+        length = 0
+        for ngram, count in precook(tokenize(text), NGRAM_ORDER).items():
+            n = len(ngram) - 1
+            idf = self.log_num_documents - math.log(max(1.0, self.document_frequency.get(ngram, 0.0)))
+            vector[n][ngram] = count * idf
+            norms[n] += vector[n][ngram] ** 2
+            if n == 1:
+                length += count
+        return vector, [math.sqrt(x) for x in norms], length
+
+    @staticmethod
+    def _similarity(hypothesis: Vector, reference: Vector) -> float:
+        (hyp, hyp_norm, hyp_len), (ref, ref_norm, ref_len) = hypothesis, reference
+        penalty = math.exp(-((hyp_len - ref_len) ** 2) / (2 * SIGMA**2))
+        total = 0.0
+        for n in range(NGRAM_ORDER):
+            value = sum(min(weight, ref[n].get(ngram, 0.0)) * ref[n].get(ngram, 0.0)
+                        for ngram, weight in hyp[n].items())
+            if hyp_norm[n] != 0 and ref_norm[n] != 0:
+                value /= hyp_norm[n] * ref_norm[n]
+            total += value * penalty
+        return total / NGRAM_ORDER
+
+    def scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> List[float]:
+        """CIDEr-D of ``hypotheses[i]`` against ``references[i]`` (pycocoevalcap scale: 1.0 = 100)."""
+        if len(hypotheses) != len(references):
+            raise ValueError(f"need one reference list per caption, got {len(hypotheses)} and {len(references)}")
+        cache: Dict[Tuple[str, ...], List[Vector]] = {}
+        results = []
+        for hypothesis, refs in zip(hypotheses, references):
+            key = tuple(refs)
+            if key not in cache:
+                cache[key] = [self._vector(ref) for ref in refs]
+            vector = self._vector(hypothesis)
+            results.append(10.0 * sum(self._similarity(vector, ref) for ref in cache[key]) / len(refs))
+        return results

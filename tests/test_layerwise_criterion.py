@@ -1,0 +1,135 @@
+"""MuE's layer-wise task loss: value, gradients, one projection per layer, weights, logging."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from fairseq import metrics
+
+from ofa_mue.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropy
+from ofa_mue.criterions.layerwise import normalised_layer_weights, parse_layer_weights
+from ofa_mue.criterions.layerwise_cross_entropy import LayerwiseLabelSmoothedCrossEntropy
+from ofa_mue.errors import ConfigError
+from tiny_ofa import DECODER_LAYERS, answer_constraints, tiny_batch, tiny_dictionary, tiny_model, tiny_task
+
+EPSILON = 0.1
+
+
+@pytest.fixture(scope="module")
+def dictionary():
+    return tiny_dictionary()
+
+
+@pytest.fixture
+def model(dictionary):
+    return tiny_model(dictionary)
+
+
+def reference_layer_losses(model, batch, epsilon: float, masks=None) -> list:
+    """Each layer's summed label-smoothed loss, computed from scratch on the full logits."""
+    with torch.no_grad():
+        _, extra = model(**batch["net_input"], return_layer_states=True)
+    target = batch["target"]
+    scored = target.ne(model.decoder.padding_idx)
+    losses = []
+    for state in extra["layer_states"]:
+        logits = model.decoder.hidden_to_logits(state).float()
+        if masks is not None:
+            logits = logits.masked_fill(~masks, float("-inf"))
+        lprobs = F.log_softmax(logits, dim=-1)[scored]
+        nll = -lprobs.gather(-1, target[scored][:, None]).squeeze(-1)
+        if masks is None:
+            smooth = -lprobs.mean(-1)
+        else:
+            allowed = masks[scored]
+            smooth = -torch.where(allowed, lprobs, torch.zeros_like(lprobs)).sum(-1) / allowed.sum(-1)
+        losses.append(((1 - epsilon) * nll + epsilon * smooth).sum())
+    return losses
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+@pytest.mark.parametrize("weights", [None, "1,2,3", "0,0,1"])
+def test_value_is_weighted_mean_of_independent_layer_losses(model, dictionary, constrained, weights):
+    batch = tiny_batch(dictionary)
+    masks = answer_constraints(batch) if constrained else None
+    if constrained:
+        batch["constraint_masks"] = masks
+    criterion = LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, layer_weights=weights)
+    loss, sample_size, log = criterion(model, batch)
+
+    expected_layers = reference_layer_losses(model, batch, EPSILON, masks)
+    raw = [1.0] * DECODER_LAYERS if weights is None else [float(w) for w in weights.split(",")]
+    expected = sum(w * l for w, l in zip(raw, expected_layers)) / sum(raw)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert sample_size == batch["ntokens"]
+    for layer, value in enumerate(expected_layers, start=1):
+        assert log[f"loss_layer{layer}"].item() == pytest.approx(value.item(), rel=1e-5)
+
+
+def test_gradients_reach_every_decoder_layer_and_last_term_equals_plain_loss(model, dictionary):
+    batch = tiny_batch(dictionary)
+    loss, _, log = LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON)(model, batch)
+    loss.backward()
+    for layer in model.decoder.layers:
+        assert layer.fc1.weight.grad is not None and layer.fc1.weight.grad.abs().sum() > 0
+
+    plain_loss, _, _ = LabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON)(model, batch)
+    assert log[f"loss_layer{DECODER_LAYERS}"].item() == pytest.approx(plain_loss.item(), rel=1e-5)
+
+
+def test_last_layer_only_weights_give_the_plain_gradient(dictionary):
+    batch = tiny_batch(dictionary)
+    grads = []
+    for criterion in (LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, layer_weights="0,0,1"),
+                      LabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON)):
+        model = tiny_model(dictionary)
+        criterion(model, batch)[0].backward()
+        grads.append(model.decoder.layers[0].fc1.weight.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_vocabulary_projection_runs_once_per_layer_on_scored_rows_only(model, dictionary):
+    batch = tiny_batch(dictionary)
+    calls = []
+    handle = model.decoder.output_projection.register_forward_hook(lambda m, inputs, out: calls.append(inputs[0].shape))
+    try:
+        LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON)(model, batch)
+    finally:
+        handle.remove()
+    assert len(calls) == DECODER_LAYERS
+    assert all(shape[0] == batch["ntokens"] for shape in calls)
+
+
+def test_per_layer_losses_and_accuracies_are_logged(model, dictionary):
+    batch = tiny_batch(dictionary)
+    _, _, log = LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON)(model, batch)
+    with metrics.aggregate() as aggregated:
+        LayerwiseLabelSmoothedCrossEntropy.reduce_metrics([log, log])
+        values = aggregated.get_smoothed_values()
+    for layer in range(1, DECODER_LAYERS + 1):
+        expected = log[f"loss_layer{layer}"].item() / batch["ntokens"] / math.log(2)
+        assert values[f"loss_layer{layer}"] == pytest.approx(expected, abs=1e-3)
+        assert 0 <= values[f"acc_layer{layer}"] <= 100
+    assert f"loss_layer{DECODER_LAYERS + 1}" not in values
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("1,x,1", "comma-separated numbers"), ("1,-1,1", "non-negative"), ("0,0,0", "positive"), ("1,inf,1", "finite")],
+)
+def test_bad_layer_weights_are_refused_when_the_criterion_is_built(dictionary, spec, message):
+    with pytest.raises(ConfigError, match=message):
+        LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, layer_weights=spec)
+
+
+def test_layer_weight_count_must_match_the_decoder(model, dictionary):
+    criterion = LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, layer_weights="1,1,1,1,1,2")
+    with pytest.raises(ConfigError, match=f"6 values but the decoder has {DECODER_LAYERS} layers"):
+        criterion(model, tiny_batch(dictionary))
+
+
+def test_layer_weights_are_normalised():
+    assert normalised_layer_weights(parse_layer_weights("1,1,2"), 3) == [0.25, 0.25, 0.5]
+    assert normalised_layer_weights(None, 4) == [0.25] * 4

@@ -1,0 +1,174 @@
+"""Self-critical training: CIDEr-D reward, leave-one-out baseline, the policy-gradient loss."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from fairseq import metrics
+from fairseq.sequence_generator import SequenceGenerator
+from pycocoevalcap.cider.cider_scorer import CiderScorer
+
+from ofa_mue.criterions.cider_reward import CiderD, tokenize
+from ofa_mue.criterions.scst import ScstRewardCriterion, leave_one_out_advantage, training_references
+from ofa_mue.errors import ConfigError
+from tiny_ofa import DECODER_LAYERS, tiny_batch, tiny_dictionary, tiny_model, tiny_task
+
+REFERENCES = [
+    ["a red circle on a white background", "one red circle", "a small red round shape"],
+    ["two blue squares and a star", "blue squares with a yellow star", "a star next to two squares"],
+    ["a green triangle", "one green triangle on grey", "a triangle that is green"],
+]
+
+
+def test_cider_d_equals_pycocoevalcap_when_document_frequencies_come_from_the_same_references():
+    hypotheses = ["a red circle", "two squares and a star", "a green green triangle on grey", "nothing"]
+    references = REFERENCES + [REFERENCES[0]]
+    coco = CiderScorer(n=4, sigma=6.0)
+    for hypothesis, refs in zip(hypotheses, references):
+        coco += (tokenize(hypothesis), [tokenize(r) for r in refs])
+    _, expected = coco.compute_score()
+    ours = CiderD.from_references(references).scores(hypotheses, references)
+    assert ours == pytest.approx(list(expected), rel=1e-9)
+    assert ours[0] > 0 and ours[3] == 0
+
+
+def test_cider_d_tokenisation_ignores_case_and_punctuation():
+    scorer = CiderD.from_references(REFERENCES)
+    assert scorer.scores(["A red, circle!"], [REFERENCES[0]]) == scorer.scores(["a red circle"], [REFERENCES[0]])
+
+
+def test_leave_one_out_baseline():
+    rewards = torch.tensor([1.0, 2.0, 3.0])
+    torch.testing.assert_close(leave_one_out_advantage(rewards), torch.tensor([-1.5, 0.0, 1.5]))
+    assert leave_one_out_advantage(torch.full((4,), 0.7)).abs().max() == 0
+    assert leave_one_out_advantage(torch.tensor([2.0])).item() == 0
+
+
+class FixedCaptions:
+    """Stands in for the SCST generator: the same captions (token ids) for every image."""
+
+    def __init__(self, captions):
+        self.captions = captions
+
+    def generate(self, models, sample):
+        return [[{"tokens": torch.tensor(c)} for c in self.captions] for _ in range(sample["target"].size(0))]
+
+
+def scst_task(dictionary, generator, references=REFERENCES, datasets=None):
+    return tiny_task(
+        dictionary,
+        cfg=SimpleNamespace(scst=True),
+        scst_generator=generator,
+        vocab=SimpleNamespace(decode=lambda tokens: dictionary.string(tokens)),
+        datasets=datasets or {},
+    )
+
+
+def numbered_references(dictionary, captions):
+    """References (as the dictionary's words) that one of the captions matches exactly."""
+    text = dictionary.string(torch.tensor(captions[0]))
+    return [[text, "4 5 6 7"], [text, "8 9 10"], ["11 12 13", "14 15"]]
+
+
+@pytest.fixture(scope="module")
+def dictionary():
+    return tiny_dictionary()
+
+
+def test_generated_captions_give_finite_loss_gradient_and_logged_reward(dictionary):
+    model = tiny_model(dictionary).train()
+    batch = tiny_batch(dictionary)
+    generator = SequenceGenerator([model], dictionary, beam_size=3, max_len_b=5)
+    model.eval()
+    with torch.no_grad():
+        first_beams = [h["tokens"].tolist() for h in generator.generate([model], batch)[0]]
+    model.train()
+    batch["references"] = numbered_references(dictionary, first_beams)
+    criterion = ScstRewardCriterion(scst_task(dictionary, generator), scst_cider_df="batch")
+
+    loss, sample_size, log = criterion(model, batch)
+    assert model.training
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.layers[0].parameters())
+    assert log["num_captions"] == 9 and sample_size == log["ntokens"]
+    assert log["cider_sum"] > 0
+    with metrics.aggregate() as aggregated:
+        ScstRewardCriterion.reduce_metrics([log])
+        assert aggregated.get_smoothed_values()["sample_cider"] == pytest.approx(log["cider_sum"] / 9, abs=1e-3)
+
+
+def test_identical_captions_have_zero_advantage(dictionary):
+    model = tiny_model(dictionary).train()
+    batch = tiny_batch(dictionary)
+    caption = [7, 8, 9, dictionary.eos()]
+    batch["references"] = numbered_references(dictionary, [caption])
+    criterion = ScstRewardCriterion(scst_task(dictionary, FixedCaptions([caption] * 4)), scst_cider_df="batch")
+    loss, _, log = criterion(model, batch)
+    assert log["cider_sum"] > 0
+    assert loss.item() == 0
+    loss.backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.parameters())
+
+
+def test_layerwise_loss_is_weighted_mean_of_layer_losses_on_one_projection_per_layer(dictionary):
+    model = tiny_model(dictionary).train()
+    batch = tiny_batch(dictionary)
+    captions = [[7, 8, 9, dictionary.eos()], [7, 8, dictionary.eos()], [20, dictionary.eos()]]
+    batch["references"] = numbered_references(dictionary, captions)
+    task = scst_task(dictionary, FixedCaptions(captions))
+    calls = []
+    handle = model.decoder.output_projection.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    try:
+        loss, _, log = ScstRewardCriterion(task, layerwise_loss=True, layer_weights="1,1,2",
+                                           scst_cider_df="batch")(model, batch)
+    finally:
+        handle.remove()
+    layer_losses = [log[f"loss_layer{i}"] for i in range(1, DECODER_LAYERS + 1)]
+    expected = (layer_losses[0] + layer_losses[1] + 2 * layer_losses[2]) / 4
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert loss.item() != 0
+    assert calls == [log["ntokens"]] * DECODER_LAYERS
+
+    plain_loss, _, plain_log = ScstRewardCriterion(task, scst_cider_df="batch")(model, batch)
+    assert plain_loss.item() == pytest.approx(layer_losses[-1].item(), rel=1e-5)
+    assert "loss_layer1" not in plain_log
+
+
+class CaptionRows:
+    """The parts of a caption dataset that the training-split document frequencies read."""
+
+    def __init__(self, captions):
+        self.reader = [{"caption": caption} for caption in captions]
+
+    def __len__(self):
+        return len(self.reader)
+
+    @staticmethod
+    def references(index, caption):
+        return caption.split("&&")
+
+
+def test_document_frequencies_from_the_training_split(dictionary):
+    dataset = CaptionRows(["&&".join(refs) for refs in REFERENCES])
+    task = scst_task(dictionary, FixedCaptions([]), datasets={"train": dataset})
+    assert list(training_references(task)) == REFERENCES
+    criterion = ScstRewardCriterion(task)
+    scorer = criterion.cider_scorer(batch_references=[REFERENCES[0]])
+    assert scorer.scores(["a red circle"], [REFERENCES[0]]) == CiderD.from_references(REFERENCES).scores(
+        ["a red circle"], [REFERENCES[0]])
+    assert criterion.cider_scorer([REFERENCES[1]]) is scorer
+
+    with pytest.raises(ConfigError, match="--scst-cider-df batch"):
+        list(training_references(scst_task(dictionary, FixedCaptions([]))))
+
+
+def test_configuration_errors(dictionary):
+    with pytest.raises(ConfigError, match="--task caption --scst"):
+        ScstRewardCriterion(tiny_task(dictionary, cfg=SimpleNamespace(scst=False)))
+    task = scst_task(dictionary, FixedCaptions([]))
+    with pytest.raises(ConfigError, match="needs --layerwise-loss"):
+        ScstRewardCriterion(task, layer_weights="1,1,1")
+    with pytest.raises(ConfigError, match="non-negative"):
+        ScstRewardCriterion(task, layerwise_loss=True, layer_weights="1,-1,1")
