@@ -101,6 +101,11 @@ class OFAVocabulary:
         return torch.cat([torch.tensor(prefix, dtype=torch.long), tokens, torch.tensor(suffix, dtype=torch.long)])
 
     def decode(self, tokens: torch.Tensor) -> str:
-        """Text of token ids, ignoring bos, eos and padding."""
-        pieces = self.dictionary.string(tokens, extra_symbols_to_ignore={self.dictionary.pad()})
-        return self.bpe.decode(pieces)
+        """Text of token ids, ignoring bos, eos and padding.
+
+        Symbols that are not GPT-2 ids (``<unk>``, ``<mask>``, ``<code_i>``, ``<bin_i>``) come
+        out as words of their own, as in OFA, rather than failing.
+        """
+        pieces = self.dictionary.string(tokens, extra_symbols_to_ignore={self.dictionary.pad()}).split()
+        # "\u0120" is GPT-2's byte-level stand-in for a space.
+        return self.bpe.bpe.decode([int(p) if p.isdigit() else "\u0120" + p for p in pieces])

@@ -113,12 +113,15 @@ class OFAModel(FairseqEncoderDecoderModel):
         prev_output_tokens: Tensor,
         patch_images: Optional[Tensor] = None,
         patch_masks: Optional[Tensor] = None,
+        features_only: bool = False,
         return_layer_states: bool = False,
         **unused,
     ) -> tuple[Tensor, Dict[str, Any]]:
-        """Teacher-forced forward: logits ``[B, T, V]`` and the decoder's extra dict."""
+        """Teacher-forced forward: logits ``[B, T, V]`` (or final features with ``features_only``)
+        and the decoder's extra dict (every layer's output with ``return_layer_states``)."""
         encoder_out = self.encoder(src_tokens, src_lengths, patch_images=patch_images, patch_masks=patch_masks)
-        return self.decoder(prev_output_tokens, encoder_out=encoder_out, return_layer_states=return_layer_states)
+        return self.decoder(prev_output_tokens, encoder_out=encoder_out, features_only=features_only,
+                            return_layer_states=return_layer_states)
 
     def max_positions(self):
         return (self.encoder.max_positions(), self.decoder.max_positions())

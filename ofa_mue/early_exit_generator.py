@@ -5,13 +5,19 @@ policy (:mod:`ofa_mue.exit_policy`): encoder streams stop per sample, and every 
 token for itself (each is a row of the decoder's batch). After :meth:`generate`,
 :attr:`EarlyExitSequenceGenerator.last_example_layers` holds the layers each input sample
 used (decoder tokens of all its beams and steps).
+
+It also mends fairseq's CPU fallback of ``--no-repeat-ngram-size`` (used whenever fairseq's
+CUDA extension is absent), which compares the end of the whole, padded token buffer instead
+of the tokens generated so far and so blocks nothing (fairseq issue #4709).
 """
 from __future__ import annotations
 
 from typing import Any, Dict, List, Union
 
 import torch
+from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
+from torch import Tensor
 
 from .exit_policy import MuEThresholds, StaticDepths
 from .time_reduction import ExampleLayers
@@ -23,6 +29,9 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
     def __init__(self, models, tgt_dict, policy: Union[MuEThresholds, StaticDepths] = MuEThresholds(),
                  **kwargs: Any):
         super().__init__(models, tgt_dict, **kwargs)
+        blocker = self.repeat_ngram_blocker
+        if blocker is not None and not blocker.use_extension:
+            self.repeat_ngram_blocker = GeneratedPrefixNGramBlock(blocker.no_repeat_ngram_size)
         self.policy = policy
         self.last_example_layers: List[ExampleLayers] = []
 
@@ -35,3 +44,13 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
         hypotheses = super().generate(models, sample, **kwargs)
         self.last_example_layers = session.example_layers()
         return hypotheses
+
+
+class GeneratedPrefixNGramBlock(NGramRepeatBlock):
+    """fairseq's n-gram blocking on the tokens generated up to ``step`` only."""
+
+    def __init__(self, no_repeat_ngram_size: int):
+        super().__init__(no_repeat_ngram_size, use_extension=False)
+
+    def forward(self, tokens: Tensor, lprobs: Tensor, bsz: int, beam_size: int, step: int) -> Tensor:
+        return super().forward(tokens[:, : step + 1], lprobs, bsz, beam_size, step)

@@ -3,6 +3,7 @@ import hashlib
 import shutil
 
 import pytest
+import torch
 
 from ofa_mue.data.vocabulary import (
     DICT_TXT,
@@ -82,3 +83,10 @@ def test_malformed_files_are_data_errors(tmp_path):
     with pytest.raises(DataError, match="not a fairseq dictionary") as info:
         load_ofa_dictionary(tmp_path)
     assert info.value.path == str(tmp_path / DICT_TXT)
+
+
+def test_decode_keeps_non_bpe_symbols_as_words(ofa_vocab):
+    d = ofa_vocab.dictionary
+    tokens = torch.cat([ofa_vocab.encode(" a dog"), torch.tensor([d.index("<code_5>"), d.index("<bin_7>")]),
+                        ofa_vocab.encode(" runs")])
+    assert ofa_vocab.decode(tokens) == " a dog <code_5> <bin_7> runs"

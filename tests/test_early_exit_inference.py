@@ -218,3 +218,14 @@ def test_static_depths_truncate_each_stream(model):
         assert (example.image_layers, example.text_layers, example.decoder_layers()) == (2, 4, 3.0)
     with pytest.raises(ConfigError, match="--static-text-layers"):
         StaticDepths(text=-1)
+
+
+def test_no_repeat_ngram_size_blocks_repeats_on_cpu(model):
+    net, dictionary = model
+    sample = {"net_input": _batch(batch=3), "id": torch.arange(3)}
+    generator = EarlyExitSequenceGenerator([net], dictionary, beam_size=2, max_len_b=12, min_len=12,
+                                           no_repeat_ngram_size=2)
+    for hypotheses in generator.generate([net], sample):
+        tokens = hypotheses[0]["tokens"].tolist()
+        bigrams = list(zip(tokens, tokens[1:]))
+        assert len(bigrams) == len(set(bigrams)), tokens
