@@ -25,8 +25,8 @@ import logging
 import os
 import sys
 import time
-from dataclasses import asdict
-from typing import Any, Dict, List, Optional, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 from fairseq import checkpoint_utils, options, utils
@@ -73,12 +73,13 @@ def write_atomically(path: str, text: str) -> None:
 
 
 def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
-                   use_cuda: bool = False) -> Dict[str, Any]:
+                   use_cuda: bool = False, quick_metrics: bool = False) -> Dict[str, Any]:
     """Score every row of ``split`` with the task's exit options.
 
     Returns ``{"examples", "seconds", "metrics", "layers", "records"}``: ``layers`` holds the
     mean image, text and decoder layers used and the expected time reduction rate; each
-    record its prediction and the layers it used.
+    record its prediction and the layers it used. ``quick_metrics``: only the task's main
+    metrics (for sweeps).
     """
     dataset = task.dataset(split)
     iterator = task.get_batch_iterator(
@@ -103,13 +104,51 @@ def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: 
                       models[0].decoder.num_layers)
     for record, layers in zip(records, usage.per_example):
         record["layers"] = layers
-    return {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records),
+    return {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records, quick_metrics),
             "layers": usage.as_dict(), "records": records}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Command-line entry point; returns the metrics summary that it writes."""
-    parser = build_parser()
+@dataclass
+class EvaluationSetup:
+    """A loaded checkpoint, its task (with the command line's options) and the split to score."""
+
+    task: Any
+    models: List[torch.nn.Module]
+    cfg: Any
+    split: str
+    batch_size: int
+    use_cuda: bool
+
+    def evaluate(self, quick_metrics: bool = False) -> Dict[str, Any]:
+        """:func:`evaluate_split` with the task's current exit options."""
+        return evaluate_split(self.task, self.models, self.split, self.batch_size, self.cfg.generation,
+                              self.use_cuda, quick_metrics)
+
+    def set_exit_options(self, **options: Any) -> None:
+        """Change the task's exit options (``exit_policy``, ``image_exit_threshold``, ...) in place."""
+        with open_dict(self.task.cfg):
+            for name, value in options.items():
+                self.task.cfg[name] = value
+
+    def summary(self, result: Dict[str, Any]) -> Dict[str, Any]:
+        """What the metrics file holds for one evaluation."""
+        return {
+            "task": self.task.cfg._name,
+            "split": self.split,
+            "checkpoint": self.cfg.common_eval.path,
+            "examples": result["examples"],
+            "seconds": round(result["seconds"], 3),
+            "metrics": result["metrics"],
+            "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
+            "layers": result["layers"],
+        }
+
+
+def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None):
+    """Parse ``argv`` with ``parser`` and load the checkpoint, task and split it names.
+
+    Returns the :class:`EvaluationSetup` and the parsed arguments.
+    """
     args = options.parse_args_and_arch(parser, input_args=argv)
     cfg = convert_namespace_to_omegaconf(args)
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,
@@ -121,42 +160,42 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     models, _, task = checkpoint_utils.load_model_ensemble_and_task(
         utils.split_paths(cfg.common_eval.path), arg_overrides=overrides
     )
-    with open_dict(task.cfg):  # fairseq overrides only the options a checkpoint already has
-        for name, value in task_overrides(args, parser).items():
-            task.cfg[name] = value
+    setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda)
+    setup.set_exit_options(**task_overrides(args, parser))  # fairseq overrides only options a checkpoint has
+    task.exit_policy()  # validate the exit options before any work
     for model in models:
         model.eval()
         if use_cuda:
             model.cuda()
-    split = cfg.dataset.gen_subset
-    task.load_dataset(split)
-    batch_size = cfg.dataset.batch_size or 16
-    result = evaluate_split(task, models, split, batch_size, cfg.generation, use_cuda)
-    summary = {
-        "task": task.cfg._name,
-        "split": split,
-        "checkpoint": cfg.common_eval.path,
-        "examples": result["examples"],
-        "seconds": round(result["seconds"], 3),
-        "metrics": result["metrics"],
-        "exit_policy": {"name": task.cfg.exit_policy, **asdict(task.exit_policy())},
-        "layers": result["layers"],
-    }
+    task.load_dataset(setup.split)
+    return setup, args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Command-line entry point; returns the metrics summary that it writes."""
+    setup, _ = load_evaluation(build_parser(), argv)
+    result = setup.evaluate()
+    summary = setup.summary(result)
     print(json.dumps(summary, indent=2))
-    if cfg.common_eval.results_path:
-        out = cfg.common_eval.results_path
-        write_atomically(os.path.join(out, f"{split}_predictions.jsonl"),
+    out = setup.cfg.common_eval.results_path
+    if out:
+        write_atomically(os.path.join(out, f"{setup.split}_predictions.jsonl"),
                          "".join(json.dumps(r) + "\n" for r in result["records"]))
-        write_atomically(os.path.join(out, f"{split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
+        write_atomically(os.path.join(out, f"{setup.split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def cli_main() -> None:
-    """Console entry point: clear one-line errors for bad input instead of tracebacks."""
+def run_cli(entry_point: Callable[[], Any]) -> None:
+    """Run a command-line ``entry_point``; bad input ends in one clear line, not a traceback."""
     try:
-        main()
+        entry_point()
     except OFAMuEError as error:
         sys.exit(f"error: {error}")
+
+
+def cli_main() -> None:
+    """Console entry point of the evaluation."""
+    run_cli(main)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ class CaptionTask(OFATask):
         if getattr(self, "_evaluation_generator", None) is None:
             self._evaluation_generator = self.build_generator(models, generation_cfg)
         generator = self._evaluation_generator
+        generator.policy = self.exit_policy()  # the options may change between evaluations (sweeps)
         predictions = self.captions(generator, models, sample)
         return [
             {"uniq_id": uniq_id, "prediction": prediction, "references": references, "layers": layers}
@@ -84,8 +85,8 @@ class CaptionTask(OFATask):
             )
         ]
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]]) -> Dict[str, float]:
-        return caption_metrics([r["prediction"] for r in records], [r["references"] for r in records])
+    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+        return caption_metrics([r["prediction"] for r in records], [r["references"] for r in records], quick)
 
     def valid_step(self, sample, model, criterion):
         loss, sample_size, logging_output = super().valid_step(sample, model, criterion)

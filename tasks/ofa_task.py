@@ -22,6 +22,7 @@ from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OF
 from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.exit_policy import NEVER, POLICIES, MuEThresholds, StaticDepths
+from ofa_mue.exit_profile import PROFILE_OPTIONS, load_exit_profile
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ class OFAConfig(FairseqDataclass):
     static_image_layers: int = field(default=0, metadata={"help": "static policy: image stream depth (0 = all)"})
     static_text_layers: int = field(default=0, metadata={"help": "static policy: text stream depth (0 = all)"})
     static_decoder_layers: int = field(default=0, metadata={"help": "static policy: decoder depth (0 = all)"})
+    exit_profile: Optional[str] = field(
+        default=None,
+        metadata={"help": "JSON exit profile from python -m ofa_mue.calibrate: its thresholds replace the "
+                          "--*-exit-threshold/beta/tau options"},
+    )
     image_exit_threshold: float = field(
         default=NEVER,
         metadata={"help": "MuE: an image stream stops after the encoder layer whose output-input cosine "
@@ -132,8 +138,12 @@ class OFATask(FairseqTask):
             return StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
         if cfg.exit_policy != "mue":
             raise ConfigError(f"--exit-policy must be one of {', '.join(POLICIES)}, got {cfg.exit_policy!r}")
-        return MuEThresholds(cfg.image_exit_threshold, cfg.text_exit_threshold, cfg.decoder_exit_threshold,
-                             cfg.decoder_exit_beta, cfg.decoder_exit_tau)
+        options = {name: getattr(cfg, name) for name in PROFILE_OPTIONS}
+        if cfg.exit_profile:
+            options.update(load_exit_profile(cfg.exit_profile))
+        return MuEThresholds(options["image_exit_threshold"], options["text_exit_threshold"],
+                             options["decoder_exit_threshold"], options["decoder_exit_beta"],
+                             options["decoder_exit_tau"])
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
         """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options."""
@@ -151,8 +161,8 @@ class OFATask(FairseqTask):
         with this task's exit options."""
         raise NotImplementedError
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]]) -> Dict[str, float]:
-        """The task's metrics over the records of a whole split."""
+    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+        """The task's metrics over the records of a whole split (``quick``: only the main ones)."""
         raise NotImplementedError
 
     def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):

@@ -82,3 +82,50 @@ def test_caption_trains_generates_and_evaluates_every_row(demo, tmp_path):
     summary = json.loads((results / "test_metrics.json").read_text())
     assert summary["examples"] == TEST_ROWS
     assert {"bleu1", "bleu4", "meteor", "rouge_l", "cider"} <= set(summary["metrics"])
+
+
+@pytest.fixture(scope="module")
+def decomposed_snli_checkpoint(demo, tmp_path_factory) -> str:
+    save_dir = tmp_path_factory.mktemp("decomposed")
+    train(demo, "snli_ve", save_dir, 4, "--decompose-modalities")
+    return str(save_dir / "checkpoint_last.pt")
+
+
+def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path):
+    checkpoint = decomposed_snli_checkpoint
+    common = [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),
+              "--batch-size", str(BATCH), "--cpu"]
+    profile_path = tmp_path / "profile.json"
+    run("ofa_mue.calibrate", *common, "--gen-subset", "valid", "--retention", "0.9",
+        "--profile-path", str(profile_path))
+    profile = json.loads(profile_path.read_text())
+    assert profile["metric"] >= 0.9 * profile["full_metric"]
+    assert set(profile["options"]) == {"image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold",
+                                       "decoder_exit_beta", "decoder_exit_tau"}
+
+    results = tmp_path / "results"
+    run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(profile_path),
+        "--results-path", str(results))
+    summary = json.loads((results / "test_metrics.json").read_text())
+    assert summary["examples"] == TEST_ROWS
+    assert summary["exit_policy"]["image"] == profile["options"]["image_exit_threshold"]
+    assert 0.0 <= summary["layers"]["expected_time_reduction"] <= 1.0
+
+    sweep_dir = tmp_path / "sweep"
+    run("ofa_mue.sweep", *common, "--gen-subset", "valid", "--thresholds", "0.99,0.9", "--depths", "2,4",
+        "--sweep-dir", str(sweep_dir))
+    lines = (sweep_dir / "sweep.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["full", "mue", "mue", "static", "static"]
+    assert (sweep_dir / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "expected time reduction" in (sweep_dir / "sweep.md").read_text()
+
+
+def test_out_of_range_threshold_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "ofa_mue.evaluate", str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint,
+         "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test", "--cpu",
+         "--decoder-exit-threshold", "nan", "--results-path", str(tmp_path / "out")],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("error: --decoder-exit-threshold must be")
+    assert not (tmp_path / "out").exists()
