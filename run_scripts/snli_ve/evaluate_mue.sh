@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Calibrate MuE thresholds on the validation split for a target retention, then evaluate the
+# full model and MuE on the test split, and sweep the trade-off.
+# Environment: CHECKPOINT (required), DATA_DIR (required: valid.tsv and test.tsv),
+# RESULTS_DIR [results/snli_ve], RETENTION [0.99], BATCH_SIZE [16], BPE_DIR.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+: "${CHECKPOINT:?set CHECKPOINT to a fine-tuned SNLI-VE checkpoint}"
+: "${DATA_DIR:?set DATA_DIR to a folder with valid.tsv and test.tsv}"
+need_file "$CHECKPOINT" "checkpoint"
+OUT="${RESULTS_DIR:-results/snli_ve}"
+# Decomposition is needed for encoder exits; a checkpoint trained decomposed already is.
+ARGS=("$DATA_DIR" --path "$CHECKPOINT" --task snli_ve --batch-size "${BATCH_SIZE:-16}" ${BPE_DIR:+--bpe-dir "$BPE_DIR"}
+      --model-overrides "{'decompose_modalities': True}")
+"$PY" -m ofa_mue.calibrate "${ARGS[@]}" --gen-subset valid --retention "${RETENTION:-0.99}" \
+  --profile-path "$OUT/profile.json"
+"$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --results-path "$OUT/full"
+"$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --exit-profile "$OUT/profile.json" --results-path "$OUT/mue"
+"$PY" -m ofa_mue.sweep "${ARGS[@]}" --gen-subset test --sweep-dir "$OUT/sweep"
+mkdir -p "$OUT/report/snli_ve" && cp -r "$OUT/full" "$OUT/mue" "$OUT/report/snli_ve/"
+"$PY" -m ofa_mue.report --results-dir "$OUT/report"
