@@ -263,7 +263,8 @@ def _apply_exit_rule(
 ) -> Optional[Tensor]:
     """Ask the rule which active tokens stop after layer ``index``; returns the new active mask."""
     mask = active if active is not None else torch.ones(x_in.shape[:2], dtype=torch.bool, device=x_in.device)
-    stop_packed = rule.should_exit(index, x_in[mask], x_out[mask], positions[mask])
+    tokens = mask.flatten().nonzero().squeeze(1)
+    stop_packed = rule.should_exit(index, x_in[mask], x_out[mask], positions[mask], tokens)
     if not stop_packed.any():
         return active
     stop = torch.zeros_like(mask).masked_scatter(mask, stop_packed)

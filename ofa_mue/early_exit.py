@@ -30,8 +30,12 @@ class StreamExitRule(Protocol):
 class TokenExitRule(Protocol):
     """Decides, after a decoder layer, which tokens stop there."""
 
-    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor) -> Tensor:
-        """``x_in``/``x_out`` ``[A, D]`` for ``A`` running tokens at decoder ``positions [A]`` -> bool ``[A]``."""
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
+        """``x_in``/``x_out`` ``[A, D]`` for ``A`` running tokens at decoder ``positions [A]`` -> bool ``[A]``.
+
+        ``tokens [A]`` identifies each running token within the decoder call (its flat index
+        in the call's ``[B, T]`` batch), for rules that follow a token across layers.
+        """
         ...
 
 

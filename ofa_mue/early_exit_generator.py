@@ -12,22 +12,21 @@ of the tokens generated so far and so blocks nothing (fairseq issue #4709).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List
 
 import torch
 from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
 from torch import Tensor
 
-from .exit_policy import MuEThresholds, StaticDepths
+from .exit_policy import ExitPolicy, MuEThresholds
 from .time_reduction import ExampleLayers
 
 
 class EarlyExitSequenceGenerator(SequenceGenerator):
     """:class:`fairseq.sequence_generator.SequenceGenerator` whose model passes exit early."""
 
-    def __init__(self, models, tgt_dict, policy: Union[MuEThresholds, StaticDepths] = MuEThresholds(),
-                 **kwargs: Any):
+    def __init__(self, models, tgt_dict, policy: ExitPolicy = MuEThresholds(), **kwargs: Any):
         super().__init__(models, tgt_dict, **kwargs)
         blocker = self.repeat_ngram_blocker
         if blocker is not None and not blocker.use_extension:
@@ -39,7 +38,7 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
     def generate(self, models, sample: Dict[str, Any], **kwargs: Any):
         """Beam search as fairseq does it, with this generator's exits; records the layers used."""
         horizon = self.max_len_b if self.max_len_b > 0 else self.max_len
-        session = self.policy.session(horizon)
+        session = self.policy.session(horizon, self.model.models[0].decoder.hidden_to_logits)
         sample = {**sample, "net_input": {**sample["net_input"], "exit_session": session}}
         hypotheses = super().generate(models, sample, **kwargs)
         self.last_example_layers = session.example_layers()

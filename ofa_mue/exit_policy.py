@@ -1,7 +1,17 @@
-"""Exit policies: MuE's similarity exits, and fixed depths (static truncation) for comparison.
+"""Exit policies: MuE's similarity exits, and the baselines the paper compares with.
+
+- ``mue`` (:class:`MuEThresholds`): similarity exits in encoder and decoder (below);
+- ``entropy`` (:class:`EntropyPolicy`, DeeBERT): a decoder token stops once the entropy of
+  its intermediate prediction is below a threshold;
+- ``patience`` (:class:`PatiencePolicy`, PABEE): a decoder token stops once its
+  intermediate prediction has stayed the same for ``k`` consecutive layers;
+- ``static`` (:class:`StaticDepths`): fixed image, text and decoder depths;
+- no exits: the ``mue`` policy with every threshold above 1 (the default).
 
 Every policy builds an :class:`~ofa_mue.early_exit.ExitSession` for a batch with
-``session(horizon)``.
+``session(horizon, project)``; ``project`` maps a decoder layer's hidden states to
+vocabulary logits (the shared final layer norm and output projection), which only the
+prediction-based policies call.
 
 MuE: stop once a layer barely changes its input.
 
@@ -26,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Dict, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +44,9 @@ from torch import Tensor
 
 from .early_exit import ExitSession
 from .errors import ConfigError
+
+Projection = Callable[[Tensor], Tensor]
+"""Hidden states ``[..., D]`` of a decoder layer -> vocabulary logits ``[..., V]``."""
 
 NEVER = 2.0
 """A threshold no cosine similarity reaches: exits off."""
@@ -92,7 +105,7 @@ class TokenSimilarityExit:
         decay = torch.exp(-self.tau * positions.float() / self.horizon)
         return self.beta * self.theta + (1.0 - self.beta) * decay
 
-    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor) -> Tensor:
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
         """``x_in``/``x_out`` ``[A, D]`` for ``A`` tokens at decoder ``positions [A]``."""
         similarity = F.cosine_similarity(x_in.float(), x_out.float(), dim=-1)
         return similarity > self.threshold(positions)
@@ -121,7 +134,7 @@ class MuEThresholds:
         """Whether any encoder stream can stop early."""
         return self.image <= 1.0 or self.text <= 1.0
 
-    def session(self, horizon: int) -> ExitSession:
+    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
         """An exit session with a rule for each enabled exit (threshold at most 1); a disabled
         exit gets no rule, so it costs nothing and changes nothing. ``horizon``: the decay's ``N``."""
         encoder_rules = {name: StreamSimilarityExit(value) for name, value in (("image", self.image), ("text", self.text))
@@ -138,7 +151,7 @@ class FixedDepth:
 
     layers: int
 
-    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, _context: Optional[Tensor]) -> Tensor:
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, *_context: Optional[Tensor]) -> Tensor:
         return torch.full((x_in.size(0),), layer + 1 >= self.layers, dtype=torch.bool, device=x_in.device)
 
 
@@ -156,11 +169,82 @@ class StaticDepths:
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{flag} must be a whole number >= 0 (0 = every layer), got {value!r}")
 
-    def session(self, horizon: int) -> ExitSession:
+    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
         """A session whose rules stop each stream at its fixed depth."""
         encoder_rules = {name: FixedDepth(depth) for name, depth in (("image", self.image), ("text", self.text))
                          if depth}
         return ExitSession(encoder_rules, FixedDepth(self.decoder) if self.decoder else None)
 
 
-POLICIES = ("mue", "static")
+@dataclass(frozen=True)
+class EntropyExit:
+    """Decoder rule (DeeBERT): stop once the entropy (nats) of the layer's prediction is below ``threshold``."""
+
+    threshold: float
+    project: Projection
+
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
+        log_probs = F.log_softmax(self.project(x_out).float(), dim=-1)
+        entropy = -(log_probs.exp() * log_probs).sum(-1)
+        return entropy < self.threshold
+
+
+class PatienceExit:
+    """Decoder rule (PABEE): stop once the layer's prediction equals the previous layers' for
+    ``patience`` consecutive layers. Follows each token of a decoder call across layers."""
+
+    def __init__(self, patience: int, project: Projection):
+        self.patience = patience
+        self.project = project
+        self._last: Dict[int, int] = {}
+        self._count: Dict[int, int] = {}
+
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
+        if layer == 0:  # a new decoder call: every token starts afresh
+            self._last, self._count = {}, {}
+        predictions = self.project(x_out).argmax(-1).tolist()
+        stop = []
+        for token, prediction in zip(tokens.tolist(), predictions):
+            same = self._last.get(token) == prediction
+            self._count[token] = self._count.get(token, 0) + 1 if same else 0
+            self._last[token] = prediction
+            stop.append(self._count[token] >= self.patience)
+        return torch.tensor(stop, dtype=torch.bool, device=x_out.device)
+
+
+def _require_projection(project: Optional[Projection], policy: str) -> Projection:
+    if project is None:
+        raise ValueError(f"the {policy} policy needs the decoder's projection to the vocabulary")
+    return project
+
+
+@dataclass(frozen=True)
+class EntropyPolicy:
+    """DeeBERT-style baseline: decoder exits by prediction entropy; the encoder runs every layer."""
+
+    decoder: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.decoder) and self.decoder >= 0.0):
+            raise ConfigError(f"--entropy-exit-threshold must be a finite number >= 0 (nats), got {self.decoder}")
+
+    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
+        return ExitSession({}, EntropyExit(self.decoder, _require_projection(project, "entropy")))
+
+
+@dataclass(frozen=True)
+class PatiencePolicy:
+    """PABEE-style baseline: decoder exits after ``decoder`` unchanged predictions; full encoder."""
+
+    decoder: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.decoder, int) or self.decoder < 1:
+            raise ConfigError(f"--patience-exit-layers must be a whole number >= 1, got {self.decoder!r}")
+
+    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
+        return ExitSession({}, PatienceExit(self.decoder, _require_projection(project, "patience")))
+
+
+ExitPolicy = Union[MuEThresholds, StaticDepths, EntropyPolicy, PatiencePolicy]
+POLICIES = ("mue", "entropy", "patience", "static")

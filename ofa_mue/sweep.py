@@ -3,9 +3,11 @@
     python -m ofa_mue.sweep DATA --path CHECKPOINT --task snli_ve --gen-subset valid \\
         --batch-size 16 --sweep-dir results/sweep_snli_ve
 
-Evaluates the full model (after one warm-up pass), then MuE with every threshold set to each value of
-``--thresholds`` (the decoder keeps ``--decoder-exit-beta``/``--decoder-exit-tau``), then static
-truncation with every stream cut to each depth of ``--depths``, all in one run. Writes
+Evaluates the full model (after one warm-up pass), then MuE with every threshold set to each
+value of ``--thresholds`` (the decoder keeps ``--decoder-exit-beta``/``--decoder-exit-tau``), the
+DeeBERT-style entropy policy at each of ``--entropies``, the PABEE-style patience policy at
+each of ``--patiences``, and static truncation with every stream cut to each depth of
+``--depths``, all in one run (an empty list leaves a policy out). Writes
 ``sweep.csv`` and ``sweep.md`` (task metric(s), expected time reduction rate, measured
 wall-clock reduction against the full model of the same run, mean layers per stream) and
 ``tradeoff.png``: the task metric against the expected time reduction rate, one curve per
@@ -33,6 +35,9 @@ from .exit_policy import NEVER  # noqa: E402
 logger = logging.getLogger("ofa_mue.sweep")
 
 DEFAULT_THRESHOLDS = "0.999,0.99,0.98,0.97,0.95,0.93,0.9,0.85,0.8"
+DEFAULT_ENTROPIES = "0.05,0.1,0.2,0.4,0.8,1.6"
+POLICY_LABELS = {"mue": "MuE", "entropy": "DeeBERT (entropy)", "patience": "PABEE (patience)",
+                 "static": "static truncation"}
 COLUMNS = ("policy", "setting", "metric", "expected_time_reduction", "wall_clock_reduction", "seconds",
            "image_layers", "text_layers", "decoder_layers")
 
@@ -41,14 +46,21 @@ def _floats(text: str) -> List[float]:
     return [float(value) for value in text.split(",") if value.strip()]
 
 
-def sweep_points(thresholds: Sequence[float], depths: Sequence[int]) -> List[Dict[str, Any]]:
-    """The settings to evaluate: the full model, MuE per threshold, static per depth."""
+def sweep_points(thresholds: Sequence[float], depths: Sequence[int], entropies: Sequence[float] = (),
+                 patiences: Sequence[int] = ()) -> List[Dict[str, Any]]:
+    """The settings to evaluate: the full model, then each policy at each of its values."""
     off = {"image_exit_threshold": NEVER, "text_exit_threshold": NEVER, "decoder_exit_threshold": NEVER}
     points = [{"policy": "full", "setting": "-", "options": {"exit_policy": "mue", **off}}]
     for value in thresholds:
         points.append({"policy": "mue", "setting": f"threshold {value:g}",
                        "options": {"exit_policy": "mue", "image_exit_threshold": value,
                                    "text_exit_threshold": value, "decoder_exit_threshold": value}})
+    for value in entropies:
+        points.append({"policy": "entropy", "setting": f"entropy {value:g}",
+                       "options": {"exit_policy": "entropy", "entropy_exit_threshold": value}})
+    for value in patiences:
+        points.append({"policy": "patience", "setting": f"patience {value}",
+                       "options": {"exit_policy": "patience", "patience_exit_layers": value}})
     for depth in depths:
         points.append({"policy": "static", "setting": f"depth {depth}",
                        "options": {"exit_policy": "static", "static_image_layers": depth,
@@ -59,11 +71,10 @@ def sweep_points(thresholds: Sequence[float], depths: Sequence[int]) -> List[Dic
 def plot_tradeoff(rows: List[Dict[str, Any]], metric_name: str, title: str, path: str) -> None:
     """Metric against expected time reduction, one curve per policy, the full model as a star."""
     figure, axes = plt.subplots(figsize=(6, 4.2), dpi=120)
-    for policy, style in (("mue", "o-"), ("static", "s--")):
+    for policy, style in (("mue", "o-"), ("entropy", "^-."), ("patience", "v:"), ("static", "s--")):
         points = sorted((r["expected_time_reduction"], r["metric"]) for r in rows if r["policy"] == policy)
         if points:
-            axes.plot([100 * x for x, _ in points], [y for _, y in points], style, label="MuE"
-                      if policy == "mue" else "static truncation")
+            axes.plot([100 * x for x, _ in points], [y for _, y in points], style, label=POLICY_LABELS[policy])
     full = next(r for r in rows if r["policy"] == "full")
     axes.plot([0], [full["metric"]], "k*", markersize=14, label="full model")
     axes.set_xlabel("expected time reduction (%)")
@@ -100,6 +111,10 @@ def build_sweep_parser() -> argparse.ArgumentParser:
                        help=f"MuE thresholds to try, all streams alike (default {DEFAULT_THRESHOLDS})")
     group.add_argument("--depths", default=None,
                        help="static depths to try, all streams alike (default: every depth below the model's)")
+    group.add_argument("--entropies", default=DEFAULT_ENTROPIES,
+                       help=f"entropy-policy thresholds in nats (default {DEFAULT_ENTROPIES})")
+    group.add_argument("--patiences", default=None,
+                       help="patience-policy layer counts (default: 1 to the decoder depth - 1)")
     return parser
 
 
@@ -109,7 +124,10 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     setup, args = load_evaluation(parser, argv)
     depth = min(setup.models[0].encoder.num_layers, setup.models[0].decoder.num_layers)
     depths = [int(d) for d in _floats(args.depths)] if args.depths else list(range(1, depth))
-    points = sweep_points(_floats(args.thresholds), depths)
+    decoder_depth = setup.models[0].decoder.num_layers
+    patiences = [int(p) for p in _floats(args.patiences)] if args.patiences is not None \
+        else list(range(1, decoder_depth))
+    points = sweep_points(_floats(args.thresholds), depths, _floats(args.entropies), patiences)
     metric_name = MAIN_METRIC[setup.task.cfg._name]
     rows: List[Dict[str, Any]] = []
     setup.set_exit_options(exit_profile=None, **points[0]["options"])

@@ -12,7 +12,7 @@ defaults would drop the last partial batch).
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional
 
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
@@ -21,7 +21,7 @@ from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
 from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.errors import ConfigError, DataError
-from ofa_mue.exit_policy import NEVER, POLICIES, MuEThresholds, StaticDepths
+from ofa_mue.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
 from ofa_mue.exit_profile import PROFILE_OPTIONS, load_exit_profile
 
 logger = logging.getLogger(__name__)
@@ -51,9 +51,16 @@ class OFAConfig(FairseqDataclass):
     max_target_positions: int = field(default=1024, metadata={"help": "maximum target tokens"})
     exit_policy: str = field(
         default="mue",
-        metadata={"help": "early-exit policy at inference: 'mue' (similarity thresholds below) or 'static' "
-                          "(fixed depths, --static-*-layers)"},
+        metadata={"help": "early-exit policy at inference: 'mue' (similarity thresholds below; all above 1, the "
+                          "default, = no exits), 'entropy' (DeeBERT, decoder), 'patience' (PABEE, decoder) or "
+                          "'static' (fixed depths, --static-*-layers)"},
     )
+    entropy_exit_threshold: float = field(
+        default=0.5, metadata={"help": "entropy policy: a decoder token stops once its prediction's entropy "
+                                       "(nats) is below this"})
+    patience_exit_layers: int = field(
+        default=2, metadata={"help": "patience policy: a decoder token stops once its prediction stayed the "
+                                     "same for this many consecutive layers"})
     static_image_layers: int = field(default=0, metadata={"help": "static policy: image stream depth (0 = all)"})
     static_text_layers: int = field(default=0, metadata={"help": "static policy: text stream depth (0 = all)"})
     static_decoder_layers: int = field(default=0, metadata={"help": "static policy: decoder depth (0 = all)"})
@@ -131,11 +138,15 @@ class OFATask(FairseqTask):
         """The task's dataset of one TSV file."""
         raise NotImplementedError
 
-    def exit_policy(self) -> Union[MuEThresholds, StaticDepths]:
+    def exit_policy(self) -> ExitPolicy:
         """The exit policy the options select (validated: bad values are a :class:`ConfigError`)."""
         cfg = self.cfg
         if cfg.exit_policy == "static":
             return StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
+        if cfg.exit_policy == "entropy":
+            return EntropyPolicy(float(cfg.entropy_exit_threshold))
+        if cfg.exit_policy == "patience":
+            return PatiencePolicy(cfg.patience_exit_layers)
         if cfg.exit_policy != "mue":
             raise ConfigError(f"--exit-policy must be one of {', '.join(POLICIES)}, got {cfg.exit_policy!r}")
         options = {name: getattr(cfg, name) for name in PROFILE_OPTIONS}

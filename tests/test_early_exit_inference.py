@@ -12,7 +12,14 @@ from builders import build_model, numbered_dictionary
 from ofa_mue.early_exit import ExitSession
 from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.errors import ConfigError
-from ofa_mue.exit_policy import MuEThresholds, StaticDepths, StreamSimilarityExit, TokenSimilarityExit
+from ofa_mue.exit_policy import (
+    EntropyPolicy,
+    MuEThresholds,
+    PatiencePolicy,
+    StaticDepths,
+    StreamSimilarityExit,
+    TokenSimilarityExit,
+)
 
 VOCAB = 60
 
@@ -47,7 +54,7 @@ class ExitByContent:
 class ExitByPosition:
     """Deterministic decoder rule: a token at position t stops after layer (t mod 3) + 1."""
 
-    def should_exit(self, layer, x_in, x_out, positions):
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
         return positions % 3 == layer
 
 
@@ -124,10 +131,10 @@ class RecordingSimilarity:
     rule: TokenSimilarityExit
     seen: list
 
-    def should_exit(self, layer, x_in, x_out, positions):
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
         if layer == 0:
             self.seen.extend(torch.nn.functional.cosine_similarity(x_in, x_out, dim=-1).tolist())
-        return self.rule.should_exit(layer, x_in, x_out, positions)
+        return self.rule.should_exit(layer, x_in, x_out, positions, tokens)
 
 
 def test_similarity_exits_decide_per_token_and_stay_consistent(model):
@@ -180,7 +187,7 @@ def test_exited_samples_and_tokens_leave_later_layers(model):
 class ExitEveryToken:
     """Decoder rule that stops every token after the first layer."""
 
-    def should_exit(self, layer, x_in, x_out, positions):
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
         return torch.ones(len(positions), dtype=torch.bool)
 
 
@@ -229,3 +236,34 @@ def test_no_repeat_ngram_size_blocks_repeats_on_cpu(model):
         tokens = hypotheses[0]["tokens"].tolist()
         bigrams = list(zip(tokens, tokens[1:]))
         assert len(bigrams) == len(set(bigrams)), tokens
+
+
+def test_entropy_and_patience_policies_exit_per_token(model):
+    net, _ = model
+    net_input = _batch(batch=3)
+    project = net.decoder.hidden_to_logits
+    with torch.no_grad():
+        eager = EntropyPolicy(decoder=100.0).session(horizon=5, project=project)  # every entropy is below
+        _decode_full(net, net_input, torch.randint(4, VOCAB, (3, 5)), eager)
+        assert [e.decoder_layers() for e in eager.example_layers()] == [1.0, 1.0, 1.0]
+
+        # one token per row, so the exits of other tokens cannot change its hidden states
+        prev = torch.randint(4, VOCAB, (3, 1))
+        _, full = net.decoder(prev, encoder_out=net.encoder(**net_input), return_layer_states=True)
+        predictions = torch.stack([project(state[:, 0]).argmax(-1) for state in full["layer_states"]], dim=1)
+        expected = []
+        for row in predictions.tolist():
+            count, layer = 0, len(row)
+            for index in range(1, len(row) - 1):
+                count = count + 1 if row[index] == row[index - 1] else 0
+                if count >= 2:
+                    layer = index + 1
+                    break
+            expected.append(layer)
+        patience = PatiencePolicy(decoder=2).session(horizon=1, project=project)
+        _, extra = _decode_full(net, net_input, prev, patience)
+        assert extra["exit_layers"][:, 0].tolist() == expected
+    with pytest.raises(ConfigError, match="--entropy-exit-threshold"):
+        EntropyPolicy(decoder=float("nan"))
+    with pytest.raises(ConfigError, match="--patience-exit-layers"):
+        PatiencePolicy(decoder=0)

@@ -34,7 +34,7 @@ def test_token_rule_decides_per_token_with_decaying_threshold():
     assert rule.threshold(positions)[0] > rule.threshold(positions)[-1], "first tokens are protected"
     x_in = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
     x_out = torch.tensor([[1.0, 0.14], [1.0, 0.14]])  # cosine 0.9904
-    stop = rule.should_exit(0, x_in, x_out, torch.tensor([0, 16]))
+    stop = rule.should_exit(0, x_in, x_out, torch.tensor([0, 16]), torch.arange(2))
     assert stop.tolist() == [False, True]
 
 
