@@ -18,6 +18,7 @@ from fairseq.tasks import register_task
 
 from ofa_mue.caption_metrics import caption_metrics, cider_scores
 from ofa_mue.data.caption_dataset import CaptionDataset
+from ofa_mue.data.vocabulary import OFAVocabulary
 
 from .ofa_task import OFAConfig, OFATask
 
@@ -46,6 +47,10 @@ class CaptionTask(OFATask):
 
     cfg: CaptionConfig
 
+    def __init__(self, cfg: CaptionConfig, vocab: OFAVocabulary):
+        super().__init__(cfg, vocab)
+        self._evaluation_generator = None  # built on first use, with the models being evaluated
+
     def build_dataset(self, split: str, path: str) -> CaptionDataset:
         return CaptionDataset(
             split,
@@ -73,7 +78,7 @@ class CaptionTask(OFATask):
         return [self.vocab.decode(hypos[0]["tokens"]).strip() for hypos in hypotheses]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
-        if getattr(self, "_evaluation_generator", None) is None:
+        if self._evaluation_generator is None:
             self._evaluation_generator = self.build_generator(models, generation_cfg)
         generator = self._evaluation_generator
         generator.policy = self.exit_policy()  # the options may change between evaluations (sweeps)
