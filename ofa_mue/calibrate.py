@@ -9,7 +9,7 @@ the full model's main metric (SNLI-VE accuracy, caption CIDEr), and saves them a
 profile (:mod:`ofa_mue.exit_profile`) that ``--exit-profile`` loads.
 
 The search: the full model first; then, for each threshold alone, a binary search over
-:data:`CANDIDATES` for the lowest value that keeps the retention; then all three
+the candidate values (``--candidates``, default :data:`CANDIDATES`) for the lowest value that keeps the retention; then all three
 together, backing off (one candidate up, or off) whichever threshold costs the least time
 saving until the retention holds. The decoder's decay (``--decoder-exit-beta``,
 ``--decoder-exit-tau``) is taken from the command line and kept.
@@ -38,8 +38,9 @@ MAIN_METRIC = {"snli_ve": "accuracy", "caption": "cider"}
 class Calibration:
     """Evaluates threshold settings on one split, remembering every result."""
 
-    def __init__(self, setup: EvaluationSetup, retention: float):
+    def __init__(self, setup: EvaluationSetup, retention: float, candidates: Sequence[float] = CANDIDATES):
         self.setup = setup
+        self.candidates = tuple(sorted(candidates, reverse=True))
         self.metric_name = MAIN_METRIC[setup.task.cfg._name]
         self.results: Dict[Tuple[float, ...], Dict[str, Any]] = {}
         self.progress = tqdm(desc="calibrate", unit="setting")
@@ -62,11 +63,11 @@ class Calibration:
         return self.score(setting)["metric"] >= self.floor
 
     def lowest_alone(self, knob: str) -> Optional[int]:
-        """Index in :data:`CANDIDATES` of the lowest threshold of ``knob`` that keeps the quality alone."""
-        low, high, best = 0, len(CANDIDATES) - 1, None
+        """Index in the candidates of the lowest threshold of ``knob`` that keeps the quality alone."""
+        low, high, best = 0, len(self.candidates) - 1, None
         while low <= high:
             middle = (low + high) // 2
-            if self.keeps_quality({knob: CANDIDATES[middle]}):
+            if self.keeps_quality({knob: self.candidates[middle]}):
                 best, low = middle, middle + 1
             else:
                 high = middle - 1
@@ -76,7 +77,7 @@ class Calibration:
         """The combined setting (see the module docstring)."""
         chosen = {knob: self.lowest_alone(knob) for knob in KNOBS}
         while True:
-            setting = {knob: CANDIDATES[i] for knob, i in chosen.items() if i is not None}
+            setting = {knob: self.candidates[i] for knob, i in chosen.items() if i is not None}
             if self.keeps_quality(setting):
                 return setting
             options: List[Tuple[float, str]] = []
@@ -84,7 +85,7 @@ class Calibration:
                 if index is None:
                     continue
                 relaxed = dict(chosen, **{knob: index - 1 if index > 0 else None})
-                relaxed_setting = {k: CANDIDATES[i] for k, i in relaxed.items() if i is not None}
+                relaxed_setting = {k: self.candidates[i] for k, i in relaxed.items() if i is not None}
                 options.append((self.score(relaxed_setting)["expected_time_reduction"], knob))
             _, knob = max(options)
             chosen[knob] = chosen[knob] - 1 if chosen[knob] > 0 else None
@@ -97,6 +98,8 @@ def build_calibration_parser() -> argparse.ArgumentParser:
     group.add_argument("--retention", type=float, default=0.99,
                        help="share of the full model's main metric to keep (default 0.99)")
     group.add_argument("--profile-path", required=True, help="where to write the exit profile (JSON)")
+    group.add_argument("--candidates", default=",".join(map(str, CANDIDATES)),
+                       help="threshold values to search (default: %(default)s)")
     return parser
 
 
@@ -106,7 +109,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     setup, args = load_evaluation(parser, argv)
     if not 0.0 < args.retention <= 1.0:
         parser.error(f"--retention must be in (0, 1], got {args.retention}")
-    calibration = Calibration(setup, args.retention)
+    try:
+        candidates = [float(value) for value in args.candidates.split(",") if value.strip()]
+    except ValueError:
+        parser.error(f"--candidates must be comma-separated numbers, got {args.candidates!r}")
+    if not candidates or any(not 0.0 < value <= 1.0 for value in candidates):
+        parser.error(f"--candidates must be thresholds in (0, 1], got {args.candidates!r}")
+    calibration = Calibration(setup, args.retention, candidates)
     setting = calibration.search()
     calibration.progress.close()
     result = calibration.score(setting)
