@@ -6,7 +6,8 @@ token for itself (each is a row of the decoder's batch). After :meth:`generate`,
 :attr:`EarlyExitSequenceGenerator.last_example_layers` holds the layers each input sample
 used (decoder tokens of all its beams and steps).
 
-It also mends fairseq's CPU fallback of ``--no-repeat-ngram-size`` (used whenever fairseq's
+Generation starts from ``<s>``, as OFA's decoder inputs do in training (fairseq's generator
+would start from ``</s>``). It also mends fairseq's CPU fallback of ``--no-repeat-ngram-size`` (used whenever fairseq's
 CUDA extension is absent), which compares the end of the whole, padded token buffer instead
 of the tokens generated so far and so blocks nothing (fairseq issue #4709).
 """
@@ -37,6 +38,7 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
     @torch.no_grad()
     def generate(self, models, sample: Dict[str, Any], **kwargs: Any):
         """Beam search as fairseq does it, with this generator's exits; records the layers used."""
+        kwargs.setdefault("bos_token", self.tgt_dict.bos())  # OFA's decoder input starts with <s>, not </s>
         horizon = self.max_len_b if self.max_len_b > 0 else self.max_len
         session = self.policy.session(horizon, self.model.models[0].decoder.hidden_to_logits)
         sample = {**sample, "net_input": {**sample["net_input"], "exit_session": session}}

@@ -80,7 +80,8 @@ def test_generation_with_exits_off_equals_fairseq_generation(model):
     plain = SequenceGenerator([net], dictionary, beam_size=3, max_len_b=6)
     early = EarlyExitSequenceGenerator([net], dictionary, policy=MuEThresholds(decoder=1.0), beam_size=3,
                                        max_len_b=6)
-    for expected, got in zip(plain.generate([net], sample), early.generate([net], sample)):
+    expected_hypotheses = plain.generate([net], sample, bos_token=dictionary.bos())
+    for expected, got in zip(expected_hypotheses, early.generate([net], sample)):
         for a, b in zip(expected, got):
             assert torch.equal(a["tokens"], b["tokens"])
             assert torch.equal(a["positional_scores"], b["positional_scores"])
@@ -267,3 +268,18 @@ def test_entropy_and_patience_policies_exit_per_token(model):
         EntropyPolicy(decoder=float("nan"))
     with pytest.raises(ConfigError, match="--patience-exit-layers"):
         PatiencePolicy(decoder=0)
+
+
+def test_generation_starts_from_bos_like_training(model):
+    net, dictionary = model
+    net_input = _batch(batch=3)
+    generator = EarlyExitSequenceGenerator([net], dictionary, beam_size=1, max_len_b=3, min_len=1)
+    first = [hypotheses[0]["tokens"][0].item() for hypotheses in
+             generator.generate([net], {"net_input": net_input, "id": torch.arange(3)})]
+    bos = torch.full((3, 1), dictionary.bos())
+    with torch.no_grad():
+        logits, _ = net.decoder(bos, encoder_out=net.encoder(**net_input))
+    logits[:, 0, dictionary.eos()] = float("-inf")  # min_len 1: the first token is not </s>
+    logits[:, 0, dictionary.pad()] = float("-inf")
+    logits[:, 0, dictionary.unk()] = float("-inf")
+    assert first == logits[:, 0].argmax(-1).tolist()
