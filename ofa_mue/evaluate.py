@@ -35,7 +35,7 @@ from fairseq.logging import progress_bar
 from omegaconf import open_dict
 
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
-from ofa_mue.errors import OFAMuEError
+from ofa_mue.errors import CheckpointError, OFAMuEError
 from ofa_mue.time_reduction import summarize
 
 logger = logging.getLogger("ofa_mue.evaluate")
@@ -67,9 +67,14 @@ def write_atomically(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, so a reader never sees half a file."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)  # a failed write leaves neither half a file nor its temporary
+        raise
 
 
 def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
@@ -157,9 +162,14 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         parser.error("--path CHECKPOINT is required")
     use_cuda = torch.cuda.is_available() and not cfg.common.cpu
     overrides = {**ast.literal_eval(cfg.common_eval.model_overrides), **task_overrides(args, parser)}
-    models, _, task = checkpoint_utils.load_model_ensemble_and_task(
-        utils.split_paths(cfg.common_eval.path), arg_overrides=overrides
-    )
+    try:
+        models, _, task = checkpoint_utils.load_model_ensemble_and_task(
+            utils.split_paths(cfg.common_eval.path), arg_overrides=overrides
+        )
+    except CheckpointError as error:  # e.g. weights of another architecture: name the file
+        if cfg.common_eval.path in str(error):
+            raise
+        raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
     setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda)
     setup.set_exit_options(**task_overrides(args, parser))  # fairseq overrides only options a checkpoint has
     task.exit_policy()  # validate the exit options before any work
