@@ -163,7 +163,9 @@ class OFADecoder(FairseqIncrementalDecoder):
         for index, layer in enumerate(self.layers):
             past_kv = None if cache is None else cache["self_kv"][index]
             if active is not None and not active.any():
-                new_kv = layer.self_key_value(x)  # only keep the cache complete for later tokens
+                # every token has exited: only keep the cache complete for later tokens (a
+                # teacher-forced pass has no later tokens)
+                new_kv = layer.self_key_value(x) if cache is not None else None
             else:
                 bias = self_absolute + relative_bias(
                     self.token_rel_pos_table_list[index], self.token_rp_bucket[past:total, :total]
@@ -262,11 +264,18 @@ def _apply_exit_rule(
     positions: Tensor,
 ) -> Optional[Tensor]:
     """Ask the rule which active tokens stop after layer ``index``; returns the new active mask."""
-    mask = active if active is not None else torch.ones(x_in.shape[:2], dtype=torch.bool, device=x_in.device)
-    tokens = mask.flatten().nonzero().squeeze(1)
-    stop_packed = rule.should_exit(index, x_in[mask], x_out[mask], positions[mask], tokens)
+    if active is None:  # every token ran the layer: test them all without packing
+        tokens = torch.arange(x_in.size(0) * x_in.size(1), device=x_in.device)
+        stop = rule.should_exit(index, x_in.flatten(0, 1), x_out.flatten(0, 1), positions.flatten(), tokens)
+        stop = stop.view(x_in.shape[:2])
+        if not stop.any():
+            return None
+        exit_layers.masked_fill_(stop, index + 1)
+        return ~stop
+    tokens = active.flatten().nonzero().squeeze(1)
+    stop_packed = rule.should_exit(index, x_in[active], x_out[active], positions[active], tokens)
     if not stop_packed.any():
         return active
-    stop = torch.zeros_like(mask).masked_scatter(mask, stop_packed)
+    stop = torch.zeros_like(active).masked_scatter(active, stop_packed)
     exit_layers.masked_fill_(stop, index + 1)
-    return mask & ~stop
+    return active & ~stop

@@ -108,6 +108,8 @@ class TokenSimilarityExit:
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
         """``x_in``/``x_out`` ``[A, D]`` for ``A`` tokens at decoder ``positions [A]``."""
         similarity = F.cosine_similarity(x_in.float(), x_out.float(), dim=-1)
+        if self.beta == 1.0:  # a constant threshold: no decay to compute
+            return similarity > self.theta
         return similarity > self.threshold(positions)
 
 

@@ -113,9 +113,10 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
 
     sweep_dir = tmp_path / "sweep"
     run("ofa_mue.sweep", *common, "--gen-subset", "valid", "--thresholds", "0.99,0.9", "--depths", "2,4",
-        "--sweep-dir", str(sweep_dir))
+        "--entropies", "0.5", "--patiences", "1", "--sweep-dir", str(sweep_dir))
     lines = (sweep_dir / "sweep.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in lines[1:]] == ["full", "mue", "mue", "static", "static"]
+    assert [line.split(",")[0] for line in lines[1:]] == ["full", "mue", "mue", "entropy", "patience", "static",
+                                                          "static"]
     assert (sweep_dir / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "expected time reduction" in (sweep_dir / "sweep.md").read_text()
 
