@@ -10,7 +10,7 @@
 #   6. sweep MuE, entropy, patience and static truncation (trade-off PNGs)
 #   7. print a table like the paper's Table 1; write results/demo/summary.json
 # Environment variables [defaults]: DEMO_DATA [demo_data], DEMO_CHECKPOINTS [checkpoints/demo],
-# DEMO_RESULTS [results/demo], DEMO_SNLI_UPDATES [500], DEMO_CAPTION_UPDATES [600],
+# DEMO_RESULTS [results/demo], DEMO_SNLI_UPDATES [500], DEMO_CAPTION_UPDATES [1200],
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96], DEMO_EVAL_ROWS [150].
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +21,7 @@ DATA="${DEMO_DATA:-demo_data}"
 CKPT="${DEMO_CHECKPOINTS:-checkpoints/demo}"
 OUT="${DEMO_RESULTS:-results/demo}"
 SNLI_UPDATES="${DEMO_SNLI_UPDATES:-500}"
-CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-600}"
+CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-1200}"
 EVAL_ROWS="${DEMO_EVAL_ROWS:-150}"
 IMAGE_SIZE=64
 # A model this small gains nothing from a second thread, and two jobs share the 2 cores.
