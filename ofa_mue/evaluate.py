@@ -35,6 +35,7 @@ from fairseq.logging import progress_bar
 from omegaconf import open_dict
 
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
+from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, OFAMuEError
 from ofa_mue.time_reduction import summarize
 
@@ -61,20 +62,6 @@ def task_overrides(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         if value is not None and value != getattr(defaults, name):
             overrides[name] = value
     return overrides
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half a file."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)  # a failed write leaves neither half a file nor its temporary
-        raise
 
 
 def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,

@@ -14,9 +14,9 @@ were chosen::
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Dict
 
+from .atomic_files import write_atomically
 from .errors import DataError
 
 PROFILE_OPTIONS = (
@@ -50,10 +50,5 @@ def load_exit_profile(path: str) -> Dict[str, float]:
 
 
 def save_exit_profile(path: str, profile: Dict[str, Any]) -> None:
-    """Write ``profile`` as JSON through a temporary file (never half a file)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(profile, handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)
+    """Write ``profile`` as JSON, atomically (never half a file)."""
+    write_atomically(path, json.dumps(profile, indent=2) + "\n")

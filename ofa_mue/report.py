@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any, Dict, Optional, Sequence
 
-from .evaluate import write_atomically
+from .atomic_files import write_atomically
 
 TASK_METRICS = {"snli_ve": ("accuracy",), "caption": ("bleu4", "meteor", "rouge_l", "cider")}
 LAYER_FIELDS = ("expected_time_reduction", "image_layers", "text_layers", "decoder_layers")

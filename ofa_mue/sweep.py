@@ -29,7 +29,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from .calibrate import MAIN_METRIC  # noqa: E402
-from .evaluate import build_parser, load_evaluation, run_cli, write_atomically  # noqa: E402
+from .atomic_files import atomic_destination, write_atomically  # noqa: E402
+from .evaluate import build_parser, load_evaluation, run_cli  # noqa: E402
 from .exit_policy import NEVER  # noqa: E402
 
 logger = logging.getLogger("ofa_mue.sweep")
@@ -83,11 +84,9 @@ def plot_tradeoff(rows: List[Dict[str, Any]], metric_name: str, title: str, path
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}.png"
-    figure.savefig(temporary)
+    with atomic_destination(path) as temporary:
+        figure.savefig(temporary)
     plt.close(figure)
-    os.replace(temporary, path)
 
 
 def markdown_table(rows: List[Dict[str, Any]], metric_name: str) -> str:

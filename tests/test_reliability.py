@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from ofa_mue import evaluate
+from ofa_mue.atomic_files import write_atomically
 from ofa_mue.data.demo_data import generate_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -355,7 +356,7 @@ def test_killed_training_resumes_from_its_checkpoint_with_the_same_data_order(de
 # ---- evaluation outputs are written atomically --------------------------------------------------
 def test_output_files_are_replaced_atomically(tmp_path, monkeypatch):
     target = tmp_path / "out" / "test_metrics.json"
-    evaluate.write_atomically(str(target), '{"old": true}\n')
+    write_atomically(str(target), '{"old": true}\n')
     assert target.read_text() == '{"old": true}\n'
 
     seen = {}
@@ -370,12 +371,12 @@ def test_output_files_are_replaced_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", crash_before_rename)
     with pytest.raises(OSError):
-        evaluate.write_atomically(str(target), '{"new": true}\n')
+        write_atomically(str(target), '{"new": true}\n')
     assert target.read_text() == '{"old": true}\n', "a failed write changed the file"
     assert not seen["source"].exists(), "a failed write left its temporary file behind"
 
     monkeypatch.setattr(os, "replace", real_replace)
-    evaluate.write_atomically(str(target), '{"new": true}\n')
+    write_atomically(str(target), '{"new": true}\n')
     assert target.read_text() == '{"new": true}\n'
     assert sorted(p.name for p in target.parent.iterdir()) == ["test_metrics.json"]
     # a whole evaluation leaving exactly its two files: tests/test_determinism.py
