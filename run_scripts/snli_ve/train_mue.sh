@@ -23,5 +23,5 @@ TOTAL=$(( $(total_updates "$DATA_DIR/train.tsv" "$BATCH_SIZE" "$EPOCHS") / UPDAT
   --warmup-updates $(( TOTAL * 6 / 100 )) --max-epoch "$EPOCHS" --batch-size "$BATCH_SIZE" \
   --update-freq "$UPDATE_FREQ" --dropout 0.1 --attention-dropout 0.0 --encoder-drop-path-rate 0.1 \
   --decoder-drop-path-rate 0.1 --max-src-length 80 --patch-image-size "${IMAGE_SIZE:-480}" \
-  --prompt-type prev_output --add-caption --num-workers 2 --log-format simple --log-interval 10 \
+  --num-workers 2 --log-format simple --log-interval 10 \
   --keep-last-epochs 1 "$@"
