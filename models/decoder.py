@@ -181,6 +181,7 @@ class OFADecoder(FairseqIncrementalDecoder):
                     self_padding_mask=self_padding,
                     past_key_value=past_kv,
                     active=active,
+                    return_key_value=cache is not None,
                 )
                 if exit_rule is not None and index < self.num_layers - 1:
                     active = _apply_exit_rule(exit_rule, index, x, x_out, active, exit_layers, token_positions)

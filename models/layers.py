@@ -133,42 +133,81 @@ class OFADecoderLayer(_LayerBase):
         self_padding_mask: Optional[Tensor] = None,
         past_key_value: Optional[tuple[Tensor, Tensor]] = None,
         active: Optional[Tensor] = None,
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        return_key_value: bool = True,
+    ) -> tuple[Tensor, Optional[tuple[Tensor, Tensor]]]:
         """Run the layer on ``x [B, T, D]``.
 
         ``self_attn_bias [1|B, H, T, P+T]`` covers ``P`` cached positions (``past_key_value``,
         ``[B, H, P, d]`` each) and the ``T`` new ones, causal masking included.
         ``active [B, T]`` (bool) selects the tokens that run the layer; the others pass
         through unchanged, and rows without an active token are left out of the computation.
-        Returns the new hidden states and the keys/values of the ``T`` new positions (of
-        every token), for the caller's cache.
+        Tokens of rows with several positions are packed, so exited tokens skip queries and
+        the feed-forward block. Returns the new hidden states and the keys/values of the
+        ``T`` new positions of every token, for the caller's cache (``None`` with
+        ``return_key_value=False``, when there is no cache to fill).
         """
-        h = self.self_attn_layer_norm(x)
-        key, value = self.self_attn.project_kv(h)
-        new_key_value = (key, value)
-        if past_key_value is not None:
-            key = torch.cat([past_key_value[0], key], dim=2)
-            value = torch.cat([past_key_value[1], value], dim=2)
         rows = None if active is None else active.any(dim=1).nonzero().squeeze(1)
         pick = _RowPicker(rows, x.size(0))
+        if return_key_value:  # every row's keys/values, for the caller's cache
+            h = self.self_attn_layer_norm(x)
+            key, value = self.self_attn.project_kv(h)
+            new_key_value: Optional[tuple[Tensor, Tensor]] = (key, value)
+            if past_key_value is not None:
+                key = torch.cat([past_key_value[0], key], dim=2)
+                value = torch.cat([past_key_value[1], value], dim=2)
+            h, key, value = pick(h), pick(key), pick(value)
+        else:  # no cache to fill: only the rows that run the layer need keys and values
+            h = self.self_attn_layer_norm(pick(x))
+            key, value = self.self_attn.project_kv(h)
+            new_key_value = None
+            if past_key_value is not None:
+                key = torch.cat([pick(past_key_value[0]), key], dim=2)
+                value = torch.cat([pick(past_key_value[1]), value], dim=2)
 
         y = pick(x)
-        heads = self.self_attn.attend(
-            self.self_attn.q_proj(pick(h)), pick(key), pick(value), pick(self_attn_bias), pick(self_padding_mask)
-        )
-        y = self.residual(_norm_if(self.self_attn_ln, self.self_attn.project_out(heads)), y)
-
         cross_key, cross_value = cross_key_value
-        heads = self.encoder_attn.attend(
-            self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)), pick(cross_key), pick(cross_value),
-            pick(cross_attn_bias), pick(cross_padding_mask),
-        )
-        y = self.residual(_norm_if(self.cross_attn_ln, self.encoder_attn.project_out(heads)), y)
-        y = self.feed_forward_block(y)
+        attention = (key, value, pick(self_attn_bias), pick(self_padding_mask), pick(cross_key), pick(cross_value),
+                     pick(cross_attn_bias), pick(cross_padding_mask))
+        tokens = None if active is None else pick(active)
+        if tokens is not None and x.size(1) > 1 and not bool(tokens.all()):
+            # several positions per row (teacher forcing, a prompt): only the running tokens
+            y = self._run_tokens(y, h, tokens, *attention)
+            return x.index_copy(0, rows, y), new_key_value
+        y = self._run_dense(y, h, *attention)
         if active is None:
             return y, new_key_value
-        y = torch.where(pick(active).unsqueeze(-1), y, pick(x))
+        y = torch.where(tokens.unsqueeze(-1), y, pick(x))
         return x.index_copy(0, rows, y), new_key_value
+
+    def _run_dense(self, y: Tensor, h: Tensor, key: Tensor, value: Tensor, self_bias: Tensor,
+                   self_padding: Optional[Tensor], cross_key: Tensor, cross_value: Tensor, cross_bias: Tensor,
+                   cross_padding: Optional[Tensor]) -> Tensor:
+        """Queries, attention and feed-forward for every token of ``y [R, T, D]``."""
+        heads = self.self_attn.attend(self.self_attn.q_proj(h), key, value, self_bias, self_padding)
+        y = self.residual(_norm_if(self.self_attn_ln, self.self_attn.project_out(heads)), y)
+        heads = self.encoder_attn.attend(
+            self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)), cross_key, cross_value, cross_bias, cross_padding
+        )
+        y = self.residual(_norm_if(self.cross_attn_ln, self.encoder_attn.project_out(heads)), y)
+        return self.feed_forward_block(y)
+
+    def _run_tokens(self, x: Tensor, h: Tensor, tokens: Tensor, key: Tensor, value: Tensor, self_bias: Tensor,
+                    self_padding: Optional[Tensor], cross_key: Tensor, cross_value: Tensor, cross_bias: Tensor,
+                    cross_padding: Optional[Tensor]) -> Tensor:
+        """The same for the tokens ``tokens [R, T]`` of ``x [R, T, D]`` only, packed to ``[N, D]``;
+        the others keep their states. Attention runs on the rows' full query grids (zero
+        queries where a token does not run); every other step on the packed tokens."""
+        grid = tokens.unsqueeze(-1).expand_as(x)
+
+        def spread(packed: Tensor) -> Tensor:
+            return packed.new_zeros(x.shape).masked_scatter(grid, packed)
+
+        heads = self.self_attn.attend(spread(self.self_attn.q_proj(h[tokens])), key, value, self_bias, self_padding)
+        y = self.residual(_norm_if(self.self_attn_ln, self.self_attn.project_out(heads[tokens])), x[tokens])
+        query = spread(self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)))
+        heads = self.encoder_attn.attend(query, cross_key, cross_value, cross_bias, cross_padding)
+        y = self.residual(_norm_if(self.cross_attn_ln, self.encoder_attn.project_out(heads[tokens])), y)
+        return x.masked_scatter(grid, self.feed_forward_block(y))
 
 
 class _RowPicker:
