@@ -137,12 +137,13 @@ class MuEThresholds:
         return self.image <= 1.0 or self.text <= 1.0
 
     def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
-        """An exit session with a rule for each enabled exit (threshold at most 1); a disabled
-        exit gets no rule, so it costs nothing and changes nothing. ``horizon``: the decay's ``N``."""
+        """An exit session with a rule for each exit that can fire (a threshold that can reach 1
+        or less); a disabled exit gets no rule, so it costs nothing and changes nothing.
+        ``horizon``: the decay's ``N``."""
         encoder_rules = {name: StreamSimilarityExit(value) for name, value in (("image", self.image), ("text", self.text))
                          if value <= 1.0}
         decoder_rule = None
-        if self.decoder <= 1.0 or self.decoder_beta < 1.0:
+        if self.decoder_beta * self.decoder <= 1.0:  # the decayed threshold never drops below beta * theta
             decoder_rule = TokenSimilarityExit(self.decoder, self.decoder_beta, self.decoder_tau, horizon)
         return ExitSession(encoder_rules, decoder_rule)
 

@@ -42,6 +42,9 @@ def test_thresholds_above_one_never_exit():
     x = torch.randn(3, 5, 4)
     assert not StreamSimilarityExit(MuEThresholds().image).should_exit(0, x, x, None).any()
     assert not MuEThresholds().encoder_exits
+    # a decaying threshold whose floor beta * theta is above 1 can never fire: no rule, no cost
+    assert MuEThresholds(decoder_beta=0.95, decoder_tau=1.0).session(horizon=16).decoder_rule is None
+    assert MuEThresholds(decoder=0.99, decoder_beta=0.95, decoder_tau=1.0).session(horizon=16).decoder_rule
 
 
 @pytest.mark.parametrize("field, value, flag", [
