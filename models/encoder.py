@@ -30,7 +30,7 @@ from ofa_mue.early_exit import ExitSession, StreamExitRule
 from ofa_mue.errors import ConfigError
 
 from .image_embedding import resnet_embedding
-from .layers import LayerOptions, OFAEncoderLayer
+from .layers import LayerOptions, OFAEncoderLayer, select_rows
 from .position_bias import (
     absolute_bias,
     image_bucket_table,
@@ -241,7 +241,7 @@ class OFAEncoder(FairseqEncoder):
             if key == "exit_session":
                 reordered[key] = values
             else:
-                reordered[key] = [_select_rows(t, new_order, batch) for t in values]
+                reordered[key] = [select_rows(t, new_order, batch) for t in values]
         reordered["row_source"] = [new_source]
         return reordered
 
@@ -289,10 +289,3 @@ def run_encoder_layers(
 
 def _zero_padding(x: Tensor, padding_mask: Tensor) -> Tensor:
     return x.masked_fill(padding_mask.unsqueeze(-1), 0.0) if padding_mask.any() else x
-
-
-def _select_rows(t: Tensor, order: Tensor, batch: int) -> Tensor:
-    """Rows of a per-row tensor; broadcast tensors (leading dim 1 in a larger batch) pass through."""
-    if t.dim() == 0 or (t.size(0) == 1 and batch != 1):
-        return t
-    return t.index_select(0, order)

@@ -210,14 +210,20 @@ class OFADecoderLayer(_LayerBase):
         return x.masked_scatter(grid, self.feed_forward_block(y))
 
 
+def select_rows(t: Optional[Tensor], rows: Tensor, batch: int) -> Optional[Tensor]:
+    """Rows ``rows`` of a per-row tensor of a ``batch``; broadcast tensors (a scalar, or leading
+    dim 1 in a larger batch) and None pass through."""
+    if t is None or t.dim() == 0 or (t.size(0) == 1 and batch != 1):
+        return t
+    return t.index_select(0, rows)
+
+
 class _RowPicker:
-    """Selects batch rows of per-row tensors; broadcast tensors (leading dim 1) and None pass through."""
+    """:func:`select_rows` of the running rows; passes everything through when all rows run."""
 
     def __init__(self, rows: Optional[Tensor], batch: int):
         self.rows = rows if rows is not None and rows.numel() < batch else None
         self.batch = batch
 
     def __call__(self, t: Optional[Tensor]) -> Optional[Tensor]:
-        if self.rows is None or t is None or (t.size(0) == 1 and self.batch != 1):
-            return t
-        return t.index_select(0, self.rows)
+        return t if self.rows is None else select_rows(t, self.rows, self.batch)

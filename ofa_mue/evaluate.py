@@ -148,7 +148,8 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     if not cfg.common_eval.path:
         parser.error("--path CHECKPOINT is required")
     use_cuda = torch.cuda.is_available() and not cfg.common.cpu
-    overrides = {**ast.literal_eval(cfg.common_eval.model_overrides), **task_overrides(args, parser)}
+    task_options = task_overrides(args, parser)
+    overrides = {**ast.literal_eval(cfg.common_eval.model_overrides), **task_options}
     try:
         models, _, task = checkpoint_utils.load_model_ensemble_and_task(
             utils.split_paths(cfg.common_eval.path), arg_overrides=overrides
@@ -158,7 +159,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
             raise
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
     setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda)
-    setup.set_exit_options(**task_overrides(args, parser))  # fairseq overrides only options a checkpoint has
+    setup.set_exit_options(**task_options)  # fairseq overrides only the options a checkpoint has
     task.exit_policy()  # validate the exit options before any work
     for model in models:
         model.eval()

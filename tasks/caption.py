@@ -65,12 +65,14 @@ class CaptionTask(OFATask):
     def build_model(self, cfg, from_checkpoint: bool = False):
         model = super().build_model(cfg, from_checkpoint)
         if self.cfg.eval_cider:
-            options = {**DEFAULT_GENERATION, **json.loads(self.cfg.eval_args)}
-            self.validation_generator = self.build_generator([model], Namespace(**options))
+            self.validation_generator = self._generator_from_json(model, self.cfg.eval_args)
         if self.cfg.scst:
-            options = {**DEFAULT_GENERATION, **json.loads(self.cfg.scst_args)}
-            self.scst_generator = self.build_generator([model], Namespace(**options))
+            self.scst_generator = self._generator_from_json(model, self.cfg.scst_args)
         return model
+
+    def _generator_from_json(self, model, options_json: str):
+        """A generator for ``model`` with OFA's defaults updated by JSON generation options."""
+        return self.build_generator([model], Namespace(**{**DEFAULT_GENERATION, **json.loads(options_json)}))
 
     def captions(self, generator, models, sample: Dict[str, Any], **kwargs: Any) -> List[str]:
         """The best hypothesis of each sample, as text."""
