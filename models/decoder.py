@@ -35,6 +35,7 @@ from .position_bias import (
 )
 
 CACHE_KEY = "ofa_decoder_cache"
+MIN_CACHED_POSITIONS = 32  # first capacity of a generation's position tables
 
 
 class OFADecoder(FairseqIncrementalDecoder):
@@ -132,23 +133,19 @@ class OFADecoder(FairseqIncrementalDecoder):
         tokens = prev_output_tokens[:, past:]
         device = tokens.device
 
-        positions = self.embed_positions(torch.arange(total, device=device)).unsqueeze(0)
-        x = self.embed_scale * self.embed_tokens(tokens)
+        biases = self._position_biases(past, total, encoder_out, cache)
+        x = self.embed_tokens(tokens)
+        if self.embed_scale != 1.0:
+            x = self.embed_scale * x
         if self.add_positions_to_tokens:
-            x = x + positions[:, past:]
+            x = x + biases.token_positions
         if self.layernorm_embedding is not None:
             x = self.layernorm_embedding(x)
-        x = self.dropout(x)
+        if self.training:
+            x = self.dropout(x)
 
-        positions = self.pos_ln(positions)
-        query_pos = positions[:, past:]
-        self_absolute = absolute_bias(
-            self.self_pos_q_linear, self.self_pos_k_linear, query_pos, positions, self.num_heads, self.pos_scaling
-        )
-        future = torch.arange(past, total, device=device)[:, None] < torch.arange(total, device=device)[None, :]
         self_padding = prev_output_tokens.eq(self.padding_idx)
         self_padding = self_padding if self_padding.any() else None
-        cross_absolute = self._cross_absolute_bias(query_pos, encoder_out, cache)
         encoder_states = encoder_out["encoder_out"][0]
         cross_padding = encoder_out["encoder_padding_mask"][0]
         cross_padding = cross_padding if cross_padding.any() else None
@@ -159,6 +156,7 @@ class OFADecoder(FairseqIncrementalDecoder):
         if session is not None:
             exit_layers = torch.full((batch, length), self.num_layers, dtype=torch.long, device=device)
             token_positions = torch.arange(past, total, device=device).expand(batch, length)
+            token_ids = torch.arange(batch * length, device=device).view(batch, length)
         layer_states: List[Tensor] = []
         for index, layer in enumerate(self.layers):
             past_kv = None if cache is None else cache["self_kv"][index]
@@ -167,16 +165,11 @@ class OFADecoder(FairseqIncrementalDecoder):
                 # teacher-forced pass has no later tokens)
                 new_kv = layer.self_key_value(x) if cache is not None else None
             else:
-                bias = self_absolute + relative_bias(
-                    self.token_rel_pos_table_list[index], self.token_rp_bucket[past:total, :total]
-                )
-                if future.any():
-                    bias = bias.masked_fill(future, torch.finfo(bias.dtype).min)
                 x_out, new_kv = layer(
                     x,
-                    self_attn_bias=bias,
+                    self_attn_bias=biases.self_attention(index),
                     cross_key_value=self._cross_key_value(index, layer, encoder_states, encoder_out, cache),
-                    cross_attn_bias=cross_absolute,
+                    cross_attn_bias=biases.cross_attention,
                     cross_padding_mask=cross_padding,
                     self_padding_mask=self_padding,
                     past_key_value=past_kv,
@@ -184,7 +177,8 @@ class OFADecoder(FairseqIncrementalDecoder):
                     return_key_value=cache is not None,
                 )
                 if exit_rule is not None and index < self.num_layers - 1:
-                    active = _apply_exit_rule(exit_rule, index, x, x_out, active, exit_layers, token_positions)
+                    active = _apply_exit_rule(exit_rule, index, x, x_out, active, exit_layers, token_positions,
+                                              token_ids)
                 x = x_out
             if cache is not None:
                 cache["self_kv"][index] = new_kv if past_kv is None else tuple(
@@ -202,19 +196,22 @@ class OFADecoder(FairseqIncrementalDecoder):
             extra["layer_states"] = layer_states
         return self.layer_norm(x), extra
 
-    def _cross_absolute_bias(self, query_pos: Tensor, encoder_out, cache) -> Tensor:
-        """Cross-attention position bias ``[1|B, H, Tq, S]``; the key side is cached per generation."""
-        src_pos = encoder_out["position_embeddings"][0]
-        if cache is not None and "cross_pos_k" in cache:
-            key = cache["cross_pos_k"]
-        else:
-            key = self.cross_pos_k_linear(src_pos)
-            if cache is not None:
-                cache["cross_pos_k"] = key
-                cache.setdefault("row_source", encoder_out["row_source"][0])
-        query = self.cross_pos_q_linear(query_pos)
-        heads = lambda t: t.view(t.size(0), t.size(1), self.num_heads, -1).transpose(1, 2)  # noqa: E731
-        return (heads(query) * self.pos_scaling) @ heads(key).transpose(-1, -2)
+    def _position_biases(self, past: int, total: int, encoder_out, cache) -> "PositionBiases":
+        """The position terms of query positions ``past..total-1``.
+
+        They depend on positions only, not on tokens: with an incremental cache they are
+        computed once per generation for a capacity of positions (doubled when outgrown) and
+        each step slices them.
+        """
+        if cache is None:
+            return PositionBiases(self, total, encoder_out["position_embeddings"][0]).window(past, total)
+        tables = cache.get("position_biases")
+        if tables is None or tables.capacity < total:
+            grown = max(total, MIN_CACHED_POSITIONS, 2 * (tables.capacity if tables is not None else 0))
+            capacity = max(total, min(grown, self.embed_positions.num_embeddings, self.token_rp_bucket.size(0)))
+            tables = cache["position_biases"] = PositionBiases(self, capacity, encoder_out["position_embeddings"][0])
+            cache.setdefault("row_source", encoder_out["row_source"][0])
+        return tables.window(past, total)
 
     def _cross_key_value(self, index: int, layer: OFADecoderLayer, encoder_states: Tensor, encoder_out, cache):
         if cache is None:
@@ -225,10 +222,17 @@ class OFADecoder(FairseqIncrementalDecoder):
             cache.setdefault("row_source", encoder_out["row_source"][0])
         return cross[index]
 
+    def reorder_incremental_state_scripting(self, incremental_state: Dict[str, Dict[str, Any]],
+                                            new_order: Tensor) -> None:
+        """What fairseq's generator calls after each step. fairseq's version walks every
+        submodule looking for caches; this decoder keeps its whole cache in one place."""
+        self.reorder_incremental_state(incremental_state, new_order)
+
     def reorder_incremental_state(self, incremental_state: Dict[str, Dict[str, Any]], new_order: Tensor) -> None:
         """Follow beam search's reordering: self-attention caches always; cross-attention
         caches only when a row changes the input sample it belongs to (finished sentences
-        leave the batch), since copies of one sample are identical."""
+        leave the batch), since copies of one sample are identical. Position biases are
+        batch independent and stay."""
         cache = incremental_state.get(CACHE_KEY)
         if cache is None:
             return
@@ -246,13 +250,64 @@ class OFADecoder(FairseqIncrementalDecoder):
             None if kv is None else tuple(t.index_select(0, new_order) for t in kv)
             for kv in cache.get("cross_kv", [None] * self.num_layers)
         ]
-        key = cache["cross_pos_k"]
-        if key.size(0) == source.size(0):
-            cache["cross_pos_k"] = key.index_select(0, new_order)
 
     def max_positions(self) -> int:
         """Longest target: ``max_target_positions``, capped by the relative-position table."""
         return min(self.max_target_positions, self.token_rp_bucket.size(0))
+
+
+class PositionBiases:
+    """Position terms of the decoder for positions ``0..capacity-1``, batch independent.
+
+    - ``positions``: raw position embeddings ``[1, C, D]`` (added to the token embeddings);
+    - self-attention bias of each layer ``[1, H, C, C]``: OFA's absolute bias of the
+      layer-normalised positions plus the layer's relative bias, future positions masked;
+      built on a layer's first use, so layers no token runs cost nothing;
+    - cross-attention bias ``[1, H, C, S]`` against the encoder's position embeddings.
+
+    :meth:`window` gives the slices one decoder call needs.
+    """
+
+    def __init__(self, decoder: OFADecoder, capacity: int, source_positions: Tensor):
+        self.decoder, self.capacity = decoder, capacity
+        device = source_positions.device
+        self.positions = decoder.embed_positions(torch.arange(capacity, device=device)).unsqueeze(0)
+        normed = decoder.pos_ln(self.positions)
+        absolute = absolute_bias(decoder.self_pos_q_linear, decoder.self_pos_k_linear, normed, normed,
+                                 decoder.num_heads, decoder.pos_scaling)
+        self.future = torch.ones(capacity, capacity, dtype=torch.bool, device=device).triu(1)
+        self.absolute = absolute
+        self.cross = absolute_bias(decoder.cross_pos_q_linear, decoder.cross_pos_k_linear, normed, source_positions,
+                                   decoder.num_heads, decoder.pos_scaling)
+        self._self_bias: Dict[int, Tensor] = {}
+
+    def self_attention(self, layer: int) -> Tensor:
+        """Layer ``layer``'s self-attention bias ``[1, H, C, C]``, future masked."""
+        bias = self._self_bias.get(layer)
+        if bias is None:
+            decoder = self.decoder
+            relative = relative_bias(decoder.token_rel_pos_table_list[layer],
+                                     decoder.token_rp_bucket[: self.capacity, : self.capacity])
+            bias = (self.absolute + relative).masked_fill(self.future, torch.finfo(self.absolute.dtype).min)
+            self._self_bias[layer] = bias
+        return bias
+
+    def window(self, past: int, total: int) -> "PositionWindow":
+        """The terms of query positions ``past..total-1`` over key positions ``0..total-1``."""
+        return PositionWindow(self, past, total)
+
+
+class PositionWindow:
+    """One decoder call's slices of :class:`PositionBiases`."""
+
+    def __init__(self, tables: PositionBiases, past: int, total: int):
+        self.tables, self.past, self.total = tables, past, total
+        self.token_positions = tables.positions[:, past:total]
+        self.cross_attention = tables.cross[:, :, past:total]
+
+    def self_attention(self, layer: int) -> Tensor:
+        """``[1, H, T, total]`` for layer ``layer``."""
+        return self.tables.self_attention(layer)[:, :, self.past:self.total, : self.total]
 
 
 def _apply_exit_rule(
@@ -263,18 +318,25 @@ def _apply_exit_rule(
     active: Optional[Tensor],
     exit_layers: Tensor,
     positions: Tensor,
+    token_ids: Tensor,
 ) -> Optional[Tensor]:
-    """Ask the rule which active tokens stop after layer ``index``; returns the new active mask."""
-    if active is None:  # every token ran the layer: test them all without packing
-        tokens = torch.arange(x_in.size(0) * x_in.size(1), device=x_in.device)
-        stop = rule.should_exit(index, x_in.flatten(0, 1), x_out.flatten(0, 1), positions.flatten(), tokens)
-        stop = stop.view(x_in.shape[:2])
+    """Ask the rule which active tokens stop after layer ``index``; returns the new active mask.
+
+    While every token runs, the rule sees the ``[B, T]`` grid as it is (no packing: the
+    test is a handful of operations); afterwards only the running tokens, packed.
+    """
+    if active is None:
+        stop = rule.should_exit(index, x_in, x_out, positions, token_ids)
         if not stop.any():
             return None
         exit_layers.masked_fill_(stop, index + 1)
         return ~stop
-    tokens = active.flatten().nonzero().squeeze(1)
-    stop_packed = rule.should_exit(index, x_in[active], x_out[active], positions[active], tokens)
+    running = active.flatten().nonzero().squeeze(1)  # the flat ids of the running tokens
+
+    def pick(t: Tensor) -> Tensor:
+        return t.flatten(0, 1).index_select(0, running)
+
+    stop_packed = rule.should_exit(index, pick(x_in), pick(x_out), pick(positions), running)
     if not stop_packed.any():
         return active
     stop = torch.zeros_like(active).masked_scatter(active, stop_packed)

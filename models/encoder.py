@@ -43,6 +43,7 @@ from .position_bias import (
 
 
 EncoderOut = Dict[str, List]
+BATCH_INDEPENDENT = ("exit_session", "position_embeddings")  # entries of encoder_out that no reordering touches
 
 
 class OFAEncoder(FairseqEncoder):
@@ -99,7 +100,9 @@ class OFAEncoder(FairseqEncoder):
     def embed_text(self, src_tokens: Tensor) -> tuple[Tensor, Tensor]:
         """Text token embeddings ``[B, T, D]`` and their raw position embeddings ``[1, T, D]``."""
         positions = self.embed_positions(torch.arange(src_tokens.size(1), device=src_tokens.device)).unsqueeze(0)
-        x = self.embed_scale * self.embed_tokens(src_tokens)
+        x = self.embed_tokens(src_tokens)
+        if self.embed_scale != 1.0:
+            x = self.embed_scale * x
         if self.entangle_position_embedding:
             x = x + positions
         if self.type_embedding is not None:
@@ -136,9 +139,14 @@ class OFAEncoder(FairseqEncoder):
         """Layer ``layer``'s text relative bias ``[1, H, T, T]``."""
         return relative_bias(self.token_rel_pos_table_list[layer], self.token_rp_bucket[:length, :length])
 
-    def image_relative_bias(self, layer: int, ids: Tensor) -> Tensor:
-        """Layer ``layer``'s 2-D image relative bias ``[1, H, N, N]`` for patch position ids ``[N]``."""
-        return relative_bias(self.image_rel_pos_table_list[layer], self.image_rp_bucket[ids][:, ids])
+    def image_buckets(self, ids: Tensor) -> Tensor:
+        """The 2-D relative-position buckets ``[N, N]`` between patches with position ids ``[N]``."""
+        return self.image_rp_bucket[ids][:, ids]
+
+    def image_relative_bias(self, layer: int, buckets: Tensor) -> Tensor:
+        """Layer ``layer``'s 2-D image relative bias ``[1, H, N, N]`` for patch buckets ``[N, N]``
+        (:meth:`image_buckets`)."""
+        return relative_bias(self.image_rel_pos_table_list[layer], buckets)
 
     # ---- forward --------------------------------------------------------------------------
     def forward(
@@ -207,20 +215,22 @@ class OFAEncoder(FairseqEncoder):
     def _stream_bias_fn(self, name: str, positions: Tensor, length: int, ids: Optional[Tensor]) -> Callable[[int], Tensor]:
         absolute = self._absolute_bias(positions)
         if name == "image":
-            return lambda layer: absolute + self.image_relative_bias(layer, ids)
+            buckets = self.image_buckets(ids)
+            return lambda layer: absolute + self.image_relative_bias(layer, buckets)
         return lambda layer: absolute + self.text_relative_bias(layer, length)
 
     def _joint_bias_fn(self, streams: dict, order: List[str]) -> Callable[[int], Tensor]:
         absolute = self._absolute_bias(torch.cat([streams[name][2] for name in order], dim=1))
         text_len = streams["text"][0].size(1)
         image = streams.get("image")
+        image_buckets = None if image is None else self.image_buckets(image[3])
 
         def bias(layer: int) -> Tensor:
             b = absolute.clone()
             b[:, :, -text_len:, -text_len:] += self.text_relative_bias(layer, text_len)
             if image is not None:
                 n = image[0].size(1)
-                b[:, :, :n, :n] += self.image_relative_bias(layer, image[3])
+                b[:, :, :n, :n] += self.image_relative_bias(layer, image_buckets)
             return b
 
         return bias
@@ -230,6 +240,7 @@ class OFAEncoder(FairseqEncoder):
 
         Rows that are copies of the same input sample are identical, so when every row keeps
         its source sample (beam search reshuffling beams of one sentence) nothing is copied.
+        The position embeddings ``[1, S, D]`` are the same for every row and stay as they are.
         """
         source = encoder_out["row_source"][0]
         new_source = source.index_select(0, new_order)
@@ -238,7 +249,7 @@ class OFAEncoder(FairseqEncoder):
         batch = source.size(0)
         reordered: EncoderOut = {}
         for key, values in encoder_out.items():
-            if key == "exit_session":
+            if key in BATCH_INDEPENDENT:
                 reordered[key] = values
             else:
                 reordered[key] = [select_rows(t, new_order, batch) for t in values]

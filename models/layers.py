@@ -59,12 +59,16 @@ class _LayerBase(nn.Module):
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
 
     def residual(self, branch: Tensor, residual: Tensor) -> Tensor:
-        """``residual + drop_path(dropout(branch))``."""
-        return residual + self.drop_path(self.dropout(branch))
+        """``residual + drop_path(dropout(branch))`` (both are identities at inference)."""
+        if self.training:
+            branch = self.drop_path(self.dropout(branch))
+        return residual + branch
 
     def feed_forward_block(self, x: Tensor) -> Tensor:
         """Pre-LN FFN with its residual connection."""
-        h = self.activation_dropout(self.activation_fn(self.fc1(self.final_layer_norm(x))))
+        h = self.activation_fn(self.fc1(self.final_layer_norm(x)))
+        if self.training:
+            h = self.activation_dropout(h)
         if self.ffn_layernorm is not None:
             h = self.ffn_layernorm(h)
         residual = x if self.w_resid is None else x * self.w_resid
@@ -197,17 +201,32 @@ class OFADecoderLayer(_LayerBase):
         """The same for the tokens ``tokens [R, T]`` of ``x [R, T, D]`` only, packed to ``[N, D]``;
         the others keep their states. Attention runs on the rows' full query grids (zero
         queries where a token does not run); every other step on the packed tokens."""
-        grid = tokens.unsqueeze(-1).expand_as(x)
-
-        def spread(packed: Tensor) -> Tensor:
-            return packed.new_zeros(x.shape).masked_scatter(grid, packed)
-
-        heads = self.self_attn.attend(spread(self.self_attn.q_proj(h[tokens])), key, value, self_bias, self_padding)
-        y = self.residual(_norm_if(self.self_attn_ln, self.self_attn.project_out(heads[tokens])), x[tokens])
-        query = spread(self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)))
+        grid = _TokenGrid(tokens)
+        heads = self.self_attn.attend(grid.spread(self.self_attn.q_proj(grid.pack(h))), key, value, self_bias,
+                                      self_padding)
+        y = self.residual(_norm_if(self.self_attn_ln, self.self_attn.project_out(grid.pack(heads))), grid.pack(x))
+        query = grid.spread(self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)))
         heads = self.encoder_attn.attend(query, cross_key, cross_value, cross_bias, cross_padding)
-        y = self.residual(_norm_if(self.cross_attn_ln, self.encoder_attn.project_out(heads[tokens])), y)
-        return x.masked_scatter(grid, self.feed_forward_block(y))
+        y = self.residual(_norm_if(self.cross_attn_ln, self.encoder_attn.project_out(grid.pack(heads))), y)
+        return grid.spread(self.feed_forward_block(y), into=x)
+
+
+class _TokenGrid:
+    """The running tokens ``[R, T]`` (bool) of a grid of states ``[R, T, D]``, packed by one
+    set of flat indices (found once, so each packing is one ``index_select``)."""
+
+    def __init__(self, tokens: Tensor):
+        self.shape = tokens.shape
+        self.index = tokens.flatten().nonzero().squeeze(1)
+
+    def pack(self, grid: Tensor) -> Tensor:
+        """``[R, T, D]`` -> the running tokens' ``[N, D]``."""
+        return grid.flatten(0, 1).index_select(0, self.index)
+
+    def spread(self, packed: Tensor, into: Optional[Tensor] = None) -> Tensor:
+        """``[N, D]`` -> ``[R, T, D]``: onto ``into`` (a copy), or onto zeros."""
+        base = packed.new_zeros(self.shape.numel(), packed.size(-1)) if into is None else into.flatten(0, 1)
+        return base.index_copy(0, self.index, packed).view(*self.shape, packed.size(-1))
 
 
 def select_rows(t: Optional[Tensor], rows: Tensor, batch: int) -> Optional[Tensor]:

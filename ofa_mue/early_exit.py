@@ -11,7 +11,7 @@ builds the per-example counts behind the expected time reduction rate.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Protocol
+from typing import Dict, List, Optional, Protocol, Tuple
 
 import torch
 from torch import Tensor
@@ -31,10 +31,12 @@ class TokenExitRule(Protocol):
     """Decides, after a decoder layer, which tokens stop there."""
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
-        """``x_in``/``x_out`` ``[A, D]`` for ``A`` running tokens at decoder ``positions [A]`` -> bool ``[A]``.
+        """``x_in``/``x_out`` ``[..., D]`` for the running tokens at decoder ``positions [...]`` -> bool ``[...]``.
 
-        ``tokens [A]`` identifies each running token within the decoder call (its flat index
-        in the call's ``[B, T]`` batch), for rules that follow a token across layers.
+        The leading shape is the call's ``[B, T]`` grid while every token runs, and ``[A]``
+        (the ``A`` running tokens, packed) once some have stopped. ``tokens [...]`` identifies
+        each token within the decoder call (its flat index in the ``[B, T]`` grid), for rules
+        that follow a token across layers.
         """
         ...
 
@@ -52,37 +54,40 @@ class ExitSession:
         self.decoder_rule = decoder_rule
         self._stream_layers: Dict[str, Tensor] = {}
         self._stream_tokens: Dict[str, Tensor] = {}
-        self._decoder_layer_sum: Optional[Tensor] = None
-        self._decoder_tokens: Optional[Tensor] = None
+        self._decoder_calls: List[Tuple[Tensor, Tensor, Tensor]] = []
 
     def record_stream(self, name: str, layers: Tensor, tokens: Tensor) -> None:
         """Encoder stream ``name``: layers ``[B]`` each sample ran and its non-padding tokens ``[B]``."""
-        self._stream_layers[name] = layers.detach().cpu()
-        self._stream_tokens[name] = tokens.detach().cpu()
+        self._stream_layers[name] = layers.detach()
+        self._stream_tokens[name] = tokens.detach()
 
     def record_decoder(self, layers: Tensor, processed: Tensor, row_source: Tensor) -> None:
         """Decoder call: layers ``[R, T]`` each token ran, which tokens count (``processed [R, T]``,
-        bool) and the input sample ``row_source [R]`` each row belongs to."""
-        batch = len(next(iter(self._stream_layers.values()))) if self._stream_layers else int(row_source.max()) + 1
-        if self._decoder_layer_sum is None:
-            self._decoder_layer_sum = torch.zeros(batch, dtype=torch.long)
-            self._decoder_tokens = torch.zeros(batch, dtype=torch.long)
-        weights = processed.long()
-        source = row_source.detach().cpu()
-        self._decoder_layer_sum.index_add_(0, source, (layers.detach() * weights).sum(-1).cpu())
-        self._decoder_tokens.index_add_(0, source, weights.sum(-1).cpu())
+        bool) and the input sample ``row_source [R]`` each row belongs to. Kept as they are
+        (no work, no device synchronisation per generation step) until :meth:`example_layers`."""
+        self._decoder_calls.append((layers.detach(), processed, row_source))
 
     def example_layers(self) -> List[ExampleLayers]:
         """Per input sample of the batch: stream layers and token counts, decoder layer sums."""
         streams = self._stream_layers
         if not streams:
             raise RuntimeError("the encoder did not run with this exit session")
+        streams = {name: layers.cpu() for name, layers in streams.items()}
+        stream_tokens = {name: tokens.cpu() for name, tokens in self._stream_tokens.items()}
         batch = len(next(iter(streams.values())))
         zeros = torch.zeros(batch, dtype=torch.long)
-        image_layers, image_tokens = streams.get("image", zeros), self._stream_tokens.get("image", zeros)
-        text_layers, text_tokens = streams.get("text", zeros), self._stream_tokens.get("text", zeros)
-        decoder_sum = self._decoder_layer_sum if self._decoder_layer_sum is not None else zeros
-        decoder_tokens = self._decoder_tokens if self._decoder_tokens is not None else zeros
+        image_layers, image_tokens = streams.get("image", zeros), stream_tokens.get("image", zeros)
+        text_layers, text_tokens = streams.get("text", zeros), stream_tokens.get("text", zeros)
+        decoder_sum, decoder_tokens = torch.zeros(batch, dtype=torch.long), torch.zeros(batch, dtype=torch.long)
+        by_length: Dict[int, List[Tuple[Tensor, Tensor, Tensor]]] = {}
+        for call in self._decoder_calls:  # one group per call length: a generation's steps are one
+            by_length.setdefault(call[0].size(1), []).append(call)
+        for calls in by_length.values():
+            layers, processed, row_source = (torch.cat(parts) for parts in zip(*calls))
+            weights = processed.long()
+            source = row_source.cpu()
+            decoder_sum.index_add_(0, source, (layers * weights).sum(-1).cpu())
+            decoder_tokens.index_add_(0, source, weights.sum(-1).cpu())
         return [
             ExampleLayers(int(image_layers[i]), int(image_tokens[i]), int(text_layers[i]), int(text_tokens[i]),
                           int(decoder_sum[i]), int(decoder_tokens[i]))

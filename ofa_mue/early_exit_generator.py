@@ -13,6 +13,7 @@ of the tokens generated so far and so blocks nothing (fairseq issue #4709).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List
 
 import torch
@@ -48,10 +49,23 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
 
 
 class GeneratedPrefixNGramBlock(NGramRepeatBlock):
-    """fairseq's n-gram blocking on the tokens generated up to ``step`` only."""
+    """fairseq's n-gram blocking on the tokens generated up to ``step`` only, as tensor
+    operations (fairseq's CPU fallback loops over hypotheses in Python and indexes each
+    hypothesis's log-probabilities separately, at every step)."""
 
     def __init__(self, no_repeat_ngram_size: int):
         super().__init__(no_repeat_ngram_size, use_extension=False)
 
     def forward(self, tokens: Tensor, lprobs: Tensor, bsz: int, beam_size: int, step: int) -> Tensor:
-        return super().forward(tokens[:, : step + 1], lprobs, bsz, beam_size, step)
+        """Set ``lprobs [R, V]`` to -inf for every token that would complete an n-gram that
+        hypothesis ``r`` already generated (``tokens [R, >step]``, positions ``0..step``)."""
+        size = self.no_repeat_ngram_size
+        windows_count = step + 2 - size
+        if windows_count <= 0:
+            return lprobs
+        prefix = tokens[:, : step + 1]
+        windows = prefix.unfold(1, size, 1)  # [R, windows_count, size]: every n-gram so far
+        last = prefix[:, windows_count:]  # the n-1 newest tokens, the start of the next n-gram
+        rows, starts = (windows[:, :, :-1] == last.unsqueeze(1)).all(-1).nonzero(as_tuple=True)
+        lprobs[rows, windows[rows, starts, -1]] = -math.inf
+        return lprobs

@@ -35,7 +35,7 @@ exit. Thresholds must be finite and at least -1.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Union
 
 import torch
@@ -73,25 +73,44 @@ def _check_unit_interval(name: str, value: float) -> float:
     return value
 
 
+def similarity_exceeds(x_in: Tensor, x_out: Tensor, threshold: Union[float, Tensor]) -> Tensor:
+    """Whether the cosine similarity of ``x_in`` and ``x_out`` along the last dimension exceeds
+    ``threshold`` (a number, or a tensor of the leading shape).
+
+    Tested as ``x_in . x_out > threshold * |x_in| * |x_out|``: the same decision as forming
+    the similarity (a zero vector never passes), in fewer operations, which is what an exit
+    test costs at small batch sizes.
+    """
+    x_in, x_out = x_in.float(), x_out.float()
+    norms = torch.linalg.vector_norm(x_in, dim=-1) * torch.linalg.vector_norm(x_out, dim=-1)
+    return torch.linalg.vecdot(x_in, x_out) > threshold * norms
+
+
+def _mask_padding(x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    if padding_mask is None:
+        return x_in, x_out
+    keep = (~padding_mask).unsqueeze(-1).to(x_in.dtype)
+    return x_in * keep, x_out * keep
+
+
 def stream_similarity(x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
     """Per-sample cosine similarity ``[A]`` of two ``[A, T, D]`` streams over their non-padding tokens."""
-    if padding_mask is not None:
-        keep = (~padding_mask).unsqueeze(-1).to(x_in.dtype)
-        x_in, x_out = x_in * keep, x_out * keep
+    x_in, x_out = _mask_padding(x_in, x_out, padding_mask)
     return F.cosine_similarity(x_in.flatten(1).float(), x_out.flatten(1).float(), dim=-1)
 
 
 @dataclass(frozen=True)
 class StreamSimilarityExit:
-    """Encoder rule: a sample's stream stops once ``similarity > threshold``."""
+    """Encoder rule: a sample's stream stops once its :func:`stream_similarity` exceeds ``threshold``."""
 
     threshold: float
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
-        return stream_similarity(x_in, x_out, padding_mask) > self.threshold
+        x_in, x_out = _mask_padding(x_in, x_out, padding_mask)
+        return similarity_exceeds(x_in.flatten(1), x_out.flatten(1), self.threshold)
 
 
-@dataclass(frozen=True)
+@dataclass
 class TokenSimilarityExit:
     """Decoder rule: a token stops once ``similarity > Theta(position)``."""
 
@@ -99,6 +118,7 @@ class TokenSimilarityExit:
     beta: float = 1.0
     tau: float = 0.0
     horizon: int = 16
+    _last_threshold: Optional[tuple] = field(default=None, init=False, repr=False, compare=False)
 
     def threshold(self, positions: Tensor) -> Tensor:
         """``Theta(t)`` for decoder positions ``t``."""
@@ -106,11 +126,13 @@ class TokenSimilarityExit:
         return self.beta * self.theta + (1.0 - self.beta) * decay
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
-        """``x_in``/``x_out`` ``[A, D]`` for ``A`` tokens at decoder ``positions [A]``."""
-        similarity = F.cosine_similarity(x_in.float(), x_out.float(), dim=-1)
+        """``x_in``/``x_out`` ``[..., D]`` for tokens at decoder ``positions [...]``."""
         if self.beta == 1.0:  # a constant threshold: no decay to compute
-            return similarity > self.theta
-        return similarity > self.threshold(positions)
+            return similarity_exceeds(x_in, x_out, self.theta)
+        # the layers of one decoder call test the same positions: compute their thresholds once
+        if self._last_threshold is None or self._last_threshold[0] is not positions:
+            self._last_threshold = (positions, self.threshold(positions))
+        return similarity_exceeds(x_in, x_out, self._last_threshold[1])
 
 
 @dataclass(frozen=True)
@@ -150,12 +172,22 @@ class MuEThresholds:
 
 @dataclass(frozen=True)
 class FixedDepth:
-    """Stops every sample or token after ``layers`` layers (``should_exit`` for either side)."""
+    """Encoder rule: every sample of the stream stops after ``layers`` layers."""
 
     layers: int
 
-    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, *_context: Optional[Tensor]) -> Tensor:
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
         return torch.full((x_in.size(0),), layer + 1 >= self.layers, dtype=torch.bool, device=x_in.device)
+
+
+@dataclass(frozen=True)
+class FixedTokenDepth:
+    """Decoder rule: every token stops after ``layers`` layers."""
+
+    layers: int
+
+    def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
+        return torch.full(x_in.shape[:-1], layer + 1 >= self.layers, dtype=torch.bool, device=x_in.device)
 
 
 @dataclass(frozen=True)
@@ -176,7 +208,7 @@ class StaticDepths:
         """A session whose rules stop each stream at its fixed depth."""
         encoder_rules = {name: FixedDepth(depth) for name, depth in (("image", self.image), ("text", self.text))
                          if depth}
-        return ExitSession(encoder_rules, FixedDepth(self.decoder) if self.decoder else None)
+        return ExitSession(encoder_rules, FixedTokenDepth(self.decoder) if self.decoder else None)
 
 
 @dataclass(frozen=True)
@@ -205,14 +237,14 @@ class PatienceExit:
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
         if layer == 0:  # a new decoder call: every token starts afresh
             self._last, self._count = {}, {}
-        predictions = self.project(x_out).argmax(-1).tolist()
+        predictions = self.project(x_out).argmax(-1).flatten().tolist()
         stop = []
-        for token, prediction in zip(tokens.tolist(), predictions):
+        for token, prediction in zip(tokens.flatten().tolist(), predictions):
             same = self._last.get(token) == prediction
             self._count[token] = self._count.get(token, 0) + 1 if same else 0
             self._last[token] = prediction
             stop.append(self._count[token] >= self.patience)
-        return torch.tensor(stop, dtype=torch.bool, device=x_out.device)
+        return torch.tensor(stop, dtype=torch.bool, device=x_out.device).view(tokens.shape)
 
 
 def _require_projection(project: Optional[Projection], policy: str) -> Projection:

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
 
 from builders import build_model, numbered_dictionary
 from ofa_mue.early_exit import ExitSession
-from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
+from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock
 from ofa_mue.errors import ConfigError
 from ofa_mue.exit_policy import (
     EntropyPolicy,
@@ -134,7 +135,7 @@ class RecordingSimilarity:
 
     def should_exit(self, layer, x_in, x_out, positions, tokens):
         if layer == 0:
-            self.seen.extend(torch.nn.functional.cosine_similarity(x_in, x_out, dim=-1).tolist())
+            self.seen.extend(torch.nn.functional.cosine_similarity(x_in, x_out, dim=-1).flatten().tolist())
         return self.rule.should_exit(layer, x_in, x_out, positions, tokens)
 
 
@@ -189,7 +190,7 @@ class ExitEveryToken:
     """Decoder rule that stops every token after the first layer."""
 
     def should_exit(self, layer, x_in, x_out, positions, tokens):
-        return torch.ones(len(positions), dtype=torch.bool)
+        return torch.ones_like(positions, dtype=torch.bool)
 
 
 def test_beam_generation_with_exits_is_batch_independent(model):
@@ -237,6 +238,18 @@ def test_no_repeat_ngram_size_blocks_repeats_on_cpu(model):
         tokens = hypotheses[0]["tokens"].tolist()
         bigrams = list(zip(tokens, tokens[1:]))
         assert len(bigrams) == len(set(bigrams)), tokens
+
+
+@pytest.mark.parametrize("size", [2, 3, 4])
+def test_vectorised_ngram_blocking_bans_what_fairseqs_loop_bans(size):
+    """The tensor version bans exactly the tokens fairseq's per-hypothesis Python loop bans."""
+    generator = torch.Generator().manual_seed(size)
+    tokens = torch.randint(4, 9, (6, 14), generator=generator)  # few symbols: many repeats
+    blocker, reference = GeneratedPrefixNGramBlock(size), NGramRepeatBlock(size, use_extension=False)
+    for step in range(tokens.size(1) - 1):
+        lprobs = torch.randn(6, 12, generator=generator)
+        expected = reference(tokens[:, : step + 1], lprobs.clone(), 3, 2, step)
+        assert torch.equal(blocker(tokens, lprobs.clone(), 3, 2, step), expected), step
 
 
 def test_entropy_and_patience_policies_exit_per_token(model):

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from ofa_mue.errors import ConfigError
-from ofa_mue.exit_policy import MuEThresholds, StreamSimilarityExit, TokenSimilarityExit, stream_similarity
+from ofa_mue.exit_policy import (
+    MuEThresholds,
+    StreamSimilarityExit,
+    TokenSimilarityExit,
+    similarity_exceeds,
+    stream_similarity,
+)
 from ofa_mue.time_reduction import ExampleLayers, expected_time_reduction, summarize, time_share
 
 
@@ -24,6 +30,21 @@ def test_stream_similarity_is_per_sample_and_ignores_padding():
     assert similarity[1] < 0.9
     stop = StreamSimilarityExit(0.99).should_exit(0, x_in, x_out, padding)
     assert stop.tolist() == [True, False]
+
+
+def test_similarity_test_decides_as_the_cosine_similarity_does():
+    generator = torch.Generator().manual_seed(0)
+    x_in = torch.randn(4, 7, 16, generator=generator)
+    x_out = x_in + torch.randn(4, 7, 16, generator=generator) * torch.rand(4, 7, 1, generator=generator)
+    similarity = torch.nn.functional.cosine_similarity(x_in, x_out, dim=-1)
+    for threshold in (-0.5, 0.0, 0.5, 0.9, 0.99):
+        clear = (similarity - threshold).abs() > 1e-5  # no borderline rounding
+        decided = similarity_exceeds(x_in, x_out, threshold)
+        assert torch.equal(decided[clear], (similarity > threshold)[clear])
+    per_token = torch.full((4, 7), 0.9)
+    assert torch.equal(similarity_exceeds(x_in, x_out, per_token), similarity_exceeds(x_in, x_out, 0.9))
+    zero = torch.zeros(2, 16)
+    assert not similarity_exceeds(zero, zero, -1.0).any()
 
 
 def test_token_rule_decides_per_token_with_decaying_threshold():
