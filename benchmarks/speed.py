@@ -303,6 +303,16 @@ def stream_reductions(examples, encoder_depth: int, decoder_depth: int) -> Dict[
     return {"encoder": 1.0 - encoder, "decoder": 1.0 - decoder}
 
 
+def layer_realized_share(splits: Dict[str, Dict[str, float]], expected_by_side: Dict[str, float]) -> Optional[float]:
+    """The realized share inside the transformer layers alone: the layer time MuE removed over
+    the layer time its layer counts promise (each side's expected reduction times that side's
+    time in the full model). The end-to-end share is at most the layers' share of the time."""
+    full, mue = splits["off"], splits["mue"]
+    promised = sum(expected_by_side[side] * full[f"{side}_layers"] for side in ("encoder", "decoder"))
+    removed = sum(full[f"{side}_layers"] - mue[f"{side}_layers"] for side in ("encoder", "decoder"))
+    return removed / promised if promised > 0 else None
+
+
 def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]:
     from ofa_mue.exit_policy import MuEThresholds
     from ofa_mue.time_reduction import summarize
@@ -331,9 +341,11 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
             never_ratio = ratio_stats(times["never"], times["off"])
             measured = 1.0 - mue_ratio["median"]
             units = {name: runner.work_units() for name, runner in runners.items()}
-            splits = {name: time_split(runners[name], model, device, passes=3) for name in ("off", "mue")}
+            splits = {name: time_split(runners[name], model, device, passes=5) for name in ("off", "mue")}
             split_reduction = {part: 1.0 - splits["mue"][part] / splits["off"][part]
                                for part in splits["off"] if splits["off"][part] > 0}
+            by_side = stream_reductions(runners["mue"].example_layers(), model.encoder.num_layers,
+                                        model.decoder.num_layers)
             row = {
                 "task": task_name,
                 "checkpoint": str(checkpoints[task_name]),
@@ -343,8 +355,8 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
                 "times": {name: time_stats(values) for name, values in times.items()},
                 "layers": {name: u.as_dict() for name, u in usage.items()},
                 "expected_time_reduction": expected,
-                "expected_reduction_by_side": stream_reductions(runners["mue"].example_layers(),
-                                                                model.encoder.num_layers, model.decoder.num_layers),
+                "expected_reduction_by_side": by_side,
+                "layer_realized_share": layer_realized_share(splits, by_side),
                 "time_split": splits,
                 "time_split_reduction": split_reduction,
                 "measured_reduction": measured,
@@ -392,6 +404,10 @@ def mue_thresholds(args: argparse.Namespace, task_name: str):
                          options["decoder_exit_tau"]), source
 
 
+def _format_share(share: Optional[float]) -> str:
+    return "n/a" if share is None else f"{share:.2f}"
+
+
 def checkpoints_markdown(report: Dict[str, Any]) -> str:
     lines = []
     checkpoints = {r["task"]: r["checkpoint"] for r in report["results"]}
@@ -409,7 +425,7 @@ def checkpoints_markdown(report: Dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
-        share = "n/a" if r["realized_share"] is None else f"{r['realized_share']:.2f}"
+        share = _format_share(r["realized_share"])
         low, high = r["measured_reduction_q1_q3"]
         o_low, o_high = r["overhead_q1_q3"]
         full = r["times"]["off"]
@@ -435,19 +451,19 @@ def checkpoints_markdown(report: Dict[str, Any]) -> str:
         lines.append(f"| {r['task']} | {r['batch_size']} | {u['image_layers']:.2f} / {u['text_layers']:.2f} / "
                      f"{u['decoder_layers']:.2f} (of {u['encoder_depth']}/{u['decoder_depth']}) "
                      f"| {r['mue_same_predictions']:.0%} | {tokens} | {per_token} |")
-    lines += ["", "Where the time goes (instrumented passes, medians of 3; share of the full model's time, and how much "
+    lines += ["", "Where the time goes (instrumented passes, medians of 5; share of the full model's time, and how much "
               "MuE removed of each part; expected: the layer counts' reduction):", "",
               "| task | batch | encoder layers | decoder layers | image embedding | other | "
               "encoder layers: expected / measured reduction | decoder layers: expected / measured reduction "
-              "| other: measured reduction |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| other: measured reduction | realized share inside the layers |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
         full, red, exp = r["time_split"]["off"], r["time_split_reduction"], r["expected_reduction_by_side"]
         share = {part: full[part] / full["total"] for part in full}
         lines.append(f"| {r['task']} | {r['batch_size']} | {share['encoder_layers']:.0%} | {share['decoder_layers']:.0%} "
                      f"| {share['image_embedding']:.0%} | {share['other']:.0%} "
                      f"| {exp['encoder']:.0%} / {red['encoder_layers']:.0%} | {exp['decoder']:.0%} / "
-                     f"{red['decoder_layers']:.0%} | {red['other']:.0%} |")
+                     f"{red['decoder_layers']:.0%} | {red['other']:.0%} | {_format_share(r['layer_realized_share'])} |")
     return "\n".join(lines) + "\n"
 
 
