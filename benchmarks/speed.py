@@ -233,15 +233,16 @@ class CaptionRunner:
 class TimeSplit:
     """Wall-clock seconds inside the transformer layers, split by side, during one untimed pass.
 
-    Wraps (on the instances, for the duration of a ``with`` block) the encoder and decoder
-    layers' ``forward`` and the decoder layers' key/value projections (which exited tokens
-    still run), and the image embedding; everything else is "other" (embeddings, position
-    biases, output projection, beam search, exit tests between layers).
+    Wraps (for the duration of a ``with`` block) the encoder and decoder layers' ``forward``
+    and the decoder layers' key/value projections (which exited tokens still run), the image
+    embedding, and the exit tests (the decoder's per-layer test and its bookkeeping; the
+    encoder streams' rules); everything else is "other" (embeddings, position biases, output
+    projection, beam search).
     """
 
     def __init__(self, model, device: torch.device):
         self.model, self.device = model, device
-        self.seconds = {"encoder_layers": 0.0, "decoder_layers": 0.0, "image_embedding": 0.0}
+        self.seconds = {"encoder_layers": 0.0, "decoder_layers": 0.0, "image_embedding": 0.0, "exit_tests": 0.0}
         self._saved: List[tuple] = []
 
     def _wrap(self, obj, name: str, bucket: str) -> None:
@@ -265,6 +266,12 @@ class TimeSplit:
             for name in ("forward", "self_key_value", "cross_key_value"):
                 self._wrap(layer, name, "decoder_layers")
         self._wrap(self.model.encoder, "embed_image", "image_embedding")
+        from ofa_mue import exit_policy
+        from ofa_mue.models import decoder
+
+        self._wrap(decoder, "_apply_exit_rule", "exit_tests")
+        for rule in (exit_policy.StreamSimilarityExit, exit_policy.FixedDepth):
+            self._wrap(rule, "should_exit", "exit_tests")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -341,7 +348,7 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
             never_ratio = ratio_stats(times["never"], times["off"])
             measured = 1.0 - mue_ratio["median"]
             units = {name: runner.work_units() for name, runner in runners.items()}
-            splits = {name: time_split(runners[name], model, device, passes=5) for name in ("off", "mue")}
+            splits = {name: time_split(runners[name], model, device, passes=5) for name in runners}
             split_reduction = {part: 1.0 - splits["mue"][part] / splits["off"][part]
                                for part in splits["off"] if splits["off"][part] > 0}
             by_side = stream_reductions(runners["mue"].example_layers(), model.encoder.num_layers,
@@ -364,6 +371,7 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
                 "realized_share": measured / expected if expected > 0 else None,
                 "overhead": never_ratio["median"] - 1.0,
                 "overhead_q1_q3": [never_ratio["q1"] - 1.0, never_ratio["q3"] - 1.0],
+                "exit_test_share": splits["never"]["exit_tests"] / splits["never"]["total"],
                 "never_equals_off": runners["never"].predictions == runners["off"].predictions,
                 "mue_same_predictions": sum(a == b for a, b in zip(runners["mue"].predictions, runners["off"].predictions))
                 / max(1, len(runners["off"].predictions)),
@@ -455,15 +463,16 @@ def checkpoints_markdown(report: Dict[str, Any]) -> str:
               "MuE removed of each part; expected: the layer counts' reduction):", "",
               "| task | batch | encoder layers | decoder layers | image embedding | other | "
               "encoder layers: expected / measured reduction | decoder layers: expected / measured reduction "
-              "| other: measured reduction | realized share inside the layers |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| other: measured reduction | realized share inside the layers | exit tests: share of the time (never) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
         full, red, exp = r["time_split"]["off"], r["time_split_reduction"], r["expected_reduction_by_side"]
         share = {part: full[part] / full["total"] for part in full}
         lines.append(f"| {r['task']} | {r['batch_size']} | {share['encoder_layers']:.0%} | {share['decoder_layers']:.0%} "
                      f"| {share['image_embedding']:.0%} | {share['other']:.0%} "
                      f"| {exp['encoder']:.0%} / {red['encoder_layers']:.0%} | {exp['decoder']:.0%} / "
-                     f"{red['decoder_layers']:.0%} | {red['other']:.0%} | {_format_share(r['layer_realized_share'])} |")
+                     f"{red['decoder_layers']:.0%} | {red['other']:.0%} | {_format_share(r['layer_realized_share'])} "
+                     f"| {r['exit_test_share']:.1%} |")
     return "\n".join(lines) + "\n"
 
 

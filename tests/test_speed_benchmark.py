@@ -49,8 +49,10 @@ def test_checkpoints_mode_reports_every_configuration(checkpoints):
             assert row["realized_share"] == pytest.approx(row["measured_reduction"] / row["expected_time_reduction"])
         assert row["repetitions"] == row["times"]["off"]["n"] == 3
         split = row["time_split"]["off"]
-        assert set(split) == {"encoder_layers", "decoder_layers", "image_embedding", "other", "total"}
+        assert set(split) == {"encoder_layers", "decoder_layers", "image_embedding", "exit_tests", "other", "total"}
         assert split["encoder_layers"] > 0 and split["decoder_layers"] > 0 and split["total"] > 0
+        assert split["exit_tests"] == 0.0, "the full model runs no exit test"
+        assert row["time_split"]["never"]["exit_tests"] > 0 and 0 < row["exit_test_share"] < 1
         assert row["layers"]["off"]["expected_time_reduction"] == 0.0
     markdown = (out / "results" / "checkpoints.md").read_text()
     assert markdown.count("| snli_ve |") == 6 and markdown.count("| caption |") == 6  # one row per table
