@@ -206,7 +206,7 @@ class CaptionRunner:
     """One pass over the batches with the task's generator for ``policy``."""
 
     def __init__(self, task, model, batch_list, policy, generation: Dict[str, Any]):
-        self.model, self.batch_list = model, batch_list
+        self.model, self.batch_list, self.policy = model, batch_list, policy
         self.generator = task.build_generator([model], Namespace(**generation),
                                               extra_gen_cls_kwargs={"policy": policy})
         self.layers: List[Any] = []
@@ -310,6 +310,18 @@ def stream_reductions(examples, encoder_depth: int, decoder_depth: int) -> Dict[
     return {"encoder": 1.0 - encoder, "decoder": 1.0 - decoder}
 
 
+def same_mean_depths(mue_runner, model):
+    """Static truncation at MuE's mean depths (rounded) on these batches: about the same expected
+    rate, with every sample and token of a stream stopping together (after one MuE pass)."""
+    from ofa_mue.exit_policy import StaticDepths
+    from ofa_mue.time_reduction import summarize
+
+    mue_runner()
+    usage = summarize(mue_runner.example_layers(), model.encoder.num_layers, model.decoder.num_layers)
+    depth = lambda mean: max(1, round(mean))  # noqa: E731
+    return StaticDepths(depth(usage.image_layers), depth(usage.text_layers), depth(usage.decoder_layers))
+
+
 def layer_realized_share(splits: Dict[str, Dict[str, float]], expected_by_side: Dict[str, float]) -> Optional[float]:
     """The realized share inside the transformer layers alone: the layer time MuE removed over
     the layer time its layer counts promise (each side's expected reduction times that side's
@@ -337,9 +349,11 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
             samples = args.samples_b1 if batch_size == 1 else args.samples
             batch_list = batches(task, batch_size, samples, device)
             if task_name == "snli_ve":
-                runners = {name: SnliVeRunner(task, model, batch_list, p) for name, p in policies.items()}
+                make_runner = lambda p: SnliVeRunner(task, model, batch_list, p)  # noqa: E731
             else:
-                runners = {name: CaptionRunner(task, model, batch_list, p, GENERATION) for name, p in policies.items()}
+                make_runner = lambda p: CaptionRunner(task, model, batch_list, p, GENERATION)  # noqa: E731
+            runners = {name: make_runner(p) for name, p in policies.items()}
+            runners["static"] = make_runner(same_mean_depths(runners["mue"], model))
             times = interleaved_times(runners, args.repetitions, args.warmup, device, args.budget_s)
             usage = {name: summarize(runner.example_layers(), model.encoder.num_layers, model.decoder.num_layers)
                      for name, runner in runners.items()}
@@ -348,7 +362,7 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
             never_ratio = ratio_stats(times["never"], times["off"])
             measured = 1.0 - mue_ratio["median"]
             units = {name: runner.work_units() for name, runner in runners.items()}
-            splits = {name: time_split(runners[name], model, device, passes=5) for name in runners}
+            splits = {name: time_split(runners[name], model, device, passes=5) for name in ("off", "never", "mue")}
             split_reduction = {part: 1.0 - splits["mue"][part] / splits["off"][part]
                                for part in splits["off"] if splits["off"][part] > 0}
             by_side = stream_reductions(runners["mue"].example_layers(), model.encoder.num_layers,
@@ -372,6 +386,9 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
                 "overhead": never_ratio["median"] - 1.0,
                 "overhead_q1_q3": [never_ratio["q1"] - 1.0, never_ratio["q3"] - 1.0],
                 "exit_test_share": splits["never"]["exit_tests"] / splits["never"]["total"],
+                "static": {"depths": runners["static"].policy.__dict__,
+                           "expected_time_reduction": usage["static"].expected_time_reduction,
+                           "measured_reduction": 1.0 - ratio_stats(times["static"], times["off"])["median"]},
                 "never_equals_off": runners["never"].predictions == runners["off"].predictions,
                 "mue_same_predictions": sum(a == b for a, b in zip(runners["mue"].predictions, runners["off"].predictions))
                 / max(1, len(runners["off"].predictions)),
@@ -459,6 +476,16 @@ def checkpoints_markdown(report: Dict[str, Any]) -> str:
         lines.append(f"| {r['task']} | {r['batch_size']} | {u['image_layers']:.2f} / {u['text_layers']:.2f} / "
                      f"{u['decoder_layers']:.2f} (of {u['encoder_depth']}/{u['decoder_depth']}) "
                      f"| {r['mue_same_predictions']:.0%} | {tokens} | {per_token} |")
+    lines += ["", "Per-token exits against whole-layer exits: static truncation at MuE's mean depths (rounded), "
+              "every sample and token of a stream stopping together, timed in the same interleaved runs:", "",
+              "| task | batch | MuE: expected / measured reduction | static depths image / text / decoder "
+              "| static: expected / measured reduction |", "|---|---|---|---|---|"]
+    for r in report["results"]:
+        st = r["static"]
+        d = st["depths"]
+        lines.append(f"| {r['task']} | {r['batch_size']} | {r['expected_time_reduction']:.1%} / "
+                     f"{r['measured_reduction']:.1%} | {d['image']} / {d['text']} / {d['decoder']} "
+                     f"| {st['expected_time_reduction']:.1%} / {st['measured_reduction']:.1%} |")
     lines += ["", "Where the time goes (instrumented passes, medians of 5; share of the full model's time, and how much "
               "MuE removed of each part; expected: the layer counts' reduction):", "",
               "| task | batch | encoder layers | decoder layers | image embedding | other | "

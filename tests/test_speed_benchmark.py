@@ -54,8 +54,11 @@ def test_checkpoints_mode_reports_every_configuration(checkpoints):
         assert split["exit_tests"] == 0.0, "the full model runs no exit test"
         assert row["time_split"]["never"]["exit_tests"] > 0 and 0 < row["exit_test_share"] < 1
         assert row["layers"]["off"]["expected_time_reduction"] == 0.0
+        static = row["layers"]["static"]
+        assert (static["image_layers"], static["text_layers"]) == (row["static"]["depths"]["image"],
+                                                                   row["static"]["depths"]["text"])
     markdown = (out / "results" / "checkpoints.md").read_text()
-    assert markdown.count("| snli_ve |") == 6 and markdown.count("| caption |") == 6  # one row per table
+    assert markdown.count("| snli_ve |") == 8 and markdown.count("| caption |") == 8  # one row per table
     assert "realized share inside the layers" in markdown
 
 
