@@ -86,6 +86,21 @@ def similarity_exceeds(x_in: Tensor, x_out: Tensor, threshold: Union[float, Tens
     return torch.linalg.vecdot(x_in, x_out) > threshold * norms
 
 
+class _TensorConstant:
+    """A number as a 0-dim float tensor on the device it is compared on, made once per device:
+    a Python number in a tensor operation is wrapped into a tensor on every call, which costs
+    as much as the comparison itself at batch 1."""
+
+    def __init__(self, value: float):
+        self.value = value
+        self._tensor: Optional[Tensor] = None
+
+    def on(self, device: torch.device) -> Tensor:
+        if self._tensor is None or self._tensor.device != device:
+            self._tensor = torch.tensor(self.value, dtype=torch.float32, device=device)
+        return self._tensor
+
+
 def _mask_padding(x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> tuple[Tensor, Tensor]:
     if padding_mask is None:
         return x_in, x_out
@@ -104,10 +119,14 @@ class StreamSimilarityExit:
     """Encoder rule: a sample's stream stops once its :func:`stream_similarity` exceeds ``threshold``."""
 
     threshold: float
+    _constant: _TensorConstant = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_constant", _TensorConstant(self.threshold))
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, padding_mask: Optional[Tensor]) -> Tensor:
         x_in, x_out = _mask_padding(x_in, x_out, padding_mask)
-        return similarity_exceeds(x_in.flatten(1), x_out.flatten(1), self.threshold)
+        return similarity_exceeds(x_in.flatten(1), x_out.flatten(1), self._constant.on(x_in.device))
 
 
 @dataclass
@@ -118,7 +137,11 @@ class TokenSimilarityExit:
     beta: float = 1.0
     tau: float = 0.0
     horizon: int = 16
+    _constant: _TensorConstant = field(init=False, repr=False, compare=False)
     _last_threshold: Optional[tuple] = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._constant = _TensorConstant(self.theta)
 
     def threshold(self, positions: Tensor) -> Tensor:
         """``Theta(t)`` for decoder positions ``t``."""
@@ -128,7 +151,7 @@ class TokenSimilarityExit:
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
         """``x_in``/``x_out`` ``[..., D]`` for tokens at decoder ``positions [...]``."""
         if self.beta == 1.0:  # a constant threshold: no decay to compute
-            return similarity_exceeds(x_in, x_out, self.theta)
+            return similarity_exceeds(x_in, x_out, self._constant.on(x_in.device))
         # the layers of one decoder call test the same positions: compute their thresholds once
         if self._last_threshold is None or self._last_threshold[0] is not positions:
             self._last_threshold = (positions, self.threshold(positions))
