@@ -283,22 +283,25 @@ class TimeSplit:
         self._saved.clear()
 
 
-def time_split(runner, model, device: torch.device, passes: int = 1) -> Dict[str, float]:
-    """Seconds of one pass of ``runner`` by part (see :class:`TimeSplit`), with the total;
-    per-part medians over ``passes`` passes."""
-    samples: List[Dict[str, float]] = []
+def time_splits(runners: Dict[str, Callable[[], Any]], model, device: torch.device,
+                passes: int = 1) -> Dict[str, Dict[str, float]]:
+    """Seconds of one pass of each runner by part (see :class:`TimeSplit`), with the total;
+    per-part medians over ``passes`` passes, the runners interleaved as in the timed runs."""
+    samples: Dict[str, List[Dict[str, float]]] = {name: [] for name in runners}
     for _ in range(passes):
-        with TimeSplit(model, device) as split:
-            synchronize(device)
-            begin = time.perf_counter()
-            runner()
-            synchronize(device)
-            total = time.perf_counter() - begin
-        parts = dict(split.seconds)
-        parts["other"] = total - sum(parts.values())
-        parts["total"] = total
-        samples.append(parts)
-    return {part: statistics.median(sample[part] for sample in samples) for part in samples[0]}
+        for name, runner in runners.items():
+            with TimeSplit(model, device) as split:
+                synchronize(device)
+                begin = time.perf_counter()
+                runner()
+                synchronize(device)
+                total = time.perf_counter() - begin
+            parts = dict(split.seconds)
+            parts["other"] = total - sum(parts.values())
+            parts["total"] = total
+            samples[name].append(parts)
+    return {name: {part: statistics.median(sample[part] for sample in runs) for part in runs[0]}
+            for name, runs in samples.items()}
 
 
 def stream_reductions(examples, encoder_depth: int, decoder_depth: int) -> Dict[str, float]:
@@ -362,7 +365,7 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
             never_ratio = ratio_stats(times["never"], times["off"])
             measured = 1.0 - mue_ratio["median"]
             units = {name: runner.work_units() for name, runner in runners.items()}
-            splits = {name: time_split(runners[name], model, device, passes=5) for name in ("off", "never", "mue")}
+            splits = time_splits({name: runners[name] for name in ("off", "never", "mue")}, model, device, passes=5)
             split_reduction = {part: 1.0 - splits["mue"][part] / splits["off"][part]
                                for part in splits["off"] if splits["off"][part] > 0}
             by_side = stream_reductions(runners["mue"].example_layers(), model.encoder.num_layers,
@@ -486,7 +489,7 @@ def checkpoints_markdown(report: Dict[str, Any]) -> str:
         lines.append(f"| {r['task']} | {r['batch_size']} | {r['expected_time_reduction']:.1%} / "
                      f"{r['measured_reduction']:.1%} | {d['image']} / {d['text']} / {d['decoder']} "
                      f"| {st['expected_time_reduction']:.1%} / {st['measured_reduction']:.1%} |")
-    lines += ["", "Where the time goes (instrumented passes, medians of 5; share of the full model's time, and how much "
+    lines += ["", "Where the time goes (instrumented passes interleaved as above, medians of 5; share of the full model's time, and how much "
               "MuE removed of each part; expected: the layer counts' reduction):", "",
               "| task | batch | encoder layers | decoder layers | image embedding | other | "
               "encoder layers: expected / measured reduction | decoder layers: expected / measured reduction "
@@ -551,7 +554,7 @@ def run_depths(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]
         }
         runners = {name: (lambda g=g: g.generate([model], sample)) for name, g in generators.items()}
         times = interleaved_times(runners, args.repetitions, 1, device, args.budget_s)
-        splits = {name: time_split(runners[name], model, device) for name in runners}
+        splits = time_splits(runners, model, device)
         rows = []
         for name, policy in policies.items():
             usage = summarize(generators[name].last_example_layers, model.encoder.num_layers,
