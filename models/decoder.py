@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from ofa_mue.early_exit import TokenExitRule
 
-from .layers import LayerOptions, OFADecoderLayer
+from .layers import LayerOptions, OFADecoderLayer, TokenGrid
 from .position_bias import (
     absolute_bias,
     code_position_index,
@@ -273,10 +273,9 @@ class PositionBiases:
         device = source_positions.device
         self.positions = decoder.embed_positions(torch.arange(capacity, device=device)).unsqueeze(0)
         normed = decoder.pos_ln(self.positions)
-        absolute = absolute_bias(decoder.self_pos_q_linear, decoder.self_pos_k_linear, normed, normed,
-                                 decoder.num_heads, decoder.pos_scaling)
+        self.absolute = absolute_bias(decoder.self_pos_q_linear, decoder.self_pos_k_linear, normed, normed,
+                                      decoder.num_heads, decoder.pos_scaling)
         self.future = torch.ones(capacity, capacity, dtype=torch.bool, device=device).triu(1)
-        self.absolute = absolute
         self.cross = absolute_bias(decoder.cross_pos_q_linear, decoder.cross_pos_k_linear, normed, source_positions,
                                    decoder.num_heads, decoder.pos_scaling)
         self._self_bias: Dict[int, Tensor] = {}
@@ -331,12 +330,8 @@ def _apply_exit_rule(
             return None
         exit_layers.masked_fill_(stop, index + 1)
         return ~stop
-    running = active.flatten().nonzero().squeeze(1)  # the flat ids of the running tokens
-
-    def pick(t: Tensor) -> Tensor:
-        return t.flatten(0, 1).index_select(0, running)
-
-    stop_packed = rule.should_exit(index, pick(x_in), pick(x_out), pick(positions), running)
+    grid = TokenGrid(active)
+    stop_packed = rule.should_exit(index, grid.pack(x_in), grid.pack(x_out), grid.pack(positions), grid.index)
     if not stop_packed.any():
         return active
     stop = torch.zeros_like(active).masked_scatter(active, stop_packed)

@@ -201,7 +201,7 @@ class OFADecoderLayer(_LayerBase):
         """The same for the tokens ``tokens [R, T]`` of ``x [R, T, D]`` only, packed to ``[N, D]``;
         the others keep their states. Attention runs on the rows' full query grids (zero
         queries where a token does not run); every other step on the packed tokens."""
-        grid = _TokenGrid(tokens)
+        grid = TokenGrid(tokens)
         heads = self.self_attn.attend(grid.spread(self.self_attn.q_proj(grid.pack(h))), key, value, self_bias,
                                       self_padding)
         y = self.residual(_norm_if(self.self_attn_ln, self.self_attn.project_out(grid.pack(heads))), grid.pack(x))
@@ -211,16 +211,17 @@ class OFADecoderLayer(_LayerBase):
         return grid.spread(self.feed_forward_block(y), into=x)
 
 
-class _TokenGrid:
-    """The running tokens ``[R, T]`` (bool) of a grid of states ``[R, T, D]``, packed by one
-    set of flat indices (found once, so each packing is one ``index_select``)."""
+class TokenGrid:
+    """The running tokens ``[R, T]`` (bool) of a grid of per-token values ``[R, T, ...]``,
+    packed by one set of flat indices (``index``, the running tokens' flat ids, found once,
+    so each packing is one ``index_select``)."""
 
     def __init__(self, tokens: Tensor):
         self.shape = tokens.shape
         self.index = tokens.flatten().nonzero().squeeze(1)
 
     def pack(self, grid: Tensor) -> Tensor:
-        """``[R, T, D]`` -> the running tokens' ``[N, D]``."""
+        """``[R, T, ...]`` -> the running tokens' ``[N, ...]``."""
         return grid.flatten(0, 1).index_select(0, self.index)
 
     def spread(self, packed: Tensor, into: Optional[Tensor] = None) -> Tensor:
