@@ -103,7 +103,7 @@ def markdown(results: Dict[str, Dict[str, List[float]]], updates: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="demo_data", help="demo data folder (python -m ofa_mue.data.demo_data)")
+    parser.add_argument("--data", default="demo_data", help="demo data folder (python -m ofa_mue.demo.generate)")
     parser.add_argument("--updates", type=int, default=400, help="training updates per model")
     parser.add_argument("--image-size", type=int, default=64, help="--patch-image-size")
     parser.add_argument("--work-dir", default="checkpoints/layerwise_vs_plain", help="checkpoints go here")

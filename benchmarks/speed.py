@@ -21,7 +21,7 @@ Two modes, each one run of well under five minutes on two CPU cores with the def
 
 ``depths``
     Random-init models of OFA's real sizes (``ofa_base``, ``ofa_large``; small dictionary)
-    with fixed depths (:class:`~ofa_mue.exit_policy.StaticDepths`: all layers, 3/4, 1/2, 1/4
+    with fixed depths (:class:`~ofa_mue.core.exit_policy.StaticDepths`: all layers, 3/4, 1/2, 1/4
     of every stream and the decoder) on synthetic inputs, generating a fixed number of
     tokens with the early-exit generator, to show wall-clock time tracking the layer count.
     A least-squares fit ``t = fixed + per_layer_share * share`` separates the cost that no
@@ -266,7 +266,7 @@ class TimeSplit:
             for name in ("forward", "self_key_value", "cross_key_value"):
                 self._wrap(layer, name, "decoder_layers")
         self._wrap(self.model.encoder, "embed_image", "image_embedding")
-        from ofa_mue import exit_policy
+        from ofa_mue.core import exit_policy
         from ofa_mue.models import decoder
 
         self._wrap(decoder, "_apply_exit_rule", "exit_tests")
@@ -316,8 +316,8 @@ def stream_reductions(examples, encoder_depth: int, decoder_depth: int) -> Dict[
 def same_mean_depths(mue_runner, model):
     """Static truncation at MuE's mean depths (rounded) on these batches: about the same expected
     rate, with every sample and token of a stream stopping together (after one MuE pass)."""
-    from ofa_mue.exit_policy import StaticDepths
-    from ofa_mue.time_reduction import summarize
+    from ofa_mue.core.exit_policy import StaticDepths
+    from ofa_mue.core.time_reduction import summarize
 
     mue_runner()
     usage = summarize(mue_runner.example_layers(), model.encoder.num_layers, model.decoder.num_layers)
@@ -336,8 +336,8 @@ def layer_realized_share(splits: Dict[str, Dict[str, float]], expected_by_side: 
 
 
 def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]:
-    from ofa_mue.exit_policy import MuEThresholds
-    from ofa_mue.time_reduction import summarize
+    from ofa_mue.core.exit_policy import MuEThresholds
+    from ofa_mue.core.time_reduction import summarize
 
     overrides = eval_literal(args.model_overrides)
     checkpoints = {"snli_ve": Path(args.snli_ve_checkpoint), "caption": Path(args.caption_checkpoint)}
@@ -414,8 +414,8 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
 
 def mue_thresholds(args: argparse.Namespace, task_name: str):
     """The task's calibrated exit profile when there is one (and no --no-profile), else the flags."""
-    from ofa_mue.exit_policy import MuEThresholds
-    from ofa_mue.exit_profile import load_exit_profile
+    from ofa_mue.core.exit_policy import MuEThresholds
+    from ofa_mue.core.exit_profile import load_exit_profile
 
     beta, tau = DECODER_DECAY[task_name]
     options = {"image_exit_threshold": args.image_exit_threshold, "text_exit_threshold": args.text_exit_threshold,
@@ -509,7 +509,7 @@ def checkpoints_markdown(report: Dict[str, Any]) -> str:
 # ---- mode 2: fixed depths on full-size random models ------------------------------------------
 def depth_settings(encoder_layers: int, decoder_layers: int, fractions: Sequence[float]):
     """``StaticDepths`` for each fraction of every stream's depth (at least one layer)."""
-    from ofa_mue.exit_policy import StaticDepths
+    from ofa_mue.core.exit_policy import StaticDepths
 
     settings = []
     for fraction in fractions:
@@ -520,12 +520,11 @@ def depth_settings(encoder_layers: int, decoder_layers: int, fractions: Sequence
 
 
 def run_depths(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]:
-    sys.path.insert(0, str(REPO / "tests"))
-    from builders import build_model, numbered_dictionary  # noqa: E402  (the tests' model builder)
+    from ofa_mue.models.builders import build_model, numbered_dictionary
 
-    from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
-    from ofa_mue.exit_policy import MuEThresholds
-    from ofa_mue.time_reduction import summarize
+    from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
+    from ofa_mue.core.exit_policy import MuEThresholds
+    from ofa_mue.core.time_reduction import summarize
 
     dictionary = numbered_dictionary(args.vocab_size)
     results = []

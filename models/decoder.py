@@ -1,7 +1,7 @@
 """OFA's incremental decoder, with optional per-token early exit.
 
 Every generated (or teacher-forced) token can stop after any layer: the decoder rule of the
-exit session that ``encoder_out`` carries (:mod:`ofa_mue.early_exit`) decides from the
+exit session that ``encoder_out`` carries (:mod:`ofa_mue.core.early_exit`) decides from the
 layer's input and output. A token that stops is not computed by later layers, but those
 layers still get its keys and values, projected from the hidden state it stopped with
 (state propagation). The self-attention cache therefore always holds every position at
@@ -21,7 +21,7 @@ import torch
 from fairseq.models import FairseqIncrementalDecoder
 from torch import Tensor, nn
 
-from ofa_mue.early_exit import TokenExitRule
+from ofa_mue.core.early_exit import TokenExitRule
 
 from .layers import LayerOptions, OFADecoderLayer, TokenGrid
 from .position_bias import (
@@ -99,7 +99,7 @@ class OFADecoder(FairseqIncrementalDecoder):
         """Logits ``[B, T, V]`` (or features with ``features_only``) and an ``extra`` dict.
 
         Tokens exit early when ``encoder_out`` carries an exit session with a decoder rule
-        (see :mod:`ofa_mue.early_exit`); ``extra["exit_layers"]`` ``[B, T]`` then holds the
+        (see :mod:`ofa_mue.core.early_exit`); ``extra["exit_layers"]`` ``[B, T]`` then holds the
         layers each token ran. ``extra["layer_states"]``: every layer's output ``[B, T, D]``
         (``return_layer_states``).
         """

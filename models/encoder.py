@@ -7,7 +7,7 @@ so that each stream can stop at its own depth. Each stream keeps its own positio
 absolute bias from its own positions, plus the 2-D image or 1-D text relative bias.
 
 A stream can stop early per sample: ``forward(..., exit_session=...)`` takes an
-:class:`~ofa_mue.early_exit.ExitSession` whose per-stream rules decide after each layer;
+:class:`~ofa_mue.core.early_exit.ExitSession` whose per-stream rules decide after each layer;
 samples that stop leave the batch of later layers, and the session records the layers each
 sample used. The output is the same ``[image; text]`` layout either way, so the decoder
 does not care.
@@ -26,7 +26,7 @@ import torch
 from fairseq.models import FairseqEncoder
 from torch import Tensor, nn
 
-from ofa_mue.early_exit import ExitSession, StreamExitRule
+from ofa_mue.core.early_exit import ExitSession, StreamExitRule
 from ofa_mue.errors import ConfigError
 
 from .image_embedding import resnet_embedding

@@ -4,5 +4,14 @@
 criterions. Importing also lets fairseq load its own checkpoints on torch >= 2.6 (see
 :mod:`ofa_mue.checkpoint_loading`).
 """
-from . import checkpoint_loading  # noqa: F401
-from . import criterions, models, tasks  # noqa: F401  (register with fairseq)
+import os as _os
+
+# In a source checkout the sub-packages models/, criterions/, tasks/, data/ and demo/ sit
+# beside this folder (setup.py maps them into ofa_mue when installing): let them import
+# from there, so that the checkout itself is the package whatever is installed.
+_checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_checkout, "setup.py")) and _os.path.isdir(_os.path.join(_checkout, "models")):
+    __path__.append(_checkout)
+
+from . import checkpoint_loading  # noqa: E402,F401
+from . import criterions, models, tasks  # noqa: E402,F401  (register with fairseq)

@@ -6,7 +6,7 @@
 On the given split (a validation split), it chooses the image, text and decoder thresholds
 that maximise the expected time reduction rate while keeping at least ``--retention`` of
 the full model's main metric (SNLI-VE accuracy, caption CIDEr), and saves them as an exit
-profile (:mod:`ofa_mue.exit_profile`) that ``--exit-profile`` loads.
+profile (:mod:`ofa_mue.core.exit_profile`) that ``--exit-profile`` loads.
 
 The search: the full model first; then, for each threshold alone, a binary search over
 the candidate values (``--candidates``, default :data:`CANDIDATES`) for the lowest value that keeps the retention; then all three
@@ -23,8 +23,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from .evaluate import EvaluationSetup, build_parser, load_evaluation
-from .exit_policy import NEVER
-from .exit_profile import save_exit_profile
+from .core.exit_policy import NEVER
+from .core.exit_profile import save_exit_profile
 
 logger = logging.getLogger("ofa_mue.calibrate")
 

@@ -37,7 +37,7 @@ from omegaconf import open_dict
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, OFAMuEError
-from ofa_mue.time_reduction import summarize
+from ofa_mue.core.time_reduction import summarize
 
 logger = logging.getLogger("ofa_mue.evaluate")
 

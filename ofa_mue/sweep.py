@@ -31,7 +31,7 @@ from tqdm import tqdm  # noqa: E402
 from .calibrate import MAIN_METRIC  # noqa: E402
 from .atomic_files import atomic_destination, write_atomically  # noqa: E402
 from .evaluate import build_parser, load_evaluation, run_cli  # noqa: E402
-from .exit_policy import NEVER  # noqa: E402
+from .core.exit_policy import NEVER  # noqa: E402
 
 logger = logging.getLogger("ofa_mue.sweep")
 

@@ -2,7 +2,7 @@
 # The main job, end to end on the demo data (CPU; about 30 minutes on 2 cores including the
 # first set-up):
 #   1. set up .venv
-#   2. generate the demo data (synthetic scenes; python -m ofa_mue.data.demo_data --help)
+#   2. generate the demo data (synthetic scenes; python -m ofa_mue.demo.generate --help)
 #   3. fine-tune ofa_demo with MuE (decomposed encoder, layer-wise loss) on SNLI-VE and on
 #      captioning, the two at once with one thread each
 #   4. calibrate the exit thresholds on the validation splits
@@ -42,7 +42,7 @@ both() {
 
 step "demo data in $DATA"
 if [[ ! -f "$DATA/README.md" ]]; then
-  "$PY" -m ofa_mue.data.demo_data --out "$DATA" --valid "$EVAL_ROWS" --test "$EVAL_ROWS"
+  "$PY" -m ofa_mue.demo.generate --out "$DATA" --valid "$EVAL_ROWS" --test "$EVAL_ROWS"
 else
   echo "reusing $DATA (delete it to regenerate)"
 fi

@@ -19,10 +19,10 @@ from fairseq.tasks import FairseqTask
 
 from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
-from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator
+from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.errors import ConfigError, DataError
-from ofa_mue.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
-from ofa_mue.exit_profile import PROFILE_OPTIONS, load_exit_profile
+from ofa_mue.core.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
+from ofa_mue.core.exit_profile import PROFILE_OPTIONS, load_exit_profile
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class OFATask(FairseqTask):
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
         """One record per sample of a batch: ``uniq_id``, ``prediction``, what it is scored
-        against, and ``layers`` (the :class:`~ofa_mue.time_reduction.ExampleLayers` it used),
+        against, and ``layers`` (the :class:`~ofa_mue.core.time_reduction.ExampleLayers` it used),
         with this task's exit options."""
         raise NotImplementedError
 

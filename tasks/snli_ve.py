@@ -14,7 +14,7 @@ from fairseq.tasks import register_task
 from torch import Tensor
 
 from ofa_mue.criterions.label_smoothed_cross_entropy import constrained_log_probs
-from ofa_mue.early_exit import ExitSession
+from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.data.snli_ve_dataset import (
     ANSWERS,
     PROMPT_TYPES,

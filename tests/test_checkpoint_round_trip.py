@@ -7,7 +7,7 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from builders import build_model, model_args
+from ofa_mue.models.builders import build_model, model_args
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import CheckpointError
 

@@ -1,4 +1,4 @@
-"""Tests of the demo data generator (ofa_mue.data.demo_data and its helper modules).
+"""Tests of the demo data generator (ofa_mue.demo.generate and its helper modules).
 
 The label checks here do not reuse the generator's logic: they parse the generated English
 with their own patterns and compare it with the scene recorded in meta/*.jsonl (or with
@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ofa_mue.data import demo_language as L
-from ofa_mue.data.demo_data import (ANSWERS, CAPTION_PROMPT, SNLI_PROMPT,
+from ofa_mue.demo import language as L
+from ofa_mue.demo.generate import (ANSWERS, CAPTION_PROMPT, SNLI_PROMPT,
                                     SNLI_PROMPT_NO_CAPTION, generate_demo_data, main)
-from ofa_mue.data.demo_scenes import COLOURS, Scene, make_object, render_scene, sample_scene
+from ofa_mue.demo.scenes import COLOURS, Scene, make_object, render_scene, sample_scene
 
 SIZES = dict(train=60, valid=9, test=9, image_size=64)
 SPLITS = ("train", "valid", "test")
@@ -74,7 +74,7 @@ def test_identical_in_a_fresh_process(demo, tmp_path):
     """Other hash seeds (Python sets, the tokenizers trainer) must not change anything."""
     out, _ = demo
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    cmd = [sys.executable, "-m", "ofa_mue.data.demo_data", "--out", str(tmp_path / "cli"),
+    cmd = [sys.executable, "-m", "ofa_mue.demo.generate", "--out", str(tmp_path / "cli"),
            "--seed", "0", "--train", str(SIZES["train"]), "--valid", str(SIZES["valid"]),
            "--test", str(SIZES["test"]), "--image-size", str(SIZES["image_size"]),
            "--no-progress"]

@@ -15,7 +15,7 @@ from typing import Dict, List
 
 import pytest
 
-from ofa_mue.data.demo_data import generate_demo_data
+from ofa_mue.demo.generate import generate_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_ROWS = 13

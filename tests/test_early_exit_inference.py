@@ -9,11 +9,11 @@ import torch
 from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
 
-from builders import build_model, numbered_dictionary
-from ofa_mue.early_exit import ExitSession
-from ofa_mue.early_exit_generator import EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock
+from ofa_mue.models.builders import build_model, numbered_dictionary
+from ofa_mue.core.early_exit import ExitSession
+from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock
 from ofa_mue.errors import ConfigError
-from ofa_mue.exit_policy import (
+from ofa_mue.core.exit_policy import (
     EntropyPolicy,
     MuEThresholds,
     PatiencePolicy,

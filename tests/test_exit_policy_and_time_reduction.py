@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from ofa_mue.errors import ConfigError
-from ofa_mue.exit_policy import (
+from ofa_mue.core.exit_policy import (
     MuEThresholds,
     StreamSimilarityExit,
     TokenSimilarityExit,
     similarity_exceeds,
     stream_similarity,
 )
-from ofa_mue.time_reduction import ExampleLayers, expected_time_reduction, summarize, time_share
+from ofa_mue.core.time_reduction import ExampleLayers, expected_time_reduction, summarize, time_share
 
 
 def test_stream_similarity_is_per_sample_and_ignores_padding():

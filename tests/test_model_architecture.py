@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from builders import build_meta_model, build_model, numbered_dictionary
+from ofa_mue.models.builders import build_meta_model, build_model, numbered_dictionary
 from ofa_mue.data.images import image_transform
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import CheckpointError

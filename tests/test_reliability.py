@@ -26,7 +26,7 @@ from PIL import Image
 
 from ofa_mue import evaluate
 from ofa_mue.atomic_files import write_atomically
-from ofa_mue.data.demo_data import generate_demo_data
+from ofa_mue.demo.generate import generate_demo_data
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_ROWS = 13
@@ -241,7 +241,7 @@ class RunsCodeWhenUnpickled:
 
 def checkpoint_of_another_architecture(source: Path, target: Path) -> str:
     """The trained checkpoint's configuration with the weights of a wider model."""
-    from builders import build_model, numbered_dictionary
+    from ofa_mue.models.builders import build_model, numbered_dictionary
 
     state = torch.load(source, weights_only=False)
     rows = state["model"]["encoder.embed_tokens.weight"].size(0)

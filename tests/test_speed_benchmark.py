@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ofa_mue.data.demo_data import generate_demo_data
+from ofa_mue.demo.generate import generate_demo_data
 from test_determinism import train
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from typing import Any, Dict
 import torch
 from fairseq.data import Dictionary
 
-from builders import build_model, numbered_dictionary
+from ofa_mue.models.builders import build_model, numbered_dictionary
 from ofa_mue.models.ofa import OFAModel
 
 VOCAB_SIZE = 40

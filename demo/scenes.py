@@ -8,7 +8,7 @@ two well separated classes (big radius about twice the small one).
 
 Everything random comes from the ``random.Random`` passed in, so a scene (and its PNG)
 is a pure function of that generator's seed. The language side (captions, hypotheses and
-their truth values) is in :mod:`ofa_mue.data.demo_language`.
+their truth values) is in :mod:`ofa_mue.demo.language`.
 """
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict
 
-from .atomic_files import write_atomically
-from .errors import DataError
+from ..atomic_files import write_atomically
+from ..errors import DataError
 
 PROFILE_OPTIONS = (
     "image_exit_threshold",

@@ -8,7 +8,7 @@
 - ``static`` (:class:`StaticDepths`): fixed image, text and decoder depths;
 - no exits: the ``mue`` policy with every threshold above 1 (the default).
 
-Every policy builds an :class:`~ofa_mue.early_exit.ExitSession` for a batch with
+Every policy builds an :class:`~ofa_mue.core.early_exit.ExitSession` for a batch with
 ``session(horizon, project)``; ``project`` maps a decoder layer's hidden states to
 vocabulary logits (the shared final layer norm and output projection), which only the
 prediction-based policies call.
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .early_exit import ExitSession
-from .errors import ConfigError
+from ..errors import ConfigError
 
 Projection = Callable[[Tensor], Tensor]
 """Hidden states ``[..., D]`` of a decoder layer -> vocabulary logits ``[..., V]``."""

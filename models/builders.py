@@ -1,4 +1,5 @@
-"""Small builders shared by the model tests: OFA models from an architecture name."""
+"""Plain builder functions: an OFA model of a named architecture, outside fairseq's task machinery
+(tests, benchmarks, conversion)."""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +10,7 @@ import torch
 from fairseq.data import Dictionary
 from fairseq.models import ARCH_CONFIG_REGISTRY
 
-import ofa_mue  # noqa: F401  (registers the model)
-from ofa_mue.models.ofa import OFAModel
+from .ofa import OFAModel
 
 
 def model_args(arch: str, **overrides: Any) -> argparse.Namespace:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import random
 
-from .demo_scenes import BACKGROUNDS, COLOURS, GRID, SHAPES, SIZES, Obj, Scene, make_object
+from .scenes import BACKGROUNDS, COLOURS, GRID, SHAPES, SIZES, Obj, Scene, make_object
 
 AMBIGUOUS = "ambiguous"
 LABELS = {True: "entailment", False: "contradiction", None: "neutral"}

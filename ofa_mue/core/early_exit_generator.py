@@ -1,7 +1,7 @@
 """fairseq's beam search with MuE exits: :class:`EarlyExitSequenceGenerator`.
 
-Each generation runs with a fresh :class:`~ofa_mue.early_exit.ExitSession` from the exit
-policy (:mod:`ofa_mue.exit_policy`): encoder streams stop per sample, and every hypothesis of the beam decides per
+Each generation runs with a fresh :class:`~ofa_mue.core.early_exit.ExitSession` from the exit
+policy (:mod:`ofa_mue.core.exit_policy`): encoder streams stop per sample, and every hypothesis of the beam decides per
 token for itself (each is a row of the decoder's batch). After :meth:`generate`,
 :attr:`EarlyExitSequenceGenerator.last_example_layers` holds the layers each input sample
 used (decoder tokens of all its beams and steps).
