@@ -10,6 +10,7 @@ beam of a decoder step, as the published MuE code makes) fails these tests.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -20,7 +21,7 @@ from torch import Tensor
 
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
-from ofa_mue.core.exit_policy import MuEThresholds
+from ofa_mue.core.exit_policy import MuEThresholds, TokenSimilarityExit
 from tiny_ofa import IMAGE_SIZE, VOCAB_SIZE, tiny_dictionary, tiny_model
 
 LAYERS = 4
@@ -232,7 +233,7 @@ class RecordingSession(ExitSession):
 class MarginRecorder:
     """The MuE token rule, also keeping how far each similarity it sees lies from its threshold."""
 
-    rule: object
+    rule: TokenSimilarityExit
     margins: List[float] = field(default_factory=list)
 
     def should_exit(self, layer, x_in, x_out, positions, tokens):
@@ -268,7 +269,7 @@ def generate(model, net_input, policy):
 def decaying_threshold(similarity_positions: List[Tuple[float, int]]) -> float:
     """``theta`` of the decaying rule (``BETA``, ``TAU``, horizon ``MAX_LEN_B``) in the widest gap
     between the middle half of the measured similarities, each taken at its position."""
-    reduced = sorted((s - (1 - BETA) * torch.tensor(-TAU * t / MAX_LEN_B).exp().item()) / BETA
+    reduced = sorted((s - (1 - BETA) * math.exp(-TAU * t / MAX_LEN_B)) / BETA
                      for s, t in similarity_positions)
     middle = range(len(reduced) // 4, 3 * len(reduced) // 4)
     i = max(middle, key=lambda j: reduced[j + 1] - reduced[j])

@@ -1,4 +1,4 @@
-"""The mutation check: every mutant of ``tests/mutation/mutants.py`` must be caught.
+"""The mutation check: every mutant of tests/mutation/mutants.py must be caught.
 
 For each mutant, a fresh temporary copy of the tree (the files git tracks or would track,
 as they are in the working tree) gets the mutant's edits, and pytest runs the tests the
@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 SURVEY_FILES = ("tests/test_mixed_exit_decisions.py", "tests/test_early_exit_inference.py",
                 "tests/test_exit_policy_and_time_reduction.py", "tests/test_decomposed_encoder.py")
 TEST_TIMEOUT_S = 600
+TIMED_OUT = 124  # the exit status reported for a test run that ran past TEST_TIMEOUT_S
 FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
 
 
@@ -59,8 +60,11 @@ def run_tests(tree: Path, tests: Sequence[str]) -> Tuple[int, str]:
     inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != REPO]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), *inherited]), "PYTHONDONTWRITEBYTECODE": "1",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    done = subprocess.run([sys.executable, "-m", "pytest", *tests, "-q", "-rfE", "--tb=no", "-p", "no:cacheprovider"],
-                          cwd=tree, env=env, capture_output=True, text=True, timeout=TEST_TIMEOUT_S)
+    command = [sys.executable, "-m", "pytest", *tests, "-q", "-rfE", "--tb=no", "-p", "no:cacheprovider"]
+    try:
+        done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=TEST_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # a mutant that hangs is not caught by failing tests
+        return TIMED_OUT, f"pytest did not finish in {TEST_TIMEOUT_S} s"
     return done.returncode, done.stdout + done.stderr
 
 
@@ -107,7 +111,8 @@ def check(selected: List[catalogue.Mutant]) -> bool:
             print(f"{prefix} caught by all {len(failed)} of its tests ({time.monotonic() - start:.0f} s)", flush=True)
         elif code in (0, 1):
             problems.append(mutant.name)
-            print(f"{prefix} SURVIVED {len(escaped)} of its tests: {', '.join(escaped)}", flush=True)
+            print(f"{prefix} NOT CAUGHT by {len(escaped)} of its {len(mutant.caught_by)} tests (they pass on it): "
+                  f"{', '.join(escaped)}", flush=True)
         else:
             problems.append(mutant.name)
             print(f"{prefix} pytest could not run its tests (exit {code}):\n{tail(output)}", flush=True)
@@ -152,6 +157,9 @@ def main(argv: List[str] | None = None) -> int:
     except catalogue.StaleMutant as error:
         print(f"mutation check FAILED: {error}")
         return 1
+    except KeyboardInterrupt:  # the test run and its copy are gone; the working tree was never written to
+        print("mutation check interrupted")
+        return 130
 
 
 if __name__ == "__main__":
