@@ -173,8 +173,10 @@ class OFATask(FairseqTask):
         with this task's exit options."""
         raise NotImplementedError
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
-        """The task's metrics over the records of a whole split (``quick``: only the main ones)."""
+    @classmethod
+    def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+        """The task's metrics over the records of a whole split (``quick``: only the main ones); a
+        class method, so that ``python -m ofa_mue.merge`` needs no loaded task."""
         raise NotImplementedError
 
     def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):

@@ -111,7 +111,8 @@ class SnliVeTask(OFATask):
             )
         ]
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+    @classmethod
+    def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
         correct = sum(record["prediction"] == record["answer"] for record in records)
         return {"accuracy": correct / len(records)}
 
