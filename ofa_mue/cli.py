@@ -18,6 +18,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "calibrate": ("ofa_mue.calibrate", "exit thresholds that keep a share of the full model's quality"),
     "sweep": ("ofa_mue.sweep", "quality-vs-speed curves of MuE and the baselines (CSV, markdown, PNG)"),
     "report": ("ofa_mue.report", "the full-model vs MuE table of finished evaluations"),
+    "convert": ("ofa_mue.convert", "OFA's Hugging Face port checkpoints to fairseq's, and back"),
     "user-dir": ("ofa_mue.user_dir", "print the folder to pass as fairseq's --user-dir"),
     "demo-data": ("ofa_mue.demo.generate", "generate the synthetic demo data set"),
 }
