@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import List
 
 import pytest
-import torch
 
 from ofa_mue import predict
 from ofa_mue.core.early_exit import ExitSession
