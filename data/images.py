@@ -5,7 +5,7 @@ import base64
 import binascii
 import warnings
 from io import BytesIO
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -31,6 +31,16 @@ def decode_image(data: str, path: str, row: int, field: str = "image") -> Image.
         raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
     except (binascii.Error, ValueError) as error:
         raise DataError(path, f"not valid base64 ({error})", row, field) from None
+    return open_image(raw, path, row, field)
+
+
+def open_image(raw: bytes, path: str, row: Optional[int] = None, field: Optional[str] = None) -> Image.Image:
+    """The RGB image in the bytes of an image file (PNG, JPEG, ... anything Pillow reads).
+
+    Bytes that are not an image and images over PIL's ``Image.MAX_IMAGE_PIXELS``
+    (decompression bombs) raise :class:`DataError` naming ``path`` (and ``row`` and
+    ``field`` when given).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -38,9 +48,11 @@ def decode_image(data: str, path: str, row: int, field: str = "image") -> Image.
                 return image.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DataError(path, f"image refused as a possible decompression bomb ({error})", row, field) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DataError(path, f"base64 decodes to {len(raw)} bytes that are not a readable image ({error})",
+    except UnidentifiedImageError:  # its message names a BytesIO object, not the file
+        raise DataError(path, f"{len(raw)} bytes that are not a readable image (no image format Pillow reads)",
                         row, field) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise DataError(path, f"{len(raw)} bytes that are not a readable image ({error})", row, field) from None
 
 
 def image_transform(size: int = 480) -> Callable[[Image.Image], torch.Tensor]:

@@ -100,9 +100,13 @@ class SnliVeTask(OFATask):
         best = self.candidate_scores(model, sample, exit_session).argmax(-1).tolist()
         return [ANSWERS[i] for i in best]
 
-    def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
+    def exit_session(self, model, sample: Dict[str, Any]) -> ExitSession:
+        """A fresh session with this task's exit options for scoring ``sample``'s candidates."""
         horizon = max(len(prompt) for prompt in sample["decoder_prompts"]) + max(len(c) for c in self.candidates)
-        session = self.exit_policy().session(horizon, models[0].decoder.hidden_to_logits)
+        return self.exit_policy().session(horizon, model.decoder.hidden_to_logits)
+
+    def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
+        session = self.exit_session(models[0], sample)
         predictions = self.predict(models[0], sample, session)
         return [
             {"uniq_id": uniq_id, "prediction": prediction, "answer": answer, "layers": layers}
