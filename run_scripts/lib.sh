@@ -10,3 +10,6 @@ total_updates() { echo $(( ( $(wc -l < "$1") + $2 * GPUS - 1 ) / ($2 * GPUS) * $
 # fairseq's default torch DDP cannot sync the layer-wise criteria (they call encoder and
 # decoder separately); legacy DDP can.
 DISTRIBUTED=(--distributed-world-size "$GPUS" --ddp-backend legacy_ddp)
+# OFA's half precision: --fp16 (or the given flag, e.g. memory-efficient-fp16) with a loss-scale
+# window of 512; nothing with FP16=0 (float32).
+half_precision() { [[ "${FP16:-1}" == 0 ]] || echo "--${1:-fp16} --fp16-scale-window 512"; }
