@@ -2,7 +2,8 @@
 # Caption stage 1: fine-tune an official OFA checkpoint with cross-entropy, with MuE.
 #
 # The fairseq-train flags are those of OFA's base recipe (run_scripts/caption/
-# train_caption_stage1_base.sh in OFA-Sys/OFA), with its values, plus MuE's options:
+# train_caption_stage1_base.sh in OFA-Sys/OFA), with its values (those all of
+# OFA's base recipes share: ofa_finetune in ../lib.sh), plus MuE's options:
 #   --decompose-modalities, and --criterion layerwise_label_smoothed_cross_entropy (the task
 #   loss on every decoder layer) in place of OFA's adjust_label_smoothed_cross_entropy.
 # Deliberate deviations from OFA's recipe:
@@ -26,28 +27,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${DATA_DIR:?set DATA_DIR to a folder with train.tsv and valid.tsv}"
 need_file "$OFA_CHECKPOINT" "OFA checkpoint"; need_file "$DATA_DIR/train.tsv" "training data"
 BATCH_SIZE="${BATCH_SIZE:-8}"; UPDATE_FREQ="${UPDATE_FREQ:-4}"; EPOCHS="${EPOCHS:-5}"
-TOTAL=$(( $(total_updates "$DATA_DIR/train.tsv" "$BATCH_SIZE" "$EPOCHS") / UPDATE_FREQ ))
-"$PY" -m fairseq_cli.train "$DATA_DIR" --selected-cols 0,4,2 ${BPE_DIR:+--bpe-dir "$BPE_DIR"} \
-  --user-dir "$REPO_ROOT/ofa_mue" --restore-file "$OFA_CHECKPOINT" --reset-optimizer --reset-dataloader \
-  --reset-meters --save-dir "${SAVE_DIR:-checkpoints/caption_stage1_mue}" "${DISTRIBUTED[@]}" \
-  --task caption --arch "${ARCH:-ofa_base}" \
+ofa_finetune "$OFA_CHECKPOINT" "${SAVE_DIR:-checkpoints/caption_stage1_mue}" --task caption --selected-cols 0,4,2 \
   --decompose-modalities --criterion layerwise_label_smoothed_cross_entropy --label-smoothing 0.1 \
-  --batch-size "$BATCH_SIZE" --update-freq "$UPDATE_FREQ" \
-  --encoder-normalize-before --decoder-normalize-before --share-decoder-input-output-embed \
-  --share-all-embeddings --layernorm-embedding --patch-layernorm-embedding --code-layernorm-embedding \
-  --resnet-drop-path-rate 0.0 --encoder-drop-path-rate 0.1 --decoder-drop-path-rate 0.1 \
-  --dropout 0.1 --attention-dropout 0.0 \
-  --weight-decay 0.01 --optimizer adam --adam-betas "(0.9,0.999)" --adam-eps 1e-08 --clip-norm 1.0 \
-  --lr-scheduler polynomial_decay --lr "${LR:-1e-5}" --total-num-update "$TOTAL" \
-  --max-epoch "$EPOCHS" --warmup-updates $(( TOTAL * 6 / 100 )) \
-  --log-format simple --log-interval 10 --fixed-validation-seed 7 \
-  --no-epoch-checkpoints --keep-best-checkpoints 1 \
-  --save-interval 1 --validate-interval 1 --save-interval-updates 500 --validate-interval-updates 500 \
-  --eval-cider --eval-args '{"beam":5,"max_len_b":16,"no_repeat_ngram_size":3}' \
+  --encoder-drop-path-rate 0.1 --decoder-drop-path-rate 0.1 --dropout 0.1 --lr "${LR:-1e-5}" \
+  --no-epoch-checkpoints --eval-cider --eval-args '{"beam":5,"max_len_b":16,"no_repeat_ngram_size":3}' \
   --best-checkpoint-metric cider --maximize-best-checkpoint-metric \
-  --max-src-length 80 --max-tgt-length 20 --find-unused-parameters \
-  --freeze-encoder-embedding --freeze-decoder-embedding \
-  --add-type-embedding --scale-attn --scale-fc --scale-heads --disable-entangle \
-  --num-bins 1000 --patch-image-size "${IMAGE_SIZE:-480}" \
-  --drop-worst-ratio 0.2 --drop-worst-after 6000 \
-  $(half_precision fp16) --num-workers 0 "$@"
+  --freeze-encoder-embedding --freeze-decoder-embedding --drop-worst-ratio 0.2 --drop-worst-after 6000 \
+  $(half_precision fp16) "$@"
