@@ -188,9 +188,7 @@ class SnliVeRunner:
         sessions, predictions = [], []
         with torch.no_grad():
             for sample in self.batch_list:
-                horizon = (max(len(p) for p in sample["decoder_prompts"])
-                           + max(len(c) for c in self.task.candidates))
-                session = self.policy.session(horizon, self.model.decoder.hidden_to_logits)  # as evaluation_records
+                session = self.task.exit_session(self.model, sample, self.policy)  # as evaluation_records
                 predictions.extend(self.task.predict(self.model, sample, session))
                 sessions.append(session)
         self.sessions, self.predictions = sessions, predictions

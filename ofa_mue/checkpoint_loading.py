@@ -114,12 +114,14 @@ def load_checkpoint_to_cpu(
     path: str, arg_overrides: Optional[Dict[str, Any]] = None, load_on_all_ranks: bool = False
 ) -> Dict[str, Any]:
     """fairseq's ``load_checkpoint_to_cpu`` with the allow-list and clear errors (see module doc)."""
-    return _load_file(path, _fairseq_load_checkpoint_to_cpu, path, arg_overrides, load_on_all_ranks)
+    with _loading(path):
+        return _fairseq_load_checkpoint_to_cpu(path, arg_overrides, load_on_all_ranks)
 
 
 def load_ema_from_checkpoint(path: str) -> Dict[str, Any]:
     """fairseq's ``load_ema_from_checkpoint`` (``--ema-seed-model``) with the allow-list and clear errors."""
-    return _load_file(path, _fairseq_load_ema_from_checkpoint, path)
+    with _loading(path):
+        return _fairseq_load_ema_from_checkpoint(path)
 
 
 def broadcast_object_slow(obj: Any, src_rank: int, group: object, dist_device: torch.device) -> Any:
@@ -136,14 +138,35 @@ def broadcast_object_slow(obj: Any, src_rank: int, group: object, dist_device: t
         ) from None
 
 
-def _load_file(path: str, load: Callable[..., Dict[str, Any]], *args: Any) -> Dict[str, Any]:
-    """Call fairseq's ``load(*args)`` on the checkpoint file ``path`` under the unpickling
-    policy, turning its failures into :class:`CheckpointError` naming ``path``."""
+def checkpoint_task_config(path: str) -> Dict[str, Any]:
+    """The task options a checkpoint was trained with, as a plain dict with the task's name
+    under ``_name`` (from its ``cfg.task``, or a legacy flat ``args`` namespace).
+
+    Reads the configuration only: a checkpoint in torch's zip format is memory-mapped, so
+    its weights are not read. Same allow-list and errors as :func:`load_checkpoint_to_cpu`.
+    """
+    with _loading(path):
+        state = torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path))
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
+    if state.get("cfg") is not None and state["cfg"].get("task") is not None:
+        task = state["cfg"]["task"]
+        task = omegaconf.OmegaConf.to_container(task) if omegaconf.OmegaConf.is_config(task) else dict(task)
+    elif state.get("args") is not None:
+        task = {**vars(state["args"]), "_name": getattr(state["args"], "task", None)}
+    else:
+        task = {}
+    return task
+
+
+@contextlib.contextmanager
+def _loading(path: str) -> Iterator[None]:
+    """Unpickle ``path`` under the policy, turning what goes wrong into a :class:`CheckpointError`."""
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
         with _unpickling_policy():
-            return load(*args)
+            yield
     except pickle.UnpicklingError as error:
         raise CheckpointError(_refusal_message(path, error)) from None
     except (EOFError, RuntimeError) as error:

@@ -3,8 +3,10 @@
     python -m ofa_mue.evaluate DATA --path CHECKPOINT --task snli_ve --gen-subset test \\
         --batch-size 16 --results-path results/snli_ve
 
-``DATA`` is the task's data folder (``{split}.tsv``) or OFA's file list; task options given
-on the command line (``--bpe-dir``, ``--patch-image-size``, ...) replace the checkpoint's.
+``DATA`` is the task's data folder (``{split}.tsv``) or OFA's file list. The task's settings
+(image size, text lengths, prompt, columns, vocabulary) are the checkpoint's unless given on
+the command line (or in ``--model-overrides``, as OFA's scripts pass them): a setting given
+is used as given, even when it equals the default (see :mod:`ofa_mue.tasks.settings`).
 MuE exits are set with the task options ``--image-exit-threshold``, ``--text-exit-threshold``,
 ``--decoder-exit-threshold``, ``--decoder-exit-beta`` and ``--decoder-exit-tau`` (encoder exits
 need a modality-decomposed model: ``--model-overrides "{'decompose_modalities': True}"`` for
@@ -35,7 +37,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from fairseq import checkpoint_utils, options, utils
+from fairseq import checkpoint_utils, options, tasks, utils
 from fairseq.dataclass.configs import DistributedTrainingConfig
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.logging import progress_bar
@@ -58,19 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(user_dir=os.path.dirname(os.path.abspath(ofa_mue.__file__)), num_workers=0,
                         **CAPTION_GENERATION_DEFAULTS)
     return parser
-
-
-def task_overrides(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Dict[str, Any]:
-    """Task options the user set on the command line (they replace the checkpoint's)."""
-    from fairseq.tasks import TASK_DATACLASS_REGISTRY
-
-    defaults = TASK_DATACLASS_REGISTRY[args.task]()
-    overrides = {}
-    for name in defaults.__dataclass_fields__:
-        value = getattr(args, name, None)
-        if value is not None and value != getattr(defaults, name):
-            overrides[name] = value
-    return overrides
 
 
 def score_rows(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
@@ -246,11 +235,13 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     if not cfg.common_eval.path:
         parser.error("--path CHECKPOINT is required")
     use_cuda = torch.cuda.is_available() and not cfg.common.cpu
-    task_options = task_overrides(args, parser)
-    overrides = {**ast.literal_eval(cfg.common_eval.model_overrides), **task_options}
+    # as fairseq-generate does: the task from the command line, its unset settings from the checkpoint
+    task = tasks.setup_task(cfg.task)
+    task.exit_policy()  # validate the exit options before any work
     try:
-        models, _, task = checkpoint_utils.load_model_ensemble_and_task(
-            utils.split_paths(cfg.common_eval.path), arg_overrides=overrides
+        models, _ = checkpoint_utils.load_model_ensemble(
+            utils.split_paths(cfg.common_eval.path), arg_overrides=ast.literal_eval(cfg.common_eval.model_overrides),
+            task=task,
         )
     except CheckpointError as error:  # e.g. weights of another architecture: name the file
         if cfg.common_eval.path in str(error):
@@ -258,8 +249,6 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
     setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda, shard,
                             cfg.dataset.num_workers)
-    setup.set_exit_options(**task_options)  # fairseq overrides only the options a checkpoint has
-    task.exit_policy()  # validate the exit options before any work
     for model in models:
         model.eval()
         if use_cuda:

@@ -54,6 +54,8 @@ fi
 # sqrt(TOTAL_BATCH / TOTAL) when TOTAL_BATCH differs; the square-root rule for Adam].
 split_batch() {
   local reference="$1" per_gpu="$2" base_lr="$3"
+  [[ -z "${UPDATE_FREQ:-}" ]] || die "UPDATE_FREQ is computed from the total batch (TOTAL_BATCH [$reference])," \
+    "the number of processes and BATCH_SIZE: set TOTAL_BATCH instead"
   TOTAL_BATCH="${TOTAL_BATCH:-$reference}"
   [[ "$TOTAL_BATCH" =~ ^[1-9][0-9]*$ ]] || die "TOTAL_BATCH must be a positive integer, got '$TOTAL_BATCH'"
   (( TOTAL_BATCH % WORLD == 0 )) || die "a total batch of $TOTAL_BATCH rows cannot be split evenly over $WORLD" \
@@ -99,4 +101,31 @@ resnet_flags() {
 plan_training() {
   split_batch "$1" "$2" "$3"; resnet_flags
   EPOCHS="${EPOCHS:-$4}"; TOTAL_UPDATES=$(total_updates "$5" "$EPOCHS")
+}
+
+# OFA's half precision: --fp16 (or the given flag, e.g. memory-efficient-fp16) with a loss-scale
+# window of 512; nothing with FP16=0 (float32).
+half_precision() { [[ "${FP16:-1}" == 0 ]] || echo "--${1:-fp16} --fp16-scale-window 512"; }
+# fairseq-train as OFA's base fine-tuning recipes run it, from checkpoint $1 into save dir $2,
+# on DATA_DIR, with the flags (and values) all of OFA's base recipes pass; the recipe adds its
+# own after. Runs after plan_training (BATCH_SIZE, UPDATE_FREQ, EPOCHS, TOTAL_UPDATES, RESNET);
+# uses ARCH, IMAGE_SIZE, BPE_DIR. OFA's --warmup-ratio 0.06 becomes --warmup-updates: 6% of
+# --total-num-update, computed from the data. OFA's --restore-file with --reset-optimizer,
+# --reset-dataloader and --reset-meters becomes fairseq's --finetune-from-model, which does the
+# same on the first launch and resumes from SAVE_DIR/checkpoint_last.pt when run again.
+ofa_finetune() {
+  local checkpoint=$1 save_dir=$2 total=$TOTAL_UPDATES; shift 2
+  exec "$PY" -m fairseq_cli.train "$DATA_DIR" ${BPE_DIR:+--bpe-dir "$BPE_DIR"} --user-dir "$REPO_ROOT/ofa_mue" \
+    --finetune-from-model "$checkpoint" --save-dir "$save_dir" "${DISTRIBUTED[@]}" "${RESNET[@]}" \
+    --arch "${ARCH:-ofa_base}" --batch-size "$BATCH_SIZE" --update-freq "$UPDATE_FREQ" \
+    --encoder-normalize-before --decoder-normalize-before --share-decoder-input-output-embed \
+    --share-all-embeddings --layernorm-embedding --patch-layernorm-embedding --code-layernorm-embedding \
+    --add-type-embedding --scale-attn --scale-fc --scale-heads --disable-entangle \
+    --resnet-drop-path-rate 0.0 --attention-dropout 0.0 \
+    --weight-decay 0.01 --optimizer adam --adam-betas "(0.9,0.999)" --adam-eps 1e-08 --clip-norm 1.0 \
+    --lr-scheduler polynomial_decay --total-num-update "$total" --warmup-updates $(( total * 6 / 100 )) \
+    --max-epoch "$EPOCHS" --log-format simple --log-interval 10 --fixed-validation-seed 7 \
+    --keep-best-checkpoints 1 --save-interval 1 --validate-interval 1 --save-interval-updates 500 \
+    --validate-interval-updates 500 --max-src-length 80 --max-tgt-length 20 --find-unused-parameters \
+    --num-bins 1000 --patch-image-size "${IMAGE_SIZE:-480}" --num-workers 0 "$@"
 }

@@ -10,7 +10,7 @@ which ``scst_reward_criterion`` uses.
 import json
 from argparse import Namespace
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from fairseq import metrics
@@ -27,7 +27,9 @@ DEFAULT_GENERATION = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
 
 @dataclass
 class CaptionConfig(OFAConfig):
-    max_tgt_length: int = field(default=20, metadata={"help": "maximum words of a training caption"})
+    max_tgt_length: Optional[int] = field(
+        default=None, metadata={"help": "maximum words of a training caption (default: the checkpoint's when "
+                                        "evaluating, else 20)"})
     eval_cider: bool = field(default=False, metadata={"help": "generate captions and log CIDEr during validation"})
     eval_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
@@ -46,6 +48,7 @@ class CaptionTask(OFATask):
     """Image -> caption."""
 
     cfg: CaptionConfig
+    SETTING_DEFAULTS = {**OFATask.SETTING_DEFAULTS, "max_tgt_length": 20}
 
     def __init__(self, cfg: CaptionConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)

@@ -7,6 +7,10 @@ files but the last (one per epoch) and every other split reads the last file.
 Every row of an evaluation split is read: batches are consecutive runs of ``--batch-size``
 rows with no batch-size multiple, no size filter and no dropped remainder (fairseq's
 defaults would drop the last partial batch).
+
+The options that shape the model's inputs are settings (:mod:`.settings`): set on the
+command line they are used as given; unset, an inference run takes them from its
+checkpoint, training from OFA's defaults.
 """
 
 import logging
@@ -17,6 +21,7 @@ from typing import Any, Dict, List, Optional
 import torch.distributed
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
+from omegaconf import II
 
 from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
@@ -25,29 +30,47 @@ from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.core.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
 from ofa_mue.core.exit_profile import PROFILE_OPTIONS, load_exit_profile
 
+from .settings import resolve_settings
+
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class OFAConfig(FairseqDataclass):
-    """Options common to OFA tasks (names as in OFA's scripts)."""
+    """Options common to OFA tasks (names as in OFA's scripts).
+
+    The settings (the options in :attr:`OFATask.SETTING_DEFAULTS`) default to ``None``, not
+    set: see :mod:`ofa_mue.tasks.settings` for where an unset one comes from.
+    """
 
     data: Optional[str] = field(
         default=None,
         metadata={"help": "folder with {split}.tsv files, or OFA's comma-separated list of TSV files"},
     )
     selected_cols: Optional[str] = field(
-        default=None, metadata={"help": "comma-separated column indices to read (default: the task's OFA layout)"}
+        default=None, metadata={"help": "comma-separated column indices to read (default: the checkpoint's when "
+                                        "evaluating, else the task's OFA layout)"}
     )
     bpe_dir: Optional[str] = field(
         default=None,
-        metadata={"help": "folder with encoder.json, vocab.bpe and dict.txt (default: OFA's files shipped with ofa_mue)"},
+        metadata={"help": "folder with encoder.json, vocab.bpe and dict.txt (default: the checkpoint's when "
+                          "evaluating and present, else OFA's files shipped with ofa_mue)"},
     )
-    code_dict_size: int = field(default=DEFAULT_CODE_DICT_SIZE, metadata={"help": "number of <code_i> symbols"})
-    num_bins: int = field(default=DEFAULT_NUM_BINS, metadata={"help": "number of <bin_i> symbols"})
-    patch_image_size: int = field(default=480, metadata={"help": "images are resized to this square size"})
-    max_src_length: int = field(default=128, metadata={"help": "maximum words of source text"})
-    max_tgt_length: int = field(default=30, metadata={"help": "maximum words of a target"})
+    code_dict_size: Optional[int] = field(
+        default=None, metadata={"help": f"number of <code_i> symbols (default: the checkpoint's when evaluating, "
+                                        f"else {DEFAULT_CODE_DICT_SIZE})"})
+    num_bins: Optional[int] = field(
+        default=None, metadata={"help": f"number of <bin_i> symbols (default: the checkpoint's when evaluating, "
+                                        f"else {DEFAULT_NUM_BINS})"})
+    patch_image_size: Optional[int] = field(
+        default=None, metadata={"help": "images are resized to this square size (default: the checkpoint's when "
+                                        "evaluating, else 480)"})
+    max_src_length: Optional[int] = field(
+        default=None, metadata={"help": "maximum words of source text (default: the checkpoint's when evaluating, "
+                                        "else 128)"})
+    max_tgt_length: Optional[int] = field(
+        default=None, metadata={"help": "maximum words of a target (default: the checkpoint's when evaluating, "
+                                        "else 30)"})
     max_source_positions: int = field(default=1024, metadata={"help": "maximum source tokens"})
     max_target_positions: int = field(default=1024, metadata={"help": "maximum target tokens"})
     exit_policy: str = field(
@@ -87,12 +110,21 @@ class OFAConfig(FairseqDataclass):
                                                                     "(1 = constant; paper's captioning: 0.95)"})
     decoder_exit_tau: float = field(default=0.0, metadata={"help": "MuE: tau of the decaying decoder threshold "
                                                                    "(paper's captioning: 1)"})
+    # Hidden (no help, so no command-line option): the inference command's --path and
+    # --model-overrides, where an inference run finds its checkpoint's settings.
+    inference_checkpoint: Optional[str] = II("common_eval.path")
+    inference_overrides: Optional[str] = II("common_eval.model_overrides")
 
 
 class OFATask(FairseqTask):
     """Base of the OFA tasks: loads the vocabulary and builds datasets of ``{split}.tsv``."""
 
     cfg: OFAConfig
+    SETTING_DEFAULTS: Dict[str, Any] = {
+        "selected_cols": None, "bpe_dir": None, "code_dict_size": DEFAULT_CODE_DICT_SIZE,
+        "num_bins": DEFAULT_NUM_BINS, "patch_image_size": 480, "max_src_length": 128, "max_tgt_length": 30,
+    }
+    """OFA's default of each setting, used where neither the command line nor a checkpoint sets it."""
 
     def __init__(self, cfg: OFAConfig, vocab: OFAVocabulary):
         super().__init__(cfg)
@@ -100,7 +132,9 @@ class OFATask(FairseqTask):
 
     @classmethod
     def setup_task(cls, cfg: OFAConfig, **kwargs: Any) -> "OFATask":
-        """Load the vocabulary from ``--bpe-dir`` (or the shipped OFA files)."""
+        """Fill the unset settings (:mod:`.settings`), then load the vocabulary from ``--bpe-dir``
+        (or the shipped OFA files)."""
+        resolve_settings(cfg, cls.SETTING_DEFAULTS)
         vocab = OFAVocabulary.load(cfg.bpe_dir, cfg.code_dict_size, cfg.num_bins)
         logger.info("dictionary: %d symbols", len(vocab.dictionary))
         return cls(cfg, vocab)
@@ -178,6 +212,13 @@ class OFATask(FairseqTask):
         """The task's metrics over the records of a whole split (``quick``: only the main ones); a
         class method, so that ``python -m ofa_mue.merge`` needs no loaded task."""
         raise NotImplementedError
+
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        """fairseq's step; a criterion with ``set_num_updates`` learns the update first (as OFA
+        passes ``update_num`` to its criteria, for ``--drop-worst-after``)."""
+        if hasattr(criterion, "set_num_updates"):
+            criterion.set_num_updates(update_num)
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
 
     def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):
         """Keep every row: OFA's datasets cut long texts to ``--max-src-length`` words themselves."""

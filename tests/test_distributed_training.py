@@ -38,7 +38,7 @@ from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "GPUS", "TOTAL_BATCH", "BATCH_SIZE",
-              "LR", "FREEZE_RESNET", "CUDA_VISIBLE_DEVICES")
+              "UPDATE_FREQ", "LR", "FREEZE_RESNET", "CUDA_VISIBLE_DEVICES")
 
 
 def _clean_env(**extra: str) -> Dict[str, str]:
@@ -99,6 +99,7 @@ def test_launch_flags_and_total_batch(env, expected):
     ({"RANK": "0", "WORLD_SIZE": "128", "LOCAL_RANK": "0"}, "a total batch of 64 rows cannot be split evenly over 128"),
     ({"BATCH_SIZE": "3"}, "64 rows per process, not a multiple of BATCH_SIZE=3"),
     ({"TOTAL_BATCH": "sixty"}, "TOTAL_BATCH must be a positive integer"),
+    ({"UPDATE_FREQ": "4"}, "UPDATE_FREQ is computed from the total batch (TOTAL_BATCH [64])"),
 ])
 def test_total_batch_that_cannot_be_kept_is_a_one_line_error(env, message):
     done = lib(SHOW, **env)
@@ -243,10 +244,10 @@ def ofa_export(demo, tmp_path_factory) -> Path:
 
 
 def fine_tune(demo: Path, checkpoint: Path, save_dir: Path) -> str:
-    """run_scripts/snli_ve/train_mue.sh on 2 gloo processes: 2 epochs of 2 updates of 16 rows."""
+    """run_scripts/snli_ve/train_mue.sh on 2 gloo processes in float32: 2 epochs of 2 updates of 16 rows."""
     env = _clean_env(GPUS="2", DIST_BACKEND="gloo", OFA_CHECKPOINT=str(checkpoint), DATA_DIR=str(demo / "snli_ve"),
-                     BPE_DIR=str(demo / "bpe"), ARCH="ofa_demo", IMAGE_SIZE="64", TOTAL_BATCH="16", EPOCHS="2",
-                     SAVE_DIR=str(save_dir))
+                     BPE_DIR=str(demo / "bpe"), ARCH="ofa_demo", IMAGE_SIZE="64", TOTAL_BATCH="16", BATCH_SIZE="8",
+                     EPOCHS="2", FP16="0", SAVE_DIR=str(save_dir))
     done = run_in_own_session(["bash", "run_scripts/snli_ve/train_mue.sh", "--cpu", "--num-workers", "0",
                                "--keep-last-epochs", "-1", "--disable-validation"], env, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:]

@@ -69,9 +69,10 @@ def test_caption_trains_generates_and_evaluates_every_row(demo, tmp_path):
     save_dir = tmp_path / "ckpt"
     train(demo, "caption", save_dir, 2)
     checkpoint = str(save_dir / "checkpoint_last.pt")
+    # as the README writes it: image size and vocabulary come from the checkpoint (trained at 64 px)
     generated = run("fairseq_cli.generate", str(demo / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
-                    "--bpe-dir", str(demo / "bpe"), "--patch-image-size", "64", "--path", checkpoint,
-                    "--gen-subset", "test", "--batch-size", str(BATCH), "--beam", "2", "--max-len-b", "8", "--cpu")
+                    "--path", checkpoint, "--gen-subset", "test", "--batch-size", str(BATCH), "--beam", "2",
+                    "--max-len-b", "8", "--cpu")
     hypotheses = re.findall(r"^D-(\d+)\t", generated, flags=re.MULTILINE)
     assert sorted(int(i) for i in hypotheses) == list(range(TEST_ROWS))
 

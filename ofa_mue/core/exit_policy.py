@@ -26,8 +26,11 @@ state before and after the layer exceeds the decaying threshold
 
     Theta(t) = beta * theta + (1 - beta) * exp(-tau * t / N)
 
-of its position ``t`` (``N``: the horizon, the longest generation, e.g. ``--max-len-b``), which starts near 1 and so protects the first
-tokens of a caption; ``beta = 1`` gives the constant threshold ``theta``.
+of its position ``t``, which starts near 1 and so protects the first tokens of a caption;
+``beta = 1`` gives the constant threshold ``theta``. ``N`` is the horizon: in generation the
+longest generation (``--max-len-b``), in SNLI-VE's teacher-forced scoring each example's own
+decoder length (its prompt and longest answer), so that an example's thresholds never
+depend on the batch it is in.
 
 A threshold above 1 never fires (a cosine similarity is at most 1): that disables the
 exit. Thresholds must be finite and at least -1.
@@ -131,21 +134,29 @@ class StreamSimilarityExit:
 
 @dataclass
 class TokenSimilarityExit:
-    """Decoder rule: a token stops once ``similarity > Theta(position)``."""
+    """Decoder rule: a token stops once ``similarity > Theta(position)``.
+
+    ``horizon`` is ``N``: one number, or one per token of the decoder call (flat, in its
+    ``[B, T]`` order) where tokens of one call have different horizons.
+    """
 
     theta: float
     beta: float = 1.0
     tau: float = 0.0
-    horizon: int = 16
+    horizon: Union[int, Tensor] = 16
     _constant: _TensorConstant = field(init=False, repr=False, compare=False)
     _last_threshold: Optional[tuple] = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._constant = _TensorConstant(self.theta)
 
-    def threshold(self, positions: Tensor) -> Tensor:
-        """``Theta(t)`` for decoder positions ``t``."""
-        decay = torch.exp(-self.tau * positions.float() / self.horizon)
+    def threshold(self, positions: Tensor, tokens: Optional[Tensor] = None) -> Tensor:
+        """``Theta(t)`` for decoder positions ``t`` (of the call's tokens ``tokens``, which pick
+        their horizons when there is one per token)."""
+        horizon = self.horizon
+        if isinstance(horizon, Tensor):
+            horizon = horizon.to(positions.device)[tokens].float()
+        decay = torch.exp(-self.tau * positions.float() / horizon)
         return self.beta * self.theta + (1.0 - self.beta) * decay
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
@@ -154,7 +165,7 @@ class TokenSimilarityExit:
             return similarity_exceeds(x_in, x_out, self._constant.on(x_in.device))
         # the layers of one decoder call test the same positions: compute their thresholds once
         if self._last_threshold is None or self._last_threshold[0] is not positions:
-            self._last_threshold = (positions, self.threshold(positions))
+            self._last_threshold = (positions, self.threshold(positions, tokens))
         return similarity_exceeds(x_in, x_out, self._last_threshold[1])
 
 
@@ -181,10 +192,10 @@ class MuEThresholds:
         """Whether any encoder stream can stop early."""
         return self.image <= 1.0 or self.text <= 1.0
 
-    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
+    def session(self, horizon: Union[int, Tensor], project: Optional[Projection] = None) -> ExitSession:
         """An exit session with a rule for each exit that can fire (a threshold that can reach 1
         or less); a disabled exit gets no rule, so it costs nothing and changes nothing.
-        ``horizon``: the decay's ``N``."""
+        ``horizon``: the decay's ``N`` (see :class:`TokenSimilarityExit`)."""
         encoder_rules = {name: StreamSimilarityExit(value) for name, value in (("image", self.image), ("text", self.text))
                          if value <= 1.0}
         decoder_rule = None
@@ -227,7 +238,7 @@ class StaticDepths:
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{flag} must be a whole number >= 0 (0 = every layer), got {value!r}")
 
-    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
+    def session(self, horizon: Union[int, Tensor], project: Optional[Projection] = None) -> ExitSession:
         """A session whose rules stop each stream at its fixed depth."""
         encoder_rules = {name: FixedDepth(depth) for name, depth in (("image", self.image), ("text", self.text))
                          if depth}
@@ -286,7 +297,7 @@ class EntropyPolicy:
         if not (math.isfinite(self.decoder) and self.decoder >= 0.0):
             raise ConfigError(f"--entropy-exit-threshold must be a finite number >= 0 (nats), got {self.decoder}")
 
-    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
+    def session(self, horizon: Union[int, Tensor], project: Optional[Projection] = None) -> ExitSession:
         return ExitSession({}, EntropyExit(self.decoder, _require_projection(project, "entropy")))
 
 
@@ -300,7 +311,7 @@ class PatiencePolicy:
         if not isinstance(self.decoder, int) or self.decoder < 1:
             raise ConfigError(f"--patience-exit-layers must be a whole number >= 1, got {self.decoder!r}")
 
-    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
+    def session(self, horizon: Union[int, Tensor], project: Optional[Projection] = None) -> ExitSession:
         return ExitSession({}, PatienceExit(self.decoder, _require_projection(project, "patience")))
 
 
