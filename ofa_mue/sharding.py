@@ -16,7 +16,8 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Sequence
+from operator import itemgetter
+from typing import Any, Callable, Dict, Iterable, List, Sequence
 
 from .atomic_files import write_atomically
 from .errors import ConfigError, ShardError
@@ -116,7 +117,9 @@ def read_shards(sources: Iterable[str]) -> List[Dict[str, Any]]:
     return sorted(shards, key=lambda s: s["shard_id"])
 
 
-def merge_records(shards: Sequence[Dict[str, Any]], records_of=lambda shard: shard["records"]) -> List[Dict[str, Any]]:
+def merge_records(shards: Sequence[Dict[str, Any]],
+                  records_of: Callable[[Dict[str, Any]], List[Dict[str, Any]]] = itemgetter("records"),
+                  ) -> List[Dict[str, Any]]:
     """The records of all ``shards`` in row order, after checking that they hold every row of
     the split exactly once (``records_of(shard)``: a shard's records, each with its ``row``)."""
     split_rows = shards[0]["split_rows"]
