@@ -66,7 +66,7 @@ def test_wheel_install_trains_predicts_and_evaluates_from_any_folder(installed):
     generate_demo_data(data, seed=2, train=8, valid=2, test=3, image_size=64)
     save_dir = work / "checkpoints"
     run(python, "-m", "fairseq_cli.train", str(data / "snli_ve"), "--user-dir", folder, "--task", "snli_ve",
-        "--arch", "ofa_demo", "--bpe-dir", str(data / "bpe"), "--patch-image-size", "64",
+        "--arch", "ofa_demo", "--bpe-dir", str(data / "bpe"), "--patch-image-size", "64", "--add-caption",
         "--criterion", "adjust_label_smoothed_cross_entropy", "--optimizer", "adam", "--lr", "1e-4",
         "--max-update", "1", "--batch-size", "4", "--save-dir", str(save_dir), "--num-workers", "0", "--cpu",
         "--no-epoch-checkpoints", cwd=work, env=env)

@@ -34,11 +34,12 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def checkpoints(demo, tmp_path_factory):
-    """A caption and an SNLI-VE checkpoint trained for two updates by fairseq-train."""
+    """A caption and an SNLI-VE checkpoint trained for two updates by fairseq-train (SNLI-VE with
+    the premise in its prompt, as OFA's recipe trains it)."""
     paths = {}
-    for task in ("caption", "snli_ve"):
+    for task, extra in (("caption", ()), ("snli_ve", ("--add-caption",))):
         save_dir = tmp_path_factory.mktemp(f"predict_{task}")
-        train(demo, task, save_dir, 2)
+        train(demo, task, save_dir, 2, *extra)
         paths[task] = str(save_dir / "checkpoint_last.pt")
     return paths
 

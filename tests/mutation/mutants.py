@@ -116,10 +116,20 @@ MUTANTS: Tuple[Mutant, ...] = (
         (MIXED + "test_beams_of_one_sample_stop_at_different_layers_as_the_sample_would_alone",),
     ),
     Mutant(
+        "snli_ve_horizon_from_batch",
+        "SNLI-VE scoring takes the decaying threshold's horizon N from the batch (its longest prompt plus the "
+        "longest candidate) instead of each example's own decoder length",
+        (Edit("tasks/snli_ve.py",
+              "        lengths = torch.tensor([len(prompt) + longest for prompt in sample[\"decoder_prompts\"]])\n",
+              "        lengths = torch.tensor([max(len(p) for p in sample[\"decoder_prompts\"]) + longest\n"
+              "                                for prompt in sample[\"decoder_prompts\"]])\n"),),
+        ("tests/test_inference_with_checkpoint_settings.py::test_snli_ve_exits_do_not_depend_on_the_batch",),
+    ),
+    Mutant(
         "decay_without_horizon",
         "the decaying decoder threshold computed without its horizon: exp(-tau t) instead of exp(-tau t / N)",
         (Edit("ofa_mue/core/exit_policy.py",
-              "        decay = torch.exp(-self.tau * positions.float() / self.horizon)\n",
+              "        decay = torch.exp(-self.tau * positions.float() / horizon)\n",
               "        decay = torch.exp(-self.tau * positions.float())\n"),),
         (POLICY + "test_token_rule_decides_per_token_with_decaying_threshold",),
     ),
