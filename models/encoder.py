@@ -65,7 +65,8 @@ class OFAEncoder(FairseqEncoder):
         self.layernorm_embedding = nn.LayerNorm(dim) if args.layernorm_embedding else None
         self.type_embedding = nn.Embedding(2, dim) if args.add_type_embedding else None
         self.embed_images = resnet_embedding(
-            args.resnet_type, args.resnet_drop_path_rate, getattr(args, "resnet_base_channels", 64)
+            args.resnet_type, args.resnet_drop_path_rate, getattr(args, "resnet_base_channels", 64),
+            frozen_batch_norm=bool(getattr(args, "freeze_resnet", False)),
         )
         self.image_proj = nn.Linear(self.embed_images.out_channels, dim)
         self.patch_layernorm_embedding = nn.LayerNorm(dim) if args.patch_layernorm_embedding else None

@@ -13,6 +13,8 @@ default also has a ``--no-...`` form that turns it off (:data:`SWITCH_OFF_FLAGS`
 as OFA does (shared by encoder, decoder and output projection, so either freezes it).
 New option: ``decompose_modalities`` (MuE), saved in the checkpoint's config so a decomposed
 model is rebuilt decomposed; any OFA checkpoint can be loaded or fine-tuned decomposed.
+OFA's ``freeze_resnet`` keeps the ResNet's BatchNorm layers fixed (the same state-dict names:
+they stay ``BatchNorm2d`` modules, held in eval mode).
 """
 from __future__ import annotations
 
@@ -86,6 +88,9 @@ class OFAModel(FairseqEncoderDecoderModel):
         add("--resnet-type", type=str, help="image backbone: resnet50, resnet101, resnet152 or resnet:a,b,c")
         add("--resnet-base-channels", type=int, help="ResNet stem width (64 in every official model)")
         add("--resnet-drop-path-rate", type=float, help="ResNet drop path rate")
+        add("--freeze-resnet", action="store_true",
+            help="keep the ResNet's BatchNorm statistics and affine parameters fixed while fine-tuning (as OFA's "
+                 "option): every data-parallel process then normalises images the same way")
         add("--encoder-drop-path-rate", type=float, help="encoder drop path rate")
         add("--decoder-drop-path-rate", type=float, help="decoder drop path rate")
         add("--token-bucket-size", type=int, help="text relative-position bucket size")
@@ -266,6 +271,7 @@ def ofa_large_architecture(args) -> None:
         ("scale_fc", True), ("scale_heads", True), ("scale_resids", False), ("no_scale_embedding", True),
         ("share_all_embeddings", True), ("share_decoder_input_output_embed", True),
         ("encoder_normalize_before", True), ("decoder_normalize_before", True), ("decompose_modalities", False),
+        ("freeze_resnet", False),
         ("freeze_encoder_embedding", False), ("freeze_decoder_embedding", False),
     ):
         _default(args, name, value)

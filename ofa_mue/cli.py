@@ -17,6 +17,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     "evaluate": ("ofa_mue.evaluate", "score a whole split: metrics, layers used, expected and measured time"),
     "calibrate": ("ofa_mue.calibrate", "exit thresholds that keep a share of the full model's quality"),
     "sweep": ("ofa_mue.sweep", "quality-vs-speed curves of MuE and the baselines (CSV, markdown, PNG)"),
+    "merge": ("ofa_mue.merge", "join the shards of an evaluation or sweep run on several machines"),
     "report": ("ofa_mue.report", "the full-model vs MuE table of finished evaluations"),
     "convert": ("ofa_mue.convert", "OFA's Hugging Face port checkpoints to fairseq's, and back"),
     "user-dir": ("ofa_mue.user_dir", "print the folder to pass as fairseq's --user-dir"),

@@ -12,6 +12,10 @@ each of ``--patiences``, and static truncation with every stream cut to each dep
 wall-clock reduction against the full model of the same run, mean layers per stream) and
 ``tradeoff.png``: the task metric against the expected time reduction rate, one curve per
 policy, the full model as the reference point.
+
+With ``--num-shards K --shard-id I`` it sweeps shard I of the split (every point) and writes
+``SWEEP_DIR/sweep.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` writes the three files
+from the K shards, with each point's metric recomputed over the whole split.
 """
 from __future__ import annotations
 
@@ -30,7 +34,8 @@ from tqdm import tqdm  # noqa: E402
 
 from .calibrate import MAIN_METRIC  # noqa: E402
 from .atomic_files import atomic_destination, write_atomically  # noqa: E402
-from .evaluate import build_parser, load_evaluation, run_cli  # noqa: E402
+from .evaluate import build_parser, load_evaluation, run_cli, shard_records, split_result  # noqa: E402
+from .sharding import write_shard_file  # noqa: E402
 from .core.exit_policy import NEVER  # noqa: E402
 
 logger = logging.getLogger("ofa_mue.sweep")
@@ -117,8 +122,35 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sweep_row(point: Dict[str, Any], result: Dict[str, Any], metric_name: str) -> Dict[str, Any]:
+    """One row of the table: a sweep point and its :func:`~ofa_mue.evaluate.split_result`."""
+    layers = result["layers"]
+    return {"policy": point["policy"], "setting": point["setting"], "metric": result["metrics"][metric_name],
+            "metrics": result["metrics"], "expected_time_reduction": layers["expected_time_reduction"],
+            "seconds": result["seconds"], "image_layers": layers["image_layers"], "text_layers": layers["text_layers"],
+            "decoder_layers": layers["decoder_layers"]}
+
+
+def write_sweep(rows: List[Dict[str, Any]], metric_name: str, task_name: str, split: str, out: str) -> None:
+    """Add the wall-clock reductions (against the first row, the full model) to ``rows``, write
+    ``sweep.csv``, ``sweep.md`` and ``tradeoff.png`` into ``out`` and print the table."""
+    full_seconds = rows[0]["seconds"]
+    for row in rows:
+        row["wall_clock_reduction"] = 1.0 - row["seconds"] / full_seconds
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(os.path.join(out, "sweep.csv"), buffer.getvalue())
+    table = markdown_table(rows, metric_name)
+    write_atomically(os.path.join(out, "sweep.md"), table)
+    plot_tradeoff(rows, metric_name, f"{task_name} ({split}): quality vs expected time reduction",
+                  os.path.join(out, "tradeoff.png"))
+    print(table)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
-    """Command-line entry point: returns the table's rows."""
+    """Command-line entry point: returns the table's rows (for a shard: what its file holds)."""
     parser = build_sweep_parser()
     setup, args = load_evaluation(parser, argv)
     depth = min(setup.models[0].encoder.num_layers, setup.models[0].decoder.num_layers)
@@ -128,33 +160,24 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
         else list(range(1, decoder_depth))
     points = sweep_points(_floats(args.thresholds), depths, _floats(args.entropies), patiences)
     metric_name = MAIN_METRIC[setup.task.cfg._name]
-    rows: List[Dict[str, Any]] = []
     setup.set_exit_options(exit_profile=None, **points[0]["options"])
-    setup.evaluate(quick_metrics=True)  # warm-up, so that the full model's time is not inflated
+    setup.score()  # warm-up, so that the full model's time is not inflated
+    scored = []
     for point in tqdm(points, desc="sweep", unit="setting"):
         setup.set_exit_options(exit_profile=None, **point["options"])
-        result = setup.evaluate(quick_metrics=True)
-        layers = result["layers"]
-        rows.append({"policy": point["policy"], "setting": point["setting"],
-                     "metric": result["metrics"][metric_name], "metrics": result["metrics"],
-                     "expected_time_reduction": layers["expected_time_reduction"], "seconds": result["seconds"],
-                     "image_layers": layers["image_layers"], "text_layers": layers["text_layers"],
-                     "decoder_layers": layers["decoder_layers"]})
-    full_seconds = rows[0]["seconds"]
-    for row in rows:
-        row["wall_clock_reduction"] = 1.0 - row["seconds"] / full_seconds
-    out = args.sweep_dir
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomically(os.path.join(out, "sweep.csv"), buffer.getvalue())
-    table = markdown_table(rows, metric_name)
-    write_atomically(os.path.join(out, "sweep.md"), table)
+        scored.append(setup.score())
     task_name = setup.task.cfg._name
-    plot_tradeoff(rows, metric_name, f"{task_name} ({setup.split}): quality vs expected time reduction",
-                  os.path.join(out, "tradeoff.png"))
-    print(table)
+    if setup.shard.is_part:
+        description = {**setup.shard_description(), "metric": metric_name, "points": points}
+        del description["exit_policy"]  # each point has its own
+        path = os.path.join(args.sweep_dir, setup.shard.file_name("sweep"))
+        write_shard_file(path, "sweep", setup.shard, description, len(setup.task.dataset(setup.split)),
+                         points=[{"seconds": seconds, "records": shard_records(records)} for records, seconds in scored])
+        logger.info("sweep shard %d of %d written to %s", setup.shard.index, setup.shard.count, path)
+        return [{"shard": path}]
+    rows = [sweep_row(point, split_result(setup.task, records, seconds, *setup.depths(), quick_metrics=True),
+                      metric_name) for point, (records, seconds) in zip(points, scored)]
+    write_sweep(rows, metric_name, task_name, setup.split, args.sweep_dir)
     return rows
 
 

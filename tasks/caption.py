@@ -95,7 +95,8 @@ class CaptionTask(OFATask):
             )
         ]
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+    @classmethod
+    def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
         return caption_metrics([r["prediction"] for r in records], [r["references"] for r in records], quick)
 
     def valid_step(self, sample, model, criterion):

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+import torch.distributed
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
 from omegaconf import II
@@ -206,8 +207,10 @@ class OFATask(FairseqTask):
         with this task's exit options."""
         raise NotImplementedError
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
-        """The task's metrics over the records of a whole split (``quick``: only the main ones)."""
+    @classmethod
+    def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+        """The task's metrics over the records of a whole split (``quick``: only the main ones); a
+        class method, so that ``python -m ofa_mue.merge`` needs no loaded task."""
         raise NotImplementedError
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
@@ -221,8 +224,28 @@ class OFATask(FairseqTask):
         """Keep every row: OFA's datasets cut long texts to ``--max-src-length`` words themselves."""
         return indices
 
+    def begin_epoch(self, epoch: int, model) -> None:
+        """Before training: refuse a process that a launcher started as one of several but that
+        fairseq was not told about (see :func:`check_launch_joined`)."""
+        check_launch_joined()
+        super().begin_epoch(epoch, model)
+
     def get_batch_iterator(self, dataset, **kwargs: Any):
         """fairseq's iterator with no batch-size multiple, so no remainder batch is dropped
         (fairseq's callers pass every option by keyword)."""
         kwargs["required_batch_size_multiple"] = 1
         return super().get_batch_iterator(dataset, **kwargs)
+
+
+def check_launch_joined() -> None:
+    """Raise :class:`ConfigError` when torchrun (``WORLD_SIZE`` > 1) started this process but it
+    trains alone: fairseq only joins a launch it is given the distributed flags for, and
+    each process would otherwise train the whole model by itself and write the same files."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world.isdigit() and int(world) > 1 and not torch.distributed.is_initialized():
+        raise ConfigError(
+            f"this process was started by torchrun as one of {world} (WORLD_SIZE={world}) but fairseq was not "
+            f"told so, and each process would train alone: launch through run_scripts/lib.sh (see README, "
+            f"'Many GPUs and many machines') or pass --distributed-world-size {world} --distributed-rank $RANK "
+            f"--device-id $LOCAL_RANK --distributed-init-method env:// --distributed-no-spawn"
+        )

@@ -181,7 +181,8 @@ class SnliVeTask(OFATask):
                         "line does not apply to SNLI-VE)", split, tally[0] / rows, tally[0], rows)
             del self._generation_tally[split]
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+    @classmethod
+    def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
         correct = sum(record["prediction"] == record["answer"] for record in records)
         return {"accuracy": correct / len(records)}
 

@@ -4,7 +4,8 @@ project's recipes pass exactly OFA's base recipes' flags plus MuE's options.
 OFA's flag lists below are copied from OFA-Sys/OFA's base recipes (run_scripts/snli_ve/
 train_snli_ve_base.sh, run_scripts/caption/train_caption_stage{1,2}_base.sh), with the
 shell variables replaced by the values those scripts set, and without the flags that name
-local paths (data, --bpe-dir, --user-dir, --restore-file, --save-dir).
+local paths (data, --bpe-dir, --user-dir, --restore-file, --save-dir). The recipes are
+compared as run on OFA's number of GPUs, where their computed batch flags must be OFA's.
 """
 from __future__ import annotations
 
@@ -77,6 +78,10 @@ OFA_CAPTION_STAGE2_BASE = """
 # Flags of OFA's fork of fairseq or of OFA's tasks that the recipes replace (each named in the
 # recipe's header among its deliberate deviations).
 OFA_ONLY_FLAGS = ("--warmup-ratio", "--eval-cider-cached-tokens", "--scst-cider-cached-tokens")
+# OFA's start from a checkpoint, which the recipes replace with fairseq's --finetune-from-model
+# (the same start; running the recipe again resumes), and what they add to every OFA recipe.
+RESTORE_FLAGS = ("--reset-optimizer", "--reset-dataloader", "--reset-meters")
+ADDED_OPTIONS = ["--freeze-resnet"]
 
 
 
@@ -84,6 +89,7 @@ OFA_ONLY_FLAGS = ("--warmup-ratio", "--eval-cider-cached-tokens", "--scst-cider-
 class Recipe:
     script: str
     ofa_flags: str  # OFA's base recipe
+    ofa_gpus: int  # the number of GPUs OFA's recipe launches
     checkpoint_variable: str
     mue_options: List[str]  # what MuE adds
     replaced: Dict[str, str] = field(default_factory=dict)  # OFA's flag -> MuE's
@@ -91,11 +97,11 @@ class Recipe:
 
 LAYERWISE = {"--criterion=adjust_label_smoothed_cross_entropy": "--criterion=layerwise_label_smoothed_cross_entropy"}
 RECIPES = {
-    "snli_ve": Recipe("run_scripts/snli_ve/train_mue.sh", OFA_SNLI_VE_BASE, "OFA_CHECKPOINT",
+    "snli_ve": Recipe("run_scripts/snli_ve/train_mue.sh", OFA_SNLI_VE_BASE, 8, "OFA_CHECKPOINT",
                       ["--decompose-modalities"], LAYERWISE),
-    "caption_stage1": Recipe("run_scripts/caption/train_stage1_mue.sh", OFA_CAPTION_STAGE1_BASE, "OFA_CHECKPOINT",
+    "caption_stage1": Recipe("run_scripts/caption/train_stage1_mue.sh", OFA_CAPTION_STAGE1_BASE, 4, "OFA_CHECKPOINT",
                              ["--decompose-modalities"], LAYERWISE),
-    "caption_stage2": Recipe("run_scripts/caption/train_stage2_scst.sh", OFA_CAPTION_STAGE2_BASE,
+    "caption_stage2": Recipe("run_scripts/caption/train_stage2_scst.sh", OFA_CAPTION_STAGE2_BASE, 8,
                              "STAGE1_CHECKPOINT", ["--decompose-modalities", "--layerwise-loss"]),
 }
 TRAIN_ROWS = 1000
@@ -141,7 +147,8 @@ def test_ofa_flags_mean_what_they_mean_in_ofa(tmp_path, recipe):
 
 
 def recipe_argv(tmp_path: Path, recipe: str) -> List[str]:
-    """The fairseq-train arguments the recipe runs (a ``python3`` on PATH records them)."""
+    """The fairseq-train arguments the recipe runs as rank 0 of a torchrun launch on OFA's number
+    of GPUs (a ``python3`` on PATH records them)."""
     script, checkpoint_variable = RECIPES[recipe].script, RECIPES[recipe].checkpoint_variable
     bin_dir, data = tmp_path / "bin", tmp_path / "data"
     bin_dir.mkdir()
@@ -151,8 +158,11 @@ def recipe_argv(tmp_path: Path, recipe: str) -> List[str]:
     recorder = bin_dir / "python3"
     recorder.write_text('#!/usr/bin/env bash\n[[ "$1" == -c ]] && exit 0\nprintf "%s\\0" "$@" > "$ARGV_FILE"\n')
     recorder.chmod(recorder.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "ARGV_FILE": str(tmp_path / "argv"),
-           "DATA_DIR": str(data), checkpoint_variable: str(tmp_path / "start.pt")}
+    launch = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": str(RECIPES[recipe].ofa_gpus), "MASTER_ADDR": "localhost",
+              "MASTER_PORT": "29500"}
+    env = {**{k: v for k, v in os.environ.items() if k not in ("PY", "GPUS", "TOTAL_BATCH", "BATCH_SIZE", "LR")},
+           "PATH": f"{bin_dir}:{os.environ['PATH']}", "ARGV_FILE": str(tmp_path / "argv"),
+           "DATA_DIR": str(data), checkpoint_variable: str(tmp_path / "start.pt"), **launch}
     done = subprocess.run(["bash", str(REPO / script)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     argv = (tmp_path / "argv").read_text().split("\0")[:-1]
@@ -169,10 +179,15 @@ def test_recipe_passes_ofa_base_flags_plus_mue_options(tmp_path, recipe):
     spec = RECIPES[recipe]
     ours = recipe_argv(tmp_path, recipe)
     batch, update_freq = int(value_after(ours, "--batch-size")), int(value_after(ours, "--update-freq"))
-    total = -(-TRAIN_ROWS // batch) * 5 // update_freq  # 5 epochs of the 1000 rows, one GPU
-    local = ["--user-dir", "--restore-file", "--save-dir", "--distributed-world-size", "--ddp-backend"]
+    # 5 epochs of the 1000 rows: batches dealt out to OFA's GPUs, update_freq batches per update
+    per_gpu = -(-(-(-TRAIN_ROWS // batch)) // spec.ofa_gpus)
+    total = -(-per_gpu // update_freq) * 5
+    local = ["--user-dir", "--finetune-from-model", "--save-dir", "--distributed-world-size", "--ddp-backend",
+             "--distributed-rank", "--device-id", "--distributed-init-method", "--distributed-backend"]
     expected = [str(tmp_path / "data"), *[part for flag in local for part in (flag, value_after(ours, flag))],
-                *[spec.replaced.get(flag, flag) for flag in ofa_flags(spec.ofa_flags)], *spec.mue_options,
+                "--distributed-no-spawn",
+                *[spec.replaced.get(flag, flag) for flag in ofa_flags(spec.ofa_flags) if flag not in RESTORE_FLAGS],
+                *spec.mue_options, *ADDED_OPTIONS,
                 "--total-num-update", str(total), "--warmup-updates", str(total * 6 // 100)]
     parsed_ours, parsed_ofa = vars(parse(ours)), vars(parse(expected))
     differences = {key: (parsed_ours.get(key), parsed_ofa.get(key)) for key in parsed_ours.keys() | parsed_ofa.keys()
@@ -180,9 +195,9 @@ def test_recipe_passes_ofa_base_flags_plus_mue_options(tmp_path, recipe):
     assert not differences, f"(recipe, OFA + MuE) differ: {differences}"
     header = "".join(line for line in (REPO / spec.script).read_text().splitlines(keepends=True)
                      if line.startswith("#"))
-    for flag in OFA_ONLY_FLAGS:
-        if flag in spec.ofa_flags:
-            assert flag in header, f"{spec.script} does not list its deviation from OFA's {flag}"
+    deviations = [flag for flag in OFA_ONLY_FLAGS if flag in spec.ofa_flags] + ["--restore-file", *ADDED_OPTIONS]
+    for flag in deviations:
+        assert flag in header, f"{spec.script} does not list its deviation from OFA's {flag}"
 
 
 def test_add_caption_puts_the_premise_in_the_prompt_as_in_ofa(tmp_path, write_tsv, image_b64):

@@ -7,29 +7,37 @@
 #   --decompose-modalities, and --criterion layerwise_label_smoothed_cross_entropy (the task
 #   loss on every decoder layer) in place of OFA's adjust_label_smoothed_cross_entropy.
 # Deliberate deviations from OFA's recipe:
-#   - launch: one fairseq-train with --distributed-world-size $GPUS and --ddp-backend
-#     legacy_ddp (the layer-wise loss calls encoder and decoder directly, which torch's DDP
-#     cannot sync), not torch.distributed.launch over 4 GPUs;
+#   - launch: one process per GPU, started by torchrun (OFA: torch.distributed.launch over
+#     4 GPUs) or srun, or GPUS=N on one node (see README, "Many GPUs and many machines");
+#     --ddp-backend legacy_ddp (the layer-wise loss calls encoder and decoder directly, which
+#     torch's DDP cannot sync);
+#   - OFA's 128 rows per update (4 GPUs x 8 x 4) at any number of GPUs: BATCH_SIZE
+#     per GPU and --update-freq computed (TOTAL_BATCH to change the total);
+#   - --freeze-resnet (FREEZE_RESNET=1): the ResNet's BatchNorm keeps the checkpoint's
+#     statistics, the same on every GPU;
+#   - --finetune-from-model instead of --restore-file with --reset-*: the same start, and
+#     running the recipe again resumes from SAVE_DIR/checkpoint_last.pt;
 #   - OFA's --warmup-ratio 0.06 (a flag of OFA's fairseq fork) becomes --warmup-updates, 6%
 #     of --total-num-update, both computed here from the data (fairseq's polynomial_decay);
 #   - no --eval-cider-cached-tokens: validation CIDEr takes its document frequencies from the
 #     validation references of each batch;
 #   - data: DATA_DIR holds train.tsv and valid.tsv (OFA passes "train.tsv,val.tsv");
 #   - FP16=0 trains in float32 instead of OFA's --fp16 --fp16-scale-window 512.
-# OFA's script uses 4 GPUs x 8 x 4 = 128 rows per update.
 # Environment: OFA_CHECKPOINT (required), DATA_DIR (required: train.tsv, valid.tsv in OFA's
 # caption format), ARCH [ofa_base], SAVE_DIR [checkpoints/caption_stage1_mue], GPUS [1],
-# BATCH_SIZE per GPU [8], UPDATE_FREQ [4], LR [1e-5], EPOCHS [5], IMAGE_SIZE [480], FP16 [1],
-# BPE_DIR. Extra arguments go to fairseq-train.
+# TOTAL_BATCH [128], BATCH_SIZE per GPU [8, or less], LR [1e-5 x sqrt(TOTAL_BATCH / 128)],
+# EPOCHS [5], IMAGE_SIZE [480], FP16 [1], FREEZE_RESNET [1], DIST_BACKEND [nccl], BPE_DIR.
+# Extra arguments go to fairseq-train.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${OFA_CHECKPOINT:?set OFA_CHECKPOINT to an OFA checkpoint (e.g. ofa_base.pt)}"
 : "${DATA_DIR:?set DATA_DIR to a folder with train.tsv and valid.tsv}"
 need_file "$OFA_CHECKPOINT" "OFA checkpoint"; need_file "$DATA_DIR/train.tsv" "training data"
-BATCH_SIZE="${BATCH_SIZE:-8}"; UPDATE_FREQ="${UPDATE_FREQ:-4}"; EPOCHS="${EPOCHS:-5}"
+start_processes "$@"
+plan_training 128 8 1e-5 5 "$DATA_DIR/train.tsv"
 ofa_finetune "$OFA_CHECKPOINT" "${SAVE_DIR:-checkpoints/caption_stage1_mue}" --task caption --selected-cols 0,4,2 \
   --decompose-modalities --criterion layerwise_label_smoothed_cross_entropy --label-smoothing 0.1 \
-  --encoder-drop-path-rate 0.1 --decoder-drop-path-rate 0.1 --dropout 0.1 --lr "${LR:-1e-5}" \
+  --encoder-drop-path-rate 0.1 --decoder-drop-path-rate 0.1 --dropout 0.1 --lr "$LR" \
   --no-epoch-checkpoints --eval-cider --eval-args '{"beam":5,"max_len_b":16,"no_repeat_ngram_size":3}' \
   --best-checkpoint-metric cider --maximize-best-checkpoint-metric \
   --freeze-encoder-embedding --freeze-decoder-embedding --drop-worst-ratio 0.2 --drop-worst-after 6000 \

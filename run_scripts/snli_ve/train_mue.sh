@@ -7,28 +7,36 @@
 #   --decompose-modalities, and --criterion layerwise_label_smoothed_cross_entropy (the task
 #   loss on every decoder layer) in place of OFA's adjust_label_smoothed_cross_entropy.
 # Deliberate deviations from OFA's recipe:
-#   - launch: one fairseq-train with --distributed-world-size $GPUS and --ddp-backend
-#     legacy_ddp (the layer-wise loss calls encoder and decoder directly, which torch's DDP
-#     cannot sync), not torch.distributed.launch over 8 GPUs;
+#   - launch: one process per GPU, started by torchrun (OFA: torch.distributed.launch over
+#     8 GPUs) or srun, or GPUS=N on one node (see README, "Many GPUs and many machines");
+#     --ddp-backend legacy_ddp (the layer-wise loss calls encoder and decoder directly, which
+#     torch's DDP cannot sync);
+#   - OFA's 256 rows per update (8 GPUs x 4 x 8) at any number of GPUs: BATCH_SIZE
+#     per GPU and --update-freq computed (TOTAL_BATCH to change the total);
+#   - --freeze-resnet (FREEZE_RESNET=1): the ResNet's BatchNorm keeps the checkpoint's
+#     statistics, the same on every GPU;
+#   - --finetune-from-model instead of --restore-file with --reset-*: the same start, and
+#     running the recipe again resumes from SAVE_DIR/checkpoint_last.pt;
 #   - OFA's --warmup-ratio 0.06 (a flag of OFA's fairseq fork) becomes --warmup-updates, 6%
 #     of --total-num-update, both computed here from the data (fairseq's polynomial_decay);
 #   - data: DATA_DIR holds train.tsv and valid.tsv (OFA passes "train.tsv,dev.tsv");
 #   - FP16=0 trains in float32 instead of OFA's --fp16 --fp16-scale-window 512.
 # OFA's script runs lr 5e-5 (its loop overrides its lr=3e-5 line) with 8 GPUs x 4 x 8 = 256
-# rows per update. The MuE paper reports lr 3e-5 and 64 rows per update: LR=3e-5 and
-# GPUS x BATCH_SIZE x UPDATE_FREQ = 64.
+# rows per update. The MuE paper reports lr 3e-5 and 64 rows per update: TOTAL_BATCH=64 LR=3e-5.
 # Environment: OFA_CHECKPOINT (required: e.g. ofa_base.pt), DATA_DIR (required: train.tsv and
 # valid.tsv in OFA's SNLI-VE format), ARCH [ofa_base], SAVE_DIR [checkpoints/snli_ve_mue],
-# GPUS [1], BATCH_SIZE per GPU [4], UPDATE_FREQ [8], LR [5e-5], EPOCHS [5], IMAGE_SIZE [480],
-# FP16 [1], BPE_DIR [OFA's files shipped with ofa_mue]. Extra arguments go to fairseq-train.
+# GPUS [1], TOTAL_BATCH [256], BATCH_SIZE per GPU [4, or less], LR [5e-5 x sqrt(TOTAL_BATCH / 256)],
+# EPOCHS [5], IMAGE_SIZE [480], FP16 [1], FREEZE_RESNET [1], DIST_BACKEND [nccl], BPE_DIR [OFA's
+# files shipped with ofa_mue]. Extra arguments go to fairseq-train.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${OFA_CHECKPOINT:?set OFA_CHECKPOINT to an OFA checkpoint (e.g. ofa_base.pt)}"
 : "${DATA_DIR:?set DATA_DIR to a folder with train.tsv and valid.tsv}"
 need_file "$OFA_CHECKPOINT" "OFA checkpoint"; need_file "$DATA_DIR/train.tsv" "training data"
-BATCH_SIZE="${BATCH_SIZE:-4}"; UPDATE_FREQ="${UPDATE_FREQ:-8}"; EPOCHS="${EPOCHS:-5}"
+start_processes "$@"
+plan_training 256 4 5e-5 5 "$DATA_DIR/train.tsv"
 ofa_finetune "$OFA_CHECKPOINT" "${SAVE_DIR:-checkpoints/snli_ve_mue}" --task snli_ve --selected-cols 0,2,3,4,5 \
   --decompose-modalities --criterion layerwise_label_smoothed_cross_entropy --label-smoothing 0.0 \
-  --encoder-drop-path-rate 0.1 --decoder-drop-path-rate 0.1 --dropout 0.1 --lr "${LR:-5e-5}" \
+  --encoder-drop-path-rate 0.1 --decoder-drop-path-rate 0.1 --dropout 0.1 --lr "$LR" \
   --best-checkpoint-metric snli_score --maximize-best-checkpoint-metric --prompt-type prev_output --add-caption \
   $(half_precision fp16) "$@"
