@@ -97,10 +97,13 @@ class Recipe:
 
 LAYERWISE = {"--criterion=adjust_label_smoothed_cross_entropy": "--criterion=layerwise_label_smoothed_cross_entropy"}
 RECIPES = {
+    # the MuE paper's 64 rows per update (on OFA's GPUs: a smaller --update-freq) and lr 3e-5
     "snli_ve": Recipe("run_scripts/snli_ve/train_mue.sh", OFA_SNLI_VE_BASE, 8, "OFA_CHECKPOINT",
-                      ["--decompose-modalities"], LAYERWISE),
+                      ["--decompose-modalities"],
+                      {**LAYERWISE, "--lr=5e-5": "--lr=3e-5", "--update-freq=8": "--update-freq=2"}),
     "caption_stage1": Recipe("run_scripts/caption/train_stage1_mue.sh", OFA_CAPTION_STAGE1_BASE, 4, "OFA_CHECKPOINT",
-                             ["--decompose-modalities"], LAYERWISE),
+                             ["--decompose-modalities"],
+                             {**LAYERWISE, "--lr=1e-5": "--lr=3e-5", "--update-freq=4": "--update-freq=2"}),
     "caption_stage2": Recipe("run_scripts/caption/train_stage2_scst.sh", OFA_CAPTION_STAGE2_BASE, 8,
                              "STAGE1_CHECKPOINT", ["--decompose-modalities", "--layerwise-loss"]),
 }

@@ -11,8 +11,9 @@
 #     4 GPUs) or srun, or GPUS=N on one node (see README, "Many GPUs and many machines");
 #     --ddp-backend legacy_ddp (the layer-wise loss calls encoder and decoder directly, which
 #     torch's DDP cannot sync);
-#   - OFA's 128 rows per update (4 GPUs x 8 x 4) at any number of GPUs: BATCH_SIZE
-#     per GPU and --update-freq computed (TOTAL_BATCH to change the total);
+#   - the MuE paper's 64 rows per update and lr 3e-5 (OFA's script: 128 rows, 4 GPUs x 8 x 4,
+#     and lr 1e-5), at any number of GPUs: BATCH_SIZE per GPU and --update-freq computed
+#     (TOTAL_BATCH to change the total; OFA's own setting: TOTAL_BATCH=128 LR=1e-5);
 #   - --freeze-resnet (FREEZE_RESNET=1): the ResNet's BatchNorm keeps the checkpoint's
 #     statistics, the same on every GPU;
 #   - --finetune-from-model instead of --restore-file with --reset-*: the same start, and
@@ -25,7 +26,7 @@
 #   - FP16=0 trains in float32 instead of OFA's --fp16 --fp16-scale-window 512.
 # Environment: OFA_CHECKPOINT (required), DATA_DIR (required: train.tsv, valid.tsv in OFA's
 # caption format), ARCH [ofa_base], SAVE_DIR [checkpoints/caption_stage1_mue], GPUS [1],
-# TOTAL_BATCH [128], BATCH_SIZE per GPU [8, or less], LR [1e-5 x sqrt(TOTAL_BATCH / 128)],
+# TOTAL_BATCH [64], BATCH_SIZE per GPU [8, or less], LR [3e-5 x sqrt(TOTAL_BATCH / 64)],
 # EPOCHS [5], IMAGE_SIZE [480], FP16 [1], FREEZE_RESNET [1], DIST_BACKEND [nccl], BPE_DIR.
 # Extra arguments go to fairseq-train.
 set -euo pipefail
@@ -34,7 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${DATA_DIR:?set DATA_DIR to a folder with train.tsv and valid.tsv}"
 need_file "$OFA_CHECKPOINT" "OFA checkpoint"; need_file "$DATA_DIR/train.tsv" "training data"
 start_processes "$@"
-plan_training 128 8 1e-5 5 "$DATA_DIR/train.tsv"
+plan_training 64 8 3e-5 5 "$DATA_DIR/train.tsv"
 ofa_finetune "$OFA_CHECKPOINT" "${SAVE_DIR:-checkpoints/caption_stage1_mue}" --task caption --selected-cols 0,4,2 \
   --decompose-modalities --criterion layerwise_label_smoothed_cross_entropy --label-smoothing 0.1 \
   --encoder-drop-path-rate 0.1 --decoder-drop-path-rate 0.1 --dropout 0.1 --lr "$LR" \
