@@ -160,7 +160,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
     setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda)
     setup.set_exit_options(**task_options)  # fairseq overrides only the options a checkpoint has
-    task.exit_policy()  # validate the exit options before any work
+    task.exit_policy(models[0])  # validate the exit options before any work
     for model in models:
         model.eval()
         if use_cuda:

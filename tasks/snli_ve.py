@@ -102,7 +102,7 @@ class SnliVeTask(OFATask):
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
         horizon = max(len(prompt) for prompt in sample["decoder_prompts"]) + max(len(c) for c in self.candidates)
-        session = self.exit_policy().session(horizon, models[0].decoder.hidden_to_logits)
+        session = self.exit_policy(models[0]).session(horizon, models[0].decoder.hidden_to_logits)
         predictions = self.predict(models[0], sample, session)
         return [
             {"uniq_id": uniq_id, "prediction": prediction, "answer": answer, "layers": layers}
