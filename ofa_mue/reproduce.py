@@ -46,6 +46,7 @@ from .errors import ConfigError
 from .evaluate import EvaluationSetup, build_parser, load_evaluation, run_cli
 from .provenance import provenance
 from .report import TASK_METRICS
+from .core.exit_policy import NEVER
 from .core.exit_profile import load_exit_profile
 from .saturation import layer_similarity, plot_similarity, similarity_markdown
 from .sweep import (
@@ -130,7 +131,7 @@ def load_evaluation_args(rest: Sequence[str]) -> argparse.Namespace:
 def profile_thresholds(profile: str) -> Dict[str, float]:
     """The image, text and decoder thresholds (theta) of an exit profile, for Figure 3."""
     options = load_exit_profile(profile)
-    return {part: options.get(f"{part}_exit_threshold", 2.0) for part in ("image", "text", "decoder")}
+    return {part: options.get(f"{part}_exit_threshold", NEVER) for part in ("image", "text", "decoder")}
 
 
 def with_overrides(given: str, extra: Dict[str, Any]) -> str:

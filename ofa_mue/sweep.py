@@ -332,9 +332,8 @@ def grid_points(setup: EvaluationSetup, args: argparse.Namespace) -> List[SweepP
                     "and patience baselines run in their decoder-only form only")
     points = policy_points(_numbers(args.thresholds, float, "--thresholds"),
                            _numbers(args.entropies, float, "--entropies"), patiences, encoder)
-    given = setup.task.exit_policy()
-    if isinstance(given, MuEThresholds) and given.exiting_parts:
-        cfg = setup.task.cfg
+    given, cfg = setup.task.exit_policy(), setup.task.cfg
+    if isinstance(given, MuEThresholds) and (given.exiting_parts or cfg.exit_profile):  # a profile may turn all off
         source = f"profile {os.path.basename(cfg.exit_profile)}" if cfg.exit_profile else "given"
         setting = f"{source}: " + " / ".join(f"{part} {value:g}" if value <= 1.0 else f"{part} off" for part, value in
                                               (("image", given.image), ("text", given.text), ("decoder", given.decoder)))

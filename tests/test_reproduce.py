@@ -317,3 +317,26 @@ def test_reproduce_refuses_what_it_cannot_honour(reproduced, tmp_path):
     with pytest.raises(ConfigError, match=r"--depths 3 is deeper than the model's encoder \(2 layers\)"):
         reproduce.main([*base, "--depths", "3"])
     assert not any(tmp_path.iterdir())
+
+
+def test_sweep_keeps_a_profiles_operating_point_even_with_every_exit_off(ofa_vocab, tmp_path):
+    """A calibration that finds no safe exit writes a profile with every exit off: that is MuE's
+    operating point (the full model), still a row of the tables."""
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    from ofa_mue.core.exit_profile import save_exit_profile
+    from ofa_mue.sweep import grid_points
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    profile = tmp_path / "off.json"
+    save_exit_profile(str(profile), {"options": {"image_exit_threshold": 2.0, "text_exit_threshold": 2.0,
+                                                 "decoder_exit_threshold": 2.0}})
+    task = SnliVeTask(SnliVeConfig(exit_profile=str(profile)), ofa_vocab)
+    model = SimpleNamespace(encoder=SimpleNamespace(num_layers=2), decoder=SimpleNamespace(num_layers=2))
+    args = Namespace(thresholds="0.9", entropies="0.5", patiences="1", depths="1")
+    points = grid_points(SimpleNamespace(task=task, models=[model]), args)
+    given = [point for point in points if point.curve == "mue_given"]
+    assert [point.setting for point in given] == ["profile off.json: image off / text off / decoder off"]
+    assert not any(point.curve.endswith("_encoder") for point in points)  # no encoder exits to share
+    assert sum(point.curve == "static" for point in points) == 7
