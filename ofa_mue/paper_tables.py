@@ -326,7 +326,7 @@ def mue_vs_static(rows: Sequence[Row]) -> Tuple[List[Row], Dict[str, Any]]:
     summary = {"levels": len(levels), "strictly_above": above, "equal": equal, "below": below,
                "at_or_above": above + equal,
                "mue_beats_fixed_depth": above + equal >= 3 and above >= 1,
-               "static_settings": len(points)}
+               "static_settings": sum(row["curve"] in ("full", "static") for row in rows)}
     return table, summary
 
 
@@ -351,8 +351,9 @@ def plot_mue_vs_static(rows: Sequence[Row], table: Sequence[Row], metric_name: s
                        record: Dict[str, Any]) -> None:
     figure, axes = plt.subplots(figsize=(7.5, 4.6), dpi=120)
     points = list(static_points(rows))
+    settings = sum(row["curve"] in ("full", "static") for row in rows)
     axes.scatter([100 * x for x, _ in points], [y for _, y in points], s=9, color="0.75",
-                 label=f"static truncation ({len(points)} depth combinations)")
+                 label=f"static truncation ({settings} depth combinations)")
     line = envelope_vertices(upper_hull(points))
     axes.plot([100 * x for x, _ in line], [y for _, y in line], "--", color="0.4", label="static envelope")
     mue = sorted((100 * e["expected_time_reduction"], e["mue_metric"]) for e in table if e["level"])

@@ -64,6 +64,7 @@ def _row(curve, reduction, metric, setting=""):
 
 def test_mue_against_a_fixed_depth_counts_levels_above_and_below():
     rows = [_row("full", 0.0, 0.9), _row("static", 0.5, 0.7, "a"), _row("static", 0.8, 0.4, "b"),
+            _row("static", 0.5, 0.7, "a twin"),  # another depth combination with the same reduction and quality
             _row("mue", 0.0, 0.9, "t1"),  # saves nothing: not a level
             _row("mue", 0.25, 0.81, "t2"),  # envelope 0.8: above
             _row("mue", 0.5, 0.7, "t3"),  # equal
@@ -75,8 +76,8 @@ def test_mue_against_a_fixed_depth_counts_levels_above_and_below():
     assert [e["verdict"] for e in table] == ["above", "equal", "above", "below", "above"]
     assert table[0]["static_envelope"] == pytest.approx(0.8) and table[0]["between"] == "full model and a"
     assert summary == {"levels": 4, "strictly_above": 2, "equal": 1, "below": 1, "at_or_above": 3,
-                       "mue_beats_fixed_depth": True, "static_settings": 3}
-    rows[6]["metric"] = 0.5  # t4 below: only 2 levels at or above
+                       "mue_beats_fixed_depth": True, "static_settings": 4}
+    rows[7]["metric"] = 0.5  # t4 below: only 2 levels at or above
     assert not mue_vs_static(rows)[1]["mue_beats_fixed_depth"]
 
 
