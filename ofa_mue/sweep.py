@@ -50,7 +50,7 @@ from .errors import ConfigError  # noqa: E402
 from .evaluate import EvaluationSetup, build_parser, load_evaluation, run_cli  # noqa: E402
 from .provenance import provenance  # noqa: E402
 from .result_files import markdown_table, save_figure, write_csv, write_markdown  # noqa: E402
-from .timing import MIN_REPETITIONS, check_repetitions, time_evaluation_arms  # noqa: E402
+from .timing import MIN_REPETITIONS, WARMUP_ROUNDS, check_repetitions, time_evaluation_arms  # noqa: E402
 
 logger = logging.getLogger("ofa_mue.sweep")
 
@@ -215,7 +215,8 @@ def time_rows(setup: EvaluationSetup, rows: Sequence[Dict[str, Any]], repetition
     if repetitions == 0:
         return None
     arms = {arm_name(row): row["options"] for row in rows if row["timed"]}
-    logger.info("timing %d settings: %d warm-up round(s), then %d interleaved repetitions", len(arms), 1, repetitions)
+    logger.info("timing %d settings: %d warm-up round(s), then %d interleaved repetitions", len(arms), WARMUP_ROUNDS,
+                repetitions)
     return time_evaluation_arms(setup, arms, arm_name(rows[0]), repetitions=repetitions, rows=timing_rows)
 
 

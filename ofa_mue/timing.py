@@ -24,6 +24,7 @@ from .provenance import load_average, usable_cores
 logger = logging.getLogger(__name__)
 
 MIN_REPETITIONS = 5
+WARMUP_ROUNDS = 1
 
 
 def synchronize(device: torch.device) -> None:
@@ -96,7 +97,7 @@ def collated_batches(task, split: str, batch_size: int, rows: Optional[int], dev
 
 
 def time_evaluation_arms(setup, arms: Dict[str, Dict[str, Any]], reference: str, repetitions: int = MIN_REPETITIONS,
-                         warmup: int = 1, rows: Optional[int] = None) -> Dict[str, Any]:
+                         warmup: int = WARMUP_ROUNDS, rows: Optional[int] = None) -> Dict[str, Any]:
     """Time the task's evaluation path on ``setup``'s split under each arm's exit options.
 
     ``setup``: an :class:`~ofa_mue.evaluate.EvaluationSetup`; ``arms``: name -> exit options
