@@ -247,6 +247,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         if cfg.common_eval.path in str(error):
             raise
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
+    task.exit_policy(models[0])  # and the depths they ask of this model
     setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda, shard,
                             cfg.dataset.num_workers)
     for model in models:

@@ -27,7 +27,6 @@ from .atomic_files import write_atomically
 from .evaluate import evaluation_summary, records_from_shard, run_cli, split_result
 from .errors import ShardError
 from .sharding import merge_records, read_shards
-from .sweep import sweep_row, write_sweep
 
 logger = logging.getLogger("ofa_mue.merge")
 
@@ -48,22 +47,7 @@ def merge_evaluation(shards: List[Dict[str, Any]], output_dir: str) -> Dict[str,
     return summary
 
 
-def merge_sweep(shards: List[Dict[str, Any]], output_dir: str) -> List[Dict[str, Any]]:
-    """Write ``sweep.csv``, ``sweep.md`` and ``tradeoff.png`` of the merged shards; return the rows."""
-    description = shards[0]["description"]
-    task = TASK_REGISTRY[description["task"]]
-    rows = []
-    for index, point in enumerate(description["points"]):
-        records = records_from_shard(merge_records(shards, lambda shard: shard["points"][index]["records"]))
-        seconds = sum(shard["points"][index]["seconds"] for shard in shards)
-        result = split_result(task, records, seconds, description["encoder_depth"], description["decoder_depth"],
-                              quick_metrics=True)
-        rows.append(sweep_row(point, result, description["metric"]))
-    write_sweep(rows, description["metric"], description["task"], description["split"], output_dir)
-    return rows
-
-
-MERGERS = {"evaluation": merge_evaluation, "sweep": merge_sweep}
+MERGERS = {"evaluation": merge_evaluation}
 
 
 def build_parser() -> argparse.ArgumentParser:

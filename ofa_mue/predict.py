@@ -321,7 +321,7 @@ def load_predictor(args: argparse.Namespace, task_options: Dict[str, Any]) -> Pr
     with open_dict(task.cfg):  # fairseq overrides only the options the checkpoint has
         for option, value in task_options.items():
             task.cfg[option] = value
-    task.exit_policy()  # validate the exit options before any work
+    task.exit_policy(models[0])  # validate the exit options before any work
     use_cuda = torch.cuda.is_available() and not args.cpu
     for model in models:
         model.eval()

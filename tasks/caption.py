@@ -86,7 +86,7 @@ class CaptionTask(OFATask):
         if self._evaluation_generator is None:
             self._evaluation_generator = self.build_generator(models, generation_cfg)
         generator = self._evaluation_generator
-        generator.policy = self.exit_policy()  # the options may change between evaluations (sweeps)
+        generator.policy = self.exit_policy(models[0])  # the options may change between evaluations (sweeps)
         predictions = self.captions(generator, models, sample)
         return [
             {"uniq_id": uniq_id, "prediction": prediction, "references": references, "layers": layers}

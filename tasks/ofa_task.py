@@ -76,8 +76,9 @@ class OFAConfig(FairseqDataclass):
     exit_policy: str = field(
         default="mue",
         metadata={"help": "early-exit policy at inference: 'mue' (similarity thresholds below; all above 1, the "
-                          "default, = no exits), 'entropy' (DeeBERT, decoder), 'patience' (PABEE, decoder) or "
-                          "'static' (fixed depths, --static-*-layers)"},
+                          "default, = no exits), 'entropy' (DeeBERT) or 'patience' (PABEE) in the decoder, with "
+                          "MuE's encoder exits when --image/--text-exit-threshold are given, or 'static' (fixed "
+                          "depths, --static-*-layers)"},
     )
     entropy_exit_threshold: float = field(
         default=0.5, metadata={"help": "entropy policy: a decoder token stops once its prediction's entropy "
@@ -95,8 +96,9 @@ class OFAConfig(FairseqDataclass):
     )
     image_exit_threshold: float = field(
         default=NEVER,
-        metadata={"help": "MuE: an image stream stops after the encoder layer whose output-input cosine "
-                          "similarity exceeds this (above 1: never; needs a modality-decomposed model)"},
+        metadata={"help": "MuE (and the entropy/patience policies' encoder exits): an image stream stops after "
+                          "the encoder layer whose output-input cosine similarity exceeds this (above 1: never; "
+                          "needs a modality-decomposed model)"},
     )
     text_exit_threshold: float = field(
         default=NEVER, metadata={"help": "MuE: the same for the text stream (paper: 0.95)"}
@@ -114,6 +116,31 @@ class OFAConfig(FairseqDataclass):
     # --model-overrides, where an inference run finds its checkpoint's settings.
     inference_checkpoint: Optional[str] = II("common_eval.path")
     inference_overrides: Optional[str] = II("common_eval.model_overrides")
+
+
+def refuse_unused_exit_options(cfg: OFAConfig) -> None:
+    """A :class:`ConfigError` for an exit option that the selected ``--exit-policy`` would ignore."""
+    policy = cfg.exit_policy
+    static = {"--static-image-layers": cfg.static_image_layers, "--static-text-layers": cfg.static_text_layers,
+              "--static-decoder-layers": cfg.static_decoder_layers}
+    if policy != "static":
+        for flag, value in static.items():
+            if value:
+                raise ConfigError(f"{flag} sets a static depth: it needs --exit-policy static (got {policy})")
+    if policy != "mue" and cfg.exit_profile:
+        raise ConfigError(f"--exit-profile holds MuE's thresholds: it needs --exit-policy mue (got {policy}; the "
+                          f"entropy and patience policies take MuE's encoder exits as --image/--text-exit-threshold)")
+    if policy == "static":
+        thresholds = {"--image-exit-threshold": cfg.image_exit_threshold,
+                      "--text-exit-threshold": cfg.text_exit_threshold,
+                      "--decoder-exit-threshold": cfg.decoder_exit_threshold}
+        unused = [flag for flag, value in thresholds.items() if value <= 1.0]
+        if unused:
+            raise ConfigError(f"{', '.join(unused)} cannot apply with --exit-policy static: it cuts every part at "
+                              "the depths of --static-*-layers")
+    elif policy in ("entropy", "patience") and cfg.decoder_exit_threshold <= 1.0:
+        raise ConfigError(f"--decoder-exit-threshold cannot apply with --exit-policy {policy}: its decoder exits by "
+                          f"its own rule (--image/--text-exit-threshold give it MuE's encoder exits)")
 
 
 class OFATask(FairseqTask):
@@ -173,17 +200,23 @@ class OFATask(FairseqTask):
         """The task's dataset of one TSV file."""
         raise NotImplementedError
 
-    def exit_policy(self) -> ExitPolicy:
-        """The exit policy the options select (validated: bad values are a :class:`ConfigError`)."""
+    def exit_policy(self, model=None) -> ExitPolicy:
+        """The exit policy the options select (validated: bad values, options the policy cannot
+        honour and, given the ``model``, depths it does not have are a :class:`ConfigError`)."""
         cfg = self.cfg
-        if cfg.exit_policy == "static":
-            return StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
-        if cfg.exit_policy == "entropy":
-            return EntropyPolicy(float(cfg.entropy_exit_threshold))
-        if cfg.exit_policy == "patience":
-            return PatiencePolicy(cfg.patience_exit_layers)
-        if cfg.exit_policy != "mue":
+        if cfg.exit_policy not in POLICIES:
             raise ConfigError(f"--exit-policy must be one of {', '.join(POLICIES)}, got {cfg.exit_policy!r}")
+        refuse_unused_exit_options(cfg)
+        encoder = {"image": cfg.image_exit_threshold, "text": cfg.text_exit_threshold}
+        if cfg.exit_policy == "static":
+            policy = StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
+            if model is not None:
+                policy.check_depths(model.encoder.num_layers, model.decoder.num_layers)
+            return policy
+        if cfg.exit_policy == "entropy":
+            return EntropyPolicy(float(cfg.entropy_exit_threshold), **encoder)
+        if cfg.exit_policy == "patience":
+            return PatiencePolicy(cfg.patience_exit_layers, **encoder)
         options = {name: getattr(cfg, name) for name in PROFILE_OPTIONS}
         if cfg.exit_profile:
             options.update(load_exit_profile(cfg.exit_profile))
@@ -193,7 +226,7 @@ class OFATask(FairseqTask):
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
         """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options."""
-        extra = {"policy": self.exit_policy(), **(extra_gen_cls_kwargs or {})}
+        extra = {"policy": self.exit_policy(models[0]), **(extra_gen_cls_kwargs or {})}
         return super().build_generator(models, args, seq_gen_cls=seq_gen_cls or EarlyExitSequenceGenerator,
                                        extra_gen_cls_kwargs=extra, **kwargs)
 

@@ -126,7 +126,7 @@ class SnliVeTask(OFATask):
         The decay's horizon of each candidate row is its example's decoder length: the
         example's prompt plus the longest candidate, whatever else is in the batch.
         """
-        policy = self.exit_policy() if policy is None else policy
+        policy = self.exit_policy(model) if policy is None else policy
         longest = max(len(c) for c in self.candidates)
         lengths = torch.tensor([len(prompt) + longest for prompt in sample["decoder_prompts"]])
         width = int(lengths.max())  # the candidate rows' padded length

@@ -137,6 +137,7 @@ def snli_checkpoint(demo, tmp_path_factory) -> str:
     return train(demo, "snli_ve", tmp_path_factory.mktemp("snli_checkpoint"), 4)
 
 
+@pytest.mark.xfail(strict=True, reason="sweep sharding is being re-integrated into the rewritten sweep")
 def test_sharded_sweep_merges_to_the_unsharded_sweep(demo, snli_checkpoint, tmp_path):
     common = arguments(demo, "snli_ve", snli_checkpoint, "--thresholds", "0.99,0.97", "--depths", "2",
                        "--entropies", "", "--patiences", "")
