@@ -37,6 +37,7 @@ from omegaconf import open_dict
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, OFAMuEError
+from ofa_mue.core.exit_profile import guarantee_statement, read_exit_profile
 from ofa_mue.core.time_reduction import summarize
 
 logger = logging.getLogger("ofa_mue.evaluate")
@@ -123,8 +124,8 @@ class EvaluationSetup:
                 self.task.cfg[name] = value
 
     def summary(self, result: Dict[str, Any]) -> Dict[str, Any]:
-        """What the metrics file holds for one evaluation."""
-        return {
+        """What the metrics file holds for one evaluation (with the exit profile's guarantee, if one is used)."""
+        summary = {
             "task": self.task.cfg._name,
             "split": self.split,
             "checkpoint": self.cfg.common_eval.path,
@@ -134,6 +135,12 @@ class EvaluationSetup:
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
             "layers": result["layers"],
         }
+        if self.task.cfg.exit_policy == "mue" and self.task.cfg.exit_profile:
+            profile = read_exit_profile(self.task.cfg.exit_profile)
+            summary["exit_profile"] = {"path": self.task.cfg.exit_profile, "method": profile.get("method"),
+                                       "guarantee": profile.get("guarantee"),
+                                       "statement": guarantee_statement(profile.get("guarantee"))}
+        return summary
 
 
 def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None):
@@ -175,6 +182,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     result = setup.evaluate()
     summary = setup.summary(result)
     print(json.dumps(summary, indent=2))
+    if "exit_profile" in summary:
+        logger.info("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
     out = setup.cfg.common_eval.results_path
     if out:
         write_atomically(os.path.join(out, f"{setup.split}_predictions.jsonl"),

@@ -14,6 +14,7 @@ import os
 from typing import Any, Dict, Optional, Sequence
 
 from .atomic_files import write_atomically
+from .core.exit_profile import guarantee_statement
 
 TASK_METRICS = {"snli_ve": ("accuracy",), "caption": ("bleu4", "meteor", "rouge_l", "cider")}
 LAYER_FIELDS = ("expected_time_reduction", "image_layers", "text_layers", "decoder_layers")
@@ -35,7 +36,17 @@ def task_summary(task: str, full: Dict[str, Any], mue: Dict[str, Any]) -> Dict[s
                 **{f: mue["layers"][f] for f in LAYER_FIELDS}},
     }
     entry["mue"]["examples"] = entry["full"]["examples"] = full["examples"]
+    policy = mue.get("exit_policy", {})
+    entry["mue"]["thresholds"] = {k: policy[k] for k in ("image", "text", "decoder") if k in policy}
+    entry["mue"]["guarantee"] = mue.get("exit_profile", {}).get("guarantee")
     return entry
+
+
+def guarantee_line(mue: Dict[str, Any]) -> str:
+    """The MuE thresholds and what their calibration guarantees, in one line."""
+    thresholds = " / ".join(f"{name} {value:g}" if value <= 1.0 else f"{name} off"
+                            for name, value in mue.get("thresholds", {}).items())
+    return f"MuE thresholds {thresholds}: {guarantee_statement(mue.get('guarantee'))}."
 
 
 def table(summary: Dict[str, Dict[str, Dict[str, float]]]) -> str:
@@ -55,8 +66,9 @@ def table(summary: Dict[str, Dict[str, Dict[str, float]]]) -> str:
             + f"| {mue['image_layers']:.2f} / {mue['text_layers']:.2f} / {mue['decoder_layers']:.2f} |"
         )
         main = names[-1] if task == "caption" else names[0]
-        lines += ["", f"MuE keeps {100 * mue[main] / full[main]:.1f}% of the full model's {main}.", ""] \
+        lines += ["", f"MuE keeps {100 * mue[main] / full[main]:.1f}% of the full model's {main}."] \
             if full[main] else [""]
+        lines += ["", guarantee_line(mue), ""]
     return "\n".join(lines)
 
 
