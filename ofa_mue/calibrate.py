@@ -181,7 +181,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                       for knob in ("image", "text", "decoder")}
     except ValueError as error:
         parser.error(str(error))
-    setup, _ = load_evaluation(parser, argv)
+    setup, full_args = load_evaluation(parser, argv)
+    if full_args.exit_policy != "mue" or full_args.exit_profile or any(
+            getattr(full_args, knob) <= 1.0 for knob in KNOBS):
+        parser.error("calibrate chooses MuE's thresholds itself: drop --exit-policy, --exit-profile and "
+                     "--*-exit-threshold (--*-candidates set the values it tries)")
     if not setup.models[0].encoder.decompose_modalities:
         logger.info("the encoder is not modality-decomposed: encoder exits stay off (decoder thresholds only)")
         candidates["image"] = candidates["text"] = []

@@ -174,6 +174,27 @@ def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_check
     report = run("ofa_mue.report", "--results-dir", str(results))
     assert "with probability at least 50% over the draw of the 9 calibration rows" in report
 
+    # The repeated-split check runs on the cached table alone; at epsilon 0.05, 4 or 5 calibration
+    # rows never certify anything, while the uncorrected choice can pick any configuration.
+    check = run_guarantee_check("--table", str(table), "--splits", "5", "--results-dir", str(tmp_path / "check"))
+    (result,) = check["checks"]
+    assert (result["pool_rows"], result["calibration_rows"], result["configurations"]) == (9, 4, 26)
+    for mode in ("split", "resample"):
+        runs = result["results"][mode]
+        assert set(runs) == {"ltt fixed-sequence", "ltt bonferroni", "retention", "best-within-epsilon"}
+        assert runs["ltt fixed-sequence"]["exits_off_rate"] == runs["ltt bonferroni"]["exits_off_rate"] == 1.0
+        assert all(r["splits"] == 5 for r in runs.values())
+    assert len(check["commit"].split("+")[0]) == 40 and "cpu_model" in check["machine"]
+    assert (tmp_path / "check" / "guarantee_check.md").read_text().count("| ltt fixed-sequence |") == 2
+
+
+def run_guarantee_check(*args: str) -> dict:
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "guarantee_check.py"), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    results_dir = args[args.index("--results-dir") + 1]
+    return json.loads((Path(results_dir) / "guarantee_check.json").read_text())
+
 
 @pytest.mark.parametrize("options, message", [
     (["--retention", "0.9"], "error: --retention is the uncertified calibration: add --method retention"),
@@ -189,4 +210,15 @@ def test_calibration_options_it_cannot_honour_are_refused(demo, tmp_path, option
         main([str(demo / "snli_ve"), "--path", str(tmp_path / "none.pt"), "--task", "snli_ve", "--gen-subset",
               "valid", "--profile-path", str(tmp_path / "p.json"), *options])
     assert message in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_calibration_refuses_thresholds_it_would_override(demo, decomposed_snli_checkpoint, tmp_path, capsys):
+    from ofa_mue.calibrate import main
+
+    with pytest.raises(SystemExit):
+        main([str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve", "--bpe-dir",
+              str(demo / "bpe"), "--gen-subset", "valid", "--cpu", "--decoder-exit-threshold", "0.9",
+              "--profile-path", str(tmp_path / "p.json")])
+    assert "error: calibrate chooses MuE's thresholds itself" in capsys.readouterr().err.strip().splitlines()[-1]
     assert not (tmp_path / "p.json").exists()
