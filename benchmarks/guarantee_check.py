@@ -144,8 +144,9 @@ def markdown(report: Dict[str, Any]) -> str:
              f"table and mode, calibration fraction {settings['calibration_fraction']:g}, fixed-sequence learning "
              f"fraction {settings['learn_fraction']:g}.", ""]
     for check in report["checks"]:
-        lines += [f"**{check['task']}** ({check['table']}): loss `{check['loss']}`, pool of {check['pool_rows']} "
-                  f"rows, {check['calibration_rows']} calibration rows per calibration, "
+        checkpoints = ", ".join(c["path"] for c in check["checkpoints"])
+        lines += [f"**{check['task']}** ({check['table']}, checkpoint {checkpoints}): loss `{check['loss']}`, pool "
+                  f"of {check['pool_rows']} rows, {check['calibration_rows']} calibration rows per calibration, "
                   f"{check['configurations']} configurations; retention target {check['retention']:g}.", ""]
         for mode in MODES:
             reference = check["results"][mode]["retention"]["mean_reduction"]
