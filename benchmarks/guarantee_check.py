@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import machine_info  # noqa: E402
 
 from ofa_mue.atomic_files import write_atomically  # noqa: E402
-from ofa_mue.calibration_losses import DEFAULT_ROUGE_CUTOFF, default_loss  # noqa: E402
+from ofa_mue.calibration_losses import BINARY_LOSSES, DEFAULT_ROUGE_CUTOFF, default_loss  # noqa: E402
 from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable  # noqa: E402
 from ofa_mue.core.risk_control import certify, most_reduction  # noqa: E402
 
@@ -66,12 +66,12 @@ def commit() -> str:
     return git("rev-parse", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
-def selectors(losses: np.ndarray, reductions: np.ndarray, metric: np.ndarray, full_metric: np.ndarray,
-              epsilon: float, delta: float, retention: float, learn_fraction: float,
+def selectors(losses: np.ndarray, binary: bool, reductions: np.ndarray, metric: np.ndarray,
+              full_metric: np.ndarray, epsilon: float, delta: float, retention: float, learn_fraction: float,
               rng: np.random.Generator) -> Dict[str, Selector]:
     """Each method as a function of the calibration rows' indices -> chosen configuration (None: off)."""
     def ltt(procedure: str) -> Selector:
-        return lambda rows: certify(losses[:, rows], reductions[:, rows], epsilon, delta, procedure,
+        return lambda rows: certify(losses[:, rows], reductions[:, rows], epsilon, delta, binary, procedure,
                                     learn_fraction, rng).chosen
 
     def by_retention(rows: np.ndarray) -> Optional[int]:
@@ -102,7 +102,8 @@ def check_table(table: CalibrationTable, loss: str, epsilon: float, delta: float
     pool = losses.shape[1]
     calibration_rows = int(round(calibration_fraction * pool))
     rng = np.random.default_rng(seed)
-    choose = selectors(losses, reductions, metric, full_metric, epsilon, delta, retention, learn_fraction, rng)
+    choose = selectors(losses, loss in BINARY_LOSSES, reductions, metric, full_metric, epsilon, delta, retention,
+                       learn_fraction, rng)
     outcomes = {mode: {method: [] for method in METHODS} for mode in MODES}
     for _ in tqdm(range(splits), desc=f"{table.task} splits", unit="split"):
         order = rng.permutation(pool)

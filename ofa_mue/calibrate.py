@@ -31,10 +31,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .calibration_losses import DEFAULT_ROUGE_CUTOFF, LOSSES, default_loss, describe_loss
+from .calibration_losses import BINARY_LOSSES, DEFAULT_ROUGE_CUTOFF, LOSSES, default_loss, describe_loss
 from .calibration_table import FULL_MODEL, KNOBS, CalibrationTable, evaluate_grid, threshold_grid
 from .core.exit_profile import guarantee_statement, save_exit_profile
-from .core.risk_control import PROCEDURES, certify, is_binary, most_reduction
+from .core.risk_control import PROCEDURES, certify, most_reduction
 from .evaluate import build_parser, load_evaluation
 
 logger = logging.getLogger("ofa_mue.calibrate")
@@ -62,8 +62,8 @@ def choose_certified(table: CalibrationTable, configurations: Sequence, loss: st
                      procedure: str, learn_fraction: float, seed: int, **loss_options: Any) -> Dict[str, Any]:
     """Learn-then-Test on the table: the chosen thresholds (None: exits off) and the guarantee."""
     losses = table.losses(loss, configurations, **loss_options)
-    certification = certify(losses, table.reductions(configurations), epsilon, delta, procedure, learn_fraction,
-                            np.random.default_rng(seed))
+    certification = certify(losses, table.reductions(configurations), epsilon, delta, loss in BINARY_LOSSES,
+                            procedure, learn_fraction, np.random.default_rng(seed))
     chosen = None if certification.chosen is None else configurations[certification.chosen]
     guarantee = {
         "certified": chosen is not None,
@@ -79,7 +79,7 @@ def choose_certified(table: CalibrationTable, configurations: Sequence, loss: st
         "configurations_tested": len(certification.p_values),
         "configurations_certified": len(certification.certified),
         "test_level": certification.level,
-        "p_value_kind": "binomial" if is_binary(losses) else "hoeffding-bentkus",
+        "p_value_kind": "binomial" if loss in BINARY_LOSSES else "hoeffding-bentkus",
         "p_value": certification.chosen_p_value,
         "calibration_loss": None if chosen is None else float(losses[certification.chosen].mean()),
         "split_seed": seed if procedure == "fixed-sequence" else None,

@@ -42,6 +42,9 @@ LOSSES: Dict[str, Dict[str, str]] = {
 }
 """Loss names per task, with what they measure (the first is the default)."""
 
+BINARY_LOSSES = frozenset({"consistency", "label", "rouge"})
+"""Losses that are 0 or 1 by definition (exact binomial p-values); the others take values in [0, 1]."""
+
 DEFAULT_ROUGE_CUTOFF = 0.8
 
 EXAMPLE_METRIC = {"snli_ve": "correct", "caption": "cider"}

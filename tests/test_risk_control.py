@@ -53,7 +53,7 @@ def violation_and_success(select) -> tuple:
 def test_certified_choice_breaks_the_target_at_most_delta_of_the_time(procedure):
     rng = np.random.default_rng(7)
     rate, chose = violation_and_success(
-        lambda losses, reductions: certify(losses, reductions, EPSILON, DELTA, procedure, rng=rng).chosen)
+        lambda losses, reductions: certify(losses, reductions, EPSILON, DELTA, True, procedure, rng=rng).chosen)
     assert rate <= NOISE_BOUND, f"{procedure}: violation rate {rate:.3f}"
     assert chose >= 0.9, f"{procedure} certified a configuration in only {chose:.0%} of draws"
 
@@ -64,7 +64,7 @@ def test_uncorrected_choices_break_the_target_far_more_often():
     best_on_calibration, _ = violation_and_success(
         lambda losses, reductions: most_reduction(losses.mean(axis=1) <= EPSILON, reductions.mean(axis=1)))
     uncorrected_tests, _ = violation_and_success(
-        lambda losses, reductions: most_reduction([p_value(row, EPSILON) <= DELTA for row in losses],
+        lambda losses, reductions: most_reduction([p_value(row, EPSILON, True) <= DELTA for row in losses],
                                                   reductions.mean(axis=1)))
     assert best_on_calibration > 3 * NOISE_BOUND
     assert uncorrected_tests > 3 * NOISE_BOUND
@@ -78,7 +78,7 @@ def test_fixed_sequence_ordered_on_the_testing_rows_is_invalid():
         path = pareto_path(losses.mean(axis=1), reductions.mean(axis=1))
         passed = []
         for k in path:
-            if p_value(losses[k], EPSILON) > DELTA:
+            if p_value(losses[k], EPSILON, True) > DELTA:
                 break
             passed.append(k)
         allowed = np.isin(np.arange(len(losses)), passed)
@@ -97,7 +97,7 @@ def test_p_values_are_valid_at_the_boundary(kind):
         samples = (rng.random((draws, n)) < EPSILON).astype(float)
     else:  # losses in [0, 1] with mean EPSILON: Beta(0.5, 9.5)
         samples = rng.beta(0.5, 0.5 * (1 - EPSILON) / EPSILON, size=(draws, n))
-    p_values = np.array([p_value(row, EPSILON) for row in samples])
+    p_values = np.array([p_value(row, EPSILON, kind == "binary") for row in samples])
     for level in (0.05, 0.1, 0.2):
         assert np.mean(p_values <= level) <= level + 3 * math.sqrt(level * (1 - level) / draws)
 
@@ -108,8 +108,13 @@ def test_p_value_formulas():
     # Hoeffding-Bentkus at mean 0: the Hoeffding term, (1 - epsilon)^n
     assert hoeffding_bentkus_p_value(np.zeros(50), 0.05) == pytest.approx(0.95 ** 50)
     half = np.full(100, 0.5)
-    assert p_value(half, 0.05) == 1.0  # mean above epsilon: no evidence
-    assert p_value(np.array([0.0, 1.0, 0.0]), 0.5) == pytest.approx(0.5)  # P(Bin(3, .5) <= 1)
+    assert p_value(half, 0.05, False) == 1.0  # mean above epsilon: no evidence
+    assert p_value(np.array([0.0, 1.0, 0.0]), 0.5, True) == pytest.approx(0.5)  # P(Bin(3, .5) <= 1)
+    # the p-value follows the loss's definition, not the values seen: a bounded loss that happens to be
+    # 0/1 gets Hoeffding-Bentkus, and a binary loss with other values is an error
+    assert p_value(np.array([0.0, 1.0, 0.0]), 0.5, False) > 0.5
+    with pytest.raises(ValueError, match="binary loss"):
+        p_value(half, 0.05, True)
 
 
 def test_rows_needed_matches_the_closed_form_without_losses():
@@ -129,16 +134,16 @@ def test_pareto_path_and_fixed_sequence_stop():
     losses[1, ::10] = 1.0  # risk 0.1 everywhere: fails
     losses[2, learn[:15]] = 1.0  # looks worse on the learning rows, would pass on the testing rows
     reductions = np.repeat(np.array([[0.1], [0.2], [0.3]]), 100, axis=1)
-    result = certify(losses, reductions, EPSILON, DELTA, "fixed-sequence", learn_fraction=0.5,
+    result = certify(losses, reductions, EPSILON, DELTA, True, "fixed-sequence", learn_fraction=0.5,
                      rng=np.random.default_rng(0))
     # the sequence stops at configuration 1: configuration 2 is never tested
     assert list(result.p_values) == [0, 1] and result.certified == [0] and result.chosen == 0
-    assert certify(losses, reductions, EPSILON, DELTA, "bonferroni").certified == [0]
+    assert certify(losses, reductions, EPSILON, DELTA, True, "bonferroni").certified == [0]
 
 
 def test_nothing_passes_on_too_few_rows():
     losses, reductions = np.zeros((4, 40)), np.full((4, 40), 0.5)
-    result = certify(losses, reductions, 0.01, DELTA)  # (1 - 0.01)^28 > 0.1
+    result = certify(losses, reductions, 0.01, DELTA, True)  # (1 - 0.01)^28 > 0.1
     assert result.chosen is None and result.certified == [] and result.chosen_p_value is None
 
 

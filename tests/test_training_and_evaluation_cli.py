@@ -102,6 +102,7 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     assert profile["metric"] >= 0.9 * profile["full_metric"]
     assert profile["method"] == "retention" and profile["guarantee"] is None
     assert profile["settings_evaluated"] == 27  # each of three knobs at 0.9, 0.5 or off
+    assert (tmp_path / "profile.table.json.gz").is_file()  # the table's default place
     assert set(profile["options"]) == {"image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold",
                                        "decoder_exit_beta", "decoder_exit_tau"}
 
@@ -134,18 +135,18 @@ def test_out_of_range_threshold_is_a_one_line_error(demo, decomposed_snli_checkp
     assert not (tmp_path / "out").exists()
 
 
-def certified_calibration(common, tmp_path, *options: str) -> dict:
-    profile_path = tmp_path / "certified.json"
+def calibrate(common, tmp_path, profile: str, *options: str) -> dict:
+    """Calibrate on the valid split with one shared table; return the profile written to tmp_path/profile."""
     run("ofa_mue.calibrate", *common, "--gen-subset", "valid", "--candidates", "1.0,0.5",
-        "--profile-path", str(profile_path), *options)
-    return json.loads(profile_path.read_text())
+        "--profile-path", str(tmp_path / profile), "--table-path", str(tmp_path / "table.json.gz"), *options)
+    return json.loads((tmp_path / profile).read_text())
 
 
 def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_checkpoint, tmp_path):
     common = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve",
               "--bpe-dir", str(demo / "bpe"), "--batch-size", str(BATCH), "--cpu"]
     # 9 calibration rows cannot certify a 5% loss at 90% ((0.95)^9 > 0.1): every exit stays off.
-    profile = certified_calibration(common, tmp_path)
+    profile = calibrate(common, tmp_path, "strict.json")
     guarantee = profile["guarantee"]
     assert profile["method"] == "ltt" and guarantee["certified"] is False
     assert (guarantee["epsilon"], guarantee["delta"], guarantee["loss"]) == (0.05, 0.1, "consistency")
@@ -153,12 +154,12 @@ def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_check
     assert all(profile["options"][k] > 1 for k in ("image_exit_threshold", "text_exit_threshold",
                                                    "decoder_exit_threshold"))
     assert profile["expected_time_reduction"] == 0.0 and "every exit is off" in guarantee["statement"]
-    table = tmp_path / "certified.table.json.gz"
+    table = tmp_path / "table.json.gz"
     made = table.stat().st_mtime_ns
 
     # A loose target on the same table (reused, nothing evaluated again): thresholds of 1.0 never fire,
     # so at least those pass (no loss on 6 testing rows: p = 0.5^6).
-    profile = certified_calibration(common, tmp_path, "--risk-epsilon", "0.5", "--risk-delta", "0.5")
+    profile = calibrate(common, tmp_path, "certified.json", "--risk-epsilon", "0.5", "--risk-delta", "0.5")
     guarantee = profile["guarantee"]
     assert table.stat().st_mtime_ns == made
     assert guarantee["certified"] and guarantee["p_value"] <= 0.5 and guarantee["p_value_kind"] == "binomial"
@@ -171,8 +172,16 @@ def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_check
     summary = json.loads((results / "snli_ve" / "mue" / "test_metrics.json").read_text())
     assert summary["exit_profile"]["guarantee"] == guarantee
     run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--results-path", str(results / "snli_ve" / "full"))
+    # the uncertified calibration from the same table, reported beside the certified one
+    uncertified = calibrate(common, tmp_path, "uncertified.json", "--method", "retention", "--retention", "0.5")
+    assert uncertified["guarantee"] is None and table.stat().st_mtime_ns == made
+    run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(tmp_path / "uncertified.json"),
+        "--results-path", str(results / "snli_ve" / "mue_retention"))
     report = run("ofa_mue.report", "--results-dir", str(results))
-    assert "with probability at least 50% over the draw of the 9 calibration rows" in report
+    assert "MuE thresholds" in report and "with probability at least 50% over the draw of the 9 calibration rows" \
+        in report
+    assert "| MuE (uncertified) |" in report and "MuE (uncertified) thresholds" in report
+    assert "no guarantee (the thresholds do not come from a certified calibration)" in report
 
     # The repeated-split check runs on the cached table alone; at epsilon 0.05, 4 or 5 calibration
     # rows never certify anything, while the uncorrected choice can pick any configuration.
@@ -186,6 +195,15 @@ def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_check
         assert all(r["splits"] == 5 for r in runs.values())
     assert len(check["commit"].split("+")[0]) == 40 and "cpu_model" in check["machine"]
     assert (tmp_path / "check" / "guarantee_check.md").read_text().count("| ltt fixed-sequence |") == 2
+
+    # a table made with other options is refused, not mixed with new results
+    from ofa_mue.calibrate import main
+    from ofa_mue.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"table.json.gz: this calibration table was made with another task_options"):
+        main([*common, "--gen-subset", "valid", "--candidates", "1.0,0.5", "--decoder-exit-beta", "0.9",
+              "--profile-path", str(tmp_path / "other.json"), "--table-path", str(table)])
+    assert table.stat().st_mtime_ns == made and not (tmp_path / "other.json").exists()
 
 
 def run_guarantee_check(*args: str) -> dict:

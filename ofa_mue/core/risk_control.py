@@ -11,7 +11,8 @@ rate at ``delta``. Then, with probability at least ``1 - delta``, *every* kept c
 has ``R_k <= epsilon``, so any choice among them (here the one with the most expected time
 reduction) inherits the guarantee.
 
-p-values (valid: ``P(p <= a) <= a`` whenever ``R_k >= epsilon``, for rows drawn i.i.d.):
+p-values (valid: ``P(p <= a) <= a`` whenever ``R_k >= epsilon``, for rows drawn i.i.d.), chosen
+by what the loss can take, never by the values seen:
 
 - 0/1 losses: the exact binomial tail ``P(Binomial(n, epsilon) <= k)`` for ``k`` losses in
   ``n`` rows (:func:`binomial_p_value`);
@@ -52,11 +53,6 @@ def _check_level(name: str, value: float) -> None:
         raise ValueError(f"{name} must be in (0, 1), got {value}")
 
 
-def is_binary(losses: np.ndarray) -> bool:
-    """Whether every loss is exactly 0 or 1 (then the exact binomial p-value applies)."""
-    return bool(np.all((losses == 0.0) | (losses == 1.0)))
-
-
 def binomial_p_value(losses: np.ndarray, epsilon: float) -> float:
     """Exact p-value of ``H: risk > epsilon`` for 0/1 losses: ``P(Binomial(n, epsilon) <= sum)``."""
     losses = np.asarray(losses, dtype=float)
@@ -80,14 +76,19 @@ def hoeffding_bentkus_p_value(losses: np.ndarray, epsilon: float) -> float:
     return float(hoeffding_bentkus_bound(losses.size, losses.mean(), epsilon))
 
 
-def p_value(losses: np.ndarray, epsilon: float) -> float:
-    """The p-value of ``H: risk > epsilon``: exact binomial for 0/1 losses, else Hoeffding-Bentkus."""
+def p_value(losses: np.ndarray, epsilon: float, binary: bool) -> float:
+    """The p-value of ``H: risk > epsilon``: exact binomial for a loss that is 0 or 1 by definition
+    (``binary``), else Hoeffding-Bentkus."""
     losses = np.asarray(losses, dtype=float)
     if losses.size == 0:
         raise ValueError("a p-value needs at least one calibration row")
     if np.any((losses < 0.0) | (losses > 1.0)) or not np.all(np.isfinite(losses)):
         raise ValueError("losses must lie in [0, 1]")
-    return binomial_p_value(losses, epsilon) if is_binary(losses) else hoeffding_bentkus_p_value(losses, epsilon)
+    if binary:
+        if not np.all((losses == 0.0) | (losses == 1.0)):
+            raise ValueError("a binary loss must be 0 or 1")
+        return binomial_p_value(losses, epsilon)
+    return hoeffding_bentkus_p_value(losses, epsilon)
 
 
 def pareto_path(mean_losses: Sequence[float], mean_reductions: Sequence[float]) -> List[int]:
@@ -140,14 +141,15 @@ class Certification:
         return None if self.chosen is None else self.p_values[self.chosen]
 
 
-def certify(losses: np.ndarray, reductions: np.ndarray, epsilon: float, delta: float,
+def certify(losses: np.ndarray, reductions: np.ndarray, epsilon: float, delta: float, binary: bool,
             procedure: str = "fixed-sequence", learn_fraction: float = 0.3,
             rng: Optional[np.random.Generator] = None) -> Certification:
     """Learn-then-Test over ``K`` configurations evaluated on ``n`` calibration rows.
 
     ``losses``, ``reductions``: ``[K, n]`` per-example losses in [0, 1] and time reductions
-    (1 - time share) of each configuration. ``rng`` draws the learning rows of the
-    fixed-sequence procedure (default: a generator seeded with 0).
+    (1 - time share) of each configuration; ``binary``: the loss is 0 or 1 by definition (see
+    :func:`p_value`). ``rng`` draws the learning rows of the fixed-sequence procedure
+    (default: a generator seeded with 0).
     """
     losses, reductions = np.asarray(losses, dtype=float), np.asarray(reductions, dtype=float)
     if losses.ndim != 2 or losses.shape != reductions.shape or losses.size == 0:
@@ -159,7 +161,7 @@ def certify(losses: np.ndarray, reductions: np.ndarray, epsilon: float, delta: f
     mean_reductions = reductions.mean(axis=1)
     if procedure == "bonferroni":
         level = delta / configurations
-        p_values = {k: p_value(losses[k], epsilon) for k in range(configurations)}
+        p_values = {k: p_value(losses[k], epsilon, binary) for k in range(configurations)}
         certified = [k for k, p in p_values.items() if p <= level]
         learn_rows, test_rows = 0, rows
     elif procedure == "fixed-sequence":
@@ -173,7 +175,7 @@ def certify(losses: np.ndarray, reductions: np.ndarray, epsilon: float, delta: f
         path = pareto_path(losses[:, learn].mean(axis=1), reductions[:, learn].mean(axis=1))
         p_values, certified = {}, []
         for k in path:
-            p_values[k] = p_value(losses[k, test], epsilon)
+            p_values[k] = p_value(losses[k, test], epsilon, binary)
             if p_values[k] > level:
                 break
             certified.append(k)
@@ -207,7 +209,7 @@ def rows_needed(epsilon: float, delta: float, observed_risk: float = 0.0, binary
         else:
             p_values = hoeffding_bentkus_bound(n, observed_risk, epsilon)
         failing = np.flatnonzero(p_values > delta / tests)
-        if failing.size == 0:  # a whole block passes: the p-values only shrink from here
+        if failing.size == 0:  # a whole block of 100,000 sizes passes: the p-values only fall further
             return last_failing + 1
         last_failing = int(n[failing[-1]])
     return None
