@@ -1,147 +1,230 @@
-"""Calibrate MuE's thresholds for a target share of the full model's quality.
+"""Calibrate MuE's exit thresholds on a split, with a finite-sample guarantee by default.
 
     python -m ofa_mue.calibrate DATA --path CHECKPOINT --task snli_ve --gen-subset valid \\
-        --batch-size 16 --retention 0.99 --profile-path results/snli_ve_profile.json
+        --batch-size 16 --risk-epsilon 0.05 --risk-delta 0.1 --profile-path results/snli_ve_profile.json
 
-On the given split (a validation split), it chooses the image, text and decoder thresholds
-that maximise the expected time reduction rate while keeping at least ``--retention`` of
-the full model's main metric (SNLI-VE accuracy, caption CIDEr), and saves them as an exit
-profile (:mod:`ofa_mue.core.exit_profile`) that ``--exit-profile`` loads.
+Every configuration of a grid of image, text and decoder thresholds (each knob at each of
+``--candidates`` or off; the decoder's decay from ``--decoder-exit-beta``/``--decoder-exit-tau``)
+is evaluated once on the calibration split, and its per-example losses and time shares are
+kept in a calibration table (:mod:`ofa_mue.calibration_table`, ``--table-path``; reused by a
+later run with the same checkpoint and options). Then one of two methods chooses:
 
-The search: the full model first; then, for each threshold alone, a binary search over
-the candidate values (``--candidates``, default :data:`CANDIDATES`) for the lowest value that keeps the retention; then all three
-together, backing off (one candidate up, or off) whichever threshold costs the least time
-saving until the retention holds. The decoder's decay (``--decoder-exit-beta``,
-``--decoder-exit-tau``) is taken from the command line and kept.
+- ``--method ltt`` (default, certified): Learn-then-Test (:mod:`ofa_mue.core.risk_control`).
+  With probability at least ``1 - D`` over the draw of the calibration rows, the chosen
+  thresholds' expected per-example loss (``--loss``, :mod:`ofa_mue.calibration_losses`) on
+  new data from the same distribution is at most ``E`` (``--risk-epsilon E --risk-delta D``).
+  Among the configurations that pass, the one with the most expected time reduction is
+  chosen; if none passes, every exit stays off and the profile says so.
+- ``--method retention`` (uncertified): the configuration with the most expected time
+  reduction whose metric on the split keeps ``--retention`` of the full model's (accuracy;
+  corpus CIDEr-D). It makes no promise about other data.
+
+The exit profile (:mod:`ofa_mue.core.exit_profile`) records the thresholds, how they were
+chosen and, for ``ltt``, the guarantee; ``--exit-profile`` loads it.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import os
+from typing import Any, Dict, List, Optional, Sequence
 
-from tqdm import tqdm
+import numpy as np
 
-from .evaluate import EvaluationSetup, build_parser, load_evaluation
+from .calibration_losses import BINARY_LOSSES, DEFAULT_ROUGE_CUTOFF, LOSSES, default_loss, describe_loss
+from .calibration_table import FULL_MODEL, KNOBS, CalibrationTable, evaluate_grid, threshold_grid
+from .core.exit_profile import guarantee_statement, save_exit_profile
+from .core.risk_control import PROCEDURES, certify, most_reduction
+from .evaluate import build_parser, load_evaluation
 from .sharding import Shard
-from .core.exit_policy import NEVER
-from .core.exit_profile import save_exit_profile
 
 logger = logging.getLogger("ofa_mue.calibrate")
 
-CANDIDATES: Tuple[float, ...] = (0.999, 0.995, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5)
-"""Threshold values tried, from the most to the least conservative."""
+CANDIDATES = "0.99,0.95,0.9,0.8,0.6"
+"""Threshold values tried for each knob (beside off) unless given."""
 
-KNOBS = ("image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold")
 MAIN_METRIC = {"snli_ve": "accuracy", "caption": "cider"}
+METHODS = ("ltt", "retention")
+LTT_OPTIONS = ("risk_epsilon", "risk_delta", "loss", "rouge_cutoff", "multiple_testing", "learn_fraction")
 
 
-class Calibration:
-    """Evaluates threshold settings on one split, remembering every result."""
+def parse_candidates(text: str, option: str) -> List[float]:
+    """Comma-separated thresholds in (0, 1] (ValueError naming ``option`` otherwise)."""
+    try:
+        values = [float(value) for value in text.split(",") if value.strip()]
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated numbers, got {text!r}") from None
+    if not values or any(not 0.0 < value <= 1.0 for value in values):
+        raise ValueError(f"{option} must be thresholds in (0, 1], got {text!r}")
+    return values
 
-    def __init__(self, setup: EvaluationSetup, retention: float, candidates: Sequence[float] = CANDIDATES):
-        self.setup = setup
-        self.candidates = tuple(sorted(candidates, reverse=True))
-        self.metric_name = MAIN_METRIC[setup.task.cfg._name]
-        self.results: Dict[Tuple[float, ...], Dict[str, Any]] = {}
-        self.progress = tqdm(desc="calibrate", unit="setting")
-        self.full_metric = self.score({})["metric"]
-        self.floor = retention * self.full_metric
 
-    def score(self, setting: Dict[str, float]) -> Dict[str, Any]:
-        """Metric and expected time reduction of ``setting`` (knob -> threshold; others off)."""
-        key = tuple(setting.get(knob, NEVER) for knob in KNOBS)
-        if key not in self.results:
-            self.setup.set_exit_options(exit_policy="mue", exit_profile=None, **dict(zip(KNOBS, key)))
-            result = self.setup.evaluate(quick_metrics=True)
-            self.results[key] = {"metric": result["metrics"][self.metric_name],
-                                 "expected_time_reduction": result["layers"]["expected_time_reduction"]}
-            self.progress.update()
-            self.progress.set_postfix(**{self.metric_name: f"{self.results[key]['metric']:.4f}"})
-        return self.results[key]
+def choose_certified(table: CalibrationTable, configurations: Sequence, loss: str, epsilon: float, delta: float,
+                     procedure: str, learn_fraction: float, seed: int, **loss_options: Any) -> Dict[str, Any]:
+    """Learn-then-Test on the table: the chosen thresholds (None: exits off) and the guarantee."""
+    losses = table.losses(loss, configurations, **loss_options)
+    certification = certify(losses, table.reductions(configurations), epsilon, delta, loss in BINARY_LOSSES,
+                            procedure, learn_fraction, np.random.default_rng(seed))
+    chosen = None if certification.chosen is None else configurations[certification.chosen]
+    guarantee = {
+        "certified": chosen is not None,
+        "epsilon": epsilon,
+        "delta": delta,
+        "loss": loss,
+        "loss_definition": describe_loss(table.task, loss, **loss_options),
+        "calibration_rows": len(table.rows),
+        "learn_rows": certification.learn_rows,
+        "test_rows": certification.test_rows,
+        "multiple_testing": procedure,
+        "configurations": len(configurations),
+        "configurations_tested": len(certification.p_values),
+        "configurations_certified": len(certification.certified),
+        "test_level": certification.level,
+        "p_value_kind": "binomial" if loss in BINARY_LOSSES else "hoeffding-bentkus",
+        "p_value": certification.chosen_p_value,
+        "calibration_loss": None if chosen is None else float(losses[certification.chosen].mean()),
+        "split_seed": seed if procedure == "fixed-sequence" else None,
+    }
+    guarantee["statement"] = guarantee_statement(guarantee)
+    return {"thresholds": chosen, "guarantee": guarantee}
 
-    def keeps_quality(self, setting: Dict[str, float]) -> bool:
-        return self.score(setting)["metric"] >= self.floor
 
-    def lowest_alone(self, knob: str) -> Optional[int]:
-        """Index in the candidates of the lowest threshold of ``knob`` that keeps the quality alone."""
-        low, high, best = 0, len(self.candidates) - 1, None
-        while low <= high:
-            middle = (low + high) // 2
-            if self.keeps_quality({knob: self.candidates[middle]}):
-                best, low = middle, middle + 1
-            else:
-                high = middle - 1
-        return best
-
-    def search(self) -> Dict[str, float]:
-        """The combined setting (see the module docstring)."""
-        chosen = {knob: self.lowest_alone(knob) for knob in KNOBS}
-        while True:
-            setting = {knob: self.candidates[i] for knob, i in chosen.items() if i is not None}
-            if self.keeps_quality(setting):
-                return setting
-            options: List[Tuple[float, str]] = []
-            for knob, index in chosen.items():
-                if index is None:
-                    continue
-                relaxed = dict(chosen, **{knob: index - 1 if index > 0 else None})
-                relaxed_setting = {k: self.candidates[i] for k, i in relaxed.items() if i is not None}
-                options.append((self.score(relaxed_setting)["expected_time_reduction"], knob))
-            _, knob = max(options)
-            chosen[knob] = chosen[knob] - 1 if chosen[knob] > 0 else None
+def choose_by_retention(table: CalibrationTable, configurations: Sequence, retention: float) -> Optional[tuple]:
+    """The uncertified choice: most mean time reduction whose mean metric keeps ``retention`` of the full model's."""
+    metric = table.example_metric(configurations).mean(axis=1)
+    full = table.example_metric([FULL_MODEL]).mean()
+    index = most_reduction(metric >= retention * full, table.reductions(configurations).mean(axis=1))
+    return None if index is None else configurations[index]
 
 
 def build_calibration_parser() -> argparse.ArgumentParser:
-    """The evaluation options plus ``--retention`` and ``--profile-path``."""
+    """The evaluation options plus the calibration's."""
     parser = build_parser()
     group = parser.add_argument_group("calibration")
-    group.add_argument("--retention", type=float, default=0.99,
-                       help="share of the full model's main metric to keep (default 0.99)")
     group.add_argument("--profile-path", required=True, help="where to write the exit profile (JSON)")
-    group.add_argument("--candidates", default=",".join(map(str, CANDIDATES)),
-                       help="threshold values to search (default: %(default)s)")
+    group.add_argument("--table-path", default=None,
+                       help="calibration table (per-example results of every configuration; reused when it "
+                            "exists; default: beside the profile, PROFILE.table.json.gz)")
+    group.add_argument("--method", choices=METHODS, default="ltt",
+                       help="ltt: certified Learn-then-Test (default); retention: uncertified, keep --retention "
+                            "of the full model's metric on this split")
+    group.add_argument("--candidates", default=CANDIDATES,
+                       help="threshold values tried for each knob, beside off (default: %(default)s)")
+    for knob in ("image", "text", "decoder"):
+        group.add_argument(f"--{knob}-candidates", default=None, help=f"values for the {knob} threshold "
+                                                                      "(default: --candidates)")
+    certified = parser.add_argument_group("certified calibration (--method ltt)")
+    certified.add_argument("--risk-epsilon", type=float, default=None,
+                           help="E: bound on the expected per-example loss (default 0.05)")
+    certified.add_argument("--risk-delta", type=float, default=None,
+                           help="D: the bound may fail with probability at most D over the calibration "
+                                "rows (default 0.1)")
+    certified.add_argument("--loss", default=None,
+                           help="per-example loss: snli_ve consistency (default) or label; caption cider "
+                                "(default) or rouge (see ofa_mue/calibration_losses.py)")
+    certified.add_argument("--rouge-cutoff", type=float, default=None,
+                           help=f"caption --loss rouge: a caption is lost below this ROUGE-L against the full "
+                                f"model's (default {DEFAULT_ROUGE_CUTOFF})")
+    certified.add_argument("--multiple-testing", choices=PROCEDURES, default=None,
+                           help="fixed-sequence (default): order on --learn-fraction of the rows, test along the "
+                                "order on the rest; bonferroni: test every configuration on all rows at D/K")
+    certified.add_argument("--learn-fraction", type=float, default=None,
+                           help="fixed-sequence: share of the rows that only orders the configurations "
+                                "(default 0.3; the split is drawn with --seed)")
+    uncertified = parser.add_argument_group("uncertified calibration (--method retention)")
+    uncertified.add_argument("--retention", type=float, default=None,
+                             help="share of the full model's main metric to keep on this split (default 0.99)")
     return parser
+
+
+def check_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse options the chosen method cannot honour; fill in the defaults of the others."""
+    given = [name for name in LTT_OPTIONS if getattr(args, name) is not None]
+    if args.method == "retention":
+        if given:
+            parser.error(f"--{given[0].replace('_', '-')} is an option of the certified calibration "
+                         f"(--method ltt), not of --method retention")
+        args.retention = 0.99 if args.retention is None else args.retention
+        if not 0.0 < args.retention <= 1.0:
+            parser.error(f"--retention must be in (0, 1], got {args.retention}")
+        return
+    if args.retention is not None:
+        parser.error("--retention is the uncertified calibration: add --method retention (the default method, "
+                     "ltt, takes --risk-epsilon and --risk-delta)")
+    defaults = {"risk_epsilon": 0.05, "risk_delta": 0.1, "loss": default_loss(args.task),
+                "multiple_testing": "fixed-sequence"}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.loss not in LOSSES[args.task]:
+        parser.error(f"--loss for {args.task} must be one of {', '.join(LOSSES[args.task])}, got {args.loss!r}")
+    if args.rouge_cutoff is not None and args.loss != "rouge":
+        parser.error("--rouge-cutoff applies to --loss rouge only")
+    if args.learn_fraction is not None and args.multiple_testing != "fixed-sequence":
+        parser.error("--learn-fraction applies to --multiple-testing fixed-sequence only")
+    args.learn_fraction = 0.3 if args.learn_fraction is None else args.learn_fraction
+    for name in ("risk_epsilon", "risk_delta", "learn_fraction"):
+        if not 0.0 < getattr(args, name) < 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be in (0, 1), got {getattr(args, name)}")
+    if args.loss == "rouge" and args.rouge_cutoff is None:
+        args.rouge_cutoff = DEFAULT_ROUGE_CUTOFF
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: returns the profile it writes."""
     parser = build_calibration_parser()
+    args, _ = parser.parse_known_args(argv)  # checked before the checkpoint is loaded (task options come later)
+    check_arguments(args, parser)
+    try:
+        candidates = {knob: parse_candidates(getattr(args, f"{knob}_candidates") or args.candidates,
+                                             f"--{knob}-candidates" if getattr(args, f"{knob}_candidates")
+                                             else "--candidates")
+                      for knob in ("image", "text", "decoder")}
+    except ValueError as error:
+        parser.error(str(error))
 
-    def check_shard(args: argparse.Namespace, shard: Shard) -> None:
+    def check_shard(_: argparse.Namespace, shard: Shard) -> None:
         if shard.is_part:
             parser.error("--num-shards: the threshold search needs the whole split's metric at every step, so "
                          "calibrate runs in one process")
 
-    setup, args = load_evaluation(parser, argv, check_shard)
-    if not 0.0 < args.retention <= 1.0:
-        parser.error(f"--retention must be in (0, 1], got {args.retention}")
-    try:
-        candidates = [float(value) for value in args.candidates.split(",") if value.strip()]
-    except ValueError:
-        parser.error(f"--candidates must be comma-separated numbers, got {args.candidates!r}")
-    if not candidates or any(not 0.0 < value <= 1.0 for value in candidates):
-        parser.error(f"--candidates must be thresholds in (0, 1], got {args.candidates!r}")
-    calibration = Calibration(setup, args.retention, candidates)
-    setting = calibration.search()
-    calibration.progress.close()
-    result = calibration.score(setting)
+    setup, full_args = load_evaluation(parser, argv, check_shard)
+    if full_args.exit_policy != "mue" or full_args.exit_profile or any(
+            getattr(full_args, knob) <= 1.0 for knob in KNOBS):
+        parser.error("calibrate chooses MuE's thresholds itself: drop --exit-policy, --exit-profile and "
+                     "--*-exit-threshold (--*-candidates set the values it tries)")
+    if not setup.models[0].encoder.decompose_modalities:
+        logger.info("the encoder is not modality-decomposed: encoder exits stay off (decoder thresholds only)")
+        candidates["image"] = candidates["text"] = []
+    grid = threshold_grid(candidates["image"], candidates["text"], candidates["decoder"])
+    table_path = args.table_path or f"{os.path.splitext(args.profile_path)[0]}.table.json.gz"
+    table = evaluate_grid(setup, grid, table_path)
+    configurations = [c for c in grid if c != FULL_MODEL]
     cfg = setup.task.cfg
-    profile = {
-        "task": cfg._name,
-        "checkpoint": setup.cfg.common_eval.path,
-        "split": setup.split,
-        "target_retention": args.retention,
-        "metric_name": calibration.metric_name,
-        "full_metric": calibration.full_metric,
-        "metric": result["metric"],
-        "expected_time_reduction": result["expected_time_reduction"],
-        "settings_evaluated": len(calibration.results),
-        "options": {**{knob: setting.get(knob, NEVER) for knob in KNOBS},
-                    "decoder_exit_beta": cfg.decoder_exit_beta, "decoder_exit_tau": cfg.decoder_exit_tau},
-    }
+    profile: Dict[str, Any] = {"task": cfg._name, "checkpoint": setup.cfg.common_eval.path, "split": setup.split,
+                               "method": args.method, "table": table_path, "settings_evaluated": len(grid)}
+    if args.method == "ltt":
+        loss_options = {"rouge_cutoff": args.rouge_cutoff} if args.loss == "rouge" else {}
+        decision = choose_certified(table, configurations, args.loss, args.risk_epsilon, args.risk_delta,
+                                    args.multiple_testing, args.learn_fraction, args.seed, **loss_options)
+        chosen, profile["guarantee"] = decision["thresholds"], decision["guarantee"]
+    else:
+        chosen = choose_by_retention(table, configurations, args.retention)
+        profile["target_retention"], profile["guarantee"] = args.retention, None
+    chosen = chosen or FULL_MODEL
+    metric = table.example_metric([FULL_MODEL, chosen]).mean(axis=1)
+    profile.update({
+        "metric_name": MAIN_METRIC[cfg._name],
+        "full_metric": float(metric[0]),
+        "metric": float(metric[1]),
+        "expected_time_reduction": float(table.reductions([chosen]).mean()),
+        "options": {**dict(zip(KNOBS, chosen)), "decoder_exit_beta": cfg.decoder_exit_beta,
+                    "decoder_exit_tau": cfg.decoder_exit_tau},
+    })
     save_exit_profile(args.profile_path, profile)
     logger.info("exit profile written to %s: %s", args.profile_path, profile)
+    if profile["guarantee"]:
+        logger.info(profile["guarantee"]["statement"])
     return profile
 
 

@@ -43,6 +43,28 @@ def cider_scores(predictions: Sequence[str], references: Sequence[Sequence[str]]
     return [float(s) for s in scores]
 
 
+class CaptionScorer:
+    """Per-example scores of many caption lists for the same rows: CIDEr-D against each row's
+    references (document frequencies from all of them) and ROUGE-L F-measure against an anchor
+    caption per row (e.g. the full model's). References and anchors are tokenised once."""
+
+    def __init__(self, references: Sequence[Sequence[str]], anchors: Sequence[str]):
+        if len(references) != len(anchors) or not references:
+            raise ValueError(f"need one anchor per reference list, got {len(references)} and {len(anchors)}")
+        self.references = _tokenize(references)
+        self.anchors = _tokenize([[a] for a in anchors])
+
+    def __call__(self, predictions: Sequence[str]) -> Dict[str, List[float]]:
+        """``{"cider": [...], "rouge_l_full": [...]}``, one value per row of ``predictions``."""
+        if len(predictions) != len(self.references):
+            raise ValueError(f"{len(predictions)} captions for {len(self.references)} reference lists")
+        hypotheses = _tokenize([[p] for p in predictions])
+        _, cider = Cider().compute_score(self.references, hypotheses)
+        rouge = Rouge()
+        return {"cider": [float(s) for s in cider],
+                "rouge_l_full": [float(rouge.calc_score(hypotheses[i], self.anchors[i])) for i in hypotheses]}
+
+
 def caption_metrics(predictions: Sequence[str], references: Sequence[Sequence[str]],
                     quick: bool = False) -> Dict[str, float]:
     """Corpus-level COCO metrics of ``predictions[i]`` against ``references[i]``.

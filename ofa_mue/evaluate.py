@@ -46,6 +46,7 @@ from omegaconf import OmegaConf, open_dict
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
+from ofa_mue.core.exit_profile import guarantee_statement, read_exit_profile
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
 from ofa_mue.sharding import Shard, write_shard_file
 
@@ -135,8 +136,8 @@ def records_from_shard(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def evaluation_summary(description: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
     """What the metrics file holds: ``description`` (task, split, checkpoint, exit policy) and
-    the :func:`split_result`."""
-    return {
+    the :func:`split_result`, with the exit profile and its guarantee when the description has one."""
+    summary = {
         "task": description["task"],
         "split": description["split"],
         "checkpoint": description["checkpoint"],
@@ -146,6 +147,9 @@ def evaluation_summary(description: Dict[str, Any], result: Dict[str, Any]) -> D
         "exit_policy": description["exit_policy"],
         "layers": result["layers"],
     }
+    if "exit_profile" in description:
+        summary["exit_profile"] = description["exit_profile"]
+    return summary
 
 
 @dataclass
@@ -186,13 +190,20 @@ class EvaluationSetup:
                 self.task.cfg[name] = value
 
     def description(self) -> Dict[str, Any]:
-        """What is evaluated: task, split, checkpoint and the current exit policy."""
-        return {
+        """What is evaluated: task, split, checkpoint, the current exit policy and, when its
+        thresholds come from an exit profile, that profile's guarantee."""
+        description = {
             "task": self.task.cfg._name,
             "split": self.split,
             "checkpoint": self.cfg.common_eval.path,
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
         }
+        if self.task.cfg.exit_policy == "mue" and self.task.cfg.exit_profile:
+            profile = read_exit_profile(self.task.cfg.exit_profile)
+            description["exit_profile"] = {"path": self.task.cfg.exit_profile, "method": profile.get("method"),
+                                           "guarantee": profile.get("guarantee"),
+                                           "statement": guarantee_statement(profile.get("guarantee"))}
+        return description
 
     def shard_description(self) -> Dict[str, Any]:
         """:meth:`description` plus what every shard must share for their rows to be computed as
@@ -274,6 +285,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     result = setup.evaluate()
     summary = setup.summary(result)
     print(json.dumps(summary, indent=2))
+    if "exit_profile" in summary:
+        logger.info("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
     if out:
         write_atomically(os.path.join(out, f"{setup.split}_predictions.jsonl"),
                          "".join(json.dumps(r) + "\n" for r in result["records"]))

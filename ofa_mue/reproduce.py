@@ -72,7 +72,8 @@ def add_reproduce_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--calibration-subset", default="valid",
                        help="split to calibrate MuE's thresholds on when no profile is given (default valid)")
     group.add_argument("--calibrate-args", default="",
-                       help="extra options for python -m ofa_mue.calibrate, as one string (e.g. \"--retention 0.96\")")
+                       help="extra options for python -m ofa_mue.calibrate, as one string (e.g. "
+                            "\"--risk-epsilon 0.1\" or \"--method retention --retention 0.96\")")
     group.add_argument("--no-decomposition-checkpoint", default=None,
                        help="Table 4: the same fine-tuning without --decompose-modalities")
     group.add_argument("--no-decomposition-profile", default=None, help="its exit profile (default: calibrate)")

@@ -226,7 +226,7 @@ def reproduced(trained):
     results = out / "results"
     summary = reproduce.main([*_evaluation_args(out), "--path", checkpoints["main"], "--results-dir", str(results),
                               "--thresholds", "0.99,0.9", "--entropies", "0.5", "--patiences", "1",
-                              "--calibrate-args", "--candidates 0.99,0.95,0.9 --retention 0.8",
+                              "--calibrate-args", "--candidates 0.9,0.1 --method retention --retention 0.8",
                               "--no-decomposition-checkpoint", checkpoints["joint"],
                               "--no-layerwise-checkpoint", checkpoints["plain"]])
     return out, checkpoints, results, summary

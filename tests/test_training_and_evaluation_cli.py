@@ -98,10 +98,13 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     common = [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),
               "--batch-size", str(BATCH), "--cpu"]
     profile_path = tmp_path / "profile.json"
-    run("ofa_mue.calibrate", *common, "--gen-subset", "valid", "--retention", "0.9",
-        "--profile-path", str(profile_path))
+    run("ofa_mue.calibrate", *common, "--gen-subset", "valid", "--method", "retention", "--retention", "0.9",
+        "--candidates", "0.9,0.5", "--profile-path", str(profile_path))
     profile = json.loads(profile_path.read_text())
     assert profile["metric"] >= 0.9 * profile["full_metric"]
+    assert profile["method"] == "retention" and profile["guarantee"] is None
+    assert profile["settings_evaluated"] == 27  # each of three knobs at 0.9, 0.5 or off
+    assert (tmp_path / "profile.table.json.gz").is_file()  # the table's default place
     assert set(profile["options"]) == {"image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold",
                                        "decoder_exit_beta", "decoder_exit_tau"}
 
@@ -148,3 +151,110 @@ def test_out_of_range_option_is_a_one_line_error(demo, decomposed_snli_checkpoin
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / "out").exists()
+
+
+def calibrate(common, tmp_path, profile: str, *options: str) -> dict:
+    """Calibrate on the valid split with one shared table; return the profile written to tmp_path/profile."""
+    run("ofa_mue.calibrate", *common, "--gen-subset", "valid", "--candidates", "1.0,0.5",
+        "--profile-path", str(tmp_path / profile), "--table-path", str(tmp_path / "table.json.gz"), *options)
+    return json.loads((tmp_path / profile).read_text())
+
+
+def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_checkpoint, tmp_path):
+    common = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve",
+              "--bpe-dir", str(demo / "bpe"), "--batch-size", str(BATCH), "--cpu"]
+    # 9 calibration rows cannot certify a 5% loss at 90% ((0.95)^9 > 0.1): every exit stays off.
+    profile = calibrate(common, tmp_path, "strict.json")
+    guarantee = profile["guarantee"]
+    assert profile["method"] == "ltt" and guarantee["certified"] is False
+    assert (guarantee["epsilon"], guarantee["delta"], guarantee["loss"]) == (0.05, 0.1, "consistency")
+    assert guarantee["calibration_rows"] == 9 and guarantee["p_value"] is None
+    assert all(profile["options"][k] > 1 for k in ("image_exit_threshold", "text_exit_threshold",
+                                                   "decoder_exit_threshold"))
+    assert profile["expected_time_reduction"] == 0.0 and "every exit is off" in guarantee["statement"]
+    table = tmp_path / "table.json.gz"
+    made = table.stat().st_mtime_ns
+
+    # A loose target on the same table (reused, nothing evaluated again): thresholds of 1.0 never fire,
+    # so at least those pass (no loss on 6 testing rows: p = 0.5^6).
+    profile = calibrate(common, tmp_path, "certified.json", "--risk-epsilon", "0.5", "--risk-delta", "0.5")
+    guarantee = profile["guarantee"]
+    assert table.stat().st_mtime_ns == made
+    assert guarantee["certified"] and guarantee["p_value"] <= 0.5 and guarantee["p_value_kind"] == "binomial"
+    assert (guarantee["learn_rows"], guarantee["test_rows"]) == (3, 6)
+    assert guarantee["calibration_loss"] <= 0.5 + 1e-9
+
+    results = tmp_path / "results"
+    run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(tmp_path / "certified.json"),
+        "--results-path", str(results / "snli_ve" / "mue"))
+    summary = json.loads((results / "snli_ve" / "mue" / "test_metrics.json").read_text())
+    assert summary["exit_profile"]["guarantee"] == guarantee
+    run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--results-path", str(results / "snli_ve" / "full"))
+    # the uncertified calibration from the same table, reported beside the certified one
+    uncertified = calibrate(common, tmp_path, "uncertified.json", "--method", "retention", "--retention", "0.5")
+    assert uncertified["guarantee"] is None and table.stat().st_mtime_ns == made
+    run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(tmp_path / "uncertified.json"),
+        "--results-path", str(results / "snli_ve" / "mue_retention"))
+    report = run("ofa_mue.report", "--results-dir", str(results))
+    assert "MuE thresholds" in report and "with probability at least 50% over the draw of the 9 calibration rows" \
+        in report
+    assert "| MuE (uncertified) |" in report and "MuE (uncertified) thresholds" in report
+    assert "no guarantee (the thresholds do not come from a certified calibration)" in report
+
+    # The repeated-split check runs on the cached table alone; at epsilon 0.05, 4 or 5 calibration
+    # rows never certify anything, while the uncorrected choice can pick any configuration.
+    check = run_guarantee_check("--table", str(table), "--splits", "5", "--results-dir", str(tmp_path / "check"))
+    (result,) = check["checks"]
+    assert (result["pool_rows"], result["calibration_rows"], result["configurations"]) == (9, 4, 26)
+    for mode in ("split", "resample"):
+        runs = result["results"][mode]
+        assert set(runs) == {"ltt fixed-sequence", "ltt bonferroni", "retention", "best-within-epsilon"}
+        assert runs["ltt fixed-sequence"]["exits_off_rate"] == runs["ltt bonferroni"]["exits_off_rate"] == 1.0
+        assert all(r["splits"] == 5 for r in runs.values())
+    assert len(check["commit"].split("+")[0]) == 40 and "cpu_model" in check["machine"]
+    assert (tmp_path / "check" / "guarantee_check.md").read_text().count("| ltt fixed-sequence |") == 2
+
+    # a table made with other options is refused, not mixed with new results
+    from ofa_mue.calibrate import main
+    from ofa_mue.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"table.json.gz: this calibration table was made with another task_options"):
+        main([*common, "--gen-subset", "valid", "--candidates", "1.0,0.5", "--decoder-exit-beta", "0.9",
+              "--profile-path", str(tmp_path / "other.json"), "--table-path", str(table)])
+    assert table.stat().st_mtime_ns == made and not (tmp_path / "other.json").exists()
+
+
+def run_guarantee_check(*args: str) -> dict:
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "guarantee_check.py"), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    results_dir = args[args.index("--results-dir") + 1]
+    return json.loads((Path(results_dir) / "guarantee_check.json").read_text())
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--retention", "0.9"], "error: --retention is the uncertified calibration: add --method retention"),
+    (["--method", "retention", "--risk-epsilon", "0.1"], "error: --risk-epsilon is an option of the certified"),
+    (["--loss", "cider"], "error: --loss for snli_ve must be one of consistency, label"),
+    (["--multiple-testing", "bonferroni", "--learn-fraction", "0.5"], "error: --learn-fraction applies to"),
+    (["--risk-delta", "1.5"], "error: --risk-delta must be in (0, 1)"),
+])
+def test_calibration_options_it_cannot_honour_are_refused(demo, tmp_path, options, message, capsys):
+    from ofa_mue.calibrate import main
+
+    with pytest.raises(SystemExit):  # refused before any checkpoint is read (there is none)
+        main([str(demo / "snli_ve"), "--path", str(tmp_path / "none.pt"), "--task", "snli_ve", "--gen-subset",
+              "valid", "--profile-path", str(tmp_path / "p.json"), *options])
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_calibration_refuses_thresholds_it_would_override(demo, decomposed_snli_checkpoint, tmp_path, capsys):
+    from ofa_mue.calibrate import main
+
+    with pytest.raises(SystemExit):
+        main([str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve", "--bpe-dir",
+              str(demo / "bpe"), "--gen-subset", "valid", "--cpu", "--decoder-exit-threshold", "0.9",
+              "--profile-path", str(tmp_path / "p.json")])
+    assert "error: calibrate chooses MuE's thresholds itself" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "p.json").exists()

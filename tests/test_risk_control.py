@@ -1,0 +1,162 @@
+"""Learn-then-Test on synthetic per-example losses with known true risks: the p-values are valid,
+the certified choice breaks the target at most delta of the time (and would not, were it the
+uncorrected choice), and the numbers the README quotes follow from the formulas."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ofa_mue.calibration_losses import example_losses
+from ofa_mue.core.risk_control import (
+    binomial_p_value,
+    certify,
+    hoeffding_bentkus_p_value,
+    most_reduction,
+    p_value,
+    pareto_path,
+    rows_needed,
+)
+
+EPSILON, DELTA = 0.05, 0.1
+REPEATS = 400
+# A violation rate above this is not binomial noise around delta (3 standard errors over REPEATS draws).
+NOISE_BOUND = DELTA + 3 * math.sqrt(DELTA * (1 - DELTA) / REPEATS)
+
+# Five safe configurations (risk below EPSILON) and forty unsafe ones just above it that save more time:
+# the unsafe ones are where an invalid procedure goes wrong.
+TRUE_RISKS = np.array([0.0, 0.01, 0.02, 0.03, 0.04] + [0.06] * 40)
+REDUCTIONS = np.linspace(0.05, 0.9, TRUE_RISKS.size)
+ROWS = 400
+
+
+def draw_losses(rng: np.random.Generator) -> np.ndarray:
+    """``[K, ROWS]`` 0/1 losses, each configuration at its true risk."""
+    return (rng.random((TRUE_RISKS.size, ROWS)) < TRUE_RISKS[:, None]).astype(float)
+
+
+def violation_and_success(select) -> tuple:
+    """Share of draws whose chosen configuration's TRUE risk exceeds EPSILON, and share that choose
+    a configuration that saves time (``select(losses, reductions)`` -> index or None)."""
+    rng = np.random.default_rng(2024)
+    violations = successes = 0
+    reductions = np.repeat(REDUCTIONS[:, None], ROWS, axis=1)
+    for _ in range(REPEATS):
+        chosen = select(draw_losses(rng), reductions)
+        violations += chosen is not None and TRUE_RISKS[chosen] > EPSILON
+        successes += chosen is not None
+    return violations / REPEATS, successes / REPEATS
+
+
+@pytest.mark.parametrize("procedure", ["fixed-sequence", "bonferroni"])
+def test_certified_choice_breaks_the_target_at_most_delta_of_the_time(procedure):
+    rng = np.random.default_rng(7)
+    rate, chose = violation_and_success(
+        lambda losses, reductions: certify(losses, reductions, EPSILON, DELTA, True, procedure, rng=rng).chosen)
+    assert rate <= NOISE_BOUND, f"{procedure}: violation rate {rate:.3f}"
+    assert chose >= 0.9, f"{procedure} certified a configuration in only {chose:.0%} of draws"
+
+
+def test_uncorrected_choices_break_the_target_far_more_often():
+    """The synthetic check discriminates: picking the best configuration on the calibration rows
+    (mean loss within EPSILON, or each tested at level DELTA without correction) is invalid."""
+    best_on_calibration, _ = violation_and_success(
+        lambda losses, reductions: most_reduction(losses.mean(axis=1) <= EPSILON, reductions.mean(axis=1)))
+    uncorrected_tests, _ = violation_and_success(
+        lambda losses, reductions: most_reduction([p_value(row, EPSILON, True) <= DELTA for row in losses],
+                                                  reductions.mean(axis=1)))
+    assert best_on_calibration > 3 * NOISE_BOUND
+    assert uncorrected_tests > 3 * NOISE_BOUND
+
+
+def test_fixed_sequence_ordered_on_the_testing_rows_is_invalid():
+    """The learning rows must not test: ordering by the same rows' losses makes the first test a
+    minimum over every configuration."""
+
+    def same_rows(losses, reductions):
+        path = pareto_path(losses.mean(axis=1), reductions.mean(axis=1))
+        passed = []
+        for k in path:
+            if p_value(losses[k], EPSILON, True) > DELTA:
+                break
+            passed.append(k)
+        allowed = np.isin(np.arange(len(losses)), passed)
+        return most_reduction(allowed, reductions.mean(axis=1))
+
+    rate, _ = violation_and_success(same_rows)
+    assert rate > 3 * NOISE_BOUND
+
+
+@pytest.mark.parametrize("kind", ["binary", "bounded"])
+def test_p_values_are_valid_at_the_boundary(kind):
+    """With the true risk exactly EPSILON, P(p <= a) <= a (up to noise) for both p-values."""
+    rng = np.random.default_rng(11)
+    draws, n = 3000, 200
+    if kind == "binary":
+        samples = (rng.random((draws, n)) < EPSILON).astype(float)
+    else:  # losses in [0, 1] with mean EPSILON: Beta(0.5, 9.5)
+        samples = rng.beta(0.5, 0.5 * (1 - EPSILON) / EPSILON, size=(draws, n))
+    p_values = np.array([p_value(row, EPSILON, kind == "binary") for row in samples])
+    for level in (0.05, 0.1, 0.2):
+        assert np.mean(p_values <= level) <= level + 3 * math.sqrt(level * (1 - level) / draws)
+
+
+def test_p_value_formulas():
+    zeros = np.zeros(230)
+    assert binomial_p_value(zeros, 0.01) == pytest.approx(0.99 ** 230)
+    # Hoeffding-Bentkus at mean 0: the Hoeffding term, (1 - epsilon)^n
+    assert hoeffding_bentkus_p_value(np.zeros(50), 0.05) == pytest.approx(0.95 ** 50)
+    half = np.full(100, 0.5)
+    assert p_value(half, 0.05, False) == 1.0  # mean above epsilon: no evidence
+    assert p_value(np.array([0.0, 1.0, 0.0]), 0.5, True) == pytest.approx(0.5)  # P(Bin(3, .5) <= 1)
+    # the p-value follows the loss's definition, not the values seen: a bounded loss that happens to be
+    # 0/1 gets Hoeffding-Bentkus, and a binary loss with other values is an error
+    assert p_value(np.array([0.0, 1.0, 0.0]), 0.5, False) > 0.5
+    with pytest.raises(ValueError, match="binary loss"):
+        p_value(half, 0.05, True)
+
+
+def test_rows_needed_matches_the_closed_form_without_losses():
+    """With no loss at all, n rows certify EPSILON at level DELTA once (1 - EPSILON)^n <= DELTA."""
+    for epsilon in (0.01, 0.05, 0.1):
+        assert rows_needed(epsilon, DELTA) == math.ceil(math.log(DELTA) / math.log(1 - epsilon))
+    assert rows_needed(0.01, 0.1) == 230
+    # a Bonferroni correction over 216 configurations needs more rows; bounded losses more than 0/1
+    assert rows_needed(0.05, 0.1, 0.025, tests=216) > rows_needed(0.05, 0.1, 0.025)
+    assert rows_needed(0.05, 0.1, 0.025, binary=False) > rows_needed(0.05, 0.1, 0.025)
+
+
+def test_pareto_path_and_fixed_sequence_stop():
+    assert pareto_path([0.0, 0.02, 0.01, 0.03, 0.05], [0.0, 0.3, 0.4, 0.35, 0.6]) == [0, 2, 4]
+    learn = np.random.default_rng(0).permutation(100)[:50]  # the learning rows certify() draws with seed 0
+    losses = np.zeros((3, 100))
+    losses[1, ::10] = 1.0  # risk 0.1 everywhere: fails
+    losses[2, learn[:15]] = 1.0  # looks worse on the learning rows, would pass on the testing rows
+    reductions = np.repeat(np.array([[0.1], [0.2], [0.3]]), 100, axis=1)
+    result = certify(losses, reductions, EPSILON, DELTA, True, "fixed-sequence", learn_fraction=0.5,
+                     rng=np.random.default_rng(0))
+    # the sequence stops at configuration 1: configuration 2 is never tested
+    assert list(result.p_values) == [0, 1] and result.certified == [0] and result.chosen == 0
+    assert certify(losses, reductions, EPSILON, DELTA, True, "bonferroni").certified == [0]
+
+
+def test_nothing_passes_on_too_few_rows():
+    losses, reductions = np.zeros((4, 40)), np.full((4, 40), 0.5)
+    result = certify(losses, reductions, 0.01, DELTA, True)  # (1 - 0.01)^28 > 0.1
+    assert result.chosen is None and result.certified == [] and result.chosen_p_value is None
+
+
+def test_example_losses_per_task():
+    full, mue = ["yes", "no", "maybe", "yes"], ["yes", "maybe", "maybe", "no"]
+    full_correct, mue_correct = {"correct": [1, 0, 1, 1]}, {"correct": [1, 1, 1, 0]}
+    assert example_losses("snli_ve", "consistency", mue, mue_correct, full, full_correct).tolist() == [0, 1, 0, 1]
+    assert example_losses("snli_ve", "label", mue, mue_correct, full, full_correct).tolist() == [0, 0, 0, 1]
+    mue_scores = {"cider": [1.0, 0.5, 2.0, 0.3], "rouge_l_full": [1.0, 0.79, 0.8, 0.0]}
+    full_scores = {"cider": [1.0, 1.0, 1.0, 0.0], "rouge_l_full": [1.0] * 4}
+    assert example_losses("caption", "cider", [""] * 4, mue_scores, [""] * 4, full_scores).tolist() == \
+        [0.0, 0.5, 0.0, 0.0]
+    assert example_losses("caption", "rouge", [""] * 4, mue_scores, [""] * 4, full_scores).tolist() == \
+        [0, 1, 0, 1]
+    with pytest.raises(ValueError, match="unknown loss"):
+        example_losses("caption", "consistency", [], {}, [], {})
