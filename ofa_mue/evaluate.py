@@ -37,6 +37,7 @@ from omegaconf import open_dict
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, OFAMuEError
+from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.core.time_reduction import summarize
 
 logger = logging.getLogger("ofa_mue.evaluate")
@@ -68,10 +69,11 @@ def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: 
                    use_cuda: bool = False, quick_metrics: bool = False) -> Dict[str, Any]:
     """Score every row of ``split`` with the task's exit options.
 
-    Returns ``{"examples", "seconds", "metrics", "layers", "records"}``: ``layers`` holds the
-    mean image, text and decoder layers used and the expected time reduction rate; each
-    record its prediction and the layers it used. ``quick_metrics``: only the task's main
-    metrics (for sweeps).
+    Returns ``{"examples", "seconds", "metrics", "layers", "flops", "records"}``: ``layers``
+    holds the mean image, text and decoder layers used and the expected time reduction rate;
+    ``flops`` the FLOPs per example and their reduction against full depth
+    (:func:`~ofa_mue.core.flops.flops_summary`); each record its prediction and the layers it
+    used. ``quick_metrics``: only the task's main metrics (for sweeps).
     """
     dataset = task.dataset(split)
     iterator = task.get_batch_iterator(
@@ -92,12 +94,13 @@ def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: 
     if rows != list(range(1, len(dataset) + 1)):
         raise RuntimeError(f"scored {len(records)} rows of {split} ({len(set(rows))} distinct), which has "
                            f"{len(dataset)}: evaluation incomplete")
-    usage = summarize([record.pop("layers") for record in records], models[0].encoder.num_layers,
-                      models[0].decoder.num_layers)
+    examples = [record.pop("layers") for record in records]
+    usage = summarize(examples, models[0].encoder.num_layers, models[0].decoder.num_layers)
     for record, layers in zip(records, usage.per_example):
         record["layers"] = layers
+    flops = flops_summary(ModelShape.of(models[0], task.cfg.patch_image_size), examples)
     return {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records, quick_metrics),
-            "layers": usage.as_dict(), "records": records}
+            "layers": usage.as_dict(), "flops": flops, "records": records}
 
 
 @dataclass
@@ -133,6 +136,7 @@ class EvaluationSetup:
             "metrics": result["metrics"],
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
             "layers": result["layers"],
+            "flops": result["flops"],
         }
 
 

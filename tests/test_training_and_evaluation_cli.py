@@ -60,6 +60,8 @@ def test_snli_ve_trains_resumes_and_evaluates_every_row(demo, tmp_path):
     summary = json.loads((results / "test_metrics.json").read_text())
     assert summary["examples"] == TEST_ROWS
     assert 0.0 <= summary["metrics"]["accuracy"] <= 1.0
+    assert summary["flops"]["flops_reduction"] == 0.0, "exits off: every layer, no exit test"
+    assert summary["flops"]["gflops_per_example"] == summary["flops"]["full_depth_gflops_per_example"] > 0
     rows = [json.loads(line) for line in (results / "test_predictions.jsonl").read_text().splitlines()]
     assert sorted(r["row"] for r in rows) == list(range(1, TEST_ROWS + 1))
     assert all(r["prediction"] in {"yes", "no", "maybe"} for r in rows)
@@ -110,6 +112,14 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     assert summary["examples"] == TEST_ROWS
     assert summary["exit_policy"]["image"] == profile["options"]["image_exit_threshold"]
     assert 0.0 <= summary["layers"]["expected_time_reduction"] <= 1.0
+    flops = summary["flops"]
+    assert 0.0 <= flops["flops_reduction"] < 1.0
+    assert flops["gflops_per_example"] == pytest.approx(sum(flops["parts_gflops"].values()))
+
+    run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(profile_path),
+        "--exit-granularity", "step", "--exit-step-quantile", "0.5", "--results-path", str(tmp_path / "step"))
+    step = json.loads((tmp_path / "step" / "test_metrics.json").read_text())
+    assert step["exit_policy"]["granularity"] == {"mode": "step", "quantile": 0.5, "launch_flops": None}
 
     sweep_dir = tmp_path / "sweep"
     run("ofa_mue.sweep", *common, "--gen-subset", "valid", "--thresholds", "0.99,0.9", "--depths", "2,4",
@@ -129,4 +139,16 @@ def test_out_of_range_threshold_is_a_one_line_error(demo, decomposed_snli_checkp
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("error: --decoder-exit-threshold must be")
+    assert not (tmp_path / "out").exists()
+
+
+def test_granularity_option_it_cannot_honour_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "ofa_mue.evaluate", str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint,
+         "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test", "--cpu",
+         "--exit-step-quantile", "0.5", "--results-path", str(tmp_path / "out")],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == ("error: --exit-step-quantile applies to --exit-granularity "
+                                                     "step, not 'token'")
     assert not (tmp_path / "out").exists()

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .early_exit import ExitSession
+from .exit_granularity import TOKEN_EXITS, ExitGranularity
 from ..errors import ConfigError
 
 Projection = Callable[[Tensor], Tensor]
@@ -167,6 +168,7 @@ class MuEThresholds:
     decoder: float = NEVER
     decoder_beta: float = 1.0
     decoder_tau: float = 0.0
+    granularity: ExitGranularity = TOKEN_EXITS
 
     def __post_init__(self) -> None:
         check_threshold("--image-exit-threshold", self.image)
@@ -190,7 +192,7 @@ class MuEThresholds:
         decoder_rule = None
         if self.decoder_beta * self.decoder <= 1.0:  # the decayed threshold never drops below beta * theta
             decoder_rule = TokenSimilarityExit(self.decoder, self.decoder_beta, self.decoder_tau, horizon)
-        return ExitSession(encoder_rules, decoder_rule)
+        return ExitSession(encoder_rules, decoder_rule, self.granularity)
 
 
 @dataclass(frozen=True)
@@ -281,13 +283,14 @@ class EntropyPolicy:
     """DeeBERT-style baseline: decoder exits by prediction entropy; the encoder runs every layer."""
 
     decoder: float
+    granularity: ExitGranularity = TOKEN_EXITS
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.decoder) and self.decoder >= 0.0):
             raise ConfigError(f"--entropy-exit-threshold must be a finite number >= 0 (nats), got {self.decoder}")
 
     def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
-        return ExitSession({}, EntropyExit(self.decoder, _require_projection(project, "entropy")))
+        return ExitSession({}, EntropyExit(self.decoder, _require_projection(project, "entropy")), self.granularity)
 
 
 @dataclass(frozen=True)
@@ -295,13 +298,15 @@ class PatiencePolicy:
     """PABEE-style baseline: decoder exits after ``decoder`` unchanged predictions; full encoder."""
 
     decoder: int
+    granularity: ExitGranularity = TOKEN_EXITS
 
     def __post_init__(self) -> None:
         if not isinstance(self.decoder, int) or self.decoder < 1:
             raise ConfigError(f"--patience-exit-layers must be a whole number >= 1, got {self.decoder!r}")
 
     def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
-        return ExitSession({}, PatienceExit(self.decoder, _require_projection(project, "patience")))
+        return ExitSession({}, PatienceExit(self.decoder, _require_projection(project, "patience")),
+                           self.granularity)
 
 
 ExitPolicy = Union[MuEThresholds, StaticDepths, EntropyPolicy, PatiencePolicy]
