@@ -14,27 +14,7 @@ from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.core.exit_granularity import PACK_OPERATIONS, ExitGranularity, packing_pays
 from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths
 from ofa_mue.errors import ConfigError
-from ofa_mue.models.builders import build_model, numbered_dictionary
-
-VOCAB = 60
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    dictionary = numbered_dictionary(VOCAB)
-    net = build_model("ofa_demo", dictionary, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
-                      encoder_attention_heads=4, decoder_attention_heads=4, decompose_modalities=True)
-    return net.eval(), dictionary
-
-
-def _inputs(batch: int = 2, seed: int = 1):
-    generator = torch.Generator().manual_seed(seed)
-    src = torch.randint(4, VOCAB, (batch, 6), generator=generator)
-    return {"src_tokens": src, "src_lengths": src.ne(1).sum(1),
-            "patch_images": torch.randn(batch, 3, 48, 48, generator=generator),
-            "patch_masks": torch.ones(batch, dtype=torch.bool)}
-
+from test_early_exit_inference import VOCAB, _batch, model  # noqa: F401  (the same small model)
 
 @dataclass(frozen=True)
 class ChooseByPosition:
@@ -47,7 +27,7 @@ class ChooseByPosition:
 def _decode(net, prev, granularity, rule=ChooseByPosition(), incremental=False):
     session = ExitSession(decoder_rule=rule, decoder_granularity=granularity)
     with torch.no_grad():
-        encoder_out = net.encoder(**_inputs(prev.size(0)), exit_session=session)
+        encoder_out = net.encoder(**_batch(prev.size(0)), exit_session=session)
         if not incremental:
             return net.decoder(prev, encoder_out=encoder_out)
         state: dict = {}
@@ -60,7 +40,7 @@ def _decode(net, prev, granularity, rule=ChooseByPosition(), incremental=False):
 def _static(net, prev, layers):
     with torch.no_grad():
         session = StaticDepths(decoder=layers).session(horizon=prev.size(1))
-        return net.decoder(prev, encoder_out=net.encoder(**_inputs(prev.size(0)), exit_session=session))[0]
+        return net.decoder(prev, encoder_out=net.encoder(**_batch(prev.size(0)), exit_session=session))[0]
 
 
 def test_step_exits_stop_every_token_of_a_call_at_the_deepest_choice(model):
@@ -142,7 +122,7 @@ class RowPolicy:
 
 def test_auto_granularity_in_generation_gives_the_per_token_result(model):
     net, dictionary = model
-    sample = {"net_input": _inputs(3), "id": torch.arange(3)}
+    sample = {"net_input": _batch(3), "id": torch.arange(3)}
 
     def generate(granularity):
         generator = EarlyExitSequenceGenerator([net], dictionary, policy=RowPolicy(granularity), beam_size=2,
@@ -179,7 +159,7 @@ def test_pack_operations_counts_what_packing_adds(model):
         session = ExitSession(decoder_rule=HalfStopAtFirstLayer(),
                               decoder_granularity=ExitGranularity("auto", launch_flops=launch_flops))
         with torch.no_grad():
-            encoder_out = net.encoder(**_inputs(4), exit_session=session)
+            encoder_out = net.encoder(**_batch(4), exit_session=session)
             Count.calls = 0
             with Count():
                 net.decoder(prev, encoder_out=encoder_out, incremental_state={})

@@ -131,24 +131,23 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     assert "expected time reduction" in (sweep_dir / "sweep.md").read_text()
 
 
-def test_out_of_range_threshold_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path):
+def failed_evaluation(demo: Path, checkpoint: str, out: Path, *options: str) -> subprocess.CompletedProcess:
+    """An evaluation of the SNLI-VE test split with ``options`` that must fail, writing nothing to ``out``."""
     done = subprocess.run(
-        [sys.executable, "-m", "ofa_mue.evaluate", str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint,
-         "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test", "--cpu",
-         "--decoder-exit-threshold", "nan", "--results-path", str(tmp_path / "out")],
+        [sys.executable, "-m", "ofa_mue.evaluate", str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve",
+         "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test", "--cpu", *options, "--results-path", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
+    assert not out.exists()
+    return done
+
+
+def test_out_of_range_threshold_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path):
+    done = failed_evaluation(demo, decomposed_snli_checkpoint, tmp_path / "out", "--decoder-exit-threshold", "nan")
     assert done.stderr.strip().splitlines()[-1].startswith("error: --decoder-exit-threshold must be")
-    assert not (tmp_path / "out").exists()
 
 
 def test_granularity_option_it_cannot_honour_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "ofa_mue.evaluate", str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint,
-         "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test", "--cpu",
-         "--exit-step-quantile", "0.5", "--results-path", str(tmp_path / "out")],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0
+    done = failed_evaluation(demo, decomposed_snli_checkpoint, tmp_path / "out", "--exit-step-quantile", "0.5")
     assert done.stderr.strip().splitlines()[-1] == ("error: --exit-step-quantile applies to --exit-granularity "
                                                      "step, not 'token'")
-    assert not (tmp_path / "out").exists()

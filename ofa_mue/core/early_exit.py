@@ -93,6 +93,14 @@ class ExitSession:
         until :meth:`example_layers`."""
         self._decoder_calls.append(DecoderCall(layers.detach(), processed, row_source, keys, cached, tested, depth))
 
+    def recorded_stream_layers(self) -> Dict[str, Tensor]:
+        """Per encoder stream, the layers ``[B]`` each sample ran (as recorded)."""
+        return dict(self._stream_layers)
+
+    def recorded_decoder_calls(self) -> List[DecoderCall]:
+        """What each decoder call recorded, in order."""
+        return list(self._decoder_calls)
+
     def example_layers(self) -> List[ExampleLayers]:
         """Per input sample of the batch: stream layers, token counts and tests; decoder sums."""
         streams = self._stream_layers
