@@ -11,7 +11,9 @@
 Every policy builds an :class:`~ofa_mue.core.early_exit.ExitSession` for a batch with
 ``session(horizon, project)``; ``project`` maps a decoder layer's hidden states to
 vocabulary logits (the shared final layer norm and output projection), which only the
-prediction-based policies call.
+prediction-based policies call. The policies with per-token decoder decisions (``mue``,
+``entropy``, ``patience``) take a ``granularity``: how the tokens of one decoder call stop
+(:mod:`ofa_mue.core.exit_granularity`; per token by default).
 
 MuE: stop once a layer barely changes its input.
 
