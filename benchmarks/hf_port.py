@@ -31,9 +31,10 @@ from typing import Any, Dict
 
 import torch
 
-from speed import machine_info
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from anywhere: the checkout's ofa_mue
+from ofa_mue.provenance import machine_info  # noqa: E402
+
 SIZES = {  # OFA's model card: width, FFN, encoder/decoder layers, heads, ResNet
     "ofa_tiny": dict(d_model=256, encoder_ffn_dim=1024, decoder_ffn_dim=1024, encoder_layers=4, decoder_layers=4,
                      encoder_attention_heads=4, decoder_attention_heads=4, resnet_type="resnet50"),

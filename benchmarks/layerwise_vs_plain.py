@@ -24,6 +24,10 @@ import subprocess
 import sys
 from typing import Dict, List
 
+import torch
+
+from measurement import Provenance
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CRITERIA = {"plain": "adjust_label_smoothed_cross_entropy", "layerwise": "layerwise_label_smoothed_cross_entropy"}
 DEPTH = 6
@@ -109,6 +113,7 @@ def main() -> None:
     parser.add_argument("--work-dir", default="checkpoints/layerwise_vs_plain", help="checkpoints go here")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results"), help="results folder")
     args = parser.parse_args()
+    provenance = Provenance(torch.device("cpu"))
     results: Dict[str, Dict[str, List[float]]] = {"snli_ve": {}, "caption": {}}
     for loss in CRITERIA:
         snli = train(args.data, "snli_ve", loss, args.updates, f"{args.work_dir}/snli_ve_{loss}", args.image_size)
@@ -117,9 +122,10 @@ def main() -> None:
         results["caption"][loss] = caption_loss_by_layer(args.data, caption, args.image_size)
         print(loss, json.dumps({task: r[loss] for task, r in results.items()}), flush=True)
     os.makedirs(args.out, exist_ok=True)
+    record = provenance.finish()
     with open(os.path.join(args.out, "layerwise_vs_plain.json"), "w") as handle:
-        json.dump({"updates": args.updates, "data": args.data, **results}, handle, indent=2)
-    table = markdown(results, args.updates)
+        json.dump({**record, "updates": args.updates, "data": args.data, **results}, handle, indent=2)
+    table = provenance.header() + markdown(results, args.updates)
     with open(os.path.join(args.out, "layerwise_vs_plain.md"), "w") as handle:
         handle.write(table)
     print(table)

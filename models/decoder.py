@@ -11,6 +11,11 @@ exit decisions. Its logits come from the hidden state it stopped with, through t
 final layer norm and output projection; no intermediate layer is projected to the
 vocabulary.
 
+The session's ``decoder_granularity`` (:mod:`ofa_mue.core.exit_granularity`) says how the
+tokens of one call stop: each on its own (the default), all together (``step``), or on their
+own with a cost model choosing per layer between packing the running tokens and running the
+layer on every token with exited ones masked (``auto``).
+
 Batch first: ``prev_output_tokens [B, T]``, features ``[B, T, D]``.
 """
 from __future__ import annotations
@@ -22,6 +27,8 @@ from fairseq.models import FairseqIncrementalDecoder
 from torch import Tensor, nn
 
 from ofa_mue.core.early_exit import TokenExitRule
+from ofa_mue.core.exit_granularity import TOKEN_EXITS, ExitGranularity, StepExits, measured_launch_flops, packing_pays
+from ofa_mue.core.flops import decoder_layer_flops
 
 from .layers import LayerOptions, OFADecoderLayer, TokenGrid
 from .position_bias import (
@@ -151,12 +158,17 @@ class OFADecoder(FairseqIncrementalDecoder):
         cross_padding = cross_padding if cross_padding.any() else None
 
         batch, length = tokens.shape
+        counted = tokens.ne(self.padding_idx)
         active: Optional[Tensor] = None  # None = every token runs the layer
         exit_layers = None
+        granularity = TOKEN_EXITS if session is None else session.decoder_granularity
         if session is not None:
             exit_layers = torch.full((batch, length), self.num_layers, dtype=torch.long, device=device)
+        if exit_rule is not None:
             token_positions = torch.arange(past, total, device=device).expand(batch, length)
             token_ids = torch.arange(batch * length, device=device).view(batch, length)
+            if granularity.mode == "step":
+                step_exits = StepExits(exit_rule, granularity, counted, token_positions, token_ids)
         layer_states: List[Tensor] = []
         for index, layer in enumerate(self.layers):
             past_kv = None if cache is None else cache["self_kv"][index]
@@ -165,6 +177,8 @@ class OFADecoder(FairseqIncrementalDecoder):
                 # teacher-forced pass has no later tokens)
                 new_kv = layer.self_key_value(x) if cache is not None else None
             else:
+                dense = granularity.mode == "auto" and active is not None and not self._packing_pays(
+                    granularity, active, total, encoder_states.size(1))
                 x_out, new_kv = layer(
                     x,
                     self_attn_bias=biases.self_attention(index),
@@ -173,12 +187,20 @@ class OFADecoder(FairseqIncrementalDecoder):
                     cross_padding_mask=cross_padding,
                     self_padding_mask=self_padding,
                     past_key_value=past_kv,
-                    active=active,
+                    active=None if dense else active,
                     return_key_value=cache is not None,
                 )
+                if dense:  # the layer ran on every token: exited tokens keep their states
+                    x_out = torch.where(active.unsqueeze(-1), x_out, x)
                 if exit_rule is not None and index < self.num_layers - 1:
-                    active = _apply_exit_rule(exit_rule, index, x, x_out, active, exit_layers, token_positions,
-                                              token_ids)
+                    if granularity.mode == "step":
+                        active = step_exits.after_layer(index, x, x_out, exit_layers)
+                    elif dense:
+                        active = _apply_dense_exit_rule(exit_rule, index, x, x_out, active, exit_layers,
+                                                        token_positions, token_ids)
+                    else:
+                        active = _apply_exit_rule(exit_rule, index, x, x_out, active, exit_layers, token_positions,
+                                                  token_ids)
                 x = x_out
             if cache is not None:
                 cache["self_kv"][index] = new_kv if past_kv is None else tuple(
@@ -191,10 +213,22 @@ class OFADecoder(FairseqIncrementalDecoder):
         if exit_layers is not None:
             extra["exit_layers"] = exit_layers
             row_source = cache["row_source"] if cache is not None else encoder_out["row_source"][0]
-            session.record_decoder(exit_layers, tokens.ne(self.padding_idx), row_source)
+            session.record_decoder(exit_layers, counted, row_source, keys=total, cached=cache is not None,
+                                   tested=exit_rule is not None, depth=self.num_layers)
         if return_layer_states:
             extra["layer_states"] = layer_states
         return self.layer_norm(x), extra
+
+    def _packing_pays(self, granularity: ExitGranularity, active: Tensor, keys: int, source: int) -> bool:
+        """``auto`` granularity: whether packing the running tokens ``active`` pays for the next
+        layer (:func:`~ofa_mue.core.exit_granularity.packing_pays`), for tokens with ``keys``
+        self-attention keys over ``source`` encoder tokens."""
+        dim = self.embed_tokens.embedding_dim
+        launch = granularity.launch_flops
+        if launch is None:
+            launch = measured_launch_flops(active.device, dim)
+        per_token = decoder_layer_flops(dim, self.layers[0].fc1.out_features, keys, source)
+        return packing_pays(active.numel() - int(active.sum()), per_token, launch)
 
     def _position_biases(self, past: int, total: int, encoder_out, cache) -> "PositionBiases":
         """The position terms of query positions ``past..total-1``.
@@ -307,6 +341,15 @@ class PositionWindow:
     def self_attention(self, layer: int) -> Tensor:
         """``[1, H, T, total]`` for layer ``layer``."""
         return self.tables.self_attention(layer)[:, :, self.past:self.total, : self.total]
+
+
+def _apply_dense_exit_rule(rule: TokenExitRule, index: int, x_in: Tensor, x_out: Tensor, active: Tensor,
+                           exit_layers: Tensor, positions: Tensor, token_ids: Tensor) -> Tensor:
+    """``auto`` granularity after a layer that ran on every token: the rule sees the whole
+    ``[B, T]`` grid (no packing, no host read), and only running tokens can stop."""
+    stop = rule.should_exit(index, x_in, x_out, positions, token_ids) & active
+    exit_layers.masked_fill_(stop, index + 1)
+    return active & ~stop
 
 
 def _apply_exit_rule(

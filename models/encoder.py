@@ -198,7 +198,9 @@ class OFAEncoder(FairseqEncoder):
             layers_used = {name: every for name in order}
         if exit_session is not None:
             for name in order:
-                exit_session.record_stream(name, layers_used[name], (~streams[name][1]).sum(1))
+                # a stream with a rule is tested after each layer it ran but the last layer
+                tests = layers_used[name].clamp(max=self.num_layers - 1) if name in exit_rules else None
+                exit_session.record_stream(name, layers_used[name], (~streams[name][1]).sum(1), tests)
 
         padding_mask = torch.cat([streams[name][1] for name in order], dim=1)
         encoder_out: EncoderOut = {

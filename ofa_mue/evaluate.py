@@ -47,6 +47,7 @@ import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint lo
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
 from ofa_mue.core.exit_profile import guarantee_statement, read_exit_profile
+from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
 from ofa_mue.sharding import Shard, write_shard_file
 
@@ -101,27 +102,30 @@ def score_rows(task, models: List[torch.nn.Module], split: str, batch_size: int,
     return sorted(records, key=lambda record: record["row"]), seconds
 
 
-def split_result(task, records: List[Dict[str, Any]], seconds: float, encoder_depth: int, decoder_depth: int,
+def split_result(task, records: List[Dict[str, Any]], seconds: float, shape: ModelShape,
                  quick_metrics: bool = False) -> Dict[str, Any]:
-    """What a whole split's records (from :func:`score_rows`) amount to.
+    """What a whole split's records (from :func:`score_rows`) amount to on a model of ``shape``.
 
-    Returns ``{"examples", "seconds", "metrics", "layers", "records"}``: ``metrics`` the task's
-    corpus metrics (``quick_metrics``: only the main ones, for sweeps), ``layers`` the mean
-    image, text and decoder layers and the expected time reduction rate; each record's
-    ``layers`` becomes the layers it used and its time share.
+    Returns ``{"examples", "seconds", "metrics", "layers", "flops", "records"}``: ``metrics``
+    the task's corpus metrics (``quick_metrics``: only the main ones, for sweeps), ``layers``
+    the mean image, text and decoder layers and the expected time reduction rate, ``flops``
+    the FLOPs per example and their reduction against full depth
+    (:func:`~ofa_mue.core.flops.flops_summary`); each record's ``layers`` becomes the layers
+    it used and its time share.
     """
-    usage = summarize([record["layers"] for record in records], encoder_depth, decoder_depth)
+    examples = [record["layers"] for record in records]
+    usage = summarize(examples, shape.encoder_layers, shape.decoder_layers)
     records = [{**record, "layers": layers} for record, layers in zip(records, usage.per_example, strict=True)]
+    flops = flops_summary(shape, examples)
     return {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records, quick_metrics),
-            "layers": usage.as_dict(), "records": records}
+            "layers": usage.as_dict(), "flops": flops, "records": records}
 
 
 def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
                    use_cuda: bool = False, quick_metrics: bool = False, num_workers: int = 0) -> Dict[str, Any]:
     """Score every row of ``split`` with the task's exit options: :func:`split_result` of :func:`score_rows`."""
     records, seconds = score_rows(task, models, split, batch_size, generation_cfg, use_cuda, num_workers=num_workers)
-    return split_result(task, records, seconds, models[0].encoder.num_layers, models[0].decoder.num_layers,
-                        quick_metrics)
+    return split_result(task, records, seconds, ModelShape.of(models[0], task.cfg.patch_image_size), quick_metrics)
 
 
 def shard_records(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -146,6 +150,7 @@ def evaluation_summary(description: Dict[str, Any], result: Dict[str, Any]) -> D
         "metrics": result["metrics"],
         "exit_policy": description["exit_policy"],
         "layers": result["layers"],
+        "flops": result["flops"],
     }
     if "exit_profile" in description:
         summary["exit_profile"] = description["exit_profile"]
@@ -177,11 +182,11 @@ class EvaluationSetup:
             raise ConfigError("the metrics of a split need all of it: score the shards, then merge them with "
                               "python -m ofa_mue.merge")
         records, seconds = self.score()
-        return split_result(self.task, records, seconds, *self.depths(), quick_metrics)
+        return split_result(self.task, records, seconds, self.model_shape(), quick_metrics)
 
-    def depths(self) -> Tuple[int, int]:
-        """The model's encoder and decoder depths."""
-        return self.models[0].encoder.num_layers, self.models[0].decoder.num_layers
+    def model_shape(self) -> ModelShape:
+        """The model's widths, depths and image backbone cost (what the time and FLOPs counts need)."""
+        return ModelShape.of(self.models[0], self.task.cfg.patch_image_size)
 
     def set_exit_options(self, **options: Any) -> None:
         """Change the task's exit options (``exit_policy``, ``image_exit_threshold``, ...) in place."""
@@ -207,11 +212,10 @@ class EvaluationSetup:
 
     def shard_description(self) -> Dict[str, Any]:
         """:meth:`description` plus what every shard must share for their rows to be computed as
-        in one run (the batch size, the generation options) and the model's depths."""
-        encoder_depth, decoder_depth = self.depths()
+        in one run (the batch size, the generation options) and the model's shape."""
         return {**self.description(), "batch_size": self.batch_size,
                 "generation": OmegaConf.to_container(self.cfg.generation, resolve=True),
-                "encoder_depth": encoder_depth, "decoder_depth": decoder_depth}
+                "model_shape": asdict(self.model_shape())}
 
     def summary(self, result: Dict[str, Any]) -> Dict[str, Any]:
         """What the metrics file holds for one evaluation."""

@@ -7,7 +7,8 @@ Reads the shard files that ``python -m ofa_mue.evaluate ... --num-shards K --sha
 them), refuses a set that misses or repeats a shard or a row or mixes evaluations, and
 writes what the unsharded command writes, recomputed from the merged per-example records:
 the corpus metrics (CIDEr with document frequencies over the whole split, BLEU, METEOR,
-ROUGE-L, accuracy), the mean layers and the expected time reduction rate. They equal an
+ROUGE-L, accuracy), the mean layers, the expected time reduction rate and the FLOPs per
+example. They equal an
 unsharded run's with the same ``--batch-size``; ``seconds`` is the shards' total (the
 wall-clock reductions of a sweep compare these totals).
 """
@@ -24,6 +25,7 @@ from fairseq.tasks import TASK_REGISTRY
 
 import ofa_mue  # noqa: F401  (registers the tasks)
 from .atomic_files import write_atomically
+from .core.flops import ModelShape
 from .evaluate import evaluation_summary, records_from_shard, run_cli, split_result
 from .errors import ShardError
 from .sharding import merge_records, read_shards
@@ -37,7 +39,7 @@ def merge_evaluation(shards: List[Dict[str, Any]], output_dir: str) -> Dict[str,
     description = shards[0]["description"]
     records = records_from_shard(merge_records(shards))
     result = split_result(TASK_REGISTRY[description["task"]], records, sum(s["seconds"] for s in shards),
-                          description["encoder_depth"], description["decoder_depth"])
+                          ModelShape(**description["model_shape"]))
     summary = evaluation_summary(description, result)
     split = description["split"]
     write_atomically(os.path.join(output_dir, f"{split}_predictions.jsonl"),

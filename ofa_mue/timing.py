@@ -34,11 +34,14 @@ def synchronize(device: torch.device) -> None:
 
 
 def interleaved_times(configs: Dict[str, Callable[[], Any]], repetitions: int, warmup: int,
-                      device: torch.device, budget_s: Optional[float] = None) -> Dict[str, List[float]]:
+                      device: torch.device, budget_s: Optional[float] = None,
+                      clock: Callable[[], float] = time.perf_counter) -> Dict[str, List[float]]:
     """Seconds of each repetition of each configuration, run interleaved in rotating order.
 
     ``warmup`` untimed rounds of every configuration first. With ``budget_s``, stops after the
     repetition that passes it (at least 3 repetitions), so a slow machine still finishes in time.
+    ``clock``: what a repetition's seconds are read from (wall clock by default; e.g.
+    ``time.thread_time`` for the timing thread's CPU time).
     """
     names = list(configs)
     for _ in range(warmup):
@@ -51,10 +54,10 @@ def interleaved_times(configs: Dict[str, Callable[[], Any]], repetitions: int, w
         for name in names[shift:] + names[:shift]:
             gc.collect()
             synchronize(device)
-            begin = time.perf_counter()
+            begin = clock()
             configs[name]()
             synchronize(device)
-            times[name].append(time.perf_counter() - begin)
+            times[name].append(clock() - begin)
         if budget_s is not None and repetition >= 2 and time.perf_counter() - started > budget_s:
             break
     return times

@@ -27,6 +27,7 @@ from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.errors import ConfigError, DataError
+from ofa_mue.core.exit_granularity import ExitGranularity
 from ofa_mue.core.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
 from ofa_mue.core.exit_profile import PROFILE_OPTIONS, load_exit_profile
 
@@ -112,6 +113,20 @@ class OFAConfig(FairseqDataclass):
                                                                     "(1 = constant; paper's captioning: 0.95)"})
     decoder_exit_tau: float = field(default=0.0, metadata={"help": "MuE: tau of the decaying decoder threshold "
                                                                    "(paper's captioning: 1)"})
+    exit_granularity: str = field(
+        default="token",
+        metadata={"help": "how the decoder tokens of one call (a generation step, a teacher-forced pass) stop: "
+                          "'token' (each on its own decision, the paper's), 'step' (all together, once "
+                          "--exit-step-quantile of them chose to stop; 1 = the deepest any of them needs) or "
+                          "'auto' (per-token decisions; per layer a cost model decides whether packing the "
+                          "running tokens pays or the layer runs on all of them, exited ones masked)"},
+    )
+    exit_step_quantile: float = field(
+        default=1.0, metadata={"help": "--exit-granularity step: share of a call's tokens that must have chosen "
+                                       "to stop before all stop (1 = the deepest token decides)"})
+    exit_launch_flops: Optional[float] = field(
+        default=None, metadata={"help": "--exit-granularity auto: FLOPs the device computes in the time of one "
+                                        "operator launch, the cost model's constant (default: measured at first use)"})
     # Hidden (no help, so no command-line option): the inference command's --path and
     # --model-overrides, where an inference run finds its checkpoint's settings.
     inference_checkpoint: Optional[str] = II("common_eval.path")
@@ -204,25 +219,26 @@ class OFATask(FairseqTask):
         """The exit policy the options select (validated: bad values, options the policy cannot
         honour and, given the ``model``, depths it does not have are a :class:`ConfigError`)."""
         cfg = self.cfg
+        granularity = ExitGranularity(cfg.exit_granularity, cfg.exit_step_quantile, cfg.exit_launch_flops)
         if cfg.exit_policy not in POLICIES:
             raise ConfigError(f"--exit-policy must be one of {', '.join(POLICIES)}, got {cfg.exit_policy!r}")
         refuse_unused_exit_options(cfg)
         encoder = {"image": cfg.image_exit_threshold, "text": cfg.text_exit_threshold}
-        if cfg.exit_policy == "static":
+        if cfg.exit_policy == "static":  # every token stops at its fixed depth: any granularity is the same
             policy = StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
             if model is not None:
                 policy.check_depths(model.encoder.num_layers, model.decoder.num_layers)
             return policy
         if cfg.exit_policy == "entropy":
-            return EntropyPolicy(float(cfg.entropy_exit_threshold), **encoder)
+            return EntropyPolicy(float(cfg.entropy_exit_threshold), granularity, **encoder)
         if cfg.exit_policy == "patience":
-            return PatiencePolicy(cfg.patience_exit_layers, **encoder)
+            return PatiencePolicy(cfg.patience_exit_layers, granularity, **encoder)
         options = {name: getattr(cfg, name) for name in PROFILE_OPTIONS}
         if cfg.exit_profile:
             options.update(load_exit_profile(cfg.exit_profile))
         return MuEThresholds(options["image_exit_threshold"], options["text_exit_threshold"],
                              options["decoder_exit_threshold"], options["decoder_exit_beta"],
-                             options["decoder_exit_tau"])
+                             options["decoder_exit_tau"], granularity)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
         """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options."""

@@ -224,8 +224,8 @@ class RecordingSession(ExitSession):
         super().__init__(encoder_rules, decoder_rule)
         self.decoder_calls: List[Tuple[Tensor, Tensor]] = []
 
-    def record_decoder(self, layers, processed, row_source):
-        super().record_decoder(layers, processed, row_source)
+    def record_decoder(self, layers, processed, row_source, **work):
+        super().record_decoder(layers, processed, row_source, **work)
         self.decoder_calls.append((layers.clone(), row_source.clone()))
 
 

@@ -1,71 +1,102 @@
 """The speed benchmark (benchmarks/speed.py) runs end to end on small real checkpoints and
-writes consistent reports. No timing is asserted: only what the numbers must satisfy."""
+writes consistent, traceable reports; its never-firing and replayed arms do what they claim.
+No timing is asserted: only what the numbers must satisfy."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from ofa_mue.core.early_exit import ExitSession
+from ofa_mue.core.exit_granularity import ExitGranularity
+from ofa_mue.core.exit_policy import MuEThresholds
 from ofa_mue.demo.generate import generate_demo_data
+from ofa_mue.models.builders import build_model, numbered_dictionary
 from test_determinism import train
 
 REPO = Path(__file__).resolve().parents[1]
 SPEED = REPO / "benchmarks" / "speed.py"
+sys.path.insert(0, str(REPO / "benchmarks"))
+from exit_arms import NeverFiring, RecordingPolicy, ReplayPolicy  # noqa: E402
+
+ARMS = {"off", "never", "mue", "static", "step@0.5", "auto"}
+TEST_ROWS = 6
 
 
-def run_speed(*args: str) -> None:
+def run_speed(*args: str, repetitions: int = 3) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, str(SPEED), *args, "--cpu", "--repetitions", "3", "--warmup", "0"],
-                          cwd=REPO, capture_output=True, text=True, timeout=400, env=env)
+    done = subprocess.run([sys.executable, str(SPEED), *args, "--cpu", "--repetitions", str(repetitions),
+                           "--warmup", "0"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("speed_demo")
-    generate_demo_data(out / "data", seed=5, train=16, valid=4, test=6, image_size=64)
+    generate_demo_data(out / "data", seed=5, train=16, valid=4, test=TEST_ROWS, image_size=64)
     return out, {task: train(out / "data", task, out / task) for task in ("snli_ve", "caption")}
 
 
-def test_checkpoints_mode_reports_every_configuration(checkpoints):
+def test_checkpoints_mode_reports_targets_granularities_and_replays(checkpoints):
     out, paths = checkpoints
     run_speed("checkpoints", "--data", str(out / "data"), "--snli-ve-checkpoint", str(paths["snli_ve"]),
               "--caption-checkpoint", str(paths["caption"]), "--batch-sizes", "1", "3", "--samples-b1", "2",
               "--samples", "6", "--no-profile", "--image-exit-threshold", "0.9", "--text-exit-threshold", "0.9",
-              "--decoder-exit-threshold", "0.9", "--results-dir", str(out / "results"))
+              "--decoder-exit-threshold", "0.9", "--split-passes", "1", "--replay-arch", "ofa_demo",
+              "--replay-image-size", "32", "--replay-vocab-size", "700", "--replay-samples-b1", "1",
+              "--replay-samples", "3", "--granularities", "step:0.5", "auto", "--note", "a test run",
+              "--results-dir", str(out / "results"), repetitions=1)
     report = json.loads((out / "results" / "checkpoints.json").read_text())
-    assert report["machine"]["torch_threads"] == 1
-    rows = {(r["task"], r["batch_size"]): r for r in report["results"]}
-    assert set(rows) == {("snli_ve", 1), ("snli_ve", 3), ("caption", 1), ("caption", 3)}
-    for (task, batch), row in rows.items():
-        assert row["samples"] == (2 if batch == 1 else 6)
-        assert row["never_equals_off"], "thresholds of exactly 1 never fire: the full model's outputs"
-        assert 0.0 <= row["expected_time_reduction"] < 1.0
-        if row["expected_time_reduction"] > 0:
-            assert row["realized_share"] == pytest.approx(row["measured_reduction"] / row["expected_time_reduction"])
-        assert row["repetitions"] == row["times"]["off"]["n"] == 3
-        split = row["time_split"]["off"]
-        assert set(split) == {"encoder_layers", "decoder_layers", "image_embedding", "exit_tests", "other", "total"}
-        assert split["encoder_layers"] > 0 and split["decoder_layers"] > 0 and split["total"] > 0
-        assert split["exit_tests"] == 0.0, "the full model runs no exit test"
-        assert row["time_split"]["never"]["exit_tests"] > 0 and 0 < row["exit_test_share"] < 1
-        assert row["layers"]["off"]["expected_time_reduction"] == 0.0
-        static = row["layers"]["static"]
-        assert (static["image_layers"], static["text_layers"]) == (row["static"]["depths"]["image"],
-                                                                   row["static"]["depths"]["text"])
+    assert re.fullmatch(r"[0-9a-f]{40}", report["commit"]) and isinstance(report["dirty"], bool)
+    machine = report["machine"]
+    assert machine["torch_threads"] == 1 and len(machine["load_average_at_start"]) == 3
+    assert len(machine["load_average_at_end"]) == 3
+    rows = {(r["task"], r["size"], r["batch_size"]): r for r in report["results"]}
+    assert set(rows) == {(t, s, b) for t in ("snli_ve", "caption") for s in ("demo", "ofa_demo") for b in (1, 3)}
+    for (task, size, batch), row in rows.items():
+        arms = row["arms"]
+        assert set(arms) == ARMS
+        assert row["samples"] == ((2 if batch == 1 else 6) if size == "demo" else (1 if batch == 1 else 3))
+        assert row["never_equals_off"] or size != "demo", "thresholds that cannot fire: the full model's outputs"
+        assert arms["off"]["layers"]["expected_time_reduction"] == 0.0
+        assert arms["off"]["flops"]["flops_reduction"] == 0.0
+        assert arms["never"]["flops"]["flops_reduction"] < 0, "exit tests add FLOPs and remove none"
+        assert arms["mue"]["expected_time_reduction"] == arms["auto"]["expected_time_reduction"], \
+            "auto keeps the per-token decisions"
+        split = row["time_split"]
+        assert split["off"]["exit_tests"] == 0.0, "the full model runs no exit test"
+        assert split["never"]["exit_tests"] > 0 and 0 < row["targets"]["exit_test_share"]["value"] < 1
+        assert row["targets"]["exit_test_share"]["target"] == (0.03 if batch == 1 else 0.02)
+        assert row["holds_back"]["responsible"] in row["holds_back"]["gap_by_part"]
+        static = arms["static"]["layers"]
+        assert (static["image_layers"], static["text_layers"]) == (row["static_depths"]["image"],
+                                                                   row["static_depths"]["text"])
+    quality = report["quality"]
+    for task in ("snli_ve", "caption"):
+        assert set(quality[task]["arms"]) == ARMS - {"never", "static"}
+        assert quality[task]["arms"]["off"]["retention"] in (1.0, None)  # None: the full model scores 0
+        assert all(arm["examples"] == TEST_ROWS for arm in quality[task]["arms"].values())
     markdown = (out / "results" / "checkpoints.md").read_text()
-    assert markdown.count("| snli_ve |") == 8 and markdown.count("| caption |") == 8  # one row per table
-    assert "realized share inside the layers" in markdown
+    assert markdown.startswith(f"Measured {report['date']} at commit {report['commit'][:12]}")
+    assert "a test run" in markdown
+    targets = markdown.split("### Targets")[1].split("###")[0]
+    assert targets.count("| snli_ve |") == 4 and targets.count("| caption |") == 4
+    granularity = markdown.split("### Exit granularity")[1].split("###")[0]
+    assert granularity.count("| caption | demo | 3 |") == 3  # token, step@0.5, auto
 
 
 def test_depths_mode_fits_time_against_layer_count(tmp_path):
     run_speed("depths", "--archs", "ofa_demo", "--fractions", "1", "0.5", "--image-size", "64",
-              "--generate-tokens", "3", "--results-dir", str(tmp_path))
+              "--generate-tokens", "3", "--clock", "cpu", "--results-dir", str(tmp_path))
     report = json.loads((tmp_path / "depths.json").read_text())
+    assert report["clock"] == "cpu" and "commit" in report
     (result,) = report["results"]
     rows = {r["config"]: r for r in result["rows"]}
     assert set(rows) == {"off", "never", "1", "0.5"}
@@ -74,3 +105,47 @@ def test_depths_mode_fits_time_against_layer_count(tmp_path):
     assert rows["0.5"]["decoder_layers"] == 3
     assert {"fixed", "slope", "r2"} <= set(result["fit"])
     assert (tmp_path / "depths.md").read_text().count("| ofa_demo |") == 5  # 4 configurations and the fit
+
+
+def test_never_firing_arm_runs_mues_rules_and_cannot_fire():
+    mue = MuEThresholds(image=0.5, text=2.0, decoder=0.3, decoder_beta=0.95, decoder_tau=1.0,
+                        granularity=ExitGranularity("step"))
+    session = NeverFiring(mue).session(horizon=16)
+    real = mue.session(horizon=16)
+    assert set(session.encoder_rules) == set(real.encoder_rules) == {"image"}
+    rule = session.decoder_rule
+    assert (rule.beta, rule.tau, rule.horizon) == (real.decoder_rule.beta, real.decoder_rule.tau, 16)
+    assert session.decoder_granularity == mue.granularity
+    assert (rule.threshold(torch.arange(64)) >= 1.0).all(), "the decayed threshold never drops below 1"
+    x = torch.randn(4, 3, 8)
+    assert not rule.should_exit(0, x, x.clone(), torch.zeros(4, 3, dtype=torch.long), torch.arange(12).view(4, 3)).any()
+
+
+def test_replay_imposes_the_recorded_exits():
+    torch.manual_seed(0)
+    dictionary = numbered_dictionary(50)
+    model = build_model("ofa_demo", dictionary, encoder_embed_dim=32, encoder_ffn_embed_dim=64,
+                        encoder_attention_heads=2, decoder_attention_heads=2, decompose_modalities=True).eval()
+    generator = torch.Generator().manual_seed(2)
+    src = torch.randint(4, 50, (4, 6), generator=generator)
+    net_input = {"src_tokens": src, "src_lengths": torch.full((4,), 6),
+                 "patch_images": torch.randn(4, 3, 48, 48, generator=generator),
+                 "patch_masks": torch.ones(4, dtype=torch.bool)}
+    prev = torch.randint(4, 50, (4, 5), generator=generator)
+
+    def run(policy):
+        session = policy.session(horizon=5)
+        with torch.no_grad():
+            model.decoder(prev, encoder_out=model.encoder(**net_input, exit_session=session))
+        return session.example_layers()
+
+    mue = MuEThresholds(image=0.6, text=0.6, decoder=0.6)
+    recording = RecordingPolicy(mue)
+    original = run(recording)
+    assert len({e.image_layers for e in original} | {e.decoder_layer_sum for e in original}) > 2, "mixed exits"
+    replayed = run(ReplayPolicy(recording.recorded(), mue))
+    assert [(e.image_layers, e.text_layers, e.decoder_layer_sum) for e in replayed] == \
+        [(e.image_layers, e.text_layers, e.decoder_layer_sum) for e in original]
+    assert sum(e.decoder_tests for e in replayed) == sum(e.decoder_tests for e in original), \
+        "MuE's test runs, for its cost"
+    assert isinstance(recording.sessions[0], ExitSession)

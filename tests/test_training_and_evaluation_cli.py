@@ -61,6 +61,8 @@ def test_snli_ve_trains_resumes_and_evaluates_every_row(demo, tmp_path):
     summary = json.loads((results / "test_metrics.json").read_text())
     assert summary["examples"] == TEST_ROWS
     assert 0.0 <= summary["metrics"]["accuracy"] <= 1.0
+    assert summary["flops"]["flops_reduction"] == 0.0, "exits off: every layer, no exit test"
+    assert summary["flops"]["gflops_per_example"] == summary["flops"]["full_depth_gflops_per_example"] > 0
     rows = [json.loads(line) for line in (results / "test_predictions.jsonl").read_text().splitlines()]
     assert sorted(r["row"] for r in rows) == list(range(1, TEST_ROWS + 1))
     assert all(r["prediction"] in {"yes", "no", "maybe"} for r in rows)
@@ -115,6 +117,14 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     assert summary["examples"] == TEST_ROWS
     assert summary["exit_policy"]["image"] == profile["options"]["image_exit_threshold"]
     assert 0.0 <= summary["layers"]["expected_time_reduction"] <= 1.0
+    flops = summary["flops"]
+    assert 0.0 <= flops["flops_reduction"] < 1.0
+    assert flops["gflops_per_example"] == pytest.approx(sum(flops["parts_gflops"].values()))
+
+    run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(profile_path),
+        "--exit-granularity", "step", "--exit-step-quantile", "0.5", "--results-path", str(tmp_path / "step"))
+    step = json.loads((tmp_path / "step" / "test_metrics.json").read_text())
+    assert step["exit_policy"]["granularity"] == {"mode": "step", "quantile": 0.5, "launch_flops": None}
 
     sweep_dir = tmp_path / "sweep"
     run("ofa_mue.sweep", *common, "--gen-subset", "valid", "--thresholds", "0.99,0.9", "--depths", "3",
@@ -140,6 +150,8 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     ("ofa_mue.evaluate", ["--exit-policy", "static", "--static-decoder-layers", "7"],
      "error: --static-decoder-layers 7 is deeper than the model's decoder (6 layers)"),
     ("ofa_mue.sweep", ["--depths", "7", "--sweep-dir", "SWEEP"], "error: --depths 7 is deeper than the model's encoder"),
+    ("ofa_mue.evaluate", ["--exit-step-quantile", "0.5"],
+     "error: --exit-step-quantile applies to --exit-granularity step, not 'token'"),
 ])
 def test_out_of_range_option_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path, module, flags, message):
     flags = [str(tmp_path / "out") if flag == "SWEEP" else flag for flag in flags]

@@ -11,11 +11,12 @@ builds the per-example counts behind the expected time reduction rate.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Protocol, Tuple
+from typing import Dict, List, NamedTuple, Optional, Protocol
 
 import torch
 from torch import Tensor
 
+from .exit_granularity import TOKEN_EXITS, ExitGranularity
 from .time_reduction import ExampleLayers
 
 
@@ -41,60 +42,121 @@ class TokenExitRule(Protocol):
         ...
 
 
+class DecoderCall(NamedTuple):
+    """What one decoder call recorded (see :meth:`ExitSession.record_decoder`)."""
+
+    layers: Tensor
+    processed: Tensor
+    row_source: Tensor
+    keys: int
+    cached: bool
+    tested: bool
+    depth: int
+
+
 class ExitSession:
     """Exit rules for one batch and the layer counts the batch used.
 
     ``encoder_rules`` maps ``"image"``/``"text"`` to a :class:`StreamExitRule` (a missing
-    stream runs every layer); ``decoder_rule`` is a :class:`TokenExitRule` or ``None``.
+    stream runs every layer); ``decoder_rule`` is a :class:`TokenExitRule` or ``None``;
+    ``decoder_granularity`` says how the tokens of one decoder call stop
+    (:mod:`ofa_mue.core.exit_granularity`; per token by default).
     """
 
     def __init__(self, encoder_rules: Optional[Dict[str, StreamExitRule]] = None,
-                 decoder_rule: Optional[TokenExitRule] = None):
+                 decoder_rule: Optional[TokenExitRule] = None,
+                 decoder_granularity: ExitGranularity = TOKEN_EXITS):
         self.encoder_rules = encoder_rules or {}
         self.decoder_rule = decoder_rule
+        self.decoder_granularity = decoder_granularity
         self._stream_layers: Dict[str, Tensor] = {}
         self._stream_tokens: Dict[str, Tensor] = {}
-        self._decoder_calls: List[Tuple[Tensor, Tensor, Tensor]] = []
+        self._stream_tests: Dict[str, Tensor] = {}
+        self._decoder_calls: List[DecoderCall] = []
 
-    def record_stream(self, name: str, layers: Tensor, tokens: Tensor) -> None:
-        """Encoder stream ``name``: layers ``[B]`` each sample ran and its non-padding tokens ``[B]``."""
+    def record_stream(self, name: str, layers: Tensor, tokens: Tensor, tests: Optional[Tensor] = None) -> None:
+        """Encoder stream ``name``: layers ``[B]`` each sample ran, its non-padding tokens ``[B]``
+        and the exit tests it ran ``[B]`` (none when omitted)."""
         self._stream_layers[name] = layers.detach()
         self._stream_tokens[name] = tokens.detach()
+        if tests is not None:
+            self._stream_tests[name] = tests.detach()
 
-    def record_decoder(self, layers: Tensor, processed: Tensor, row_source: Tensor) -> None:
+    def record_decoder(self, layers: Tensor, processed: Tensor, row_source: Tensor, keys: int = 0,
+                       cached: bool = False, tested: bool = False, depth: int = 0) -> None:
         """Decoder call: layers ``[R, T]`` each token ran, which tokens count (``processed [R, T]``,
-        bool) and the input sample ``row_source [R]`` each row belongs to. Kept as they are
-        (no work, no device synchronisation per generation step) until :meth:`example_layers`."""
-        self._decoder_calls.append((layers.detach(), processed, row_source))
+        bool) and the input sample ``row_source [R]`` each row belongs to; for the FLOPs count,
+        the self-attention keys of the call's tokens (``keys``: cached and new positions),
+        whether a cache made every layer project the tokens' keys/values (``cached``),
+        whether each layer but the last ran an exit test (``tested``) and the decoder's
+        depth. Kept as they are (no work, no device synchronisation per generation step)
+        until :meth:`example_layers`."""
+        self._decoder_calls.append(DecoderCall(layers.detach(), processed, row_source, keys, cached, tested, depth))
+
+    def recorded_stream_layers(self) -> Dict[str, Tensor]:
+        """Per encoder stream, the layers ``[B]`` each sample ran (as recorded)."""
+        return dict(self._stream_layers)
+
+    def recorded_decoder_calls(self) -> List[DecoderCall]:
+        """What each decoder call recorded, in order."""
+        return list(self._decoder_calls)
 
     def decoder_token_layers(self) -> List[Tensor]:
         """The layers ``[R, T]`` each token of each decoder call ran, in call order (a
         teacher-forced pass is one call; a generation makes one call per step)."""
-        return [layers for layers, _, _ in self._decoder_calls]
+        return [call.layers for call in self._decoder_calls]
 
     def example_layers(self) -> List[ExampleLayers]:
-        """Per input sample of the batch: stream layers and token counts, decoder layer sums."""
+        """Per input sample of the batch: stream layers, token counts and tests; decoder sums."""
         streams = self._stream_layers
         if not streams:
             raise RuntimeError("the encoder did not run with this exit session")
         streams = {name: layers.cpu() for name, layers in streams.items()}
         stream_tokens = {name: tokens.cpu() for name, tokens in self._stream_tokens.items()}
+        stream_tests = {name: tests.cpu() for name, tests in self._stream_tests.items()}
         batch = len(next(iter(streams.values())))
         zeros = torch.zeros(batch, dtype=torch.long)
         image_layers, image_tokens = streams.get("image", zeros), stream_tokens.get("image", zeros)
         text_layers, text_tokens = streams.get("text", zeros), stream_tokens.get("text", zeros)
-        decoder_sum, decoder_tokens = torch.zeros(batch, dtype=torch.long), torch.zeros(batch, dtype=torch.long)
-        by_length: Dict[int, List[Tuple[Tensor, Tensor, Tensor]]] = {}
-        for call in self._decoder_calls:  # one group per call length: a generation's steps are one
-            by_length.setdefault(call[0].size(1), []).append(call)
-        for calls in by_length.values():
-            layers, processed, row_source = (torch.cat(parts) for parts in zip(*calls))
-            weights = processed.long()
-            source = row_source.cpu()
-            decoder_sum.index_add_(0, source, (layers * weights).sum(-1).cpu())
-            decoder_tokens.index_add_(0, source, weights.sum(-1).cpu())
+        image_tests, text_tests = stream_tests.get("image", zeros), stream_tests.get("text", zeros)
+        decoder = _decoder_sums(self._decoder_calls, batch)
         return [
             ExampleLayers(int(image_layers[i]), int(image_tokens[i]), int(text_layers[i]), int(text_tokens[i]),
-                          int(decoder_sum[i]), int(decoder_tokens[i]))
+                          image_tests=int(image_tests[i]), text_tests=int(text_tests[i]),
+                          **{name: int(values[i]) for name, values in decoder.items()})
             for i in range(batch)
         ]
+
+
+def _decoder_sums(calls: List[DecoderCall], batch: int) -> Dict[str, Tensor]:
+    """Per input sample ``[batch]``: the :class:`ExampleLayers` decoder fields summed over ``calls``
+    (concatenated by call length: the steps of a generation are one group)."""
+    sums = {name: torch.zeros(batch, dtype=torch.long) for name in (
+        "decoder_layer_sum", "decoder_tokens", "decoder_key_sum", "decoder_key_layer_sum", "decoder_kv_layer_sum",
+        "decoder_tests", "decoder_rows", "decoder_deepest")}
+    by_length: Dict[int, List[DecoderCall]] = {}
+    for call in calls:
+        by_length.setdefault(call.layers.size(1), []).append(call)
+    for group in by_length.values():
+        layers = torch.cat([c.layers for c in group]).cpu()
+        weights = torch.cat([c.processed for c in group]).cpu().long()
+        source = torch.cat([c.row_source for c in group]).cpu()
+        keys = torch.cat([torch.full((c.layers.size(0),), c.keys, dtype=torch.long) for c in group])
+        kv_layers = torch.cat([torch.full((c.layers.size(0), 1), c.depth, dtype=torch.long) if c.cached
+                               else c.layers.cpu().amax(1, keepdim=True) for c in group])
+        test_cap = torch.cat([torch.full((c.layers.size(0), 1), c.depth - 1 if c.tested else 0, dtype=torch.long)
+                              for c in group])
+        tokens = weights.sum(-1)
+        layer_sum = (layers * weights).sum(-1)
+        sums["decoder_layer_sum"].index_add_(0, source, layer_sum)
+        sums["decoder_tokens"].index_add_(0, source, tokens)
+        sums["decoder_key_sum"].index_add_(0, source, keys * tokens)
+        sums["decoder_key_layer_sum"].index_add_(0, source, keys * layer_sum)
+        sums["decoder_kv_layer_sum"].index_add_(0, source, (kv_layers * weights).sum(-1))
+        sums["decoder_tests"].index_add_(0, source, (torch.minimum(layers, test_cap) * weights).sum(-1))
+        deepest = (layers * weights).amax(-1)
+        sums["decoder_deepest"].scatter_reduce_(0, source, deepest, reduce="amax")
+        call_index = torch.cat([torch.full((c.layers.size(0),), i, dtype=torch.long) for i, c in enumerate(group)])
+        rows = torch.bincount(call_index * batch + source, minlength=len(group) * batch).view(len(group), batch)
+        sums["decoder_rows"] = torch.maximum(sums["decoder_rows"], rows.amax(0))
+    return sums

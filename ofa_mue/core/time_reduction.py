@@ -35,7 +35,15 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 @dataclass
 class ExampleLayers:
-    """Layers one example used: per encoder stream, and summed over its decoder tokens."""
+    """Layers one example used: per encoder stream, and summed over its decoder tokens.
+
+    ``decoder_scored_*``: the same sums over the scored positions only (teacher-forced
+    scoring; see the module docstring). The fields after them are what the FLOPs count (:mod:`ofa_mue.core.flops`)
+    needs beyond the layer counts: the decoder tokens' self-attention keys (summed, and
+    weighted by the layers each token ran), the layers that projected keys/values for them,
+    the example's decoder rows (beams, candidates) and its deepest decoder token, and the
+    exit tests run (per encoder stream; summed over decoder tokens).
+    """
 
     image_layers: int
     image_tokens: int
@@ -45,6 +53,14 @@ class ExampleLayers:
     decoder_tokens: int = 0
     decoder_scored_layer_sum: Optional[int] = None  # None: every processed position is scored
     decoder_scored_tokens: Optional[int] = None
+    decoder_key_sum: int = 0
+    decoder_key_layer_sum: int = 0
+    decoder_kv_layer_sum: int = 0
+    decoder_rows: int = 0
+    decoder_deepest: int = 0
+    image_tests: int = 0
+    text_tests: int = 0
+    decoder_tests: int = 0
 
     def encoder_layers(self) -> float:
         """Token-weighted mean encoder depth of the two streams."""

@@ -1,0 +1,189 @@
+"""Exit granularity (``--exit-granularity``): per token (the default), per decoder call
+('step', at the deepest or a quantile of the tokens' choices), and 'auto' (per-token
+decisions, packing only where the cost model says it pays)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from ofa_mue.core.early_exit import ExitSession
+from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
+from ofa_mue.core.exit_granularity import PACK_OPERATIONS, ExitGranularity, packing_pays
+from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths
+from ofa_mue.errors import ConfigError
+from test_early_exit_inference import VOCAB, _batch, model  # noqa: F401  (the same small model)
+
+@dataclass(frozen=True)
+class ChooseByPosition:
+    """A token at position t chooses to stop after layer (t mod 3) + 1."""
+
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
+        return positions % 3 == layer
+
+
+def _decode(net, prev, granularity, rule=ChooseByPosition(), incremental=False):
+    session = ExitSession(decoder_rule=rule, decoder_granularity=granularity)
+    with torch.no_grad():
+        encoder_out = net.encoder(**_batch(prev.size(0)), exit_session=session)
+        if not incremental:
+            return net.decoder(prev, encoder_out=encoder_out)
+        state: dict = {}
+        steps = [net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+                 for t in range(prev.size(1))]
+    return torch.cat([logits for logits, _ in steps], 1), {"exit_layers": torch.cat(
+        [extra["exit_layers"] for _, extra in steps], 1)}
+
+
+def _static(net, prev, layers):
+    with torch.no_grad():
+        session = StaticDepths(decoder=layers).session(horizon=prev.size(1))
+        return net.decoder(prev, encoder_out=net.encoder(**_batch(prev.size(0)), exit_session=session))[0]
+
+
+def test_step_exits_stop_every_token_of_a_call_at_the_deepest_choice(model):
+    net, _ = model
+    prev = torch.randint(4, VOCAB, (2, 7))
+    logits, extra = _decode(net, prev, ExitGranularity("step"))
+    assert (extra["exit_layers"] == 3).all(), "positions 0..6 choose layers 1, 2, 3: the call stops at 3"
+    assert torch.equal(logits, _static(net, prev, 3)), "every token ran exactly three layers"
+    token_logits, token_extra = _decode(net, prev, ExitGranularity("token"))
+    assert token_extra["exit_layers"][0].tolist() == [1, 2, 3, 1, 2, 3, 1]
+    assert not torch.allclose(token_logits, logits), "per-token exits stop tokens at their own layers"
+
+
+def test_step_quantile_stops_once_that_share_chose(model):
+    net, _ = model
+    prev = torch.randint(4, VOCAB, (1, 7))
+    # after layer 1, positions 0, 3, 6 chose (3 of 7); after layer 2 also 1 and 4 (5 of 7)
+    for quantile, layer in ((0.4, 1), (0.5, 2), (5 / 7, 2), (0.75, 3), (1.0, 3)):
+        logits, extra = _decode(net, prev, ExitGranularity("step", quantile))
+        assert (extra["exit_layers"] == layer).all(), quantile
+        assert torch.equal(logits, _static(net, prev, layer)), quantile
+
+
+def test_step_exits_do_not_count_padding(model):
+    net, dictionary = model
+    prev = torch.randint(4, VOCAB, (2, 7))
+    prev[1, 3:] = dictionary.pad()  # row 1: positions 0..2 only
+    _, extra = _decode(net, prev, ExitGranularity("step", 0.5))
+    # counted: 7 + 3 = 10 tokens, 5 needed: after layer 1, 3 + 1 chose; after layer 2, 5 + 2
+    assert (extra["exit_layers"] == 2).all()
+
+
+@dataclass(frozen=True)
+class ChooseByRow:
+    """In a generation step (one position per row), row r chooses to stop after layer (r mod 3) + 1."""
+
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
+        return tokens % 3 == layer
+
+
+def test_step_exits_in_incremental_decoding_stop_each_step_together(model):
+    net, _ = model
+    prev = torch.randint(4, VOCAB, (3, 5))
+    step_logits, step = _decode(net, prev, ExitGranularity("step"), ChooseByRow(), incremental=True)
+    _, token = _decode(net, prev, ExitGranularity("token"), ChooseByRow(), incremental=True)
+    assert token["exit_layers"][:, 0].tolist() == [1, 2, 3]
+    assert (step["exit_layers"] == 3).all(), "the rows of each step stop together, at the deepest choice"
+    torch.testing.assert_close(step_logits, _static(net, prev, 3), atol=1e-5, rtol=1e-5)
+
+
+def test_auto_granularity_keeps_the_per_token_decisions_packed_or_dense(model):
+    net, _ = model
+    prev = torch.randint(4, VOCAB, (3, 6))
+    token_logits, token_extra = _decode(net, prev, ExitGranularity("token"))
+    always_pack = _decode(net, prev, ExitGranularity("auto", launch_flops=0.0))
+    assert torch.equal(always_pack[0], token_logits) and torch.equal(always_pack[1]["exit_layers"],
+                                                                     token_extra["exit_layers"])
+    rows = []
+    hook = net.decoder.layers[2].fc1.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[:-1].numel()))
+    try:
+        never_pack = _decode(net, prev, ExitGranularity("auto", launch_flops=1e30))
+        _decode(net, prev, ExitGranularity("token"))
+    finally:
+        hook.remove()
+    assert rows == [3 * 6, 3 * 2], "layer 3: dense on every token; packed on the positions 2 and 5 of each row"
+    assert torch.equal(never_pack[1]["exit_layers"], token_extra["exit_layers"])
+    torch.testing.assert_close(never_pack[0], token_logits, atol=1e-5, rtol=1e-5)
+
+
+@dataclass(frozen=True)
+class RowPolicy:
+    """A policy whose sessions stop generation rows by :class:`ChooseByRow`, at a granularity."""
+
+    granularity: ExitGranularity
+
+    def session(self, horizon, project=None):
+        return ExitSession(decoder_rule=ChooseByRow(), decoder_granularity=self.granularity)
+
+
+def test_auto_granularity_in_generation_gives_the_per_token_result(model):
+    net, dictionary = model
+    sample = {"net_input": _batch(3), "id": torch.arange(3)}
+
+    def generate(granularity):
+        generator = EarlyExitSequenceGenerator([net], dictionary, policy=RowPolicy(granularity), beam_size=2,
+                                               max_len_b=5)
+        return generator.generate([net], sample), generator.last_example_layers
+
+    token, token_layers = generate(ExitGranularity("token"))
+    dense, dense_layers = generate(ExitGranularity("auto", launch_flops=1e30))
+    assert [e.decoder_layer_sum for e in token_layers] == [e.decoder_layer_sum for e in dense_layers]
+    assert len({e.decoder_layers() for e in token_layers}) > 1, "rows stop at different layers"
+    for a, b in zip(token, dense):
+        assert torch.equal(a[0]["tokens"], b[0]["tokens"])
+        torch.testing.assert_close(a[0]["score"], b[0]["score"], atol=1e-5, rtol=1e-5)
+
+
+def test_pack_operations_counts_what_packing_adds(model):
+    """The cost model's constant is the number of operators packing adds per layer."""
+    net, _ = model
+
+    @dataclass(frozen=True)
+    class HalfStopAtFirstLayer:
+        def should_exit(self, layer, x_in, x_out, positions, tokens):
+            return (tokens % 2 == 0) if layer == 0 else torch.zeros_like(tokens, dtype=torch.bool)
+
+    class Count(TorchDispatchMode):
+        calls = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    def operators(launch_flops: float) -> int:
+        prev = torch.randint(4, VOCAB, (4, 1))
+        session = ExitSession(decoder_rule=HalfStopAtFirstLayer(),
+                              decoder_granularity=ExitGranularity("auto", launch_flops=launch_flops))
+        with torch.no_grad():
+            encoder_out = net.encoder(**_batch(4), exit_session=session)
+            Count.calls = 0
+            with Count():
+                net.decoder(prev, encoder_out=encoder_out, incremental_state={})
+        return Count.calls
+
+    later_layers = net.decoder.num_layers - 1
+    per_layer = (operators(0.0) - operators(1e30)) / later_layers
+    assert abs(per_layer - PACK_OPERATIONS) <= 4, per_layer
+
+
+def test_cost_model_packs_when_the_saved_work_outweighs_the_launches():
+    assert packing_pays(exited=10, flops_per_token=1e6, launch_flops=1e5)
+    assert not packing_pays(exited=1, flops_per_token=1e5, launch_flops=1e5)
+    assert not packing_pays(exited=0, flops_per_token=1e9, launch_flops=0.0)
+
+
+@pytest.mark.parametrize("kwargs, flag", [
+    ({"mode": "layer"}, "--exit-granularity"),
+    ({"mode": "step", "quantile": 0.0}, "--exit-step-quantile"),
+    ({"mode": "step", "quantile": 1.5}, "--exit-step-quantile"),
+    ({"mode": "token", "quantile": 0.5}, "--exit-step-quantile applies to --exit-granularity step"),
+    ({"mode": "auto", "launch_flops": -1.0}, "--exit-launch-flops"),
+    ({"mode": "step", "launch_flops": 1.0}, "--exit-launch-flops applies to --exit-granularity auto"),
+])
+def test_bad_granularity_options_are_clear_errors(kwargs, flag):
+    with pytest.raises(ConfigError, match=flag):
+        ExitGranularity(**kwargs)

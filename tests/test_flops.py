@@ -1,0 +1,105 @@
+"""FLOPs counted from shapes (ofa_mue.core.flops): a hand count on a tiny model, and the count
+of a real generation with mixed exits against torch's FLOP counter."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+from ofa_mue.core.early_exit import ExitSession
+from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
+from ofa_mue.core.exit_policy import FixedDepth, StreamSimilarityExit
+from ofa_mue.core.flops import ModelShape, example_flops, flops_summary
+from ofa_mue.core.time_reduction import ExampleLayers
+from ofa_mue.models.decoder import MIN_CACHED_POSITIONS
+from tiny_ofa import IMAGE_SIZE, VOCAB_SIZE, tiny_dictionary, tiny_model
+
+D, F = 32, 64  # tiny_model's width and feed-forward size
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(tiny_dictionary(), decompose_modalities=True).eval()
+
+
+def test_counts_equal_a_hand_count_on_a_tiny_model(model):
+    shape = ModelShape.of(model, IMAGE_SIZE)
+    assert (shape.dim, shape.ffn, shape.encoder_layers, shape.decoder_layers, shape.vocab) == (D, F, 2, 3, VOCAB_SIZE)
+    # 64 px image -> 4 x 4 patches; 7 text tokens; two decoder tokens at positions 0 and 1 ran 2 and 3 of
+    # the 3 layers (one row, with a cache); every stream and token tested after each layer it ran but the last
+    example = ExampleLayers(image_layers=1, image_tokens=16, text_layers=2, text_tokens=7, decoder_layer_sum=5,
+                            decoder_tokens=2, decoder_key_sum=1 + 2, decoder_key_layer_sum=1 * 2 + 2 * 3,
+                            decoder_kv_layer_sum=3 + 3, decoder_rows=1, decoder_deepest=3, image_tests=1,
+                            text_tests=1, decoder_tests=2 + 2)
+    # ResNet "1,1,1" with a 16-channel stem: conv1 7x7 3->16 /2 (64 -> 32 px), maxpool /2, then one
+    # bottleneck per stage (1x1, 3x3 with the stride, 1x1, and a 1x1 downsample); 2 FLOPs per multiply-add
+    stem = 2 * 3 * 49 * 16 * 32 * 32
+    stage1 = 2 * 256 * (16 * 16 + 16 * 9 * 16 + 16 * 64 + 16 * 64)  # 16 x 16 px
+    stage2 = 2 * 256 * 64 * 32 + 2 * 64 * (32 * 9 * 32 + 32 * 128 + 64 * 128)  # 16 px in, 8 x 8 out
+    stage3 = 2 * 64 * 128 * 64 + 2 * 16 * (64 * 9 * 64 + 64 * 256 + 128 * 256)  # 8 px in, 4 x 4 out
+    assert stem + stage1 + stage2 + stage3 == 14_778_368
+    image_proj = 2 * 16 * 256 * D
+    # an encoder layer over n tokens: q/k/v/out 4 * 2nD^2, FFN 2 * 2nDF, attention 2 * 2n^2 D
+    image_stream = 1 * (16 * (8 * D * D + 4 * D * F) + 4 * 16 * 16 * D)
+    text_stream = 2 * (7 * (8 * D * D + 4 * D * F) + 4 * 7 * 7 * D)
+    # a decoder layer run by a token: self/cross q and out 4 * 2D^2, FFN 2 * 2DF, attention over its keys
+    # and the 23 encoder tokens 4D(keys + 23); self keys/values 2 * 2D^2 at every layer (cache); the
+    # encoder's keys/values for the row at layers 1..3: 3 * 23 * 2 * 2D^2
+    decoder = (2 * (8 * D * D + 4 * D * F + 4 * D * (1 + 23)) + 3 * (8 * D * D + 4 * D * F + 4 * D * (2 + 23))
+               + 2 * 3 * 4 * D * D + 3 * 23 * 4 * D * D)
+    tests = 6 * D * 16 + 6 * D * 7 + 4 * 6 * D
+    output = 2 * 2 * D * VOCAB_SIZE
+    counts = example_flops(shape, example)
+    assert counts == {"image_embedding": 14_778_368 + image_proj, "image_stream": image_stream,
+                      "text_stream": text_stream, "decoder_layers": decoder, "exit_tests": tests,
+                      "output_projection": output, "total": 14_778_368 + image_proj + image_stream + text_stream
+                      + decoder + tests + output}
+    summary = flops_summary(shape, [example])
+    full = (14_778_368 + image_proj + 2 * (16 * (8 * D * D + 4 * D * F) + 4 * 16 * 16 * D) + text_stream
+            + 3 * (8 * D * D + 4 * D * F + 4 * D * (1 + 23)) + 3 * (8 * D * D + 4 * D * F + 4 * D * (2 + 23))
+            + 2 * 3 * 4 * D * D + 3 * 23 * 4 * D * D + output)
+    assert summary["full_depth_gflops_per_example"] == pytest.approx(full / 1e9)
+    assert summary["flops_reduction"] == pytest.approx(1 - counts["total"] / full)
+
+
+@dataclass(frozen=True)
+class ChooseByRow:
+    """Row r of a generation step stops after layer (r mod 3) + 1."""
+
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
+        return tokens % 3 == layer
+
+
+@dataclass(frozen=True)
+class MixedExits:
+    """Image stream: one layer; text stream: MuE's similarity rule; decoder rows by :class:`ChooseByRow`."""
+
+    def session(self, horizon, project=None):
+        return ExitSession({"image": FixedDepth(1), "text": StreamSimilarityExit(2.0)}, ChooseByRow())
+
+
+def test_counts_of_a_generation_with_exits_equal_torchs_flop_counter(model):
+    """Batch 1, beam 3, rows stopping after layers 1, 2 and 3: every matrix product torch counts is
+    in the count (exit tests are not matrix products; position-bias tables are counted here by hand)."""
+    dictionary = tiny_dictionary()
+    generator = torch.Generator().manual_seed(3)
+    src = torch.randint(4, VOCAB_SIZE, (1, 7), generator=generator)
+    sample = {"id": torch.arange(1), "net_input": {
+        "src_tokens": src, "src_lengths": torch.tensor([7]), "patch_masks": torch.ones(1, dtype=torch.bool),
+        "patch_images": torch.randn(1, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)}}
+    search = EarlyExitSequenceGenerator([model], dictionary, policy=MixedExits(), beam_size=3, max_len_b=4,
+                                        min_len=4)
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        search.generate([model], sample)
+    (example,) = search.last_example_layers
+    assert (example.image_layers, example.text_layers) == (1, 2) and example.decoder_rows == 3
+    assert example.decoder_layer_sum == 2 * example.decoder_tokens, "rows stop after 1, 2 and 3 layers"
+    counts = example_flops(ModelShape.of(model, IMAGE_SIZE), example)
+    streams, source, capacity = (16, 7), 16 + 7, MIN_CACHED_POSITIONS
+    positions = (sum(4 * n * D * D + 2 * n * n * D for n in streams)  # encoder: q/k of positions, q.k
+                 + 4 * capacity * D * D + 2 * capacity * capacity * D  # decoder self-attention bias
+                 + 2 * capacity * D * D + 2 * source * D * D + 2 * capacity * source * D)  # cross-attention bias
+    assert counter.get_total_flops() == counts["total"] - counts["exit_tests"] + positions
