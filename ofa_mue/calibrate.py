@@ -106,7 +106,7 @@ def build_calibration_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: returns the profile it writes."""
     parser = build_calibration_parser()
-    setup, args = load_evaluation(parser, argv)
+    setup, args = load_evaluation(parser, argv, trades_off_exits="calibrate")
     if not 0.0 < args.retention <= 1.0:
         parser.error(f"--retention must be in (0, 1], got {args.retention}")
     try:

@@ -12,7 +12,9 @@ a checkpoint trained without). Every row of the split is scored exactly once (a 
 an error). Metrics, the mean layers used per stream, the expected time reduction rate and
 the measured seconds are printed and written to ``RESULTS_PATH/{split}_metrics.json``;
 per-example predictions with the layers each used to ``RESULTS_PATH/{split}_predictions.jsonl``.
-Both files are written atomically. Captions are
+With ``--exit-verify --beam 1`` (lossless mode, captions) the exits only draft and the output
+is the full model's; the metrics file then also reports the drafts' acceptance rate and mean
+accepted length. Both files are written atomically. Captions are
 generated with OFA's defaults (beam 5, ``--max-len-b 16``, ``--no-repeat-ngram-size 3``)
 unless given.
 """
@@ -36,8 +38,9 @@ from omegaconf import open_dict
 
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
-from ofa_mue.errors import CheckpointError, OFAMuEError
+from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
 from ofa_mue.core.time_reduction import summarize
+from ofa_mue.core.verified_generator import verification_summary
 
 logger = logging.getLogger("ofa_mue.evaluate")
 
@@ -71,7 +74,8 @@ def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: 
     Returns ``{"examples", "seconds", "metrics", "layers", "records"}``: ``layers`` holds the
     mean image, text and decoder layers used and the expected time reduction rate; each
     record its prediction and the layers it used. ``quick_metrics``: only the task's main
-    metrics (for sweeps).
+    metrics (for sweeps). In the lossless mode (``--exit-verify``) each record also holds its
+    drafting counts, and ``verification`` their totals, acceptance rate and mean accepted length.
     """
     dataset = task.dataset(split)
     iterator = task.get_batch_iterator(
@@ -96,8 +100,11 @@ def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: 
                       models[0].decoder.num_layers)
     for record, layers in zip(records, usage.per_example):
         record["layers"] = layers
-    return {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records, quick_metrics),
-            "layers": usage.as_dict(), "records": records}
+    result = {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records, quick_metrics),
+              "layers": usage.as_dict(), "records": records}
+    if records and "verification" in records[0]:
+        result["verification"] = verification_summary([record["verification"] for record in records])
+    return result
 
 
 @dataclass
@@ -133,15 +140,23 @@ class EvaluationSetup:
             "metrics": result["metrics"],
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
             "layers": result["layers"],
+            **({"verification": {"draft_tokens": self.task.cfg.exit_verify_draft, **result["verification"]}}
+               if "verification" in result else {}),
         }
 
 
-def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None):
+def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
+                    trades_off_exits: Optional[str] = None):
     """Parse ``argv`` with ``parser`` and load the checkpoint, task and split it names.
 
+    ``trades_off_exits``: the name of a command that compares exit settings by their
+    quality, which ``--exit-verify`` (the full model's output at every setting) is refused for.
     Returns the :class:`EvaluationSetup` and the parsed arguments.
     """
     args = options.parse_args_and_arch(parser, input_args=argv)
+    if trades_off_exits and getattr(args, "exit_verify", False):
+        raise ConfigError(f"--exit-verify gives the full model's outputs at every exit setting: {trades_off_exits} "
+                          "has no trade-off to measure with it (run it without --exit-verify)")
     cfg = convert_namespace_to_omegaconf(args)
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,
                         stream=sys.stdout, force=True)

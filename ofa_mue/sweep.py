@@ -120,7 +120,7 @@ def build_sweep_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     """Command-line entry point: returns the table's rows."""
     parser = build_sweep_parser()
-    setup, args = load_evaluation(parser, argv)
+    setup, args = load_evaluation(parser, argv, trades_off_exits="sweep")
     depth = min(setup.models[0].encoder.num_layers, setup.models[0].decoder.num_layers)
     depths = [int(d) for d in _floats(args.depths)] if args.depths else list(range(1, depth))
     decoder_depth = setup.models[0].decoder.num_layers

@@ -20,6 +20,7 @@ from fairseq.tasks import FairseqTask
 from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
+from ofa_mue.core.verified_generator import DEFAULT_DRAFT_TOKENS, VerifiedEarlyExitGenerator
 from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.core.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
 from ofa_mue.core.exit_profile import PROFILE_OPTIONS, load_exit_profile
@@ -86,6 +87,16 @@ class OFAConfig(FairseqDataclass):
                                                                     "(1 = constant; paper's captioning: 0.95)"})
     decoder_exit_tau: float = field(default=0.0, metadata={"help": "MuE: tau of the decaying decoder threshold "
                                                                    "(paper's captioning: 1)"})
+    exit_verify: bool = field(
+        default=False,
+        metadata={"help": "lossless mode for generation (greedy, --beam 1): decoder exits draft tokens, the full "
+                          "model checks them in one pass and keeps the longest agreeing prefix plus its own next "
+                          "token, so the output is exactly the full model's (needs a decoder exit; no encoder exits)"},
+    )
+    exit_verify_draft: int = field(
+        default=DEFAULT_DRAFT_TOKENS,
+        metadata={"help": "with --exit-verify: tokens drafted per verification pass"},
+    )
 
 
 class OFATask(FairseqTask):
@@ -141,6 +152,7 @@ class OFATask(FairseqTask):
     def exit_policy(self) -> ExitPolicy:
         """The exit policy the options select (validated: bad values are a :class:`ConfigError`)."""
         cfg = self.cfg
+        self.check_exit_verify()
         if cfg.exit_policy == "static":
             return StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
         if cfg.exit_policy == "entropy":
@@ -156,9 +168,21 @@ class OFATask(FairseqTask):
                              options["decoder_exit_threshold"], options["decoder_exit_beta"],
                              options["decoder_exit_tau"])
 
+    def check_exit_verify(self) -> None:
+        """Refuse ``--exit-verify-draft`` without ``--exit-verify``, or a draft length below 1."""
+        draft = self.cfg.exit_verify_draft
+        if not isinstance(draft, int) or draft < 1:
+            raise ConfigError(f"--exit-verify-draft must be a whole number >= 1, got {draft!r}")
+        if draft != DEFAULT_DRAFT_TOKENS and not self.cfg.exit_verify:
+            raise ConfigError("--exit-verify-draft only applies with --exit-verify")
+
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
-        """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options."""
+        """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options
+        (a :class:`VerifiedEarlyExitGenerator` with ``--exit-verify``)."""
         extra = {"policy": self.exit_policy(), **(extra_gen_cls_kwargs or {})}
+        if self.cfg.exit_verify:
+            seq_gen_cls = seq_gen_cls or VerifiedEarlyExitGenerator
+            extra["draft_tokens"] = self.cfg.exit_verify_draft
         return super().build_generator(models, args, seq_gen_cls=seq_gen_cls or EarlyExitSequenceGenerator,
                                        extra_gen_cls_kwargs=extra, **kwargs)
 
