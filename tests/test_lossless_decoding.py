@@ -158,7 +158,7 @@ def test_each_position_is_chosen_as_fairseqs_greedy_search_chooses(model):
     lprobs[3, 8] = float("nan")
     steps = torch.tensor([0, 1, 2, 5])
     prefix = torch.full((4, 1), dictionary.bos())
-    tokens, scores = generator.choose(lprobs, steps, prefix, torch.ones(4, dtype=torch.long), max_len=5)
+    tokens, scores = generator.choose(lprobs, steps, (0, 5), prefix, max_len=5)
     # pad never; below --min-len no end of sentence, and unk pays its penalty; at the maximum length only </s>
     assert tokens.tolist() == [7, 7, eos, eos]
     assert scores.tolist() == [-6.0, -6.0, -1.0, -1.0]

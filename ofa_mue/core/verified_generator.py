@@ -134,25 +134,32 @@ class VerifiedEarlyExitGenerator(EarlyExitSequenceGenerator):
         self.last_verification = rounds.stats
         return rounds.finalized
 
-    def choose(self, lprobs: Tensor, steps: Tensor, prefix: Tensor, prefix_lengths: Tensor,
+    def choose(self, lprobs: Tensor, steps: Tensor, step_range: tuple[int, int], prefix: Tensor,
                max_len: int) -> tuple[Tensor, Tensor]:
         """The greedy choice of fairseq's beam search with beam 1, for rows ``lprobs [N, V]`` at
-        steps ``steps [N]`` (tokens generated before) after ``prefix [N, L]`` (``<s>`` and those
-        tokens; the first ``prefix_lengths [N]`` positions). Returns the tokens and their
-        log-probabilities ``[N]``."""
-        lprobs[lprobs != lprobs] = -math.inf
+        steps ``steps [N]`` (tokens generated before; between ``step_range``'s two bounds) after
+        ``prefix [N, >steps]`` (``<s>`` and those tokens). Returns the tokens and their
+        log-probabilities ``[N]``. Raw logits give the same tokens (the constraints below only
+        remove tokens or shift one, and the softmax keeps the order)."""
+        lprobs.nan_to_num_(nan=-math.inf, posinf=math.inf, neginf=-math.inf)
         lprobs[:, self.pad] = -math.inf
-        lprobs[:, self.unk] -= self.unk_penalty
-        at_max = steps >= max_len
-        only_eos = torch.ones(lprobs.size(1), dtype=torch.bool, device=lprobs.device)
-        only_eos[self.eos] = False
-        lprobs.masked_fill_(at_max.unsqueeze(1) & only_eos, -math.inf)
-        lprobs[:, self.eos].masked_fill_(steps < self.min_len, -math.inf)
+        if self.unk_penalty:
+            lprobs[:, self.unk] -= self.unk_penalty
+        low, high = step_range
+        if high >= max_len:  # only the end of sentence is left
+            not_eos = lprobs.new_ones(lprobs.size(1), dtype=torch.bool)
+            not_eos[self.eos] = False
+            lprobs.masked_fill_((steps >= max_len).unsqueeze(1) & not_eos, -math.inf)
+        if low < self.min_len:
+            lprobs[:, self.eos].masked_fill_(steps < self.min_len, -math.inf)
         if self.token_indices_to_suppress is not None:
             lprobs[:, self.token_indices_to_suppress] = -math.inf
         if self.repeat_ngram_blocker is not None:
-            lprobs = block_repeated_ngrams(prefix, lprobs, self.repeat_ngram_blocker.no_repeat_ngram_size,
-                                           prefix_lengths)
+            size = self.repeat_ngram_blocker.no_repeat_ngram_size
+            if low == high:  # one prefix length
+                lprobs = block_repeated_ngrams(prefix[:, : low + 1], lprobs, size)
+            else:
+                lprobs = block_repeated_ngrams(prefix, lprobs, size, steps + 1)
         scores, tokens = lprobs.max(-1)
         return tokens, scores
 
@@ -199,28 +206,28 @@ class VerificationRounds:
     def active(self) -> bool:
         return self.sample.numel() > 0
 
-    def _decode(self, new_tokens: Tensor) -> Tensor:
-        """Log-probabilities ``[R, T, V]`` of the decoder on ``new_tokens [R, T]`` after the cache."""
+    def _decode(self, new_tokens: Tensor, log_probs: bool = True) -> Tensor:
+        """Log-probabilities ``[R, T, V]`` of the decoder on ``new_tokens [R, T]`` after the cache
+        (its logits without ``log_probs``: enough to draft)."""
         width = self.decoder.cached_positions(self.state)
         prev = torch.cat([self.tokens[:, :width], new_tokens], dim=1)
         logits, extra = self.decoder(prev, encoder_out=self.encoder_out, incremental_state=self.state)
+        if not log_probs:
+            return logits
         if self.generator.temperature != 1.0:
             logits = logits.div_(self.generator.temperature)
         return self.model.get_normalized_probs((logits, extra), log_probs=True)
 
-    def _choose(self, lprobs: Tensor, steps: Tensor, repeat: int = 1) -> tuple[Tensor, Tensor]:
-        prefix = self.tokens if repeat == 1 else self.tokens.repeat_interleave(repeat, dim=0)
-        return self.generator.choose(lprobs, steps, prefix, steps + 1, self.max_len)
-
-    def _draft(self) -> int:
-        """Draft up to ``K`` tokens per row with exits (into ``tokens`` after the accepted ones);
-        returns how many were drafted per row."""
+    def _draft(self, low: int, high: int) -> int:
+        """Draft up to ``K`` tokens per row with exits (into ``tokens`` after the accepted ones,
+        between ``low`` and ``high`` of them); returns how many were drafted per row."""
         steps = self.accepted
         ended = torch.zeros_like(steps, dtype=torch.bool)
-        drafts = min(self.generator.draft_tokens, self.max_len - int(steps.min()))
+        drafts = min(self.generator.draft_tokens, self.max_len - low)
         for offset in range(drafts):
-            lprobs = self._decode(self.tokens.gather(1, (steps + offset).unsqueeze(1)))
-            choice, _ = self._choose(lprobs[:, -1], steps + offset)
+            logits = self._decode(self.tokens.gather(1, (steps + offset).unsqueeze(1)), log_probs=False)
+            choice, _ = self.generator.choose(logits[:, -1], steps + offset, (low + offset, high + offset),
+                                              self.tokens, self.max_len)
             self.tokens.scatter_(1, (steps + offset + 1).unsqueeze(1), choice.unsqueeze(1))
             ended |= choice.eq(self.generator.eos)
             if bool(ended.all()):
@@ -229,16 +236,18 @@ class VerificationRounds:
 
     def step(self) -> None:
         """One round: draft, verify, accept; finished rows leave the batch."""
-        drafts = self._draft()
+        low, high = int(self.accepted.min()), int(self.accepted.max())
+        drafts = self._draft(low, high)
         eos = self.generator.eos
-        drafted = self.tokens.gather(1, self.accepted.unsqueeze(1) + 1 + torch.arange(drafts, device=self.accepted.device))
+        positions = self.accepted.unsqueeze(1) + torch.arange(drafts + 1, device=self.accepted.device)
+        drafted = self.tokens.gather(1, positions[:, 1:])
         drafted_eos = _leading(drafted.ne(eos))  # offset of the first drafted end of sentence
         self.decoder.truncate_incremental_state(self.state, self.accepted)  # drop the drafts' entries
-        positions = self.accepted.unsqueeze(1) + torch.arange(drafts + 1, device=self.accepted.device)
         with _decoder_exits_off(self.session):
             lprobs = self._decode(self.tokens.gather(1, positions))
         rows = positions.size(0)
-        choice, choice_scores = self._choose(lprobs.flatten(0, 1), positions.flatten(), repeat=drafts + 1)
+        choice, choice_scores = self.generator.choose(lprobs.flatten(0, 1), positions.flatten(), (low, high + drafts),
+                                                      self.tokens.repeat_interleave(drafts + 1, dim=0), self.max_len)
         choice, choice_scores = choice.view(rows, -1), choice_scores.view(rows, -1)
         agreed = _leading(choice[:, :drafts].eq(drafted))
         first_eos = _leading(choice.ne(eos))
