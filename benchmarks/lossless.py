@@ -385,10 +385,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     logging.basicConfig(level=logging.WARNING, force=True)
     started = time.time()
-    info = machine_info(device)
+    info, code = machine_info(device), commit()  # before the run: the code it imports
     report = run(args, device)
     info["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit(), "machine": info,
+    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": code, "machine": info,
               "wall_s": round(time.time() - started, 1), **report}
     text = markdown(report)
     out = Path(args.results_dir)

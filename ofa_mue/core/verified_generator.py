@@ -105,6 +105,7 @@ class VerifiedEarlyExitGenerator(EarlyExitSequenceGenerator):
 
     @staticmethod
     def _check_session(session: ExitSession) -> None:
+        """Refuse sessions that cannot draft: encoder exits, or no decoder exit."""
         if session.encoder_rules:
             raise ConfigError("--exit-verify needs the full encoder (the full model checks every draft against "
                               f"its own encoder output): encoder exits ({', '.join(sorted(session.encoder_rules))}) "
@@ -128,7 +129,7 @@ class VerifiedEarlyExitGenerator(EarlyExitSequenceGenerator):
         if self.min_len > max_len:
             raise ConfigError(f"--min-len {self.min_len} is above the maximum length {max_len}")
         rounds = VerificationRounds(self, self.model.forward_encoder(net_input)[0], session, batch, max_len,
-                         self.eos if bos_token is None else bos_token)
+                                    self.eos if bos_token is None else bos_token)
         while rounds.active():
             rounds.step()
         self.last_verification = rounds.stats
@@ -204,6 +205,7 @@ class VerificationRounds:
         self.stats = [VerificationStats() for _ in range(batch)]
 
     def active(self) -> bool:
+        """Whether some row is still unfinished."""
         return self.sample.numel() > 0
 
     def _decode(self, new_tokens: Tensor, log_probs: bool = True) -> Tensor:
@@ -263,13 +265,14 @@ class VerificationRounds:
     def _record_scores(self, choice_scores: Tensor, gained: Tensor) -> None:
         """Cumulative scores of the gained positions, summed one position after the other in
         float32 as fairseq's beam search does."""
-        running = torch.where(self.accepted > 0, self.scores.gather(1, (self.accepted - 1).clamp(min=0).unsqueeze(1))
-                              .squeeze(1), torch.zeros_like(choice_scores[:, 0]))
+        before = self.scores.gather(1, (self.accepted - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        running = before.masked_fill(self.accepted.eq(0), 0.0)  # nothing generated before
         for offset in range(choice_scores.size(1)):
             running = running + choice_scores[:, offset]
             self.scores.scatter_(1, (self.accepted + offset).unsqueeze(1), running.unsqueeze(1))
 
     def _count(self, drafted: Tensor, accepted: Tensor, gained: Tensor) -> None:
+        """Add one verification's counts ``[R]`` to the samples of the rows."""
         for sample, d, a, g in zip(self.sample.tolist(), drafted.tolist(), accepted.tolist(), gained.tolist()):
             stats = self.stats[sample]
             stats.verifications += 1
