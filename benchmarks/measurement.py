@@ -2,12 +2,14 @@
 interleaved repetitions, paired ratios) and :mod:`ofa_mue.provenance`:
 
 - :class:`Provenance`: the commit (and whether the tree had uncommitted changes), date,
-  machine, and the load average when the run started and ended; every results file holds it;
+  machine, and the load average when the run started and ended; every results file holds it
+  (:func:`write_results`);
 - :data:`CLOCKS`: the clocks a timing can read (wall or the timing thread's CPU time);
 - :class:`TimeSplit`, :func:`time_splits`: the time of a pass split into the model's parts.
 """
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import time
@@ -55,6 +57,16 @@ class Provenance:
         return (f"Measured {r['date']} at commit {r['commit'][:12]}{dirty} on {m['cpu_model']} ({m['cpu_cores']} "
                 f"cores, torch {m['torch']}, {m['torch_threads']} threads{', ' + m['gpu'] if 'gpu' in m else ''}"
                 f"{load}).\n\n")
+
+
+def write_results(results_dir: str, stem: str, report: Dict[str, Any], markdown: str) -> None:
+    """Write ``{results_dir}/{stem}.json`` and ``.md``, print the markdown and where both went."""
+    out = Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+    print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')} ({report['wall_s']} s)", file=sys.stderr)
 
 
 PARTS = ("encoder_layers", "decoder_layers", "image_embedding", "exit_tests")

@@ -20,15 +20,13 @@ See ``benchmarks/README.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
 import torch
 
-from measurement import CLOCKS, REPO, Provenance  # first: puts the checkout's ofa_mue on the path
+from measurement import CLOCKS, REPO, Provenance, write_results  # first: puts the checkout's ofa_mue on the path
 import checkpoint_speed  # noqa: E402
 import depth_speed  # noqa: E402
 
@@ -94,13 +92,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     note = f"{args.note}\n\n" if args.note else ""
     clock = "" if args.clock == "wall" else "Times are CPU time of the timing thread (`--clock cpu`).\n\n"
     markdown = provenance.header() + busy_note(record) + note + clock + markdown
-    out = Path(args.results_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = args.mode + (f"_{args.tag}" if args.tag else "")
-    (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / f"{stem}.md").write_text(markdown, encoding="utf-8")
-    print(markdown)
-    print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')} ({report['wall_s']} s)", file=sys.stderr)
+    write_results(args.results_dir, args.mode + (f"_{args.tag}" if args.tag else ""), report, markdown)
     return report
 
 

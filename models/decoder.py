@@ -136,6 +136,7 @@ class OFADecoder(FairseqIncrementalDecoder):
         if incremental_state is not None:
             cache = incremental_state.setdefault(CACHE_KEY, {"self_kv": [None] * self.num_layers})
         past = 0 if cache is None or cache["self_kv"][0] is None else cache["self_kv"][0][0].size(2)
+        lengths = None if cache is None else cache.get("lengths")  # per-row cached positions, when they differ
         total = prev_output_tokens.size(1)
         tokens = prev_output_tokens[:, past:]
         device = tokens.device
@@ -152,6 +153,8 @@ class OFADecoder(FairseqIncrementalDecoder):
             x = self.dropout(x)
 
         self_padding = prev_output_tokens.eq(self.padding_idx)
+        if lengths is not None:  # cache slots beyond a row's own positions hold nothing of that row
+            self_padding[:, :past] |= torch.arange(past, device=device) >= lengths.unsqueeze(1)
         self_padding = self_padding if self_padding.any() else None
         encoder_states = encoder_out["encoder_out"][0]
         cross_padding = encoder_out["encoder_padding_mask"][0]
@@ -166,6 +169,8 @@ class OFADecoder(FairseqIncrementalDecoder):
             exit_layers = torch.full((batch, length), self.num_layers, dtype=torch.long, device=device)
         if exit_rule is not None:
             token_positions = torch.arange(past, total, device=device).expand(batch, length)
+            if lengths is not None:
+                token_positions = biases.queries
             token_ids = torch.arange(batch * length, device=device).view(batch, length)
             if granularity.mode == "step":
                 step_exits = StepExits(exit_rule, granularity, counted, token_positions, token_ids)
@@ -209,6 +214,11 @@ class OFADecoder(FairseqIncrementalDecoder):
             if return_layer_states:
                 layer_states.append(x)
 
+        if lengths is not None:  # each row's new entries go to its own positions
+            cache["self_kv"] = [tuple(_place_new_entries(t, past, biases.queries) for t in kv)
+                                for kv in cache["self_kv"]]
+            cache["lengths"] = lengths + length
+
         extra: Dict[str, Any] = {"attn": [None]}  # fairseq's generator reads "attn"
         if exit_layers is not None:
             extra["exit_layers"] = exit_layers
@@ -245,7 +255,7 @@ class OFADecoder(FairseqIncrementalDecoder):
             capacity = max(total, min(grown, self.embed_positions.num_embeddings, self.token_rp_bucket.size(0)))
             tables = cache["position_biases"] = PositionBiases(self, capacity, encoder_out["position_embeddings"][0])
             cache.setdefault("row_source", encoder_out["row_source"][0])
-        return tables.window(past, total)
+        return tables.window(past, total, cache.get("lengths"))
 
     def _cross_key_value(self, index: int, layer: OFADecoderLayer, encoder_states: Tensor, encoder_out, cache):
         if cache is None:
@@ -273,6 +283,8 @@ class OFADecoder(FairseqIncrementalDecoder):
         cache["self_kv"] = [
             None if kv is None else tuple(t.index_select(0, new_order) for t in kv) for kv in cache["self_kv"]
         ]
+        if "lengths" in cache:
+            cache["lengths"] = cache["lengths"].index_select(0, new_order)
         if "row_source" not in cache:
             return
         source = cache["row_source"]
@@ -284,6 +296,29 @@ class OFADecoder(FairseqIncrementalDecoder):
             None if kv is None else tuple(t.index_select(0, new_order) for t in kv)
             for kv in cache.get("cross_kv", [None] * self.num_layers)
         ]
+
+    def cached_positions(self, incremental_state: Dict[str, Dict[str, Any]]) -> int:
+        """Width of the self-attention cache: the most positions any row holds (0 before the first call)."""
+        cache = incremental_state.get(CACHE_KEY)
+        kv = None if cache is None else cache["self_kv"][0]
+        return 0 if kv is None else kv[0].size(2)
+
+    def truncate_incremental_state(self, incremental_state: Dict[str, Dict[str, Any]], lengths: Tensor) -> None:
+        """Keep only the first ``lengths[r]`` cached positions of row ``r``, in every layer: drop the
+        entries of tokens that were decoded and then rejected (a verified draft's tail).
+
+        When rows keep different numbers of positions, the cache remembers each row's count, and
+        the next call's ``prev_output_tokens`` is ``[R, W + T]``: the cache's ``W`` slots (those at
+        or beyond a row's count are masked) then the ``T`` new tokens, which take positions
+        ``lengths[r] ..`` of row ``r`` (position terms, exit thresholds and cache slots alike).
+        """
+        cache = incremental_state[CACHE_KEY]
+        width = int(lengths.max())
+        cache["self_kv"] = [None if kv is None else tuple(t[:, :, :width] for t in kv) for kv in cache["self_kv"]]
+        if bool(lengths.eq(width).all()):
+            cache.pop("lengths", None)
+        else:
+            cache["lengths"] = lengths
 
     def max_positions(self) -> int:
         """Longest target: ``max_target_positions``, capped by the relative-position table."""
@@ -325,9 +360,13 @@ class PositionBiases:
             self._self_bias[layer] = bias
         return bias
 
-    def window(self, past: int, total: int) -> "PositionWindow":
-        """The terms of query positions ``past..total-1`` over key positions ``0..total-1``."""
-        return PositionWindow(self, past, total)
+    def window(self, past: int, total: int, lengths: Optional[Tensor] = None) -> "PositionWindow":
+        """The terms of query positions ``past..total-1`` over key positions ``0..total-1``; with
+        per-row cache ``lengths [R]``, row ``r``'s queries are at ``lengths[r]..`` (see
+        :meth:`OFADecoder.truncate_incremental_state`)."""
+        if lengths is None:
+            return PositionWindow(self, past, total)
+        return RaggedPositionWindow(self, past, total, lengths)
 
 
 class PositionWindow:
@@ -341,6 +380,34 @@ class PositionWindow:
     def self_attention(self, layer: int) -> Tensor:
         """``[1, H, T, total]`` for layer ``layer``."""
         return self.tables.self_attention(layer)[:, :, self.past:self.total, : self.total]
+
+
+class RaggedPositionWindow:
+    """:class:`PositionWindow` for rows whose cache holds different numbers of positions.
+
+    The call's keys are the cache's ``past`` slots (slot = position; slots at or beyond a
+    row's length are masked as padding) followed by the ``T`` new tokens, which row ``r``
+    holds at positions ``queries[r] = lengths[r] + 0..T-1``; every term is gathered per row.
+    """
+
+    def __init__(self, tables: PositionBiases, past: int, total: int, lengths: Tensor):
+        self.tables = tables
+        self.queries = lengths.unsqueeze(1) + torch.arange(total - past, device=lengths.device)  # [R, T]
+        self.keys = torch.cat([torch.arange(past, device=lengths.device).expand(len(lengths), past), self.queries], 1)
+        self.token_positions = tables.positions[0, self.queries]  # [R, T, D]
+        self.cross_attention = tables.cross[0][:, self.queries].transpose(0, 1)  # [R, H, T, S]
+
+    def self_attention(self, layer: int) -> Tensor:
+        """``[R, H, T, past + T]`` for layer ``layer``."""
+        bias = self.tables.self_attention(layer)[0]
+        return bias[:, self.queries.unsqueeze(2), self.keys.unsqueeze(1)].transpose(0, 1)
+
+
+def _place_new_entries(cached: Tensor, past: int, queries: Tensor) -> Tensor:
+    """A layer's cache ``[R, H, past + T, d]`` whose ``T`` new entries were appended after the
+    ``past`` slots, with each row's new entries moved to its own positions ``queries [R, T]``."""
+    new = cached[:, :, past:]
+    return cached.scatter(2, queries[:, None, :, None].expand_as(new), new)
 
 
 def _apply_dense_exit_rule(rule: TokenExitRule, index: int, x_in: Tensor, x_out: Tensor, active: Tensor,

@@ -188,7 +188,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             parser.error("--num-shards: the threshold search needs the whole split's metric at every step, so "
                          "calibrate runs in one process")
 
-    setup, full_args = load_evaluation(parser, argv, check_shard)
+    setup, full_args = load_evaluation(parser, argv, check_shard, trades_off_exits="calibrate")
     if full_args.exit_policy != "mue" or full_args.exit_profile or any(
             getattr(full_args, knob) <= 1.0 for knob in KNOBS):
         parser.error("calibrate chooses MuE's thresholds itself: drop --exit-policy, --exit-profile and "

@@ -14,7 +14,9 @@ a checkpoint trained without). Every row of the split is scored exactly once (a 
 an error). Metrics, the mean layers used per stream, the expected time reduction rate and
 the measured seconds are printed and written to ``RESULTS_PATH/{split}_metrics.json``;
 per-example predictions with the layers each used to ``RESULTS_PATH/{split}_predictions.jsonl``.
-Both files are written atomically. Captions are
+With ``--exit-verify --beam 1`` (lossless mode, captions) the exits only draft and the output
+is the full model's; the metrics file then also reports the drafts' acceptance rate and mean
+accepted length. Both files are written atomically. Captions are
 generated with OFA's defaults (beam 5, ``--max-len-b 16``, ``--no-repeat-ngram-size 3``)
 unless given. ``--num-workers N`` loads the data in N processes (default 0: in this one).
 
@@ -49,6 +51,7 @@ from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
 from ofa_mue.core.exit_profile import guarantee_statement, read_exit_profile
 from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
+from ofa_mue.core.verified_generator import verification_summary
 from ofa_mue.sharding import Shard, write_shard_file
 
 logger = logging.getLogger("ofa_mue.evaluate")
@@ -111,14 +114,19 @@ def split_result(task, records: List[Dict[str, Any]], seconds: float, shape: Mod
     the mean image, text and decoder layers and the expected time reduction rate, ``flops``
     the FLOPs per example and their reduction against full depth
     (:func:`~ofa_mue.core.flops.flops_summary`); each record's ``layers`` becomes the layers
-    it used and its time share.
+    it used and its time share. In the lossless mode (``--exit-verify``) each record also
+    holds its drafting counts, and ``verification`` their totals, acceptance rate and mean
+    accepted length.
     """
     examples = [record["layers"] for record in records]
     usage = summarize(examples, shape.encoder_layers, shape.decoder_layers)
     records = [{**record, "layers": layers} for record, layers in zip(records, usage.per_example, strict=True)]
     flops = flops_summary(shape, examples)
-    return {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records, quick_metrics),
-            "layers": usage.as_dict(), "flops": flops, "records": records}
+    result = {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records, quick_metrics),
+              "layers": usage.as_dict(), "flops": flops, "records": records}
+    if records and "verification" in records[0]:
+        result["verification"] = verification_summary([record["verification"] for record in records])
+    return result
 
 
 def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
@@ -140,7 +148,8 @@ def records_from_shard(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def evaluation_summary(description: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
     """What the metrics file holds: ``description`` (task, split, checkpoint, exit policy) and
-    the :func:`split_result`, with the exit profile and its guarantee when the description has one."""
+    the :func:`split_result`, with the exit profile and its guarantee when the description has
+    one, and the lossless mode's drafting figures when it was on."""
     summary = {
         "task": description["task"],
         "split": description["split"],
@@ -154,6 +163,8 @@ def evaluation_summary(description: Dict[str, Any], result: Dict[str, Any]) -> D
     }
     if "exit_profile" in description:
         summary["exit_profile"] = description["exit_profile"]
+    if "verification" in result:
+        summary["verification"] = {**description["exit_verify"], **result["verification"]}
     return summary
 
 
@@ -203,6 +214,8 @@ class EvaluationSetup:
             "checkpoint": self.cfg.common_eval.path,
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
         }
+        if self.task.cfg.exit_verify:
+            description["exit_verify"] = {"draft_tokens": self.task.cfg.exit_verify_draft}
         if self.task.cfg.exit_policy == "mue" and self.task.cfg.exit_profile:
             profile = read_exit_profile(self.task.cfg.exit_profile)
             description["exit_profile"] = {"path": self.task.cfg.exit_profile, "method": profile.get("method"),
@@ -232,15 +245,28 @@ def refuse_distributed_options(parser: argparse.ArgumentParser, args: argparse.N
                      f"with --num-shards K --shard-id I and merge the shards with python -m ofa_mue.merge")
 
 
+def refuse_exit_verify(args: argparse.Namespace, command: str) -> None:
+    """A :class:`ConfigError` when ``command``, which compares exit settings by their quality,
+    is given ``--exit-verify`` (the full model's output at every setting)."""
+    if getattr(args, "exit_verify", False):
+        raise ConfigError(f"--exit-verify gives the full model's outputs at every exit setting: {command} "
+                          "has no trade-off to measure with it (run it without --exit-verify)")
+
+
 def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
-                    check_shard: Optional[Callable[[argparse.Namespace, Shard], None]] = None):
+                    check_shard: Optional[Callable[[argparse.Namespace, Shard], None]] = None,
+                    trades_off_exits: Optional[str] = None):
     """Parse ``argv`` with ``parser`` and load the checkpoint, task and split it names;
     ``check_shard(args, shard)`` may refuse the command's shard options before any loading.
 
+    ``trades_off_exits``: the name of a command that compares exit settings by their
+    quality, which ``--exit-verify`` (the full model's output at every setting) is refused for.
     Returns the :class:`EvaluationSetup` and the parsed arguments.
     """
     args = options.parse_args_and_arch(parser, input_args=argv)
     refuse_distributed_options(parser, args)
+    if trades_off_exits:
+        refuse_exit_verify(args, trades_off_exits)
     cfg = convert_namespace_to_omegaconf(args)
     shard = Shard(cfg.dataset.num_shards, cfg.dataset.shard_id)
     if check_shard:

@@ -43,7 +43,7 @@ from . import paper_tables
 from .atomic_files import write_atomically
 from .calibrate import MAIN_METRIC
 from .errors import ConfigError
-from .evaluate import EvaluationSetup, build_parser, load_evaluation, run_cli
+from .evaluate import EvaluationSetup, build_parser, load_evaluation, refuse_exit_verify, run_cli
 from .provenance import provenance
 from .report import TASK_METRICS
 from .core.exit_policy import NEVER
@@ -105,6 +105,7 @@ def split_argv(argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str], Opti
 
 def refuse_exit_options(args: argparse.Namespace) -> None:
     """The command chooses every exit setting itself: exit options given for evaluation are refused."""
+    refuse_exit_verify(args, "reproduce")
     given = [flag for flag, value in (("--image-exit-threshold", args.image_exit_threshold),
                                       ("--text-exit-threshold", args.text_exit_threshold),
                                       ("--decoder-exit-threshold", args.decoder_exit_threshold)) if value <= 1.0]

@@ -382,7 +382,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
             parser.error("--num-shards: the sweep runs on one process (shard its evaluations with "
                          "python -m ofa_mue.evaluate --num-shards K --shard-id I)")
 
-    setup, args = load_evaluation(parser, argv, refuse_shards)
+    setup, args = load_evaluation(parser, argv, refuse_shards, trades_off_exits="sweep")
     check_repetitions(args.timing_repetitions, "--timing-repetitions")
     points = grid_points(setup, args)
     rows = evaluate_points(setup, points)

@@ -9,7 +9,7 @@ which ``scst_reward_criterion`` uses.
 
 import json
 from argparse import Namespace
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -17,6 +17,7 @@ from fairseq import metrics
 from fairseq.tasks import register_task
 
 from ofa_mue.caption_metrics import caption_metrics, cider_scores
+from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
 from ofa_mue.data.caption_dataset import CaptionDataset
 from ofa_mue.data.vocabulary import OFAVocabulary
 
@@ -52,7 +53,7 @@ class CaptionTask(OFATask):
 
     def __init__(self, cfg: CaptionConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)
-        self._evaluation_generator = None  # built on first use, with the models being evaluated
+        self._evaluation_generator = None  # (mode, generator): built on first use, with the models being evaluated
 
     def build_dataset(self, split: str, path: str) -> CaptionDataset:
         return CaptionDataset(
@@ -83,17 +84,22 @@ class CaptionTask(OFATask):
         return [self.vocab.decode(hypos[0]["tokens"]).strip() for hypos in hypotheses]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
-        if self._evaluation_generator is None:
-            self._evaluation_generator = self.build_generator(models, generation_cfg)
-        generator = self._evaluation_generator
+        mode = (self.cfg.exit_verify, self.cfg.exit_verify_draft)  # which generator the options ask for
+        if self._evaluation_generator is None or self._evaluation_generator[0] != mode:
+            self._evaluation_generator = (mode, self.build_generator(models, generation_cfg))
+        generator = self._evaluation_generator[1]
         generator.policy = self.exit_policy(models[0])  # the options may change between evaluations (sweeps)
         predictions = self.captions(generator, models, sample)
-        return [
+        records = [
             {"uniq_id": uniq_id, "prediction": prediction, "references": references, "layers": layers}
             for uniq_id, prediction, references, layers in zip(
                 sample["uniq_ids"], predictions, sample["references"], generator.last_example_layers
             )
         ]
+        if isinstance(generator, VerifiedEarlyExitGenerator):
+            for record, stats in zip(records, generator.last_verification, strict=True):
+                record["verification"] = asdict(stats)
+        return records
 
     @classmethod
     def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:

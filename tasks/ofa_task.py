@@ -26,6 +26,7 @@ from omegaconf import II
 from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
+from ofa_mue.core.verified_generator import DEFAULT_DRAFT_TOKENS, VerifiedEarlyExitGenerator
 from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.core.exit_granularity import ExitGranularity
 from ofa_mue.core.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
@@ -127,6 +128,16 @@ class OFAConfig(FairseqDataclass):
     exit_launch_flops: Optional[float] = field(
         default=None, metadata={"help": "--exit-granularity auto: FLOPs the device computes in the time of one "
                                         "operator launch, the cost model's constant (default: measured at first use)"})
+    exit_verify: bool = field(
+        default=False,
+        metadata={"help": "lossless mode for generation (greedy, --beam 1): decoder exits draft tokens, the full "
+                          "model checks them in one pass and keeps the longest agreeing prefix plus its own next "
+                          "token, so the output is exactly the full model's (needs a decoder exit; no encoder exits)"},
+    )
+    exit_verify_draft: int = field(
+        default=DEFAULT_DRAFT_TOKENS,
+        metadata={"help": "with --exit-verify: tokens drafted per verification pass"},
+    )
     # Hidden (no help, so no command-line option): the inference command's --path and
     # --model-overrides, where an inference run finds its checkpoint's settings.
     inference_checkpoint: Optional[str] = II("common_eval.path")
@@ -219,6 +230,7 @@ class OFATask(FairseqTask):
         """The exit policy the options select (validated: bad values, options the policy cannot
         honour and, given the ``model``, depths it does not have are a :class:`ConfigError`)."""
         cfg = self.cfg
+        self.check_exit_verify()
         granularity = ExitGranularity(cfg.exit_granularity, cfg.exit_step_quantile, cfg.exit_launch_flops)
         if cfg.exit_policy not in POLICIES:
             raise ConfigError(f"--exit-policy must be one of {', '.join(POLICIES)}, got {cfg.exit_policy!r}")
@@ -240,9 +252,21 @@ class OFATask(FairseqTask):
                              options["decoder_exit_threshold"], options["decoder_exit_beta"],
                              options["decoder_exit_tau"], granularity)
 
+    def check_exit_verify(self) -> None:
+        """Refuse ``--exit-verify-draft`` without ``--exit-verify``, or a draft length below 1."""
+        draft = self.cfg.exit_verify_draft
+        if not isinstance(draft, int) or draft < 1:
+            raise ConfigError(f"--exit-verify-draft must be a whole number >= 1, got {draft!r}")
+        if draft != DEFAULT_DRAFT_TOKENS and not self.cfg.exit_verify:
+            raise ConfigError("--exit-verify-draft only applies with --exit-verify")
+
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
-        """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options."""
+        """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options
+        (a :class:`VerifiedEarlyExitGenerator` with ``--exit-verify``)."""
         extra = {"policy": self.exit_policy(models[0]), **(extra_gen_cls_kwargs or {})}
+        if self.cfg.exit_verify:
+            seq_gen_cls = seq_gen_cls or VerifiedEarlyExitGenerator
+            extra["draft_tokens"] = self.cfg.exit_verify_draft
         return super().build_generator(models, args, seq_gen_cls=seq_gen_cls or EarlyExitSequenceGenerator,
                                        extra_gen_cls_kwargs=extra, **kwargs)
 

@@ -33,6 +33,7 @@ from ofa_mue.data.snli_ve_dataset import (
     candidate_inputs,
 )
 from ofa_mue.data.vocabulary import OFAVocabulary
+from ofa_mue.errors import ConfigError
 
 from .ofa_task import OFAConfig, OFATask
 
@@ -76,6 +77,13 @@ class SnliVeTask(OFATask):
             add_caption=self.cfg.add_caption,
             prompt_type=self.cfg.prompt_type,
         )
+
+    def check_exit_verify(self) -> None:
+        """``--exit-verify`` verifies generated tokens; SNLI-VE generates none."""
+        if self.cfg.exit_verify:
+            raise ConfigError("--exit-verify applies to generation (caption): snli_ve scores its three answers in "
+                              "one teacher-forced pass, where there is nothing to draft")
+        super().check_exit_verify()
 
     def candidate_scores(self, model, sample: Dict[str, Any], exit_session: Optional[ExitSession] = None) -> Tensor:
         """Log-probability ``[B, 3]`` of each answer in :data:`ANSWERS` order, teacher-forced.

@@ -63,13 +63,31 @@ class GeneratedPrefixNGramBlock(NGramRepeatBlock):
     def forward(self, tokens: Tensor, lprobs: Tensor, bsz: int, beam_size: int, step: int) -> Tensor:
         """Set ``lprobs [R, V]`` to -inf for every token that would complete an n-gram that
         hypothesis ``r`` already generated (``tokens [R, >step]``, positions ``0..step``)."""
-        size = self.no_repeat_ngram_size
-        windows_count = step + 2 - size
+        return block_repeated_ngrams(tokens[:, : step + 1], lprobs, self.no_repeat_ngram_size)
+
+
+def block_repeated_ngrams(prefix: Tensor, lprobs: Tensor, size: int, lengths: Optional[Tensor] = None) -> Tensor:
+    """Set ``lprobs [R, V]`` to -inf for every token that would complete a ``size``-gram that row
+    ``r``'s ``prefix [R, L]`` (``<s>`` and the tokens generated so far) already holds.
+
+    ``lengths [R]``: the positions of ``prefix`` that each row holds (rows of different
+    lengths); every row holds all ``L`` when it is None.
+    """
+    if lengths is None:
+        windows_count = prefix.size(1) + 1 - size
         if windows_count <= 0:
             return lprobs
-        prefix = tokens[:, : step + 1]
         windows = prefix.unfold(1, size, 1)  # [R, windows_count, size]: every n-gram so far
         last = prefix[:, windows_count:]  # the n-1 newest tokens, the start of the next n-gram
         rows, starts = (windows[:, :, :-1] == last.unsqueeze(1)).all(-1).nonzero(as_tuple=True)
-        lprobs[rows, windows[rows, starts, -1]] = -math.inf
-        return lprobs
+    else:
+        if prefix.size(1) < size:
+            return lprobs
+        windows = prefix.unfold(1, size, 1)
+        windows_count = (lengths + 1 - size).unsqueeze(1)  # windows that lie inside each row's prefix
+        newest = windows_count.clamp(min=0) + torch.arange(size - 1, device=prefix.device)
+        last = prefix.gather(1, newest.clamp(max=prefix.size(1) - 1))
+        inside = torch.arange(windows.size(1), device=prefix.device) < windows_count
+        rows, starts = ((windows[:, :, :-1] == last.unsqueeze(1)).all(-1) & inside).nonzero(as_tuple=True)
+    lprobs[rows, windows[rows, starts, -1]] = -math.inf
+    return lprobs

@@ -1,0 +1,380 @@
+"""Wall-clock speed of the lossless mode (``--exit-verify``): decoder exits draft, the full model verifies.
+
+    python benchmarks/lossless.py [--data demo_data] \\
+        [--caption-checkpoint checkpoints/demo/caption/checkpoint_last.pt] \\
+        [--profile results/demo/caption/profile.json] [--drafters profile static:2 static:1] \\
+        [--drafts 2 4] [--batch-sizes 1 8] [--samples-b1 24] [--samples 64]
+
+On the first rows of the caption test split, greedy decoding (beam 1, ``max_len_b`` 16, no
+repeated 3-grams; image decoding is not timed), interleaved (one repetition of every
+configuration after the other, in rotating order; medians of per-repetition ratios):
+
+- ``full``: fairseq's beam search with beam 1 and no exit session at all (no exit
+  bookkeeping in the decoder);
+- ``verify <drafter> K=<k>``: :class:`~ofa_mue.core.verified_generator.VerifiedEarlyExitGenerator`
+  with that drafter's decoder exits and ``k`` drafted tokens per verification.
+
+Drafters: ``profile`` (the decoder thresholds of a calibrated exit profile; its encoder
+thresholds are not used: the lossless mode runs the full encoder), ``mue:THETA`` (MuE's
+decoder threshold with ``--decoder-exit-beta``/``--decoder-exit-tau``), ``static:N`` (every
+draft token stops after ``N`` decoder layers).
+
+Per configuration: the measured reduction ``1 - t_verify / t_full``, whether every output
+equals the full model's, the acceptance rate, the mean accepted length (accepted drafts per
+verification) and tokens gained per verification; and, from one instrumented pass of each
+configuration, the time in the encoder, in draft calls and in verification calls, and what
+one draft call and one verification call cost against one full-model decoder step: what
+limits the gain. Results: ``benchmarks/results/lossless{_tag}.json`` and ``.md`` (commit,
+machine and date inside).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from argparse import Namespace
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import torch
+
+from measurement import REPO, Provenance, write_results  # first: puts the checkout's ofa_mue on the path
+from runners import batches, load_task_and_model  # noqa: E402
+from ofa_mue.timing import interleaved_times, ratio_stats, synchronize, time_stats  # noqa: E402
+
+RESULTS_DIR = REPO / "benchmarks" / "results"
+DEFAULT_DATA = REPO / "demo_data"
+DEFAULT_CHECKPOINT = REPO / "checkpoints" / "demo" / "caption" / "checkpoint_last.pt"
+DEFAULT_PROFILE = REPO / "results" / "demo" / "caption" / "profile.json"
+GENERATION = {"beam": 1, "max_len_b": 16, "no_repeat_ngram_size": 3}
+
+
+def drafter_policy(spec: str, args: argparse.Namespace):
+    """The exit policy a drafter name stands for (see the module docstring)."""
+    from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths
+    from ofa_mue.core.exit_profile import load_exit_profile
+
+    kind, _, value = spec.partition(":")
+    if kind == "profile":
+        options = load_exit_profile(args.profile)
+        return MuEThresholds(decoder=options["decoder_exit_threshold"], decoder_beta=options["decoder_exit_beta"],
+                             decoder_tau=options["decoder_exit_tau"])
+    if kind == "mue" and value:
+        return MuEThresholds(decoder=float(value), decoder_beta=args.decoder_exit_beta,
+                             decoder_tau=args.decoder_exit_tau)
+    if kind == "static" and value:
+        return StaticDepths(decoder=int(value))
+    sys.exit(f"error: unknown drafter {spec!r} (profile, mue:THETA or static:N)")
+
+
+class FullGreedy:
+    """One pass of fairseq's greedy search over the batches, without any exit session."""
+
+    def __init__(self, task, model, batch_list):
+        from fairseq.sequence_generator import SequenceGenerator
+
+        self.model, self.batch_list = model, batch_list
+        # the project's generator for its CPU n-gram blocking; fairseq's own generate() skips its session
+        self.generator = task.build_generator([model], Namespace(**GENERATION))
+        self._generate = SequenceGenerator.generate
+        self.predictions: List[List[int]] = []
+
+    def __call__(self) -> None:
+        bos = self.generator.tgt_dict.bos()
+        self.predictions = [h[0]["tokens"].tolist() for sample in self.batch_list
+                            for h in self._generate(self.generator, [self.model], sample, bos_token=bos)]
+
+
+class VerifiedGreedy:
+    """One pass of the lossless mode over the batches, keeping each sample's drafting counts."""
+
+    def __init__(self, task, model, batch_list, policy, draft_tokens: int):
+        from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
+
+        self.model, self.batch_list = model, batch_list
+        self.generator = task.build_generator([model], Namespace(**GENERATION), seq_gen_cls=VerifiedEarlyExitGenerator,
+                                              extra_gen_cls_kwargs={"policy": policy, "draft_tokens": draft_tokens})
+        self.predictions: List[List[int]] = []
+        self.stats: List[Dict[str, int]] = []
+        self.decoder_layers = 0.0
+
+    def __call__(self) -> None:
+        predictions, stats, layers = [], [], []
+        for sample in self.batch_list:
+            predictions.extend(h[0]["tokens"].tolist() for h in self.generator.generate([self.model], sample))
+            stats.extend(asdict(s) for s in self.generator.last_verification)
+            layers.extend(self.generator.last_example_layers)
+        self.predictions, self.stats = predictions, stats
+        self.decoder_layers = sum(e.decoder_layer_sum for e in layers) / max(1, sum(e.decoder_tokens for e in layers))
+
+
+class CpuTimed:
+    """A runner that also keeps the processor seconds of each call (``time.process_time``): on a
+    shared machine they leave out the time the process waited for a core, which wall-clock
+    time counts."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        self.seconds: List[float] = []
+
+    def __call__(self) -> None:
+        begin = time.process_time()
+        self.runner()
+        self.seconds.append(time.process_time() - begin)
+
+
+class CallTimes:
+    """Seconds and calls of the encoder, the full model's decoder steps, draft calls and
+    verification calls during one untimed pass (methods wrapped for a ``with`` block)."""
+
+    def __init__(self, model, device: torch.device):
+        self.model, self.device = model, device
+        self.seconds: Dict[str, float] = {}
+        self.calls: Dict[str, int] = {}
+
+    def _add(self, part: str, seconds: float) -> None:
+        self.seconds[part] = self.seconds.get(part, 0.0) + seconds
+        self.calls[part] = self.calls.get(part, 0) + 1
+
+    def _timed(self, original: Callable, part: Callable[..., Optional[str]]) -> Callable:
+        def timed(*args, **kwargs):
+            name = part(*args)
+            if name is None:
+                return original(*args, **kwargs)
+            synchronize(self.device)
+            begin = time.perf_counter()
+            with torch.profiler.record_function(name):  # labels the operators of a profiled pass
+                out = original(*args, **kwargs)
+            synchronize(self.device)
+            self._add(name, time.perf_counter() - begin)
+            return out
+        return timed
+
+    @contextmanager
+    def recording(self) -> Iterator["CallTimes"]:
+        from ofa_mue.core.verified_generator import VerificationRounds
+
+        encoder, decoder = self.model.encoder, self.model.decoder
+        decode = VerificationRounds._decode
+        inside_rounds = []  # a verified pass's decoder calls are counted by _decode, not as full steps
+
+        def round_part(rounds, *_):
+            return "verify_calls" if rounds.session.decoder_rule is None else "draft_calls"
+
+        def tracked_decode(rounds, *args, **kwargs):
+            inside_rounds.append(True)
+            try:
+                return timed_decode(rounds, *args, **kwargs)
+            finally:
+                inside_rounds.pop()
+
+        timed_decode = self._timed(decode, round_part)
+        encoder.forward = self._timed(encoder.forward, lambda *_: "encoder")
+        decoder.forward = self._timed(decoder.forward, lambda *_: None if inside_rounds else "full_steps")
+        VerificationRounds._decode = tracked_decode
+        try:
+            yield self
+        finally:
+            del encoder.forward, decoder.forward
+            VerificationRounds._decode = decode
+
+
+PARTS = ("encoder", "full_steps", "draft_calls", "verify_calls")
+
+
+def operator_counts(profile) -> Dict[str, int]:
+    """Operators (outermost ``aten::`` calls) a profiled pass launched, by the part they ran in."""
+    counts: Dict[str, int] = {}
+    for event in profile.events():
+        parent = event.cpu_parent
+        if not event.name.startswith("aten::") or (parent is not None and parent.name.startswith("aten::")):
+            continue
+        while parent is not None and parent.name not in PARTS:
+            parent = parent.cpu_parent
+        part = "other" if parent is None else parent.name
+        counts[part] = counts.get(part, 0) + 1
+    return counts
+
+
+def instrumented(runner, model, device: torch.device) -> Dict[str, Any]:
+    """Seconds by part of one pass of ``runner`` (see :class:`CallTimes`), calls, seconds per call,
+    and the operators each part launched in a second, profiled pass (what costs time when
+    operators are too small to keep a core busy)."""
+    with CallTimes(model, device).recording() as record:
+        synchronize(device)
+        begin = time.perf_counter()
+        runner()
+        synchronize(device)
+        total = time.perf_counter() - begin
+    parts = dict(record.seconds)
+    parts["other"] = total - sum(parts.values())
+    parts["total"] = total
+    with CallTimes(model, device).recording(), torch.profiler.profile() as profile:
+        runner()
+    operators = operator_counts(profile)
+    return {"seconds": parts, "calls": dict(record.calls),
+            "per_call_ms": {name: 1000 * record.seconds[name] / count for name, count in record.calls.items()},
+            "operators": operators,
+            "operators_per_call": {name: operators.get(name, 0) / count for name, count in record.calls.items()}}
+
+
+def run(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]:
+    from ofa_mue.core.verified_generator import verification_summary
+
+    drafters = {spec: drafter_policy(spec, args) for spec in args.drafters}
+    task, model = load_task_and_model("caption", Path(args.caption_checkpoint), Path(args.data), {}, device)
+    results = []
+    for batch_size in args.batch_sizes:
+        samples = args.samples_b1 if batch_size == 1 else args.samples
+        batch_list = batches(task, batch_size, samples, device)
+        runners: Dict[str, Any] = {"full": FullGreedy(task, model, batch_list)}
+        for spec, policy in drafters.items():
+            for draft in args.drafts:
+                runners[f"verify {spec} K={draft}"] = VerifiedGreedy(task, model, batch_list, policy, draft)
+        cpu = {name: CpuTimed(runner) for name, runner in runners.items()}
+        times = interleaved_times(cpu, args.repetitions, args.warmup, device, args.budget_s)
+        cpu_times = {name: timed.seconds[args.warmup:] for name, timed in cpu.items()}  # the timed repetitions
+        splits = {name: instrumented(runner, model, device) for name, runner in runners.items()}
+        full = splits["full"]
+        full_decoder_s = full["seconds"]["total"] - full["seconds"]["encoder"]
+        rows = []
+        for name, runner in runners.items():
+            if name == "full":
+                continue
+            ratio = ratio_stats(times[name], times["full"])
+            cpu_ratio = ratio_stats(cpu_times[name], cpu_times["full"])
+            split = splits[name]
+            rows.append({
+                "config": name,
+                "drafter": name.split()[1],
+                "draft_tokens": runner.generator.draft_tokens,
+                "identical_outputs": runner.predictions == runners["full"].predictions,
+                "measured_reduction": 1.0 - ratio["median"],
+                "measured_reduction_q1_q3": [1.0 - ratio["q3"], 1.0 - ratio["q1"]],
+                "cpu_time_reduction": 1.0 - cpu_ratio["median"],
+                "cpu_time_reduction_q1_q3": [1.0 - cpu_ratio["q3"], 1.0 - cpu_ratio["q1"]],
+                "verification": verification_summary(runner.stats),
+                "decoder_layers_per_processed_token": runner.decoder_layers,
+                "time_split": split,
+                "verifications_per_full_step": split["calls"]["verify_calls"] / full["calls"]["full_steps"],
+                "drafts_per_verification": split["calls"].get("draft_calls", 0) / split["calls"]["verify_calls"],
+                # one draft call, one verification pass: against one full-model decoder step
+                "draft_call_cost": {"time": split["per_call_ms"].get("draft_calls", 0.0)
+                                    / full["per_call_ms"]["full_steps"],
+                                    "operators": split["operators_per_call"].get("draft_calls", 0.0)
+                                    / full["operators_per_call"]["full_steps"]},
+                "verify_call_cost": {"time": split["per_call_ms"]["verify_calls"] / full["per_call_ms"]["full_steps"],
+                                     "operators": split["operators_per_call"]["verify_calls"]
+                                     / full["operators_per_call"]["full_steps"]},
+                "decoder_side_ratio": {"time": (split["seconds"]["total"] - split["seconds"]["encoder"])
+                                       / full_decoder_s,
+                                       "operators": (sum(split["operators"].values()) - split["operators"]["encoder"])
+                                       / (sum(full["operators"].values()) - full["operators"]["encoder"])},
+            })
+        results.append({
+            "batch_size": batch_size,
+            "samples": len(runners["full"].predictions),
+            "generated_tokens": sum(len(p) for p in runners["full"].predictions),
+            "repetitions": len(times["full"]),
+            "times": {name: time_stats(values) for name, values in times.items()},
+            "cpu_times": {name: time_stats(values) for name, values in cpu_times.items()},
+            "full_split": full,
+            "encoder_share_of_full": full["seconds"]["encoder"] / full["seconds"]["total"],
+            "rows": rows,
+        })
+        best = max(rows, key=lambda r: r["measured_reduction"])
+        print(f"  batch {batch_size}: best {best['config']} {best['measured_reduction']:+.1%} "
+              f"({len(times['full'])} reps)", file=sys.stderr, flush=True)
+    return {"checkpoint": args.caption_checkpoint, "data": args.data, "generation": GENERATION,
+            "drafters": {spec: {"policy": type(p).__name__, **asdict(p)} for spec, p in drafters.items()},
+            "results": results}
+
+
+def _spread(row: Dict[str, Any], key: str) -> str:
+    return "{:+.1%} ({:+.1%}..{:+.1%})".format(row[key], *row[key + "_q1_q3"])
+
+
+def _cost(row: Dict[str, Any], key: str) -> str:
+    return f"{row[key]['time']:.2f} ({row[key]['operators']:.2f})"
+
+
+def markdown(report: Dict[str, Any]) -> str:
+    """The results as markdown (without the provenance line, :meth:`Provenance.header`)."""
+    lines = [f"Greedy captions ({report['generation']}) of `{report['checkpoint']}`; drafters: "
+             + ", ".join(f"`{spec}` = {d}" for spec, d in report["drafters"].items()) + ".", ""]
+    for result in report["results"]:
+        full = result["full_split"]
+        lines += [f"**batch {result['batch_size']}** ({result['samples']} captions, {result['generated_tokens']} "
+                  f"tokens, {result['repetitions']} repetitions; full model {result['times']['full']['median_s']:.2f} "
+                  f"s per pass, encoder {result['encoder_share_of_full']:.0%} of it; one full-model decoder step "
+                  f"{full['per_call_ms']['full_steps']:.1f} ms, {full['operators_per_call']['full_steps']:.0f} "
+                  "operators)", "",
+                  "| config | identical outputs | measured reduction: wall clock (q1..q3) | processor time (q1..q3) "
+                  "| acceptance rate | mean accepted length | tokens per verification | verifications per full step "
+                  "| draft call / full step: time (operators) | verification / full step: time (operators) | "
+                  "decoder side vs full: time (operators) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for row in result["rows"]:
+            v = row["verification"]
+            lines.append(f"| {row['config']} | {'yes' if row['identical_outputs'] else 'NO'} | "
+                         f"{_spread(row, 'measured_reduction')} | {_spread(row, 'cpu_time_reduction')} | "
+                         f"{v['acceptance_rate']:.2f} | {v['mean_accepted_length']:.2f} | "
+                         f"{v['tokens_per_verification']:.2f} | {row['verifications_per_full_step']:.2f} | "
+                         f"{_cost(row, 'draft_call_cost')} | {_cost(row, 'verify_call_cost')} | "
+                         f"{_cost(row, 'decoder_side_ratio')} |")
+        lines.append("")
+    lines += ["Measured reduction: 1 - t_verify / t_full, median of the paired per-repetition ratios, in wall-clock "
+              "time and in processor time of the process (which leaves out waiting for a core on a shared machine). "
+              "Decoder side = everything but the encoder (which runs in full in both). Its time against the full "
+              "model's is about verifications per full step x (drafts per verification x draft call cost + "
+              "verification cost), plus the search's own work; operators are counted in a profiled pass (load "
+              "independent: what a step costs when each operator is too small to keep a core busy)."]
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="demo data folder (caption/test.tsv, bpe/)")
+    parser.add_argument("--caption-checkpoint", default=str(DEFAULT_CHECKPOINT))
+    parser.add_argument("--profile", default=str(DEFAULT_PROFILE), help="exit profile of the 'profile' drafter")
+    parser.add_argument("--drafters", nargs="+", default=["profile", "static:2", "static:1"],
+                        help="profile, mue:THETA or static:N")
+    parser.add_argument("--decoder-exit-beta", type=float, default=0.95, help="of the mue:THETA drafters")
+    parser.add_argument("--decoder-exit-tau", type=float, default=1.0, help="of the mue:THETA drafters")
+    parser.add_argument("--drafts", nargs="+", type=int, default=[2, 4], help="tokens drafted per verification")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--samples-b1", type=int, default=24, help="test rows timed at batch size 1")
+    parser.add_argument("--samples", type=int, default=64, help="test rows timed at larger batch sizes")
+    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is available")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
+    parser.add_argument("--repetitions", type=int, default=7, help="timed repetitions per configuration")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument("--budget-s", type=float, default=150.0,
+                        help="per batch size, stop repeating once this many seconds passed (at least 3 reps)")
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR))
+    parser.add_argument("--tag", default="", help="suffix of the result file names")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    import ofa_mue  # noqa: F401  (registers the model and tasks)
+
+    logging.basicConfig(level=logging.WARNING, force=True)
+    provenance = Provenance(device)  # before the run: the code it imports, the load as it starts
+    report = run(args, device)
+    report = {**provenance.finish(), **report}
+    write_results(args.results_dir, "lossless" + (f"_{args.tag}" if args.tag else ""), report,
+                  provenance.header() + markdown(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""Lossless mode (``--exit-verify``): exits draft, the full model verifies, the output is the
+full model's; the decoder's cache holds the full model's states of the accepted tokens,
+also when the rows of a batch hold different numbers of positions."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from argparse import Namespace
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import torch
+from fairseq import search
+
+from ofa_mue.core.early_exit import ExitSession
+from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator, block_repeated_ngrams
+from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths
+from ofa_mue.core.verified_generator import VerificationRounds, VerifiedEarlyExitGenerator, verification_summary
+from ofa_mue.demo.generate import generate_demo_data
+from ofa_mue.errors import ConfigError
+from ofa_mue.evaluate import build_parser, evaluate_split, load_evaluation, run_cli
+from ofa_mue.models.builders import build_model, numbered_dictionary
+from ofa_mue.models.decoder import CACHE_KEY
+
+REPO = Path(__file__).resolve().parents[1]
+VOCAB = 60
+TEST_ROWS = 11
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    dictionary = numbered_dictionary(VOCAB)
+    net = build_model("ofa_demo", dictionary, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
+                      encoder_attention_heads=4, decoder_attention_heads=4)
+    return net.eval(), dictionary
+
+
+def _sample(batch: int = 5, seed: int = 1) -> Dict[str, Any]:
+    generator = torch.Generator().manual_seed(seed)
+    src = torch.randint(4, VOCAB, (batch, 6), generator=generator)
+    src[0, -2:] = 1
+    net_input = {"src_tokens": src, "src_lengths": src.ne(1).sum(1), "patch_images": torch.randn(batch, 3, 48, 48,
+                 generator=generator), "patch_masks": torch.ones(batch, dtype=torch.bool)}
+    return {"net_input": net_input, "id": torch.arange(batch)}
+
+
+@dataclass(frozen=True)
+class ExitByPosition:
+    """Decoder rule: a token at position t stops after layer (t mod 3) + 1."""
+
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
+        return positions % 3 == layer
+
+
+def _cached(state: Dict, layer: int, row: int, length: int) -> torch.Tensor:
+    key, value = state[CACHE_KEY]["self_kv"][layer]
+    return torch.stack([key[row, :, :length], value[row, :, :length]])
+
+
+def test_rows_with_different_cache_lengths_decode_as_each_row_alone(model):
+    """After truncating rows to different lengths, new tokens take each row's own positions
+    (position terms, exit decisions, cache slots) and see only that row's entries."""
+    net, _ = model
+    sample = _sample(batch=3)
+    tokens = torch.randint(4, VOCAB, (3, 9), generator=torch.Generator().manual_seed(2))
+    lengths = torch.tensor([2, 6, 4])
+    with torch.no_grad():
+        session = ExitSession(decoder_rule=ExitByPosition())
+        encoder_out = net.encoder(**sample["net_input"], exit_session=session)
+        state: dict = {}
+        net.decoder(tokens[:, :7], encoder_out=encoder_out, incremental_state=state)  # 7 positions in every row
+        net.decoder.truncate_incremental_state(state, lengths)
+        assert net.decoder.cached_positions(state) == 6
+        new = torch.stack([tokens[r, lengths[r]:lengths[r] + 3] for r in range(3)])  # 3 new tokens per row
+        prev = torch.cat([tokens[:, :6], new], dim=1)
+        logits, extra = net.decoder(prev, encoder_out=encoder_out, incremental_state=state)
+        for row in range(3):
+            alone_out = net.encoder.reorder_encoder_out(encoder_out, torch.tensor([row]))
+            alone_state: dict = {}
+            length = int(lengths[row]) + 3
+            alone, alone_extra = net.decoder(tokens[row:row + 1, :length], encoder_out=alone_out,
+                                             incremental_state=alone_state)
+            torch.testing.assert_close(logits[row], alone[0, -3:], atol=1e-5, rtol=1e-5)
+            assert torch.equal(extra["exit_layers"][row], alone_extra["exit_layers"][0, -3:])
+            for layer in range(net.decoder.num_layers):
+                torch.testing.assert_close(_cached(state, layer, row, length), _cached(alone_state, layer, 0, length),
+                                           atol=1e-5, rtol=1e-5)
+    assert extra["exit_layers"][0].tolist() == [3, 1, 2], "positions 2, 3, 4 of the first row"
+
+
+def _greedy(net, dictionary, sample, **options):
+    return EarlyExitSequenceGenerator([net], dictionary, beam_size=1, **options).generate([net], sample)
+
+
+@pytest.mark.parametrize("draft_tokens", [1, 3])
+def test_verified_greedy_search_equals_fairseqs_greedy_search(model, draft_tokens):
+    net, dictionary = model
+    sample = _sample()
+    options = dict(max_len_b=9, min_len=2, no_repeat_ngram_size=2, len_penalty=0.5)
+    expected = _greedy(net, dictionary, sample, **options)
+    generator = VerifiedEarlyExitGenerator([net], dictionary, policy=MuEThresholds(decoder=0.9),
+                                           draft_tokens=draft_tokens, beam_size=1, **options)
+    got = generator.generate([net], sample)
+    for want, have in zip(expected, got, strict=True):
+        assert len(have) == 1
+        assert torch.equal(want[0]["tokens"], have[0]["tokens"])
+        torch.testing.assert_close(want[0]["positional_scores"], have[0]["positional_scores"], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(want[0]["score"], have[0]["score"], atol=1e-5, rtol=1e-5)
+    summary = verification_summary([asdict(s) for s in generator.last_verification])
+    assert 0 < summary["accepted"] < summary["drafted"], "drafts were accepted and rejected"
+    assert len({s.verifications for s in generator.last_verification}) > 1, "rows finished in different rounds"
+    assert summary["generated"] == sum(len(h[0]["tokens"]) for h in got)
+    layers = generator.last_example_layers
+    assert sum(e.decoder_layer_sum for e in layers) < 6 * sum(e.decoder_tokens for e in layers), "exits fired"
+
+
+def test_cache_holds_the_full_models_states_of_accepted_tokens(model):
+    """Drafted entries (computed with exits) are replaced by the verifier's, rejected ones dropped."""
+    net, dictionary = model
+    sample = _sample()
+    generator = VerifiedEarlyExitGenerator([net], dictionary, policy=StaticDepths(decoder=1), draft_tokens=3,
+                                           beam_size=1, max_len_b=12)
+    with torch.no_grad():
+        session = generator.policy.session(12, net.decoder.hidden_to_logits)
+        encoder_out = net.encoder(**sample["net_input"], exit_session=session)
+        rounds = VerificationRounds(generator, encoder_out, session, batch=5, max_len=12, bos=dictionary.bos())
+        plain = net.encoder(**sample["net_input"])
+        ragged = 0
+        for _ in range(3):
+            rounds.step()
+            accepted = rounds.accepted.tolist()
+            cached = rounds.state[CACHE_KEY].get("lengths")
+            assert (cached.tolist() if cached is not None else [max(accepted)] * 5) == accepted, \
+                "no row keeps a rejected position"
+            assert net.decoder.cached_positions(rounds.state) == max(accepted)
+            ragged += len(set(accepted)) > 1
+            for row, length in enumerate(accepted):
+                alone_state: dict = {}
+                alone_out = net.encoder.reorder_encoder_out(plain, torch.tensor([row]))
+                net.decoder(rounds.tokens[row:row + 1, :length], encoder_out=alone_out, incremental_state=alone_state)
+                for layer in range(net.decoder.num_layers):
+                    torch.testing.assert_close(_cached(rounds.state, layer, row, length),
+                                               _cached(alone_state, layer, 0, length), atol=1e-5, rtol=1e-5)
+    assert ragged, "rows accepted different numbers of tokens"
+
+
+def test_each_position_is_chosen_as_fairseqs_greedy_search_chooses(model):
+    net, dictionary = model
+    eos, pad, unk = dictionary.eos(), dictionary.pad(), dictionary.unk()
+    generator = VerifiedEarlyExitGenerator([net], dictionary, policy=MuEThresholds(decoder=0.9), beam_size=1,
+                                           min_len=2, unk_penalty=5.0)
+    lprobs = torch.full((4, VOCAB), -9.0)
+    lprobs[:, eos], lprobs[:, pad], lprobs[:, unk], lprobs[:, 7] = -1.0, 0.0, -2.0, -6.0
+    lprobs[3, 8] = float("nan")
+    steps = torch.tensor([0, 1, 2, 5])
+    prefix = torch.full((4, 1), dictionary.bos())
+    tokens, scores = generator.choose(lprobs, steps, (0, 5), prefix, max_len=5)
+    # pad never; below --min-len no end of sentence, and unk pays its penalty; at the maximum length only </s>
+    assert tokens.tolist() == [7, 7, eos, eos]
+    assert scores.tolist() == [-6.0, -6.0, -1.0, -1.0]
+
+
+def test_ngram_blocking_of_rows_of_different_lengths_equals_each_row_alone():
+    generator = torch.Generator().manual_seed(0)
+    prefix = torch.randint(4, 8, (6, 12), generator=generator)
+    lengths = torch.tensor([1, 3, 5, 8, 11, 12])
+    lprobs = torch.randn(6, 10, generator=generator)
+    blocked = block_repeated_ngrams(prefix, lprobs.clone(), 3, lengths)
+    for row, length in enumerate(lengths.tolist()):
+        alone = block_repeated_ngrams(prefix[row:row + 1, :length], lprobs[row:row + 1].clone(), 3)
+        assert torch.equal(blocked[row:row + 1], alone)
+    assert torch.isinf(blocked).any()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"beam_size": 2}, "--exit-verify decodes greedily: pass --beam 1"),
+    ({"search_strategy": "sampling"}, "--exit-verify verifies greedy search only, not Sampling"),
+    ({"policy": MuEThresholds(image=0.9, decoder=0.9)}, "--exit-verify needs the full encoder"),
+    ({"policy": MuEThresholds()}, "--exit-verify drafts with decoder exits, but none can fire"),
+    ({"draft_tokens": 0}, "--exit-verify-draft must be a whole number >= 1"),
+])
+def test_what_verification_cannot_honour_is_refused(model, options, message):
+    net, dictionary = model
+    if options.get("search_strategy") == "sampling":
+        options = {**options, "search_strategy": search.Sampling(dictionary)}
+    kwargs = {"policy": MuEThresholds(decoder=0.9), "beam_size": 1, **options}
+    with pytest.raises(ConfigError) as error:
+        VerifiedEarlyExitGenerator([net], dictionary, **kwargs)
+    assert str(error.value).startswith(message)
+
+
+def test_a_forced_prefix_is_refused(model):
+    net, dictionary = model
+    generator = VerifiedEarlyExitGenerator([net], dictionary, policy=MuEThresholds(decoder=0.9), beam_size=1)
+    with pytest.raises(ConfigError, match="prefix tokens"):
+        generator.generate([net], _sample(), prefix_tokens=torch.full((5, 1), 7))
+
+
+# ---- a model trained on the demo captions, through the real command lines ----------------------
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Dict[str, Path]:
+    out = tmp_path_factory.mktemp("lossless_demo")
+    generate_demo_data(out, seed=6, train=32, valid=4, test=TEST_ROWS, image_size=64)
+    save_dir = out / "ckpt"
+    done = subprocess.run(
+        [sys.executable, "-m", "fairseq_cli.train", str(out / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
+         "--arch", "ofa_demo", "--bpe-dir", str(out / "bpe"), "--patch-image-size", "64", "--code-dict-size", "0",
+         "--num-bins", "0", "--criterion", "layerwise_label_smoothed_cross_entropy", "--label-smoothing", "0.1",
+         "--optimizer", "adam", "--lr", "2e-3", "--max-update", "20", "--batch-size", "8", "--max-tgt-length", "16",
+         "--save-dir", str(save_dir), "--no-epoch-checkpoints", "--disable-validation", "--num-workers", "0", "--cpu",
+         "--seed", "3", "--log-format", "simple"],
+        cwd=REPO, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return {"data": out, "checkpoint": save_dir / "checkpoint_last.pt"}
+
+
+def _common(demo: Dict[str, Path]) -> List[str]:
+    data = demo["data"]
+    return [str(data / "caption"), "--path", str(demo["checkpoint"]), "--task", "caption", "--bpe-dir",
+            str(data / "bpe"), "--code-dict-size", "0", "--num-bins", "0", "--patch-image-size", "64", "--gen-subset",
+            "test", "--cpu", "--max-len-b", "16", "--no-repeat-ngram-size", "3"]
+
+
+DRAFTING = ["--decoder-exit-threshold", "0.9", "--decoder-exit-beta", "0.95", "--decoder-exit-tau", "1"]
+
+
+@pytest.fixture(scope="module")
+def setup(demo):
+    setup, _ = load_evaluation(build_parser(), [*_common(demo), "--beam", "1", *DRAFTING])
+    return setup
+
+
+def _hypotheses(setup, batch_size: int) -> List[Dict[str, torch.Tensor]]:
+    task, models = setup.task, setup.models
+    generator = task.build_generator(models, setup.cfg.generation)
+    dataset = task.dataset("test")
+    out = []
+    for start in range(0, len(dataset), batch_size):
+        sample = dataset.collater([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        out.extend(hypotheses[0] for hypotheses in generator.generate(models, sample))
+    return out
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_lossless_mode_gives_the_full_models_captions_on_every_test_row(setup, batch_size):
+    setup.set_exit_options(exit_verify=False, decoder_exit_threshold=2.0)
+    expected = _hypotheses(setup, batch_size)
+    setup.set_exit_options(exit_verify=True, decoder_exit_threshold=0.9)
+    got = _hypotheses(setup, batch_size)
+    assert len(got) == len(expected) == TEST_ROWS
+    for want, have in zip(expected, got):
+        assert torch.equal(want["tokens"], have["tokens"])
+        torch.testing.assert_close(want["positional_scores"], have["positional_scores"], atol=1e-5, rtol=1e-5)
+
+    result = evaluate_split(setup.task, setup.models, "test", batch_size, setup.cfg.generation)
+    assert result["examples"] == TEST_ROWS
+    verification = result["verification"]
+    assert 0 < verification["accepted"] < verification["drafted"], "drafts were accepted and rejected"
+    assert verification["generated"] == sum(len(h["tokens"]) for h in got)
+    assert result["layers"]["decoder_layers"] < 6, "exits fired in the drafts"
+
+
+def test_evaluate_and_fairseq_generate_honour_exit_verify(demo, setup, tmp_path):
+    setup.set_exit_options(exit_verify=False, decoder_exit_threshold=2.0)
+    full = evaluate_split(setup.task, setup.models, "test", 4, setup.cfg.generation)["records"]
+    results = tmp_path / "results"
+    done = subprocess.run([sys.executable, "-m", "ofa_mue.evaluate", *_common(demo), "--beam", "1", "--batch-size",
+                           "4", "--exit-verify", "--exit-verify-draft", "3", *DRAFTING, "--results-path", str(results)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    summary = json.loads((results / "test_metrics.json").read_text())
+    assert summary["examples"] == TEST_ROWS and summary["verification"]["draft_tokens"] == 3
+    assert 0.0 < summary["verification"]["acceptance_rate"] < 1.0
+    rows = [json.loads(line) for line in (results / "test_predictions.jsonl").read_text().splitlines()]
+    assert [r["prediction"] for r in rows] == [r["prediction"] for r in full]
+    assert all(r["verification"]["verifications"] > 0 for r in rows)
+
+    generated = subprocess.run(
+        [sys.executable, "-m", "fairseq_cli.generate", *_common(demo), "--user-dir", "ofa_mue", "--beam", "1",
+         "--batch-size", "4", "--exit-verify", *DRAFTING], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert generated.returncode == 0, (generated.stdout + generated.stderr)[-3000:]
+    hypotheses = dict(line.split("\t")[0::2] for line in generated.stdout.splitlines() if line.startswith("D-"))
+    assert [hypotheses[f"D-{i}"].strip() for i in range(TEST_ROWS)] == [r["prediction"] for r in full]
+
+
+@pytest.mark.parametrize("module, extra, message", [
+    ("ofa_mue.evaluate", ["--exit-verify", *DRAFTING], "error: --exit-verify decodes greedily: pass --beam 1"),
+    ("ofa_mue.evaluate", ["--beam", "1", "--exit-verify-draft", "2", *DRAFTING],
+     "error: --exit-verify-draft only applies with --exit-verify"),
+    ("ofa_mue.calibrate", ["--exit-verify", "--beam", "1", "--profile-path", "p.json"],
+     "error: --exit-verify gives the full model's outputs at every exit setting: calibrate"),
+    ("ofa_mue.sweep", ["--exit-verify", "--beam", "1", "--sweep-dir", "sweep"],
+     "error: --exit-verify gives the full model's outputs at every exit setting: sweep"),
+    ("ofa_mue.reproduce", ["--exit-verify", "--beam", "1", "--results-dir", "reproduced"],
+     "error: --exit-verify gives the full model's outputs at every exit setting: reproduce"),
+])
+def test_command_lines_refuse_what_exit_verify_cannot_honour_in_one_line(demo, tmp_path, module, extra, message):
+    entry = __import__(module, fromlist=["main"]).main
+    argv = [*_common(demo), "--batch-size", "4", *extra]
+    argv = [str(tmp_path / a) if a in ("p.json", "sweep", "reproduced") else a for a in argv]
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(lambda: entry(argv))
+    text = str(stopped.value.code)
+    assert text.startswith(message) and "\n" not in text, text
+    assert not any(tmp_path.iterdir()), "nothing written"
+
+
+def test_snli_ve_refuses_exit_verify():
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    task = SnliVeTask.setup_task(SnliVeConfig(exit_verify=True))
+    with pytest.raises(ConfigError, match="--exit-verify applies to generation"):
+        task.exit_policy()
