@@ -21,6 +21,13 @@ later run with the same checkpoint and options). Then one of two methods chooses
 
 The exit profile (:mod:`ofa_mue.core.exit_profile`) records the thresholds, how they were
 chosen and, for ``ltt``, the guarantee; ``--exit-profile`` loads it.
+
+Over several processes or machines: ``--num-shards K --shard-id I`` evaluates every
+configuration on shard I of the split and writes its per-row records to
+``{profile stem}.shard{I}-of-{K}.json`` beside ``--profile-path``; ``python -m ofa_mue.merge``
+then builds the calibration table from the K shard files (per-example scores over the whole
+split) and makes the choice, writing the table and the profile an unsharded run writes (run
+every shard with the same ``--batch-size``).
 """
 from __future__ import annotations
 
@@ -30,13 +37,25 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
+from fairseq.tasks import TASK_REGISTRY
+from tqdm import tqdm
 
 from .calibration_losses import BINARY_LOSSES, DEFAULT_ROUGE_CUTOFF, LOSSES, default_loss, describe_loss
-from .calibration_table import FULL_MODEL, KNOBS, CalibrationTable, evaluate_grid, threshold_grid
+from .calibration_table import (
+    FULL_MODEL,
+    KNOBS,
+    CalibrationTable,
+    add_configuration,
+    check_table_task,
+    evaluate_grid,
+    evaluation_key,
+    threshold_grid,
+)
 from .core.exit_profile import guarantee_statement, save_exit_profile
+from .core.flops import ModelShape
 from .core.risk_control import PROCEDURES, certify, most_reduction
-from .evaluate import build_parser, load_evaluation
-from .sharding import Shard
+from .evaluate import build_parser, load_evaluation, records_from_shard, shard_records, split_result
+from .sharding import Shard, merge_records, write_shard_file
 
 logger = logging.getLogger("ofa_mue.calibrate")
 
@@ -170,8 +189,53 @@ def check_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         args.rouge_cutoff = DEFAULT_ROUGE_CUTOFF
 
 
+def method_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """What the chosen method (after :func:`check_arguments`) needs to choose from a table."""
+    if args.method == "retention":
+        return {"method": "retention", "retention": args.retention}
+    return {"method": "ltt", **{name: getattr(args, name) for name in LTT_OPTIONS}, "seed": args.seed}
+
+
+def choose_profile(table: CalibrationTable, grid: Sequence, options: Dict[str, Any],
+                   context: Dict[str, Any]) -> Dict[str, Any]:
+    """The exit profile the method of ``options`` (:func:`method_options`) chooses from ``table``
+    among ``grid``; ``context``: task, checkpoint, split, table path and the decoder's decay."""
+    configurations = [c for c in grid if c != FULL_MODEL]
+    profile: Dict[str, Any] = {"task": context["task"], "checkpoint": context["checkpoint"],
+                               "split": context["split"], "method": options["method"], "table": context["table"],
+                               "settings_evaluated": len(grid)}
+    if options["method"] == "ltt":
+        loss_options = {"rouge_cutoff": options["rouge_cutoff"]} if options["loss"] == "rouge" else {}
+        decision = choose_certified(table, configurations, options["loss"], options["risk_epsilon"],
+                                    options["risk_delta"], options["multiple_testing"], options["learn_fraction"],
+                                    options["seed"], **loss_options)
+        chosen, profile["guarantee"] = decision["thresholds"], decision["guarantee"]
+    else:
+        chosen = choose_by_retention(table, configurations, options["retention"])
+        profile["target_retention"], profile["guarantee"] = options["retention"], None
+    chosen = chosen or FULL_MODEL
+    metric = table.example_metric([FULL_MODEL, chosen]).mean(axis=1)
+    profile.update({
+        "metric_name": MAIN_METRIC[context["task"]],
+        "full_metric": float(metric[0]),
+        "metric": float(metric[1]),
+        "expected_time_reduction": float(table.reductions([chosen]).mean()),
+        "options": {**dict(zip(KNOBS, chosen)), "decoder_exit_beta": context["decoder_exit_beta"],
+                    "decoder_exit_tau": context["decoder_exit_tau"]},
+    })
+    return profile
+
+
+def write_profile(path: str, profile: Dict[str, Any]) -> None:
+    """Save ``profile`` at ``path`` and log it with its guarantee."""
+    save_exit_profile(path, profile)
+    logger.info("exit profile written to %s: %s", path, profile)
+    if profile["guarantee"]:
+        logger.info(profile["guarantee"]["statement"])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Command-line entry point: returns the profile it writes."""
+    """Command-line entry point: returns the profile it writes (for a shard: what its file holds)."""
     parser = build_calibration_parser()
     args, _ = parser.parse_known_args(argv)  # checked before the checkpoint is loaded (task options come later)
     check_arguments(args, parser)
@@ -182,11 +246,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                       for knob in ("image", "text", "decoder")}
     except ValueError as error:
         parser.error(str(error))
+    table_path = args.table_path or f"{os.path.splitext(args.profile_path)[0]}.table.json.gz"
 
     def check_shard(_: argparse.Namespace, shard: Shard) -> None:
-        if shard.is_part:
-            parser.error("--num-shards: the threshold search needs the whole split's metric at every step, so "
-                         "calibrate runs in one process")
+        if shard.is_part and os.path.exists(table_path):
+            parser.error(f"--num-shards: each shard evaluates the whole grid on its rows, so the existing table "
+                         f"{table_path} cannot be reused: give another --table-path (the merge writes the table)")
 
     setup, full_args = load_evaluation(parser, argv, check_shard, trades_off_exits="calibrate")
     if full_args.exit_policy != "mue" or full_args.exit_profile or any(
@@ -197,34 +262,62 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         logger.info("the encoder is not modality-decomposed: encoder exits stay off (decoder thresholds only)")
         candidates["image"] = candidates["text"] = []
     grid = threshold_grid(candidates["image"], candidates["text"], candidates["decoder"])
-    table_path = args.table_path or f"{os.path.splitext(args.profile_path)[0]}.table.json.gz"
-    table = evaluate_grid(setup, grid, table_path)
-    configurations = [c for c in grid if c != FULL_MODEL]
     cfg = setup.task.cfg
-    profile: Dict[str, Any] = {"task": cfg._name, "checkpoint": setup.cfg.common_eval.path, "split": setup.split,
-                               "method": args.method, "table": table_path, "settings_evaluated": len(grid)}
-    if args.method == "ltt":
-        loss_options = {"rouge_cutoff": args.rouge_cutoff} if args.loss == "rouge" else {}
-        decision = choose_certified(table, configurations, args.loss, args.risk_epsilon, args.risk_delta,
-                                    args.multiple_testing, args.learn_fraction, args.seed, **loss_options)
-        chosen, profile["guarantee"] = decision["thresholds"], decision["guarantee"]
-    else:
-        chosen = choose_by_retention(table, configurations, args.retention)
-        profile["target_retention"], profile["guarantee"] = args.retention, None
-    chosen = chosen or FULL_MODEL
-    metric = table.example_metric([FULL_MODEL, chosen]).mean(axis=1)
-    profile.update({
-        "metric_name": MAIN_METRIC[cfg._name],
-        "full_metric": float(metric[0]),
-        "metric": float(metric[1]),
-        "expected_time_reduction": float(table.reductions([chosen]).mean()),
-        "options": {**dict(zip(KNOBS, chosen)), "decoder_exit_beta": cfg.decoder_exit_beta,
-                    "decoder_exit_tau": cfg.decoder_exit_tau},
-    })
-    save_exit_profile(args.profile_path, profile)
-    logger.info("exit profile written to %s: %s", args.profile_path, profile)
-    if profile["guarantee"]:
-        logger.info(profile["guarantee"]["statement"])
+    context = {"task": cfg._name, "checkpoint": setup.cfg.common_eval.path, "split": setup.split,
+               "table": table_path, "decoder_exit_beta": cfg.decoder_exit_beta,
+               "decoder_exit_tau": cfg.decoder_exit_tau}
+    if setup.shard.is_part:
+        return write_calibration_shard(setup, grid, method_options(args), context, args.profile_path)
+    profile = choose_profile(evaluate_grid(setup, grid, table_path), grid, method_options(args), context)
+    write_profile(args.profile_path, profile)
+    return profile
+
+
+def write_calibration_shard(setup, grid: Sequence, options: Dict[str, Any], context: Dict[str, Any],
+                            profile_path: str) -> Dict[str, Any]:
+    """Score the setup's shard at every configuration of ``grid`` and write its shard file beside
+    ``profile_path``: per configuration, the seconds and per-row records (see :mod:`ofa_mue.sharding`).
+    The per-example scores of the table need the whole split (CIDEr-D's document frequencies):
+    :func:`merge_calibration` computes them."""
+    check_table_task(context["task"])
+    description = {**setup.shard_description(), "grid": [list(c) for c in grid], "calibration": options,
+                   "context": {**context, "profile": os.path.basename(profile_path),
+                               "table": os.path.basename(context["table"])}}
+    scored = []
+    for thresholds in tqdm(dict.fromkeys([FULL_MODEL, *grid]), desc=f"calibration shard {setup.shard.index}",
+                           unit="configuration"):
+        setup.set_exit_options(exit_policy="mue", exit_profile=None, **dict(zip(KNOBS, thresholds)))
+        records, seconds = setup.score()
+        scored.append({"thresholds": list(thresholds), "seconds": seconds, "records": shard_records(records)})
+    stem = os.path.splitext(profile_path)[0]
+    path = os.path.join(os.path.dirname(stem), setup.shard.file_name(os.path.basename(stem)))
+    write_shard_file(path, "calibration", setup.shard, description, len(setup.task.dataset(setup.split)),
+                     evaluation_key=evaluation_key(setup), configurations=scored)
+    logger.info("shard %d of %d: %d configurations on %d rows of %s, written to %s", setup.shard.index,
+                setup.shard.count, len(scored), len(scored[0]["records"]), setup.split, path)
+    return {"shard": path, "configurations": len(scored)}
+
+
+def merge_calibration(shards: Sequence[Dict[str, Any]], output_dir: str) -> Dict[str, Any]:
+    """From the shards of a calibration (:func:`write_calibration_shard`), write the calibration
+    table and the exit profile an unsharded run writes into ``output_dir``: each configuration's
+    per-example results recomputed from its merged records. Returns the profile."""
+    description = shards[0]["description"]
+    task_name = description["task"]
+    task, shape = TASK_REGISTRY[task_name], ModelShape(**description["model_shape"])
+    table = None
+    for index, configuration in enumerate(shards[0]["configurations"]):
+        records = records_from_shard(merge_records(shards, lambda shard: shard["configurations"][index]["records"]))
+        result = split_result(task, records, sum(s["configurations"][index]["seconds"] for s in shards), shape,
+                              quick_metrics=True)
+        table = add_configuration(table, task_name, shards[0]["evaluation_key"], tuple(configuration["thresholds"]),
+                                  result["records"], result["seconds"], shards[0]["path"])
+    context = description["context"]
+    table_path = os.path.join(output_dir, context["table"])
+    table.save(table_path)
+    profile = choose_profile(table, [tuple(c) for c in description["grid"]], description["calibration"],
+                             {**context, "table": table_path})
+    write_profile(os.path.join(output_dir, context["profile"]), profile)
     return profile
 
 

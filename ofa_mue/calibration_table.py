@@ -82,6 +82,7 @@ class CalibrationTable:
     rows: List[int]
     targets: List[Any]
     entries: Dict[Thresholds, Dict[str, Any]] = field(default_factory=dict)
+    scorer: Optional[ExampleScorer] = field(default=None, repr=False, compare=False)  # made with the full model's entry
 
     @property
     def configurations(self) -> List[Thresholds]:
@@ -140,12 +141,35 @@ def _entry(records: List[Dict[str, Any]], seconds: float, scorer: ExampleScorer)
     return entry
 
 
+def add_configuration(table: Optional[CalibrationTable], task: str, key: Dict[str, Any], thresholds: Thresholds,
+                      records: List[Dict[str, Any]], seconds: float, where: str) -> CalibrationTable:
+    """``table`` (a new one when ``None``: the full model's ``records`` come first) with the entry of
+    ``thresholds`` made from a whole split's evaluation records (:func:`~ofa_mue.evaluate.split_result`);
+    a :class:`DataError` naming ``where`` when their rows are not the table's."""
+    records = sorted(records, key=lambda r: r["row"])
+    if table is None:
+        table = CalibrationTable(task, key, [r["row"] for r in records], [r[TARGET_FIELD[task]] for r in records])
+    if [r["row"] for r in records] != table.rows or [r[TARGET_FIELD[task]] for r in records] != table.targets:
+        raise DataError(where, "the rows of the split differ from the table's: delete it or give another --table-path")
+    if table.scorer is None:
+        full_predictions = ([r["prediction"] for r in records] if thresholds == FULL_MODEL
+                            else table.entries[FULL_MODEL]["predictions"])
+        table.scorer = ExampleScorer(task, table.targets, full_predictions)
+    table.entries[thresholds] = _entry(records, seconds, table.scorer)
+    return table
+
+
+def check_table_task(task: str) -> None:
+    """A :class:`ConfigError` for a task calibration does not support."""
+    if task not in TARGET_FIELD:
+        raise ConfigError(f"calibration supports the tasks {', '.join(TARGET_FIELD)}, not {task}")
+
+
 def evaluate_grid(setup, grid: Sequence[Thresholds], path: Optional[str] = None) -> CalibrationTable:
     """The table of ``grid`` (and the full model) on ``setup``'s split: read from ``path`` when it
     exists, with the configurations it lacks evaluated (each once), and saved back to ``path``."""
     task = setup.task.cfg._name
-    if task not in TARGET_FIELD:
-        raise ConfigError(f"calibration supports the tasks {', '.join(TARGET_FIELD)}, not {task}")
+    check_table_task(task)
     key = evaluation_key(setup)
     table = CalibrationTable.load(path) if path and os.path.exists(path) else None
     if table is not None and (table.task, table.evaluation) != (task, key):
@@ -154,21 +178,12 @@ def evaluate_grid(setup, grid: Sequence[Thresholds], path: Optional[str] = None)
                           f"delete it or give another --table-path")
     missing = [c for c in dict.fromkeys([FULL_MODEL, *grid]) if table is None or c not in table.entries]
     progress = tqdm(missing, desc="calibration table", unit="configuration")
-    scorer, last_save = None, time.monotonic()
+    last_save = time.monotonic()
     for thresholds in progress:
         setup.set_exit_options(exit_policy="mue", exit_profile=None, **dict(zip(KNOBS, thresholds)))
         result = setup.evaluate(quick_metrics=True)
-        records = sorted(result["records"], key=lambda r: r["row"])
-        if table is None:  # a new table starts with the full model
-            table = CalibrationTable(task, key, [r["row"] for r in records], [r[TARGET_FIELD[task]] for r in records])
-        if [r["row"] for r in records] != table.rows or [r[TARGET_FIELD[task]] for r in records] != table.targets:
-            raise DataError(path or setup.split, f"the rows of split {setup.split} differ from the table's: "
-                                                 f"delete it or give another --table-path")
-        if scorer is None:
-            full_predictions = ([r["prediction"] for r in records] if thresholds == FULL_MODEL
-                                else table.entries[FULL_MODEL]["predictions"])
-            scorer = ExampleScorer(task, table.targets, full_predictions)
-        table.entries[thresholds] = _entry(records, result["seconds"], scorer)
+        table = add_configuration(table, task, key, thresholds, result["records"], result["seconds"],
+                                  path or setup.split)
         progress.set_postfix(time_reduction=f"{1 - np.mean(table.entries[thresholds]['time_share']):.3f}")
         if path and time.monotonic() - last_save > SAVE_EVERY_S:
             table.save(path)

@@ -1,16 +1,16 @@
-"""Merge the shards of an evaluation or a sweep run on several processes or machines.
+"""Merge the shards of an evaluation, a sweep or a calibration run on several processes or machines.
 
     python -m ofa_mue.merge results/snli_ve/shards --output-dir results/snli_ve
 
-Reads the shard files that ``python -m ofa_mue.evaluate ... --num-shards K --shard-id I`` or
-``python -m ofa_mue.sweep ... --num-shards K --shard-id I`` wrote (files, or folders holding
-them), refuses a set that misses or repeats a shard or a row or mixes evaluations, and
-writes what the unsharded command writes, recomputed from the merged per-example records:
-the corpus metrics (CIDEr with document frequencies over the whole split, BLEU, METEOR,
-ROUGE-L, accuracy), the mean layers, the expected time reduction rate and the FLOPs per
-example. They equal an
-unsharded run's with the same ``--batch-size``; ``seconds`` is the shards' total (the
-wall-clock reductions of a sweep compare these totals).
+Reads the shard files that ``python -m ofa_mue.evaluate``, ``sweep`` or ``calibrate`` ``...
+--num-shards K --shard-id I`` wrote (files, or folders holding them), refuses a set that
+misses or repeats a shard or a row or mixes evaluations, and writes what the unsharded
+command writes (metrics files; sweep tables and figure; calibration table and exit
+profile), recomputed from the merged per-example records: the corpus metrics (CIDEr with
+document frequencies over the whole split, BLEU, METEOR, ROUGE-L, accuracy), the mean layers,
+the expected time reduction rate and the FLOPs per example. They equal an unsharded run's
+with the same ``--batch-size``; ``seconds`` is the shards' total. A sharded sweep is not
+timed (its measured reductions would compare machines, not settings).
 """
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ from fairseq.tasks import TASK_REGISTRY
 
 import ofa_mue  # noqa: F401  (registers the tasks)
 from .atomic_files import write_atomically
+from .calibrate import merge_calibration
 from .core.flops import ModelShape
 from .evaluate import evaluation_summary, records_from_shard, run_cli, split_result
 from .errors import ShardError
 from .sharding import merge_records, read_shards
+from .sweep import merge_sweep
 
 logger = logging.getLogger("ofa_mue.merge")
 
@@ -49,7 +51,7 @@ def merge_evaluation(shards: List[Dict[str, Any]], output_dir: str) -> Dict[str,
     return summary
 
 
-MERGERS = {"evaluation": merge_evaluation}
+MERGERS = {"evaluation": merge_evaluation, "sweep": merge_sweep, "calibration": merge_calibration}
 
 
 def build_parser() -> argparse.ArgumentParser:

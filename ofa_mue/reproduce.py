@@ -104,8 +104,13 @@ def split_argv(argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str], Opti
 
 
 def refuse_exit_options(args: argparse.Namespace) -> None:
-    """The command chooses every exit setting itself: exit options given for evaluation are refused."""
+    """The command chooses every exit setting itself: exit options given for evaluation are refused,
+    and so are --exit-verify and --num-shards."""
     refuse_exit_verify(args, "reproduce")
+    if args.num_shards > 1:
+        raise ConfigError("--num-shards: reproduce runs on one machine (it times the settings it compares); "
+                          "python -m ofa_mue.evaluate, sweep and calibrate take --num-shards, merged by "
+                          "python -m ofa_mue.merge")
     given = [flag for flag, value in (("--image-exit-threshold", args.image_exit_threshold),
                                       ("--text-exit-threshold", args.text_exit_threshold),
                                       ("--decoder-exit-threshold", args.decoder_exit_threshold)) if value <= 1.0]

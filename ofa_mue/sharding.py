@@ -1,5 +1,6 @@
-"""Evaluation split across machines: which rows a shard scores, its file, and the checks that
-a set of shard files is one evaluation of a whole split.
+"""Evaluations (``evaluate``, ``sweep``, ``calibrate``) split across machines: which rows a
+shard scores, its file, and the checks that a set of shard files is one evaluation of a
+whole split.
 
 A shard (``--num-shards K --shard-id I``) scores batches ``I, I+K, I+2K, ...`` of the split:
 fairseq's own batch sharding (as in ``fairseq-generate``), so each batch, and the

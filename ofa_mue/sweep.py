@@ -24,6 +24,12 @@ measured wall-clock reduction of each setting but the static grid comes from
 paired ratios against the full model, quartiles reported; ``0`` turns timing off).
 Writes ``sweep.csv``, ``sweep.md``, ``sweep.json`` and ``tradeoff.png`` (the task metric against
 the expected time reduction rate), each with the commit, machine and date.
+
+Over several processes or machines (untimed: ``--timing-repetitions 0``): ``--num-shards K
+--shard-id I`` scores shard I of the split at every setting and writes
+``SWEEP_DIR/sweep.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the four
+files above from the K shard files, every metric recomputed from the merged per-row records,
+equal to an unsharded sweep's (run every shard with the same ``--batch-size``).
 """
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from fairseq.tasks import TASK_REGISTRY  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from .atomic_files import write_atomically  # noqa: E402
@@ -47,8 +54,18 @@ from .calibrate import MAIN_METRIC  # noqa: E402
 from .core.exit_policy import NEVER, MuEThresholds  # noqa: E402
 from .envelope import envelope_vertices, upper_hull  # noqa: E402
 from .errors import ConfigError  # noqa: E402
-from .evaluate import EvaluationSetup, build_parser, load_evaluation, run_cli  # noqa: E402
+from .core.flops import ModelShape  # noqa: E402
+from .evaluate import (  # noqa: E402
+    EvaluationSetup,
+    build_parser,
+    load_evaluation,
+    records_from_shard,
+    run_cli,
+    shard_records,
+    split_result,
+)
 from .provenance import provenance  # noqa: E402
+from .sharding import merge_records, write_shard_file  # noqa: E402
 from .result_files import markdown_table, save_figure, write_csv, write_markdown  # noqa: E402
 from .timing import MIN_REPETITIONS, WARMUP_ROUNDS, check_repetitions, time_evaluation_arms  # noqa: E402
 
@@ -164,23 +181,71 @@ def given_encoder_thresholds(setup: EvaluationSetup) -> Optional[Tuple[float, fl
     return None
 
 
+def apply_point(setup: EvaluationSetup, point: SweepPoint) -> Dict[str, Any]:
+    """Set ``point``'s exit options on ``setup``; what its row says about the setting (curve,
+    policy, the parts that can exit, setting, options, whether it is timed)."""
+    setup.set_exit_options(**point.options)
+    policy = setup.task.exit_policy(setup.models[0])
+    return {"curve": point.curve, "policy": "full" if point.curve == "full" else setup.task.cfg.exit_policy,
+            "exits": "+".join(policy.exiting_parts) or "none", "setting": point.setting, "options": point.options,
+            "timed": point.timed}
+
+
+def point_row(setting: Dict[str, Any], result: Dict[str, Any], metric_name: str) -> Dict[str, Any]:
+    """A sweep row: a setting (:func:`apply_point`) and its whole split's result
+    (:func:`~ofa_mue.evaluate.split_result`)."""
+    layers = result["layers"]
+    return {**setting, "metric": result["metrics"][metric_name], "metrics": result["metrics"],
+            "expected_time_reduction": layers["expected_time_reduction"], "image_layers": layers["image_layers"],
+            "text_layers": layers["text_layers"], "decoder_layers": layers["decoder_layers"],
+            "examples": result["examples"], "records": result["records"]}
+
+
 def evaluate_points(setup: EvaluationSetup, points: Sequence[SweepPoint], desc: str = "sweep") -> List[Dict[str, Any]]:
     """Evaluate every point on the whole split (main metrics only); one row per point, holding its
     metrics, layers, expected time reduction, the parts that could exit and the per-row records."""
     metric_name = MAIN_METRIC[setup.task.cfg._name]
     rows = []
     for point in tqdm(points, desc=desc, unit="setting"):
-        setup.set_exit_options(**point.options)
-        policy = setup.task.exit_policy(setup.models[0])
-        result = setup.evaluate(quick_metrics=True)
-        layers = result["layers"]
-        rows.append({"curve": point.curve, "policy": "full" if point.curve == "full" else setup.task.cfg.exit_policy,
-                     "exits": "+".join(policy.exiting_parts) or "none", "setting": point.setting,
-                     "options": point.options, "timed": point.timed, "metric": result["metrics"][metric_name],
-                     "metrics": result["metrics"], "expected_time_reduction": layers["expected_time_reduction"],
-                     "image_layers": layers["image_layers"], "text_layers": layers["text_layers"],
-                     "decoder_layers": layers["decoder_layers"], "examples": result["examples"],
-                     "records": result["records"]})
+        setting = apply_point(setup, point)
+        rows.append(point_row(setting, setup.evaluate(quick_metrics=True), metric_name))
+    return rows
+
+
+def write_sweep_shard(setup: EvaluationSetup, points: Sequence[SweepPoint], out: str) -> Dict[str, Any]:
+    """Score the setup's shard at every point and write its shard file into ``out``: per point,
+    its setting, seconds and per-row records (see :mod:`ofa_mue.sharding`)."""
+    description = {**setup.shard_description(), "points": [[point.curve, point.setting] for point in points]}
+    scored = []
+    for point in tqdm(points, desc=f"sweep shard {setup.shard.index}", unit="setting"):
+        setting = apply_point(setup, point)
+        records, seconds = setup.score()
+        scored.append({**setting, "seconds": seconds, "records": shard_records(records)})
+    path = os.path.join(out, setup.shard.file_name("sweep"))
+    device = torch.device("cuda" if setup.use_cuda else "cpu")
+    write_shard_file(path, "sweep", setup.shard, description, len(setup.task.dataset(setup.split)),
+                     provenance=provenance(device), points=scored)
+    logger.info("shard %d of %d: %d settings on %d rows of %s, written to %s", setup.shard.index, setup.shard.count,
+                len(points), len(scored[0]["records"]), setup.split, path)
+    return {"shard": path, "settings": len(points)}
+
+
+def merge_sweep(shards: Sequence[Dict[str, Any]], output_dir: str) -> List[Dict[str, Any]]:
+    """Write the unsharded sweep's files into ``output_dir`` from its shards (:func:`write_sweep_shard`):
+    each setting's metrics and layers recomputed from its merged per-row records (not timed).
+    Returns the rows."""
+    description = shards[0]["description"]
+    task, shape = TASK_REGISTRY[description["task"]], ModelShape(**description["model_shape"])
+    metric_name = MAIN_METRIC[description["task"]]
+    rows = []
+    for index, setting in enumerate(shards[0]["points"]):
+        records = records_from_shard(merge_records(shards, lambda shard: shard["points"][index]["records"]))
+        result = split_result(task, records, sum(shard["points"][index]["seconds"] for shard in shards), shape,
+                              quick_metrics=True)
+        rows.append(point_row({k: v for k, v in setting.items() if k not in ("seconds", "records")}, result,
+                              metric_name))
+    print(write_sweep(rows, output_dir, metric_name, sweep_title(description["task"], description["split"], rows),
+                      shards[0]["provenance"], None))
     return rows
 
 
@@ -377,23 +442,31 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     """Command-line entry point: returns the table's rows."""
     parser = build_sweep_parser()
 
-    def refuse_shards(args: argparse.Namespace, shard) -> None:
-        if shard.is_part:
-            parser.error("--num-shards: the sweep runs on one process (shard its evaluations with "
-                         "python -m ofa_mue.evaluate --num-shards K --shard-id I)")
+    def refuse_timed_shards(args: argparse.Namespace, shard) -> None:
+        if shard.is_part and args.timing_repetitions:
+            parser.error("--num-shards: a sharded sweep is not timed (the settings' times must come from one "
+                         "machine): add --timing-repetitions 0, and time them with an unsharded sweep "
+                         "(--timing-rows N keeps it short)")
 
-    setup, args = load_evaluation(parser, argv, refuse_shards, trades_off_exits="sweep")
+    setup, args = load_evaluation(parser, argv, refuse_timed_shards, trades_off_exits="sweep")
     check_repetitions(args.timing_repetitions, "--timing-repetitions")
     points = grid_points(setup, args)
+    if setup.shard.is_part:
+        return write_sweep_shard(setup, points, args.sweep_dir)
     rows = evaluate_points(setup, points)
     timing = time_rows(setup, rows, args.timing_repetitions, args.timing_rows)
     for row in rows:
         row.update(measured_fields(row, timing))
     metric_name = MAIN_METRIC[setup.task.cfg._name]
     device = torch.device("cuda" if setup.use_cuda else "cpu")
-    title = f"{setup.task.cfg._name} ({setup.split}, {rows[0]['examples']} examples): quality vs expected time reduction"
-    print(write_sweep(rows, args.sweep_dir, metric_name, title, provenance(device), timing))
+    print(write_sweep(rows, args.sweep_dir, metric_name, sweep_title(setup.task.cfg._name, setup.split, rows),
+                      provenance(device), timing))
     return rows
+
+
+def sweep_title(task: str, split: str, rows: Sequence[Dict[str, Any]]) -> str:
+    """The sweep's table and figure title."""
+    return f"{task} ({split}, {rows[0]['examples']} examples): quality vs expected time reduction"
 
 
 def cli_main() -> None:

@@ -1,11 +1,10 @@
-"""Evaluation and sweeps split into shards: each shard scores its batches of the split, and
+"""Evaluation, sweeps and calibration split into shards: each shard scores its batches of the split, and
 ``python -m ofa_mue.merge`` writes exactly the files of an unsharded run (the measured seconds
 aside), with corpus metrics recomputed over the whole split. Sets of shards that miss or
 repeat a shard or a row, or mix evaluations, and options the tools cannot honour, are refused.
 """
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 
 from ofa_mue import calibrate, evaluate, merge, sweep
 from ofa_mue.caption_metrics import caption_metrics
+from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError, ShardError
 from ofa_mue.tasks.ofa_task import OFATask
@@ -63,7 +63,8 @@ def caption_runs(demo, tmp_path_factory) -> Dict[str, Path]:
         evaluate.main(common + ["--num-shards", "2", "--shard-id", shard, "--results-path", str(out / "shards")])
     evaluate.main(common + ["--num-shards", "2", "--shard-id", "1", "--decoder-exit-threshold", "0.9",
                             "--results-path", str(out / "other_exits")])
-    return {"full": out / "full", "shards": out / "shards", "other_exits": out / "other_exits"}
+    return {"full": out / "full", "shards": out / "shards", "other_exits": out / "other_exits",
+            "checkpoint": common[common.index("--path") + 1]}
 
 
 def metrics_without_seconds(path: Path) -> Dict:
@@ -137,28 +138,66 @@ def snli_checkpoint(demo, tmp_path_factory) -> str:
     return train(demo, "snli_ve", tmp_path_factory.mktemp("snli_checkpoint"), 4)
 
 
-@pytest.mark.xfail(strict=True, reason="sweep sharding is being re-integrated into the rewritten sweep")
 def test_sharded_sweep_merges_to_the_unsharded_sweep(demo, snli_checkpoint, tmp_path):
     common = arguments(demo, "snli_ve", snli_checkpoint, "--thresholds", "0.99,0.97", "--depths", "2",
-                       "--entropies", "", "--patiences", "")
+                       "--entropies", "", "--patiences", "", "--timing-repetitions", "0")
     rows = sweep.main(common + ["--sweep-dir", str(tmp_path / "full")])
     for shard in ("0", "1"):
         sweep.main(common + ["--num-shards", "2", "--shard-id", shard, "--sweep-dir", str(tmp_path / "shards")])
+    shards = [json.loads(p.read_text()) for p in sorted((tmp_path / "shards").glob("sweep.shard*-of-2.json"))]
+    assert [len(s["points"][0]["records"]) for s in shards] == [8, 5]  # batches 0, 2 and 1, 3 of 4 rows
     merged_rows = merge.main([str(tmp_path / "shards"), "--output-dir", str(tmp_path / "merged")])
 
-    timing = {"seconds", "wall_clock_reduction"}
-    assert [{k: v for k, v in r.items() if k not in timing} for r in merged_rows] == \
-        [{k: v for k, v in r.items() if k not in timing} for r in rows]
-    assert [r["policy"] for r in rows] == ["full", "mue", "mue", "static"]
-    assert rows[0]["expected_time_reduction"] == 0 < rows[2]["expected_time_reduction"] < rows[3]["expected_time_reduction"]
-    assert all("accuracy" in r["metrics"] for r in rows)
+    assert merged_rows == rows  # metrics, layers and every row's record, recomputed on the merged records
+    assert [r["curve"] for r in rows] == ["full", "mue", "mue", "mue_decoder", "mue_decoder", *["static"] * 7]
+    assert rows[0]["expected_time_reduction"] == 0 < rows[-1]["expected_time_reduction"]
+    assert all("accuracy" in r["metrics"] and r["examples"] == TEST_ROWS for r in rows)
 
-    def table(folder: Path):
-        with open(folder / "sweep.csv", newline="") as handle:
-            return [{k: v for k, v in row.items() if k not in timing} for row in csv.DictReader(handle)]
+    def content(folder: Path, name: str):  # without the provenance line (the date differs)
+        return [line for line in (folder / name).read_text().splitlines() if "commit " not in line]
 
-    assert table(tmp_path / "merged") == table(tmp_path / "full")
+    for name in ("sweep.csv", "sweep.md"):
+        assert content(tmp_path / "merged", name) == content(tmp_path / "full", name)
+    assert json.loads((tmp_path / "merged" / "sweep.json").read_text())["rows"] == \
+        json.loads((tmp_path / "full" / "sweep.json").read_text())["rows"]
     assert (tmp_path / "merged" / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sharded_sweep_refuses_timing(demo, snli_checkpoint, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        sweep.main(arguments(demo, "snli_ve", snli_checkpoint, "--num-shards", "2", "--shard-id", "0",
+                             "--sweep-dir", str(tmp_path / "shards")))
+    assert "error: --num-shards: a sharded sweep is not timed" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "shards").exists()
+
+
+def test_sharded_calibration_merges_to_the_unsharded_calibration(demo, caption_runs, tmp_path):
+    """Captions: the table's per-example CIDEr-D needs the document frequencies of the whole split,
+    so the merge, not the shards, scores the merged predictions."""
+    common = arguments(demo, "caption", caption_runs["checkpoint"], "--beam", "3", "--max-len-b", "8",
+                       "--decoder-exit-beta", "0.95", "--decoder-exit-tau", "1", "--candidates", "0.96",
+                       "--risk-epsilon", "0.5", "--risk-delta", "0.5")
+    profile = calibrate.main(common + ["--profile-path", str(tmp_path / "full" / "profile.json")])
+    for shard in ("0", "1"):
+        calibrate.main(common + ["--num-shards", "2", "--shard-id", shard,
+                                 "--profile-path", str(tmp_path / "shards" / "profile.json")])
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["profile.shard0-of-2.json",
+                                                                       "profile.shard1-of-2.json"]
+    merged = merge.main([str(tmp_path / "shards"), "--output-dir", str(tmp_path / "merged")])
+
+    assert merged["table"] == str(tmp_path / "merged" / "profile.table.json.gz")
+    assert {**merged, "table": None} == {**profile, "table": None}
+    assert json.loads((tmp_path / "merged" / "profile.json").read_text()) == merged
+    assert merged["settings_evaluated"] == 8 and merged["guarantee"]["calibration_rows"] == TEST_ROWS
+
+    def entries(folder: Path):
+        table = CalibrationTable.load(str(folder / "profile.table.json.gz"))
+        return table.rows, table.targets, table.evaluation, {
+            thresholds: {k: v for k, v in entry.items() if k != "seconds"} for thresholds, entry in table.entries.items()}
+
+    assert entries(tmp_path / "merged") == entries(tmp_path / "full")
+    full_table = CalibrationTable.load(str(tmp_path / "full" / "profile.table.json.gz"))
+    assert len(set(full_table.entries[FULL_MODEL]["scores"]["cider"])) > 1  # per-example CIDEr-D, not all alike
 
 
 def test_num_workers_is_honoured(demo, snli_checkpoint, tmp_path, monkeypatch):
@@ -189,12 +228,24 @@ def test_evaluation_options_it_cannot_honour_are_refused(demo, snli_checkpoint, 
     assert message in capsys.readouterr().err
 
 
-def test_bad_shard_numbers_and_sharded_calibration_are_refused(demo, snli_checkpoint, tmp_path, capsys):
+def test_bad_shard_numbers_and_a_sharded_calibration_on_an_existing_table_are_refused(demo, snli_checkpoint,
+                                                                                       tmp_path, capsys):
     with pytest.raises(ConfigError, match=r"--shard-id must be in \[0, 1\] with --num-shards 2, got 2"):
         evaluate.main(arguments(demo, "snli_ve", snli_checkpoint, "--num-shards", "2", "--shard-id", "2",
                                 "--results-path", str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "profile.table.json.gz").write_bytes(b"")  # a table a sharded calibration cannot reuse
     with pytest.raises(SystemExit):
         calibrate.main(arguments(demo, "snli_ve", snli_checkpoint, "--num-shards", "2", "--shard-id", "0",
                                  "--profile-path", str(tmp_path / "profile.json")))
-    assert "calibrate runs in one process" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
+    assert "cannot be reused: give another --table-path" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["profile.table.json.gz"]
+
+
+def test_reproduce_refuses_shards(demo, snli_checkpoint, tmp_path):
+    from ofa_mue import reproduce
+
+    with pytest.raises(ConfigError, match=r"--num-shards: reproduce runs on one machine"):
+        reproduce.main(arguments(demo, "snli_ve", snli_checkpoint, "--num-shards", "2", "--shard-id", "0",
+                                 "--results-dir", str(tmp_path / "reproduced")))
+    assert not (tmp_path / "reproduced").exists()
