@@ -37,6 +37,7 @@ from omegaconf import open_dict
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, OFAMuEError
+from ofa_mue.replaced_images import MODES, replace_images
 from ofa_mue.core.time_reduction import summarize
 
 logger = logging.getLogger("ofa_mue.evaluate")
@@ -45,9 +46,13 @@ CAPTION_GENERATION_DEFAULTS = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """fairseq's generation parser (``--path``, ``--gen-subset``, ``--batch-size``, beam options, ...)."""
+    """fairseq's generation parser (``--path``, ``--gen-subset``, ``--batch-size``, beam options, ...)
+    and ``--replace-images``."""
     parser = options.get_generation_parser(default_task="snli_ve")
     parser.set_defaults(user_dir=os.path.dirname(os.path.abspath(ofa_mue.__file__)), **CAPTION_GENERATION_DEFAULTS)
+    parser.add_argument("--replace-images", choices=MODES, default="none",
+                        help="score each row with another row's image ('other') or a blank one ('blank'), "
+                             "to measure how much the model relies on the image (default: none)")
     return parser
 
 
@@ -110,6 +115,7 @@ class EvaluationSetup:
     split: str
     batch_size: int
     use_cuda: bool
+    images: str = "none"
 
     def evaluate(self, quick_metrics: bool = False) -> Dict[str, Any]:
         """:func:`evaluate_split` with the task's current exit options."""
@@ -129,6 +135,7 @@ class EvaluationSetup:
             "split": self.split,
             "checkpoint": self.cfg.common_eval.path,
             "examples": result["examples"],
+            "images": self.images,
             "seconds": round(result["seconds"], 3),
             "metrics": result["metrics"],
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
@@ -158,7 +165,8 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         if cfg.common_eval.path in str(error):
             raise
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
-    setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda)
+    setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda,
+                            args.replace_images)
     setup.set_exit_options(**task_options)  # fairseq overrides only the options a checkpoint has
     task.exit_policy()  # validate the exit options before any work
     for model in models:
@@ -166,6 +174,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         if use_cuda:
             model.cuda()
     task.load_dataset(setup.split)
+    task.datasets[setup.split] = replace_images(task.dataset(setup.split), setup.images)
     return setup, args
 
 
