@@ -11,4 +11,5 @@ setup(
     packages=["ofa_mue", "ofa_mue.core"] + [f"ofa_mue.{name}" for name in SUBPACKAGES],
     package_dir={"ofa_mue": "ofa_mue", "ofa_mue.core": "ofa_mue/core", **{f"ofa_mue.{name}": name for name in SUBPACKAGES}},
     package_data={"ofa_mue": ["resources/ofa_bpe/*"]},
+    entry_points={"console_scripts": ["ofa-mue = ofa_mue.cli:main"]},
 )

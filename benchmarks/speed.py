@@ -39,8 +39,6 @@ import gc
 import json
 import logging
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -51,87 +49,22 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from anywhere: the checkout's ofa_mue
+from ofa_mue.provenance import code_commit, load_average, machine_info  # noqa: E402
+from ofa_mue.timing import (  # noqa: E402
+    collated_batches,
+    interleaved_times,
+    ratio_stats,
+    synchronize,
+    time_stats,
+)
+
 RESULTS_DIR = REPO / "benchmarks" / "results"
 DEFAULT_DATA = REPO / "demo_data"
 DEFAULT_CHECKPOINTS = {task: REPO / "checkpoints" / "demo" / task / "checkpoint_last.pt" for task in ("snli_ve", "caption")}
 DEFAULT_PROFILES = REPO / "results" / "demo"  # {task}/profile.json, written by run_scripts/demo.sh's calibration
 DECODER_DECAY = {"snli_ve": (1.0, 0.0), "caption": (0.95, 1.0)}  # (beta, tau) unless given: demo.sh's choice
 GENERATION = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}  # OFA's caption defaults
-
-
-# ---- machine and timing helpers ---------------------------------------------------------
-def machine_info(device: torch.device) -> Dict[str, Any]:
-    """What the numbers were measured on."""
-    cpu_model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info = {
-        "cpu_model": cpu_model,
-        "cpu_cores": os.cpu_count(),
-        "cpu_cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "device": str(device),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def interleaved_times(configs: Dict[str, Callable[[], Any]], repetitions: int, warmup: int,
-                      device: torch.device, budget_s: Optional[float] = None) -> Dict[str, List[float]]:
-    """Seconds of each repetition of each configuration, run interleaved in rotating order.
-
-    ``warmup`` untimed rounds first. With ``budget_s``, stops after the repetition that
-    passes it (at least 3 repetitions), so a slow machine still finishes in time.
-    """
-    names = list(configs)
-    for _ in range(warmup):
-        for name in names:
-            configs[name]()
-    times: Dict[str, List[float]] = {name: [] for name in names}
-    started = time.perf_counter()
-    for repetition in range(repetitions):
-        shift = repetition % len(names)
-        for name in names[shift:] + names[:shift]:
-            gc.collect()
-            synchronize(device)
-            begin = time.perf_counter()
-            configs[name]()
-            synchronize(device)
-            times[name].append(time.perf_counter() - begin)
-        if budget_s is not None and repetition >= 2 and time.perf_counter() - started > budget_s:
-            break
-    return times
-
-
-def ratio_stats(numerator: Sequence[float], denominator: Sequence[float]) -> Dict[str, float]:
-    """Median and spread of the per-repetition ratios (paired: same repetition, adjacent in time)."""
-    ratios = sorted(n / d for n, d in zip(numerator, denominator))
-    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
-    return {"median": statistics.median(ratios), "q1": quartiles[0], "q3": quartiles[2],
-            "min": ratios[0], "max": ratios[-1], "n": len(ratios)}
-
-
-def time_stats(values: Sequence[float]) -> Dict[str, float]:
-    median = statistics.median(values)
-    return {"median_s": median, "min_s": min(values), "max_s": max(values),
-            "spread": (max(values) - min(values)) / median if median else 0.0, "n": len(values)}
 
 
 # ---- mode 1: fine-tuned checkpoints ---------------------------------------------------------
@@ -164,16 +97,7 @@ def load_task_and_model(task_name: str, checkpoint: Path, data: Path, overrides:
 def batches(task, batch_size: int, samples: int, device: torch.device) -> List[Dict[str, Any]]:
     """The first ``samples`` rows of the test split in batches of ``batch_size``, collated up front
     (image decoding is not timed)."""
-    from fairseq import utils
-
-    dataset = task.dataset("test")
-    samples = min(samples, len(dataset))
-    out = []
-    for start in range(0, samples, batch_size):
-        indices = range(start, min(start + batch_size, samples))
-        sample = dataset.collater([dataset[i] for i in indices])
-        out.append(utils.move_to_cuda(sample, device=device) if device.type == "cuda" else sample)
-    return out
+    return collated_batches(task, "test", batch_size, samples, device)
 
 
 class SnliVeRunner:
@@ -188,9 +112,7 @@ class SnliVeRunner:
         sessions, predictions = [], []
         with torch.no_grad():
             for sample in self.batch_list:
-                horizon = (max(len(p) for p in sample["decoder_prompts"])
-                           + max(len(c) for c in self.task.candidates))
-                session = self.policy.session(horizon, self.model.decoder.hidden_to_logits)  # as evaluation_records
+                session = self.task.exit_session(self.model, sample, self.policy)  # as evaluation_records
                 predictions.extend(self.task.predict(self.model, sample, session))
                 sessions.append(session)
         self.sessions, self.predictions = sessions, predictions
@@ -684,6 +606,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     logging.basicConfig(level=logging.WARNING, force=True)  # the timed loops log nothing
 
     started = time.time()
+    load_at_start = load_average()
     if args.mode == "checkpoints":
         report = run_checkpoints(args, device)
         markdown = checkpoints_markdown(report)
@@ -691,10 +614,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         report = run_depths(args, device)
         markdown = depths_markdown(report)
     info = machine_info(device)
-    info["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": info,
+    info["load_average_at_start"], info["load_average_at_end"] = load_at_start, load_average()
+    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": code_commit(), "machine": info,
               "wall_s": round(time.time() - started, 1), **report}
-    header = (f"Measured {report['date']} on {info['cpu_model']} ({info['cpu_cores']} cores, torch "
+    header = (f"Measured {report['date']} (commit {report['commit']}) on {info['cpu_model']} ({info['cpu_cores']} cores, torch "
               f"{info['torch']}, {info['torch_threads']} threads{', ' + info['gpu'] if 'gpu' in info else ''}; "
               f"load average {info['load_average_at_start'][0]:.1f} at start).\n\n")
     markdown = header + markdown

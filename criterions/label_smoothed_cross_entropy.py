@@ -4,6 +4,10 @@ Registered under OFA's name ``adjust_label_smoothed_cross_entropy``. Target posi
 hold padding (the decoder prompt, batch padding) are not scored. When a batch carries
 ``constraint_masks`` ``[B, T, V]`` (SNLI-VE's answer trie), tokens outside the allowed set
 get no probability and the smoothing mass is spread over the allowed tokens only.
+
+OFA's ``--drop-worst-ratio R --drop-worst-after K``: once training is past update ``K``, each
+batch leaves out the share ``R`` of its scored target tokens with the highest loss (the
+gradient is averaged over the tokens kept); validation scores every token.
 """
 
 import math
@@ -17,11 +21,17 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from torch import Tensor
 
+from ofa_mue.errors import ConfigError
+
 
 @dataclass
 class LabelSmoothedCrossEntropyConfig(FairseqDataclass):
     label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing epsilon, 0 = none"})
     report_accuracy: bool = field(default=False, metadata={"help": "log token accuracy"})
+    drop_worst_ratio: float = field(
+        default=0.0, metadata={"help": "OFA: in training past --drop-worst-after updates, leave out this share of "
+                                       "each batch's target tokens with the highest loss (0 = none)"})
+    drop_worst_after: int = field(default=0, metadata={"help": "OFA: updates before --drop-worst-ratio applies"})
 
 
 def constrained_log_probs(logits: Tensor, constraint_masks: Optional[Tensor]) -> Tensor:
@@ -32,60 +42,102 @@ def constrained_log_probs(logits: Tensor, constraint_masks: Optional[Tensor]) ->
     return F.log_softmax(logits, dim=-1)
 
 
-def label_smoothed_nll(
+def token_losses(
     lprobs: Tensor, target: Tensor, epsilon: float, constraint_masks: Optional[Tensor] = None
 ) -> tuple[Tensor, Tensor]:
-    """Summed label-smoothed loss and summed NLL of ``target [N]`` under ``lprobs [N, V]``.
+    """Label-smoothed loss and NLL ``[N]`` of each token of ``target [N]`` under ``lprobs [N, V]``.
 
     The smoothing term is the mean negative log-probability over the allowed tokens (all
     tokens without a mask).
     """
     nll = -lprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
     if epsilon == 0.0:
-        return nll.sum(), nll.sum()
+        return nll, nll
     if constraint_masks is None:
         smooth = -lprobs.mean(dim=-1)
     else:
         allowed = constraint_masks.sum(-1).clamp(min=1)
         smooth = -lprobs.masked_fill(~constraint_masks, 0.0).sum(-1) / allowed
-    loss = (1.0 - epsilon) * nll + epsilon * smooth
+    return (1.0 - epsilon) * nll + epsilon * smooth, nll
+
+
+def label_smoothed_nll(
+    lprobs: Tensor, target: Tensor, epsilon: float, constraint_masks: Optional[Tensor] = None
+) -> tuple[Tensor, Tensor]:
+    """Summed label-smoothed loss and summed NLL of ``target [N]`` (see :func:`token_losses`)."""
+    loss, nll = token_losses(lprobs, target, epsilon, constraint_masks)
     return loss.sum(), nll.sum()
+
+
+def drop_worst(loss: Tensor, nll: Tensor, ratio: float) -> tuple[Tensor, Tensor]:
+    """The per-token ``loss`` and ``nll`` without the share ``ratio`` of tokens with the highest
+    loss (OFA's ``--drop-worst-ratio``: ``int(N * (1 - ratio))`` tokens are kept)."""
+    kept, index = torch.topk(loss, k=int(loss.numel() * (1 - ratio)), largest=False)
+    return kept, nll[index]
 
 
 @register_criterion("adjust_label_smoothed_cross_entropy", dataclass=LabelSmoothedCrossEntropyConfig)
 class LabelSmoothedCrossEntropy(FairseqCriterion):
     """Label-smoothed cross-entropy of the decoder's final layer over non-padding targets."""
 
-    def __init__(self, task, label_smoothing: float = 0.0, report_accuracy: bool = False):
+    def __init__(self, task, label_smoothing: float = 0.0, report_accuracy: bool = False,
+                 drop_worst_ratio: float = 0.0, drop_worst_after: int = 0):
         super().__init__(task)
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"--label-smoothing must be in [0, 1), got {label_smoothing}")
+            raise ConfigError(f"--label-smoothing must be in [0, 1), got {label_smoothing}")
+        if not 0.0 <= drop_worst_ratio < 1.0:
+            raise ConfigError(f"--drop-worst-ratio must be in [0, 1), got {drop_worst_ratio}")
         self.epsilon = label_smoothing
         self.report_accuracy = report_accuracy
+        self.drop_worst_ratio = drop_worst_ratio
+        self.drop_worst_after = drop_worst_after
+        self.num_updates = 0
+
+    def set_num_updates(self, num_updates: int) -> None:
+        """The update being trained (the task passes it before each training step)."""
+        self.num_updates = num_updates
+
+    def dropping_worst(self) -> bool:
+        """Whether this step leaves out the worst tokens (training, past ``--drop-worst-after``)."""
+        return self.training and self.drop_worst_ratio > 0 and self.num_updates > self.drop_worst_after
 
     def forward(self, model, sample: Dict[str, Any], reduce: bool = True):
         logits, _ = model(**sample["net_input"])
-        loss, nll, correct = self.score_logits(logits, sample)
-        return loss, sample["ntokens"], self.logging_output(sample, loss, nll, correct)
+        loss, nll, correct, kept = self.score_logits(logits, sample)
+        return loss, kept, self.logging_output(sample, loss, nll, correct, kept)
 
-    def score_logits(self, logits: Tensor, sample: Dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:
-        """Summed loss, summed NLL and number of correct argmax predictions over the scored positions."""
+    def score_logits(self, logits: Tensor, sample: Dict[str, Any]) -> tuple[Tensor, Tensor, Tensor, int]:
+        """Summed loss, summed NLL, number of correct argmax predictions over the scored
+        positions, and the number of tokens the loss sums over."""
         target = sample["target"]
         scored = target.ne(self.padding_idx)
         masks = sample.get("constraint_masks")
         masks = None if masks is None else masks[scored]
         lprobs = constrained_log_probs(logits[scored], masks)
-        loss, nll = label_smoothed_nll(lprobs, target[scored], self.epsilon, masks)
+        loss, nll = self.summed_losses(lprobs, target[scored], masks)
         correct = lprobs.argmax(-1).eq(target[scored]).sum()
-        return loss, nll, correct
+        return loss, nll, correct, self.kept_tokens(sample)
 
-    def logging_output(self, sample: Dict[str, Any], loss: Tensor, nll: Tensor, correct: Tensor) -> Dict[str, Any]:
+    def summed_losses(self, lprobs: Tensor, target: Tensor, masks: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+        """Summed loss and NLL of the tokens this step keeps (all, or all but the worst)."""
+        loss, nll = token_losses(lprobs, target, self.epsilon, masks)
+        if self.dropping_worst():
+            loss, nll = drop_worst(loss, nll, self.drop_worst_ratio)
+        return loss.sum(), nll.sum()
+
+    def kept_tokens(self, sample: Dict[str, Any]) -> int:
+        """Tokens the loss of one layer sums over: the gradient's denominator (``sample_size``)."""
+        ntokens = sample["ntokens"]
+        return int(ntokens * (1 - self.drop_worst_ratio)) if self.dropping_worst() else ntokens
+
+    def logging_output(self, sample: Dict[str, Any], loss: Tensor, nll: Tensor, correct: Tensor,
+                       sample_size: int) -> Dict[str, Any]:
         output = {
             "loss": loss.detach(),
             "nll_loss": nll.detach(),
             "ntokens": sample["ntokens"],
             "nsentences": sample["nsentences"],
-            "sample_size": sample["ntokens"],
+            "sample_size": sample_size,
         }
         if self.report_accuracy:
             output["n_correct"] = correct.detach()
@@ -94,10 +146,11 @@ class LabelSmoothedCrossEntropy(FairseqCriterion):
     @classmethod
     def reduce_metrics(cls, logging_outputs: List[Dict[str, Any]]) -> None:
         ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
+        sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)  # tokens kept
         loss = sum(log.get("loss", 0) for log in logging_outputs)
         nll = sum(log.get("nll_loss", 0) for log in logging_outputs)
-        metrics.log_scalar("loss", loss / max(ntokens, 1) / math.log(2), ntokens, round=3)
-        metrics.log_scalar("nll_loss", nll / max(ntokens, 1) / math.log(2), ntokens, round=3)
+        metrics.log_scalar("loss", loss / max(sample_size, 1) / math.log(2), sample_size, round=3)
+        metrics.log_scalar("nll_loss", nll / max(sample_size, 1) / math.log(2), sample_size, round=3)
         metrics.log_derived("ppl", lambda meters: 2 ** meters["nll_loss"].avg)
         if any("n_correct" in log for log in logging_outputs):
             correct = sum(log.get("n_correct", 0) for log in logging_outputs)

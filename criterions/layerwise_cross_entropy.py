@@ -4,7 +4,8 @@ Registered as ``layerwise_label_smoothed_cross_entropy``. Each decoder layer's o
 through the shared final layer norm and the tied output projection
 (``decoder.hidden_to_logits``); the per-layer losses are averaged with ``--layer-weights``
 (equal by default). Only target positions that are not padding are projected, once per
-layer, the last layer included. SNLI-VE's ``constraint_masks`` apply to every layer.
+layer, the last layer included. SNLI-VE's ``constraint_masks`` apply to every layer, and so
+does OFA's ``--drop-worst-ratio``: each layer leaves out its own worst tokens, as MuE's code does.
 
 Logged besides OFA's ``loss``/``nll_loss`` (the weighted averages): ``loss_layer{i}``
 (label-smoothed loss of layer ``i``, base 2, per token) and ``acc_layer{i}`` (its token
@@ -22,7 +23,6 @@ from .label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropy,
     LabelSmoothedCrossEntropyConfig,
     constrained_log_probs,
-    label_smoothed_nll,
 )
 from .layerwise import decoder_layer_states, log_layer_metric, normalised_layer_weights, parse_layer_weights
 
@@ -41,9 +41,10 @@ class LayerwiseLabelSmoothedCrossEntropy(LabelSmoothedCrossEntropy):
     """Weighted average over decoder layers of the label-smoothed cross-entropy."""
 
     def __init__(
-        self, task, label_smoothing: float = 0.0, report_accuracy: bool = False, layer_weights: Optional[str] = None
+        self, task, label_smoothing: float = 0.0, report_accuracy: bool = False, layer_weights: Optional[str] = None,
+        drop_worst_ratio: float = 0.0, drop_worst_after: int = 0,
     ):
-        super().__init__(task, label_smoothing, report_accuracy)
+        super().__init__(task, label_smoothing, report_accuracy, drop_worst_ratio, drop_worst_after)
         self.layer_weights = parse_layer_weights(layer_weights)
 
     def forward(self, model, sample: Dict[str, Any], reduce: bool = True):
@@ -60,18 +61,20 @@ class LayerwiseLabelSmoothedCrossEntropy(LabelSmoothedCrossEntropy):
             # a layer with weight 0 is only measured, not trained
             with torch.set_grad_enabled(torch.is_grad_enabled() and weight > 0):
                 lprobs = constrained_log_probs(decoder.hidden_to_logits(state[scored]), masks)
-                layer_loss, layer_nll = label_smoothed_nll(lprobs, target, self.epsilon, masks)
+                layer_loss, layer_nll = self.summed_losses(lprobs, target, masks)
             correct = lprobs.argmax(-1).eq(target).sum()
             loss = loss + weight * layer_loss
             nll = nll + weight * layer_nll
             per_layer[f"loss_layer{layer}"] = layer_loss.detach()
             per_layer[f"n_correct_layer{layer}"] = correct.detach()
-        logging_output = {**self.logging_output(sample, loss, nll, correct), **per_layer}
-        return loss, sample["ntokens"], logging_output
+        kept = self.kept_tokens(sample)
+        logging_output = {**self.logging_output(sample, loss, nll, correct, kept), **per_layer}
+        return loss, kept, logging_output
 
     @classmethod
     def reduce_metrics(cls, logging_outputs: List[Dict[str, Any]]) -> None:
         super().reduce_metrics(logging_outputs)
         ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
-        log_layer_metric(logging_outputs, "loss_layer", "loss_layer", ntokens, scale=1 / math.log(2))
+        kept = sum(log.get("sample_size", 0) for log in logging_outputs)
+        log_layer_metric(logging_outputs, "loss_layer", "loss_layer", kept, scale=1 / math.log(2))
         log_layer_metric(logging_outputs, "n_correct_layer", "acc_layer", ntokens, scale=100.0, round=2)

@@ -120,8 +120,16 @@ class OFATSVDataset(FairseqDataset):
     def collater(self, samples: List[Dict[str, Any]]) -> Dict[str, Any]:
         return collate_samples(samples, self.pad)
 
+    @property
+    def can_reuse_epoch_itr_across_epochs(self) -> bool:
+        """Whether fairseq may keep one batch iterator for every epoch: not for training, whose
+        rows are reshuffled into new batches each epoch. fairseq would otherwise reuse the first
+        epoch's batches (only their order changing), so a run resumed at an epoch boundary would
+        see other batches than an uninterrupted one."""
+        return self.split != "train"
+
     def ordered_indices(self) -> np.ndarray:
-        """Row order: shuffled for training (fairseq seeds numpy per epoch), file order otherwise."""
+        """Row order: shuffled for training (fairseq seeds numpy with seed + epoch), file order otherwise."""
         if self.split == "train":
             return np.random.permutation(len(self))
         return np.arange(len(self))

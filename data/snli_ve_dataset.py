@@ -95,7 +95,7 @@ class SnliVeDataset(OFATSVDataset):
         selected_cols: SelectedCols = None,
         patch_image_size: int = 480,
         max_src_length: int = 80,
-        add_caption: bool = True,
+        add_caption: bool = False,
         prompt_type: str = "prev_output",
         constraint_masks: bool = True,
     ):
@@ -140,9 +140,10 @@ class SnliVeDataset(OFATSVDataset):
 
     def collater(self, samples: List[Dict[str, Any]]) -> Dict[str, Any]:
         """:func:`collate_samples` plus ``answers`` (gold answer strings), ``decoder_prompts``
-        (list of 1-D tensors) and, when built, ``constraint_masks`` [B, T, V]."""
+        (list of 1-D tensors), ``split`` (this dataset's) and, when built, ``constraint_masks`` [B, T, V]."""
         batch = collate_samples(samples, self.pad)
         if batch:
+            batch["split"] = self.split
             batch["answers"] = [s["answer"] for s in samples]
             batch["decoder_prompts"] = [s["decoder_prompt"] for s in samples]
             if self.trie is not None:

@@ -89,14 +89,16 @@ class TSVReader:
             raise IndexError(f"row index {index} out of range for {self.path} ({len(self)} rows)")
         row = index + 1
         start, end = self._offsets[index], self._offsets[index + 1]
-        raw = os.pread(self._file(), end - start, start)
-        try:
-            line = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as error:
-            raise DataError(self.path, f"not valid UTF-8 ({error})", row=row) from None
-        fields = line.split("\t")
+        fields = os.pread(self._file(), end - start, start).rstrip(b"\r\n").split(b"\t")
         self._check_field_count(len(fields), row)
-        return {name: fields[position] for name, position in zip(self.columns, self.positions)}
+        return {name: self._decode(fields[position], row, name) for name, position in zip(self.columns, self.positions)}
+
+    def _decode(self, cell: bytes, row: int, name: str) -> str:
+        try:
+            return cell.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(self.path, f"not valid UTF-8 (byte {error.start}: {error.reason})", row=row,
+                            field=name) from None
 
     def _file(self) -> int:
         # pread does not move a shared file position, so forked data-loader workers can share it.

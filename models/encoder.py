@@ -65,7 +65,8 @@ class OFAEncoder(FairseqEncoder):
         self.layernorm_embedding = nn.LayerNorm(dim) if args.layernorm_embedding else None
         self.type_embedding = nn.Embedding(2, dim) if args.add_type_embedding else None
         self.embed_images = resnet_embedding(
-            args.resnet_type, args.resnet_drop_path_rate, getattr(args, "resnet_base_channels", 64)
+            args.resnet_type, args.resnet_drop_path_rate, getattr(args, "resnet_base_channels", 64),
+            frozen_batch_norm=bool(getattr(args, "freeze_resnet", False)),
         )
         self.image_proj = nn.Linear(self.embed_images.out_channels, dim)
         self.patch_layernorm_embedding = nn.LayerNorm(dim) if args.patch_layernorm_embedding else None
@@ -116,10 +117,8 @@ class OFAEncoder(FairseqEncoder):
         features = self.embed_images(patch_images)
         height, width = features.shape[-2:]
         if height > self.image_bucket_size or width > self.image_bucket_size:
-            raise ValueError(
-                f"image gives a {height}x{width} patch grid, larger than image_bucket_size "
-                f"{self.image_bucket_size} allows (use smaller images)"
-            )
+            raise ConfigError(image_too_large_message(tuple(patch_images.shape[-2:]), (height, width),
+                                                      self.image_bucket_size))
         ids = image_position_ids(height, width, self.image_bucket_size, device=patch_images.device)
         positions = self.embed_image_positions(ids).unsqueeze(0)
         x = self.embed_scale * self.image_proj(features.flatten(2).transpose(1, 2))
@@ -300,3 +299,13 @@ def run_encoder_layers(
 
 def _zero_padding(x: Tensor, padding_mask: Tensor) -> Tensor:
     return x.masked_fill(padding_mask.unsqueeze(-1), 0.0) if padding_mask.any() else x
+
+
+def image_too_large_message(pixels: tuple, grid: tuple, bucket_size: int) -> str:
+    """Why ``pixels`` (height, width) images do not fit a model whose image positions form a
+    ``bucket_size`` square, and what to set instead."""
+    stride = max(pixels[0] // grid[0], 1)
+    return (f"{pixels[0]}x{pixels[1]}-pixel images give a {grid[0]}x{grid[1]} patch grid, larger than the "
+            f"{bucket_size}x{bucket_size} image positions of this model (image_bucket_size {bucket_size}): use "
+            f"--patch-image-size {bucket_size * stride} or less; unset, inference takes the size the checkpoint "
+            f"was trained at")

@@ -3,6 +3,11 @@
 OFA keeps only ``layer1..layer3`` of a ResNet (no ``layer4``, no head), so a 480 px image
 becomes a 30 x 30 grid of 1024-channel features. Module names match OFA's checkpoints
 (``conv1``, ``bn1``, ``layer{1,2,3}.{j}.{conv,bn}{1,2,3}``, ``layer{s}.0.downsample.{0,1}``).
+
+With ``frozen_batch_norm`` (OFA's ``--freeze-resnet``) the BatchNorm layers keep the
+checkpoint's statistics and affine parameters while the rest trains: they normalise with
+the stored statistics in training too, so every data-parallel process computes the same
+thing and no process's batch statistics are lost when rank 0 saves the checkpoint.
 """
 from __future__ import annotations
 
@@ -23,8 +28,10 @@ RESNET_STAGE_BLOCKS = {
 class ResNetEmbedding(nn.Module):
     """ResNet stem + three Bottleneck stages; ``forward`` maps ``[B, 3, H, W]`` to ``[B, C, H/16, W/16]``."""
 
-    def __init__(self, stage_blocks: Sequence[int], drop_path_rate: float = 0.0, base_channels: int = 64):
+    def __init__(self, stage_blocks: Sequence[int], drop_path_rate: float = 0.0, base_channels: int = 64,
+                 frozen_batch_norm: bool = False):
         super().__init__()
+        self.frozen_batch_norm = frozen_batch_norm
         if len(stage_blocks) != 3:
             raise ValueError(f"OFA's image embedding has 3 ResNet stages, got {list(stage_blocks)}")
         self.conv1 = nn.Conv2d(3, base_channels, kernel_size=7, stride=2, padding=3, bias=False)
@@ -44,6 +51,16 @@ class ResNetEmbedding(nn.Module):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+                module.requires_grad_(not frozen_batch_norm)
+
+    def train(self, mode: bool = True) -> "ResNetEmbedding":
+        """``nn.Module.train``, except that frozen BatchNorm layers stay in eval mode."""
+        super().train(mode)
+        if self.frozen_batch_norm:
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+        return self
 
     def forward(self, images: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(images))))
@@ -67,7 +84,8 @@ def _make_stage(in_channels: int, planes: int, blocks: int, stride: int, drop_pa
     return nn.Sequential(*layers)
 
 
-def resnet_embedding(resnet_type: str, drop_path_rate: float = 0.0, base_channels: int = 64) -> ResNetEmbedding:
+def resnet_embedding(resnet_type: str, drop_path_rate: float = 0.0, base_channels: int = 64,
+                     frozen_batch_norm: bool = False) -> ResNetEmbedding:
     """OFA's image embedding for ``resnet50``/``resnet101``/``resnet152``, or a custom ``"resnet:a,b,c"``."""
     if resnet_type.startswith("resnet:"):
         blocks = tuple(int(n) for n in resnet_type.split(":", 1)[1].split(","))
@@ -75,4 +93,5 @@ def resnet_embedding(resnet_type: str, drop_path_rate: float = 0.0, base_channel
         blocks = RESNET_STAGE_BLOCKS[resnet_type]
     else:
         raise ValueError(f"unknown resnet type {resnet_type!r}: use one of {sorted(RESNET_STAGE_BLOCKS)} or 'resnet:a,b,c'")
-    return ResNetEmbedding(blocks, drop_path_rate=drop_path_rate, base_channels=base_channels)
+    return ResNetEmbedding(blocks, drop_path_rate=drop_path_rate, base_channels=base_channels,
+                           frozen_batch_norm=frozen_batch_norm)

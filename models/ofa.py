@@ -4,11 +4,17 @@ Architectures: ``ofa_tiny``, ``ofa_medium``, ``ofa_base``, ``ofa_large``, ``ofa_
 published sizes; state-dict names and shapes equal the official checkpoints') and
 ``ofa_demo`` (6 + 6 layers like ofa_base, small width, trains on a CPU in minutes).
 
-Differences from OFA's argument defaults, both chosen so ``--arch ofa_base`` matches the
+Difference from OFA's argument defaults, chosen so ``--arch ofa_base`` matches the
 published checkpoints without extra flags: the NormFormer options ``scale_attn``,
 ``scale_fc`` and ``scale_heads`` default to on (every OFA fine-tuning script passes them).
+OFA's flags keep their meaning (``--scale-attn`` turns it on); every option that is on by
+default also has a ``--no-...`` form that turns it off (:data:`SWITCH_OFF_FLAGS`).
+``--freeze-encoder-embedding`` / ``--freeze-decoder-embedding`` freeze the token embedding
+as OFA does (shared by encoder, decoder and output projection, so either freezes it).
 New option: ``decompose_modalities`` (MuE), saved in the checkpoint's config so a decomposed
 model is rebuilt decomposed; any OFA checkpoint can be loaded or fine-tuned decomposed.
+OFA's ``freeze_resnet`` keeps the ResNet's BatchNorm layers fixed (the same state-dict names:
+they stay ``BatchNorm2d`` modules, held in eval mode).
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from fairseq.models import FairseqEncoderDecoderModel, register_model, register_
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from torch import Tensor, nn
 
-from ofa_mue.errors import CheckpointError
+from ofa_mue.errors import CheckpointError, ConfigError
 
 from .decoder import OFADecoder
 from .encoder import OFAEncoder
@@ -35,6 +41,24 @@ _FILLABLE_SUFFIXES = (
     ".cross_attn_ln.weight", ".cross_attn_ln.bias", ".ffn_layernorm.weight", ".ffn_layernorm.bias",
     ".c_attn", ".w_resid", "version", "token_rp_bucket", "image_rp_bucket", "image_position_idx",
 )
+
+
+SWITCH_OFF_FLAGS = {
+    "--no-add-type-embedding": "add_type_embedding",
+    "--no-layernorm-embedding": "layernorm_embedding",
+    "--no-patch-layernorm-embedding": "patch_layernorm_embedding",
+    "--no-code-layernorm-embedding": "code_layernorm_embedding",
+    "--no-scale-attn": "scale_attn",
+    "--no-scale-fc": "scale_fc",
+    "--no-scale-heads": "scale_heads",
+    "--scale-embedding": "no_scale_embedding",
+    "--no-share-all-embeddings": "share_all_embeddings",
+    "--no-share-decoder-input-output-embed": "share_decoder_input_output_embed",
+    "--no-encoder-normalize-before": "encoder_normalize_before",
+    "--no-decoder-normalize-before": "decoder_normalize_before",
+}
+"""The form that turns off each option that is on by default (the sharing and pre-LN options
+are required: turning them off is refused with one line)."""
 
 
 @register_model("ofa")
@@ -64,6 +88,9 @@ class OFAModel(FairseqEncoderDecoderModel):
         add("--resnet-type", type=str, help="image backbone: resnet50, resnet101, resnet152 or resnet:a,b,c")
         add("--resnet-base-channels", type=int, help="ResNet stem width (64 in every official model)")
         add("--resnet-drop-path-rate", type=float, help="ResNet drop path rate")
+        add("--freeze-resnet", action="store_true",
+            help="keep the ResNet's BatchNorm statistics and affine parameters fixed while fine-tuning (as OFA's "
+                 "option): every data-parallel process then normalises images the same way")
         add("--encoder-drop-path-rate", type=float, help="encoder drop path rate")
         add("--decoder-drop-path-rate", type=float, help="decoder drop path rate")
         add("--token-bucket-size", type=int, help="text relative-position bucket size")
@@ -85,8 +112,14 @@ class OFAModel(FairseqEncoderDecoderModel):
         add("--share-decoder-input-output-embed", action="store_true", help="tie decoder output projection")
         add("--encoder-normalize-before", action="store_true", help="pre-LN encoder (required)")
         add("--decoder-normalize-before", action="store_true", help="pre-LN decoder (required)")
+        add("--freeze-encoder-embedding", action="store_true",
+            help="do not train the token embedding (shared with the decoder and output projection)")
+        add("--freeze-decoder-embedding", action="store_true",
+            help="do not train the token embedding (shared with the encoder and output projection)")
         add("--decompose-modalities", action="store_true",
             help="MuE: run image and text tokens through the encoder layers separately")
+        for flag, dest in SWITCH_OFF_FLAGS.items():
+            add(flag, dest=dest, action="store_false", help=f"turn off {dest} (on by default)")
         add("--max-source-positions", type=int, metavar="N", help="max text tokens in the encoder")
         add("--max-target-positions", type=int, metavar="N", help="max decoder tokens")
 
@@ -99,6 +132,8 @@ class OFAModel(FairseqEncoderDecoderModel):
         if task.target_dictionary is not dictionary and len(task.target_dictionary) != len(dictionary):
             raise CheckpointError("OFA shares one dictionary between source and target")
         embed_tokens = nn.Embedding(len(dictionary), args.encoder_embed_dim, padding_idx=dictionary.pad())
+        if args.freeze_encoder_embedding or args.freeze_decoder_embedding:
+            embed_tokens.weight.requires_grad_(False)
         encoder = OFAEncoder(args, dictionary, embed_tokens, _layer_options(args, "encoder"))
         decoder = OFADecoder(args, task.target_dictionary, embed_tokens, _layer_options(args, "decoder"))
         model = cls(args, encoder, decoder)
@@ -182,6 +217,9 @@ def check_state_dict_fits(model: OFAModel, state_dict: Dict[str, Tensor], strict
 
 
 def _check_supported(args) -> None:
+    if not (args.share_all_embeddings and args.share_decoder_input_output_embed):
+        raise ConfigError("OFA shares one token embedding between encoder, decoder and output projection: "
+                          "--no-share-all-embeddings / --no-share-decoder-input-output-embed are not supported")
     if args.encoder_embed_dim != args.decoder_embed_dim:
         raise CheckpointError("OFA shares embeddings: encoder and decoder embedding dimensions must be equal")
     if not (args.encoder_normalize_before and args.decoder_normalize_before):
@@ -233,6 +271,8 @@ def ofa_large_architecture(args) -> None:
         ("scale_fc", True), ("scale_heads", True), ("scale_resids", False), ("no_scale_embedding", True),
         ("share_all_embeddings", True), ("share_decoder_input_output_embed", True),
         ("encoder_normalize_before", True), ("decoder_normalize_before", True), ("decompose_modalities", False),
+        ("freeze_resnet", False),
+        ("freeze_encoder_embedding", False), ("freeze_decoder_embedding", False),
     ):
         _default(args, name, value)
 

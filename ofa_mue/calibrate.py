@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from .evaluate import EvaluationSetup, build_parser, load_evaluation
+from .sharding import Shard
 from .core.exit_policy import NEVER
 from .core.exit_profile import save_exit_profile
 
@@ -106,7 +107,13 @@ def build_calibration_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: returns the profile it writes."""
     parser = build_calibration_parser()
-    setup, args = load_evaluation(parser, argv)
+
+    def check_shard(args: argparse.Namespace, shard: Shard) -> None:
+        if shard.is_part:
+            parser.error("--num-shards: the threshold search needs the whole split's metric at every step, so "
+                         "calibrate runs in one process")
+
+    setup, args = load_evaluation(parser, argv, check_shard)
     if not 0.0 < args.retention <= 1.0:
         parser.error(f"--retention must be in (0, 1], got {args.retention}")
     try:

@@ -5,17 +5,28 @@ and fairseq's ``load_checkpoint_to_cpu`` does not say otherwise, so every fairse
 checkpoint fails to load: they hold their configuration as ``argparse.Namespace`` and
 omegaconf objects, and numpy scalars among their training statistics.
 
-Importing this module replaces ``fairseq.checkpoint_utils.load_checkpoint_to_cpu`` (every
-fairseq entry point loads through it) with a wrapper that
+Importing this module wraps every place where fairseq unpickles a checkpoint:
+
+- ``fairseq.checkpoint_utils.load_checkpoint_to_cpu``: every entry point that reads a
+  checkpoint file (``--restore-file``, resuming from ``checkpoint_last.pt``, ``--path``,
+  ``--finetune-from-model``), on one rank or on all (``--load-checkpoint-on-all-dp-ranks``);
+- ``fairseq.checkpoint_utils.load_ema_from_checkpoint`` (``--ema-seed-model``);
+- ``fairseq.distributed.utils._broadcast_object_slow``: with more than one rank, rank 0
+  reads the checkpoint and broadcasts it, and the other ranks unpickle what they receive.
+
+Each wrapper
 
 - unpickles with exactly the extra classes fairseq and OFA checkpoints hold
-  (:data:`ALLOWED_GLOBALS`), and refuses anything else with an error naming the file and
-  the classes it holds;
+  (:data:`ALLOWED_GLOBALS`; a broadcast also holds fairseq's tensor placeholders), and
+  refuses anything else with an error naming the file (or the broadcasting rank) and the
+  classes it holds;
 - loads with full unpickling only when the user opts in for trusted files with the
   environment variable ``OFA_MUE_TRUST_CHECKPOINTS=1`` (unpickling can run code);
-- turns a missing, truncated or foreign file into a :class:`~ofa_mue.errors.CheckpointError`;
-- accepts a bare export in OFA's format (``{"model": ..., "cfg" or "args": ...}`` without
-  fairseq's training history), which fairseq's upgrade step would otherwise fail on.
+- turns a missing, truncated or foreign file into a :class:`~ofa_mue.errors.CheckpointError`.
+
+Loading a file also accepts a bare export in OFA's format (``{"model": ..., "cfg" or
+"args": ...}`` without fairseq's training history), which fairseq's upgrade step would
+otherwise fail on.
 
 Nothing else global is changed: torch's own allow-list is left as it is.
 """
@@ -34,6 +45,7 @@ import numpy
 import omegaconf
 import torch
 from fairseq import checkpoint_utils
+from fairseq.distributed import utils as distributed_utils
 
 from .errors import CheckpointError
 
@@ -63,7 +75,16 @@ ALLOWED_GLOBALS: List[Any] = [
 configuration (``argparse.Namespace``, omegaconf containers) and numpy scalars/arrays in the
 training state (best validation score, meters)."""
 
+BROADCAST_GLOBALS: List[Any] = [*ALLOWED_GLOBALS, distributed_utils._TensorPlaceholder, bool, int, float, str,
+                                 bytes, list, dict]
+"""What a checkpoint broadcast from rank 0 holds: the checkpoint's classes, the placeholders
+fairseq puts where the tensors were (it sends those separately), and the plain types that
+the loaded configuration's omegaconf metadata names (a file holds the configuration as
+plain containers; fairseq turns it into omegaconf objects after reading)."""
+
 _fairseq_load_checkpoint_to_cpu: Callable[..., Dict[str, Any]] = checkpoint_utils.load_checkpoint_to_cpu
+_fairseq_load_ema_from_checkpoint: Callable[[str], Dict[str, Any]] = checkpoint_utils.load_ema_from_checkpoint
+_fairseq_broadcast_object_slow: Callable[..., Any] = distributed_utils._broadcast_object_slow
 _fairseq_upgrade_state_dict: Callable[[Dict[str, Any]], Dict[str, Any]] = checkpoint_utils._upgrade_state_dict
 
 
@@ -73,9 +94,9 @@ def trusted_checkpoints() -> bool:
 
 
 @contextlib.contextmanager
-def _unpickling_policy() -> Iterator[None]:
+def _unpickling_policy(allowed: List[Any] = ALLOWED_GLOBALS) -> Iterator[None]:
     if not trusted_checkpoints():
-        with torch.serialization.safe_globals(ALLOWED_GLOBALS):
+        with torch.serialization.safe_globals(allowed):
             yield
         return
     previous = os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
@@ -93,11 +114,59 @@ def load_checkpoint_to_cpu(
     path: str, arg_overrides: Optional[Dict[str, Any]] = None, load_on_all_ranks: bool = False
 ) -> Dict[str, Any]:
     """fairseq's ``load_checkpoint_to_cpu`` with the allow-list and clear errors (see module doc)."""
+    with _loading(path):
+        return _fairseq_load_checkpoint_to_cpu(path, arg_overrides, load_on_all_ranks)
+
+
+def load_ema_from_checkpoint(path: str) -> Dict[str, Any]:
+    """fairseq's ``load_ema_from_checkpoint`` (``--ema-seed-model``) with the allow-list and clear errors."""
+    with _loading(path):
+        return _fairseq_load_ema_from_checkpoint(path)
+
+
+def broadcast_object_slow(obj: Any, src_rank: int, group: object, dist_device: torch.device) -> Any:
+    """fairseq's broadcast of a picklable object from ``src_rank``; the receiving ranks unpickle
+    it with the allow-list (or fully, with the trust opt-in) like a checkpoint file."""
+    try:
+        with _unpickling_policy(BROADCAST_GLOBALS):
+            return _fairseq_broadcast_object_slow(obj, src_rank, group, dist_device)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"checkpoint state broadcast by rank {src_rank}: refused to unpickle it, it holds classes not among "
+            f"those fairseq/OFA checkpoints hold. If you trust the checkpoint, set {TRUST_ENV_VAR}=1 on every rank "
+            f"(unpickling can run code). Unpickler said: {str(error).splitlines()[0]}"
+        ) from None
+
+
+def checkpoint_task_config(path: str) -> Dict[str, Any]:
+    """The task options a checkpoint was trained with, as a plain dict with the task's name
+    under ``_name`` (from its ``cfg.task``, or a legacy flat ``args`` namespace).
+
+    Reads the configuration only: a checkpoint in torch's zip format is memory-mapped, so
+    its weights are not read. Same allow-list and errors as :func:`load_checkpoint_to_cpu`.
+    """
+    with _loading(path):
+        state = torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path))
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
+    if state.get("cfg") is not None and state["cfg"].get("task") is not None:
+        task = state["cfg"]["task"]
+        task = omegaconf.OmegaConf.to_container(task) if omegaconf.OmegaConf.is_config(task) else dict(task)
+    elif state.get("args") is not None:
+        task = {**vars(state["args"]), "_name": getattr(state["args"], "task", None)}
+    else:
+        task = {}
+    return task
+
+
+@contextlib.contextmanager
+def _loading(path: str) -> Iterator[None]:
+    """Unpickle ``path`` under the policy, turning what goes wrong into a :class:`CheckpointError`."""
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
         with _unpickling_policy():
-            state = _fairseq_load_checkpoint_to_cpu(path, arg_overrides, load_on_all_ranks)
+            yield
     except pickle.UnpicklingError as error:
         raise CheckpointError(_refusal_message(path, error)) from None
     except (EOFError, RuntimeError) as error:
@@ -108,7 +177,6 @@ def load_checkpoint_to_cpu(
         ) from None
     except CheckpointError as error:
         raise CheckpointError(f"{path}: {error}") from None
-    return state
 
 
 def upgrade_state_dict(state: Any) -> Dict[str, Any]:
@@ -155,4 +223,6 @@ def _allowed_names() -> set[str]:
 
 
 checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
+checkpoint_utils.load_ema_from_checkpoint = load_ema_from_checkpoint
 checkpoint_utils._upgrade_state_dict = upgrade_state_dict
+distributed_utils._broadcast_object_slow = broadcast_object_slow

@@ -33,3 +33,8 @@ class CheckpointError(OFAMuEError):
 
 class ConfigError(OFAMuEError):
     """An option has an invalid value (e.g. an exit threshold out of range)."""
+
+
+class ShardError(OFAMuEError):
+    """Shard files that are not one evaluation of a whole split (a shard or a row missing or
+    repeated, shards of different evaluations); the message names the files."""

@@ -3,8 +3,10 @@
     python -m ofa_mue.evaluate DATA --path CHECKPOINT --task snli_ve --gen-subset test \\
         --batch-size 16 --results-path results/snli_ve
 
-``DATA`` is the task's data folder (``{split}.tsv``) or OFA's file list; task options given
-on the command line (``--bpe-dir``, ``--patch-image-size``, ...) replace the checkpoint's.
+``DATA`` is the task's data folder (``{split}.tsv``) or OFA's file list. The task's settings
+(image size, text lengths, prompt, columns, vocabulary) are the checkpoint's unless given on
+the command line (or in ``--model-overrides``, as OFA's scripts pass them): a setting given
+is used as given, even when it equals the default (see :mod:`ofa_mue.tasks.settings`).
 MuE exits are set with the task options ``--image-exit-threshold``, ``--text-exit-threshold``,
 ``--decoder-exit-threshold``, ``--decoder-exit-beta`` and ``--decoder-exit-tau`` (encoder exits
 need a modality-decomposed model: ``--model-overrides "{'decompose_modalities': True}"`` for
@@ -14,7 +16,13 @@ the measured seconds are printed and written to ``RESULTS_PATH/{split}_metrics.j
 per-example predictions with the layers each used to ``RESULTS_PATH/{split}_predictions.jsonl``.
 Both files are written atomically. Captions are
 generated with OFA's defaults (beam 5, ``--max-len-b 16``, ``--no-repeat-ngram-size 3``)
-unless given.
+unless given. ``--num-workers N`` loads the data in N processes (default 0: in this one).
+
+Over several processes or machines: ``--num-shards K --shard-id I`` scores shard I only
+(fairseq's batch sharding, see :mod:`ofa_mue.sharding`) and writes its rows to
+``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the two
+files above from the K shard files, equal to one run's (run every shard with the same
+``--batch-size``). fairseq's ``--distributed-*`` options are refused.
 """
 from __future__ import annotations
 
@@ -26,19 +34,21 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from fairseq import checkpoint_utils, options, utils
+from fairseq import checkpoint_utils, options, tasks, utils
+from fairseq.dataclass.configs import DistributedTrainingConfig
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.logging import progress_bar
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
-from ofa_mue.errors import CheckpointError, OFAMuEError
+from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
 from ofa_mue.replaced_images import MODES, replace_images
-from ofa_mue.core.time_reduction import summarize
+from ofa_mue.core.time_reduction import ExampleLayers, summarize
+from ofa_mue.sharding import Shard, write_shard_file
 
 logger = logging.getLogger("ofa_mue.evaluate")
 
@@ -49,65 +59,104 @@ def build_parser() -> argparse.ArgumentParser:
     """fairseq's generation parser (``--path``, ``--gen-subset``, ``--batch-size``, beam options, ...)
     and ``--replace-images``."""
     parser = options.get_generation_parser(default_task="snli_ve")
-    parser.set_defaults(user_dir=os.path.dirname(os.path.abspath(ofa_mue.__file__)), **CAPTION_GENERATION_DEFAULTS)
+    parser.set_defaults(user_dir=os.path.dirname(os.path.abspath(ofa_mue.__file__)), num_workers=0,
+                        **CAPTION_GENERATION_DEFAULTS)
     parser.add_argument("--replace-images", choices=MODES, default="none",
                         help="score each row with another row's image ('other') or a blank one ('blank'), "
                              "to measure how much the model relies on the image (default: none)")
     return parser
 
 
-def task_overrides(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Dict[str, Any]:
-    """Task options the user set on the command line (they replace the checkpoint's)."""
-    from fairseq.tasks import TASK_DATACLASS_REGISTRY
+def score_rows(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
+               use_cuda: bool = False, shard: Shard = Shard(), num_workers: int = 0) -> Tuple[List[Dict[str, Any]], float]:
+    """Score the rows of ``split`` that ``shard`` holds (every row by default) with the task's
+    exit options; ``num_workers`` data-loading processes.
 
-    defaults = TASK_DATACLASS_REGISTRY[args.task]()
-    overrides = {}
-    for name in defaults.__dataclass_fields__:
-        value = getattr(args, name, None)
-        if value is not None and value != getattr(defaults, name):
-            overrides[name] = value
-    return overrides
-
-
-def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
-                   use_cuda: bool = False, quick_metrics: bool = False) -> Dict[str, Any]:
-    """Score every row of ``split`` with the task's exit options.
-
-    Returns ``{"examples", "seconds", "metrics", "layers", "records"}``: ``layers`` holds the
-    mean image, text and decoder layers used and the expected time reduction rate; each
-    record its prediction and the layers it used. ``quick_metrics``: only the task's main
-    metrics (for sweeps).
+    Returns the records in row order, each with its 1-based ``row``, the task's fields and
+    ``layers`` (the :class:`~ofa_mue.core.time_reduction.ExampleLayers` it used), and the
+    seconds the scoring took. Every row of the shard is scored exactly once (else an error).
     """
     dataset = task.dataset(split)
-    iterator = task.get_batch_iterator(
+    batches = task.get_batch_iterator(
         dataset=dataset, max_sentences=batch_size, max_positions=None, ignore_invalid_inputs=False,
-        num_workers=0,
-    ).next_epoch_itr(shuffle=False)
+        num_workers=num_workers, num_shards=shard.count, shard_id=shard.index,
+    )
+    if Shard().rows(batches.frozen_batches) != list(range(1, len(dataset) + 1)):
+        raise RuntimeError(f"the batches of {split} do not hold each of its {len(dataset)} rows once")
+    expected = shard.rows(batches.frozen_batches)
     records: List[Dict[str, Any]] = []
     started = time.perf_counter()
     with torch.no_grad():
-        for sample in progress_bar.progress_bar(iterator, log_format="tqdm", prefix=f"evaluate {split}"):
+        for sample in progress_bar.progress_bar(batches.next_epoch_itr(shuffle=False), log_format="tqdm",
+                                                prefix=f"evaluate {split}"):
+            if not sample:  # fairseq's filler, when this shard has one batch fewer than the first ones
+                continue
             if use_cuda:
                 sample = utils.move_to_cuda(sample)
             batch_records = task.evaluation_records(models, sample, generation_cfg)
             for index, record in zip(sample["id"].tolist(), batch_records, strict=True):
                 records.append({"row": index + 1, **record})
     seconds = time.perf_counter() - started
-    rows = sorted(record["row"] for record in records)
-    if rows != list(range(1, len(dataset) + 1)):
-        raise RuntimeError(f"scored {len(records)} rows of {split} ({len(set(rows))} distinct), which has "
-                           f"{len(dataset)}: evaluation incomplete")
-    usage = summarize([record.pop("layers") for record in records], models[0].encoder.num_layers,
-                      models[0].decoder.num_layers)
-    for record, layers in zip(records, usage.per_example):
-        record["layers"] = layers
+    rows = [record["row"] for record in records]
+    if sorted(rows) != expected:
+        part = f" in shard {shard.index} of {shard.count}" if shard.is_part else ""
+        raise RuntimeError(f"scored {len(records)} rows of {split}{part} ({len(set(rows))} distinct), which has "
+                           f"{len(expected)}: evaluation incomplete")
+    return sorted(records, key=lambda record: record["row"]), seconds
+
+
+def split_result(task, records: List[Dict[str, Any]], seconds: float, encoder_depth: int, decoder_depth: int,
+                 quick_metrics: bool = False) -> Dict[str, Any]:
+    """What a whole split's records (from :func:`score_rows`) amount to.
+
+    Returns ``{"examples", "seconds", "metrics", "layers", "records"}``: ``metrics`` the task's
+    corpus metrics (``quick_metrics``: only the main ones, for sweeps), ``layers`` the mean
+    image, text and decoder layers and the expected time reduction rate; each record's
+    ``layers`` becomes the layers it used and its time share.
+    """
+    usage = summarize([record["layers"] for record in records], encoder_depth, decoder_depth)
+    records = [{**record, "layers": layers} for record, layers in zip(records, usage.per_example, strict=True)]
     return {"examples": len(records), "seconds": seconds, "metrics": task.evaluation_metrics(records, quick_metrics),
             "layers": usage.as_dict(), "records": records}
 
 
+def evaluate_split(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
+                   use_cuda: bool = False, quick_metrics: bool = False, num_workers: int = 0) -> Dict[str, Any]:
+    """Score every row of ``split`` with the task's exit options: :func:`split_result` of :func:`score_rows`."""
+    records, seconds = score_rows(task, models, split, batch_size, generation_cfg, use_cuda, num_workers=num_workers)
+    return split_result(task, records, seconds, models[0].encoder.num_layers, models[0].decoder.num_layers,
+                        quick_metrics)
+
+
+def shard_records(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """:func:`score_rows` records as a shard file holds them (layer counts as a dict)."""
+    return [{**record, "layers": asdict(record["layers"])} for record in records]
+
+
+def records_from_shard(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """A shard file's records as :func:`score_rows` returned them."""
+    return [{**record, "layers": ExampleLayers(**record["layers"])} for record in records]
+
+
+def evaluation_summary(description: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
+    """What the metrics file holds: ``description`` (task, split, checkpoint, exit policy) and
+    the :func:`split_result`."""
+    return {
+        "task": description["task"],
+        "split": description["split"],
+        "checkpoint": description["checkpoint"],
+        "examples": result["examples"],
+        "seconds": round(result["seconds"], 3),
+        "metrics": result["metrics"],
+        "exit_policy": description["exit_policy"],
+        "layers": result["layers"],
+    }
+
+
 @dataclass
 class EvaluationSetup:
-    """A loaded checkpoint, its task (with the command line's options) and the split to score."""
+    """A loaded checkpoint, its task (with the command line's options), the split to score and
+    the shard of it this process scores."""
 
     task: Any
     models: List[torch.nn.Module]
@@ -115,12 +164,26 @@ class EvaluationSetup:
     split: str
     batch_size: int
     use_cuda: bool
+    shard: Shard = Shard()
+    num_workers: int = 0
     images: str = "none"
 
+    def score(self) -> Tuple[List[Dict[str, Any]], float]:
+        """:func:`score_rows` of this setup's shard with the task's current exit options."""
+        return score_rows(self.task, self.models, self.split, self.batch_size, self.cfg.generation, self.use_cuda,
+                          self.shard, self.num_workers)
+
     def evaluate(self, quick_metrics: bool = False) -> Dict[str, Any]:
-        """:func:`evaluate_split` with the task's current exit options."""
-        return evaluate_split(self.task, self.models, self.split, self.batch_size, self.cfg.generation,
-                              self.use_cuda, quick_metrics)
+        """:func:`split_result` of the whole split with the task's current exit options."""
+        if self.shard.is_part:
+            raise ConfigError("the metrics of a split need all of it: score the shards, then merge them with "
+                              "python -m ofa_mue.merge")
+        records, seconds = self.score()
+        return split_result(self.task, records, seconds, *self.depths(), quick_metrics)
+
+    def depths(self) -> Tuple[int, int]:
+        """The model's encoder and decoder depths."""
+        return self.models[0].encoder.num_layers, self.models[0].decoder.num_layers
 
     def set_exit_options(self, **options: Any) -> None:
         """Change the task's exit options (``exit_policy``, ``image_exit_threshold``, ...) in place."""
@@ -128,47 +191,72 @@ class EvaluationSetup:
             for name, value in options.items():
                 self.task.cfg[name] = value
 
-    def summary(self, result: Dict[str, Any]) -> Dict[str, Any]:
-        """What the metrics file holds for one evaluation."""
+    def description(self) -> Dict[str, Any]:
+        """What is evaluated: task, split, checkpoint and the current exit policy."""
         return {
             "task": self.task.cfg._name,
             "split": self.split,
             "checkpoint": self.cfg.common_eval.path,
-            "examples": result["examples"],
             "images": self.images,
-            "seconds": round(result["seconds"], 3),
-            "metrics": result["metrics"],
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
-            "layers": result["layers"],
         }
 
+    def shard_description(self) -> Dict[str, Any]:
+        """:meth:`description` plus what every shard must share for their rows to be computed as
+        in one run (the batch size, the generation options) and the model's depths."""
+        encoder_depth, decoder_depth = self.depths()
+        return {**self.description(), "batch_size": self.batch_size,
+                "generation": OmegaConf.to_container(self.cfg.generation, resolve=True),
+                "encoder_depth": encoder_depth, "decoder_depth": decoder_depth}
 
-def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None):
-    """Parse ``argv`` with ``parser`` and load the checkpoint, task and split it names.
+    def summary(self, result: Dict[str, Any]) -> Dict[str, Any]:
+        """What the metrics file holds for one evaluation."""
+        return evaluation_summary(self.description(), result)
+
+
+def refuse_distributed_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """fairseq's distributed options, which the parser accepts, are refused: one process scores
+    one shard (``--num-shards``/``--shard-id``), and ``python -m ofa_mue.merge`` joins them."""
+    given = [name for name in DistributedTrainingConfig.__dataclass_fields__
+             if hasattr(args, name) and getattr(args, name) != parser.get_default(name)]
+    if given:
+        parser.error(f"--{given[0].replace('_', '-')} is not used here: split the work over processes or machines "
+                     f"with --num-shards K --shard-id I and merge the shards with python -m ofa_mue.merge")
+
+
+def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
+                    check_shard: Optional[Callable[[argparse.Namespace, Shard], None]] = None):
+    """Parse ``argv`` with ``parser`` and load the checkpoint, task and split it names;
+    ``check_shard(args, shard)`` may refuse the command's shard options before any loading.
 
     Returns the :class:`EvaluationSetup` and the parsed arguments.
     """
     args = options.parse_args_and_arch(parser, input_args=argv)
+    refuse_distributed_options(parser, args)
     cfg = convert_namespace_to_omegaconf(args)
+    shard = Shard(cfg.dataset.num_shards, cfg.dataset.shard_id)
+    if check_shard:
+        check_shard(args, shard)
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,
                         stream=sys.stdout, force=True)
     if not cfg.common_eval.path:
         parser.error("--path CHECKPOINT is required")
     use_cuda = torch.cuda.is_available() and not cfg.common.cpu
-    task_options = task_overrides(args, parser)
-    overrides = {**ast.literal_eval(cfg.common_eval.model_overrides), **task_options}
+    # as fairseq-generate does: the task from the command line, its unset settings from the checkpoint
+    task = tasks.setup_task(cfg.task)
+    task.exit_policy()  # validate the exit options before any work
     try:
-        models, _, task = checkpoint_utils.load_model_ensemble_and_task(
-            utils.split_paths(cfg.common_eval.path), arg_overrides=overrides
+        models, _ = checkpoint_utils.load_model_ensemble(
+            utils.split_paths(cfg.common_eval.path), arg_overrides=ast.literal_eval(cfg.common_eval.model_overrides),
+            task=task,
         )
     except CheckpointError as error:  # e.g. weights of another architecture: name the file
         if cfg.common_eval.path in str(error):
             raise
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
-    setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda,
-                            args.replace_images)
-    setup.set_exit_options(**task_options)  # fairseq overrides only the options a checkpoint has
-    task.exit_policy()  # validate the exit options before any work
+    task.exit_policy(models[0])  # and the depths they ask of this model
+    setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda, shard,
+                            cfg.dataset.num_workers, args.replace_images)
     for model in models:
         model.eval()
         if use_cuda:
@@ -179,17 +267,37 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Command-line entry point; returns the metrics summary that it writes."""
-    setup, _ = load_evaluation(build_parser(), argv)
+    """Command-line entry point; returns the metrics summary that it writes (for a shard: what
+    its file holds)."""
+    parser = build_parser()
+
+    def check_shard(args: argparse.Namespace, shard: Shard) -> None:
+        if shard.is_part and not args.results_path:
+            parser.error("--num-shards needs --results-path: each shard writes its rows there for python -m ofa_mue.merge")
+
+    setup, _ = load_evaluation(parser, argv, check_shard)
+    out = setup.cfg.common_eval.results_path
+    if setup.shard.is_part:
+        return write_evaluation_shard(setup, out)
     result = setup.evaluate()
     summary = setup.summary(result)
     print(json.dumps(summary, indent=2))
-    out = setup.cfg.common_eval.results_path
     if out:
         write_atomically(os.path.join(out, f"{setup.split}_predictions.jsonl"),
                          "".join(json.dumps(r) + "\n" for r in result["records"]))
         write_atomically(os.path.join(out, f"{setup.split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def write_evaluation_shard(setup: EvaluationSetup, out: str) -> Dict[str, Any]:
+    """Score the setup's shard and write its file into ``out`` (see :mod:`ofa_mue.sharding`)."""
+    records, seconds = setup.score()
+    path = os.path.join(out, setup.shard.file_name(setup.split))
+    write_shard_file(path, "evaluation", setup.shard, setup.shard_description(), len(setup.task.dataset(setup.split)),
+                     seconds=seconds, records=shard_records(records))
+    logger.info("shard %d of %d: %d rows of %s scored in %.1f s, written to %s", setup.shard.index, setup.shard.count,
+                len(records), setup.split, seconds, path)
+    return {"shard": path, "examples": len(records), "seconds": seconds}
 
 
 def run_cli(entry_point: Callable[[], Any]) -> None:

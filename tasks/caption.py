@@ -10,7 +10,7 @@ which ``scst_reward_criterion`` uses.
 import json
 from argparse import Namespace
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from fairseq import metrics
@@ -27,7 +27,9 @@ DEFAULT_GENERATION = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
 
 @dataclass
 class CaptionConfig(OFAConfig):
-    max_tgt_length: int = field(default=20, metadata={"help": "maximum words of a training caption"})
+    max_tgt_length: Optional[int] = field(
+        default=None, metadata={"help": "maximum words of a training caption (default: the checkpoint's when "
+                                        "evaluating, else 20)"})
     eval_cider: bool = field(default=False, metadata={"help": "generate captions and log CIDEr during validation"})
     eval_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
@@ -46,6 +48,7 @@ class CaptionTask(OFATask):
     """Image -> caption."""
 
     cfg: CaptionConfig
+    SETTING_DEFAULTS = {**OFATask.SETTING_DEFAULTS, "max_tgt_length": 20}
 
     def __init__(self, cfg: CaptionConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)
@@ -83,7 +86,7 @@ class CaptionTask(OFATask):
         if self._evaluation_generator is None:
             self._evaluation_generator = self.build_generator(models, generation_cfg)
         generator = self._evaluation_generator
-        generator.policy = self.exit_policy()  # the options may change between evaluations (sweeps)
+        generator.policy = self.exit_policy(models[0])  # the options may change between evaluations (sweeps)
         predictions = self.captions(generator, models, sample)
         return [
             {"uniq_id": uniq_id, "prediction": prediction, "references": references, "layers": layers}
@@ -92,7 +95,8 @@ class CaptionTask(OFATask):
             )
         ]
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+    @classmethod
+    def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
         return caption_metrics([r["prediction"] for r in records], [r["references"] for r in records], quick)
 
     def valid_step(self, sample, model, criterion):

@@ -7,6 +7,10 @@ files but the last (one per epoch) and every other split reads the last file.
 Every row of an evaluation split is read: batches are consecutive runs of ``--batch-size``
 rows with no batch-size multiple, no size filter and no dropped remainder (fairseq's
 defaults would drop the last partial batch).
+
+The options that shape the model's inputs are settings (:mod:`.settings`): set on the
+command line they are used as given; unset, an inference run takes them from its
+checkpoint, training from OFA's defaults.
 """
 
 import logging
@@ -14,8 +18,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+import torch.distributed
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
+from omegaconf import II
 
 from ofa_mue.data.ofa_dataset import OFATSVDataset
 from ofa_mue.data.vocabulary import DEFAULT_CODE_DICT_SIZE, DEFAULT_NUM_BINS, OFAVocabulary
@@ -24,36 +30,55 @@ from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.core.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
 from ofa_mue.core.exit_profile import PROFILE_OPTIONS, load_exit_profile
 
+from .settings import resolve_settings
+
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class OFAConfig(FairseqDataclass):
-    """Options common to OFA tasks (names as in OFA's scripts)."""
+    """Options common to OFA tasks (names as in OFA's scripts).
+
+    The settings (the options in :attr:`OFATask.SETTING_DEFAULTS`) default to ``None``, not
+    set: see :mod:`ofa_mue.tasks.settings` for where an unset one comes from.
+    """
 
     data: Optional[str] = field(
         default=None,
         metadata={"help": "folder with {split}.tsv files, or OFA's comma-separated list of TSV files"},
     )
     selected_cols: Optional[str] = field(
-        default=None, metadata={"help": "comma-separated column indices to read (default: the task's OFA layout)"}
+        default=None, metadata={"help": "comma-separated column indices to read (default: the checkpoint's when "
+                                        "evaluating, else the task's OFA layout)"}
     )
     bpe_dir: Optional[str] = field(
         default=None,
-        metadata={"help": "folder with encoder.json, vocab.bpe and dict.txt (default: OFA's files shipped with ofa_mue)"},
+        metadata={"help": "folder with encoder.json, vocab.bpe and dict.txt (default: the checkpoint's when "
+                          "evaluating and present, else OFA's files shipped with ofa_mue)"},
     )
-    code_dict_size: int = field(default=DEFAULT_CODE_DICT_SIZE, metadata={"help": "number of <code_i> symbols"})
-    num_bins: int = field(default=DEFAULT_NUM_BINS, metadata={"help": "number of <bin_i> symbols"})
-    patch_image_size: int = field(default=480, metadata={"help": "images are resized to this square size"})
-    max_src_length: int = field(default=128, metadata={"help": "maximum words of source text"})
-    max_tgt_length: int = field(default=30, metadata={"help": "maximum words of a target"})
+    code_dict_size: Optional[int] = field(
+        default=None, metadata={"help": f"number of <code_i> symbols (default: the checkpoint's when evaluating, "
+                                        f"else {DEFAULT_CODE_DICT_SIZE})"})
+    num_bins: Optional[int] = field(
+        default=None, metadata={"help": f"number of <bin_i> symbols (default: the checkpoint's when evaluating, "
+                                        f"else {DEFAULT_NUM_BINS})"})
+    patch_image_size: Optional[int] = field(
+        default=None, metadata={"help": "images are resized to this square size (default: the checkpoint's when "
+                                        "evaluating, else 480)"})
+    max_src_length: Optional[int] = field(
+        default=None, metadata={"help": "maximum words of source text (default: the checkpoint's when evaluating, "
+                                        "else 128)"})
+    max_tgt_length: Optional[int] = field(
+        default=None, metadata={"help": "maximum words of a target (default: the checkpoint's when evaluating, "
+                                        "else 30)"})
     max_source_positions: int = field(default=1024, metadata={"help": "maximum source tokens"})
     max_target_positions: int = field(default=1024, metadata={"help": "maximum target tokens"})
     exit_policy: str = field(
         default="mue",
         metadata={"help": "early-exit policy at inference: 'mue' (similarity thresholds below; all above 1, the "
-                          "default, = no exits), 'entropy' (DeeBERT, decoder), 'patience' (PABEE, decoder) or "
-                          "'static' (fixed depths, --static-*-layers)"},
+                          "default, = no exits), 'entropy' (DeeBERT) or 'patience' (PABEE) in the decoder, with "
+                          "MuE's encoder exits when --image/--text-exit-threshold are given, or 'static' (fixed "
+                          "depths, --static-*-layers)"},
     )
     entropy_exit_threshold: float = field(
         default=0.5, metadata={"help": "entropy policy: a decoder token stops once its prediction's entropy "
@@ -71,8 +96,9 @@ class OFAConfig(FairseqDataclass):
     )
     image_exit_threshold: float = field(
         default=NEVER,
-        metadata={"help": "MuE: an image stream stops after the encoder layer whose output-input cosine "
-                          "similarity exceeds this (above 1: never; needs a modality-decomposed model)"},
+        metadata={"help": "MuE (and the entropy/patience policies' encoder exits): an image stream stops after "
+                          "the encoder layer whose output-input cosine similarity exceeds this (above 1: never; "
+                          "needs a modality-decomposed model)"},
     )
     text_exit_threshold: float = field(
         default=NEVER, metadata={"help": "MuE: the same for the text stream (paper: 0.95)"}
@@ -86,12 +112,46 @@ class OFAConfig(FairseqDataclass):
                                                                     "(1 = constant; paper's captioning: 0.95)"})
     decoder_exit_tau: float = field(default=0.0, metadata={"help": "MuE: tau of the decaying decoder threshold "
                                                                    "(paper's captioning: 1)"})
+    # Hidden (no help, so no command-line option): the inference command's --path and
+    # --model-overrides, where an inference run finds its checkpoint's settings.
+    inference_checkpoint: Optional[str] = II("common_eval.path")
+    inference_overrides: Optional[str] = II("common_eval.model_overrides")
+
+
+def refuse_unused_exit_options(cfg: OFAConfig) -> None:
+    """A :class:`ConfigError` for an exit option that the selected ``--exit-policy`` would ignore."""
+    policy = cfg.exit_policy
+    static = {"--static-image-layers": cfg.static_image_layers, "--static-text-layers": cfg.static_text_layers,
+              "--static-decoder-layers": cfg.static_decoder_layers}
+    if policy != "static":
+        for flag, value in static.items():
+            if value:
+                raise ConfigError(f"{flag} sets a static depth: it needs --exit-policy static (got {policy})")
+    if policy != "mue" and cfg.exit_profile:
+        raise ConfigError(f"--exit-profile holds MuE's thresholds: it needs --exit-policy mue (got {policy}; the "
+                          f"entropy and patience policies take MuE's encoder exits as --image/--text-exit-threshold)")
+    if policy == "static":
+        thresholds = {"--image-exit-threshold": cfg.image_exit_threshold,
+                      "--text-exit-threshold": cfg.text_exit_threshold,
+                      "--decoder-exit-threshold": cfg.decoder_exit_threshold}
+        unused = [flag for flag, value in thresholds.items() if value <= 1.0]
+        if unused:
+            raise ConfigError(f"{', '.join(unused)} cannot apply with --exit-policy static: it cuts every part at "
+                              "the depths of --static-*-layers")
+    elif policy in ("entropy", "patience") and cfg.decoder_exit_threshold <= 1.0:
+        raise ConfigError(f"--decoder-exit-threshold cannot apply with --exit-policy {policy}: its decoder exits by "
+                          f"its own rule (--image/--text-exit-threshold give it MuE's encoder exits)")
 
 
 class OFATask(FairseqTask):
     """Base of the OFA tasks: loads the vocabulary and builds datasets of ``{split}.tsv``."""
 
     cfg: OFAConfig
+    SETTING_DEFAULTS: Dict[str, Any] = {
+        "selected_cols": None, "bpe_dir": None, "code_dict_size": DEFAULT_CODE_DICT_SIZE,
+        "num_bins": DEFAULT_NUM_BINS, "patch_image_size": 480, "max_src_length": 128, "max_tgt_length": 30,
+    }
+    """OFA's default of each setting, used where neither the command line nor a checkpoint sets it."""
 
     def __init__(self, cfg: OFAConfig, vocab: OFAVocabulary):
         super().__init__(cfg)
@@ -99,7 +159,9 @@ class OFATask(FairseqTask):
 
     @classmethod
     def setup_task(cls, cfg: OFAConfig, **kwargs: Any) -> "OFATask":
-        """Load the vocabulary from ``--bpe-dir`` (or the shipped OFA files)."""
+        """Fill the unset settings (:mod:`.settings`), then load the vocabulary from ``--bpe-dir``
+        (or the shipped OFA files)."""
+        resolve_settings(cfg, cls.SETTING_DEFAULTS)
         vocab = OFAVocabulary.load(cfg.bpe_dir, cfg.code_dict_size, cfg.num_bins)
         logger.info("dictionary: %d symbols", len(vocab.dictionary))
         return cls(cfg, vocab)
@@ -138,17 +200,23 @@ class OFATask(FairseqTask):
         """The task's dataset of one TSV file."""
         raise NotImplementedError
 
-    def exit_policy(self) -> ExitPolicy:
-        """The exit policy the options select (validated: bad values are a :class:`ConfigError`)."""
+    def exit_policy(self, model=None) -> ExitPolicy:
+        """The exit policy the options select (validated: bad values, options the policy cannot
+        honour and, given the ``model``, depths it does not have are a :class:`ConfigError`)."""
         cfg = self.cfg
-        if cfg.exit_policy == "static":
-            return StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
-        if cfg.exit_policy == "entropy":
-            return EntropyPolicy(float(cfg.entropy_exit_threshold))
-        if cfg.exit_policy == "patience":
-            return PatiencePolicy(cfg.patience_exit_layers)
-        if cfg.exit_policy != "mue":
+        if cfg.exit_policy not in POLICIES:
             raise ConfigError(f"--exit-policy must be one of {', '.join(POLICIES)}, got {cfg.exit_policy!r}")
+        refuse_unused_exit_options(cfg)
+        encoder = {"image": cfg.image_exit_threshold, "text": cfg.text_exit_threshold}
+        if cfg.exit_policy == "static":
+            policy = StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
+            if model is not None:
+                policy.check_depths(model.encoder.num_layers, model.decoder.num_layers)
+            return policy
+        if cfg.exit_policy == "entropy":
+            return EntropyPolicy(float(cfg.entropy_exit_threshold), **encoder)
+        if cfg.exit_policy == "patience":
+            return PatiencePolicy(cfg.patience_exit_layers, **encoder)
         options = {name: getattr(cfg, name) for name in PROFILE_OPTIONS}
         if cfg.exit_profile:
             options.update(load_exit_profile(cfg.exit_profile))
@@ -158,7 +226,7 @@ class OFATask(FairseqTask):
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
         """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options."""
-        extra = {"policy": self.exit_policy(), **(extra_gen_cls_kwargs or {})}
+        extra = {"policy": self.exit_policy(models[0]), **(extra_gen_cls_kwargs or {})}
         return super().build_generator(models, args, seq_gen_cls=seq_gen_cls or EarlyExitSequenceGenerator,
                                        extra_gen_cls_kwargs=extra, **kwargs)
 
@@ -172,16 +240,45 @@ class OFATask(FairseqTask):
         with this task's exit options."""
         raise NotImplementedError
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
-        """The task's metrics over the records of a whole split (``quick``: only the main ones)."""
+    @classmethod
+    def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+        """The task's metrics over the records of a whole split (``quick``: only the main ones); a
+        class method, so that ``python -m ofa_mue.merge`` needs no loaded task."""
         raise NotImplementedError
+
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        """fairseq's step; a criterion with ``set_num_updates`` learns the update first (as OFA
+        passes ``update_num`` to its criteria, for ``--drop-worst-after``)."""
+        if hasattr(criterion, "set_num_updates"):
+            criterion.set_num_updates(update_num)
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
 
     def filter_indices_by_size(self, indices, dataset, max_positions=None, ignore_invalid_inputs=False):
         """Keep every row: OFA's datasets cut long texts to ``--max-src-length`` words themselves."""
         return indices
+
+    def begin_epoch(self, epoch: int, model) -> None:
+        """Before training: refuse a process that a launcher started as one of several but that
+        fairseq was not told about (see :func:`check_launch_joined`)."""
+        check_launch_joined()
+        super().begin_epoch(epoch, model)
 
     def get_batch_iterator(self, dataset, **kwargs: Any):
         """fairseq's iterator with no batch-size multiple, so no remainder batch is dropped
         (fairseq's callers pass every option by keyword)."""
         kwargs["required_batch_size_multiple"] = 1
         return super().get_batch_iterator(dataset, **kwargs)
+
+
+def check_launch_joined() -> None:
+    """Raise :class:`ConfigError` when torchrun (``WORLD_SIZE`` > 1) started this process but it
+    trains alone: fairseq only joins a launch it is given the distributed flags for, and
+    each process would otherwise train the whole model by itself and write the same files."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world.isdigit() and int(world) > 1 and not torch.distributed.is_initialized():
+        raise ConfigError(
+            f"this process was started by torchrun as one of {world} (WORLD_SIZE={world}) but fairseq was not "
+            f"told so, and each process would train alone: launch through run_scripts/lib.sh (see README, "
+            f"'Many GPUs and many machines') or pass --distributed-world-size {world} --distributed-rank $RANK "
+            f"--device-id $LOCAL_RANK --distributed-init-method env:// --distributed-no-spawn"
+        )

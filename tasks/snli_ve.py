@@ -2,9 +2,16 @@
 
 Training is teacher-forced on the gold answer (" yes" / " no" / " maybe"), with the answer
 trie's constraint masks. Evaluation scores all three candidates with the decoder,
-teacher-forced and constrained, and predicts the best: accuracy is the metric.
+teacher-forced and constrained, and predicts the best: accuracy is the metric (logged as
+OFA's ``snli_score`` in validation). ``fairseq-generate --task snli_ve`` gives the same
+constrained answer for every row and logs the split's accuracy once every row is scored.
+
+With a decaying decoder exit threshold, the decay's horizon ``N`` is each example's own
+decoder length (its prompt plus the longest answer), so an example exits the same way in
+any batch.
 """
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -15,6 +22,7 @@ from torch import Tensor
 
 from ofa_mue.criterions.label_smoothed_cross_entropy import constrained_log_probs
 from ofa_mue.core.early_exit import ExitSession
+from ofa_mue.core.exit_policy import ExitPolicy
 from ofa_mue.data.snli_ve_dataset import (
     ANSWERS,
     PROMPT_TYPES,
@@ -28,13 +36,19 @@ from ofa_mue.data.vocabulary import OFAVocabulary
 
 from .ofa_task import OFAConfig, OFATask
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class SnliVeConfig(OFAConfig):
-    add_caption: bool = field(default=True, metadata={"help": "put the premise (caption) into the prompt"})
-    prompt_type: str = field(
-        default="prev_output",
-        metadata={"help": f"decoder prompt before the answer: one of {', '.join(PROMPT_TYPES)}"},
+    add_caption: Optional[bool] = field(
+        default=None,
+        metadata={"help": "put the premise (caption) into the prompt, as OFA's --add-caption (default: the "
+                          "checkpoint's when evaluating, else off)"})
+    prompt_type: Optional[str] = field(
+        default=None,
+        metadata={"help": f"decoder prompt before the answer: one of {', '.join(PROMPT_TYPES)} (default: the "
+                          f"checkpoint's when evaluating, else prev_output)"},
     )
 
 
@@ -43,11 +57,13 @@ class SnliVeTask(OFATask):
     """SNLI-VE: premise + hypothesis + image -> yes / no / maybe."""
 
     cfg: SnliVeConfig
+    SETTING_DEFAULTS = {**OFATask.SETTING_DEFAULTS, "add_caption": False, "prompt_type": "prev_output"}
 
     def __init__(self, cfg: SnliVeConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)
         self.candidates = [tokens for _, tokens in answer_candidates(vocab)]
         self.answer_masks = candidate_answer_masks(answer_trie(vocab), self.candidates, len(vocab.dictionary))
+        self._generation_tally: Dict[str, List[int]] = {}  # split -> [correct, scored] of fairseq-generate
 
     def build_dataset(self, split: str, path: str) -> SnliVeDataset:
         return SnliVeDataset(
@@ -67,6 +83,13 @@ class SnliVeTask(OFATask):
         The encoder runs once per sample; the three candidates share its output. With an
         ``exit_session`` the encoder streams and the decoder tokens exit by its rules.
         """
+        token_scores, _, _ = self.score_tokens(model, sample, exit_session)
+        return token_scores.sum(-1)
+
+    def score_tokens(self, model, sample: Dict[str, Any], exit_session: Optional[ExitSession] = None):
+        """Per-position log-probabilities ``[B, 3, T]`` of the candidates (0 where not scored),
+        the scored positions ``[B, 3, T]`` (bool), and the decoder layers each position ran
+        (``[B, 3, T]``; ``None`` without an exit session)."""
         net_input = sample["net_input"]
         encoder_out = model.encoder(
             net_input["src_tokens"],
@@ -81,13 +104,15 @@ class SnliVeTask(OFATask):
         device = net_input["src_tokens"].device
         order = torch.arange(batch, device=device).repeat_interleave(len(candidates))
         encoder_out = model.encoder.reorder_encoder_out(encoder_out, order)
-        logits, _ = model.decoder(inputs["prev_output_tokens"].to(device), encoder_out=encoder_out)
+        logits, extra = model.decoder(inputs["prev_output_tokens"].to(device), encoder_out=encoder_out)
         target = inputs["target"].to(device)
         scored = target.ne(self.vocab.dictionary.pad())
         lprobs = constrained_log_probs(logits[scored], inputs["constraint_masks"].to(device))
         token_scores = torch.zeros_like(target, dtype=lprobs.dtype)
         token_scores[scored] = lprobs.gather(-1, target[scored].unsqueeze(-1)).squeeze(-1)
-        return token_scores.sum(-1).view(batch, len(candidates))
+        grid = (batch, len(candidates), target.size(1))
+        exit_layers = extra.get("exit_layers")
+        return token_scores.view(grid), scored.view(grid), None if exit_layers is None else exit_layers.view(grid)
 
     def candidate_inputs(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
         """Teacher-forced decoder inputs scoring every candidate after each sample's decoder prompt."""
@@ -95,23 +120,69 @@ class SnliVeTask(OFATask):
         return candidate_inputs(sample["decoder_prompts"], self.candidates, self.answer_masks, dictionary.pad(),
                                 dictionary.eos())
 
+    def exit_session(self, model, sample: Dict[str, Any], policy: Optional[ExitPolicy] = None) -> ExitSession:
+        """A session of ``policy`` (default: the task's options) for scoring ``sample``.
+
+        The decay's horizon of each candidate row is its example's decoder length: the
+        example's prompt plus the longest candidate, whatever else is in the batch.
+        """
+        policy = self.exit_policy(model) if policy is None else policy
+        longest = max(len(c) for c in self.candidates)
+        lengths = torch.tensor([len(prompt) + longest for prompt in sample["decoder_prompts"]])
+        width = int(lengths.max())  # the candidate rows' padded length
+        horizons = lengths.repeat_interleave(len(self.candidates)).unsqueeze(1).expand(-1, width).flatten()
+        return policy.session(horizons.to(sample["net_input"]["src_tokens"].device), model.decoder.hidden_to_logits)
+
     def predict(self, model, sample: Dict[str, Any], exit_session: Optional[ExitSession] = None) -> List[str]:
         """The best-scoring answer of each sample."""
         best = self.candidate_scores(model, sample, exit_session).argmax(-1).tolist()
         return [ANSWERS[i] for i in best]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
-        horizon = max(len(prompt) for prompt in sample["decoder_prompts"]) + max(len(c) for c in self.candidates)
-        session = self.exit_policy().session(horizon, models[0].decoder.hidden_to_logits)
-        predictions = self.predict(models[0], sample, session)
+        session = self.exit_session(models[0], sample)
+        token_scores, scored, exit_layers = self.score_tokens(models[0], sample, session)
+        predictions = [ANSWERS[i] for i in token_scores.sum(-1).argmax(-1).tolist()]
+        layers = session.example_layers()
+        if exit_layers is not None:  # the scored-positions variant of the decoder's layer counts
+            sums = (exit_layers * scored).flatten(1).sum(-1).tolist()
+            counts = scored.flatten(1).sum(-1).tolist()
+            for example, layer_sum, count in zip(layers, sums, counts):
+                example.decoder_scored_layer_sum, example.decoder_scored_tokens = int(layer_sum), int(count)
         return [
-            {"uniq_id": uniq_id, "prediction": prediction, "answer": answer, "layers": layers}
-            for uniq_id, prediction, answer, layers in zip(
-                sample["uniq_ids"], predictions, sample["answers"], session.example_layers()
-            )
+            {"uniq_id": uniq_id, "prediction": prediction, "answer": answer, "layers": example}
+            for uniq_id, prediction, answer, example in zip(sample["uniq_ids"], predictions, sample["answers"], layers)
         ]
 
-    def evaluation_metrics(self, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
+    def inference_step(self, generator, models, sample, prefix_tokens=None, constraints=None):
+        """fairseq-generate's step: the best of the three constrained answers for every sample, as
+        one hypothesis (answer tokens and eos, their log-probabilities), with the task's exit
+        options; logs the split's accuracy once every row of it has been scored."""
+        with torch.no_grad():
+            token_scores, scored, _ = self.score_tokens(models[0], sample, self.exit_session(models[0], sample))
+        best = token_scores.sum(-1).argmax(-1)
+        hypotheses = []
+        eos = torch.tensor([self.vocab.dictionary.eos()])
+        for index, choice in enumerate(best.tolist()):
+            positional = token_scores[index, choice][scored[index, choice]]
+            hypotheses.append([{"tokens": torch.cat([self.candidates[choice], eos]).to(positional.device),
+                                "score": float(positional.sum()), "positional_scores": positional,
+                                "alignment": None, "attention": None}])
+        self._tally_generation(sample, [ANSWERS[i] for i in best.tolist()])
+        return hypotheses
+
+    def _tally_generation(self, sample: Dict[str, Any], predictions: List[str]) -> None:
+        split = sample["split"]
+        tally = self._generation_tally.setdefault(split, [0, 0])
+        tally[0] += sum(p == a for p, a in zip(predictions, sample["answers"]))
+        tally[1] += len(predictions)
+        rows = len(self.datasets[split]) if split in self.datasets else None
+        if tally[1] == rows:
+            logger.info("snli_ve %s: accuracy %.4f (%d of %d rows correct; the task's metric: fairseq's BLEU "
+                        "line does not apply to SNLI-VE)", split, tally[0] / rows, tally[0], rows)
+            del self._generation_tally[split]
+
+    @classmethod
+    def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:
         correct = sum(record["prediction"] == record["answer"] for record in records)
         return {"accuracy": correct / len(records)}
 
@@ -124,8 +195,9 @@ class SnliVeTask(OFATask):
         return loss, sample_size, logging_output
 
     def reduce_metrics(self, logging_outputs, criterion) -> None:
+        """Logs OFA's ``snli_score``: validation accuracy as a fraction (``--best-checkpoint-metric snli_score``)."""
         super().reduce_metrics(logging_outputs, criterion)
         total = sum(log.get("_snli_total", 0) for log in logging_outputs)
         if total:
             correct = sum(log.get("_snli_correct", 0) for log in logging_outputs)
-            metrics.log_scalar("snli_accuracy", 100.0 * correct / total, total, round=2)
+            metrics.log_scalar("snli_score", correct / total, total, round=4)

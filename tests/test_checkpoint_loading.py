@@ -91,3 +91,19 @@ def test_missing_and_foreign_files_give_clear_errors(tmp_path):
     text.write_text("not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable torch checkpoint"):
         checkpoint_utils.load_checkpoint_to_cpu(str(text))
+
+
+def test_ema_weights_load_through_the_allow_list(tmp_path, monkeypatch):
+    """``--ema-seed-model`` reads a checkpoint with fairseq's own ``load_ema_from_checkpoint``."""
+    monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS", raising=False)
+    state = _fairseq_state()
+    state["extra_state"]["ema"] = collections.OrderedDict(weight=torch.full((2, 2), 3.0))
+    path = tmp_path / "ema.pt"
+    torch.save(state, path)
+    loaded = checkpoint_utils.load_ema_from_checkpoint(str(path))
+    torch.testing.assert_close(loaded["model"]["weight"], torch.full((2, 2), 3.0))
+
+    hostile = tmp_path / "hostile_ema.pt"
+    torch.save({**state, "payload": UnexpectedPayload()}, hostile)
+    with pytest.raises(CheckpointError, match=f"{hostile}: refused to unpickle: it holds .*UnexpectedPayload"):
+        checkpoint_utils.load_ema_from_checkpoint(str(hostile))

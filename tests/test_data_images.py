@@ -59,3 +59,58 @@ def test_transform_resizes_bicubic_and_normalises():
     expected = (expected / 255 - 0.5) / 0.5
     assert torch.allclose(tensor.permute(1, 2, 0).reshape(-1, 3), expected, atol=1e-6)
     assert image_transform()(image).shape == (3, 480, 480)
+
+
+def _cell(image: Image.Image, image_format: str) -> str:
+    buffer = BytesIO()
+    image.save(buffer, format=image_format)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _palette_image(mode: str) -> Image.Image:
+    image = Image.new(mode, (4, 4))
+    image.putpalette([0, 0, 0, 200, 30, 60] + [0] * 762)
+    image.putpixel((1, 1), (1, 255) if mode == "PA" else 1)
+    return image
+
+
+def _with_pixel(mode: str, size, value) -> Image.Image:
+    image = Image.new(mode, size)
+    image.putpixel((1, 1), value)
+    return image
+
+
+# (mode Pillow reads the cell back in, the image, its format, expected RGB at (1, 1))
+MODES = [
+    ("1", _with_pixel("1", (4, 4), 1), "PNG", (255, 255, 255)),
+    ("L", _with_pixel("L", (4, 4), 77), "PNG", (77, 77, 77)),
+    ("P", _palette_image("P"), "PNG", (200, 30, 60)),
+    ("RGBA", Image.new("RGBA", (4, 4), (200, 0, 0, 0)), "PNG", (255, 255, 255)),  # transparent: background
+    ("RGBA", Image.new("RGBA", (4, 4), (0, 0, 200, 102)), "PNG", (153, 153, 233)),  # 40% over white
+    ("CMYK", Image.new("CMYK", (4, 4), (0, 255, 0, 0)), "TIFF", (255, 0, 255)),
+    ("I;16", _with_pixel("I;16", (4, 4), 65535), "PNG", (255, 255, 255)),
+    ("I;16", _with_pixel("I;16", (4, 4), 32896), "PNG", (128, 128, 128)),
+    ("I;16B", _with_pixel("I;16B", (4, 4), 12850), "TIFF", (50, 50, 50)),
+    ("I", _with_pixel("I", (4, 4), 25700), "TIFF", (100, 100, 100)),
+    ("F", _with_pixel("F", (4, 4), 0.6), "TIFF", (153, 153, 153)),
+    ("LA", Image.new("LA", (4, 4), (0, 0)), "PNG", (255, 255, 255)),
+    ("LA", Image.new("LA", (4, 4), (0, 255)), "PNG", (0, 0, 0)),
+    ("PA", _palette_image("PA"), "TIFF", (200, 30, 60)),
+]
+
+
+@pytest.mark.parametrize("mode, image, image_format, expected", MODES,
+                         ids=[f"{m[0]}-{i}" for i, m in enumerate(MODES)])
+def test_every_pillow_mode_becomes_the_rgb_picture_it_shows(mode, image, image_format, expected):
+    cell = _cell(image, image_format)
+    with Image.open(BytesIO(base64.b64decode(cell))) as read_back:
+        assert read_back.mode == mode  # the cell really holds this mode
+    rgb = decode_image(cell, "f.tsv", 1)
+    assert rgb.mode == "RGB" and rgb.size == image.size
+    assert rgb.getpixel((1, 1)) == expected
+
+
+def test_unreadable_image_message_holds_no_memory_address():
+    with pytest.raises(DataError) as info:
+        decode_image(base64.b64encode(b"plain text, not a picture").decode(), "f.tsv", 2)
+    assert " at 0x" not in str(info.value), str(info.value)

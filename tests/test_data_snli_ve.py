@@ -20,6 +20,7 @@ def snli_rows(image_b64):
 
 
 def make(write_tsv, vocab, rows, **kwargs):
+    kwargs.setdefault("add_caption", True)  # OFA's recipes pass --add-caption
     return SnliVeDataset("valid", write_tsv(rows), vocab, patch_image_size=16, **kwargs)
 
 

@@ -80,13 +80,14 @@ def test_empty_and_absent_files(tmp_path):
         TSVReader(tmp_path / "absent.tsv", COLUMNS)
 
 
-def test_invalid_utf8_names_row(tmp_path):
+def test_invalid_utf8_names_row_and_field(tmp_path):
     path = tmp_path / "latin1.tsv"
     path.write_bytes(b"1\ta\tyes\n2\t\xe9\tno\n")
     reader = TSVReader(path, COLUMNS)
     with pytest.raises(DataError, match="UTF-8") as info:
         reader[1]
-    assert info.value.row == 2
+    assert (info.value.row, info.value.field) == (2, COLUMNS[1])
+    assert f"row 2, field '{COLUMNS[1]}'" in str(info.value)
 
 
 def test_pickled_reader_reopens_the_file(write_tsv):

@@ -283,6 +283,61 @@ def test_entropy_and_patience_policies_exit_per_token(model):
         PatiencePolicy(decoder=0)
 
 
+def test_entropy_and_patience_take_mues_encoder_exits(model):
+    """On equal footing: the baselines' encoder streams stop where MuE's do with the same thresholds,
+    their decoder by their own rule, and each policy names the parts that exit."""
+    net, _ = model
+    net_input = _batch(batch=3)
+    project = net.decoder.hidden_to_logits
+    prev = torch.randint(4, VOCAB, (3, 5))
+    with torch.no_grad():
+        # thresholds between the streams' first-layer similarities: some samples stop, others run on
+        similarities = _first_layer_similarities(net, net_input)
+        image, text = (float(values.median()) for values in similarities)
+        mue = MuEThresholds(image=image, text=text).session(horizon=5)
+        _decode_full(net, net_input, prev, mue)
+        reference = [(e.image_layers, e.text_layers) for e in mue.example_layers()]
+        assert {layers for layers, _ in reference} != {6} and {layers for _, layers in reference} != {6}
+        for policy in (EntropyPolicy(100.0, image=image, text=text), PatiencePolicy(1, image=image, text=text)):
+            session = policy.session(horizon=5, project=project)
+            _decode_full(net, net_input, prev, session)
+            assert [(e.image_layers, e.text_layers) for e in session.example_layers()] == reference
+            assert policy.exiting_parts == ("image", "text", "decoder")
+        decoder_only = EntropyPolicy(100.0).session(horizon=5, project=project)
+        _decode_full(net, net_input, prev, decoder_only)
+        assert {(e.image_layers, e.text_layers) for e in decoder_only.example_layers()} == {(6, 6)}
+    assert EntropyPolicy(0.5).exiting_parts == ("decoder",)
+    assert MuEThresholds(decoder=0.9).exiting_parts == ("decoder",)
+    assert MuEThresholds(image=0.9, text=0.9, decoder=0.9).exiting_parts == ("image", "text", "decoder")
+    assert StaticDepths(image=2, decoder=3).exiting_parts == ("image", "decoder")
+    with pytest.raises(ConfigError, match="--text-exit-threshold"):
+        PatiencePolicy(2, text=float("nan"))
+
+
+def _first_layer_similarities(net, net_input):
+    """Per-sample cosine similarity between the first encoder layer's output and input, per stream,
+    from a plain pass with hooks (no exit machinery involved)."""
+    from ofa_mue.core.exit_policy import stream_similarity
+
+    seen = []
+    hook = net.encoder.layers[0].register_forward_hook(
+        lambda module, inputs, output: seen.append(stream_similarity(inputs[0], output, inputs[2])))
+    try:
+        net.encoder(**net_input)
+    finally:
+        hook.remove()
+    return seen  # image stream first, then text (the decomposed encoder's order)
+
+
+def test_static_depths_beyond_the_model_are_refused(model):
+    net, _ = model
+    StaticDepths(image=6, text=1, decoder=6).check_depths(net.encoder.num_layers, net.decoder.num_layers)
+    with pytest.raises(ConfigError, match=r"--static-decoder-layers 7 is deeper than the model's decoder \(6 layers\)"):
+        StaticDepths(decoder=7).check_depths(net.encoder.num_layers, net.decoder.num_layers)
+    with pytest.raises(ConfigError, match="--static-image-layers 7"):
+        StaticDepths(image=7).check_depths(net.encoder.num_layers, net.decoder.num_layers)
+
+
 def test_generation_starts_from_bos_like_training(model):
     net, dictionary = model
     net_input = _batch(batch=3)

@@ -95,3 +95,34 @@ def test_expected_time_reduction_follows_the_paper():
     assert summary.image_layers == pytest.approx(4.5)
     assert summary.decoder_layers == pytest.approx((6 + 3) / 2)
     assert summary.examples == 2
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"exit_policy": "static", "static_decoder_layers": 2, "image_exit_threshold": 0.9},
+     "--image-exit-threshold cannot apply with --exit-policy static"),
+    ({"exit_policy": "entropy", "decoder_exit_threshold": 0.9},
+     "--decoder-exit-threshold cannot apply with --exit-policy entropy"),
+    ({"exit_policy": "patience", "exit_profile": "profile.json"}, "--exit-profile holds MuE's thresholds"),
+    ({"exit_policy": "mue", "static_text_layers": 3}, "--static-text-layers sets a static depth"),
+    ({"exit_policy": "static", "static_decoder_layers": 4}, "--static-decoder-layers 4 is deeper than the model's decoder"),
+])
+def test_task_refuses_exit_options_it_cannot_honour(ofa_vocab, options, message):
+    from types import SimpleNamespace
+
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    task = SnliVeTask(SnliVeConfig(**options), ofa_vocab)
+    model = SimpleNamespace(encoder=SimpleNamespace(num_layers=6), decoder=SimpleNamespace(num_layers=3))
+    with pytest.raises(ConfigError, match=message):
+        task.exit_policy(model)
+
+
+def test_task_builds_baselines_with_mues_encoder_exits(ofa_vocab):
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+    from ofa_mue.core.exit_policy import EntropyPolicy, PatiencePolicy
+
+    entropy = SnliVeTask(SnliVeConfig(exit_policy="entropy", entropy_exit_threshold=0.3, image_exit_threshold=0.9,
+                                      text_exit_threshold=0.95), ofa_vocab).exit_policy()
+    assert entropy == EntropyPolicy(0.3, image=0.9, text=0.95)
+    patience = SnliVeTask(SnliVeConfig(exit_policy="patience", patience_exit_layers=2), ofa_vocab).exit_policy()
+    assert patience == PatiencePolicy(2) and patience.exiting_parts == ("decoder",)

@@ -133,3 +133,32 @@ def test_layer_weight_count_must_match_the_decoder(model, dictionary):
 def test_layer_weights_are_normalised():
     assert normalised_layer_weights(parse_layer_weights("1,1,2"), 3) == [0.25, 0.25, 0.5]
     assert normalised_layer_weights(None, 4) == [0.25] * 4
+
+
+def test_drop_worst_leaves_out_each_layers_worst_tokens_in_training_only(model, dictionary):
+    """OFA's --drop-worst-ratio/--drop-worst-after, per layer as MuE's code applies it."""
+    batch = tiny_batch(dictionary)
+    model.eval()  # no dropout: the reference and the criterion see the same outputs
+    ntokens = batch["ntokens"]
+    kept = int(ntokens * (1 - 0.5))
+    criterion = LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, drop_worst_ratio=0.5,
+                                                   drop_worst_after=3)
+    scored = batch["target"].ne(model.decoder.padding_idx)
+    with torch.no_grad():
+        _, extra = model(**batch["net_input"], return_layer_states=True)
+    expected = 0.0
+    for state in extra["layer_states"]:
+        lprobs = F.log_softmax(model.decoder.hidden_to_logits(state).float(), dim=-1)[scored]
+        target = batch["target"][scored]
+        per_token = (1 - EPSILON) * -lprobs.gather(-1, target[:, None]).squeeze(-1) + EPSILON * -lprobs.mean(-1)
+        expected += per_token.sort().values[:kept].sum() / DECODER_LAYERS
+    criterion.train()
+    criterion.set_num_updates(4)  # past --drop-worst-after
+    loss, sample_size, _ = criterion(model, batch)
+    assert sample_size == kept
+    torch.testing.assert_close(loss, expected)
+    criterion.set_num_updates(3)  # not yet
+    assert criterion(model, batch)[1] == ntokens
+    criterion.set_num_updates(4)
+    criterion.eval()  # validation scores every token, as OFA's
+    assert criterion(model, batch)[1] == ntokens

@@ -2,6 +2,7 @@
 fairseq-generate, and the evaluation that must score every row of a split."""
 from __future__ import annotations
 
+import csv
 import json
 import re
 import subprocess
@@ -69,9 +70,10 @@ def test_caption_trains_generates_and_evaluates_every_row(demo, tmp_path):
     save_dir = tmp_path / "ckpt"
     train(demo, "caption", save_dir, 2)
     checkpoint = str(save_dir / "checkpoint_last.pt")
+    # as the README writes it: image size and vocabulary come from the checkpoint (trained at 64 px)
     generated = run("fairseq_cli.generate", str(demo / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
-                    "--bpe-dir", str(demo / "bpe"), "--patch-image-size", "64", "--path", checkpoint,
-                    "--gen-subset", "test", "--batch-size", str(BATCH), "--beam", "2", "--max-len-b", "8", "--cpu")
+                    "--path", checkpoint, "--gen-subset", "test", "--batch-size", str(BATCH), "--beam", "2",
+                    "--max-len-b", "8", "--cpu")
     hypotheses = re.findall(r"^D-(\d+)\t", generated, flags=re.MULTILINE)
     assert sorted(int(i) for i in hypotheses) == list(range(TEST_ROWS))
 
@@ -112,21 +114,37 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     assert 0.0 <= summary["layers"]["expected_time_reduction"] <= 1.0
 
     sweep_dir = tmp_path / "sweep"
-    run("ofa_mue.sweep", *common, "--gen-subset", "valid", "--thresholds", "0.99,0.9", "--depths", "2,4",
-        "--entropies", "0.5", "--patiences", "1", "--sweep-dir", str(sweep_dir))
+    run("ofa_mue.sweep", *common, "--gen-subset", "valid", "--thresholds", "0.99,0.9", "--depths", "3",
+        "--entropies", "0.5", "--patiences", "1", "--image-exit-threshold", "0.9", "--text-exit-threshold", "0.95",
+        "--timing-rows", "4",
+        "--sweep-dir", str(sweep_dir))
     lines = (sweep_dir / "sweep.csv").read_text().splitlines()
-    assert [line.split(",")[0] for line in lines[1:]] == ["full", "mue", "mue", "entropy", "patience", "static",
-                                                          "static"]
+    assert lines[0].startswith("# commit ")
+    rows = list(csv.DictReader(lines[1:]))
+    assert [row["curve"] for row in rows] == ["full", "mue", "mue", "mue_decoder", "mue_decoder", "entropy",
+                                              "patience", "entropy_encoder", "patience_encoder", "mue_given",
+                                              *["static"] * 7]  # depths {3, 6} for image, text and decoder
+    assert {row["exits"] for row in rows if row["curve"].endswith("_encoder")} == {"image+text+decoder"}
+    assert rows[9]["setting"] == "given: image 0.9 / text 0.95 / decoder off" and rows[9]["exits"] == "image+text"
+    assert all(row["measured_reduction"] for row in rows if row["curve"] != "static")
+    assert not any(row["measured_reduction"] for row in rows if row["curve"] == "static")
     assert (sweep_dir / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "expected time reduction" in (sweep_dir / "sweep.md").read_text()
+    assert "median of 5 paired ratios" in (sweep_dir / "sweep.md").read_text()
 
 
-def test_out_of_range_threshold_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path):
+@pytest.mark.parametrize("module, flags, message", [
+    ("ofa_mue.evaluate", ["--decoder-exit-threshold", "nan"], "error: --decoder-exit-threshold must be"),
+    ("ofa_mue.evaluate", ["--exit-policy", "static", "--static-decoder-layers", "7"],
+     "error: --static-decoder-layers 7 is deeper than the model's decoder (6 layers)"),
+    ("ofa_mue.sweep", ["--depths", "7", "--sweep-dir", "SWEEP"], "error: --depths 7 is deeper than the model's encoder"),
+])
+def test_out_of_range_option_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path, module, flags, message):
+    flags = [str(tmp_path / "out") if flag == "SWEEP" else flag for flag in flags]
     done = subprocess.run(
-        [sys.executable, "-m", "ofa_mue.evaluate", str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint,
-         "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test", "--cpu",
-         "--decoder-exit-threshold", "nan", "--results-path", str(tmp_path / "out")],
+        [sys.executable, "-m", module, str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint,
+         "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test", "--cpu", *flags,
+         "--results-path", str(tmp_path / "out")],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
-    assert done.stderr.strip().splitlines()[-1].startswith("error: --decoder-exit-threshold must be")
+    assert done.stderr.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / "out").exists()

@@ -67,6 +67,11 @@ class ExitSession:
         (no work, no device synchronisation per generation step) until :meth:`example_layers`."""
         self._decoder_calls.append((layers.detach(), processed, row_source))
 
+    def decoder_token_layers(self) -> List[Tensor]:
+        """The layers ``[R, T]`` each token of each decoder call ran, in call order (a
+        teacher-forced pass is one call; a generation makes one call per step)."""
+        return [layers for layers, _, _ in self._decoder_calls]
+
     def example_layers(self) -> List[ExampleLayers]:
         """Per input sample of the batch: stream layers and token counts, decoder layer sums."""
         streams = self._stream_layers

@@ -4,7 +4,8 @@ Each generation runs with a fresh :class:`~ofa_mue.core.early_exit.ExitSession` 
 policy (:mod:`ofa_mue.core.exit_policy`): encoder streams stop per sample, and every hypothesis of the beam decides per
 token for itself (each is a row of the decoder's batch). After :meth:`generate`,
 :attr:`EarlyExitSequenceGenerator.last_example_layers` holds the layers each input sample
-used (decoder tokens of all its beams and steps).
+used (decoder tokens of all its beams and steps), and
+:attr:`EarlyExitSequenceGenerator.last_session` the exit session it ran with.
 
 Generation starts from ``<s>``, as OFA's decoder inputs do in training (fairseq's generator
 would start from ``</s>``). It also mends fairseq's CPU fallback of ``--no-repeat-ngram-size`` (used whenever fairseq's
@@ -14,13 +15,14 @@ of the tokens generated so far and so blocks nothing (fairseq issue #4709).
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
 from torch import Tensor
 
+from .early_exit import ExitSession
 from .exit_policy import ExitPolicy, MuEThresholds
 from .time_reduction import ExampleLayers
 
@@ -35,6 +37,7 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
             self.repeat_ngram_blocker = GeneratedPrefixNGramBlock(blocker.no_repeat_ngram_size)
         self.policy = policy
         self.last_example_layers: List[ExampleLayers] = []
+        self.last_session: Optional[ExitSession] = None
 
     @torch.no_grad()
     def generate(self, models, sample: Dict[str, Any], **kwargs: Any):
@@ -45,6 +48,7 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
         sample = {**sample, "net_input": {**sample["net_input"], "exit_session": session}}
         hypotheses = super().generate(models, sample, **kwargs)
         self.last_example_layers = session.example_layers()
+        self.last_session = session
         return hypotheses
 
 

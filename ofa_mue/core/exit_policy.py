@@ -8,6 +8,12 @@
 - ``static`` (:class:`StaticDepths`): fixed image, text and decoder depths;
 - no exits: the ``mue`` policy with every threshold above 1 (the default).
 
+The two prediction-based baselines decide in the decoder only (an encoder layer has no
+prediction to be confident about); for a comparison on equal footing they can also take
+MuE's encoder exits (``image``/``text`` similarity thresholds, the same rule as MuE's).
+Every policy says which parts of the model can exit (``exiting_parts``), so that results
+can say what was compared.
+
 Every policy builds an :class:`~ofa_mue.core.early_exit.ExitSession` for a batch with
 ``session(horizon, project)``; ``project`` maps a decoder layer's hidden states to
 vocabulary logits (the shared final layer norm and output projection), which only the
@@ -26,8 +32,11 @@ state before and after the layer exceeds the decaying threshold
 
     Theta(t) = beta * theta + (1 - beta) * exp(-tau * t / N)
 
-of its position ``t`` (``N``: the horizon, the longest generation, e.g. ``--max-len-b``), which starts near 1 and so protects the first
-tokens of a caption; ``beta = 1`` gives the constant threshold ``theta``.
+of its position ``t``, which starts near 1 and so protects the first tokens of a caption;
+``beta = 1`` gives the constant threshold ``theta``. ``N`` is the horizon: in generation the
+longest generation (``--max-len-b``), in SNLI-VE's teacher-forced scoring each example's own
+decoder length (its prompt and longest answer), so that an example's thresholds never
+depend on the batch it is in.
 
 A threshold above 1 never fires (a cosine similarity is at most 1): that disables the
 exit. Thresholds must be finite and at least -1.
@@ -36,13 +45,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .early_exit import ExitSession
+from .early_exit import ExitSession, TokenExitRule
 from ..errors import ConfigError
 
 Projection = Callable[[Tensor], Tensor]
@@ -131,21 +140,29 @@ class StreamSimilarityExit:
 
 @dataclass
 class TokenSimilarityExit:
-    """Decoder rule: a token stops once ``similarity > Theta(position)``."""
+    """Decoder rule: a token stops once ``similarity > Theta(position)``.
+
+    ``horizon`` is ``N``: one number, or one per token of the decoder call (flat, in its
+    ``[B, T]`` order) where tokens of one call have different horizons.
+    """
 
     theta: float
     beta: float = 1.0
     tau: float = 0.0
-    horizon: int = 16
+    horizon: Union[int, Tensor] = 16
     _constant: _TensorConstant = field(init=False, repr=False, compare=False)
     _last_threshold: Optional[tuple] = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._constant = _TensorConstant(self.theta)
 
-    def threshold(self, positions: Tensor) -> Tensor:
-        """``Theta(t)`` for decoder positions ``t``."""
-        decay = torch.exp(-self.tau * positions.float() / self.horizon)
+    def threshold(self, positions: Tensor, tokens: Optional[Tensor] = None) -> Tensor:
+        """``Theta(t)`` for decoder positions ``t`` (of the call's tokens ``tokens``, which pick
+        their horizons when there is one per token)."""
+        horizon = self.horizon
+        if isinstance(horizon, Tensor):
+            horizon = horizon.to(positions.device)[tokens].float()
+        decay = torch.exp(-self.tau * positions.float() / horizon)
         return self.beta * self.theta + (1.0 - self.beta) * decay
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
@@ -154,8 +171,17 @@ class TokenSimilarityExit:
             return similarity_exceeds(x_in, x_out, self._constant.on(x_in.device))
         # the layers of one decoder call test the same positions: compute their thresholds once
         if self._last_threshold is None or self._last_threshold[0] is not positions:
-            self._last_threshold = (positions, self.threshold(positions))
+            self._last_threshold = (positions, self.threshold(positions, tokens))
         return similarity_exceeds(x_in, x_out, self._last_threshold[1])
+
+
+PARTS = ("image", "text", "decoder")
+"""The parts of the model that can exit: the two encoder streams and the decoder."""
+
+
+def encoder_similarity_rules(image: float, text: float) -> Dict[str, StreamSimilarityExit]:
+    """MuE's encoder rule for each stream whose threshold can fire (at most 1); none for the others."""
+    return {name: StreamSimilarityExit(value) for name, value in (("image", image), ("text", text)) if value <= 1.0}
 
 
 @dataclass(frozen=True)
@@ -181,16 +207,24 @@ class MuEThresholds:
         """Whether any encoder stream can stop early."""
         return self.image <= 1.0 or self.text <= 1.0
 
-    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
+    @property
+    def decoder_exits(self) -> bool:
+        """Whether decoder tokens can stop early (the decayed threshold never drops below beta * theta)."""
+        return self.decoder_beta * self.decoder <= 1.0
+
+    @property
+    def exiting_parts(self) -> Tuple[str, ...]:
+        """The parts (of :data:`PARTS`) that can stop early."""
+        return (*encoder_similarity_rules(self.image, self.text), *(("decoder",) if self.decoder_exits else ()))
+
+    def session(self, horizon: Union[int, Tensor], project: Optional[Projection] = None) -> ExitSession:
         """An exit session with a rule for each exit that can fire (a threshold that can reach 1
         or less); a disabled exit gets no rule, so it costs nothing and changes nothing.
-        ``horizon``: the decay's ``N``."""
-        encoder_rules = {name: StreamSimilarityExit(value) for name, value in (("image", self.image), ("text", self.text))
-                         if value <= 1.0}
+        ``horizon``: the decay's ``N`` (see :class:`TokenSimilarityExit`)."""
         decoder_rule = None
-        if self.decoder_beta * self.decoder <= 1.0:  # the decayed threshold never drops below beta * theta
+        if self.decoder_exits:
             decoder_rule = TokenSimilarityExit(self.decoder, self.decoder_beta, self.decoder_tau, horizon)
-        return ExitSession(encoder_rules, decoder_rule)
+        return ExitSession(encoder_similarity_rules(self.image, self.text), decoder_rule)
 
 
 @dataclass(frozen=True)
@@ -227,7 +261,20 @@ class StaticDepths:
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{flag} must be a whole number >= 0 (0 = every layer), got {value!r}")
 
-    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
+    @property
+    def exiting_parts(self) -> Tuple[str, ...]:
+        """The parts cut to a fixed depth."""
+        return tuple(part for part in PARTS if getattr(self, part))
+
+    def check_depths(self, encoder_layers: int, decoder_layers: int) -> None:
+        """A :class:`ConfigError` when a depth exceeds the model's (the model has no such layer)."""
+        for flag, value, side, layers in (("--static-image-layers", self.image, "encoder", encoder_layers),
+                                          ("--static-text-layers", self.text, "encoder", encoder_layers),
+                                          ("--static-decoder-layers", self.decoder, "decoder", decoder_layers)):
+            if value > layers:
+                raise ConfigError(f"{flag} {value} is deeper than the model's {side} ({layers} layers)")
+
+    def session(self, horizon: Union[int, Tensor], project: Optional[Projection] = None) -> ExitSession:
         """A session whose rules stop each stream at its fixed depth."""
         encoder_rules = {name: FixedDepth(depth) for name, depth in (("image", self.image), ("text", self.text))
                          if depth}
@@ -277,31 +324,56 @@ def _require_projection(project: Optional[Projection], policy: str) -> Projectio
 
 
 @dataclass(frozen=True)
-class EntropyPolicy:
-    """DeeBERT-style baseline: decoder exits by prediction entropy; the encoder runs every layer."""
+class _EncoderSimilarityExits:
+    """MuE's encoder exits, for the decoder-only baselines run on equal footing with MuE
+    (keyword-only ``image``/``text`` thresholds; above 1, the default: the encoder runs every layer)."""
+
+    image: float = field(default=NEVER, kw_only=True)
+    text: float = field(default=NEVER, kw_only=True)
+
+    def __post_init__(self) -> None:
+        check_threshold("--image-exit-threshold", self.image)
+        check_threshold("--text-exit-threshold", self.text)
+
+    @property
+    def exiting_parts(self) -> Tuple[str, ...]:
+        """The encoder streams that can stop early, then the decoder."""
+        return (*encoder_similarity_rules(self.image, self.text), "decoder")
+
+    def _session(self, decoder_rule: TokenExitRule) -> ExitSession:
+        return ExitSession(encoder_similarity_rules(self.image, self.text), decoder_rule)
+
+
+@dataclass(frozen=True)
+class EntropyPolicy(_EncoderSimilarityExits):
+    """DeeBERT-style baseline: decoder exits by prediction entropy; encoder exits by MuE's rule
+    when ``image``/``text`` are given."""
 
     decoder: float
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not (math.isfinite(self.decoder) and self.decoder >= 0.0):
             raise ConfigError(f"--entropy-exit-threshold must be a finite number >= 0 (nats), got {self.decoder}")
 
-    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
-        return ExitSession({}, EntropyExit(self.decoder, _require_projection(project, "entropy")))
+    def session(self, horizon: Union[int, Tensor], project: Optional[Projection] = None) -> ExitSession:
+        return self._session(EntropyExit(self.decoder, _require_projection(project, "entropy")))
 
 
 @dataclass(frozen=True)
-class PatiencePolicy:
-    """PABEE-style baseline: decoder exits after ``decoder`` unchanged predictions; full encoder."""
+class PatiencePolicy(_EncoderSimilarityExits):
+    """PABEE-style baseline: decoder exits after ``decoder`` unchanged predictions; encoder exits
+    by MuE's rule when ``image``/``text`` are given."""
 
     decoder: int
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not isinstance(self.decoder, int) or self.decoder < 1:
             raise ConfigError(f"--patience-exit-layers must be a whole number >= 1, got {self.decoder!r}")
 
-    def session(self, horizon: int, project: Optional[Projection] = None) -> ExitSession:
-        return ExitSession({}, PatienceExit(self.decoder, _require_projection(project, "patience")))
+    def session(self, horizon: Union[int, Tensor], project: Optional[Projection] = None) -> ExitSession:
+        return self._session(PatienceExit(self.decoder, _require_projection(project, "patience")))
 
 
 ExitPolicy = Union[MuEThresholds, StaticDepths, EntropyPolicy, PatiencePolicy]

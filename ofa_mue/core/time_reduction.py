@@ -13,14 +13,24 @@ How the terms are counted here:
 - Encoder: with a modality-decomposed encoder the image and the text stream stop at
   their own depths; ``n_E`` is their mean weighted by the number of (non-padding) tokens
   in each stream, so a 900-patch image stream counts for what it costs.
-- Decoder: every token the decoder processes counts with weight ``w_i = 1`` (all beams
-  and steps of a generation; for teacher-forced scoring, every scored position of every
-  candidate), so the decoder term is the mean layer count per processed token over ``N_D``.
+- Decoder: every position the decoder processes counts with weight ``w_i = 1``, so the
+  decoder term is the mean layer count per processed position over ``N_D``. In generation
+  that is every step of every beam hypothesis. In SNLI-VE's teacher-forced scoring it is
+  every non-padding position of every candidate's row: the decoder prompt (OFA's
+  ``prev_output``: the source text without eos) and the answer, once per candidate.
+
+The paper does not say which decoder positions count when answers are scored rather than
+generated, so a second figure is reported beside it: the *scored-positions* variant
+(``expected_time_reduction_scored_positions``), whose decoder term counts only the
+positions whose output is scored (the last prompt position, which predicts the answer's
+first token, and the answer's positions, which predict the rest and eos). In generation
+every processed position is scored, so the two figures are equal. The first is the main
+figure, the paper's definition applied to all the work the decoder does.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional, Tuple
 
 
 @dataclass
@@ -33,6 +43,8 @@ class ExampleLayers:
     text_tokens: int
     decoder_layer_sum: int = 0
     decoder_tokens: int = 0
+    decoder_scored_layer_sum: Optional[int] = None  # None: every processed position is scored
+    decoder_scored_tokens: Optional[int] = None
 
     def encoder_layers(self) -> float:
         """Token-weighted mean encoder depth of the two streams."""
@@ -41,21 +53,32 @@ class ExampleLayers:
             return 0.0
         return (self.image_layers * self.image_tokens + self.text_layers * self.text_tokens) / tokens
 
-    def decoder_layers(self) -> float:
-        """Mean decoder layers per processed token."""
-        return self.decoder_layer_sum / self.decoder_tokens if self.decoder_tokens else 0.0
+    def decoder_layers(self, scored_positions: bool = False) -> float:
+        """Mean decoder layers per processed position (per scored position with ``scored_positions``)."""
+        layer_sum, tokens = self.decoder_sums(scored_positions)
+        return layer_sum / tokens if tokens else 0.0
+
+    def decoder_sums(self, scored_positions: bool = False) -> Tuple[int, int]:
+        """Decoder layers summed over the counted positions, and their number."""
+        if scored_positions and self.decoder_scored_tokens is not None:
+            return self.decoder_scored_layer_sum or 0, self.decoder_scored_tokens
+        return self.decoder_layer_sum, self.decoder_tokens
 
 
-def time_share(example: ExampleLayers, encoder_depth: int, decoder_depth: int) -> float:
-    """The paper's ``(n_E/N_E + n_D/N_D) / 2`` for one example: 1.0 for the full model."""
+def time_share(example: ExampleLayers, encoder_depth: int, decoder_depth: int,
+               scored_positions: bool = False) -> float:
+    """The paper's ``(n_E/N_E + n_D/N_D) / 2`` for one example: 1.0 for the full model.
+    ``scored_positions``: the decoder term over scored positions only (module docstring)."""
     encoder = example.encoder_layers() / encoder_depth
-    decoder = example.decoder_layers() / decoder_depth if example.decoder_tokens else 1.0
+    counted = example.decoder_sums(scored_positions)[1]
+    decoder = example.decoder_layers(scored_positions) / decoder_depth if counted else 1.0
     return (encoder + decoder) / 2
 
 
-def expected_time_reduction(examples: Iterable[ExampleLayers], encoder_depth: int, decoder_depth: int) -> float:
+def expected_time_reduction(examples: Iterable[ExampleLayers], encoder_depth: int, decoder_depth: int,
+                            scored_positions: bool = False) -> float:
     """``1 - mean(time_share)`` over the examples (0.0 for the full model)."""
-    shares = [time_share(example, encoder_depth, decoder_depth) for example in examples]
+    shares = [time_share(example, encoder_depth, decoder_depth, scored_positions) for example in examples]
     if not shares:
         raise ValueError("expected time reduction of an empty set of examples")
     return 1.0 - sum(shares) / len(shares)
@@ -72,6 +95,8 @@ class LayerUsageSummary:
     expected_time_reduction: float
     encoder_depth: int
     decoder_depth: int
+    decoder_layers_scored_positions: float = 0.0
+    expected_time_reduction_scored_positions: float = 0.0
     per_example: List[Dict[str, float]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> Dict[str, float]:
@@ -82,6 +107,8 @@ class LayerUsageSummary:
             "text_layers": self.text_layers,
             "decoder_layers": self.decoder_layers,
             "expected_time_reduction": self.expected_time_reduction,
+            "decoder_layers_scored_positions": self.decoder_layers_scored_positions,
+            "expected_time_reduction_scored_positions": self.expected_time_reduction_scored_positions,
             "encoder_depth": self.encoder_depth,
             "decoder_depth": self.decoder_depth,
         }
@@ -103,8 +130,12 @@ def summarize(examples: List[ExampleLayers], encoder_depth: int, decoder_depth: 
         expected_time_reduction=expected_time_reduction(examples, encoder_depth, decoder_depth),
         encoder_depth=encoder_depth,
         decoder_depth=decoder_depth,
+        decoder_layers_scored_positions=mean([e.decoder_layers(True) for e in examples if e.decoder_sums(True)[1]]),
+        expected_time_reduction_scored_positions=expected_time_reduction(examples, encoder_depth, decoder_depth,
+                                                                         scored_positions=True),
         per_example=[
             {"image_layers": e.image_layers, "text_layers": e.text_layers, "decoder_layers": e.decoder_layers(),
+             "decoder_layers_scored_positions": e.decoder_layers(True),
              "time_share": time_share(e, encoder_depth, decoder_depth)}
             for e in examples
         ],

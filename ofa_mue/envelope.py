@@ -1,0 +1,77 @@
+"""Static truncation's best quality at a given expected time reduction, and MuE against it.
+
+Static truncation is a cloud of points (expected time reduction, quality), one per
+image/text/decoder depth combination. What static truncation can reach at a reduction
+``x`` is the **upper envelope** of that cloud: the upper concave hull (a fixed depth, or a
+random per-example mix of two fixed depths, which averages both their reductions and their
+quality) taken at ``x`` or at any larger reduction (more saving at a better quality is
+never worse). MuE beats a fixed depth at ``x`` when its quality is above that envelope.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+Point = Tuple[float, float]
+"""(expected time reduction, quality)."""
+
+TOLERANCE = 1e-9
+"""Qualities closer than this count as equal (rounding in the interpolation)."""
+
+
+def _cross(o: Point, a: Point, b: Point) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def upper_hull(points: Sequence[Point]) -> List[Point]:
+    """Vertices of the upper concave hull of ``points``, by increasing reduction (for equal
+    reductions only the best quality counts)."""
+    best = {}
+    for x, y in points:
+        best[x] = max(y, best.get(x, y))
+    hull: List[Point] = []
+    for point in sorted(best.items()):
+        while len(hull) >= 2 and _cross(hull[-2], hull[-1], point) >= 0:
+            hull.pop()
+        hull.append(point)
+    return hull
+
+
+@dataclass(frozen=True)
+class EnvelopeValue:
+    """The envelope at one reduction: its quality and the two hull vertices it lies between."""
+
+    quality: float
+    left: Point
+    right: Point
+
+
+def envelope_at(hull: Sequence[Point], x: float) -> Optional[EnvelopeValue]:
+    """The upper envelope of the points of ``hull`` (from :func:`upper_hull`) at reduction ``x``:
+    the hull at ``x``, or a vertex at a larger reduction if that is better; ``None`` outside
+    the reductions the points span."""
+    if not hull or x < hull[0][0] - TOLERANCE or x > hull[-1][0] + TOLERANCE:
+        return None
+    x = min(max(x, hull[0][0]), hull[-1][0])
+    value = None
+    for left, right in zip(hull, hull[1:]):
+        if left[0] <= x <= right[0]:
+            share = (x - left[0]) / (right[0] - left[0])
+            value = EnvelopeValue(left[1] + share * (right[1] - left[1]), left, right)
+            break
+    if value is None:  # a single vertex
+        value = EnvelopeValue(hull[0][1], hull[0], hull[0])
+    better = max((vertex for vertex in hull if vertex[0] >= x), key=lambda vertex: vertex[1])
+    if better[1] > value.quality:
+        return EnvelopeValue(better[1], better, better)
+    return value
+
+
+def envelope_vertices(hull: Sequence[Point]) -> List[Point]:
+    """The vertices of the envelope as a line (for plotting): flat at the best quality up to the
+    vertex that reaches it, then the hull."""
+    if not hull:
+        return []
+    top = max(range(len(hull)), key=lambda index: (hull[index][1], hull[index][0]))
+    head = [(hull[0][0], hull[top][1])] if top else []
+    return head + list(hull[top:])

@@ -1,0 +1,316 @@
+"""The MuE paper's tables and figures from one command, for any checkpoint and data.
+
+    python -m ofa_mue.reproduce DATA --path CHECKPOINT --task snli_ve --gen-subset test \\
+        --batch-size 16 --results-dir results/reproduce/snli_ve \\
+        [--exit-profile PROFILE] [--no-decomposition-checkpoint CKPT] [--no-layerwise-checkpoint CKPT]
+
+Evaluation options (data, ``--bpe-dir``, ``--batch-size``, beam options, ``--decoder-exit-beta``/
+``--decoder-exit-tau``, ``--model-overrides``, ``--cpu`` ...) are those of ``python -m ofa_mue.evaluate``;
+the command sets every exit option itself. MuE's operating point comes from an exit profile
+calibrated on the validation split: ``--exit-profile``, or, without one, ``python -m ofa_mue.calibrate``
+is run on ``--calibration-subset`` (default ``valid``) with ``--calibrate-args``. The evaluated
+split (``--gen-subset``, default ``test``) is swept, never tuned on. One loaded model serves every
+setting; every row of the split is scored in each. Written to ``--results-dir``, each as markdown
++ CSV + PNG with the commit, machine and date:
+
+- ``table1_main_results``: full model, calibrated MuE, MuE's decoder-only form, DeeBERT and
+  PABEE (decoder only, and with MuE's encoder exits) and static truncation, with quality,
+  expected time reduction and measured time reduction (:mod:`ofa_mue.timing`'s protocol);
+- ``table2_encoder_depths``: image vs text encoder depth combinations (static, full decoder);
+- ``table3_thresholds``: MuE at each threshold;
+- ``table4_ablation``: the model without modality decomposition and without the layer-wise
+  loss (``--no-decomposition-checkpoint``, ``--no-layerwise-checkpoint``; their profiles by
+  ``--no-decomposition-profile``/``--no-layerwise-profile`` or calibrated the same way);
+- ``figure3_layer_similarity``: each layer's input-output cosine similarity (image, text, decoder);
+- ``mue_vs_static``: MuE against static truncation's envelope at each level of MuE's sweep;
+- ``sweep/``: every setting (``sweep.csv``/``.md``/``.json``) and the trade-off curves (``tradeoff.png``);
+- ``reproduce.md`` (all tables on one page) and ``reproduce.json`` (everything, for machines).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import os
+import shlex
+import sys
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from . import paper_tables
+from .atomic_files import write_atomically
+from .calibrate import MAIN_METRIC
+from .errors import ConfigError
+from .evaluate import EvaluationSetup, build_parser, load_evaluation, run_cli
+from .provenance import provenance
+from .report import TASK_METRICS
+from .core.exit_policy import NEVER
+from .core.exit_profile import load_exit_profile
+from .saturation import layer_similarity, plot_similarity, similarity_markdown
+from .sweep import (
+    add_grid_options,
+    add_timing_options,
+    arm_name,
+    evaluate_points,
+    exit_options,
+    grid_points,
+    write_sweep,
+)
+from .timing import check_repetitions, time_evaluation_arms
+
+logger = logging.getLogger("ofa_mue.reproduce")
+
+DECOMPOSED = {"decompose_modalities": True}
+
+
+def add_reproduce_options(parser: argparse.ArgumentParser) -> None:
+    """The reproduce command's own options (beside the evaluation's)."""
+    group = parser.add_argument_group("reproduce")
+    group.add_argument("--results-dir", required=True, help="folder for the tables, figures and sweep")
+    group.add_argument("--calibration-subset", default="valid",
+                       help="split to calibrate MuE's thresholds on when no profile is given (default valid)")
+    group.add_argument("--calibrate-args", default="",
+                       help="extra options for python -m ofa_mue.calibrate, as one string (e.g. \"--retention 0.96\")")
+    group.add_argument("--no-decomposition-checkpoint", default=None,
+                       help="Table 4: the same fine-tuning without --decompose-modalities")
+    group.add_argument("--no-decomposition-profile", default=None, help="its exit profile (default: calibrate)")
+    group.add_argument("--no-layerwise-checkpoint", default=None,
+                       help="Table 4: the same fine-tuning with the final-layer loss only")
+    group.add_argument("--no-layerwise-profile", default=None, help="its exit profile (default: calibrate)")
+
+
+def build_reproduce_parser() -> argparse.ArgumentParser:
+    """Every option of the command (for ``--help``)."""
+    parser = build_parser()
+    add_reproduce_options(parser)
+    add_grid_options(parser)
+    add_timing_options(parser)
+    return parser
+
+
+def split_argv(argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str], Optional[str]]:
+    """The command's own options, the evaluation options (passed on to every model load and
+    calibration) and the ``--exit-profile`` given, if any."""
+    own = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    add_reproduce_options(own)
+    add_grid_options(own)
+    add_timing_options(own)
+    own.add_argument("--exit-profile", default=None)
+    args, rest = own.parse_known_args(argv)
+    return args, rest, args.exit_profile
+
+
+def refuse_exit_options(args: argparse.Namespace) -> None:
+    """The command chooses every exit setting itself: exit options given for evaluation are refused."""
+    given = [flag for flag, value in (("--image-exit-threshold", args.image_exit_threshold),
+                                      ("--text-exit-threshold", args.text_exit_threshold),
+                                      ("--decoder-exit-threshold", args.decoder_exit_threshold)) if value <= 1.0]
+    given += [flag for flag, value in (("--static-image-layers", args.static_image_layers),
+                                       ("--static-text-layers", args.static_text_layers),
+                                       ("--static-decoder-layers", args.static_decoder_layers)) if value]
+    if args.exit_policy != "mue":
+        given.append("--exit-policy")
+    if given:
+        raise ConfigError(f"{', '.join(given)}: reproduce sets every exit option itself (MuE's operating point "
+                          "comes from --exit-profile or its calibration; the sweep from --thresholds, --entropies, "
+                          "--patiences and --depths)")
+
+
+def load_evaluation_args(rest: Sequence[str]) -> argparse.Namespace:
+    """The evaluation options of ``rest`` as fairseq parses them (no model is loaded)."""
+    from fairseq import options
+
+    args = options.parse_args_and_arch(build_parser(), input_args=list(rest))
+    if not args.path:
+        raise ConfigError("--path CHECKPOINT is required")
+    return args
+
+
+def profile_thresholds(profile: str) -> Dict[str, float]:
+    """The image, text and decoder thresholds (theta) of an exit profile, for Figure 3."""
+    options = load_exit_profile(profile)
+    return {part: options.get(f"{part}_exit_threshold", NEVER) for part in ("image", "text", "decoder")}
+
+
+def with_overrides(given: str, extra: Dict[str, Any]) -> str:
+    """``--model-overrides`` as given, with ``extra`` added."""
+    return repr({**ast.literal_eval(given or "{}"), **extra})
+
+
+def calibrated_profile(rest: Sequence[str], checkpoint: str, path: str, args: argparse.Namespace,
+                       overrides: Optional[str]) -> str:
+    """Run ``python -m ofa_mue.calibrate`` on the calibration split; returns the profile's path."""
+    from . import calibrate
+
+    argv = [*rest, "--path", checkpoint, "--gen-subset", args.calibration_subset, *shlex.split(args.calibrate_args),
+            "--profile-path", path]
+    if overrides is not None:
+        argv += ["--model-overrides", overrides]
+    logger.info("calibrating %s on %s: %s", checkpoint, args.calibration_subset, path)
+    calibrate.main(argv)
+    return path
+
+
+def load(rest: Sequence[str], checkpoint: str, profile: Optional[str] = None,
+         overrides: Optional[str] = None) -> EvaluationSetup:
+    """``checkpoint`` loaded for evaluation of the evaluated split."""
+    argv = [*rest, "--path", checkpoint]
+    if profile is not None:
+        argv += ["--exit-profile", profile]
+    if overrides is not None:
+        argv += ["--model-overrides", overrides]
+    setup, _ = load_evaluation(build_parser(), argv)
+    return setup
+
+
+def evaluate_with(setup: EvaluationSetup, **options: Any) -> Dict[str, Any]:
+    """Main metric and layers of the split with every exit option off but ``options``."""
+    setup.set_exit_options(**exit_options(**options))
+    result = setup.evaluate(quick_metrics=True)
+    return {"metric": result["metrics"][MAIN_METRIC[setup.task.cfg._name]], "examples": result["examples"],
+            **result["layers"]}
+
+
+def ablation_rows(rows: Sequence[Dict[str, Any]], args: argparse.Namespace, rest: Sequence[str], checkpoint: str,
+                  profile: str, model_overrides: str) -> List[Dict[str, Any]]:
+    """Table 4: the main model, then each variant given (else a row saying it was not run)."""
+    full, mue = paper_tables.curve_rows(rows, "full")[0], paper_tables.curve_rows(rows, "mue_given")[0]
+    table = [_ablation_entry("MuE (modality decomposition + layer-wise loss)", checkpoint, profile,
+                             "decomposed encoder, every decoder layer trained", full["metric"], mue)]
+    variants = (
+        ("without modality decomposition", "no_modality_decomposition", args.no_decomposition_checkpoint,
+         args.no_decomposition_profile, DECOMPOSED),
+        ("without the layer-wise loss", "no_layerwise_loss", args.no_layerwise_checkpoint, args.no_layerwise_profile,
+         {}),
+    )
+    for name, stem, variant, variant_profile, extra in variants:
+        if variant is None:
+            table.append({"variant": name, "inference": "not run (no checkpoint given)"})
+            continue
+        overrides = with_overrides(model_overrides, extra) if extra else None
+        if variant_profile is None:
+            variant_profile = calibrated_profile(rest, variant, os.path.join(args.results_dir, "profiles",
+                                                                             f"{stem}.json"), args, overrides)
+        as_trained = load(rest, variant)
+        full_metric = evaluate_with(as_trained)["metric"]
+        setup = load(rest, variant, variant_profile, overrides) if extra else as_trained
+        inference = "as trained"
+        if extra:
+            decomposed = evaluate_with(setup)["metric"]
+            inference = (f"trained joint; MuE's encoder exits need the streams apart, so MuE runs it decomposed "
+                         f"(without exits, decomposed: {decomposed:.4f})")
+        result = evaluate_with(setup, exit_profile=variant_profile)
+        table.append(_ablation_entry(name, variant, variant_profile, inference, full_metric, result))
+    return table
+
+
+def _ablation_entry(variant: str, checkpoint: str, profile: str, inference: str, full_metric: float,
+                    result: Dict[str, Any]) -> Dict[str, Any]:
+    return {"variant": variant, "checkpoint": checkpoint, "profile": profile, "inference": inference,
+            "full_metric": full_metric, "metric": result["metric"],
+            "retention": result["metric"] / full_metric if full_metric else None,
+            "expected_time_reduction": result["expected_time_reduction"], "examples": result["examples"],
+            **{name: result[name] for name in paper_tables.LAYER_COLUMNS}}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Command-line entry point: returns what ``reproduce.json`` holds."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        build_reproduce_parser().parse_args(["--help"])
+    args, rest, profile = split_argv(argv)
+    check_repetitions(args.timing_repetitions, "--timing-repetitions")
+    out = args.results_dir
+    given_args = load_evaluation_args(rest)
+    refuse_exit_options(given_args)
+    checkpoint = given_args.path
+    if profile is None:
+        profile = calibrated_profile(rest, checkpoint, os.path.join(out, "profiles", "main.json"), args, None)
+    setup = load(rest, checkpoint, profile)
+    task, metric_name = setup.task.cfg._name, MAIN_METRIC[setup.task.cfg._name]
+    device = torch.device("cuda" if setup.use_cuda else "cpu")
+    record = provenance(device)
+    model = setup.models[0]
+    encoder_layers, decoder_layers = model.encoder.num_layers, model.decoder.num_layers
+
+    points = grid_points(setup, args)  # before any evaluation changes the loaded exit options
+    similarity = layer_similarity(setup)
+    rows = evaluate_points(setup, points)
+    examples = rows[0]["examples"]
+    where = f"{task}, {setup.split} split, {examples} examples"
+    pages = []
+
+    write_sweep(rows, os.path.join(out, "sweep"), metric_name, f"Trade-off curves ({where})", record, None)
+
+    chosen = paper_tables.table1_points(rows)
+    timing = None
+    if args.timing_repetitions:
+        arms = {arm_name(row): row["options"] for row, _ in chosen}
+        timing = time_evaluation_arms(setup, arms, arm_name(chosen[0][0]), args.timing_repetitions,
+                                      rows=args.timing_rows)
+    names = TASK_METRICS[task]
+    table1 = paper_tables.table1(chosen, names, lambda row: setup.task.evaluation_metrics(row["records"]), timing)
+    pages.append(paper_tables.write_result(
+        out, "table1_main_results", f"Table 1: full model, MuE and the baselines ({where})",
+        paper_tables.table1_markdown(table1, names, metric_name, timing),
+        ["method", "exits", "setting", "chosen", *names, "retention", "expected_time_reduction", "measured_reduction",
+         "measured_reduction_q1", "measured_reduction_q3", "seconds_median", "seconds_spread",
+         *paper_tables.LAYER_COLUMNS, "examples"],
+        table1, record, lambda path: paper_tables.plot_table1(table1, metric_name, path, record)))
+
+    table2 = paper_tables.table2(rows, encoder_layers, decoder_layers)
+    pages.append(paper_tables.write_result(
+        out, "table2_encoder_depths", f"Table 2: image and text encoder depths ({where})",
+        paper_tables.table2_markdown(table2, metric_name),
+        ["image_layers", "text_layers", "metric", "expected_time_reduction"], table2, record,
+        lambda path: paper_tables.plot_table2(table2, metric_name, path, record)))
+
+    table3 = paper_tables.table3(rows)
+    pages.append(paper_tables.write_result(
+        out, "table3_thresholds", f"Table 3: MuE at several thresholds ({where})",
+        paper_tables.table3_markdown(table3, metric_name),
+        ["form", "setting", "threshold", "metric", "retention", "expected_time_reduction",
+         *paper_tables.LAYER_COLUMNS], table3, record,
+        lambda path: paper_tables.plot_table3(table3, metric_name, path, record)))
+
+    table4 = ablation_rows(rows, args, rest, checkpoint, profile, given_args.model_overrides)
+    pages.append(paper_tables.write_result(
+        out, "table4_ablation", f"Table 4: ablation, each variant calibrated on its validation split ({where})",
+        paper_tables.table4_markdown(table4, metric_name), paper_tables.TABLE4_COLUMNS, table4, record,
+        lambda path: paper_tables.plot_table4(table4, metric_name, path, record)))
+
+    pages.append(paper_tables.write_result(
+        out, "figure3_layer_similarity", f"Figure 3: cosine similarity of each layer's output and input ({where})",
+        similarity_markdown(similarity["rows"]),
+        ["part", "layer", "count", "mean", "std", "p10", "median", "p90"], similarity["rows"], record,
+        lambda path: plot_similarity(similarity["rows"], f"Layer input-output similarity ({where})", path, record,
+                                     profile_thresholds(profile))))
+
+    frontier, verdict = paper_tables.mue_vs_static(rows)
+    pages.append(paper_tables.write_result(
+        out, "mue_vs_static", f"MuE against a fixed depth ({where})",
+        paper_tables.mue_vs_static_markdown(frontier, verdict, metric_name),
+        ["setting", "level", "expected_time_reduction", "mue_metric", "static_envelope", "difference", "verdict",
+         "between"], frontier, record,
+        lambda path: paper_tables.plot_mue_vs_static(rows, frontier, metric_name, path, record)))
+
+    summary = {"provenance": record, "task": task, "split": setup.split, "examples": examples,
+               "checkpoint": checkpoint, "exit_profile": profile, "metric": metric_name,
+               "table1": table1, "table2": table2, "table3": table3, "table4": table4,
+               "figure3": similarity["rows"], "mue_vs_static": {"levels": frontier, "summary": verdict},
+               "timing": timing}
+    write_atomically(os.path.join(out, "reproduce.json"), json.dumps(summary, indent=2) + "\n")
+    write_atomically(os.path.join(out, "reproduce.md"), "\n".join(pages))
+    print("\n".join(pages))
+    return summary
+
+
+def cli_main() -> None:
+    """Console entry point with one-line errors for bad input."""
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    cli_main()

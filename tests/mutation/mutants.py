@@ -1,0 +1,260 @@
+"""The mutation check's catalogue: defects that early-exit implementations are known for,
+each written as exact source replacements (a *mutant*), and the tests that must catch it.
+
+``tests/mutation/run_mutants.py`` applies each mutant to a temporary copy of the tree and
+requires every test it names to fail there (and to pass on the unmutated copy);
+``docs/MUTATION_CHECK.md`` holds the table :func:`markdown_table` renders. An edit whose
+original text is not found exactly once is an error (:class:`StaleMutant`), never a skip:
+whoever changes the code a mutant targets re-targets the mutant (same defect, new text).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Tuple
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the one occurrence of ``original`` in ``path`` (relative to the repository root)."""
+
+    path: str
+    original: str
+    replacement: str
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A named defect: its edits, and the test node ids that must each fail on it."""
+
+    name: str
+    defect: str
+    edits: Tuple[Edit, ...]
+    caught_by: Tuple[str, ...]
+
+
+DOCS = "docs/MUTATION_CHECK.md"
+TABLE_START, TABLE_END = "<!-- mutants table: start -->\n", "<!-- mutants table: end -->\n"
+
+
+class StaleMutant(RuntimeError):
+    """A mutant's original text is not (or not exactly once) in the file it targets."""
+
+
+MIXED = "tests/test_mixed_exit_decisions.py::"
+INFERENCE = "tests/test_early_exit_inference.py::"
+POLICY = "tests/test_exit_policy_and_time_reduction.py::"
+DECOMPOSED = "tests/test_decomposed_encoder.py::"
+
+MUTANTS: Tuple[Mutant, ...] = (
+    Mutant(
+        "batch_wide_encoder_exit",
+        "one exit decision per encoder stream for the whole batch: a sample stops only when every sample "
+        "of the batch would (the published MuE code's behaviour)",
+        (Edit("models/encoder.py",
+              "        stop = exit_rule.should_exit(index, x_in, x_out, pad_in)\n",
+              "        stop = exit_rule.should_exit(index, x_in, x_out, pad_in).all().expand(x_in.size(0))\n"),),
+        (MIXED + "test_samples_of_one_stream_stop_at_different_layers_as_each_would_alone",
+         MIXED + "test_beams_of_one_sample_stop_at_different_layers_as_the_sample_would_alone"),
+    ),
+    Mutant(
+        "batch_wide_decoder_exit",
+        "one exit decision per decoder step for all rows and beams: a token stops only when every token "
+        "of the step would",
+        (Edit("models/decoder.py",
+              "        stop = rule.should_exit(index, x_in, x_out, positions, token_ids)\n",
+              "        stop = rule.should_exit(index, x_in, x_out, positions, token_ids)"
+              ".all().expand_as(positions)\n"),),
+        (MIXED + "test_tokens_of_one_step_stop_at_different_layers_with_their_own_states",
+         MIXED + "test_beams_of_one_sample_stop_at_different_layers_as_the_sample_would_alone",
+         INFERENCE + "test_similarity_exits_decide_per_token_and_stay_consistent"),
+    ),
+    Mutant(
+        "exited_tokens_get_no_keys_values",
+        "an exited decoder token gets no keys/values at the layers it skips (zeros in its cache slots), as "
+        "when the published code's copy into skipped layers is dead code",
+        (Edit("models/layers.py",
+              "            key, value = self.self_attn.project_kv(h)\n"
+              "            new_key_value: Optional[tuple[Tensor, Tensor]] = (key, value)\n",
+              "            key, value = (t if active is None else t * active[:, None, :, None]\n"
+              "                          for t in self.self_attn.project_kv(h))\n"
+              "            new_key_value: Optional[tuple[Tensor, Tensor]] = (key, value)\n"),
+         Edit("models/decoder.py",
+              "                new_kv = layer.self_key_value(x) if cache is not None else None\n",
+              "                new_kv = tuple(t.zero_() for t in layer.self_key_value(x)) "
+              "if cache is not None else None\n")),
+        (INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",
+         INFERENCE + "test_similarity_exits_decide_per_token_and_stay_consistent"),
+    ),
+    Mutant(
+        "exited_tokens_get_copied_keys_values",
+        "once every token of a step has exited, each skipped layer gets the exit layer's cached keys/values "
+        "copied instead of keys/values it projects from the token's state",
+        (Edit("models/decoder.py",
+              "                new_kv = layer.self_key_value(x) if cache is not None else None\n",
+              "                new_kv = tuple(t[:, :, -x.size(1):] for t in cache[\"self_kv\"][index - 1]) "
+              "if cache is not None else None\n"),),
+        (INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "image_relative_bias_dropped",
+        "the image stream's 2-D relative position bias dropped in the decomposed encoder pass (as in the "
+        "published code)",
+        (Edit("models/encoder.py",
+              "            return lambda layer: absolute + self.image_relative_bias(layer, buckets)\n",
+              "            return lambda layer: absolute\n"),),
+        (DECOMPOSED + "test_text_part_equals_the_text_alone_and_image_part_the_image_alone",
+         DECOMPOSED + "test_image_relative_position_bias_is_used"),
+    ),
+    Mutant(
+        "decay_horizon_from_batch",
+        "the decaying decoder threshold's horizon N taken from the batch (its longest source) instead of "
+        "--max-len-b",
+        (Edit("ofa_mue/core/early_exit_generator.py",
+              "        horizon = self.max_len_b if self.max_len_b > 0 else self.max_len\n",
+              "        horizon = sample[\"net_input\"][\"src_tokens\"].size(1)\n"),),
+        (MIXED + "test_beams_of_one_sample_stop_at_different_layers_as_the_sample_would_alone",),
+    ),
+    Mutant(
+        "snli_ve_horizon_from_batch",
+        "SNLI-VE scoring takes the decaying threshold's horizon N from the batch (its longest prompt plus the "
+        "longest candidate) instead of each example's own decoder length",
+        (Edit("tasks/snli_ve.py",
+              "        lengths = torch.tensor([len(prompt) + longest for prompt in sample[\"decoder_prompts\"]])\n",
+              "        lengths = torch.tensor([max(len(p) for p in sample[\"decoder_prompts\"]) + longest\n"
+              "                                for prompt in sample[\"decoder_prompts\"]])\n"),),
+        ("tests/test_inference_with_checkpoint_settings.py::test_snli_ve_exits_do_not_depend_on_the_batch",),
+    ),
+    Mutant(
+        "decay_without_horizon",
+        "the decaying decoder threshold computed without its horizon: exp(-tau t) instead of exp(-tau t / N)",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "        decay = torch.exp(-self.tau * positions.float() / horizon)\n",
+              "        decay = torch.exp(-self.tau * positions.float())\n"),),
+        (POLICY + "test_token_rule_decides_per_token_with_decaying_threshold",),
+    ),
+    Mutant(
+        "padding_in_stream_similarity",
+        "padding tokens counted in an encoder stream's similarity",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "    keep = (~padding_mask).unsqueeze(-1).to(x_in.dtype)\n",
+              "    keep = torch.ones_like(padding_mask).unsqueeze(-1).to(x_in.dtype)\n"),),
+        (POLICY + "test_stream_similarity_is_per_sample_and_ignores_padding",
+         MIXED + "test_samples_of_one_stream_stop_at_different_layers_as_each_would_alone"),
+    ),
+    Mutant(
+        "encoder_exit_layer_off_by_one",
+        "an encoder stream that stops after layer i is recorded as having run i - 1 layers",
+        (Edit("models/encoder.py",
+              "            layers_used[ids[stop]] = index + 1\n",
+              "            layers_used[ids[stop]] = index\n"),),
+        (MIXED + "test_samples_of_one_stream_stop_at_different_layers_as_each_would_alone",
+         INFERENCE + "test_static_depths_truncate_each_stream"),
+    ),
+    Mutant(
+        "decoder_exit_layer_off_by_one",
+        "a decoder token that stops after layer i is recorded as having run i - 1 layers",
+        (Edit("models/decoder.py",
+              "        exit_layers.masked_fill_(stop, index + 1)\n        return ~stop\n",
+              "        exit_layers.masked_fill_(stop, index)\n        return ~stop\n"),),
+        (MIXED + "test_tokens_of_one_step_stop_at_different_layers_with_their_own_states",
+         INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",
+         INFERENCE + "test_static_depths_truncate_each_stream"),
+    ),
+    Mutant(
+        "encoder_exit_not_applied",
+        "an encoder sample's exit is recorded but it keeps running the later layers (its output is the last "
+        "layer's)",
+        (Edit("models/encoder.py",
+              "            running = ids[~stop]\n            if running.numel() == 0:\n                break\n",
+              "            running = torch.arange(batch, device=x.device)\n"),),
+        (MIXED + "test_samples_of_one_stream_stop_at_different_layers_as_each_would_alone",),
+    ),
+    Mutant(
+        "decoder_exit_not_applied",
+        "a decoder token's exit is recorded but it keeps running the later layers (its logits are the last "
+        "layer's)",
+        (Edit("models/decoder.py",
+              "        exit_layers.masked_fill_(stop, index + 1)\n        return ~stop\n",
+              "        exit_layers.masked_fill_(stop, index + 1)\n        return None\n"),),
+        (MIXED + "test_tokens_of_one_step_stop_at_different_layers_with_their_own_states",
+         INFERENCE + "test_exited_samples_and_tokens_leave_later_layers"),
+    ),
+    Mutant(
+        "time_reduction_streams_unweighted",
+        "the expected time reduction's encoder term averages the image and text depths without weighting "
+        "them by their tokens",
+        (Edit("ofa_mue/core/time_reduction.py",
+              "        return (self.image_layers * self.image_tokens + self.text_layers * self.text_tokens) / tokens\n",
+              "        return (self.image_layers + self.text_layers) / 2\n"),),
+        (POLICY + "test_expected_time_reduction_follows_the_paper",),
+    ),
+    Mutant(
+        "exit_test_perturbs_states",
+        "exits off are not bitwise the full model: the exit test scales a layer's output in place by "
+        "1 + 2^-20",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "    x_in, x_out = x_in.float(), x_out.float()\n",
+              "    x_in, x_out = x_in.float(), x_out.mul_(1.0 + 2.0**-20).float()\n"),),
+        (INFERENCE + "test_exits_off_give_exactly_the_full_model",
+         INFERENCE + "test_generation_with_exits_off_equals_fairseq_generation"),
+    ),
+)
+
+
+def by_name() -> Dict[str, Mutant]:
+    """The catalogue keyed by mutant name."""
+    return {mutant.name: mutant for mutant in MUTANTS}
+
+
+def mutated_sources(mutant: Mutant, root: Path) -> Dict[Path, str]:
+    """The text of each file ``mutant`` changes under ``root``, with its edits made.
+
+    Raises :class:`StaleMutant` when an edit's original text is not in its file exactly once.
+    """
+    sources: Dict[Path, str] = {}
+    for edit in mutant.edits:
+        path = root / edit.path
+        if path not in sources:
+            if not path.is_file():
+                raise StaleMutant(f"mutant {mutant.name}: {edit.path} does not exist")
+            sources[path] = path.read_text(encoding="utf-8")
+        count = sources[path].count(edit.original)
+        if count != 1:
+            first_line = edit.original.strip().splitlines()[0]
+            raise StaleMutant(f"mutant {mutant.name}: {edit.path}: the text to replace is found {count} times, "
+                              f"expected once (it starts {first_line!r}); re-target the mutant in "
+                              "tests/mutation/mutants.py")
+        sources[path] = sources[path].replace(edit.original, edit.replacement)
+    return sources
+
+
+def apply(mutant: Mutant, root: Path) -> None:
+    """Make ``mutant``'s edits in the tree at ``root`` (a copy: never the working tree)."""
+    for path, text in mutated_sources(mutant, root).items():
+        path.write_text(text, encoding="utf-8")
+
+
+def markdown_table() -> str:
+    """The docs table: each mutant, what it breaks, the files it edits and the tests that catch it."""
+    lines = ["| mutant | defect | edits | caught by (each must fail) |", "|---|---|---|---|"]
+    for mutant in MUTANTS:
+        files = ", ".join(dict.fromkeys(f"`{edit.path}`" for edit in mutant.edits))
+        tests = "<br>".join(f"`{test.split('/')[-1]}`" for test in mutant.caught_by)
+        lines.append(f"| `{mutant.name}` | {mutant.defect} | {files} | {tests} |")
+    return "\n".join(lines) + "\n"
+
+
+def docs_with_table(text: str) -> str:
+    """``text`` (the docs page) with the table between its markers regenerated."""
+    before, start, rest = text.partition(TABLE_START)
+    _, end, after = rest.partition(TABLE_END)
+    if not (start and end):
+        raise ValueError(f"{DOCS}: the markers {TABLE_START.strip()} and {TABLE_END.strip()} are missing")
+    return before + TABLE_START + markdown_table() + TABLE_END + after
+
+
+def write_docs(root: Path) -> None:
+    """Regenerate the table in ``root``'s docs page."""
+    path = root / DOCS
+    path.write_text(docs_with_table(path.read_text(encoding="utf-8")), encoding="utf-8")

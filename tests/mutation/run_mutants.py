@@ -1,0 +1,166 @@
+"""The mutation check: every mutant of tests/mutation/mutants.py must be caught.
+
+For each mutant, a fresh temporary copy of the tree (the files git tracks or would track,
+as they are in the working tree) gets the mutant's edits, and pytest runs the tests the
+mutant names there: every one of them must fail. First, an unmutated copy must pass them
+all, so that a failure means the mutant and nothing else. The working tree is never
+written to, whatever happens (Ctrl-C included); copies are removed when done.
+
+    python tests/mutation/run_mutants.py            # the check (CI runs it after the suite)
+    python tests/mutation/run_mutants.py --only batch_wide_encoder_exit
+    python tests/mutation/run_mutants.py --survey   # which tests of the exit test files fail on each mutant
+    python tests/mutation/run_mutants.py --write-docs   # regenerate docs/MUTATION_CHECK.md's table
+
+Exit status 0 when every mutant is caught, 1 otherwise (a survivor, a stale mutant, a
+failing unmutated tree, or a test run that could not run).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+import mutants as catalogue
+
+REPO = Path(__file__).resolve().parents[2]
+SURVEY_FILES = ("tests/test_mixed_exit_decisions.py", "tests/test_early_exit_inference.py",
+                "tests/test_exit_policy_and_time_reduction.py", "tests/test_decomposed_encoder.py")
+TEST_TIMEOUT_S = 600
+TIMED_OUT = 124  # the exit status reported for a test run that ran past TEST_TIMEOUT_S
+FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+
+
+def tree_files(repo: Path) -> List[str]:
+    """The working tree's files that git tracks or would track (ignored files and .git left out)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo,
+                            capture_output=True)
+    if listed.returncode != 0:
+        raise SystemExit(f"the mutation check copies the files git lists, and {repo} is not a git checkout: "
+                         f"{listed.stderr.decode().strip()}")
+    listed = listed.stdout.decode()
+    return [name for name in listed.split("\0") if name and (repo / name).is_file()]
+
+
+def copy_tree(repo: Path, files: Iterable[str], target: Path) -> None:
+    for name in files:
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / name, destination, follow_symlinks=False)
+
+
+def run_tests(tree: Path, tests: Sequence[str]) -> Tuple[int, str]:
+    """pytest on ``tests`` (node ids) in the copy ``tree``, importing ``ofa_mue`` from it."""
+    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != REPO]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), *inherited]), "PYTHONDONTWRITEBYTECODE": "1",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    command = [sys.executable, "-m", "pytest", *tests, "-q", "-rfE", "--tb=no", "-p", "no:cacheprovider"]
+    try:
+        done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=TEST_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # a mutant that hangs is not caught by failing tests
+        return TIMED_OUT, f"pytest did not finish in {TEST_TIMEOUT_S} s"
+    return done.returncode, done.stdout + done.stderr
+
+
+def failed_tests(output: str) -> List[str]:
+    """Node ids pytest's short summary reports as failed or erroring."""
+    return FAILED_LINE.findall(output)
+
+
+def tail(output: str, lines: int = 15) -> str:
+    return "\n".join("    " + line for line in output.strip().splitlines()[-lines:])
+
+
+def in_mutated_copy(mutant: catalogue.Mutant | None, files: List[str], tests: Sequence[str]) -> Tuple[int, str]:
+    """Run ``tests`` in a fresh copy of the tree with ``mutant`` applied (``None``: unmutated)."""
+    with tempfile.TemporaryDirectory(prefix="ofa-mue-mutant-") as directory:
+        tree = Path(directory)
+        copy_tree(REPO, files, tree)
+        if mutant is not None:
+            catalogue.apply(mutant, tree)
+        return run_tests(tree, tests)
+
+
+def check(selected: List[catalogue.Mutant]) -> bool:
+    """The mutation check proper; prints one line per step and returns whether it passed."""
+    files = tree_files(REPO)
+    for mutant in selected:  # a stale mutant stops the check before any long run
+        catalogue.mutated_sources(mutant, REPO)
+    tests = list(dict.fromkeys(test for mutant in selected for test in mutant.caught_by))
+    start = time.monotonic()
+    code, output = in_mutated_copy(None, files, tests)
+    if code != 0:
+        print(f"unmutated tree: {len(tests)} tests must pass, pytest exited {code}:\n{tail(output)}")
+        return False
+    print(f"unmutated tree: {len(tests)} tests pass ({time.monotonic() - start:.0f} s)", flush=True)
+
+    problems = []
+    for number, mutant in enumerate(selected, 1):
+        start = time.monotonic()
+        code, output = in_mutated_copy(mutant, files, mutant.caught_by)
+        failed = set(failed_tests(output))
+        escaped = [test for test in mutant.caught_by if test not in failed]
+        prefix = f"[{number}/{len(selected)}] {mutant.name}:"
+        if code == 1 and not escaped:
+            print(f"{prefix} caught by all {len(failed)} of its tests ({time.monotonic() - start:.0f} s)", flush=True)
+        elif code in (0, 1):
+            problems.append(mutant.name)
+            print(f"{prefix} NOT CAUGHT by {len(escaped)} of its {len(mutant.caught_by)} tests (they pass on it): "
+                  f"{', '.join(escaped)}", flush=True)
+        else:
+            problems.append(mutant.name)
+            print(f"{prefix} pytest could not run its tests (exit {code}):\n{tail(output)}", flush=True)
+    if problems:
+        print(f"mutation check FAILED: {len(problems)} of {len(selected)} mutants not caught: {', '.join(problems)}")
+        return False
+    print(f"mutation check passed: all {len(selected)} mutants caught")
+    return True
+
+
+def survey(selected: List[catalogue.Mutant]) -> None:
+    """Print, for each mutant, which tests of the exit test files fail on it (no verdict)."""
+    files = tree_files(REPO)
+    for mutant in selected:
+        code, output = in_mutated_copy(mutant, files, SURVEY_FILES)
+        failed = failed_tests(output)
+        print(f"{mutant.name} (pytest exit {code}): {len(failed)} failing", flush=True)
+        for test in failed:
+            print(f"    {test}")
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="check only these mutants")
+    parser.add_argument("--survey", action="store_true",
+                        help=f"list the failing tests of {', '.join(SURVEY_FILES)} for each mutant instead")
+    parser.add_argument("--write-docs", action="store_true", help=f"regenerate the table in {catalogue.DOCS}")
+    args = parser.parse_args(argv)
+    if args.write_docs:
+        catalogue.write_docs(REPO)
+        return 0
+    known: Dict[str, catalogue.Mutant] = catalogue.by_name()
+    unknown = [name for name in args.only or [] if name not in known]
+    if unknown:
+        parser.error(f"unknown mutant(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    selected = [known[name] for name in args.only] if args.only else list(catalogue.MUTANTS)
+    try:
+        if args.survey:
+            survey(selected)
+            return 0
+        return 0 if check(selected) else 1
+    except catalogue.StaleMutant as error:
+        print(f"mutation check FAILED: {error}")
+        return 1
+    except KeyboardInterrupt:  # the test run and its copy are gone; the working tree was never written to
+        print("mutation check interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

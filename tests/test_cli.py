@@ -1,0 +1,45 @@
+"""The ``ofa-mue`` command: one screen listing every command, each the same as ``python -m``."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import runpy
+import sys
+
+import pytest
+
+import ofa_mue
+from ofa_mue import cli
+
+
+def test_help_lists_every_command_in_one_screen(capsys):
+    cli.main(["--help"])
+    text = capsys.readouterr().out
+    assert len(text.splitlines()) <= 24
+    for name, (module, _) in cli.COMMANDS.items():
+        assert importlib.util.find_spec(module) is not None, module
+        assert f"  {name} " in text and f"[{module}]" in text
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_each_command_runs_its_module(name, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    with pytest.raises(SystemExit) as done:
+        cli.main([name, "--help"])
+    assert done.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_python_dash_m_ofa_mue_is_the_same_command(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["ofa_mue", "user-dir"])
+    runpy.run_module("ofa_mue", run_name="__main__", alter_sys=False)
+    assert capsys.readouterr().out.strip() == os.path.dirname(os.path.abspath(ofa_mue.__file__))
+
+
+def test_unknown_or_missing_command_is_refused(capsys):
+    with pytest.raises(SystemExit, match="unknown command 'train'"):
+        cli.main(["train"])
+    with pytest.raises(SystemExit) as done:
+        cli.main([])
+    assert done.value.code == 2
+    assert "usage: ofa-mue COMMAND" in capsys.readouterr().out

@@ -1,0 +1,172 @@
+"""``python -m ofa_mue.convert``: OFA's Hugging Face port's checkpoints to fairseq's and back.
+
+The port's key names and shapes come from ``tests/fixtures/hf_state_dict`` (recorded from
+the port's own modules by ``benchmarks/hf_port.py manifest``); fairseq OFA's from
+``tests/fixtures/ofa_state_dict`` (recorded from OFA's fairseq modules)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, Tuple
+
+import pytest
+import torch
+from fairseq import checkpoint_utils
+
+from ofa_mue import convert
+from ofa_mue.errors import CheckpointError
+from ofa_mue.models.builders import build_model, numbered_dictionary
+from ofa_mue.models.hf_mapping import (
+    HF_LAYER_NAMES,
+    REBUILT_BUFFERS,
+    TIED_EMBEDDINGS,
+    rename_layer_key,
+    hf_config_from_model,
+    model_options_from_hf,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ARCHS = ("ofa_tiny", "ofa_medium", "ofa_base", "ofa_large", "ofa_huge")
+TINY_CONFIG = {"model_type": "ofa", "vocab_size": 59457, "d_model": 256, "encoder_ffn_dim": 1024,
+               "decoder_ffn_dim": 1024, "encoder_layers": 4, "decoder_layers": 4, "encoder_attention_heads": 4,
+               "decoder_attention_heads": 4, "resnet_type": "resnet50", "normformer": True, "dropout": 0.1}
+
+
+SAME_WEIGHTS = [  # read off the two codes' module definitions (the port's OFAEncoderLayer / OFADecoderLayer)
+    ("encoder.layers.1.self_attn_mid_layer_norm.weight", "encoder.layers.1.attn_ln.weight"),
+    ("encoder.layers.1.ffn_layer_norm.bias", "encoder.layers.1.ffn_layernorm.bias"),
+    ("decoder.layers.2.self_attn_mid_layer_norm.weight", "decoder.layers.2.self_attn_ln.weight"),
+    ("decoder.layers.2.cross_attn_mid_layer_norm.weight", "decoder.layers.2.cross_attn_ln.weight"),
+    ("decoder.layers.2.cross_attn_layer_norm.weight", "decoder.layers.2.encoder_attn_layer_norm.weight"),
+    ("decoder.layers.2.cross_attn.q_proj.weight", "decoder.layers.2.encoder_attn.q_proj.weight"),
+    ("decoder.layers.2.cross_attn.c_attn", "decoder.layers.2.encoder_attn.c_attn"),
+    ("decoder.layers.0.self_attn_layer_norm.bias", "decoder.layers.0.self_attn_layer_norm.bias"),
+]
+
+
+def manifest(folder: str, arch: str) -> Dict[str, Tuple[int, ...]]:
+    shapes = {}
+    for line in (FIXTURES / folder / f"{arch}.tsv").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, shape = line.split("\t")
+            shapes[key] = tuple(int(n) for n in shape.split(",") if n)
+    return shapes
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_mapping_takes_the_ports_names_to_fairseq_ofas(arch):
+    """Both manifests were recorded from the two codes' modules: renaming the port's keys gives
+    fairseq OFA's names and shapes, but for fairseq's version buffers and the code index."""
+    hf = manifest("hf_state_dict", arch)
+    ours = manifest("ofa_state_dict", arch)
+    renamed = {rename_layer_key(key, HF_LAYER_NAMES): shape for key, shape in hf.items()}
+    assert set(ours) - set(renamed) == {"encoder.version", "decoder.version"}
+    assert set(renamed) == set(ours) - {"encoder.version", "decoder.version"}
+    differing = {key for key in renamed if renamed[key] != ours[key]}
+    assert differing == {"decoder.image_position_idx"}
+    assert renamed["decoder.image_position_idx"] == (1025,) and ours["decoder.image_position_idx"] == (1026,)
+
+
+def port_state_dict(seed: int = 0) -> Dict[str, torch.Tensor]:
+    """Random tensors under the port's ofa_tiny names and shapes; buffers hold what the config gives."""
+    reference = build_model("ofa_tiny", numbered_dictionary(59457), **model_options_from_hf(TINY_CONFIG))
+    own = reference.state_dict()
+    generator = torch.Generator().manual_seed(seed)
+    embedding = torch.randn(59457, 256, generator=generator)
+    state = {}
+    for key, shape in manifest("hf_state_dict", "ofa_tiny").items():
+        ours = rename_layer_key(key, HF_LAYER_NAMES)
+        if key in TIED_EMBEDDINGS:
+            state[key] = embedding
+        elif ours in REBUILT_BUFFERS:
+            state[key] = own[ours][: shape[0]].clone()
+        elif key.endswith("num_batches_tracked"):
+            state[key] = torch.tensor(7)
+        else:
+            state[key] = torch.randn(shape, generator=generator)
+    return state
+
+
+def write_port_folder(folder: Path, state: Dict[str, torch.Tensor], config: Dict = TINY_CONFIG) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    torch.save(state, folder / "pytorch_model.bin")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def port_state():
+    return port_state_dict()
+
+
+@pytest.fixture(scope="module")
+def converted(port_state, tmp_path_factory):
+    """The port folder converted with the command line, and its output path."""
+    root = tmp_path_factory.mktemp("convert")
+    port = write_port_folder(root / "OFA-tiny", port_state)
+    out = root / "ofa_tiny.pt"
+    convert.main(["--from-hf", str(port), "--out", str(out), "--task", "caption", "--patch-image-size", "256"])
+    return out
+
+
+def test_from_hf_gives_a_fairseq_checkpoint_with_every_weight_in_place(port_state, converted):
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(converted)])
+    assert cfg.model.arch == "ofa_tiny" and task.cfg._name == "caption" and task.cfg.patch_image_size == 256
+    loaded = models[0].state_dict()
+    for key, value in port_state.items():
+        ours = rename_layer_key(key, HF_LAYER_NAMES)
+        if ours == "decoder.image_position_idx":
+            assert torch.equal(loaded[ours][:-1], value)
+        else:
+            assert torch.equal(loaded[ours], value), key
+    for hf_key, our_key in SAME_WEIGHTS:
+        assert torch.equal(loaded[our_key], port_state[hf_key]), (hf_key, our_key)
+    assert models[0].decoder.add_positions_to_tokens is False  # the port adds no positions to decoder tokens
+
+
+def test_to_hf_gives_back_the_ports_names_shapes_and_values(port_state, converted, tmp_path):
+    out = tmp_path / "back"
+    convert.main(["--to-hf", str(converted), "--out", str(out)])
+    back = torch.load(out / "pytorch_model.bin", weights_only=True)
+    assert {k: tuple(v.shape) for k, v in back.items()} == manifest("hf_state_dict", "ofa_tiny")
+    for key, value in port_state.items():
+        assert torch.equal(back[key], value), key
+    config = json.loads((out / "config.json").read_text())
+    assert {k: config[k] for k in TINY_CONFIG} == TINY_CONFIG
+    assert config["entangle_position_embedding"] is False
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.update({"encoder.layers.0.extra_norm.weight": torch.ones(256)}),
+     "cannot map: encoder.layers.0.extra_norm.weight"),
+    (lambda s: s.pop("decoder.layers.3.cross_attn_mid_layer_norm.bias"), "missing: decoder.layers.3.cross_attn_ln.bias"),
+    (lambda s: s.update({"encoder.image_proj.weight": torch.zeros(256, 512)}),
+     r"encoder.image_proj.weight \[256, 512\] \(expected \[256, 1024\]\)"),
+    (lambda s: s.update({"decoder.token_rp_bucket": torch.zeros(1024, 1024, dtype=torch.long)}),
+     "buffer decoder.token_rp_bucket differs"),
+    (lambda s: s.update({"decoder.output_projection.weight": torch.zeros(59457, 256)}), "OFA ties them"),
+])
+def test_what_cannot_be_mapped_is_refused_by_name(port_state, tmp_path, change, message):
+    state = dict(port_state)
+    change(state)
+    folder = write_port_folder(tmp_path / "bad", state)
+    with pytest.raises(CheckpointError, match=message):
+        convert.from_hf(str(folder), str(tmp_path / "out.pt"), "caption", 480)
+    assert not (tmp_path / "out.pt").exists()
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"attn_scale_factor": 3.0}, "attn_scale_factor 3.0"),
+    ({"encoder_layerdrop": 0.1}, "encoder_layerdrop 0.1"),
+    ({"resnet_type": "resnet9"}, "resnet_type 'resnet9'"),
+    ({"pad_token_id": 0}, "pad_token_id 0"),
+])
+def test_config_settings_that_cannot_be_reproduced_are_refused(setting, message):
+    with pytest.raises(CheckpointError, match=message):
+        model_options_from_hf({**TINY_CONFIG, **setting})
+
+
+def test_to_hf_refuses_what_the_port_cannot_run(tmp_path):
+    model = build_model("ofa_demo", numbered_dictionary(100), decompose_modalities=True)
+    with pytest.raises(CheckpointError, match="decompose_modalities.*resnet_base_channels 16"):
+        hf_config_from_model(model.args, 100)

@@ -1,0 +1,53 @@
+"""The mutation check's catalogue stays usable: every mutant still applies to the tree, names
+tests that exist, and is in the docs table. (CI runs the check itself after the suite:
+``python tests/mutation/run_mutants.py``.)"""
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mutation import mutants as catalogue
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("mutant", catalogue.MUTANTS, ids=lambda mutant: mutant.name)
+def test_mutant_applies_to_the_tree_and_changes_it(mutant):
+    sources = catalogue.mutated_sources(mutant, REPO)  # StaleMutant if an original text is gone
+    for path, mutated in sources.items():
+        assert mutated != path.read_text(encoding="utf-8")
+        ast.parse(mutated, filename=str(path))  # a mutant is a wrong program, not a syntax error
+
+
+@pytest.mark.parametrize("mutant", catalogue.MUTANTS, ids=lambda mutant: mutant.name)
+def test_mutant_names_tests_that_exist(mutant):
+    assert mutant.caught_by, "a mutant no test catches is not part of the check"
+    for node in mutant.caught_by:
+        path, _, name = node.partition("::")
+        name = name.split("[")[0]  # a parametrized test's id names its function first
+        module = ast.parse((REPO / path).read_text(encoding="utf-8"))
+        functions = {item.name for item in module.body if isinstance(item, ast.FunctionDef)}
+        assert name in functions, f"{mutant.name}: {node} is not a test function"
+
+
+def test_mutant_names_are_unique():
+    assert len(catalogue.by_name()) == len(catalogue.MUTANTS)
+
+
+def test_a_stale_mutant_is_an_error_naming_it(tmp_path):
+    mutant = catalogue.MUTANTS[0]
+    edit = mutant.edits[0]
+    (tmp_path / edit.path).parent.mkdir(parents=True)
+    shutil.copy(REPO / edit.path, tmp_path / edit.path)
+    catalogue.apply(mutant, tmp_path)  # the copy now holds the replacement, not the original
+    with pytest.raises(catalogue.StaleMutant, match=f"mutant {mutant.name}: {edit.path}: .* found 0 times"):
+        catalogue.apply(mutant, tmp_path)
+
+
+def test_docs_table_is_the_catalogue():
+    text = (REPO / catalogue.DOCS).read_text(encoding="utf-8")
+    assert catalogue.docs_with_table(text) == text, (
+        f"{catalogue.DOCS} is out of date: run python tests/mutation/run_mutants.py --write-docs")

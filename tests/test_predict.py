@@ -1,0 +1,181 @@
+"""``python -m ofa_mue.predict`` on picture files: the evaluation's outputs and layers for the
+same pictures, per-token decoder layers that match what generation ran, and one-line refusals."""
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from argparse import Namespace
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from ofa_mue import predict
+from ofa_mue.core.early_exit import ExitSession
+from ofa_mue.core.exit_policy import MuEThresholds
+from ofa_mue.demo.generate import generate_demo_data
+from ofa_mue.errors import OFAMuEError
+from ofa_mue.evaluate import main as evaluate_main
+from test_training_and_evaluation_cli import REPO, train
+
+TEST_ROWS = 5
+BATCH = 2
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("predict_demo")
+    generate_demo_data(out, seed=5, train=16, valid=3, test=TEST_ROWS, image_size=64)
+    return out
+
+
+@pytest.fixture(scope="module")
+def checkpoints(demo, tmp_path_factory):
+    """A caption and an SNLI-VE checkpoint trained for two updates by fairseq-train (SNLI-VE with
+    the premise in its prompt, as OFA's recipe trains it)."""
+    paths = {}
+    for task, extra in (("caption", ()), ("snli_ve", ("--add-caption",))):
+        save_dir = tmp_path_factory.mktemp(f"predict_{task}")
+        train(demo, task, save_dir, 2, *extra)
+        paths[task] = str(save_dir / "checkpoint_last.pt")
+    return paths
+
+
+def tsv_rows(path: Path) -> List[List[str]]:
+    return [line.rstrip("\n").split("\t") for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def save_pictures(rows: List[List[str]], column: int, folder: Path) -> List[Path]:
+    """The base64 images of a column written as picture files, byte for byte."""
+    folder.mkdir()
+    files = []
+    for index, row in enumerate(rows):
+        path = folder / f"picture{index:02d}.png"
+        path.write_bytes(base64.urlsafe_b64decode(row[column] + "=" * (-len(row[column]) % 4)))
+        files.append(path)
+    return files
+
+
+def evaluation(demo: Path, task: str, checkpoint: str, results: Path, *options: str) -> List[dict]:
+    evaluate_main([str(demo / task), "--path", checkpoint, "--task", task, "--gen-subset", "test", "--cpu",
+                   "--batch-size", str(BATCH), "--results-path", str(results), *options])
+    return [json.loads(line) for line in (results / "test_predictions.jsonl").read_text().splitlines()]
+
+
+EXITS = ["--model-overrides", "{'decompose_modalities': True}", "--image-exit-threshold", "0.9",
+         "--text-exit-threshold", "0.9", "--decoder-exit-threshold", "0.9"]
+
+
+def test_captions_and_layers_equal_the_evaluation_of_the_same_pictures(demo, checkpoints, tmp_path, capsys):
+    rows = tsv_rows(demo / "caption" / "test.tsv")
+    pictures = save_pictures(rows, 4, tmp_path / "pictures")
+    expected = evaluation(demo, "caption", checkpoints["caption"], tmp_path / "eval", *EXITS)
+    capsys.readouterr()
+    got = predict.main(["--path", checkpoints["caption"], "--image", str(tmp_path / "pictures"), "--cpu",
+                        "--batch-size", str(BATCH), "--show-layers", *EXITS])
+    assert [p.image for p in got] == [str(p) for p in pictures]
+    assert [p.output for p in got] == [r["prediction"] for r in expected]
+    for prediction, record in zip(got, expected):
+        for name in ("image_layers", "text_layers"):
+            assert prediction.layers[name] == record["layers"][name]
+        assert prediction.layers["decoder_layers"] == pytest.approx(record["layers"]["decoder_layers"], abs=1e-3)
+        assert prediction.tokens[-1][0] == "</s>"
+        assert " ".join(text for text, _ in prediction.tokens[:-1]).replace(" ", "") == \
+            prediction.output.replace(" ", "")
+    printed = capsys.readouterr().out
+    assert f"{pictures[0]}: {got[0].output}" in printed
+    assert "  tokens: " + " ".join(f"{t}({d})" for t, d in got[0].tokens) in printed
+
+
+def test_answers_equal_the_evaluation_and_show_the_scored_tokens(demo, checkpoints, tmp_path):
+    rows = tsv_rows(demo / "snli_ve" / "test.tsv")[:3]
+    pictures = save_pictures(rows, 2, tmp_path / "pictures")
+    expected = evaluation(demo, "snli_ve", checkpoints["snli_ve"], tmp_path / "eval", *EXITS)
+    for row, picture, record in zip(rows, pictures, expected):
+        (got,) = predict.main(["--path", checkpoints["snli_ve"], "--image", str(picture), "--cpu",
+                               "--hypothesis", row[3], "--premise", row[4], "--show-layers", "--compare-full",
+                               *EXITS])
+        assert got.output == record["prediction"]
+        assert got.full_model in {"yes", "no", "maybe"}
+        assert {name: got.layers[name] for name in ("image_layers", "text_layers")} == \
+            {name: record["layers"][name] for name in ("image_layers", "text_layers")}
+        assert [text for text, _ in got.tokens] == [got.output, "</s>"]
+        assert all(1 <= depth <= got.layers["decoder_depth"] for _, depth in got.tokens)
+
+
+@dataclass(frozen=True)
+class ExitByPosition:
+    """Decoder rule: the token at position t stops after layer (t mod 3) + 1."""
+
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
+        return positions % 3 == layer
+
+
+@dataclass(frozen=True)
+class PositionPolicy:
+    def session(self, horizon, project=None):
+        return ExitSession(decoder_rule=ExitByPosition())
+
+
+@pytest.mark.parametrize("policy", [PositionPolicy(), MuEThresholds(decoder=0.9)], ids=["by-position", "mue"])
+def test_token_layers_are_those_greedy_generation_ran(demo, checkpoints, tmp_path, policy):
+    """With one hypothesis per picture, generation's own per-step record is each token's
+    layers: the per-token view (a teacher-forced pass with the same rules) equals it."""
+    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, beam=1, max_len_b=None,
+                     no_repeat_ngram_size=None)
+    predictor = predict.load_predictor(args, {})
+    predictor.generator.policy = policy
+    pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv"), 4, tmp_path / "pictures")
+    predict.write_inputs(str(tmp_path / "inputs.tsv"), "caption", pictures, None, None)
+    dataset = predictor.dataset(str(tmp_path / "inputs.tsv"))
+    for index in range(len(dataset)):
+        (result,) = predictor.predict(dataset.collater([dataset[index]]), show_layers=True, compare_full=False)
+        steps = [int(layers) for layers in predictor.generator.last_session.decoder_token_layers()]
+        assert [depth for _, depth in result["tokens"]] == steps
+        if isinstance(policy, PositionPolicy):
+            assert steps == [t % 3 + 1 for t in range(len(steps))]
+
+
+def test_exits_off_give_the_full_model_and_json_lines(checkpoints, demo, tmp_path, capsys):
+    pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv")[:2], 4, tmp_path / "pictures")
+    got = predict.main(["--path", checkpoints["caption"], "--image", *map(str, pictures), "--cpu", "--json",
+                        "--compare-full", "--show-layers", "--beam", "2"])
+    assert all(p.output == p.full_model for p in got)
+    assert all(p.layers["expected_time_reduction"] == 0.0 for p in got)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["output"] for line in lines] == [p.output for p in got]
+
+
+def test_options_the_checkpoint_cannot_honour_are_refused(checkpoints, demo, tmp_path):
+    picture = save_pictures(tsv_rows(demo / "caption" / "test.tsv")[:1], 4, tmp_path / "pictures")[0]
+    base = ["--image", str(picture), "--cpu"]
+    cases = [
+        (["--path", checkpoints["caption"], "--hypothesis", "a cat"], "--hypothesis is for SNLI-VE"),
+        (["--path", checkpoints["snli_ve"]], "pass --hypothesis"),
+        (["--path", checkpoints["snli_ve"], "--hypothesis", "a cat"], "pass --premise"),
+        (["--path", checkpoints["snli_ve"], "--hypothesis", "a cat", "--premise", "x", "--beam", "2"],
+         "--beam is for caption"),
+        (["--path", checkpoints["caption"], "--decoder-exit-threshold", "nan"], "--decoder-exit-threshold must be"),
+        (["--path", str(tmp_path / "missing.pt")], "no such checkpoint file"),
+    ]
+    for options, message in cases:
+        with pytest.raises(OFAMuEError, match=message):
+            predict.main(base + options)
+
+
+def test_unreadable_picture_is_one_line_naming_the_file(checkpoints, tmp_path):
+    bad = tmp_path / "holiday.jpg"
+    bad.write_bytes(b"not a picture at all")
+    done = subprocess.run([sys.executable, "-m", "ofa_mue.predict", "--path", checkpoints["caption"],
+                           "--image", str(bad), "--cpu"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {bad}: ") and "not a readable image" in last, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    empty = tmp_path / "empty_folder"
+    empty.mkdir()
+    with pytest.raises(OFAMuEError, match="holds no picture files"):
+        predict.main(["--path", checkpoints["caption"], "--image", str(empty), "--cpu"])

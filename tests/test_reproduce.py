@@ -1,0 +1,343 @@
+"""The paper's tables and figures (``python -m ofa_mue.reproduce``) and what they rest on, each
+checked against an independent computation: the static envelope against brute force over
+mixes of two depths, the layer-similarity probe against direct forward passes, the timing
+protocol's order of runs, and the reproduce command's tables against ``python -m ofa_mue.evaluate``."""
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ofa_mue.core.exit_policy import stream_similarity
+from ofa_mue.envelope import envelope_at, upper_hull
+from ofa_mue.errors import ConfigError
+from ofa_mue.paper_tables import mue_vs_static, table1_points
+from ofa_mue.saturation import LayerSimilarityProbe
+from ofa_mue.timing import interleaved_times
+from tiny_ofa import tiny_dictionary, tiny_model
+
+TEST_ROWS = 7
+
+
+# ---- the static envelope ----------------------------------------------------------------
+def brute_force_envelope(points, x):
+    """The best quality of any random mix of two settings whose expected reduction is at least x."""
+    best = None
+    for xa, ya in points:
+        for xb, yb in points:
+            # lam * xa + (1 - lam) * xb >= x over lam in [0, 1]: an interval; the value is linear in lam
+            if xa == xb:
+                interval = (0.0, 1.0) if xa >= x else None
+            else:
+                bound = (x - xb) / (xa - xb)
+                interval = (max(bound, 0.0), 1.0) if xa > xb else (0.0, min(bound, 1.0))
+                interval = interval if interval[0] <= interval[1] else None
+            if interval is not None:
+                for lam in interval:
+                    value = lam * ya + (1 - lam) * yb
+                    best = value if best is None else max(best, value)
+    return best
+
+
+def test_envelope_is_the_best_mix_of_two_fixed_depths():
+    hull = upper_hull([(0.0, 1.0), (0.25, 0.85), (0.5, 0.8), (0.8, 0.3)])
+    assert hull == [(0.0, 1.0), (0.5, 0.8), (0.8, 0.3)]
+    assert envelope_at(hull, 0.25).quality == pytest.approx(0.9)  # half of each neighbour beats (0.25, 0.85)
+    assert envelope_at(hull, 0.9) is None
+    generator = random.Random(0)
+    for _ in range(20):
+        points = [(generator.random(), generator.random()) for _ in range(8)]
+        hull = upper_hull(points)
+        for x in [generator.uniform(min(p[0] for p in points), max(p[0] for p in points)) for _ in range(10)]:
+            assert envelope_at(hull, x).quality == pytest.approx(brute_force_envelope(points, x))
+
+
+def _row(curve, reduction, metric, setting=""):
+    return {"curve": curve, "expected_time_reduction": reduction, "metric": metric, "setting": setting or curve,
+            "exits": "image+text+decoder", "options": {}, "examples": 10}
+
+
+def test_mue_against_a_fixed_depth_counts_levels_above_and_below():
+    rows = [_row("full", 0.0, 0.9), _row("static", 0.5, 0.7, "a"), _row("static", 0.8, 0.4, "b"),
+            _row("static", 0.5, 0.7, "a twin"),  # another depth combination with the same reduction and quality
+            _row("mue", 0.0, 0.9, "t1"),  # saves nothing: not a level
+            _row("mue", 0.25, 0.81, "t2"),  # envelope 0.8: above
+            _row("mue", 0.5, 0.7, "t3"),  # equal
+            _row("mue", 0.65, 0.56, "t4"),  # envelope 0.55: above
+            _row("mue", 0.7, 0.4, "t5"),  # envelope 0.5: below
+            _row("mue_given", 0.6, 0.7, "calibrated")]
+    table, summary = mue_vs_static(rows)
+    assert [e["setting"] for e in table] == ["t2", "t3", "t4", "t5", "calibrated"]
+    assert [e["verdict"] for e in table] == ["above", "equal", "above", "below", "above"]
+    assert table[0]["static_envelope"] == pytest.approx(0.8) and table[0]["between"] == "full model and a"
+    assert summary == {"levels": 4, "strictly_above": 2, "equal": 1, "below": 1, "at_or_above": 3,
+                       "mue_beats_fixed_depth": True, "static_settings": 4}
+    rows[7]["metric"] = 0.5  # t4 below: only 2 levels at or above
+    assert not mue_vs_static(rows)[1]["mue_beats_fixed_depth"]
+
+
+def test_table1_takes_each_baselines_best_setting_that_saves_as_much_as_mue():
+    rows = [_row("full", 0.0, 0.9), _row("mue_given", 0.5, 0.88),
+            _row("entropy", 0.3, 0.89, "h1"), _row("entropy", 0.4, 0.85, "h2"),  # never reaches 0.5
+            _row("static", 0.45, 0.89, "s1"), _row("static", 0.5, 0.8, "s2"), _row("static", 0.7, 0.86, "s3")]
+    chosen = [(row["setting"], how.split(" ")[0]) for row, how in table1_points(rows)]
+    assert chosen == [("full", "-"), ("mue_given", "calibrated"), ("h2", "its"), ("s3", "best")]
+
+
+# ---- Figure 3: the layer-similarity probe -------------------------------------------------------
+def test_probe_measures_each_layer_as_a_direct_forward_pass_does():
+    dictionary = tiny_dictionary()
+    net = tiny_model(dictionary, decompose_modalities=True).eval()
+    generator = torch.Generator().manual_seed(2)
+    pad = dictionary.pad()
+    src = torch.randint(4, 40, (3, 6), generator=generator)
+    src[1, -2:] = pad
+    images = torch.randn(3, 3, 64, 64, generator=generator)
+    net_input = {"src_tokens": src, "src_lengths": src.ne(pad).sum(1), "patch_images": images,
+                 "patch_masks": torch.ones(3, dtype=torch.bool)}
+    prev = torch.randint(4, 40, (3, 5), generator=generator)
+    prev[2, -2:] = pad
+    with torch.no_grad():
+        with LayerSimilarityProbe(net) as probe:
+            encoder_out = net.encoder(**net_input)
+            net.decoder(prev, encoder_out=encoder_out)
+        expected = _direct_encoder_similarities(net, src, images)
+        states = net.decoder(prev, encoder_out=encoder_out, return_layer_states=True)[1]["layer_states"]
+        first = _first_decoder_layer(net, encoder_out, prev)
+    for stream in ("image", "text"):
+        for layer, values in enumerate(expected[stream]):
+            assert torch.allclose(torch.cat(probe.values[stream][layer]), values, atol=1e-6), (stream, layer)
+    keep = prev.ne(pad)
+    inputs = [first] + states[:-1]
+    for layer, (x_in, x_out) in enumerate(zip(inputs, states)):
+        direct = F.cosine_similarity(x_in, x_out, dim=-1)[keep]
+        assert torch.allclose(torch.cat(probe.values["decoder"][layer]), direct, atol=1e-6), layer
+
+
+def _direct_encoder_similarities(net, src, images):
+    """Each stream through the encoder layers by hand (as the decomposed encoder runs them)."""
+    encoder = net.encoder
+    text, text_positions = encoder.embed_text(src)
+    padding = src.eq(encoder.padding_idx)
+    text = text.masked_fill(padding.unsqueeze(-1), 0.0)
+    image, image_positions, ids = encoder.embed_image(images)
+    streams = {"image": (image, None, encoder._stream_bias_fn("image", encoder.image_pos_ln(image_positions),
+                                                              image.size(1), ids)),
+               "text": (text, padding, encoder._stream_bias_fn("text", encoder.pos_ln(text_positions), text.size(1),
+                                                               None))}
+    out = {}
+    for name, (x, pad, bias) in streams.items():
+        out[name] = []
+        for index, layer in enumerate(encoder.layers):
+            y = layer(x, bias(index), pad)
+            out[name].append(stream_similarity(x, y, pad))
+            x = y
+    return out
+
+
+def _first_decoder_layer(net, encoder_out, prev):
+    """The first decoder layer's input, caught by an exit rule that never fires (the exit machinery's view)."""
+    from ofa_mue.core.early_exit import ExitSession
+
+    seen = []
+
+    class Record:
+        def should_exit(self, layer, x_in, x_out, positions, tokens):
+            if layer == 0:
+                seen.append(x_in)
+            return torch.zeros(x_in.shape[:-1], dtype=torch.bool)
+
+    session = ExitSession({}, Record())
+    net.decoder(prev, encoder_out={**encoder_out, "exit_session": [session]})
+    return seen[0]
+
+
+def test_probe_counts_every_token_beam_search_processes():
+    from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
+    from ofa_mue.core.exit_policy import MuEThresholds
+
+    dictionary = tiny_dictionary()
+    net = tiny_model(dictionary, decompose_modalities=True).eval()
+    generator = torch.Generator().manual_seed(3)
+    src = torch.randint(4, 40, (2, 5), generator=generator)
+    sample = {"id": torch.arange(2), "net_input": {
+        "src_tokens": src, "src_lengths": torch.full((2,), 5), "patch_masks": torch.ones(2, dtype=torch.bool),
+        "patch_images": torch.randn(2, 3, 64, 64, generator=generator)}}
+    search = EarlyExitSequenceGenerator([net], dictionary, beam_size=3, max_len_b=6, policy=MuEThresholds())
+    with LayerSimilarityProbe(net) as probe:
+        search.generate([net], sample)
+    processed = sum(example.decoder_tokens for example in search.last_example_layers)
+    assert processed > 2 * 3
+    for layer_values in probe.values["decoder"]:
+        assert sum(v.numel() for v in layer_values) == processed
+    assert [sum(v.numel() for v in values) for values in probe.values["image"]] == [2] * len(net.encoder.layers)
+
+
+# ---- timing protocol ---------------------------------------------------------------------
+def test_timing_warms_every_arm_then_interleaves_in_rotating_order():
+    calls = []
+    arms = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    times = interleaved_times(arms, repetitions=5, warmup=1, device=torch.device("cpu"))
+    assert calls[:3] == ["a", "b", "c"]  # the warm-up round, untimed
+    rounds = [calls[3 + 3 * r: 6 + 3 * r] for r in range(5)]
+    assert rounds == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"], ["b", "c", "a"]]
+    assert {name: len(values) for name, values in times.items()} == {"a": 5, "b": 5, "c": 5}
+
+
+# ---- the reproduce command on small real checkpoints ---------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Tiny SNLI-VE data and three 2-layer checkpoints: MuE's fine-tuning, and its two ablations."""
+    from ofa_mue.demo.generate import generate_demo_data
+    from test_determinism import run
+
+    out = tmp_path_factory.mktemp("reproduce")
+    generate_demo_data(out / "data", seed=6, train=24, valid=6, test=TEST_ROWS, image_size=64)
+    common = ["--user-dir", "ofa_mue", "--task", "snli_ve", "--arch", "ofa_demo", "--encoder-layers", "2",
+              "--decoder-layers", "2", "--bpe-dir", str(out / "data" / "bpe"), "--patch-image-size", "64",
+              "--code-dict-size", "0", "--num-bins", "0", "--label-smoothing", "0.1", "--optimizer", "adam",
+              "--lr", "1e-3", "--max-update", "2", "--batch-size", "8", "--no-epoch-checkpoints",
+              "--disable-validation", "--num-workers", "0", "--cpu", "--seed", "3", "--log-format", "simple"]
+    variants = {"main": ["--decompose-modalities", "--criterion", "layerwise_label_smoothed_cross_entropy"],
+                "joint": ["--criterion", "layerwise_label_smoothed_cross_entropy"],
+                "plain": ["--decompose-modalities", "--criterion", "adjust_label_smoothed_cross_entropy"]}
+    checkpoints = {}
+    for name, flags in variants.items():
+        run("fairseq_cli.train", str(out / "data" / "snli_ve"), *common, *flags, "--save-dir", str(out / name))
+        checkpoints[name] = str(out / name / "checkpoint_last.pt")
+    return out, checkpoints
+
+
+def _evaluation_args(out: Path):
+    return [str(out / "data" / "snli_ve"), "--task", "snli_ve", "--bpe-dir", str(out / "data" / "bpe"),
+            "--batch-size", "3", "--cpu"]
+
+
+@pytest.fixture(scope="module")
+def reproduced(trained):
+    from ofa_mue import reproduce
+
+    out, checkpoints = trained
+    results = out / "results"
+    summary = reproduce.main([*_evaluation_args(out), "--path", checkpoints["main"], "--results-dir", str(results),
+                              "--thresholds", "0.99,0.9", "--entropies", "0.5", "--patiences", "1",
+                              "--calibrate-args", "--candidates 0.99,0.95,0.9 --retention 0.8",
+                              "--no-decomposition-checkpoint", checkpoints["joint"],
+                              "--no-layerwise-checkpoint", checkpoints["plain"]])
+    return out, checkpoints, results, summary
+
+
+def _evaluate(out, checkpoint, *flags):
+    from ofa_mue import evaluate
+
+    return evaluate.main([*_evaluation_args(out), "--path", checkpoint, "--gen-subset", "test", *flags])
+
+
+def test_reproduce_writes_every_table_and_figure_with_provenance(reproduced):
+    _, _, results, summary = reproduced
+    commit = summary["provenance"]["commit"]
+    assert len(commit.split("+")[0]) == 40
+    for stem in ("table1_main_results", "table2_encoder_depths", "table3_thresholds", "table4_ablation",
+                 "figure3_layer_similarity", "mue_vs_static"):
+        assert f"commit {commit}" in (results / f"{stem}.md").read_text()
+        assert (results / f"{stem}.csv").read_text().startswith(f"# commit {commit}")
+        assert (results / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (results / "sweep" / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sweep = [row for row in csv.DictReader(line for line in (results / "sweep" / "sweep.csv").open()
+                                           if not line.startswith("#"))]
+    assert {row["examples"] for row in sweep} == {str(TEST_ROWS)}
+    static = [row for row in sweep if row["curve"] == "static"]
+    assert len(static) == 2 * 2 * 2 - 1  # every image/text/decoder depth combination but the full model
+    curves = {row["curve"]: row["exits"] for row in sweep}
+    assert curves["entropy"] == "decoder" and curves["entropy_encoder"] == "image+text+decoder"
+    assert curves["patience_encoder"] == "image+text+decoder" and curves["mue_decoder"] == "decoder"
+
+
+def test_reproduce_tables_equal_the_evaluation_of_each_setting(reproduced):
+    out, checkpoints, results, summary = reproduced
+    profile = str(results / "profiles" / "main.json")
+    full, mue = summary["table1"][0], summary["table1"][1]
+    assert full["accuracy"] == _evaluate(out, checkpoints["main"])["metrics"]["accuracy"]
+    calibrated = _evaluate(out, checkpoints["main"], "--exit-profile", profile)
+    assert (mue["accuracy"], mue["expected_time_reduction"]) == (
+        calibrated["metrics"]["accuracy"], calibrated["layers"]["expected_time_reduction"])
+    assert summary["timing"]["repetitions"] == 5
+    assert set(summary["timing"]["arms"]) == {f"{e['curve']}: {e['setting']}" for e in summary["table1"]}
+    assert all(entry["measured_reduction"] is not None for entry in summary["table1"])
+
+    cell = next(c for c in summary["table2"] if (c["image_layers"], c["text_layers"]) == (1, 2))
+    static = _evaluate(out, checkpoints["main"], "--exit-policy", "static", "--static-image-layers", "1")
+    assert (cell["metric"], cell["expected_time_reduction"]) == (
+        static["metrics"]["accuracy"], static["layers"]["expected_time_reduction"])
+
+    row = next(r for r in summary["table3"] if r["setting"] == "decoder threshold 0.9")
+    decoder_only = _evaluate(out, checkpoints["main"], "--decoder-exit-threshold", "0.9")
+    assert (row["metric"], row["expected_time_reduction"]) == (
+        decoder_only["metrics"]["accuracy"], decoder_only["layers"]["expected_time_reduction"])
+
+    plain = summary["table4"][2]
+    assert plain["variant"] == "without the layer-wise loss"
+    variant = _evaluate(out, checkpoints["plain"], "--exit-profile", str(results / "profiles" / "no_layerwise_loss.json"))
+    assert (plain["metric"], plain["full_metric"]) == (variant["metrics"]["accuracy"],
+                                                      _evaluate(out, checkpoints["plain"])["metrics"]["accuracy"])
+    joint = summary["table4"][1]
+    decomposed = _evaluate(out, checkpoints["joint"], "--exit-profile",
+                           str(results / "profiles" / "no_modality_decomposition.json"),
+                           "--model-overrides", "{'decompose_modalities': True}")
+    assert joint["metric"] == decomposed["metrics"]["accuracy"]
+
+    layers = {(r["part"], r["layer"]): r["count"] for r in summary["figure3"]}
+    assert layers[("image", 1)] == layers[("text", 2)] == TEST_ROWS and layers[("decoder", 1)] > TEST_ROWS
+
+
+def test_reproduce_compares_mue_with_the_envelope_of_every_static_setting(reproduced):
+    _, _, results, summary = reproduced
+    sweep = json.loads((results / "sweep" / "sweep.json").read_text())["rows"]
+    points = [(r["expected_time_reduction"], r["metric"]) for r in sweep if r["curve"] in ("full", "static")]
+    levels = summary["mue_vs_static"]["levels"]
+    assert levels
+    for level in levels:
+        assert level["static_envelope"] == pytest.approx(brute_force_envelope(points, level["expected_time_reduction"]))
+
+
+def test_reproduce_refuses_what_it_cannot_honour(reproduced, tmp_path):
+    from ofa_mue import reproduce
+
+    out, checkpoints, results, _ = reproduced
+    base = [*_evaluation_args(out), "--path", checkpoints["main"], "--results-dir", str(tmp_path),
+            "--exit-profile", str(results / "profiles" / "main.json")]
+    with pytest.raises(ConfigError, match="--image-exit-threshold: reproduce sets every exit option itself"):
+        reproduce.main([*base, "--image-exit-threshold", "0.9"])
+    with pytest.raises(ConfigError, match="--timing-repetitions must be 0"):
+        reproduce.main([*base, "--timing-repetitions", "3"])
+    with pytest.raises(ConfigError, match=r"--depths 3 is deeper than the model's encoder \(2 layers\)"):
+        reproduce.main([*base, "--depths", "3"])
+    assert not any(tmp_path.iterdir())
+
+
+def test_sweep_keeps_a_profiles_operating_point_even_with_every_exit_off(ofa_vocab, tmp_path):
+    """A calibration that finds no safe exit writes a profile with every exit off: that is MuE's
+    operating point (the full model), still a row of the tables."""
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    from ofa_mue.core.exit_profile import save_exit_profile
+    from ofa_mue.sweep import grid_points
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    profile = tmp_path / "off.json"
+    save_exit_profile(str(profile), {"options": {"image_exit_threshold": 2.0, "text_exit_threshold": 2.0,
+                                                 "decoder_exit_threshold": 2.0}})
+    task = SnliVeTask(SnliVeConfig(exit_profile=str(profile)), ofa_vocab)
+    model = SimpleNamespace(encoder=SimpleNamespace(num_layers=2), decoder=SimpleNamespace(num_layers=2))
+    args = Namespace(thresholds="0.9", entropies="0.5", patiences="1", depths="1")
+    points = grid_points(SimpleNamespace(task=task, models=[model]), args)
+    given = [point for point in points if point.curve == "mue_given"]
+    assert [point.setting for point in given] == ["profile off.json: image off / text off / decoder off"]
+    assert not any(point.curve.endswith("_encoder") for point in points)  # no encoder exits to share
+    assert sum(point.curve == "static" for point in points) == 7
