@@ -2,19 +2,23 @@
 
     python -m ofa_mue.demo.summary --results-dir results/demo --seeds 1,2,3
 
-reads, for each seed, the metrics files that ``run_scripts/demo.sh`` writes under
-``{results-dir}/seed{S}/{task}/{run}/test_metrics.json`` (``run``: ``full``, ``mue``,
-``static_1`` (every stream cut to one layer), ``images_other`` and ``images_blank``
-(``--replace-images``)), and writes ``{results-dir}/summary.json`` and
-``{results-dir}/summary.md``: each figure per seed with its mean and spread, and each check
-with its verdict per seed. The checks (issue 15's targets for the demo):
+reads, for each seed, what ``run_scripts/demo.sh`` writes under ``{results-dir}/seed{S}/{task}/``:
+``reproduce/reproduce.json`` and ``reproduce/sweep/sweep.json`` (``python -m ofa_mue.reproduce``
+on the test split: the full model, the MuE profile calibrated on valid, static truncation at
+every depth combination, MuE against static truncation's envelope) and, for SNLI-VE,
+``images_other/`` and ``images_blank/`` (``python -m ofa_mue.evaluate --replace-images``), and
+writes ``{results-dir}/summary.json`` and ``{results-dir}/summary.md``: each figure per seed
+with its mean and spread, and each check with its verdict per seed. The checks (issue 15's
+targets for the demo):
 
 - SNLI-VE: full-model accuracy >= 0.80; with every test image replaced by another test
   image, and by a blank one, accuracy <= 0.50; static truncation at one encoder and one
   decoder layer at least 10 points below the full model;
 - captions: static truncation at one layer keeps at most 85% of the full model's CIDEr;
 - calibrated MuE on the test split: SNLI-VE >= 45% expected time reduction at >= 99% of
-  the full model's accuracy; captions >= 40% at >= 96% of its CIDEr.
+  the full model's accuracy; captions >= 40% at >= 96% of its CIDEr;
+- MuE beats a fixed depth (each task): at 3 or more levels of MuE's sweep its quality is at
+  least static truncation's envelope at the same expected reduction, strictly above at one.
 
 A conclusion stands only when it holds for every seed. The run's commit, machine and date
 are recorded in the summary.
@@ -22,53 +26,77 @@ are recorded in the summary.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
-import subprocess
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ofa_mue.atomic_files import write_atomically
+from ofa_mue.calibrate import MAIN_METRIC
+from ofa_mue.provenance import describe, provenance
 
-RUNS = ("full", "mue", "static_1", "images_other", "images_blank")
+TASKS = ("snli_ve", "caption")
+REPLACED = ("images_other", "images_blank")
 
 
-def read_runs(seed_dir: str, task: str) -> Dict[str, Dict[str, Any]]:
-    """The metrics files of one seed and task, by run name (runs not present are left out)."""
-    runs = {}
-    for run in RUNS:
-        path = os.path.join(seed_dir, task, run, "test_metrics.json")
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as handle:
-                runs[run] = json.load(handle)
-    return runs
+def _load(path: str) -> Dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _curve(rows: Sequence[Dict[str, Any]], curve: str) -> Dict[str, Any]:
+    found = [row for row in rows if row["curve"] == curve]
+    if not found:
+        raise ValueError(f"no {curve!r} row")
+    return found[0]
+
+
+def one_layer(rows: Sequence[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The sweep's static row with one image, one text and one decoder layer (None if not swept)."""
+    for row in rows:
+        if row["curve"] == "static" and (row["image_layers"], row["text_layers"], row["decoder_layers"]) == (1, 1, 1):
+            return row
+    return None
+
+
+def task_figures(task_dir: str, task: str) -> Dict[str, float]:
+    """The figures the checks read for one seed and task (``task.figure`` -> value); empty when
+    the task's reproduce run is missing."""
+    path = os.path.join(task_dir, "reproduce", "reproduce.json")
+    if not os.path.isfile(path):
+        return {}
+    metric = MAIN_METRIC[task]
+    reproduced = _load(path)
+    sweep = _load(os.path.join(task_dir, "reproduce", "sweep", "sweep.json"))["rows"]
+    full_row, mue_row = _curve(reproduced["table1"], "full"), _curve(reproduced["table1"], "mue_given")
+    full, examples = full_row[metric], reproduced["examples"]
+    figures = {"examples": examples, f"full_{metric}": full, f"mue_{metric}": mue_row[metric],
+               "mue_retention": mue_row[metric] / full if full else 0.0}
+    for field in ("expected_time_reduction", "image_layers", "text_layers", "decoder_layers"):
+        figures[f"mue_{field}"] = mue_row[field]
+    static_1 = one_layer(sweep)
+    if static_1 is not None:
+        figures.update({f"static_1_{metric}": static_1["metric"], "static_1_gap": full - static_1["metric"],
+                        "static_1_share": static_1["metric"] / full if full else 0.0})
+    versus = reproduced["mue_vs_static"]["summary"]
+    figures.update({f"mue_vs_static_{key}": float(versus[key])
+                    for key in ("levels", "strictly_above", "at_or_above", "below", "mue_beats_fixed_depth")})
+    for run in REPLACED:
+        metrics_path = os.path.join(task_dir, run, "test_metrics.json")
+        if os.path.isfile(metrics_path):
+            replaced = _load(metrics_path)
+            if replaced["examples"] != examples:
+                raise ValueError(f"{metrics_path}: {replaced['examples']} examples scored, the reproduce run "
+                                 f"scored {examples}")
+            figures[f"{run}_{metric}"] = replaced["metrics"][metric]
+    return {f"{task}.{name}": value for name, value in figures.items()}
 
 
 def seed_figures(seed_dir: str) -> Dict[str, float]:
     """The figures the checks read, for one seed (``task.figure`` -> value)."""
     figures: Dict[str, float] = {}
-    for task, metric in (("snli_ve", "accuracy"), ("caption", "cider")):
-        runs = read_runs(seed_dir, task)
-        if "full" not in runs:
-            continue
-        examples = {name: run["examples"] for name, run in runs.items()}
-        if len(set(examples.values())) != 1:
-            raise ValueError(f"{seed_dir}/{task}: the runs scored different numbers of examples: {examples}")
-        full = runs["full"]["metrics"][metric]
-        figures[f"{task}.examples"] = examples["full"]
-        figures[f"{task}.full_{metric}"] = full
-        for name in RUNS[1:]:
-            if name in runs:
-                figures[f"{task}.{name}_{metric}"] = runs[name]["metrics"][metric]
-        if "mue" in runs:
-            figures[f"{task}.mue_retention"] = runs["mue"]["metrics"][metric] / full if full else 0.0
-            for field in ("expected_time_reduction", "image_layers", "text_layers", "decoder_layers"):
-                figures[f"{task}.mue_{field}"] = runs["mue"]["layers"][field]
-        if "static_1" in runs:
-            figures[f"{task}.static_1_gap"] = full - runs["static_1"]["metrics"][metric]
-            figures[f"{task}.static_1_share"] = runs["static_1"]["metrics"][metric] / full if full else 0.0
+    for task in TASKS:
+        figures.update(task_figures(os.path.join(seed_dir, task), task))
     return figures
 
 
@@ -90,6 +118,9 @@ CHECKS: List[Dict[str, Any]] = [
     {"name": "captions calibrated MuE: >= 40% expected time reduction at >= 96% CIDEr retention",
      "figures": ["caption.mue_expected_time_reduction", "caption.mue_retention"],
      "passes": lambda f: f["caption.mue_expected_time_reduction"] >= 0.40 and f["caption.mue_retention"] >= 0.96},
+    *({"name": f"{task}: MuE beats a fixed depth (>= 3 sweep levels at or above static truncation's envelope, "
+               "one strictly above)", "figures": [f"{task}.mue_vs_static_mue_beats_fixed_depth"],
+       "passes": (lambda f, key=f"{task}.mue_vs_static_mue_beats_fixed_depth": bool(f[key]))} for task in TASKS),
 ]
 
 
@@ -120,28 +151,6 @@ def aggregate(per_seed: Dict[str, Dict[str, float]]) -> Dict[str, Dict[str, Any]
     return out
 
 
-def run_record(repo: str) -> Dict[str, Any]:
-    """Commit (and whether the tree had changes), machine and date of this summary."""
-    def git(*args: str) -> Optional[str]:
-        try:
-            return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, check=True,
-                                  timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(status) if status is not None else None,
-            "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version()},
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-
-
 def _percent(name: str) -> bool:
     return any(part in name for part in ("accuracy", "retention", "reduction", "share", "gap"))
 
@@ -149,10 +158,7 @@ def _percent(name: str) -> bool:
 def markdown(summary: Dict[str, Any]) -> str:
     """The summary as markdown: checks with per-seed verdicts, then every figure per seed."""
     seeds = summary["seeds"]
-    run = summary["run"]
-    lines = [f"Demo summary over training seeds {', '.join(seeds)} (commit {run['commit']}"
-             + (", with uncommitted changes" if run["uncommitted_changes"] else "")
-             + f"; {run['machine']['cpu']}, {run['machine']['cores']} cores; {run['date']}).", "",
+    lines = [f"Demo summary over training seeds {', '.join(seeds)} ({describe(summary['provenance'])}).", "",
              "| check | " + " | ".join(f"seed {s}" for s in seeds) + " | holds for every seed |",
              "|---|" + "---|" * (len(seeds) + 1)]
     verdict = {True: "yes", False: "**no**", None: "not measured"}
@@ -169,16 +175,16 @@ def markdown(summary: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summarize(results_dir: str, seeds: Sequence[str], repo: str) -> Dict[str, Any]:
+def summarize(results_dir: str, seeds: Sequence[str]) -> Dict[str, Any]:
     """Read every seed's results and build the summary (see the module docstring)."""
     per_seed = {}
     for seed in seeds:
         seed_dir = os.path.join(results_dir, f"seed{seed}")
         figures = seed_figures(seed_dir)
         if not figures:
-            raise ValueError(f"no {{task}}/full/test_metrics.json under {seed_dir}")
+            raise ValueError(f"no {{task}}/reproduce/reproduce.json under {seed_dir}")
         per_seed[str(seed)] = figures
-    return {"run": run_record(repo), "seeds": [str(s) for s in seeds], "checks": evaluate_checks(per_seed),
+    return {"provenance": provenance(), "seeds": [str(s) for s in seeds], "checks": evaluate_checks(per_seed),
             "figures": aggregate(per_seed)}
 
 
@@ -191,9 +197,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     seeds = [s.strip() for s in args.seeds.split(",") if s.strip()]
     if not seeds or not all(s.isdigit() for s in seeds):
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        summary = summarize(args.results_dir, seeds, repo)
+        summary = summarize(args.results_dir, seeds)
     except ValueError as error:
         parser.error(str(error))
     write_atomically(os.path.join(args.results_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
