@@ -102,9 +102,6 @@ train() {
 train_caption() { train caption "$CAPTION_UPDATES" "$SEED_CKPT/pretrained.pt" --max-tgt-length 16; }
 train_snli() { train snli_ve "$SNLI_UPDATES" "$SEED_CKPT/caption/checkpoint_last.pt"; }
 
-snli() { train snli_ve "$SNLI_UPDATES"; }
-train_caption() { train caption "$CAPTION_UPDATES" --max-tgt-length 16; }
-
 snli() {
   "$PY" -m "$1" "$DATA/snli_ve" --path "$SEED_CKPT/snli_ve/checkpoint_last.pt" --task snli_ve "${VOCAB[@]}" \
     --batch-size 100 --cpu "${@:2}"
