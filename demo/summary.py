@@ -77,6 +77,7 @@ def task_figures(task_dir: str, task: str) -> Dict[str, float]:
     static_1 = one_layer(sweep)
     if static_1 is not None:
         figures.update({f"static_1_{metric}": static_1["metric"], "static_1_gap": full - static_1["metric"],
+                        "static_1_expected_time_reduction": static_1["expected_time_reduction"],
                         "static_1_share": static_1["metric"] / full if full else 0.0})
     versus = reproduced["mue_vs_static"]["summary"]
     figures.update({f"mue_vs_static_{key}": float(versus[key])

@@ -364,6 +364,7 @@ def test_demo_summary_reads_each_seeds_reproduce_run_and_replaced_images(reprodu
     assert figures["snli_ve.mue_expected_time_reduction"] == mue["expected_time_reduction"]
     assert figures["snli_ve.images_blank_accuracy"] == blank["metrics"]["accuracy"]
     assert figures["snli_ve.static_1_gap"] == pytest.approx(full - one_layer["metrics"]["accuracy"])
+    assert figures["snli_ve.static_1_expected_time_reduction"] == one_layer["layers"]["expected_time_reduction"]
     assert figures["snli_ve.mue_vs_static_levels"] == reproduced_summary["mue_vs_static"]["summary"]["levels"]
     checks = {check["check"]: check for check in written["checks"]}
     assert checks["SNLI-VE full-model accuracy >= 0.80"]["per_seed"]["1"] == (full >= 0.80)
