@@ -1,7 +1,7 @@
 """Deterministic generator of the bundled demo data (synthetic shapes, OFA TSV formats).
 
     python -m ofa_mue.demo.generate --out demo_data [--seed 0]
-        [--train 4000 --valid 300 --test 300] [--image-size 128]
+        [--train 4000 --valid 300 --test 300] [--image-size 48]
 
 or ``generate_demo_data(out_dir, seed=0, ...)`` from Python. Writes::
 
@@ -9,14 +9,15 @@ or ``generate_demo_data(out_dir, seed=0, ...)`` from Python. Writes::
     caption/train_scst.tsv           train images again, all references joined by '&&'
     snli_ve/{train,valid,test}.tsv   uniq-id, image-id, base64 PNG, hypothesis, premise, label
     bpe/{encoder.json,vocab.bpe,dict.txt}   small GPT-2-format byte-level BPE + fairseq dict
-    meta/{caption,snli_ve}_{split}.jsonl    per row: scene, kind, difficulty (not read by OFA)
+    meta/{caption,snli_ve}_{split}.jsonl    per row: scene, family, difficulty (not read by OFA)
     README.md
 
 Sizes count TSV rows. Caption train has one row per reference like OFA's stage-1 file
 (two of the five references of each image, so ``--train 4000`` is 2000 images); caption
 valid/test have one row per image with the five references joined by ``&&``. SNLI-VE has
-three rows per image, one per label, in random order. Each image is a pure function of
-(seed, task, split, index), so the same seed gives byte-identical files.
+one image per row, its hypothesis drawn without looking at the label and the scene drawn
+to give it that label (:mod:`ofa_mue.demo.language`); the labels are balanced. Each row is
+a pure function of (seed, task, split, index), so the same seed gives byte-identical files.
 """
 from __future__ import annotations
 
@@ -29,20 +30,21 @@ import time
 from collections import Counter
 
 from .bpe import build_bpe
-from .language import make_captions, make_hypothesis
+from .language import (FAMILIES, LABELS, REFS_PER_IMAGE, make_captions, make_example,
+                       premise_text)
 from .scenes import BACKGROUNDS, COLOURS, SHAPES, encode_image, render_scene, sample_scene
 
 CAPTION_PROMPT = " what does the image describe?"
 SNLI_PROMPT = ' can image and text1 " {} " imply text2 " {} "?'
 SNLI_PROMPT_NO_CAPTION = ' does the image describe " {} "?'
 ANSWERS = {"entailment": "yes", "contradiction": "no", "neutral": "maybe"}
-REFS_PER_IMAGE = 5
+LABEL_ORDER = tuple(LABELS.values())
 CAPTION_TRAIN_ROWS_PER_IMAGE = 2
-SNLI_ROWS_PER_IMAGE = 3
+CAPTION_OBJECTS = (1, 2, 3)
 SPLITS = ("train", "valid", "test")
 TASKS = ("caption", "snli_ve")
 DEFAULT_SIZES = {"train": 4000, "valid": 300, "test": 300}
-DEFAULT_IMAGE_SIZE = 128
+DEFAULT_IMAGE_SIZE = 48
 BPE_VOCAB_SIZE = 2000
 
 
@@ -56,8 +58,7 @@ def _image_id(task: str, split: str, index: int) -> int:
 
 
 def _n_images(task: str, split: str, rows: int) -> int:
-    per = {"caption": CAPTION_TRAIN_ROWS_PER_IMAGE if split == "train" else 1,
-           "snli_ve": SNLI_ROWS_PER_IMAGE}[task]
+    per = CAPTION_TRAIN_ROWS_PER_IMAGE if task == "caption" and split == "train" else 1
     return -(-rows // per)
 
 
@@ -72,11 +73,11 @@ def _caption_split(seed, split, rows, image_size, tick):
     tsv, scst, meta, texts = [], [], [], []
     for i in range(_n_images("caption", split, rows)):
         rng = _rng(seed, "caption", split, i)
-        scene = sample_scene(rng)
-        refs = [t for t, _ in make_captions(scene, rng, REFS_PER_IMAGE)]
+        scene = sample_scene(rng, n_objects=CAPTION_OBJECTS)
+        refs = make_captions(scene, REFS_PER_IMAGE)
         b64 = encode_image(render_scene(scene, image_size))
         image_id = _image_id("caption", split, i)
-        labels = ",".join(sorted(f"{o.colour} {o.shape}" for o in scene.objects))
+        labels = ",".join(f"{o.colour} {o.shape}" for o in scene.objects)
         n = len(scene.objects)
         info = {"image_id": image_id, "n_objects": n,
                 "difficulty": "easy" if n == 1 else ("medium" if n == 2 else "hard"),
@@ -97,27 +98,31 @@ def _caption_split(seed, split, rows, image_size, tick):
     return tsv, scst, meta, texts
 
 
+def _lf_json(lf):
+    return [x.to_json() if hasattr(x, "to_json") else x for x in lf]
+
+
 def _snli_split(seed, split, rows, image_size, tick):
+    """Rows of snli_ve/<split>.tsv and their meta rows: one image per row, labels balanced
+    in blocks of three (one of each label, in random order)."""
     tsv, meta = [], []
-    for i in range(_n_images("snli_ve", split, rows)):
+    wants: list[str] = []
+    for i in range(rows):
         rng = _rng(seed, "snli_ve", split, i)
-        scene = sample_scene(rng)
-        captions = [t for t, _ in make_captions(scene, rng, REFS_PER_IMAGE)]
+        if i % len(LABEL_ORDER) == 0:
+            wants = list(LABEL_ORDER)
+            _rng(seed, "snli_ve", split, "labels", i).shuffle(wants)
+        hypothesis, scene = make_example(rng, wants[i % len(LABEL_ORDER)])
+        premise = premise_text(scene, rng)
         b64 = encode_image(render_scene(scene, image_size))
         image_id = _image_id("snli_ve", split, i)
-        wants = [True, False, None]
-        rng.shuffle(wants)
-        used: list[str] = []
-        for j, want in enumerate(wants[: rows - len(tsv)]):
-            premise = rng.choice(captions)
-            h = make_hypothesis(scene, rng, want, premise=premise, avoid=used)
-            used.append(h["text"])
-            uid = image_id * 10 + j
-            tsv.append((uid, image_id, b64, _check_field(h["text"]), _check_field(premise),
-                        h["label"]))
-            meta.append({"uniq_id": uid, "image_id": image_id, "label": h["label"],
-                         "kind": h["kind"], "difficulty": h["difficulty"],
-                         "n_objects": len(scene.objects), "scene": scene.to_json()})
+        uid = image_id * 10
+        tsv.append((uid, image_id, b64, _check_field(hypothesis["text"]), _check_field(premise),
+                    hypothesis["label"]))
+        meta.append({"uniq_id": uid, "image_id": image_id, "label": hypothesis["label"],
+                     "family": hypothesis["family"], "difficulty": hypothesis["difficulty"],
+                     "lf": _lf_json(hypothesis["lf"]), "n_objects": len(scene.objects),
+                     "hidden_cells": len(scene.hidden), "scene": scene.to_json()})
         tick()
     return tsv, meta
 
@@ -193,7 +198,8 @@ def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train
                 "rows": len(tsv), "images": len({r[1] for r in tsv}),
                 "labels": dict(sorted(Counter(r[5] for r in tsv).items())),
                 "difficulty": dict(sorted(Counter(m["difficulty"] for m in meta).items())),
-                "kinds": dict(sorted(Counter(m["kind"] for m in meta).items())),
+                "families": dict(sorted(Counter(m["family"] for m in meta).items())),
+                "hidden": sum(m["hidden_cells"] > 0 for m in meta),
             }
     finally:
         if bar is not None:
@@ -219,15 +225,15 @@ def _readme(s: dict, words: list[str]) -> str:
         cap.append((split, e["rows"], e["images"],
                     ", ".join(f"{k} {e['difficulty'][k]}" for k in ("easy", "medium", "hard")
                               if k in e["difficulty"])))
-    snli = [("split", "rows", "images", "entailment", "contradiction", "neutral", "easy", "hard")]
+    snli = [("split", "rows", "entailment", "contradiction", "neutral", "with a hidden cell",
+             "easy", "medium", "hard")]
     for split in SPLITS:
         e = s["snli_ve"][split]
-        snli.append((split, e["rows"], e["images"], *(e["labels"].get(k, 0) for k in
-                     ("entailment", "contradiction", "neutral")),
-                     e["difficulty"].get("easy", 0), e["difficulty"].get("hard", 0)))
-    kinds = Counter()
+        snli.append((split, e["rows"], *(e["labels"].get(k, 0) for k in LABEL_ORDER), e["hidden"],
+                     *(e["difficulty"].get(k, 0) for k in ("easy", "medium", "hard"))))
+    families = Counter()
     for split in SPLITS:
-        kinds.update(s["snli_ve"][split]["kinds"])
+        families.update(s["snli_ve"][split]["families"])
     b = s["bpe"]
     sizes = s["sizes"]
     return f"""# ofa-mue demo data (generated)
@@ -235,8 +241,8 @@ def _readme(s: dict, words: list[str]) -> str:
 Generated by `python -m ofa_mue.demo.generate --out <dir> --seed {s['seed']}
 --train {sizes['train']} --valid {sizes['valid']} --test {sizes['test']} --image-size {s['image_size']}`.
 Same arguments give byte-identical files. Synthetic: {s['image_size']}x{s['image_size']} PNG
-scenes of 1-4 shapes ({', '.join(SHAPES)}) in {', '.join(COLOURS)}, small or big, each in
-its own cell of a 3x3 grid, on a {', '.join(BACKGROUNDS)} background (plain or with a smooth
+scenes of shapes ({', '.join(SHAPES)}) in {', '.join(COLOURS)}, small or big, each in
+its own cell of a 3x3 grid (1-3 per caption scene, up to 6 in SNLI-VE scenes), on a {', '.join(BACKGROUNDS)} background (plain or with a smooth
 texture). All text is lower case without punctuation; every caption and every label is
 computed from the scene (logical forms evaluated on it), never drawn at random.
 
@@ -248,9 +254,9 @@ computed from the scene (logical forms evaluated on it), never drawn at random.
   {REFS_PER_IMAGE} references joined by `&&`.
 - `caption/train_scst.tsv`: the train images once each, all references joined by `&&`
   (for CIDEr optimisation).
-- `snli_ve/{{train,valid,test}}.tsv`: uniq-id, image-id, image, hypothesis, premise (a
-  caption of the image), label (entailment/contradiction/neutral -> yes/no/maybe). Three
-  rows per image, one per label.
+- `snli_ve/{{train,valid,test}}.tsv`: uniq-id, image-id, image, hypothesis, premise (the
+  background only, so it never decides a hypothesis), label (entailment/contradiction/neutral
+  -> yes/no/maybe). One image per row; labels balanced in blocks of three.
 - `bpe/encoder.json`, `bpe/vocab.bpe`: a byte-level BPE learnt on all the text below
   (tokenizers' ByteLevelBPETokenizer), in GPT-2's layout, so
   `fairseq.data.encoders.gpt2_bpe_utils.get_encoder` reads it; `bpe/dict.txt`: fairseq
@@ -261,26 +267,25 @@ computed from the scene (logical forms evaluated on it), never drawn at random.
 
 ## Captioning
 
-Scenes with one object are easy; with 3-4 objects, repeated shapes, relations and counts
-they are hard. Each image has {REFS_PER_IMAGE} references in varied wording (lists, sizes,
-shape summaries, counts, relations, positions, background).
+Scenes with one object are easy, with two medium, with three hard. Each image has
+{REFS_PER_IMAGE} references in varied wording, every one naming each object in reading order
+(plain list, with sizes, grouped with counts, with positions, with the background).
 
 {_table(cap[:1] + [tuple('---' for _ in cap[0])] + cap[1:])}
 
 ## SNLI-VE
 
-Entailment and contradiction hypotheses state a visual fact (existence, count, colour, shape,
-size, position, relation, "all the shapes", background, or another caption) that the image
-makes true or false. Neutral hypotheses state what no image can settle (material, author,
-drawing order, motion): purely ("the shapes were drawn by a child"), about an object that is
-present ("the red circle is made of wood"), or joined with an existence claim ("there is a
-green star made of wood"), which is neutral when such a star is present and a contradiction
-when it is not. Easy: decidable from the text or an obvious cue; hard: counting, relations,
-attribute binding, or an existence check.
+Each hypothesis (existence anywhere or in a region, absence, an exact count, a relation
+between two objects, "all the shapes are ...") is drawn without looking at the label; the
+scene is then drawn until the hypothesis has the wanted label in it, so the text alone
+cannot decide the label, only the image. A covered (striped) cell may hold anything:
+entailment when the hypothesis is true whatever the cover hides, contradiction when it is
+false whatever it hides, neutral otherwise. Easy: one attribute to find; medium: two facts
+to bind; hard: three or more (counts, relations, regions with several attributes).
 
 {_table(snli[:1] + [tuple('---' for _ in snli[0])] + snli[1:])}
 
-Hypothesis kinds (all splits): {', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}.
+Hypothesis families (all splits): {', '.join(f'{k} {v}' for k, v in sorted(families.items()))}.
 
 ## Vocabulary
 

@@ -50,6 +50,7 @@ from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
 from ofa_mue.core.exit_profile import guarantee_statement, read_exit_profile
 from ofa_mue.core.flops import ModelShape, flops_summary
+from ofa_mue.replaced_images import MODES, replace_images
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
 from ofa_mue.core.verified_generator import verification_summary
 from ofa_mue.sharding import Shard, write_shard_file
@@ -60,10 +61,14 @@ CAPTION_GENERATION_DEFAULTS = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """fairseq's generation parser (``--path``, ``--gen-subset``, ``--batch-size``, beam options, ...)."""
+    """fairseq's generation parser (``--path``, ``--gen-subset``, ``--batch-size``, beam options, ...)
+    and ``--replace-images``."""
     parser = options.get_generation_parser(default_task="snli_ve")
     parser.set_defaults(user_dir=os.path.dirname(os.path.abspath(ofa_mue.__file__)), num_workers=0,
                         **CAPTION_GENERATION_DEFAULTS)
+    parser.add_argument("--replace-images", choices=MODES, default="none",
+                        help="score each row with another row's image ('other') or a blank one ('blank'), "
+                             "to measure how much the model relies on the image (default: none)")
     return parser
 
 
@@ -181,6 +186,7 @@ class EvaluationSetup:
     use_cuda: bool
     shard: Shard = Shard()
     num_workers: int = 0
+    images: str = "none"
 
     def score(self) -> Tuple[List[Dict[str, Any]], float]:
         """:func:`score_rows` of this setup's shard with the task's current exit options."""
@@ -212,6 +218,7 @@ class EvaluationSetup:
             "task": self.task.cfg._name,
             "split": self.split,
             "checkpoint": self.cfg.common_eval.path,
+            "images": self.images,
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
         }
         if self.task.cfg.exit_verify:
@@ -290,12 +297,13 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
     task.exit_policy(models[0])  # and the depths they ask of this model
     setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda, shard,
-                            cfg.dataset.num_workers)
+                            cfg.dataset.num_workers, args.replace_images)
     for model in models:
         model.eval()
         if use_cuda:
             model.cuda()
     task.load_dataset(setup.split)
+    task.datasets[setup.split] = replace_images(task.dataset(setup.split), setup.images)
     return setup, args
 
 

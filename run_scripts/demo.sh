@@ -1,18 +1,39 @@
 #!/usr/bin/env bash
-# The main job, end to end on the demo data (CPU; about 30 minutes on 2 cores including the
-# first set-up):
+# The main job, end to end on the demo data (CPU, 2 cores):
 #   1. set up .venv
 #   2. generate the demo data (synthetic scenes; python -m ofa_mue.demo.generate --help)
-#   3. fine-tune ofa_demo with MuE (decomposed encoder, layer-wise loss) on SNLI-VE and on
-#      captioning, the two at once with one thread each
-#   4. calibrate the exit thresholds on the validation splits
-#   5. evaluate the full model and MuE on the test splits
-#   6. sweep MuE, entropy, patience and static truncation (trade-off PNGs)
-#   7. print a table like the paper's Table 1; write results/demo/summary.json
-# Environment variables [defaults]: DEMO_DATA [demo_data], DEMO_CHECKPOINTS [checkpoints/demo],
-# DEMO_RESULTS [results/demo], DEMO_SNLI_UPDATES [500], DEMO_CAPTION_UPDATES [1200],
-# DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96], DEMO_EVAL_ROWS [150].
+#   then, for each training seed:
+#   3. pretrain the image embedding (python -m ofa_mue.demo.pretrain: the demo's stand-in for
+#      OFA's pretrained backbone)
+#   4. fine-tune ofa_demo with MuE (decomposed encoder, layer-wise loss) on captioning from
+#      it, then on SNLI-VE from the caption model
+#   5. captioning (while SNLI-VE trains): calibrate on valid, python -m ofa_mue.reproduce on
+#      test (the paper's tables and figures, the sweep, MuE vs static truncation) without
+#      timing; SNLI-VE (alone): the same with timing, and the full model with every test
+#      image replaced by another test image or a blank one (evaluate --replace-images)
+#   6. summarize every seed and check issue 15's targets (python -m ofa_mue.demo.summary):
+#      $DEMO_RESULTS/summary.{json,md}
+#
+#   bash run_scripts/demo.sh [--seeds N]     # N training seeds (1, 2, ..., N) [DEMO_SEEDS or 1]
+#
+# One seed takes about 15 minutes on 2 cores after set-up; conclusions must hold for every
+# seed (3 for the committed results). Environment variables [defaults]: DEMO_SEEDS [1],
+# DEMO_DATA [demo_data], DEMO_CHECKPOINTS [checkpoints/demo], DEMO_RESULTS [results/demo],
+# DEMO_TRAIN_ROWS [12000], DEMO_VALID_ROWS [1000] (the calibration split, both tasks),
+# DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
+# DEMO_SNLI_UPDATES [700], DEMO_TIMING_REPETITIONS [5] (SNLI-VE's reproduce; 0: no timing),
+# DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96].
 set -euo pipefail
+SEEDS="${DEMO_SEEDS:-1}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seeds) SEEDS="${2:?--seeds needs a number}"; shift 2 ;;
+    --seeds=*) SEEDS="${1#--seeds=}"; shift ;;
+    *) echo "error: unknown argument $1 (usage: bash run_scripts/demo.sh [--seeds N])" >&2; exit 2 ;;
+  esac
+done
+[[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || { echo "error: --seeds must be a positive integer, got '$SEEDS'" >&2; exit 2; }
+
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$REPO_ROOT/run_scripts/setup_env.sh"
 cd "$REPO_ROOT"
@@ -20,15 +41,20 @@ PY="${OFA_MUE_VENV:-$REPO_ROOT/.venv}/bin/python"
 DATA="${DEMO_DATA:-demo_data}"
 CKPT="${DEMO_CHECKPOINTS:-checkpoints/demo}"
 OUT="${DEMO_RESULTS:-results/demo}"
-SNLI_UPDATES="${DEMO_SNLI_UPDATES:-500}"
-CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-1200}"
-EVAL_ROWS="${DEMO_EVAL_ROWS:-150}"
-IMAGE_SIZE=64
+TRAIN_ROWS="${DEMO_TRAIN_ROWS:-12000}"
+VALID_ROWS="${DEMO_VALID_ROWS:-1000}"
+TEST_ROWS="${DEMO_TEST_ROWS:-300}"
+PRETRAIN_UPDATES="${DEMO_PRETRAIN_UPDATES:-800}"
+SNLI_UPDATES="${DEMO_SNLI_UPDATES:-700}"
+CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-400}"
+TIMING_REPETITIONS="${DEMO_TIMING_REPETITIONS:-5}"
+IMAGE_SIZE=48  # one 16-pixel patch per cell of the scenes' 3x3 grid
 # A model this small gains nothing from a second thread, and two jobs share the 2 cores.
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
+START=$(date +%s)
 
-step() { echo; echo "=== demo: $* ($(date +%H:%M:%S))"; }
+step() { echo; echo "=== demo: $* ($(date +%H:%M:%S), $(( $(date +%s) - START )) s)"; }
 # Run two jobs at once, the second one's output shown; stop at the first failure of either.
 both() {
   local log=$1 first=$2 second=$3
@@ -40,65 +66,91 @@ both() {
   trap - EXIT
 }
 
+# Run a job with its output in a log (as a job of its own, so that its first failure stops it),
+# then show the log's tables; on failure show its end and stop.
+logged() {
+  local log=$1 job=$2
+  "$job" > "$log" 2>&1 &
+  wait $! || { echo "error: $job failed, see $log" >&2; tail -20 "$log" >&2; exit 1; }
+  grep -E "^\||^\*\*" "$log" || true
+}
+
 step "demo data in $DATA"
 if [[ ! -f "$DATA/README.md" ]]; then
-  "$PY" -m ofa_mue.demo.generate --out "$DATA" --valid "$EVAL_ROWS" --test "$EVAL_ROWS"
+  "$PY" -m ofa_mue.demo.generate --out "$DATA" --train "$TRAIN_ROWS" --valid "$VALID_ROWS" --test "$TEST_ROWS" \
+    --image-size "$IMAGE_SIZE"
 else
   echo "reusing $DATA (delete it to regenerate)"
 fi
 
 VOCAB=(--bpe-dir "$DATA/bpe" --code-dict-size 0 --num-bins 0)
-# MuE fine-tuning: modality-decomposed encoder, task loss on every decoder layer.
+# MuE fine-tuning: modality-decomposed encoder, task loss on every decoder layer. Captions
+# start from the pretrained image embedding; SNLI-VE starts from the caption model (OFA's
+# habit of fine-tuning every task from one pretrained model: from the image embedding
+# alone, SNLI-VE learnt only to spot a covered cell in the demo's budget).
 train() {
-  local task=$1 updates=$2; shift 2
+  local task=$1 updates=$2 init=$3; shift 3
   "$PY" -m fairseq_cli.train "$DATA/$task" --user-dir ofa_mue --task "$task" --arch ofa_demo "${VOCAB[@]}" \
-    --patch-image-size "$IMAGE_SIZE" --decompose-modalities \
+    --patch-image-size "$IMAGE_SIZE" --decompose-modalities --finetune-from-model "$init" \
     --criterion layerwise_label_smoothed_cross_entropy --label-smoothing 0.1 \
     --optimizer adam --adam-betas "(0.9,0.999)" --adam-eps 1e-8 --clip-norm 1.0 \
     --lr-scheduler polynomial_decay --lr 5e-4 --warmup-updates 50 \
-    --total-num-update "$updates" --max-update "$updates" --batch-size 32 --batch-size-valid 64 \
-    --save-dir "$CKPT/$task" --no-epoch-checkpoints --validate-interval 1000 \
-    --validate-interval-updates "$updates" --num-workers 0 --cpu --seed 1 \
-    --log-format simple --log-interval 50 "$@"
+    --total-num-update "$updates" --max-update "$updates" --batch-size 32 --batch-size-valid 100 \
+    --save-dir "$SEED_CKPT/$task" --no-epoch-checkpoints --disable-validation --num-workers 0 --cpu \
+    --seed "$SEED" --log-format simple --log-interval 100 "$@"
 }
-train_snli() { train snli_ve "$SNLI_UPDATES"; }
-train_caption() { train caption "$CAPTION_UPDATES" --max-tgt-length 16; }
-step "fine-tune with MuE: captioning ($CAPTION_UPDATES updates, shown) and SNLI-VE ($SNLI_UPDATES updates, log in $OUT/train_snli_ve.log)"
-both "$OUT/train_snli_ve.log" train_snli train_caption
-grep -E "\| valid \|" "$OUT/train_snli_ve.log" | tail -1
+train_caption() { train caption "$CAPTION_UPDATES" "$SEED_CKPT/pretrained.pt" --max-tgt-length 16; }
+train_snli() { train snli_ve "$SNLI_UPDATES" "$SEED_CKPT/caption/checkpoint_last.pt"; }
 
 snli() {
-  "$PY" -m "$1" "$DATA/snli_ve" --path "$CKPT/snli_ve/checkpoint_last.pt" --task snli_ve "${VOCAB[@]}" \
-    --batch-size 150 --cpu "${@:2}"
+  "$PY" -m "$1" "$DATA/snli_ve" --path "$SEED_CKPT/snli_ve/checkpoint_last.pt" --task snli_ve "${VOCAB[@]}" \
+    --batch-size 100 --cpu "${@:2}"
 }
 # Captions: OFA's beam search, and the paper's decaying decoder threshold (beta 0.95, tau 1).
 caption() {
-  "$PY" -m "$1" "$DATA/caption" --path "$CKPT/caption/checkpoint_last.pt" --task caption "${VOCAB[@]}" \
-    --batch-size 150 --cpu --beam 5 --max-len-b 16 --no-repeat-ngram-size 3 \
+  "$PY" -m "$1" "$DATA/caption" --path "$SEED_CKPT/caption/checkpoint_last.pt" --task caption "${VOCAB[@]}" \
+    --batch-size 100 --cpu --beam 5 --max-len-b 16 --no-repeat-ngram-size 3 \
     --decoder-exit-beta 0.95 --decoder-exit-tau 1 "${@:2}"
 }
-
+# Calibration on valid (a profile per seed), then on test: python -m ofa_mue.reproduce (full
+# model, calibrated MuE, the baselines, static truncation at every depth combination, MuE
+# against static truncation's envelope, the paper's tables and figures) and, for SNLI-VE, the
+# full model with every image replaced by another test image or a blank one.
 snli_pipeline() {
-  snli ofa_mue.calibrate --gen-subset valid --retention "${DEMO_SNLI_RETENTION:-0.99}" \
-    --profile-path "$OUT/snli_ve/profile.json"
-  snli ofa_mue.evaluate --gen-subset test --results-path "$OUT/snli_ve/full"
-  snli ofa_mue.evaluate --gen-subset test --exit-profile "$OUT/snli_ve/profile.json" --results-path "$OUT/snli_ve/mue"
-  snli ofa_mue.sweep --gen-subset test --sweep-dir "$OUT/snli_ve/sweep"
+  local out=$SEED_OUT/snli_ve
+  snli ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions "$TIMING_REPETITIONS" \
+    --calibrate-args "--retention ${DEMO_SNLI_RETENTION:-0.99}" --depths 1,2,4
+  snli ofa_mue.evaluate --gen-subset test --replace-images other --results-path "$out/images_other"
+  snli ofa_mue.evaluate --gen-subset test --replace-images blank --results-path "$out/images_blank"
 }
 caption_pipeline() {
-  caption ofa_mue.calibrate --gen-subset valid --retention "${DEMO_CAPTION_RETENTION:-0.96}" \
-    --candidates 0.995,0.99,0.98,0.97,0.95,0.9,0.8 --profile-path "$OUT/caption/profile.json"
-  caption ofa_mue.evaluate --gen-subset test --results-path "$OUT/caption/full"
-  caption ofa_mue.evaluate --gen-subset test --exit-profile "$OUT/caption/profile.json" \
-    --results-path "$OUT/caption/mue"
-  caption ofa_mue.sweep --gen-subset test --sweep-dir "$OUT/caption/sweep" --thresholds 0.995,0.99,0.98,0.95,0.9 \
-    --entropies 0.5,1.5 --patiences 1,3 --depths 2,4
+  local out=$SEED_OUT/caption
+  # timing needs the cores to itself, and SNLI-VE trains meanwhile
+  caption ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions 0 \
+    --calibrate-args "--retention ${DEMO_CAPTION_RETENTION:-0.96} --candidates 0.995,0.99,0.98,0.97,0.95,0.9,0.8" \
+    --thresholds 0.995,0.99,0.98,0.95,0.9 --entropies 0.5,1.5 --patiences 1,3 --depths 1,2,4
 }
-step "calibrate on valid, evaluate full vs MuE on test, sweep: captioning (shown) and SNLI-VE (log in $OUT/snli_ve.log)"
-both "$OUT/snli_ve.log" snli_pipeline caption_pipeline
-grep "^|" "$OUT/snli_ve.log" || true
+caption_pipeline_logged() { logged "$SEED_OUT/caption.log" caption_pipeline; }
 
-step "summary"
-"$PY" -m ofa_mue.report --results-dir "$OUT"
+SEED_LIST=$(seq -s, 1 "$SEEDS")
+for SEED in $(seq 1 "$SEEDS"); do
+  SEED_CKPT="$CKPT/seed$SEED"
+  SEED_OUT="$OUT/seed$SEED"
+  mkdir -p "$SEED_OUT"
+  step "seed $SEED of $SEEDS: pretrain the image embedding ($PRETRAIN_UPDATES updates)"
+  "$PY" -m ofa_mue.demo.pretrain --data "$DATA" --out "$SEED_CKPT/pretrained.pt" --seed "$SEED" \
+    --updates "$PRETRAIN_UPDATES" --image-size "$IMAGE_SIZE"
+  step "seed $SEED: fine-tune captioning with MuE ($CAPTION_UPDATES updates)"
+  train_caption
+  step "seed $SEED: fine-tune SNLI-VE with MuE from the caption model ($SNLI_UPDATES updates, log in $SEED_OUT/train_snli_ve.log), meanwhile captioning: calibrate on valid, reproduce on test without timing (log in $SEED_OUT/caption.log)"
+  both "$SEED_OUT/train_snli_ve.log" train_snli caption_pipeline_logged
+  grep -E "train_inner" "$SEED_OUT/train_snli_ve.log" | tail -1
+  step "seed $SEED: SNLI-VE: calibrate on valid; on test: reproduce with timing, replaced images (log in $SEED_OUT/snli_ve.log)"
+  logged "$SEED_OUT/snli_ve.log" snli_pipeline
+done
+
+step "summary over seeds $SEED_LIST"
+"$PY" -m ofa_mue.demo.summary --results-dir "$OUT" --seeds "$SEED_LIST"
 echo
-echo "Written: $OUT/summary.json, $OUT/table.md, $OUT/{snli_ve,caption}/sweep/{tradeoff.png,sweep.md}"
+echo "Written: $OUT/summary.json, $OUT/summary.md; per seed and task: $OUT/seed*/{snli_ve,caption}/reproduce/" \
+  "(reproduce.md: the paper's tables; sweep/tradeoff.png) ($(( $(date +%s) - START )) s)"

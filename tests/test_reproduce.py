@@ -341,3 +341,33 @@ def test_sweep_keeps_a_profiles_operating_point_even_with_every_exit_off(ofa_voc
     assert [point.setting for point in given] == ["profile off.json: image off / text off / decoder off"]
     assert not any(point.curve.endswith("_encoder") for point in points)  # no encoder exits to share
     assert sum(point.curve == "static" for point in points) == 7
+
+
+def test_demo_summary_reads_each_seeds_reproduce_run_and_replaced_images(reproduced, tmp_path):
+    """python -m ofa_mue.demo.summary: the figures are those of the reproduce run and of
+    evaluate --replace-images, and each check's verdict follows its figure."""
+    from ofa_mue.demo import summary as demo_summary
+
+    out, checkpoints, results, reproduced_summary = reproduced
+    seed = tmp_path / "seed1" / "snli_ve"
+    seed.mkdir(parents=True)
+    (seed / "reproduce").symlink_to(results, target_is_directory=True)
+    blank = _evaluate(out, checkpoints["main"], "--gen-subset", "test", "--replace-images", "blank",
+                      "--results-path", str(seed / "images_blank"))
+    one_layer = _evaluate(out, checkpoints["main"], "--exit-policy", "static", "--static-image-layers", "1",
+                          "--static-text-layers", "1", "--static-decoder-layers", "1")
+    written = demo_summary.main(["--results-dir", str(tmp_path), "--seeds", "1"])
+    assert written == json.loads((tmp_path / "summary.json").read_text())
+    figures = {name: entry["per_seed"]["1"] for name, entry in written["figures"].items()}
+    full, mue = reproduced_summary["table1"][0]["accuracy"], reproduced_summary["table1"][1]
+    assert figures["snli_ve.full_accuracy"] == full and figures["snli_ve.examples"] == TEST_ROWS
+    assert figures["snli_ve.mue_expected_time_reduction"] == mue["expected_time_reduction"]
+    assert figures["snli_ve.images_blank_accuracy"] == blank["metrics"]["accuracy"]
+    assert figures["snli_ve.static_1_gap"] == pytest.approx(full - one_layer["metrics"]["accuracy"])
+    assert figures["snli_ve.static_1_expected_time_reduction"] == one_layer["layers"]["expected_time_reduction"]
+    assert figures["snli_ve.mue_vs_static_levels"] == reproduced_summary["mue_vs_static"]["summary"]["levels"]
+    checks = {check["check"]: check for check in written["checks"]}
+    assert checks["SNLI-VE full-model accuracy >= 0.80"]["per_seed"]["1"] == (full >= 0.80)
+    assert checks["SNLI-VE accuracy with blank images <= 0.50"]["passed"] == (blank["metrics"]["accuracy"] <= 0.50)
+    assert checks["SNLI-VE accuracy with other test images <= 0.50"]["passed"] is None  # not run here
+    assert "captions: static truncation at 1 layer keeps at most 85% of the full model's CIDEr" in checks

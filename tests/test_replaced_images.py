@@ -1,0 +1,83 @@
+"""--replace-images: every row scored with another row's image, or with a blank one."""
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+import torch
+from PIL import Image
+
+from ofa_mue.data.caption_dataset import CaptionDataset
+from ofa_mue.data.images import image_transform
+from ofa_mue.data.snli_ve_dataset import SnliVeDataset
+from ofa_mue.data.vocabulary import OFAVocabulary
+from ofa_mue.demo.generate import generate_demo_data
+from ofa_mue.errors import DataError
+from ofa_mue.replaced_images import ReplacedImages, replace_images
+
+ROWS = 7
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("replaced")
+    generate_demo_data(out, seed=2, train=6, valid=3, test=ROWS, image_size=48)
+    return out
+
+
+def _rows(path):
+    return [line.rstrip("\n").split("\t") for line in open(path, encoding="utf-8")]
+
+
+def _image_tensor(b64: str, size: int = 48) -> torch.Tensor:
+    return image_transform(size)(Image.open(io.BytesIO(base64.urlsafe_b64decode(b64))).convert("RGB"))
+
+
+@pytest.mark.parametrize("task", ["snli_ve", "caption"])
+def test_other_gives_each_row_a_different_rows_image_and_keeps_the_text(demo, task):
+    vocab = OFAVocabulary.load(str(demo / "bpe"), 0, 0)
+    path = demo / task / "test.tsv"
+    dataset = (SnliVeDataset if task == "snli_ve" else CaptionDataset)("test", path, vocab, patch_image_size=48)
+    image_column = 2 if task == "snli_ve" else 4
+    images = [_image_tensor(row[image_column]) for row in _rows(path)]
+    replaced = replace_images(dataset, "other")
+    assert len(replaced) == len(dataset) == ROWS
+    donors = set()
+    for index in range(ROWS):
+        sample, original = replaced[index], dataset[index]
+        assert torch.equal(sample["source"], original["source"])
+        assert torch.equal(sample["target"], original["target"])
+        assert not torch.equal(sample["patch_image"], original["patch_image"])
+        matches = [j for j, image in enumerate(images) if torch.equal(sample["patch_image"], image)]
+        assert len(matches) == 1 and matches[0] != index
+        donors.add(matches[0])
+    assert len(donors) == ROWS  # a permutation: every image is used once
+    batch = replaced.collater([replaced[i] for i in range(3)])
+    assert batch["net_input"]["patch_images"].shape == (3, 3, 48, 48)
+
+
+def test_blank_is_uniform_gray(demo):
+    vocab = OFAVocabulary.load(str(demo / "bpe"), 0, 0)
+    dataset = SnliVeDataset("test", demo / "snli_ve" / "test.tsv", vocab, patch_image_size=48)
+    sample = replace_images(dataset, "blank")[3]
+    assert torch.count_nonzero(sample["patch_image"]) == 0
+    assert sample["answer"] == dataset[3]["answer"]
+    assert replace_images(dataset, "none") is dataset
+
+
+def test_other_skips_rows_with_the_same_image_and_refuses_a_single_image(tmp_path, demo):
+    rows = _rows(demo / "snli_ve" / "test.tsv")
+    same = [rows[0][:2] + [rows[0][2]] + row[3:] for row in rows[:4]] + [rows[5]]
+    path = tmp_path / "test.tsv"
+    path.write_text("".join("\t".join(r) + "\n" for r in same), encoding="utf-8")
+    vocab = OFAVocabulary.load(str(demo / "bpe"), 0, 0)
+    dataset = SnliVeDataset("test", path, vocab, patch_image_size=48)
+    replaced = ReplacedImages(dataset, "other")
+    assert all(replaced.donor(i) == 4 for i in range(4))  # the only row with another image
+    assert replaced.donor(4) in range(4)
+    path.write_text("".join("\t".join(r) + "\n" for r in same[:4]), encoding="utf-8")
+    with pytest.raises(DataError, match="at least two different images"):
+        ReplacedImages(SnliVeDataset("test", path, vocab, patch_image_size=48), "other")[0]
+    with pytest.raises(ValueError):
+        ReplacedImages(dataset, "shuffled")
