@@ -6,7 +6,8 @@ reads, for each seed, what ``run_scripts/demo.sh`` writes under ``{results-dir}/
 ``reproduce/reproduce.json`` and ``reproduce/sweep/sweep.json`` (``python -m ofa_mue.reproduce``
 on the test split: the full model, the MuE profile calibrated on valid, static truncation at
 every depth combination, MuE against static truncation's envelope) and, for SNLI-VE,
-``images_other/`` and ``images_blank/`` (``python -m ofa_mue.evaluate --replace-images``), and
+``images_other/`` and ``images_blank/`` (``python -m ofa_mue.evaluate --replace-images``) and
+``certified/`` (the certified calibration's ``profile.json`` and its ``test_metrics.json``), and
 writes ``{results-dir}/summary.json`` and ``{results-dir}/summary.md``: each figure per seed
 with its mean and spread, and each check with its verdict per seed. The checks (issue 15's
 targets for the demo):
@@ -37,6 +38,7 @@ from ofa_mue.provenance import describe, provenance
 
 TASKS = ("snli_ve", "caption")
 REPLACED = ("images_other", "images_blank")
+CERTIFIED = "certified"
 
 
 def _load(path: str) -> Dict[str, Any]:
@@ -90,7 +92,31 @@ def task_figures(task_dir: str, task: str) -> Dict[str, float]:
                 raise ValueError(f"{metrics_path}: {replaced['examples']} examples scored, the reproduce run "
                                  f"scored {examples}")
             figures[f"{run}_{metric}"] = replaced["metrics"][metric]
+    figures.update(certified_figures(os.path.join(task_dir, CERTIFIED), metric, full, examples,
+                                     figures["mue_expected_time_reduction"]))
     return {f"{task}.{name}": value for name, value in figures.items()}
+
+
+def certified_figures(run_dir: str, metric: str, full: float, examples: int, mue_reduction: float) -> Dict[str, float]:
+    """The certified calibration's profile (``profile.json``) evaluated on the test split
+    (``test_metrics.json``) beside the uncertified MuE: quality, retention, expected time
+    reduction and the share of the uncertified reduction it keeps; empty when not run."""
+    metrics_path = os.path.join(run_dir, "test_metrics.json")
+    if not os.path.isfile(metrics_path):
+        return {}
+    result = _load(metrics_path)
+    if result["examples"] != examples:
+        raise ValueError(f"{metrics_path}: {result['examples']} examples scored, the reproduce run scored {examples}")
+    guarantee = _load(os.path.join(run_dir, "profile.json")).get("guarantee") or {}
+    reduction = result["layers"]["expected_time_reduction"]
+    figures = {f"certified_{metric}": result["metrics"][metric],
+               "certified_retention": result["metrics"][metric] / full if full else 0.0,
+               "certified_expected_time_reduction": reduction,
+               "certified_share_of_mue_reduction": reduction / mue_reduction if mue_reduction else 0.0,
+               "certified_passed": float(bool(guarantee.get("certified")))}
+    figures.update({f"certified_{key}": guarantee[key] for key in ("epsilon", "delta", "calibration_rows")
+                    if key in guarantee})
+    return figures
 
 
 def seed_figures(seed_dir: str) -> Dict[str, float]:

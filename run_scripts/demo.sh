@@ -7,7 +7,8 @@
 #      OFA's pretrained backbone)
 #   4. fine-tune ofa_demo with MuE (decomposed encoder, layer-wise loss) on captioning from
 #      it, then on SNLI-VE from the caption model
-#   5. captioning (while SNLI-VE trains): calibrate on valid, python -m ofa_mue.reproduce on
+#   5. captioning (while SNLI-VE trains): calibrate on valid (uncertified, keeping a share of
+#      the full model's quality, and certified, Learn-then-Test), python -m ofa_mue.reproduce on
 #      test (the paper's tables and figures, the sweep, MuE vs static truncation) without
 #      timing; SNLI-VE (alone): the same with timing, and the full model with every test
 #      image replaced by another test image or a blank one (evaluate --replace-images)
@@ -22,7 +23,8 @@
 # DEMO_TRAIN_ROWS [12000], DEMO_VALID_ROWS [1000] (the calibration split, both tasks),
 # DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
 # DEMO_SNLI_UPDATES [700], DEMO_TIMING_REPETITIONS [5] (SNLI-VE's reproduce; 0: no timing),
-# DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96].
+# DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
+# reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one).
 set -euo pipefail
 SEEDS="${DEMO_SEEDS:-1}"
 while [[ $# -gt 0 ]]; do
@@ -116,10 +118,24 @@ caption() {
 # model, calibrated MuE, the baselines, static truncation at every depth combination, MuE
 # against static truncation's envelope, the paper's tables and figures) and, for SNLI-VE, the
 # full model with every image replaced by another test image or a blank one.
+CAPTION_CANDIDATES="--candidates 0.995,0.99,0.98,0.97,0.95,0.9,0.8"
+# The certified calibration (Learn-then-Test, python -m ofa_mue.calibrate's default: expected
+# per-example loss <= DEMO_RISK_EPSILON with probability >= 1 - DEMO_RISK_DELTA) on the same
+# calibration table as the uncertified one (no configuration is evaluated twice), then its
+# profile on the test split, beside the uncertified MuE of the reproduce run.
+certified() {
+  local task=$1 out=$2
+  "$task" ofa_mue.calibrate --gen-subset valid --profile-path "$out/certified/profile.json" \
+    --table-path "$out/calibration_table.json.gz" --risk-epsilon "${DEMO_RISK_EPSILON:-0.05}" \
+    --risk-delta "${DEMO_RISK_DELTA:-0.1}" "${@:3}"
+  "$task" ofa_mue.evaluate --gen-subset test --exit-profile "$out/certified/profile.json" --results-path "$out/certified"
+}
 snli_pipeline() {
   local out=$SEED_OUT/snli_ve
   snli ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions "$TIMING_REPETITIONS" \
-    --calibrate-args "--retention ${DEMO_SNLI_RETENTION:-0.99}" --depths 1,2,4
+    --calibrate-args "--method retention --retention ${DEMO_SNLI_RETENTION:-0.99} --table-path $out/calibration_table.json.gz" \
+    --depths 1,2,4
+  certified snli "$out"
   snli ofa_mue.evaluate --gen-subset test --replace-images other --results-path "$out/images_other"
   snli ofa_mue.evaluate --gen-subset test --replace-images blank --results-path "$out/images_blank"
 }
@@ -127,8 +143,9 @@ caption_pipeline() {
   local out=$SEED_OUT/caption
   # timing needs the cores to itself, and SNLI-VE trains meanwhile
   caption ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions 0 \
-    --calibrate-args "--retention ${DEMO_CAPTION_RETENTION:-0.96} --candidates 0.995,0.99,0.98,0.97,0.95,0.9,0.8" \
+    --calibrate-args "--method retention --retention ${DEMO_CAPTION_RETENTION:-0.96} $CAPTION_CANDIDATES --table-path $out/calibration_table.json.gz" \
     --thresholds 0.995,0.99,0.98,0.95,0.9 --entropies 0.5,1.5 --patiences 1,3 --depths 1,2,4
+  certified caption "$out" $CAPTION_CANDIDATES
 }
 caption_pipeline_logged() { logged "$SEED_OUT/caption.log" caption_pipeline; }
 

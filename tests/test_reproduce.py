@@ -343,7 +343,7 @@ def test_sweep_keeps_a_profiles_operating_point_even_with_every_exit_off(ofa_voc
     assert sum(point.curve == "static" for point in points) == 7
 
 
-def test_demo_summary_reads_each_seeds_reproduce_run_and_replaced_images(reproduced, tmp_path):
+def test_demo_summary_reads_each_seeds_reproduce_run_replaced_images_and_certified_run(reproduced, tmp_path):
     """python -m ofa_mue.demo.summary: the figures are those of the reproduce run and of
     evaluate --replace-images, and each check's verdict follows its figure."""
     from ofa_mue.demo import summary as demo_summary
@@ -356,6 +356,15 @@ def test_demo_summary_reads_each_seeds_reproduce_run_and_replaced_images(reprodu
                       "--results-path", str(seed / "images_blank"))
     one_layer = _evaluate(out, checkpoints["main"], "--exit-policy", "static", "--static-image-layers", "1",
                           "--static-text-layers", "1", "--static-decoder-layers", "1")
+    from ofa_mue import calibrate
+
+    certified_profile = seed / "certified" / "profile.json"
+    calibrate.main([*_evaluation_args(out), "--path", checkpoints["main"], "--gen-subset", "valid",
+                    "--candidates", "0.9,0.1", "--risk-epsilon", "0.5", "--risk-delta", "0.2",
+                    "--profile-path", str(certified_profile)])
+    certified = _evaluate(out, checkpoints["main"], "--exit-profile", str(certified_profile),
+                          "--results-path", str(seed / "certified"))
+    guarantee = json.loads(certified_profile.read_text())["guarantee"]
     written = demo_summary.main(["--results-dir", str(tmp_path), "--seeds", "1"])
     assert written == json.loads((tmp_path / "summary.json").read_text())
     figures = {name: entry["per_seed"]["1"] for name, entry in written["figures"].items()}
@@ -366,6 +375,13 @@ def test_demo_summary_reads_each_seeds_reproduce_run_and_replaced_images(reprodu
     assert figures["snli_ve.static_1_gap"] == pytest.approx(full - one_layer["metrics"]["accuracy"])
     assert figures["snli_ve.static_1_expected_time_reduction"] == one_layer["layers"]["expected_time_reduction"]
     assert figures["snli_ve.mue_vs_static_levels"] == reproduced_summary["mue_vs_static"]["summary"]["levels"]
+    assert figures["snli_ve.certified_accuracy"] == certified["metrics"]["accuracy"]
+    assert figures["snli_ve.certified_expected_time_reduction"] == certified["layers"]["expected_time_reduction"]
+    share = (certified["layers"]["expected_time_reduction"] / mue["expected_time_reduction"]
+             if mue["expected_time_reduction"] else 0.0)
+    assert figures["snli_ve.certified_share_of_mue_reduction"] == pytest.approx(share)
+    assert figures["snli_ve.certified_passed"] == float(guarantee["certified"])
+    assert (figures["snli_ve.certified_epsilon"], figures["snli_ve.certified_delta"]) == (0.5, 0.2)
     checks = {check["check"]: check for check in written["checks"]}
     assert checks["SNLI-VE full-model accuracy >= 0.80"]["per_seed"]["1"] == (full >= 0.80)
     assert checks["SNLI-VE accuracy with blank images <= 0.50"]["passed"] == (blank["metrics"]["accuracy"] <= 0.50)
