@@ -57,7 +57,7 @@ CAPTION_EXITS = ["--beam", "3", "--max-len-b", "8", "--image-exit-threshold", "0
 def caption_runs(demo, tmp_path_factory) -> Dict[str, Path]:
     """The caption test split evaluated whole, and in 2 shards (and shard 1 again with other exits)."""
     out = tmp_path_factory.mktemp("caption_runs")
-    common = arguments(demo, "caption", train(demo, "caption", out / "checkpoint", 8), *CAPTION_EXITS)
+    common = arguments(demo, "caption", train(demo, "caption", out / "checkpoint", 40), *CAPTION_EXITS)
     evaluate.main(common + ["--results-path", str(out / "full")])
     for shard in ("0", "1"):
         evaluate.main(common + ["--num-shards", "2", "--shard-id", shard, "--results-path", str(out / "shards")])
