@@ -179,6 +179,9 @@ def aggregate(per_seed: Dict[str, Dict[str, float]]) -> Dict[str, Dict[str, Any]
 
 
 def _percent(name: str) -> bool:
+    """Whether a figure is a share (printed as a percentage); captions' gap is in CIDEr units."""
+    if name.startswith("caption.") and name.endswith("_gap"):
+        return False
     return any(part in name for part in ("accuracy", "retention", "reduction", "share", "gap"))
 
 
