@@ -71,7 +71,8 @@ def granularity_arms(specs: List[str]):
 
 def thresholds_for(args: argparse.Namespace, task_name: str, arm: str, granularity):
     """The arm's thresholds: ``{profile-dir}/{task}/profile_{arm}.json`` when present (``step@0.5``:
-    ``profile_step0.5.json``), else the per-token ``profile.json``, else the flags. Returns the
+    ``profile_step0.5.json``), else the per-token ``profile.json``, else the per-token profile a
+    demo run calibrated (``reproduce/profiles/main.json``), else the flags. Returns the
     policy and where its thresholds came from."""
     from ofa_mue.core.exit_policy import MuEThresholds
     from ofa_mue.core.exit_profile import load_exit_profile
@@ -84,7 +85,8 @@ def thresholds_for(args: argparse.Namespace, task_name: str, arm: str, granulari
     source = "command line"
     if not args.no_profile:
         folder = Path(args.profile_dir) / task_name
-        for candidate in (folder / f"profile_{arm.replace('@', '')}.json", folder / "profile.json"):
+        for candidate in (folder / f"profile_{arm.replace('@', '')}.json", folder / "profile.json",
+                          folder / "reproduce" / "profiles" / "main.json"):
             if candidate.is_file():
                 options.update(load_exit_profile(str(candidate)))
                 source = str(candidate)
@@ -420,8 +422,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the ``checkpoints`` mode."""
     g = parser.add_argument_group("checkpoints mode")
     g.add_argument("--data", default=str(REPO / "demo_data"), help="demo data folder ({task}/test.tsv, bpe/)")
-    g.add_argument("--snli-ve-checkpoint", default=str(REPO / "checkpoints/demo/snli_ve/checkpoint_last.pt"))
-    g.add_argument("--caption-checkpoint", default=str(REPO / "checkpoints/demo/caption/checkpoint_last.pt"))
+    g.add_argument("--snli-ve-checkpoint", default=str(REPO / "checkpoints/demo/seed1/snli_ve/checkpoint_last.pt"))
+    g.add_argument("--caption-checkpoint", default=str(REPO / "checkpoints/demo/seed1/caption/checkpoint_last.pt"))
     g.add_argument("--tasks", nargs="+", default=["snli_ve", "caption"], choices=["snli_ve", "caption"])
     g.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 16])
     g.add_argument("--samples-b1", type=int, default=16, help="test rows timed at batch size 1")
@@ -432,9 +434,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--decoder-exit-threshold", type=float, default=0.97)
     g.add_argument("--decoder-exit-beta", type=float, default=None, help="default: 1 (snli_ve), 0.95 (caption)")
     g.add_argument("--decoder-exit-tau", type=float, default=None, help="default: 0 (snli_ve), 1 (caption)")
-    g.add_argument("--profile-dir", default=str(REPO / "results" / "demo"),
-                   help="calibrated thresholds: {dir}/{task}/profile.json (per token), profile_{granularity}.json "
-                        "for another granularity (e.g. profile_step.json, profile_step0.5.json)")
+    g.add_argument("--profile-dir", default=str(REPO / "results" / "demo" / "seed1"),
+                   help="calibrated thresholds: {dir}/{task}/profile.json (per token; else a demo run's "
+                        "reproduce/profiles/main.json), profile_{granularity}.json for another granularity "
+                        "(e.g. profile_step.json, profile_step0.5.json)")
     g.add_argument("--no-profile", action="store_true", help="use the threshold flags even if a profile exists")
     g.add_argument("--granularities", nargs="*", default=["step", "step:0.5", "auto"],
                    help="granularities timed beside per-token exits: step, step:QUANTILE, auto")

@@ -1,8 +1,8 @@
 """Wall-clock speed of the lossless mode (``--exit-verify``): decoder exits draft, the full model verifies.
 
     python benchmarks/lossless.py [--data demo_data] \\
-        [--caption-checkpoint checkpoints/demo/caption/checkpoint_last.pt] \\
-        [--profile results/demo/caption/profile.json] [--drafters profile static:2 static:1] \\
+        [--caption-checkpoint checkpoints/demo/seed1/caption/checkpoint_last.pt] \\
+        [--profile results/demo/seed1/caption/reproduce/profiles/main.json] [--drafters profile static:2 static:1] \\
         [--drafts 2 4] [--batch-sizes 1 8] [--samples-b1 24] [--samples 64]
 
 On the first rows of the caption test split, greedy decoding (beam 1, ``max_len_b`` 16, no
@@ -47,8 +47,8 @@ from ofa_mue.timing import interleaved_times, ratio_stats, synchronize, time_sta
 
 RESULTS_DIR = REPO / "benchmarks" / "results"
 DEFAULT_DATA = REPO / "demo_data"
-DEFAULT_CHECKPOINT = REPO / "checkpoints" / "demo" / "caption" / "checkpoint_last.pt"
-DEFAULT_PROFILE = REPO / "results" / "demo" / "caption" / "profile.json"
+DEFAULT_CHECKPOINT = REPO / "checkpoints" / "demo" / "seed1" / "caption" / "checkpoint_last.pt"
+DEFAULT_PROFILE = REPO / "results" / "demo" / "seed1" / "caption" / "reproduce" / "profiles" / "main.json"
 GENERATION = {"beam": 1, "max_len_b": 16, "no_repeat_ngram_size": 3}
 
 
