@@ -85,28 +85,33 @@ def task_figures(task_dir: str, task: str) -> Dict[str, float]:
     figures.update({f"mue_vs_static_{key}": float(versus[key])
                     for key in ("levels", "strictly_above", "at_or_above", "below", "mue_beats_fixed_depth")})
     for run in REPLACED:
-        metrics_path = os.path.join(task_dir, run, "test_metrics.json")
-        if os.path.isfile(metrics_path):
-            replaced = _load(metrics_path)
-            if replaced["examples"] != examples:
-                raise ValueError(f"{metrics_path}: {replaced['examples']} examples scored, the reproduce run "
-                                 f"scored {examples}")
+        replaced = test_evaluation(os.path.join(task_dir, run), examples)
+        if replaced is not None:
             figures[f"{run}_{metric}"] = replaced["metrics"][metric]
     figures.update(certified_figures(os.path.join(task_dir, CERTIFIED), metric, full, examples,
                                      figures["mue_expected_time_reduction"]))
     return {f"{task}.{name}": value for name, value in figures.items()}
 
 
+def test_evaluation(run_dir: str, examples: int) -> Optional[Dict[str, Any]]:
+    """``{run_dir}/test_metrics.json`` (None when that run was not made); a ValueError naming
+    the file when it scored another number of rows than the reproduce run."""
+    metrics_path = os.path.join(run_dir, "test_metrics.json")
+    if not os.path.isfile(metrics_path):
+        return None
+    result = _load(metrics_path)
+    if result["examples"] != examples:
+        raise ValueError(f"{metrics_path}: {result['examples']} examples scored, the reproduce run scored {examples}")
+    return result
+
+
 def certified_figures(run_dir: str, metric: str, full: float, examples: int, mue_reduction: float) -> Dict[str, float]:
     """The certified calibration's profile (``profile.json``) evaluated on the test split
     (``test_metrics.json``) beside the uncertified MuE: quality, retention, expected time
     reduction and the share of the uncertified reduction it keeps; empty when not run."""
-    metrics_path = os.path.join(run_dir, "test_metrics.json")
-    if not os.path.isfile(metrics_path):
+    result = test_evaluation(run_dir, examples)
+    if result is None:
         return {}
-    result = _load(metrics_path)
-    if result["examples"] != examples:
-        raise ValueError(f"{metrics_path}: {result['examples']} examples scored, the reproduce run scored {examples}")
     guarantee = _load(os.path.join(run_dir, "profile.json")).get("guarantee") or {}
     reduction = result["layers"]["expected_time_reduction"]
     figures = {f"certified_{metric}": result["metrics"][metric],
