@@ -71,11 +71,13 @@ def granularity_arms(specs: List[str]):
 
 def thresholds_for(args: argparse.Namespace, task_name: str, arm: str, granularity):
     """The arm's thresholds: ``{profile-dir}/{task}/profile_{arm}.json`` when present (``step@0.5``:
-    ``profile_step0.5.json``), else the per-token ``profile.json``, else the per-token profile a
-    demo run calibrated (``reproduce/profiles/main.json``), else the flags. Returns the
-    policy and where its thresholds came from."""
+    ``profile_step0.5.json``; it must record the arm's granularity), else the per-token
+    ``profile.json``, else the per-token profile a demo run calibrated
+    (``reproduce/profiles/main.json``), else the flags. Returns the policy and where its
+    thresholds came from (with the granularity they were calibrated for when it is not the arm's)."""
     from ofa_mue.core.exit_policy import MuEThresholds
-    from ofa_mue.core.exit_profile import load_exit_profile
+    from ofa_mue.core.exit_profile import granularity_with_profile, load_exit_profile
+    from ofa_mue.errors import ConfigError
 
     beta, tau = DECODER_DECAY[task_name]
     options = {"image_exit_threshold": args.image_exit_threshold, "text_exit_threshold": args.text_exit_threshold,
@@ -85,11 +87,19 @@ def thresholds_for(args: argparse.Namespace, task_name: str, arm: str, granulari
     source = "command line"
     if not args.no_profile:
         folder = Path(args.profile_dir) / task_name
-        for candidate in (folder / f"profile_{arm.replace('@', '')}.json", folder / "profile.json",
-                          folder / "reproduce" / "profiles" / "main.json"):
+        own = folder / f"profile_{arm.replace('@', '')}.json"
+        for candidate in (own, folder / "profile.json", folder / "reproduce" / "profiles" / "main.json"):
             if candidate.is_file():
-                options.update(load_exit_profile(str(candidate)))
+                profile = load_exit_profile(str(candidate))
+                options.update(profile)
                 source = str(candidate)
+                try:
+                    granularity_with_profile(source, profile, granularity.mode, granularity.quantile)
+                except ConfigError as error:
+                    if candidate == own:
+                        sys.exit(f"error: {error}")
+                    source += f" (calibrated for {profile['exit_granularity']}"
+                    source += f"@{profile['exit_step_quantile']:g})" if profile["exit_granularity"] == "step" else ")"
                 break
     policy = MuEThresholds(options["image_exit_threshold"], options["text_exit_threshold"],
                            options["decoder_exit_threshold"], options["decoder_exit_beta"],

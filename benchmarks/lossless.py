@@ -14,8 +14,9 @@ configuration after the other, in rotating order; medians of per-repetition rati
 - ``verify <drafter> K=<k>``: :class:`~ofa_mue.core.verified_generator.VerifiedEarlyExitGenerator`
   with that drafter's decoder exits and ``k`` drafted tokens per verification.
 
-Drafters: ``profile`` (the decoder thresholds of a calibrated exit profile; its encoder
-thresholds are not used: the lossless mode runs the full encoder), ``mue:THETA`` (MuE's
+Drafters: ``profile`` (the decoder thresholds of a calibrated exit profile, at the exit
+granularity they were calibrated with; its encoder thresholds are not used: the lossless
+mode runs the full encoder), ``mue:THETA`` (MuE's
 decoder threshold with ``--decoder-exit-beta``/``--decoder-exit-tau``), ``static:N`` (every
 draft token stops after ``N`` decoder layers).
 
@@ -54,6 +55,7 @@ GENERATION = {"beam": 1, "max_len_b": 16, "no_repeat_ngram_size": 3}
 
 def drafter_policy(spec: str, args: argparse.Namespace):
     """The exit policy a drafter name stands for (see the module docstring)."""
+    from ofa_mue.core.exit_granularity import ExitGranularity
     from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths
     from ofa_mue.core.exit_profile import load_exit_profile
 
@@ -61,7 +63,8 @@ def drafter_policy(spec: str, args: argparse.Namespace):
     if kind == "profile":
         options = load_exit_profile(args.profile)
         return MuEThresholds(decoder=options["decoder_exit_threshold"], decoder_beta=options["decoder_exit_beta"],
-                             decoder_tau=options["decoder_exit_tau"])
+                             decoder_tau=options["decoder_exit_tau"],
+                             granularity=ExitGranularity(options["exit_granularity"], options["exit_step_quantile"]))
     if kind == "mue" and value:
         return MuEThresholds(decoder=float(value), decoder_beta=args.decoder_exit_beta,
                              decoder_tau=args.decoder_exit_tau)

@@ -19,8 +19,10 @@ later run with the same checkpoint and options). Then one of two methods chooses
   reduction whose metric on the split keeps ``--retention`` of the full model's (accuracy;
   corpus CIDEr-D). It makes no promise about other data.
 
-The exit profile (:mod:`ofa_mue.core.exit_profile`) records the thresholds, how they were
-chosen and, for ``ltt``, the guarantee; ``--exit-profile`` loads it.
+The exit profile (:mod:`ofa_mue.core.exit_profile`) records the thresholds, the exit
+granularity they were calibrated with (``--exit-granularity``, ``--exit-step-quantile``), how
+they were chosen and, for ``ltt``, the guarantee; ``--exit-profile`` loads it and runs that
+granularity.
 
 Over several processes or machines: ``--num-shards K --shard-id I`` evaluates every
 configuration on shard I of the split and writes its per-row records to
@@ -51,7 +53,7 @@ from .calibration_table import (
     evaluation_key,
     threshold_grid,
 )
-from .core.exit_profile import guarantee_statement, save_exit_profile
+from .core.exit_profile import granularity_options, guarantee_statement, save_exit_profile
 from .core.flops import ModelShape
 from .core.risk_control import PROCEDURES, certify, most_reduction
 from .evaluate import build_parser, load_evaluation, records_from_shard, shard_records, split_result
@@ -221,9 +223,17 @@ def choose_profile(table: CalibrationTable, grid: Sequence, options: Dict[str, A
         "metric": float(metric[1]),
         "expected_time_reduction": float(table.reductions([chosen]).mean()),
         "options": {**dict(zip(KNOBS, chosen)), "decoder_exit_beta": context["decoder_exit_beta"],
-                    "decoder_exit_tau": context["decoder_exit_tau"]},
+                    "decoder_exit_tau": context["decoder_exit_tau"], **table_granularity(table)},
     })
     return profile
+
+
+def table_granularity(table: CalibrationTable) -> Dict[str, Any]:
+    """The exit granularity ``table`` was evaluated with, as a profile records it (a table made
+    before the key held it was evaluated per token)."""
+    task_options = table.evaluation["task_options"]
+    return granularity_options(task_options.get("exit_granularity") or "token",
+                               task_options.get("exit_step_quantile") or 1.0)
 
 
 def write_profile(path: str, profile: Dict[str, Any]) -> None:

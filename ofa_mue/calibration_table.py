@@ -56,15 +56,22 @@ def threshold_grid(image: Sequence[float], text: Sequence[float], decoder: Seque
 
 
 def evaluation_key(setup) -> Dict[str, Any]:
-    """What an :class:`~ofa_mue.evaluate.EvaluationSetup`'s results depend on, beside the thresholds."""
+    """What an :class:`~ofa_mue.evaluate.EvaluationSetup`'s results depend on, beside the thresholds:
+    the task options hold the exit granularity in effect (not ``None`` for the default); under
+    ``step`` a token's depth depends on the other rows of its batch, so the key then also holds
+    the batch size (per token and ``auto``, results do not depend on it)."""
     task_options = OmegaConf.to_container(setup.task.cfg, resolve=True)
     for name in (*KNOBS, "exit_policy", "exit_profile"):
         task_options.pop(name, None)
+    granularity = setup.task.exit_granularity()
+    task_options.update(exit_granularity=granularity.mode, exit_step_quantile=granularity.quantile)
     checkpoints = [{"path": path, "bytes": os.stat(path).st_size, "mtime_ns": os.stat(path).st_mtime_ns}
                    for path in setup.cfg.common_eval.path.split(os.pathsep)]
     key = {"checkpoints": checkpoints, "model_overrides": setup.cfg.common_eval.model_overrides,
            "split": setup.split, "task_options": task_options,
            "generation": OmegaConf.to_container(setup.cfg.generation, resolve=True)}
+    if granularity.mode == "step":
+        key["batch_size"] = setup.batch_size
     return json.loads(json.dumps(key))  # as it reads back from a file
 
 

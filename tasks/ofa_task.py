@@ -30,7 +30,7 @@ from ofa_mue.core.verified_generator import DEFAULT_DRAFT_TOKENS, VerifiedEarlyE
 from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.core.exit_granularity import ExitGranularity
 from ofa_mue.core.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
-from ofa_mue.core.exit_profile import PROFILE_OPTIONS, load_exit_profile
+from ofa_mue.core.exit_profile import PROFILE_OPTIONS, granularity_with_profile, load_exit_profile
 
 from .settings import resolve_settings
 
@@ -94,7 +94,8 @@ class OFAConfig(FairseqDataclass):
     exit_profile: Optional[str] = field(
         default=None,
         metadata={"help": "JSON exit profile from python -m ofa_mue.calibrate: its thresholds replace the "
-                          "--*-exit-threshold/beta/tau options"},
+                          "--*-exit-threshold/beta/tau options, and it sets the exit granularity they were "
+                          "calibrated with unless --exit-granularity/--exit-step-quantile are given"},
     )
     image_exit_threshold: float = field(
         default=NEVER,
@@ -114,17 +115,20 @@ class OFAConfig(FairseqDataclass):
                                                                     "(1 = constant; paper's captioning: 0.95)"})
     decoder_exit_tau: float = field(default=0.0, metadata={"help": "MuE: tau of the decaying decoder threshold "
                                                                    "(paper's captioning: 1)"})
-    exit_granularity: str = field(
-        default="token",
+    exit_granularity: Optional[str] = field(
+        default=None,
         metadata={"help": "how the decoder tokens of one call (a generation step, a teacher-forced pass) stop: "
                           "'token' (each on its own decision, the paper's), 'step' (all together, once "
                           "--exit-step-quantile of them chose to stop; 1 = the deepest any of them needs) or "
                           "'auto' (per-token decisions; per layer a cost model decides whether packing the "
-                          "running tokens pays or the layer runs on all of them, exited ones masked)"},
+                          "running tokens pays or the layer runs on all of them, exited ones masked); default: "
+                          "the --exit-profile's, else token (one that decides otherwise than the profile's is "
+                          "refused)"},
     )
-    exit_step_quantile: float = field(
-        default=1.0, metadata={"help": "--exit-granularity step: share of a call's tokens that must have chosen "
-                                       "to stop before all stop (1 = the deepest token decides)"})
+    exit_step_quantile: Optional[float] = field(
+        default=None, metadata={"help": "--exit-granularity step: share of a call's tokens that must have chosen "
+                                        "to stop before all stop (default: the --exit-profile's, else 1 = the "
+                                        "deepest token decides)"})
     exit_launch_flops: Optional[float] = field(
         default=None, metadata={"help": "--exit-granularity auto: FLOPs the device computes in the time of one "
                                         "operator launch, the cost model's constant (default: measured at first use)"})
@@ -231,10 +235,11 @@ class OFATask(FairseqTask):
         honour and, given the ``model``, depths it does not have are a :class:`ConfigError`)."""
         cfg = self.cfg
         self.check_exit_verify()
-        granularity = ExitGranularity(cfg.exit_granularity, cfg.exit_step_quantile, cfg.exit_launch_flops)
         if cfg.exit_policy not in POLICIES:
             raise ConfigError(f"--exit-policy must be one of {', '.join(POLICIES)}, got {cfg.exit_policy!r}")
         refuse_unused_exit_options(cfg)
+        profile = load_exit_profile(cfg.exit_profile) if cfg.exit_profile else None  # MuE's only (refused above)
+        granularity = self.exit_granularity(profile)
         encoder = {"image": cfg.image_exit_threshold, "text": cfg.text_exit_threshold}
         if cfg.exit_policy == "static":  # every token stops at its fixed depth: any granularity is the same
             policy = StaticDepths(cfg.static_image_layers, cfg.static_text_layers, cfg.static_decoder_layers)
@@ -246,11 +251,23 @@ class OFATask(FairseqTask):
         if cfg.exit_policy == "patience":
             return PatiencePolicy(cfg.patience_exit_layers, granularity, **encoder)
         options = {name: getattr(cfg, name) for name in PROFILE_OPTIONS}
-        if cfg.exit_profile:
-            options.update(load_exit_profile(cfg.exit_profile))
+        options.update(profile or {})
         return MuEThresholds(options["image_exit_threshold"], options["text_exit_threshold"],
                              options["decoder_exit_threshold"], options["decoder_exit_beta"],
                              options["decoder_exit_tau"], granularity)
+
+    def exit_granularity(self, profile: Optional[Dict[str, Any]] = None) -> ExitGranularity:
+        """The exit granularity the options select: ``--exit-granularity``/``--exit-step-quantile``,
+        where not given those of MuE's ``--exit-profile`` (``profile``: it loaded; a :class:`ConfigError`
+        when the two decide differently, :func:`~ofa_mue.core.exit_profile.granularity_with_profile`),
+        else per token."""
+        cfg = self.cfg
+        mode, quantile = cfg.exit_granularity, cfg.exit_step_quantile
+        if profile is None and cfg.exit_profile and cfg.exit_policy == "mue":
+            profile = load_exit_profile(cfg.exit_profile)
+        if profile is not None:
+            mode, quantile = granularity_with_profile(cfg.exit_profile, profile, mode, quantile)
+        return ExitGranularity(mode or "token", 1.0 if quantile is None else quantile, cfg.exit_launch_flops)
 
     def check_exit_verify(self) -> None:
         """Refuse ``--exit-verify-draft`` without ``--exit-verify``, or a draft length below 1."""

@@ -9,20 +9,31 @@ chosen and, for the certified method, the guarantee they carry::
      "guarantee": {"certified": true, "epsilon": 0.05, "delta": 0.1, "loss": "consistency",
                    "calibration_rows": 1500, "p_value": 0.003, "statement": "...", ...},
      "options": {"image_exit_threshold": 0.9, "text_exit_threshold": 0.95,
-                 "decoder_exit_threshold": 0.95, "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0}}
+                 "decoder_exit_threshold": 0.95, "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0,
+                 "exit_granularity": "step", "exit_step_quantile": 0.5}}
 
 ``"guarantee"`` is null for the uncertified method (``"method": "retention"``, with its
 ``"target_retention"``). When no configuration passed the certified test, ``"certified"`` is
 false and every threshold is off. ``--exit-profile FILE`` makes evaluation and
 ``fairseq-generate`` use the options.
+
+The thresholds hold for the exit granularity they were calibrated with
+(:mod:`ofa_mue.core.exit_granularity`), so the options record it: ``"exit_granularity"``
+and, for ``step`` only, ``"exit_step_quantile"``. A profile without them (every profile
+written before they were recorded) was calibrated per token: it reads as ``token``. A run
+with the profile takes its granularity unless the command line sets one
+(:func:`granularity_with_profile`): one that makes other exit decisions is refused.
+``token`` and ``auto`` make the same decisions (``auto`` only chooses how to compute them),
+so either may run a profile calibrated with the other.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ..atomic_files import write_atomically
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from .exit_granularity import GRANULARITIES
 
 PROFILE_OPTIONS = (
     "image_exit_threshold",
@@ -31,6 +42,13 @@ PROFILE_OPTIONS = (
     "decoder_exit_beta",
     "decoder_exit_tau",
 )
+"""The numeric options of a profile: the thresholds and the decoder's decay."""
+
+GRANULARITY_OPTIONS = ("exit_granularity", "exit_step_quantile")
+"""The exit granularity a profile was calibrated with (see the module docstring)."""
+
+DECISION_RULE = {"token": "token", "auto": "token", "step": "step"}
+"""Granularities with the same exit decisions share a rule: ``auto`` decides as ``token``."""
 
 
 def read_exit_profile(path: str) -> Dict[str, Any]:
@@ -44,19 +62,65 @@ def read_exit_profile(path: str) -> Dict[str, Any]:
         raise DataError(path, f"not valid JSON ({error})") from None
 
 
-def load_exit_profile(path: str) -> Dict[str, float]:
-    """The exit options of the profile at ``path`` (a :class:`DataError` names a bad field)."""
+def load_exit_profile(path: str) -> Dict[str, Any]:
+    """The exit options of the profile at ``path``: its numbers (:data:`PROFILE_OPTIONS`), and
+    ``exit_granularity`` and ``exit_step_quantile`` always (``token`` and 1 where it has none);
+    a :class:`DataError` names a bad field."""
     profile = read_exit_profile(path)
     options = profile.get("options") if isinstance(profile, dict) else None
     if not isinstance(options, dict):
         raise DataError(path, "no 'options' object", field="options")
-    unknown = sorted(set(options) - set(PROFILE_OPTIONS))
+    unknown = sorted(set(options) - set(PROFILE_OPTIONS) - set(GRANULARITY_OPTIONS))
     if unknown:
         raise DataError(path, f"unknown exit option(s) {', '.join(unknown)}", field="options")
-    for name, value in options.items():
+    numbers = {name: value for name, value in options.items() if name != "exit_granularity"}
+    for name, value in numbers.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise DataError(path, f"must be a number, got {value!r}", field=f"options.{name}")
-    return {name: float(value) for name, value in options.items()}
+    loaded: Dict[str, Any] = {name: float(value) for name, value in numbers.items()}
+    granularity = options.get("exit_granularity", "token")
+    if granularity not in GRANULARITIES:
+        raise DataError(path, f"must be one of {', '.join(GRANULARITIES)}, got {granularity!r}",
+                        field="options.exit_granularity")
+    quantile = loaded.get("exit_step_quantile", 1.0)
+    if not 0.0 < quantile <= 1.0:
+        raise DataError(path, f"must be in (0, 1], got {quantile!r}", field="options.exit_step_quantile")
+    if quantile != 1.0 and granularity != "step":
+        raise DataError(path, f"applies to the step granularity, not {granularity!r}",
+                        field="options.exit_step_quantile")
+    loaded.update(exit_granularity=granularity, exit_step_quantile=quantile)
+    return loaded
+
+
+def granularity_options(mode: str, quantile: float) -> Dict[str, Any]:
+    """What a profile's options record of the granularity ``mode`` (and ``quantile``, for ``step``)."""
+    return {"exit_granularity": mode, **({"exit_step_quantile": quantile} if mode == "step" else {})}
+
+
+def describe_granularity(mode: str, quantile: float) -> str:
+    """The granularity as command-line flags (``--exit-granularity step --exit-step-quantile 0.5``)."""
+    return f"--exit-granularity {mode}" + (f" --exit-step-quantile {quantile:g}" if mode == "step" else "")
+
+
+def granularity_with_profile(path: str, options: Dict[str, Any], mode: Optional[str],
+                             quantile: Optional[float]) -> Tuple[str, float]:
+    """The granularity ``(mode, quantile)`` a run with the profile at ``path`` (its loaded ``options``)
+    uses: the profile's where the command line gives none (``mode``/``quantile`` ``None``), the
+    command line's where it makes the same decisions; a :class:`ConfigError` naming the file and
+    both values where it asks for other decisions than the thresholds were calibrated for."""
+    recorded = (options["exit_granularity"], options["exit_step_quantile"])
+    mode = recorded[0] if mode is None else mode
+    if mode == "step" and quantile is None:
+        quantile = recorded[1] if recorded[0] == "step" else 1.0
+    quantile = 1.0 if quantile is None else quantile
+    if mode not in DECISION_RULE:  # not a granularity: ExitGranularity says so
+        return mode, quantile
+    if DECISION_RULE[mode] != DECISION_RULE[recorded[0]] or (mode == "step" and quantile != recorded[1]):
+        raise ConfigError(f"{path}: the exit profile was calibrated with {describe_granularity(*recorded)}, "
+                          f"but the command line asks for {describe_granularity(mode, quantile)}: drop "
+                          f"--exit-granularity/--exit-step-quantile (the profile sets them) or calibrate a "
+                          f"profile for this granularity")
+    return mode, quantile
 
 
 def save_exit_profile(path: str, profile: Dict[str, Any]) -> None:
