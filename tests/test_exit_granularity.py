@@ -1,6 +1,7 @@
 """Exit granularity (``--exit-granularity``): per token (the default), per decoder call
 ('step', at the deepest or a quantile of the tokens' choices), and 'auto' (per-token
-decisions, packing only where the cost model says it pays)."""
+decisions, packing only where the cost model says it pays); the granularity an exit profile
+was calibrated with, and the calibration table's key under step."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -187,3 +188,98 @@ def test_cost_model_packs_when_the_saved_work_outweighs_the_launches():
 def test_bad_granularity_options_are_clear_errors(kwargs, flag):
     with pytest.raises(ConfigError, match=flag):
         ExitGranularity(**kwargs)
+
+
+def _snli_task(ofa_vocab, **options):
+    from omegaconf import OmegaConf
+
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    return SnliVeTask(OmegaConf.structured(SnliVeConfig(**options)), ofa_vocab)
+
+
+def _profile(tmp_path, name: str = "profile.json", **granularity) -> str:
+    from ofa_mue.core.exit_profile import save_exit_profile
+
+    path = tmp_path / name
+    save_exit_profile(str(path), {"options": {"image_exit_threshold": 2.0, "text_exit_threshold": 2.0,
+                                              "decoder_exit_threshold": 0.9, **granularity}})
+    return str(path)
+
+
+def test_a_profile_runs_at_the_granularity_it_was_calibrated_with(ofa_vocab, tmp_path):
+    step = _profile(tmp_path, exit_granularity="step", exit_step_quantile=0.5)
+    assert _snli_task(ofa_vocab, exit_profile=step).exit_policy().granularity == ExitGranularity("step", 0.5)
+    # the command line may repeat it; token and auto make the same decisions, so either runs the other's profile
+    assert _snli_task(ofa_vocab, exit_profile=step, exit_granularity="step").exit_policy().granularity.quantile == 0.5
+    auto = _profile(tmp_path, "auto.json", exit_granularity="auto")
+    assert _snli_task(ofa_vocab, exit_profile=auto).exit_policy().granularity == ExitGranularity("auto")
+    assert _snli_task(ofa_vocab, exit_profile=auto, exit_granularity="token").exit_policy().granularity.mode == "token"
+
+
+def test_a_profile_without_a_granularity_was_calibrated_per_token(ofa_vocab, tmp_path):
+    from ofa_mue.core.exit_profile import load_exit_profile
+
+    old = _profile(tmp_path)  # as every profile was written before the granularity was recorded
+    assert load_exit_profile(old)["exit_granularity"] == "token"
+    assert _snli_task(ofa_vocab, exit_profile=old).exit_policy().granularity == ExitGranularity("token")
+    with pytest.raises(ConfigError, match="calibrated with --exit-granularity token, but the command line asks for "
+                                          "--exit-granularity step --exit-step-quantile 1"):
+        _snli_task(ofa_vocab, exit_profile=old, exit_granularity="step").exit_policy()
+
+
+@pytest.mark.parametrize("given, asked", [
+    ({"exit_granularity": "token"}, "--exit-granularity token"),
+    ({"exit_granularity": "auto"}, "--exit-granularity auto"),
+    ({"exit_step_quantile": 0.7}, "--exit-granularity step --exit-step-quantile 0.7"),
+])
+def test_a_granularity_that_decides_otherwise_than_the_profile_is_refused(ofa_vocab, tmp_path, given, asked):
+    step = _profile(tmp_path, exit_granularity="step", exit_step_quantile=0.5)
+    with pytest.raises(ConfigError) as error:
+        _snli_task(ofa_vocab, exit_profile=step, **given).exit_policy()
+    assert str(error.value).startswith(f"{step}: the exit profile was calibrated with --exit-granularity step "
+                                       f"--exit-step-quantile 0.5, but the command line asks for {asked}:")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("granularity, field, message", [
+    ({"exit_granularity": "layer"}, "options.exit_granularity", "must be one of token, step, auto"),
+    ({"exit_granularity": "step", "exit_step_quantile": 0.0}, "options.exit_step_quantile", r"must be in \(0, 1\]"),
+    ({"exit_granularity": "step", "exit_step_quantile": 1.5}, "options.exit_step_quantile", r"must be in \(0, 1\]"),
+    ({"exit_step_quantile": 0.5}, "options.exit_step_quantile", "applies to the step granularity, not 'token'"),
+])
+def test_a_bad_granularity_in_a_profile_names_the_file_and_field(tmp_path, granularity, field, message):
+    from ofa_mue.core.exit_profile import load_exit_profile
+    from ofa_mue.errors import DataError
+
+    path = _profile(tmp_path, **granularity)
+    with pytest.raises(DataError, match=f"^{path}, field '{field}': {message}"):
+        load_exit_profile(path)
+
+
+def test_a_step_calibration_table_is_only_reused_at_its_batch_size(ofa_vocab, tmp_path):
+    """Under step a token's depth depends on the other rows of its call; per token (and auto) it does not."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from ofa_mue.calibration_table import evaluation_key
+
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    checkpoint.write_bytes(b"weights")
+
+    def key(batch_size: int, **options):
+        cfg = OmegaConf.create({"common_eval": {"path": str(checkpoint), "model_overrides": "{}"},
+                                "generation": {"beam": 5}, "task": OmegaConf.structured(SnliVeConfig(**options))})
+        return evaluation_key(SimpleNamespace(task=SnliVeTask(cfg.task, ofa_vocab), cfg=cfg, split="valid",
+                                              batch_size=batch_size))
+
+    assert key(100, exit_granularity="step") != key(50, exit_granularity="step")
+    assert key(100, exit_granularity="step")["batch_size"] == 100
+    for options in ({}, {"exit_granularity": "token"}, {"exit_granularity": "auto"}):
+        assert key(100, **options) == key(50, **options)
+    # the default reads as token in the key: tables made before it could be unset stay valid
+    assert key(100) == key(100, exit_granularity="token", exit_step_quantile=1.0)
+    assert key(100)["task_options"]["exit_granularity"] == "token"
