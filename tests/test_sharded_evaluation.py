@@ -173,10 +173,12 @@ def test_sharded_sweep_refuses_timing(demo, snli_checkpoint, tmp_path, capsys):
 
 def test_sharded_calibration_merges_to_the_unsharded_calibration(demo, caption_runs, tmp_path):
     """Captions: the table's per-example CIDEr-D needs the document frequencies of the whole split,
-    so the merge, not the shards, scores the merged predictions."""
+    so the merge, not the shards, scores the merged predictions. Under step exits (a shard's
+    batches are the unsharded run's), and the merged profile records that granularity."""
     common = arguments(demo, "caption", caption_runs["checkpoint"], "--beam", "3", "--max-len-b", "8",
                        "--decoder-exit-beta", "0.95", "--decoder-exit-tau", "1", "--candidates", "0.96",
-                       "--risk-epsilon", "0.5", "--risk-delta", "0.5")
+                       "--risk-epsilon", "0.5", "--risk-delta", "0.5", "--exit-granularity", "step",
+                       "--exit-step-quantile", "0.5")
     profile = calibrate.main(common + ["--profile-path", str(tmp_path / "full" / "profile.json")])
     for shard in ("0", "1"):
         calibrate.main(common + ["--num-shards", "2", "--shard-id", shard,
@@ -189,6 +191,7 @@ def test_sharded_calibration_merges_to_the_unsharded_calibration(demo, caption_r
     assert {**merged, "table": None} == {**profile, "table": None}
     assert json.loads((tmp_path / "merged" / "profile.json").read_text()) == merged
     assert merged["settings_evaluated"] == 8 and merged["guarantee"]["calibration_rows"] == TEST_ROWS
+    assert (merged["options"]["exit_granularity"], merged["options"]["exit_step_quantile"]) == ("step", 0.5)
 
     def entries(folder: Path):
         table = CalibrationTable.load(str(folder / "profile.table.json.gz"))

@@ -107,8 +107,9 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     assert profile["method"] == "retention" and profile["guarantee"] is None
     assert profile["settings_evaluated"] == 27  # each of three knobs at 0.9, 0.5 or off
     assert (tmp_path / "profile.table.json.gz").is_file()  # the table's default place
-    assert set(profile["options"]) == {"image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold",
-                                       "decoder_exit_beta", "decoder_exit_tau"}
+    assert profile["options"].keys() == {"image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold",
+                                         "decoder_exit_beta", "decoder_exit_tau", "exit_granularity"}
+    assert profile["options"]["exit_granularity"] == "token"
 
     results = tmp_path / "results"
     run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(profile_path),
@@ -121,10 +122,15 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     assert 0.0 <= flops["flops_reduction"] < 1.0
     assert flops["gflops_per_example"] == pytest.approx(sum(flops["parts_gflops"].values()))
 
-    run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(profile_path),
-        "--exit-granularity", "step", "--exit-step-quantile", "0.5", "--results-path", str(tmp_path / "step"))
-    step = json.loads((tmp_path / "step" / "test_metrics.json").read_text())
-    assert step["exit_policy"]["granularity"] == {"mode": "step", "quantile": 0.5, "launch_flops": None}
+    # its thresholds were chosen per token: a run that asks for step exits with them is refused
+    refused = subprocess.run([sys.executable, "-m", "ofa_mue.evaluate", *common, "--gen-subset", "test",
+                              "--exit-profile", str(profile_path), "--exit-granularity", "step",
+                              "--exit-step-quantile", "0.5", "--results-path", str(tmp_path / "step")],
+                             cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and not (tmp_path / "step").exists()
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        f"error: {profile_path}: the exit profile was calibrated with --exit-granularity token, but the command "
+        f"line asks for --exit-granularity step --exit-step-quantile 0.5: ")
 
     sweep_dir = tmp_path / "sweep"
     run("ofa_mue.sweep", *common, "--gen-subset", "valid", "--thresholds", "0.99,0.9", "--depths", "3",
@@ -143,6 +149,42 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
     assert not any(row["measured_reduction"] for row in rows if row["curve"] == "static")
     assert (sweep_dir / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "median of 5 paired ratios" in (sweep_dir / "sweep.md").read_text()
+
+
+def test_a_step_calibration_is_evaluated_at_step(demo, decomposed_snli_checkpoint, tmp_path):
+    """The profile of a calibration under --exit-granularity step records it, and evaluate
+    --exit-profile runs it: on the calibration split, exactly the metric and time reduction the
+    calibration table holds for the chosen thresholds (per-token exits with them give others)."""
+    common = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve",
+              "--bpe-dir", str(demo / "bpe"), "--batch-size", str(BATCH), "--cpu"]
+    step = ["--exit-granularity", "step", "--exit-step-quantile", "0.5"]
+    profile = calibrate(common, tmp_path, "step.json", *step, "--method", "retention", "--retention", "0.01")
+    options = profile["options"]
+    assert (options["exit_granularity"], options["exit_step_quantile"]) == ("step", 0.5)
+    assert options["decoder_exit_threshold"] <= 1.0 and profile["expected_time_reduction"] > 0
+
+    def evaluate(name: str, *flags: str) -> dict:
+        run("ofa_mue.evaluate", *common, "--gen-subset", "valid", *flags, "--results-path", str(tmp_path / name))
+        return json.loads((tmp_path / name / "valid_metrics.json").read_text())
+
+    summary = evaluate("profile", "--exit-profile", str(tmp_path / "step.json"))
+    assert summary["exit_policy"]["granularity"] == {"mode": "step", "quantile": 0.5, "launch_flops": None}
+    assert summary["metrics"]["accuracy"] == profile["metric"]
+    assert summary["layers"]["expected_time_reduction"] == pytest.approx(profile["expected_time_reduction"],
+                                                                         abs=1e-6)
+    thresholds = [f"--{name.replace('_', '-')}={options[name]}" for name in
+                  ("image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold")]
+    per_token = evaluate("token", *thresholds)
+    assert per_token["layers"]["expected_time_reduction"] != pytest.approx(profile["expected_time_reduction"],
+                                                                           abs=1e-6)
+
+    # under step a row's depth depends on its batch: the table is not reused at another batch size
+    from ofa_mue.calibrate import main
+    from ofa_mue.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"table.json.gz: this calibration table was made with another batch_size"):
+        main([*common, "--batch-size", "3", "--gen-subset", "valid", "--candidates", "1.0,0.5", *step,
+              "--profile-path", str(tmp_path / "other.json"), "--table-path", str(tmp_path / "table.json.gz")])
 
 
 @pytest.mark.parametrize("module, flags, message", [
@@ -202,8 +244,10 @@ def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_check
     summary = json.loads((results / "snli_ve" / "mue" / "test_metrics.json").read_text())
     assert summary["exit_profile"]["guarantee"] == guarantee
     run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--results-path", str(results / "snli_ve" / "full"))
-    # the uncertified calibration from the same table, reported beside the certified one
-    uncertified = calibrate(common, tmp_path, "uncertified.json", "--method", "retention", "--retention", "0.5")
+    # the uncertified calibration from the same table, reported beside the certified one (per-token
+    # results do not depend on the batch: the table is reused at another batch size)
+    uncertified = calibrate(common, tmp_path, "uncertified.json", "--method", "retention", "--retention", "0.5",
+                            "--batch-size", "3")
     assert uncertified["guarantee"] is None and table.stat().st_mtime_ns == made
     run("ofa_mue.evaluate", *common, "--gen-subset", "test", "--exit-profile", str(tmp_path / "uncertified.json"),
         "--results-path", str(results / "snli_ve" / "mue_retention"))
