@@ -149,3 +149,37 @@ def test_replay_imposes_the_recorded_exits():
     assert sum(e.decoder_tests for e in replayed) == sum(e.decoder_tests for e in original), \
         "MuE's test runs, for its cost"
     assert isinstance(recording.sessions[0], ExitSession)
+
+
+def test_each_arm_takes_thresholds_calibrated_for_its_granularity(tmp_path):
+    """An arm's own profile (profile_step0.5.json) must record the arm's granularity; the fallback
+    profile.json says, in the arm's source, which granularity it was calibrated for."""
+    from argparse import Namespace
+
+    from checkpoint_speed import thresholds_for
+
+    from ofa_mue.core.exit_profile import save_exit_profile
+
+    folder = tmp_path / "snli_ve"
+    folder.mkdir()
+    args = Namespace(image_exit_threshold=2.0, text_exit_threshold=2.0, decoder_exit_threshold=2.0,
+                     decoder_exit_beta=None, decoder_exit_tau=None, no_profile=False, profile_dir=str(tmp_path))
+
+    def write(name: str, decoder: float, **granularity) -> None:
+        save_exit_profile(str(folder / name), {"options": {"decoder_exit_threshold": decoder, **granularity}})
+
+    write("profile.json", 0.9)  # per token: written before profiles recorded their granularity
+    step = ExitGranularity("step", 0.5)
+    policy, source = thresholds_for(args, "snli_ve", "step@0.5", step)
+    assert (policy.decoder, policy.granularity) == (0.9, step)
+    assert source == f"{folder / 'profile.json'} (calibrated for token)"
+    policy, source = thresholds_for(args, "snli_ve", "auto", ExitGranularity("auto"))
+    assert source == str(folder / "profile.json"), "auto makes per-token decisions: the profile is its own"
+
+    write("profile_step0.5.json", 0.8, exit_granularity="step", exit_step_quantile=0.5)
+    policy, source = thresholds_for(args, "snli_ve", "step@0.5", step)
+    assert (policy.decoder, source) == (0.8, str(folder / "profile_step0.5.json"))
+    write("profile_step0.5.json", 0.8, exit_granularity="step")  # the step arm at quantile 1's thresholds
+    with pytest.raises(SystemExit, match=r"profile_step0.5.json: the exit profile was calibrated with "
+                                         r"--exit-granularity step --exit-step-quantile 1, but"):
+        thresholds_for(args, "snli_ve", "step@0.5", step)
