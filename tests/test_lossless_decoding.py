@@ -318,3 +318,23 @@ def test_snli_ve_refuses_exit_verify():
     task = SnliVeTask.setup_task(SnliVeConfig(exit_verify=True))
     with pytest.raises(ConfigError, match="--exit-verify applies to generation"):
         task.exit_policy()
+
+
+def test_the_lossless_benchmarks_profile_drafter_exits_at_the_profiles_granularity(tmp_path):
+    """benchmarks/lossless.py's ``profile`` drafter drafts as the profile was calibrated."""
+    import sys
+    from argparse import Namespace
+    from pathlib import Path
+
+    from ofa_mue.core.exit_granularity import ExitGranularity
+    from ofa_mue.core.exit_profile import save_exit_profile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from lossless import drafter_policy
+
+    path = tmp_path / "profile.json"
+    save_exit_profile(str(path), {"options": {"decoder_exit_threshold": 0.9, "decoder_exit_beta": 1.0,
+                                              "decoder_exit_tau": 0.0, "exit_granularity": "step",
+                                              "exit_step_quantile": 0.5}})
+    policy = drafter_policy("profile", Namespace(profile=str(path)))
+    assert (policy.decoder, policy.granularity) == (0.9, ExitGranularity("step", 0.5))
