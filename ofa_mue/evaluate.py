@@ -286,9 +286,6 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     # as fairseq-generate does: the task from the command line, its unset settings from the checkpoint
     task = tasks.setup_task(cfg.task)
     task.exit_policy()  # validate the exit options before any work
-    granularity = task.exit_granularity()  # an --exit-profile's granularity holds for every setting of the run
-    with open_dict(task.cfg):
-        task.cfg.exit_granularity, task.cfg.exit_step_quantile = granularity.mode, granularity.quantile
     try:
         models, _ = checkpoint_utils.load_model_ensemble(
             utils.split_paths(cfg.common_eval.path), arg_overrides=ast.literal_eval(cfg.common_eval.model_overrides),
