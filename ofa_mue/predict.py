@@ -11,7 +11,8 @@ extension, in name order). The pictures go through the task's own data pipeline 
 prediction methods, as rows of OFA's format would, so a picture gets the same caption or
 answer here as in ``python -m ofa_mue.evaluate``.
 
-MuE exits are set as in the evaluation (``--image-exit-threshold``, ``--exit-profile``, ...).
+MuE exits are set as in the evaluation (``--image-exit-threshold``, ``--exit-profile``, ...);
+an ``--exit-profile`` sets the exit granularity it was calibrated with over the checkpoint's.
 ``--show-layers`` adds the layers each encoder stream ran and, per output token, the decoder
 layers that produced it (``a(2) dog(2) on(1) grass(3) </s>(1)``): for an SNLI-VE answer those
 of the scored pass; for a caption those of a teacher-forced pass over the chosen caption with
@@ -308,6 +309,8 @@ def load_predictor(args: argparse.Namespace, task_options: Dict[str, Any]) -> Pr
         model_overrides = ast.literal_eval(args.model_overrides)
     except (ValueError, SyntaxError):
         raise ConfigError(f"--model-overrides must be a Python dict, got {args.model_overrides!r}") from None
+    if task_options.get("exit_profile"):  # the profile's granularity, not the one saved with the training options
+        task_options = {"exit_granularity": None, "exit_step_quantile": None, **task_options}
     try:
         models, _, task = checkpoint_utils.load_model_ensemble_and_task(
             [args.path], arg_overrides={**model_overrides, **task_options})

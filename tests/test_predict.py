@@ -35,9 +35,10 @@ def demo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def checkpoints(demo, tmp_path_factory):
     """A caption and an SNLI-VE checkpoint trained for two updates by fairseq-train (SNLI-VE with
-    the premise in its prompt, as OFA's recipe trains it)."""
+    the premise in its prompt, as OFA's recipe trains it; the caption checkpoint saves the exit
+    granularity token among its options, as every checkpoint trained when that was the default)."""
     paths = {}
-    for task, extra in (("caption", ()), ("snli_ve", ("--add-caption",))):
+    for task, extra in (("caption", ("--exit-granularity", "token")), ("snli_ve", ("--add-caption",))):
         save_dir = tmp_path_factory.mktemp(f"predict_{task}")
         train(demo, task, save_dir, 2, *extra)
         paths[task] = str(save_dir / "checkpoint_last.pt")
@@ -137,6 +138,24 @@ def test_token_layers_are_those_greedy_generation_ran(demo, checkpoints, tmp_pat
         assert [depth for _, depth in result["tokens"]] == steps
         if isinstance(policy, PositionPolicy):
             assert steps == [t % 3 + 1 for t in range(len(steps))]
+
+
+def test_a_profile_sets_the_granularity_over_the_checkpoints_saved_one(checkpoints, tmp_path):
+    """The granularity a checkpoint saved with its training options is no choice of the user's:
+    an --exit-profile's applies (the command line's would be checked against it)."""
+    from ofa_mue.core.exit_granularity import ExitGranularity
+    from ofa_mue.core.exit_profile import save_exit_profile
+
+    profile = tmp_path / "step.json"
+    save_exit_profile(str(profile), {"options": {"decoder_exit_threshold": 0.9, "exit_granularity": "step",
+                                                 "exit_step_quantile": 0.5}})
+    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, beam=None, max_len_b=None,
+                     no_repeat_ngram_size=None)
+    predictor = predict.load_predictor(args, {"exit_profile": str(profile)})
+    assert predictor.task.exit_policy().granularity == ExitGranularity("step", 0.5)
+    with pytest.raises(OFAMuEError, match="calibrated with --exit-granularity step --exit-step-quantile 0.5, but "
+                                          "the command line asks for --exit-granularity token"):
+        predict.load_predictor(args, {"exit_profile": str(profile), "exit_granularity": "token"})
 
 
 def test_exits_off_give_the_full_model_and_json_lines(checkpoints, demo, tmp_path, capsys):
