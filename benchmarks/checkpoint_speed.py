@@ -447,7 +447,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--profile-dir", default=str(REPO / "results" / "demo" / "seed1"),
                    help="calibrated thresholds: {dir}/{task}/profile.json (per token; else a demo run's "
                         "reproduce/profiles/main.json), profile_{granularity}.json for another granularity "
-                        "(e.g. profile_step.json, profile_step0.5.json)")
+                        "(e.g. profile_step.json, profile_step0.5.json: calibrated with that granularity, "
+                        "which the profile records)")
     g.add_argument("--no-profile", action="store_true", help="use the threshold flags even if a profile exists")
     g.add_argument("--granularities", nargs="*", default=["step", "step:0.5", "auto"],
                    help="granularities timed beside per-token exits: step, step:QUANTILE, auto")
