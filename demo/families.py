@@ -1,0 +1,108 @@
+"""SNLI-VE accuracy of an evaluation's predictions per hypothesis family and label of the demo data.
+
+    python -m ofa_mue.demo.families --data demo_data --split test \\
+        --predictions results/demo/seed1/snli_ve/certified/test_predictions.jsonl [--out DIR]
+
+joins ``python -m ofa_mue.evaluate``'s per-row predictions (``--results-path DIR`` writes
+``{split}_predictions.jsonl``) with the generator's ``meta/snli_ve_{split}.jsonl`` by ``uniq_id``
+and reports, per family (existence, absence, counts, regions, relations, "all"), per
+difficulty and per label, how many rows and how many answered right: which kinds of
+hypothesis a model has learnt. Every row of the split must have exactly one prediction.
+``--out`` writes ``families.json`` and ``families.md`` there, with the commit, machine and date.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import defaultdict
+from typing import Any, Dict, List, Optional, Sequence
+
+from ofa_mue.atomic_files import write_atomically
+from ofa_mue.errors import DataError
+from ofa_mue.provenance import describe, provenance
+
+GROUPS = ("family", "difficulty", "label")
+
+
+def _read_jsonl(path: str) -> List[Dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise DataError(path, f"not valid JSON ({error})", row=number) from None
+    return rows
+
+
+def family_accuracy(predictions_path: str, meta_path: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """``{group: {value: {"rows", "correct", "accuracy"}}}`` for the groups of :data:`GROUPS` and
+    ``"all"``; a :class:`DataError` names the file and row of a prediction without a meta row,
+    a duplicate, or a meta row without a prediction."""
+    meta = {str(row["uniq_id"]): row for row in _read_jsonl(meta_path)}
+    counts: Dict[str, Dict[str, List[int]]] = {group: defaultdict(lambda: [0, 0]) for group in (*GROUPS, "all")}
+    seen = set()
+    for number, prediction in enumerate(_read_jsonl(predictions_path), 1):
+        uniq_id = str(prediction.get("uniq_id"))
+        if uniq_id not in meta:
+            raise DataError(predictions_path, f"uniq_id {uniq_id} is not in {meta_path}", row=number, field="uniq_id")
+        if uniq_id in seen:
+            raise DataError(predictions_path, f"a second prediction for uniq_id {uniq_id}", row=number,
+                            field="uniq_id")
+        seen.add(uniq_id)
+        right = int(prediction["prediction"] == prediction["answer"])
+        for group in GROUPS:
+            counts[group][str(meta[uniq_id][group])][0] += 1
+            counts[group][str(meta[uniq_id][group])][1] += right
+        counts["all"]["all"][0] += 1
+        counts["all"]["all"][1] += right
+    missing = sorted(set(meta) - seen)
+    if missing:
+        raise DataError(predictions_path, f"{len(missing)} row(s) of {meta_path} have no prediction "
+                                          f"(first uniq_id {missing[0]})")
+    return {group: {value: {"rows": n, "correct": c, "accuracy": c / n} for value, (n, c) in sorted(values.items())}
+            for group, values in counts.items()}
+
+
+def families_markdown(table: Dict[str, Dict[str, Dict[str, float]]], title: str, record: Dict[str, Any]) -> str:
+    """The table as markdown: one line per group and value."""
+    lines = [f"# {title}", "", f"_{describe(record)}_", "", "| group | value | rows | accuracy |",
+             "|---|---|---|---|"]
+    for group, values in table.items():
+        for value, v in values.items():
+            lines.append(f"| {group} | {value} | {v['rows']} | {v['accuracy']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Command-line entry point: prints the table, writes it under ``--out`` when given."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="demo_data", help="the demo data folder (meta/snli_ve_{split}.jsonl)")
+    parser.add_argument("--split", default="test", help="the split the predictions are of")
+    parser.add_argument("--predictions", required=True, help="an evaluation's {split}_predictions.jsonl")
+    parser.add_argument("--out", default=None, help="folder for families.json and families.md")
+    args = parser.parse_args(argv)
+    meta_path = os.path.join(args.data, "meta", f"snli_ve_{args.split}.jsonl")
+    try:
+        table = family_accuracy(args.predictions, meta_path)
+    except DataError as error:
+        parser.exit(2, f"error: {error}\n")
+    record = {**provenance(), "predictions": args.predictions, "meta": meta_path}
+    markdown = families_markdown(table, f"SNLI-VE accuracy per hypothesis family ({args.split} split, "
+                                        f"{table['all']['all']['rows']} rows)", record)
+    print(markdown)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        write_atomically(os.path.join(args.out, "families.json"),
+                         json.dumps({**record, "accuracy": table}, indent=2) + "\n")
+        write_atomically(os.path.join(args.out, "families.md"), markdown)
+    return table
+
+
+if __name__ == "__main__":
+    main()
