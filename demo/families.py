@@ -6,8 +6,11 @@
 joins ``python -m ofa_mue.evaluate``'s per-row predictions (``--results-path DIR`` writes
 ``{split}_predictions.jsonl``) with the generator's ``meta/snli_ve_{split}.jsonl`` by ``uniq_id``
 and reports, per family (existence, absence, counts, regions, relations, "all"), per
-difficulty and per label, how many rows and how many answered right: which kinds of
-hypothesis a model has learnt. Every row of the split must have exactly one prediction.
+difficulty, per label, per family and label, per number of visible objects and per number of
+hidden cells, how many rows and how many answered right: which kinds of hypothesis a model
+has learnt, and which cues it answers from (e.g. a model that says "maybe" when a cell is
+hidden and "no" otherwise is right on existence contradictions and neutrals, wrong on
+entailments). Every row of the split must have exactly one prediction.
 ``--out`` writes ``families.json`` and ``families.md`` there, with the commit, machine and date.
 """
 from __future__ import annotations
@@ -16,13 +19,21 @@ import argparse
 import json
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import DataError
 from ofa_mue.provenance import describe, provenance
 
-GROUPS = ("family", "difficulty", "label")
+GROUPS: Dict[str, Callable[[Dict[str, Any]], Any]] = {
+    "family": lambda row: row["family"],
+    "difficulty": lambda row: row["difficulty"],
+    "label": lambda row: row["label"],
+    "family and label": lambda row: f"{row['family']} {row['label']}",
+    "visible objects": lambda row: row["n_objects"],
+    "hidden cells": lambda row: row["hidden_cells"],
+}
+"""Each group's value of a meta row."""
 
 
 def _read_jsonl(path: str) -> List[Dict[str, Any]]:
@@ -56,7 +67,7 @@ def family_accuracy(predictions_path: str, meta_path: str) -> Dict[str, Dict[str
                             field="uniq_id")
         seen.add(uniq_id)
         right = int(prediction["prediction"] == prediction["answer"])
-        for group, value in (*((group, meta[uniq_id][group]) for group in GROUPS), ("all", "all")):
+        for group, value in (*((group, of(meta[uniq_id])) for group, of in GROUPS.items()), ("all", "all")):
             tally = counts[group][str(value)]
             tally[0] += 1
             tally[1] += right

@@ -43,6 +43,15 @@ def test_accuracy_per_family_label_and_difficulty(meta, tmp_path):
         right = sum(r["label"] == label and r["family"] == family for r in rows)
         assert table["label"][label]["correct"] == right
     assert sum(v["rows"] for v in table["difficulty"].values()) == 30
+    for label in ("entailment", "contradiction", "neutral"):
+        value = table["family and label"].get(f"{family} {label}")
+        expected = sum(r["label"] == label and r["family"] == family for r in rows)
+        assert (value["rows"] if value else 0) == expected and (not value or value["accuracy"] == 1.0)
+    for group, key in (("visible objects", "n_objects"), ("hidden cells", "hidden_cells")):
+        for value, v in table[group].items():
+            members = [r for r in rows if str(r[key]) == value]
+            assert v["rows"] == len(members) > 0
+            assert v["correct"] == sum(r["family"] == family for r in members)
 
 
 def test_command_writes_its_files(meta, tmp_path, capsys):
