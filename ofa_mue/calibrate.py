@@ -225,6 +225,8 @@ def choose_profile(table: CalibrationTable, grid: Sequence, options: Dict[str, A
         "options": {**dict(zip(KNOBS, chosen)), "decoder_exit_beta": context["decoder_exit_beta"],
                     "decoder_exit_tau": context["decoder_exit_tau"], **table_granularity(table)},
     })
+    if "batch_size" in table.evaluation:  # under step, what the profile measured holds at this batch size
+        profile["calibration_batch_size"] = table.evaluation["batch_size"]
     return profile
 
 

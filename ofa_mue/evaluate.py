@@ -48,7 +48,7 @@ from omegaconf import OmegaConf, open_dict
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
-from ofa_mue.core.exit_profile import guarantee_statement, read_exit_profile
+from ofa_mue.core.exit_profile import batch_size_caveat, guarantee_statement, read_exit_profile
 from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.replaced_images import MODES, replace_images
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
@@ -225,9 +225,14 @@ class EvaluationSetup:
             description["exit_verify"] = {"draft_tokens": self.task.cfg.exit_verify_draft}
         if self.task.cfg.exit_policy == "mue" and self.task.cfg.exit_profile:
             profile = read_exit_profile(self.task.cfg.exit_profile)
+            statement = guarantee_statement(profile.get("guarantee"))
+            caveat = batch_size_caveat(profile, self.batch_size)
             description["exit_profile"] = {"path": self.task.cfg.exit_profile, "method": profile.get("method"),
                                            "guarantee": profile.get("guarantee"),
-                                           "statement": guarantee_statement(profile.get("guarantee"))}
+                                           "calibration_batch_size": profile.get("calibration_batch_size"),
+                                           "batch_size_caveat": caveat,
+                                           "statement": f"not for this run: {caveat}; calibrated: {statement}"
+                                           if caveat else statement}
         return description
 
     def shard_description(self) -> Dict[str, Any]:
@@ -324,7 +329,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     summary = setup.summary(result)
     print(json.dumps(summary, indent=2))
     if "exit_profile" in summary:
-        logger.info("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
+        log = logger.warning if summary["exit_profile"]["batch_size_caveat"] else logger.info
+        log("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
     if out:
         write_atomically(os.path.join(out, f"{setup.split}_predictions.jsonl"),
                          "".join(json.dumps(r) + "\n" for r in result["records"]))

@@ -283,3 +283,17 @@ def test_a_step_calibration_table_is_only_reused_at_its_batch_size(ofa_vocab, tm
     # the default reads as token in the key: tables made before it could be unset stay valid
     assert key(100) == key(100, exit_granularity="token", exit_step_quantile=1.0)
     assert key(100)["task_options"]["exit_granularity"] == "token"
+
+
+def test_a_step_profile_describes_runs_at_its_calibration_batch_size_only():
+    """Under step a token's depth depends on its batch: a step profile's quality and guarantee hold
+    at the batch size it was calibrated with, and a run at another one is told so."""
+    from ofa_mue.core.exit_profile import batch_size_caveat
+
+    step = {"options": {"exit_granularity": "step"}, "calibration_batch_size": 50}
+    assert batch_size_caveat(step, 50) is None
+    caveat = batch_size_caveat(step, 1)
+    assert caveat.startswith("the profile was calibrated with --exit-granularity step at --batch-size 50, "
+                             "and this run uses --batch-size 1")
+    # per-token profiles do not depend on the batch and record no batch size
+    assert batch_size_caveat({"options": {"exit_granularity": "token"}}, 1) is None

@@ -158,6 +158,21 @@ def test_a_profile_sets_the_granularity_over_the_checkpoints_saved_one(checkpoin
         predict.load_predictor(args, {"exit_profile": str(profile), "exit_granularity": "token"})
 
 
+def test_a_step_profile_warns_at_another_batch_size_than_calibrated(checkpoints, demo, tmp_path, capsys):
+    """Under step a token's depth depends on its batch: two pictures at once are a batch of 2."""
+    from ofa_mue.core.exit_profile import save_exit_profile
+
+    pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv")[:2], 4, tmp_path / "pictures")
+    for calibrated, warned in ((8, True), (2, False)):
+        profile = tmp_path / f"step{calibrated}.json"
+        save_exit_profile(str(profile), {"calibration_batch_size": calibrated, "options": {
+            "decoder_exit_threshold": 0.9, "exit_granularity": "step"}})
+        predict.main(["--path", checkpoints["caption"], "--image", *map(str, pictures), "--cpu",
+                      "--exit-profile", str(profile)])
+        message = f"calibrated with --exit-granularity step at --batch-size {calibrated}, and this run uses --batch-size 2"
+        assert (message in capsys.readouterr().err) is warned
+
+
 def test_exits_off_give_the_full_model_and_json_lines(checkpoints, demo, tmp_path, capsys):
     pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv")[:2], 4, tmp_path / "pictures")
     got = predict.main(["--path", checkpoints["caption"], "--image", *map(str, pictures), "--cpu", "--json",

@@ -167,8 +167,11 @@ def test_a_step_calibration_is_evaluated_at_step(demo, decomposed_snli_checkpoin
         run("ofa_mue.evaluate", *common, "--gen-subset", "valid", *flags, "--results-path", str(tmp_path / name))
         return json.loads((tmp_path / name / "valid_metrics.json").read_text())
 
+    assert profile["calibration_batch_size"] == BATCH
     summary = evaluate("profile", "--exit-profile", str(tmp_path / "step.json"))
     assert summary["exit_policy"]["granularity"] == {"mode": "step", "quantile": 0.5, "launch_flops": None}
+    assert summary["exit_profile"]["batch_size_caveat"] is None
+    assert summary["exit_profile"]["statement"].startswith("no guarantee")
     assert summary["metrics"]["accuracy"] == profile["metric"]
     assert summary["layers"]["expected_time_reduction"] == pytest.approx(profile["expected_time_reduction"],
                                                                          abs=1e-6)
@@ -177,6 +180,12 @@ def test_a_step_calibration_is_evaluated_at_step(demo, decomposed_snli_checkpoin
     per_token = evaluate("token", *thresholds)
     assert per_token["layers"]["expected_time_reduction"] != pytest.approx(profile["expected_time_reduction"],
                                                                            abs=1e-6)
+    # at another batch size the run says that the profile's figures were not measured for it
+    other_batch = evaluate("batch1", "--exit-profile", str(tmp_path / "step.json"), "--batch-size", "1")
+    assert other_batch["exit_profile"]["calibration_batch_size"] == BATCH
+    assert other_batch["exit_profile"]["statement"].startswith(
+        f"not for this run: the profile was calibrated with --exit-granularity step at --batch-size {BATCH}, "
+        f"and this run uses --batch-size 1")
 
     # under step a row's depth depends on its batch: the table is not reused at another batch size
     from ofa_mue.calibrate import main

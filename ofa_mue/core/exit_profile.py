@@ -25,6 +25,11 @@ with the profile takes its granularity unless the command line sets one
 (:func:`granularity_with_profile`): one that makes other exit decisions is refused.
 ``token`` and ``auto`` make the same decisions (``auto`` only chooses how to compute them),
 so either may run a profile calibrated with the other.
+
+Under ``step`` the tokens of one decoder step stop together, so a token's depth depends on the
+other rows of its batch: such a profile also records ``"calibration_batch_size"``, and its
+measured quality and guarantee describe runs at that batch size only
+(:func:`batch_size_caveat`).
 """
 from __future__ import annotations
 
@@ -121,6 +126,18 @@ def granularity_with_profile(path: str, options: Dict[str, Any], mode: Optional[
                           f"--exit-granularity/--exit-step-quantile (the profile sets them) or calibrate a "
                           f"profile for this granularity")
     return mode, quantile
+
+
+def batch_size_caveat(profile: Dict[str, Any], batch_size: int) -> Optional[str]:
+    """Why ``profile``'s measured quality and guarantee do not describe a run at ``batch_size``
+    (a ``step`` profile calibrated at another batch size), else None."""
+    calibrated = profile.get("calibration_batch_size")
+    if calibrated is None or calibrated == batch_size:
+        return None
+    return (f"the profile was calibrated with --exit-granularity step at --batch-size {calibrated}, and this run "
+            f"uses --batch-size {batch_size}: under step a token's depth depends on the other rows of its batch, "
+            f"so the profile's quality and guarantee were not measured for this run (calibrate at the batch "
+            f"size you serve with)")
 
 
 def save_exit_profile(path: str, profile: Dict[str, Any]) -> None:
