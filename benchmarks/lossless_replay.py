@@ -101,7 +101,7 @@ class RecordingRounds(VerificationRounds):
         if drafting:
             for sample, token in zip(self.sample.tolist(), tokens.tolist()):
                 rounds = self.drafts[sample]
-                if len(rounds) == self.stats[sample].verifications:  # the round's first draft step
+                while len(rounds) <= self.stats[sample].verifications:  # the round's first draft step
                     rounds.append([])
                 rounds[-1].append(token)
         return tokens, scores
