@@ -62,6 +62,8 @@ DEFAULT_DATA = REPO / "demo_data"
 DEFAULT_CHECKPOINT = REPO / "checkpoints" / "demo" / "seed1" / "caption" / "checkpoint_last.pt"
 DEFAULT_PROFILE = REPO / "results" / "demo" / "seed1" / "caption" / "reproduce" / "profiles" / "main.json"
 GENERATION = {"beam": 1, "max_len_b": 16, "no_repeat_ngram_size": 3}
+DEFAULT_DRAFTERS = ("profile", "static:2", "static:1")
+DEFAULT_DRAFTS = (2, 4)
 
 
 def drafter_policy(spec: str, args: argparse.Namespace):
@@ -244,7 +246,11 @@ def instrumented(runner, model, device: torch.device) -> Dict[str, Any]:
 def configurations(args: argparse.Namespace) -> List[tuple]:
     """``(name, drafter policy, K)`` of every configuration timed: ``--configs`` when given,
     else every drafter of ``--drafters`` with every ``K`` of ``--drafts``."""
-    specs = args.configs or [f"{spec}@{draft}" for spec in args.drafters for draft in args.drafts]
+    drafters, drafts = getattr(args, "drafters", None), getattr(args, "drafts", None)
+    if args.configs and (drafters or drafts):
+        sys.exit("error: --configs replaces --drafters and --drafts: pass one or the other")
+    specs = args.configs or [f"{spec}@{draft}" for spec in drafters or DEFAULT_DRAFTERS
+                             for draft in drafts or DEFAULT_DRAFTS]
     out = []
     for config in specs:
         spec, at, draft = config.rpartition("@")
@@ -430,11 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="demo data folder (caption/test.tsv, bpe/)")
     parser.add_argument("--caption-checkpoint", default=str(DEFAULT_CHECKPOINT))
     parser.add_argument("--profile", default=str(DEFAULT_PROFILE), help="exit profile of the 'profile' drafter")
-    parser.add_argument("--drafters", nargs="+", default=["profile", "static:2", "static:1"],
-                        help="profile, mue:THETA or static:N")
+    parser.add_argument("--drafters", nargs="+", default=argparse.SUPPRESS, help="profile, mue:THETA or static:N (default: "
+                        + " ".join(DEFAULT_DRAFTERS) + ")")
     parser.add_argument("--decoder-exit-beta", type=float, default=0.95, help="of the mue:THETA drafters")
     parser.add_argument("--decoder-exit-tau", type=float, default=1.0, help="of the mue:THETA drafters")
-    parser.add_argument("--drafts", nargs="+", type=int, default=[2, 4], help="tokens drafted per verification")
+    parser.add_argument("--drafts", nargs="+", type=int, default=argparse.SUPPRESS,
+                        help="tokens drafted per verification (default: " + " ".join(map(str, DEFAULT_DRAFTS)) + ")")
     parser.add_argument("--configs", nargs="+", metavar="DRAFTER@K",
                         help="configurations to time instead of every --drafters with every --drafts "
                              "(e.g. static:2@2 static:2@4 static:1@4 profile@4)")
