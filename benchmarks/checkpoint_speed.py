@@ -38,7 +38,7 @@ import torch
 
 from measurement import PARTS, REPO, time_splits  # first: puts the checkout's ofa_mue on the path
 from exit_arms import NeverFiring, RecordingPolicy, ReplayPolicy
-from runners import CaptionRunner, SnliVeRunner, batches, load_task_and_model, resized_task
+from runners import CaptionRunner, SnliVeRunner, batches, load_task_and_model, replay_model
 from ofa_mue.timing import interleaved_times, ratio_stats, time_stats
 
 DECODER_DECAY = {"snli_ve": (1.0, 0.0), "caption": (0.95, 1.0)}  # (beta, tau) unless given: demo.sh's choice
@@ -270,7 +270,6 @@ def granularity_quality(task, model, policies: Dict[str, Any], batch_size: int) 
 
 def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]:
     from ofa_mue.core.exit_granularity import TOKEN_EXITS
-    from ofa_mue.models.builders import build_model
 
     overrides = eval_literal(args.model_overrides)
     checkpoints = {"snli_ve": Path(args.snli_ve_checkpoint), "caption": Path(args.caption_checkpoint)}
@@ -289,10 +288,8 @@ def run_checkpoints(args: argparse.Namespace, device: torch.device) -> Dict[str,
             quality[task_name] = granularity_quality(task, model, policies, args.quality_batch_size)
         big = big_task = None
         if args.replay_arch != "none":
-            big_task = resized_task(task, args.replay_vocab_size, args.replay_image_size)
-            torch.manual_seed(0)
-            big = build_model(args.replay_arch, big_task.target_dictionary,
-                              decompose_modalities=True).eval().to(device)
+            big_task, big = replay_model(task, args.replay_arch, args.replay_vocab_size, args.replay_image_size,
+                                         device)
         for batch_size in args.batch_sizes:
             samples = args.samples_b1 if batch_size == 1 else args.samples
             runners, recorded = demo_runners(task_name, task, model, batches(task, batch_size, samples, device),

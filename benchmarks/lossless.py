@@ -3,7 +3,8 @@
     python benchmarks/lossless.py [--data demo_data] \\
         [--caption-checkpoint checkpoints/demo/seed1/caption/checkpoint_last.pt] \\
         [--profile results/demo/seed1/caption/reproduce/profiles/main.json] [--drafters profile static:2 static:1] \\
-        [--drafts 2 4] [--batch-sizes 1 8] [--samples-b1 24] [--samples 64]
+        [--drafts 2 4 | --configs static:2@4 profile@4 ...] [--batch-sizes 1 8] [--samples-b1 24] [--samples 64] \\
+        [--replay-arch ofa_base]
 
 On the first rows of the caption test split, greedy decoding (beam 1, ``max_len_b`` 16, no
 repeated 3-grams; image decoding is not timed), interleaved (one repetition of every
@@ -26,7 +27,15 @@ verification) and tokens gained per verification; and, from one instrumented pas
 configuration, the time in the encoder, in draft calls and in verification calls, and what
 one draft call and one verification call cost against one full-model decoder step: what
 limits the gain. Results: ``benchmarks/results/lossless{_tag}.json`` and ``.md`` (commit,
-machine and date inside).
+machine, date and load inside).
+
+``--replay-arch ofa_base`` times the same at OFA's size instead: the checkpoint's lossless
+decisions of each configuration (per sample and round, the drafted tokens and how many the
+full model accepted; MuE's draft exit layers) are recorded on the same rows and batches and
+replayed by a random-init ``ofa_base`` (``--replay-vocab-size``, ``--replay-image-size``), whose
+loop then drafts, verifies ``K + 1`` positions and trims its cache exactly as the checkpoint's
+did (:mod:`lossless_replay`); its full arm is fairseq's greedy search forced through the
+recorded captions. Results: ``lossless_ofa_base{_tag}``.
 """
 from __future__ import annotations
 
@@ -42,8 +51,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 
-from measurement import REPO, Provenance, write_results  # first: puts the checkout's ofa_mue on the path
-from runners import batches, load_task_and_model  # noqa: E402
+from measurement import REPO, Provenance, busy_note, write_results  # first: puts the checkout's ofa_mue on the path
+from lossless_replay import (  # noqa: E402
+    RecordingVerifiedGenerator, ReplayedVerifiedGenerator, ReplayError, caption_prefixes, record)
+from runners import batches, load_task_and_model, replay_model  # noqa: E402
 from ofa_mue.timing import interleaved_times, ratio_stats, synchronize, time_stats  # noqa: E402
 
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -51,6 +62,8 @@ DEFAULT_DATA = REPO / "demo_data"
 DEFAULT_CHECKPOINT = REPO / "checkpoints" / "demo" / "seed1" / "caption" / "checkpoint_last.pt"
 DEFAULT_PROFILE = REPO / "results" / "demo" / "seed1" / "caption" / "reproduce" / "profiles" / "main.json"
 GENERATION = {"beam": 1, "max_len_b": 16, "no_repeat_ngram_size": 3}
+DEFAULT_DRAFTERS = ("profile", "static:2", "static:1")
+DEFAULT_DRAFTS = (2, 4)
 
 
 def drafter_policy(spec: str, args: argparse.Namespace):
@@ -74,12 +87,14 @@ def drafter_policy(spec: str, args: argparse.Namespace):
 
 
 class FullGreedy:
-    """One pass of fairseq's greedy search over the batches, without any exit session."""
+    """One pass of fairseq's greedy search over the batches, without any exit session;
+    with ``prefixes`` (one ``[B, L]`` per batch), forced through those tokens step by step."""
 
-    def __init__(self, task, model, batch_list):
+    def __init__(self, task, model, batch_list, prefixes: Optional[List[torch.Tensor]] = None):
         from fairseq.sequence_generator import SequenceGenerator
 
         self.model, self.batch_list = model, batch_list
+        self.prefixes = prefixes or [None] * len(batch_list)
         # the project's generator for its CPU n-gram blocking; fairseq's own generate() skips its session
         self.generator = task.build_generator([model], Namespace(**GENERATION))
         self._generate = SequenceGenerator.generate
@@ -87,19 +102,23 @@ class FullGreedy:
 
     def __call__(self) -> None:
         bos = self.generator.tgt_dict.bos()
-        self.predictions = [h[0]["tokens"].tolist() for sample in self.batch_list
-                            for h in self._generate(self.generator, [self.model], sample, bos_token=bos)]
+        self.predictions = [h[0]["tokens"].tolist() for sample, prefix in zip(self.batch_list, self.prefixes)
+                            for h in self._generate(self.generator, [self.model], sample, bos_token=bos,
+                                                    prefix_tokens=prefix)]
+
+
+def verified_generator(task, model, generator_cls, **kwargs: Any):
+    """The task's generator as ``generator_cls`` (a lossless-mode generator) with ``kwargs``."""
+    return task.build_generator([model], Namespace(**GENERATION), seq_gen_cls=generator_cls,
+                                extra_gen_cls_kwargs=kwargs)
 
 
 class VerifiedGreedy:
-    """One pass of the lossless mode over the batches, keeping each sample's drafting counts."""
+    """One pass of the lossless mode over the batches, keeping each sample's drafting counts
+    (``generator``: a :func:`verified_generator`)."""
 
-    def __init__(self, task, model, batch_list, policy, draft_tokens: int):
-        from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
-
-        self.model, self.batch_list = model, batch_list
-        self.generator = task.build_generator([model], Namespace(**GENERATION), seq_gen_cls=VerifiedEarlyExitGenerator,
-                                              extra_gen_cls_kwargs={"policy": policy, "draft_tokens": draft_tokens})
+    def __init__(self, model, batch_list, generator):
+        self.model, self.batch_list, self.generator = model, batch_list, generator
         self.predictions: List[List[int]] = []
         self.stats: List[Dict[str, int]] = []
         self.decoder_layers = 0.0
@@ -224,75 +243,139 @@ def instrumented(runner, model, device: torch.device) -> Dict[str, Any]:
             "operators_per_call": {name: operators.get(name, 0) / count for name, count in record.calls.items()}}
 
 
-def run(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]:
+def configurations(args: argparse.Namespace) -> List[tuple]:
+    """``(name, drafter policy, K)`` of every configuration timed: ``--configs`` when given,
+    else every drafter of ``--drafters`` with every ``K`` of ``--drafts``."""
+    drafters, drafts = getattr(args, "drafters", None), getattr(args, "drafts", None)
+    if args.configs and (drafters or drafts):
+        sys.exit("error: --configs replaces --drafters and --drafts: pass one or the other")
+    specs = args.configs or [f"{spec}@{draft}" for spec in drafters or DEFAULT_DRAFTERS
+                             for draft in drafts or DEFAULT_DRAFTS]
+    out = []
+    for config in specs:
+        spec, at, draft = config.rpartition("@")
+        if not at or not draft.isdigit() or int(draft) < 1:
+            sys.exit(f"error: --configs {config!r}: expected DRAFTER@K (e.g. static:2@4)")
+        out.append((f"verify {spec} K={draft}", drafter_policy(spec, args), int(draft)))
+    return out
+
+
+def demo_runners(task, model, batch_list, configs) -> Dict[str, Any]:
+    """The full model and the lossless mode of each configuration on the checkpoint itself."""
+    from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
+
+    runners: Dict[str, Any] = {"full": FullGreedy(task, model, batch_list)}
+    for name, policy, draft in configs:
+        generator = verified_generator(task, model, VerifiedEarlyExitGenerator, policy=policy, draft_tokens=draft)
+        runners[name] = VerifiedGreedy(model, batch_list, generator)
+    return runners
+
+
+def replay_runners(task, model, batch_list, big_task, big, big_batches, configs) -> Dict[str, Any]:
+    """The checkpoint's lossless decisions of each configuration recorded on ``batch_list``
+    and replayed by ``big`` on the same rows (``big_batches``); the full arm is ``big``'s
+    greedy search forced through the recorded captions (:mod:`lossless_replay`)."""
+    ids = [sample["id"].tolist() for sample in batch_list]
+    if ids != [sample["id"].tolist() for sample in big_batches]:
+        sys.exit("error: the replay's batches hold other rows than the recorded ones")
+    full = FullGreedy(task, model, batch_list)
+    full()
+    runners: Dict[str, Any] = {}
+    for name, policy, draft in configs:
+        recorder = verified_generator(task, model, RecordingVerifiedGenerator, policy=policy, draft_tokens=draft)
+        recording = record(recorder, model, batch_list)
+        if [c for batch in ids for c in recording.captions(batch)] != full.predictions:
+            sys.exit(f"error: {name} did not give the full model's captions on {task.cfg.data}: nothing to replay")
+        generator = verified_generator(big_task, big, ReplayedVerifiedGenerator, recording=recording)
+        runners[name] = VerifiedGreedy(big, big_batches, generator)
+    prefixes = caption_prefixes(recording, big_batches, big_task.target_dictionary.pad())
+    return {"full": FullGreedy(big_task, big, big_batches, prefixes), **runners}
+
+
+def measure(runners: Dict[str, Any], model, device: torch.device, args: argparse.Namespace,
+            batch_size: int) -> Dict[str, Any]:
+    """Time the runners interleaved, split one instrumented pass of each, and summarise."""
     from ofa_mue.core.verified_generator import verification_summary
 
-    drafters = {spec: drafter_policy(spec, args) for spec in args.drafters}
+    cpu = {name: CpuTimed(runner) for name, runner in runners.items()}
+    times = interleaved_times(cpu, args.repetitions, args.warmup, device, args.budget_s)
+    cpu_times = {name: timed.seconds[args.warmup:] for name, timed in cpu.items()}  # the timed repetitions
+    splits = {name: instrumented(runner, model, device) for name, runner in runners.items()}
+    full = splits["full"]
+    full_decoder_s = full["seconds"]["total"] - full["seconds"]["encoder"]
+    rows = []
+    for name, runner in runners.items():
+        if name == "full":
+            continue
+        ratio = ratio_stats(times[name], times["full"])
+        cpu_ratio = ratio_stats(cpu_times[name], cpu_times["full"])
+        split = splits[name]
+        rows.append({
+            "config": name,
+            "drafter": name.split()[1],
+            "draft_tokens": runner.generator.draft_tokens,
+            "identical_outputs": runner.predictions == runners["full"].predictions,
+            "measured_reduction": 1.0 - ratio["median"],
+            "measured_reduction_q1_q3": [1.0 - ratio["q3"], 1.0 - ratio["q1"]],
+            "cpu_time_reduction": 1.0 - cpu_ratio["median"],
+            "cpu_time_reduction_q1_q3": [1.0 - cpu_ratio["q3"], 1.0 - cpu_ratio["q1"]],
+            "verification": verification_summary(runner.stats),
+            "decoder_layers_per_processed_token": runner.decoder_layers,
+            "time_split": split,
+            "verifications_per_full_step": split["calls"]["verify_calls"] / full["calls"]["full_steps"],
+            "drafts_per_verification": split["calls"].get("draft_calls", 0) / split["calls"]["verify_calls"],
+            # one draft call, one verification pass: against one full-model decoder step
+            "draft_call_cost": {"time": split["per_call_ms"].get("draft_calls", 0.0)
+                                / full["per_call_ms"]["full_steps"],
+                                "operators": split["operators_per_call"].get("draft_calls", 0.0)
+                                / full["operators_per_call"]["full_steps"]},
+            "verify_call_cost": {"time": split["per_call_ms"]["verify_calls"] / full["per_call_ms"]["full_steps"],
+                                 "operators": split["operators_per_call"]["verify_calls"]
+                                 / full["operators_per_call"]["full_steps"]},
+            "decoder_side_ratio": {"time": (split["seconds"]["total"] - split["seconds"]["encoder"])
+                                   / full_decoder_s,
+                                   "operators": (sum(split["operators"].values()) - split["operators"]["encoder"])
+                                   / (sum(full["operators"].values()) - full["operators"]["encoder"])},
+        })
+    result = {
+        "batch_size": batch_size,
+        "samples": len(runners["full"].predictions),
+        "generated_tokens": sum(len(p) for p in runners["full"].predictions),
+        "repetitions": len(times["full"]),
+        "times": {name: time_stats(values) for name, values in times.items()},
+        "cpu_times": {name: time_stats(values) for name, values in cpu_times.items()},
+        "full_split": full,
+        "encoder_share_of_full": full["seconds"]["encoder"] / full["seconds"]["total"],
+        "rows": rows,
+    }
+    best = max(result["rows"], key=lambda r: r["measured_reduction"])
+    print(f"  batch {batch_size}: best {best['config']} {best['measured_reduction']:+.1%} "
+          f"({len(times['full'])} reps)", file=sys.stderr, flush=True)
+    return result
+
+
+def run(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]:
+    configs = configurations(args)
     task, model = load_task_and_model("caption", Path(args.caption_checkpoint), Path(args.data), {}, device)
+    replay = None
+    if args.replay_arch != "none":
+        replay = replay_model(task, args.replay_arch, args.replay_vocab_size, args.replay_image_size, device)
     results = []
     for batch_size in args.batch_sizes:
         samples = args.samples_b1 if batch_size == 1 else args.samples
         batch_list = batches(task, batch_size, samples, device)
-        runners: Dict[str, Any] = {"full": FullGreedy(task, model, batch_list)}
-        for spec, policy in drafters.items():
-            for draft in args.drafts:
-                runners[f"verify {spec} K={draft}"] = VerifiedGreedy(task, model, batch_list, policy, draft)
-        cpu = {name: CpuTimed(runner) for name, runner in runners.items()}
-        times = interleaved_times(cpu, args.repetitions, args.warmup, device, args.budget_s)
-        cpu_times = {name: timed.seconds[args.warmup:] for name, timed in cpu.items()}  # the timed repetitions
-        splits = {name: instrumented(runner, model, device) for name, runner in runners.items()}
-        full = splits["full"]
-        full_decoder_s = full["seconds"]["total"] - full["seconds"]["encoder"]
-        rows = []
-        for name, runner in runners.items():
-            if name == "full":
-                continue
-            ratio = ratio_stats(times[name], times["full"])
-            cpu_ratio = ratio_stats(cpu_times[name], cpu_times["full"])
-            split = splits[name]
-            rows.append({
-                "config": name,
-                "drafter": name.split()[1],
-                "draft_tokens": runner.generator.draft_tokens,
-                "identical_outputs": runner.predictions == runners["full"].predictions,
-                "measured_reduction": 1.0 - ratio["median"],
-                "measured_reduction_q1_q3": [1.0 - ratio["q3"], 1.0 - ratio["q1"]],
-                "cpu_time_reduction": 1.0 - cpu_ratio["median"],
-                "cpu_time_reduction_q1_q3": [1.0 - cpu_ratio["q3"], 1.0 - cpu_ratio["q1"]],
-                "verification": verification_summary(runner.stats),
-                "decoder_layers_per_processed_token": runner.decoder_layers,
-                "time_split": split,
-                "verifications_per_full_step": split["calls"]["verify_calls"] / full["calls"]["full_steps"],
-                "drafts_per_verification": split["calls"].get("draft_calls", 0) / split["calls"]["verify_calls"],
-                # one draft call, one verification pass: against one full-model decoder step
-                "draft_call_cost": {"time": split["per_call_ms"].get("draft_calls", 0.0)
-                                    / full["per_call_ms"]["full_steps"],
-                                    "operators": split["operators_per_call"].get("draft_calls", 0.0)
-                                    / full["operators_per_call"]["full_steps"]},
-                "verify_call_cost": {"time": split["per_call_ms"]["verify_calls"] / full["per_call_ms"]["full_steps"],
-                                     "operators": split["operators_per_call"]["verify_calls"]
-                                     / full["operators_per_call"]["full_steps"]},
-                "decoder_side_ratio": {"time": (split["seconds"]["total"] - split["seconds"]["encoder"])
-                                       / full_decoder_s,
-                                       "operators": (sum(split["operators"].values()) - split["operators"]["encoder"])
-                                       / (sum(full["operators"].values()) - full["operators"]["encoder"])},
-            })
-        results.append({
-            "batch_size": batch_size,
-            "samples": len(runners["full"].predictions),
-            "generated_tokens": sum(len(p) for p in runners["full"].predictions),
-            "repetitions": len(times["full"]),
-            "times": {name: time_stats(values) for name, values in times.items()},
-            "cpu_times": {name: time_stats(values) for name, values in cpu_times.items()},
-            "full_split": full,
-            "encoder_share_of_full": full["seconds"]["encoder"] / full["seconds"]["total"],
-            "rows": rows,
-        })
-        best = max(rows, key=lambda r: r["measured_reduction"])
-        print(f"  batch {batch_size}: best {best['config']} {best['measured_reduction']:+.1%} "
-              f"({len(times['full'])} reps)", file=sys.stderr, flush=True)
+        if replay is None:
+            results.append(measure(demo_runners(task, model, batch_list, configs), model, device, args, batch_size))
+        else:
+            big_task, big = replay
+            runners = replay_runners(task, model, batch_list, big_task, big,
+                                     batches(big_task, batch_size, samples, device), configs)
+            results.append(measure(runners, big, device, args, batch_size))
+    drafters = {name.split()[1]: policy for name, policy, _ in configs}
     return {"checkpoint": args.caption_checkpoint, "data": args.data, "generation": GENERATION,
             "drafters": {spec: {"policy": type(p).__name__, **asdict(p)} for spec, p in drafters.items()},
+            "replay": None if replay is None else {"arch": args.replay_arch, "image_size": args.replay_image_size,
+                                                   "vocab_size": args.replay_vocab_size},
             "results": results}
 
 
@@ -308,6 +391,15 @@ def markdown(report: Dict[str, Any]) -> str:
     """The results as markdown (without the provenance line, :meth:`Provenance.header`)."""
     lines = [f"Greedy captions ({report['generation']}) of `{report['checkpoint']}`; drafters: "
              + ", ".join(f"`{spec}` = {d}" for spec, d in report["drafters"].items()) + ".", ""]
+    replay = report["replay"]
+    if replay:
+        lines += [f"**Replayed at `{replay['arch']}` size**: a random-init `{replay['arch']}` (vocabulary "
+                  f"{replay['vocab_size']}, {replay['image_size']} px images) decodes the same rows in the same batches "
+                  "with the checkpoint's lossless decisions, recorded at each configuration: every draft step and "
+                  "verification pass runs at that size, the drafted tokens and verified choices are the recorded ones "
+                  "(so each round accepts what the checkpoint accepted and trims the cache alike; MuE's drafts also "
+                  "stop at the recorded layers, its similarity test still running). The full model is fairseq's greedy "
+                  "search forced through the same captions (prefix tokens), one decoder step per token.", ""]
     for result in report["results"]:
         full = result["full_split"]
         lines += [f"**batch {result['batch_size']}** ({result['samples']} captions, {result['generated_tokens']} "
@@ -344,11 +436,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="demo data folder (caption/test.tsv, bpe/)")
     parser.add_argument("--caption-checkpoint", default=str(DEFAULT_CHECKPOINT))
     parser.add_argument("--profile", default=str(DEFAULT_PROFILE), help="exit profile of the 'profile' drafter")
-    parser.add_argument("--drafters", nargs="+", default=["profile", "static:2", "static:1"],
-                        help="profile, mue:THETA or static:N")
+    parser.add_argument("--drafters", nargs="+", default=argparse.SUPPRESS, help="profile, mue:THETA or static:N (default: "
+                        + " ".join(DEFAULT_DRAFTERS) + ")")
     parser.add_argument("--decoder-exit-beta", type=float, default=0.95, help="of the mue:THETA drafters")
     parser.add_argument("--decoder-exit-tau", type=float, default=1.0, help="of the mue:THETA drafters")
-    parser.add_argument("--drafts", nargs="+", type=int, default=[2, 4], help="tokens drafted per verification")
+    parser.add_argument("--drafts", nargs="+", type=int, default=argparse.SUPPRESS,
+                        help="tokens drafted per verification (default: " + " ".join(map(str, DEFAULT_DRAFTS)) + ")")
+    parser.add_argument("--configs", nargs="+", metavar="DRAFTER@K",
+                        help="configurations to time instead of every --drafters with every --drafts "
+                             "(e.g. static:2@2 static:2@4 static:1@4 profile@4)")
+    parser.add_argument("--replay-arch", default="none",
+                        help="replay the checkpoint's lossless decisions on a random-init model of this architecture "
+                             "(e.g. ofa_base; results lossless_{arch}[_{tag}]) instead of timing the checkpoint")
+    parser.add_argument("--replay-image-size", type=int, default=256, help="square image side of the replay (OFA: 480)")
+    parser.add_argument("--replay-vocab-size", type=int, default=59457, help="vocabulary of the replay model (OFA's)")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--samples-b1", type=int, default=24, help="test rows timed at batch size 1")
     parser.add_argument("--samples", type=int, default=64, help="test rows timed at larger batch sizes")
@@ -372,10 +473,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     logging.basicConfig(level=logging.WARNING, force=True)
     provenance = Provenance(device)  # before the run: the code it imports, the load as it starts
-    report = run(args, device)
-    report = {**provenance.finish(), **report}
-    write_results(args.results_dir, "lossless" + (f"_{args.tag}" if args.tag else ""), report,
-                  provenance.header() + markdown(report))
+    try:
+        report = run(args, device)
+    except ReplayError as error:
+        sys.exit(f"error: {error}")
+    record = provenance.finish()
+    report = {**record, **report}
+    stem = "lossless" + (f"_{args.replay_arch}" if args.replay_arch != "none" else "") + (
+        f"_{args.tag}" if args.tag else "")
+    write_results(args.results_dir, stem, report, provenance.header() + busy_note(record) + markdown(report))
     return report
 
 

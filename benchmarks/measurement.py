@@ -4,6 +4,7 @@ interleaved repetitions, paired ratios) and :mod:`ofa_mue.provenance`:
 - :class:`Provenance`: the commit (and whether the tree had uncommitted changes), date,
   machine, and the load average when the run started and ended; every results file holds it
   (:func:`write_results`);
+- :func:`busy_note`: the warning a results file carries when the machine was busy;
 - :data:`CLOCKS`: the clocks a timing can read (wall or the timing thread's CPU time);
 - :class:`TimeSplit`, :func:`time_splits`: the time of a pass split into the model's parts.
 """
@@ -22,6 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from anywhere: the checkout's ofa_mue
 from ofa_mue.provenance import load_average, provenance  # noqa: E402
 from ofa_mue.timing import synchronize  # noqa: E402
+
+BUSY = 0.5
+"""A load average above this share of the usable cores at start marks the figures provisional."""
 
 CLOCKS: Dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
 """``wall``: elapsed time. ``cpu``: the CPU time of the timing thread, which a busy machine's
@@ -67,6 +71,17 @@ def write_results(results_dir: str, stem: str, report: Dict[str, Any], markdown:
     (out / f"{stem}.md").write_text(markdown, encoding="utf-8")
     print(markdown)
     print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')} ({report['wall_s']} s)", file=sys.stderr)
+
+
+def busy_note(record: Dict[str, Any]) -> str:
+    """A warning line when the machine was busy when the run started."""
+    machine = record["machine"]
+    load = machine.get("load_average_at_start")
+    cores = machine.get("cpu_cores_usable") or 1
+    if machine["device"] != "cpu" or not load or load[0] <= BUSY * cores:
+        return ""
+    return (f"**Provisional**: the machine was shared (load average {load[0]:.1f} on {cores} cores at start); "
+            "rerun on a quiet machine for figures to quote.\n\n")
 
 
 PARTS = ("encoder_layers", "decoder_layers", "image_embedding", "exit_tests")

@@ -70,6 +70,17 @@ def resized_task(task, vocab_size: int, image_size: int):
     return resized
 
 
+def replay_model(task, arch: str, vocab_size: int, image_size: int, device: torch.device):
+    """A random-init ``arch`` (seed 0, modalities decomposed as the demo's models) on ``task``'s
+    rows resized to ``vocab_size`` symbols and ``image_size`` px images (:func:`resized_task`):
+    the model a replay of the demo's decisions at OFA's size runs. Returns the task and model."""
+    from ofa_mue.models.builders import build_model
+
+    big_task = resized_task(task, vocab_size, image_size)
+    torch.manual_seed(0)
+    return big_task, build_model(arch, big_task.target_dictionary, decompose_modalities=True).eval().to(device)
+
+
 def batches(task, batch_size: int, samples: int, device: torch.device) -> List[Dict[str, Any]]:
     """The first ``samples`` rows of the test split in batches of ``batch_size``, collated up front
     (image decoding is not timed)."""

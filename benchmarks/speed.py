@@ -26,13 +26,11 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
-from measurement import CLOCKS, REPO, Provenance, write_results  # first: puts the checkout's ofa_mue on the path
+from measurement import CLOCKS, REPO, Provenance, busy_note, write_results  # first: puts the checkout's ofa_mue on the path
 import checkpoint_speed  # noqa: E402
 import depth_speed  # noqa: E402
 
 RESULTS_DIR = REPO / "benchmarks" / "results"
-BUSY = 0.5
-"""A load average above this share of the usable cores at start marks the figures provisional."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,17 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoint_speed.add_arguments(parser)
     depth_speed.add_arguments(parser)
     return parser
-
-
-def busy_note(record: Dict[str, Any]) -> str:
-    """A warning line when the machine was busy when the run started."""
-    machine = record["machine"]
-    load = machine.get("load_average_at_start")
-    cores = machine.get("cpu_cores_usable") or 1
-    if machine["device"] != "cpu" or not load or load[0] <= BUSY * cores:
-        return ""
-    return (f"**Provisional**: the machine was shared (load average {load[0]:.1f} on {cores} cores at start); "
-            "rerun on a quiet machine for figures to quote.\n\n")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:

@@ -338,3 +338,33 @@ def test_the_lossless_benchmarks_profile_drafter_exits_at_the_profiles_granulari
                                               "exit_step_quantile": 0.5}})
     policy = drafter_policy("profile", Namespace(profile=str(path)))
     assert (policy.decoder, policy.granularity) == (0.9, ExitGranularity("step", 0.5))
+
+
+def _lossless_benchmark(demo: Dict[str, Path], results: Path, *extra: str) -> Dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "lossless.py"), "--data", str(demo["data"]), "--caption-checkpoint",
+         str(demo["checkpoint"]), "--configs", "mue:0.9@3", "--batch-sizes", "1", "3", "--samples-b1", "2",
+         "--samples", "6", "--repetitions", "1", "--warmup", "0", "--cpu", "--results-dir", str(results), *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    stem = "lossless_ofa_demo" if extra else "lossless"
+    assert (results / f"{stem}.md").is_file()
+    return json.loads((results / f"{stem}.json").read_text())
+
+
+def test_the_lossless_benchmarks_replay_at_another_size_accepts_what_the_checkpoint_accepted(demo, tmp_path):
+    """``lossless.py --replay-arch``: a random-init model of another size decodes the same rows
+    with exactly the checkpoint's drafting, acceptance and rounds, and the checkpoint's captions."""
+    own = _lossless_benchmark(demo, tmp_path)
+    replayed = _lossless_benchmark(demo, tmp_path, "--replay-arch", "ofa_demo", "--replay-image-size", "32",
+                                   "--replay-vocab-size", "700")
+    assert own["replay"] is None and replayed["replay"] == {"arch": "ofa_demo", "image_size": 32, "vocab_size": 700}
+    for mine, theirs in zip(own["results"], replayed["results"], strict=True):
+        assert mine["batch_size"] == theirs["batch_size"] and mine["samples"] == theirs["samples"]
+        assert mine["generated_tokens"] == theirs["generated_tokens"]
+        (row,), (replay,) = mine["rows"], theirs["rows"]
+        assert row["identical_outputs"] and replay["identical_outputs"]
+        assert replay["verification"] == row["verification"]
+        assert replay["time_split"]["calls"] == row["time_split"]["calls"], "as many draft and verification calls"
+        assert theirs["full_split"]["calls"]["full_steps"] == mine["full_split"]["calls"]["full_steps"]
+    assert any(r["rows"][0]["verification"]["acceptance_rate"] < 1 for r in own["results"]), "some drafts rejected"

@@ -128,12 +128,18 @@ class VerifiedEarlyExitGenerator(EarlyExitSequenceGenerator):
         max_len = min(int(self.max_len_a * src_len + self.max_len_b), self.max_len - 1)
         if self.min_len > max_len:
             raise ConfigError(f"--min-len {self.min_len} is above the maximum length {max_len}")
-        rounds = VerificationRounds(self, self.model.forward_encoder(net_input)[0], session, batch, max_len,
-                                    self.eos if bos_token is None else bos_token)
+        rounds = self._rounds(sample, self.model.forward_encoder(net_input)[0], session, max_len,
+                              self.eos if bos_token is None else bos_token)
         while rounds.active():
             rounds.step()
         self.last_verification = rounds.stats
         return rounds.finalized
+
+    def _rounds(self, sample: Dict[str, Any], encoder_out: Dict[str, List], session: ExitSession, max_len: int,
+                bos: int) -> "VerificationRounds":
+        """The verified decoding state of one batch (a benchmark's subclass replays recorded choices)."""
+        batch = sample["net_input"]["src_tokens"].size(0)
+        return VerificationRounds(self, encoder_out, session, batch, max_len, bos)
 
     def choose(self, lprobs: Tensor, steps: Tensor, step_range: tuple[int, int], prefix: Tensor,
                max_len: int) -> tuple[Tensor, Tensor]:
@@ -220,6 +226,13 @@ class VerificationRounds:
             logits = logits.div_(self.generator.temperature)
         return self.model.get_normalized_probs((logits, extra), log_probs=True)
 
+    def _choose(self, lprobs: Tensor, steps: Tensor, step_range: tuple[int, int], prefix: Tensor,
+                drafting: bool) -> tuple[Tensor, Tensor]:
+        """The generator's greedy choice (:meth:`VerifiedEarlyExitGenerator.choose`): in a draft step
+        (``drafting``) one row of ``lprobs`` per row of the batch, in a verification each row's
+        ``K + 1`` positions in turn. A benchmark's subclass replays recorded choices here."""
+        return self.generator.choose(lprobs, steps, step_range, prefix, self.max_len)
+
     def _draft(self, low: int, high: int) -> int:
         """Draft up to ``K`` tokens per row with exits (into ``tokens`` after the accepted ones,
         between ``low`` and ``high`` of them); returns how many were drafted per row."""
@@ -228,8 +241,8 @@ class VerificationRounds:
         drafts = min(self.generator.draft_tokens, self.max_len - low)
         for offset in range(drafts):
             logits = self._decode(self.tokens.gather(1, (steps + offset).unsqueeze(1)), log_probs=False)
-            choice, _ = self.generator.choose(logits[:, -1], steps + offset, (low + offset, high + offset),
-                                              self.tokens, self.max_len)
+            choice, _ = self._choose(logits[:, -1], steps + offset, (low + offset, high + offset), self.tokens,
+                                     drafting=True)
             self.tokens.scatter_(1, (steps + offset + 1).unsqueeze(1), choice.unsqueeze(1))
             ended |= choice.eq(self.generator.eos)
             if bool(ended.all()):
@@ -248,8 +261,8 @@ class VerificationRounds:
         with _decoder_exits_off(self.session):
             lprobs = self._decode(self.tokens.gather(1, positions))
         rows = positions.size(0)
-        choice, choice_scores = self.generator.choose(lprobs.flatten(0, 1), positions.flatten(), (low, high + drafts),
-                                                      self.tokens.repeat_interleave(drafts + 1, dim=0), self.max_len)
+        choice, choice_scores = self._choose(lprobs.flatten(0, 1), positions.flatten(), (low, high + drafts),
+                                             self.tokens.repeat_interleave(drafts + 1, dim=0), drafting=False)
         choice, choice_scores = choice.view(rows, -1), choice_scores.view(rows, -1)
         agreed = _leading(choice[:, :drafts].eq(drafted))
         first_eos = _leading(choice.ne(eos))
