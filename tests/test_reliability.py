@@ -27,6 +27,7 @@ from PIL import Image
 from ofa_mue import evaluate
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.demo.generate import generate_demo_data
+from demo_training import subprocess_env
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_ROWS = 13
@@ -53,10 +54,6 @@ def train_command(demo: Path, task: str, save_dir: Path, *extra: str) -> List[st
         "--disable-validation", "--num-workers", "0", "--cpu", "--log-format", "simple", "--log-interval", "1",
         "--seed", "7", *extra,
     ]
-
-
-def subprocess_env() -> Dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
 
 
 def run_to_end(command: List[str]) -> subprocess.CompletedProcess:
