@@ -1,6 +1,6 @@
 """Shared pytest fixtures: small real TSV files with base64 PNG images, OFA's vocabulary, and
-the demo data with an SNLI-VE and a caption checkpoint trained once per session through
-fairseq-train (tests/demo_training.py)."""
+the demo data with an SNLI-VE and a caption checkpoint trained once per session by
+fairseq-train's entry point (tests/demo_training.py)."""
 from __future__ import annotations
 
 import base64
@@ -62,7 +62,7 @@ def demo_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_checkpoints(demo_data, tmp_path_factory) -> Dict[str, TrainedCheckpoint]:
-    """``{task: checkpoint}`` for snli_ve and caption, trained on ``demo_data`` by
-    ``python -m fairseq_cli.train`` with ``demo_training.train_argv`` (MuE fine-tuning, three
-    updates), both at once; read only. For tests that need *a* trained checkpoint of a kind."""
+    """``{task: checkpoint}`` for snli_ve and caption, trained on ``demo_data`` by fairseq-train's
+    entry point with ``demo_training.train_argv`` (MuE fine-tuning, three updates); read only.
+    For tests that need *a* trained checkpoint of a kind."""
     return train_shared_checkpoints(demo_data, {task: tmp_path_factory.mktemp(f"checkpoint_{task}") for task in TASKS})

@@ -24,7 +24,7 @@ from ofa_mue.errors import ConfigError
 from ofa_mue.evaluate import build_parser, evaluate_split, load_evaluation, main as evaluate_main, run_cli
 from ofa_mue.models.builders import build_model, numbered_dictionary
 from ofa_mue.models.decoder import CACHE_KEY
-from demo_training import REPO, run_ok
+from demo_training import REPO, train_in_process
 
 VOCAB = 60
 TEST_ROWS = 11
@@ -209,12 +209,12 @@ def demo(tmp_path_factory) -> Dict[str, Path]:
     out = tmp_path_factory.mktemp("lossless_demo")
     generate_demo_data(out, seed=6, train=32, valid=4, test=TEST_ROWS, image_size=64)
     save_dir = out / "ckpt"
-    run_ok("fairseq_cli.train", str(out / "caption"), "--user-dir", "ofa_mue", "--task", "caption", "--arch", "ofa_demo",
-           "--bpe-dir", str(out / "bpe"), "--patch-image-size", "64", "--code-dict-size", "0", "--num-bins", "0",
-           "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--optimizer", "adam",
-           "--lr", "2e-3", "--max-update", "20", "--batch-size", "8", "--max-tgt-length", "16",
-           "--save-dir", str(save_dir), "--no-epoch-checkpoints", "--disable-validation", "--num-workers", "0",
-           "--cpu", "--seed", "3", "--log-format", "simple", timeout=400)
+    train_in_process([str(out / "caption"), "--user-dir", "ofa_mue", "--task", "caption", "--arch", "ofa_demo",
+                      "--bpe-dir", str(out / "bpe"), "--patch-image-size", "64", "--code-dict-size", "0", "--num-bins",
+                      "0", "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--optimizer",
+                      "adam", "--lr", "2e-3", "--max-update", "20", "--batch-size", "8", "--max-tgt-length", "16",
+                      "--save-dir", str(save_dir), "--no-epoch-checkpoints", "--disable-validation", "--num-workers",
+                      "0", "--cpu", "--seed", "3", "--log-format", "simple"])
     return {"data": out, "checkpoint": save_dir / "checkpoint_last.pt"}
 
 

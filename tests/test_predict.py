@@ -19,7 +19,7 @@ from ofa_mue.core.exit_policy import MuEThresholds
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import OFAMuEError
 from ofa_mue.evaluate import main as evaluate_main
-from demo_training import REPO, run_side_by_side
+from demo_training import REPO, train_in_process
 from test_training_and_evaluation_cli import plain_train_argv
 
 TEST_ROWS = 5
@@ -35,15 +35,15 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def checkpoints(demo, tmp_path_factory):
-    """A caption and an SNLI-VE checkpoint trained side by side for two updates by fairseq-train (SNLI-VE with
+    """A caption and an SNLI-VE checkpoint trained for two updates by fairseq-train (SNLI-VE with
     the premise in its prompt, as OFA's recipe trains it; the caption checkpoint saves the exit
     granularity token among its options, as every checkpoint trained when that was the default)."""
-    extra = {"caption": ("--exit-granularity", "token"), "snli_ve": ("--add-caption",)}
-    save_dirs = {task: tmp_path_factory.mktemp(f"predict_{task}") for task in extra}
-    run_side_by_side("fairseq_cli.train", {task: plain_train_argv(demo, task, save_dirs[task], 2, *extra[task])
-                                           for task in extra},
-                     {task: save_dirs[task] / "train.log" for task in extra})
-    return {task: str(save_dirs[task] / "checkpoint_last.pt") for task in extra}
+    paths = {}
+    for task, extra in (("caption", ("--exit-granularity", "token")), ("snli_ve", ("--add-caption",))):
+        save_dir = tmp_path_factory.mktemp(f"predict_{task}")
+        train_in_process(plain_train_argv(demo, task, save_dir, 2, *extra))
+        paths[task] = str(save_dir / "checkpoint_last.pt")
+    return paths
 
 
 def tsv_rows(path: Path) -> List[List[str]]:

@@ -193,7 +193,7 @@ def test_timing_warms_every_arm_then_interleaves_in_rotating_order():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Tiny SNLI-VE data and three 2-layer checkpoints: MuE's fine-tuning, and its two ablations."""
-    from demo_training import run_side_by_side
+    from demo_training import train_in_process
     from ofa_mue.demo.generate import generate_demo_data
 
     out = tmp_path_factory.mktemp("reproduce")
@@ -206,9 +206,8 @@ def trained(tmp_path_factory):
     variants = {"main": ["--decompose-modalities", "--criterion", "layerwise_label_smoothed_cross_entropy"],
                 "joint": ["--criterion", "layerwise_label_smoothed_cross_entropy"],
                 "plain": ["--decompose-modalities", "--criterion", "adjust_label_smoothed_cross_entropy"]}
-    run_side_by_side("fairseq_cli.train", {name: [str(out / "data" / "snli_ve"), *common, *flags, "--save-dir",
-                                                  str(out / name)] for name, flags in variants.items()},
-                     {name: out / f"{name}.log" for name in variants})
+    for name, flags in variants.items():
+        train_in_process([str(out / "data" / "snli_ve"), *common, *flags, "--save-dir", str(out / name)])
     return out, {name: str(out / name / "checkpoint_last.pt") for name in variants}
 
 
