@@ -1,24 +1,19 @@
 """The same checkpoint, data and flags give the same outputs, run to run.
 
-Two separate ``python -m ofa_mue.evaluate`` processes with MuE exits on must write
+Two separate ``python -m ofa_mue.evaluate`` processes (run side by side) with MuE exits on must write
 byte-identical prediction files, the layers every example used included, and the same
 metrics (all but the measured seconds).
 """
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
-from ofa_mue.demo.generate import generate_demo_data
+from demo_training import TEST_ROWS, run_side_by_side
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_ROWS = 13
 # Thresholds in the range of this barely trained model's layer similarities, so that
 # samples and tokens stop at different layers (checked below) and the comparison covers
 # exit decisions made close to their thresholds.
@@ -29,34 +24,13 @@ EXITS = {
 }
 
 
-def run(*args: str) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    done = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env=env)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("determinism_demo")
-    generate_demo_data(out, seed=4, train=32, valid=9, test=TEST_ROWS, image_size=64)
-    return out
-
-
-def train(demo: Path, task: str, save_dir: Path) -> Path:
-    run("fairseq_cli.train", str(demo / task), "--user-dir", "ofa_mue", "--task", task, "--arch", "ofa_demo",
-        "--bpe-dir", str(demo / "bpe"), "--patch-image-size", "64", "--code-dict-size", "0", "--num-bins", "0",
-        "--decompose-modalities", "--criterion", "layerwise_label_smoothed_cross_entropy", "--label-smoothing", "0.1",
-        "--optimizer", "adam", "--lr", "1e-3", "--max-update", "3", "--batch-size", "8", "--save-dir", str(save_dir),
-        "--no-epoch-checkpoints", "--disable-validation", "--num-workers", "0", "--cpu", "--seed", "3",
-        "--log-format", "simple")
-    return save_dir / "checkpoint_last.pt"
-
-
-def evaluate(demo: Path, task: str, checkpoint: Path, results: Path) -> None:
-    run("ofa_mue.evaluate", str(demo / task), "--path", str(checkpoint), "--task", task, "--bpe-dir",
-        str(demo / "bpe"), "--gen-subset", "test", "--batch-size", "4", "--results-path", str(results), "--cpu",
-        *EXITS[task])
+def evaluate_twice(demo: Path, task: str, checkpoint: Path, first: Path, second: Path) -> None:
+    """Two ``python -m ofa_mue.evaluate`` processes (side by side) writing to ``first`` and ``second``."""
+    argv = [str(demo / task), "--path", str(checkpoint), "--task", task, "--bpe-dir", str(demo / "bpe"),
+            "--gen-subset", "test", "--batch-size", "4", "--cpu", *EXITS[task]]
+    run_side_by_side("ofa_mue.evaluate", {str(results): [*argv, "--results-path", str(results)]
+                                          for results in (first, second)},
+                     {str(results): results.with_suffix(".log") for results in (first, second)})
 
 
 def metrics_without_timing(path: Path) -> Dict:
@@ -66,11 +40,10 @@ def metrics_without_timing(path: Path) -> Dict:
 
 
 @pytest.mark.parametrize("task", ["snli_ve", "caption"])
-def test_two_evaluations_give_identical_predictions_and_exit_layers(demo, tmp_path, task):
-    checkpoint = train(demo, task, tmp_path / "ckpt")
+def test_two_evaluations_give_identical_predictions_and_exit_layers(demo_data, demo_checkpoints, tmp_path, task):
+    checkpoint = demo_checkpoints[task].path
     first, second = tmp_path / "first", tmp_path / "second"
-    evaluate(demo, task, checkpoint, first)
-    evaluate(demo, task, checkpoint, second)
+    evaluate_twice(demo_data, task, checkpoint, first, second)
 
     for results in (first, second):  # complete files, written atomically: no temporary left behind
         assert sorted(p.name for p in results.iterdir()) == ["test_metrics.json", "test_predictions.jsonl"]

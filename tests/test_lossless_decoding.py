@@ -21,11 +21,11 @@ from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths
 from ofa_mue.core.verified_generator import VerificationRounds, VerifiedEarlyExitGenerator, verification_summary
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError
-from ofa_mue.evaluate import build_parser, evaluate_split, load_evaluation, run_cli
+from ofa_mue.evaluate import build_parser, evaluate_split, load_evaluation, main as evaluate_main, run_cli
 from ofa_mue.models.builders import build_model, numbered_dictionary
 from ofa_mue.models.decoder import CACHE_KEY
+from demo_training import REPO, train_in_process
 
-REPO = Path(__file__).resolve().parents[1]
 VOCAB = 60
 TEST_ROWS = 11
 
@@ -209,15 +209,12 @@ def demo(tmp_path_factory) -> Dict[str, Path]:
     out = tmp_path_factory.mktemp("lossless_demo")
     generate_demo_data(out, seed=6, train=32, valid=4, test=TEST_ROWS, image_size=64)
     save_dir = out / "ckpt"
-    done = subprocess.run(
-        [sys.executable, "-m", "fairseq_cli.train", str(out / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
-         "--arch", "ofa_demo", "--bpe-dir", str(out / "bpe"), "--patch-image-size", "64", "--code-dict-size", "0",
-         "--num-bins", "0", "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
-         "--optimizer", "adam", "--lr", "2e-3", "--max-update", "20", "--batch-size", "8", "--max-tgt-length", "16",
-         "--save-dir", str(save_dir), "--no-epoch-checkpoints", "--disable-validation", "--num-workers", "0", "--cpu",
-         "--seed", "3", "--log-format", "simple"],
-        cwd=REPO, capture_output=True, text=True, timeout=400)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    train_in_process([str(out / "caption"), "--user-dir", "ofa_mue", "--task", "caption", "--arch", "ofa_demo",
+                      "--bpe-dir", str(out / "bpe"), "--patch-image-size", "64", "--code-dict-size", "0", "--num-bins",
+                      "0", "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--optimizer",
+                      "adam", "--lr", "2e-3", "--max-update", "20", "--batch-size", "8", "--max-tgt-length", "16",
+                      "--save-dir", str(save_dir), "--no-epoch-checkpoints", "--disable-validation", "--num-workers",
+                      "0", "--cpu", "--seed", "3", "--log-format", "simple"])
     return {"data": out, "checkpoint": save_dir / "checkpoint_last.pt"}
 
 
@@ -271,10 +268,8 @@ def test_evaluate_and_fairseq_generate_honour_exit_verify(demo, setup, tmp_path)
     setup.set_exit_options(exit_verify=False, decoder_exit_threshold=2.0)
     full = evaluate_split(setup.task, setup.models, "test", 4, setup.cfg.generation)["records"]
     results = tmp_path / "results"
-    done = subprocess.run([sys.executable, "-m", "ofa_mue.evaluate", *_common(demo), "--beam", "1", "--batch-size",
-                           "4", "--exit-verify", "--exit-verify-draft", "3", *DRAFTING, "--results-path", str(results)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    evaluate_main([*_common(demo), "--beam", "1", "--batch-size", "4", "--exit-verify", "--exit-verify-draft", "3",
+                   *DRAFTING, "--results-path", str(results)])
     summary = json.loads((results / "test_metrics.json").read_text())
     assert summary["examples"] == TEST_ROWS and summary["verification"]["draft_tokens"] == 3
     assert 0.0 < summary["verification"]["acceptance_rate"] < 1.0

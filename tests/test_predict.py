@@ -19,7 +19,8 @@ from ofa_mue.core.exit_policy import MuEThresholds
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import OFAMuEError
 from ofa_mue.evaluate import main as evaluate_main
-from test_training_and_evaluation_cli import REPO, train
+from demo_training import REPO, train_in_process
+from test_training_and_evaluation_cli import plain_train_argv
 
 TEST_ROWS = 5
 BATCH = 2
@@ -40,7 +41,7 @@ def checkpoints(demo, tmp_path_factory):
     paths = {}
     for task, extra in (("caption", ("--exit-granularity", "token")), ("snli_ve", ("--add-caption",))):
         save_dir = tmp_path_factory.mktemp(f"predict_{task}")
-        train(demo, task, save_dir, 2, *extra)
+        train_in_process(plain_train_argv(demo, task, save_dir, 2, *extra))
         paths[task] = str(save_dir / "checkpoint_last.pt")
     return paths
 

@@ -27,6 +27,7 @@ from PIL import Image
 from ofa_mue import evaluate
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.demo.generate import generate_demo_data
+from demo_training import subprocess_env, train_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_ROWS = 13
@@ -55,22 +56,17 @@ def train_command(demo: Path, task: str, save_dir: Path, *extra: str) -> List[st
     ]
 
 
-def subprocess_env() -> Dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-
-
 def run_to_end(command: List[str]) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=subprocess_env())
 
 
 @pytest.fixture(scope="module")
 def trained(demo, tmp_path_factory) -> Dict[str, object]:
-    """An uninterrupted snli_ve run: its checkpoint and its per-update log."""
+    """An uninterrupted snli_ve run of :func:`train_command` (fairseq-train's entry point, in this
+    process): its checkpoint and its per-update log."""
     save_dir = tmp_path_factory.mktemp("reference_ckpt")
-    done = run_to_end(train_command(demo, "snli_ve", save_dir))
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
-    return {"checkpoint": save_dir / "checkpoint_last.pt", "log": output}
+    log = train_in_process(train_command(demo, "snli_ve", save_dir)[3:])  # without "python -m fairseq_cli.train"
+    return {"checkpoint": save_dir / "checkpoint_last.pt", "log": log}
 
 
 def update_records(log: str) -> Dict[int, Dict[str, str]]:

@@ -193,8 +193,8 @@ def test_timing_warms_every_arm_then_interleaves_in_rotating_order():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Tiny SNLI-VE data and three 2-layer checkpoints: MuE's fine-tuning, and its two ablations."""
+    from demo_training import train_in_process
     from ofa_mue.demo.generate import generate_demo_data
-    from test_determinism import run
 
     out = tmp_path_factory.mktemp("reproduce")
     generate_demo_data(out / "data", seed=6, train=24, valid=6, test=TEST_ROWS, image_size=64)
@@ -206,11 +206,9 @@ def trained(tmp_path_factory):
     variants = {"main": ["--decompose-modalities", "--criterion", "layerwise_label_smoothed_cross_entropy"],
                 "joint": ["--criterion", "layerwise_label_smoothed_cross_entropy"],
                 "plain": ["--decompose-modalities", "--criterion", "adjust_label_smoothed_cross_entropy"]}
-    checkpoints = {}
     for name, flags in variants.items():
-        run("fairseq_cli.train", str(out / "data" / "snli_ve"), *common, *flags, "--save-dir", str(out / name))
-        checkpoints[name] = str(out / name / "checkpoint_last.pt")
-    return out, checkpoints
+        train_in_process([str(out / "data" / "snli_ve"), *common, *flags, "--save-dir", str(out / name)])
+    return out, {name: str(out / name / "checkpoint_last.pt") for name in variants}
 
 
 def _evaluation_args(out: Path):

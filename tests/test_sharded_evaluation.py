@@ -6,9 +6,6 @@ repeat a shard or a row, or mix evaluations, and options the tools cannot honour
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -17,31 +14,17 @@ import pytest
 from ofa_mue import calibrate, evaluate, merge, sweep
 from ofa_mue.caption_metrics import caption_metrics
 from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable
-from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError, ShardError
 from ofa_mue.tasks.ofa_task import OFATask
+from demo_training import TEST_ROWS, train_argv, train_in_process
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_ROWS = 13  # batches of 4: 4 batches, the last one partial; shard 0 gets batches 0 and 2
+# TEST_ROWS (13) in batches of 4: 4 batches, the last one partial; shard 0 gets batches 0 and 2
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sharding_demo")
-    generate_demo_data(out, seed=3, train=32, valid=9, test=TEST_ROWS, image_size=64)
-    return out
-
-
-def train(demo: Path, task: str, save_dir: Path, updates: int) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "fairseq_cli.train", str(demo / task), "--user-dir", "ofa_mue", "--task", task,
-         "--arch", "ofa_demo", "--bpe-dir", str(demo / "bpe"), "--patch-image-size", "64", "--decompose-modalities",
-         "--criterion", "layerwise_label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--optimizer", "adam",
-         "--lr", "1e-3", "--max-update", str(updates), "--batch-size", "8", "--save-dir", str(save_dir),
-         "--no-epoch-checkpoints", "--disable-validation", "--num-workers", "0", "--cpu", "--log-format", "simple"],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return str(save_dir / "checkpoint_last.pt")
+def demo(demo_data) -> Path:
+    """The session's demo data."""
+    return demo_data
 
 
 def arguments(demo: Path, task: str, checkpoint: str, *extra: str) -> List[str]:
@@ -57,7 +40,8 @@ CAPTION_EXITS = ["--beam", "3", "--max-len-b", "8", "--image-exit-threshold", "0
 def caption_runs(demo, tmp_path_factory) -> Dict[str, Path]:
     """The caption test split evaluated whole, and in 2 shards (and shard 1 again with other exits)."""
     out = tmp_path_factory.mktemp("caption_runs")
-    common = arguments(demo, "caption", train(demo, "caption", out / "checkpoint", 40), *CAPTION_EXITS)
+    train_in_process(train_argv(demo, "caption", out / "checkpoint", 40))  # exits that fire, CIDEr above 0
+    common = arguments(demo, "caption", str(out / "checkpoint" / "checkpoint_last.pt"), *CAPTION_EXITS)
     evaluate.main(common + ["--results-path", str(out / "full")])
     for shard in ("0", "1"):
         evaluate.main(common + ["--num-shards", "2", "--shard-id", shard, "--results-path", str(out / "shards")])
@@ -134,8 +118,9 @@ def test_missing_repeated_or_foreign_shards_are_refused(caption_runs, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def snli_checkpoint(demo, tmp_path_factory) -> str:
-    return train(demo, "snli_ve", tmp_path_factory.mktemp("snli_checkpoint"), 4)
+def snli_checkpoint(demo_checkpoints) -> str:
+    """The session's SNLI-VE checkpoint."""
+    return str(demo_checkpoints["snli_ve"].path)
 
 
 def test_sharded_sweep_merges_to_the_unsharded_sweep(demo, snli_checkpoint, tmp_path):

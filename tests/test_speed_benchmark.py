@@ -16,9 +16,8 @@ import torch
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.exit_granularity import ExitGranularity
 from ofa_mue.core.exit_policy import MuEThresholds
-from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.models.builders import build_model, numbered_dictionary
-from test_determinism import train
+from demo_training import TEST_ROWS
 
 REPO = Path(__file__).resolve().parents[1]
 SPEED = REPO / "benchmarks" / "speed.py"
@@ -26,7 +25,6 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from exit_arms import NeverFiring, RecordingPolicy, ReplayPolicy  # noqa: E402
 
 ARMS = {"off", "never", "mue", "static", "step@0.5", "auto"}
-TEST_ROWS = 6
 
 
 def run_speed(*args: str, repetitions: int = 3) -> None:
@@ -37,23 +35,15 @@ def run_speed(*args: str, repetitions: int = 3) -> None:
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("speed_demo")
-    generate_demo_data(out / "data", seed=5, train=16, valid=4, test=TEST_ROWS, image_size=64)
-    return out, {task: train(out / "data", task, out / task) for task in ("snli_ve", "caption")}
-
-
-def test_checkpoints_mode_reports_targets_granularities_and_replays(checkpoints):
-    out, paths = checkpoints
-    run_speed("checkpoints", "--data", str(out / "data"), "--snli-ve-checkpoint", str(paths["snli_ve"]),
-              "--caption-checkpoint", str(paths["caption"]), "--batch-sizes", "1", "3", "--samples-b1", "2",
-              "--samples", "6", "--no-profile", "--image-exit-threshold", "0.9", "--text-exit-threshold", "0.9",
-              "--decoder-exit-threshold", "0.9", "--split-passes", "1", "--replay-arch", "ofa_demo",
-              "--replay-image-size", "32", "--replay-vocab-size", "700", "--replay-samples-b1", "1",
+def test_checkpoints_mode_reports_targets_granularities_and_replays(demo_data, demo_checkpoints, tmp_path):
+    run_speed("checkpoints", "--data", str(demo_data), "--snli-ve-checkpoint", str(demo_checkpoints["snli_ve"].path),
+              "--caption-checkpoint", str(demo_checkpoints["caption"].path), "--batch-sizes", "1", "3",
+              "--samples-b1", "2", "--samples", "6", "--no-profile", "--image-exit-threshold", "0.9",
+              "--text-exit-threshold", "0.9", "--decoder-exit-threshold", "0.9", "--split-passes", "1",
+              "--replay-arch", "ofa_demo", "--replay-image-size", "32", "--replay-vocab-size", "700", "--replay-samples-b1", "1",
               "--replay-samples", "3", "--granularities", "step:0.5", "auto", "--note", "a test run",
-              "--results-dir", str(out / "results"), repetitions=1)
-    report = json.loads((out / "results" / "checkpoints.json").read_text())
+              "--results-dir", str(tmp_path / "results"), repetitions=1)
+    report = json.loads((tmp_path / "results" / "checkpoints.json").read_text())
     assert re.fullmatch(r"[0-9a-f]{40}", report["commit"]) and isinstance(report["dirty"], bool)
     machine = report["machine"]
     assert machine["torch_threads"] == 1 and len(machine["load_average_at_start"]) == 3
@@ -83,7 +73,7 @@ def test_checkpoints_mode_reports_targets_granularities_and_replays(checkpoints)
         assert set(quality[task]["arms"]) == ARMS - {"never", "static"}
         assert quality[task]["arms"]["off"]["retention"] in (1.0, None)  # None: the full model scores 0
         assert all(arm["examples"] == TEST_ROWS for arm in quality[task]["arms"].values())
-    markdown = (out / "results" / "checkpoints.md").read_text()
+    markdown = (tmp_path / "results" / "checkpoints.md").read_text()
     assert markdown.startswith(f"Measured {report['date']} at commit {report['commit'][:12]}")
     assert "a test run" in markdown
     targets = markdown.split("### Targets")[1].split("###")[0]
