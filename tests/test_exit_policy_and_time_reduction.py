@@ -97,6 +97,26 @@ def test_expected_time_reduction_follows_the_paper():
     assert summary.examples == 2
 
 
+def test_scored_positions_variant_counts_only_the_scored_decoder_positions():
+    # teacher-forced scoring: 4 positions processed (prompt 2, answer 2) with 6, 6, 2, 2 layers; the
+    # scored ones are the last prompt position and the answer (6, 2, 2). Encoder at full depth: 1.0.
+    scored = ExampleLayers(image_layers=6, image_tokens=16, text_layers=6, text_tokens=4,
+                           decoder_layer_sum=6 + 6 + 2 + 2, decoder_tokens=4,
+                           decoder_scored_layer_sum=6 + 2 + 2, decoder_scored_tokens=3)
+    assert time_share(scored, 6, 6) == pytest.approx((1.0 + 16 / 24) / 2)
+    assert time_share(scored, 6, 6, scored_positions=True) == pytest.approx((1.0 + 10 / 18) / 2)
+    # in generation every processed position is scored: both figures agree
+    generated = ExampleLayers(image_layers=6, image_tokens=16, text_layers=6, text_tokens=4,
+                              decoder_layer_sum=9, decoder_tokens=3)
+    assert time_share(generated, 6, 6, scored_positions=True) == time_share(generated, 6, 6)
+    summary = summarize([scored, generated], 6, 6)
+    assert summary.decoder_layers == pytest.approx((4 + 3) / 2)
+    assert summary.decoder_layers_scored_positions == pytest.approx((10 / 3 + 3) / 2)
+    assert summary.expected_time_reduction_scored_positions == pytest.approx(
+        1 - (time_share(scored, 6, 6, True) + time_share(generated, 6, 6)) / 2)
+    assert summary.expected_time_reduction_scored_positions != pytest.approx(summary.expected_time_reduction)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"exit_policy": "static", "static_decoder_layers": 2, "image_exit_threshold": 0.9},
      "--image-exit-threshold cannot apply with --exit-policy static"),

@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.core.exit_policy import FixedDepth, StreamSimilarityExit
-from ofa_mue.core.flops import ModelShape, example_flops, flops_summary
+from ofa_mue.core.flops import ModelShape, at_full_depth, example_flops, flops_summary
 from ofa_mue.core.time_reduction import ExampleLayers
 from ofa_mue.models.decoder import MIN_CACHED_POSITIONS
 from tiny_ofa import IMAGE_SIZE, VOCAB_SIZE, tiny_dictionary, tiny_model
@@ -64,6 +64,27 @@ def test_counts_equal_a_hand_count_on_a_tiny_model(model):
     assert summary["full_depth_gflops_per_example"] == pytest.approx(full / 1e9)
     assert summary["flops_reduction"] == pytest.approx(1 - counts["total"] / full)
 
+
+def test_joint_encoder_and_the_split_reduction():
+    """A joint (not decomposed) encoder is one stream of image and text tokens; the split's FLOPs
+    reduction weighs each example by its FLOPs (ratio of sums), not a mean of per-example ratios."""
+    joint = ModelShape.of(tiny_model(tiny_dictionary(), decompose_modalities=False).eval(), IMAGE_SIZE)
+    assert not joint.decomposed
+    example = ExampleLayers(image_layers=2, image_tokens=16, text_layers=1, text_tokens=7)
+    counts = example_flops(joint, example)
+    # one layer over the 23 tokens attending to each other, not 16 and 7 apart
+    assert counts["text_stream"] == 23 * (8 * D * D + 4 * D * F) + 4 * 23 * 23 * D
+    assert counts["image_stream"] == 0
+    # a text-only example (small) that ran half the encoder, and an image example (large) at full depth
+    shape = ModelShape.of(tiny_model(tiny_dictionary(), decompose_modalities=True).eval(), IMAGE_SIZE)
+    small = ExampleLayers(image_layers=0, image_tokens=0, text_layers=1, text_tokens=7)
+    large = at_full_depth(shape, ExampleLayers(image_layers=2, image_tokens=16, text_layers=2, text_tokens=7))
+    used = example_flops(shape, small)["total"] + example_flops(shape, large)["total"]
+    full = example_flops(shape, at_full_depth(shape, small))["total"] + example_flops(shape, large)["total"]
+    reduction = flops_summary(shape, [small, large])["flops_reduction"]
+    assert reduction == pytest.approx(1 - used / full)
+    assert example_flops(shape, small)["total"] == example_flops(shape, at_full_depth(shape, small))["total"] / 2
+    assert reduction < 0.05  # the large example weighs most; the mean of the two ratios would be 0.25
 
 @dataclass(frozen=True)
 class ChooseByRow:

@@ -51,6 +51,7 @@ def test_other_gives_each_row_a_different_rows_image_and_keeps_the_text(demo, ta
         assert not torch.equal(sample["patch_image"], original["patch_image"])
         matches = [j for j, image in enumerate(images) if torch.equal(sample["patch_image"], image)]
         assert len(matches) == 1 and matches[0] != index
+        assert matches[0] == (index + ROWS // 2) % ROWS  # half the split away (every demo image differs)
         donors.add(matches[0])
     assert len(donors) == ROWS  # a permutation: every image is used once
     batch = replaced.collater([replaced[i] for i in range(3)])

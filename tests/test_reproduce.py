@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ofa_mue.core.exit_policy import stream_similarity
-from ofa_mue.envelope import envelope_at, upper_hull
+from ofa_mue.envelope import envelope_at, envelope_vertices, upper_hull
 from ofa_mue.errors import ConfigError
 from ofa_mue.paper_tables import mue_vs_static, table1_points
 from ofa_mue.saturation import LayerSimilarityProbe
@@ -56,6 +56,22 @@ def test_envelope_is_the_best_mix_of_two_fixed_depths():
         for x in [generator.uniform(min(p[0] for p in points), max(p[0] for p in points)) for _ in range(10)]:
             assert envelope_at(hull, x).quality == pytest.approx(brute_force_envelope(points, x))
 
+
+def test_plotted_envelope_line_is_the_envelope():
+    """The line the sweep and paper figures draw: flat at the best quality up to the vertex that
+    reaches it, then the hull; at every reduction it equals :func:`envelope_at`."""
+    hull = upper_hull([(0.0, 0.5), (0.3, 0.9), (0.8, 0.2)])
+    assert envelope_vertices(hull) == [(0.0, 0.9), (0.3, 0.9), (0.8, 0.2)]
+    assert envelope_vertices(upper_hull([(0.0, 1.0), (0.5, 0.8)])) == [(0.0, 1.0), (0.5, 0.8)]
+    assert envelope_vertices([]) == []
+    generator = random.Random(1)
+    for _ in range(20):
+        hull = upper_hull([(generator.random(), generator.random()) for _ in range(8)])
+        line = envelope_vertices(hull)
+        for (xa, ya), (xb, yb) in zip(line, line[1:]):
+            for share in (0.0, 0.3, 1.0):
+                x = xa + share * (xb - xa)
+                assert ya + share * (yb - ya) == pytest.approx(envelope_at(hull, x).quality)
 
 def _row(curve, reduction, metric, setting=""):
     return {"curve": curve, "expected_time_reduction": reduction, "metric": metric, "setting": setting or curve,

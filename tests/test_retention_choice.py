@@ -1,6 +1,9 @@
-"""The uncertified calibration's choice (python -m ofa_mue.calibrate --method retention) on a
-table whose configurations trade quality for time, so the retention target decides the choice."""
-from ofa_mue.calibrate import choose_by_retention
+"""The calibration's choice (python -m ofa_mue.calibrate --method retention, and --method ltt) on
+tables whose configurations trade quality for time, so the retention target (or epsilon) decides it."""
+import pytest
+from scipy import stats
+
+from ofa_mue.calibrate import choose_by_retention, choose_certified
 from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable
 
 FAST, MIDDLE, SLOW = (0.5, 0.5, 0.5), (0.9, 0.9, 0.9), (0.99, 0.99, 0.99)
@@ -24,3 +27,33 @@ def test_the_fastest_configuration_that_keeps_the_retention_is_chosen():
     assert choose_by_retention(table, configurations, 0.76) == SLOW
     assert choose_by_retention(table, configurations, 0.25) == FAST
     assert choose_by_retention(table, [MIDDLE, FAST], 1.0) is None  # none keeps it: the caller runs the full model
+
+
+def _disagreeing_table(rows: int = 400) -> CalibrationTable:
+    """SNLI-VE rows where SLOW always answers as the full model (10% faster), MIDDLE differs on 2%
+    of the rows (40% faster) and FAST on 30% (70% faster)."""
+    def entry(differs_every, time_share):
+        answers = ["no" if differs_every and i % differs_every == 0 else "yes" for i in range(rows)]
+        return {"predictions": answers, "time_share": [time_share] * rows,
+                "scores": {"correct": [float(a == "yes") for a in answers]}}
+
+    entries = {FULL_MODEL: entry(0, 1.0), SLOW: entry(0, 0.9), MIDDLE: entry(50, 0.6), FAST: entry(3, 0.3)}
+    return CalibrationTable("snli_ve", {}, list(range(rows)), ["yes"] * rows, entries)
+
+
+def test_the_certified_choice_is_the_fastest_configuration_that_passes_at_epsilon():
+    """python -m ofa_mue.calibrate --method ltt: epsilon decides, and the guarantee describes the choice."""
+    table, configurations = _disagreeing_table(), [SLOW, MIDDLE, FAST]
+
+    def choose(epsilon, procedure="bonferroni"):
+        return choose_certified(table, configurations, "consistency", epsilon, 0.1, procedure, 0.3, 0)
+
+    loose = choose(0.1)
+    assert loose["thresholds"] == MIDDLE and choose(0.1, "fixed-sequence")["thresholds"] == MIDDLE
+    guarantee = loose["guarantee"]
+    assert guarantee["certified"] and guarantee["configurations_certified"] == 2
+    assert guarantee["calibration_loss"] == 8 / 400  # MIDDLE's share of changed answers
+    assert guarantee["p_value"] == pytest.approx(stats.binom.cdf(8, 400, 0.1))  # exact binomial, 0/1 loss
+    assert choose(0.01)["thresholds"] == SLOW  # (0.99)^400 <= 0.1 / 3; MIDDLE's 2% is above 1%
+    nothing = choose(0.001)
+    assert nothing["thresholds"] is None and not nothing["guarantee"]["certified"]

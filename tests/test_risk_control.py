@@ -117,6 +117,26 @@ def test_p_value_formulas():
         p_value(half, 0.05, True)
 
 
+def test_hoeffding_bentkus_takes_the_smaller_of_its_two_bounds_rounding_losses_up():
+    """p = min(exp(-n KL(mean || epsilon)), e * P(Binomial(n, epsilon) <= ceil(n * mean))), each
+    computed here by hand; the Bentkus term rounds the loss sum UP (down would be anti-conservative)."""
+    def hoeffding(n, mean, epsilon):
+        return math.exp(-n * (mean * math.log(mean / epsilon) + (1 - mean) * math.log((1 - mean) / (1 - epsilon))))
+
+    def bentkus(n, losses, epsilon):
+        return math.e * sum(math.comb(n, j) * epsilon ** j * (1 - epsilon) ** (n - j) for j in range(losses + 1))
+
+    # 1000 rows, losses summing to 20.5: the Bentkus term (with 21 losses) is the smaller
+    losses = np.zeros(1000)
+    losses[:41] = 0.5
+    assert bentkus(1000, 21, 0.05) < hoeffding(1000, 0.0205, 0.05)
+    assert hoeffding_bentkus_p_value(losses, 0.05) == pytest.approx(bentkus(1000, 21, 0.05))
+    # 100 rows, losses summing to 0.5: the Bentkus term with 1 loss is above Hoeffding's (with 0 it would not be)
+    losses = np.zeros(100)
+    losses[0] = 0.5
+    assert bentkus(100, 0, 0.05) < hoeffding(100, 0.005, 0.05) < bentkus(100, 1, 0.05)
+    assert hoeffding_bentkus_p_value(losses, 0.05) == pytest.approx(hoeffding(100, 0.005, 0.05))
+
 def test_rows_needed_matches_the_closed_form_without_losses():
     """With no loss at all, n rows certify EPSILON at level DELTA once (1 - EPSILON)^n <= DELTA."""
     for epsilon in (0.01, 0.05, 0.1):

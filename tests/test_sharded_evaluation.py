@@ -72,6 +72,9 @@ def test_merged_caption_shards_equal_the_unsharded_evaluation(caption_runs, tmp_
     # what merging must not do: average the shards' own CIDEr (document frequencies of part of the split)
     shards = [json.loads(p.read_text()) for p in sorted(caption_runs["shards"].iterdir())]
     assert [len(s["records"]) for s in shards] == [8, 5]
+    # the merged run's seconds are the shards' total (the metrics comparison above leaves seconds out)
+    assert json.loads((tmp_path / "test_metrics.json").read_text())["seconds"] == pytest.approx(
+        sum(s["seconds"] for s in shards), abs=1e-3)
     shard_cider = [caption_metrics([r["prediction"] for r in s["records"]], [r["references"] for r in s["records"]],
                                    quick=True)["cider"] for s in shards]
     averaged = (8 * shard_cider[0] + 5 * shard_cider[1]) / TEST_ROWS

@@ -1,0 +1,62 @@
+"""The demo summary's target checks (``ofa_mue.demo.summary``): each verdict at its documented
+boundary, both conditions of a two-figure target, and a conclusion only when every seed holds it."""
+from __future__ import annotations
+
+import pytest
+
+from ofa_mue.demo.summary import evaluate_checks
+
+# every target exactly met (the module docstring's bounds are inclusive)
+AT_THE_BOUNDS = {
+    "snli_ve.full_accuracy": 0.80,
+    "snli_ve.images_other_accuracy": 0.50,
+    "snli_ve.images_blank_accuracy": 0.50,
+    "snli_ve.static_1_gap": 0.10,
+    "caption.static_1_share": 0.85,
+    "snli_ve.mue_expected_time_reduction": 0.45,
+    "snli_ve.mue_retention": 0.99,
+    "caption.mue_expected_time_reduction": 0.40,
+    "caption.mue_retention": 0.96,
+    "snli_ve.mue_vs_static_mue_beats_fixed_depth": 1.0,
+    "caption.mue_vs_static_mue_beats_fixed_depth": 1.0,
+}
+# each figure moved just past its bound
+PAST_THE_BOUND = {
+    "snli_ve.full_accuracy": 0.79,
+    "snli_ve.images_other_accuracy": 0.51,
+    "snli_ve.images_blank_accuracy": 0.51,
+    "snli_ve.static_1_gap": 0.09,
+    "caption.static_1_share": 0.86,
+    "snli_ve.mue_expected_time_reduction": 0.44,
+    "snli_ve.mue_retention": 0.98,
+    "caption.mue_expected_time_reduction": 0.39,
+    "caption.mue_retention": 0.95,
+    "snli_ve.mue_vs_static_mue_beats_fixed_depth": 0.0,
+    "caption.mue_vs_static_mue_beats_fixed_depth": 0.0,
+}
+
+
+def test_every_target_holds_at_its_bound():
+    checks = evaluate_checks({"1": dict(AT_THE_BOUNDS), "2": dict(AT_THE_BOUNDS)})
+    assert len(checks) == 9
+    assert {figure for check in checks for figure in check["figures"]} == set(AT_THE_BOUNDS)
+    assert all(check["passed"] is True for check in checks), [c["check"] for c in checks if not c["passed"]]
+
+
+@pytest.mark.parametrize("figure", sorted(PAST_THE_BOUND))
+def test_one_figure_past_its_bound_in_one_seed_breaks_exactly_its_check(figure):
+    """Seed 2 misses one target: that check fails for seed 2 and overall (a conclusion needs every
+    seed); every other check still holds."""
+    checks = evaluate_checks({"1": dict(AT_THE_BOUNDS), "2": {**AT_THE_BOUNDS, figure: PAST_THE_BOUND[figure]}})
+    for check in checks:
+        if figure in check["figures"]:
+            assert check["per_seed"] == {"1": True, "2": False} and check["passed"] is False, check["check"]
+        else:
+            assert check["passed"] is True, check["check"]
+
+
+def test_a_figure_missing_in_one_seed_is_not_measured():
+    seed_2 = {name: value for name, value in AT_THE_BOUNDS.items() if name != "snli_ve.images_other_accuracy"}
+    (check,) = [c for c in evaluate_checks({"1": dict(AT_THE_BOUNDS), "2": seed_2})
+                if c["figures"] == ["snli_ve.images_other_accuracy"]]
+    assert check["per_seed"] == {"1": True, "2": None} and check["passed"] is None
