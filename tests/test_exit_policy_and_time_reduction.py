@@ -117,6 +117,26 @@ def test_scored_positions_variant_counts_only_the_scored_decoder_positions():
     assert summary.expected_time_reduction_scored_positions != pytest.approx(summary.expected_time_reduction)
 
 
+def test_an_example_without_counted_decoder_positions_claims_no_decoder_saving():
+    # encoder: image 3 of 6 layers (16 tokens), text 6 of 6 (4 tokens): 0.6; no decoder position recorded,
+    # so the decoder term is the full model's 1.0 (not 0.0, which would claim the whole decoder saved)
+    encoder_only = ExampleLayers(image_layers=3, image_tokens=16, text_layers=6, text_tokens=4)
+    assert time_share(encoder_only, 6, 6) == pytest.approx((0.6 + 1.0) / 2)
+    assert encoder_only.decoder_layers() == 0.0
+    # the scored-positions variant with no scored position, beside 4 processed ones of 3 layers
+    unscored = ExampleLayers(image_layers=6, image_tokens=16, text_layers=6, text_tokens=4,
+                             decoder_layer_sum=12, decoder_tokens=4, decoder_scored_layer_sum=0,
+                             decoder_scored_tokens=0)
+    assert time_share(unscored, 6, 6) == pytest.approx((1.0 + 0.5) / 2)
+    assert time_share(unscored, 6, 6, scored_positions=True) == pytest.approx(1.0)
+    # the split's mean decoder depth leaves out examples without decoder positions; the reduction counts them
+    early = ExampleLayers(image_layers=6, image_tokens=16, text_layers=6, text_tokens=4,
+                          decoder_layer_sum=2 * 3, decoder_tokens=2)
+    summary = summarize([encoder_only, early], 6, 6)
+    assert summary.decoder_layers == pytest.approx(3.0)
+    assert summary.expected_time_reduction == pytest.approx(1 - ((0.6 + 1.0) / 2 + (1.0 + 0.5) / 2) / 2)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"exit_policy": "static", "static_decoder_layers": 2, "image_exit_threshold": 0.9},
      "--image-exit-threshold cannot apply with --exit-policy static"),

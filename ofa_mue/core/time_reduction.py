@@ -18,6 +18,12 @@ How the terms are counted here:
   that is every step of every beam hypothesis. In SNLI-VE's teacher-forced scoring it is
   every non-padding position of every candidate's row: the decoder prompt (OFA's
   ``prev_output``: the source text without eos) and the answer, once per candidate.
+- No decoder position counted (an example whose exit session recorded no decoder call,
+  e.g. an encoder-only pass, or a scored-positions count of zero): the decoder term is
+  1.0, the full model's, so no decoder saving is claimed for work that was not observed
+  and the reduction is never overstated; the encoder term still counts. (The mean decoder
+  depth, :meth:`ExampleLayers.decoder_layers`, is 0.0 for such an example, and the split's
+  mean decoder depth in :func:`summarize` leaves it out.)
 
 The paper does not say which decoder positions count when answers are scored rather than
 generated, so a second figure is reported beside it: the *scored-positions* variant
@@ -84,7 +90,8 @@ class ExampleLayers:
 def time_share(example: ExampleLayers, encoder_depth: int, decoder_depth: int,
                scored_positions: bool = False) -> float:
     """The paper's ``(n_E/N_E + n_D/N_D) / 2`` for one example: 1.0 for the full model.
-    ``scored_positions``: the decoder term over scored positions only (module docstring)."""
+    ``scored_positions``: the decoder term over scored positions only (module docstring).
+    With no decoder position counted, ``n_D/N_D`` is 1.0: no decoder saving is claimed."""
     encoder = example.encoder_layers() / encoder_depth
     counted = example.decoder_sums(scored_positions)[1]
     decoder = example.decoder_layers(scored_positions) / decoder_depth if counted else 1.0

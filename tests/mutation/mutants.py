@@ -45,6 +45,12 @@ MIXED = "tests/test_mixed_exit_decisions.py::"
 INFERENCE = "tests/test_early_exit_inference.py::"
 POLICY = "tests/test_exit_policy_and_time_reduction.py::"
 DECOMPOSED = "tests/test_decomposed_encoder.py::"
+RETENTION = "tests/test_retention_choice.py::"
+RISK = "tests/test_risk_control.py::"
+FLOPS = "tests/test_flops.py::"
+ENVELOPE = "tests/test_reproduce.py::test_plotted_envelope_line_is_the_envelope"
+DEMO_CHECKS = "tests/test_demo_summary_checks.py::"
+REPLACED_OTHER = "tests/test_replaced_images.py::test_other_gives_each_row_a_different_rows_image_and_keeps_the_text"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -200,6 +206,163 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    x_in, x_out = x_in.float(), x_out.mul_(1.0 + 2.0**-20).float()\n"),),
         (INFERENCE + "test_exits_off_give_exactly_the_full_model",
          INFERENCE + "test_generation_with_exits_off_equals_fairseq_generation"),
+    ),
+    Mutant(
+        "retention_target_ignored",
+        "the uncertified calibration (--method retention) ignores its retention target: the fastest "
+        "configuration is chosen whatever quality it keeps",
+        (Edit("ofa_mue/calibrate.py",
+              "    index = most_reduction(metric >= retention * full, table.reductions(configurations).mean(axis=1))\n",
+              "    index = most_reduction(metric >= -np.inf, table.reductions(configurations).mean(axis=1))\n"),),
+        (RETENTION + "test_the_fastest_configuration_that_keeps_the_retention_is_chosen",),
+    ),
+    Mutant(
+        "retention_target_exclusive",
+        "the retention target compared strictly: a configuration that keeps exactly --retention of the full "
+        "model's metric is refused",
+        (Edit("ofa_mue/calibrate.py",
+              "    index = most_reduction(metric >= retention * full, table.reductions(configurations).mean(axis=1))\n",
+              "    index = most_reduction(metric > retention * full, "
+              "table.reductions(configurations).mean(axis=1))\n"),),
+        (RETENTION + "test_the_fastest_configuration_that_keeps_the_retention_is_chosen",),
+    ),
+    Mutant(
+        "certified_choice_most_conservative",
+        "the certified calibration (--method ltt) chooses the most conservative certified configuration (the "
+        "first that passes) instead of the one with the most expected time reduction",
+        (Edit("ofa_mue/core/risk_control.py",
+              "                         most_reduction(allowed, mean_reductions), certified, p_values)\n",
+              "                         certified[0] if certified else None, certified, p_values)\n"),),
+        (RETENTION + "test_the_certified_choice_is_the_fastest_configuration_that_passes_at_epsilon",),
+    ),
+    Mutant(
+        "binary_loss_hoeffding_bentkus",
+        "a 0/1 loss tested with the Hoeffding-Bentkus bound instead of the exact binomial tail (valid, but it "
+        "certifies less, and the guarantee reports the wrong p-value)",
+        (Edit("ofa_mue/core/risk_control.py",
+              "        return binomial_p_value(losses, epsilon)\n",
+              "        return hoeffding_bentkus_p_value(losses, epsilon)\n"),),
+        (RISK + "test_p_value_formulas",
+         RETENTION + "test_the_certified_choice_is_the_fastest_configuration_that_passes_at_epsilon"),
+    ),
+    Mutant(
+        "bentkus_losses_rounded_down",
+        "the Bentkus term of the Hoeffding-Bentkus p-value rounds the loss sum down (anti-conservative: it "
+        "certifies configurations it must not)",
+        (Edit("ofa_mue/core/risk_control.py",
+              "    bentkus = math.e * stats.binom.cdf(np.ceil(np.round(n * mean, 9)), n, epsilon)\n",
+              "    bentkus = math.e * stats.binom.cdf(np.floor(np.round(n * mean, 9)), n, epsilon)\n"),),
+        (RISK + "test_hoeffding_bentkus_takes_the_smaller_of_its_two_bounds_rounding_losses_up",),
+    ),
+    Mutant(
+        "bentkus_term_dropped",
+        "the Hoeffding-Bentkus p-value without its Bentkus term (Hoeffding alone: valid, but it certifies less)",
+        (Edit("ofa_mue/core/risk_control.py",
+              "    return np.minimum(1.0, np.minimum(np.exp(-n * divergence), bentkus))\n",
+              "    return np.minimum(1.0, np.exp(-n * divergence))\n"),),
+        (RISK + "test_hoeffding_bentkus_takes_the_smaller_of_its_two_bounds_rounding_losses_up",),
+    ),
+    Mutant(
+        "joint_encoder_flops_without_image_tokens",
+        "the FLOPs of a joint (not decomposed) encoder counted over its text tokens only, leaving out the image "
+        "tokens of the same stream",
+        (Edit("ofa_mue/core/flops.py",
+              "        parts[\"text_stream\"] = example.text_layers * encoder_layer_flops(d, f, images + texts)\n",
+              "        parts[\"text_stream\"] = example.text_layers * encoder_layer_flops(d, f, texts)\n"),),
+        (FLOPS + "test_joint_encoder_and_the_split_reduction",),
+    ),
+    Mutant(
+        "flops_reduction_mean_of_ratios",
+        "a split's FLOPs reduction taken as the mean of per-example reductions instead of one minus the ratio "
+        "of the FLOPs sums (a small example weighs as much as a large one)",
+        (Edit("ofa_mue/core/flops.py",
+              "        \"flops_reduction\": 1.0 - used_mean[\"total\"] / full_mean[\"total\"] if full_mean[\"total\"] "
+              "else 0.0,\n",
+              "        \"flops_reduction\": 1.0 - sum(u[\"total\"] / f[\"total\"] for u, f in zip(used, full)) "
+              "/ len(used),\n"),),
+        (FLOPS + "test_joint_encoder_and_the_split_reduction",),
+    ),
+    Mutant(
+        "scored_positions_ignored",
+        "the scored-positions time reduction counts every processed decoder position (teacher-forced "
+        "scoring's prompt positions included), so it equals the main figure",
+        (Edit("ofa_mue/core/time_reduction.py",
+              "            return self.decoder_scored_layer_sum or 0, self.decoder_scored_tokens\n",
+              "            return self.decoder_layer_sum, self.decoder_tokens\n"),),
+        (POLICY + "test_scored_positions_variant_counts_only_the_scored_decoder_positions",),
+    ),
+    Mutant(
+        "scored_positions_summary_is_the_main_figure",
+        "the split's summary reports the all-positions expected time reduction as the scored-positions one",
+        (Edit("ofa_mue/core/time_reduction.py",
+              "        expected_time_reduction_scored_positions=expected_time_reduction(examples, encoder_depth, "
+              "decoder_depth,\n"
+              "                                                                         scored_positions=True),\n",
+              "        expected_time_reduction_scored_positions=expected_time_reduction(examples, encoder_depth, "
+              "decoder_depth),\n"),),
+        (POLICY + "test_scored_positions_variant_counts_only_the_scored_decoder_positions",),
+    ),
+    Mutant(
+        "no_decoder_positions_count_as_skipped",
+        "an example with no decoder position counted gets decoder term 0.0 (its whole decoder counted as "
+        "saved) instead of the full model's 1.0",
+        (Edit("ofa_mue/core/time_reduction.py",
+              "    decoder = example.decoder_layers(scored_positions) / decoder_depth if counted else 1.0\n",
+              "    decoder = example.decoder_layers(scored_positions) / decoder_depth if counted else 0.0\n"),),
+        (POLICY + "test_an_example_without_counted_decoder_positions_claims_no_decoder_saving",),
+    ),
+    Mutant(
+        "replaced_image_donor_next_row",
+        "--replace-images other takes the next row's image instead of the row half the split away (in SNLI-VE "
+        "the next row often shows the same scene)",
+        (Edit("ofa_mue/replaced_images.py",
+              "            candidate = (index + size // 2 + step) % size\n",
+              "            candidate = (index + 1 + step) % size\n"),),
+        (REPLACED_OTHER + "[snli_ve]", REPLACED_OTHER + "[caption]"),
+    ),
+    Mutant(
+        "merged_seconds_first_shard",
+        "a merged evaluation reports the first shard's seconds instead of the shards' total",
+        (Edit("ofa_mue/merge.py",
+              "records, sum(s[\"seconds\"] for s in shards),\n",
+              "records, shards[0][\"seconds\"],\n"),),
+        ("tests/test_sharded_evaluation.py::test_merged_caption_shards_equal_the_unsharded_evaluation",),
+    ),
+    Mutant(
+        "envelope_line_whole_hull",
+        "the plotted envelope line draws the whole upper hull, including the vertices before the best quality "
+        "that lie below the envelope (static truncation drawn worse than it is)",
+        (Edit("ofa_mue/envelope.py",
+              "    return head + list(hull[top:])\n",
+              "    return head + list(hull)\n"),),
+        (ENVELOPE,),
+    ),
+    Mutant(
+        "envelope_line_without_flat_head",
+        "the plotted envelope line drops its flat head: it starts at the best vertex instead of at the best "
+        "quality from the smallest reduction on",
+        (Edit("ofa_mue/envelope.py",
+              "    head = [(hull[0][0], hull[top][1])] if top else []\n",
+              "    head = []\n"),),
+        (ENVELOPE,),
+    ),
+    Mutant(
+        "demo_conclusion_from_any_seed",
+        "the demo summary's check holds when any seed meets its target, instead of every seed",
+        (Edit("demo/summary.py",
+              "\"passed\": (all(known) if len(known) == len(verdicts) else None)})\n",
+              "\"passed\": (any(known) if len(known) == len(verdicts) else None)})\n"),),
+        tuple(f"{DEMO_CHECKS}test_one_figure_past_its_bound_in_one_seed_breaks_exactly_its_check[{figure}]"
+              for figure in ("snli_ve.full_accuracy", "caption.static_1_share")),
+    ),
+    Mutant(
+        "demo_two_figure_target_either",
+        "the demo summary's SNLI-VE speed/retention target met by either figure (or) instead of both (and)",
+        (Edit("demo/summary.py",
+              "f[\"snli_ve.mue_expected_time_reduction\"] >= 0.45 and f[\"snli_ve.mue_retention\"] >= 0.99},\n",
+              "f[\"snli_ve.mue_expected_time_reduction\"] >= 0.45 or f[\"snli_ve.mue_retention\"] >= 0.99},\n"),),
+        tuple(f"{DEMO_CHECKS}test_one_figure_past_its_bound_in_one_seed_breaks_exactly_its_check[{figure}]"
+              for figure in ("snli_ve.mue_expected_time_reduction", "snli_ve.mue_retention")),
     ),
 )
 

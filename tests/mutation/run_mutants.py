@@ -8,7 +8,8 @@ written to, whatever happens (Ctrl-C included); copies are removed when done.
 
     python tests/mutation/run_mutants.py            # the check (CI runs it after the suite)
     python tests/mutation/run_mutants.py --only batch_wide_encoder_exit
-    python tests/mutation/run_mutants.py --survey   # which tests of the exit test files fail on each mutant
+    python tests/mutation/run_mutants.py --survey   # which tests of the exit test files (and of the files
+                                                    # its own tests are in) fail on each mutant
     python tests/mutation/run_mutants.py --write-docs   # regenerate docs/MUTATION_CHECK.md's table
 
 Exit status 0 when every mutant is caught, 1 otherwise (a survivor, a stale mutant, a
@@ -123,11 +124,17 @@ def check(selected: List[catalogue.Mutant]) -> bool:
     return True
 
 
+def survey_files(mutant: catalogue.Mutant) -> List[str]:
+    """The exit test files, and the files of the tests ``mutant`` names (a mutant of the
+    calibration, FLOPs or merge code is caught outside the exit test files)."""
+    return list(dict.fromkeys([*SURVEY_FILES, *(test.split("::")[0] for test in mutant.caught_by)]))
+
+
 def survey(selected: List[catalogue.Mutant]) -> None:
-    """Print, for each mutant, which tests of the exit test files fail on it (no verdict)."""
+    """Print, for each mutant, which tests of its :func:`survey_files` fail on it (no verdict)."""
     files = tree_files(REPO)
     for mutant in selected:
-        code, output = in_mutated_copy(mutant, files, SURVEY_FILES)
+        code, output = in_mutated_copy(mutant, files, survey_files(mutant))
         failed = failed_tests(output)
         print(f"{mutant.name} (pytest exit {code}): {len(failed)} failing", flush=True)
         for test in failed:
@@ -138,7 +145,8 @@ def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="check only these mutants")
     parser.add_argument("--survey", action="store_true",
-                        help=f"list the failing tests of {', '.join(SURVEY_FILES)} for each mutant instead")
+                        help=f"list the failing tests of {', '.join(SURVEY_FILES)} and of the files of "
+                             "the mutant's own tests, for each mutant instead")
     parser.add_argument("--write-docs", action="store_true", help=f"regenerate the table in {catalogue.DOCS}")
     args = parser.parse_args(argv)
     if args.write_docs:
