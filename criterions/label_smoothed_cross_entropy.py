@@ -3,7 +3,9 @@
 Registered under OFA's name ``adjust_label_smoothed_cross_entropy``. Target positions that
 hold padding (the decoder prompt, batch padding) are not scored. When a batch carries
 ``constraint_masks`` ``[B, T, V]`` (SNLI-VE's answer trie), tokens outside the allowed set
-get no probability and the smoothing mass is spread over the allowed tokens only.
+get no probability. Label smoothing is OFA's: the gold token keeps ``1 - eps`` and ``eps`` is
+spread evenly over the other allowed tokens (at SNLI-VE's answer position: ``eps / 2`` on each
+of the two other answers).
 
 OFA's ``--drop-worst-ratio R --drop-worst-after K``: once training is past update ``K``, each
 batch leaves out the share ``R`` of its scored target tokens with the highest loss (the
@@ -47,26 +49,21 @@ def token_losses(
 ) -> tuple[Tensor, Tensor]:
     """Label-smoothed loss and NLL ``[N]`` of each token of ``target [N]`` under ``lprobs [N, V]``.
 
-    The smoothing term is the mean negative log-probability over the allowed tokens (all
-    tokens without a mask).
+    As OFA (and fairseq) smooth: the cross-entropy against a target distribution that keeps
+    ``1 - epsilon`` on the gold token and spreads ``epsilon`` evenly over the other allowed
+    tokens (the other ``V - 1`` without a mask; none where the gold token is the only one allowed).
     """
     nll = -lprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
     if epsilon == 0.0:
         return nll, nll
     if constraint_masks is None:
-        smooth = -lprobs.mean(dim=-1)
+        smooth = -lprobs.sum(dim=-1)
+        allowed = torch.full_like(nll, lprobs.size(-1))
     else:
-        allowed = constraint_masks.sum(-1).clamp(min=1)
-        smooth = -lprobs.masked_fill(~constraint_masks, 0.0).sum(-1) / allowed
-    return (1.0 - epsilon) * nll + epsilon * smooth, nll
-
-
-def label_smoothed_nll(
-    lprobs: Tensor, target: Tensor, epsilon: float, constraint_masks: Optional[Tensor] = None
-) -> tuple[Tensor, Tensor]:
-    """Summed label-smoothed loss and summed NLL of ``target [N]`` (see :func:`token_losses`)."""
-    loss, nll = token_losses(lprobs, target, epsilon, constraint_masks)
-    return loss.sum(), nll.sum()
+        smooth = -lprobs.masked_fill(~constraint_masks, 0.0).sum(-1)
+        allowed = constraint_masks.sum(-1).to(nll.dtype)
+    each_other = torch.where(allowed > 1, epsilon / (allowed - 1).clamp(min=1), torch.zeros_like(allowed))
+    return (1.0 - epsilon - each_other) * nll + each_other * smooth, nll
 
 
 def drop_worst(loss: Tensor, nll: Tensor, ratio: float) -> tuple[Tensor, Tensor]:
