@@ -9,7 +9,8 @@ of the two other answers).
 
 OFA's ``--drop-worst-ratio R --drop-worst-after K``: once training is past update ``K``, each
 batch leaves out the share ``R`` of its scored target tokens with the highest loss (the
-gradient is averaged over the tokens kept); validation scores every token.
+gradient is averaged over the tokens kept); validation scores every token. fairseq's
+``--sentence-avg`` averages the gradient over the batch's sentences instead, as in OFA.
 """
 
 import math
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
+from omegaconf import II
 from torch import Tensor
 
 from ofa_mue.errors import ConfigError
@@ -34,6 +36,7 @@ class LabelSmoothedCrossEntropyConfig(FairseqDataclass):
         default=0.0, metadata={"help": "OFA: in training past --drop-worst-after updates, leave out this share of "
                                        "each batch's target tokens with the highest loss (0 = none)"})
     drop_worst_after: int = field(default=0, metadata={"help": "OFA: updates before --drop-worst-ratio applies"})
+    sentence_avg: bool = II("optimization.sentence_avg")
 
 
 def constrained_log_probs(logits: Tensor, constraint_masks: Optional[Tensor]) -> Tensor:
@@ -78,7 +81,7 @@ class LabelSmoothedCrossEntropy(FairseqCriterion):
     """Label-smoothed cross-entropy of the decoder's final layer over non-padding targets."""
 
     def __init__(self, task, label_smoothing: float = 0.0, report_accuracy: bool = False,
-                 drop_worst_ratio: float = 0.0, drop_worst_after: int = 0):
+                 drop_worst_ratio: float = 0.0, drop_worst_after: int = 0, sentence_avg: bool = False):
         super().__init__(task)
         if not 0.0 <= label_smoothing < 1.0:
             raise ConfigError(f"--label-smoothing must be in [0, 1), got {label_smoothing}")
@@ -88,6 +91,7 @@ class LabelSmoothedCrossEntropy(FairseqCriterion):
         self.report_accuracy = report_accuracy
         self.drop_worst_ratio = drop_worst_ratio
         self.drop_worst_after = drop_worst_after
+        self.sentence_avg = sentence_avg
         self.num_updates = 0
 
     def set_num_updates(self, num_updates: int) -> None:
@@ -100,12 +104,12 @@ class LabelSmoothedCrossEntropy(FairseqCriterion):
 
     def forward(self, model, sample: Dict[str, Any], reduce: bool = True):
         logits, _ = model(**sample["net_input"])
-        loss, nll, correct, kept = self.score_logits(logits, sample)
-        return loss, kept, self.logging_output(sample, loss, nll, correct, kept)
+        loss, nll, correct, sample_size = self.score_logits(logits, sample)
+        return loss, sample_size, self.logging_output(sample, loss, nll, correct, sample_size)
 
     def score_logits(self, logits: Tensor, sample: Dict[str, Any]) -> tuple[Tensor, Tensor, Tensor, int]:
         """Summed loss, summed NLL, number of correct argmax predictions over the scored
-        positions, and the number of tokens the loss sums over."""
+        positions, and the gradient's denominator (:meth:`gradient_denominator`)."""
         target = sample["target"]
         scored = target.ne(self.padding_idx)
         masks = sample.get("constraint_masks")
@@ -113,7 +117,7 @@ class LabelSmoothedCrossEntropy(FairseqCriterion):
         lprobs = constrained_log_probs(logits[scored], masks)
         loss, nll = self.summed_losses(lprobs, target[scored], masks)
         correct = lprobs.argmax(-1).eq(target[scored]).sum()
-        return loss, nll, correct, self.kept_tokens(sample)
+        return loss, nll, correct, self.gradient_denominator(sample)
 
     def summed_losses(self, lprobs: Tensor, target: Tensor, masks: Optional[Tensor]) -> tuple[Tensor, Tensor]:
         """Summed loss and NLL of the tokens this step keeps (all, or all but the worst)."""
@@ -122,8 +126,11 @@ class LabelSmoothedCrossEntropy(FairseqCriterion):
             loss, nll = drop_worst(loss, nll, self.drop_worst_ratio)
         return loss.sum(), nll.sum()
 
-    def kept_tokens(self, sample: Dict[str, Any]) -> int:
-        """Tokens the loss of one layer sums over: the gradient's denominator (``sample_size``)."""
+    def gradient_denominator(self, sample: Dict[str, Any]) -> int:
+        """The gradient's denominator (``sample_size``): the tokens the loss of one layer sums
+        over, or with ``--sentence-avg`` the batch's sentences (as OFA)."""
+        if self.sentence_avg:
+            return sample["nsentences"]
         ntokens = sample["ntokens"]
         return int(ntokens * (1 - self.drop_worst_ratio)) if self.dropping_worst() else ntokens
 
@@ -143,7 +150,7 @@ class LabelSmoothedCrossEntropy(FairseqCriterion):
     @classmethod
     def reduce_metrics(cls, logging_outputs: List[Dict[str, Any]]) -> None:
         ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
-        sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)  # tokens kept
+        sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)  # tokens kept, or sentences
         loss = sum(log.get("loss", 0) for log in logging_outputs)
         nll = sum(log.get("nll_loss", 0) for log in logging_outputs)
         metrics.log_scalar("loss", loss / max(sample_size, 1) / math.log(2), sample_size, round=3)

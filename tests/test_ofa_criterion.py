@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from fairseq import criterions, options
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
-from ofa_mue.criterions.label_smoothed_cross_entropy import (
-    LabelSmoothedCrossEntropy,
-    constrained_log_probs,
-    token_losses,
-)
-from ofa_mue.criterions.layerwise_cross_entropy import LayerwiseLabelSmoothedCrossEntropy
+from ofa_mue.criterions.label_smoothed_cross_entropy import constrained_log_probs, token_losses
 from ofa_mue.data.snli_ve_dataset import answer_candidates, answer_trie
 from tiny_ofa import tiny_batch, tiny_dictionary, tiny_model, tiny_task
 
@@ -61,3 +58,23 @@ def test_snli_ve_answer_smoothing_gives_each_other_answer_half_of_epsilon(ofa_vo
 
     torch.testing.assert_close(loss, cross_entropy(smoothed, lprobs))
     assert loss[1].item() == 0.0
+
+
+def criterion_from_command_line(name: str, *flags: str):
+    """The criterion fairseq-train builds from ``--criterion name flags`` (built for the tiny model's dictionary)."""
+    args = options.parse_args_and_arch(options.get_training_parser(), [
+        "data", "--user-dir", "ofa_mue", "--task", "caption", "--arch", "ofa_tiny", "--criterion", name, *flags])
+    return criterions.build_criterion(convert_namespace_to_omegaconf(args).criterion, tiny_task(tiny_dictionary()))
+
+
+@pytest.mark.parametrize("name", ["adjust_label_smoothed_cross_entropy", "layerwise_label_smoothed_cross_entropy"])
+def test_sentence_avg_divides_the_gradient_by_the_sentences_as_in_ofa(name):
+    """fairseq's --sentence-avg (which OFA's criterion honours): the summed loss is divided by the
+    batch's sentences instead of its target tokens."""
+    model, batch = tiny_model(tiny_dictionary()), tiny_batch(tiny_dictionary())
+    per_token = criterion_from_command_line(name, "--label-smoothing", "0.1")
+    per_sentence = criterion_from_command_line(name, "--label-smoothing", "0.1", "--sentence-avg")
+    loss, sample_size, log = per_sentence(model, batch)
+    assert sample_size == log["sample_size"] == batch["nsentences"] != batch["ntokens"]
+    assert per_token(model, batch)[1] == batch["ntokens"]
+    torch.testing.assert_close(loss, per_token(model, batch)[0])
