@@ -78,3 +78,13 @@ def test_sentence_avg_divides_the_gradient_by_the_sentences_as_in_ofa(name):
     assert sample_size == log["sample_size"] == batch["nsentences"] != batch["ntokens"]
     assert per_token(model, batch)[1] == batch["ntokens"]
     torch.testing.assert_close(loss, per_token(model, batch)[0])
+
+
+@pytest.mark.parametrize("name", ["adjust_label_smoothed_cross_entropy", "layerwise_label_smoothed_cross_entropy"])
+@pytest.mark.parametrize("flags", [["--ignore-eos"], ["--ignore-prefix-size", "1"], ["--constraint-range", "4,100"],
+                                   ["--use-rdrop"], ["--reg-alpha", "1.0"], ["--sample-patch-num", "196"]])
+def test_ofa_criterion_options_this_project_does_not_implement_are_refused(name, flags, capsys):
+    """OFA's criterion options with no implementation here stop fairseq-train instead of being ignored."""
+    with pytest.raises(SystemExit):
+        criterion_from_command_line(name, *flags)
+    assert f"unrecognized arguments: {' '.join(flags)}" in capsys.readouterr().err
