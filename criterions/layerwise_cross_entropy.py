@@ -3,7 +3,8 @@
 Registered as ``layerwise_label_smoothed_cross_entropy``. Each decoder layer's output goes
 through the shared final layer norm and the tied output projection
 (``decoder.hidden_to_logits``); the per-layer losses are averaged with ``--layer-weights``
-(equal by default). Only target positions that are not padding are projected, once per
+(equal by default), as the paper says (MuE's published code sums them: see the README's
+"Kept different from OFA on purpose"). Only target positions that are not padding are projected, once per
 layer, the last layer included. SNLI-VE's ``constraint_masks`` apply to every layer, and so
 does OFA's ``--drop-worst-ratio``: each layer leaves out its own worst tokens, as MuE's code does.
 
