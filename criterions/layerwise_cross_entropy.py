@@ -3,12 +3,13 @@
 Registered as ``layerwise_label_smoothed_cross_entropy``. Each decoder layer's output goes
 through the shared final layer norm and the tied output projection
 (``decoder.hidden_to_logits``); the per-layer losses are averaged with ``--layer-weights``
-(equal by default). Only target positions that are not padding are projected, once per
+(equal by default), as the paper says (MuE's published code sums them: see the README's
+"Kept different from OFA on purpose"). Only target positions that are not padding are projected, once per
 layer, the last layer included. SNLI-VE's ``constraint_masks`` apply to every layer, and so
 does OFA's ``--drop-worst-ratio``: each layer leaves out its own worst tokens, as MuE's code does.
 
 Logged besides OFA's ``loss``/``nll_loss`` (the weighted averages): ``loss_layer{i}``
-(label-smoothed loss of layer ``i``, base 2, per token) and ``acc_layer{i}`` (its token
+(label-smoothed loss of layer ``i``, base 2, per token; per sentence with ``--sentence-avg``) and ``acc_layer{i}`` (its token
 accuracy, %); ``accuracy`` with ``--report-accuracy`` is the last layer's.
 """
 
@@ -42,9 +43,9 @@ class LayerwiseLabelSmoothedCrossEntropy(LabelSmoothedCrossEntropy):
 
     def __init__(
         self, task, label_smoothing: float = 0.0, report_accuracy: bool = False, layer_weights: Optional[str] = None,
-        drop_worst_ratio: float = 0.0, drop_worst_after: int = 0,
+        drop_worst_ratio: float = 0.0, drop_worst_after: int = 0, sentence_avg: bool = False,
     ):
-        super().__init__(task, label_smoothing, report_accuracy, drop_worst_ratio, drop_worst_after)
+        super().__init__(task, label_smoothing, report_accuracy, drop_worst_ratio, drop_worst_after, sentence_avg)
         self.layer_weights = parse_layer_weights(layer_weights)
 
     def forward(self, model, sample: Dict[str, Any], reduce: bool = True):
@@ -67,9 +68,9 @@ class LayerwiseLabelSmoothedCrossEntropy(LabelSmoothedCrossEntropy):
             nll = nll + weight * layer_nll
             per_layer[f"loss_layer{layer}"] = layer_loss.detach()
             per_layer[f"n_correct_layer{layer}"] = correct.detach()
-        kept = self.kept_tokens(sample)
-        logging_output = {**self.logging_output(sample, loss, nll, correct, kept), **per_layer}
-        return loss, kept, logging_output
+        sample_size = self.gradient_denominator(sample)
+        logging_output = {**self.logging_output(sample, loss, nll, correct, sample_size), **per_layer}
+        return loss, sample_size, logging_output
 
     @classmethod
     def reduce_metrics(cls, logging_outputs: List[Dict[str, Any]]) -> None:

@@ -34,7 +34,7 @@ class CaptionDataset(OFATSVDataset):
         vocab: OFAVocabulary,
         selected_cols: SelectedCols = None,
         patch_image_size: int = 480,
-        max_tgt_length: int = 20,
+        max_tgt_length: int = 30,
         scst: bool = False,
     ):
         super().__init__(split, path, vocab, selected_cols, patch_image_size)

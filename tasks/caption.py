@@ -30,7 +30,7 @@ DEFAULT_GENERATION = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
 class CaptionConfig(OFAConfig):
     max_tgt_length: Optional[int] = field(
         default=None, metadata={"help": "maximum words of a training caption (default: the checkpoint's when "
-                                        "evaluating, else 20)"})
+                                        "evaluating, else 30, as OFA)"})
     eval_cider: bool = field(default=False, metadata={"help": "generate captions and log CIDEr during validation"})
     eval_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
@@ -49,7 +49,6 @@ class CaptionTask(OFATask):
     """Image -> caption."""
 
     cfg: CaptionConfig
-    SETTING_DEFAULTS = {**OFATask.SETTING_DEFAULTS, "max_tgt_length": 20}
 
     def __init__(self, cfg: CaptionConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)

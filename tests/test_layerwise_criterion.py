@@ -27,6 +27,17 @@ def model(dictionary):
     return tiny_model(dictionary)
 
 
+def smoothed_loss(lprobs, target, epsilon: float, allowed=None):
+    """Per-token cross-entropy against OFA's smoothed target: 1 - epsilon on the gold token,
+    epsilon spread evenly over the other allowed tokens (all others without ``allowed``)."""
+    allowed = torch.ones_like(lprobs, dtype=torch.bool) if allowed is None else allowed
+    others = allowed.clone()
+    others[torch.arange(len(target)), target] = False
+    smoothed = epsilon * others / others.sum(-1, keepdim=True)
+    smoothed[torch.arange(len(target)), target] = 1 - epsilon
+    return -torch.where(smoothed > 0, smoothed * lprobs, torch.zeros_like(lprobs)).sum(-1)
+
+
 def reference_layer_losses(model, batch, epsilon: float, masks=None) -> list:
     """Each layer's summed label-smoothed loss, computed from scratch on the full logits."""
     with torch.no_grad():
@@ -39,13 +50,7 @@ def reference_layer_losses(model, batch, epsilon: float, masks=None) -> list:
         if masks is not None:
             logits = logits.masked_fill(~masks, float("-inf"))
         lprobs = F.log_softmax(logits, dim=-1)[scored]
-        nll = -lprobs.gather(-1, target[scored][:, None]).squeeze(-1)
-        if masks is None:
-            smooth = -lprobs.mean(-1)
-        else:
-            allowed = masks[scored]
-            smooth = -torch.where(allowed, lprobs, torch.zeros_like(lprobs)).sum(-1) / allowed.sum(-1)
-        losses.append(((1 - epsilon) * nll + epsilon * smooth).sum())
+        losses.append(smoothed_loss(lprobs, target[scored], epsilon, None if masks is None else masks[scored]).sum())
     return losses
 
 
@@ -150,8 +155,7 @@ def test_drop_worst_leaves_out_each_layers_worst_tokens_in_training_only(model, 
     for state in extra["layer_states"]:
         lprobs = F.log_softmax(model.decoder.hidden_to_logits(state).float(), dim=-1)[scored]
         target = batch["target"][scored]
-        per_token = (1 - EPSILON) * -lprobs.gather(-1, target[:, None]).squeeze(-1) + EPSILON * -lprobs.mean(-1)
-        expected += per_token.sort().values[:kept].sum() / DECODER_LAYERS
+        expected += smoothed_loss(lprobs, target, EPSILON).sort().values[:kept].sum() / DECODER_LAYERS
     criterion.train()
     criterion.set_num_updates(4)  # past --drop-worst-after
     loss, sample_size, _ = criterion(model, batch)

@@ -1,0 +1,90 @@
+"""OFA's fine-tuning loss as OFA defines it (criterions/label_smoothed_cross_entropy.py of
+OFA-Sys/OFA): the label-smoothed target distribution, with and without SNLI-VE's answer
+constraints, and fairseq's --sentence-avg."""
+from __future__ import annotations
+
+import pytest
+import torch
+from fairseq import criterions, options
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+from ofa_mue.criterions.label_smoothed_cross_entropy import constrained_log_probs, token_losses
+from ofa_mue.data.snli_ve_dataset import answer_candidates, answer_trie
+from tiny_ofa import tiny_batch, tiny_dictionary, tiny_model, tiny_task
+
+EPSILON = 0.1
+
+
+def cross_entropy(smoothed_target: torch.Tensor, lprobs: torch.Tensor) -> torch.Tensor:
+    """``-sum_v q_v log p_v`` per row, with 0 where ``q`` is 0 (disallowed tokens have -inf log-probabilities)."""
+    return -torch.where(smoothed_target > 0, smoothed_target * lprobs, torch.zeros_like(lprobs)).sum(-1)
+
+
+def test_unconstrained_smoothing_keeps_one_minus_epsilon_on_the_target_and_spreads_epsilon_over_the_rest():
+    """OFA (as fairseq): the smoothed target gives the gold token 1 - eps and each of the other
+    V - 1 tokens eps / (V - 1)."""
+    generator = torch.Generator().manual_seed(0)
+    vocab = 7
+    lprobs = torch.log_softmax(torch.randn(5, vocab, generator=generator), -1)
+    target = torch.randint(0, vocab, (5,), generator=generator)
+    smoothed = torch.full((5, vocab), EPSILON / (vocab - 1))
+    smoothed[torch.arange(5), target] = 1 - EPSILON
+
+    loss, nll = token_losses(lprobs, target, EPSILON)
+
+    torch.testing.assert_close(loss, cross_entropy(smoothed, lprobs))
+    torch.testing.assert_close(nll, -lprobs[torch.arange(5), target])
+
+
+def test_snli_ve_answer_smoothing_gives_each_other_answer_half_of_epsilon(ofa_vocab):
+    """With SNLI-VE's answer trie, the answer position allows the three answers: the gold one
+    keeps 1 - eps and the two others get eps / 2 each; at eos, the only allowed token, the loss is 0."""
+    dictionary = ofa_vocab.dictionary
+    trie = answer_trie(ofa_vocab)
+    answers = dict(answer_candidates(ofa_vocab))
+    gold = torch.cat([answers["maybe"], torch.tensor([dictionary.eos()])])
+    masks = trie.constraint_mask(gold, 0, len(dictionary))
+    assert masks.sum(-1).tolist() == [3, 1]
+    logits = torch.randn(2, len(dictionary), generator=torch.Generator().manual_seed(1))
+    lprobs = constrained_log_probs(logits, masks)
+
+    smoothed = torch.zeros(2, len(dictionary))
+    for answer in ("no", "yes"):
+        smoothed[0, answers[answer][0]] = EPSILON / 2
+    smoothed[0, gold[0]] = 1 - EPSILON
+    smoothed[1, gold[1]] = 1.0
+
+    loss, _ = token_losses(lprobs, gold, EPSILON, masks)
+
+    torch.testing.assert_close(loss, cross_entropy(smoothed, lprobs))
+    assert loss[1].item() == 0.0
+
+
+def criterion_from_command_line(name: str, *flags: str):
+    """The criterion fairseq-train builds from ``--criterion name flags`` (built for the tiny model's dictionary)."""
+    args = options.parse_args_and_arch(options.get_training_parser(), [
+        "data", "--user-dir", "ofa_mue", "--task", "caption", "--arch", "ofa_tiny", "--criterion", name, *flags])
+    return criterions.build_criterion(convert_namespace_to_omegaconf(args).criterion, tiny_task(tiny_dictionary()))
+
+
+@pytest.mark.parametrize("name", ["adjust_label_smoothed_cross_entropy", "layerwise_label_smoothed_cross_entropy"])
+def test_sentence_avg_divides_the_gradient_by_the_sentences_as_in_ofa(name):
+    """fairseq's --sentence-avg (which OFA's criterion honours): the summed loss is divided by the
+    batch's sentences instead of its target tokens."""
+    model, batch = tiny_model(tiny_dictionary()), tiny_batch(tiny_dictionary())
+    per_token = criterion_from_command_line(name, "--label-smoothing", "0.1")
+    per_sentence = criterion_from_command_line(name, "--label-smoothing", "0.1", "--sentence-avg")
+    loss, sample_size, log = per_sentence(model, batch)
+    assert sample_size == log["sample_size"] == batch["nsentences"] != batch["ntokens"]
+    assert per_token(model, batch)[1] == batch["ntokens"]
+    torch.testing.assert_close(loss, per_token(model, batch)[0])
+
+
+@pytest.mark.parametrize("name", ["adjust_label_smoothed_cross_entropy", "layerwise_label_smoothed_cross_entropy"])
+@pytest.mark.parametrize("flags", [["--ignore-eos"], ["--ignore-prefix-size", "1"], ["--constraint-range", "4,100"],
+                                   ["--use-rdrop"], ["--reg-alpha", "1.0"], ["--sample-patch-num", "196"]])
+def test_ofa_criterion_options_this_project_does_not_implement_are_refused(name, flags, capsys):
+    """OFA's criterion options with no implementation here stop fairseq-train instead of being ignored."""
+    with pytest.raises(SystemExit):
+        criterion_from_command_line(name, *flags)
+    assert f"unrecognized arguments: {' '.join(flags)}" in capsys.readouterr().err
