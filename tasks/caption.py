@@ -19,6 +19,7 @@ from fairseq.tasks import register_task
 from ofa_mue.caption_metrics import caption_metrics, cider_scores
 from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
 from ofa_mue.data.caption_dataset import CaptionDataset
+from ofa_mue.data.text import strip_punctuation
 from ofa_mue.data.vocabulary import OFAVocabulary
 
 from .ofa_task import OFAConfig, OFATask
@@ -78,10 +79,15 @@ class CaptionTask(OFATask):
         """A generator for ``model`` with OFA's defaults updated by JSON generation options."""
         return self.build_generator([model], Namespace(**{**DEFAULT_GENERATION, **json.loads(options_json)}))
 
+    def caption_text(self, tokens: torch.Tensor) -> str:
+        """A generated caption as OFA's caption evaluation writes and scores it: decoded, without
+        ASCII punctuation (as OFA's training targets and references are), single spaces."""
+        return strip_punctuation(self.vocab.decode(tokens))
+
     def captions(self, generator, models, sample: Dict[str, Any], **kwargs: Any) -> List[str]:
-        """The best hypothesis of each sample, as text."""
+        """The best hypothesis of each sample, as :meth:`caption_text`."""
         hypotheses = generator.generate(models, sample, **kwargs)
-        return [self.vocab.decode(hypos[0]["tokens"]).strip() for hypos in hypotheses]
+        return [self.caption_text(hypos[0]["tokens"]) for hypos in hypotheses]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
         mode = (self.cfg.exit_verify, self.cfg.exit_verify_draft)  # which generator the options ask for
