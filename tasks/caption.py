@@ -21,6 +21,7 @@ from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
 from ofa_mue.data.caption_dataset import CaptionDataset
 from ofa_mue.data.text import strip_punctuation
 from ofa_mue.data.vocabulary import OFAVocabulary
+from ofa_mue.errors import ConfigError
 
 from .ofa_task import OFAConfig, OFATask
 
@@ -35,13 +36,16 @@ class CaptionConfig(OFAConfig):
     eval_cider: bool = field(default=False, metadata={"help": "generate captions and log CIDEr during validation"})
     eval_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
-        metadata={"help": "generation options for validation, as JSON (fairseq generation option names)"},
+        metadata={"help": "generation options for validation, as JSON (fairseq generation option names); as in OFA, "
+                          "options the JSON does not set take fairseq's defaults (max_len_b 200, no n-gram "
+                          "blocking); default: the values of OFA's recipes"},
     )
     scst: bool = field(default=False, metadata={"help": "self-critical training: keep training captions whole"})
     scst_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
         metadata={"help": "with --scst: generation options of the sampled captions, as JSON (fairseq generation "
-                          "option names; every beam or sample is one sampled caption)"},
+                          "option names; every beam or sample is one sampled caption); as for --eval-args, options "
+                          "it does not set take fairseq's defaults; default: the values of OFA's recipe"},
     )
 
 
@@ -70,14 +74,23 @@ class CaptionTask(OFATask):
     def build_model(self, cfg, from_checkpoint: bool = False):
         model = super().build_model(cfg, from_checkpoint)
         if self.cfg.eval_cider:
-            self.validation_generator = self._generator_from_json(model, self.cfg.eval_args)
+            self.validation_generator = self._generator_from_json(model, "--eval-args", self.cfg.eval_args)
         if self.cfg.scst:
-            self.scst_generator = self._generator_from_json(model, self.cfg.scst_args)
+            self.scst_generator = self._generator_from_json(model, "--scst-args", self.cfg.scst_args)
         return model
 
-    def _generator_from_json(self, model, options_json: str):
-        """A generator for ``model`` with OFA's defaults updated by JSON generation options."""
-        return self.build_generator([model], Namespace(**{**DEFAULT_GENERATION, **json.loads(options_json)}))
+    def _generator_from_json(self, model, flag: str, options_json: str):
+        """A generator for ``model`` with the JSON generation options of ``flag``, as OFA builds it:
+        what the JSON does not set takes fairseq's generation defaults (``max_len_b`` 200, no
+        n-gram blocking)."""
+        try:
+            options = json.loads(options_json)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{flag} must be a JSON object of generation options, got {options_json!r} ({error})") \
+                from None
+        if not isinstance(options, dict):
+            raise ConfigError(f"{flag} must be a JSON object of generation options, got {options_json!r}")
+        return self.build_generator([model], Namespace(**options))
 
     def caption_text(self, tokens: torch.Tensor) -> str:
         """A generated caption as OFA's caption evaluation writes and scores it: decoded, without

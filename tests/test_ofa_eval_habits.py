@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from ofa_mue.errors import ConfigError
+from ofa_mue.models.builders import model_args
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from tiny_ofa import IMAGE_SIZE, tiny_model
 
@@ -22,13 +24,18 @@ def ofa_caption(decoded: str) -> str:
     return decoded.translate(OFA_PUNCTUATION).strip()
 
 
-@pytest.fixture
-def caption_task(tmp_path: Path, image_b64) -> CaptionTask:
+def make_caption_task(folder: Path, image_b64, **options) -> CaptionTask:
+    """The caption task, with OFA's vocabulary, on a two-row test split in ``folder``."""
     rows = [["u0", "7", "a dog on grass", "dog", image_b64(9, 7)], ["u1", "8", "two cats", "cat", image_b64(5, 6)]]
-    (tmp_path / "test.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
-    task = CaptionTask.setup_task(CaptionConfig(data=str(tmp_path), patch_image_size=IMAGE_SIZE))
+    (folder / "test.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+    task = CaptionTask.setup_task(CaptionConfig(data=str(folder), patch_image_size=IMAGE_SIZE, **options))
     task.load_dataset("test")
     return task
+
+
+@pytest.fixture
+def caption_task(tmp_path: Path, image_b64) -> CaptionTask:
+    return make_caption_task(tmp_path, image_b64)
 
 
 def test_captions_lose_punctuation_as_in_ofas_evaluation(caption_task):
@@ -50,3 +57,48 @@ def test_captions_lose_punctuation_as_in_ofas_evaluation(caption_task):
         assert caption.startswith("a mans tshirt"), caption
         assert caption.split() == ofa_caption(text).split()
         assert caption == " ".join(caption.split())
+
+
+def tiny_args():
+    """A one-layer ``ofa_demo`` model's arguments, for ``task.build_model``."""
+    return model_args("ofa_demo", encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_layers=1, decoder_layers=1,
+                      encoder_attention_heads=2, decoder_attention_heads=2)
+
+
+def generation_of(generator) -> dict:
+    """The options a generator was built with, by fairseq's generation option names."""
+    blocker = generator.repeat_ngram_blocker
+    return {"beam": generator.beam_size, "max_len_a": generator.max_len_a, "max_len_b": generator.max_len_b,
+            "min_len": generator.min_len, "no_repeat_ngram_size": blocker.no_repeat_ngram_size if blocker else 0}
+
+
+# OFA's caption task builds its generators from Namespace(**json.loads(--eval-args)): what the
+# JSON does not set takes fairseq's build_generator defaults, as fairseq-generate's would.
+FAIRSEQ_DEFAULTS = {"beam": 5, "max_len_a": 0, "max_len_b": 200, "min_len": 1, "no_repeat_ngram_size": 0}
+OFA_RECIPE = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}  # train_caption_stage1_base.sh's --eval-args
+
+
+@pytest.mark.parametrize("given, expected", [
+    (None, {**FAIRSEQ_DEFAULTS, **OFA_RECIPE}),
+    ("{}", FAIRSEQ_DEFAULTS),
+    ('{"beam": 2, "max_len_b": 12}', {**FAIRSEQ_DEFAULTS, "beam": 2, "max_len_b": 12}),
+    (json.dumps(OFA_RECIPE), {**FAIRSEQ_DEFAULTS, **OFA_RECIPE}),
+], ids=["not_given", "empty", "partial", "ofa_recipe"])
+def test_eval_and_scst_args_mean_what_they_mean_in_ofa(tmp_path, image_b64, given, expected):
+    """``--eval-args`` / ``--scst-args`` as JSON set exactly the options they name; without
+    either option the recipes' values apply (OFA's own default '{}' would generate up to 200
+    tokens with no n-gram blocking)."""
+    options = {} if given is None else {"eval_args": given, "scst_args": given}
+    task = make_caption_task(tmp_path, image_b64, eval_cider=True, scst=True, **options)
+    task.build_model(tiny_args())
+    assert generation_of(task.validation_generator) == expected
+    assert generation_of(task.scst_generator) == expected
+
+
+@pytest.mark.parametrize("flag, option", [("--eval-args", "eval_args"), ("--scst-args", "scst_args")])
+@pytest.mark.parametrize("given", ["{'beam': 2}", "[2]"], ids=["python_quotes", "not_an_object"])
+def test_generation_json_that_is_not_an_object_names_the_option(tmp_path, image_b64, flag, option, given):
+    task = make_caption_task(tmp_path, image_b64, eval_cider=True, scst=True, **{option: given})
+    with pytest.raises(ConfigError) as error:
+        task.build_model(tiny_args())
+    assert flag in str(error.value) and given in str(error.value)
