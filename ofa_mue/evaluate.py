@@ -24,7 +24,8 @@ Over several processes or machines: ``--num-shards K --shard-id I`` scores shard
 (fairseq's batch sharding, see :mod:`ofa_mue.sharding`) and writes its rows to
 ``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the two
 files above from the K shard files, equal to one run's (run every shard with the same
-``--batch-size``). fairseq's ``--distributed-*`` options are refused.
+``--batch-size``). fairseq's ``--distributed-*`` options are refused. ``--fp16`` (which OFA's
+evaluation scripts pass) runs the model in float16, as OFA's evaluation does.
 """
 from __future__ import annotations
 
@@ -249,9 +250,11 @@ class EvaluationSetup:
 
 def refuse_distributed_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """fairseq's distributed options, which the parser accepts, are refused: one process scores
-    one shard (``--num-shards``/``--shard-id``), and ``python -m ofa_mue.merge`` joins them."""
-    given = [name for name in DistributedTrainingConfig.__dataclass_fields__
-             if hasattr(args, name) and getattr(args, name) != parser.get_default(name)]
+    one shard (``--num-shards``/``--shard-id``), and ``python -m ofa_mue.merge`` joins them.
+    The distributed configuration's mirrors of common options (``--fp16``, ...) are not among them."""
+    given = [name for name, field in DistributedTrainingConfig.__dataclass_fields__.items()
+             if hasattr(args, name) and getattr(args, name) != parser.get_default(name)
+             and not str(field.default).startswith("${common.")]
     if given:
         parser.error(f"--{given[0].replace('_', '-')} is not used here: split the work over processes or machines "
                      f"with --num-shards K --shard-id I and merge the shards with python -m ofa_mue.merge")
@@ -305,6 +308,8 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
                             cfg.dataset.num_workers, args.replace_images)
     for model in models:
         model.eval()
+        if cfg.common.fp16:  # as OFA's evaluate.py and fairseq-generate: the model in float16
+            model.half()
         if use_cuda:
             model.cuda()
     task.load_dataset(setup.split)

@@ -4,17 +4,26 @@ OFA's ``eval_caption`` writes it, and the generation options of ``--eval-args`` 
 from __future__ import annotations
 
 import json
+import re
 import string
+import subprocess
+import sys
 from argparse import Namespace
 from pathlib import Path
 
 import pytest
 import torch
 
+from demo_training import REPO, train_in_process
+from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError
+from ofa_mue.evaluate import build_parser, load_evaluation
 from ofa_mue.models.builders import model_args
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+from test_inference_with_checkpoint_settings import train_args
 from tiny_ofa import IMAGE_SIZE, tiny_model
+
+SNLI_TEST_ROWS = 6
 
 OFA_PUNCTUATION = str.maketrans({key: None for key in string.punctuation})
 
@@ -102,3 +111,35 @@ def test_generation_json_that_is_not_an_object_names_the_option(tmp_path, image_
     with pytest.raises(ConfigError) as error:
         task.build_model(tiny_args())
     assert flag in str(error.value) and given in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def snli_checkpoint(tmp_path_factory):
+    """Demo SNLI-VE data and a checkpoint fine-tuned on it for two updates by fairseq-train."""
+    demo = tmp_path_factory.mktemp("habits_demo")
+    generate_demo_data(demo, seed=5, train=16, valid=4, test=SNLI_TEST_ROWS, image_size=64)
+    save_dir = tmp_path_factory.mktemp("habits_snli")
+    train_in_process(train_args(demo / "snli_ve", demo / "bpe", save_dir, "--patch-image-size", "64",
+                                "--add-caption", "--max-update", "2", "--num-workers", "0"))
+    return demo, str(save_dir / "checkpoint_last.pt")
+
+
+def test_fp16_as_ofas_evaluation_scripts_pass_it(snli_checkpoint):
+    """OFA's evaluation scripts pass --fp16: ``python -m ofa_mue.evaluate`` then runs the model
+    in float16 (it refused the flag as a distributed option), and ``fairseq-generate --fp16``,
+    which halves the model but not the batch, runs (its images were float32: a traceback)
+    and gives the same answers."""
+    demo, checkpoint = snli_checkpoint
+    setup, _ = load_evaluation(build_parser(), [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve",
+                                                "--gen-subset", "test", "--cpu", "--fp16", "--batch-size", "4"])
+    assert {p.dtype for p in setup.models[0].parameters()} == {torch.float16}
+    evaluated = {r["row"] - 1: r["prediction"] for r in setup.evaluate()["records"]}
+    assert sorted(evaluated) == list(range(SNLI_TEST_ROWS))
+
+    done = subprocess.run([sys.executable, "-m", "fairseq_cli.generate", str(demo / "snli_ve"), "--user-dir",
+                           "ofa_mue", "--task", "snli_ve", "--path", checkpoint, "--gen-subset", "test",
+                           "--batch-size", "4", "--cpu", "--fp16"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = re.findall(r"^D-(\d+)\t\S+\t\s*(\S+)$", done.stdout + done.stderr, flags=re.MULTILINE)
+    assert {int(i): answer for i, answer in answers} == evaluated
