@@ -13,7 +13,10 @@ need a modality-decomposed model: ``--model-overrides "{'decompose_modalities': 
 a checkpoint trained without). Every row of the split is scored exactly once (a mismatch is
 an error). Metrics, the mean layers used per stream, the expected time reduction rate and
 the measured seconds are printed and written to ``RESULTS_PATH/{split}_metrics.json``;
-per-example predictions with the layers each used to ``RESULTS_PATH/{split}_predictions.jsonl``.
+per-example predictions with the layers each used to ``RESULTS_PATH/{split}_predictions.jsonl``,
+and the predictions alone as OFA's ``evaluate.py`` writes them to ``RESULTS_PATH/{split}_predict.json``
+(captions: ``image_id`` and ``caption``, which OFA's ``coco_eval.py`` reads; SNLI-VE:
+``uniq_id`` and ``answer``).
 With ``--exit-verify --beam 1`` (lossless mode, captions) the exits only draft and the output
 is the full model's; the metrics file then also reports the drafts' acceptance rate and mean
 accepted length. Both files are written atomically. Captions are
@@ -337,10 +340,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         log = logger.warning if summary["exit_profile"]["batch_size_caveat"] else logger.info
         log("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
     if out:
-        write_atomically(os.path.join(out, f"{setup.split}_predictions.jsonl"),
-                         "".join(json.dumps(r) + "\n" for r in result["records"]))
-        write_atomically(os.path.join(out, f"{setup.split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
+        write_result_files(out, setup.split, type(setup.task), result["records"], summary)
     return summary
+
+
+def write_result_files(out: str, split: str, task_class, records: List[Dict[str, Any]],
+                       summary: Dict[str, Any]) -> None:
+    """Write ``{split}_predictions.jsonl``, ``{split}_metrics.json`` and, in the format of OFA's
+    ``evaluate.py``, ``{split}_predict.json`` (:meth:`~ofa_mue.tasks.ofa_task.OFATask.ofa_predictions`)."""
+    write_atomically(os.path.join(out, f"{split}_predictions.jsonl"), "".join(json.dumps(r) + "\n" for r in records))
+    write_atomically(os.path.join(out, f"{split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
+    write_atomically(os.path.join(out, f"{split}_predict.json"), json.dumps(task_class.ofa_predictions(records)))
 
 
 def write_evaluation_shard(setup: EvaluationSetup, out: str) -> Dict[str, Any]:

@@ -55,6 +55,7 @@ class CaptionTask(OFATask):
 
     cfg: CaptionConfig
     SETTING_DEFAULTS = {**OFATask.SETTING_DEFAULTS, "max_tgt_length": 20}
+    OFA_PREDICTION_KEYS = ("image_id", "caption")  # what OFA's coco_eval.py reads
 
     def __init__(self, cfg: CaptionConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)

@@ -16,7 +16,7 @@ checkpoint, training from OFA's defaults.
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch.distributed
 from fairseq.dataclass import FairseqDataclass
@@ -302,6 +302,16 @@ class OFATask(FairseqTask):
         """The task's metrics over the records of a whole split (``quick``: only the main ones); a
         class method, so that ``python -m ofa_mue.merge`` needs no loaded task."""
         raise NotImplementedError
+
+    OFA_PREDICTION_KEYS: Tuple[str, str] = ("uniq_id", "answer")
+    """The keys of a row's id and prediction in OFA's ``{split}_predict.json``."""
+
+    @classmethod
+    def ofa_predictions(cls, records: List[Dict[str, Any]]) -> List[Dict[str, str]]:
+        """The records of a split as OFA's ``evaluate.py`` writes them to ``{split}_predict.json``:
+        one ``{id key: row id, prediction key: prediction}`` per row (:attr:`OFA_PREDICTION_KEYS`)."""
+        id_key, prediction_key = cls.OFA_PREDICTION_KEYS
+        return [{id_key: str(record["uniq_id"]), prediction_key: record["prediction"]} for record in records]
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         """fairseq's step; a criterion with ``set_num_updates`` learns the update first (as OFA

@@ -18,12 +18,13 @@ from demo_training import REPO, train_in_process
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError
 from ofa_mue.evaluate import build_parser, load_evaluation
+from ofa_mue.evaluate import main as evaluate_main
 from ofa_mue.models.builders import model_args
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
-from test_inference_with_checkpoint_settings import train_args
+from test_training_and_evaluation_cli import plain_train_argv
 from tiny_ofa import IMAGE_SIZE, tiny_model
 
-SNLI_TEST_ROWS = 6
+TEST_ROWS = 6
 
 OFA_PUNCTUATION = str.maketrans({key: None for key in string.punctuation})
 
@@ -114,27 +115,31 @@ def test_generation_json_that_is_not_an_object_names_the_option(tmp_path, image_
 
 
 @pytest.fixture(scope="module")
-def snli_checkpoint(tmp_path_factory):
-    """Demo SNLI-VE data and a checkpoint fine-tuned on it for two updates by fairseq-train."""
+def trained(tmp_path_factory):
+    """Demo data and, per task, a checkpoint fine-tuned on it for two updates by fairseq-train
+    (SNLI-VE with the premise in its prompt, as OFA's recipe trains it)."""
     demo = tmp_path_factory.mktemp("habits_demo")
-    generate_demo_data(demo, seed=5, train=16, valid=4, test=SNLI_TEST_ROWS, image_size=64)
-    save_dir = tmp_path_factory.mktemp("habits_snli")
-    train_in_process(train_args(demo / "snli_ve", demo / "bpe", save_dir, "--patch-image-size", "64",
-                                "--add-caption", "--max-update", "2", "--num-workers", "0"))
-    return demo, str(save_dir / "checkpoint_last.pt")
+    generate_demo_data(demo, seed=5, train=16, valid=4, test=TEST_ROWS, image_size=64)
+    checkpoints = {}
+    for task, extra in (("snli_ve", ("--add-caption",)), ("caption", ())):
+        save_dir = tmp_path_factory.mktemp(f"habits_{task}")
+        train_in_process(plain_train_argv(demo, task, save_dir, 2, *extra))
+        checkpoints[task] = str(save_dir / "checkpoint_last.pt")
+    return demo, checkpoints
 
 
-def test_fp16_as_ofas_evaluation_scripts_pass_it(snli_checkpoint):
+def test_fp16_as_ofas_evaluation_scripts_pass_it(trained):
     """OFA's evaluation scripts pass --fp16: ``python -m ofa_mue.evaluate`` then runs the model
     in float16 (it refused the flag as a distributed option), and ``fairseq-generate --fp16``,
     which halves the model but not the batch, runs (its images were float32: a traceback)
     and gives the same answers."""
-    demo, checkpoint = snli_checkpoint
+    demo, checkpoints = trained
+    checkpoint = checkpoints["snli_ve"]
     setup, _ = load_evaluation(build_parser(), [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve",
                                                 "--gen-subset", "test", "--cpu", "--fp16", "--batch-size", "4"])
     assert {p.dtype for p in setup.models[0].parameters()} == {torch.float16}
     evaluated = {r["row"] - 1: r["prediction"] for r in setup.evaluate()["records"]}
-    assert sorted(evaluated) == list(range(SNLI_TEST_ROWS))
+    assert sorted(evaluated) == list(range(TEST_ROWS))
 
     done = subprocess.run([sys.executable, "-m", "fairseq_cli.generate", str(demo / "snli_ve"), "--user-dir",
                            "ofa_mue", "--task", "snli_ve", "--path", checkpoint, "--gen-subset", "test",
@@ -143,3 +148,33 @@ def test_fp16_as_ofas_evaluation_scripts_pass_it(snli_checkpoint):
     assert done.returncode == 0, done.stderr[-3000:]
     answers = re.findall(r"^D-(\d+)\t\S+\t\s*(\S+)$", done.stdout + done.stderr, flags=re.MULTILINE)
     assert {int(i): answer for i, answer in answers} == evaluated
+
+
+def ofa_evaluation_argv(demo: Path, task: str, checkpoint: str, results: Path) -> list:
+    """OFA's run_scripts/{snli_ve/evaluate_snli_ve,caption/evaluate_caption}_base.sh, flag for flag,
+    with this machine's paths (the data also in --model-overrides, as the scripts pass it)."""
+    data = str(demo / task / "test.tsv")
+    if task == "snli_ve":
+        overrides = f'{{"data":"{data}","bpe_dir":"{demo / "bpe"}","selected_cols":"0,2,3,4,5"}}'
+        extra = ["--batch-size=8"]
+    else:
+        overrides = f'{{"data":"{data}","bpe_dir":"{demo / "bpe"}","eval_cider":False,"selected_cols":"1,4,2"}}'
+        extra = ["--batch-size=16", "--beam=5", "--max-len-b=16", "--no-repeat-ngram-size=3"]
+    return [data, f"--path={checkpoint}", f"--user-dir={REPO / 'ofa_mue'}", f"--task={task}", *extra[:1],
+            "--log-format=simple", "--log-interval=10", "--seed=7", "--gen-subset=test", f"--results-path={results}",
+            *extra[1:], "--fp16", "--num-workers=0", f"--model-overrides={overrides}"]
+
+
+@pytest.mark.parametrize("task, keys, id_column", [("snli_ve", ("uniq_id", "answer"), 0),
+                                                   ("caption", ("image_id", "caption"), 1)])
+def test_ofas_evaluation_scripts_run_and_write_ofas_predict_file(trained, tmp_path, task, keys, id_column):
+    """OFA's evaluation commands run as they are and write, beside this project's files,
+    ``test_predict.json`` as OFA's evaluate.py writes it (captions: what its coco_eval.py reads),
+    the rows keyed by the column --model-overrides' selected_cols names (captions: image-id)."""
+    demo, checkpoints = trained
+    summary = evaluate_main(ofa_evaluation_argv(demo, task, checkpoints[task], tmp_path))
+    assert summary["examples"] == TEST_ROWS
+    records = [json.loads(line) for line in (tmp_path / "test_predictions.jsonl").read_text().splitlines()]
+    rows = [line.split("\t") for line in (demo / task / "test.tsv").read_text().splitlines()]
+    predict = json.loads((tmp_path / "test_predict.json").read_text())
+    assert predict == [{keys[0]: row[id_column], keys[1]: record["prediction"]} for row, record in zip(rows, records)]
