@@ -68,6 +68,7 @@ class CaptionTask(OFATask):
             self.vocab,
             selected_cols=self.cfg.selected_cols,
             patch_image_size=self.cfg.patch_image_size,
+            imagenet_default_mean_and_std=self.cfg.imagenet_default_mean_and_std,
             max_tgt_length=self.cfg.max_tgt_length,
             scst=self.cfg.scst,
         )

@@ -67,6 +67,9 @@ class OFAConfig(FairseqDataclass):
     patch_image_size: Optional[int] = field(
         default=None, metadata={"help": "images are resized to this square size (default: the checkpoint's when "
                                         "evaluating, else 480)"})
+    imagenet_default_mean_and_std: Optional[bool] = field(
+        default=None, metadata={"help": "normalise images with ImageNet's mean and std, as OFA's option (default: the "
+                                        "checkpoint's when evaluating, else off: to [-1, 1])"})
     max_src_length: Optional[int] = field(
         default=None, metadata={"help": "maximum words of source text (default: the checkpoint's when evaluating, "
                                         "else 128)"})
@@ -179,7 +182,8 @@ class OFATask(FairseqTask):
     cfg: OFAConfig
     SETTING_DEFAULTS: Dict[str, Any] = {
         "selected_cols": None, "bpe_dir": None, "code_dict_size": DEFAULT_CODE_DICT_SIZE,
-        "num_bins": DEFAULT_NUM_BINS, "patch_image_size": 480, "max_src_length": 128, "max_tgt_length": 30,
+        "num_bins": DEFAULT_NUM_BINS, "patch_image_size": 480, "imagenet_default_mean_and_std": False,
+        "max_src_length": 128, "max_tgt_length": 30,
     }
     """OFA's default of each setting, used where neither the command line nor a checkpoint sets it."""
 

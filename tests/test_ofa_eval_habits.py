@@ -178,3 +178,33 @@ def test_ofas_evaluation_scripts_run_and_write_ofas_predict_file(trained, tmp_pa
     rows = [line.split("\t") for line in (demo / task / "test.tsv").read_text().splitlines()]
     predict = json.loads((tmp_path / "test_predict.json").read_text())
     assert predict == [{keys[0]: row[id_column], keys[1]: record["prediction"]} for row, record in zip(rows, records)]
+
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # OFA's IMAGENET_DEFAULT_*
+
+
+def test_imagenet_normalisation_is_a_setting_as_in_ofa(trained, tmp_path, image_b64):
+    """OFA's ``--imagenet-default-mean-and-std`` normalises images with ImageNet's mean and std;
+    a checkpoint fine-tuned with it is evaluated with it (it is saved in the task config, which
+    OFA's evaluation uses), and without it images are normalised to [-1, 1]."""
+    from torchvision.transforms.functional import normalize, resize, to_tensor
+    from torchvision.transforms import InterpolationMode
+
+    from ofa_mue.data.images import decode_image
+
+    demo, _ = trained
+    save_dir = tmp_path / "imagenet"
+    train_in_process(plain_train_argv(demo, "snli_ve", save_dir, 1, "--imagenet-default-mean-and-std"))
+    tsv = demo / "snli_ve" / "test.tsv"
+    image = resize(decode_image(tsv.read_text().splitlines()[0].split("\t")[2], str(tsv), 1), [64, 64],
+                   InterpolationMode.BICUBIC)
+    for checkpoint, mean, std in ((str(save_dir / "checkpoint_last.pt"), IMAGENET_MEAN, IMAGENET_STD),
+                                  (trained[1]["snli_ve"], (0.5,) * 3, (0.5,) * 3)):
+        setup, _ = load_evaluation(build_parser(), [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve",
+                                                    "--gen-subset", "test", "--cpu"])
+        expected = normalize(to_tensor(image), mean, std)
+        assert torch.allclose(setup.task.dataset("test")[0]["patch_image"], expected, atol=1e-6)
+    captions = make_caption_task(tmp_path, image_b64, imagenet_default_mean_and_std=True).dataset("test")
+    image = resize(decode_image(image_b64(9, 7), "test.tsv", 1), [IMAGE_SIZE, IMAGE_SIZE], InterpolationMode.BICUBIC)
+    assert torch.allclose(captions[0]["patch_image"], normalize(to_tensor(image), IMAGENET_MEAN, IMAGENET_STD),
+                          atol=1e-6)
