@@ -208,3 +208,22 @@ def test_imagenet_normalisation_is_a_setting_as_in_ofa(trained, tmp_path, image_
     image = resize(decode_image(image_b64(9, 7), "test.tsv", 1), [IMAGE_SIZE, IMAGE_SIZE], InterpolationMode.BICUBIC)
     assert torch.allclose(captions[0]["patch_image"], normalize(to_tensor(image), IMAGENET_MEAN, IMAGENET_STD),
                           atol=1e-6)
+
+
+def test_a_checkpoint_trained_with_interpolated_image_positions_is_refused(tmp_path):
+    """OFA's model option --interpolate-position (image position embeddings interpolated from
+    the --orig-patch-image-size grid) has no weights of its own, so such a checkpoint loaded
+    and silently computed other image positions than OFA's; it is refused in one line."""
+    from fairseq import checkpoint_utils
+
+    from ofa_mue.data.vocabulary import OFAVocabulary
+    from ofa_mue.errors import CheckpointError
+    from ofa_mue.models.builders import build_model
+    from test_checkpoint_round_trip import _ofa_cfg_checkpoint
+
+    model = build_model("ofa_tiny", OFAVocabulary.load().dictionary)
+    for interpolate, path in ((False, tmp_path / "plain.pt"), (True, tmp_path / "interpolated.pt")):
+        torch.save(_ofa_cfg_checkpoint(model, interpolate_position=interpolate), path)
+    checkpoint_utils.load_model_ensemble([str(tmp_path / "plain.pt")])
+    with pytest.raises(CheckpointError, match="--interpolate-position"):
+        checkpoint_utils.load_model_ensemble([str(tmp_path / "interpolated.pt")])
