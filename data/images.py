@@ -96,7 +96,8 @@ def _without_addresses(error: Exception) -> str:
     return re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the image data", str(error))
 
 
-def image_transform(size: int = 480, imagenet_default_mean_and_std: bool = False) -> Callable[[Image.Image], torch.Tensor]:
+def image_transform(size: int = 480,
+                    imagenet_default_mean_and_std: bool = False) -> Callable[[Image.Image], torch.Tensor]:
     """Bicubic resize to ``size`` x ``size``, then a [3, size, size] tensor normalised to [-1, 1]
     (with ``imagenet_default_mean_and_std``, OFA's option: with ImageNet's mean and std)."""
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if imagenet_default_mean_and_std else (IMAGE_MEAN, IMAGE_STD)

@@ -19,14 +19,14 @@ and the predictions alone as OFA's ``evaluate.py`` writes them to ``RESULTS_PATH
 ``uniq_id`` and ``answer``).
 With ``--exit-verify --beam 1`` (lossless mode, captions) the exits only draft and the output
 is the full model's; the metrics file then also reports the drafts' acceptance rate and mean
-accepted length. Both files are written atomically. Captions are
+accepted length. All three files are written atomically. Captions are
 generated with OFA's defaults (beam 5, ``--max-len-b 16``, ``--no-repeat-ngram-size 3``)
 unless given. ``--num-workers N`` loads the data in N processes (default 0: in this one).
 
 Over several processes or machines: ``--num-shards K --shard-id I`` scores shard I only
 (fairseq's batch sharding, see :mod:`ofa_mue.sharding`) and writes its rows to
-``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the two
-files above from the K shard files, equal to one run's (run every shard with the same
+``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the
+three files above from the K shard files, equal to one run's (run every shard with the same
 ``--batch-size``). fairseq's ``--distributed-*`` options are refused. ``--fp16`` (which OFA's
 evaluation scripts pass) runs the model in float16, as OFA's evaluation does.
 """

@@ -39,7 +39,8 @@ def merge_evaluation(shards: List[Dict[str, Any]], output_dir: str) -> Dict[str,
     description = shards[0]["description"]
     records = records_from_shard(merge_records(shards))
     task_class = TASK_REGISTRY[description["task"]]
-    result = split_result(task_class, records, sum(s["seconds"] for s in shards), ModelShape(**description["model_shape"]))
+    result = split_result(task_class, records, sum(s["seconds"] for s in shards),
+                          ModelShape(**description["model_shape"]))
     summary = evaluation_summary(description, result)
     write_result_files(output_dir, description["split"], task_class, result["records"], summary)
     print(json.dumps(summary, indent=2))
