@@ -346,11 +346,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 def write_result_files(out: str, split: str, task_class, records: List[Dict[str, Any]],
                        summary: Dict[str, Any]) -> None:
-    """Write ``{split}_predictions.jsonl``, ``{split}_metrics.json`` and, in the format of OFA's
-    ``evaluate.py``, ``{split}_predict.json`` (:meth:`~ofa_mue.tasks.ofa_task.OFATask.ofa_predictions`)."""
+    """Write ``{split}_predictions.jsonl``, in the format of OFA's ``evaluate.py`` ``{split}_predict.json``
+    (:meth:`~ofa_mue.tasks.ofa_task.OFATask.ofa_predictions`), and last ``{split}_metrics.json``."""
     write_atomically(os.path.join(out, f"{split}_predictions.jsonl"), "".join(json.dumps(r) + "\n" for r in records))
-    write_atomically(os.path.join(out, f"{split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
     write_atomically(os.path.join(out, f"{split}_predict.json"), json.dumps(task_class.ofa_predictions(records)))
+    write_atomically(os.path.join(out, f"{split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
 
 
 def write_evaluation_shard(setup: EvaluationSetup, out: str) -> Dict[str, Any]:
