@@ -1,6 +1,9 @@
-"""Evaluation as OFA's own evaluation does it, for users with OFA's habits: caption text as
-OFA's ``eval_caption`` writes it, and the generation options of ``--eval-args`` /
-``--scst-args`` meaning what they mean in OFA's caption task."""
+"""Evaluation as OFA's own evaluation does it, for users with OFA's habits (audit h25): caption
+text as OFA's ``eval_caption`` writes and scores it; ``--eval-args`` / ``--scst-args`` meaning
+what they mean in OFA's caption task; ``--fp16`` as OFA's evaluation scripts pass it; those
+scripts' flags run unchanged and write OFA's ``{split}_predict.json``; OFA's
+``--imagenet-default-mean-and-std`` taken from the checkpoint; a checkpoint trained with
+``--interpolate-position`` refused."""
 from __future__ import annotations
 
 import json
