@@ -3,7 +3,8 @@
 Registered as ``scst_reward_criterion`` (OFA's name); needs ``--task caption --scst``.
 For each image the task's SCST generator (``--scst-args``; OFA's stage-2 settings by
 default: beam 5, ``max_len_b`` 16, no repeated 3-gram, every finished beam one caption;
-``{"sampling": true}`` samples ``beam`` captions instead) gives K captions, without
+``{"sampling": true, "max_len_b": 16}`` samples ``beam`` captions instead: as in OFA, what
+the JSON leaves out takes fairseq's generation defaults) gives K captions, without
 gradients and in eval mode. Each caption's reward is its CIDEr-D against the image's
 references (:mod:`.cider_reward`; document frequencies from the training split's
 references, one document per TSV row, read once at the first step, or with

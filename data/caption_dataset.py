@@ -36,8 +36,9 @@ class CaptionDataset(OFATSVDataset):
         patch_image_size: int = 480,
         max_tgt_length: int = 30,
         scst: bool = False,
+        imagenet_default_mean_and_std: bool = False,
     ):
-        super().__init__(split, path, vocab, selected_cols, patch_image_size)
+        super().__init__(split, path, vocab, selected_cols, patch_image_size, imagenet_default_mean_and_std)
         self.max_tgt_length = max_tgt_length
         self.truncate_target = split == "train" and not scst
         self.source = vocab.encode(PROMPT, add_bos=True, add_eos=True)

@@ -15,9 +15,12 @@ from torchvision import transforms
 
 from ofa_mue.errors import DataError
 
-# OFA normalises every channel to [-1, 1].
+# OFA normalises every channel to [-1, 1] ...
 IMAGE_MEAN = (0.5, 0.5, 0.5)
 IMAGE_STD = (0.5, 0.5, 0.5)
+# ... or, with its --imagenet-default-mean-and-std, with ImageNet's statistics.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 BACKGROUND = (255, 255, 255)
 """Transparent pixels are composited onto this colour (white)."""
@@ -93,10 +96,13 @@ def _without_addresses(error: Exception) -> str:
     return re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the image data", str(error))
 
 
-def image_transform(size: int = 480) -> Callable[[Image.Image], torch.Tensor]:
-    """Bicubic resize to ``size`` x ``size``, then a [3, size, size] tensor normalised to [-1, 1]."""
+def image_transform(size: int = 480,
+                    imagenet_default_mean_and_std: bool = False) -> Callable[[Image.Image], torch.Tensor]:
+    """Bicubic resize to ``size`` x ``size``, then a [3, size, size] tensor normalised to [-1, 1]
+    (with ``imagenet_default_mean_and_std``, OFA's option: with ImageNet's mean and std)."""
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if imagenet_default_mean_and_std else (IMAGE_MEAN, IMAGE_STD)
     return transforms.Compose([
         transforms.Resize((size, size), interpolation=transforms.InterpolationMode.BICUBIC),
         transforms.ToTensor(),
-        transforms.Normalize(mean=IMAGE_MEAN, std=IMAGE_STD),
+        transforms.Normalize(mean=mean, std=std),
     ])

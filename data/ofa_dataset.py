@@ -58,7 +58,7 @@ def collate_samples(samples: List[Dict[str, Any]], pad: int) -> Dict[str, Any]:
 
 
 class OFATSVDataset(FairseqDataset):
-    """Base of the task datasets: one TSV row -> one sample with a patch image.
+    """Base of the task datasets: one TSV row -> one sample with a patch image (:func:`image_transform`).
 
     Subclasses set ``COLUMNS`` (the field names they read, used in error messages) and
     ``DEFAULT_SELECTED_COLS`` (their positions in OFA's files), and build samples with
@@ -75,11 +75,12 @@ class OFATSVDataset(FairseqDataset):
         vocab: OFAVocabulary,
         selected_cols: SelectedCols = None,
         patch_image_size: int = 480,
+        imagenet_default_mean_and_std: bool = False,
     ):
         self.split = split
         self.vocab = vocab
         self.reader = TSVReader(path, self.COLUMNS, selected_cols if selected_cols else self.DEFAULT_SELECTED_COLS)
-        self.transform = image_transform(patch_image_size)
+        self.transform = image_transform(patch_image_size, imagenet_default_mean_and_std)
         self.bos = vocab.dictionary.bos()
         self.eos = vocab.dictionary.eos()
         self.pad = vocab.dictionary.pad()

@@ -98,10 +98,11 @@ class SnliVeDataset(OFATSVDataset):
         add_caption: bool = False,
         prompt_type: str = "prev_output",
         constraint_masks: bool = True,
+        imagenet_default_mean_and_std: bool = False,
     ):
         if prompt_type not in PROMPT_TYPES:
             raise ValueError(f"prompt_type must be one of {PROMPT_TYPES}, got {prompt_type!r}")
-        super().__init__(split, path, vocab, selected_cols, patch_image_size)
+        super().__init__(split, path, vocab, selected_cols, patch_image_size, imagenet_default_mean_and_std)
         self.max_src_length = max_src_length
         self.add_caption = add_caption
         self.prompt_type = prompt_type

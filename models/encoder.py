@@ -113,8 +113,11 @@ class OFAEncoder(FairseqEncoder):
         return self.dropout(x), positions
 
     def embed_image(self, patch_images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Patch embeddings ``[B, N, D]``, raw position embeddings ``[1, N, D]`` and position ids ``[N]``."""
-        features = self.embed_images(patch_images)
+        """Patch embeddings ``[B, N, D]``, raw position embeddings ``[1, N, D]`` and position ids ``[N]``.
+
+        The images are taken in the model's precision (``fairseq-generate --fp16`` halves the
+        model, not the batch; OFA's evaluation halves both)."""
+        features = self.embed_images(patch_images.to(self.image_proj.weight.dtype))
         height, width = features.shape[-2:]
         if height > self.image_bucket_size or width > self.image_bucket_size:
             raise ConfigError(image_too_large_message(tuple(patch_images.shape[-2:]), (height, width),

@@ -224,6 +224,10 @@ def _check_supported(args) -> None:
         raise CheckpointError("OFA shares embeddings: encoder and decoder embedding dimensions must be equal")
     if not (args.encoder_normalize_before and args.decoder_normalize_before):
         raise CheckpointError("only pre-LN OFA models (encoder/decoder_normalize_before) are supported")
+    if getattr(args, "interpolate_position", False):  # an OFA model option with no weights of its own
+        raise CheckpointError("the model was trained with OFA's --interpolate-position (image position embeddings "
+                              "interpolated from the --orig-patch-image-size grid), which ofa_mue does not implement: "
+                              "its image positions would differ from OFA's")
 
 
 def _layer_options(args, side: str) -> LayerOptions:

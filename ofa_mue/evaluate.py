@@ -13,18 +13,22 @@ need a modality-decomposed model: ``--model-overrides "{'decompose_modalities': 
 a checkpoint trained without). Every row of the split is scored exactly once (a mismatch is
 an error). Metrics, the mean layers used per stream, the expected time reduction rate and
 the measured seconds are printed and written to ``RESULTS_PATH/{split}_metrics.json``;
-per-example predictions with the layers each used to ``RESULTS_PATH/{split}_predictions.jsonl``.
+per-example predictions with the layers each used to ``RESULTS_PATH/{split}_predictions.jsonl``,
+and the predictions alone as OFA's ``evaluate.py`` writes them to ``RESULTS_PATH/{split}_predict.json``
+(captions: ``image_id`` and ``caption``, which OFA's ``coco_eval.py`` reads; SNLI-VE:
+``uniq_id`` and ``answer``).
 With ``--exit-verify --beam 1`` (lossless mode, captions) the exits only draft and the output
 is the full model's; the metrics file then also reports the drafts' acceptance rate and mean
-accepted length. Both files are written atomically. Captions are
+accepted length. All three files are written atomically. Captions are
 generated with OFA's defaults (beam 5, ``--max-len-b 16``, ``--no-repeat-ngram-size 3``)
 unless given. ``--num-workers N`` loads the data in N processes (default 0: in this one).
 
 Over several processes or machines: ``--num-shards K --shard-id I`` scores shard I only
 (fairseq's batch sharding, see :mod:`ofa_mue.sharding`) and writes its rows to
-``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the two
-files above from the K shard files, equal to one run's (run every shard with the same
-``--batch-size``). fairseq's ``--distributed-*`` options are refused.
+``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the
+three files above from the K shard files, equal to one run's (run every shard with the same
+``--batch-size``). fairseq's ``--distributed-*`` options are refused. ``--fp16`` (which OFA's
+evaluation scripts pass) runs the model in float16, as OFA's evaluation does.
 """
 from __future__ import annotations
 
@@ -249,9 +253,11 @@ class EvaluationSetup:
 
 def refuse_distributed_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """fairseq's distributed options, which the parser accepts, are refused: one process scores
-    one shard (``--num-shards``/``--shard-id``), and ``python -m ofa_mue.merge`` joins them."""
-    given = [name for name in DistributedTrainingConfig.__dataclass_fields__
-             if hasattr(args, name) and getattr(args, name) != parser.get_default(name)]
+    one shard (``--num-shards``/``--shard-id``), and ``python -m ofa_mue.merge`` joins them.
+    The distributed configuration's mirrors of common options (``--fp16``, ...) are not among them."""
+    given = [name for name, field in DistributedTrainingConfig.__dataclass_fields__.items()
+             if hasattr(args, name) and getattr(args, name) != parser.get_default(name)
+             and not str(field.default).startswith("${common.")]
     if given:
         parser.error(f"--{given[0].replace('_', '-')} is not used here: split the work over processes or machines "
                      f"with --num-shards K --shard-id I and merge the shards with python -m ofa_mue.merge")
@@ -305,6 +311,8 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
                             cfg.dataset.num_workers, args.replace_images)
     for model in models:
         model.eval()
+        if cfg.common.fp16:  # as OFA's evaluate.py and fairseq-generate: the model in float16
+            model.half()
         if use_cuda:
             model.cuda()
     task.load_dataset(setup.split)
@@ -332,10 +340,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         log = logger.warning if summary["exit_profile"]["batch_size_caveat"] else logger.info
         log("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
     if out:
-        write_atomically(os.path.join(out, f"{setup.split}_predictions.jsonl"),
-                         "".join(json.dumps(r) + "\n" for r in result["records"]))
-        write_atomically(os.path.join(out, f"{setup.split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
+        write_result_files(out, setup.split, type(setup.task), result["records"], summary)
     return summary
+
+
+def write_result_files(out: str, split: str, task_class, records: List[Dict[str, Any]],
+                       summary: Dict[str, Any]) -> None:
+    """Write ``{split}_predictions.jsonl``, in the format of OFA's ``evaluate.py`` ``{split}_predict.json``
+    (:meth:`~ofa_mue.tasks.ofa_task.OFATask.ofa_predictions`), and last ``{split}_metrics.json``."""
+    write_atomically(os.path.join(out, f"{split}_predictions.jsonl"), "".join(json.dumps(r) + "\n" for r in records))
+    write_atomically(os.path.join(out, f"{split}_predict.json"), json.dumps(task_class.ofa_predictions(records)))
+    write_atomically(os.path.join(out, f"{split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
 
 
 def write_evaluation_shard(setup: EvaluationSetup, out: str) -> Dict[str, Any]:

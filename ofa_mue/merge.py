@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from fairseq.tasks import TASK_REGISTRY
 
 import ofa_mue  # noqa: F401  (registers the tasks)
-from .atomic_files import write_atomically
 from .calibrate import merge_calibration
 from .core.flops import ModelShape
-from .evaluate import evaluation_summary, records_from_shard, run_cli, split_result
+from .evaluate import evaluation_summary, records_from_shard, run_cli, split_result, write_result_files
 from .errors import ShardError
 from .sharding import merge_records, read_shards
 from .sweep import merge_sweep
@@ -36,17 +34,15 @@ logger = logging.getLogger("ofa_mue.merge")
 
 
 def merge_evaluation(shards: List[Dict[str, Any]], output_dir: str) -> Dict[str, Any]:
-    """Write ``{split}_metrics.json`` and ``{split}_predictions.jsonl`` of the merged shards;
+    """Write the result files of the merged shards (:func:`~ofa_mue.evaluate.write_result_files`);
     return the summary."""
     description = shards[0]["description"]
     records = records_from_shard(merge_records(shards))
-    result = split_result(TASK_REGISTRY[description["task"]], records, sum(s["seconds"] for s in shards),
+    task_class = TASK_REGISTRY[description["task"]]
+    result = split_result(task_class, records, sum(s["seconds"] for s in shards),
                           ModelShape(**description["model_shape"]))
     summary = evaluation_summary(description, result)
-    split = description["split"]
-    write_atomically(os.path.join(output_dir, f"{split}_predictions.jsonl"),
-                     "".join(json.dumps(r) + "\n" for r in result["records"]))
-    write_atomically(os.path.join(output_dir, f"{split}_metrics.json"), json.dumps(summary, indent=2) + "\n")
+    write_result_files(output_dir, description["split"], task_class, result["records"], summary)
     print(json.dumps(summary, indent=2))
     return summary
 

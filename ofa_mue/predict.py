@@ -224,7 +224,7 @@ class Predictor:
     def _captions(self, sample: Dict[str, Any], show_layers: bool) -> List[Dict[str, Any]]:
         hypotheses = self.generator.generate(self.models, sample)
         best = [hypos[0]["tokens"] for hypos in hypotheses]
-        results = [{"output": self.task.vocab.decode(tokens).strip()} for tokens in best]
+        results = [{"output": self.task.caption_text(tokens)} for tokens in best]
         if show_layers:
             layers = self._replayed_token_layers(sample, best, self.generator.last_session)
             for result, example, tokens, token_layers in zip(results, self.generator.last_example_layers, best, layers):

@@ -19,7 +19,9 @@ from fairseq.tasks import register_task
 from ofa_mue.caption_metrics import caption_metrics, cider_scores
 from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
 from ofa_mue.data.caption_dataset import CaptionDataset
+from ofa_mue.data.text import strip_punctuation
 from ofa_mue.data.vocabulary import OFAVocabulary
+from ofa_mue.errors import ConfigError
 
 from .ofa_task import OFAConfig, OFATask
 
@@ -34,13 +36,16 @@ class CaptionConfig(OFAConfig):
     eval_cider: bool = field(default=False, metadata={"help": "generate captions and log CIDEr during validation"})
     eval_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
-        metadata={"help": "generation options for validation, as JSON (fairseq generation option names)"},
+        metadata={"help": "generation options for validation, as JSON (fairseq generation option names); as in OFA, "
+                          "options the JSON does not set take fairseq's defaults (max_len_b 200, no n-gram "
+                          "blocking); default: the values of OFA's recipes"},
     )
     scst: bool = field(default=False, metadata={"help": "self-critical training: keep training captions whole"})
     scst_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
         metadata={"help": "with --scst: generation options of the sampled captions, as JSON (fairseq generation "
-                          "option names; every beam or sample is one sampled caption)"},
+                          "option names; every beam or sample is one sampled caption); as for --eval-args, options "
+                          "it does not set take fairseq's defaults; default: the values of OFA's recipe"},
     )
 
 
@@ -49,6 +54,7 @@ class CaptionTask(OFATask):
     """Image -> caption."""
 
     cfg: CaptionConfig
+    OFA_PREDICTION_KEYS = ("image_id", "caption")  # what OFA's coco_eval.py reads
 
     def __init__(self, cfg: CaptionConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)
@@ -61,6 +67,7 @@ class CaptionTask(OFATask):
             self.vocab,
             selected_cols=self.cfg.selected_cols,
             patch_image_size=self.cfg.patch_image_size,
+            imagenet_default_mean_and_std=self.cfg.imagenet_default_mean_and_std,
             max_tgt_length=self.cfg.max_tgt_length,
             scst=self.cfg.scst,
         )
@@ -68,19 +75,33 @@ class CaptionTask(OFATask):
     def build_model(self, cfg, from_checkpoint: bool = False):
         model = super().build_model(cfg, from_checkpoint)
         if self.cfg.eval_cider:
-            self.validation_generator = self._generator_from_json(model, self.cfg.eval_args)
+            self.validation_generator = self._generator_from_json(model, "--eval-args", self.cfg.eval_args)
         if self.cfg.scst:
-            self.scst_generator = self._generator_from_json(model, self.cfg.scst_args)
+            self.scst_generator = self._generator_from_json(model, "--scst-args", self.cfg.scst_args)
         return model
 
-    def _generator_from_json(self, model, options_json: str):
-        """A generator for ``model`` with OFA's defaults updated by JSON generation options."""
-        return self.build_generator([model], Namespace(**{**DEFAULT_GENERATION, **json.loads(options_json)}))
+    def _generator_from_json(self, model, flag: str, options_json: str):
+        """A generator for ``model`` with the JSON generation options of ``flag``, as OFA builds it:
+        what the JSON does not set takes fairseq's generation defaults (``max_len_b`` 200, no
+        n-gram blocking)."""
+        try:
+            options = json.loads(options_json)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{flag} must be a JSON object of generation options, got {options_json!r} ({error})") \
+                from None
+        if not isinstance(options, dict):
+            raise ConfigError(f"{flag} must be a JSON object of generation options, got {options_json!r}")
+        return self.build_generator([model], Namespace(**options))
+
+    def caption_text(self, tokens: torch.Tensor) -> str:
+        """A generated caption as OFA's caption evaluation writes and scores it: decoded, without
+        ASCII punctuation (as OFA's training targets and references are), single spaces."""
+        return strip_punctuation(self.vocab.decode(tokens))
 
     def captions(self, generator, models, sample: Dict[str, Any], **kwargs: Any) -> List[str]:
-        """The best hypothesis of each sample, as text."""
+        """The best hypothesis of each sample, as :meth:`caption_text`."""
         hypotheses = generator.generate(models, sample, **kwargs)
-        return [self.vocab.decode(hypos[0]["tokens"]).strip() for hypos in hypotheses]
+        return [self.caption_text(hypos[0]["tokens"]) for hypos in hypotheses]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
         mode = (self.cfg.exit_verify, self.cfg.exit_verify_draft)  # which generator the options ask for

@@ -16,7 +16,7 @@ checkpoint, training from OFA's defaults.
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch.distributed
 from fairseq.dataclass import FairseqDataclass
@@ -67,6 +67,9 @@ class OFAConfig(FairseqDataclass):
     patch_image_size: Optional[int] = field(
         default=None, metadata={"help": "images are resized to this square size (default: the checkpoint's when "
                                         "evaluating, else 480)"})
+    imagenet_default_mean_and_std: Optional[bool] = field(
+        default=None, metadata={"help": "normalise images with ImageNet's mean and std, as OFA's option (default: the "
+                                        "checkpoint's when evaluating, else off: to [-1, 1])"})
     max_src_length: Optional[int] = field(
         default=None, metadata={"help": "maximum words of source text (default: the checkpoint's when evaluating, "
                                         "else 128)"})
@@ -179,7 +182,8 @@ class OFATask(FairseqTask):
     cfg: OFAConfig
     SETTING_DEFAULTS: Dict[str, Any] = {
         "selected_cols": None, "bpe_dir": None, "code_dict_size": DEFAULT_CODE_DICT_SIZE,
-        "num_bins": DEFAULT_NUM_BINS, "patch_image_size": 480, "max_src_length": 128, "max_tgt_length": 30,
+        "num_bins": DEFAULT_NUM_BINS, "patch_image_size": 480, "imagenet_default_mean_and_std": False,
+        "max_src_length": 128, "max_tgt_length": 30,
     }
     """OFA's default of each setting, used where neither the command line nor a checkpoint sets it."""
 
@@ -302,6 +306,16 @@ class OFATask(FairseqTask):
         """The task's metrics over the records of a whole split (``quick``: only the main ones); a
         class method, so that ``python -m ofa_mue.merge`` needs no loaded task."""
         raise NotImplementedError
+
+    OFA_PREDICTION_KEYS: Tuple[str, str] = ("uniq_id", "answer")
+    """The keys of a row's id and prediction in OFA's ``{split}_predict.json``."""
+
+    @classmethod
+    def ofa_predictions(cls, records: List[Dict[str, Any]]) -> List[Dict[str, str]]:
+        """The records of a split as OFA's ``evaluate.py`` writes them to ``{split}_predict.json``:
+        one ``{id key: row id, prediction key: prediction}`` per row (:attr:`OFA_PREDICTION_KEYS`)."""
+        id_key, prediction_key = cls.OFA_PREDICTION_KEYS
+        return [{id_key: str(record["uniq_id"]), prediction_key: record["prediction"]} for record in records]
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         """fairseq's step; a criterion with ``set_num_updates`` learns the update first (as OFA

@@ -73,6 +73,7 @@ class SnliVeTask(OFATask):
             self.vocab,
             selected_cols=self.cfg.selected_cols,
             patch_image_size=self.cfg.patch_image_size,
+            imagenet_default_mean_and_std=self.cfg.imagenet_default_mean_and_std,
             max_src_length=self.cfg.max_src_length,
             add_caption=self.cfg.add_caption,
             prompt_type=self.cfg.prompt_type,

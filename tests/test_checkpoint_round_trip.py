@@ -12,8 +12,7 @@ from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import CheckpointError
 
 # Options OFA's caption task has and ours does not: official checkpoints carry them.
-OFA_ONLY_TASK_OPTIONS = {"eval_bleu": False, "eval_print_samples": False, "imagenet_default_mean_and_std": False,
-                         "uses_ema": False, "max_image_size": 512}
+OFA_ONLY_TASK_OPTIONS = {"eval_bleu": False, "eval_print_samples": False, "uses_ema": False, "max_image_size": 512}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,7 @@ def _ofa_cfg_checkpoint(model, arch: str = "ofa_tiny", **model_overrides) -> dic
     model_namespace = model_args(arch, **model_overrides)
     model_namespace._name = arch
     task = {"_name": "caption", "data": "unused.tsv", "selected_cols": "1,4,2", "patch_image_size": 480,
-            **OFA_ONLY_TASK_OPTIONS}
+            "imagenet_default_mean_and_std": False, **OFA_ONLY_TASK_OPTIONS}
     return {"cfg": {"model": model_namespace, "task": task}, "model": model.state_dict()}
 
 

@@ -46,9 +46,11 @@ def test_two_evaluations_give_identical_predictions_and_exit_layers(demo_data, d
     evaluate_twice(demo_data, task, checkpoint, first, second)
 
     for results in (first, second):  # complete files, written atomically: no temporary left behind
-        assert sorted(p.name for p in results.iterdir()) == ["test_metrics.json", "test_predictions.jsonl"]
+        assert sorted(p.name for p in results.iterdir()) == ["test_metrics.json", "test_predict.json",
+                                                             "test_predictions.jsonl"]
     predictions = (first / "test_predictions.jsonl").read_bytes()
     assert predictions == (second / "test_predictions.jsonl").read_bytes()
+    assert (first / "test_predict.json").read_bytes() == (second / "test_predict.json").read_bytes()
     assert metrics_without_timing(first / "test_metrics.json") == metrics_without_timing(second / "test_metrics.json")
 
     records: List[Dict] = [json.loads(line) for line in predictions.decode().splitlines()]

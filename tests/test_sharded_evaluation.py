@@ -62,7 +62,8 @@ def test_merged_caption_shards_equal_the_unsharded_evaluation(caption_runs, tmp_
                                                                         "test.shard1-of-2.json"]
     merge.main([str(caption_runs["shards"]), "--output-dir", str(tmp_path)])
     full = caption_runs["full"]
-    assert (tmp_path / "test_predictions.jsonl").read_bytes() == (full / "test_predictions.jsonl").read_bytes()
+    for name in ("test_predictions.jsonl", "test_predict.json"):  # this project's, and OFA's format
+        assert (tmp_path / name).read_bytes() == (full / name).read_bytes()
     merged = metrics_without_seconds(tmp_path / "test_metrics.json")
     assert merged == metrics_without_seconds(full / "test_metrics.json")
     assert merged["examples"] == TEST_ROWS

@@ -1,0 +1,232 @@
+"""Evaluation as OFA's own evaluation does it, for users with OFA's habits (audit h25): caption
+text as OFA's ``eval_caption`` writes and scores it; ``--eval-args`` / ``--scst-args`` meaning
+what they mean in OFA's caption task; ``--fp16`` as OFA's evaluation scripts pass it; those
+scripts' flags run unchanged and write OFA's ``{split}_predict.json``; OFA's
+``--imagenet-default-mean-and-std`` taken from the checkpoint; a checkpoint trained with
+``--interpolate-position`` refused."""
+from __future__ import annotations
+
+import json
+import re
+import string
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+import torch
+
+from demo_training import REPO, train_in_process
+from ofa_mue.demo.generate import generate_demo_data
+from ofa_mue.errors import ConfigError
+from ofa_mue.evaluate import build_parser, load_evaluation
+from ofa_mue.evaluate import main as evaluate_main
+from ofa_mue.models.builders import model_args
+from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+from test_training_and_evaluation_cli import plain_train_argv
+from tiny_ofa import IMAGE_SIZE, tiny_model
+
+TEST_ROWS = 6
+
+OFA_PUNCTUATION = str.maketrans({key: None for key in string.punctuation})
+
+
+def ofa_caption(decoded: str) -> str:
+    """OFA's ``eval_caption``: the decoded hypothesis without ASCII punctuation, stripped."""
+    return decoded.translate(OFA_PUNCTUATION).strip()
+
+
+def make_caption_task(folder: Path, image_b64, **options) -> CaptionTask:
+    """The caption task, with OFA's vocabulary, on a two-row test split in ``folder``."""
+    rows = [["u0", "7", "a dog on grass", "dog", image_b64(9, 7)], ["u1", "8", "two cats", "cat", image_b64(5, 6)]]
+    (folder / "test.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+    task = CaptionTask.setup_task(CaptionConfig(data=str(folder), patch_image_size=IMAGE_SIZE, **options))
+    task.load_dataset("test")
+    return task
+
+
+@pytest.fixture
+def caption_task(tmp_path: Path, image_b64) -> CaptionTask:
+    return make_caption_task(tmp_path, image_b64)
+
+
+def test_captions_lose_punctuation_as_in_ofas_evaluation(caption_task):
+    """A hypothesis holding punctuation (forced here as a prefix of real beam search) is
+    written and scored as OFA's evaluation writes it: "a man's t-shirt." -> "a mans tshirt"."""
+    task = caption_task
+    model = tiny_model(task.vocab.dictionary).eval()
+    dataset = task.dataset("test")
+    sample = dataset.collater([dataset[0], dataset[1]])
+    prefix = task.vocab.encode(" a man's t-shirt.")
+    prefix_tokens = prefix.unsqueeze(0).expand(2, -1)
+    generator = task.build_generator([model], Namespace(beam=2, max_len_b=len(prefix) + 3))
+    with torch.no_grad():
+        hypotheses = generator.generate([model], sample, prefix_tokens=prefix_tokens)
+        captions = task.captions(generator, [model], sample, prefix_tokens=prefix_tokens)
+    decoded = [task.vocab.decode(hypos[0]["tokens"]) for hypos in hypotheses]
+    assert all(text.startswith(" a man's t-shirt.") for text in decoded), decoded  # the punctuation is there
+    for caption, text in zip(captions, decoded):
+        assert caption.startswith("a mans tshirt"), caption
+        assert caption.split() == ofa_caption(text).split()
+        assert caption == " ".join(caption.split())
+
+
+def tiny_args():
+    """A one-layer ``ofa_demo`` model's arguments, for ``task.build_model``."""
+    return model_args("ofa_demo", encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_layers=1, decoder_layers=1,
+                      encoder_attention_heads=2, decoder_attention_heads=2)
+
+
+def generation_of(generator) -> dict:
+    """The options a generator was built with, by fairseq's generation option names."""
+    blocker = generator.repeat_ngram_blocker
+    return {"beam": generator.beam_size, "max_len_a": generator.max_len_a, "max_len_b": generator.max_len_b,
+            "min_len": generator.min_len, "no_repeat_ngram_size": blocker.no_repeat_ngram_size if blocker else 0}
+
+
+# OFA's caption task builds its generators from Namespace(**json.loads(--eval-args)): what the
+# JSON does not set takes fairseq's build_generator defaults, as fairseq-generate's would.
+FAIRSEQ_DEFAULTS = {"beam": 5, "max_len_a": 0, "max_len_b": 200, "min_len": 1, "no_repeat_ngram_size": 0}
+OFA_RECIPE = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}  # train_caption_stage1_base.sh's --eval-args
+
+
+@pytest.mark.parametrize("given, expected", [
+    (None, {**FAIRSEQ_DEFAULTS, **OFA_RECIPE}),
+    ("{}", FAIRSEQ_DEFAULTS),
+    ('{"beam": 2, "max_len_b": 12}', {**FAIRSEQ_DEFAULTS, "beam": 2, "max_len_b": 12}),
+    (json.dumps(OFA_RECIPE), {**FAIRSEQ_DEFAULTS, **OFA_RECIPE}),
+], ids=["not_given", "empty", "partial", "ofa_recipe"])
+def test_eval_and_scst_args_mean_what_they_mean_in_ofa(tmp_path, image_b64, given, expected):
+    """``--eval-args`` / ``--scst-args`` as JSON set exactly the options they name; without
+    either option the recipes' values apply (OFA's own default '{}' would generate up to 200
+    tokens with no n-gram blocking)."""
+    options = {} if given is None else {"eval_args": given, "scst_args": given}
+    task = make_caption_task(tmp_path, image_b64, eval_cider=True, scst=True, **options)
+    task.build_model(tiny_args())
+    assert generation_of(task.validation_generator) == expected
+    assert generation_of(task.scst_generator) == expected
+
+
+@pytest.mark.parametrize("flag, option", [("--eval-args", "eval_args"), ("--scst-args", "scst_args")])
+@pytest.mark.parametrize("given", ["{'beam': 2}", "[2]"], ids=["python_quotes", "not_an_object"])
+def test_generation_json_that_is_not_an_object_names_the_option(tmp_path, image_b64, flag, option, given):
+    task = make_caption_task(tmp_path, image_b64, eval_cider=True, scst=True, **{option: given})
+    with pytest.raises(ConfigError) as error:
+        task.build_model(tiny_args())
+    assert flag in str(error.value) and given in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Demo data and, per task, a checkpoint fine-tuned on it for two updates by fairseq-train
+    (SNLI-VE with the premise in its prompt, as OFA's recipe trains it)."""
+    demo = tmp_path_factory.mktemp("habits_demo")
+    generate_demo_data(demo, seed=5, train=16, valid=4, test=TEST_ROWS, image_size=64)
+    checkpoints = {}
+    for task, extra in (("snli_ve", ("--add-caption",)), ("caption", ())):
+        save_dir = tmp_path_factory.mktemp(f"habits_{task}")
+        train_in_process(plain_train_argv(demo, task, save_dir, 2, *extra))
+        checkpoints[task] = str(save_dir / "checkpoint_last.pt")
+    return demo, checkpoints
+
+
+def test_fp16_as_ofas_evaluation_scripts_pass_it(trained):
+    """OFA's evaluation scripts pass --fp16: ``python -m ofa_mue.evaluate`` then runs the model
+    in float16 (it refused the flag as a distributed option), and ``fairseq-generate --fp16``,
+    which halves the model but not the batch, runs (its images were float32: a traceback)
+    and gives the same answers."""
+    demo, checkpoints = trained
+    checkpoint = checkpoints["snli_ve"]
+    setup, _ = load_evaluation(build_parser(), [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve",
+                                                "--gen-subset", "test", "--cpu", "--fp16", "--batch-size", "4"])
+    assert {p.dtype for p in setup.models[0].parameters()} == {torch.float16}
+    evaluated = {r["row"] - 1: r["prediction"] for r in setup.evaluate()["records"]}
+    assert sorted(evaluated) == list(range(TEST_ROWS))
+
+    done = subprocess.run([sys.executable, "-m", "fairseq_cli.generate", str(demo / "snli_ve"), "--user-dir",
+                           "ofa_mue", "--task", "snli_ve", "--path", checkpoint, "--gen-subset", "test",
+                           "--batch-size", "4", "--cpu", "--fp16"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = re.findall(r"^D-(\d+)\t\S+\t\s*(\S+)$", done.stdout + done.stderr, flags=re.MULTILINE)
+    assert {int(i): answer for i, answer in answers} == evaluated
+
+
+def ofa_evaluation_argv(demo: Path, task: str, checkpoint: str, results: Path) -> list:
+    """OFA's run_scripts/{snli_ve/evaluate_snli_ve,caption/evaluate_caption}_base.sh, flag for flag,
+    with this machine's paths (the data also in --model-overrides, as the scripts pass it)."""
+    data = str(demo / task / "test.tsv")
+    if task == "snli_ve":
+        overrides = f'{{"data":"{data}","bpe_dir":"{demo / "bpe"}","selected_cols":"0,2,3,4,5"}}'
+        extra = ["--batch-size=8"]
+    else:
+        overrides = f'{{"data":"{data}","bpe_dir":"{demo / "bpe"}","eval_cider":False,"selected_cols":"1,4,2"}}'
+        extra = ["--batch-size=16", "--beam=5", "--max-len-b=16", "--no-repeat-ngram-size=3"]
+    return [data, f"--path={checkpoint}", f"--user-dir={REPO / 'ofa_mue'}", f"--task={task}", *extra[:1],
+            "--log-format=simple", "--log-interval=10", "--seed=7", "--gen-subset=test", f"--results-path={results}",
+            *extra[1:], "--fp16", "--num-workers=0", f"--model-overrides={overrides}"]
+
+
+@pytest.mark.parametrize("task, keys, id_column", [("snli_ve", ("uniq_id", "answer"), 0),
+                                                   ("caption", ("image_id", "caption"), 1)])
+def test_ofas_evaluation_scripts_run_and_write_ofas_predict_file(trained, tmp_path, task, keys, id_column):
+    """OFA's evaluation commands run as they are and write, beside this project's files,
+    ``test_predict.json`` as OFA's evaluate.py writes it (captions: what its coco_eval.py reads),
+    the rows keyed by the column --model-overrides' selected_cols names (captions: image-id)."""
+    demo, checkpoints = trained
+    summary = evaluate_main(ofa_evaluation_argv(demo, task, checkpoints[task], tmp_path))
+    assert summary["examples"] == TEST_ROWS
+    records = [json.loads(line) for line in (tmp_path / "test_predictions.jsonl").read_text().splitlines()]
+    rows = [line.split("\t") for line in (demo / task / "test.tsv").read_text().splitlines()]
+    predict = json.loads((tmp_path / "test_predict.json").read_text())
+    assert predict == [{keys[0]: row[id_column], keys[1]: record["prediction"]} for row, record in zip(rows, records)]
+
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # OFA's IMAGENET_DEFAULT_*
+
+
+def test_imagenet_normalisation_is_a_setting_as_in_ofa(trained, tmp_path, image_b64):
+    """OFA's ``--imagenet-default-mean-and-std`` normalises images with ImageNet's mean and std;
+    a checkpoint fine-tuned with it is evaluated with it (it is saved in the task config, which
+    OFA's evaluation uses), and without it images are normalised to [-1, 1]."""
+    from torchvision.transforms.functional import normalize, resize, to_tensor
+    from torchvision.transforms import InterpolationMode
+
+    from ofa_mue.data.images import decode_image
+
+    demo, _ = trained
+    save_dir = tmp_path / "imagenet"
+    train_in_process(plain_train_argv(demo, "snli_ve", save_dir, 1, "--imagenet-default-mean-and-std"))
+    tsv = demo / "snli_ve" / "test.tsv"
+    image = resize(decode_image(tsv.read_text().splitlines()[0].split("\t")[2], str(tsv), 1), [64, 64],
+                   InterpolationMode.BICUBIC)
+    for checkpoint, mean, std in ((str(save_dir / "checkpoint_last.pt"), IMAGENET_MEAN, IMAGENET_STD),
+                                  (trained[1]["snli_ve"], (0.5,) * 3, (0.5,) * 3)):
+        setup, _ = load_evaluation(build_parser(), [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve",
+                                                    "--gen-subset", "test", "--cpu"])
+        expected = normalize(to_tensor(image), mean, std)
+        assert torch.allclose(setup.task.dataset("test")[0]["patch_image"], expected, atol=1e-6)
+    captions = make_caption_task(tmp_path, image_b64, imagenet_default_mean_and_std=True).dataset("test")
+    image = resize(decode_image(image_b64(9, 7), "test.tsv", 1), [IMAGE_SIZE, IMAGE_SIZE], InterpolationMode.BICUBIC)
+    assert torch.allclose(captions[0]["patch_image"], normalize(to_tensor(image), IMAGENET_MEAN, IMAGENET_STD),
+                          atol=1e-6)
+
+
+def test_a_checkpoint_trained_with_interpolated_image_positions_is_refused(tmp_path):
+    """OFA's model option --interpolate-position (image position embeddings interpolated from
+    the --orig-patch-image-size grid) has no weights of its own, so such a checkpoint loaded
+    and silently computed other image positions than OFA's; it is refused in one line."""
+    from fairseq import checkpoint_utils
+
+    from ofa_mue.data.vocabulary import OFAVocabulary
+    from ofa_mue.errors import CheckpointError
+    from ofa_mue.models.builders import build_model
+    from test_checkpoint_round_trip import _ofa_cfg_checkpoint
+
+    model = build_model("ofa_tiny", OFAVocabulary.load().dictionary)
+    for interpolate, path in ((False, tmp_path / "plain.pt"), (True, tmp_path / "interpolated.pt")):
+        torch.save(_ofa_cfg_checkpoint(model, interpolate_position=interpolate), path)
+    checkpoint_utils.load_model_ensemble([str(tmp_path / "plain.pt")])
+    with pytest.raises(CheckpointError, match="--interpolate-position"):
+        checkpoint_utils.load_model_ensemble([str(tmp_path / "interpolated.pt")])
