@@ -28,6 +28,7 @@ import random
 import sys
 import time
 from collections import Counter
+from typing import Optional, Sequence
 
 from .bpe import build_bpe
 from .language import (FAMILIES, LABELS, REFS_PER_IMAGE, make_captions, make_example,
@@ -102,9 +103,10 @@ def _lf_json(lf):
     return [x.to_json() if hasattr(x, "to_json") else x for x in lf]
 
 
-def _snli_split(seed, split, rows, image_size, tick):
+def _snli_split(seed, split, rows, image_size, tick, families=None):
     """Rows of snli_ve/<split>.tsv and their meta rows: one image per row, labels balanced
-    in blocks of three (one of each label, in random order)."""
+    in blocks of three (one of each label, in random order); hypotheses of ``families``
+    (default: all)."""
     tsv, meta = [], []
     wants: list[str] = []
     for i in range(rows):
@@ -112,7 +114,7 @@ def _snli_split(seed, split, rows, image_size, tick):
         if i % len(LABEL_ORDER) == 0:
             wants = list(LABEL_ORDER)
             _rng(seed, "snli_ve", split, "labels", i).shuffle(wants)
-        hypothesis, scene = make_example(rng, wants[i % len(LABEL_ORDER)])
+        hypothesis, scene = make_example(rng, wants[i % len(LABEL_ORDER)], families)
         premise = premise_text(scene, rng)
         b64 = encode_image(render_scene(scene, image_size))
         image_id = _image_id("snli_ve", split, i)
@@ -153,12 +155,17 @@ def _bpe_corpus(caption_texts, snli_rows):
 
 def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train"],
                        valid: int = DEFAULT_SIZES["valid"], test: int = DEFAULT_SIZES["test"],
-                       image_size: int = DEFAULT_IMAGE_SIZE, progress: bool = False) -> dict:
+                       image_size: int = DEFAULT_IMAGE_SIZE, progress: bool = False,
+                       snli_families: Optional[Sequence[str]] = None) -> dict:
     """Generate the demo data set under ``out_dir``; returns a summary (counts) dict.
 
-    ``train``/``valid``/``test`` are TSV row counts per task. Same arguments give
-    byte-identical files.
+    ``train``/``valid``/``test`` are TSV row counts per task. ``snli_families``: SNLI-VE
+    hypotheses of these families only (default: all; a diagnostic, e.g. ``["exists"]``).
+    Same arguments give byte-identical files.
     """
+    unknown = [name for name in snli_families or () if name not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown SNLI-VE hypothesis family {unknown[0]!r} (known: {', '.join(FAMILIES)})")
     sizes = {"train": int(train), "valid": int(valid), "test": int(test)}
     if any(v < 0 for v in sizes.values()):
         raise ValueError(f"split sizes must be >= 0, got {sizes}")
@@ -190,7 +197,7 @@ def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train
                 entry["scst_rows"] = len(scst)
             summary["caption"][split] = entry
         for split in SPLITS:
-            tsv, meta = _snli_split(seed, split, sizes[split], image_size, tick)
+            tsv, meta = _snli_split(seed, split, sizes[split], image_size, tick, snli_families)
             _write_tsv(os.path.join(out_dir, "snli_ve", f"{split}.tsv"), tsv)
             _write_jsonl(os.path.join(out_dir, "meta", f"snli_ve_{split}.jsonl"), meta)
             snli_all += tsv
@@ -306,11 +313,18 @@ def main(argv=None) -> int:
     p.add_argument("--valid", type=int, default=DEFAULT_SIZES["valid"], help="rows per task")
     p.add_argument("--test", type=int, default=DEFAULT_SIZES["test"], help="rows per task")
     p.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
+    p.add_argument("--snli-families", metavar="NAMES",
+                   help=f"SNLI-VE hypotheses of these families only, comma-separated (a diagnostic; "
+                        f"default: all of {', '.join(FAMILIES)})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
+    families = [name.strip() for name in a.snli_families.split(",")] if a.snli_families else None
     start = time.time()
-    s = generate_demo_data(a.out, seed=a.seed, train=a.train, valid=a.valid, test=a.test,
-                           image_size=a.image_size, progress=not a.no_progress)
+    try:
+        s = generate_demo_data(a.out, seed=a.seed, train=a.train, valid=a.valid, test=a.test,
+                               image_size=a.image_size, progress=not a.no_progress, snli_families=families)
+    except ValueError as error:
+        p.error(str(error))
     print(f"demo data in {a.out} ({time.time() - start:.1f} s, seed {a.seed}, "
           f"{a.image_size}px images)")
     for split in SPLITS:

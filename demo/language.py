@@ -260,9 +260,10 @@ def difficulty(steps: int) -> str:
     return "easy" if steps <= 1 else ("medium" if steps == 2 else "hard")
 
 
-def sample_hypothesis(rng: random.Random) -> dict:
-    """A hypothesis drawn independently of any label: dict(text, lf, family, difficulty)."""
-    names = tuple(FAMILIES)
+def sample_hypothesis(rng: random.Random, families: Optional[Sequence[str]] = None) -> dict:
+    """A hypothesis drawn independently of any label: dict(text, lf, family, difficulty);
+    ``families``: drawn from these families only (default: all), by their weights."""
+    names = tuple(families) if families else tuple(FAMILIES)
     family = rng.choices(names, weights=[FAMILIES[n][1] for n in names])[0]
     text, lf, steps = FAMILIES[family][0](rng)
     return {"text": text, "lf": lf, "family": family, "difficulty": difficulty(steps)}
@@ -306,14 +307,15 @@ def realize(hypothesis: dict, want: str, rng: random.Random, hidden_probability:
     return None
 
 
-def make_example(rng: random.Random, want: str) -> tuple[dict, Scene]:
-    """A hypothesis (drawn without looking at ``want``) and a scene where its label is ``want``.
+def make_example(rng: random.Random, want: str, families: Optional[Sequence[str]] = None) -> tuple[dict, Scene]:
+    """A hypothesis (drawn without looking at ``want``, from ``families``, default all) and a
+    scene where its label is ``want``.
 
     A hypothesis that cannot take that label (e.g. "there is a red shape" cannot be neutral
     without a hidden cell, which the proposals do include) is redrawn.
     """
     for _ in range(100):
-        hypothesis = sample_hypothesis(rng)
+        hypothesis = sample_hypothesis(rng, families)
         scene = realize(hypothesis, want, rng)
         if scene is not None:
             return {**hypothesis, "label": want}, scene

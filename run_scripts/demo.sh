@@ -24,7 +24,9 @@
 # DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
 # DEMO_SNLI_UPDATES [700], DEMO_TIMING_REPETITIONS [5] (SNLI-VE's reproduce; 0: no timing),
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
-# reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one).
+# reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one),
+# DEMO_SNLI_FAMILIES [all] (comma-separated SNLI-VE hypothesis families to generate, a
+# diagnostic, e.g. exists; give it its own DEMO_DATA, DEMO_CHECKPOINTS and DEMO_RESULTS).
 set -euo pipefail
 SEEDS="${DEMO_SEEDS:-1}"
 while [[ $# -gt 0 ]]; do
@@ -80,7 +82,7 @@ logged() {
 step "demo data in $DATA"
 if [[ ! -f "$DATA/README.md" ]]; then
   "$PY" -m ofa_mue.demo.generate --out "$DATA" --train "$TRAIN_ROWS" --valid "$VALID_ROWS" --test "$TEST_ROWS" \
-    --image-size "$IMAGE_SIZE"
+    --image-size "$IMAGE_SIZE" ${DEMO_SNLI_FAMILIES:+--snli-families "$DEMO_SNLI_FAMILIES"}
 else
   echo "reusing $DATA (delete it to regenerate)"
 fi

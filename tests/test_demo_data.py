@@ -447,3 +447,21 @@ def test_bad_arguments(tmp_path):
         generate_demo_data(tmp_path, train=-1)
     with pytest.raises(ValueError):
         generate_demo_data(tmp_path, image_size=8)
+
+
+def test_snli_families_restrict_the_hypotheses_and_nothing_else(demo, tmp_path, capsys):
+    """``--snli-families exists`` (a diagnostic): every SNLI-VE row is an existence hypothesis,
+    labels still balanced, captions as in the full data; an unknown family is refused by name."""
+    root, _ = demo
+    assert len({m["family"] for m in _jsonl(root / "meta" / "snli_ve_train.jsonl")}) > 1
+    out = tmp_path / "exists"
+    summary = generate_demo_data(out, seed=0, snli_families=["exists"], **SIZES)
+    for split in SPLITS:
+        assert {m["family"] for m in _jsonl(out / "meta" / f"snli_ve_{split}.jsonl")} == {"exists"}
+        assert all(row[3].startswith("there is ") for row in _tsv(out / "snli_ve" / f"{split}.tsv"))
+    assert summary["snli_ve"]["train"]["labels"] == {"contradiction": 20, "entailment": 20, "neutral": 20}
+    assert (out / "caption" / "train.tsv").read_bytes() == (root / "caption" / "train.tsv").read_bytes()
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--train", "3", "--valid", "3", "--test", "3", "--no-progress",
+              "--snli-families", "exists,colour"])
+    assert "unknown SNLI-VE hypothesis family 'colour' (known: exists, region" in capsys.readouterr().err
