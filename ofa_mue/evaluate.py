@@ -55,6 +55,7 @@ from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
 from ofa_mue.core.exit_profile import batch_size_caveat, guarantee_statement, read_exit_profile
 from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.replaced_images import MODES, replace_images
+from ofa_mue.replaced_text import MODES as TEXT_MODES, replace_text
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
 from ofa_mue.core.verified_generator import verification_summary
 from ofa_mue.sharding import Shard, write_shard_file
@@ -66,13 +67,16 @@ CAPTION_GENERATION_DEFAULTS = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size
 
 def build_parser() -> argparse.ArgumentParser:
     """fairseq's generation parser (``--path``, ``--gen-subset``, ``--batch-size``, beam options, ...)
-    and ``--replace-images``."""
+    and ``--replace-images`` / ``--replace-text``."""
     parser = options.get_generation_parser(default_task="snli_ve")
     parser.set_defaults(user_dir=os.path.dirname(os.path.abspath(ofa_mue.__file__)), num_workers=0,
                         **CAPTION_GENERATION_DEFAULTS)
     parser.add_argument("--replace-images", choices=MODES, default="none",
                         help="score each row with another row's image ('other') or a blank one ('blank'), "
                              "to measure how much the model relies on the image (default: none)")
+    parser.add_argument("--replace-text", choices=TEXT_MODES, default="none",
+                        help="SNLI-VE: score each row with another row's hypothesis ('other'), keeping its image "
+                             "and label, to measure how much the model answers from the image alone (default: none)")
     return parser
 
 
@@ -156,13 +160,15 @@ def records_from_shard(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def evaluation_summary(description: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
-    """What the metrics file holds: ``description`` (task, split, checkpoint, exit policy) and
+    """What the metrics file holds: ``description`` (task, split, checkpoint, replaced inputs, exit policy) and
     the :func:`split_result`, with the exit profile and its guarantee when the description has
     one, and the lossless mode's drafting figures when it was on."""
     summary = {
         "task": description["task"],
         "split": description["split"],
         "checkpoint": description["checkpoint"],
+        "images": description["images"],  # "none", or how --replace-images replaced them
+        "text": description["text"],  # "none", or how --replace-text replaced the hypotheses
         "examples": result["examples"],
         "seconds": round(result["seconds"], 3),
         "metrics": result["metrics"],
@@ -191,6 +197,7 @@ class EvaluationSetup:
     shard: Shard = Shard()
     num_workers: int = 0
     images: str = "none"
+    text: str = "none"
 
     def score(self) -> Tuple[List[Dict[str, Any]], float]:
         """:func:`score_rows` of this setup's shard with the task's current exit options."""
@@ -223,6 +230,7 @@ class EvaluationSetup:
             "split": self.split,
             "checkpoint": self.cfg.common_eval.path,
             "images": self.images,
+            "text": self.text,
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
         }
         if self.task.cfg.exit_verify:
@@ -308,7 +316,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
     task.exit_policy(models[0])  # and the depths they ask of this model
     setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda, shard,
-                            cfg.dataset.num_workers, args.replace_images)
+                            cfg.dataset.num_workers, args.replace_images, args.replace_text)
     for model in models:
         model.eval()
         if cfg.common.fp16:  # as OFA's evaluate.py and fairseq-generate: the model in float16
@@ -316,7 +324,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         if use_cuda:
             model.cuda()
     task.load_dataset(setup.split)
-    task.datasets[setup.split] = replace_images(task.dataset(setup.split), setup.images)
+    task.datasets[setup.split] = replace_images(replace_text(task.dataset(setup.split), setup.text), setup.images)
     return setup, args
 
 

@@ -20,6 +20,18 @@ from ofa_mue.errors import DataError
 MODES = ("none", "other", "blank")
 
 
+def donor_row(reader, index: int, field: str, option: str) -> int:
+    """The row of ``reader`` whose ``field`` replaces row ``index``'s: half the split away,
+    moved on past rows with the same value of ``field``."""
+    size = len(reader)
+    own = reader[index][field]
+    for step in range(size):
+        candidate = (index + size // 2 + step) % size
+        if reader[candidate][field] != own:
+            return candidate
+    raise DataError(reader.path, f"{option} needs at least two different values of the {field} column in the split")
+
+
 class ReplacedImages(BaseWrapperDataset):
     """An OFA TSV dataset whose samples carry another row's image (``other``) or a blank one."""
 
@@ -30,16 +42,8 @@ class ReplacedImages(BaseWrapperDataset):
         self.mode = mode
 
     def donor(self, index: int) -> int:
-        """The row whose image replaces row ``index``'s: half the split away, moved on past
-        rows that hold the same image."""
-        reader = self.dataset.reader
-        size = len(reader)
-        own = reader[index]["image"]
-        for step in range(size):
-            candidate = (index + size // 2 + step) % size
-            if reader[candidate]["image"] != own:
-                return candidate
-        raise DataError(reader.path, "--replace-images other needs at least two different images in the split")
+        """The row whose image replaces row ``index``'s (:func:`donor_row`)."""
+        return donor_row(self.dataset.reader, index, "image", "--replace-images other")
 
     def __getitem__(self, index: int) -> Dict[str, Any]:
         sample = self.dataset[index]

@@ -1,4 +1,5 @@
-"""--replace-images: every row scored with another row's image, or with a blank one."""
+"""--replace-images: every row scored with another row's image, or with a blank one;
+--replace-text: every SNLI-VE row scored with another row's hypothesis."""
 from __future__ import annotations
 
 import base64
@@ -13,8 +14,9 @@ from ofa_mue.data.images import image_transform
 from ofa_mue.data.snli_ve_dataset import SnliVeDataset
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.demo.generate import generate_demo_data
-from ofa_mue.errors import DataError
+from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.replaced_images import ReplacedImages, replace_images
+from ofa_mue.replaced_text import replace_text
 
 ROWS = 7
 
@@ -78,7 +80,37 @@ def test_other_skips_rows_with_the_same_image_and_refuses_a_single_image(tmp_pat
     assert all(replaced.donor(i) == 4 for i in range(4))  # the only row with another image
     assert replaced.donor(4) in range(4)
     path.write_text("".join("\t".join(r) + "\n" for r in same[:4]), encoding="utf-8")
-    with pytest.raises(DataError, match="at least two different images"):
+    with pytest.raises(DataError, match="at least two different values of the image column"):
         ReplacedImages(SnliVeDataset("test", path, vocab, patch_image_size=48), "other")[0]
     with pytest.raises(ValueError):
         ReplacedImages(dataset, "shuffled")
+
+
+def test_replace_text_gives_each_row_another_rows_hypothesis_and_keeps_image_and_label(demo):
+    vocab = OFAVocabulary.load(str(demo / "bpe"), 0, 0)
+    path = demo / "snli_ve" / "test.tsv"
+    rows = _rows(path)
+    originals = [SnliVeDataset("test", path, vocab, patch_image_size=48)[i] for i in range(ROWS)]
+    replaced = replace_text(SnliVeDataset("test", path, vocab, patch_image_size=48), "other")
+    for index in range(ROWS):
+        sample, donor = replaced[index], (index + ROWS // 2) % ROWS  # half the split away
+        assert rows[donor][3] != rows[index][3]
+        assert torch.equal(sample["source"], originals[donor]["source"])  # the donor's hypothesis
+        assert torch.equal(sample["patch_image"], originals[index]["patch_image"])  # its own image
+        assert sample["answer"] == originals[index]["answer"]  # and its own label
+    dataset = SnliVeDataset("test", path, vocab, patch_image_size=48)
+    assert replace_text(dataset, "none") is dataset
+    captions = CaptionDataset("test", demo / "caption" / "test.tsv", vocab, patch_image_size=48)
+    with pytest.raises(ConfigError, match="--replace-text applies to SNLI-VE's hypotheses"):
+        replace_text(captions, "other")
+
+
+def test_evaluate_with_replaced_text_scores_every_row_and_says_so(demo_data, demo_checkpoints, tmp_path):
+    from ofa_mue.evaluate import main
+
+    summary = main([str(demo_data / "snli_ve"), "--path", str(demo_checkpoints["snli_ve"].path), "--task", "snli_ve",
+                    "--gen-subset", "test", "--cpu", "--replace-text", "other", "--results-path", str(tmp_path)])
+    assert summary["text"] == "other" and summary["images"] == "none"
+    rows = len(_rows(demo_data / "snli_ve" / "test.tsv"))
+    assert summary["examples"] == rows
+    assert len((tmp_path / "test_predictions.jsonl").read_text().splitlines()) == rows

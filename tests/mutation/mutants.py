@@ -316,8 +316,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "--replace-images other takes the next row's image instead of the row half the split away (in SNLI-VE "
         "the next row often shows the same scene)",
         (Edit("ofa_mue/replaced_images.py",
-              "            candidate = (index + size // 2 + step) % size\n",
-              "            candidate = (index + 1 + step) % size\n"),),
+              "        candidate = (index + size // 2 + step) % size\n",
+              "        candidate = (index + 1 + step) % size\n"),),
         (REPLACED_OTHER + "[snli_ve]", REPLACED_OTHER + "[caption]"),
     ),
     Mutant(
