@@ -11,7 +11,8 @@
 #      the full model's quality, and certified, Learn-then-Test), python -m ofa_mue.reproduce on
 #      test (the paper's tables and figures, the sweep, MuE vs static truncation) without
 #      timing; SNLI-VE (alone): the same with timing, and the full model with every test
-#      image replaced by another test image or a blank one (evaluate --replace-images)
+#      image replaced by another test image or a blank one (evaluate --replace-images), and
+#      with every hypothesis replaced by another test row's (evaluate --replace-text)
 #   6. summarize every seed and check issue 15's targets (python -m ofa_mue.demo.summary):
 #      $DEMO_RESULTS/summary.{json,md}
 #
@@ -119,7 +120,8 @@ caption() {
 # Calibration on valid (a profile per seed), then on test: python -m ofa_mue.reproduce (full
 # model, calibrated MuE, the baselines, static truncation at every depth combination, MuE
 # against static truncation's envelope, the paper's tables and figures) and, for SNLI-VE, the
-# full model with every image replaced by another test image or a blank one.
+# full model with every image replaced by another test image or a blank one, and with every
+# hypothesis replaced by another test row's (what it answers from the picture alone).
 # Calibration evaluates every combination of the candidates (python -m ofa_mue.calibrate), so
 # each knob gets the few values that matter on this data: SNLI-VE 5 x 4 x 4 settings, captions
 # (beam search) 3 x 2 x 5.
@@ -144,6 +146,7 @@ snli_pipeline() {
   certified snli "$out" $SNLI_CANDIDATES
   snli ofa_mue.evaluate --gen-subset test --replace-images other --results-path "$out/images_other"
   snli ofa_mue.evaluate --gen-subset test --replace-images blank --results-path "$out/images_blank"
+  snli ofa_mue.evaluate --gen-subset test --replace-text other --results-path "$out/text_other"
 }
 caption_pipeline() {
   local out=$SEED_OUT/caption
