@@ -6,7 +6,8 @@ reads, for each seed, what ``run_scripts/demo.sh`` writes under ``{results-dir}/
 ``reproduce/reproduce.json`` and ``reproduce/sweep/sweep.json`` (``python -m ofa_mue.reproduce``
 on the test split: the full model, the MuE profile calibrated on valid, static truncation at
 every depth combination, MuE against static truncation's envelope) and, for SNLI-VE,
-``images_other/`` and ``images_blank/`` (``python -m ofa_mue.evaluate --replace-images``) and
+``images_other/`` and ``images_blank/`` (``python -m ofa_mue.evaluate --replace-images``),
+``text_other/`` (``--replace-text other``: a figure, no check) and
 ``certified/`` (the certified calibration's ``profile.json`` and its ``test_metrics.json``), and
 writes ``{results-dir}/summary.json`` and ``{results-dir}/summary.md``: each figure per seed
 with its mean and spread, and each check with its verdict per seed. The checks (issue 15's
@@ -37,7 +38,7 @@ from ofa_mue.calibrate import MAIN_METRIC
 from ofa_mue.provenance import describe, provenance
 
 TASKS = ("snli_ve", "caption")
-REPLACED = ("images_other", "images_blank")
+REPLACED = ("images_other", "images_blank", "text_other")
 CERTIFIED = "certified"
 
 

@@ -359,7 +359,7 @@ def test_sweep_keeps_a_profiles_operating_point_even_with_every_exit_off(ofa_voc
 
 def test_demo_summary_reads_each_seeds_reproduce_run_replaced_images_and_certified_run(reproduced, tmp_path):
     """python -m ofa_mue.demo.summary: the figures are those of the reproduce run and of
-    evaluate --replace-images, and each check's verdict follows its figure."""
+    evaluate --replace-images / --replace-text, and each check's verdict follows its figure."""
     from ofa_mue.demo import summary as demo_summary
 
     out, checkpoints, results, reproduced_summary = reproduced
@@ -368,6 +368,8 @@ def test_demo_summary_reads_each_seeds_reproduce_run_replaced_images_and_certifi
     (seed / "reproduce").symlink_to(results, target_is_directory=True)
     blank = _evaluate(out, checkpoints["main"], "--gen-subset", "test", "--replace-images", "blank",
                       "--results-path", str(seed / "images_blank"))
+    other_text = _evaluate(out, checkpoints["main"], "--gen-subset", "test", "--replace-text", "other",
+                           "--results-path", str(seed / "text_other"))
     one_layer = _evaluate(out, checkpoints["main"], "--exit-policy", "static", "--static-image-layers", "1",
                           "--static-text-layers", "1", "--static-decoder-layers", "1")
     from ofa_mue import calibrate
@@ -386,6 +388,7 @@ def test_demo_summary_reads_each_seeds_reproduce_run_replaced_images_and_certifi
     assert figures["snli_ve.full_accuracy"] == full and figures["snli_ve.examples"] == TEST_ROWS
     assert figures["snli_ve.mue_expected_time_reduction"] == mue["expected_time_reduction"]
     assert figures["snli_ve.images_blank_accuracy"] == blank["metrics"]["accuracy"]
+    assert figures["snli_ve.text_other_accuracy"] == other_text["metrics"]["accuracy"]
     assert figures["snli_ve.static_1_gap"] == pytest.approx(full - one_layer["metrics"]["accuracy"])
     assert figures["snli_ve.static_1_expected_time_reduction"] == one_layer["layers"]["expected_time_reduction"]
     assert figures["snli_ve.mue_vs_static_levels"] == reproduced_summary["mue_vs_static"]["summary"]["levels"]
