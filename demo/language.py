@@ -14,10 +14,14 @@ A hypothesis is a sentence with a logical form (LF) from a small grammar:
   objects; left/right compare columns, above/below compare rows);
 - ``("all", attribute, value)``: "all the shapes are red".
 
-``F`` is a :class:`Filter` on colour, shape and size. A hypothesis is drawn *without
-looking at the label*, and the scene is then drawn until the hypothesis has the wanted
-label in it (:func:`realize`): every hypothesis text is as likely under each label, so
-the text alone cannot decide it; only the image can. Labels are computed, never chosen:
+``F`` is a :class:`Filter` on colour, shape and size. An example starts from a scene
+*layout* (how many objects are visible, whether a cell is covered: :func:`sample_layout`)
+chosen so that the picture alone says little of the label; then a hypothesis is drawn
+*without looking at the label* (redrawn only when the layout's cover rules the label out:
+:func:`impossible_under_cover`), and the scene is drawn in that layout until the
+hypothesis has the wanted label in it (:func:`realize`). Neither the hypothesis' family,
+nor the layout, nor both together give the label more than half the time (chance: a
+third); the objects the hypothesis names decide it. Labels are computed, never chosen:
 a hidden cell may hold nothing or any object, and the label is entailment when the LF is
 true for every possible content of the hidden cells, contradiction when it is false for
 every one, and neutral otherwise (:func:`label_of`).
@@ -277,13 +281,31 @@ def _filters(lf: tuple) -> list[Filter]:
     return [lf[1]]
 
 
-def propose_scene(rng: random.Random, lf: tuple, hidden_probability: float) -> Scene:
-    """A random scene for hypothesis ``lf``, drawn without looking at any label: a random
-    base scene, plus 0-2 objects that match the hypothesis' filters (3 for counts), so that
-    every label comes up often."""
-    hidden = 1 if rng.random() < hidden_probability else 0
-    scene = sample_scene(rng, n_objects=(1, 2, 3), hidden=hidden)
-    planted = rng.choice((0, 1, 1, 2, 2, 3) if lf[0] == "count" else (0, 1, 1, 2))
+VISIBLE_OBJECTS = (2, 3, 4)
+"""How many objects an SNLI-VE scene shows: drawn before the label, so it says nothing of it."""
+COVER_PROBABILITY = {"entailment": 0.75, "contradiction": 0.75, "neutral": 1.0}
+"""Chance that an SNLI-VE scene has a covered cell, by label. A neutral needs a cover (only
+what the picture cannot show is undecided), so the other labels get one often too: a cover
+in the picture leaves the label 40% neutral and 30% each of the others, no cover half
+entailment and half contradiction (more covers would rule out more hypotheses per label,
+a cue in the wording instead)."""
+
+
+def sample_layout(rng: random.Random, want: str) -> tuple[int, int]:
+    """(visible objects, covered cells) of an SNLI-VE scene with label ``want``: the object
+    count is drawn first and does not depend on ``want``."""
+    n_visible = rng.choice(VISIBLE_OBJECTS)
+    return n_visible, int(rng.random() < COVER_PROBABILITY[want])
+
+
+def propose_scene(rng: random.Random, lf: tuple, n_visible: int, hidden: int) -> Scene:
+    """A random scene for hypothesis ``lf`` with exactly ``n_visible`` objects and ``hidden``
+    covered cells, drawn without looking at any label: 0-2 of the objects (up to all of them
+    for counts and "all") match the hypothesis' filters, so that every label comes up often,
+    and the others are random."""
+    cap = n_visible if lf[0] in ("count", "all") else min(n_visible, 2)
+    planted = rng.randint(0, cap)
+    scene = sample_scene(rng, n_objects=(n_visible - planted,), hidden=hidden)
     objects = list(scene.objects)
     free = scene.free_cells()
     rng.shuffle(free)
@@ -291,35 +313,63 @@ def propose_scene(rng: random.Random, lf: tuple, hidden_probability: float) -> S
     if region is not None and rng.random() < 0.5:  # often inside the region the hypothesis names
         free.sort(key=lambda cell: not region(*cell))
     filters = _filters(lf)
-    for i in range(min(planted, len(free))):
+    for i in range(planted):
         filt = filters[i % len(filters)]
         objects.append(random_object(rng, free[i], filt.colour, filt.shape, filt.size))
     return scene.with_objects(objects)
 
 
-def realize(hypothesis: dict, want: str, rng: random.Random, hidden_probability: float = 0.5,
-            attempts: int = 300) -> Optional[Scene]:
-    """A scene in which ``hypothesis`` has label ``want``, or None if none came up."""
+def realize(hypothesis: dict, want: str, rng: random.Random, n_visible: int, hidden: int,
+            attempts: int = 50) -> Optional[Scene]:
+    """A scene of the given layout in which ``hypothesis`` has label ``want``, or None if
+    none came up."""
     for _ in range(attempts):
-        scene = propose_scene(rng, hypothesis["lf"], hidden_probability)
+        scene = propose_scene(rng, hypothesis["lf"], n_visible, hidden)
         if label_of(hypothesis["lf"], scene) == want:
             return scene
     return None
 
 
-def make_example(rng: random.Random, want: str, families: Optional[Sequence[str]] = None) -> tuple[dict, Scene]:
-    """A hypothesis (drawn without looking at ``want``, from ``families``, default all) and a
-    scene where its label is ``want``.
+def impossible_under_cover(lf: tuple, want: str) -> bool:
+    """Whether no scene with a covered cell gives ``lf`` the label ``want``: the cell may
+    hold a matching object (so "there is a red circle" anywhere is never false and "there is
+    no red circle" never true, and an exact count is never certain) or a mismatching one (so
+    "all the shapes are red" is never certain)."""
+    op = lf[0]
+    if want == "contradiction":
+        return op == "exists" and lf[2] is None
+    if want == "entailment":
+        return op in ("none", "count", "all")
+    return False
 
-    A hypothesis that cannot take that label (e.g. "there is a red shape" cannot be neutral
-    without a hidden cell, which the proposals do include) is redrawn.
+
+HYPOTHESES_PER_LAYOUT = 20
+LAYOUTS = 50
+
+
+def make_example(rng: random.Random, want: str, families: Optional[Sequence[str]] = None) -> tuple[dict, Scene]:
+    """A scene layout (:func:`sample_layout`), then a hypothesis drawn without looking at
+    ``want`` (from ``families``, default all), then a scene of that layout where its label
+    is ``want``.
+
+    A hypothesis that cannot take that label in that layout (e.g. "there is a red shape"
+    cannot be a contradiction when a cell is covered) is redrawn, keeping the layout, so the
+    picture's object count and cover say nothing of the label. Hypotheses that
+    :func:`impossible_under_cover` rules out are redrawn at once, without trying scenes, so
+    even data of existence hypotheses alone (whose contradictions all need an uncovered
+    scene) are quick to make. Only when ``HYPOTHESES_PER_LAYOUT`` hypotheses in a row fail
+    is the layout redrawn.
     """
-    for _ in range(100):
-        hypothesis = sample_hypothesis(rng, families)
-        scene = realize(hypothesis, want, rng)
-        if scene is not None:
-            return {**hypothesis, "label": want}, scene
-    raise RuntimeError(f"no scene with label {want!r} after 100 hypotheses")
+    for _ in range(LAYOUTS):
+        n_visible, hidden = sample_layout(rng, want)
+        for _ in range(HYPOTHESES_PER_LAYOUT):
+            hypothesis = sample_hypothesis(rng, families)
+            if hidden and impossible_under_cover(hypothesis["lf"], want):
+                continue
+            scene = realize(hypothesis, want, rng, n_visible, hidden)
+            if scene is not None:
+                return {**hypothesis, "label": want}, scene
+    raise RuntimeError(f"no scene with label {want!r} after {LAYOUTS} layouts")
 
 
 def premise_text(scene: Scene, rng: random.Random) -> str:

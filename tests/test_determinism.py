@@ -18,7 +18,7 @@ from demo_training import TEST_ROWS, run_side_by_side
 # samples and tokens stop at different layers (checked below) and the comparison covers
 # exit decisions made close to their thresholds.
 EXITS = {
-    "snli_ve": ["--image-exit-threshold", "0.97", "--text-exit-threshold", "0.97", "--decoder-exit-threshold", "0.97"],
+    "snli_ve": ["--image-exit-threshold", "0.9", "--text-exit-threshold", "0.9", "--decoder-exit-threshold", "0.9"],
     "caption": ["--image-exit-threshold", "0.95", "--text-exit-threshold", "0.95", "--decoder-exit-threshold", "0.95",
                 "--decoder-exit-beta", "0.95", "--decoder-exit-tau", "1", "--beam", "3", "--max-len-b", "8"],
 }
