@@ -8,6 +8,9 @@ or ``generate_demo_data(out_dir, seed=0, ...)`` from Python. Writes::
     caption/{train,valid,test}.tsv   uniq-id, image-id, caption, object labels, base64 PNG
     caption/train_scst.tsv           train images again, all references joined by '&&'
     snli_ve/{train,valid,test}.tsv   uniq-id, image-id, base64 PNG, hypothesis, premise, label
+    grounding/train.tsv              the same format: statements of the grounding stage
+                                     (with --grounding N > 0; demo.sh's stand-in for OFA's
+                                     pretraining on image-text pairs)
     bpe/{encoder.json,vocab.bpe,dict.txt}   small GPT-2-format byte-level BPE + fairseq dict
     meta/{caption,snli_ve}_{split}.jsonl    per row: scene, family, difficulty (not read by OFA)
     README.md
@@ -32,8 +35,8 @@ from collections import Counter
 from typing import Optional, Sequence
 
 from .bpe import build_bpe
-from .language import (FAMILIES, LABELS, REFS_PER_IMAGE, make_captions, make_example,
-                       premise_text)
+from .language import (FAMILIES, GROUNDING_FAMILIES, LABELS, REFS_PER_IMAGE, make_captions,
+                       make_example, premise_text)
 from .scenes import BACKGROUNDS, COLOURS, SHAPES, encode_image, render_scene, sample_scene
 
 CAPTION_PROMPT = " what does the image describe?"
@@ -45,6 +48,7 @@ CAPTION_TRAIN_ROWS_PER_IMAGE = 2
 CAPTION_OBJECTS = (1, 2, 3)
 SPLITS = ("train", "valid", "test")
 TASKS = ("caption", "snli_ve")
+GROUNDING = "grounding"
 DEFAULT_SIZES = {"train": 4000, "valid": 300, "test": 300}
 DEFAULT_IMAGE_SIZE = 48
 BPE_VOCAB_SIZE = 2000
@@ -56,7 +60,7 @@ def _rng(seed: int, *parts) -> random.Random:
 
 
 def _image_id(task: str, split: str, index: int) -> int:
-    return (TASKS.index(task) * len(SPLITS) + SPLITS.index(split) + 1) * 10_000_000 + index
+    return ((TASKS + (GROUNDING,)).index(task) * len(SPLITS) + SPLITS.index(split) + 1) * 10_000_000 + index
 
 
 def _n_images(task: str, split: str, rows: int) -> int:
@@ -104,21 +108,22 @@ def _lf_json(lf):
     return [x.to_json() if hasattr(x, "to_json") else x for x in lf]
 
 
-def _snli_split(seed, split, rows, image_size, tick, families=None):
-    """Rows of snli_ve/<split>.tsv and their meta rows: one image per row, labels balanced
+def _snli_split(seed, split, rows, image_size, tick, families=None, task="snli_ve"):
+    """Rows of <task>/<split>.tsv and their meta rows: one image per row, labels balanced
     in blocks of three (one of each label, in random order); hypotheses of ``families``
-    (default: all)."""
+    (default: all) of SNLI-VE, or of the grounding stage for ``task`` "grounding"."""
+    registry = GROUNDING_FAMILIES if task == GROUNDING else FAMILIES
     tsv, meta = [], []
     wants: list[str] = []
     for i in range(rows):
-        rng = _rng(seed, "snli_ve", split, i)
+        rng = _rng(seed, task, split, i)
         if i % len(LABEL_ORDER) == 0:
             wants = list(LABEL_ORDER)
-            _rng(seed, "snli_ve", split, "labels", i).shuffle(wants)
-        hypothesis, scene = make_example(rng, wants[i % len(LABEL_ORDER)], families)
+            _rng(seed, task, split, "labels", i).shuffle(wants)
+        hypothesis, scene = make_example(rng, wants[i % len(LABEL_ORDER)], families, registry)
         premise = premise_text(scene, rng)
         b64 = encode_image(render_scene(scene, image_size))
-        image_id = _image_id("snli_ve", split, i)
+        image_id = _image_id(task, split, i)
         uid = image_id * 10
         tsv.append((uid, image_id, b64, _check_field(hypothesis["text"]), _check_field(premise),
                     hypothesis["label"]))
@@ -157,12 +162,14 @@ def _bpe_corpus(caption_texts, snli_rows):
 def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train"],
                        valid: int = DEFAULT_SIZES["valid"], test: int = DEFAULT_SIZES["test"],
                        image_size: int = DEFAULT_IMAGE_SIZE, progress: bool = False,
-                       snli_families: Optional[Sequence[str]] = None) -> dict:
+                       snli_families: Optional[Sequence[str]] = None, grounding: int = 0) -> dict:
     """Generate the demo data set under ``out_dir``; returns a summary (counts) dict.
 
     ``train``/``valid``/``test`` are TSV row counts per task. ``snli_families``: SNLI-VE
     hypotheses of these families only (default: all; a diagnostic, e.g. ``["exists"]``).
-    Same arguments give byte-identical files.
+    ``grounding``: rows of ``grounding/train.tsv`` (0: none), statements about scenes of
+    their own (:data:`~ofa_mue.demo.language.GROUNDING_FAMILIES`). Same arguments give
+    byte-identical files.
     """
     unknown = [name for name in snli_families or () if name not in FAMILIES]
     if unknown:
@@ -172,10 +179,12 @@ def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train
         raise ValueError(f"split sizes must be >= 0, got {sizes}")
     if image_size < 32:
         raise ValueError(f"image_size must be >= 32, got {image_size}")
-    for sub in ("caption", "snli_ve", "bpe", "meta"):
+    if grounding < 0:
+        raise ValueError(f"grounding rows must be >= 0, got {grounding}")
+    for sub in ("caption", "snli_ve", "bpe", "meta") + ((GROUNDING,) if grounding else ()):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
 
-    total = sum(_n_images(t, s, sizes[s]) for t in TASKS for s in SPLITS)
+    total = sum(_n_images(t, s, sizes[s]) for t in TASKS for s in SPLITS) + grounding
     bar = None
     if progress:
         from tqdm import tqdm
@@ -209,6 +218,12 @@ def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train
                 "families": dict(sorted(Counter(m["family"] for m in meta).items())),
                 "hidden": sum(m["hidden_cells"] > 0 for m in meta),
             }
+        if grounding:
+            tsv, meta = _snli_split(seed, "train", grounding, image_size, tick, task=GROUNDING)
+            _write_tsv(os.path.join(out_dir, GROUNDING, "train.tsv"), tsv)
+            _write_jsonl(os.path.join(out_dir, "meta", f"{GROUNDING}_train.jsonl"), meta)
+            snli_all += tsv
+            summary[GROUNDING] = {"rows": len(tsv), "labels": dict(sorted(Counter(r[5] for r in tsv).items()))}
     finally:
         if bar is not None:
             bar.close()
@@ -224,6 +239,22 @@ def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train
 
 def _table(rows):
     return "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in rows)
+
+
+def _grounding_section(s: dict) -> str:
+    if GROUNDING not in s:
+        return ""
+    g = s[GROUNDING]
+    labels = ", ".join(f"{k} {g['labels'].get(k, 0)}" for k in LABEL_ORDER)
+    return f"""
+## Grounding (`grounding/train.tsv`)
+
+{g['rows']} rows in the SNLI-VE format ({labels}), on scenes of their own drawn the same
+way, with statements of one kind only: "there is a <colour> shape". The demo trains on them
+with the encoder fused before fine-tuning SNLI-VE, as OFA pretrains on image-text pairs
+before its fine-tuning: looking up one attribute in the picture is what a model must learn
+first, and the demo's SNLI-VE mixture alone does not teach it in the demo's budget.
+"""
 
 
 def _readme(s: dict, words: list[str]) -> str:
@@ -299,7 +330,7 @@ to bind; hard: three or more (counts, relations, regions with several attributes
 {_table(snli[:1] + [tuple('---' for _ in snli[0])] + snli[1:])}
 
 Hypothesis families (all splits): {', '.join(f'{k} {v}' for k, v in sorted(families.items()))}.
-
+{_grounding_section(s)}
 ## Vocabulary
 
 {s['words']} distinct words. BPE: {b['merges']} merges, encoder.json {b['encoder_size']}
@@ -322,13 +353,17 @@ def main(argv=None) -> int:
     p.add_argument("--snli-families", metavar="NAMES",
                    help=f"SNLI-VE hypotheses of these families only, comma-separated (a diagnostic; "
                         f"default: all of {', '.join(FAMILIES)})")
+    p.add_argument("--grounding", type=int, default=0, metavar="ROWS",
+                   help="rows of grounding/train.tsv, statements of the grounding stage (\"there is a "
+                        "<colour> shape\") on scenes of their own; 0: none [0]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     families = [name.strip() for name in a.snli_families.split(",")] if a.snli_families else None
     start = time.time()
     try:
         s = generate_demo_data(a.out, seed=a.seed, train=a.train, valid=a.valid, test=a.test,
-                               image_size=a.image_size, progress=not a.no_progress, snli_families=families)
+                               image_size=a.image_size, progress=not a.no_progress, snli_families=families,
+                               grounding=a.grounding)
     except ValueError as error:
         p.error(str(error))
     print(f"demo data in {a.out} ({time.time() - start:.1f} s, seed {a.seed}, "
@@ -338,6 +373,9 @@ def main(argv=None) -> int:
         labels = " ".join(f"{k[:3]} {n}" for k, n in v["labels"].items())
         print(f"  {split:5s}  caption {c['rows']:5d} rows / {c['images']:5d} images   "
               f"snli_ve {v['rows']:5d} rows / {v['images']:5d} images ({labels})")
+    if GROUNDING in s:
+        labels = " ".join(f"{k[:3]} {n}" for k, n in s[GROUNDING]["labels"].items())
+        print(f"  train  grounding {s[GROUNDING]['rows']:5d} rows ({labels})")
     b = s["bpe"]
     print(f"  bpe: {b['merges']} merges, {b['encoder_size']} encoder entries, "
           f"{b['dict_size']} ids in dict.txt, {s['words']} words")

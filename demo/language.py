@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from .scenes import CELLS, COLOURS, SHAPES, SIZES, Obj, Scene, random_object, sample_scene
 
@@ -248,6 +248,11 @@ def hyp_all(rng):
     return f"all the shapes are {value}", ("all", attribute, value), 2
 
 
+def hyp_colour(rng):
+    filt = Filter(colour=rng.choice(tuple(COLOURS)))
+    return f"there is {filt.with_article()}", ("exists", filt, None), filt.attributes()
+
+
 FAMILIES: dict[str, tuple[Callable, int]] = {
     # family: (maker, weight)
     "exists": (hyp_exists, 4),
@@ -259,17 +264,25 @@ FAMILIES: dict[str, tuple[Callable, int]] = {
 }
 
 
+GROUNDING_FAMILIES: dict[str, tuple[Callable, int]] = {"colour": (hyp_colour, 1)}
+"""The statements of the demo's grounding stage (the stand-in for OFA's pretraining on
+image-text pairs): whether a shape of a colour is there, one attribute to find, the first
+thing a model must learn to look up in the picture; not an SNLI-VE family."""
+
+
 def difficulty(steps: int) -> str:
     """easy: one attribute to find; medium: two facts to bind; hard: three or more."""
     return "easy" if steps <= 1 else ("medium" if steps == 2 else "hard")
 
 
-def sample_hypothesis(rng: random.Random, families: Optional[Sequence[str]] = None) -> dict:
+def sample_hypothesis(rng: random.Random, families: Optional[Sequence[str]] = None,
+                      registry: Mapping[str, tuple[Callable, int]] = FAMILIES) -> dict:
     """A hypothesis drawn independently of any label: dict(text, lf, family, difficulty);
-    ``families``: drawn from these families only (default: all), by their weights."""
-    names = tuple(families) if families else tuple(FAMILIES)
-    family = rng.choices(names, weights=[FAMILIES[n][1] for n in names])[0]
-    text, lf, steps = FAMILIES[family][0](rng)
+    ``families``: drawn from these families of ``registry`` only (default: all), by their
+    weights."""
+    names = tuple(families) if families else tuple(registry)
+    family = rng.choices(names, weights=[registry[n][1] for n in names])[0]
+    text, lf, steps = registry[family][0](rng)
     return {"text": text, "lf": lf, "family": family, "difficulty": difficulty(steps)}
 
 
@@ -347,10 +360,11 @@ HYPOTHESES_PER_LAYOUT = 20
 LAYOUTS = 50
 
 
-def make_example(rng: random.Random, want: str, families: Optional[Sequence[str]] = None) -> tuple[dict, Scene]:
+def make_example(rng: random.Random, want: str, families: Optional[Sequence[str]] = None,
+                 registry: Mapping[str, tuple[Callable, int]] = FAMILIES) -> tuple[dict, Scene]:
     """A scene layout (:func:`sample_layout`), then a hypothesis drawn without looking at
-    ``want`` (from ``families``, default all), then a scene of that layout where its label
-    is ``want``.
+    ``want`` (from ``families`` of ``registry``, default all), then a scene of that layout
+    where its label is ``want``.
 
     A hypothesis that cannot take that label in that layout (e.g. "there is a red shape"
     cannot be a contradiction when a cell is covered) is redrawn, keeping the layout, so the
@@ -363,7 +377,7 @@ def make_example(rng: random.Random, want: str, families: Optional[Sequence[str]
     for _ in range(LAYOUTS):
         n_visible, hidden = sample_layout(rng, want)
         for _ in range(HYPOTHESES_PER_LAYOUT):
-            hypothesis = sample_hypothesis(rng, families)
+            hypothesis = sample_hypothesis(rng, families, registry)
             if hidden and impossible_under_cover(hypothesis["lf"], want):
                 continue
             scene = realize(hypothesis, want, rng, n_visible, hidden)

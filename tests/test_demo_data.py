@@ -519,3 +519,37 @@ def test_snli_families_restrict_the_hypotheses_and_nothing_else(demo, tmp_path, 
         main(["--out", str(tmp_path / "bad"), "--train", "3", "--valid", "3", "--test", "3", "--no-progress",
               "--snli-families", "exists,colour"])
     assert "unknown SNLI-VE hypothesis family 'colour' (known: exists, region" in capsys.readouterr().err
+
+
+def test_grounding_statements_look_up_one_colour_with_computed_labels(demo, tmp_path, capsys):
+    """``--grounding N``: N rows of "there is a <colour> shape" in the SNLI-VE format, labels
+    balanced and equal to the independent judge's on the row's own scene (images of their
+    own, not the SNLI-VE ones); the caption and SNLI-VE files stay as without it; 0 writes
+    no grounding folder and a negative count is refused."""
+    root, _ = demo
+    assert not (root / "grounding").exists()
+    out = tmp_path / "grounded"
+    summary = generate_demo_data(out, seed=0, grounding=30, **SIZES)
+    rows, meta = _tsv(out / "grounding" / "train.tsv"), _jsonl(out / "meta" / "grounding_train.jsonl")
+    assert len(rows) == len(meta) == 30
+    assert summary["grounding"]["labels"] == {"contradiction": 10, "entailment": 10, "neutral": 10}
+    colours = set()
+    for r, m in zip(rows, meta):
+        match = re.fullmatch(rf"there is an? ({COLOUR_WORDS}) shape", r[3])
+        assert match, r[3]
+        colours.add(match.group(1))
+        assert judged_label(m["scene"], r[3]) == r[5] == m["label"]
+        assert r[5] in ANSWERS and len(r) == 6
+    assert len(colours) > 3
+    snli_ids = {r[1] for split in SPLITS for r in _tsv(root / "snli_ve" / f"{split}.tsv")}
+    assert not snli_ids & {r[1] for r in rows}
+    assert not {r[2] for r in _tsv(root / "snli_ve" / "train.tsv")} & {r[2] for r in rows}
+    for task in ("caption", "snli_ve"):
+        for split in SPLITS:
+            assert (out / task / f"{split}.tsv").read_bytes() == (root / task / f"{split}.tsv").read_bytes()
+    assert "## Grounding" in (out / "README.md").read_text()
+    assert main(["--out", str(tmp_path / "cli"), "--train", "3", "--valid", "3", "--test", "3",
+                 "--grounding", "6", "--no-progress"]) == 0
+    assert "grounding     6 rows" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="grounding rows must be >= 0"):
+        generate_demo_data(tmp_path / "bad", grounding=-1)
