@@ -49,6 +49,7 @@ CAPTION_OBJECTS = (1, 2, 3)
 SPLITS = ("train", "valid", "test")
 TASKS = ("caption", "snli_ve")
 GROUNDING = "grounding"
+GROUNDING_LABELS = ("entailment", "contradiction")
 DEFAULT_SIZES = {"train": 4000, "valid": 300, "test": 300}
 DEFAULT_IMAGE_SIZE = 48
 BPE_VOCAB_SIZE = 2000
@@ -110,17 +111,21 @@ def _lf_json(lf):
 
 def _snli_split(seed, split, rows, image_size, tick, families=None, task="snli_ve"):
     """Rows of <task>/<split>.tsv and their meta rows: one image per row, labels balanced
-    in blocks of three (one of each label, in random order); hypotheses of ``families``
-    (default: all) of SNLI-VE, or of the grounding stage for ``task`` "grounding"."""
-    registry = GROUNDING_FAMILIES if task == GROUNDING else FAMILIES
+    in blocks (one of each label, in random order); hypotheses of ``families`` (default:
+    all) of SNLI-VE, or for ``task`` "grounding" the grounding statements, true or false
+    in scenes without covers (image-text matching: yes or no)."""
+    grounding = task == GROUNDING
+    registry = GROUNDING_FAMILIES if grounding else FAMILIES
+    labels = GROUNDING_LABELS if grounding else LABEL_ORDER
     tsv, meta = [], []
     wants: list[str] = []
     for i in range(rows):
         rng = _rng(seed, task, split, i)
-        if i % len(LABEL_ORDER) == 0:
-            wants = list(LABEL_ORDER)
+        if i % len(labels) == 0:
+            wants = list(labels)
             _rng(seed, task, split, "labels", i).shuffle(wants)
-        hypothesis, scene = make_example(rng, wants[i % len(LABEL_ORDER)], families, registry)
+        hypothesis, scene = make_example(rng, wants[i % len(labels)], families, registry,
+                                         covers=not grounding)
         premise = premise_text(scene, rng)
         b64 = encode_image(render_scene(scene, image_size))
         image_id = _image_id(task, split, i)
@@ -249,11 +254,12 @@ def _grounding_section(s: dict) -> str:
     return f"""
 ## Grounding (`grounding/train.tsv`)
 
-{g['rows']} rows in the SNLI-VE format ({labels}), on scenes of their own drawn the same
-way, with statements of one kind only: "there is a <colour> shape". The demo trains on them
-with the encoder fused before fine-tuning SNLI-VE, as OFA pretrains on image-text pairs
-before its fine-tuning: looking up one attribute in the picture is what a model must learn
-first, and the demo's SNLI-VE mixture alone does not teach it in the demo's budget.
+{g['rows']} rows in the SNLI-VE format ({labels}), image-text matching: statements of one
+kind only, "there is a <colour> shape", true or false half the time each, on scenes of their
+own with 2-4 objects and no cover. The demo trains on them with the encoder fused before
+fine-tuning SNLI-VE, as OFA pretrains on image-text matching before its fine-tuning:
+looking up one attribute in the picture is what a model must learn first, and the demo's
+SNLI-VE mixture alone does not teach it in the demo's budget.
 """
 
 
@@ -354,7 +360,7 @@ def main(argv=None) -> int:
                    help=f"SNLI-VE hypotheses of these families only, comma-separated (a diagnostic; "
                         f"default: all of {', '.join(FAMILIES)})")
     p.add_argument("--grounding", type=int, default=0, metavar="ROWS",
-                   help="rows of grounding/train.tsv, statements of the grounding stage (\"there is a "
+                   help="rows of grounding/train.tsv, statements of the grounding stage, image-text matching (\"there is a "
                         "<colour> shape\") on scenes of their own; 0: none [0]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)

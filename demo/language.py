@@ -361,10 +361,11 @@ LAYOUTS = 50
 
 
 def make_example(rng: random.Random, want: str, families: Optional[Sequence[str]] = None,
-                 registry: Mapping[str, tuple[Callable, int]] = FAMILIES) -> tuple[dict, Scene]:
-    """A scene layout (:func:`sample_layout`), then a hypothesis drawn without looking at
-    ``want`` (from ``families`` of ``registry``, default all), then a scene of that layout
-    where its label is ``want``.
+                 registry: Mapping[str, tuple[Callable, int]] = FAMILIES,
+                 covers: bool = True) -> tuple[dict, Scene]:
+    """A scene layout (:func:`sample_layout`; ``covers`` False: never a covered cell), then
+    a hypothesis drawn without looking at ``want`` (from ``families`` of ``registry``,
+    default all), then a scene of that layout where its label is ``want``.
 
     A hypothesis that cannot take that label in that layout (e.g. "there is a red shape"
     cannot be a contradiction when a cell is covered) is redrawn, keeping the layout, so the
@@ -376,6 +377,7 @@ def make_example(rng: random.Random, want: str, families: Optional[Sequence[str]
     """
     for _ in range(LAYOUTS):
         n_visible, hidden = sample_layout(rng, want)
+        hidden = hidden if covers else 0
         for _ in range(HYPOTHESES_PER_LAYOUT):
             hypothesis = sample_hypothesis(rng, families, registry)
             if hidden and impossible_under_cover(hypothesis["lf"], want):

@@ -522,23 +522,25 @@ def test_snli_families_restrict_the_hypotheses_and_nothing_else(demo, tmp_path, 
 
 
 def test_grounding_statements_look_up_one_colour_with_computed_labels(demo, tmp_path, capsys):
-    """``--grounding N``: N rows of "there is a <colour> shape" in the SNLI-VE format, labels
-    balanced and equal to the independent judge's on the row's own scene (images of their
-    own, not the SNLI-VE ones); the caption and SNLI-VE files stay as without it; 0 writes
-    no grounding folder and a negative count is refused."""
+    """``--grounding N``: N rows of "there is a <colour> shape" in the SNLI-VE format, true or
+    false half the time each in scenes without covers (image-text matching), labels equal to
+    the independent judge's on the row's own scene (images of their own, not the SNLI-VE
+    ones); the caption and SNLI-VE files stay as without it; 0 writes no grounding folder
+    and a negative count is refused."""
     root, _ = demo
     assert not (root / "grounding").exists()
     out = tmp_path / "grounded"
     summary = generate_demo_data(out, seed=0, grounding=30, **SIZES)
     rows, meta = _tsv(out / "grounding" / "train.tsv"), _jsonl(out / "meta" / "grounding_train.jsonl")
     assert len(rows) == len(meta) == 30
-    assert summary["grounding"]["labels"] == {"contradiction": 10, "entailment": 10, "neutral": 10}
+    assert summary["grounding"]["labels"] == {"contradiction": 15, "entailment": 15}
     colours = set()
     for r, m in zip(rows, meta):
         match = re.fullmatch(rf"there is an? ({COLOUR_WORDS}) shape", r[3])
         assert match, r[3]
         colours.add(match.group(1))
         assert judged_label(m["scene"], r[3]) == r[5] == m["label"]
+        assert m["scene"]["hidden"] == [] and m["hidden_cells"] == 0
         assert r[5] in ANSWERS and len(r) == 6
     assert len(colours) > 3
     snli_ids = {r[1] for split in SPLITS for r in _tsv(root / "snli_ve" / f"{split}.tsv")}
