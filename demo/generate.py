@@ -8,9 +8,9 @@ or ``generate_demo_data(out_dir, seed=0, ...)`` from Python. Writes::
     caption/{train,valid,test}.tsv   uniq-id, image-id, caption, object labels, base64 PNG
     caption/train_scst.tsv           train images again, all references joined by '&&'
     snli_ve/{train,valid,test}.tsv   uniq-id, image-id, base64 PNG, hypothesis, premise, label
-    grounding/train.tsv              the same format: statements of the grounding stage
-                                     (with --grounding N > 0; demo.sh's stand-in for OFA's
-                                     pretraining on image-text pairs)
+    grounding/train.tsv              the same format: image-text matching statements (with
+                                     --grounding N > 0), for a grounding stage standing in
+                                     for OFA's pretraining (benchmarks/grounding_stage.py)
     bpe/{encoder.json,vocab.bpe,dict.txt}   small GPT-2-format byte-level BPE + fairseq dict
     meta/{caption,snli_ve}_{split}.jsonl    per row: scene, family, difficulty (not read by OFA)
     README.md
@@ -256,10 +256,11 @@ def _grounding_section(s: dict) -> str:
 
 {g['rows']} rows in the SNLI-VE format ({labels}), image-text matching: statements of one
 kind only, "there is a <colour> shape", true or false half the time each, on scenes of their
-own with 2-4 objects and no cover. The demo trains on them with the encoder fused before
-fine-tuning SNLI-VE, as OFA pretrains on image-text matching before its fine-tuning:
-looking up one attribute in the picture is what a model must learn first, and the demo's
-SNLI-VE mixture alone does not teach it in the demo's budget.
+own with 2-4 objects and no cover. `benchmarks/grounding_stage.py` trains on them with the
+encoder fused before fine-tuning SNLI-VE, as OFA pretrains on image-text matching before
+its fine-tuning: looking up one attribute in the picture is what a model must learn first,
+and the demo's SNLI-VE mixture alone does not teach it in the demo's budget
+(`run_scripts/demo.sh` does not use them).
 """
 
 

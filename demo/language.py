@@ -265,9 +265,10 @@ FAMILIES: dict[str, tuple[Callable, int]] = {
 
 
 GROUNDING_FAMILIES: dict[str, tuple[Callable, int]] = {"colour": (hyp_colour, 1)}
-"""The statements of the demo's grounding stage (the stand-in for OFA's pretraining on
-image-text pairs): whether a shape of a colour is there, one attribute to find, the first
-thing a model must learn to look up in the picture; not an SNLI-VE family."""
+"""The statements of the grounding stage (``benchmarks/grounding_stage.py``, a stand-in for
+OFA's pretraining on image-text matching): whether a shape of a colour is there, one
+attribute to find, the first thing a model must learn to look up in the picture; not an
+SNLI-VE family."""
 
 
 def difficulty(steps: int) -> str:
