@@ -13,6 +13,7 @@ or ``generate_demo_data(out_dir, seed=0, ...)`` from Python. Writes::
                                      for OFA's pretraining (benchmarks/grounding_stage.py)
     bpe/{encoder.json,vocab.bpe,dict.txt}   small GPT-2-format byte-level BPE + fairseq dict
     meta/{caption,snli_ve}_{split}.jsonl    per row: scene, family, difficulty (not read by OFA)
+    meta/grounding_train.jsonl       the same for the grounding statements
     README.md
 
 Sizes count TSV rows. Caption train has one row per reference like OFA's stage-1 file
@@ -250,7 +251,7 @@ def _grounding_section(s: dict) -> str:
     if GROUNDING not in s:
         return ""
     g = s[GROUNDING]
-    labels = ", ".join(f"{k} {g['labels'].get(k, 0)}" for k in LABEL_ORDER)
+    labels = ", ".join(f"{k} {g['labels'].get(k, 0)}" for k in GROUNDING_LABELS)
     return f"""
 ## Grounding (`grounding/train.tsv`)
 
