@@ -24,18 +24,18 @@ Writes ``benchmarks/results/grounding_stage.{json,md}``; models and logs go to `
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import torch
 
 from measurement import Provenance, write_results
+from ofa_mue.data.tsv import TSVReader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CRITERIA = {"plain": "adjust_label_smoothed_cross_entropy", "layerwise": "layerwise_label_smoothed_cross_entropy"}
@@ -54,11 +54,10 @@ def run(log: str, *args: str) -> None:
             raise SystemExit(f"{' '.join(args[:2])} failed (log {log}):\n{handle.read()[-3000:]}")
 
 
-def words(path: str, columns: List[int]) -> set:
-    csv.field_size_limit(sys.maxsize)
-    with open(path, encoding="utf-8", newline="") as handle:
-        return {w for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-                for c in columns for w in row[c].split()}
+def snli_words(path: str) -> set:
+    """The words of the hypotheses and premises of an SNLI-VE format TSV file."""
+    rows = TSVReader(path, ("hypothesis", "premise"), selected_cols=[3, 4])
+    return {w for row in rows for text in row.values() for w in text.split()}
 
 
 def grounding_data(data: str, rows: int, work: str) -> str:
@@ -78,7 +77,7 @@ def grounding_data(data: str, rows: int, work: str) -> str:
             handle.writelines(lines[:rows])
         with open(os.path.join(folder, "test.tsv"), "w", encoding="utf-8") as handle:
             handle.writelines(lines[rows:])
-    unknown = words(os.path.join(folder, "train.tsv"), [3, 4]) - words(os.path.join(data, "snli_ve", "train.tsv"), [3, 4])
+    unknown = snli_words(os.path.join(folder, "train.tsv")) - snli_words(os.path.join(data, "snli_ve", "train.tsv"))
     if unknown:
         raise SystemExit(f"grounding statements use words the BPE of {data} never saw: {sorted(unknown)}")
     return folder
@@ -113,12 +112,14 @@ def last_training_accuracy(log: str) -> Dict[str, float]:
     return found
 
 
-def accuracies(log_prefix: str, data_folder: str, bpe: str, checkpoint: str, out: str) -> Dict[str, Any]:
-    """Test accuracy and examples scored with the right images and each replacement."""
+def accuracies(out: str, data_folder: str, bpe: str, checkpoint: str) -> Dict[str, Any]:
+    """Test accuracy and examples scored with the right images and each replacement (results
+    and logs under ``out``)."""
     result: Dict[str, Any] = {}
     for images in REPLACEMENTS:
         folder = os.path.join(out, f"images_{images}")
-        run(f"{log_prefix}_{images}.log", "ofa_mue.evaluate", data_folder, "--path", checkpoint, "--task", "snli_ve",
+        os.makedirs(folder, exist_ok=True)
+        run(os.path.join(folder, "evaluate.log"), "ofa_mue.evaluate", data_folder, "--path", checkpoint, "--task", "snli_ve",
             "--bpe-dir", bpe, "--code-dict-size", "0", "--num-bins", "0", "--batch-size", "100", "--cpu",
             "--gen-subset", "test", "--replace-images", images, "--results-path", folder)
         with open(os.path.join(folder, "test_metrics.json")) as handle:
@@ -139,11 +140,9 @@ def arm(loss: str, args: argparse.Namespace, grounding: str) -> Dict[str, Any]:
                  os.path.join(work, "snli_ve"), args.snli_updates, 5e-4, CRITERIA["layerwise"], decompose=True,
                  constant_lr=False)
     return {
-        "grounding": accuracies(os.path.join(work, "eval_grounding"), grounding, bpe, grounded,
-                                os.path.join(work, "eval_grounding")),
+        "grounding": accuracies(os.path.join(work, "eval_grounding"), grounding, bpe, grounded),
         "grounding_training_accuracy": last_training_accuracy(os.path.join(work, "train_grounding.log")),
-        "snli_ve": accuracies(os.path.join(work, "eval_snli_ve"), os.path.join(args.data, "snli_ve"), bpe, snli,
-                              os.path.join(work, "eval_snli_ve")),
+        "snli_ve": accuracies(os.path.join(work, "eval_snli_ve"), os.path.join(args.data, "snli_ve"), bpe, snli),
         "snli_ve_training_accuracy": last_training_accuracy(os.path.join(work, "train_snli_ve.log")),
     }
 
@@ -151,23 +150,21 @@ def arm(loss: str, args: argparse.Namespace, grounding: str) -> Dict[str, Any]:
 def markdown(report: Dict[str, Any]) -> str:
     a = report["arguments"]
     lines = [f"From the caption model `{a['caption_checkpoint']}`: a grounding stage of {a['grounding_updates']} "
-             f"updates (encoder fused, constant lr {a['grounding_lr']} after 50 warm-up updates, {a['grounding_rows']} statements \"there is a <colour> "
-             f"shape\", true or false), then SNLI-VE fine-tuned as demo.sh does ({a['snli_updates']} updates, "
+             f"updates (encoder fused, constant lr {a['grounding_lr']} after 50 warm-up updates, "
+             f"{a['grounding_rows']} statements \"there is a <colour> shape\", true or false), then SNLI-VE fine-tuned as demo.sh does ({a['snli_updates']} updates, "
              "decomposed encoder, layer-wise loss, lr 5e-4, seed 1). Accuracy with the right images / other test "
              "images / blank images (chance: 50% on the statements, 33.3% on SNLI-VE).", "",
              "| model | held-out statements | SNLI-VE test | SNLI-VE, other images | SNLI-VE, blank images |",
              "|---|---|---|---|---|"]
 
-    def cells(result: Dict[str, Any]) -> str:
-        return " / ".join(f"{100 * result[r]['accuracy']:.1f}%" for r in REPLACEMENTS)
+    def cells(result: Dict[str, Any], separator: str) -> str:
+        return separator.join(f"{100 * result[r]['accuracy']:.1f}%" for r in REPLACEMENTS)
 
     for loss, result in report["arms"].items():
-        snli = result["snli_ve"]
-        lines.append(f"| grounding stage with the {loss} loss, then SNLI-VE | {cells(result['grounding'])} | "
-                     + " | ".join(f"{100 * snli[r]['accuracy']:.1f}%" for r in REPLACEMENTS) + " |")
+        lines.append(f"| grounding stage with the {loss} loss, then SNLI-VE | {cells(result['grounding'], ' / ')} | "
+                     f"{cells(result['snli_ve'], ' | ')} |")
     demo = report["demo_snli_ve"]
-    lines.append("| demo.sh's SNLI-VE model (from the caption model, no grounding stage) | - | "
-                 + " | ".join(f"{100 * demo[r]['accuracy']:.1f}%" for r in REPLACEMENTS) + " |")
+    lines.append(f"| demo.sh's SNLI-VE model (from the caption model, no grounding stage) | - | {cells(demo, ' | ')} |")
     examples = {r["snli_ve"]["none"]["examples"] for r in report["arms"].values()} | {demo["none"]["examples"]}
     lines += ["", f"Examples scored: {', '.join(map(str, sorted(examples)))} SNLI-VE test rows per model, "
               f"{HELD_OUT} held-out statements per grounding model. Last logged training token accuracy "
@@ -207,8 +204,7 @@ def main() -> None:
         futures = {loss: pool.submit(arm, loss, args, grounding) for loss in CRITERIA}
         arms = {loss: future.result() for loss, future in futures.items()}
     demo = accuracies(os.path.join(args.work_dir, "eval_demo_snli_ve"), os.path.join(args.data, "snli_ve"),
-                      os.path.join(args.data, "bpe"), args.demo_snli_checkpoint,
-                      os.path.join(args.work_dir, "eval_demo_snli_ve"))
+                      os.path.join(args.data, "bpe"), args.demo_snli_checkpoint)
     report = {**provenance.finish(), "arguments": vars(args), "arms": arms, "demo_snli_ve": demo}
     write_results(args.out, "grounding_stage", report, provenance.header() + markdown(report))
 
