@@ -6,11 +6,16 @@ image/text/decoder depth combination. What static truncation can reach at a redu
 random per-example mix of two fixed depths, which averages both their reductions and their
 quality) taken at ``x`` or at any larger reduction (more saving at a better quality is
 never worse). MuE beats a fixed depth at ``x`` when its quality is above that envelope.
+
+Built from the split it is scored on, the envelope is an oracle: among dozens of depth
+combinations the best one on a small split is partly lucky. :func:`held_out_choice` is what
+a user can do instead: choose the depths on another split (the validation split) and score
+that choice on the evaluated one.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 Point = Tuple[float, float]
 """(expected time reduction, quality)."""
@@ -75,3 +80,35 @@ def envelope_vertices(hull: Sequence[Point]) -> List[Point]:
     top = max(range(len(hull)), key=lambda index: (hull[index][1], hull[index][0]))
     head = [(hull[0][0], hull[top][1])] if top else []
     return head + list(hull[top:])
+
+
+@dataclass(frozen=True)
+class HeldOutChoice:
+    """Static truncation chosen on one split at a reduction, scored on another: the chosen mix of
+    (at most) two depth combinations and its quality and reduction on the scored split."""
+
+    quality: float
+    reduction: float
+    left: str
+    right: str
+
+
+def held_out_choice(chosen_on: Dict[str, Point], scored_on: Dict[str, Point], x: float) -> Optional[HeldOutChoice]:
+    """The envelope of the ``chosen_on`` points (``{setting: point}``, one split) at reduction ``x``
+    picks a fixed depth or a mix of two (:func:`envelope_at`); the same settings, mixed in the
+    same shares, are scored with their ``scored_on`` points (another split). ``None`` when ``x``
+    is outside the reductions the chosen-on points span. Every chosen setting must have a
+    scored point (a ``KeyError`` otherwise)."""
+    by_point = {}
+    for setting, point in chosen_on.items():
+        by_point.setdefault(point, setting)
+    envelope = envelope_at(upper_hull(list(chosen_on.values())), x)
+    if envelope is None:
+        return None
+    left, right = by_point[envelope.left], by_point[envelope.right]
+    span = envelope.right[0] - envelope.left[0]
+    share = (min(max(x, envelope.left[0]), envelope.right[0]) - envelope.left[0]) / span if span > 0 else 0.0
+    if share in (0.0, 1.0):  # one fixed depth
+        left = right = right if share else left
+    (x_left, q_left), (x_right, q_right) = scored_on[left], scored_on[right]
+    return HeldOutChoice(q_left + share * (q_right - q_left), x_left + share * (x_right - x_left), left, right)

@@ -26,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .envelope import TOLERANCE, envelope_at, envelope_vertices, upper_hull  # noqa: E402
+from .envelope import TOLERANCE, envelope_at, envelope_vertices, held_out_choice, upper_hull  # noqa: E402
 from .result_files import markdown_table, save_figure, write_csv, write_markdown  # noqa: E402
 from .sweep import CURVES, measured_fields, measured_text, percent, timing_note  # noqa: E402
 
@@ -283,25 +283,51 @@ def plot_table4(table: Sequence[Row], metric_name: str, path: str, record: Dict[
 
 
 # ---- MuE against a fixed depth ------------------------------------------------------------
-def static_points(rows: Sequence[Row]) -> Dict[Tuple[float, float], str]:
-    """(expected reduction, quality) of the full model and every static setting -> its setting."""
-    points = {}
+def static_settings(rows: Sequence[Row]) -> Dict[str, Tuple[float, float]]:
+    """{setting: (expected reduction, quality)} of the full model and every static setting."""
+    settings = {}
     for row in rows:
         if row["curve"] in ("full", "static"):
-            points.setdefault((row["expected_time_reduction"], row["metric"]),
-                              "full model" if row["curve"] == "full" else row["setting"])
+            name = "full model" if row["curve"] == "full" else row["setting"]
+            settings[name] = (row["expected_time_reduction"], row["metric"])
+    return settings
+
+
+def static_points(rows: Sequence[Row]) -> Dict[Tuple[float, float], str]:
+    """(expected reduction, quality) of the full model and every static setting -> its (first) setting."""
+    points: Dict[Tuple[float, float], str] = {}
+    for setting, point in static_settings(rows).items():
+        points.setdefault(point, setting)
     return points
 
 
-def mue_vs_static(rows: Sequence[Row]) -> Tuple[List[Row], Dict[str, Any]]:
+def _verdict(difference: float) -> str:
+    return "above" if difference > TOLERANCE else ("equal" if difference >= -TOLERANCE else "below")
+
+
+def _counts(levels: Sequence[Row], verdict: str) -> Dict[str, Any]:
+    above = sum(entry[verdict] == "above" for entry in levels)
+    equal = sum(entry[verdict] == "equal" for entry in levels)
+    return {"levels": len(levels), "strictly_above": above, "equal": equal, "below": len(levels) - above - equal,
+            "at_or_above": above + equal, "mue_beats_fixed_depth": above + equal >= 3 and above >= 1}
+
+
+def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = None,
+                  chosen_on: Optional[str] = None) -> Tuple[List[Row], Dict[str, Any]]:
     """MuE's quality against static truncation's envelope at each level of MuE's sweep (curve ``mue``,
     expected reduction above 0) and at the calibrated point (``mue_given``, not counted as a level).
 
+    With ``chosen_rows`` (the full model and static settings evaluated on another split, named
+    ``chosen_on``), each level is also compared with static truncation *chosen* on that split at
+    MuE's reduction and scored on this one (:func:`ofa_mue.envelope.held_out_choice`).
+
     Returns the table and a summary: levels, how many are above, equal to and below the
-    envelope, and the verdict (at least 3 levels at or above it, at least one strictly above).
+    envelope, and the verdict (at least 3 levels at or above it, at least one strictly above);
+    with ``chosen_rows``, the same counts against the held-out choice under ``chosen_on``.
     """
     points = static_points(rows)
     hull = upper_hull(list(points))
+    scored, chosen = static_settings(rows), static_settings(chosen_rows or [])
     table = []
     for row in [*curve_rows(rows, "mue"), *curve_rows(rows, "mue_given")]:
         x = row["expected_time_reduction"]
@@ -314,19 +340,23 @@ def mue_vs_static(rows: Sequence[Row]) -> Tuple[List[Row], Dict[str, Any]]:
                  "between": ""}
         if envelope is not None:
             difference = row["metric"] - envelope.quality
-            entry.update(static_envelope=envelope.quality, difference=difference,
-                         verdict="above" if difference > TOLERANCE else ("equal" if difference >= -TOLERANCE
-                                                                          else "below"),
+            entry.update(static_envelope=envelope.quality, difference=difference, verdict=_verdict(difference),
                          between=" and ".join(dict.fromkeys(points[vertex] for vertex in (envelope.left, envelope.right))))
+        if chosen_rows is not None:
+            choice = held_out_choice(chosen, scored, x)
+            entry.update(static_chosen=None, static_chosen_reduction=None, difference_chosen=None,
+                         verdict_chosen="outside the static grid's range", chosen_between="")
+            if choice is not None:
+                entry.update(static_chosen=choice.quality, static_chosen_reduction=choice.reduction,
+                             difference_chosen=row["metric"] - choice.quality,
+                             verdict_chosen=_verdict(row["metric"] - choice.quality),
+                             chosen_between=" and ".join(dict.fromkeys((choice.left, choice.right))))
         table.append(entry)
     levels = [entry for entry in table if entry["level"] and entry["static_envelope"] is not None]
-    above = sum(entry["verdict"] == "above" for entry in levels)
-    equal = sum(entry["verdict"] == "equal" for entry in levels)
-    below = sum(entry["verdict"] == "below" for entry in levels)
-    summary = {"levels": len(levels), "strictly_above": above, "equal": equal, "below": below,
-               "at_or_above": above + equal,
-               "mue_beats_fixed_depth": above + equal >= 3 and above >= 1,
-               "static_settings": sum(row["curve"] in ("full", "static") for row in rows)}
+    summary = {**_counts(levels, "verdict"), "static_settings": sum(row["curve"] in ("full", "static") for row in rows)}
+    if chosen_rows is not None:
+        held_out = [entry for entry in table if entry["level"] and entry["static_chosen"] is not None]
+        summary["chosen_on"] = {"split": chosen_on, **_counts(held_out, "verdict_chosen")}
     return table, summary
 
 
@@ -343,12 +373,35 @@ def mue_vs_static_markdown(table: Sequence[Row], summary: Dict[str, Any], metric
              "-" if entry["static_envelope"] is None else f"{entry['static_envelope']:.4f}",
              "-" if entry["difference"] is None else f"{entry['difference']:+.4f}", entry["verdict"],
              entry["between"]] for entry in table]
-    return head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
+    text = head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
                                   f"static envelope {metric_name}", "difference", "MuE is", "envelope between"], body)
+    if "chosen_on" in summary:
+        text += "\n\n" + held_out_markdown(table, summary["chosen_on"], metric_name)
+    return text
+
+
+def held_out_markdown(table: Sequence[Row], chosen: Dict[str, Any], metric_name: str) -> str:
+    """The comparison with static truncation chosen on another split (:func:`mue_vs_static`)."""
+    split = chosen["split"]
+    verdict = "yes" if chosen["mue_beats_fixed_depth"] else "no"
+    head = (f"**Against static truncation chosen on {split}: MuE beats a fixed depth: {verdict}** ({chosen['levels']} "
+            f"levels: {chosen['strictly_above']} above, {chosen['equal']} equal, {chosen['below']} below). At each "
+            f"level the depths (a fixed depth or a mix of two) are those of the envelope built on the {split} "
+            "split at MuE's expected time reduction, scored here: what a user who picks the depth on held-out "
+            "data gets, while the envelope above picks the luckiest combination on this split itself.\n\n")
+    body = [[entry["setting"] + ("" if entry["level"] else " (not a level)"),
+             percent(entry["expected_time_reduction"]), f"{entry['mue_metric']:.4f}",
+             "-" if entry["static_chosen"] is None else f"{entry['static_chosen']:.4f}",
+             percent(entry["static_chosen_reduction"]),
+             "-" if entry["difference_chosen"] is None else f"{entry['difference_chosen']:+.4f}",
+             entry["verdict_chosen"], entry["chosen_between"]] for entry in table]
+    return head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
+                                  f"static chosen on {split}: {metric_name}", "its expected time reduction",
+                                  "difference", "MuE is", "depths chosen"], body)
 
 
 def plot_mue_vs_static(rows: Sequence[Row], table: Sequence[Row], metric_name: str, path: str,
-                       record: Dict[str, Any]) -> None:
+                       record: Dict[str, Any], chosen_on: Optional[str] = None) -> None:
     figure, axes = plt.subplots(figsize=(7.5, 4.6), dpi=120)
     points = list(static_points(rows))
     settings = sum(row["curve"] in ("full", "static") for row in rows)
@@ -363,6 +416,11 @@ def plot_mue_vs_static(rows: Sequence[Row], table: Sequence[Row], metric_name: s
             x = 100 * entry["expected_time_reduction"]
             color = {"above": "tab:green", "equal": "tab:olive", "below": "tab:red"}[entry["verdict"]]
             axes.plot([x, x], [entry["static_envelope"], entry["mue_metric"]], color=color, linewidth=2)
+    held_out = sorted((100 * e["static_chosen_reduction"], e["static_chosen"]) for e in table
+                      if e["level"] and e.get("static_chosen") is not None)
+    if held_out:
+        axes.plot([x for x, _ in held_out], [y for _, y in held_out], "x", color="0.2",
+                  label=f"static truncation chosen on {chosen_on} at MuE's levels")
     calibrated = [e for e in table if not e["level"]]
     if calibrated:
         axes.plot([100 * e["expected_time_reduction"] for e in calibrated], [e["mue_metric"] for e in calibrated],

@@ -22,7 +22,9 @@ setting; every row of the split is scored in each. Written to ``--results-dir``,
   loss (``--no-decomposition-checkpoint``, ``--no-layerwise-checkpoint``; their profiles by
   ``--no-decomposition-profile``/``--no-layerwise-profile`` or calibrated the same way);
 - ``figure3_layer_similarity``: each layer's input-output cosine similarity (image, text, decoder);
-- ``mue_vs_static``: MuE against static truncation's envelope at each level of MuE's sweep;
+- ``mue_vs_static``: MuE against static truncation's envelope at each level of MuE's sweep (with
+  ``--static-chosen-on valid``, also against static truncation chosen on that split and scored on
+  the evaluated one: the static grid is evaluated there too);
 - ``sweep/``: every setting (``sweep.csv``/``.md``/``.json``) and the trade-off curves (``tradeoff.png``);
 - ``reproduce.md`` (all tables on one page) and ``reproduce.json`` (everything, for machines).
 """
@@ -50,6 +52,7 @@ from .core.exit_policy import NEVER
 from .core.exit_profile import load_exit_profile
 from .saturation import layer_similarity, plot_similarity, similarity_markdown
 from .sweep import (
+    SweepPoint,
     add_grid_options,
     add_timing_options,
     arm_name,
@@ -74,6 +77,10 @@ def add_reproduce_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--calibrate-args", default="",
                        help="extra options for python -m ofa_mue.calibrate, as one string (e.g. "
                             "\"--risk-epsilon 0.1\" or \"--method retention --retention 0.96\")")
+    group.add_argument("--static-chosen-on", default=None, metavar="SPLIT",
+                       help="also compare MuE with static truncation chosen on SPLIT (e.g. valid: the full model "
+                            "and the static depth grid are evaluated on it too) and scored on the evaluated split "
+                            "(default: only the envelope of the evaluated split itself)")
     group.add_argument("--no-decomposition-checkpoint", default=None,
                        help="Table 4: the same fine-tuning without --decompose-modalities")
     group.add_argument("--no-decomposition-profile", default=None, help="its exit profile (default: calibrate)")
@@ -172,6 +179,16 @@ def load(rest: Sequence[str], checkpoint: str, profile: Optional[str] = None,
     return setup
 
 
+def static_rows_on(split: Optional[str], rest: Sequence[str], checkpoint: str,
+                   points: Sequence[SweepPoint]) -> Optional[List[Dict[str, Any]]]:
+    """The full model and the static grid of ``points`` evaluated on ``split`` (``--static-chosen-on``),
+    to choose static depths on; ``None`` when no split is given."""
+    if split is None:
+        return None
+    setup = load([*rest, "--gen-subset", split], checkpoint)
+    return evaluate_points(setup, [p for p in points if p.curve in ("full", "static")], desc=f"static grid on {split}")
+
+
 def evaluate_with(setup: EvaluationSetup, **options: Any) -> Dict[str, Any]:
     """Main metric and layers of the split with every exit option off but ``options``."""
     setup.set_exit_options(**exit_options(**options))
@@ -232,6 +249,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     out = args.results_dir
     given_args = load_evaluation_args(rest)
     refuse_exit_options(given_args)
+    if args.static_chosen_on is not None and args.static_chosen_on == given_args.gen_subset:
+        raise ConfigError(f"--static-chosen-on {args.static_chosen_on} is the evaluated split (--gen-subset): "
+                          "static truncation chosen on it is the envelope the comparison already shows; "
+                          "choose on another split (e.g. valid)")
     checkpoint = given_args.path
     if profile is None:
         profile = calibrated_profile(rest, checkpoint, os.path.join(out, "profiles", "main.json"), args, None)
@@ -295,18 +316,26 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         lambda path: plot_similarity(similarity["rows"], f"Layer input-output similarity ({where})", path, record,
                                      profile_thresholds(profile))))
 
-    frontier, verdict = paper_tables.mue_vs_static(rows)
+    chosen_rows = static_rows_on(args.static_chosen_on, rest, checkpoint, points)
+    frontier, verdict = paper_tables.mue_vs_static(rows, chosen_rows, args.static_chosen_on)
+    held_out_columns = (["static_chosen", "static_chosen_reduction", "difference_chosen", "verdict_chosen",
+                         "chosen_between"] if chosen_rows is not None else [])
     pages.append(paper_tables.write_result(
         out, "mue_vs_static", f"MuE against a fixed depth ({where})",
         paper_tables.mue_vs_static_markdown(frontier, verdict, metric_name),
         ["setting", "level", "expected_time_reduction", "mue_metric", "static_envelope", "difference", "verdict",
-         "between"], frontier, record,
-        lambda path: paper_tables.plot_mue_vs_static(rows, frontier, metric_name, path, record)))
+         "between", *held_out_columns], frontier, record,
+        lambda path: paper_tables.plot_mue_vs_static(rows, frontier, metric_name, path, record,
+                                                     args.static_chosen_on)))
 
     summary = {"provenance": record, "task": task, "split": setup.split, "examples": examples,
                "checkpoint": checkpoint, "exit_profile": profile, "metric": metric_name,
                "table1": table1, "table2": table2, "table3": table3, "table4": table4,
                "figure3": similarity["rows"], "mue_vs_static": {"levels": frontier, "summary": verdict},
+               "static_chosen_on": None if chosen_rows is None else {
+                   "split": args.static_chosen_on,
+                   "rows": [{key: row[key] for key in ("curve", "setting", "metric", "expected_time_reduction",
+                                                       "examples")} for row in chosen_rows]},
                "timing": timing}
     write_atomically(os.path.join(out, "reproduce.json"), json.dumps(summary, indent=2) + "\n")
     write_atomically(os.path.join(out, "reproduce.md"), "\n".join(pages))

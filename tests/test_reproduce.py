@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ofa_mue.core.exit_policy import stream_similarity
-from ofa_mue.envelope import envelope_at, envelope_vertices, upper_hull
+from ofa_mue.envelope import envelope_at, envelope_vertices, held_out_choice, upper_hull
 from ofa_mue.errors import ConfigError
 from ofa_mue.paper_tables import mue_vs_static, table1_points
 from ofa_mue.saturation import LayerSimilarityProbe
@@ -95,6 +95,47 @@ def test_mue_against_a_fixed_depth_counts_levels_above_and_below():
                        "mue_beats_fixed_depth": True, "static_settings": 4}
     rows[7]["metric"] = 0.5  # t4 below: only 2 levels at or above
     assert not mue_vs_static(rows)[1]["mue_beats_fixed_depth"]
+
+
+def test_static_truncation_chosen_on_one_split_is_scored_on_the_other():
+    """The depths come from the choosing split's envelope; the scoring split's luckiest setting
+    ("c" here) is not chosen unless it is on the choosing split's envelope."""
+    chosen = {"full model": (0.0, 1.0), "a": (0.5, 0.8), "b": (0.8, 0.3), "c": (0.25, 0.85)}
+    scored = {"full model": (0.0, 0.9), "a": (0.5, 0.6), "b": (0.8, 0.5), "c": (0.25, 0.95)}
+    half = held_out_choice(chosen, scored, 0.25)  # half full model, half "a" on the choosing split
+    assert (half.left, half.right) == ("full model", "a")
+    assert (half.quality, half.reduction) == (pytest.approx(0.75), pytest.approx(0.25))
+    assert envelope_at(upper_hull(list(scored.values())), 0.25).quality == pytest.approx(0.95)  # the oracle
+    late = held_out_choice(chosen, scored, 0.65)
+    assert (late.left, late.right, late.quality) == ("a", "b", pytest.approx(0.55))
+    assert held_out_choice(chosen, scored, 0.9) is None
+    generator = random.Random(2)
+    for _ in range(20):  # scored = chosen + a constant: the choice is the envelope, shifted
+        chosen = {f"s{i}": (generator.random(), generator.random()) for i in range(8)}
+        scored = {name: (x, y + 0.1) for name, (x, y) in chosen.items()}
+        xs = [x for x, _ in chosen.values()]
+        for x in [generator.uniform(min(xs), max(xs)) for _ in range(10)]:
+            choice = held_out_choice(chosen, scored, x)
+            assert choice.quality == pytest.approx(brute_force_envelope(list(chosen.values()), x) + 0.1)
+            assert choice.reduction >= x - 1e-9
+
+
+def test_mue_against_static_truncation_chosen_on_another_split():
+    rows = [_row("full", 0.0, 0.9), _row("static", 0.5, 0.6, "a"), _row("static", 0.8, 0.5, "b"),
+            _row("static", 0.25, 0.95, "c"),  # lucky on this split; poor where the depths are chosen
+            _row("mue", 0.25, 0.8, "t1"), _row("mue", 0.5, 0.7, "t2"), _row("mue", 0.65, 0.55, "t3"),
+            _row("mue_given", 0.6, 0.5, "calibrated")]
+    valid = [_row("full", 0.0, 1.0), _row("static", 0.5, 0.8, "a"), _row("static", 0.8, 0.3, "b"),
+             _row("static", 0.25, 0.85, "c")]
+    table, summary = mue_vs_static(rows, valid, "valid")
+    assert [e["verdict"] for e in table] == ["below", "below", "below", "below"]  # the oracle envelope
+    assert [e["verdict_chosen"] for e in table] == ["above", "above", "equal", "below"]
+    assert [e["static_chosen"] for e in table] == pytest.approx([0.75, 0.6, 0.55, 0.5 + 2 / 3 * 0.1])
+    assert table[0]["chosen_between"] == "full model and a" and table[1]["chosen_between"] == "a"
+    assert summary["chosen_on"] == {"split": "valid", "levels": 3, "strictly_above": 2, "equal": 1, "below": 0,
+                                    "at_or_above": 3, "mue_beats_fixed_depth": True}
+    assert summary["mue_beats_fixed_depth"] is False
+    assert "chosen_on" not in mue_vs_static(rows)[1]
 
 
 def test_table1_takes_each_baselines_best_setting_that_saves_as_much_as_mue():
@@ -242,7 +283,7 @@ def reproduced(trained):
                               "--thresholds", "0.99,0.9", "--entropies", "0.5", "--patiences", "1",
                               "--calibrate-args", "--candidates 0.9,0.1 --method retention --retention 0.8",
                               "--no-decomposition-checkpoint", checkpoints["joint"],
-                              "--no-layerwise-checkpoint", checkpoints["plain"]])
+                              "--no-layerwise-checkpoint", checkpoints["plain"], "--static-chosen-on", "valid"])
     return out, checkpoints, results, summary
 
 
@@ -322,6 +363,34 @@ def test_reproduce_compares_mue_with_the_envelope_of_every_static_setting(reprod
         assert level["static_envelope"] == pytest.approx(brute_force_envelope(points, level["expected_time_reduction"]))
 
 
+def test_reproduce_scores_static_depths_chosen_on_the_validation_split(reproduced):
+    out, checkpoints, results, summary = reproduced
+    chosen = summary["static_chosen_on"]
+    assert chosen["split"] == "valid" and len(chosen["rows"]) == 2 * 2 * 2  # the full model and 7 static settings
+    assert {row["examples"] for row in chosen["rows"]} == {6}  # every validation row
+    for row in chosen["rows"][:3]:  # each is python -m ofa_mue.evaluate on the validation split
+        flags = []
+        if row["curve"] == "static":  # "image I / text T / decoder D"; a part at full depth (2) is not cut
+            flags = ["--exit-policy", "static"]
+            for part in row["setting"].split(" / "):
+                name, depth = part.split()
+                flags += [f"--static-{name}-layers", depth] if int(depth) < 2 else []
+        evaluated = _evaluate(out, checkpoints["main"], "--gen-subset", "valid", *flags)
+        assert (row["metric"], row["expected_time_reduction"]) == (
+            evaluated["metrics"]["accuracy"], evaluated["layers"]["expected_time_reduction"])
+    sweep = json.loads((results / "sweep" / "sweep.json").read_text())["rows"]
+    name = lambda row: "full model" if row["curve"] == "full" else row["setting"]
+    valid = {name(r): (r["expected_time_reduction"], r["metric"]) for r in chosen["rows"]}
+    test = {name(r): (r["expected_time_reduction"], r["metric"]) for r in sweep if r["curve"] in ("full", "static")}
+    levels = summary["mue_vs_static"]["levels"]
+    for level in levels:
+        expected = held_out_choice(valid, test, level["expected_time_reduction"])
+        assert level["static_chosen"] == pytest.approx(expected.quality)
+        assert level["verdict_chosen"] in ("above", "equal", "below")
+    assert summary["mue_vs_static"]["summary"]["chosen_on"]["levels"] == sum(e["level"] for e in levels)
+    assert "chosen on valid" in (results / "mue_vs_static.md").read_text()
+
+
 def test_reproduce_refuses_what_it_cannot_honour(reproduced, tmp_path):
     from ofa_mue import reproduce
 
@@ -334,6 +403,8 @@ def test_reproduce_refuses_what_it_cannot_honour(reproduced, tmp_path):
         reproduce.main([*base, "--timing-repetitions", "3"])
     with pytest.raises(ConfigError, match=r"--depths 3 is deeper than the model's encoder \(2 layers\)"):
         reproduce.main([*base, "--depths", "3"])
+    with pytest.raises(ConfigError, match="--static-chosen-on test is the evaluated split"):
+        reproduce.main([*base, "--static-chosen-on", "test"])
     assert not any(tmp_path.iterdir())
 
 
