@@ -14,7 +14,8 @@ from. ``python -m ofa_mue.reproduce`` evaluates the rows and writes the files:
 - Table 4 (:func:`table4_markdown`): the ablation (variants' full and calibrated-MuE results);
 - MuE against a fixed depth (:func:`mue_vs_static`): at each expected-reduction level of
   MuE's sweep, MuE's quality against static truncation's upper envelope
-  (:mod:`ofa_mue.envelope`) over every image/text/decoder depth combination.
+  (:mod:`ofa_mue.envelope`) over every image/text/decoder depth combination, and, given the
+  static settings evaluated on another split, against the depths chosen there.
 """
 from __future__ import annotations
 
