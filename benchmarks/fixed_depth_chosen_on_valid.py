@@ -24,14 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Sequence
 
 import torch
 
-from measurement import Provenance, write_results
+from measurement import Provenance, run_module as run, write_results
 from ofa_mue.paper_tables import mue_vs_static
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,16 +40,6 @@ METRIC = {"snli_ve": "accuracy", "caption": "cider"}
 TASK_OPTIONS = {"snli_ve": ["--batch-size", "100"],
                 "caption": ["--batch-size", "100", "--beam", "5", "--max-len-b", "16", "--no-repeat-ngram-size", "3",
                             "--decoder-exit-beta", "0.95", "--decoder-exit-tau", "1"]}
-
-
-def run(log: str, *args: str) -> None:
-    """Run a Python module from the repository root on one thread, its output in ``log``."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    with open(log, "w") as handle:
-        done = subprocess.run([sys.executable, "-m", *args], cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env=env)
-    if done.returncode:
-        with open(log) as handle:
-            raise SystemExit(f"{' '.join(args[:2])} failed (log {log}):\n{handle.read()[-3000:]}")
 
 
 def evaluation_args(args: argparse.Namespace, seed: int, task: str) -> List[str]:

@@ -27,14 +27,12 @@ import argparse
 import json
 import os
 import re
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict
 
 import torch
 
-from measurement import Provenance, write_results
+from measurement import Provenance, run_module as run, write_results
 from ofa_mue.data.tsv import TSVReader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,16 +40,6 @@ CRITERIA = {"plain": "adjust_label_smoothed_cross_entropy", "layerwise": "layerw
 IMAGE_SIZE = 48
 HELD_OUT = 300
 REPLACEMENTS = ("none", "other", "blank")
-
-
-def run(log: str, *args: str) -> None:
-    """Run a Python module from the repository root on one thread, its output in ``log``."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    with open(log, "w") as handle:
-        done = subprocess.run([sys.executable, "-m", *args], cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env=env)
-    if done.returncode:
-        with open(log) as handle:
-            raise SystemExit(f"{' '.join(args[:2])} failed (log {log}):\n{handle.read()[-3000:]}")
 
 
 def snli_words(path: str) -> set:

@@ -6,12 +6,15 @@ interleaved repetitions, paired ratios) and :mod:`ofa_mue.provenance`:
   (:func:`write_results`);
 - :func:`busy_note`: the warning a results file carries when the machine was busy;
 - :data:`CLOCKS`: the clocks a timing can read (wall or the timing thread's CPU time);
-- :class:`TimeSplit`, :func:`time_splits`: the time of a pass split into the model's parts.
+- :class:`TimeSplit`, :func:`time_splits`: the time of a pass split into the model's parts;
+- :func:`run_module`: one of the project's commands as a process of its own, logged.
 """
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +26,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from anywhere: the checkout's ofa_mue
 from ofa_mue.provenance import load_average, provenance  # noqa: E402
 from ofa_mue.timing import synchronize  # noqa: E402
+
+def run_module(log: str, *args: str) -> None:
+    """Run ``python -m ARGS`` from the repository root on one thread, its output in ``log``;
+    on failure, stop with the log's end."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(log, "w") as handle:
+        done = subprocess.run([sys.executable, "-m", *args], cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    if done.returncode:
+        with open(log) as handle:
+            raise SystemExit(f"{' '.join(args[:2])} failed (log {log}):\n{handle.read()[-3000:]}")
+
 
 BUSY = 0.5
 """A load average above this share of the usable cores at start marks the figures provisional."""

@@ -361,6 +361,14 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
     return table, summary
 
 
+def _number(value: Optional[float], spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _level_name(entry: Row) -> str:
+    return entry["setting"] + ("" if entry["level"] else " (not a level)")
+
+
 def mue_vs_static_markdown(table: Sequence[Row], summary: Dict[str, Any], metric_name: str) -> str:
     verdict = "yes" if summary["mue_beats_fixed_depth"] else "no"
     head = (f"**MuE beats a fixed depth: {verdict}** ({summary['levels']} levels of MuE's sweep with a non-zero "
@@ -369,10 +377,8 @@ def mue_vs_static_markdown(table: Sequence[Row], summary: Dict[str, Any], metric
             f"The envelope is the upper concave hull of all {summary['static_settings']} image/text/decoder "
             "depth combinations (a fixed depth, or a random mix of two), taken at MuE's expected time reduction "
             "or any larger one.\n\n")
-    body = [[entry["setting"] + ("" if entry["level"] else " (not a level)"),
-             percent(entry["expected_time_reduction"]), f"{entry['mue_metric']:.4f}",
-             "-" if entry["static_envelope"] is None else f"{entry['static_envelope']:.4f}",
-             "-" if entry["difference"] is None else f"{entry['difference']:+.4f}", entry["verdict"],
+    body = [[_level_name(entry), percent(entry["expected_time_reduction"]), _number(entry["mue_metric"]),
+             _number(entry["static_envelope"]), _number(entry["difference"], "+.4f"), entry["verdict"],
              entry["between"]] for entry in table]
     text = head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
                                   f"static envelope {metric_name}", "difference", "MuE is", "envelope between"], body)
@@ -390,12 +396,10 @@ def held_out_markdown(table: Sequence[Row], chosen: Dict[str, Any], metric_name:
             f"level the depths (a fixed depth or a mix of two) are those of the envelope built on the {split} "
             "split at MuE's expected time reduction, scored here: what a user who picks the depth on held-out "
             "data gets, while the envelope above picks the luckiest combination on this split itself.\n\n")
-    body = [[entry["setting"] + ("" if entry["level"] else " (not a level)"),
-             percent(entry["expected_time_reduction"]), f"{entry['mue_metric']:.4f}",
-             "-" if entry["static_chosen"] is None else f"{entry['static_chosen']:.4f}",
-             percent(entry["static_chosen_reduction"]),
-             "-" if entry["difference_chosen"] is None else f"{entry['difference_chosen']:+.4f}",
-             entry["verdict_chosen"], entry["chosen_between"]] for entry in table]
+    body = [[_level_name(entry), percent(entry["expected_time_reduction"]), _number(entry["mue_metric"]),
+             _number(entry["static_chosen"]), percent(entry["static_chosen_reduction"]),
+             _number(entry["difference_chosen"], "+.4f"), entry["verdict_chosen"], entry["chosen_between"]]
+            for entry in table]
     return head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
                                   f"static chosen on {split}: {metric_name}", "its expected time reduction",
                                   "difference", "MuE is", "depths chosen"], body)
