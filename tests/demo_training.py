@@ -9,10 +9,11 @@ import os
 import stat
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, Iterator, List, Sequence
 
 import pytest
 import torch
@@ -107,6 +108,27 @@ def train_in_process(argv: Sequence[str]) -> str:
         root.setLevel(level)
         root.removeHandler(handler)
     return output.getvalue()
+
+
+@contextmanager
+def run_here() -> Iterator[None]:
+    """Around a command's entry point called in this process (without the seconds of a fresh
+    interpreter's imports): runs it from the repository root, then puts back what it may change
+    for the whole process (torch's thread count, the root logger's level and handlers), as if it
+    had run in a process of its own. For tests of what a command computes, not of its process."""
+    root = logging.getLogger()
+    level, handlers, threads = root.level, list(root.handlers), torch.get_num_threads()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(REPO)
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        root.setLevel(level)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        for handler in [h for h in handlers if h not in root.handlers]:
+            root.addHandler(handler)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import List
 
 import pytest
 
-from demo_training import REPO, TEST_ROWS, run_ok as run
+from demo_training import REPO, TEST_ROWS, run_ok as run, train_in_process
 from ofa_mue import calibrate, evaluate, report, sweep
 from ofa_mue.errors import ConfigError
 
@@ -52,7 +52,8 @@ def test_snli_ve_trains_resumes_and_evaluates_every_row(demo, tmp_path):
     first = train(demo, "snli_ve", save_dir, 3)
     assert (save_dir / "checkpoint_last.pt").is_file()
     assert "num_updates 3" in first or "num_updates=3" in first
-    resumed = train(demo, "snli_ve", save_dir, 6)
+    # the resumed run: fairseq-train's entry point in this process (its process boundary is the run above)
+    resumed = train_in_process(plain_train_argv(demo, "snli_ve", save_dir, 6))
     assert re.search(r"Loaded checkpoint .*checkpoint_last\.pt \(epoch \d+ @ 3 updates\)", resumed), resumed[-2000:]
     assert "num_updates 6" in resumed or "num_updates=6" in resumed
 
@@ -188,21 +189,46 @@ def test_a_step_calibration_is_evaluated_at_step(demo, decomposed_snli_checkpoin
               "--profile-path", str(tmp_path / "other.json"), "--table-path", str(tmp_path / "table.json.gz")])
 
 
-@pytest.mark.parametrize("module, flags, message", [
-    ("ofa_mue.evaluate", ["--decoder-exit-threshold", "nan"], "error: --decoder-exit-threshold must be"),
+def run_cli_here(module: str, argv: List[str], capsys) -> subprocess.CompletedProcess:
+    """``python -m module argv``'s exit status and stderr, its entry point (``cli_main``) run in this
+    process: an exit with a message prints it on stderr with status 1, as the interpreter does."""
+    capsys.readouterr()
+    entry = __import__(module, fromlist=["cli_main"]).cli_main
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", [module, *argv])
+        patch.chdir(REPO)
+        try:
+            entry()
+            code = 0
+        except SystemExit as stop:
+            code = stop.code
+    captured = capsys.readouterr()
+    stderr = captured.err
+    if isinstance(code, str):
+        stderr, code = stderr + code + "\n", 1
+    return subprocess.CompletedProcess([module, *argv], code or 0, captured.out, stderr)
+
+
+# each command line's process boundary once (a fresh process); its other errors in this process
+@pytest.mark.parametrize("module, flags, message, own_process", [
+    ("ofa_mue.evaluate", ["--decoder-exit-threshold", "nan"], "error: --decoder-exit-threshold must be", True),
     ("ofa_mue.evaluate", ["--exit-policy", "static", "--static-decoder-layers", "7"],
-     "error: --static-decoder-layers 7 is deeper than the model's decoder (6 layers)"),
-    ("ofa_mue.sweep", ["--depths", "7", "--sweep-dir", "SWEEP"], "error: --depths 7 is deeper than the model's encoder"),
+     "error: --static-decoder-layers 7 is deeper than the model's decoder (6 layers)", False),
+    ("ofa_mue.sweep", ["--depths", "7", "--sweep-dir", "SWEEP"], "error: --depths 7 is deeper than the model's encoder",
+     True),
     ("ofa_mue.evaluate", ["--exit-step-quantile", "0.5"],
-     "error: --exit-step-quantile applies to --exit-granularity step, not 'token'"),
+     "error: --exit-step-quantile applies to --exit-granularity step, not 'token'", False),
 ])
-def test_out_of_range_option_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path, module, flags, message):
+def test_out_of_range_option_is_a_one_line_error(demo, decomposed_snli_checkpoint, tmp_path, capsys, module, flags,
+                                                 message, own_process):
     flags = [str(tmp_path / "out") if flag == "SWEEP" else flag for flag in flags]
-    done = subprocess.run(
-        [sys.executable, "-m", module, str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint,
-         "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test", "--cpu", *flags,
-         "--results-path", str(tmp_path / "out")],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+    argv = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve", "--bpe-dir",
+            str(demo / "bpe"), "--gen-subset", "test", "--cpu", *flags, "--results-path", str(tmp_path / "out")]
+    if own_process:
+        done = subprocess.run([sys.executable, "-m", module, *argv], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+    else:
+        done = run_cli_here(module, argv, capsys)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / "out").exists()
