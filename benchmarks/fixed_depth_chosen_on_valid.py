@@ -30,12 +30,13 @@ from typing import Any, Dict, List, Sequence
 import torch
 
 from measurement import Provenance, run_module as run, write_results
-from ofa_mue.paper_tables import mue_vs_static
+from ofa_mue.calibrate import MAIN_METRIC as METRIC
+from ofa_mue.paper_tables import mue_vs_static, number_cell as number
+from ofa_mue.sweep import percent as share
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPTHS = "1,2,4"  # demo.sh's --depths
 CHECKED_LEVEL = "threshold 0.9"
-METRIC = {"snli_ve": "accuracy", "caption": "cider"}
 # demo.sh's evaluation options per task (snli() and caption() there)
 TASK_OPTIONS = {"snli_ve": ["--batch-size", "100"],
                 "caption": ["--batch-size", "100", "--beam", "5", "--max-len-b", "16", "--no-repeat-ngram-size", "3",
@@ -89,14 +90,6 @@ def job(args: argparse.Namespace, seed: int, task: str) -> Dict[str, Any]:
             "committed_sweep_commit": committed["provenance"]["commit"], "reproduced_on_test": list(checks),
             "valid_examples": valid_rows[0]["examples"], "test_examples": test_rows[0]["examples"],
             "valid_static_settings": len(valid_rows), "levels": table, "summary": summary}
-
-
-def number(value: Any, spec: str = ".4f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def share(value: Any) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def markdown(results: Sequence[Dict[str, Any]]) -> str:

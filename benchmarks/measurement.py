@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))  # run from anywhere: the checkout's ofa_mue
 from ofa_mue.provenance import load_average, provenance  # noqa: E402
 from ofa_mue.timing import synchronize  # noqa: E402
 
+
 def run_module(log: str, *args: str) -> None:
     """Run ``python -m ARGS`` from the repository root on one thread, its output in ``log``;
     on failure, stop with the log's end."""

@@ -361,7 +361,8 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
     return table, summary
 
 
-def _number(value: Optional[float], spec: str = ".4f") -> str:
+def number_cell(value: Optional[float], spec: str = ".4f") -> str:
+    """A table cell: ``value`` formatted by ``spec``, or ``-``."""
     return "-" if value is None else format(value, spec)
 
 
@@ -377,8 +378,8 @@ def mue_vs_static_markdown(table: Sequence[Row], summary: Dict[str, Any], metric
             f"The envelope is the upper concave hull of all {summary['static_settings']} image/text/decoder "
             "depth combinations (a fixed depth, or a random mix of two), taken at MuE's expected time reduction "
             "or any larger one.\n\n")
-    body = [[_level_name(entry), percent(entry["expected_time_reduction"]), _number(entry["mue_metric"]),
-             _number(entry["static_envelope"]), _number(entry["difference"], "+.4f"), entry["verdict"],
+    body = [[_level_name(entry), percent(entry["expected_time_reduction"]), number_cell(entry["mue_metric"]),
+             number_cell(entry["static_envelope"]), number_cell(entry["difference"], "+.4f"), entry["verdict"],
              entry["between"]] for entry in table]
     text = head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
                                   f"static envelope {metric_name}", "difference", "MuE is", "envelope between"], body)
@@ -396,9 +397,9 @@ def held_out_markdown(table: Sequence[Row], chosen: Dict[str, Any], metric_name:
             f"level the depths (a fixed depth or a mix of two) are those of the envelope built on the {split} "
             "split at MuE's expected time reduction, scored here: what a user who picks the depth on held-out "
             "data gets, while the envelope above picks the luckiest combination on this split itself.\n\n")
-    body = [[_level_name(entry), percent(entry["expected_time_reduction"]), _number(entry["mue_metric"]),
-             _number(entry["static_chosen"]), percent(entry["static_chosen_reduction"]),
-             _number(entry["difference_chosen"], "+.4f"), entry["verdict_chosen"], entry["chosen_between"]]
+    body = [[_level_name(entry), percent(entry["expected_time_reduction"]), number_cell(entry["mue_metric"]),
+             number_cell(entry["static_chosen"]), percent(entry["static_chosen_reduction"]),
+             number_cell(entry["difference_chosen"], "+.4f"), entry["verdict_chosen"], entry["chosen_between"]]
             for entry in table]
     return head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
                                   f"static chosen on {split}: {metric_name}", "its expected time reduction",
