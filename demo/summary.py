@@ -84,7 +84,8 @@ def task_figures(task_dir: str, task: str) -> Dict[str, float]:
                         "static_1_share": static_1["metric"] / full if full else 0.0})
     versus = reproduced["mue_vs_static"]["summary"]
     figures.update({f"mue_vs_static_{key}": float(versus[key])
-                    for key in ("levels", "strictly_above", "at_or_above", "below", "mue_beats_fixed_depth")})
+                    for key in ("levels", "strictly_above", "at_or_above", "below", "mue_beats_fixed_depth",
+                                "significantly_above", "significantly_below") if key in versus})
     for run in REPLACED:
         replaced = test_evaluation(os.path.join(task_dir, run), examples)
         if replaced is not None:

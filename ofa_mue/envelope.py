@@ -44,11 +44,13 @@ def upper_hull(points: Sequence[Point]) -> List[Point]:
 
 @dataclass(frozen=True)
 class EnvelopeValue:
-    """The envelope at one reduction: its quality and the two hull vertices it lies between."""
+    """The envelope at one reduction: its quality, the two hull vertices it lies between and the
+    share of the mix that runs the right one (0 for a single vertex)."""
 
     quality: float
     left: Point
     right: Point
+    share: float = 0.0
 
 
 def envelope_at(hull: Sequence[Point], x: float) -> Optional[EnvelopeValue]:
@@ -62,7 +64,7 @@ def envelope_at(hull: Sequence[Point], x: float) -> Optional[EnvelopeValue]:
     for left, right in zip(hull, hull[1:]):
         if left[0] <= x <= right[0]:
             share = (x - left[0]) / (right[0] - left[0])
-            value = EnvelopeValue(left[1] + share * (right[1] - left[1]), left, right)
+            value = EnvelopeValue(left[1] + share * (right[1] - left[1]), left, right, share)
             break
     if value is None:  # a single vertex
         value = EnvelopeValue(hull[0][1], hull[0], hull[0])
@@ -85,12 +87,14 @@ def envelope_vertices(hull: Sequence[Point]) -> List[Point]:
 @dataclass(frozen=True)
 class HeldOutChoice:
     """Static truncation chosen on one split at a reduction, scored on another: the chosen mix of
-    (at most) two depth combinations and its quality and reduction on the scored split."""
+    (at most) two depth combinations, the share of the mix that runs ``right``, and its quality
+    and reduction on the scored split."""
 
     quality: float
     reduction: float
     left: str
     right: str
+    share: float
 
 
 def held_out_choice(chosen_on: Dict[str, Point], scored_on: Dict[str, Point], x: float) -> Optional[HeldOutChoice]:
@@ -105,10 +109,8 @@ def held_out_choice(chosen_on: Dict[str, Point], scored_on: Dict[str, Point], x:
     envelope = envelope_at(upper_hull(list(chosen_on.values())), x)
     if envelope is None:
         return None
-    left, right = by_point[envelope.left], by_point[envelope.right]
-    span = envelope.right[0] - envelope.left[0]
-    share = (min(max(x, envelope.left[0]), envelope.right[0]) - envelope.left[0]) / span if span > 0 else 0.0
+    left, right, share = by_point[envelope.left], by_point[envelope.right], envelope.share
     if share in (0.0, 1.0):  # one fixed depth
         left = right = right if share else left
     (x_left, q_left), (x_right, q_right) = scored_on[left], scored_on[right]
-    return HeldOutChoice(q_left + share * (q_right - q_left), x_left + share * (x_right - x_left), left, right)
+    return HeldOutChoice(q_left + share * (q_right - q_left), x_left + share * (x_right - x_left), left, right, share)

@@ -23,11 +23,13 @@ import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .envelope import TOLERANCE, envelope_at, envelope_vertices, held_out_choice, upper_hull  # noqa: E402
+from .significance import CONFIDENCE, Interval, mean_difference_interval, mixed_scores  # noqa: E402
 from .result_files import markdown_table, save_figure, write_csv, write_markdown  # noqa: E402
 from .sweep import CURVES, measured_fields, measured_text, percent, timing_note  # noqa: E402
 
@@ -284,20 +286,21 @@ def plot_table4(table: Sequence[Row], metric_name: str, path: str, record: Dict[
 
 
 # ---- MuE against a fixed depth ------------------------------------------------------------
+def static_name(row: Row) -> str:
+    """How the comparison with static truncation names a full-model or static row."""
+    return "full model" if row["curve"] == "full" else row["setting"]
+
+
 def static_settings(rows: Sequence[Row]) -> Dict[str, Tuple[float, float]]:
     """{setting: (expected reduction, quality)} of the full model and every static setting."""
-    settings = {}
-    for row in rows:
-        if row["curve"] in ("full", "static"):
-            name = "full model" if row["curve"] == "full" else row["setting"]
-            settings[name] = (row["expected_time_reduction"], row["metric"])
-    return settings
+    return {static_name(row): (row["expected_time_reduction"], row["metric"]) for row in rows
+            if row["curve"] in ("full", "static")}
 
 
-def static_points(rows: Sequence[Row]) -> Dict[Tuple[float, float], str]:
-    """(expected reduction, quality) of the full model and every static setting -> its (first) setting."""
+def static_points(settings: Dict[str, Tuple[float, float]]) -> Dict[Tuple[float, float], str]:
+    """(expected reduction, quality) -> its (first) setting, of :func:`static_settings`."""
     points: Dict[Tuple[float, float], str] = {}
-    for setting, point in static_settings(rows).items():
+    for setting, point in settings.items():
         points.setdefault(point, setting)
     return points
 
@@ -306,15 +309,24 @@ def _verdict(difference: float) -> str:
     return "above" if difference > TOLERANCE else ("equal" if difference >= -TOLERANCE else "below")
 
 
-def _counts(levels: Sequence[Row], verdict: str) -> Dict[str, Any]:
+def _counts(levels: Sequence[Row], verdict: str, significance: Optional[str] = None) -> Dict[str, Any]:
     above = sum(entry[verdict] == "above" for entry in levels)
     equal = sum(entry[verdict] == "equal" for entry in levels)
-    return {"levels": len(levels), "strictly_above": above, "equal": equal, "below": len(levels) - above - equal,
-            "at_or_above": above + equal, "mue_beats_fixed_depth": above + equal >= 3 and above >= 1}
+    counts = {"levels": len(levels), "strictly_above": above, "equal": equal, "below": len(levels) - above - equal,
+              "at_or_above": above + equal, "mue_beats_fixed_depth": above + equal >= 3 and above >= 1}
+    if significance is not None:
+        counts.update(significantly_above=sum(entry[significance] == "above" for entry in levels),
+                      significantly_below=sum(entry[significance] == "below" for entry in levels))
+    return counts
+
+
+def _interval(mue: np.ndarray, left: np.ndarray, right: np.ndarray, share: float) -> Interval:
+    return mean_difference_interval(mue - mixed_scores(left, right, share))
 
 
 def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = None,
-                  chosen_on: Optional[str] = None) -> Tuple[List[Row], Dict[str, Any]]:
+                  chosen_on: Optional[str] = None,
+                  example_scores: Optional[Dict[Tuple[str, str], np.ndarray]] = None) -> Tuple[List[Row], Dict[str, Any]]:
     """MuE's quality against static truncation's envelope at each level of MuE's sweep (curve ``mue``,
     expected reduction above 0) and at the calibrated point (``mue_given``, not counted as a level).
 
@@ -322,27 +334,40 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
     ``chosen_on``), each level is also compared with static truncation *chosen* on that split at
     MuE's reduction and scored on this one (:func:`ofa_mue.envelope.held_out_choice`).
 
+    With ``example_scores`` (``{(curve, setting): per-example scores}`` of ``rows``, from
+    :func:`ofa_mue.sweep.example_scores`), each difference also gets its paired bootstrap
+    interval (:mod:`ofa_mue.significance`) and whether the interval lies above or below 0.
+
     Returns the table and a summary: levels, how many are above, equal to and below the
     envelope, and the verdict (at least 3 levels at or above it, at least one strictly above);
-    with ``chosen_rows``, the same counts against the held-out choice under ``chosen_on``.
+    with ``chosen_rows``, the same counts against the held-out choice under ``chosen_on``; with
+    ``example_scores``, how many differences are significantly above and below 0.
     """
-    points = static_points(rows)
-    hull = upper_hull(list(points))
     scored, chosen = static_settings(rows), static_settings(chosen_rows or [])
+    points = static_points(scored)
+    hull = upper_hull(list(points))
+    static_keys = {static_name(row): (row["curve"], row["setting"]) for row in rows if row["curve"] in ("full", "static")}
+    scores_of = (lambda name: example_scores[static_keys[name]]) if example_scores is not None else None
     table = []
     for row in [*curve_rows(rows, "mue"), *curve_rows(rows, "mue_given")]:
         x = row["expected_time_reduction"]
         level = row["curve"] == "mue"
         if level and x <= TOLERANCE:
             continue  # saves nothing: no level to compare at
+        mue = None if example_scores is None else example_scores[(row["curve"], row["setting"])]
         envelope = envelope_at(hull, x)
         entry = {"setting": row["setting"], "level": level, "expected_time_reduction": x, "mue_metric": row["metric"],
                  "static_envelope": None, "difference": None, "verdict": "outside the static grid's range",
                  "between": ""}
         if envelope is not None:
             difference = row["metric"] - envelope.quality
+            left, right = points[envelope.left], points[envelope.right]
             entry.update(static_envelope=envelope.quality, difference=difference, verdict=_verdict(difference),
-                         between=" and ".join(dict.fromkeys(points[vertex] for vertex in (envelope.left, envelope.right))))
+                         between=" and ".join(dict.fromkeys((left, right))))
+            if mue is not None:
+                interval = _interval(mue, scores_of(left), scores_of(right), envelope.share)
+                entry.update(difference_low=interval.low, difference_high=interval.high,
+                             significance=interval.verdict)
         if chosen_rows is not None:
             choice = held_out_choice(chosen, scored, x)
             entry.update(static_chosen=None, static_chosen_reduction=None, difference_chosen=None,
@@ -352,12 +377,20 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
                              difference_chosen=row["metric"] - choice.quality,
                              verdict_chosen=_verdict(row["metric"] - choice.quality),
                              chosen_between=" and ".join(dict.fromkeys((choice.left, choice.right))))
+                if mue is not None:
+                    interval = _interval(mue, scores_of(choice.left), scores_of(choice.right), choice.share)
+                    entry.update(difference_chosen_low=interval.low, difference_chosen_high=interval.high,
+                                 significance_chosen=interval.verdict)
         table.append(entry)
+    significance = "significance" if example_scores is not None else None
     levels = [entry for entry in table if entry["level"] and entry["static_envelope"] is not None]
-    summary = {**_counts(levels, "verdict"), "static_settings": sum(row["curve"] in ("full", "static") for row in rows)}
+    summary = {**_counts(levels, "verdict", significance), "static_settings": len(static_keys)}
+    if significance:
+        summary["confidence"] = CONFIDENCE
     if chosen_rows is not None:
         held_out = [entry for entry in table if entry["level"] and entry["static_chosen"] is not None]
-        summary["chosen_on"] = {"split": chosen_on, **_counts(held_out, "verdict_chosen")}
+        summary["chosen_on"] = {"split": chosen_on,
+                                **_counts(held_out, "verdict_chosen", significance and "significance_chosen")}
     return table, summary
 
 
@@ -370,49 +403,72 @@ def _level_name(entry: Row) -> str:
     return entry["setting"] + ("" if entry["level"] else " (not a level)")
 
 
+def _interval_cell(entry: Row, low: str, high: str) -> str:
+    return "-" if entry.get(low) is None else Interval(entry[low], entry[high]).cell()
+
+
+def _significance_text(counts: Dict[str, Any], confidence: Optional[float]) -> str:
+    if "significantly_above" not in counts:
+        return ""
+    return (f" With {confidence:.0%} paired bootstrap intervals over the examples: {counts['significantly_above']} "
+            f"significantly above, {counts['significantly_below']} significantly below, the rest indistinguishable "
+            "from it on this split.")
+
+
 def mue_vs_static_markdown(table: Sequence[Row], summary: Dict[str, Any], metric_name: str) -> str:
     verdict = "yes" if summary["mue_beats_fixed_depth"] else "no"
+    intervals = "significantly_above" in summary
     head = (f"**MuE beats a fixed depth: {verdict}** ({summary['levels']} levels of MuE's sweep with a non-zero "
             f"expected reduction: {summary['strictly_above']} above static truncation's envelope, {summary['equal']} "
-            f"equal, {summary['below']} below; the claim needs at least 3 at or above and one strictly above). "
+            f"equal, {summary['below']} below; the claim needs at least 3 at or above and one strictly above)."
+            f"{_significance_text(summary, summary.get('confidence'))} "
             f"The envelope is the upper concave hull of all {summary['static_settings']} image/text/decoder "
             "depth combinations (a fixed depth, or a random mix of two), taken at MuE's expected time reduction "
             "or any larger one.\n\n")
     body = [[_level_name(entry), percent(entry["expected_time_reduction"]), number_cell(entry["mue_metric"]),
-             number_cell(entry["static_envelope"]), number_cell(entry["difference"], "+.4f"), entry["verdict"],
+             number_cell(entry["static_envelope"]), number_cell(entry["difference"], "+.4f"),
+             *([_interval_cell(entry, "difference_low", "difference_high")] if intervals else []), entry["verdict"],
              entry["between"]] for entry in table]
     text = head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
-                                  f"static envelope {metric_name}", "difference", "MuE is", "envelope between"], body)
+                                  f"static envelope {metric_name}", "difference",
+                                  *([f"{summary['confidence']:.0%} interval"] if intervals else []), "MuE is",
+                                  "envelope between"], body)
     if "chosen_on" in summary:
-        text += "\n\n" + held_out_markdown(table, summary["chosen_on"], metric_name)
+        text += "\n\n" + held_out_markdown(table, summary["chosen_on"], metric_name, summary.get("confidence"))
     return text
 
 
-def held_out_markdown(table: Sequence[Row], chosen: Dict[str, Any], metric_name: str) -> str:
+def held_out_markdown(table: Sequence[Row], chosen: Dict[str, Any], metric_name: str,
+                      confidence: Optional[float] = None) -> str:
     """The comparison with static truncation chosen on another split (:func:`mue_vs_static`)."""
     split = chosen["split"]
     verdict = "yes" if chosen["mue_beats_fixed_depth"] else "no"
+    intervals = "significantly_above" in chosen
     head = (f"**Against static truncation chosen on {split}: MuE beats a fixed depth: {verdict}** ({chosen['levels']} "
-            f"levels: {chosen['strictly_above']} above, {chosen['equal']} equal, {chosen['below']} below). At each "
+            f"levels: {chosen['strictly_above']} above, {chosen['equal']} equal, {chosen['below']} below)."
+            f"{_significance_text(chosen, confidence)} At each "
             f"level the depths (a fixed depth or a mix of two) are those of the envelope built on the {split} "
             "split at MuE's expected time reduction, scored here: what a user who picks the depth on held-out "
             "data gets, while the envelope above picks the luckiest combination on this split itself.\n\n")
     body = [[_level_name(entry), percent(entry["expected_time_reduction"]), number_cell(entry["mue_metric"]),
              number_cell(entry["static_chosen"]), percent(entry["static_chosen_reduction"]),
-             number_cell(entry["difference_chosen"], "+.4f"), entry["verdict_chosen"], entry["chosen_between"]]
+             number_cell(entry["difference_chosen"], "+.4f"),
+             *([_interval_cell(entry, "difference_chosen_low", "difference_chosen_high")] if intervals else []),
+             entry["verdict_chosen"], entry["chosen_between"]]
             for entry in table]
     return head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
                                   f"static chosen on {split}: {metric_name}", "its expected time reduction",
-                                  "difference", "MuE is", "depths chosen"], body)
+                                  "difference", *([f"{confidence:.0%} interval"] if intervals else []), "MuE is",
+                                  "depths chosen"], body)
 
 
 def plot_mue_vs_static(rows: Sequence[Row], table: Sequence[Row], metric_name: str, path: str,
                        record: Dict[str, Any], chosen_on: Optional[str] = None) -> None:
     figure, axes = plt.subplots(figsize=(7.5, 4.6), dpi=120)
-    points = list(static_points(rows))
-    settings = sum(row["curve"] in ("full", "static") for row in rows)
+    settings = static_settings(rows)
+    points = list(static_points(settings))
     axes.scatter([100 * x for x, _ in points], [y for _, y in points], s=9, color="0.75",
-                 label=f"static truncation ({settings} depth combinations)")
+                 label=f"static truncation ({len(settings)} depth combinations)")
     line = envelope_vertices(upper_hull(points))
     axes.plot([100 * x for x, _ in line], [y for _, y in line], "--", color="0.4", label="static envelope")
     mue = sorted((100 * e["expected_time_reduction"], e["mue_metric"]) for e in table if e["level"])

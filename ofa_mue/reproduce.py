@@ -24,7 +24,8 @@ setting; every row of the split is scored in each. Written to ``--results-dir``,
 - ``figure3_layer_similarity``: each layer's input-output cosine similarity (image, text, decoder);
 - ``mue_vs_static``: MuE against static truncation's envelope at each level of MuE's sweep (with
   ``--static-chosen-on valid``, also against static truncation chosen on that split and scored on
-  the evaluated one: the static grid is evaluated there too);
+  the evaluated one: the static grid is evaluated there too); each difference with its 95% paired
+  bootstrap interval over the examples (:mod:`ofa_mue.significance`);
 - ``sweep/``: every setting (``sweep.csv``/``.md``/``.json``) and the trade-off curves (``tradeoff.png``);
 - ``reproduce.md`` (all tables on one page) and ``reproduce.json`` (everything, for machines).
 """
@@ -57,6 +58,7 @@ from .sweep import (
     add_timing_options,
     arm_name,
     evaluate_points,
+    example_scores,
     exit_options,
     grid_points,
     write_sweep,
@@ -317,14 +319,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                                      profile_thresholds(profile))))
 
     chosen_rows = static_rows_on(args.static_chosen_on, rest, checkpoint, points)
-    frontier, verdict = paper_tables.mue_vs_static(rows, chosen_rows, args.static_chosen_on)
-    held_out_columns = (["static_chosen", "static_chosen_reduction", "difference_chosen", "verdict_chosen",
-                         "chosen_between"] if chosen_rows is not None else [])
+    frontier, verdict = paper_tables.mue_vs_static(rows, chosen_rows, args.static_chosen_on,
+                                                   example_scores(task, rows))
+    held_out_columns = (["static_chosen", "static_chosen_reduction", "difference_chosen", "difference_chosen_low",
+                         "difference_chosen_high", "verdict_chosen", "significance_chosen", "chosen_between"]
+                        if chosen_rows is not None else [])
     pages.append(paper_tables.write_result(
         out, "mue_vs_static", f"MuE against a fixed depth ({where})",
         paper_tables.mue_vs_static_markdown(frontier, verdict, metric_name),
-        ["setting", "level", "expected_time_reduction", "mue_metric", "static_envelope", "difference", "verdict",
-         "between", *held_out_columns], frontier, record,
+        ["setting", "level", "expected_time_reduction", "mue_metric", "static_envelope", "difference",
+         "difference_low", "difference_high", "verdict", "significance", "between", *held_out_columns], frontier, record,
         lambda path: paper_tables.plot_mue_vs_static(rows, frontier, metric_name, path, record,
                                                      args.static_chosen_on)))
 

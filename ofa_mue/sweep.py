@@ -45,12 +45,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from fairseq.tasks import TASK_REGISTRY  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from .atomic_files import write_atomically  # noqa: E402
 from .calibrate import MAIN_METRIC  # noqa: E402
+from .calibration_losses import EXAMPLE_METRIC, ExampleScorer  # noqa: E402
+from .calibration_table import TARGET_FIELD  # noqa: E402
 from .core.exit_policy import NEVER, MuEThresholds  # noqa: E402
 from .envelope import envelope_vertices, upper_hull  # noqa: E402
 from .errors import ConfigError  # noqa: E402
@@ -210,6 +213,19 @@ def evaluate_points(setup: EvaluationSetup, points: Sequence[SweepPoint], desc: 
         setting = apply_point(setup, point)
         rows.append(point_row(setting, setup.evaluate(quick_metrics=True), metric_name))
     return rows
+
+
+def example_scores(task: str, rows: Sequence[Dict[str, Any]]) -> Dict[Tuple[str, str], np.ndarray]:
+    """``{(curve, setting): per-example scores}`` of rows evaluated on one split (with their
+    records): the scores whose mean is the task's main metric (SNLI-VE: right or wrong;
+    captions: CIDEr-D per image, :data:`~ofa_mue.calibration_losses.EXAMPLE_METRIC`), in row order."""
+    for row in rows:
+        if [r["row"] for r in row["records"]] != [r["row"] for r in rows[0]["records"]]:
+            raise ValueError(f"{row['setting']} was evaluated on other rows than {rows[0]['setting']}")
+    first = rows[0]["records"]
+    scorer = ExampleScorer(task, [r[TARGET_FIELD[task]] for r in first], [r["prediction"] for r in first])
+    return {(row["curve"], row["setting"]): np.asarray(
+        scorer([r["prediction"] for r in row["records"]])[EXAMPLE_METRIC[task]], dtype=float) for row in rows}
 
 
 def write_sweep_shard(setup: EvaluationSetup, points: Sequence[SweepPoint], out: str) -> Dict[str, Any]:

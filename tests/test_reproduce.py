@@ -361,6 +361,11 @@ def test_reproduce_compares_mue_with_the_envelope_of_every_static_setting(reprod
     assert levels
     for level in levels:
         assert level["static_envelope"] == pytest.approx(brute_force_envelope(points, level["expected_time_reduction"]))
+        # the paired bootstrap interval (tests/test_significance.py) brackets the difference on these rows
+        assert level["difference_low"] - 1e-9 <= level["difference"] <= level["difference_high"] + 1e-9
+        assert level["significance"] == ("above" if level["difference_low"] > 0 else
+                                         "below" if level["difference_high"] < 0 else "indistinguishable")
+    assert "95% interval" in (results / "mue_vs_static.md").read_text()
 
 
 def test_reproduce_scores_static_depths_chosen_on_the_validation_split(reproduced):
@@ -465,7 +470,9 @@ def test_demo_summary_reads_each_seeds_reproduce_run_replaced_images_and_certifi
     assert figures["snli_ve.text_other_accuracy"] == other_text["metrics"]["accuracy"]
     assert figures["snli_ve.static_1_gap"] == pytest.approx(full - one_layer["metrics"]["accuracy"])
     assert figures["snli_ve.static_1_expected_time_reduction"] == one_layer["layers"]["expected_time_reduction"]
-    assert figures["snli_ve.mue_vs_static_levels"] == reproduced_summary["mue_vs_static"]["summary"]["levels"]
+    versus = reproduced_summary["mue_vs_static"]["summary"]
+    assert figures["snli_ve.mue_vs_static_levels"] == versus["levels"]
+    assert figures["snli_ve.mue_vs_static_significantly_below"] == versus["significantly_below"]
     assert figures["snli_ve.certified_accuracy"] == certified["metrics"]["accuracy"]
     assert figures["snli_ve.certified_expected_time_reduction"] == certified["layers"]["expected_time_reduction"]
     share = (certified["layers"]["expected_time_reduction"] / mue["expected_time_reduction"]
