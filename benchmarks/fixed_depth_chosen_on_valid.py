@@ -11,9 +11,12 @@ and the same static grid (``--depths 1,2,4``) on the validation split (``python 
 ofa_mue.sweep --gen-subset valid``), chooses static truncation there at each of MuE's levels,
 and scores that choice with the test rows of the run's committed sweep
 (``{demo-results}/seed{N}/{task}/reproduce/sweep/sweep.json``), beside the test-split
-envelope (:func:`ofa_mue.paper_tables.mue_vs_static`). Before using a committed sweep it
-re-evaluates the full model and MuE at threshold 0.9 on the test split and refuses to go on
-unless both equal the committed rows exactly (same checkpoint, same evaluation code).
+envelope (:func:`ofa_mue.paper_tables.mue_vs_static`). Each difference gets its 95% paired
+bootstrap interval over the test rows (:mod:`ofa_mue.significance`): the full model, every MuE
+setting compared and every static setting the comparisons mix are evaluated again on the
+test split (``python -m ofa_mue.evaluate``), their per-row predictions scored per example,
+and the benchmark refuses to go on unless each one's metric and expected reduction equal the
+committed sweep row's exactly (same checkpoint, same evaluation code).
 ``python -m ofa_mue.reproduce --static-chosen-on valid`` does the same within one run.
 
 Writes ``benchmarks/results/fixed_depth_chosen_on_valid.{json,md}``; sweeps and logs go to
@@ -31,12 +34,13 @@ import torch
 
 from measurement import Provenance, run_module as run, write_results
 from ofa_mue.calibrate import MAIN_METRIC as METRIC
-from ofa_mue.paper_tables import mue_vs_static, number_cell as number
-from ofa_mue.sweep import percent as share
+from ofa_mue.core.exit_policy import NEVER
+from ofa_mue.paper_tables import mue_vs_static, number_cell as number, static_name
+from ofa_mue.significance import Interval
+from ofa_mue.sweep import example_scores, percent as share
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPTHS = "1,2,4"  # demo.sh's --depths
-CHECKED_LEVEL = "threshold 0.9"
 # demo.sh's evaluation options per task (snli() and caption() there)
 TASK_OPTIONS = {"snli_ve": ["--batch-size", "100"],
                 "caption": ["--batch-size", "100", "--beam", "5", "--max-len-b", "16", "--no-repeat-ngram-size", "3",
@@ -51,14 +55,43 @@ def evaluation_args(args: argparse.Namespace, seed: int, task: str) -> List[str]
             "--cpu", *TASK_OPTIONS[task]]
 
 
-def test_metric(args: argparse.Namespace, seed: int, task: str, work: str, name: str, *flags: str) -> float:
-    """The main metric of one evaluation of the test split."""
-    folder = os.path.join(work, f"test_{name}")
+def option_flags(options: Dict[str, Any], demo_results: str) -> List[str]:
+    """The evaluation flags of a sweep row's exit options (a profile path as the run wrote it,
+    ``results/demo/...``, is looked up under ``demo_results``)."""
+    flags: List[str] = []
+    if options.get("exit_profile"):
+        flags += ["--exit-profile", os.path.join(demo_results, options["exit_profile"].split("/", 2)[2])]
+    for part in ("image", "text", "decoder"):
+        if options[f"{part}_exit_threshold"] < NEVER:
+            flags += [f"--{part}-exit-threshold", str(options[f"{part}_exit_threshold"])]
+    if options["exit_policy"] == "static":
+        flags += ["--exit-policy", "static"]
+        for part in ("image", "text", "decoder"):
+            if options[f"static_{part}_layers"]:
+                flags += [f"--static-{part}-layers", str(options[f"static_{part}_layers"])]
+    elif options["exit_policy"] != "mue":
+        raise ValueError(f"no flags for exit policy {options['exit_policy']}")
+    return flags
+
+
+def test_records(args: argparse.Namespace, seed: int, task: str, work: str, row: Dict[str, Any],
+                 committed_path: str) -> List[Dict[str, Any]]:
+    """The per-row records of one committed sweep row evaluated again on the test split; stops
+    unless its metric and expected reduction equal the committed row's."""
+    folder = os.path.join(work, "test", f"{row['curve']}_{row['setting']}".replace(" ", "_").replace("/", "_"))
     os.makedirs(folder, exist_ok=True)
-    run(os.path.join(folder, "evaluate.log"), "ofa_mue.evaluate", *evaluation_args(args, seed, task),
-        "--gen-subset", "test", "--results-path", folder, *flags)
+    if not os.path.isfile(os.path.join(folder, "test_predictions.jsonl")):
+        run(os.path.join(folder, "evaluate.log"), "ofa_mue.evaluate", *evaluation_args(args, seed, task),
+            "--gen-subset", "test", "--results-path", folder, *option_flags(row["options"], args.demo_results))
     with open(os.path.join(folder, "test_metrics.json")) as handle:
-        return json.load(handle)["metrics"][METRIC[task]]
+        again = json.load(handle)
+    found = (again["metrics"][METRIC[task]], again["layers"]["expected_time_reduction"])
+    if found != (row["metric"], row["expected_time_reduction"]):
+        raise SystemExit(f"{committed_path}: {row['curve']} {row['setting']} gives {found!r} on the test split now, "
+                         f"the committed sweep says {(row['metric'], row['expected_time_reduction'])!r}: another "
+                         "checkpoint or another evaluation; rerun demo.sh")
+    with open(os.path.join(folder, "test_predictions.jsonl")) as handle:
+        return [json.loads(line) for line in handle]
 
 
 def job(args: argparse.Namespace, seed: int, task: str) -> Dict[str, Any]:
@@ -69,15 +102,6 @@ def job(args: argparse.Namespace, seed: int, task: str) -> Dict[str, Any]:
     test_rows = committed["rows"]
     work = os.path.join(args.work_dir, f"seed{seed}", task)
     os.makedirs(work, exist_ok=True)
-    checks = {"full model": (next(r for r in test_rows if r["curve"] == "full"), ()),
-              CHECKED_LEVEL: (next(r for r in test_rows if r["curve"] == "mue" and r["setting"] == CHECKED_LEVEL),
-                              ("--image-exit-threshold", "0.9", "--text-exit-threshold", "0.9",
-                               "--decoder-exit-threshold", "0.9"))}
-    for name, (row, flags) in checks.items():
-        again = test_metric(args, seed, task, work, name.replace(" ", "_"), *flags)
-        if again != row["metric"]:
-            raise SystemExit(f"{committed_path}: {name} gives {again!r} on the test split now, the committed sweep "
-                             f"says {row['metric']!r}: another checkpoint or another evaluation; rerun demo.sh")
     sweep_dir = os.path.join(work, "valid_static")
     if not os.path.isfile(os.path.join(sweep_dir, "sweep.json")):
         run(os.path.join(work, "sweep_valid.log"), "ofa_mue.sweep", *evaluation_args(args, seed, task),
@@ -85,40 +109,57 @@ def job(args: argparse.Namespace, seed: int, task: str) -> Dict[str, Any]:
             "--timing-repetitions", "0", "--sweep-dir", sweep_dir)
     with open(os.path.join(sweep_dir, "sweep.json")) as handle:
         valid_rows = json.load(handle)["rows"]
-    table, summary = mue_vs_static(test_rows, valid_rows, "valid")
+    table, _ = mue_vs_static(test_rows, valid_rows, "valid")
+    mixed = {name for entry in table for name in (*entry["between"].split(" and "),
+                                                     *entry["chosen_between"].split(" and ")) if name}
+    needed = [row for row in test_rows if row["curve"] == "full"] + [
+        row for row in test_rows if row["curve"] in ("mue", "mue_given")
+        or (row["curve"] == "static" and static_name(row) in mixed)]
+    for row in needed:
+        row["records"] = test_records(args, seed, task, work, row, committed_path)
+    table, summary = mue_vs_static(test_rows, valid_rows, "valid", example_scores(task, needed))
     return {"seed": seed, "task": task, "committed_sweep": committed_path,
-            "committed_sweep_commit": committed["provenance"]["commit"], "reproduced_on_test": list(checks),
+            "committed_sweep_commit": committed["provenance"]["commit"],
+            "reproduced_on_test": [f"{row['curve']}: {row['setting']}" for row in needed],
             "valid_examples": valid_rows[0]["examples"], "test_examples": test_rows[0]["examples"],
             "valid_static_settings": len(valid_rows), "levels": table, "summary": summary}
+
+
+def _interval(entry: Dict[str, Any], low: str, high: str) -> str:
+    return "-" if entry.get(low) is None else Interval(entry[low], entry[high]).cell()
 
 
 def markdown(results: Sequence[Dict[str, Any]]) -> str:
     lines = ["MuE's levels (one threshold for image, text and decoder) against static truncation, on the demo's "
              "test split: the envelope built on the test split itself (oracle) and the depths chosen on the "
              "validation split at MuE's expected time reduction, scored on test. \"Beats\": at least 3 levels at "
-             "or above, one strictly above.", "",
-             "| task | seed | levels | at/above test envelope (oracle) | beats it | at/above the valid choice | "
-             "strictly above | beats it |", "|---|---|---|---|---|---|---|---|"]
+             "or above, one strictly above. \"Significantly\": the 95% paired bootstrap interval of the difference "
+             "over the test rows lies wholly above (or below) 0.", "",
+             "| task | seed | levels | at/above test envelope (oracle) | significantly above / below it | "
+             "at/above the valid choice | strictly above | beats it | significantly above / below it |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         oracle, chosen = r["summary"], r["summary"]["chosen_on"]
         lines.append(f"| {r['task']} | {r['seed']} | {chosen['levels']} | {oracle['at_or_above']} | "
-                     f"{'yes' if oracle['mue_beats_fixed_depth'] else 'no'} | {chosen['at_or_above']} | "
-                     f"{chosen['strictly_above']} | {'yes' if chosen['mue_beats_fixed_depth'] else 'no'} |")
+                     f"{oracle['significantly_above']} / {oracle['significantly_below']} | {chosen['at_or_above']} | "
+                     f"{chosen['strictly_above']} | {'yes' if chosen['mue_beats_fixed_depth'] else 'no'} | "
+                     f"{chosen['significantly_above']} / {chosen['significantly_below']} |")
     for r in results:
         metric = METRIC[r["task"]]
         lines += ["", f"**{r['task']}, seed {r['seed']}** ({r['test_examples']} test rows, "
                       f"{r['valid_examples']} validation rows; committed sweep of commit "
                       f"{r['committed_sweep_commit'][:12]})", "",
-                  f"| MuE setting | expected time reduction | MuE {metric} | test envelope (oracle) | valid choice "
-                  "on test | its reduction | MuE vs valid choice | depths chosen on valid |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"| MuE setting | expected time reduction | MuE {metric} | test envelope (oracle) | 95% interval "
+                  "of MuE minus it | valid choice on test | its reduction | MuE vs valid choice | 95% interval | "
+                  "depths chosen on valid |", "|---|---|---|---|---|---|---|---|---|---|"]
         for e in r["levels"]:
             versus = e["verdict_chosen"] + ("" if e["difference_chosen"] is None
                                             else f" ({number(e['difference_chosen'], '+.4f')})")
             lines.append(f"| {e['setting']}{'' if e['level'] else ' (calibrated, not a level)'} | "
                          f"{share(e['expected_time_reduction'])} | {number(e['mue_metric'])} | "
-                         f"{number(e['static_envelope'])} | {number(e['static_chosen'])} | "
-                         f"{share(e['static_chosen_reduction'])} | {versus} | {e['chosen_between']} |")
+                         f"{number(e['static_envelope'])} | {_interval(e, 'difference_low', 'difference_high')} | "
+                         f"{number(e['static_chosen'])} | {share(e['static_chosen_reduction'])} | {versus} | "
+                         f"{_interval(e, 'difference_chosen_low', 'difference_chosen_high')} | {e['chosen_between']} |")
     return "\n".join(lines) + "\n"
 
 
