@@ -1,4 +1,5 @@
-"""CIDEr-D of captions, with document frequencies from a chosen set of reference sets.
+"""CIDEr-D of captions, with document frequencies from a chosen set of reference sets: SCST's
+reward (:mod:`.scst`) and the caption task's ``--eval-cider`` validation score.
 
 The score is CIDEr-D exactly as pycocoevalcap's ``CiderScorer`` computes it (1- to
 4-grams, tf-idf vectors, clipped cosine similarity, Gaussian length penalty with sigma 6,

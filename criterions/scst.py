@@ -77,8 +77,7 @@ def training_references(task) -> Iterator[List[str]]:
     dataset = task.datasets.get("train")
     if dataset is None:
         raise ConfigError("--scst-cider-df train needs the training split loaded; use --scst-cider-df batch")
-    for index in range(len(dataset)):
-        yield dataset.references(index, dataset.reader[index]["caption"])
+    yield from dataset.all_references()
 
 
 @register_criterion("scst_reward_criterion", dataclass=ScstRewardConfig)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, Iterator, List, Union
 
 from .ofa_dataset import OFATSVDataset, collate_samples
 from .text import strip_punctuation, truncate_words
@@ -13,15 +13,22 @@ PROMPT = " what does the image describe?"
 REFERENCE_SEPARATOR = "&&"
 
 
+def raw_references(caption: str) -> List[str]:
+    """The references of a caption cell as written, each with its whitespace runs made one space."""
+    return [" ".join(part.split()) for part in caption.split(REFERENCE_SEPARATOR)]
+
+
 class CaptionDataset(OFATSVDataset):
     """Caption rows: uniq-id, image-id, caption (references joined by ``&&``), object labels, image.
 
     ``COLUMNS`` are the fields read: ``id`` (OFA selects uniq-id, column 0, for training
     and image-id, column 1, for COCO evaluation), ``image`` and ``caption``. The encoder
-    reads ``bos + " what does the image describe?" + eos``. References lose their ASCII
-    punctuation; every sample keeps all of them (``references``). The target is the first
-    reference, cut to ``max_tgt_length`` words when training with cross-entropy
-    (``split == "train"`` and not ``scst``).
+    reads ``bos + " what does the image describe?" + eos``. Every sample keeps all its
+    references twice: ``references`` without ASCII punctuation, as OFA's dataset makes them
+    (training targets, SCST rewards, ``--eval-cider`` validation), and ``raw_references`` as
+    written, only whitespace normalised, as OFA's ``coco_eval.py`` scores test captions. The
+    target is the first reference, cut to ``max_tgt_length`` words when training with
+    cross-entropy (``split == "train"`` and not ``scst``).
     """
 
     COLUMNS = ("id", "image", "caption")
@@ -53,17 +60,26 @@ class CaptionDataset(OFATSVDataset):
                 raise self.error(index, "caption", f"{which} is empty (after removing punctuation)")
         return references
 
+    def all_references(self) -> Iterator[List[str]]:
+        """The cleaned references (:meth:`references`) of every row, in file order."""
+        for index in range(len(self)):
+            yield self.references(index, self.reader[index]["caption"])
+
     def __getitem__(self, index: int) -> Dict[str, Any]:
         row = self.reader[index]
         references = self.references(index, row["caption"])
         target = truncate_words(references[0], self.max_tgt_length if self.truncate_target else None)
         sample = self.make_sample(index, row, self.source, self.vocab.encode(" " + target))
         sample["references"] = references
+        sample["raw_references"] = raw_references(row["caption"])
         return sample
 
     def collater(self, samples: List[Dict[str, Any]]) -> Dict[str, Any]:
-        """:func:`collate_samples` plus ``references`` (list of reference lists)."""
+        """:func:`collate_samples` plus ``references`` and ``raw_references`` (lists of reference
+        lists) and ``split``."""
         batch = collate_samples(samples, self.pad)
         if batch:
             batch["references"] = [s["references"] for s in samples]
+            batch["raw_references"] = [s["raw_references"] for s in samples]
+            batch["split"] = self.split
         return batch

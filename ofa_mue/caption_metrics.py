@@ -36,13 +36,6 @@ def spice_available() -> bool:
     return os.path.exists(spice_jar())
 
 
-def cider_scores(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> List[float]:
-    """CIDEr-D of each prediction against its references (document frequencies from these references)."""
-    refs, hyps = _tokenize(references), _tokenize([[p] for p in predictions])
-    _, scores = Cider().compute_score(refs, hyps)
-    return [float(s) for s in scores]
-
-
 class CaptionScorer:
     """Per-example scores of many caption lists for the same rows: CIDEr-D against each row's
     references (document frequencies from all of them) and ROUGE-L F-measure against an anchor

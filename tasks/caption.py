@@ -2,22 +2,27 @@
 
 Training is teacher-forced cross-entropy on one reference. Captions are generated with
 fairseq's beam search (OFA's defaults: beam 5, ``max_len_b`` 16, no repeated 3-grams) and
-scored against all references with the COCO caption metrics. With ``--scst`` the task
-also builds the generator of self-critical training's sampled captions (``--scst-args``),
-which ``scst_reward_criterion`` uses.
+scored against all references with the COCO caption metrics: against the references as the
+TSV writes them (PTB-tokenised), as OFA's ``coco_eval.py`` scores its reported test figures.
+``--eval-cider`` logs validation CIDEr-D as OFA's validation does: against the references
+without punctuation, with document frequencies from all references of the validation split
+(OFA's ``--eval-cider-cached-tokens`` file holds them), so it does not depend on the batch size.
+With ``--scst`` the task also builds the generator of self-critical training's sampled
+captions (``--scst-args``), which ``scst_reward_criterion`` uses.
 """
 
 import json
 from argparse import Namespace
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from fairseq import metrics
 from fairseq.tasks import register_task
 
-from ofa_mue.caption_metrics import caption_metrics, cider_scores
+from ofa_mue.caption_metrics import caption_metrics
 from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
+from ofa_mue.criterions.cider_reward import CiderD
 from ofa_mue.data.caption_dataset import CaptionDataset
 from ofa_mue.data.text import strip_punctuation
 from ofa_mue.data.vocabulary import OFAVocabulary
@@ -33,7 +38,10 @@ class CaptionConfig(OFAConfig):
     max_tgt_length: Optional[int] = field(
         default=None, metadata={"help": "maximum words of a training caption (default: the checkpoint's when "
                                         "evaluating, else 30, as OFA)"})
-    eval_cider: bool = field(default=False, metadata={"help": "generate captions and log CIDEr during validation"})
+    eval_cider: bool = field(
+        default=False, metadata={"help": "generate captions and log their CIDEr-D during validation, against the "
+                                         "references without punctuation, document frequencies from all the "
+                                         "validation split's references (as OFA's cached tokens)"})
     eval_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
         metadata={"help": "generation options for validation, as JSON (fairseq generation option names); as in OFA, "
@@ -59,6 +67,7 @@ class CaptionTask(OFATask):
     def __init__(self, cfg: CaptionConfig, vocab: OFAVocabulary):
         super().__init__(cfg, vocab)
         self._evaluation_generator = None  # (mode, generator): built on first use, with the models being evaluated
+        self._validation_cider: Dict[str, CiderD] = {}  # per split: built when --eval-cider first scores it
 
     def build_dataset(self, split: str, path: str) -> CaptionDataset:
         return CaptionDataset(
@@ -113,7 +122,7 @@ class CaptionTask(OFATask):
         records = [
             {"uniq_id": uniq_id, "prediction": prediction, "references": references, "layers": layers}
             for uniq_id, prediction, references, layers in zip(
-                sample["uniq_ids"], predictions, sample["references"], generator.last_example_layers
+                sample["uniq_ids"], predictions, sample["raw_references"], generator.last_example_layers
             )
         ]
         if isinstance(generator, VerifiedEarlyExitGenerator):
@@ -130,10 +139,18 @@ class CaptionTask(OFATask):
         if self.cfg.eval_cider:
             with torch.no_grad():
                 predictions = self.captions(self.validation_generator, [model], sample)
-            scores = cider_scores(predictions, sample["references"])
+            scores = self.validation_cider(sample["split"], predictions, sample["references"])
             logging_output["_cider_sum"] = float(sum(scores))
             logging_output["_cider_count"] = len(scores)
         return loss, sample_size, logging_output
+
+    def validation_cider(self, split: str, predictions: Sequence[str],
+                         references: Sequence[Sequence[str]]) -> List[float]:
+        """CIDEr-D of each prediction against its references, with the document frequencies of
+        all (punctuation-free) references of ``split``, read once per split."""
+        if split not in self._validation_cider:
+            self._validation_cider[split] = CiderD.from_references(self.dataset(split).all_references())
+        return self._validation_cider[split].scores(predictions, references)
 
     def reduce_metrics(self, logging_outputs, criterion) -> None:
         super().reduce_metrics(logging_outputs, criterion)

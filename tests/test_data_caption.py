@@ -25,6 +25,7 @@ def test_sample_layout(write_tsv, ofa_vocab, caption_rows):
     sample = make(write_tsv, ofa_vocab, caption_rows)[0]
     assert sample["source"].tolist() == [BOS, *PROMPT_IDS, EOS]
     assert sample["references"] == ["A man riding a horse", "A person on a horse"]
+    assert sample["raw_references"] == ["A man, riding a horse!", "A person on a horse."]
     caption = ofa_vocab.encode(" A man riding a horse").tolist()
     assert sample["target"].tolist() == caption + [EOS]
     assert sample["prev_output_tokens"].tolist() == [BOS] + caption
@@ -50,7 +51,8 @@ def test_collater_pads_right_and_keeps_references(write_tsv, ofa_vocab, caption_
     samples = [dataset[0], dataset[1]]
     batch = dataset.collater(samples)
     net = batch["net_input"]
-    assert set(batch) == {"id", "uniq_ids", "nsentences", "ntokens", "net_input", "target", "references"}
+    assert set(batch) == {"id", "uniq_ids", "nsentences", "ntokens", "net_input", "target", "references",
+                          "raw_references", "split"}
     assert set(net) == {"src_tokens", "src_lengths", "patch_images", "patch_masks", "prev_output_tokens"}
     assert net["src_tokens"].shape == (2, 8) and net["src_lengths"].tolist() == [8, 8]
     assert net["patch_images"].shape == (2, 3, 16, 16) and net["patch_masks"].dtype == torch.bool
@@ -62,6 +64,16 @@ def test_collater_pads_right_and_keeps_references(write_tsv, ofa_vocab, caption_
     assert net["prev_output_tokens"][:, 0].tolist() == [BOS, BOS]
     assert batch["ntokens"] == sum(lengths)
     assert batch["references"][0] == ["A man riding a horse", "A person on a horse"]
+    assert batch["raw_references"][0] == ["A man, riding a horse!", "A person on a horse."]
+    assert batch["split"] == "valid"
+
+
+def test_raw_references_keep_punctuation_and_normalise_whitespace(write_tsv, ofa_vocab, caption_rows):
+    caption_rows[1][2] = "  A man's  T-shirt. &&  a   dog "
+    dataset = make(write_tsv, ofa_vocab, caption_rows)
+    assert dataset[1]["raw_references"] == ["A man's T-shirt.", "a dog"]
+    assert dataset[1]["references"] == ["A mans Tshirt", "a dog"]
+    assert list(dataset.all_references()) == [dataset[0]["references"], dataset[1]["references"]]
 
 
 @pytest.mark.parametrize("caption, which", [("", "the caption"), ("a dog&&?!", "reference 2 of 2")])

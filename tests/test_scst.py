@@ -11,6 +11,7 @@ from pycocoevalcap.cider.cider_scorer import CiderScorer
 
 from ofa_mue.criterions.cider_reward import CiderD, tokenize
 from ofa_mue.criterions.scst import ScstRewardCriterion, leave_one_out_advantage, training_references
+from ofa_mue.data.caption_dataset import CaptionDataset
 from ofa_mue.errors import ConfigError
 from tiny_ofa import DECODER_LAYERS, tiny_batch, tiny_dictionary, tiny_model, tiny_task
 
@@ -148,6 +149,8 @@ class CaptionRows:
     @staticmethod
     def references(index, caption):
         return caption.split("&&")
+
+    all_references = CaptionDataset.all_references
 
 
 def test_document_frequencies_from_the_training_split(dictionary):

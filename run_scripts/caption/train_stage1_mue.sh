@@ -21,7 +21,7 @@
 #   - OFA's --warmup-ratio 0.06 (a flag of OFA's fairseq fork) becomes --warmup-updates, 6%
 #     of --total-num-update, both computed here from the data (fairseq's polynomial_decay);
 #   - no --eval-cider-cached-tokens: validation CIDEr takes its document frequencies from the
-#     validation references of each batch;
+#     validation split's references, all of them, as OFA's cached validation file;
 #   - data: DATA_DIR holds train.tsv and valid.tsv (OFA passes "train.tsv,val.tsv");
 #   - FP16=0 trains in float32 instead of OFA's --fp16 --fp16-scale-window 512.
 # Environment: OFA_CHECKPOINT (required), DATA_DIR (required: train.tsv, valid.tsv in OFA's

@@ -21,7 +21,7 @@
 #   - no --scst-cider-cached-tokens: the reward's CIDEr-D document frequencies come from the
 #     training split's references (--scst-cider-df train, the default), as OFA's cached file
 #     does; no --eval-cider-cached-tokens: validation CIDEr takes them from the validation
-#     references of each batch;
+#     split's references, all of them, as OFA's cached validation file;
 #   - data: DATA_DIR holds train.tsv (all references of an image joined by '&&') and
 #     valid.tsv (OFA passes "train.tsv,val.tsv");
 #   - FP16=0 trains in float32 instead of OFA's --memory-efficient-fp16 --fp16-scale-window 512.
