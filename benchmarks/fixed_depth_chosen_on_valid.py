@@ -35,8 +35,7 @@ import torch
 from measurement import Provenance, run_module as run, write_results
 from ofa_mue.calibrate import MAIN_METRIC as METRIC
 from ofa_mue.core.exit_policy import NEVER
-from ofa_mue.paper_tables import mue_vs_static, number_cell as number, static_name
-from ofa_mue.significance import Interval
+from ofa_mue.paper_tables import interval_cell, mue_vs_static, number_cell as number, static_name
 from ofa_mue.sweep import example_scores, percent as share
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,10 +124,6 @@ def job(args: argparse.Namespace, seed: int, task: str) -> Dict[str, Any]:
             "valid_static_settings": len(valid_rows), "levels": table, "summary": summary}
 
 
-def _interval(entry: Dict[str, Any], low: str, high: str) -> str:
-    return "-" if entry.get(low) is None else Interval(entry[low], entry[high]).cell()
-
-
 def markdown(results: Sequence[Dict[str, Any]]) -> str:
     lines = ["MuE's levels (one threshold for image, text and decoder) against static truncation, on the demo's "
              "test split: the envelope built on the test split itself (oracle) and the depths chosen on the "
@@ -157,9 +152,9 @@ def markdown(results: Sequence[Dict[str, Any]]) -> str:
                                             else f" ({number(e['difference_chosen'], '+.4f')})")
             lines.append(f"| {e['setting']}{'' if e['level'] else ' (calibrated, not a level)'} | "
                          f"{share(e['expected_time_reduction'])} | {number(e['mue_metric'])} | "
-                         f"{number(e['static_envelope'])} | {_interval(e, 'difference_low', 'difference_high')} | "
+                         f"{number(e['static_envelope'])} | {interval_cell(e, 'difference_low', 'difference_high')} | "
                          f"{number(e['static_chosen'])} | {share(e['static_chosen_reduction'])} | {versus} | "
-                         f"{_interval(e, 'difference_chosen_low', 'difference_chosen_high')} | {e['chosen_between']} |")
+                         f"{interval_cell(e, 'difference_chosen_low', 'difference_chosen_high')} | {e['chosen_between']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -403,7 +403,8 @@ def _level_name(entry: Row) -> str:
     return entry["setting"] + ("" if entry["level"] else " (not a level)")
 
 
-def _interval_cell(entry: Row, low: str, high: str) -> str:
+def interval_cell(entry: Row, low: str, high: str) -> str:
+    """A table cell: the interval of ``entry[low]`` and ``entry[high]``, or ``-`` without one."""
     return "-" if entry.get(low) is None else Interval(entry[low], entry[high]).cell()
 
 
@@ -427,7 +428,7 @@ def mue_vs_static_markdown(table: Sequence[Row], summary: Dict[str, Any], metric
             "or any larger one.\n\n")
     body = [[_level_name(entry), percent(entry["expected_time_reduction"]), number_cell(entry["mue_metric"]),
              number_cell(entry["static_envelope"]), number_cell(entry["difference"], "+.4f"),
-             *([_interval_cell(entry, "difference_low", "difference_high")] if intervals else []), entry["verdict"],
+             *([interval_cell(entry, "difference_low", "difference_high")] if intervals else []), entry["verdict"],
              entry["between"]] for entry in table]
     text = head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
                                   f"static envelope {metric_name}", "difference",
@@ -453,7 +454,7 @@ def held_out_markdown(table: Sequence[Row], chosen: Dict[str, Any], metric_name:
     body = [[_level_name(entry), percent(entry["expected_time_reduction"]), number_cell(entry["mue_metric"]),
              number_cell(entry["static_chosen"]), percent(entry["static_chosen_reduction"]),
              number_cell(entry["difference_chosen"], "+.4f"),
-             *([_interval_cell(entry, "difference_chosen_low", "difference_chosen_high")] if intervals else []),
+             *([interval_cell(entry, "difference_chosen_low", "difference_chosen_high")] if intervals else []),
              entry["verdict_chosen"], entry["chosen_between"]]
             for entry in table]
     return head + markdown_table(["MuE setting", "expected time reduction", f"MuE {metric_name}",
