@@ -56,6 +56,7 @@ class OFAEncoder(FairseqEncoder):
         self.padding_idx = embed_tokens.padding_idx
         self.num_heads = layer_options.num_heads
         self.decompose_modalities = bool(getattr(args, "decompose_modalities", False))
+        self.image_relative_bias_in_stream = not getattr(args, "decomposed_image_without_relative_bias", False)
         self.entangle_position_embedding = bool(getattr(args, "entangle_position_embedding", False))
         self.max_source_positions = args.max_source_positions
         self.image_bucket_size = args.image_bucket_size
@@ -219,6 +220,8 @@ class OFAEncoder(FairseqEncoder):
     def _stream_bias_fn(self, name: str, positions: Tensor, length: int, ids: Optional[Tensor]) -> Callable[[int], Tensor]:
         absolute = self._absolute_bias(positions)
         if name == "image":
+            if not self.image_relative_bias_in_stream:  # as the published MuE code computes it
+                return lambda layer: absolute
             buckets = self.image_buckets(ids)
             return lambda layer: absolute + self.image_relative_bias(layer, buckets)
         return lambda layer: absolute + self.text_relative_bias(layer, length)

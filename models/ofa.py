@@ -13,6 +13,10 @@ default also has a ``--no-...`` form that turns it off (:data:`SWITCH_OFF_FLAGS`
 as OFA does (shared by encoder, decoder and output projection, so either freezes it).
 New option: ``decompose_modalities`` (MuE), saved in the checkpoint's config so a decomposed
 model is rebuilt decomposed; any OFA checkpoint can be loaded or fine-tuned decomposed.
+``decomposed_image_without_relative_bias`` reproduces the published MuE code's decomposed
+encoder (``TransformerEncoder_MuE``), whose image stream gets the absolute position bias
+only; a checkpoint saved by that code (``train_mue`` in its config) is built that way, as
+that code builds it: decomposed, without the image stream's relative bias.
 OFA's ``freeze_resnet`` keeps the ResNet's BatchNorm layers fixed (the same state-dict names:
 they stay ``BatchNorm2d`` modules, held in eval mode).
 """
@@ -118,6 +122,9 @@ class OFAModel(FairseqEncoderDecoderModel):
             help="do not train the token embedding (shared with the encoder and output projection)")
         add("--decompose-modalities", action="store_true",
             help="MuE: run image and text tokens through the encoder layers separately")
+        add("--decomposed-image-without-relative-bias", action="store_true",
+            help="decomposed encoder: no 2-D relative position bias in the image stream, as the published MuE "
+                 "code computes it (for checkpoints fine-tuned with that code; on for those saved with train_mue)")
         for flag, dest in SWITCH_OFF_FLAGS.items():
             add(flag, dest=dest, action="store_false", help=f"turn off {dest} (on by default)")
         add("--max-source-positions", type=int, metavar="N", help="max text tokens in the encoder")
@@ -128,6 +135,7 @@ class OFAModel(FairseqEncoderDecoderModel):
         """Build from (possibly saved) args and the task's dictionaries."""
         ofa_large_architecture(args)
         _check_supported(args)
+        _published_mue_encoder(args)
         dictionary = task.source_dictionary
         if task.target_dictionary is not dictionary and len(task.target_dictionary) != len(dictionary):
             raise CheckpointError("OFA shares one dictionary between source and target")
@@ -216,6 +224,17 @@ def check_state_dict_fits(model: OFAModel, state_dict: Dict[str, Tensor], strict
         )
 
 
+def _published_mue_encoder(args) -> None:
+    """A checkpoint saved by the published MuE code (``train_mue`` in its config) has that code's
+    decomposed encoder, whose image stream has no relative position bias: build it so."""
+    if getattr(args, "train_mue", False):
+        if not (args.decompose_modalities and args.decomposed_image_without_relative_bias):
+            logger.info("train_mue checkpoint (published MuE code): decomposed encoder, image stream without relative "
+                        "position bias, as that code computes it")
+        args.decompose_modalities = True
+        args.decomposed_image_without_relative_bias = True
+
+
 def _check_supported(args) -> None:
     if not (args.share_all_embeddings and args.share_decoder_input_output_embed):
         raise ConfigError("OFA shares one token embedding between encoder, decoder and output projection: "
@@ -275,7 +294,7 @@ def ofa_large_architecture(args) -> None:
         ("scale_fc", True), ("scale_heads", True), ("scale_resids", False), ("no_scale_embedding", True),
         ("share_all_embeddings", True), ("share_decoder_input_output_embed", True),
         ("encoder_normalize_before", True), ("decoder_normalize_before", True), ("decompose_modalities", False),
-        ("freeze_resnet", False),
+        ("decomposed_image_without_relative_bias", False), ("freeze_resnet", False),
         ("freeze_encoder_embedding", False), ("freeze_decoder_embedding", False),
     ):
         _default(args, name, value)

@@ -84,6 +84,33 @@ def test_image_relative_position_bias_is_used(dictionary):
     torch.testing.assert_close(before[:, num_patches:], after[:, num_patches:])
 
 
+def test_published_mue_encoder_has_no_image_relative_bias(dictionary):
+    """OFA's feature/MuE branch builds ``TransformerEncoder_MuE`` for checkpoints saved with
+    ``train_mue``: decomposed, the image stream with the absolute position bias only. Built from
+    such a config, the model equals the decomposed one with zeroed image relative tables; its
+    text stream is the decomposed one's."""
+    state = tiny_model(dictionary, decompose_modalities=True).state_dict()
+    for name in [n for n in state if n.startswith("encoder.image_rel_pos_table_list.")]:
+        state[name] = torch.randn_like(state[name])
+    published = tiny_model(dictionary, train_mue=True).eval()
+    assert published.encoder.decompose_modalities and not published.encoder.image_relative_bias_in_stream
+    published.load_state_dict(state)
+    with_bias = tiny_model(dictionary, decompose_modalities=True).eval()
+    with_bias.load_state_dict(state)
+    without_tables = tiny_model(dictionary, decompose_modalities=True).eval()
+    without_tables.load_state_dict({n: (torch.zeros_like(v) if n.startswith("encoder.image_rel_pos_table_list.")
+                                        else v) for n, v in state.items()})
+    net_input = tiny_batch(dictionary)["net_input"]
+    out = encode(published, net_input)
+    num_patches = out.size(1) - net_input["src_tokens"].size(1)
+    torch.testing.assert_close(out, encode(without_tables, net_input))
+    torch.testing.assert_close(out[:, num_patches:], encode(with_bias, net_input)[:, num_patches:])
+    assert (out[:, :num_patches] - encode(with_bias, net_input)[:, :num_patches]).abs().max() > 1e-3
+    flag_only = tiny_model(dictionary, decompose_modalities=True, decomposed_image_without_relative_bias=True).eval()
+    flag_only.load_state_dict(state)
+    torch.testing.assert_close(encode(flag_only, net_input), out)
+
+
 def test_undecomposed_weights_load_and_fine_tune(dictionary):
     joint = tiny_model(dictionary)
     decomposed = tiny_model(dictionary, seed=5, decompose_modalities=True).train()
