@@ -5,7 +5,7 @@ fairseq's beam search (OFA's defaults: beam 5, ``max_len_b`` 16, no repeated 3-g
 scored against all references with the COCO caption metrics: against the references as the
 TSV writes them (PTB-tokenised), as OFA's ``coco_eval.py`` scores its reported test figures.
 ``--eval-cider`` logs validation CIDEr-D as OFA's validation does: against the references
-without punctuation, with document frequencies from all references of the validation split
+without punctuation, case kept, with document frequencies from all references of the validation split
 (OFA's ``--eval-cider-cached-tokens`` file holds them), so it does not depend on the batch size.
 With ``--scst`` the task also builds the generator of self-critical training's sampled
 captions (``--scst-args``), which ``scst_reward_criterion`` uses.
@@ -40,7 +40,7 @@ class CaptionConfig(OFAConfig):
                                         "evaluating, else 30, as OFA)"})
     eval_cider: bool = field(
         default=False, metadata={"help": "generate captions and log their CIDEr-D during validation, against the "
-                                         "references without punctuation, document frequencies from all the "
+                                         "references without punctuation, case kept, document frequencies from all the "
                                          "validation split's references (as OFA's cached tokens)"})
     eval_args: str = field(
         default=json.dumps(DEFAULT_GENERATION),
@@ -149,7 +149,9 @@ class CaptionTask(OFATask):
         """CIDEr-D of each prediction against its references, with the document frequencies of
         all (punctuation-free) references of ``split``, read once per split."""
         if split not in self._validation_cider:
-            self._validation_cider[split] = CiderD.from_references(self.dataset(split).all_references())
+            # case kept, as OFA's validation CiderD (the SCST reward lower-cases)
+            self._validation_cider[split] = CiderD.from_references(self.dataset(split).all_references(),
+                                                                   lowercase=False)
         return self._validation_cider[split].scores(predictions, references)
 
     def reduce_metrics(self, logging_outputs, criterion) -> None:

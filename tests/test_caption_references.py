@@ -112,13 +112,17 @@ def validation_cider(task: CaptionTask, batch_size: int) -> float:
 
 def test_validation_cider_has_the_whole_splits_document_frequencies(validation_task):
     """The same captions score the same with --batch-size-valid 1, 2 and all rows: CIDEr-D with
-    the document frequencies of all the split's references (lower case, no punctuation, words)."""
+    the document frequencies of all the split's references (no punctuation, words, case kept
+    as OFA's validation CiderD keeps it)."""
     scores = {size: validation_cider(validation_task, size) for size in (1, 2, len(VALID_ROWS))}
-    words = lambda text: " ".join(text.lower().translate(NO_PUNCTUATION).split())  # noqa: E731
-    references = {i: [words(ref) for ref in caption.split("&&")] for i, (_, caption, _) in enumerate(VALID_ROWS)}
-    hypotheses = {i: [words(prediction)] for i, (_, _, prediction) in enumerate(VALID_ROWS)}
-    expected = cider(references, hypotheses)  # pycocoevalcap: document frequencies from every row scored
+    def expected_cider(words):
+        references = {i: [words(ref) for ref in caption.split("&&")] for i, (_, caption, _) in enumerate(VALID_ROWS)}
+        hypotheses = {i: [words(prediction)] for i, (_, _, prediction) in enumerate(VALID_ROWS)}
+        return cider(references, hypotheses)  # pycocoevalcap: document frequencies from every row scored
+    expected = expected_cider(lambda text: " ".join(text.translate(NO_PUNCTUATION).split()))
     assert expected > 0.5
+    assert expected != pytest.approx(expected_cider(lambda text: " ".join(text.lower().translate(NO_PUNCTUATION).split())),
+                                     abs=1e-3)  # case matters for these rows
     assert scores[1] == pytest.approx(expected, rel=1e-9)
     assert scores[2] == pytest.approx(expected, rel=1e-9)
     assert scores[len(VALID_ROWS)] == pytest.approx(expected, rel=1e-9)
