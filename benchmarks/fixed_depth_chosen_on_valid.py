@@ -36,7 +36,7 @@ from measurement import Provenance, run_module as run, write_results
 from ofa_mue.calibrate import MAIN_METRIC as METRIC
 from ofa_mue.core.exit_policy import NEVER
 from ofa_mue.paper_tables import interval_cell, mue_vs_static, number_cell as number, static_name
-from ofa_mue.sweep import example_scores, percent as share
+from ofa_mue.sweep import ExampleScores, percent as share
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPTHS = "1,2,4"  # demo.sh's --depths
@@ -116,7 +116,7 @@ def job(args: argparse.Namespace, seed: int, task: str) -> Dict[str, Any]:
         or (row["curve"] == "static" and static_name(row) in mixed)]
     for row in needed:
         row["records"] = test_records(args, seed, task, work, row, committed_path)
-    table, summary = mue_vs_static(test_rows, valid_rows, "valid", example_scores(task, needed))
+    table, summary = mue_vs_static(test_rows, valid_rows, "valid", ExampleScores(task, needed))
     return {"seed": seed, "task": task, "committed_sweep": committed_path,
             "committed_sweep_commit": committed["provenance"]["commit"],
             "reproduced_on_test": [f"{row['curve']}: {row['setting']}" for row in needed],

@@ -20,7 +20,7 @@ from. ``python -m ofa_mue.reproduce`` evaluates the rows and writes the files:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import matplotlib
 import numpy as np
@@ -291,10 +291,14 @@ def static_name(row: Row) -> str:
     return "full model" if row["curve"] == "full" else row["setting"]
 
 
+def static_rows(rows: Sequence[Row]) -> Dict[str, Row]:
+    """{setting: row} of the full model and every static setting (:func:`static_name`)."""
+    return {static_name(row): row for row in rows if row["curve"] in ("full", "static")}
+
+
 def static_settings(rows: Sequence[Row]) -> Dict[str, Tuple[float, float]]:
     """{setting: (expected reduction, quality)} of the full model and every static setting."""
-    return {static_name(row): (row["expected_time_reduction"], row["metric"]) for row in rows
-            if row["curve"] in ("full", "static")}
+    return {name: (row["expected_time_reduction"], row["metric"]) for name, row in static_rows(rows).items()}
 
 
 def static_points(settings: Dict[str, Tuple[float, float]]) -> Dict[Tuple[float, float], str]:
@@ -326,7 +330,7 @@ def _interval(mue: np.ndarray, left: np.ndarray, right: np.ndarray, share: float
 
 def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = None,
                   chosen_on: Optional[str] = None,
-                  example_scores: Optional[Dict[Tuple[str, str], np.ndarray]] = None) -> Tuple[List[Row], Dict[str, Any]]:
+                  example_scores: Optional[Mapping[Tuple[str, str], np.ndarray]] = None) -> Tuple[List[Row], Dict[str, Any]]:
     """MuE's quality against static truncation's envelope at each level of MuE's sweep (curve ``mue``,
     expected reduction above 0) and at the calibrated point (``mue_given``, not counted as a level).
 
@@ -335,7 +339,7 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
     MuE's reduction and scored on this one (:func:`ofa_mue.envelope.held_out_choice`).
 
     With ``example_scores`` (``{(curve, setting): per-example scores}`` of ``rows``, from
-    :func:`ofa_mue.sweep.example_scores`), each difference also gets its paired bootstrap
+    :class:`ofa_mue.sweep.ExampleScores`), each difference also gets its paired bootstrap
     interval (:mod:`ofa_mue.significance`) and whether the interval lies above or below 0.
 
     Returns the table and a summary: levels, how many are above, equal to and below the
@@ -346,8 +350,8 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
     scored, chosen = static_settings(rows), static_settings(chosen_rows or [])
     points = static_points(scored)
     hull = upper_hull(list(points))
-    static_keys = {static_name(row): (row["curve"], row["setting"]) for row in rows if row["curve"] in ("full", "static")}
-    scores_of = (lambda name: example_scores[static_keys[name]]) if example_scores is not None else None
+    static = static_rows(rows)
+    scores_of = lambda name: example_scores[(static[name]["curve"], static[name]["setting"])]  # noqa: E731
     table = []
     for row in [*curve_rows(rows, "mue"), *curve_rows(rows, "mue_given")]:
         x = row["expected_time_reduction"]
@@ -384,7 +388,7 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
         table.append(entry)
     significance = "significance" if example_scores is not None else None
     levels = [entry for entry in table if entry["level"] and entry["static_envelope"] is not None]
-    summary = {**_counts(levels, "verdict", significance), "static_settings": len(static_keys)}
+    summary = {**_counts(levels, "verdict", significance), "static_settings": len(static)}
     if significance:
         summary["confidence"] = CONFIDENCE
     if chosen_rows is not None:

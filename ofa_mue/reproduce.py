@@ -53,12 +53,12 @@ from .core.exit_policy import NEVER
 from .core.exit_profile import load_exit_profile
 from .saturation import layer_similarity, plot_similarity, similarity_markdown
 from .sweep import (
+    ExampleScores,
     SweepPoint,
     add_grid_options,
     add_timing_options,
     arm_name,
     evaluate_points,
-    example_scores,
     exit_options,
     grid_points,
     write_sweep,
@@ -320,7 +320,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     chosen_rows = static_rows_on(args.static_chosen_on, rest, checkpoint, points)
     frontier, verdict = paper_tables.mue_vs_static(rows, chosen_rows, args.static_chosen_on,
-                                                   example_scores(task, rows))
+                                                   ExampleScores(task, rows))
     held_out_columns = (["static_chosen", "static_chosen_reduction", "difference_chosen", "difference_chosen_low",
                          "difference_chosen_high", "verdict_chosen", "significance_chosen", "chosen_between"]
                         if chosen_rows is not None else [])

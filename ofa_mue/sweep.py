@@ -39,7 +39,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -215,17 +215,34 @@ def evaluate_points(setup: EvaluationSetup, points: Sequence[SweepPoint], desc: 
     return rows
 
 
-def example_scores(task: str, rows: Sequence[Dict[str, Any]]) -> Dict[Tuple[str, str], np.ndarray]:
+class ExampleScores(Mapping):
     """``{(curve, setting): per-example scores}`` of rows evaluated on one split (with their
     records): the scores whose mean is the task's main metric (SNLI-VE: right or wrong;
-    captions: CIDEr-D per image, :data:`~ofa_mue.calibration_losses.EXAMPLE_METRIC`), in row order."""
-    for row in rows:
-        if [r["row"] for r in row["records"]] != [r["row"] for r in rows[0]["records"]]:
-            raise ValueError(f"{row['setting']} was evaluated on other rows than {rows[0]['setting']}")
-    first = rows[0]["records"]
-    scorer = ExampleScorer(task, [r[TARGET_FIELD[task]] for r in first], [r["prediction"] for r in first])
-    return {(row["curve"], row["setting"]): np.asarray(
-        scorer([r["prediction"] for r in row["records"]])[EXAMPLE_METRIC[task]], dtype=float) for row in rows}
+    captions: CIDEr-D per image, :data:`~ofa_mue.calibration_losses.EXAMPLE_METRIC`), in row
+    order. A row is scored when first asked for (a caption row costs a tokenizer run), so a
+    comparison pays only for the rows it reads."""
+
+    def __init__(self, task: str, rows: Sequence[Dict[str, Any]]):
+        for row in rows:
+            if [r["row"] for r in row["records"]] != [r["row"] for r in rows[0]["records"]]:
+                raise ValueError(f"{row['setting']} was evaluated on other rows than {rows[0]['setting']}")
+        first = rows[0]["records"]
+        self._metric = EXAMPLE_METRIC[task]
+        self._scorer = ExampleScorer(task, [r[TARGET_FIELD[task]] for r in first], [r["prediction"] for r in first])
+        self._rows = {(row["curve"], row["setting"]): row for row in rows}
+        self._scores: Dict[Tuple[str, str], np.ndarray] = {}
+
+    def __getitem__(self, key: Tuple[str, str]) -> np.ndarray:
+        if key not in self._scores:
+            predictions = [r["prediction"] for r in self._rows[key]["records"]]
+            self._scores[key] = np.asarray(self._scorer(predictions)[self._metric], dtype=float)
+        return self._scores[key]
+
+    def __iter__(self) -> Iterator[Tuple[str, str]]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def write_sweep_shard(setup: EvaluationSetup, points: Sequence[SweepPoint], out: str) -> Dict[str, Any]:

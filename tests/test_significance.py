@@ -9,7 +9,7 @@ import pytest
 from ofa_mue.caption_metrics import caption_metrics
 from ofa_mue.paper_tables import mue_vs_static, mue_vs_static_markdown
 from ofa_mue.significance import Interval, mean_difference_interval, mixed_scores
-from ofa_mue.sweep import example_scores
+from ofa_mue.sweep import ExampleScores
 
 
 def test_interval_brackets_the_mean_and_excludes_zero_only_for_a_clear_difference():
@@ -100,13 +100,13 @@ def test_example_scores_average_to_the_split_metric():
     cut = ["a red square", "a blue star", "a green square"]
     rows = [{"curve": "full", "setting": "full", "records": records(full)},
             {"curve": "static", "setting": "decoder 1", "records": records(cut)}]
-    scores = example_scores("caption", rows)
+    scores = ExampleScores("caption", rows)
     for row, captions in zip(rows, (full, cut)):
         corpus = caption_metrics(captions, references, quick=True)["cider"]
         assert scores[(row["curve"], row["setting"])].mean() == pytest.approx(corpus)
     snli = [{"curve": "full", "setting": "full",
              "records": [{"row": 1, "prediction": "yes", "answer": "yes"}, {"row": 2, "prediction": "no", "answer": "maybe"}]}]
-    assert example_scores("snli_ve", snli)[("full", "full")].tolist() == [1.0, 0.0]
+    assert ExampleScores("snli_ve", snli)[("full", "full")].tolist() == [1.0, 0.0]
     rows[1]["records"] = rows[1]["records"][::-1]
     with pytest.raises(ValueError, match="other rows"):
-        example_scores("caption", rows)
+        ExampleScores("caption", rows)
