@@ -6,7 +6,9 @@
 #   3. pretrain the image embedding (python -m ofa_mue.demo.pretrain: the demo's stand-in for
 #      OFA's pretrained backbone)
 #   4. fine-tune ofa_demo with MuE (decomposed encoder, layer-wise loss) on captioning from
-#      it, then on SNLI-VE from the caption model
+#      it, then on SNLI-VE from the caption model (with DEMO_QUESTION_UPDATES > 0: from the
+#      caption model after that many updates of grounding questions, python -m
+#      ofa_mue.demo.question_stage, the stand-in for OFA's pretraining on VQA and grounding)
 #   5. captioning (while SNLI-VE trains): calibrate on valid (uncertified, keeping a share of
 #      the full model's quality, and certified, Learn-then-Test), python -m ofa_mue.reproduce on
 #      test (the paper's tables and figures, the sweep, MuE vs static truncation) without
@@ -23,7 +25,8 @@
 # DEMO_DATA [demo_data], DEMO_CHECKPOINTS [checkpoints/demo], DEMO_RESULTS [results/demo],
 # DEMO_TRAIN_ROWS [12000], DEMO_VALID_ROWS [500] (the calibration split, both tasks),
 # DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
-# DEMO_SNLI_UPDATES [700], DEMO_TIMING_REPETITIONS [5] (SNLI-VE's reproduce; 0: no timing),
+# DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [0: no question stage; its held-out
+# accuracies go to $DEMO_RESULTS/seed*/questions.json], DEMO_TIMING_REPETITIONS [5] (SNLI-VE's reproduce; 0: no timing),
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
 # reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one),
 # DEMO_SNLI_FAMILIES [all] (comma-separated SNLI-VE hypothesis families to generate, a
@@ -52,6 +55,8 @@ TEST_ROWS="${DEMO_TEST_ROWS:-300}"
 PRETRAIN_UPDATES="${DEMO_PRETRAIN_UPDATES:-800}"
 SNLI_UPDATES="${DEMO_SNLI_UPDATES:-700}"
 CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-400}"
+QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-0}"
+[[ "$QUESTION_UPDATES" =~ ^[0-9]+$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a number >= 0, got '$QUESTION_UPDATES'" >&2; exit 2; }
 TIMING_REPETITIONS="${DEMO_TIMING_REPETITIONS:-5}"
 IMAGE_SIZE=48  # one 16-pixel patch per cell of the scenes' 3x3 grid
 # A model this small gains nothing from a second thread, and two jobs share the 2 cores.
@@ -105,7 +110,16 @@ train() {
     --seed "$SEED" --log-format simple --log-interval 100 "$@"
 }
 train_caption() { train caption "$CAPTION_UPDATES" "$SEED_CKPT/pretrained.pt" --max-tgt-length 16; }
-train_snli() { train snli_ve "$SNLI_UPDATES" "$SEED_CKPT/caption/checkpoint_last.pt"; }
+train_snli() {
+  local init="$SEED_CKPT/caption/checkpoint_last.pt"
+  if (( QUESTION_UPDATES > 0 )); then
+    "$PY" -m ofa_mue.demo.question_stage --data "$DATA" --init "$init" --out "$SEED_CKPT/questions.pt" \
+      --updates "$QUESTION_UPDATES" --seed "$SEED" --image-size "$IMAGE_SIZE" --no-progress
+    cp "$SEED_CKPT/questions.json" "$SEED_OUT/questions.json"
+    init="$SEED_CKPT/questions.pt"
+  fi
+  train snli_ve "$SNLI_UPDATES" "$init"
+}
 
 snli() {
   "$PY" -m "$1" "$DATA/snli_ve" --path "$SEED_CKPT/snli_ve/checkpoint_last.pt" --task snli_ve "${VOCAB[@]}" \
@@ -168,7 +182,7 @@ for SEED in $(seq 1 "$SEEDS"); do
     --updates "$PRETRAIN_UPDATES" --image-size "$IMAGE_SIZE"
   step "seed $SEED: fine-tune captioning with MuE ($CAPTION_UPDATES updates)"
   train_caption
-  step "seed $SEED: fine-tune SNLI-VE with MuE from the caption model ($SNLI_UPDATES updates, log in $SEED_OUT/train_snli_ve.log), meanwhile captioning: calibrate on valid, reproduce on test without timing (log in $SEED_OUT/caption.log)"
+  step "seed $SEED: fine-tune SNLI-VE with MuE from the caption model ($QUESTION_UPDATES updates of grounding questions first; $SNLI_UPDATES updates, log in $SEED_OUT/train_snli_ve.log), meanwhile captioning: calibrate on valid, reproduce on test without timing (log in $SEED_OUT/caption.log)"
   both "$SEED_OUT/train_snli_ve.log" train_snli caption_pipeline_logged
   grep -E "train_inner" "$SEED_OUT/train_snli_ve.log" | tail -1
   step "seed $SEED: SNLI-VE: calibrate on valid; on test: reproduce with timing, replaced images (log in $SEED_OUT/snli_ve.log)"

@@ -1,0 +1,195 @@
+"""Grounding questions before SNLI-VE: the demo's stand-in for OFA's pretraining on VQA and grounding.
+
+    python -m ofa_mue.demo.question_stage --data demo_data \\
+        --init checkpoints/demo/seed1/caption/checkpoint_last.pt \\
+        --out checkpoints/demo/seed1/questions.pt [--updates 2000] [--seed 1]
+
+OFA fine-tunes SNLI-VE from a model pretrained on, among others, VQA and visual grounding;
+the demo's caption model has seen only captions, and SNLI-VE fine-tuned from it answers from
+the hypothesis' wording. This stage trains the whole model, with the encoder fused as OFA
+pretrains it, on the questions of :mod:`ofa_mue.demo.questions` about scenes drawn here
+(none of them from the demo's splits): where is the red circle, what is at the top left, is
+there a red circle (yes / no / maybe). Every decoder layer is trained (MuE's layer-wise
+loss, label smoothing 0.1), Adam at a constant learning rate after a warm-up. The held-out
+exact-answer accuracy of each kind, at the first and the last decoder layer, is printed and
+saved beside the checkpoint (``.json``); the checkpoint keeps the model options of ``--init``
+and is fine-tuned from with ``fairseq-train ... --finetune-from-model``. Same arguments give
+identical weights.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from types import SimpleNamespace
+from typing import Dict, List, Sequence
+
+import torch
+import torch.nn.functional as F
+from fairseq.data.data_utils import collate_tokens
+from torch import Tensor
+from tqdm import tqdm
+
+from ofa_mue.atomic_files import atomic_destination, write_atomically
+from ofa_mue.checkpoint_loading import load_checkpoint_to_cpu
+from ofa_mue.criterions.layerwise import decoder_layer_states
+from ofa_mue.data.images import image_transform
+from ofa_mue.data.ofa_dataset import decoder_io
+from ofa_mue.data.vocabulary import OFAVocabulary
+from ofa_mue.models.ofa import OFAModel
+
+from .pretrain import fairseq_checkpoint
+from .questions import KINDS, sample_question
+from .scenes import render_scene
+
+HELD_OUT = 300
+WARMUP = 50
+
+
+def model_from_checkpoint(path: str, vocab: OFAVocabulary) -> OFAModel:
+    """The model saved in ``path`` (a fairseq checkpoint or :mod:`ofa_mue.demo.pretrain`'s), for ``vocab``."""
+    state = load_checkpoint_to_cpu(path)
+    args = state.get("args") or state["cfg"]["model"]
+    task = SimpleNamespace(source_dictionary=vocab.dictionary, target_dictionary=vocab.dictionary)
+    model = OFAModel.build_model(args, task)
+    model.load_state_dict(state["model"])
+    return model
+
+
+class QuestionBatches:
+    """Model inputs for questions: the question is the source and, as OFA's ``prev_output``
+    prompt, the decoder prompt; the answer and eos are the targets."""
+
+    def __init__(self, vocab: OFAVocabulary, image_size: int):
+        self.vocab = vocab
+        self.transform = image_transform(image_size)
+        self.image_size = image_size
+
+    def encode(self, text: str, **kwargs) -> Tensor:
+        tokens = self.vocab.encode(text, **kwargs)
+        if tokens.eq(self.vocab.dictionary.unk()).any():
+            raise ValueError(f"{text!r} has words outside the demo vocabulary")
+        return tokens
+
+    def batch(self, questions: Sequence[Dict[str, object]]) -> Dict[str, object]:
+        pad, eos = self.vocab.dictionary.pad(), self.vocab.dictionary.eos()
+        sources, prompts, targets = [], [], []
+        for q in questions:
+            source = self.encode(q["question"], add_bos=True, add_eos=True)
+            prompt, target = decoder_io(source[:-1], self.encode(" " + q["answer"]), pad, eos)
+            sources.append(source)
+            prompts.append(prompt)
+            targets.append(target)
+        return {
+            "net_input": {
+                "src_tokens": collate_tokens(sources, pad),
+                "src_lengths": torch.tensor([len(s) for s in sources]),
+                "patch_images": torch.stack([self.transform(render_scene(q["scene"], self.image_size))
+                                             for q in questions]),
+                "patch_masks": torch.ones(len(questions), dtype=torch.bool),
+                "prev_output_tokens": collate_tokens(prompts, pad),
+            },
+            "target": collate_tokens(targets, pad),
+            "kinds": [q["kind"] for q in questions],
+        }
+
+
+def layer_logits(model: OFAModel, batch: Dict[str, object]) -> tuple[List[Tensor], Tensor]:
+    """Every decoder layer's logits at the target positions, and those targets."""
+    decoder, states = decoder_layer_states(model, batch["net_input"])
+    scored = batch["target"].ne(decoder.dictionary.pad())
+    return [decoder.hidden_to_logits(state[scored]) for state in states], batch["target"][scored]
+
+
+def held_out_accuracy(model: OFAModel, batches: QuestionBatches, questions: Sequence[Dict[str, object]]) -> Dict[str, float]:
+    """``{"layer1/where": ..., "layer6/exists": ...}``: share of questions whose whole answer
+    (and eos) the first and the last decoder layer get right, per kind."""
+    was_training = model.training
+    model.eval()
+    batch = batches.batch(questions)
+    with torch.no_grad():
+        decoder, states = decoder_layer_states(model, batch["net_input"])
+    model.train(was_training)
+    target = batch["target"]
+    scored = target.ne(decoder.dictionary.pad())
+    result = {}
+    for layer in (1, len(states)):
+        right = ((decoder.hidden_to_logits(states[layer - 1]).argmax(-1) == target) | ~scored).all(1)
+        for kind in sorted(set(batch["kinds"])):
+            of_kind = torch.tensor([k == kind for k in batch["kinds"]])
+            result[f"layer{layer}/{kind}"] = round(right[of_kind].float().mean().item(), 4)
+    return result
+
+
+def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: int = 1, kinds: Sequence[str] = KINDS,
+                    image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True
+                    ) -> Dict[str, float]:
+    """Train the model of ``init`` on grounding questions, save it to ``out``; returns the held-out accuracies."""
+    vocab = OFAVocabulary.load(os.path.join(data, "bpe"), code_dict_size=0, num_bins=0)
+    torch.manual_seed(seed)
+    model = model_from_checkpoint(init, vocab)
+    decomposed = model.encoder.decompose_modalities
+    model.encoder.decompose_modalities = False  # fused, as OFA pretrains
+    batches = QuestionBatches(vocab, image_size)
+    held_out_rng = random.Random(f"ofa-mue-demo-questions/{seed}/test")
+    held_out = [sample_question(held_out_rng, kinds) for _ in range(HELD_OUT)]
+    batches.batch(held_out)  # the vocabulary check, before any work
+    rng = random.Random(f"ofa-mue-demo-questions/{seed}/train")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / WARMUP))
+    model.train()
+    bar = tqdm(range(updates), desc="grounding questions", unit="update", disable=not progress, file=sys.stderr)
+    for _ in bar:
+        logits, target = layer_logits(model, batches.batch([sample_question(rng, kinds) for _ in range(batch_size)]))
+        loss = sum(F.cross_entropy(layer, target, label_smoothing=0.1) for layer in logits) / len(logits)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    result = held_out_accuracy(model, batches, held_out)
+    model.encoder.decompose_modalities = decomposed
+    model.eval()
+    with atomic_destination(out) as temporary:
+        torch.save(fairseq_checkpoint(model), temporary)
+    write_atomically(os.path.splitext(out)[0] + ".json", json.dumps(
+        {"init": init, "updates": updates, "seed": seed, "kinds": list(kinds), "lr": lr, "batch_size": batch_size,
+         "held_out_questions": HELD_OUT, "held_out_accuracy": result}, indent=2) + "\n")
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ofa_mue.demo.question_stage", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="demo data folder (its bpe/ gives the vocabulary)")
+    p.add_argument("--init", required=True, help="checkpoint to start from (e.g. the demo's caption model)")
+    p.add_argument("--out", required=True, help="checkpoint to write (a .json of accuracies goes beside it)")
+    p.add_argument("--updates", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated question kinds [{','.join(KINDS)}]")
+    p.add_argument("--image-size", type=int, default=48)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    if a.updates < 1:
+        p.error(f"--updates must be at least 1, got {a.updates}")
+    if not os.path.isfile(os.path.join(a.data, "bpe", "dict.txt")):
+        p.error(f"{a.data}/bpe/dict.txt not found: pass the folder written by python -m ofa_mue.demo.generate")
+    if not os.path.isfile(a.init):
+        p.error(f"--init {a.init}: no such checkpoint file")
+    kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
+    start = time.time()
+    try:
+        result = train_questions(a.data, a.init, a.out, a.updates, a.seed, kinds, a.image_size,
+                                 progress=not a.no_progress)
+    except ValueError as error:
+        p.error(str(error))
+    print(f"grounding questions trained in {time.time() - start:.0f} s ({a.updates} updates, seed {a.seed}); "
+          "held-out accuracy " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()) + f"; written to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Grounding questions about demo scenes: the demo's stand-in for OFA's pretraining on VQA and
+visual grounding.
+
+Three kinds, each a (question, answer) pair about one scene:
+
+- ``where``: "red circle" -> the cell of the only red circle ("at the top left"): a lookup
+  keyed by colour and shape, whose answer (a place) is read off the object found;
+- ``what``: "at the top left" -> "a red circle": the same lookup keyed by place;
+- ``exists``: "there is a red circle" -> "yes" (a red circle is visible), "no" (none is
+  visible and nothing is covered) or "maybe" (none is visible and a cell is covered).
+
+The first two give a learning signal from the start (the answer names something the picture
+holds); SNLI-VE's yes/no/maybe alone does not (the label follows from neither the text nor
+the picture alone), and a model fine-tuned on it from the caption model stays at the text
+prior. ``exists`` trained beside them learns from the lookup they teach.
+"""
+from __future__ import annotations
+
+import random
+from typing import Dict, Sequence, Tuple
+
+from .language import CELL_PHRASES, article
+from .scenes import COLOURS, SHAPES, Scene, sample_scene
+
+KINDS = ("where", "what", "exists")
+EXISTS_ANSWERS = ("yes", "no", "maybe")
+QUESTION = ' what does the image describe " {} "?'
+"""The prompt of ``where`` and ``what`` (OFA's caption prompt with the phrase quoted)."""
+EXISTS_QUESTION = ' does the image describe " there is {} {} {} "?'
+"""The prompt of ``exists`` (OFA's SNLI-VE prompt)."""
+
+
+def where_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
+    """``("red circle", "at the top left")`` for an object whose colour and shape no other
+    visible object has; None when there is none."""
+    keys = [(o.colour, o.shape) for o in scene.objects]
+    unique = [o for o in scene.objects if keys.count((o.colour, o.shape)) == 1]
+    if not unique:
+        return None
+    o = rng.choice(unique)
+    return QUESTION.format(f"{o.colour} {o.shape}"), CELL_PHRASES[o.cell]
+
+
+def what_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
+    """``("at the top left", "a red circle")`` for a visible object; None when there is none."""
+    if not scene.objects:
+        return None
+    o = rng.choice(scene.objects)
+    return QUESTION.format(CELL_PHRASES[o.cell]), f"{article(o.colour)} {o.colour} {o.shape}"
+
+
+def exists_answer(scene: Scene, colour: str, shape: str) -> str:
+    """"yes" if a ``colour`` ``shape`` is visible, else "maybe" under a cover, else "no"."""
+    if any((o.colour, o.shape) == (colour, shape) for o in scene.objects):
+        return "yes"
+    return "maybe" if scene.hidden else "no"
+
+
+def exists_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
+    """A scene and an existence question whose answer is ``want`` (one of :data:`EXISTS_ANSWERS`)."""
+    if want not in EXISTS_ANSWERS:
+        raise ValueError(f"want must be one of {EXISTS_ANSWERS}, got {want!r}")
+    hidden = {"yes": rng.choice((0, 1)), "no": 0, "maybe": 1}[want]
+    scene = sample_scene(rng, n_objects=(1, 2, 3, 4), hidden=hidden)
+    visible = sorted({(o.colour, o.shape) for o in scene.objects})
+    if want == "yes":
+        colour, shape = rng.choice(visible)
+    else:
+        colour, shape = rng.choice([(c, s) for c in COLOURS for s in SHAPES if (c, s) not in visible])
+    answer = exists_answer(scene, colour, shape)
+    assert answer == want, (answer, want)
+    return scene, EXISTS_QUESTION.format(article(colour), colour, shape), answer
+
+
+def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS) -> Dict[str, object]:
+    """``{"kind", "scene", "question", "answer"}``: a kind drawn uniformly from ``kinds``
+    (existence answers uniform over yes/no/maybe), and a scene with 2-4 objects for the lookups."""
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise ValueError(f"question kinds must be among {', '.join(KINDS)}, got {', '.join(kinds) or 'none'}")
+    kind = rng.choice(list(kinds))
+    if kind == "exists":
+        scene, question, answer = exists_question(rng, rng.choice(EXISTS_ANSWERS))
+        return {"kind": kind, "scene": scene, "question": question, "answer": answer}
+    ask = where_question if kind == "where" else what_question
+    while True:
+        scene = sample_scene(rng, n_objects=(2, 3, 4))
+        pair = ask(rng, scene)
+        if pair is not None:
+            return {"kind": kind, "scene": scene, "question": pair[0], "answer": pair[1]}
