@@ -159,6 +159,14 @@ def pretrain(data: str, out: str, updates: int = 800, seed: int = 1, image_size:
     return result
 
 
+def refuse_bad_arguments(parser: argparse.ArgumentParser, data: str, updates: int) -> None:
+    """``parser.error`` for fewer than one update or a data folder without the demo vocabulary."""
+    if updates < 1:
+        parser.error(f"--updates must be at least 1, got {updates}")
+    if not os.path.isfile(os.path.join(data, "bpe", "dict.txt")):
+        parser.error(f"{data}/bpe/dict.txt not found: pass the folder written by python -m ofa_mue.demo.generate")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ofa_mue.demo.pretrain", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="demo data folder (its bpe/ gives the vocabulary)")
@@ -168,10 +176,7 @@ def main(argv=None) -> int:
     p.add_argument("--image-size", type=int, default=GRID * PATCH_STRIDE)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    if a.updates < 1:
-        p.error(f"--updates must be at least 1, got {a.updates}")
-    if not os.path.isfile(os.path.join(a.data, "bpe", "dict.txt")):
-        p.error(f"{a.data}/bpe/dict.txt not found: pass the folder written by python -m ofa_mue.demo.generate")
+    refuse_bad_arguments(p, a.data, a.updates)
     start = time.time()
     try:
         result = pretrain(a.data, a.out, a.updates, a.seed, a.image_size, progress=not a.no_progress)

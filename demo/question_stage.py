@@ -41,7 +41,7 @@ from ofa_mue.data.ofa_dataset import decoder_io
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.models.ofa import OFAModel
 
-from .pretrain import fairseq_checkpoint
+from .pretrain import fairseq_checkpoint, refuse_bad_arguments
 from .questions import KINDS, sample_question
 from .scenes import render_scene
 
@@ -173,10 +173,7 @@ def main(argv=None) -> int:
     p.add_argument("--image-size", type=int, default=48)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    if a.updates < 1:
-        p.error(f"--updates must be at least 1, got {a.updates}")
-    if not os.path.isfile(os.path.join(a.data, "bpe", "dict.txt")):
-        p.error(f"{a.data}/bpe/dict.txt not found: pass the folder written by python -m ofa_mue.demo.generate")
+    refuse_bad_arguments(p, a.data, a.updates)
     if not os.path.isfile(a.init):
         p.error(f"--init {a.init}: no such checkpoint file")
     kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]

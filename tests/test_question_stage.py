@@ -1,0 +1,128 @@
+"""The demo's grounding-question stage (ofa_mue.demo.questions, ofa_mue.demo.question_stage):
+the questions' answers are what the scene says, every question is in the demo vocabulary, and
+the stage writes a checkpoint that SNLI-VE fine-tunes from, the same for the same arguments."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from demo_training import run_module, train_argv, train_in_process
+from ofa_mue.checkpoint_loading import load_checkpoint_to_cpu
+from ofa_mue.data.vocabulary import OFAVocabulary
+from ofa_mue.demo.language import CELL_PHRASES
+from ofa_mue.demo.question_stage import QuestionBatches, train_questions
+from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, exists_answer, exists_question, sample_question,
+                                    what_question, where_question)
+from ofa_mue.demo.scenes import make_object, sample_background
+from ofa_mue.models.encoder import OFAEncoder
+
+
+def scene_of(*objects, hidden=()):
+    rng = random.Random(0)
+    return sample_background(rng).with_objects([make_object(rng, s, c, "big", col, row) for s, c, col, row in objects],
+                                               list(hidden))
+
+
+def test_exists_answers_follow_the_visible_objects_and_the_cover():
+    scene = scene_of(("circle", "red", 0, 0), ("square", "blue", 2, 1))
+    assert exists_answer(scene, "red", "circle") == "yes"
+    assert exists_answer(scene, "red", "square") == "no"  # colour and shape of two objects, never bound
+    covered = scene_of(("circle", "red", 0, 0), hidden=[(1, 1)])
+    assert exists_answer(covered, "red", "circle") == "yes"
+    assert exists_answer(covered, "blue", "circle") == "maybe"
+
+
+@pytest.mark.parametrize("want", EXISTS_ANSWERS)
+def test_exists_questions_have_the_wanted_answer(want):
+    rng = random.Random(want)
+    for _ in range(50):
+        scene, question, answer = exists_question(rng, want)
+        colour, shape = question.split('"')[1].split()[-2:]
+        assert answer == want == exists_answer(scene, colour, shape)
+    with pytest.raises(ValueError, match="want must be one of"):
+        exists_question(rng, "perhaps")
+
+
+def test_where_and_what_name_the_object_looked_up():
+    scene = scene_of(("circle", "red", 0, 0), ("circle", "red", 1, 2), ("star", "orange", 2, 1))
+    rng = random.Random(1)
+    for _ in range(10):  # the two red circles are not unique: only the star can be asked for
+        question, answer = where_question(rng, scene)
+        assert '" orange star "' in question and answer == CELL_PHRASES[(2, 1)] == "on the right"
+        question, answer = what_question(rng, scene)
+        cell = next(c for c, phrase in CELL_PHRASES.items() if f'" {phrase} "' in question)
+        obj = next(o for o in scene.objects if o.cell == cell)
+        assert answer == ("an" if obj.colour[0] in "aeiou" else "a") + f" {obj.colour} {obj.shape}"
+    assert where_question(rng, scene_of(("circle", "red", 0, 0), ("circle", "red", 1, 0))) is None
+
+
+def test_every_kind_is_drawn_and_unknown_kinds_are_refused():
+    rng = random.Random(2)
+    drawn = [sample_question(rng) for _ in range(300)]
+    assert {q["kind"] for q in drawn} == set(KINDS)
+    assert {q["answer"] for q in drawn if q["kind"] == "exists"} == set(EXISTS_ANSWERS)
+    with pytest.raises(ValueError, match="question kinds must be among"):
+        sample_question(rng, ["where", "why"])
+
+
+def test_questions_and_answers_are_in_the_demo_vocabulary(demo_data):
+    vocab = OFAVocabulary.load(demo_data / "bpe", code_dict_size=0, num_bins=0)
+    batches = QuestionBatches(vocab, 64)
+    rng = random.Random(3)
+    questions = [sample_question(rng) for _ in range(200)]
+    batch = batches.batch(questions)
+    pad = vocab.dictionary.pad()
+    for q, prompt, target in zip(questions, batch["net_input"]["prev_output_tokens"], batch["target"]):
+        scored = target.ne(pad)
+        assert vocab.decode(target[scored][:-1]).strip() == q["answer"]  # the answer, then eos
+        # OFA's prev_output prompt: the decoder reads the question before the answer
+        assert vocab.decode(prompt[prompt.ne(pad)][1:]).strip().startswith(q["question"].strip()[:-1])
+    with pytest.raises(ValueError, match="outside the demo vocabulary"):
+        batches.encode(" where is the zebra")
+
+
+def test_the_stage_trains_every_layer_and_snli_ve_fine_tunes_from_it(demo_data, demo_checkpoints, tmp_path,
+                                                                     monkeypatch):
+    init = demo_checkpoints["caption"].path
+    out = tmp_path / "questions.pt"
+    decomposed_calls = []
+    forward = OFAEncoder.forward
+
+    def recording_forward(self, *args, **kwargs):
+        decomposed_calls.append(self.decompose_modalities)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(OFAEncoder, "forward", recording_forward)
+    result = train_questions(str(demo_data), str(init), str(out), updates=2, image_size=64, batch_size=4,
+                             progress=False)
+    monkeypatch.setattr(OFAEncoder, "forward", forward)
+    assert decomposed_calls and not any(decomposed_calls), "the stage runs the encoder fused, as OFA pretrains"
+    assert load_checkpoint_to_cpu(str(out))["cfg"]["model"].decompose_modalities  # the caption model's option kept
+    assert set(result) == {f"layer{layer}/{kind}" for layer in (1, 6) for kind in KINDS}
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["held_out_accuracy"] == result and record["updates"] == 2
+    before, after = load_checkpoint_to_cpu(str(init))["model"], load_checkpoint_to_cpu(str(out))["model"]
+    assert before.keys() == after.keys()
+    for name in ("encoder.layers.0.self_attn.k_proj.weight", "decoder.layers.0.encoder_attn.q_proj.weight",
+                 "decoder.layers.5.fc2.weight", "encoder.embed_images.conv1.weight"):
+        assert not torch.equal(before[name], after[name]), f"{name} was not trained"
+    again = tmp_path / "again.pt"
+    train_questions(str(demo_data), str(init), str(again), updates=2, image_size=64, batch_size=4, progress=False)
+    repeat = load_checkpoint_to_cpu(str(again))["model"]
+    assert all(torch.equal(after[name], repeat[name]) for name in after), "same arguments, other weights"
+    log = train_in_process(train_argv(demo_data, "snli_ve", tmp_path / "snli_ve", 1, "--finetune-from-model", str(out)))
+    assert f"loading pretrained model from {out}" in log
+    assert load_checkpoint_to_cpu(str(tmp_path / "snli_ve" / "checkpoint_last.pt"))["optimizer_history"][-1]["num_updates"] == 1
+
+
+def test_the_command_line_refuses_what_it_cannot_do(demo_data, tmp_path):
+    missing = run_module("ofa_mue.demo.question_stage", "--data", str(demo_data), "--init", str(tmp_path / "none.pt"),
+                         "--out", str(tmp_path / "q.pt"))
+    assert missing.returncode == 2 and "no such checkpoint file" in missing.stderr
+    zero = run_module("ofa_mue.demo.question_stage", "--data", str(demo_data), "--init", str(tmp_path / "none.pt"),
+                      "--out", str(tmp_path / "q.pt"), "--updates", "0")
+    assert zero.returncode == 2 and "--updates must be at least 1" in zero.stderr
