@@ -9,7 +9,7 @@ the demo's caption model has seen only captions, and SNLI-VE fine-tuned from it 
 the hypothesis' wording. This stage trains the whole model, with the encoder fused as OFA
 pretrains it, on the questions of :mod:`ofa_mue.demo.questions` about scenes drawn here
 (none of them from the demo's splits): where is the red circle, what is at the top left, is
-there a red circle (yes / no / maybe). Every decoder layer is trained (MuE's layer-wise
+there a red circle (yes / no / maybe), is there a red circle in the top row. Every decoder layer is trained (MuE's layer-wise
 loss, label smoothing 0.1), Adam at a constant learning rate after a warm-up. The held-out
 exact-answer accuracy of each kind, at the first and the last decoder layer, is printed and
 saved beside the checkpoint (``.json``); the checkpoint keeps the model options of ``--init``

@@ -1,28 +1,31 @@
 """Grounding questions about demo scenes: the demo's stand-in for OFA's pretraining on VQA and
 visual grounding.
 
-Three kinds, each a (question, answer) pair about one scene:
+Four kinds, each a (question, answer) pair about one scene:
 
 - ``where``: "red circle" -> the cell of the only red circle ("at the top left"): a lookup
   keyed by colour and shape, whose answer (a place) is read off the object found;
 - ``what``: "at the top left" -> "a red circle": the same lookup keyed by place;
 - ``exists``: "there is a red circle" -> "yes" (a red circle is visible), "no" (none is
-  visible and nothing is covered) or "maybe" (none is visible and a cell is covered).
+  visible and nothing is covered) or "maybe" (none is visible and a cell is covered);
+- ``region``: "there is a red circle in the top row" -> the same, within the region: "yes"
+  (a red circle is visible there), "maybe" (none is, but a cell of the region is covered),
+  "no" (otherwise).
 
 The first two give a learning signal from the start (the answer names something the picture
 holds); SNLI-VE's yes/no/maybe alone does not (the label follows from neither the text nor
 the picture alone), and a model fine-tuned on it from the caption model stays at the text
-prior. ``exists`` trained beside them learns from the lookup they teach.
+prior. ``exists`` and ``region`` trained beside them learn from the lookup they teach.
 """
 from __future__ import annotations
 
 import random
 from typing import Dict, Sequence, Tuple
 
-from .language import CELL_PHRASES, article
+from .language import CELL_PHRASES, REGIONS, article
 from .scenes import COLOURS, SHAPES, Scene, sample_scene
 
-KINDS = ("where", "what", "exists")
+KINDS = ("where", "what", "exists", "region")
 EXISTS_ANSWERS = ("yes", "no", "maybe")
 QUESTION = ' what does the image describe " {} "?'
 """The prompt of ``where`` and ``what`` (OFA's caption prompt with the phrase quoted)."""
@@ -49,11 +52,14 @@ def what_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
     return QUESTION.format(CELL_PHRASES[o.cell]), f"{article(o.colour)} {o.colour} {o.shape}"
 
 
-def exists_answer(scene: Scene, colour: str, shape: str) -> str:
-    """"yes" if a ``colour`` ``shape`` is visible, else "maybe" under a cover, else "no"."""
-    if any((o.colour, o.shape) == (colour, shape) for o in scene.objects):
+def exists_answer(scene: Scene, colour: str, shape: str, region: str | None = None) -> str:
+    """"yes" if a ``colour`` ``shape`` is visible (in ``region``, a phrase of
+    :data:`~ofa_mue.demo.language.REGIONS`; None: anywhere), else "maybe" when a covered
+    cell (of the region) could hide one, else "no"."""
+    inside = REGIONS[region] if region is not None else (lambda col, row: True)
+    if any((o.colour, o.shape) == (colour, shape) and inside(*o.cell) for o in scene.objects):
         return "yes"
-    return "maybe" if scene.hidden else "no"
+    return "maybe" if any(inside(*cell) for cell in scene.hidden) else "no"
 
 
 def exists_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
@@ -72,6 +78,26 @@ def exists_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
     return scene, EXISTS_QUESTION.format(article(colour), colour, shape), answer
 
 
+def region_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
+    """A scene and a question "there is a red circle in the top row" whose answer is ``want``
+    (a region of :data:`~ofa_mue.demo.language.REGIONS`; scenes drawn until the answer fits)."""
+    if want not in EXISTS_ANSWERS:
+        raise ValueError(f"want must be one of {EXISTS_ANSWERS}, got {want!r}")
+    while True:
+        scene = sample_scene(rng, n_objects=(1, 2, 3, 4), hidden=rng.choice((0, 1)))
+        region = rng.choice(sorted(REGIONS))
+        inside = [o for o in scene.objects if REGIONS[region](*o.cell)]
+        if want == "yes":
+            if not inside:
+                continue
+            chosen = rng.choice(inside)
+            colour, shape = chosen.colour, chosen.shape
+        else:
+            colour, shape = rng.choice(sorted(COLOURS)), rng.choice(SHAPES)
+        if exists_answer(scene, colour, shape, region) == want:
+            return scene, EXISTS_QUESTION.format(article(colour), colour, f"{shape} {region}"), want
+
+
 def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS) -> Dict[str, object]:
     """``{"kind", "scene", "question", "answer"}``: a kind drawn uniformly from ``kinds``
     (existence answers uniform over yes/no/maybe), and a scene with 2-4 objects for the lookups."""
@@ -79,8 +105,9 @@ def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS) -> Dict[st
     if unknown or not kinds:
         raise ValueError(f"question kinds must be among {', '.join(KINDS)}, got {', '.join(kinds) or 'none'}")
     kind = rng.choice(list(kinds))
-    if kind == "exists":
-        scene, question, answer = exists_question(rng, rng.choice(EXISTS_ANSWERS))
+    if kind in ("exists", "region"):
+        ask_exists = exists_question if kind == "exists" else region_question
+        scene, question, answer = ask_exists(rng, rng.choice(EXISTS_ANSWERS))
         return {"kind": kind, "scene": scene, "question": question, "answer": answer}
     ask = where_question if kind == "where" else what_question
     while True:

@@ -14,8 +14,8 @@ from ofa_mue.checkpoint_loading import load_checkpoint_to_cpu
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.demo.language import CELL_PHRASES
 from ofa_mue.demo.question_stage import QuestionBatches, train_questions
-from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, exists_answer, exists_question, sample_question,
-                                    what_question, where_question)
+from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, exists_answer, exists_question, region_question,
+                                    sample_question, what_question, where_question)
 from ofa_mue.demo.scenes import make_object, sample_background
 from ofa_mue.models.encoder import OFAEncoder
 
@@ -33,6 +33,11 @@ def test_exists_answers_follow_the_visible_objects_and_the_cover():
     covered = scene_of(("circle", "red", 0, 0), hidden=[(1, 1)])
     assert exists_answer(covered, "red", "circle") == "yes"
     assert exists_answer(covered, "blue", "circle") == "maybe"
+    # within a region: only its objects and its covers count
+    assert exists_answer(covered, "red", "circle", "in the top row") == "yes"
+    assert exists_answer(covered, "red", "circle", "in the bottom row") == "no"
+    assert exists_answer(covered, "red", "circle", "in the center") == "maybe"
+    assert exists_answer(covered, "red", "circle", "in the right column") == "no"
 
 
 @pytest.mark.parametrize("want", EXISTS_ANSWERS)
@@ -44,6 +49,21 @@ def test_exists_questions_have_the_wanted_answer(want):
         assert answer == want == exists_answer(scene, colour, shape)
     with pytest.raises(ValueError, match="want must be one of"):
         exists_question(rng, "perhaps")
+
+
+@pytest.mark.parametrize("want", EXISTS_ANSWERS)
+def test_region_questions_have_the_wanted_answer(want):
+    rng = random.Random(f"region {want}")
+    regions = set()
+    for _ in range(50):
+        scene, question, answer = region_question(rng, want)
+        words = question.split('"')[1].split()  # there is a red circle in the top row
+        colour, shape, region = words[3], words[4], " ".join(words[5:])
+        regions.add(region)
+        assert answer == want == exists_answer(scene, colour, shape, region)
+    assert len(regions) > 5
+    with pytest.raises(ValueError, match="want must be one of"):
+        region_question(rng, "perhaps")
 
 
 def test_where_and_what_name_the_object_looked_up():
@@ -63,7 +83,8 @@ def test_every_kind_is_drawn_and_unknown_kinds_are_refused():
     rng = random.Random(2)
     drawn = [sample_question(rng) for _ in range(300)]
     assert {q["kind"] for q in drawn} == set(KINDS)
-    assert {q["answer"] for q in drawn if q["kind"] == "exists"} == set(EXISTS_ANSWERS)
+    for kind in ("exists", "region"):
+        assert {q["answer"] for q in drawn if q["kind"] == kind} == set(EXISTS_ANSWERS)
     with pytest.raises(ValueError, match="question kinds must be among"):
         sample_question(rng, ["where", "why"])
 
