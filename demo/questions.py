@@ -30,7 +30,7 @@ EXISTS_ANSWERS = ("yes", "no", "maybe")
 QUESTION = ' what does the image describe " {} "?'
 """The prompt of ``where`` and ``what`` (OFA's caption prompt with the phrase quoted)."""
 EXISTS_QUESTION = ' does the image describe " there is {} {} {} "?'
-"""The prompt of ``exists`` (OFA's SNLI-VE prompt)."""
+"""The prompt of ``exists`` and ``region`` (OFA's SNLI-VE prompt)."""
 
 
 def where_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
