@@ -9,8 +9,10 @@ the demo's caption model has seen only captions, and SNLI-VE fine-tuned from it 
 the hypothesis' wording. This stage trains the whole model, with the encoder fused as OFA
 pretrains it, on the questions of :mod:`ofa_mue.demo.questions` about scenes drawn here
 (none of them from the demo's splits): where is the red circle, what is at the top left, is
-there a red circle (yes / no / maybe), is there a red circle in the top row. Every decoder layer is trained (MuE's layer-wise
-loss, label smoothing 0.1), Adam at a constant learning rate after a warm-up. The held-out
+there a red circle (yes / no / maybe), is there a red circle in the top row. Every decoder
+layer is trained, as MuE's layer-wise loss does (the mean over layers of torch's
+label-smoothed cross-entropy, 0.1: smoothing over the whole vocabulary, not OFA's over the
+other allowed tokens), with Adam at a constant learning rate after a warm-up. The held-out
 exact-answer accuracy of each kind, at the first and the last decoder layer, is printed and
 saved beside the checkpoint (``.json``); the checkpoint keeps the model options of ``--init``
 and is fine-tuned from with ``fairseq-train ... --finetune-from-model``. Same arguments give
@@ -104,12 +106,12 @@ def layer_logits(model: OFAModel, batch: Dict[str, object]) -> tuple[List[Tensor
     return [decoder.hidden_to_logits(state[scored]) for state in states], batch["target"][scored]
 
 
-def held_out_accuracy(model: OFAModel, batches: QuestionBatches, questions: Sequence[Dict[str, object]]) -> Dict[str, float]:
-    """``{"layer1/where": ..., "layer6/exists": ...}``: share of questions whose whole answer
-    (and eos) the first and the last decoder layer get right, per kind."""
+def held_out_accuracy(model: OFAModel, batch: Dict[str, object]) -> Dict[str, float]:
+    """``{"layer1/where": ..., "layer6/exists": ...}``: share of the questions of ``batch``
+    (:meth:`QuestionBatches.batch`) whose whole answer (and eos) the first and the last
+    decoder layer get right, per kind."""
     was_training = model.training
     model.eval()
-    batch = batches.batch(questions)
     with torch.no_grad():
         decoder, states = decoder_layer_states(model, batch["net_input"])
     model.train(was_training)
@@ -135,8 +137,8 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     model.encoder.decompose_modalities = False  # fused, as OFA pretrains
     batches = QuestionBatches(vocab, image_size)
     held_out_rng = random.Random(f"ofa-mue-demo-questions/{seed}/test")
-    held_out = [sample_question(held_out_rng, kinds) for _ in range(HELD_OUT)]
-    batches.batch(held_out)  # the vocabulary check, before any work
+    # built before any training, so a question outside the vocabulary stops the stage at once
+    held_out = batches.batch([sample_question(held_out_rng, kinds) for _ in range(HELD_OUT)])
     rng = random.Random(f"ofa-mue-demo-questions/{seed}/train")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / WARMUP))
@@ -151,7 +153,7 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
         optimizer.step()
         schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
-    result = held_out_accuracy(model, batches, held_out)
+    result = held_out_accuracy(model, held_out)
     model.encoder.decompose_modalities = decomposed
     model.eval()
     with atomic_destination(out) as temporary:
