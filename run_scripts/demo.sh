@@ -26,7 +26,8 @@
 # DEMO_TRAIN_ROWS [12000], DEMO_VALID_ROWS [500] (the calibration split, both tasks),
 # DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
 # DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [0: no question stage; its held-out
-# accuracies go to $DEMO_RESULTS/seed*/questions.json], DEMO_TIMING_REPETITIONS [5] (SNLI-VE's reproduce; 0: no timing),
+# accuracies go to $DEMO_RESULTS/seed*/questions.json], DEMO_TIMING_REPETITIONS [5]
+# (SNLI-VE's reproduce; 0: no timing),
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
 # reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one),
 # DEMO_SNLI_FAMILIES [all] (comma-separated SNLI-VE hypothesis families to generate, a
@@ -56,7 +57,7 @@ PRETRAIN_UPDATES="${DEMO_PRETRAIN_UPDATES:-800}"
 SNLI_UPDATES="${DEMO_SNLI_UPDATES:-700}"
 CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-400}"
 QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-0}"
-[[ "$QUESTION_UPDATES" =~ ^[0-9]+$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a number >= 0, got '$QUESTION_UPDATES'" >&2; exit 2; }
+[[ "$QUESTION_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a whole number >= 0 (no leading zeros), got '$QUESTION_UPDATES'" >&2; exit 2; }
 TIMING_REPETITIONS="${DEMO_TIMING_REPETITIONS:-5}"
 IMAGE_SIZE=48  # one 16-pixel patch per cell of the scenes' 3x3 grid
 # A model this small gains nothing from a second thread, and two jobs share the 2 cores.
