@@ -9,7 +9,8 @@ every depth combination, MuE against static truncation's envelope) and, for SNLI
 ``images_other/`` and ``images_blank/`` (``python -m ofa_mue.evaluate --replace-images``),
 ``text_other/`` (``--replace-text other``: a figure, no check) and
 ``certified/`` (the certified calibration's ``profile.json`` and its ``test_metrics.json``), and
-writes ``{results-dir}/summary.json`` and ``{results-dir}/summary.md``: each figure per seed
+``questions.json`` when the grounding-question stage ran (its held-out accuracies: figures, no
+check), and writes ``{results-dir}/summary.json`` and ``{results-dir}/summary.md``: each figure per seed
 with its mean and spread, and each check with its verdict per seed. The checks (issue 15's
 targets for the demo):
 
@@ -126,11 +127,24 @@ def certified_figures(run_dir: str, metric: str, full: float, examples: int, mue
     return figures
 
 
+def question_figures(seed_dir: str) -> Dict[str, float]:
+    """The grounding-question stage's held-out accuracy per decoder layer and kind
+    (``questions.layer1_where_accuracy`` -> value); empty when ``questions.json`` is absent."""
+    path = os.path.join(seed_dir, "questions.json")
+    if not os.path.exists(path):
+        return {}
+    accuracy = _load(path)["held_out_accuracy"]
+    return {f"questions.{key.replace('/', '_')}_accuracy": value for key, value in sorted(accuracy.items())}
+
+
 def seed_figures(seed_dir: str) -> Dict[str, float]:
-    """The figures the checks read, for one seed (``task.figure`` -> value)."""
+    """The figures of one seed (``task.figure`` -> value): what the checks read, and the
+    question stage's held-out accuracies."""
     figures: Dict[str, float] = {}
     for task in TASKS:
         figures.update(task_figures(os.path.join(seed_dir, task), task))
+    if figures:
+        figures.update(question_figures(seed_dir))
     return figures
 
 

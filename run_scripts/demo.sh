@@ -6,9 +6,9 @@
 #   3. pretrain the image embedding (python -m ofa_mue.demo.pretrain: the demo's stand-in for
 #      OFA's pretrained backbone)
 #   4. fine-tune ofa_demo with MuE (decomposed encoder, layer-wise loss) on captioning from
-#      it, then on SNLI-VE from the caption model (with DEMO_QUESTION_UPDATES > 0: from the
-#      caption model after that many updates of grounding questions, python -m
-#      ofa_mue.demo.question_stage, the stand-in for OFA's pretraining on VQA and grounding)
+#      it, then on SNLI-VE from the caption model after DEMO_QUESTION_UPDATES updates of
+#      grounding questions (python -m ofa_mue.demo.question_stage, the stand-in for OFA's
+#      pretraining on VQA and grounding; 0: straight from the caption model)
 #   5. captioning (while SNLI-VE trains): calibrate on valid (uncertified, keeping a share of
 #      the full model's quality, and certified, Learn-then-Test), python -m ofa_mue.reproduce on
 #      test (the paper's tables and figures, the sweep, MuE vs static truncation) without
@@ -25,8 +25,8 @@
 # DEMO_DATA [demo_data], DEMO_CHECKPOINTS [checkpoints/demo], DEMO_RESULTS [results/demo],
 # DEMO_TRAIN_ROWS [12000], DEMO_VALID_ROWS [500] (the calibration split, both tasks),
 # DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
-# DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [0: no question stage; its held-out
-# accuracies go to $DEMO_RESULTS/seed*/questions.json], DEMO_TIMING_REPETITIONS [5]
+# DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [2000; 0: no question stage; its
+# held-out accuracies go to $DEMO_RESULTS/seed*/questions.json and the summary], DEMO_TIMING_REPETITIONS [5]
 # (SNLI-VE's reproduce; 0: no timing),
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
 # reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one),
@@ -56,7 +56,7 @@ TEST_ROWS="${DEMO_TEST_ROWS:-300}"
 PRETRAIN_UPDATES="${DEMO_PRETRAIN_UPDATES:-800}"
 SNLI_UPDATES="${DEMO_SNLI_UPDATES:-700}"
 CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-400}"
-QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-0}"
+QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-2000}"
 [[ "$QUESTION_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a whole number >= 0 (no leading zeros), got '$QUESTION_UPDATES'" >&2; exit 2; }
 TIMING_REPETITIONS="${DEMO_TIMING_REPETITIONS:-5}"
 IMAGE_SIZE=48  # one 16-pixel patch per cell of the scenes' 3x3 grid

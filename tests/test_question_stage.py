@@ -17,6 +17,7 @@ from ofa_mue.demo.question_stage import QuestionBatches, train_questions
 from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, exists_answer, exists_question, region_question,
                                     sample_question, what_question, where_question)
 from ofa_mue.demo.scenes import make_object, sample_background
+from ofa_mue.demo.summary import question_figures
 from ofa_mue.models.encoder import OFAEncoder
 
 
@@ -125,6 +126,9 @@ def test_the_stage_trains_every_layer_and_snli_ve_fine_tunes_from_it(demo_data, 
     assert set(result) == {f"layer{layer}/{kind}" for layer in (1, 6) for kind in KINDS}
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["held_out_accuracy"] == result and record["updates"] == 2
+    summary_figures = question_figures(str(tmp_path))  # what the demo summary reads from it
+    assert summary_figures == {f"questions.layer{layer}_{kind}_accuracy": result[f"layer{layer}/{kind}"]
+                               for layer in (1, 6) for kind in KINDS}
     before, after = load_checkpoint_to_cpu(str(init))["model"], load_checkpoint_to_cpu(str(out))["model"]
     assert before.keys() == after.keys()
     for name in ("encoder.layers.0.self_attn.k_proj.weight", "decoder.layers.0.encoder_attn.q_proj.weight",
