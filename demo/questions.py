@@ -1,7 +1,7 @@
 """Grounding questions about demo scenes: the demo's stand-in for OFA's pretraining on VQA and
 visual grounding.
 
-Four kinds, each a (question, answer) pair about one scene:
+Six kinds, each a (question, answer) pair about one scene:
 
 - ``where``: "red circle" -> the cell of the only red circle ("at the top left"): a lookup
   keyed by colour and shape, whose answer (a place) is read off the object found;
@@ -10,22 +10,29 @@ Four kinds, each a (question, answer) pair about one scene:
   visible and nothing is covered) or "maybe" (none is visible and a cell is covered);
 - ``region``: "there is a red circle in the top row" -> the same, within the region: "yes"
   (a red circle is visible there), "maybe" (none is, but a cell of the region is covered),
-  "no" (otherwise).
+  "no" (otherwise);
+- ``count``: "red circles" -> how many visible objects have that colour and shape ("two";
+  either may be left out: "circles", "red shapes", "shapes"), never more than three;
+- ``relation``: "the shapes left of the red circle" -> every visible object there, in
+  reading order ("a blue square and a green star"), or "no shapes".
 
-The first two give a learning signal from the start (the answer names something the picture
-holds); SNLI-VE's yes/no/maybe alone does not (the label follows from neither the text nor
-the picture alone), and a model fine-tuned on it from the caption model stays at the text
-prior. ``exists`` and ``region`` trained beside them learn from the lookup they teach.
+``where``, ``what``, ``count`` and ``relation`` give a learning signal from the start (the
+answer names what the picture holds); SNLI-VE's yes/no/maybe alone does not (the label
+follows from neither the text nor the picture alone), and a model fine-tuned on it from the
+caption model stays at the text prior. ``exists`` and ``region`` trained beside the lookups
+learn from what those teach.
 """
 from __future__ import annotations
 
 import random
 from typing import Dict, Sequence, Tuple
 
-from .language import CELL_PHRASES, REGIONS, article
+from .language import CELL_PHRASES, COUNT_WORDS, REGIONS, RELATIONS, Filter, article, caption_list
 from .scenes import COLOURS, SHAPES, Scene, sample_scene
 
-KINDS = ("where", "what", "exists", "region")
+KINDS = ("where", "what", "exists", "region", "count", "relation")
+DEFAULT_KINDS = ("where", "what", "exists", "region")
+"""The kinds the demo trains on unless told otherwise (those of its committed results)."""
 EXISTS_ANSWERS = ("yes", "no", "maybe")
 QUESTION = ' what does the image describe " {} "?'
 """The prompt of ``where`` and ``what`` (OFA's caption prompt with the phrase quoted)."""
@@ -50,6 +57,42 @@ def what_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
         return None
     o = rng.choice(scene.objects)
     return QUESTION.format(CELL_PHRASES[o.cell]), f"{article(o.colour)} {o.colour} {o.shape}"
+
+
+def count_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
+    """``("red circles", "two")``: a colour and a shape (each kept or left out at random),
+    mostly those of a visible object, and how many visible objects have them; None when more
+    than three do."""
+    model = rng.choice(scene.objects) if scene.objects and rng.random() < 0.75 else None
+    colour = model.colour if model else rng.choice(sorted(COLOURS))
+    shape = model.shape if model else rng.choice(SHAPES)
+    keep = rng.choice(("colour", "shape", "both", "neither"))
+    looked_for = Filter(colour if keep in ("colour", "both") else None, shape if keep in ("shape", "both") else None)
+    n = sum(looked_for.matches(o) for o in scene.objects)
+    if n > 3:
+        return None
+    return QUESTION.format(looked_for.words(plural=True)), COUNT_WORDS[n]
+
+
+def relation_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
+    """``("the shapes left of the red circle", "a blue square and a green star")``: the visible
+    objects in a relation of :data:`~ofa_mue.demo.language.RELATIONS` to an object whose colour
+    and shape no other has ("no shapes" when none is: kept for half such draws, so that it is
+    not the usual answer); None when no object is unique or an empty answer is dropped."""
+    keys = [(o.colour, o.shape) for o in scene.objects]
+    unique = [o for o in scene.objects if keys.count((o.colour, o.shape)) == 1]
+    if not unique:
+        return None
+    anchor, relation = rng.choice(unique), rng.choice(sorted(RELATIONS))
+    related = [o for o in scene.objects if o is not anchor and RELATIONS[relation](o, anchor)]
+    if not related and rng.random() < 0.5:
+        return None
+    answer = caption_list(scene.with_objects(related)) if related else "no shapes"
+    return QUESTION.format(f"the shapes {relation} the {anchor.colour} {anchor.shape}"), answer
+
+
+LOOKUPS = {"where": where_question, "what": what_question, "count": count_question, "relation": relation_question}
+"""The kinds whose answer is read off a scene of 2-4 visible objects (None: ask another scene)."""
 
 
 def exists_answer(scene: Scene, colour: str, shape: str, region: str | None = None) -> str:
@@ -100,7 +143,8 @@ def region_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
 
 def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS) -> Dict[str, object]:
     """``{"kind", "scene", "question", "answer"}``: a kind drawn uniformly from ``kinds``
-    (existence answers uniform over yes/no/maybe), and a scene with 2-4 objects for the lookups."""
+    (existence answers uniform over yes/no/maybe), and a scene with 2-4 objects for the
+    others (:data:`LOOKUPS`)."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown or not kinds:
         raise ValueError(f"question kinds must be among {', '.join(KINDS)}, got {', '.join(kinds) or 'none'}")
@@ -109,7 +153,7 @@ def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS) -> Dict[st
         ask_exists = exists_question if kind == "exists" else region_question
         scene, question, answer = ask_exists(rng, rng.choice(EXISTS_ANSWERS))
         return {"kind": kind, "scene": scene, "question": question, "answer": answer}
-    ask = where_question if kind == "where" else what_question
+    ask = LOOKUPS[kind]
     while True:
         scene = sample_scene(rng, n_objects=(2, 3, 4))
         pair = ask(rng, scene)

@@ -26,7 +26,9 @@
 # DEMO_TRAIN_ROWS [12000], DEMO_VALID_ROWS [500] (the calibration split, both tasks),
 # DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
 # DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [2000; 0: no question stage; its
-# held-out accuracies go to $DEMO_RESULTS/seed*/questions.json and the summary], DEMO_TIMING_REPETITIONS [5]
+# held-out accuracies go to $DEMO_RESULTS/seed*/questions.json and the summary],
+# DEMO_QUESTION_KINDS [where,what,exists,region; also count, relation: python -m
+# ofa_mue.demo.question_stage --help], DEMO_TIMING_REPETITIONS [5]
 # (SNLI-VE's reproduce; 0: no timing),
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
 # reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one),
@@ -58,6 +60,10 @@ SNLI_UPDATES="${DEMO_SNLI_UPDATES:-700}"
 CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-400}"
 QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-2000}"
 [[ "$QUESTION_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a whole number >= 0 (no leading zeros), got '$QUESTION_UPDATES'" >&2; exit 2; }
+QUESTION_KINDS="${DEMO_QUESTION_KINDS:-where,what,exists,region}"
+"$PY" -c 'import sys; from ofa_mue.demo.questions import KINDS
+bad, known = [k for k in sys.argv[1].split(",") if k not in KINDS], " ".join(KINDS)
+sys.exit(f"error: DEMO_QUESTION_KINDS: unknown kind(s) {bad}, known: {known}" if bad else 0)' "$QUESTION_KINDS" || exit 2
 TIMING_REPETITIONS="${DEMO_TIMING_REPETITIONS:-5}"
 IMAGE_SIZE=48  # one 16-pixel patch per cell of the scenes' 3x3 grid
 # A model this small gains nothing from a second thread, and two jobs share the 2 cores.
@@ -115,7 +121,7 @@ train_snli() {
   local init="$SEED_CKPT/caption/checkpoint_last.pt"
   if (( QUESTION_UPDATES > 0 )); then
     "$PY" -m ofa_mue.demo.question_stage --data "$DATA" --init "$init" --out "$SEED_CKPT/questions.pt" \
-      --updates "$QUESTION_UPDATES" --seed "$SEED" --image-size "$IMAGE_SIZE" --no-progress
+      --updates "$QUESTION_UPDATES" --kinds "$QUESTION_KINDS" --seed "$SEED" --image-size "$IMAGE_SIZE" --no-progress
     cp "$SEED_CKPT/questions.json" "$SEED_OUT/questions.json"
     init="$SEED_CKPT/questions.pt"
   fi

@@ -14,8 +14,9 @@ from ofa_mue.checkpoint_loading import load_checkpoint_to_cpu
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.demo.language import CELL_PHRASES
 from ofa_mue.demo.question_stage import QuestionBatches, train_questions
-from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, exists_answer, exists_question, region_question,
-                                    sample_question, what_question, where_question)
+from ofa_mue.demo.questions import (DEFAULT_KINDS, EXISTS_ANSWERS, KINDS, count_question, exists_answer,
+                                    exists_question, region_question, relation_question, sample_question,
+                                    what_question, where_question)
 from ofa_mue.demo.scenes import make_object, sample_background
 from ofa_mue.demo.summary import question_figures
 from ofa_mue.models.encoder import OFAEncoder
@@ -80,6 +81,46 @@ def test_where_and_what_name_the_object_looked_up():
     assert where_question(rng, scene_of(("circle", "red", 0, 0), ("circle", "red", 1, 0))) is None
 
 
+def test_count_answers_how_many_visible_objects_match():
+    scene = scene_of(("circle", "red", 0, 0), ("circle", "red", 1, 2), ("star", "red", 2, 1), ("circle", "blue", 0, 1))
+    want = {"red circles": "two", "red shapes": "three", "circles": "three", "stars": "one", "blue shapes": "one",
+            "blue stars": "no", "green shapes": "no", "triangles": "no", "red stars": "one", "blue circles": "one"}
+    rng = random.Random(5)
+    asked = {}
+    for _ in range(400):
+        pair = count_question(rng, scene)
+        if pair is not None:
+            asked[pair[0].split('"')[1].strip()] = pair[1]
+    assert "shapes" not in asked  # four shapes: more than three is never asked
+    assert {"red circles", "red shapes", "circles"} <= set(asked)
+    for phrase, answer in asked.items():
+        assert want.get(phrase, answer) == answer, phrase
+        words = phrase.split()  # [colour] noun, the noun plural
+        colour, noun = (words[0] if len(words) == 2 else None), words[-1][:-1]
+        assert answer == ("no", "one", "two", "three")[sum(
+            (colour in (None, o.colour)) and noun in ("shape", o.shape) for o in scene.objects)]
+
+
+def test_relation_answers_name_the_related_objects_in_reading_order():
+    scene = scene_of(("circle", "red", 1, 1), ("square", "blue", 0, 0), ("star", "green", 2, 2),
+                     ("triangle", "yellow", 0, 2))
+    want = {"left of the red circle": "a blue square and a yellow triangle", "right of the red circle": "a green star",
+            "above the red circle": "a blue square", "below the red circle": "a yellow triangle and a green star",
+            "left of the blue square": "no shapes", "above the blue square": "no shapes",
+            "right of the yellow triangle": "a red circle and a green star", "above the green star":
+            "a blue square and a red circle", "left of the green star": "a blue square a red circle and a yellow triangle"}
+    rng = random.Random(6)
+    asked = {}
+    for _ in range(600):
+        pair = relation_question(rng, scene)
+        if pair is not None:
+            asked[pair[0].split('"')[1].strip().removeprefix("the shapes ")] = pair[1]
+    assert set(want) <= set(asked)
+    assert all(asked[question] == answer for question, answer in want.items())
+    twins = scene_of(("circle", "red", 0, 0), ("circle", "red", 1, 0))
+    assert relation_question(rng, twins) is None  # no object to anchor on
+
+
 def test_every_kind_is_drawn_and_unknown_kinds_are_refused():
     rng = random.Random(2)
     drawn = [sample_question(rng) for _ in range(300)]
@@ -123,12 +164,12 @@ def test_the_stage_trains_every_layer_and_snli_ve_fine_tunes_from_it(demo_data, 
     monkeypatch.setattr(OFAEncoder, "forward", forward)
     assert decomposed_calls and not any(decomposed_calls), "the stage runs the encoder fused, as OFA pretrains"
     assert load_checkpoint_to_cpu(str(out))["cfg"]["model"].decompose_modalities  # the caption model's option kept
-    assert set(result) == {f"layer{layer}/{kind}" for layer in (1, 6) for kind in KINDS}
+    assert set(result) == {f"layer{layer}/{kind}" for layer in (1, 6) for kind in DEFAULT_KINDS}
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["held_out_accuracy"] == result and record["updates"] == 2
     summary_figures = question_figures(str(tmp_path))  # what the demo summary reads from it
     assert summary_figures == {f"questions.layer{layer}_{kind}_accuracy": result[f"layer{layer}/{kind}"]
-                               for layer in (1, 6) for kind in KINDS}
+                               for layer in (1, 6) for kind in DEFAULT_KINDS}
     before, after = load_checkpoint_to_cpu(str(init))["model"], load_checkpoint_to_cpu(str(out))["model"]
     assert before.keys() == after.keys()
     for name in ("encoder.layers.0.self_attn.k_proj.weight", "decoder.layers.0.encoder_attn.q_proj.weight",
