@@ -26,6 +26,9 @@ setting; every row of the split is scored in each. Written to ``--results-dir``,
   ``--static-chosen-on valid``, also against static truncation chosen on that split and scored on
   the evaluated one: the static grid is evaluated there too); each difference with its 95% paired
   bootstrap interval over the examples (:mod:`ofa_mue.significance`);
+- ``adaptivity_bound``: the per-example oracle exit among the static depth combinations (what any
+  input-adaptive exit over them could reach: :mod:`ofa_mue.adaptivity_bound`) beside MuE and
+  static truncation's envelope at each level of MuE's sweep;
 - ``sweep/``: every setting (``sweep.csv``/``.md``/``.json``) and the trade-off curves (``tradeoff.png``);
 - ``reproduce.md`` (all tables on one page) and ``reproduce.json`` (everything, for machines).
 """
@@ -43,6 +46,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from . import paper_tables
+from .adaptivity_bound import adaptivity_bound, adaptivity_markdown, plot_adaptivity
 from .atomic_files import write_atomically
 from .calibrate import MAIN_METRIC
 from .errors import ConfigError
@@ -319,8 +323,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                                      profile_thresholds(profile))))
 
     chosen_rows = static_rows_on(args.static_chosen_on, rest, checkpoint, points)
-    frontier, verdict = paper_tables.mue_vs_static(rows, chosen_rows, args.static_chosen_on,
-                                                   ExampleScores(task, rows))
+    example_scores = ExampleScores(task, rows)
+    frontier, verdict = paper_tables.mue_vs_static(rows, chosen_rows, args.static_chosen_on, example_scores)
     held_out_columns = (["static_chosen", "static_chosen_reduction", "difference_chosen", "difference_chosen_low",
                          "difference_chosen_high", "verdict_chosen", "significance_chosen", "chosen_between"]
                         if chosen_rows is not None else [])
@@ -332,10 +336,18 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         lambda path: paper_tables.plot_mue_vs_static(rows, frontier, metric_name, path, record,
                                                      args.static_chosen_on)))
 
+    bound_table, bound = adaptivity_bound(rows, example_scores)
+    pages.append(paper_tables.write_result(
+        out, "adaptivity_bound", f"The per-example oracle exit: what input-adaptive exits could reach ({where})",
+        adaptivity_markdown(bound_table, bound, metric_name),
+        ["setting", "level", "expected_time_reduction", "mue_metric", "static_envelope", "oracle", "headroom"],
+        bound_table, record, lambda path: plot_adaptivity(rows, bound_table, bound, metric_name, path, record)))
+
     summary = {"provenance": record, "task": task, "split": setup.split, "examples": examples,
                "checkpoint": checkpoint, "exit_profile": profile, "metric": metric_name,
                "table1": table1, "table2": table2, "table3": table3, "table4": table4,
                "figure3": similarity["rows"], "mue_vs_static": {"levels": frontier, "summary": verdict},
+               "adaptivity_bound": {"levels": bound_table, "summary": bound},
                "static_chosen_on": None if chosen_rows is None else {
                    "split": args.static_chosen_on,
                    "rows": [{key: row[key] for key in ("curve", "setting", "metric", "expected_time_reduction",

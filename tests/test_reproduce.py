@@ -298,7 +298,7 @@ def test_reproduce_writes_every_table_and_figure_with_provenance(reproduced):
     commit = summary["provenance"]["commit"]
     assert len(commit.split("+")[0]) == 40
     for stem in ("table1_main_results", "table2_encoder_depths", "table3_thresholds", "table4_ablation",
-                 "figure3_layer_similarity", "mue_vs_static"):
+                 "figure3_layer_similarity", "mue_vs_static", "adaptivity_bound"):
         assert f"commit {commit}" in (results / f"{stem}.md").read_text()
         assert (results / f"{stem}.csv").read_text().startswith(f"# commit {commit}")
         assert (results / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -366,6 +366,34 @@ def test_reproduce_compares_mue_with_the_envelope_of_every_static_setting(reprod
         assert level["significance"] == ("above" if level["difference_low"] > 0 else
                                          "below" if level["difference_high"] < 0 else "indistinguishable")
     assert "95% interval" in (results / "mue_vs_static.md").read_text()
+
+
+def test_reproduce_bounds_adaptive_exits_by_the_per_example_oracle(reproduced, tmp_path):
+    """The lossless oracle equals a brute force over every depth combination evaluated anew:
+    per example, the cheapest time share among those that score as the full model does."""
+    out, checkpoints, _, summary = reproduced
+    shares, right = [], []
+    for image in (1, 2):
+        for text in (1, 2):
+            for decoder in (1, 2):
+                folder = tmp_path / f"{image}{text}{decoder}"
+                _evaluate(out, checkpoints["main"], "--exit-policy", "static", "--static-image-layers", str(image),
+                          "--static-text-layers", str(text), "--static-decoder-layers", str(decoder),
+                          "--results-path", str(folder))
+                records = [json.loads(line) for line in (folder / "test_predictions.jsonl").read_text().splitlines()]
+                shares.append([r["layers"]["time_share"] for r in records])
+                right.append([r["prediction"] == r["answer"] for r in records])
+    full = right[-1]  # 2 / 2 / 2: the full model
+    cheapest = [min(s[i] for s, r in zip(shares, right) if r[i] >= full[i]) for i in range(TEST_ROWS)]
+    bound = summary["adaptivity_bound"]["summary"]
+    assert bound["combinations"] == 8 and bound["full_metric"] == pytest.approx(sum(full) / TEST_ROWS)
+    assert bound["lossless_reduction"]["oracle"] == pytest.approx(1 - sum(cheapest) / TEST_ROWS)
+    # no fixed depth that loses no example saves more than the oracle
+    for s, r in zip(shares, right):
+        if all(r[i] >= full[i] for i in range(TEST_ROWS)):
+            assert 1 - sum(s) / TEST_ROWS <= bound["lossless_reduction"]["oracle"] + 1e-9
+    assert {level["setting"] for level in summary["adaptivity_bound"]["levels"]} <= {
+        level["setting"] for level in summary["mue_vs_static"]["levels"]}
 
 
 def test_reproduce_scores_static_depths_chosen_on_the_validation_split(reproduced):

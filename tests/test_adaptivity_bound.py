@@ -1,0 +1,39 @@
+"""The per-example oracle exit (ofa_mue.adaptivity_bound) on hand-computed cases: it keeps the
+full model's score per example at the cheapest depth that does, gets no credit for lucky
+shallow depths, trades quality for time as the penalty grows, and the largest reduction that
+keeps a quality is read off a hull where it crosses it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ofa_mue.adaptivity_bound import largest_reduction_keeping, oracle_point
+
+# rows: the full model, then two static depths; columns: four examples
+SCORES = np.array([[1.0, 1.0, 0.0, 1.0],
+                   [1.0, 0.0, 1.0, 1.0],    # right by luck on example 3, where the full model is wrong
+                   [0.0, 1.0, 0.0, 1.0]])
+SHARES = np.array([[1.0] * 4, [0.5] * 4, [0.25] * 4])
+
+
+def test_without_penalty_the_oracle_keeps_the_full_models_score_at_the_cheapest_depth():
+    reduction, quality = oracle_point(SCORES, SHARES, 0.0)
+    # example 1: only depth 1 keeps it (0.5); 2 and 4: depth 2 does (0.25); 3: nothing to keep (0.25)
+    assert reduction == pytest.approx(1 - (0.5 + 0.25 + 0.25 + 0.25) / 4)
+    assert quality == pytest.approx(0.75)  # the full model's, not the 1.0 a lucky pick would give
+
+
+def test_a_large_penalty_makes_the_oracle_take_the_cheapest_depth_everywhere():
+    reduction, quality = oracle_point(SCORES, SHARES, 1e3)
+    assert (reduction, quality) == (pytest.approx(0.75), pytest.approx(0.5))
+    # example 1 keeps its point at depth 1 while 1 - 0.5 lam > -0.25 lam, i.e. lam < 4
+    assert oracle_point(SCORES, SHARES, 3.0) == oracle_point(SCORES, SHARES, 0.0)
+    assert oracle_point(SCORES, SHARES, 5.0) == oracle_point(SCORES, SHARES, 1e3)
+
+
+def test_largest_reduction_keeping_a_quality_interpolates_where_the_hull_crosses_it():
+    hull = [(0.0, 0.8), (0.5, 0.8), (0.75, 0.6)]
+    assert largest_reduction_keeping(hull, 0.7) == pytest.approx(0.625)
+    assert largest_reduction_keeping(hull, 0.8) == pytest.approx(0.5)
+    assert largest_reduction_keeping(hull, 0.5) == pytest.approx(0.75)
+    assert largest_reduction_keeping(hull, 0.9) is None
