@@ -32,13 +32,13 @@ from typing import Any, Dict, List, Sequence
 
 import torch
 
+from demo_run_arguments import parse_demo_run_arguments
 from measurement import Provenance, run_module as run, write_results
 from ofa_mue.calibrate import MAIN_METRIC as METRIC
 from ofa_mue.core.exit_policy import NEVER
 from ofa_mue.paper_tables import interval_cell, mue_vs_static, number_cell as number, static_name
 from ofa_mue.sweep import ExampleScores, percent as share
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPTHS = "1,2,4"  # demo.sh's --depths
 # demo.sh's evaluation options per task (snli() and caption() there)
 TASK_OPTIONS = {"snli_ve": ["--batch-size", "100"],
@@ -159,27 +159,7 @@ def markdown(results: Sequence[Dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="1,2,3", help="demo seeds [1,2,3]")
-    parser.add_argument("--tasks", default="snli_ve,caption", help="tasks [snli_ve,caption]")
-    parser.add_argument("--demo-results", default="docs/results/demo", help="the demo run's committed results")
-    parser.add_argument("--checkpoints", default="checkpoints/demo", help="that run's checkpoints (DEMO_CHECKPOINTS)")
-    parser.add_argument("--data", default="demo_data", help="that run's data (DEMO_DATA)")
-    parser.add_argument("--work-dir", default="checkpoints/fixed_depth_chosen_on_valid", help="sweeps and logs")
-    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results"), help="results folder")
-    args = parser.parse_args()
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    tasks = args.tasks.split(",")
-    unknown = [task for task in tasks if task not in METRIC]
-    if unknown:
-        parser.error(f"--tasks: unknown {unknown} (snli_ve, caption)")
-    for seed in seeds:
-        for task in tasks:
-            for path in (os.path.join(args.checkpoints, f"seed{seed}", task, "checkpoint_last.pt"),
-                         os.path.join(args.demo_results, f"seed{seed}", task, "reproduce", "sweep", "sweep.json"),
-                         os.path.join(args.data, task, "valid.tsv")):
-                if not os.path.isfile(path):
-                    parser.error(f"{path} not found (a demo.sh run with these seeds, or pass the paths)")
+    args, seeds, tasks = parse_demo_run_arguments(__doc__.split("\n\n")[0], "checkpoints/fixed_depth_chosen_on_valid")
     provenance = Provenance(torch.device("cpu"))
     with ThreadPoolExecutor(max_workers=2) as pool:
         # the longest jobs first (captions: beam search)
