@@ -340,8 +340,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     pages.append(paper_tables.write_result(
         out, "adaptivity_bound", f"The per-example oracle exit: what input-adaptive exits could reach ({where})",
         adaptivity_markdown(bound_table, bound, metric_name),
-        ["setting", "level", "expected_time_reduction", "mue_metric", "static_envelope", "oracle", "headroom"],
-        bound_table, record, lambda path: plot_adaptivity(rows, bound_table, bound, metric_name, path, record)))
+        ["setting", "level", "expected_time_reduction", "mue_capped", "static_envelope_capped", "oracle",
+         "mue_minus_static", "oracle_minus_static"],
+        bound_table, record, lambda path: plot_adaptivity(bound_table, bound, metric_name, path, record)))
 
     summary = {"provenance": record, "task": task, "split": setup.split, "examples": examples,
                "checkpoint": checkpoint, "exit_profile": profile, "metric": metric_name,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ofa_mue.adaptivity_bound import largest_reduction_keeping, oracle_point
+from ofa_mue.adaptivity_bound import largest_reduction_keeping, oracle_point, stable_oracle_reduction
 
 # rows: the full model, then two static depths; columns: four examples
 SCORES = np.array([[1.0, 1.0, 0.0, 1.0],
@@ -37,3 +37,15 @@ def test_largest_reduction_keeping_a_quality_interpolates_where_the_hull_crosses
     assert largest_reduction_keeping(hull, 0.8) == pytest.approx(0.5)
     assert largest_reduction_keeping(hull, 0.5) == pytest.approx(0.75)
     assert largest_reduction_keeping(hull, 0.9) is None
+
+
+def test_the_stable_oracle_needs_every_deeper_depth_to_give_the_full_models_answer():
+    agrees = np.array([[True, True, True],     # the full model
+                       [True, True, True],     # depth 1: agrees on example 1 by luck (depth 2 does not)
+                       [False, True, True]])   # depth 2
+    shares = np.array([[1.0] * 3, [0.25] * 3, [0.5] * 3])
+    depths = np.array([[10, 10, 10], [1, 1, 1], [2, 2, 2]])
+    # example 1: only the full model is stable; examples 2 and 3: depth 1
+    assert stable_oracle_reduction(agrees, shares, depths) == pytest.approx(1 - (1.0 + 0.25 + 0.25) / 3)
+    # only deeper combinations bind: as (2, 2, 2) and (1, 2, 1), the one that disagrees is not deeper
+    assert stable_oracle_reduction(agrees, shares, np.array([[10, 10, 10], [2, 2, 2], [1, 2, 1]])) == pytest.approx(0.75)

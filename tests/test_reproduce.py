@@ -372,7 +372,7 @@ def test_reproduce_bounds_adaptive_exits_by_the_per_example_oracle(reproduced, t
     """The lossless oracle equals a brute force over every depth combination evaluated anew:
     per example, the cheapest time share among those that score as the full model does."""
     out, checkpoints, _, summary = reproduced
-    shares, right = [], []
+    shares, right, answers = [], [], []
     for image in (1, 2):
         for text in (1, 2):
             for decoder in (1, 2):
@@ -383,15 +383,25 @@ def test_reproduce_bounds_adaptive_exits_by_the_per_example_oracle(reproduced, t
                 records = [json.loads(line) for line in (folder / "test_predictions.jsonl").read_text().splitlines()]
                 shares.append([r["layers"]["time_share"] for r in records])
                 right.append([r["prediction"] == r["answer"] for r in records])
+                answers.append([r["prediction"] for r in records])
     full = right[-1]  # 2 / 2 / 2: the full model
     cheapest = [min(s[i] for s, r in zip(shares, right) if r[i] >= full[i]) for i in range(TEST_ROWS)]
     bound = summary["adaptivity_bound"]["summary"]
     assert bound["combinations"] == 8 and bound["full_metric"] == pytest.approx(sum(full) / TEST_ROWS)
-    assert bound["lossless_reduction"]["oracle"] == pytest.approx(1 - sum(cheapest) / TEST_ROWS)
-    # no fixed depth that loses no example saves more than the oracle
-    for s, r in zip(shares, right):
-        if all(r[i] >= full[i] for i in range(TEST_ROWS)):
-            assert 1 - sum(s) / TEST_ROWS <= bound["lossless_reduction"]["oracle"] + 1e-9
+    lossless = bound["largest_reduction_keeping"][1.0]
+    assert lossless["oracle"] == pytest.approx(1 - sum(cheapest) / TEST_ROWS)
+    # no fixed depth that keeps every answer the full model gets right saves more than the oracle
+    keeping = [1 - sum(s) / TEST_ROWS for s, r in zip(shares, right) if all(r[i] >= full[i] for i in range(TEST_ROWS))]
+    assert lossless["static_envelope"] == pytest.approx(max(keeping))
+    assert max(keeping) <= lossless["oracle"] + 1e-9
+    combos = [(image, text, decoder) for image in (1, 2) for text in (1, 2) for decoder in (1, 2)]
+    stable = [min(s[i] for c, s in zip(combos, shares)
+                  if all(a[i] == answers[-1][i] for d, a in zip(combos, answers) if all(map(int.__ge__, d, c))))
+              for i in range(TEST_ROWS)]
+    assert bound["stable_oracle_reduction"] == pytest.approx(1 - sum(stable) / TEST_ROWS)
+    assert bound["stable_oracle_reduction"] <= lossless["oracle"] + 1e-9
+    for level in summary["adaptivity_bound"]["levels"]:  # capped, the oracle is never below the envelope
+        assert level["oracle_minus_static"] >= -1e-9
     assert {level["setting"] for level in summary["adaptivity_bound"]["levels"]} <= {
         level["setting"] for level in summary["mue_vs_static"]["levels"]}
 
