@@ -20,8 +20,9 @@
 #
 #   bash run_scripts/demo.sh [--seeds N]     # N training seeds (1, 2, ..., N) [DEMO_SEEDS or 1]
 #
-# One seed takes 15-31 minutes on 2 cores after set-up (machines differ); conclusions must
-# hold for every seed (3 for the committed results). Environment variables [defaults]: DEMO_SEEDS [1],
+# One seed takes about 19-21 minutes on 2 cores after set-up (machines differ: 15-31 without
+# the question stage); conclusions must hold for every seed (3 for the committed results).
+# Environment variables [defaults]: DEMO_SEEDS [1],
 # DEMO_DATA [demo_data], DEMO_CHECKPOINTS [checkpoints/demo], DEMO_RESULTS [results/demo],
 # DEMO_TRAIN_ROWS [12000], DEMO_VALID_ROWS [500] (the calibration split, both tasks),
 # DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
