@@ -32,6 +32,7 @@ from demo_run_arguments import parse_demo_run_arguments
 from measurement import Provenance, run_module as run, write_results
 from ofa_mue.adaptivity_bound import adaptivity_bound, adaptivity_markdown, plot_adaptivity
 from ofa_mue.calibrate import MAIN_METRIC as METRIC
+from ofa_mue.provenance import provenance
 from ofa_mue.sharding import read_shards
 from ofa_mue.sweep import ExampleScores, merge_sweep, percent as share
 
@@ -86,7 +87,7 @@ def bound(args: argparse.Namespace, seed: int, task: str, shards: Sequence[str])
         raise SystemExit(f"{committed_path}: settings not evaluated again: {sorted(missing)}")
     table, summary = adaptivity_bound(scored, ExampleScores(task, scored))
     plot_adaptivity(table, summary, METRIC[task], os.path.join(args.out, f"adaptivity_bound_{task}_seed{seed}.png"),
-                    committed["provenance"])
+                    provenance())  # this run's commit, machine and date; the sweep's are in the results
     return {"seed": seed, "task": task, "committed_sweep": committed_path,
             "committed_sweep_commit": committed["provenance"]["commit"], "levels": table, "summary": summary}
 
@@ -121,14 +122,14 @@ def markdown(results: Sequence[Dict[str, Any]]) -> str:
 def main() -> None:
     args, seeds, tasks = parse_demo_run_arguments(__doc__.split("\n\n")[0], "checkpoints/adaptivity_bound")
     os.makedirs(args.out, exist_ok=True)
-    provenance = Provenance(torch.device("cpu"))
+    measured = Provenance(torch.device("cpu"))
     jobs = [(seed, task) for task in sorted(tasks) for seed in seeds]  # the longest first (captions: beam search)
     with ThreadPoolExecutor(max_workers=2) as pool:  # the evaluations, each shard in a process of its own
         shards = list(pool.map(lambda job: evaluate_shard(args, *job), [(*j, i) for j in jobs for i in range(SHARDS)]))
     results = [bound(args, seed, task, shards[SHARDS * index:SHARDS * (index + 1)])
                for index, (seed, task) in enumerate(jobs)]
-    report = {**provenance.finish(), "arguments": vars(args), "results": results}
-    write_results(args.out, "adaptivity_bound", report, provenance.header() + markdown(results))
+    report = {**measured.finish(), "arguments": vars(args), "results": results}
+    write_results(args.out, "adaptivity_bound", report, measured.header() + markdown(results))
 
 
 if __name__ == "__main__":
