@@ -359,8 +359,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "demo_two_figure_target_either",
         "the demo summary's SNLI-VE speed/retention target met by either figure (or) instead of both (and)",
         (Edit("demo/summary.py",
-              "f[\"snli_ve.mue_expected_time_reduction\"] >= 0.45 and f[\"snli_ve.mue_retention\"] >= 0.99},\n",
-              "f[\"snli_ve.mue_expected_time_reduction\"] >= 0.45 or f[\"snli_ve.mue_retention\"] >= 0.99},\n"),),
+              "     and at_least(f[\"snli_ve.mue_retention\"], 0.99)},\n",
+              "     or at_least(f[\"snli_ve.mue_retention\"], 0.99)},\n"),),
         tuple(f"{DEMO_CHECKS}test_one_figure_past_its_bound_in_one_seed_breaks_exactly_its_check[{figure}]"
               for figure in ("snli_ve.mue_expected_time_reduction", "snli_ve.mue_retention")),
     ),
