@@ -33,7 +33,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
-from .scenes import CELLS, COLOURS, SHAPES, SIZES, Obj, Scene, random_object, sample_scene
+from .scenes import COLOURS, SHAPES, SIZES, Obj, Scene, random_object, sample_scene
 
 LABELS = {True: "entailment", False: "contradiction", None: "neutral"}
 COUNT_WORDS = ("no", "one", "two", "three", "four", "five")
