@@ -90,15 +90,10 @@ def stable_oracle_reduction(agrees: np.ndarray, shares: np.ndarray, depths: np.n
 def largest_reduction_keeping(hull: Sequence[Point], quality: float) -> Optional[float]:
     """The largest expected reduction at which the upper hull ``hull`` (by increasing
     reduction) is at or above ``quality``; None if it never is."""
-    best = None
     for left, right in zip(hull, hull[1:]):
-        if left[1] >= quality - TOLERANCE:
-            best = left[0]
-            if right[1] < quality - TOLERANCE:  # crosses within this segment
-                return left[0] + (right[0] - left[0]) * (left[1] - quality) / (left[1] - right[1])
-    if hull and hull[-1][1] >= quality - TOLERANCE:
-        best = hull[-1][0]
-    return best
+        if left[1] >= quality - TOLERANCE > right[1]:  # crosses within this segment
+            return left[0] + (right[0] - left[0]) * (left[1] - quality) / (left[1] - right[1])
+    return hull[-1][0] if hull and hull[-1][1] >= quality - TOLERANCE else None
 
 
 def adaptivity_bound(rows: Sequence[Row], example_scores: Mapping[Tuple[str, str], np.ndarray]
@@ -122,7 +117,7 @@ def adaptivity_bound(rows: Sequence[Row], example_scores: Mapping[Tuple[str, str
     full = float(full_scores.mean())
     hulls = {
         # the full model on every example is one of the oracle's choices
-        "oracle": upper_hull(sorted({(0.0, full), *(oracle_point(scores, shares, lam) for lam in PENALTIES)})),
+        "oracle": upper_hull([(0.0, full), *(oracle_point(scores, shares, lam) for lam in PENALTIES)]),
         "static_envelope": upper_hull([(row["expected_time_reduction"], float(capped[_key(row)].mean()))
                                        for row in ordered]),
         "mue": upper_hull([(0.0, full), *((row["expected_time_reduction"], float(capped[_key(row)].mean()))
