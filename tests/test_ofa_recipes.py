@@ -3,7 +3,9 @@ project's recipes pass exactly OFA's base recipes' flags plus MuE's options.
 
 OFA's flag lists below are copied from OFA-Sys/OFA's base recipes (run_scripts/snli_ve/
 train_snli_ve_base.sh, run_scripts/caption/train_caption_stage{1,2}_base.sh), with the
-shell variables replaced by the values those scripts set, and without the flags that name
+shell variables replaced by the values those scripts pass (a loop's value where the launch sits
+in a loop over it: stage 2 sets max_epoch=5 but launches in `for max_epoch in 3`, SNLI-VE sets
+lr=3e-5 but launches in `for lr in {5e-5,}`), and without the flags that name
 local paths (data, --bpe-dir, --user-dir, --restore-file, --save-dir). The recipes are
 compared as run on OFA's number of GPUs, where their computed batch flags must be OFA's.
 """
@@ -62,7 +64,7 @@ OFA_CAPTION_STAGE2_BASE = """
 --patch-layernorm-embedding --code-layernorm-embedding --resnet-drop-path-rate=0.0 --encoder-drop-path-rate=0.0
 --decoder-drop-path-rate=0.0 --dropout=0.0 --attention-dropout=0.0 --weight-decay=0.01 --optimizer=adam
 --adam-betas="(0.9,0.999)" --adam-eps=1e-08 --clip-norm=1.0 --lr-scheduler=polynomial_decay --lr=1e-5
---max-epoch=5 --warmup-ratio=0.06 --log-format=simple --log-interval=10 --fixed-validation-seed=7
+--max-epoch=3 --warmup-ratio=0.06 --log-format=simple --log-interval=10 --fixed-validation-seed=7
 --no-epoch-checkpoints --keep-best-checkpoints=1 --save-interval=1 --validate-interval=1
 --save-interval-updates=500 --validate-interval-updates=500 --eval-cider
 --eval-cider-cached-tokens=../../dataset/caption_data/cider_cached_tokens/coco-valid-words.p
@@ -182,9 +184,10 @@ def test_recipe_passes_ofa_base_flags_plus_mue_options(tmp_path, recipe):
     spec = RECIPES[recipe]
     ours = recipe_argv(tmp_path, recipe)
     batch, update_freq = int(value_after(ours, "--batch-size")), int(value_after(ours, "--update-freq"))
-    # 5 epochs of the 1000 rows: batches dealt out to OFA's GPUs, update_freq batches per update
+    # OFA's epochs of the 1000 rows: batches dealt out to OFA's GPUs, update_freq batches per update
+    (epochs,) = [int(flag.split("=")[1]) for flag in ofa_flags(spec.ofa_flags) if flag.startswith("--max-epoch=")]
     per_gpu = -(-(-(-TRAIN_ROWS // batch)) // spec.ofa_gpus)
-    total = -(-per_gpu // update_freq) * 5
+    total = -(-per_gpu // update_freq) * epochs
     local = ["--user-dir", "--finetune-from-model", "--save-dir", "--distributed-world-size", "--ddp-backend",
              "--distributed-rank", "--device-id", "--distributed-init-method", "--distributed-backend"]
     expected = [str(tmp_path / "data"), *[part for flag in local for part in (flag, value_after(ours, flag))],

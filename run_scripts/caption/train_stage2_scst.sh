@@ -27,7 +27,7 @@
 #   - FP16=0 trains in float32 instead of OFA's --memory-efficient-fp16 --fp16-scale-window 512.
 # Environment: STAGE1_CHECKPOINT (required), DATA_DIR (required), ARCH [ofa_base], SAVE_DIR
 # [checkpoints/caption_stage2_mue], GPUS [1], TOTAL_BATCH [64], BATCH_SIZE per GPU [2, or less],
-# LR [1e-5 x sqrt(TOTAL_BATCH / 64)], EPOCHS [5], IMAGE_SIZE [480], FP16 [1], FREEZE_RESNET [1],
+# LR [1e-5 x sqrt(TOTAL_BATCH / 64)], EPOCHS [3], IMAGE_SIZE [480], FP16 [1], FREEZE_RESNET [1],
 # DIST_BACKEND [nccl], BPE_DIR. Extra arguments go to fairseq-train.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -35,7 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${DATA_DIR:?set DATA_DIR to a folder with train.tsv and valid.tsv}"
 need_file "$STAGE1_CHECKPOINT" "stage-1 checkpoint"; need_file "$DATA_DIR/train.tsv" "training data"
 start_processes "$@"
-plan_training 64 2 1e-5 5 "$DATA_DIR/train.tsv"
+plan_training 64 2 1e-5 3 "$DATA_DIR/train.tsv"
 ofa_finetune "$STAGE1_CHECKPOINT" "${SAVE_DIR:-checkpoints/caption_stage2_mue}" --task caption --selected-cols 1,4,2 \
   --decompose-modalities --criterion scst_reward_criterion --layerwise-loss \
   --encoder-drop-path-rate 0.0 --decoder-drop-path-rate 0.0 --dropout 0.0 --lr "$LR" \
