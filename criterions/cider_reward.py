@@ -5,9 +5,9 @@ The score is CIDEr-D exactly as pycocoevalcap's ``CiderScorer`` computes it (1- 
 4-grams, tf-idf vectors, clipped cosine similarity, Gaussian length penalty with sigma 6,
 mean over n-gram sizes and references, times 10), except that the document frequencies
 come from a corpus fixed when the scorer is built (each reference set is one document),
-not from the captions being scored. Text is tokenised by lower-casing (unless the scorer is
-built with ``lowercase=False``, as OFA's validation CIDEr-D, which keeps case), removing
-ASCII punctuation and splitting on whitespace (no PTB tokenizer, so no Java call per step).
+not from the captions being scored. Text is tokenised as OFA's SCST reward and validation
+CIDEr-D do: case kept, ASCII punctuation removed, split on whitespace (no PTB tokenizer, so no
+Java call per step).
 """
 from __future__ import annotations
 
@@ -26,39 +26,37 @@ NGram = Tuple[str, ...]
 Vector = Tuple[List[Dict[NGram, float]], List[float], int]
 
 
-def tokenize(text: str, lowercase: bool = True) -> str:
-    """Words of ``text`` (lower-cased unless ``lowercase`` is false) without ASCII punctuation,
-    joined by single spaces."""
-    return " ".join((text.lower() if lowercase else text).translate(_PUNCTUATION).split())
+def tokenize(text: str) -> str:
+    """Words of ``text`` (case kept) without ASCII punctuation, joined by single spaces."""
+    return " ".join(text.translate(_PUNCTUATION).split())
 
 
 class CiderD:
     """CIDEr-D scorer with fixed document frequencies (see the module docstring)."""
 
-    def __init__(self, document_frequency: Mapping[NGram, int], num_documents: int, lowercase: bool = True):
+    def __init__(self, document_frequency: Mapping[NGram, int], num_documents: int):
         if num_documents < 1:
             raise ValueError("CIDEr-D needs at least one reference set for its document frequencies")
         self.document_frequency = document_frequency
         self.log_num_documents = math.log(num_documents)
-        self.lowercase = lowercase
 
     @classmethod
-    def from_references(cls, reference_sets: Iterable[Sequence[str]], lowercase: bool = True) -> "CiderD":
+    def from_references(cls, reference_sets: Iterable[Sequence[str]]) -> "CiderD":
         """Document frequencies of the n-grams of ``reference_sets`` (one document per set)."""
         frequency: Counter = Counter()
         count = 0
         for references in reference_sets:
             frequency.update({ngram for ref in references
-                              for ngram in precook(tokenize(ref, lowercase), NGRAM_ORDER)})
+                              for ngram in precook(tokenize(ref), NGRAM_ORDER)})
             count += 1
-        return cls(frequency, count, lowercase)
+        return cls(frequency, count)
 
     def _vector(self, text: str) -> Vector:
         """tf-idf vector per n-gram size, its norms, and the length pycocoevalcap uses (bigram count)."""
         vector: List[Dict[NGram, float]] = [defaultdict(float) for _ in range(NGRAM_ORDER)]
         norms = [0.0] * NGRAM_ORDER
         length = 0
-        for ngram, count in precook(tokenize(text, self.lowercase), NGRAM_ORDER).items():
+        for ngram, count in precook(tokenize(text), NGRAM_ORDER).items():
             n = len(ngram) - 1
             idf = self.log_num_documents - math.log(max(1.0, self.document_frequency.get(ngram, 0.0)))
             vector[n][ngram] = count * idf

@@ -149,9 +149,7 @@ class CaptionTask(OFATask):
         """CIDEr-D of each prediction against its references, with the document frequencies of
         all (punctuation-free) references of ``split``, read once per split."""
         if split not in self._validation_cider:
-            # case kept, as OFA's validation CiderD (the SCST reward lower-cases)
-            self._validation_cider[split] = CiderD.from_references(self.dataset(split).all_references(),
-                                                                   lowercase=False)
+            self._validation_cider[split] = CiderD.from_references(self.dataset(split).all_references())
         return self._validation_cider[split].scores(predictions, references)
 
     def reduce_metrics(self, logging_outputs, criterion) -> None:

@@ -34,9 +34,12 @@ def test_cider_d_equals_pycocoevalcap_when_document_frequencies_come_from_the_sa
     assert ours[0] > 0 and ours[3] == 0
 
 
-def test_cider_d_tokenisation_ignores_case_and_punctuation():
+def test_cider_d_tokenisation_ignores_punctuation_and_keeps_case_as_ofa():
+    """OFA's SCST reward and validation CIDEr-D strip punctuation and keep case: a capital is
+    another word."""
     scorer = CiderD.from_references(REFERENCES)
-    assert scorer.scores(["A red, circle!"], [REFERENCES[0]]) == scorer.scores(["a red circle"], [REFERENCES[0]])
+    assert scorer.scores(["a red, circle!"], [REFERENCES[0]]) == scorer.scores(["a red circle"], [REFERENCES[0]])
+    assert scorer.scores(["A Red Circle"], [REFERENCES[0]])[0] < scorer.scores(["a red circle"], [REFERENCES[0]])[0]
 
 
 def test_leave_one_out_baseline():
