@@ -51,6 +51,8 @@ FLOPS = "tests/test_flops.py::"
 ENVELOPE = "tests/test_reproduce.py::test_plotted_envelope_line_is_the_envelope"
 DEMO_CHECKS = "tests/test_demo_summary_checks.py::"
 REPLACED_OTHER = "tests/test_replaced_images.py::test_other_gives_each_row_a_different_rows_image_and_keeps_the_text"
+ADAPTIVITY = "tests/test_adaptivity_bound.py::"
+QUESTIONS = "tests/test_question_stage.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -363,6 +365,50 @@ MUTANTS: Tuple[Mutant, ...] = (
               "     or at_least(f[\"snli_ve.mue_retention\"], 0.99)},\n"),),
         tuple(f"{DEMO_CHECKS}test_one_figure_past_its_bound_in_one_seed_breaks_exactly_its_check[{figure}]"
               for figure in ("snli_ve.mue_expected_time_reduction", "snli_ve.mue_retention")),
+    ),
+    Mutant(
+        "demo_check_without_count_tolerance",
+        "the demo summary's bounds compared exactly: a gap of 182/300 - 152/300 (exactly 10 points, "
+        "0.0999... in floating point) fails \"at least 10 points\"",
+        (Edit("demo/summary.py",
+              "    return value >= bound - TOLERANCE\n",
+              "    return value >= bound\n"),),
+        (f"{DEMO_CHECKS}test_figures_made_of_counts_meet_a_bound_they_equal",),
+    ),
+    Mutant(
+        "oracle_credits_lucky_depths",
+        "the per-example oracle scores each depth uncapped: a shallow depth right by luck where the full "
+        "model is wrong counts, and the oracle rises above the full model",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              "    capped = np.minimum(scores, scores[0])\n",
+              "    capped = scores\n"),),
+        (f"{ADAPTIVITY}test_without_penalty_the_oracle_keeps_the_full_models_score_at_the_cheapest_depth",),
+    ),
+    Mutant(
+        "stable_oracle_ignores_deeper_depths",
+        "the stable oracle takes any depth that gives the full model's answer, also one whose deeper "
+        "combinations do not (an answer right by luck, not settled)",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              "    stable = np.array([agrees[deeper[c]].all(axis=0) for c in range(len(depths))])\n",
+              "    stable = agrees\n"),),
+        (f"{ADAPTIVITY}test_the_stable_oracle_needs_every_deeper_depth_to_give_the_full_models_answer",),
+    ),
+    Mutant(
+        "relation_question_reversed",
+        "a relation question answered the wrong way round: \"the shapes left of the red circle\" names the "
+        "shapes the red circle is left of",
+        (Edit("demo/questions.py",
+              "RELATIONS[relation](o, anchor)]",
+              "RELATIONS[relation](anchor, o)]"),),
+        (f"{QUESTIONS}test_relation_answers_name_the_related_objects_in_reading_order",),
+    ),
+    Mutant(
+        "count_question_beyond_three",
+        "count questions asked also when four objects match (answers beyond the three the stage promises)",
+        (Edit("demo/questions.py",
+              "    if n > 3:\n",
+              "    if n > 4:\n"),),
+        (f"{QUESTIONS}test_count_answers_how_many_visible_objects_match",),
     ),
 )
 
