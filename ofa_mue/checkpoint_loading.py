@@ -145,18 +145,31 @@ def checkpoint_task_config(path: str) -> Dict[str, Any]:
     Reads the configuration only: a checkpoint in torch's zip format is memory-mapped, so
     its weights are not read. Same allow-list and errors as :func:`load_checkpoint_to_cpu`.
     """
+    return _checkpoint_config(path, "task")
+
+
+def checkpoint_model_config(path: str) -> Dict[str, Any]:
+    """The model options a checkpoint was trained with (e.g. ``decompose_modalities``), as a
+    plain dict (from its ``cfg.model``, or a legacy flat ``args`` namespace); reads as
+    :func:`checkpoint_task_config` does."""
+    return _checkpoint_config(path, "model")
+
+
+def _checkpoint_config(path: str, group: str) -> Dict[str, Any]:
+    """``cfg[group]`` of the checkpoint at ``path`` as a plain dict (the task's name under
+    ``_name``), or its legacy ``args``; empty when it has neither."""
     with _loading(path):
         state = torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path))
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: not a fairseq checkpoint (no 'model' entry)")
-    if state.get("cfg") is not None and state["cfg"].get("task") is not None:
-        task = state["cfg"]["task"]
-        task = omegaconf.OmegaConf.to_container(task) if omegaconf.OmegaConf.is_config(task) else dict(task)
-    elif state.get("args") is not None:
-        task = {**vars(state["args"]), "_name": getattr(state["args"], "task", None)}
-    else:
-        task = {}
-    return task
+    if state.get("cfg") is not None and state["cfg"].get(group) is not None:
+        options = state["cfg"][group]
+        if omegaconf.OmegaConf.is_config(options):
+            return omegaconf.OmegaConf.to_container(options)
+        return dict(vars(options)) if isinstance(options, argparse.Namespace) else dict(options)
+    if state.get("args") is not None:
+        return {**vars(state["args"]), "_name": getattr(state["args"], group if group == "task" else "arch", None)}
+    return {}
 
 
 @contextlib.contextmanager

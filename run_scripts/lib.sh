@@ -129,3 +129,34 @@ ofa_finetune() {
     --validate-interval-updates 500 --max-src-length 80 --max-tgt-length 20 --find-unused-parameters \
     --num-bins 1000 --patch-image-size "${IMAGE_SIZE:-480}" --num-workers 0 "$@"
 }
+
+# --- Evaluation recipes ---------------------------------------------------------------------
+# decomposition_overrides CHECKPOINT: MuE's encoder exits need a modality-decomposed encoder.
+# A checkpoint fine-tuned decomposed (train_mue.sh, train_stage*_mue.sh / _scst.sh) is evaluated
+# as it is (DECOMPOSITION empty). One fine-tuned joint, as OFA's own are, is a different model
+# when decomposed, its full-model figures included: refused unless DECOMPOSE=1, which evaluates
+# every run decomposed (DECOMPOSITION holds the --model-overrides that does it).
+decomposition_overrides() {
+  local decomposed
+  [[ "${DECOMPOSE:-0}" =~ ^[01]$ ]] || die "DECOMPOSE must be 0 or 1, got '${DECOMPOSE}'"
+  decomposed=$("$PY" - "$1" <<'PYTHON'
+import sys
+
+from ofa_mue.checkpoint_loading import checkpoint_model_config
+from ofa_mue.errors import OFAMuEError
+
+try:
+    print(int(bool(checkpoint_model_config(sys.argv[1]).get("decompose_modalities", False))))
+except OFAMuEError as error:
+    sys.exit(f"error: {error}")
+PYTHON
+) || exit 1
+  DECOMPOSITION=()
+  [[ "$decomposed" == 1 ]] && return
+  [[ "${DECOMPOSE:-0}" == 1 ]] || die "$1 was fine-tuned with a joint encoder (image and text attend to each" \
+    "other, as in OFA's own checkpoints). MuE's encoder exits need it modality-decomposed, which is another" \
+    "model: fine-tune it with MuE first (run_scripts/snli_ve/train_mue.sh, run_scripts/caption/train_stage1_mue.sh)," \
+    "or set DECOMPOSE=1 to evaluate it decomposed without fine-tuning (every figure, the full model's included," \
+    "is then the decomposed model's, not OFA's)."
+  DECOMPOSITION=(--model-overrides "{'decompose_modalities': True}")
+}

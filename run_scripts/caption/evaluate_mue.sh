@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Calibrate MuE thresholds (with the paper's decaying decoder threshold) on the validation
 # split, evaluate the full model and MuE on the test split, and sweep the trade-off.
-# Environment: CHECKPOINT (required), DATA_DIR (required: valid.tsv and test.tsv),
+# The checkpoint is evaluated as it was fine-tuned: one fine-tuned with MuE (modality-decomposed)
+# as it is; one with a joint encoder (OFA's own) is refused unless DECOMPOSE=1, which evaluates
+# it decomposed, the full model included (decomposition_overrides in ../lib.sh).
+# Environment: CHECKPOINT (required), DATA_DIR (required: valid.tsv and test.tsv), DECOMPOSE [0],
 # RESULTS_DIR [results/caption], RETENTION [0.96], BATCH_SIZE [16], SELECTED_COLS [1,4,2
 # for COCO's image ids], BPE_DIR.
 set -euo pipefail
@@ -9,10 +12,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${CHECKPOINT:?set CHECKPOINT to a fine-tuned caption checkpoint}"
 : "${DATA_DIR:?set DATA_DIR to a folder with valid.tsv and test.tsv}"
 need_file "$CHECKPOINT" "checkpoint"
+decomposition_overrides "$CHECKPOINT"
 OUT="${RESULTS_DIR:-results/caption}"
 ARGS=("$DATA_DIR" --path "$CHECKPOINT" --task caption --batch-size "${BATCH_SIZE:-16}" ${BPE_DIR:+--bpe-dir "$BPE_DIR"}
       --selected-cols "${SELECTED_COLS:-1,4,2}" --beam 5 --max-len-b 16 --no-repeat-ngram-size 3
-      --decoder-exit-beta 0.95 --decoder-exit-tau 1 --model-overrides "{'decompose_modalities': True}")
+      --decoder-exit-beta 0.95 --decoder-exit-tau 1 "${DECOMPOSITION[@]}")
 "$PY" -m ofa_mue.calibrate "${ARGS[@]}" --gen-subset valid --retention "${RETENTION:-0.96}" \
   --profile-path "$OUT/profile.json"
 "$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --results-path "$OUT/full"

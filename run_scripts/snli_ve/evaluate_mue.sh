@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Calibrate MuE thresholds on the validation split for a target retention, then evaluate the
 # full model and MuE on the test split, and sweep the trade-off.
-# Environment: CHECKPOINT (required), DATA_DIR (required: valid.tsv and test.tsv),
+# The checkpoint is evaluated as it was fine-tuned: one fine-tuned with MuE (modality-decomposed)
+# as it is; one with a joint encoder (OFA's own) is refused unless DECOMPOSE=1, which evaluates
+# it decomposed, the full model included (decomposition_overrides in ../lib.sh).
+# Environment: CHECKPOINT (required), DATA_DIR (required: valid.tsv and test.tsv), DECOMPOSE [0],
 # RESULTS_DIR [results/snli_ve], RETENTION [0.99], BATCH_SIZE [16], BPE_DIR.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${CHECKPOINT:?set CHECKPOINT to a fine-tuned SNLI-VE checkpoint}"
 : "${DATA_DIR:?set DATA_DIR to a folder with valid.tsv and test.tsv}"
 need_file "$CHECKPOINT" "checkpoint"
+decomposition_overrides "$CHECKPOINT"
 OUT="${RESULTS_DIR:-results/snli_ve}"
-# Decomposition is needed for encoder exits; a checkpoint trained decomposed already is.
 ARGS=("$DATA_DIR" --path "$CHECKPOINT" --task snli_ve --batch-size "${BATCH_SIZE:-16}" ${BPE_DIR:+--bpe-dir "$BPE_DIR"}
-      --model-overrides "{'decompose_modalities': True}")
+      "${DECOMPOSITION[@]}")
 "$PY" -m ofa_mue.calibrate "${ARGS[@]}" --gen-subset valid --retention "${RETENTION:-0.99}" \
   --profile-path "$OUT/profile.json"
 "$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --results-path "$OUT/full"
