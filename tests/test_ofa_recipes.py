@@ -105,7 +105,9 @@ RECIPES = {
                       {**LAYERWISE, "--lr=5e-5": "--lr=3e-5", "--update-freq=8": "--update-freq=2"}),
     "caption_stage1": Recipe("run_scripts/caption/train_stage1_mue.sh", OFA_CAPTION_STAGE1_BASE, 4, "OFA_CHECKPOINT",
                              ["--decompose-modalities"],
-                             {**LAYERWISE, "--lr=1e-5": "--lr=3e-5", "--update-freq=4": "--update-freq=2"}),
+                             {**LAYERWISE, "--lr=1e-5": "--lr=3e-5", "--update-freq=4": "--update-freq=2",
+                              # the same 768,000 rows as OFA's 6000 updates of 128
+                              "--drop-worst-after=6000": "--drop-worst-after=12000"}),
     "caption_stage2": Recipe("run_scripts/caption/train_stage2_scst.sh", OFA_CAPTION_STAGE2_BASE, 8,
                              "STAGE1_CHECKPOINT", ["--decompose-modalities", "--layerwise-loss"]),
 }
@@ -151,9 +153,9 @@ def test_ofa_flags_mean_what_they_mean_in_ofa(tmp_path, recipe):
     assert not wrong, f"OFA's flags parsed to other values: {wrong}"
 
 
-def recipe_argv(tmp_path: Path, recipe: str) -> List[str]:
+def recipe_argv(tmp_path: Path, recipe: str, **settings: str) -> List[str]:
     """The fairseq-train arguments the recipe runs as rank 0 of a torchrun launch on OFA's number
-    of GPUs (a ``python3`` on PATH records them)."""
+    of GPUs (a ``python3`` on PATH records them), with the environment ``settings``."""
     script, checkpoint_variable = RECIPES[recipe].script, RECIPES[recipe].checkpoint_variable
     bin_dir, data = tmp_path / "bin", tmp_path / "data"
     bin_dir.mkdir()
@@ -167,7 +169,7 @@ def recipe_argv(tmp_path: Path, recipe: str) -> List[str]:
               "MASTER_PORT": "29500"}
     env = {**{k: v for k, v in os.environ.items() if k not in ("PY", "GPUS", "TOTAL_BATCH", "BATCH_SIZE", "LR")},
            "PATH": f"{bin_dir}:{os.environ['PATH']}", "ARGV_FILE": str(tmp_path / "argv"),
-           "DATA_DIR": str(data), checkpoint_variable: str(tmp_path / "start.pt"), **launch}
+           "DATA_DIR": str(data), checkpoint_variable: str(tmp_path / "start.pt"), **launch, **settings}
     done = subprocess.run(["bash", str(REPO / script)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     argv = (tmp_path / "argv").read_text().split("\0")[:-1]
@@ -204,6 +206,16 @@ def test_recipe_passes_ofa_base_flags_plus_mue_options(tmp_path, recipe):
     deviations = [flag for flag in OFA_ONLY_FLAGS if flag in spec.ofa_flags] + ["--restore-file", *ADDED_OPTIONS]
     for flag in deviations:
         assert flag in header, f"{spec.script} does not list its deviation from OFA's {flag}"
+
+
+def test_stage_1_with_ofas_own_batch_passes_ofas_batch_values(tmp_path):
+    """TOTAL_BATCH=128 LR=1e-5, OFA's own setting: OFA's update frequency, learning rate and
+    --drop-worst-after; at other total batches the drop starts after the same number of rows."""
+    ours = recipe_argv(tmp_path, "caption_stage1", TOTAL_BATCH="128", LR="1e-5")
+    assert [value_after(ours, flag) for flag in ("--batch-size", "--update-freq", "--lr", "--drop-worst-after")] == \
+        ["8", "4", "1e-5", "6000"]
+    (tmp_path / "other").mkdir()
+    assert value_after(recipe_argv(tmp_path / "other", "caption_stage1", TOTAL_BATCH="256"), "--drop-worst-after") == "3000"
 
 
 def test_add_caption_puts_the_premise_in_the_prompt_as_in_ofa(tmp_path, write_tsv, image_b64):

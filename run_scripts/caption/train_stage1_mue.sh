@@ -14,6 +14,9 @@
 #   - the MuE paper's 64 rows per update and lr 3e-5 (OFA's script: 128 rows, 4 GPUs x 8 x 4,
 #     and lr 1e-5), at any number of GPUs: BATCH_SIZE per GPU and --update-freq computed
 #     (TOTAL_BATCH to change the total; OFA's own setting: TOTAL_BATCH=128 LR=1e-5);
+#   - OFA's --drop-worst-after 6000 counts updates of 128 rows: the recipe starts dropping
+#     after the same 768,000 rows at any total batch, 6000 x 128 / TOTAL_BATCH updates
+#     (12,000 at 64);
 #   - --freeze-resnet (FREEZE_RESNET=1): the ResNet's BatchNorm keeps the checkpoint's
 #     statistics, the same on every GPU;
 #   - --finetune-from-model instead of --restore-file with --reset-*: the same start, and
@@ -41,5 +44,6 @@ ofa_finetune "$OFA_CHECKPOINT" "${SAVE_DIR:-checkpoints/caption_stage1_mue}" --t
   --encoder-drop-path-rate 0.1 --decoder-drop-path-rate 0.1 --dropout 0.1 --lr "$LR" \
   --no-epoch-checkpoints --eval-cider --eval-args '{"beam":5,"max_len_b":16,"no_repeat_ngram_size":3}' \
   --best-checkpoint-metric cider --maximize-best-checkpoint-metric \
-  --freeze-encoder-embedding --freeze-decoder-embedding --drop-worst-ratio 0.2 --drop-worst-after 6000 \
+  --freeze-encoder-embedding --freeze-decoder-embedding --drop-worst-ratio 0.2 \
+  --drop-worst-after $(( 6000 * 128 / TOTAL_BATCH )) \
   $(half_precision fp16) "$@"
