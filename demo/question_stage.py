@@ -45,7 +45,7 @@ from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.models.ofa import OFAModel
 
 from .pretrain import fairseq_checkpoint, refuse_bad_arguments
-from .questions import DEFAULT_KINDS, KINDS, sample_question
+from .questions import KINDS, sample_question
 from .scenes import render_scene
 
 HELD_OUT = 300
@@ -128,7 +128,7 @@ def held_out_accuracy(model: OFAModel, batch: Dict[str, object]) -> Dict[str, fl
 
 
 def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: int = 1,
-                    kinds: Sequence[str] = DEFAULT_KINDS, image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True
+                    kinds: Sequence[str] = KINDS, image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True
                     ) -> Dict[str, float]:
     """Train the model of ``init`` on grounding questions, save it to ``out``; returns the held-out accuracies."""
     vocab = OFAVocabulary.load(os.path.join(data, "bpe"), code_dict_size=0, num_bins=0)
@@ -172,8 +172,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="checkpoint to write (a .json of accuracies goes beside it)")
     p.add_argument("--updates", type=int, default=2000, help="training updates (batches of 32 questions) [2000]")
     p.add_argument("--seed", type=int, default=1, help="seed of the questions drawn and of torch's random numbers [1]")
-    p.add_argument("--kinds", default=",".join(DEFAULT_KINDS),
-                   help=f"comma-separated question kinds, of {', '.join(KINDS)} [{','.join(DEFAULT_KINDS)}]")
+    p.add_argument("--kinds", default=",".join(KINDS),
+                   help=f"comma-separated question kinds, some of {', '.join(KINDS)} [all]")
     p.add_argument("--image-size", type=int, default=48, help="side of the rendered scenes in pixels [48]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)

@@ -31,8 +31,7 @@ from .language import CELL_PHRASES, COUNT_WORDS, REGIONS, RELATIONS, Filter, art
 from .scenes import COLOURS, SHAPES, Scene, sample_scene
 
 KINDS = ("where", "what", "exists", "region", "count", "relation")
-DEFAULT_KINDS = ("where", "what", "exists", "region")
-"""The kinds the demo trains on unless told otherwise (those of its committed results)."""
+"""Every kind; the demo trains on all of them unless told otherwise."""
 EXISTS_ANSWERS = ("yes", "no", "maybe")
 QUESTION = ' what does the image describe " {} "?'
 """The prompt of ``where`` and ``what`` (OFA's caption prompt with the phrase quoted)."""

@@ -28,7 +28,7 @@
 # DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
 # DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [2000; 0: no question stage; its
 # held-out accuracies go to $DEMO_RESULTS/seed*/questions.json and the summary],
-# DEMO_QUESTION_KINDS [where,what,exists,region; also count, relation: python -m
+# DEMO_QUESTION_KINDS [where,what,exists,region,count,relation: python -m
 # ofa_mue.demo.question_stage --help], DEMO_TIMING_REPETITIONS [5]
 # (SNLI-VE's reproduce; 0: no timing),
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
@@ -61,7 +61,7 @@ SNLI_UPDATES="${DEMO_SNLI_UPDATES:-700}"
 CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-400}"
 QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-2000}"
 [[ "$QUESTION_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a whole number >= 0 (no leading zeros), got '$QUESTION_UPDATES'" >&2; exit 2; }
-QUESTION_KINDS="${DEMO_QUESTION_KINDS:-where,what,exists,region}"
+QUESTION_KINDS="${DEMO_QUESTION_KINDS:-where,what,exists,region,count,relation}"
 "$PY" -c 'import sys; from ofa_mue.demo.questions import KINDS
 bad, known = [k for k in sys.argv[1].split(",") if k not in KINDS], " ".join(KINDS)
 sys.exit(f"error: DEMO_QUESTION_KINDS: unknown kind(s) {bad}, known: {known}" if bad else 0)' "$QUESTION_KINDS" || exit 2

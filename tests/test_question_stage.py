@@ -14,7 +14,7 @@ from ofa_mue.checkpoint_loading import load_checkpoint_to_cpu
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.demo.language import CELL_PHRASES
 from ofa_mue.demo.question_stage import QuestionBatches, train_questions
-from ofa_mue.demo.questions import (DEFAULT_KINDS, EXISTS_ANSWERS, KINDS, count_question, exists_answer,
+from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, count_question, exists_answer,
                                     exists_question, region_question, relation_question, sample_question,
                                     what_question, where_question)
 from ofa_mue.demo.scenes import make_object, sample_background
@@ -164,12 +164,12 @@ def test_the_stage_trains_every_layer_and_snli_ve_fine_tunes_from_it(demo_data, 
     monkeypatch.setattr(OFAEncoder, "forward", forward)
     assert decomposed_calls and not any(decomposed_calls), "the stage runs the encoder fused, as OFA pretrains"
     assert load_checkpoint_to_cpu(str(out))["cfg"]["model"].decompose_modalities  # the caption model's option kept
-    assert set(result) == {f"layer{layer}/{kind}" for layer in (1, 6) for kind in DEFAULT_KINDS}
+    assert set(result) == {f"layer{layer}/{kind}" for layer in (1, 6) for kind in KINDS}
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["held_out_accuracy"] == result and record["updates"] == 2
     summary_figures = question_figures(str(tmp_path))  # what the demo summary reads from it
     assert summary_figures == {f"questions.layer{layer}_{kind}_accuracy": result[f"layer{layer}/{kind}"]
-                               for layer in (1, 6) for kind in DEFAULT_KINDS}
+                               for layer in (1, 6) for kind in KINDS}
     before, after = load_checkpoint_to_cpu(str(init))["model"], load_checkpoint_to_cpu(str(out))["model"]
     assert before.keys() == after.keys()
     for name in ("encoder.layers.0.self_attn.k_proj.weight", "decoder.layers.0.encoder_attn.q_proj.weight",
