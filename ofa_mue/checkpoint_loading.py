@@ -156,8 +156,9 @@ def checkpoint_model_config(path: str) -> Dict[str, Any]:
 
 
 def _checkpoint_config(path: str, group: str) -> Dict[str, Any]:
-    """``cfg[group]`` of the checkpoint at ``path`` as a plain dict (the task's name under
-    ``_name``), or its legacy ``args``; empty when it has neither."""
+    """``cfg[group]`` of the checkpoint at ``path`` as a plain dict, or its legacy ``args`` with
+    the task's name (``group`` "task") or the architecture under ``_name``; empty when it has
+    neither."""
     with _loading(path):
         state = torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path))
     if not isinstance(state, dict):
