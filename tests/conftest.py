@@ -92,6 +92,7 @@ LONGEST_FILES_FIRST = (
     "test_inference_with_checkpoint_settings.py",
     "test_reproduce.py",
     "test_determinism.py",
+    "test_evaluation_recipes.py",
     "test_speed_benchmark.py",
     "test_ofa_eval_habits.py",
     "test_install.py",

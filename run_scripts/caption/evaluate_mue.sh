@@ -17,7 +17,7 @@ OUT="${RESULTS_DIR:-results/caption}"
 ARGS=("$DATA_DIR" --path "$CHECKPOINT" --task caption --batch-size "${BATCH_SIZE:-16}" ${BPE_DIR:+--bpe-dir "$BPE_DIR"}
       --selected-cols "${SELECTED_COLS:-1,4,2}" --beam 5 --max-len-b 16 --no-repeat-ngram-size 3
       --decoder-exit-beta 0.95 --decoder-exit-tau 1 "${DECOMPOSITION[@]}")
-"$PY" -m ofa_mue.calibrate "${ARGS[@]}" --gen-subset valid --retention "${RETENTION:-0.96}" \
+"$PY" -m ofa_mue.calibrate "${ARGS[@]}" --gen-subset valid --method retention --retention "${RETENTION:-0.96}" \
   --profile-path "$OUT/profile.json"
 "$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --results-path "$OUT/full"
 "$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --exit-profile "$OUT/profile.json" --results-path "$OUT/mue"

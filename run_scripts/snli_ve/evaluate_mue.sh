@@ -15,7 +15,7 @@ decomposition_overrides "$CHECKPOINT"
 OUT="${RESULTS_DIR:-results/snli_ve}"
 ARGS=("$DATA_DIR" --path "$CHECKPOINT" --task snli_ve --batch-size "${BATCH_SIZE:-16}" ${BPE_DIR:+--bpe-dir "$BPE_DIR"}
       "${DECOMPOSITION[@]}")
-"$PY" -m ofa_mue.calibrate "${ARGS[@]}" --gen-subset valid --retention "${RETENTION:-0.99}" \
+"$PY" -m ofa_mue.calibrate "${ARGS[@]}" --gen-subset valid --method retention --retention "${RETENTION:-0.99}" \
   --profile-path "$OUT/profile.json"
 "$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --results-path "$OUT/full"
 "$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --exit-profile "$OUT/profile.json" --results-path "$OUT/mue"
