@@ -155,10 +155,12 @@ TOLERANCE = 1e-9
 
 
 def at_least(value: float, bound: float) -> bool:
+    """Whether ``value`` meets the lower bound ``bound`` (within :data:`TOLERANCE`)."""
     return value >= bound - TOLERANCE
 
 
 def at_most(value: float, bound: float) -> bool:
+    """Whether ``value`` meets the upper bound ``bound`` (within :data:`TOLERANCE`)."""
     return value <= bound + TOLERANCE
 
 
