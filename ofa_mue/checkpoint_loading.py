@@ -155,6 +155,10 @@ def checkpoint_model_config(path: str) -> Dict[str, Any]:
     return _checkpoint_config(path, "model")
 
 
+LEGACY_NAME_FIELDS = {"task": "task", "model": "arch"}
+"""Where a legacy flat ``args`` namespace keeps the name of each config group."""
+
+
 def _checkpoint_config(path: str, group: str) -> Dict[str, Any]:
     """``cfg[group]`` of the checkpoint at ``path`` as a plain dict, or its legacy ``args`` with
     the task's name (``group`` "task") or the architecture under ``_name``; empty when it has
@@ -169,7 +173,7 @@ def _checkpoint_config(path: str, group: str) -> Dict[str, Any]:
             return omegaconf.OmegaConf.to_container(options)
         return dict(vars(options)) if isinstance(options, argparse.Namespace) else dict(options)
     if state.get("args") is not None:
-        return {**vars(state["args"]), "_name": getattr(state["args"], group if group == "task" else "arch", None)}
+        return {**vars(state["args"]), "_name": getattr(state["args"], LEGACY_NAME_FIELDS[group], None)}
     return {}
 
 
