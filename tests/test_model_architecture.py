@@ -102,6 +102,25 @@ def test_demo_forward_on_real_image_and_text(demo_model):
     assert not torch.allclose(logits[0], logits[1]), "the image must change the prediction"
 
 
+def test_image_patches_take_ofas_position_ids(demo_model):
+    """OFA numbers the patch at (row, col) 1 + row * image_bucket_size + col (42 in OFA's
+    architectures, 16 in ofa_demo), whatever the grid's own width: the encoder of a 128-pixel
+    image (an 8 x 8 grid) reads rows 1..8, 17..24, ..., 113..120 of embed_image_positions (then
+    image_pos_ln, as OFA)."""
+    model, vocab = demo_model
+    assert model.encoder.image_bucket_size == 16
+    image = image_transform(128)(_scene("red")).unsqueeze(0)
+    src = vocab.encode(" what does the image describe?", add_bos=True, add_eos=True).unsqueeze(0)
+    with torch.no_grad():
+        out = model.encoder(src, torch.tensor([src.size(1)]), patch_images=image,
+                            patch_masks=torch.ones(1, dtype=torch.bool))
+    ofa_ids = [1 + row * 16 + col for row in range(8) for col in range(8)]
+    assert out["position_embeddings"][0].shape[1] == len(ofa_ids) + src.size(1)  # [image; text]
+    with torch.no_grad():
+        expected = model.encoder.image_pos_ln(model.encoder.embed_image_positions.weight[ofa_ids])
+    torch.testing.assert_close(out["position_embeddings"][0][0, :len(ofa_ids)], expected)
+
+
 def test_padding_does_not_change_outputs(demo_model):
     model, vocab = demo_model
     image = image_transform(128)(_scene("green")).unsqueeze(0)

@@ -1,7 +1,8 @@
 """Evaluation as OFA's own evaluation does it, for users with OFA's habits (audit h25): caption
-text as OFA's ``eval_caption`` writes and scores it; ``--eval-args`` / ``--scst-args`` meaning
-what they mean in OFA's caption task; ``--fp16`` as OFA's evaluation scripts pass it; those
-scripts' flags run unchanged and write OFA's ``{split}_predict.json``; OFA's
+text as OFA's ``eval_caption`` writes and scores it; SNLI-VE's answers scored among the three
+candidates alone, as OFA's answer trie constrains them; ``--eval-args`` / ``--scst-args``
+meaning what they mean in OFA's caption task; ``--fp16`` as OFA's evaluation scripts pass it;
+those scripts' flags run unchanged and write OFA's ``{split}_predict.json``; OFA's
 ``--imagenet-default-mean-and-std`` taken from the checkpoint; a checkpoint trained with
 ``--interpolate-position`` refused."""
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ofa_mue.evaluate import build_parser, load_evaluation
 from ofa_mue.evaluate import main as evaluate_main
 from ofa_mue.models.builders import model_args
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
 from test_training_and_evaluation_cli import plain_train_argv
 from tiny_ofa import IMAGE_SIZE, tiny_model
 
@@ -70,6 +72,41 @@ def test_captions_lose_punctuation_as_in_ofas_evaluation(caption_task):
         assert caption.startswith("a mans tshirt"), caption
         assert caption.split() == ofa_caption(text).split()
         assert caption == " ".join(caption.split())
+
+
+OFA_ANSWERS = {"no": 117, "yes": 4420, "maybe": 2085}
+"""OFA's SNLI-VE answers in its ans2label order (no 0, yes 1, maybe 2), with their ids in OFA's dict.txt."""
+
+
+def test_snli_ve_scores_its_answers_constrained_to_the_three_candidates(tmp_path, image_b64):
+    """As OFA's SNLI-VE evaluation (its answer trie): an answer's score is its log-probability among
+    the three answers alone after the decoder prompt (a softmax over the logits of " no", " yes"
+    and " maybe", nothing else), and the eos after it, the only token the trie allows, is certain:
+    the three answers' probabilities sum to 1."""
+    rows = [["u0", "i0", image_b64(9, 7), "two dogs play", "dogs in a park", "entailment"],
+            ["u1", "i1", image_b64(5, 6, (20, 90, 200)), "a cat sleeps on a red sofa", "a cat", "neutral"]]
+    (tmp_path / "test.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+    task = SnliVeTask.setup_task(SnliVeConfig(data=str(tmp_path), patch_image_size=IMAGE_SIZE, add_caption=True))
+    task.load_dataset("test")
+    dataset = task.dataset("test")
+    sample = dataset.collater([dataset[0], dataset[1]])
+    model = tiny_model(task.vocab.dictionary).eval()
+    net = sample["net_input"]
+    with torch.no_grad():
+        scores = task.candidate_scores(model, sample)
+        token_scores, scored, _ = task.score_tokens(model, sample)
+        for row, prompt in enumerate(sample["decoder_prompts"]):
+            length = int(net["src_lengths"][row])
+            logits, _ = model(net["src_tokens"][row:row + 1, :length], net["src_lengths"][row:row + 1],
+                              prompt.unsqueeze(0), patch_images=net["patch_images"][row:row + 1],
+                              patch_masks=net["patch_masks"][row:row + 1])
+            among_three = torch.log_softmax(logits[0, -1, list(OFA_ANSWERS.values())].float(), -1)
+            torch.testing.assert_close(scores[row], among_three, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(scores.exp().sum(-1), torch.ones(2))
+    for row in range(2):
+        for candidate in range(3):
+            eos_score = token_scores[row, candidate][scored[row, candidate]][-1]
+            assert eos_score.item() == 0.0
 
 
 def tiny_args():
