@@ -53,6 +53,12 @@ DEMO_CHECKS = "tests/test_demo_summary_checks.py::"
 REPLACED_OTHER = "tests/test_replaced_images.py::test_other_gives_each_row_a_different_rows_image_and_keeps_the_text"
 ADAPTIVITY = "tests/test_adaptivity_bound.py::"
 QUESTIONS = "tests/test_question_stage.py::"
+OFA_CRITERION = "tests/test_ofa_criterion.py::"
+LAYERWISE = "tests/test_layerwise_criterion.py::"
+SNLI_DATA = "tests/test_data_snli_ve.py::"
+EVAL_HABITS = "tests/test_ofa_eval_habits.py::"
+ARCHITECTURE = "tests/test_model_architecture.py::"
+SCST = "tests/test_scst.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -409,6 +415,83 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    if n > 3:\n",
               "    if n > 4:\n"),),
         (f"{QUESTIONS}test_count_answers_how_many_visible_objects_match",),
+    ),
+    Mutant(
+        "label_smoothing_over_every_token",
+        "label smoothing divides eps by all the allowed tokens, the gold one included (eps / V each; at "
+        "SNLI-VE's answer position eps / 3) instead of by the others, as fairseq's and OFA's eps / (V - 1): "
+        "another loss than OFA's at the same --label-smoothing",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              "epsilon / (allowed - 1).clamp(min=1)",
+              "epsilon / allowed"),),
+        (f"{OFA_CRITERION}test_unconstrained_smoothing_keeps_one_minus_epsilon_on_the_target_and_spreads_epsilon_"
+         "over_the_rest",
+         f"{OFA_CRITERION}test_snli_ve_answer_smoothing_gives_each_other_answer_half_of_epsilon"),
+    ),
+    Mutant(
+        "drop_worst_keeps_the_worst",
+        "--drop-worst-ratio keeps the share of tokens with the highest loss and leaves out the easiest ones "
+        "(OFA's drop-worst the wrong way round)",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              "k=int(loss.numel() * (1 - ratio)), largest=False)",
+              "k=int(loss.numel() * (1 - ratio)), largest=True)"),),
+        (f"{LAYERWISE}test_drop_worst_leaves_out_each_layers_worst_tokens_in_training_only",),
+    ),
+    Mutant(
+        "layerwise_loss_of_the_last_layer_only",
+        "the layer-wise loss scores the last decoder layer's output in every layer's term: it is OFA's plain "
+        "loss, and the early layers are never trained to answer",
+        (Edit("criterions/layerwise_cross_entropy.py",
+              "decoder.hidden_to_logits(state[scored])",
+              "decoder.hidden_to_logits(states[-1][scored])"),),
+        (f"{LAYERWISE}test_value_is_weighted_mean_of_independent_layer_losses[None-False]",),
+    ),
+    Mutant(
+        "snli_ve_labels_swapped",
+        "SNLI-VE's contradiction and neutral labels swapped (contradiction -> maybe, neutral -> no): trained "
+        "and scored against other answers than OFA's no / yes / maybe",
+        (Edit("data/snli_ve_dataset.py",
+              'LABEL_TO_ANSWER = {"contradiction": "no", "entailment": "yes", "neutral": "maybe"}',
+              'LABEL_TO_ANSWER = {"contradiction": "maybe", "entailment": "yes", "neutral": "no"}'),),
+        (f"{SNLI_DATA}test_prev_output_layout", f"{SNLI_DATA}test_collater_batch"),
+    ),
+    Mutant(
+        "snli_ve_prev_output_keeps_eos",
+        "--prompt-type prev_output (OFA's recipes') gives the decoder the whole source, eos included, so the "
+        "answer follows an eos, unlike in OFA's fine-tuned checkpoints",
+        (Edit("data/snli_ve_dataset.py",
+              '"prev_output": source[:-1]}',
+              '"prev_output": source}'),),
+        (f"{SNLI_DATA}test_prev_output_layout", f"{SNLI_DATA}test_collater_batch"),
+    ),
+    Mutant(
+        "snli_ve_answers_not_constrained",
+        "SNLI-VE's evaluation scores the three answers without the answer trie's constraint: each answer's "
+        "probability is over the whole vocabulary and its eos counts, so the best answer can differ from "
+        "OFA's constrained choice",
+        (Edit("tasks/snli_ve.py",
+              'lprobs = constrained_log_probs(logits[scored], inputs["constraint_masks"].to(device))',
+              "lprobs = constrained_log_probs(logits[scored], None)"),),
+        (f"{EVAL_HABITS}test_snli_ve_scores_its_answers_constrained_to_the_three_candidates",),
+    ),
+    Mutant(
+        "image_positions_from_grid_width",
+        "image position ids counted along the patch grid's own width (1 + row * width + col) instead of OFA's "
+        "1 + row * 42 + col (image_bucket_size): every grid narrower than 42 patches reads other position "
+        "embeddings than OFA's checkpoints were trained with",
+        (Edit("models/position_bias.py",
+              "    return (1 + rows * bucket_size + cols).flatten()\n",
+              "    return (1 + rows * width + cols).flatten()\n"),),
+        (f"{ARCHITECTURE}test_image_patches_take_ofas_position_ids",),
+    ),
+    Mutant(
+        "cider_d_without_clipping",
+        "the CIDEr-D reward and --eval-cider without CIDEr-D's clipping (plain CIDEr): a caption that repeats "
+        "a reference's n-gram earns more for each repeat",
+        (Edit("criterions/cider_reward.py",
+              "sum(min(weight, ref[n].get(ngram, 0.0)) * ref[n].get(ngram, 0.0)",
+              "sum(weight * ref[n].get(ngram, 0.0)"),),
+        (f"{SCST}test_cider_d_equals_pycocoevalcap_when_document_frequencies_come_from_the_same_references",),
     ),
 )
 
