@@ -13,7 +13,7 @@ any batch.
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from fairseq import metrics
@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ofa_mue.criterions.label_smoothed_cross_entropy import constrained_log_probs
 from ofa_mue.core.early_exit import ExitSession
-from ofa_mue.core.exit_policy import ExitPolicy
+from ofa_mue.core.exit_policy import ExitPolicy, Projection
 from ofa_mue.data.snli_ve_dataset import (
     ANSWERS,
     PROMPT_TYPES,
@@ -51,6 +51,26 @@ class SnliVeConfig(OFAConfig):
         metadata={"help": f"decoder prompt before the answer: one of {', '.join(PROMPT_TYPES)} (default: the "
                           f"checkpoint's when evaluating, else prev_output)"},
     )
+
+
+def answer_projection(hidden_to_logits: Callable[[Tensor], Tensor], target: Tensor, constraint_masks: Tensor,
+                      pad: int) -> Projection:
+    """The exit rules' :data:`~ofa_mue.core.exit_policy.Projection` for the teacher-forced
+    candidate rows (``target [R, T]``, ``constraint_masks [N, V]`` for its N non-padding
+    positions in row-major order, as :meth:`SnliVeTask.candidate_inputs` gives them): at an
+    answer position or its eos only the tokens the answer trie allows there (the three answers'
+    distribution they are scored with), at the prompt's positions the whole vocabulary."""
+    scored = target.flatten().ne(pad)
+    mask_row = torch.full(scored.shape, -1, dtype=torch.long, device=target.device)
+    mask_row[scored] = torch.arange(int(scored.sum()), device=target.device)
+
+    def project(hidden: Tensor, tokens: Tensor) -> Tensor:
+        logits = hidden_to_logits(hidden)
+        rows = mask_row[tokens]
+        constrained = rows >= 0
+        logits[constrained] = logits[constrained].masked_fill(~constraint_masks[rows[constrained]], float("-inf"))
+        return logits
+    return project
 
 
 @register_task("snli_ve", dataclass=SnliVeConfig)
@@ -133,14 +153,20 @@ class SnliVeTask(OFATask):
         """A session of ``policy`` (default: the task's options) for scoring ``sample``.
 
         The decay's horizon of each candidate row is its example's decoder length: the
-        example's prompt plus the longest candidate, whatever else is in the batch.
+        example's prompt plus the longest candidate, whatever else is in the batch. The
+        prediction-based policies judge the answer positions by the distribution the answers
+        are scored with (:func:`answer_projection`).
         """
         policy = self.exit_policy(model) if policy is None else policy
         longest = max(len(c) for c in self.candidates)
         lengths = torch.tensor([len(prompt) + longest for prompt in sample["decoder_prompts"]])
         width = int(lengths.max())  # the candidate rows' padded length
         horizons = lengths.repeat_interleave(len(self.candidates)).unsqueeze(1).expand(-1, width).flatten()
-        return policy.session(horizons.to(sample["net_input"]["src_tokens"].device), model.decoder.hidden_to_logits)
+        device = sample["net_input"]["src_tokens"].device
+        inputs = self.candidate_inputs(sample)
+        project = answer_projection(model.decoder.hidden_to_logits, inputs["target"].to(device),
+                                    inputs["constraint_masks"].to(device), self.vocab.dictionary.pad())
+        return policy.session(horizons.to(device), project)
 
     def predict(self, model, sample: Dict[str, Any], exit_session: Optional[ExitSession] = None) -> List[str]:
         """The best-scoring answer of each sample."""

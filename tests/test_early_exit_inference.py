@@ -20,6 +20,7 @@ from ofa_mue.core.exit_policy import (
     StaticDepths,
     StreamSimilarityExit,
     TokenSimilarityExit,
+    vocabulary_projection,
 )
 
 VOCAB = 60
@@ -255,7 +256,7 @@ def test_vectorised_ngram_blocking_bans_what_fairseqs_loop_bans(size):
 def test_entropy_and_patience_policies_exit_per_token(model):
     net, _ = model
     net_input = _batch(batch=3)
-    project = net.decoder.hidden_to_logits
+    project = vocabulary_projection(net.decoder.hidden_to_logits)
     with torch.no_grad():
         eager = EntropyPolicy(decoder=100.0).session(horizon=5, project=project)  # every entropy is below
         _decode_full(net, net_input, torch.randint(4, VOCAB, (3, 5)), eager)
@@ -264,7 +265,8 @@ def test_entropy_and_patience_policies_exit_per_token(model):
         # one token per row, so the exits of other tokens cannot change its hidden states
         prev = torch.randint(4, VOCAB, (3, 1))
         _, full = net.decoder(prev, encoder_out=net.encoder(**net_input), return_layer_states=True)
-        predictions = torch.stack([project(state[:, 0]).argmax(-1) for state in full["layer_states"]], dim=1)
+        predictions = torch.stack([net.decoder.hidden_to_logits(state[:, 0]).argmax(-1)
+                                   for state in full["layer_states"]], dim=1)
         expected = []
         for row in predictions.tolist():
             count, layer = 0, len(row)
@@ -288,7 +290,7 @@ def test_entropy_and_patience_take_mues_encoder_exits(model):
     their decoder by their own rule, and each policy names the parts that exit."""
     net, _ = model
     net_input = _batch(batch=3)
-    project = net.decoder.hidden_to_logits
+    project = vocabulary_projection(net.decoder.hidden_to_logits)
     prev = torch.randint(4, VOCAB, (3, 5))
     with torch.no_grad():
         # thresholds between the streams' first-layer similarities: some samples stop, others run on

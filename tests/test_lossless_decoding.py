@@ -16,7 +16,7 @@ from fairseq import search
 
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator, block_repeated_ngrams
-from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths
+from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths, vocabulary_projection
 from ofa_mue.core.verified_generator import VerificationRounds, VerifiedEarlyExitGenerator, verification_summary
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError
@@ -124,7 +124,7 @@ def test_cache_holds_the_full_models_states_of_accepted_tokens(model):
     generator = VerifiedEarlyExitGenerator([net], dictionary, policy=StaticDepths(decoder=1), draft_tokens=3,
                                            beam_size=1, max_len_b=12)
     with torch.no_grad():
-        session = generator.policy.session(12, net.decoder.hidden_to_logits)
+        session = generator.policy.session(12, vocabulary_projection(net.decoder.hidden_to_logits))
         encoder_out = net.encoder(**sample["net_input"], exit_session=session)
         rounds = VerificationRounds(generator, encoder_out, session, batch=5, max_len=12, bos=dictionary.bos())
         plain = net.encoder(**sample["net_input"])

@@ -23,7 +23,7 @@ from fairseq.sequence_generator import SequenceGenerator
 from torch import Tensor
 
 from .early_exit import ExitSession
-from .exit_policy import ExitPolicy, MuEThresholds
+from .exit_policy import ExitPolicy, MuEThresholds, vocabulary_projection
 from .time_reduction import ExampleLayers
 
 
@@ -44,7 +44,7 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
         """Beam search as fairseq does it, with this generator's exits; records the layers used."""
         kwargs.setdefault("bos_token", self.tgt_dict.bos())  # OFA's decoder input starts with <s>, not </s>
         horizon = self.max_len_b if self.max_len_b > 0 else self.max_len
-        session = self.policy.session(horizon, self.model.models[0].decoder.hidden_to_logits)
+        session = self.policy.session(horizon, vocabulary_projection(self.model.models[0].decoder.hidden_to_logits))
         sample = {**sample, "net_input": {**sample["net_input"], "exit_session": session}}
         hypotheses = super().generate(models, sample, **kwargs)
         self.last_example_layers = session.example_layers()

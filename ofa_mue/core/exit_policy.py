@@ -15,9 +15,12 @@ Every policy says which parts of the model can exit (``exiting_parts``), so that
 can say what was compared.
 
 Every policy builds an :class:`~ofa_mue.core.early_exit.ExitSession` for a batch with
-``session(horizon, project)``; ``project`` maps a decoder layer's hidden states to
-vocabulary logits (the shared final layer norm and output projection), which only the
-prediction-based policies call. The policies with per-token decoder decisions (``mue``,
+``session(horizon, project)``; ``project`` maps a decoder layer's hidden states to the
+logits of the prediction the task makes there (:data:`Projection`), which only the
+prediction-based policies call: in generation the whole vocabulary
+(:func:`vocabulary_projection`), in SNLI-VE's answer positions only the tokens its answer
+trie allows, the distribution it scores the answers with (a classifier's confidence, as
+DeeBERT and PABEE take it). The policies with per-token decoder decisions (``mue``,
 ``entropy``, ``patience``) take a ``granularity``: how the tokens of one decoder call stop
 (:mod:`ofa_mue.core.exit_granularity`; per token by default).
 
@@ -57,8 +60,17 @@ from .early_exit import ExitSession, TokenExitRule
 from .exit_granularity import TOKEN_EXITS, ExitGranularity
 from ..errors import ConfigError
 
-Projection = Callable[[Tensor], Tensor]
-"""Hidden states ``[..., D]`` of a decoder layer -> vocabulary logits ``[..., V]``."""
+Projection = Callable[[Tensor, Tensor], Tensor]
+"""``(hidden, tokens)``: hidden states ``[..., D]`` of a decoder layer, and each state's token
+(its flat index in the decoder call's ``[B, T]`` grid, as rules get it) -> vocabulary logits
+``[..., V]``, ``-inf`` at the tokens the task never predicts there."""
+
+
+def vocabulary_projection(hidden_to_logits: Callable[[Tensor], Tensor]) -> Projection:
+    """The :data:`Projection` of a decoder whose every position predicts over the whole vocabulary."""
+    def project(hidden: Tensor, tokens: Tensor) -> Tensor:
+        return hidden_to_logits(hidden)
+    return project
 
 NEVER = 2.0
 """A threshold no cosine similarity reaches: exits off."""
@@ -327,9 +339,8 @@ class EntropyExit:
     project: Projection
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
-        log_probs = F.log_softmax(self.project(x_out).float(), dim=-1)
-        entropy = -(log_probs.exp() * log_probs).sum(-1)
-        return entropy < self.threshold
+        probabilities = F.softmax(self.project(x_out, tokens).float(), dim=-1)
+        return torch.special.entr(probabilities).sum(-1) < self.threshold  # entr(0) = 0: disallowed tokens add nothing
 
 
 class PatienceExit:
@@ -345,7 +356,7 @@ class PatienceExit:
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
         if layer == 0:  # a new decoder call: every token starts afresh
             self._last, self._count = {}, {}
-        predictions = self.project(x_out).argmax(-1).flatten().tolist()
+        predictions = self.project(x_out, tokens).argmax(-1).flatten().tolist()
         stop = []
         for token, prediction in zip(tokens.flatten().tolist(), predictions):
             same = self._last.get(token) == prediction

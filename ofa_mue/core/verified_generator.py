@@ -46,7 +46,7 @@ from torch import Tensor
 from ..errors import ConfigError
 from .early_exit import ExitSession
 from .early_exit_generator import EarlyExitSequenceGenerator, block_repeated_ngrams
-from .exit_policy import ExitPolicy, MuEThresholds
+from .exit_policy import ExitPolicy, MuEThresholds, vocabulary_projection
 
 DEFAULT_DRAFT_TOKENS = 4
 """Tokens drafted per verification round (``--exit-verify-draft``)."""
@@ -101,7 +101,7 @@ class VerifiedEarlyExitGenerator(EarlyExitSequenceGenerator):
         self.draft_tokens = draft_tokens
         self.last_verification: List[VerificationStats] = []
         model = self.model.models[0]
-        self._check_session(self.policy.session(1, model.decoder.hidden_to_logits))
+        self._check_session(self.policy.session(1, vocabulary_projection(model.decoder.hidden_to_logits)))
 
     @staticmethod
     def _check_session(session: ExitSession) -> None:

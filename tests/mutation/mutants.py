@@ -475,6 +475,19 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{EVAL_HABITS}test_snli_ve_scores_its_answers_constrained_to_the_three_candidates",),
     ),
     Mutant(
+        "baselines_judge_snli_ve_answers_over_the_vocabulary",
+        "DeeBERT's entropy (and PABEE's prediction) at SNLI-VE's answer position is taken over the whole "
+        "vocabulary, whose logits outside the three answers training never shaped, instead of the three "
+        "answers' distribution the task scores with: the baselines' exits no longer follow their confidence "
+        "in the answer, and the comparison with MuE is not on equal footing",
+        (Edit("tasks/snli_ve.py",
+              '        logits[constrained] = logits[constrained].masked_fill(~constraint_masks[rows[constrained]], '
+              'float("-inf"))\n',
+              ""),),
+        ("tests/test_baselines_on_snli_ve.py::"
+         "test_entropy_exit_judges_the_answer_by_the_three_answers_distribution",),
+    ),
+    Mutant(
         "image_positions_from_grid_width",
         "image position ids counted along the patch grid's own width (1 + row * width + col) instead of OFA's "
         "1 + row * 42 + col (image_bucket_size): every grid narrower than 42 patches reads other position "
