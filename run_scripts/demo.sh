@@ -160,11 +160,13 @@ certified() {
     --risk-delta "${DEMO_RISK_DELTA:-0.1}" "${@:3}"
   "$task" ofa_mue.evaluate --gen-subset test --exit-profile "$out/certified/profile.json" --results-path "$out/certified"
 }
+# DeeBERT's entropy at SNLI-VE's answer is over the three answers (at most ln 3 = 1.10 nats):
+# its thresholds spread over that range.
 snli_pipeline() {
   local out=$SEED_OUT/snli_ve
   snli ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions "$TIMING_REPETITIONS" \
     --calibrate-args "--method retention --retention ${DEMO_SNLI_RETENTION:-0.99} $SNLI_CANDIDATES --table-path $out/calibration_table.json.gz" \
-    --depths 1,2,4
+    --entropies 0.3,0.6,0.8,0.9,1.0,1.05 --depths 1,2,4
   certified snli "$out" $SNLI_CANDIDATES
   snli ofa_mue.evaluate --gen-subset test --replace-images other --results-path "$out/images_other"
   snli ofa_mue.evaluate --gen-subset test --replace-images blank --results-path "$out/images_blank"
