@@ -321,10 +321,6 @@ def test_snli_ve_refuses_exit_verify():
 
 def test_the_lossless_benchmarks_profile_drafter_exits_at_the_profiles_granularity(tmp_path):
     """benchmarks/lossless.py's ``profile`` drafter drafts as the profile was calibrated."""
-    import sys
-    from argparse import Namespace
-    from pathlib import Path
-
     from ofa_mue.core.exit_granularity import ExitGranularity
     from ofa_mue.core.exit_profile import save_exit_profile
 
