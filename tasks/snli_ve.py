@@ -144,10 +144,14 @@ class SnliVeTask(OFATask):
         return token_scores.view(grid), scored.view(grid), None if exit_layers is None else exit_layers.view(grid)
 
     def candidate_inputs(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
-        """Teacher-forced decoder inputs scoring every candidate after each sample's decoder prompt."""
-        dictionary = self.vocab.dictionary
-        return candidate_inputs(sample["decoder_prompts"], self.candidates, self.answer_masks, dictionary.pad(),
-                                dictionary.eos())
+        """Teacher-forced decoder inputs scoring every candidate after each sample's decoder prompt,
+        built once per batch (kept in ``sample``: the exit session's answer projection, the scoring
+        and ``predict`` all read them)."""
+        if "candidate_inputs" not in sample:
+            dictionary = self.vocab.dictionary
+            sample["candidate_inputs"] = candidate_inputs(sample["decoder_prompts"], self.candidates,
+                                                          self.answer_masks, dictionary.pad(), dictionary.eos())
+        return sample["candidate_inputs"]
 
     def exit_session(self, model, sample: Dict[str, Any], policy: Optional[ExitPolicy] = None) -> ExitSession:
         """A session of ``policy`` (default: the task's options) for scoring ``sample``.
