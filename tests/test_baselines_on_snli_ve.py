@@ -10,9 +10,8 @@ import math
 import torch
 
 from ofa_mue.core.exit_policy import EntropyPolicy
-from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
-from test_ofa_eval_habits import OFA_ANSWERS
-from tiny_ofa import DECODER_LAYERS, IMAGE_SIZE, tiny_model
+from test_ofa_eval_habits import OFA_ANSWERS, snli_ve_batch
+from tiny_ofa import DECODER_LAYERS, tiny_model
 
 
 def entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -25,11 +24,7 @@ def test_entropy_exit_judges_the_answer_by_the_three_answers_distribution(tmp_pa
     rows = [["u0", "i0", image_b64(9, 7), "two dogs play", "dogs in a park", "entailment"],
             ["u1", "i1", image_b64(5, 6, (20, 90, 200)), "a cat sleeps on a red sofa", "a cat", "neutral"],
             ["u2", "i2", image_b64(8, 8, (200, 30, 30)), "a red ball", "a toy", "contradiction"]]
-    (tmp_path / "test.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
-    task = SnliVeTask.setup_task(SnliVeConfig(data=str(tmp_path), patch_image_size=IMAGE_SIZE))
-    task.load_dataset("test")
-    dataset = task.dataset("test")
-    sample = dataset.collater([dataset[i] for i in range(len(rows))])
+    task, sample = snli_ve_batch(tmp_path, rows)
     model = tiny_model(task.vocab.dictionary).eval()
     net = sample["net_input"]
     inputs = task.candidate_inputs(sample)

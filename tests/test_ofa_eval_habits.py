@@ -78,6 +78,16 @@ OFA_ANSWERS = {"no": 117, "yes": 4420, "maybe": 2085}
 """OFA's SNLI-VE answers in its ans2label order (no 0, yes 1, maybe 2), with their ids in OFA's dict.txt."""
 
 
+def snli_ve_batch(folder: Path, rows, **options) -> tuple[SnliVeTask, dict]:
+    """The SNLI-VE task, with OFA's vocabulary, on ``rows`` written as the test split in ``folder``,
+    and the batch of all of them."""
+    (folder / "test.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+    task = SnliVeTask.setup_task(SnliVeConfig(data=str(folder), patch_image_size=IMAGE_SIZE, **options))
+    task.load_dataset("test")
+    dataset = task.dataset("test")
+    return task, dataset.collater([dataset[i] for i in range(len(rows))])
+
+
 def test_snli_ve_scores_its_answers_constrained_to_the_three_candidates(tmp_path, image_b64):
     """As OFA's SNLI-VE evaluation (its answer trie): an answer's score is its log-probability among
     the three answers alone after the decoder prompt (a softmax over the logits of " no", " yes"
@@ -85,11 +95,7 @@ def test_snli_ve_scores_its_answers_constrained_to_the_three_candidates(tmp_path
     the three answers' probabilities sum to 1."""
     rows = [["u0", "i0", image_b64(9, 7), "two dogs play", "dogs in a park", "entailment"],
             ["u1", "i1", image_b64(5, 6, (20, 90, 200)), "a cat sleeps on a red sofa", "a cat", "neutral"]]
-    (tmp_path / "test.tsv").write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
-    task = SnliVeTask.setup_task(SnliVeConfig(data=str(tmp_path), patch_image_size=IMAGE_SIZE, add_caption=True))
-    task.load_dataset("test")
-    dataset = task.dataset("test")
-    sample = dataset.collater([dataset[0], dataset[1]])
+    task, sample = snli_ve_batch(tmp_path, rows, add_caption=True)
     model = tiny_model(task.vocab.dictionary).eval()
     net = sample["net_input"]
     with torch.no_grad():
