@@ -73,6 +73,31 @@ def answer_projection(hidden_to_logits: Callable[[Tensor], Tensor], target: Tens
     return project
 
 
+UNSCORED_GENERATION_OPTIONS = {
+    "nbest": ("--nbest", 1), "sampling": ("--sampling", False), "sampling_topk": ("--sampling-topk", -1),
+    "sampling_topp": ("--sampling-topp", -1.0), "temperature": ("--temperature", 1.0),
+    "diverse_beam_groups": ("--diverse-beam-groups", -1), "diversity_rate": ("--diversity-rate", -1.0),
+    "lenpen": ("--lenpen", 1), "unnormalized": ("--unnormalized", False), "prefix_size": ("--prefix-size", 0),
+    "match_source_len": ("--match-source-len", False), "constraints": ("--constraints", None),
+    "retain_dropout": ("--retain-dropout", False),
+}
+"""fairseq generation options that would change which answers, or how many, a generator
+returns, each with its flag and the value that changes nothing. SNLI-VE scores its three
+answers teacher-forced (as OFA evaluates it), so it cannot honour them."""
+
+
+def refuse_unscored_generation_options(generation_cfg: Any) -> None:
+    """A :class:`ConfigError` naming every option of :data:`UNSCORED_GENERATION_OPTIONS` that
+    ``generation_cfg`` (fairseq's generation settings; ``None``: nothing given) sets."""
+    if generation_cfg is None:
+        return
+    given = [flag for name, (flag, neutral) in UNSCORED_GENERATION_OPTIONS.items()
+             if getattr(generation_cfg, name, neutral) not in (neutral, None)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} cannot apply to snli_ve: it scores its three answers (yes / no / "
+                          f"maybe) teacher-forced, as OFA evaluates it, and returns the best one")
+
+
 @register_task("snli_ve", dataclass=SnliVeConfig)
 class SnliVeTask(OFATask):
     """SNLI-VE: premise + hypothesis + image -> yes / no / maybe."""
@@ -98,6 +123,12 @@ class SnliVeTask(OFATask):
             add_caption=self.cfg.add_caption,
             prompt_type=self.cfg.prompt_type,
         )
+
+    def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
+        """The generator ``fairseq-generate`` passes to :meth:`inference_step`; generation options
+        the scoring cannot honour are refused (:func:`refuse_unscored_generation_options`)."""
+        refuse_unscored_generation_options(args)
+        return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
     def check_exit_verify(self) -> None:
         """``--exit-verify`` verifies generated tokens; SNLI-VE generates none."""
@@ -178,6 +209,7 @@ class SnliVeTask(OFATask):
         return [ANSWERS[i] for i in best]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
+        refuse_unscored_generation_options(generation_cfg)
         session = self.exit_session(models[0], sample)
         token_scores, scored, exit_layers = self.score_tokens(models[0], sample, session)
         predictions = [ANSWERS[i] for i in token_scores.sum(-1).argmax(-1).tolist()]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from fairseq import search
 from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
 
@@ -88,6 +89,49 @@ def test_generation_with_exits_off_equals_fairseq_generation(model):
             assert torch.equal(a["tokens"], b["tokens"])
             assert torch.equal(a["positional_scores"], b["positional_scores"])
     assert [e.decoder_layers() for e in early.last_example_layers] == [6.0, 6.0, 6.0]
+
+
+GENERATION_OPTIONS = {
+    "lenpen": {"len_penalty": 2.0},
+    "unnormalized": {"normalize_scores": False},
+    "min_len": {"min_len": 5, "max_len_b": 8},
+    "max_len_a": {"max_len_a": 1.0, "max_len_b": 2},
+    "temperature": {"temperature": 0.7},
+    "beam 1": {"beam_size": 1},
+    "sampling top-k": {"search": lambda d: search.Sampling(d, sampling_topk=5)},
+    "sampling top-p": {"search": lambda d: search.Sampling(d, sampling_topp=0.9)},
+    "diverse beam groups": {"beam_size": 4, "search": lambda d: search.DiverseBeamSearch(d, 2, 0.5)},
+    "diversity rate": {"search": lambda d: search.DiverseSiblingsSearch(d, 0.5)},
+    "match source length": {"match_source_len": True},
+}
+
+
+@pytest.mark.parametrize("options", GENERATION_OPTIONS.values(), ids=GENERATION_OPTIONS.keys())
+@pytest.mark.parametrize("with_prefix", [False, True], ids=["", "prefix"])
+def test_exits_off_equal_fairseq_under_its_generation_options(model, options, with_prefix):
+    """fairseq-generate's options (--lenpen, --unnormalized, --min-len, --max-len-a, --temperature,
+    --sampling, --diverse-beam-groups, --diversity-rate, --match-source-len, --prefix-size) reach
+    the early-exit generator as they reach fairseq's: with exits off, the same hypotheses."""
+    net, dictionary = model
+    kwargs = {"beam_size": 3, "max_len_b": 6, **options}
+    make_search = kwargs.pop("search", None)
+    outputs = []
+    for generator_class, extra in ((SequenceGenerator, {"bos_token": dictionary.bos()}),
+                                   (EarlyExitSequenceGenerator, {})):
+        own = {"policy": MuEThresholds(decoder=1.0)} if generator_class is EarlyExitSequenceGenerator else {}
+        strategy = {"search_strategy": make_search(dictionary)} if make_search else {}
+        generator = generator_class([net], dictionary, **own, **strategy, **kwargs)
+        if with_prefix:
+            extra["prefix_tokens"] = torch.randint(4, VOCAB, (3, 2), generator=torch.Generator().manual_seed(5))
+        torch.manual_seed(3)  # sampling draws from torch's generator
+        outputs.append(generator.generate([net], {"net_input": _batch(), "id": torch.arange(3)}, **extra))
+    expected, got = outputs
+    for hypotheses, ours in zip(expected, got):
+        assert len(ours) == len(hypotheses)
+        for a, b in zip(hypotheses, ours):
+            assert torch.equal(a["tokens"], b["tokens"])
+            assert torch.equal(a["positional_scores"], b["positional_scores"])
+            assert float(a["score"]) == float(b["score"])
 
 
 def test_encoder_decisions_are_per_sample(model):

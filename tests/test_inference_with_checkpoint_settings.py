@@ -104,6 +104,26 @@ def test_a_setting_given_is_honoured_even_at_ofas_default(demo, checkpoint, monk
     assert str(stop.value.code).startswith(TOO_LARGE), stop.value.code
 
 
+def test_generation_options_snli_ve_cannot_honour_are_refused(demo, checkpoint, monkeypatch):
+    """SNLI-VE scores its three answers: --nbest 3 would print one answer, --lenpen and --sampling
+    would change nothing; fairseq-generate and the evaluation refuse them in one line (OFA's
+    --beam, which changes nothing either, passes: OFA's scripts give it)."""
+    done = run("fairseq_cli.generate", str(demo / "snli_ve"), "--user-dir", "ofa_mue", "--task", "snli_ve",
+               "--path", checkpoint, "--gen-subset", "test", "--batch-size", "4", "--cpu", "--nbest", "3",
+               "--lenpen", "2")
+    assert done.returncode != 0
+    assert last_line(done).startswith("error: --nbest, --lenpen cannot apply to snli_ve"), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+
+    from ofa_mue import evaluate
+
+    monkeypatch.setattr(sys, "argv", ["ofa_mue.evaluate", str(demo / "snli_ve"), "--path", checkpoint, "--task",
+                                      "snli_ve", "--gen-subset", "test", "--cpu", "--sampling", "--beam", "5"])
+    with pytest.raises(SystemExit) as stop:
+        evaluate.cli_main()
+    assert str(stop.value.code).startswith("error: --sampling cannot apply to snli_ve"), stop.value.code
+
+
 def test_fairseq_train_data_error_is_one_last_line(demo, tmp_path):
     """A corrupt image cell, read in a data-loader worker: the user sees file, row and field last."""
     data = tmp_path / "snli_ve"
