@@ -107,7 +107,7 @@ def seed_report(args: argparse.Namespace, seed: int) -> Dict[str, Any]:
     signals = layer_signals(task, model, "test")
     answers = signals["answer"]
     accuracy = answers.eq(signals["gold"].unsqueeze(1)).double().mean(0).tolist()
-    check_against_sweep(args, seed, accuracy)
+    checked = check_against_sweep(args, seed, accuracy, model.encoder.num_layers)
     stable = settled(answers)
     layers = []
     for d in range(answers.size(1) - 1):  # the last layer is settled by definition
@@ -121,12 +121,13 @@ def seed_report(args: argparse.Namespace, seed: int) -> Dict[str, Any]:
             "similarity_unsettled_mean": float(signals["similarity"][~positive, d].mean()) if (~positive).any() else None,
         })
     return {"seed": seed, "checkpoint": checkpoint, "split": "test", "full_accuracy": accuracy[-1],
-            "layers": layers}
+            "depths_checked_against_sweep": checked, "layers": layers}
 
 
-def check_against_sweep(args: argparse.Namespace, seed: int, accuracy: List[float]) -> None:
+def check_against_sweep(args: argparse.Namespace, seed: int, accuracy: List[float], encoder_layers: int) -> List[int]:
     """Stop unless the accuracy cut at each decoder depth equals the committed sweep's static
-    truncation there (image and text in full) and the last layer's the full model's."""
+    truncation there (image and text in full) and the last layer's the full model's; returns the
+    depths compared."""
     path = os.path.join(args.demo_results, f"seed{seed}", "snli_ve", "reproduce", "sweep", "sweep.json")
     with open(path, encoding="utf-8") as handle:
         rows = json.load(handle)["rows"]
@@ -135,13 +136,14 @@ def check_against_sweep(args: argparse.Namespace, seed: int, accuracy: List[floa
         options = row["options"]
         if row["policy"] == "full":
             expected[len(accuracy)] = row["metric"]
-        elif (row["policy"] == "static" and options["static_image_layers"] in (0, 6)
-              and options["static_text_layers"] in (0, 6) and options["static_decoder_layers"]):
+        elif (row["policy"] == "static" and options["static_image_layers"] in (0, encoder_layers)
+              and options["static_text_layers"] in (0, encoder_layers) and options["static_decoder_layers"]):
             expected[options["static_decoder_layers"]] = row["metric"]
     for depth, metric in sorted(expected.items()):
         if abs(accuracy[depth - 1] - metric) > 1e-9:
             raise SystemExit(f"error: seed {seed}: accuracy cut at decoder layer {depth} is {accuracy[depth - 1]:.4f}, "
                              f"the committed sweep ({path}) has {metric:.4f}: not the same checkpoint or scoring")
+    return sorted(expected)
 
 
 def markdown(reports: List[Dict[str, Any]]) -> str:

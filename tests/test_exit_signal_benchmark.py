@@ -4,9 +4,12 @@ that depth scores (what its check against the committed sweep relies on), with M
 taken at the position that scores the answer."""
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -16,7 +19,7 @@ from ofa_mue.data.snli_ve_dataset import ANSWERS
 from ofa_mue.timing import collated_batches
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from exit_signal import layer_signals, settled  # noqa: E402
+from exit_signal import check_against_sweep, layer_signals, settled  # noqa: E402
 from runners import load_task_and_model  # noqa: E402
 
 
@@ -61,3 +64,19 @@ def test_each_layers_answer_is_static_truncations_at_that_depth(demo_data, demo_
     assert torch.equal(signals["answer"], torch.cat(expected))
     torch.testing.assert_close(signals["entropy"], torch.cat(entropies))
     assert torch.equal(signals["gold"], torch.cat(gold))
+
+
+def test_the_check_against_the_committed_sweep_compares_every_decoder_depth_it_has(tmp_path):
+    def row(policy, image=0, text=0, decoder=0, metric=0.5):
+        return {"policy": policy, "metric": metric, "options": {
+            "static_image_layers": image, "static_text_layers": text, "static_decoder_layers": decoder}}
+
+    sweep = tmp_path / "seed1" / "snli_ve" / "reproduce" / "sweep"
+    sweep.mkdir(parents=True)
+    rows = [row("full", metric=0.6), row("static", decoder=1, metric=0.4), row("static", 6, 6, 2, metric=0.5),
+            row("static", 1, 6, 1, metric=0.9), row("mue", metric=0.1)]  # encoder cut or not static: not compared
+    (sweep / "sweep.json").write_text(json.dumps({"rows": rows}), encoding="utf-8")
+    args = argparse.Namespace(demo_results=str(tmp_path))
+    assert check_against_sweep(args, 1, [0.4, 0.5, 0.55, 0.6], 6) == [1, 2, 4]
+    with pytest.raises(SystemExit, match="decoder layer 2 is 0.5100"):
+        check_against_sweep(args, 1, [0.4, 0.51, 0.55, 0.6], 6)
