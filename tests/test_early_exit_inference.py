@@ -2,18 +2,22 @@
 token, the decoder cache stays consistent, and exited work leaves later layers."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 import torch
-from fairseq import search
+from fairseq.dataclass.configs import GenerationConfig
 from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
+from fairseq.tasks import FairseqTask
 
 from ofa_mue.models.builders import build_model, numbered_dictionary
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock
 from ofa_mue.errors import ConfigError
+from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from ofa_mue.core.exit_policy import (
     EntropyPolicy,
     MuEThresholds,
@@ -92,46 +96,81 @@ def test_generation_with_exits_off_equals_fairseq_generation(model):
 
 
 GENERATION_OPTIONS = {
-    "lenpen": {"len_penalty": 2.0},
-    "unnormalized": {"normalize_scores": False},
-    "min_len": {"min_len": 5, "max_len_b": 8},
-    "max_len_a": {"max_len_a": 1.0, "max_len_b": 2},
+    "beam 3": {},
+    "lenpen": {"lenpen": 2.0},
+    "lenpen below 1": {"lenpen": 0.3},
+    "unnormalized": {"unnormalized": True},
+    "min-len": {"min_len": 5, "max_len_b": 8},
+    "min-len sampling": {"min_len": 5, "max_len_b": 8, "sampling": True, "nbest": 3},  # an early </s> is drawn
+    "max-len-a": {"max_len_a": 1.0, "max_len_b": 2},
+    "no-repeat-ngram-size": {"no_repeat_ngram_size": 2, "min_len": 10, "max_len_b": 12},
+    "unkpen": {"unkpen": -10.0},  # negative: <unk> wins, so an ignored penalty changes the tokens
     "temperature": {"temperature": 0.7},
-    "beam 1": {"beam_size": 1},
-    "sampling top-k": {"search": lambda d: search.Sampling(d, sampling_topk=5)},
-    "sampling top-p": {"search": lambda d: search.Sampling(d, sampling_topp=0.9)},
-    "diverse beam groups": {"beam_size": 4, "search": lambda d: search.DiverseBeamSearch(d, 2, 0.5)},
-    "diversity rate": {"search": lambda d: search.DiverseSiblingsSearch(d, 0.5)},
-    "match source length": {"match_source_len": True},
+    "sampling": {"sampling": True, "nbest": 3},
+    "sampling-topk": {"sampling": True, "sampling_topk": 5, "nbest": 3},
+    "sampling-topp": {"sampling": True, "sampling_topp": 0.9, "nbest": 3},
+    "diverse-beam-groups": {"beam": 4, "diverse_beam_groups": 2, "diverse_beam_strength": 0.5},
+    "diversity-rate": {"diversity_rate": 0.5},
+    "prefix-size": {"prefix_size": 2},
+    "match-source-len": {"match_source_len": True, "max_len_b": 3},  # source lengths 4 and 6 outrun --max-len-b
+    "nbest": {"nbest": 3},
+    "beam 1": {"beam": 1},
+    "prefix-size lenpen min-len": {"prefix_size": 2, "lenpen": 0.3, "min_len": 4, "max_len_b": 8},
+    "prefix-size sampling-topk": {"prefix_size": 2, "sampling": True, "sampling_topk": 5, "nbest": 3},
+    "prefix-size diverse-beam-groups": {"prefix_size": 2, "beam": 4, "diverse_beam_groups": 2},
+    "prefix-size diversity-rate": {"prefix_size": 1, "diversity_rate": 0.5},
+    "prefix-size match-source-len": {"prefix_size": 2, "match_source_len": True, "max_len_b": 3},
 }
+"""fairseq-generate's generation options (as ``GenerationConfig`` fields), alone and with a
+forced prefix; every other option at fairseq's default, beam 3 and ``--max-len-b 6``."""
+
+EXITS_OFF = {"no exit option": {}, "--decoder-exit-threshold 1": {"decoder_exit_threshold": 1.0}}
 
 
+class GeneratedPrefixLoop(NGramRepeatBlock):
+    """fairseq's own n-gram blocking loop on the tokens generated so far, what fairseq's CUDA
+    kernel blocks: fairseq's CPU fallback reads the whole padded buffer and blocks nothing
+    (fairseq issue #4709, which the early-exit generator mends)."""
+
+    def __init__(self, no_repeat_ngram_size: int):
+        super().__init__(no_repeat_ngram_size, use_extension=False)
+
+    def forward(self, tokens, lprobs, bsz: int, beam_size: int, step: int):
+        return self._no_repeat_ngram(tokens[:, : step + 1], lprobs, bsz, beam_size, step)
+
+
+@pytest.mark.parametrize("exit_options", EXITS_OFF.values(), ids=EXITS_OFF.keys())
 @pytest.mark.parametrize("options", GENERATION_OPTIONS.values(), ids=GENERATION_OPTIONS.keys())
-@pytest.mark.parametrize("with_prefix", [False, True], ids=["", "prefix"])
-def test_exits_off_equal_fairseq_under_its_generation_options(model, options, with_prefix):
-    """fairseq-generate's options (--lenpen, --unnormalized, --min-len, --max-len-a, --temperature,
-    --sampling, --diverse-beam-groups, --diversity-rate, --match-source-len, --prefix-size) reach
-    the early-exit generator as they reach fairseq's: with exits off, the same hypotheses."""
+def test_exits_off_equal_fairseq_under_its_generation_options(model, options, exit_options):
+    """fairseq-generate's options reach the early-exit generator through the task's
+    build_generator as they reach fairseq's own generator through FairseqTask.build_generator
+    (same search strategy, lengths, penalties, sampling, n-gram blocking); with exits off, the
+    hypotheses fairseq-generate would print (``--nbest`` of them) are fairseq's, score for score."""
     net, dictionary = model
-    kwargs = {"beam_size": 3, "max_len_b": 6, **options}
-    make_search = kwargs.pop("search", None)
-    outputs = []
-    for generator_class, extra in ((SequenceGenerator, {"bos_token": dictionary.bos()}),
-                                   (EarlyExitSequenceGenerator, {})):
-        own = {"policy": MuEThresholds(decoder=1.0)} if generator_class is EarlyExitSequenceGenerator else {}
-        strategy = {"search_strategy": make_search(dictionary)} if make_search else {}
-        generator = generator_class([net], dictionary, **own, **strategy, **kwargs)
-        if with_prefix:
-            extra["prefix_tokens"] = torch.randint(4, VOCAB, (3, 2), generator=torch.Generator().manual_seed(5))
-        torch.manual_seed(3)  # sampling draws from torch's generator
-        outputs.append(generator.generate([net], {"net_input": _batch(), "id": torch.arange(3)}, **extra))
-    expected, got = outputs
-    for hypotheses, ours in zip(expected, got):
-        assert len(ours) == len(hypotheses)
-        for a, b in zip(hypotheses, ours):
+    # build_generator reads only the task's options and target dictionary: the tiny model's
+    task = CaptionTask(CaptionConfig(**exit_options), SimpleNamespace(dictionary=dictionary))
+    args = dataclasses.replace(GenerationConfig(beam=3, max_len_b=6), **options)
+    ours = task.build_generator([net], args)
+    fairseqs = FairseqTask.build_generator(task, [net], args)
+    assert type(ours) is EarlyExitSequenceGenerator and type(fairseqs) is SequenceGenerator
+    assert type(ours.search) is type(fairseqs.search)
+    if args.no_repeat_ngram_size and not fairseqs.repeat_ngram_blocker.use_extension:
+        fairseqs.repeat_ngram_blocker = GeneratedPrefixLoop(args.no_repeat_ngram_size)
+    sample = {"net_input": _batch(), "id": torch.arange(3),
+              "target": torch.randint(4, VOCAB, (3, 4), generator=torch.Generator().manual_seed(5))}
+    forced = {"prefix_tokens": sample["target"][:, : args.prefix_size]} if args.prefix_size else {}  # as generate.py
+    torch.manual_seed(3)  # sampling draws from torch's generator
+    expected = fairseqs.generate([net], sample, bos_token=dictionary.bos(), **forced)
+    torch.manual_seed(3)
+    got = ours.generate([net], sample, **forced)
+    assert len(got) == len(expected) == 3
+    for hypotheses, our_hypotheses in zip(expected, got):
+        assert len(our_hypotheses) == len(hypotheses) >= args.nbest
+        for a, b in zip(hypotheses, our_hypotheses):
             assert torch.equal(a["tokens"], b["tokens"])
             assert torch.equal(a["positional_scores"], b["positional_scores"])
             assert float(a["score"]) == float(b["score"])
+    assert {(e.image_layers, e.text_layers, e.decoder_layers()) for e in ours.last_example_layers} == {(6, 6, 6.0)}
 
 
 def test_encoder_decisions_are_per_sample(model):
