@@ -113,6 +113,10 @@ class CaptionTask(OFATask):
         return [self.caption_text(hypos[0]["tokens"]) for hypos in hypotheses]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
+        for name, flag, neutral in (("nbest", "--nbest", 1), ("prefix_size", "--prefix-size", 0)):
+            if getattr(generation_cfg, name, neutral) != neutral:
+                raise ConfigError(f"{flag} cannot apply to the evaluation: it scores each row's best caption, "
+                                  f"generated from no forced prefix (fairseq-generate honours {flag})")
         mode = (self.cfg.exit_verify, self.cfg.exit_verify_draft)  # which generator the options ask for
         if self._evaluation_generator is None or self._evaluation_generator[0] != mode:
             self._evaluation_generator = (mode, self.build_generator(models, generation_cfg))

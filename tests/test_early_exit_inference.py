@@ -173,6 +173,30 @@ def test_exits_off_equal_fairseq_under_its_generation_options(model, options, ex
     assert {(e.image_layers, e.text_layers, e.decoder_layers()) for e in ours.last_example_layers} == {(6, 6, 6.0)}
 
 
+@pytest.mark.parametrize("option, message", [
+    ({"score_reference": True}, "--score-reference would score with fairseq's SequenceScorer"),
+    ({"print_alignment": "hard"}, "--print-alignment needs fairseq's alignment generator"),
+])
+def test_generation_options_that_would_bypass_the_exits_are_refused(model, option, message):
+    """fairseq builds its scorer or alignment generator for these, and no exit would run."""
+    net, dictionary = model
+    task = CaptionTask(CaptionConfig(decoder_exit_threshold=0.9), SimpleNamespace(dictionary=dictionary))
+    with pytest.raises(ConfigError, match=message):
+        task.build_generator([net], dataclasses.replace(GenerationConfig(), **option))
+
+
+@pytest.mark.parametrize("option, flag", [({"nbest": 3}, "--nbest"), ({"prefix_size": 2}, "--prefix-size")])
+def test_caption_evaluation_refuses_what_it_cannot_honour(model, option, flag):
+    """The evaluation scores each row's best caption from no forced prefix: --nbest and
+    --prefix-size (which fairseq-generate honours) would change nothing there."""
+    net, dictionary = model
+    task = CaptionTask(CaptionConfig(), SimpleNamespace(dictionary=dictionary))
+    sample = {"net_input": _batch(), "id": torch.arange(3), "uniq_ids": ["a", "b", "c"],
+              "raw_references": [["x"]] * 3}
+    with pytest.raises(ConfigError, match=f"{flag} cannot apply to the evaluation"):
+        task.evaluation_records([net], sample, dataclasses.replace(GenerationConfig(beam=2, max_len_b=3), **option))
+
+
 def test_encoder_decisions_are_per_sample(model):
     net, _ = model
     net_input = _batch(batch=4)
