@@ -305,6 +305,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     # as fairseq-generate does: the task from the command line, its unset settings from the checkpoint
     task = tasks.setup_task(cfg.task)
     task.exit_policy()  # validate the exit options before any work
+    task.check_evaluation_options(cfg.generation)
     try:
         models, _ = checkpoint_utils.load_model_ensemble(
             utils.split_paths(cfg.common_eval.path), arg_overrides=ast.literal_eval(cfg.common_eval.model_overrides),

@@ -28,7 +28,7 @@ from ofa_mue.data.text import strip_punctuation
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import ConfigError
 
-from .ofa_task import OFAConfig, OFATask
+from .ofa_task import OFAConfig, OFATask, refuse_generation_options
 
 DEFAULT_GENERATION = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
 
@@ -112,11 +112,13 @@ class CaptionTask(OFATask):
         hypotheses = generator.generate(models, sample, **kwargs)
         return [self.caption_text(hypos[0]["tokens"]) for hypos in hypotheses]
 
+    def check_evaluation_options(self, generation_cfg: Any) -> None:
+        """The evaluation scores each row's best caption, generated from no forced prefix."""
+        refuse_generation_options(generation_cfg, {"nbest": ("--nbest", 1), "prefix_size": ("--prefix-size", 0)},
+                                  "cannot apply to the evaluation: it scores each row's best caption, generated from "
+                                  "no forced prefix (fairseq-generate honours both)")
+
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
-        for name, flag, neutral in (("nbest", "--nbest", 1), ("prefix_size", "--prefix-size", 0)):
-            if getattr(generation_cfg, name, neutral) != neutral:
-                raise ConfigError(f"{flag} cannot apply to the evaluation: it scores each row's best caption, "
-                                  f"generated from no forced prefix (fairseq-generate honours {flag})")
         mode = (self.cfg.exit_verify, self.cfg.exit_verify_draft)  # which generator the options ask for
         if self._evaluation_generator is None or self._evaluation_generator[0] != mode:
             self._evaluation_generator = (mode, self.build_generator(models, generation_cfg))

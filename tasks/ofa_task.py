@@ -176,6 +176,15 @@ def refuse_unused_exit_options(cfg: OFAConfig) -> None:
                           f"its own rule (--image/--text-exit-threshold give it MuE's encoder exits)")
 
 
+def refuse_generation_options(generation_cfg: Any, options: Dict[str, Tuple[str, Any]], reason: str) -> None:
+    """A :class:`ConfigError` naming every option of ``options`` (``{field: (flag, the value that
+    changes nothing)}``) that ``generation_cfg`` (fairseq's generation settings) sets, then ``reason``."""
+    given = [flag for name, (flag, neutral) in options.items()
+             if getattr(generation_cfg, name, neutral) not in (neutral, None)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} {reason}")
+
+
 class OFATask(FairseqTask):
     """Base of the OFA tasks: loads the vocabulary and builds datasets of ``{split}.tsv``."""
 
@@ -297,6 +306,10 @@ class OFATask(FairseqTask):
             extra["draft_tokens"] = self.cfg.exit_verify_draft
         return super().build_generator(models, args, seq_gen_cls=seq_gen_cls or EarlyExitSequenceGenerator,
                                        extra_gen_cls_kwargs=extra, **kwargs)
+
+    def check_evaluation_options(self, generation_cfg: Any) -> None:
+        """Refuse the generation options this task's evaluation (``python -m ofa_mue.evaluate``,
+        calibrate, sweep, reproduce) cannot honour; called once, before the checkpoint loads."""
 
     def build_bpe(self, args):
         """The task's own GPT-2 BPE, so ``fairseq-generate`` prints text rather than BPE ids."""

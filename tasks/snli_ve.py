@@ -35,7 +35,7 @@ from ofa_mue.data.snli_ve_dataset import (
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import ConfigError
 
-from .ofa_task import OFAConfig, OFATask
+from .ofa_task import OFAConfig, OFATask, refuse_generation_options
 
 logger = logging.getLogger(__name__)
 
@@ -86,18 +86,6 @@ returns, each with its flag and the value that changes nothing. SNLI-VE scores i
 answers teacher-forced (as OFA evaluates it), so it cannot honour them."""
 
 
-def refuse_unscored_generation_options(generation_cfg: Any) -> None:
-    """A :class:`ConfigError` naming every option of :data:`UNSCORED_GENERATION_OPTIONS` that
-    ``generation_cfg`` (fairseq's generation settings; ``None``: nothing given) sets."""
-    if generation_cfg is None:
-        return
-    given = [flag for name, (flag, neutral) in UNSCORED_GENERATION_OPTIONS.items()
-             if getattr(generation_cfg, name, neutral) not in (neutral, None)]
-    if given:
-        raise ConfigError(f"{', '.join(given)} cannot apply to snli_ve: it scores its three answers (yes / no / "
-                          f"maybe) teacher-forced, as OFA evaluates it, and returns the best one")
-
-
 @register_task("snli_ve", dataclass=SnliVeConfig)
 class SnliVeTask(OFATask):
     """SNLI-VE: premise + hypothesis + image -> yes / no / maybe."""
@@ -126,9 +114,15 @@ class SnliVeTask(OFATask):
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
         """The generator ``fairseq-generate`` passes to :meth:`inference_step`; generation options
-        the scoring cannot honour are refused (:func:`refuse_unscored_generation_options`)."""
-        refuse_unscored_generation_options(args)
+        the scoring cannot honour are refused (:data:`UNSCORED_GENERATION_OPTIONS`)."""
+        self.check_evaluation_options(args)
         return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
+
+    def check_evaluation_options(self, generation_cfg: Any) -> None:
+        """The three answers are scored: :data:`UNSCORED_GENERATION_OPTIONS` are refused."""
+        refuse_generation_options(generation_cfg, UNSCORED_GENERATION_OPTIONS,
+                                  "cannot apply to snli_ve: it scores its three answers (yes / no / maybe) "
+                                  "teacher-forced, as OFA evaluates it, and returns the best one")
 
     def check_exit_verify(self) -> None:
         """``--exit-verify`` verifies generated tokens; SNLI-VE generates none."""
@@ -209,7 +203,6 @@ class SnliVeTask(OFATask):
         return [ANSWERS[i] for i in best]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
-        refuse_unscored_generation_options(generation_cfg)
         session = self.exit_session(models[0], sample)
         token_scores, scored, exit_layers = self.score_tokens(models[0], sample, session)
         predictions = [ANSWERS[i] for i in token_scores.sum(-1).argmax(-1).tolist()]

@@ -188,13 +188,13 @@ def test_generation_options_that_would_bypass_the_exits_are_refused(model, optio
 @pytest.mark.parametrize("option, flag", [({"nbest": 3}, "--nbest"), ({"prefix_size": 2}, "--prefix-size")])
 def test_caption_evaluation_refuses_what_it_cannot_honour(model, option, flag):
     """The evaluation scores each row's best caption from no forced prefix: --nbest and
-    --prefix-size (which fairseq-generate honours) would change nothing there."""
-    net, dictionary = model
+    --prefix-size (which fairseq-generate honours) would change nothing there (python -m
+    ofa_mue.evaluate checks its options with the task before loading the checkpoint)."""
+    _, dictionary = model
     task = CaptionTask(CaptionConfig(), SimpleNamespace(dictionary=dictionary))
-    sample = {"net_input": _batch(), "id": torch.arange(3), "uniq_ids": ["a", "b", "c"],
-              "raw_references": [["x"]] * 3}
+    task.check_evaluation_options(GenerationConfig(beam=2, max_len_b=3))  # what the evaluation honours passes
     with pytest.raises(ConfigError, match=f"{flag} cannot apply to the evaluation"):
-        task.evaluation_records([net], sample, dataclasses.replace(GenerationConfig(beam=2, max_len_b=3), **option))
+        task.check_evaluation_options(dataclasses.replace(GenerationConfig(beam=2, max_len_b=3), **option))
 
 
 def test_encoder_decisions_are_per_sample(model):
