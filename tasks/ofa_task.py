@@ -220,19 +220,34 @@ class OFATask(FairseqTask):
     def max_positions(self):
         return self.cfg.max_source_positions, self.cfg.max_target_positions
 
+    def training_files(self) -> List[str]:
+        """The files the training split takes turns over, one per epoch, when ``--data`` is OFA's
+        comma-separated list (all but the last file; the only one, if there is one); empty for a folder."""
+        if not self.cfg.data or os.path.isdir(self.cfg.data):
+            return []
+        paths = self.cfg.data.split(",")
+        return paths[:-1] or paths
+
     def split_path(self, split: str, epoch: int = 1) -> str:
         """The TSV file that holds ``split`` (see the module docstring)."""
         if not self.cfg.data:
             raise ConfigError("no data given: pass the data folder or TSV files as --data (or the first argument)")
         if os.path.isdir(self.cfg.data):
             path = os.path.join(self.cfg.data, f"{split}.tsv")
+        elif split == "train":
+            train_paths = self.training_files()
+            path = train_paths[(epoch - 1) % len(train_paths)]
         else:
-            paths = self.cfg.data.split(",")
-            train_paths = paths[:-1] or paths
-            path = train_paths[(epoch - 1) % len(train_paths)] if split == "train" else paths[-1]
+            path = self.cfg.data.split(",")[-1]
         if not os.path.isfile(path):
             raise DataError(path, f"file for split '{split}' not found")
         return path
+
+    def has_sharded_data(self, split: str) -> bool:
+        """Whether the training split changes from epoch to epoch (several training files in OFA's
+        comma-separated ``--data``): fairseq-train then loads it again for every epoch, as OFA's
+        train.py does (fairseq's own test looks for ``os.pathsep``, ':', and would keep the first file)."""
+        return split == "train" and len(self.training_files()) > 1
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs: Any) -> None:
         path = self.split_path(split, epoch)
