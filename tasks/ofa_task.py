@@ -185,6 +185,16 @@ def refuse_generation_options(generation_cfg: Any, options: Dict[str, Tuple[str,
         raise ConfigError(f"{', '.join(given)} {reason}")
 
 
+def refuse_other_bpe(bpe: Any) -> None:
+    """A :class:`ConfigError` when ``--bpe`` (a name, or fairseq's BPE config with ``_name``) names
+    another encoding than GPT-2's: OFA's ``--bpe bert`` (its Chinese models) encodes text with BERT
+    word pieces and a Chinese prompt, which this project does not implement."""
+    name = getattr(bpe, "_name", bpe)
+    if name is not None and name != "gpt2":
+        raise ConfigError(f"--bpe {name} is not supported: ofa_mue encodes text with OFA's GPT-2 BPE (--bpe gpt2, "
+                          f"the default; files from --bpe-dir), not OFA's Chinese models' BERT word pieces")
+
+
 class OFATask(FairseqTask):
     """Base of the OFA tasks: loads the vocabulary and builds datasets of ``{split}.tsv``."""
 
@@ -326,8 +336,16 @@ class OFATask(FairseqTask):
         """Refuse the generation options this task's evaluation (``python -m ofa_mue.evaluate``,
         calibrate, sweep, reproduce) cannot honour; called once, before the checkpoint loads."""
 
+    def build_model(self, cfg, from_checkpoint: bool = False):
+        """fairseq's model, once the text encoding the command line (or checkpoint) names is known
+        to be this project's (:func:`refuse_other_bpe`)."""
+        refuse_other_bpe(getattr(cfg, "bpe", None))
+        return super().build_model(cfg, from_checkpoint)
+
     def build_bpe(self, args):
-        """The task's own GPT-2 BPE, so ``fairseq-generate`` prints text rather than BPE ids."""
+        """The task's own GPT-2 BPE, so ``fairseq-generate`` prints text rather than BPE ids
+        (another ``--bpe`` is refused: :func:`refuse_other_bpe`)."""
+        refuse_other_bpe(args)
         return self.vocab.bpe
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:

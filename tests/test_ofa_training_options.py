@@ -12,6 +12,7 @@ from fairseq import options, tasks
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
 from demo_training import train_in_process
+from ofa_mue.errors import ConfigError
 
 
 def snli_ve_rows(count: int, image_b64, prefix: str) -> List[List[str]]:
@@ -56,3 +57,32 @@ def test_one_training_file_is_loaded_once(tmp_path):
     for data in (str(tmp_path), f"{tmp_path / 'train.tsv'},{tmp_path / 'valid.tsv'}"):
         _, cfg = parse_training([data, "--task", "caption", "--arch", "ofa_tiny"])
         assert not tasks.setup_task(cfg.task).has_sharded_data("train")
+
+
+@pytest.mark.parametrize("task_name", ["caption", "snli_ve"])
+def test_bpe_other_than_gpt2_is_refused_in_training(tmp_path, task_name):
+    """OFA's ``--bpe bert`` (its Chinese models: BERT word pieces from --bpe-dir's vocab.txt and a
+    Chinese caption prompt) was accepted and ignored: the text was encoded with GPT-2's BPE."""
+    args, cfg = parse_training([str(tmp_path), "--task", task_name, "--arch", "ofa_demo", "--bpe", "bert"])
+    task = tasks.setup_task(cfg.task)
+    with pytest.raises(ConfigError, match="--bpe bert") as error:
+        task.build_model(cfg.model)
+    assert "\n" not in str(error.value)
+    args, cfg = parse_training([str(tmp_path), "--task", task_name, "--arch", "ofa_demo", "--bpe", "gpt2",
+                                "--patch-image-size", "16"])
+    tasks.setup_task(cfg.task).build_model(cfg.model)  # OFA's default: accepted
+
+
+def test_bpe_other_than_gpt2_is_refused_in_generation(tmp_path):
+    """fairseq-generate builds the task's BPE from ``--bpe``: only GPT-2's is this project's."""
+    def generation_config(*flags: str):
+        args = options.parse_args_and_arch(options.get_generation_parser(), [
+            str(tmp_path), "--user-dir", "ofa_mue", "--task", "caption", *flags])
+        return convert_namespace_to_omegaconf(args)
+
+    cfg = generation_config("--bpe", "bert")
+    task = tasks.setup_task(cfg.task)
+    with pytest.raises(ConfigError, match="--bpe bert"):
+        task.build_bpe(cfg.bpe)
+    for flags in ([], ["--bpe", "gpt2"]):
+        assert task.build_bpe(generation_config(*flags).bpe) is task.vocab.bpe
