@@ -94,6 +94,8 @@ class SnliVeTask(OFATask):
     SETTING_DEFAULTS = {**OFATask.SETTING_DEFAULTS, "add_caption": False, "prompt_type": "prev_output"}
 
     def __init__(self, cfg: SnliVeConfig, vocab: OFAVocabulary):
+        if cfg.prompt_type is not None and cfg.prompt_type not in PROMPT_TYPES:  # None: not resolved yet
+            raise ConfigError(f"--prompt-type must be one of {', '.join(PROMPT_TYPES)} (OFA's), got {cfg.prompt_type!r}")
         super().__init__(cfg, vocab)
         self.candidates = [tokens for _, tokens in answer_candidates(vocab)]
         self.answer_masks = candidate_answer_masks(answer_trie(vocab), self.candidates, len(vocab.dictionary))

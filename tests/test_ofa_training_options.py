@@ -86,3 +86,11 @@ def test_bpe_other_than_gpt2_is_refused_in_generation(tmp_path):
         task.build_bpe(cfg.bpe)
     for flags in ([], ["--bpe", "gpt2"]):
         assert task.build_bpe(generation_config(*flags).bpe) is task.vocab.bpe
+
+
+def test_an_unknown_prompt_type_is_a_one_line_error(tmp_path):
+    """OFA's --prompt-type takes none, src or prev_output; another value stopped fairseq-train with a
+    traceback (a ValueError from the dataset), now with one line naming the option, before any data load."""
+    _, cfg = parse_training([str(tmp_path), "--task", "snli_ve", "--arch", "ofa_demo", "--prompt-type", "prev"])
+    with pytest.raises(ConfigError, match=r"--prompt-type must be one of none, src, prev_output \(OFA's\), got 'prev'"):
+        tasks.setup_task(cfg.task)
