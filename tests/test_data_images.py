@@ -80,6 +80,13 @@ def _with_pixel(mode: str, size, value) -> Image.Image:
     return image
 
 
+def _with_transparent_colour(image: Image.Image) -> Image.Image:
+    """``image`` with the value of its pixel (1, 1) marked transparent (a PNG tRNS chunk, as
+    palette GIFs and PNGs often have): no alpha mode, only ``image.info["transparency"]``."""
+    image.info["transparency"] = image.getpixel((1, 1))
+    return image
+
+
 # (mode Pillow reads the cell back in, the image, its format, expected RGB at (1, 1))
 MODES = [
     ("1", _with_pixel("1", (4, 4), 1), "PNG", (255, 255, 255)),
@@ -96,6 +103,8 @@ MODES = [
     ("LA", Image.new("LA", (4, 4), (0, 0)), "PNG", (255, 255, 255)),
     ("LA", Image.new("LA", (4, 4), (0, 255)), "PNG", (0, 0, 0)),
     ("PA", _palette_image("PA"), "TIFF", (200, 30, 60)),
+    ("P", _with_transparent_colour(_palette_image("P")), "PNG", (255, 255, 255)),  # transparent: background
+    ("L", _with_transparent_colour(_with_pixel("L", (4, 4), 77)), "PNG", (255, 255, 255)),
 ]
 
 

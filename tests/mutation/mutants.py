@@ -59,6 +59,9 @@ SNLI_DATA = "tests/test_data_snli_ve.py::"
 EVAL_HABITS = "tests/test_ofa_eval_habits.py::"
 ARCHITECTURE = "tests/test_model_architecture.py::"
 SCST = "tests/test_scst.py::"
+TEXT = "tests/test_data_text.py::"
+IMAGES = "tests/test_data_images.py::"
+CAPTION_METRICS = "tests/test_caption_metrics.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -505,6 +508,80 @@ MUTANTS: Tuple[Mutant, ...] = (
               "sum(min(weight, ref[n].get(ngram, 0.0)) * ref[n].get(ngram, 0.0)",
               "sum(weight * ref[n].get(ngram, 0.0)"),),
         (f"{SCST}test_cider_d_equals_pycocoevalcap_when_document_frequencies_come_from_the_same_references",),
+    ),
+    Mutant(
+        "sentence_keeps_leading_punctuation",
+        "SNLI-VE's hypotheses and premises keep their leading ,.!?*#:;~ (OFA's pre_caption strips them): "
+        "another token sequence than OFA's checkpoints were fine-tuned on",
+        (Edit("data/text.py",
+              "    text = text.lower().lstrip(_LEADING_PUNCTUATION)\n",
+              "    text = text.lower()\n"),),
+        (f"{TEXT}test_normalize_sentence_follows_ofas_pre_caption[leading-punctuation]",
+         f"{TEXT}test_normalize_sentence_follows_ofas_pre_caption[leading-punctuation-run]"),
+    ),
+    Mutant(
+        "sentence_keeps_person_tag",
+        "the <person> tag of SNLI-VE's sentences is encoded as written instead of as the word person "
+        "(OFA's pre_caption)",
+        (Edit("data/text.py", '.replace("<person>", "person")', ""),),
+        (f"{TEXT}test_normalize_sentence_follows_ofas_pre_caption[person-tag]",),
+    ),
+    Mutant(
+        "sentence_words_counted_before_collapsing_spaces",
+        "runs of whitespace (those hyphens and slashes leave included) are not collapsed: each extra space "
+        "counts as an empty word, so --max-src-length keeps fewer real words than OFA",
+        (Edit("data/text.py",
+              '    text = re.sub(r"\\s{2,}", " ", text).rstrip("\\n").strip(" ")\n',
+              '    text = text.rstrip("\\n").strip(" ")\n'),),
+        (f"{TEXT}test_normalize_sentence_follows_ofas_pre_caption[runs-left-by-hyphens]",
+         f"{TEXT}test_normalize_sentence_follows_ofas_pre_caption[whitespace-runs]",
+         f"{TEXT}test_words_are_counted_after_the_clean_up"),
+    ),
+    Mutant(
+        "transparent_colour_not_composited",
+        "a palette or grey image whose transparency is a colour key (PNG tRNS, GIF) rather than an alpha "
+        "mode is converted as if opaque: its transparent pixels show the keyed colour, not the white "
+        "background",
+        (Edit("data/images.py",
+              '    if image.mode in ALPHA_MODES or "transparency" in image.info:\n',
+              "    if image.mode in ALPHA_MODES:\n"),),
+        (f"{IMAGES}test_every_pillow_mode_becomes_the_rgb_picture_it_shows[P-14]",
+         f"{IMAGES}test_every_pillow_mode_becomes_the_rgb_picture_it_shows[L-15]"),
+    ),
+    Mutant(
+        "bleu_keys_mislabelled",
+        "the caption metrics' BLEU scores under the wrong keys (BLEU-4 reported as bleu1, ...)",
+        (Edit("ofa_mue/caption_metrics.py",
+              "enumerate(bleu, start=1)",
+              "enumerate(reversed(bleu), start=1)"),),
+        (f"{CAPTION_METRICS}test_bleu_keys_hold_their_own_n_gram_order",),
+    ),
+    Mutant(
+        "captions_scored_untokenised",
+        "predicted captions scored as written, without the PTB tokenizer the references go through: a "
+        "capital letter or a full stop costs the caption its n-gram matches",
+        (Edit("ofa_mue/caption_metrics.py",
+              "    refs, hyps = _tokenize(references), _tokenize([[p] for p in predictions])\n",
+              "    refs, hyps = _tokenize(references), {i: [p] for i, p in enumerate(predictions)}\n"),),
+        (f"{CAPTION_METRICS}test_predictions_are_tokenised_as_the_references_are",),
+    ),
+    Mutant(
+        "rouge_l_candidate_and_reference_swapped",
+        "ROUGE-L computed with candidates and references swapped: precision and recall trade places in its "
+        "recall-weighted F-measure (silent when each image has one reference)",
+        (Edit("ofa_mue/caption_metrics.py",
+              'results["rouge_l"] = float(Rouge().compute_score(refs, hyps)[0])',
+              'results["rouge_l"] = float(Rouge().compute_score(hyps, refs)[0])'),),
+        (f"{CAPTION_METRICS}test_rouge_l_is_the_candidates_lcs_f_measure_against_the_references",),
+    ),
+    Mutant(
+        "per_example_rouge_against_references",
+        "the per-example ROUGE-L of the consistency loss taken against the references instead of the full "
+        "model's caption (the anchor): a caption unlike the full model's counts as consistent",
+        (Edit("ofa_mue/caption_metrics.py",
+              "rouge.calc_score(hypotheses[i], self.anchors[i])",
+              "rouge.calc_score(hypotheses[i], self.references[i])"),),
+        (f"{CAPTION_METRICS}test_per_example_rouge_l_is_against_the_anchor_caption_not_the_references",),
     ),
 )
 

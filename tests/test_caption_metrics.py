@@ -1,0 +1,53 @@
+"""COCO caption metrics (:mod:`ofa_mue.caption_metrics`) against values worked out by hand:
+each key holds its own metric, predictions are tokenised as the references are, and the
+per-example ROUGE-L is taken against the anchor caption, not the references."""
+from __future__ import annotations
+
+import pytest
+
+from ofa_mue.caption_metrics import CaptionScorer, caption_metrics
+
+REFERENCE = "a red circle on a white background"
+
+
+def test_bleu_keys_hold_their_own_n_gram_order():
+    # 7 words each; matching 1-grams 6/7, 2-grams 4/6, 3-grams 3/5, 4-grams 2/4; no brevity penalty.
+    metrics = caption_metrics(["a red circle on a black background"], [[REFERENCE]], quick=True)
+    precisions = [6 / 7, 4 / 6, 3 / 5, 2 / 4]
+    for n in range(1, 5):
+        geometric_mean = 1.0
+        for p in precisions[:n]:
+            geometric_mean *= p
+        assert metrics[f"bleu{n}"] == pytest.approx(geometric_mean ** (1 / n), abs=1e-6), f"bleu{n}"
+
+
+def test_predictions_are_tokenised_as_the_references_are():
+    """The PTB tokenizer lower-cases and drops punctuation on both sides: a prediction written
+    with capitals and punctuation scores as its plain form."""
+    references = [[REFERENCE], ["two blue stars", "a pair of blue stars"]]
+    plain = caption_metrics(["a red circle on a black background", "two blue stars"], references, quick=True)
+    written = caption_metrics(["A red circle, on a BLACK background.", "Two blue stars!"], references, quick=True)
+    assert written == pytest.approx(plain, abs=1e-12)
+    assert plain["bleu1"] == pytest.approx(9 / 10, abs=1e-6)  # 9 of the 10 words match
+
+
+def test_rouge_l_is_the_candidates_lcs_f_measure_against_the_references():
+    # "a red circle" against the 7-word reference: LCS 3, precision 3/3, recall 3/7, beta 1.2
+    # (pycocoevalcap's); the second caption equals its reference (1.0). Swapping candidate and
+    # reference would swap precision and recall.
+    metrics = caption_metrics(["a red circle", "two blue stars"], [[REFERENCE], ["two blue stars"]])
+    precision, recall, beta = 1.0, 3 / 7, 1.2
+    first = (1 + beta ** 2) * precision * recall / (recall + beta ** 2 * precision)
+    assert metrics["rouge_l"] == pytest.approx((first + 1.0) / 2, abs=1e-9)
+    assert set(metrics) >= {"bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rouge_l", "cider"}
+    quick = caption_metrics(["a red circle", "two blue stars"], [[REFERENCE], ["two blue stars"]], quick=True)
+    assert quick["cider"] == pytest.approx(metrics["cider"]) and quick["bleu4"] == pytest.approx(metrics["bleu4"])
+
+
+def test_per_example_rouge_l_is_against_the_anchor_caption_not_the_references():
+    scorer = CaptionScorer([["a red circle"], ["two blue stars"]], anchors=["a red square", "two blue stars"])
+    like_anchor = scorer(["a red square", "two blue stars"])
+    assert like_anchor["rouge_l_full"] == [1.0, 1.0]
+    like_reference = scorer(["a red circle", "two blue stars"])
+    assert like_reference["rouge_l_full"][0] == pytest.approx(2 / 3)  # LCS "a red" of 3 words each
+    assert like_reference["cider"][0] > like_anchor["cider"][0]  # CIDEr-D is against the references
