@@ -62,6 +62,7 @@ SCST = "tests/test_scst.py::"
 TEXT = "tests/test_data_text.py::"
 IMAGES = "tests/test_data_images.py::"
 CAPTION_METRICS = "tests/test_caption_metrics.py::"
+SATURATION = "tests/test_saturation.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -582,6 +583,33 @@ MUTANTS: Tuple[Mutant, ...] = (
               "rouge.calc_score(hypotheses[i], self.anchors[i])",
               "rouge.calc_score(hypotheses[i], self.references[i])"),),
         (f"{CAPTION_METRICS}test_per_example_rouge_l_is_against_the_anchor_caption_not_the_references",),
+    ),
+    Mutant(
+        "joint_encoder_streams_misplaced",
+        "Figure 3 on OFA's joint encoder with the image stream's length taken as the text's: each stream "
+        "measured on the other's positions (or part of them)",
+        (Edit("ofa_mue/saturation.py",
+              "image_length = x_in.size(1) - self._text_length",
+              "image_length = self._text_length"),),
+        (f"{SATURATION}test_joint_encoder_is_measured_on_each_streams_own_positions",),
+    ),
+    Mutant(
+        "imageless_samples_in_figure3",
+        "samples without an image (patch mask off) measured on their all-padding image stream: a cosine "
+        "similarity of 0 each, dragging Figure 3's image panel down",
+        (Edit("ofa_mue/saturation.py",
+              "        if padding is not None:  # a sample without this stream (no image) has nothing to measure\n"
+              "            similarity = similarity[~padding.all(dim=1)]\n",
+              ""),),
+        (f"{SATURATION}test_samples_without_an_image_have_no_image_similarity",),
+    ),
+    Mutant(
+        "figure3_layers_numbered_from_zero",
+        "Figure 3's rows and x axis number layers from 0 while every other table counts from 1",
+        (Edit("ofa_mue/saturation.py",
+              'rows.append({"part": part, "layer": index + 1,',
+              'rows.append({"part": part, "layer": index,'),),
+        (f"{SATURATION}test_similarity_rows_number_layers_from_one_and_give_population_statistics",),
     ),
 )
 
