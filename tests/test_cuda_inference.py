@@ -85,7 +85,8 @@ def _assert_same(cpu_result, gpu_result) -> None:
     for want, have in zip(cpu_hypotheses, gpu_hypotheses, strict=True):
         for a, b in zip(want, have, strict=True):
             assert torch.equal(a["tokens"], b["tokens"].cpu())
-            torch.testing.assert_close(a["positional_scores"], b["positional_scores"].cpu(), atol=1e-9, rtol=1e-9)
+            # the generator's scores are float32 whatever the model's precision
+            torch.testing.assert_close(a["positional_scores"], b["positional_scores"].cpu(), atol=1e-5, rtol=1e-5)
 
 
 def test_exits_off_on_the_gpu_equal_fairseqs_generator(models):
