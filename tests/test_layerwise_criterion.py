@@ -166,3 +166,43 @@ def test_drop_worst_leaves_out_each_layers_worst_tokens_in_training_only(model, 
     criterion.set_num_updates(4)
     criterion.eval()  # validation scores every token, as OFA's
     assert criterion(model, batch)[1] == ntokens
+
+
+def test_logged_layer_accuracies_and_losses_have_their_own_denominators(model, dictionary):
+    """``acc_layer{i}``: layer i's share of target tokens predicted right (%), from its own
+    logits; ``loss_layer{i}``: per sentence with --sentence-avg, per kept token when
+    --drop-worst-ratio leaves tokens out (the denominators of OFA's ``loss``)."""
+    batch = tiny_batch(dictionary)
+    model.eval()
+    scored = batch["target"].ne(model.decoder.padding_idx)
+    with torch.no_grad():
+        _, extra = model(**batch["net_input"], return_layer_states=True)
+    # targets the first layer predicts (the untrained model's layers would all score 0%)
+    first_layer = model.decoder.hidden_to_logits(extra["layer_states"][0]).argmax(-1)
+    batch["target"] = batch["target"].masked_scatter(scored, first_layer[scored])
+    accuracies = [100.0 * model.decoder.hidden_to_logits(state)[scored].argmax(-1).eq(batch["target"][scored])
+                  .float().mean().item() for state in extra["layer_states"]]
+    assert len(set(accuracies)) > 1  # the layers differ, so a layer's value cannot stand in for another's
+
+    def logged(criterion):
+        _, _, log = criterion(model, batch)
+        with metrics.aggregate() as aggregated:
+            LayerwiseLabelSmoothedCrossEntropy.reduce_metrics([log, log])
+            return log, aggregated.get_smoothed_values()
+
+    log, values = logged(LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, sentence_avg=True))
+    for layer in range(1, DECODER_LAYERS + 1):
+        assert values[f"acc_layer{layer}"] == pytest.approx(accuracies[layer - 1], abs=0.01)
+        per_sentence = log[f"loss_layer{layer}"].item() / batch["nsentences"] / math.log(2)
+        assert values[f"loss_layer{layer}"] == pytest.approx(per_sentence, abs=1e-3)
+
+    dropping = LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, drop_worst_ratio=0.5)
+    dropping.train()
+    dropping.set_num_updates(1)
+    log, values = logged(dropping)
+    kept = int(batch["ntokens"] * 0.5)
+    assert log["sample_size"] == kept < batch["ntokens"]
+    for layer in range(1, DECODER_LAYERS + 1):
+        per_kept_token = log[f"loss_layer{layer}"].item() / kept / math.log(2)
+        assert values[f"loss_layer{layer}"] == pytest.approx(per_kept_token, abs=1e-3)
+        assert values[f"acc_layer{layer}"] == pytest.approx(accuracies[layer - 1], abs=0.01)  # every token

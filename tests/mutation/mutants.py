@@ -611,6 +611,25 @@ MUTANTS: Tuple[Mutant, ...] = (
               'rows.append({"part": part, "layer": index,'),),
         (f"{SATURATION}test_similarity_rows_number_layers_from_one_and_give_population_statistics",),
     ),
+    Mutant(
+        "layer_losses_logged_per_token_always",
+        "the logged loss_layer{i} divided by the batch's tokens instead of the loss's own denominator: per "
+        "token under --sentence-avg, and too small while --drop-worst-ratio leaves tokens out, so it no "
+        "longer compares with OFA's logged loss",
+        (Edit("criterions/layerwise_cross_entropy.py",
+              '"loss_layer", kept, scale',
+              '"loss_layer", ntokens, scale'),),
+        (f"{LAYERWISE}test_logged_layer_accuracies_and_losses_have_their_own_denominators",),
+    ),
+    Mutant(
+        "layer_accuracies_over_kept_tokens",
+        "the logged acc_layer{i} divided by the sample size (sentences under --sentence-avg, kept tokens "
+        "under --drop-worst-ratio) although it counts right predictions over every target token",
+        (Edit("criterions/layerwise_cross_entropy.py",
+              '"acc_layer", ntokens, scale',
+              '"acc_layer", kept, scale'),),
+        (f"{LAYERWISE}test_logged_layer_accuracies_and_losses_have_their_own_denominators",),
+    ),
 )
 
 
