@@ -214,3 +214,22 @@ def test_unreadable_picture_is_one_line_naming_the_file(checkpoints, tmp_path):
     empty.mkdir()
     with pytest.raises(OFAMuEError, match="holds no picture files"):
         predict.main(["--path", checkpoints["caption"], "--image", str(empty), "--cpu"])
+
+
+def test_a_folder_gives_its_pictures_in_name_order_whatever_the_extensions_case(tmp_path):
+    """Cameras write PHOTO.JPG: an upper-case extension is a picture too; other files and
+    sub-folders are left out, and the pictures come in name order (the order of the output)."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name in ("c.png", "A.JPG", "b.Jpeg", "notes.txt", "README"):
+        (folder / name).write_bytes(b"")
+    (folder / "nested.png").mkdir()
+    single = tmp_path / "single.webp"
+    single.write_bytes(b"")
+    assert predict.image_files([str(folder), str(single)]) == [folder / "A.JPG", folder / "b.Jpeg",
+                                                                folder / "c.png", single]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OFAMuEError, match="folder holds no picture files"):
+        predict.image_files([str(tmp_path / "empty")])
+    with pytest.raises(OFAMuEError, match="no such file or folder"):
+        predict.image_files([str(tmp_path / "absent.png")])

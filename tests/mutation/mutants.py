@@ -630,6 +630,15 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"acc_layer", kept, scale'),),
         (f"{LAYERWISE}test_logged_layer_accuracies_and_losses_have_their_own_denominators",),
     ),
+    Mutant(
+        "picture_extensions_case_sensitive",
+        "python -m ofa_mue.predict on a folder matches extensions case-sensitively: a camera's PHOTO.JPG "
+        "is silently left out of the predictions",
+        (Edit("ofa_mue/predict.py",
+              "p.suffix.lower() in extensions",
+              "p.suffix in extensions"),),
+        ("tests/test_predict.py::test_a_folder_gives_its_pictures_in_name_order_whatever_the_extensions_case",),
+    ),
 )
 
 
