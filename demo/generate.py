@@ -14,6 +14,7 @@ or ``generate_demo_data(out_dir, seed=0, ...)`` from Python. Writes::
     bpe/{encoder.json,vocab.bpe,dict.txt}   small GPT-2-format byte-level BPE + fairseq dict
     meta/{caption,snli_ve}_{split}.jsonl    per row: scene, family, difficulty (not read by OFA)
     meta/grounding_train.jsonl       the same for the grounding statements
+    meta/arguments.json              the arguments the data is a function of (``--reuse`` checks them)
     README.md
 
 Sizes count TSV rows. Caption train has one row per reference like OFA's stage-1 file
@@ -36,7 +37,7 @@ from collections import Counter
 from typing import Optional, Sequence
 
 from .bpe import build_bpe
-from .language import (FAMILIES, GROUNDING_FAMILIES, LABELS, REFS_PER_IMAGE, make_captions,
+from .language import (FAMILIES, GROUNDING_FAMILIES, LABELS, MAX_CAPTION_WORDS, REFS_PER_IMAGE, make_captions,
                        make_example, premise_text)
 from .scenes import BACKGROUNDS, COLOURS, SHAPES, encode_image, render_scene, sample_scene
 
@@ -47,6 +48,7 @@ ANSWERS = {"entailment": "yes", "contradiction": "no", "neutral": "maybe"}
 LABEL_ORDER = tuple(LABELS.values())
 CAPTION_TRAIN_ROWS_PER_IMAGE = 2
 CAPTION_OBJECTS = (1, 2, 3)
+MAX_OBJECTS = 9  # one per cell of the 3x3 grid
 SPLITS = ("train", "valid", "test")
 TASKS = ("caption", "snli_ve")
 GROUNDING = "grounding"
@@ -54,6 +56,7 @@ GROUNDING_LABELS = ("entailment", "contradiction")
 DEFAULT_SIZES = {"train": 4000, "valid": 300, "test": 300}
 DEFAULT_IMAGE_SIZE = 48
 BPE_VOCAB_SIZE = 2000
+ARGUMENTS_FILE = os.path.join("meta", "arguments.json")
 
 
 def _rng(seed: int, *parts) -> random.Random:
@@ -76,13 +79,13 @@ def _check_field(text: str) -> str:
     return text
 
 
-def _caption_split(seed, split, rows, image_size, tick):
+def _caption_split(seed, split, rows, image_size, tick, objects: Sequence[int], max_words: int):
     """Rows of caption/<split>.tsv (+ train_scst rows for train), meta rows, corpus."""
     tsv, scst, meta, texts = [], [], [], []
     for i in range(_n_images("caption", split, rows)):
         rng = _rng(seed, "caption", split, i)
-        scene = sample_scene(rng, n_objects=CAPTION_OBJECTS)
-        refs = make_captions(scene, REFS_PER_IMAGE)
+        scene = sample_scene(rng, n_objects=objects)
+        refs = make_captions(scene, REFS_PER_IMAGE, max_words)
         b64 = encode_image(render_scene(scene, image_size))
         image_id = _image_id("caption", split, i)
         labels = ",".join(f"{o.colour} {o.shape}" for o in scene.objects)
@@ -168,10 +171,14 @@ def _bpe_corpus(caption_texts, snli_rows):
 def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train"],
                        valid: int = DEFAULT_SIZES["valid"], test: int = DEFAULT_SIZES["test"],
                        image_size: int = DEFAULT_IMAGE_SIZE, progress: bool = False,
-                       snli_families: Optional[Sequence[str]] = None, grounding: int = 0) -> dict:
+                       snli_families: Optional[Sequence[str]] = None, grounding: int = 0,
+                       caption_objects: Sequence[int] = CAPTION_OBJECTS,
+                       caption_words: int = MAX_CAPTION_WORDS) -> dict:
     """Generate the demo data set under ``out_dir``; returns a summary (counts) dict.
 
-    ``train``/``valid``/``test`` are TSV row counts per task. ``snli_families``: SNLI-VE
+    ``train``/``valid``/``test`` are TSV row counts per task. ``caption_objects``: the numbers
+    of objects a caption scene may hold (each equally likely); ``caption_words``: the longest
+    reference in words (= BPE tokens). ``snli_families``: SNLI-VE
     hypotheses of these families only (default: all; a diagnostic, e.g. ``["exists"]``).
     ``grounding``: rows of ``grounding/train.tsv`` (0: none), statements about scenes of
     their own (:data:`~ofa_mue.demo.language.GROUNDING_FAMILIES`). Same arguments give
@@ -187,6 +194,9 @@ def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train
         raise ValueError(f"image_size must be >= 32, got {image_size}")
     if grounding < 0:
         raise ValueError(f"grounding rows must be >= 0, got {grounding}")
+    caption_objects = tuple(sorted(set(caption_objects)))
+    if not caption_objects or not all(1 <= n <= MAX_OBJECTS for n in caption_objects):
+        raise ValueError(f"caption objects must be numbers from 1 to {MAX_OBJECTS}, got {list(caption_objects)}")
     for sub in ("caption", "snli_ve", "bpe", "meta") + ((GROUNDING,) if grounding else ()):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
 
@@ -197,12 +207,14 @@ def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train
         bar = tqdm(total=total, unit="img", desc="demo data", file=sys.stderr)
     tick = (lambda: bar.update(1)) if bar is not None else (lambda: None)
 
-    summary: dict = {"seed": seed, "image_size": image_size, "sizes": sizes,
-                     "caption": {}, "snli_ve": {}}
+    arguments = generation_arguments(seed, sizes, image_size, snli_families, grounding, caption_objects, caption_words)
+    summary: dict = {"seed": seed, "image_size": image_size, "sizes": sizes, "caption_objects": list(caption_objects),
+                     "caption_words": caption_words, "caption": {}, "snli_ve": {}}
     caption_texts, snli_all = [], []
     try:
         for split in SPLITS:
-            tsv, scst, meta, texts = _caption_split(seed, split, sizes[split], image_size, tick)
+            tsv, scst, meta, texts = _caption_split(seed, split, sizes[split], image_size, tick, caption_objects,
+                                                    caption_words)
             _write_tsv(os.path.join(out_dir, "caption", f"{split}.tsv"), tsv)
             _write_jsonl(os.path.join(out_dir, "meta", f"caption_{split}.jsonl"), meta)
             caption_texts += texts
@@ -238,9 +250,20 @@ def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train
                                os.path.join(out_dir, "bpe"), vocab_size=BPE_VOCAB_SIZE)
     words = sorted({w for t in caption_texts + [r[3] for r in snli_all] for w in t.split()})
     summary["words"] = len(words)
+    with open(os.path.join(out_dir, ARGUMENTS_FILE), "w", encoding="utf-8", newline="\n") as f:
+        json.dump(arguments, f, indent=1, sort_keys=True)
+        f.write("\n")
     with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8", newline="\n") as f:
         f.write(_readme(summary, words))
     return summary
+
+
+def generation_arguments(seed: int, sizes: dict, image_size: int, snli_families: Optional[Sequence[str]],
+                         grounding: int, caption_objects: Sequence[int], caption_words: int) -> dict:
+    """What a data set is a function of, as ``meta/arguments.json`` records it."""
+    return {"seed": seed, "sizes": dict(sizes), "image_size": image_size,
+            "snli_families": sorted(snli_families) if snli_families else None, "grounding": grounding,
+            "caption_objects": sorted(set(caption_objects)), "caption_words": caption_words}
 
 
 def _table(rows):
@@ -286,10 +309,10 @@ def _readme(s: dict, words: list[str]) -> str:
     return f"""# ofa-mue demo data (generated)
 
 Generated by `python -m ofa_mue.demo.generate --out <dir> --seed {s['seed']}
---train {sizes['train']} --valid {sizes['valid']} --test {sizes['test']} --image-size {s['image_size']}`.
+--train {sizes['train']} --valid {sizes['valid']} --test {sizes['test']} --image-size {s['image_size']}{_caption_flags(s)}`.
 Same arguments give byte-identical files. Synthetic: {s['image_size']}x{s['image_size']} PNG
 scenes of shapes ({', '.join(SHAPES)}) in {', '.join(COLOURS)}, small or big, each in
-its own cell of a 3x3 grid (1-3 per caption scene, 2-4 in SNLI-VE scenes), on a {', '.join(BACKGROUNDS)} background (plain or with a smooth
+its own cell of a 3x3 grid ({_counts(s['caption_objects'])} per caption scene, 2-4 in SNLI-VE scenes), on a {', '.join(BACKGROUNDS)} background (plain or with a smooth
 texture). All text is lower case without punctuation; every caption and every label is
 computed from the scene (logical forms evaluated on it), never drawn at random.
 
@@ -349,6 +372,47 @@ Words: {' '.join(words)}
 """
 
 
+def _counts(numbers: Sequence[int]) -> str:
+    """``[1, 2, 3]`` -> ``"1-3"``; ``[1, 3]`` -> ``"1, 3"``."""
+    contiguous = list(numbers) == list(range(numbers[0], numbers[-1] + 1))
+    return f"{numbers[0]}-{numbers[-1]}" if contiguous and len(numbers) > 1 else ", ".join(map(str, numbers))
+
+
+def _caption_flags(s: dict) -> str:
+    """The caption options of the command line, where they differ from the defaults."""
+    flags = ""
+    if tuple(s["caption_objects"]) != CAPTION_OBJECTS:
+        flags += f" --caption-objects {','.join(map(str, s['caption_objects']))}"
+    if s["caption_words"] != MAX_CAPTION_WORDS:
+        flags += f" --caption-words {s['caption_words']}"
+    return flags
+
+
+def _object_counts(text: str) -> list:
+    """``--caption-objects``: comma-separated whole numbers."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+
+
+def _reuse(parser: argparse.ArgumentParser, out_dir: str, wanted: dict) -> int:
+    """Keep ``out_dir``'s data if it was generated with ``wanted``; a parser error if not."""
+    path = os.path.join(out_dir, ARGUMENTS_FILE)
+    if not os.path.isfile(path):
+        parser.error(f"{out_dir} holds demo data without {ARGUMENTS_FILE} (generated by an older version): "
+                     f"delete it to regenerate")
+    with open(path, encoding="utf-8") as f:
+        stored = json.load(f)
+    differing = [f"{key} {stored.get(key)!r} there, {value!r} asked" for key, value in wanted.items()
+                 if stored.get(key) != value]
+    if differing:
+        parser.error(f"{out_dir} holds demo data generated with other arguments ({'; '.join(differing)}): "
+                     f"delete it to regenerate, or give another --out")
+    print(f"reusing {out_dir} (same arguments; delete it to regenerate)")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ofa_mue.demo.generate",
                                 description="Generate the synthetic ofa-mue demo data set.")
@@ -364,14 +428,28 @@ def main(argv=None) -> int:
     p.add_argument("--grounding", type=int, default=0, metavar="ROWS",
                    help="rows of grounding/train.tsv, statements of the grounding stage, image-text matching (\"there is a "
                         "<colour> shape\") on scenes of their own; 0: none [0]")
+    p.add_argument("--caption-objects", type=_object_counts, default=list(CAPTION_OBJECTS), metavar="N,N,...",
+                   help=f"numbers of objects a caption scene may hold, each equally likely (1 to {MAX_OBJECTS}) "
+                        f"[{','.join(map(str, CAPTION_OBJECTS))}]")
+    p.add_argument("--caption-words", type=int, default=MAX_CAPTION_WORDS, metavar="N",
+                   help=f"longest caption reference in words, which are BPE tokens here: train with --max-tgt-length N "
+                        f"and generate with --max-len-b N [{MAX_CAPTION_WORDS}]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep the data already in --out if it was generated with these same arguments "
+                        "(meta/arguments.json); stop with an error if with others")
     a = p.parse_args(argv)
     families = [name.strip() for name in a.snli_families.split(",")] if a.snli_families else None
+    if a.reuse and os.path.isfile(os.path.join(a.out, "README.md")):
+        wanted = generation_arguments(a.seed, {"train": a.train, "valid": a.valid, "test": a.test}, a.image_size,
+                                      families, a.grounding, a.caption_objects, a.caption_words)
+        return _reuse(p, a.out, wanted)
     start = time.time()
     try:
         s = generate_demo_data(a.out, seed=a.seed, train=a.train, valid=a.valid, test=a.test,
                                image_size=a.image_size, progress=not a.no_progress, snli_families=families,
-                               grounding=a.grounding)
+                               grounding=a.grounding, caption_objects=a.caption_objects,
+                               caption_words=a.caption_words)
     except ValueError as error:
         p.error(str(error))
     print(f"demo data in {a.out} ({time.time() - start:.1f} s, seed {a.seed}, "

@@ -181,8 +181,9 @@ def caption_positions(scene: Scene) -> str:
     return _join([f"{_object_words(o, False)} {CELL_PHRASES[o.cell]}" for o in scene.objects])
 
 
-def make_captions(scene: Scene, k: int = REFS_PER_IMAGE) -> list[str]:
-    """``k`` distinct references of a scene without hidden cells (the first ``k`` fitting forms)."""
+def make_captions(scene: Scene, k: int = REFS_PER_IMAGE, max_words: int = MAX_CAPTION_WORDS) -> list[str]:
+    """``k`` distinct references of a scene without hidden cells: the first ``k`` forms of at
+    most ``max_words`` words (a ValueError when fewer fit)."""
     if scene.hidden:
         raise ValueError("captions describe scenes without hidden cells")
     plain, grouped = caption_list(scene), caption_grouped(scene)
@@ -192,10 +193,11 @@ def make_captions(scene: Scene, k: int = REFS_PER_IMAGE) -> list[str]:
              f"an image of {grouped}", f"a picture of {grouped} {background}"]
     out: list[str] = []
     for text in forms:
-        if text not in out and len(text.split()) <= MAX_CAPTION_WORDS:
+        if text not in out and len(text.split()) <= max_words:
             out.append(text)
     if len(out) < k:
-        raise AssertionError(f"only {len(out)} captions fit for {scene.to_json()}")
+        raise ValueError(f"only {len(out)} of {k} references of a scene of {len(scene.objects)} objects fit in "
+                         f"{max_words} words: allow longer captions (--caption-words)")
     return out[:k]
 
 

@@ -25,7 +25,9 @@
 # Environment variables [defaults]: DEMO_SEEDS [1],
 # DEMO_DATA [demo_data], DEMO_CHECKPOINTS [checkpoints/demo], DEMO_RESULTS [results/demo],
 # DEMO_TRAIN_ROWS [12000], DEMO_VALID_ROWS [500] (the calibration split, both tasks),
-# DEMO_TEST_ROWS [300], DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
+# DEMO_TEST_ROWS [300], DEMO_CAPTION_OBJECTS [1,2,3] (the numbers of objects a caption scene may
+# hold), DEMO_CAPTION_WORDS [15] (the longest caption reference; captions train and generate
+# with one token more), DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
 # DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [2000; 0: no question stage; its
 # held-out accuracies go to $DEMO_RESULTS/seed*/questions.json and the summary],
 # DEMO_QUESTION_KINDS [where,what,exists,region,count,relation: python -m
@@ -59,6 +61,10 @@ TEST_ROWS="${DEMO_TEST_ROWS:-300}"
 PRETRAIN_UPDATES="${DEMO_PRETRAIN_UPDATES:-800}"
 SNLI_UPDATES="${DEMO_SNLI_UPDATES:-700}"
 CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-400}"
+CAPTION_OBJECTS="${DEMO_CAPTION_OBJECTS:-1,2,3}"
+CAPTION_WORDS="${DEMO_CAPTION_WORDS:-15}"
+[[ "$CAPTION_WORDS" =~ ^[1-9][0-9]*$ ]] || { echo "error: DEMO_CAPTION_WORDS must be a positive whole number, got '$CAPTION_WORDS'" >&2; exit 2; }
+CAPTION_LENGTH=$((CAPTION_WORDS + 1))  # tokens: every demo word is one BPE token, then </s>
 QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-2000}"
 [[ "$QUESTION_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a whole number >= 0 (no leading zeros), got '$QUESTION_UPDATES'" >&2; exit 2; }
 QUESTION_KINDS="${DEMO_QUESTION_KINDS:-where,what,exists,region,count,relation}"
@@ -94,12 +100,10 @@ logged() {
 }
 
 step "demo data in $DATA"
-if [[ ! -f "$DATA/README.md" ]]; then
-  "$PY" -m ofa_mue.demo.generate --out "$DATA" --train "$TRAIN_ROWS" --valid "$VALID_ROWS" --test "$TEST_ROWS" \
-    --image-size "$IMAGE_SIZE" ${DEMO_SNLI_FAMILIES:+--snli-families "$DEMO_SNLI_FAMILIES"}
-else
-  echo "reusing $DATA (delete it to regenerate)"
-fi
+# --reuse: data already in $DATA is kept if it was generated with these arguments, refused if not
+"$PY" -m ofa_mue.demo.generate --out "$DATA" --reuse --train "$TRAIN_ROWS" --valid "$VALID_ROWS" --test "$TEST_ROWS" \
+  --image-size "$IMAGE_SIZE" --caption-objects "$CAPTION_OBJECTS" --caption-words "$CAPTION_WORDS" \
+  ${DEMO_SNLI_FAMILIES:+--snli-families "$DEMO_SNLI_FAMILIES"}
 
 VOCAB=(--bpe-dir "$DATA/bpe" --code-dict-size 0 --num-bins 0)
 # MuE fine-tuning: modality-decomposed encoder, task loss on every decoder layer. Captions
@@ -117,7 +121,7 @@ train() {
     --save-dir "$SEED_CKPT/$task" --no-epoch-checkpoints --disable-validation --num-workers 0 --cpu \
     --seed "$SEED" --log-format simple --log-interval 100 "$@"
 }
-train_caption() { train caption "$CAPTION_UPDATES" "$SEED_CKPT/pretrained.pt" --max-tgt-length 16; }
+train_caption() { train caption "$CAPTION_UPDATES" "$SEED_CKPT/pretrained.pt" --max-tgt-length "$CAPTION_LENGTH"; }
 train_snli() {
   local init="$SEED_CKPT/caption/checkpoint_last.pt"
   if (( QUESTION_UPDATES > 0 )); then
@@ -136,7 +140,7 @@ snli() {
 # Captions: OFA's beam search, and the paper's decaying decoder threshold (beta 0.95, tau 1).
 caption() {
   "$PY" -m "$1" "$DATA/caption" --path "$SEED_CKPT/caption/checkpoint_last.pt" --task caption "${VOCAB[@]}" \
-    --batch-size 100 --cpu --beam 5 --max-len-b 16 --no-repeat-ngram-size 3 \
+    --batch-size 100 --cpu --beam 5 --max-len-b "$CAPTION_LENGTH" --no-repeat-ngram-size 3 \
     --decoder-exit-beta 0.95 --decoder-exit-tau 1 "${@:2}"
 }
 # Calibration on valid (a profile per seed), then on test: python -m ofa_mue.reproduce (full

@@ -65,7 +65,7 @@ def test_same_seed_gives_identical_files(demo, tmp_path):
     out, _ = demo
     generate_demo_data(tmp_path / "again", seed=0, **SIZES)
     first, second = _digests(out), _digests(tmp_path / "again")
-    assert len(first) == 17
+    assert len(first) == 18  # 17 data files and meta/arguments.json
     assert first == second
     generate_demo_data(tmp_path / "other", seed=1, **SIZES)
     other = _digests(tmp_path / "other")
@@ -555,3 +555,47 @@ def test_grounding_statements_look_up_one_colour_with_computed_labels(demo, tmp_
     assert "grounding     6 rows" in capsys.readouterr().out
     with pytest.raises(ValueError, match="grounding rows must be >= 0"):
         generate_demo_data(tmp_path / "bad", grounding=-1)
+
+
+def test_caption_scenes_hold_the_asked_numbers_of_objects_in_references_of_the_asked_length(demo, tmp_path):
+    """``--caption-objects 4,5 --caption-words 22``: every caption scene holds 4 or 5 objects
+    (both occur), every reference fits in 22 words, SNLI-VE is untouched, and the data's README
+    names the options; references that cannot fit are refused by the option's name."""
+    root, _ = demo
+    out = tmp_path / "more"
+    generate_demo_data(out, seed=0, caption_objects=(5, 4), caption_words=22, **SIZES)
+    counts = set()
+    for split in SPLITS:
+        for meta in _jsonl(out / "meta" / f"caption_{split}.jsonl"):
+            counts.add(meta["n_objects"])
+            assert len(meta["scene"]["objects"]) == meta["n_objects"]
+            assert all(len(ref.split()) <= 22 for ref in meta["references"])
+        assert _tsv(out / "snli_ve" / f"{split}.tsv") == _tsv(root / "snli_ve" / f"{split}.tsv")
+    assert counts == {4, 5}
+    readme = (out / "README.md").read_text()
+    assert "--caption-objects 4,5 --caption-words 22`" in readme and "(4-5 per caption scene" in readme
+    assert "--caption-objects" not in (root / "README.md").read_text()
+    with pytest.raises(ValueError, match="--caption-words"):
+        generate_demo_data(tmp_path / "short", seed=0, caption_objects=(5,), caption_words=15, **SIZES)
+    with pytest.raises(ValueError, match="from 1 to 9"):
+        generate_demo_data(tmp_path / "none", seed=0, caption_objects=(0, 2), **SIZES)
+
+
+def test_reuse_keeps_data_of_the_same_arguments_and_refuses_other_arguments(tmp_path, capsys):
+    """``--reuse`` (what demo.sh passes): the same arguments keep the files as they are; other
+    arguments, or data without the record of its arguments, stop with an error naming them."""
+    out = tmp_path / "d"
+    args = ["--out", str(out), "--train", "20", "--valid", "3", "--test", "3", "--no-progress"]
+    assert main(args + ["--reuse"]) == 0  # nothing there yet: generates
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(args + ["--reuse"]) == 0
+    assert "reusing" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    with pytest.raises(SystemExit):
+        main(args + ["--reuse", "--caption-objects", "1,2", "--train", "21"])
+    error = capsys.readouterr().err
+    assert "caption_objects [1, 2, 3] there, [1, 2] asked" in error and "'train': 21" in error
+    (out / "meta" / "arguments.json").unlink()
+    with pytest.raises(SystemExit):
+        main(args + ["--reuse"])
+    assert "without meta/arguments.json" in capsys.readouterr().err
