@@ -259,7 +259,8 @@ def granularity_quality(task, model, policies: Dict[str, Any], batch_size: int) 
         with open_dict(task.cfg):
             for option, value in options.items():
                 task.cfg[option] = value
-        result = evaluate_split(task, [model], "test", batch_size, Namespace(**GENERATION), quick_metrics=True)
+        result = evaluate_split(task, [model], "test", batch_size, Namespace(**GENERATION),
+                                use_cuda=next(model.parameters()).is_cuda, quick_metrics=True)
         results[name] = {"metric": result["metrics"][metric], "examples": result["examples"],
                          "expected_time_reduction": result["layers"]["expected_time_reduction"],
                          "flops_reduction": result["flops"]["flops_reduction"]}

@@ -55,8 +55,13 @@ def candidate_inputs(
     ``prev_output_tokens`` and ``target`` [B*C, T] (prompt positions of the target are
     padding) and ``constraint_masks`` [N, V] for the N non-padding target positions in
     row-major order (from :func:`candidate_answer_masks`). A candidate's score is the sum
-    of the log-probabilities of its non-padding target tokens.
+    of the log-probabilities of its non-padding target tokens. Everything is made on the
+    prompts' device (a batch moved to the GPU holds its prompts there; the task's candidates
+    stay on the CPU).
     """
+    device = decoder_prompts[0].device if len(decoder_prompts) else torch.device("cpu")
+    candidates = [answer.to(device) for answer in candidates]
+    answer_masks = [mask.to(device) for mask in answer_masks]
     prevs, targets, masks = [], [], []
     for prompt in decoder_prompts:
         for answer, mask in zip(candidates, answer_masks):

@@ -173,3 +173,20 @@ def test_step_by_step_decoding_with_skipped_layers_equals_one_pass_on_the_gpu(mo
             torch.testing.assert_close(logits[:, -1], full_logits[:, t], atol=1e-9, rtol=1e-9)
             assert torch.equal(extra["exit_layers"][:, -1], full_extra["exit_layers"][:, t])
     assert full_extra["exit_layers"][0].tolist() == [1, 2, 3, 1, 2, 3, 1]
+
+
+def test_snli_ve_candidate_rows_of_a_batch_on_the_gpu_equal_the_cpus():
+    """SNLI-VE's scoring rows (every answer after every decoder prompt) for a batch moved to the
+    GPU, whose prompts are there while the task's answers stay on the CPU: the same rows, on
+    the GPU (this crashed every SNLI-VE evaluation and fairseq-train validation on a GPU)."""
+    from ofa_mue.data.snli_ve_dataset import candidate_inputs
+
+    prompts = [torch.tensor([0, 7, 8, 9]), torch.tensor([0, 5])]
+    answers = [torch.tensor([11]), torch.tensor([12, 13]), torch.tensor([14])]
+    masks = [torch.rand(len(a) + 1, 20) > 0.5 for a in answers]
+    expected = candidate_inputs(prompts, answers, masks, pad=1, eos=2)
+    got = candidate_inputs([p.cuda() for p in prompts], answers, masks, pad=1, eos=2)
+    for name, tensor in expected.items():
+        assert got[name].is_cuda, name
+        assert torch.equal(got[name].cpu(), tensor), name
+
