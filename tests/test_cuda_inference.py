@@ -22,7 +22,7 @@ from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.core.exit_granularity import ExitGranularity
 from ofa_mue.core.exit_policy import EntropyPolicy, MuEThresholds, PatiencePolicy, StaticDepths, stream_similarity
 from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
-from ofa_mue.models.builders import build_model, numbered_dictionary
+from tiny_ofa import small_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -33,11 +33,8 @@ BATCH = 4
 @pytest.fixture(scope="module")
 def models():
     """The same float64 model on the CPU and on the GPU, and its dictionary."""
-    torch.manual_seed(0)
-    dictionary = numbered_dictionary(VOCAB)
-    cpu = build_model("ofa_demo", dictionary, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
-                      encoder_attention_heads=4, decoder_attention_heads=4,
-                      decompose_modalities=True).eval().double()
+    cpu, dictionary = small_model(VOCAB, decompose_modalities=True)
+    cpu = cpu.double()
     return cpu, copy.deepcopy(cpu).cuda(), dictionary
 
 

@@ -13,7 +13,6 @@ from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
 from fairseq.tasks import FairseqTask
 
-from ofa_mue.models.builders import build_model, numbered_dictionary
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock
 from ofa_mue.errors import ConfigError
@@ -27,17 +26,14 @@ from ofa_mue.core.exit_policy import (
     TokenSimilarityExit,
     vocabulary_projection,
 )
+from tiny_ofa import small_model
 
 VOCAB = 60
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    dictionary = numbered_dictionary(VOCAB)
-    net = build_model("ofa_demo", dictionary, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
-                      encoder_attention_heads=4, decoder_attention_heads=4, decompose_modalities=True)
-    return net.eval(), dictionary
+    return small_model(VOCAB, decompose_modalities=True)
 
 
 def _batch(batch: int = 3, src_len: int = 6, seed: int = 1):

@@ -21,9 +21,9 @@ from ofa_mue.core.verified_generator import VerificationRounds, VerifiedEarlyExi
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError
 from ofa_mue.evaluate import build_parser, evaluate_split, load_evaluation, main as evaluate_main, run_cli
-from ofa_mue.models.builders import build_model, numbered_dictionary
 from ofa_mue.models.decoder import CACHE_KEY
 from demo_training import REPO, run_here, train_in_process
+from tiny_ofa import small_model
 
 VOCAB = 60
 TEST_ROWS = 11
@@ -31,11 +31,7 @@ TEST_ROWS = 11
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    dictionary = numbered_dictionary(VOCAB)
-    net = build_model("ofa_demo", dictionary, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
-                      encoder_attention_heads=4, decoder_attention_heads=4)
-    return net.eval(), dictionary
+    return small_model(VOCAB)
 
 
 def _sample(batch: int = 5, seed: int = 1) -> Dict[str, Any]:

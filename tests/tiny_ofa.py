@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import torch
 from fairseq.data import Dictionary
@@ -25,6 +25,16 @@ def tiny_model(dictionary: Dictionary, seed: int = 0, **overrides: Any) -> OFAMo
     options = dict(encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_layers=2,
                    decoder_layers=DECODER_LAYERS, encoder_attention_heads=2, decoder_attention_heads=2)
     return build_model("ofa_demo", dictionary, **{**options, **overrides})
+
+
+def small_model(vocab_size: int, **overrides: Any) -> Tuple[OFAModel, Dictionary]:
+    """``ofa_demo`` at width 64 with all its layers (seed 0, eval mode) and its numbered
+    dictionary of ``vocab_size`` symbols: the model of the early-exit inference tests."""
+    torch.manual_seed(0)
+    dictionary = numbered_dictionary(vocab_size)
+    net = build_model("ofa_demo", dictionary, encoder_embed_dim=64, encoder_ffn_embed_dim=128,
+                      encoder_attention_heads=4, decoder_attention_heads=4, **overrides)
+    return net.eval(), dictionary
 
 
 def tiny_task(dictionary: Dictionary, **attributes: Any) -> SimpleNamespace:
