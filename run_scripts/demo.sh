@@ -19,6 +19,9 @@
 #      $DEMO_RESULTS/summary.{json,md}
 #
 #   bash run_scripts/demo.sh [--seeds N]     # N training seeds (1, 2, ..., N) [DEMO_SEEDS or 1]
+#   bash run_scripts/demo.sh --seed-list 2,3 # exactly these seeds [DEMO_SEED_LIST], e.g. to add
+#       seeds beside a seed 1 run already in DEMO_RESULTS; the summary covers the listed seeds,
+#       python -m ofa_mue.demo.summary --results-dir DIR --seeds 1,2,3 then covers all three
 #
 # One seed takes about 19-21 minutes on 2 cores after set-up (machines differ: 15-31 without
 # the question stage); conclusions must hold for every seed (3 for the committed results).
@@ -39,14 +42,28 @@
 # diagnostic, e.g. exists; give it its own DEMO_DATA, DEMO_CHECKPOINTS and DEMO_RESULTS).
 set -euo pipefail
 SEEDS="${DEMO_SEEDS:-1}"
+SEED_LIST="${DEMO_SEED_LIST:-}"
+usage="usage: bash run_scripts/demo.sh [--seeds N | --seed-list S1,S2,...]"
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --seeds) SEEDS="${2:?--seeds needs a number}"; shift 2 ;;
-    --seeds=*) SEEDS="${1#--seeds=}"; shift ;;
-    *) echo "error: unknown argument $1 (usage: bash run_scripts/demo.sh [--seeds N])" >&2; exit 2 ;;
+    --seeds) SEEDS="${2:?--seeds needs a number}"; SEEDS_GIVEN=1; shift 2 ;;
+    --seeds=*) SEEDS="${1#--seeds=}"; SEEDS_GIVEN=1; shift ;;
+    --seed-list) SEED_LIST="${2:?--seed-list needs seeds, e.g. 2,3}"; shift 2 ;;
+    --seed-list=*) SEED_LIST="${1#--seed-list=}"; shift ;;
+    *) echo "error: unknown argument $1 ($usage)" >&2; exit 2 ;;
   esac
 done
 [[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || { echo "error: --seeds must be a positive integer, got '$SEEDS'" >&2; exit 2; }
+if [[ -z "$SEED_LIST" ]]; then
+  SEED_LIST=$(seq -s, 1 "$SEEDS")
+else
+  [[ -z "${SEEDS_GIVEN:-}" && -z "${DEMO_SEEDS:-}" ]] \
+    || { echo "error: give --seeds (DEMO_SEEDS) or --seed-list (DEMO_SEED_LIST), not both" >&2; exit 2; }
+  [[ "$SEED_LIST" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] \
+    || { echo "error: --seed-list must be positive integers separated by commas, got '$SEED_LIST'" >&2; exit 2; }
+  [[ $(tr , '\n' <<< "$SEED_LIST" | sort | uniq -d) == "" ]] \
+    || { echo "error: --seed-list names a seed twice: '$SEED_LIST'" >&2; exit 2; }
+fi
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$REPO_ROOT/run_scripts/setup_env.sh"
@@ -186,12 +203,11 @@ caption_pipeline() {
 }
 caption_pipeline_logged() { logged "$SEED_OUT/caption.log" caption_pipeline; }
 
-SEED_LIST=$(seq -s, 1 "$SEEDS")
-for SEED in $(seq 1 "$SEEDS"); do
+for SEED in ${SEED_LIST//,/ }; do
   SEED_CKPT="$CKPT/seed$SEED"
   SEED_OUT="$OUT/seed$SEED"
   mkdir -p "$SEED_OUT"
-  step "seed $SEED of $SEEDS: pretrain the image embedding ($PRETRAIN_UPDATES updates)"
+  step "seed $SEED (seeds $SEED_LIST): pretrain the image embedding ($PRETRAIN_UPDATES updates)"
   "$PY" -m ofa_mue.demo.pretrain --data "$DATA" --out "$SEED_CKPT/pretrained.pt" --seed "$SEED" \
     --updates "$PRETRAIN_UPDATES" --image-size "$IMAGE_SIZE"
   step "seed $SEED: fine-tune captioning with MuE ($CAPTION_UPDATES updates)"

@@ -599,3 +599,23 @@ def test_reuse_keeps_data_of_the_same_arguments_and_refuses_other_arguments(tmp_
     with pytest.raises(SystemExit):
         main(args + ["--reuse"])
     assert "without meta/arguments.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--seed-list", "2,2"], {}, "names a seed twice"),
+    (["--seed-list", "2,x"], {}, "positive integers separated by commas"),
+    (["--seed-list=0"], {}, "positive integers separated by commas"),
+    (["--seeds", "2", "--seed-list", "3"], {}, "not both"),
+    (["--seed-list", "3"], {"DEMO_SEEDS": "2"}, "not both"),
+    (["--seeds", "0"], {}, "--seeds must be a positive integer"),
+    (["--seed"], {}, "unknown argument --seed"),
+])
+def test_demo_script_refuses_seed_arguments_it_cannot_honour(args, env, message):
+    """demo.sh checks its seed arguments before it sets anything up: a seed list naming a seed
+    twice, or given beside --seeds (which it would override), stops with one line and exit 2."""
+    script = Path(__file__).resolve().parents[1] / "run_scripts" / "demo.sh"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | env
+    done = subprocess.run(["bash", str(script), *args], capture_output=True, text=True,
+                          env=environment, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "setup_env" not in done.stdout + done.stderr
