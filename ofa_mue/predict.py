@@ -62,8 +62,10 @@ TASK_DATASETS = {"caption": CaptionDataset, "snli_ve": SnliVeDataset}
 """The tasks predict knows, with the dataset class whose rows it writes."""
 
 TASK_OPTIONS_NOT_FOR_PREDICTION = ("data", "selected_cols", "max_tgt_length", "max_source_positions",
-                                   "max_target_positions", "code_dict_size", "num_bins")
-"""Task options about training data or the model's shape: predict takes them from the checkpoint."""
+                                   "max_target_positions", "code_dict_size", "num_bins",
+                                   "inference_checkpoint", "inference_overrides")
+"""Task options about training data or the model's shape: predict takes them from the checkpoint;
+and the hidden ones that fairseq fills from ``--path`` and ``--model-overrides``, which are no options."""
 
 UNUSED_TARGET = {"caption": "unknown", "label": "entailment"}
 """Target cells a dataset row must have; prediction never reads them."""

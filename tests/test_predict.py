@@ -233,3 +233,13 @@ def test_a_folder_gives_its_pictures_in_name_order_whatever_the_extensions_case(
         predict.image_files([str(tmp_path / "empty")])
     with pytest.raises(OFAMuEError, match="no such file or folder"):
         predict.image_files([str(tmp_path / "absent.png")])
+
+
+def test_the_hidden_task_fields_are_no_options():
+    """The task's hidden fields (fairseq fills them from --path and --model-overrides) are not
+    options of predict: its --help listed them, with no help, as if they were."""
+    parser = predict.build_parser()
+    options = {option for action in parser._actions for option in action.option_strings}
+    assert "--exit-profile" in options and "--patch-image-size" in options
+    assert not {"--inference-checkpoint", "--inference-overrides"} & options
+    assert all(action.help for action in parser._actions if action.option_strings)
