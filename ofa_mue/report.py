@@ -2,7 +2,7 @@
 
     python -m ofa_mue.report --results-dir results/demo
 
-reads ``{results-dir}/{task}/{full,mue}/test_metrics.json`` (written by
+reads ``{results-dir}/{task}/{full,mue}/{split}_metrics.json`` (``--split``, default ``test``; written by
 ``python -m ofa_mue.evaluate``; also ``{task}/mue_retention/`` when present, an uncertified
 calibration's run for comparison) for the tasks present, prints each MuE run's thresholds with
 what their calibration guarantees, writes ``{results-dir}/summary.json``
@@ -53,13 +53,14 @@ def guarantee_line(label: str, mue: Dict[str, Any]) -> str:
     return f"{label} thresholds {thresholds}: {guarantee_statement(mue.get('guarantee'))}."
 
 
-def table(summary: Dict[str, Dict[str, Dict[str, float]]]) -> str:
-    """Markdown table: one row per model, the task metrics, expected and measured time reduction."""
+def table(summary: Dict[str, Dict[str, Dict[str, float]]], split: str = "test") -> str:
+    """Markdown table of the evaluated ``split``: one row per model, the task metrics, expected and
+    measured time reduction."""
     lines = []
     for task, entry in summary.items():
         names = TASK_METRICS[task]
         header = ["model", *names, "expected time reduction", "measured time reduction", "image / text / decoder layers"]
-        lines += [f"**{task}** (test, {entry['full']['examples']} examples)", "",
+        lines += [f"**{task}** ({split}, {entry['full']['examples']} examples)", "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         full = entry["full"]
         lines.append("| full | " + " | ".join(f"{full[n]:.4f}" for n in names) + " | 0.0% | 0.0% | all |")
@@ -84,8 +85,8 @@ def table(summary: Dict[str, Dict[str, Dict[str, float]]]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: returns the summary it writes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results-dir", required=True, help="folder with {task}/{full,mue}/test_metrics.json")
-    parser.add_argument("--split", default="test", help="the evaluated split (default test)")
+    parser.add_argument("--results-dir", required=True, help="folder with {task}/{full,mue}/{split}_metrics.json")
+    parser.add_argument("--split", default="test", help="the evaluated split, whose {split}_metrics.json files are read (default test)")
     args = parser.parse_args(argv)
     summary = {}
     for task in TASK_METRICS:
@@ -97,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if not summary:
         parser.error(f"no {{task}}/{{full,mue}}/{args.split}_metrics.json under {args.results_dir}")
     write_atomically(os.path.join(args.results_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
-    text = table(summary)
+    text = table(summary, args.split)
     write_atomically(os.path.join(args.results_dir, "table.md"), text + "\n")
     print(text)
     return summary

@@ -338,3 +338,22 @@ def test_calibration_refuses_thresholds_it_would_override(demo, decomposed_snli_
               "--profile-path", str(tmp_path / "p.json")])
     assert "error: calibrate chooses MuE's thresholds itself" in capsys.readouterr().err.strip().splitlines()[-1]
     assert not (tmp_path / "p.json").exists()
+
+
+def test_report_reads_and_names_the_split_it_is_given(tmp_path, capsys):
+    """``report --split valid`` reads the valid_metrics.json files and its table says valid (it said
+    test whatever the split)."""
+    layers = {"expected_time_reduction": 0.5, "image_layers": 3.0, "text_layers": 2.0, "decoder_layers": 4.0}
+    runs = {"full": {"metrics": {"accuracy": 0.8}, "seconds": 2.0, "examples": 7},
+            "mue": {"metrics": {"accuracy": 0.78}, "seconds": 1.0, "examples": 7, "layers": layers,
+                    "exit_policy": {"image": 0.9, "text": 0.9, "decoder": 2.0}}}
+    for run, metrics in runs.items():
+        folder = tmp_path / "snli_ve" / run
+        folder.mkdir(parents=True)
+        (folder / "valid_metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(SystemExit):
+        report.main(["--results-dir", str(tmp_path)])  # no test_metrics.json
+    summary = report.main(["--results-dir", str(tmp_path), "--split", "valid"])
+    assert summary["snli_ve"]["mue"]["accuracy"] == 0.78
+    table = (tmp_path / "table.md").read_text()
+    assert "**snli_ve** (valid, 7 examples)" in table and "(test," not in table
