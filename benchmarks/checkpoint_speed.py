@@ -452,7 +452,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="granularities timed beside per-token exits: step, step:QUANTILE, auto")
     g.add_argument("--split-passes", type=int, default=5, help="instrumented passes per arm (medians)")
     g.add_argument("--no-quality", dest="quality", action="store_false",
-                   help="skip each granularity's quality on the whole test split")
+                   help="skip each granularity's quality on the whole test split (default: measured; "
+                        "quality=%(default)s)")
     g.add_argument("--quality-batch-size", type=int, default=50)
     g = parser.add_argument_group("checkpoints mode: replay at OFA's size")
     g.add_argument("--replay-arch", default="ofa_base", help="random-init architecture for the replay ('none': skip)")
