@@ -56,7 +56,8 @@ from .calibration_table import (
 from .core.exit_profile import granularity_options, guarantee_statement, save_exit_profile
 from .core.flops import ModelShape
 from .core.risk_control import PROCEDURES, certify, most_reduction
-from .evaluate import build_parser, load_evaluation, records_from_shard, shard_records, split_result
+from .evaluate import (build_parser, help_with_task_options, load_evaluation, records_from_shard, shard_records,
+                       split_result)
 from .sharding import Shard, merge_records, write_shard_file
 
 logger = logging.getLogger("ofa_mue.calibrate")
@@ -249,6 +250,7 @@ def write_profile(path: str, profile: Dict[str, Any]) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: returns the profile it writes (for a shard: what its file holds)."""
     parser = build_calibration_parser()
+    help_with_task_options(parser, argv)
     args, _ = parser.parse_known_args(argv)  # checked before the checkpoint is loaded (task options come later)
     check_arguments(args, parser)
     try:

@@ -259,6 +259,21 @@ class EvaluationSetup:
         return evaluation_summary(self.description(), result)
 
 
+def help_with_task_options(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None) -> None:
+    """With ``-h``/``--help`` in ``argv``: print the help with the options of ``--task`` (default
+    snli_ve) and exit. fairseq prints the help before it adds the task's options (the exit options,
+    ``--bpe-dir``, ``--patch-image-size``, ...), so without this ``--help`` would not list them."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "-h" not in args and "--help" not in args:
+        return
+    task_option = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    task_option.add_argument("--task", default=parser.get_default("task"))
+    name = task_option.parse_known_args(args)[0].task
+    if name in tasks.TASK_REGISTRY:
+        tasks.TASK_REGISTRY[name].add_args(parser.add_argument_group(f"task options (--task {name})"))
+    parser.parse_args(["--help"])
+
+
 def refuse_distributed_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """fairseq's distributed options, which the parser accepts, are refused: one process scores
     one shard (``--num-shards``/``--shard-id``), and ``python -m ofa_mue.merge`` joins them.
@@ -333,6 +348,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point; returns the metrics summary that it writes (for a shard: what
     its file holds)."""
     parser = build_parser()
+    help_with_task_options(parser, argv)
 
     def check_shard(args: argparse.Namespace, shard: Shard) -> None:
         if shard.is_part and not args.results_path:

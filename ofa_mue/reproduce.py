@@ -50,7 +50,8 @@ from .adaptivity_bound import adaptivity_bound, adaptivity_markdown, plot_adapti
 from .atomic_files import write_atomically
 from .calibrate import MAIN_METRIC
 from .errors import ConfigError
-from .evaluate import EvaluationSetup, build_parser, load_evaluation, refuse_exit_verify, run_cli
+from .evaluate import (EvaluationSetup, build_parser, help_with_task_options, load_evaluation, refuse_exit_verify,
+                       run_cli)
 from .provenance import provenance
 from .report import TASK_METRICS
 from .core.exit_policy import NEVER
@@ -248,8 +249,7 @@ def _ablation_entry(variant: str, checkpoint: str, profile: str, inference: str,
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: returns what ``reproduce.json`` holds."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "-h" in argv or "--help" in argv:
-        build_reproduce_parser().parse_args(["--help"])
+    help_with_task_options(build_reproduce_parser(), argv)
     args, rest, profile = split_argv(argv)
     check_repetitions(args.timing_repetitions, "--timing-repetitions")
     out = args.results_dir

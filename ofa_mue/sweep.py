@@ -61,6 +61,7 @@ from .core.flops import ModelShape  # noqa: E402
 from .evaluate import (  # noqa: E402
     EvaluationSetup,
     build_parser,
+    help_with_task_options,
     load_evaluation,
     records_from_shard,
     run_cli,
@@ -474,6 +475,7 @@ def add_timing_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     """Command-line entry point: returns the table's rows."""
     parser = build_sweep_parser()
+    help_with_task_options(parser, argv)
 
     def refuse_timed_shards(args: argparse.Namespace, shard) -> None:
         if shard.is_part and args.timing_repetitions:

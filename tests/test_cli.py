@@ -43,3 +43,20 @@ def test_unknown_or_missing_command_is_refused(capsys):
         cli.main([])
     assert done.value.code == 2
     assert "usage: ofa-mue COMMAND" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["evaluate", "calibrate", "sweep", "reproduce"])
+def test_the_help_of_the_evaluation_commands_lists_the_task_options(name, capsys, monkeypatch):
+    """fairseq prints its help before it adds the task's options; these commands' --help lists
+    them (the exit options, the task settings, and those of the --task given)."""
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    with pytest.raises(SystemExit) as done:
+        cli.main([name, "--task", "caption", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--exit-profile", "--image-exit-threshold", "--exit-granularity", "--bpe-dir", "--eval-cider"):
+        assert option in text, option
+    with pytest.raises(SystemExit):
+        cli.main([name, "-h"])  # default task snli_ve
+    text = capsys.readouterr().out
+    assert "--add-caption" in text and "--exit-profile" in text and "--eval-cider" not in text
