@@ -35,23 +35,38 @@ import torch
 from demo_run_arguments import parse_demo_run_arguments
 from measurement import Provenance, run_module as run, write_results
 from ofa_mue.calibrate import MAIN_METRIC as METRIC
+from ofa_mue.demo.generate import ARGUMENTS_FILE
 from ofa_mue.core.exit_policy import NEVER
 from ofa_mue.paper_tables import interval_cell, mue_vs_static, number_cell as number, static_name
 from ofa_mue.sweep import ExampleScores, percent as share
 
 DEPTHS = "1,2,4"  # demo.sh's --depths
-# demo.sh's evaluation options per task (snli() and caption() there)
+# demo.sh's evaluation options per task (snli() and caption() there; captions' --max-len-b
+# follows the data, caption_length)
+WORDS_BEFORE_ARGUMENTS_FILE = 15  # the longest caption reference of data written before meta/arguments.json
 TASK_OPTIONS = {"snli_ve": ["--batch-size", "100"],
-                "caption": ["--batch-size", "100", "--beam", "5", "--max-len-b", "16", "--no-repeat-ngram-size", "3",
+                "caption": ["--batch-size", "100", "--beam", "5", "--no-repeat-ngram-size", "3",
                             "--decoder-exit-beta", "0.95", "--decoder-exit-tau", "1"]}
+
+
+def caption_length(data: str) -> int:
+    """demo.sh's caption generation length (``--max-len-b``) for the demo data in ``data``: its
+    longest reference in words (``meta/arguments.json``; data written before that file had 15)
+    plus one token for ``</s>``."""
+    path = os.path.join(data, ARGUMENTS_FILE)
+    if not os.path.isfile(path):
+        return WORDS_BEFORE_ARGUMENTS_FILE + 1
+    with open(path) as handle:
+        return json.load(handle)["caption_words"] + 1
 
 
 def evaluation_args(args: argparse.Namespace, seed: int, task: str) -> List[str]:
     """The evaluation command line of demo.sh for ``task`` of ``seed``."""
+    length = ["--max-len-b", str(caption_length(args.data))] if task == "caption" else []
     return [os.path.join(args.data, task), "--path", os.path.join(args.checkpoints, f"seed{seed}", task,
                                                                   "checkpoint_last.pt"),
             "--task", task, "--bpe-dir", os.path.join(args.data, "bpe"), "--code-dict-size", "0", "--num-bins", "0",
-            "--cpu", *TASK_OPTIONS[task]]
+            "--cpu", *TASK_OPTIONS[task], *length]
 
 
 def option_flags(options: Dict[str, Any], demo_results: str) -> List[str]:
