@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Sequence
 
@@ -69,12 +70,22 @@ def evaluation_args(args: argparse.Namespace, seed: int, task: str) -> List[str]
             "--cpu", *TASK_OPTIONS[task], *length]
 
 
+def committed_file(path: str, demo_results: str) -> str:
+    """A file of a run as the run named it (``results/demo/seed1/...``, or under any other
+    DEMO_RESULTS) looked up under ``demo_results``: from its seed folder on."""
+    parts = path.split("/")
+    seeds = [i for i, part in enumerate(parts) if re.fullmatch(r"seed\d+", part)]
+    if not seeds:
+        raise ValueError(f"{path}: no seed folder (seed1, seed2, ...) in the path the run recorded")
+    return os.path.join(demo_results, *parts[seeds[-1]:])
+
+
 def option_flags(options: Dict[str, Any], demo_results: str) -> List[str]:
-    """The evaluation flags of a sweep row's exit options (a profile path as the run wrote it,
-    ``results/demo/...``, is looked up under ``demo_results``)."""
+    """The evaluation flags of a sweep row's exit options (a profile path as the run wrote it is
+    looked up under ``demo_results``, :func:`committed_file`)."""
     flags: List[str] = []
     if options.get("exit_profile"):
-        flags += ["--exit-profile", os.path.join(demo_results, options["exit_profile"].split("/", 2)[2])]
+        flags += ["--exit-profile", committed_file(options["exit_profile"], demo_results)]
     for part in ("image", "text", "decoder"):
         if options[f"{part}_exit_threshold"] < NEVER:
             flags += [f"--{part}-exit-threshold", str(options[f"{part}_exit_threshold"])]

@@ -25,3 +25,12 @@ def test_caption_length_follows_the_datas_longest_reference(tmp_path):
     assert _length(evaluation_args(run, 1, "snli_ve")) == []
     (data / ARGUMENTS_FILE).unlink()  # data from before the generator recorded its arguments
     assert _length(evaluation_args(run, 1, "caption")) == ["16"]  # the generator's default then: 15 words
+
+
+def test_a_runs_profile_is_found_under_the_committed_results_whatever_its_results_folder():
+    from fixed_depth_chosen_on_valid import committed_file
+
+    for recorded in ("results/demo/seed2/caption/reproduce/profiles/main.json",
+                     "/scratch/results_capx/seed2/caption/reproduce/profiles/main.json"):
+        assert committed_file(recorded, "docs/results/demo") == \
+            "docs/results/demo/seed2/caption/reproduce/profiles/main.json"
