@@ -347,8 +347,8 @@ def test_report_reads_and_names_the_split_it_is_given(tmp_path, capsys):
     runs = {"full": {"metrics": {"accuracy": 0.8}, "seconds": 2.0, "examples": 7},
             "mue": {"metrics": {"accuracy": 0.78}, "seconds": 1.0, "examples": 7, "layers": layers,
                     "exit_policy": {"image": 0.9, "text": 0.9, "decoder": 2.0}}}
-    for run, metrics in runs.items():
-        folder = tmp_path / "snli_ve" / run
+    for name, metrics in runs.items():
+        folder = tmp_path / "snli_ve" / name
         folder.mkdir(parents=True)
         (folder / "valid_metrics.json").write_text(json.dumps(metrics))
     with pytest.raises(SystemExit):
