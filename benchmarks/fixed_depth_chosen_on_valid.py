@@ -36,7 +36,7 @@ import torch
 from demo_run_arguments import parse_demo_run_arguments
 from measurement import Provenance, run_module as run, write_results
 from ofa_mue.calibrate import MAIN_METRIC as METRIC
-from ofa_mue.demo.generate import ARGUMENTS_FILE
+from ofa_mue.demo.generate import recorded_arguments
 from ofa_mue.core.exit_policy import NEVER
 from ofa_mue.paper_tables import interval_cell, mue_vs_static, number_cell as number, static_name
 from ofa_mue.sweep import ExampleScores, percent as share
@@ -54,11 +54,8 @@ def caption_length(data: str) -> int:
     """demo.sh's caption generation length (``--max-len-b``) for the demo data in ``data``: its
     longest reference in words (``meta/arguments.json``; data written before that file had 15)
     plus one token for ``</s>``."""
-    path = os.path.join(data, ARGUMENTS_FILE)
-    if not os.path.isfile(path):
-        return WORDS_BEFORE_ARGUMENTS_FILE + 1
-    with open(path) as handle:
-        return json.load(handle)["caption_words"] + 1
+    arguments = recorded_arguments(data)
+    return (WORDS_BEFORE_ARGUMENTS_FILE if arguments is None else arguments["caption_words"]) + 1
 
 
 def evaluation_args(args: argparse.Namespace, seed: int, task: str) -> List[str]:

@@ -186,4 +186,3 @@ def test_snli_ve_candidate_rows_of_a_batch_on_the_gpu_equal_the_cpus():
     for name, tensor in expected.items():
         assert got[name].is_cuda, name
         assert torch.equal(got[name].cpu(), tensor), name
-
