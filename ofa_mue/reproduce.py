@@ -83,7 +83,8 @@ def add_reproduce_options(parser: argparse.ArgumentParser) -> None:
                        help="split to calibrate MuE's thresholds on when no profile is given (default valid)")
     group.add_argument("--calibrate-args", default="",
                        help="extra options for python -m ofa_mue.calibrate, as one string (e.g. "
-                            "\"--risk-epsilon 0.1\" or \"--method retention --retention 0.96\")")
+                            "\"--risk-epsilon 0.1\" or \"--method retention --retention 0.96\"); the Table 4 variants "
+                            "use them too, but keep their calibration tables beside their profiles")
     group.add_argument("--static-chosen-on", default=None, metavar="SPLIT",
                        help="also compare MuE with static truncation chosen on SPLIT (e.g. valid: the full model "
                             "and the static depth grid are evaluated on it too) and scored on the evaluated split "
@@ -161,12 +162,16 @@ def with_overrides(given: str, extra: Dict[str, Any]) -> str:
 
 
 def calibrated_profile(rest: Sequence[str], checkpoint: str, path: str, args: argparse.Namespace,
-                       overrides: Optional[str]) -> str:
-    """Run ``python -m ofa_mue.calibrate`` on the calibration split; returns the profile's path."""
+                       overrides: Optional[str], own_table: bool = False) -> str:
+    """Run ``python -m ofa_mue.calibrate`` on the calibration split; returns the profile's path.
+    ``own_table``: the calibration table goes beside the profile whatever ``--calibrate-args``'
+    ``--table-path`` says (that table is the main model's; another checkpoint's is refused there)."""
     from . import calibrate
 
     argv = [*rest, "--path", checkpoint, "--gen-subset", args.calibration_subset, *shlex.split(args.calibrate_args),
             "--profile-path", path]
+    if own_table:
+        argv += ["--table-path", f"{os.path.splitext(path)[0]}.table.json.gz"]
     if overrides is not None:
         argv += ["--model-overrides", overrides]
     logger.info("calibrating %s on %s: %s", checkpoint, args.calibration_subset, path)
@@ -223,7 +228,8 @@ def ablation_rows(rows: Sequence[Dict[str, Any]], args: argparse.Namespace, rest
         overrides = with_overrides(model_overrides, extra) if extra else None
         if variant_profile is None:
             variant_profile = calibrated_profile(rest, variant, os.path.join(args.results_dir, "profiles",
-                                                                             f"{stem}.json"), args, overrides)
+                                                                             f"{stem}.json"), args, overrides,
+                                                 own_table=True)
         as_trained = load(rest, variant)
         full_metric = evaluate_with(as_trained)["metric"]
         setup = load(rest, variant, variant_profile, overrides) if extra else as_trained

@@ -281,7 +281,8 @@ def reproduced(trained):
     results = out / "results"
     summary = reproduce.main([*_evaluation_args(out), "--path", checkpoints["main"], "--results-dir", str(results),
                               "--thresholds", "0.99,0.9", "--entropies", "0.5", "--patiences", "1",
-                              "--calibrate-args", "--candidates 0.9,0.1 --method retention --retention 0.8",
+                              "--calibrate-args", "--candidates 0.9,0.1 --method retention --retention 0.8 "
+                              f"--table-path {results / 'calibration_table.json.gz'}",
                               "--no-decomposition-checkpoint", checkpoints["joint"],
                               "--no-layerwise-checkpoint", checkpoints["plain"], "--static-chosen-on", "valid"])
     return out, checkpoints, results, summary
@@ -303,6 +304,12 @@ def test_reproduce_writes_every_table_and_figure_with_provenance(reproduced):
         assert (results / f"{stem}.csv").read_text().startswith(f"# commit {commit}")
         assert (results / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (results / "sweep" / "tradeoff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # --calibrate-args' --table-path holds the main model's calibration; each variant keeps its own
+    from ofa_mue.calibration_table import CalibrationTable
+
+    for table in ("calibration_table.json.gz", "profiles/no_modality_decomposition.table.json.gz",
+                  "profiles/no_layerwise_loss.table.json.gz"):
+        assert CalibrationTable.load(str(results / table)).entries
     sweep = [row for row in csv.DictReader(line for line in (results / "sweep" / "sweep.csv").open()
                                            if not line.startswith("#"))]
     assert {row["examples"] for row in sweep} == {str(TEST_ROWS)}
