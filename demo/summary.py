@@ -93,6 +93,7 @@ def task_figures(task_dir: str, task: str) -> Dict[str, float]:
             figures[f"{run}_{metric}"] = replaced["metrics"][metric]
     figures.update(certified_figures(os.path.join(task_dir, CERTIFIED), metric, full, examples,
                                      figures["mue_expected_time_reduction"]))
+    figures.update(ablation_figures(reproduced.get("table4", []), metric))
     return {f"{task}.{name}": value for name, value in figures.items()}
 
 
@@ -124,6 +125,21 @@ def certified_figures(run_dir: str, metric: str, full: float, examples: int, mue
                "certified_passed": float(bool(guarantee.get("certified")))}
     figures.update({f"certified_{key}": guarantee[key] for key in ("epsilon", "delta", "calibration_rows")
                     if key in guarantee})
+    return figures
+
+
+def ablation_figures(table4: Sequence[Dict[str, Any]], metric: str) -> Dict[str, float]:
+    """Table 4's variants that ran (``run_scripts/demo.sh --ablations``): each one's full-model
+    quality, its calibrated MuE's quality, retention and expected time reduction
+    (``ablation_no_layerwise_loss_mue_accuracy`` -> value); empty when none ran."""
+    figures = {}
+    for entry in table4:
+        if entry.get("key", "mue") == "mue" or "metric" not in entry:
+            continue
+        prefix = f"ablation_{entry['key']}"
+        figures.update({f"{prefix}_full_{metric}": entry["full_metric"], f"{prefix}_mue_{metric}": entry["metric"],
+                        f"{prefix}_mue_retention": entry["retention"],
+                        f"{prefix}_mue_expected_time_reduction": entry["expected_time_reduction"]})
     return figures
 
 

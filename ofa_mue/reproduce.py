@@ -213,7 +213,7 @@ def ablation_rows(rows: Sequence[Dict[str, Any]], args: argparse.Namespace, rest
                   profile: str, model_overrides: str) -> List[Dict[str, Any]]:
     """Table 4: the main model, then each variant given (else a row saying it was not run)."""
     full, mue = paper_tables.curve_rows(rows, "full")[0], paper_tables.curve_rows(rows, "mue_given")[0]
-    table = [_ablation_entry("MuE (modality decomposition + layer-wise loss)", checkpoint, profile,
+    table = [_ablation_entry("MuE (modality decomposition + layer-wise loss)", "mue", checkpoint, profile,
                              "decomposed encoder, every decoder layer trained", full["metric"], mue)]
     variants = (
         ("without modality decomposition", "no_modality_decomposition", args.no_decomposition_checkpoint,
@@ -223,7 +223,7 @@ def ablation_rows(rows: Sequence[Dict[str, Any]], args: argparse.Namespace, rest
     )
     for name, stem, variant, variant_profile, extra in variants:
         if variant is None:
-            table.append({"variant": name, "inference": "not run (no checkpoint given)"})
+            table.append({"variant": name, "key": stem, "inference": "not run (no checkpoint given)"})
             continue
         overrides = with_overrides(model_overrides, extra) if extra else None
         if variant_profile is None:
@@ -239,13 +239,13 @@ def ablation_rows(rows: Sequence[Dict[str, Any]], args: argparse.Namespace, rest
             inference = (f"trained joint; MuE's encoder exits need the streams apart, so MuE runs it decomposed "
                          f"(without exits, decomposed: {decomposed:.4f})")
         result = evaluate_with(setup, exit_profile=variant_profile)
-        table.append(_ablation_entry(name, variant, variant_profile, inference, full_metric, result))
+        table.append(_ablation_entry(name, stem, variant, variant_profile, inference, full_metric, result))
     return table
 
 
-def _ablation_entry(variant: str, checkpoint: str, profile: str, inference: str, full_metric: float,
+def _ablation_entry(variant: str, key: str, checkpoint: str, profile: str, inference: str, full_metric: float,
                     result: Dict[str, Any]) -> Dict[str, Any]:
-    return {"variant": variant, "checkpoint": checkpoint, "profile": profile, "inference": inference,
+    return {"variant": variant, "key": key, "checkpoint": checkpoint, "profile": profile, "inference": inference,
             "full_metric": full_metric, "metric": result["metric"],
             "retention": result["metric"] / full_metric if full_metric else None,
             "expected_time_reduction": result["expected_time_reduction"], "examples": result["examples"],

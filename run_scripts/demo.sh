@@ -19,6 +19,11 @@
 #      $DEMO_RESULTS/summary.{json,md}
 #
 #   bash run_scripts/demo.sh [--seeds N]     # N training seeds (1, 2, ..., N) [DEMO_SEEDS or 1]
+#   bash run_scripts/demo.sh --ablations     # also fine-tune Table 4's variants [DEMO_ABLATIONS=1]:
+#       each task again without modality decomposition and again without the layer-wise loss
+#       (OFA's final-layer loss), from the same checkpoint with the same updates and seed; the
+#       reproduce runs calibrate and evaluate them (seed*/{caption,snli_ve}/reproduce/table4_ablation.*);
+#       about 10 minutes more a seed
 #   bash run_scripts/demo.sh --seed-list 2,3 # exactly these seeds [DEMO_SEED_LIST], e.g. to add
 #       seeds beside a seed 1 run already in DEMO_RESULTS; the summary covers the listed seeds,
 #       python -m ofa_mue.demo.summary --results-dir DIR --seeds 1,2,3 then covers all three
@@ -43,16 +48,19 @@
 set -euo pipefail
 SEEDS="${DEMO_SEEDS:-1}"
 SEED_LIST="${DEMO_SEED_LIST:-}"
-usage="usage: bash run_scripts/demo.sh [--seeds N | --seed-list S1,S2,...]"
+ABLATIONS="${DEMO_ABLATIONS:-0}"
+usage="usage: bash run_scripts/demo.sh [--seeds N | --seed-list S1,S2,...] [--ablations]"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seeds) SEEDS="${2:?--seeds needs a number}"; SEEDS_GIVEN=1; shift 2 ;;
     --seeds=*) SEEDS="${1#--seeds=}"; SEEDS_GIVEN=1; shift ;;
     --seed-list) SEED_LIST="${2:?--seed-list needs seeds, e.g. 2,3}"; shift 2 ;;
     --seed-list=*) SEED_LIST="${1#--seed-list=}"; shift ;;
+    --ablations) ABLATIONS=1; shift ;;
     *) echo "error: unknown argument $1 ($usage)" >&2; exit 2 ;;
   esac
 done
+[[ "$ABLATIONS" =~ ^[01]$ ]] || { echo "error: DEMO_ABLATIONS must be 0 or 1, got '$ABLATIONS'" >&2; exit 2; }
 [[ "$SEEDS" =~ ^[1-9][0-9]*$ ]] || { echo "error: --seeds must be a positive integer, got '$SEEDS'" >&2; exit 2; }
 if [[ -z "$SEED_LIST" ]]; then
   SEED_LIST=$(seq -s, 1 "$SEEDS")
@@ -127,18 +135,39 @@ VOCAB=(--bpe-dir "$DATA/bpe" --code-dict-size 0 --num-bins 0)
 # start from the pretrained image embedding; SNLI-VE starts from the caption model (OFA's
 # habit of fine-tuning every task from one pretrained model: from the image embedding
 # alone, SNLI-VE learnt only to spot a covered cell in the demo's budget).
+# The variant (Table 4's ablations): mue (the default: both), no_modality_decomposition (the
+# encoder fused as OFA fine-tunes), no_layerwise_loss (OFA's loss on the last decoder layer);
+# the variants' checkpoints go to $SEED_CKPT/ablations/<variant>/<task>.
 train() {
-  local task=$1 updates=$2 init=$3; shift 3
+  local task=$1 updates=$2 init=$3 variant=$4; shift 4
+  local decompose=--decompose-modalities criterion=layerwise_label_smoothed_cross_entropy save="$SEED_CKPT/$task"
+  case "$variant" in
+    mue) ;;
+    no_modality_decomposition) decompose="" ;;
+    no_layerwise_loss) criterion=adjust_label_smoothed_cross_entropy ;;
+    *) echo "error: unknown variant $variant" >&2; return 2 ;;
+  esac
+  [[ "$variant" == mue ]] || save="$SEED_CKPT/ablations/$variant/$task"
   "$PY" -m fairseq_cli.train "$DATA/$task" --user-dir ofa_mue --task "$task" --arch ofa_demo "${VOCAB[@]}" \
-    --patch-image-size "$IMAGE_SIZE" --decompose-modalities --finetune-from-model "$init" \
-    --criterion layerwise_label_smoothed_cross_entropy --label-smoothing 0.1 \
+    --patch-image-size "$IMAGE_SIZE" $decompose --finetune-from-model "$init" \
+    --criterion "$criterion" --label-smoothing 0.1 \
     --optimizer adam --adam-betas "(0.9,0.999)" --adam-eps 1e-8 --clip-norm 1.0 \
     --lr-scheduler polynomial_decay --lr 5e-4 --warmup-updates 50 \
     --total-num-update "$updates" --max-update "$updates" --batch-size 32 --batch-size-valid 100 \
-    --save-dir "$SEED_CKPT/$task" --no-epoch-checkpoints --disable-validation --num-workers 0 --cpu \
+    --save-dir "$save" --no-epoch-checkpoints --disable-validation --num-workers 0 --cpu \
     --seed "$SEED" --log-format simple --log-interval 100 "$@"
 }
-train_caption() { train caption "$CAPTION_UPDATES" "$SEED_CKPT/pretrained.pt" --max-tgt-length "$CAPTION_LENGTH"; }
+train_caption() { train caption "$CAPTION_UPDATES" "$SEED_CKPT/pretrained.pt" "${1:-mue}" --max-tgt-length "$CAPTION_LENGTH"; }
+VARIANTS=(no_modality_decomposition no_layerwise_loss)
+# The two caption variants at once (one thread each), the second one's log shown.
+train_caption_variant_1() { train_caption "${VARIANTS[0]}"; }
+train_caption_variant_2() { train_caption "${VARIANTS[1]}"; }
+# reproduce's Table 4 options for a task's variants (none without --ablations)
+ablation_args() {
+  (( ABLATIONS )) || return 0
+  echo "--no-decomposition-checkpoint $SEED_CKPT/ablations/${VARIANTS[0]}/$1/checkpoint_last.pt" \
+    "--no-layerwise-checkpoint $SEED_CKPT/ablations/${VARIANTS[1]}/$1/checkpoint_last.pt"
+}
 train_snli() {
   local init="$SEED_CKPT/caption/checkpoint_last.pt"
   if (( QUESTION_UPDATES > 0 )); then
@@ -147,7 +176,10 @@ train_snli() {
     cp "$SEED_CKPT/questions.json" "$SEED_OUT/questions.json"
     init="$SEED_CKPT/questions.pt"
   fi
-  train snli_ve "$SNLI_UPDATES" "$init"
+  train snli_ve "$SNLI_UPDATES" "$init" mue
+  if (( ABLATIONS )); then
+    for variant in "${VARIANTS[@]}"; do train snli_ve "$SNLI_UPDATES" "$init" "$variant"; done
+  fi
 }
 
 snli() {
@@ -187,7 +219,7 @@ snli_pipeline() {
   local out=$SEED_OUT/snli_ve
   snli ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions "$TIMING_REPETITIONS" \
     --calibrate-args "--method retention --retention ${DEMO_SNLI_RETENTION:-0.99} $SNLI_CANDIDATES --table-path $out/calibration_table.json.gz" \
-    --entropies 0.3,0.6,0.8,0.9,1.0,1.05 --depths 1,2,4
+    --entropies 0.3,0.6,0.8,0.9,1.0,1.05 --depths 1,2,4 $(ablation_args snli_ve)
   certified snli "$out" $SNLI_CANDIDATES
   snli ofa_mue.evaluate --gen-subset test --replace-images other --results-path "$out/images_other"
   snli ofa_mue.evaluate --gen-subset test --replace-images blank --results-path "$out/images_blank"
@@ -198,7 +230,8 @@ caption_pipeline() {
   # timing needs the cores to itself, and SNLI-VE trains meanwhile
   caption ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions 0 \
     --calibrate-args "--method retention --retention ${DEMO_CAPTION_RETENTION:-0.96} $CAPTION_CANDIDATES --table-path $out/calibration_table.json.gz" \
-    --thresholds 0.995,0.99,0.98,0.95,0.9 --entropies 0.5,1.5 --patiences 1,3 --depths 1,2,4
+    --thresholds 0.995,0.99,0.98,0.95,0.9 --entropies 0.5,1.5 --patiences 1,3 --depths 1,2,4 \
+    $(ablation_args caption)
   certified caption "$out" $CAPTION_CANDIDATES
 }
 caption_pipeline_logged() { logged "$SEED_OUT/caption.log" caption_pipeline; }
@@ -212,7 +245,11 @@ for SEED in ${SEED_LIST//,/ }; do
     --updates "$PRETRAIN_UPDATES" --image-size "$IMAGE_SIZE"
   step "seed $SEED: fine-tune captioning with MuE ($CAPTION_UPDATES updates)"
   train_caption
-  step "seed $SEED: fine-tune SNLI-VE with MuE from the caption model ($QUESTION_UPDATES updates of grounding questions first; $SNLI_UPDATES updates, log in $SEED_OUT/train_snli_ve.log), meanwhile captioning: calibrate on valid, reproduce on test without timing (log in $SEED_OUT/caption.log)"
+  if (( ABLATIONS )); then
+    step "seed $SEED: Table 4's caption variants: without modality decomposition, without the layer-wise loss (log of the first in $SEED_OUT/train_caption_ablation.log)"
+    both "$SEED_OUT/train_caption_ablation.log" train_caption_variant_1 train_caption_variant_2
+  fi
+  step "seed $SEED: fine-tune SNLI-VE with MuE from the caption model ($QUESTION_UPDATES updates of grounding questions first; $SNLI_UPDATES updates$( (( ABLATIONS )) && echo ", then Table 4's two variants"), log in $SEED_OUT/train_snli_ve.log), meanwhile captioning: calibrate on valid, reproduce on test without timing (log in $SEED_OUT/caption.log)"
   both "$SEED_OUT/train_snli_ve.log" train_snli caption_pipeline_logged
   grep -E "train_inner" "$SEED_OUT/train_snli_ve.log" | tail -1
   step "seed $SEED: SNLI-VE: calibrate on valid; on test: reproduce with timing, replaced images (log in $SEED_OUT/snli_ve.log)"

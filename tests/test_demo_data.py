@@ -609,10 +609,13 @@ def test_reuse_keeps_data_of_the_same_arguments_and_refuses_other_arguments(tmp_
     (["--seed-list", "3"], {"DEMO_SEEDS": "2"}, "not both"),
     (["--seeds", "0"], {}, "--seeds must be a positive integer"),
     (["--seed"], {}, "unknown argument --seed"),
+    ([], {"DEMO_ABLATIONS": "yes"}, "DEMO_ABLATIONS must be 0 or 1"),
+    (["--ablations", "--seeds", "0"], {}, "--seeds must be a positive integer"),  # --ablations is known
 ])
-def test_demo_script_refuses_seed_arguments_it_cannot_honour(args, env, message):
-    """demo.sh checks its seed arguments before it sets anything up: a seed list naming a seed
-    twice, or given beside --seeds (which it would override), stops with one line and exit 2."""
+def test_demo_script_refuses_arguments_it_cannot_honour(args, env, message):
+    """demo.sh checks its arguments before it sets anything up: a seed list naming a seed
+    twice, or given beside --seeds (which it would override), an ablation switch other than
+    0 or 1, stops with one line and exit 2."""
     script = Path(__file__).resolve().parents[1] / "run_scripts" / "demo.sh"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | env
     done = subprocess.run(["bash", str(script), *args], capture_output=True, text=True,

@@ -525,6 +525,14 @@ def test_demo_summary_reads_each_seeds_reproduce_run_replaced_images_and_certifi
     assert figures["snli_ve.certified_share_of_mue_reduction"] == pytest.approx(share)
     assert figures["snli_ve.certified_passed"] == float(guarantee["certified"])
     assert (figures["snli_ve.certified_epsilon"], figures["snli_ve.certified_delta"]) == (0.5, 0.2)
+    # Table 4's variants (demo.sh --ablations): each one's full model and its calibrated MuE
+    plain = _evaluate(out, checkpoints["plain"], "--exit-profile", str(results / "profiles" / "no_layerwise_loss.json"))
+    assert figures["snli_ve.ablation_no_layerwise_loss_mue_accuracy"] == plain["metrics"]["accuracy"]
+    assert figures["snli_ve.ablation_no_layerwise_loss_mue_expected_time_reduction"] == \
+        plain["layers"]["expected_time_reduction"]
+    assert figures["snli_ve.ablation_no_layerwise_loss_full_accuracy"] == \
+        _evaluate(out, checkpoints["plain"])["metrics"]["accuracy"]
+    assert "snli_ve.ablation_no_modality_decomposition_mue_retention" in figures
     checks = {check["check"]: check for check in written["checks"]}
     assert checks["SNLI-VE full-model accuracy >= 0.80"]["per_seed"]["1"] == (full >= 0.80)
     assert checks["SNLI-VE accuracy with blank images <= 0.50"]["passed"] == (blank["metrics"]["accuracy"] <= 0.50)
