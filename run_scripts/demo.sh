@@ -251,7 +251,7 @@ for SEED in ${SEED_LIST//,/ }; do
   fi
   step "seed $SEED: fine-tune SNLI-VE with MuE from the caption model ($QUESTION_UPDATES updates of grounding questions first; $SNLI_UPDATES updates$( (( ABLATIONS )) && echo ", then Table 4's two variants"), log in $SEED_OUT/train_snli_ve.log), meanwhile captioning: calibrate on valid, reproduce on test without timing (log in $SEED_OUT/caption.log)"
   both "$SEED_OUT/train_snli_ve.log" train_snli caption_pipeline_logged
-  grep -E "train_inner" "$SEED_OUT/train_snli_ve.log" | tail -1
+  grep -E "train_inner" "$SEED_OUT/train_snli_ve.log" | tail -1 || true  # none under 100 updates (--log-interval)
   step "seed $SEED: SNLI-VE: calibrate on valid; on test: reproduce with timing, replaced images (log in $SEED_OUT/snli_ve.log)"
   logged "$SEED_OUT/snli_ve.log" snli_pipeline
 done
