@@ -23,7 +23,7 @@
 #       each task again without modality decomposition and again without the layer-wise loss
 #       (OFA's final-layer loss), from the same checkpoint with the same updates and seed; the
 #       reproduce runs calibrate and evaluate them (seed*/{caption,snli_ve}/reproduce/table4_ablation.*);
-#       about 10 minutes more a seed
+#       about 15 minutes more a seed
 #   bash run_scripts/demo.sh --seed-list 2,3 # exactly these seeds [DEMO_SEED_LIST], e.g. to add
 #       seeds beside a seed 1 run already in DEMO_RESULTS; the summary covers the listed seeds,
 #       python -m ofa_mue.demo.summary --results-dir DIR --seeds 1,2,3 then covers all three
