@@ -247,6 +247,11 @@ def write_profile(path: str, profile: Dict[str, Any]) -> None:
         logger.info(profile["guarantee"]["statement"])
 
 
+def default_table_path(profile_path: str) -> str:
+    """Where the calibration table goes without ``--table-path``: beside the profile."""
+    return f"{os.path.splitext(profile_path)[0]}.table.json.gz"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: returns the profile it writes (for a shard: what its file holds)."""
     parser = build_calibration_parser()
@@ -260,7 +265,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                       for knob in ("image", "text", "decoder")}
     except ValueError as error:
         parser.error(str(error))
-    table_path = args.table_path or f"{os.path.splitext(args.profile_path)[0]}.table.json.gz"
+    table_path = args.table_path or default_table_path(args.profile_path)
 
     def check_shard(_: argparse.Namespace, shard: Shard) -> None:
         if shard.is_part and os.path.exists(table_path):

@@ -171,7 +171,7 @@ def calibrated_profile(rest: Sequence[str], checkpoint: str, path: str, args: ar
     argv = [*rest, "--path", checkpoint, "--gen-subset", args.calibration_subset, *shlex.split(args.calibrate_args),
             "--profile-path", path]
     if own_table:
-        argv += ["--table-path", f"{os.path.splitext(path)[0]}.table.json.gz"]
+        argv += ["--table-path", calibrate.default_table_path(path)]
     if overrides is not None:
         argv += ["--model-overrides", overrides]
     logger.info("calibrating %s on %s: %s", checkpoint, args.calibration_subset, path)
