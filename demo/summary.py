@@ -63,6 +63,12 @@ def one_layer(rows: Sequence[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     return None
 
 
+def retention(quality: float, full: float) -> float:
+    """``quality`` as a share of the full model's ``full``; 0.0 when the full model scores 0
+    (a barely trained model: reproduce's tables leave that share empty)."""
+    return quality / full if full else 0.0
+
+
 def task_figures(task_dir: str, task: str) -> Dict[str, float]:
     """The figures the checks read for one seed and task (``task.figure`` -> value); empty when
     the task's reproduce run is missing."""
@@ -75,14 +81,14 @@ def task_figures(task_dir: str, task: str) -> Dict[str, float]:
     full_row, mue_row = _curve(reproduced["table1"], "full"), _curve(reproduced["table1"], "mue_given")
     full, examples = full_row[metric], reproduced["examples"]
     figures = {"examples": examples, f"full_{metric}": full, f"mue_{metric}": mue_row[metric],
-               "mue_retention": mue_row[metric] / full if full else 0.0}
+               "mue_retention": retention(mue_row[metric], full)}
     for field in ("expected_time_reduction", "image_layers", "text_layers", "decoder_layers"):
         figures[f"mue_{field}"] = mue_row[field]
     static_1 = one_layer(sweep)
     if static_1 is not None:
         figures.update({f"static_1_{metric}": static_1["metric"], "static_1_gap": full - static_1["metric"],
                         "static_1_expected_time_reduction": static_1["expected_time_reduction"],
-                        "static_1_share": static_1["metric"] / full if full else 0.0})
+                        "static_1_share": retention(static_1["metric"], full)})
     versus = reproduced["mue_vs_static"]["summary"]
     figures.update({f"mue_vs_static_{key}": float(versus[key])
                     for key in ("levels", "strictly_above", "at_or_above", "below", "mue_beats_fixed_depth",
@@ -119,7 +125,7 @@ def certified_figures(run_dir: str, metric: str, full: float, examples: int, mue
     guarantee = _load(os.path.join(run_dir, "profile.json")).get("guarantee") or {}
     reduction = result["layers"]["expected_time_reduction"]
     figures = {f"certified_{metric}": result["metrics"][metric],
-               "certified_retention": result["metrics"][metric] / full if full else 0.0,
+               "certified_retention": retention(result["metrics"][metric], full),
                "certified_expected_time_reduction": reduction,
                "certified_share_of_mue_reduction": reduction / mue_reduction if mue_reduction else 0.0,
                "certified_passed": float(bool(guarantee.get("certified")))}
@@ -138,7 +144,7 @@ def ablation_figures(table4: Sequence[Dict[str, Any]], metric: str) -> Dict[str,
             continue
         prefix = f"ablation_{entry['key']}"
         figures.update({f"{prefix}_full_{metric}": entry["full_metric"], f"{prefix}_mue_{metric}": entry["metric"],
-                        f"{prefix}_mue_retention": entry["retention"],
+                        f"{prefix}_mue_retention": retention(entry["metric"], entry["full_metric"]),
                         f"{prefix}_mue_expected_time_reduction": entry["expected_time_reduction"]})
     return figures
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ofa_mue.demo.summary import evaluate_checks
+from ofa_mue.demo.summary import ablation_figures, aggregate, evaluate_checks
 
 # every target exactly met (the module docstring's bounds are inclusive)
 AT_THE_BOUNDS = {
@@ -69,3 +69,13 @@ def test_figures_made_of_counts_meet_a_bound_they_equal():
     assert counted["snli_ve.static_1_gap"] < 0.10
     checks = evaluate_checks({"1": counted})
     assert all(check["passed"] is True for check in checks), [c["check"] for c in checks if not c["passed"]]
+
+
+def test_a_variant_whose_full_model_scores_zero_has_zero_retention_and_aggregates():
+    """A barely trained Table 4 variant (CIDEr 0: reproduce leaves its retention empty) gets the
+    same retention as the main model in that case, 0.0, and the summary over seeds still adds up."""
+    variant = {"key": "no_layerwise_loss", "full_metric": 0.0, "metric": 0.12, "retention": None,
+               "expected_time_reduction": 0.3}
+    figures = ablation_figures([variant], "cider")
+    assert figures["ablation_no_layerwise_loss_mue_retention"] == 0.0
+    assert aggregate({"1": figures, "2": figures})["ablation_no_layerwise_loss_mue_retention"]["mean"] == 0.0
