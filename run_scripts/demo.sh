@@ -162,11 +162,20 @@ VARIANTS=(no_modality_decomposition no_layerwise_loss)
 # The two caption variants at once (one thread each), the second one's log shown.
 train_caption_variant_1() { train_caption "${VARIANTS[0]}"; }
 train_caption_variant_2() { train_caption "${VARIANTS[1]}"; }
-# reproduce's Table 4 options for a task's variants (none without --ablations)
-ablation_args() {
+# reproduce's Table 4 options for task $1's variants, into the array ABLATION_ARGS (empty
+# without --ablations)
+set_ablation_args() {
+  ABLATION_ARGS=()
   (( ABLATIONS )) || return 0
-  echo "--no-decomposition-checkpoint $SEED_CKPT/ablations/${VARIANTS[0]}/$1/checkpoint_last.pt" \
-    "--no-layerwise-checkpoint $SEED_CKPT/ablations/${VARIANTS[1]}/$1/checkpoint_last.pt"
+  ABLATION_ARGS=(--no-decomposition-checkpoint "$SEED_CKPT/ablations/${VARIANTS[0]}/$1/checkpoint_last.pt"
+                 --no-layerwise-checkpoint "$SEED_CKPT/ablations/${VARIANTS[1]}/$1/checkpoint_last.pt")
+}
+# reproduce's --calibrate-args (one string, split as a shell would): retention $1, then the
+# candidate options of array $2, then the calibration table $3 (quoted, so paths may hold spaces)
+calibrate_args() {
+  local retention=$1 table=$3
+  local -n candidates=$2
+  echo "--method retention --retention $retention ${candidates[*]} --table-path ${table@Q}"
 }
 train_snli() {
   local init="$SEED_CKPT/caption/checkpoint_last.pt"
@@ -200,8 +209,8 @@ caption() {
 # Calibration evaluates every combination of the candidates (python -m ofa_mue.calibrate), so
 # each knob gets the few values that matter on this data: SNLI-VE 5 x 4 x 4 settings, captions
 # (beam search) 3 x 2 x 5.
-SNLI_CANDIDATES="--image-candidates 0.99,0.98,0.95,0.9 --text-candidates 0.9,0.8,0.6 --decoder-candidates 0.98,0.96,0.9"
-CAPTION_CANDIDATES="--image-candidates 0.98,0.9 --text-candidates 0.9 --decoder-candidates 0.99,0.95,0.9,0.8"
+SNLI_CANDIDATES=(--image-candidates 0.99,0.98,0.95,0.9 --text-candidates 0.9,0.8,0.6 --decoder-candidates 0.98,0.96,0.9)
+CAPTION_CANDIDATES=(--image-candidates 0.98,0.9 --text-candidates 0.9 --decoder-candidates 0.99,0.95,0.9,0.8)
 # The certified calibration (Learn-then-Test, python -m ofa_mue.calibrate's default: expected
 # per-example loss <= DEMO_RISK_EPSILON with probability >= 1 - DEMO_RISK_DELTA) on the same
 # calibration table as the uncertified one (no configuration is evaluated twice), then its
@@ -216,11 +225,12 @@ certified() {
 # DeeBERT's entropy at SNLI-VE's answer is over the three answers (at most ln 3 = 1.10 nats):
 # its thresholds spread over that range.
 snli_pipeline() {
-  local out=$SEED_OUT/snli_ve
+  local out=$SEED_OUT/snli_ve ABLATION_ARGS
+  set_ablation_args snli_ve
   snli ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions "$TIMING_REPETITIONS" \
-    --calibrate-args "--method retention --retention ${DEMO_SNLI_RETENTION:-0.99} $SNLI_CANDIDATES --table-path $out/calibration_table.json.gz" \
-    --entropies 0.3,0.6,0.8,0.9,1.0,1.05 --depths 1,2,4 $(ablation_args snli_ve)
-  certified snli "$out" $SNLI_CANDIDATES
+    --calibrate-args "$(calibrate_args "${DEMO_SNLI_RETENTION:-0.99}" SNLI_CANDIDATES "$out/calibration_table.json.gz")" \
+    --entropies 0.3,0.6,0.8,0.9,1.0,1.05 --depths 1,2,4 "${ABLATION_ARGS[@]}"
+  certified snli "$out" "${SNLI_CANDIDATES[@]}"
   snli ofa_mue.evaluate --gen-subset test --replace-images other --results-path "$out/images_other"
   snli ofa_mue.evaluate --gen-subset test --replace-images blank --results-path "$out/images_blank"
   snli ofa_mue.evaluate --gen-subset test --replace-text other --results-path "$out/text_other"
@@ -228,11 +238,13 @@ snli_pipeline() {
 caption_pipeline() {
   local out=$SEED_OUT/caption
   # timing needs the cores to itself, and SNLI-VE trains meanwhile
+  local ABLATION_ARGS
+  set_ablation_args caption
   caption ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions 0 \
-    --calibrate-args "--method retention --retention ${DEMO_CAPTION_RETENTION:-0.96} $CAPTION_CANDIDATES --table-path $out/calibration_table.json.gz" \
+    --calibrate-args "$(calibrate_args "${DEMO_CAPTION_RETENTION:-0.96}" CAPTION_CANDIDATES "$out/calibration_table.json.gz")" \
     --thresholds 0.995,0.99,0.98,0.95,0.9 --entropies 0.5,1.5 --patiences 1,3 --depths 1,2,4 \
-    $(ablation_args caption)
-  certified caption "$out" $CAPTION_CANDIDATES
+    "${ABLATION_ARGS[@]}"
+  certified caption "$out" "${CAPTION_CANDIDATES[@]}"
 }
 caption_pipeline_logged() { logged "$SEED_OUT/caption.log" caption_pipeline; }
 
