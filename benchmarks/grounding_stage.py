@@ -72,9 +72,9 @@ def grounding_data(data: str, rows: int, work: str) -> str:
 
 
 def train(log: str, data_folder: str, bpe: str, init: str, save_dir: str, updates: int, lr: float,
-          criterion: str, decompose: bool, constant_lr: bool) -> str:
-    """fairseq-train as demo.sh's train() (seed 1; ``constant_lr``: the learning rate stays
-    at ``lr`` after the warm-up instead of decaying to 0); returns the checkpoint."""
+          criterion: str, decompose: bool, constant_lr: bool, seed: int = 1) -> str:
+    """fairseq-train as demo.sh's train() (``constant_lr``: the learning rate stays at ``lr``
+    after the warm-up instead of decaying to 0); returns the checkpoint."""
     schedule = ["fixed"] if constant_lr else ["polynomial_decay", "--total-num-update", str(updates)]
     checkpoint = os.path.join(save_dir, "checkpoint_last.pt")
     if not os.path.isfile(checkpoint):
@@ -86,7 +86,7 @@ def train(log: str, data_folder: str, bpe: str, init: str, save_dir: str, update
             "--lr-scheduler", *schedule, "--lr", str(lr), "--warmup-updates", "50",
             "--max-update", str(updates), "--batch-size", "32",
             "--save-dir", save_dir, "--no-epoch-checkpoints", "--disable-validation", "--num-workers", "0", "--cpu",
-            "--seed", "1", "--log-format", "simple", "--log-interval", "100")
+            "--seed", str(seed), "--log-format", "simple", "--log-interval", "100")
     return checkpoint
 
 
