@@ -41,7 +41,7 @@ EVALUATIONS = {
     "other_images": ("test", ["--replace-images", "other"]),
     "blank_images": ("test", ["--replace-images", "blank"]),
     "other_hypotheses": ("test", ["--replace-text", "other"]),
-    "one_layer": ("test", ["--static-image-layers", "1", "--static-text-layers", "1", "--static-decoder-layers", "1"]),
+    "one_layer": ("test", ["--exit-policy", "static", "--static-image-layers", "1", "--static-text-layers", "1", "--static-decoder-layers", "1"]),
 }
 FAMILY_GROUPS = ("family", "label")
 
