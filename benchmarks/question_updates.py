@@ -25,7 +25,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import torch
 
@@ -100,6 +100,21 @@ def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _before_after(report: Dict[str, Any], title: str, before: Callable[[Dict[str, Any]], Dict[str, float]],
+                  after: Callable[[Dict[str, Any]], Dict[str, float]]) -> List[str]:
+    """A markdown table of the figures ``before`` and ``after`` read off each seed's arm, one
+    column per figure either has ("-" where one lacks it)."""
+    arms = report["seeds"]
+    names = sorted({k for arm in arms.values() for k in (*before(arm), *after(arm))})
+    lines = ["", f"{title}, demo.sh's stage -> this one:", "",
+             "| seed | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for seed, arm in arms.items():
+        cells = [" -> ".join(_percent(side[k]) if k in side else "-" for side in (before(arm), after(arm)))
+                 for k in names]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(report: Dict[str, Any]) -> str:
     a = report["arguments"]
     lines = [f"From each seed's caption model of the demo run in `{a['checkpoints']}`: {a['question_updates']} updates "
@@ -117,21 +132,10 @@ def markdown(report: Dict[str, Any]) -> str:
                          f"{_percent(r['other_images']['accuracy'])} | {_percent(r['blank_images']['accuracy'])} | "
                          f"{_percent(r['other_hypotheses']['accuracy'])} | {_percent(r['one_layer']['accuracy'])} "
                          f"({100 * gap:+.1f}) |")
-    families: List[str] = sorted({k for arm in report["seeds"].values() for k in arm["snli_ve"]["families"]})
-    lines += ["", "Test accuracy per hypothesis family and label, demo.sh's stage -> this one:", "",
-              "| seed | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
-    for seed, arm in report["seeds"].items():
-        cells = [f"{_percent(arm['demo_snli_ve']['families'].get(k, float('nan')))} -> "
-                 f"{_percent(arm['snli_ve']['families'].get(k, float('nan')))}" for k in families]
-        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
-    kinds = sorted({k for arm in report["seeds"].values() for k in arm["questions"]} |
-                   {k for arm in report["seeds"].values() for k in arm["demo_questions"]})
-    lines += ["", "The question stage's held-out accuracy, demo.sh's stage -> this one:", "",
-              "| seed | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
-    for seed, arm in report["seeds"].items():
-        cells = [f"{_percent(arm['demo_questions'][k]) if k in arm['demo_questions'] else '-'} -> "
-                 f"{_percent(arm['questions'][k]) if k in arm['questions'] else '-'}" for k in kinds]
-        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    lines += _before_after(report, "Test accuracy per hypothesis family and label",
+                           lambda arm: arm["demo_snli_ve"]["families"], lambda arm: arm["snli_ve"]["families"])
+    lines += _before_after(report, "The question stage's held-out accuracy",
+                           lambda arm: arm["demo_questions"], lambda arm: arm["questions"])
     examples = sorted({r["examples"] for arm in report["seeds"].values() for key in ("snli_ve", "demo_snli_ve")
                        for name, r in arm[key].items() if name != "families"})
     lines += ["", f"Rows scored per evaluation: {', '.join(map(str, examples))} (valid and test)."]
