@@ -28,7 +28,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 import torch
 
@@ -100,20 +100,24 @@ def last_training_accuracy(log: str) -> Dict[str, float]:
     return found
 
 
+def score(folder: str, data_folder: str, bpe: str, checkpoint: str, split: str = "test",
+          options: Sequence[str] = ()) -> Dict[str, Any]:
+    """``python -m ofa_mue.evaluate`` of ``checkpoint`` on ``split`` of an SNLI-VE format folder
+    with evaluate's extra ``options`` (results and log in ``folder``): accuracy and rows scored."""
+    os.makedirs(folder, exist_ok=True)
+    run(os.path.join(folder, "evaluate.log"), "ofa_mue.evaluate", data_folder, "--path", checkpoint, "--task", "snli_ve",
+        "--bpe-dir", bpe, "--code-dict-size", "0", "--num-bins", "0", "--batch-size", "100", "--cpu",
+        "--gen-subset", split, *options, "--results-path", folder)
+    with open(os.path.join(folder, f"{split}_metrics.json")) as handle:
+        metrics = json.load(handle)
+    return {"accuracy": metrics["metrics"]["accuracy"], "examples": metrics["examples"]}
+
+
 def accuracies(out: str, data_folder: str, bpe: str, checkpoint: str) -> Dict[str, Any]:
     """Test accuracy and examples scored with the right images and each replacement (results
     and logs under ``out``)."""
-    result: Dict[str, Any] = {}
-    for images in REPLACEMENTS:
-        folder = os.path.join(out, f"images_{images}")
-        os.makedirs(folder, exist_ok=True)
-        run(os.path.join(folder, "evaluate.log"), "ofa_mue.evaluate", data_folder, "--path", checkpoint, "--task", "snli_ve",
-            "--bpe-dir", bpe, "--code-dict-size", "0", "--num-bins", "0", "--batch-size", "100", "--cpu",
-            "--gen-subset", "test", "--replace-images", images, "--results-path", folder)
-        with open(os.path.join(folder, "test_metrics.json")) as handle:
-            metrics = json.load(handle)
-        result[images] = {"accuracy": metrics["metrics"]["accuracy"], "examples": metrics["examples"]}
-    return result
+    return {images: score(os.path.join(out, f"images_{images}"), data_folder, bpe, checkpoint,
+                          options=("--replace-images", images)) for images in REPLACEMENTS}
 
 
 def arm(loss: str, args: argparse.Namespace, grounding: str) -> Dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List
 
 import torch
 
-from grounding_stage import CRITERIA, train
+from grounding_stage import CRITERIA, score, train
 from measurement import Provenance, run_module as run, write_results
 from ofa_mue.demo.families import family_accuracy
 from ofa_mue.demo.questions import KINDS
@@ -49,17 +49,9 @@ FAMILY_GROUPS = ("family", "label")
 def evaluate(out: str, data: str, checkpoint: str) -> Dict[str, Any]:
     """Accuracy and rows scored of ``checkpoint`` in every :data:`EVALUATIONS` setting, and the
     test accuracy per hypothesis family and label (results and logs under ``out``)."""
-    result: Dict[str, Any] = {}
-    for name, (split, options) in EVALUATIONS.items():
-        folder = os.path.join(out, name)
-        os.makedirs(folder, exist_ok=True)
-        run(os.path.join(folder, "evaluate.log"), "ofa_mue.evaluate", os.path.join(data, "snli_ve"), "--path",
-            checkpoint, "--task", "snli_ve", "--bpe-dir", os.path.join(data, "bpe"), "--code-dict-size", "0",
-            "--num-bins", "0", "--batch-size", "100", "--cpu", "--gen-subset", split, *options,
-            "--results-path", folder)
-        with open(os.path.join(folder, f"{split}_metrics.json")) as handle:
-            metrics = json.load(handle)
-        result[name] = {"accuracy": metrics["metrics"]["accuracy"], "examples": metrics["examples"]}
+    result: Dict[str, Any] = {name: score(os.path.join(out, name), os.path.join(data, "snli_ve"),
+                                          os.path.join(data, "bpe"), checkpoint, split, options)
+                              for name, (split, options) in EVALUATIONS.items()}
     table = family_accuracy(os.path.join(out, "test", "test_predictions.jsonl"),
                             os.path.join(data, "meta", "snli_ve_test.jsonl"))
     result["families"] = {f"{group}/{value}": cell["accuracy"] for group in FAMILY_GROUPS

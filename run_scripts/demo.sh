@@ -236,9 +236,8 @@ snli_pipeline() {
   snli ofa_mue.evaluate --gen-subset test --replace-text other --results-path "$out/text_other"
 }
 caption_pipeline() {
-  local out=$SEED_OUT/caption
+  local out=$SEED_OUT/caption ABLATION_ARGS
   # timing needs the cores to itself, and SNLI-VE trains meanwhile
-  local ABLATION_ARGS
   set_ablation_args caption
   caption ofa_mue.reproduce --results-dir "$out/reproduce" --timing-repetitions 0 \
     --calibrate-args "$(calibrate_args "${DEMO_CAPTION_RETENTION:-0.96}" CAPTION_CANDIDATES "$out/calibration_table.json.gz")" \
