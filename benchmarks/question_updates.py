@@ -15,6 +15,9 @@ with the right images, other test images, blank images and other rows' hypothese
 truncation at one layer of each part, and the test accuracy per hypothesis family and label.
 Seeds run two at a time, one thread each.
 
+A question stage already in the work dir (``seed{S}/questions.pt``) is reused when its
+``questions.json`` records this run's caption model, updates, kinds and seed, and refused otherwise.
+
 Writes ``{out}/question_updates.{json,md}`` (default ``benchmarks/results``); models, logs and
 predictions go to ``--work-dir``.
 """
@@ -65,15 +68,32 @@ def held_out_questions(path: str) -> Dict[str, float]:
         return json.load(handle)["held_out_accuracy"]
 
 
+def check_reused_stage(path: str, init: str, seed: int, args: argparse.Namespace) -> None:
+    """Refuse a question stage left in the work dir by a run with other settings than this one's."""
+    with open(path) as handle:
+        record = json.load(handle)
+    record["init"] = os.path.realpath(record.get("init", ""))
+    wanted = {"init": os.path.realpath(init), "updates": args.question_updates, "seed": seed, "kinds": args.question_kinds.split(",")}
+    differ = {k: (record.get(k), v) for k, v in wanted.items()
+              if (sorted(record.get(k) or []) != sorted(v) if k == "kinds" else record.get(k) != v)}
+    if differ:
+        raise SystemExit(f"{path}: the question stage in the work dir was trained with other settings "
+                         f"({', '.join(f'{k} {old!r}, this run {new!r}' for k, (old, new) in differ.items())}); "
+                         "remove it or pass another --work-dir")
+
+
 def seed_arm(seed: int, args: argparse.Namespace) -> Dict[str, Any]:
     """The question stage and SNLI-VE for ``seed``, scored beside demo.sh's SNLI-VE model of that seed."""
     work = os.path.join(args.work_dir, f"seed{seed}")
     os.makedirs(work, exist_ok=True)
     seed_checkpoints = os.path.join(args.checkpoints, f"seed{seed}")
     questions = os.path.join(work, "questions.pt")
-    if not os.path.isfile(questions):
+    init = os.path.join(seed_checkpoints, "caption", "checkpoint_last.pt")
+    if os.path.isfile(questions):
+        check_reused_stage(os.path.join(work, "questions.json"), init, seed, args)
+    else:
         run(os.path.join(work, "question_stage.log"), "ofa_mue.demo.question_stage", "--data", args.data,
-            "--init", os.path.join(seed_checkpoints, "caption", "checkpoint_last.pt"), "--out", questions,
+            "--init", init, "--out", questions,
             "--updates", str(args.question_updates), "--kinds", args.question_kinds, "--seed", str(seed),
             "--image-size", "48", "--no-progress")
     snli = train(os.path.join(work, "train_snli_ve.log"), os.path.join(args.data, "snli_ve"),

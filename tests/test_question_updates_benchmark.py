@@ -3,6 +3,7 @@ one-layer column with one layer of each part (static truncation), and families r
 same test predictions."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import Counter
@@ -28,3 +29,19 @@ def test_one_layer_is_static_truncation_and_families_add_up_to_the_test_accuracy
     labels = Counter(row["label"] for row in meta)
     from_labels = sum(result["families"][f"label/{label}"] * n for label, n in labels.items()) / len(meta)
     assert from_labels == pytest.approx(result["test"]["accuracy"])
+
+
+def test_a_question_stage_left_with_other_settings_is_refused_not_reused(tmp_path):
+    init = tmp_path / "caption" / "checkpoint_last.pt"
+    record = {"init": str(init), "updates": 4000, "seed": 2, "kinds": ["where", "what"]}
+    path = tmp_path / "questions.json"
+    path.write_text(json.dumps(record))
+    args = argparse.Namespace(question_updates=4000, question_kinds="what,where")
+    question_updates.check_reused_stage(str(path), str(init), 2, args)
+    for changed in ({"question_updates": 2000}, {"question_kinds": "where,what,exists"}):
+        with pytest.raises(SystemExit, match=f"{path}.*other settings"):
+            question_updates.check_reused_stage(str(path), str(init), 2, argparse.Namespace(**{**vars(args), **changed}))
+    with pytest.raises(SystemExit, match="seed 2, this run 3"):
+        question_updates.check_reused_stage(str(path), str(init), 3, args)
+    with pytest.raises(SystemExit, match="init"):
+        question_updates.check_reused_stage(str(path), str(tmp_path / "other.pt"), 2, args)
