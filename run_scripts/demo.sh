@@ -98,8 +98,8 @@ bad, known = [k for k in sys.argv[1].split(",") if k not in KINDS], " ".join(KIN
 sys.exit(f"error: DEMO_QUESTION_KINDS: unknown kind(s) {bad}, known: {known}" if bad else 0)' "$QUESTION_KINDS" || exit 2
 TIMING_REPETITIONS="${DEMO_TIMING_REPETITIONS:-5}"
 IMAGE_SIZE=48  # one 16-pixel patch per cell of the scenes' 3x3 grid
-# Two jobs share the 2 cores through most of a seed, one thread each (alone, a second thread
-# speeds the question stage up about 1.45 times: 100 updates in 20 s against 29 s, 2026-12-05).
+# One thread per job: SNLI-VE trains beside the caption pipeline, one core each (alone, a
+# second thread speeds the question stage up about 1.45 times: 100 updates in 20 s against 29 s).
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
 START=$(date +%s)

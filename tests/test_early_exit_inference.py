@@ -108,7 +108,9 @@ GENERATION_OPTIONS = {
     "diverse-beam-groups": {"beam": 4, "diverse_beam_groups": 2, "diverse_beam_strength": 0.5},
     "diversity-rate": {"diversity_rate": 0.5},
     "prefix-size": {"prefix_size": 2},
-    "match-source-len": {"match_source_len": True, "max_len_b": 3},  # source lengths 4 and 6 outrun --max-len-b
+    # source lengths 4 and 6 outrun --max-len-b; _batch holds no eos, so OFA's count of the source
+    # (what the early-exit generator uses) and fairseq 0.12's src_lengths agree
+    "match-source-len": {"match_source_len": True, "max_len_b": 3},
     "nbest": {"nbest": 3},
     "beam 1": {"beam": 1},
     "prefix-size lenpen min-len": {"prefix_size": 2, "lenpen": 0.3, "min_len": 4, "max_len_b": 8},

@@ -4,7 +4,7 @@ candidates alone, as OFA's answer trie constrains them; ``--eval-args`` / ``--sc
 meaning what they mean in OFA's caption task; ``--fp16`` as OFA's evaluation scripts pass it;
 those scripts' flags run unchanged and write OFA's ``{split}_predict.json``; OFA's
 ``--imagenet-default-mean-and-std`` taken from the checkpoint; a checkpoint trained with
-``--interpolate-position`` refused."""
+``--interpolate-position`` refused; ``--match-source-len`` counting the source as OFA's generator."""
 from __future__ import annotations
 
 import json
@@ -72,6 +72,24 @@ def test_captions_lose_punctuation_as_in_ofas_evaluation(caption_task):
         assert caption.startswith("a mans tshirt"), caption
         assert caption.split() == ofa_caption(text).split()
         assert caption == " ".join(caption.split())
+
+
+def test_match_source_len_counts_the_source_as_ofas_generator_does(caption_task):
+    """With ``--match-source-len`` a caption is as long as the source counted as OFA's generator
+    counts it (its tokens other than eos and pad: bos and the prompt's words), not fairseq 0.12's
+    ``net_input["src_lengths"]``, which also counts the eos."""
+    task = caption_task
+    model = tiny_model(task.vocab.dictionary).eval()
+    dataset = task.dataset("test")
+    sample = dataset.collater([dataset[0], dataset[1]])
+    src_tokens = sample["net_input"]["src_tokens"]
+    ofa_lengths = (src_tokens.ne(task.vocab.dictionary.eos()) & src_tokens.ne(task.vocab.dictionary.pad())).sum(1)
+    assert (sample["net_input"]["src_lengths"] == ofa_lengths + 1).all()  # the case that tells them apart
+    generator = task.build_generator([model], Namespace(beam=2, match_source_len=True))
+    with torch.no_grad():
+        hypotheses = generator.generate([model], sample)
+    # LengthConstrainedBeamSearch: exactly the source length, then eos
+    assert [len(hypos[0]["tokens"]) for hypos in hypotheses] == (ofa_lengths + 1).tolist()
 
 
 OFA_ANSWERS = {"no": 117, "yes": 4420, "maybe": 2085}

@@ -45,7 +45,10 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
         kwargs.setdefault("bos_token", self.tgt_dict.bos())  # OFA's decoder input starts with <s>, not </s>
         horizon = self.max_len_b if self.max_len_b > 0 else self.max_len
         session = self.policy.session(horizon, vocabulary_projection(self.model.models[0].decoder.hidden_to_logits))
-        sample = {**sample, "net_input": {**sample["net_input"], "exit_session": session}}
+        # Without src_lengths fairseq counts the source as OFA's generator does (tokens other than
+        # eos and pad), which --match-source-len uses; the encoder reads only src_tokens.
+        net_input = {k: v for k, v in sample["net_input"].items() if k != "src_lengths"}
+        sample = {**sample, "net_input": {**net_input, "exit_session": session}}
         hypotheses = super().generate(models, sample, **kwargs)
         self.last_example_layers = session.example_layers()
         self.last_session = session
