@@ -68,18 +68,20 @@ def held_out_questions(path: str) -> Dict[str, float]:
         return json.load(handle)["held_out_accuracy"]
 
 
+def _stage_settings(init: str, updates: Any, seed: Any, kinds: List[str]) -> Dict[str, Any]:
+    return {"init": os.path.realpath(init), "updates": updates, "seed": seed, "kinds": sorted(kinds)}
+
+
 def check_reused_stage(path: str, init: str, seed: int, args: argparse.Namespace) -> None:
     """Refuse a question stage left in the work dir by a run with other settings than this one's."""
     with open(path) as handle:
         record = json.load(handle)
-    record["init"] = os.path.realpath(record.get("init", ""))
-    wanted = {"init": os.path.realpath(init), "updates": args.question_updates, "seed": seed, "kinds": args.question_kinds.split(",")}
-    differ = {k: (record.get(k), v) for k, v in wanted.items()
-              if (sorted(record.get(k) or []) != sorted(v) if k == "kinds" else record.get(k) != v)}
+    found = _stage_settings(record.get("init", ""), record.get("updates"), record.get("seed"), record.get("kinds") or [])
+    wanted = _stage_settings(init, args.question_updates, seed, args.question_kinds.split(","))
+    differ = [f"{k} {found[k]!r}, this run {wanted[k]!r}" for k in wanted if found[k] != wanted[k]]
     if differ:
         raise SystemExit(f"{path}: the question stage in the work dir was trained with other settings "
-                         f"({', '.join(f'{k} {old!r}, this run {new!r}' for k, (old, new) in differ.items())}); "
-                         "remove it or pass another --work-dir")
+                         f"({'; '.join(differ)}); remove it or pass another --work-dir")
 
 
 def seed_arm(seed: int, args: argparse.Namespace) -> Dict[str, Any]:
