@@ -19,7 +19,7 @@ layer's log-probabilities (shared final layer norm and tied projection) and aver
 with ``--layer-weights`` (equal by default), as MuE's layer-wise loss does.
 
 Logged: ``loss`` (per sampled token, or per caption with ``--sentence-avg``),
-``sample_cider`` (mean CIDEr-D of the sampled captions, pycocoevalcap scale: 1.0 = 100)
+``score`` (OFA's name: mean CIDEr-D of the sampled captions, pycocoevalcap scale: 1.0 = 100)
 and, with ``--layerwise-loss``, ``loss_layer{i}``.
 """
 
@@ -187,7 +187,7 @@ class ScstRewardCriterion(FairseqCriterion):
         loss = sum(log.get("loss", 0) for log in logging_outputs)
         cider = sum(log.get("cider_sum", 0.0) for log in logging_outputs)
         metrics.log_scalar("loss", loss / max(sample_size, 1), sample_size, round=3)
-        metrics.log_scalar("sample_cider", cider / max(num_captions, 1), num_captions, round=3)
+        metrics.log_scalar("score", cider / max(num_captions, 1), num_captions, round=3)
         log_layer_metric(logging_outputs, "loss_layer", "loss_layer", sample_size)
 
     @staticmethod

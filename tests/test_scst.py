@@ -100,7 +100,7 @@ def test_generated_captions_give_finite_loss_gradient_and_logged_reward(dictiona
     assert log["cider_sum"] > 0
     with metrics.aggregate() as aggregated:
         ScstRewardCriterion.reduce_metrics([log])
-        assert aggregated.get_smoothed_values()["sample_cider"] == pytest.approx(log["cider_sum"] / 9, abs=1e-3)
+        assert aggregated.get_smoothed_values()["score"] == pytest.approx(log["cider_sum"] / 9, abs=1e-3)
 
 
 def test_identical_captions_have_zero_advantage(dictionary):
