@@ -28,7 +28,11 @@ Over several processes or machines: ``--num-shards K --shard-id I`` scores shard
 ``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the
 three files above from the K shard files, equal to one run's (run every shard with the same
 ``--batch-size``). fairseq's ``--distributed-*`` options are refused. ``--fp16`` (which OFA's
-evaluation scripts pass) runs the model in float16, as OFA's evaluation does.
+evaluation scripts pass) runs the model in float16, as OFA's evaluation does. ``--seed``
+(fairseq's default 1) seeds numpy and torch before the checkpoint loads, as OFA's ``evaluate.py``
+does, so ``--sampling`` gives the same captions run after run; ``--lm-path`` and
+``--retain-dropout``, which OFA's ``evaluate.py`` honours, are refused (the latter by every
+task's generator, in ``fairseq-generate`` too).
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from fairseq import checkpoint_utils, options, tasks, utils
 from fairseq.dataclass.configs import DistributedTrainingConfig
@@ -316,11 +321,17 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
                         stream=sys.stdout, force=True)
     if not cfg.common_eval.path:
         parser.error("--path CHECKPOINT is required")
+    if cfg.common.seed is not None and not cfg.generation.no_seed_provided:  # as OFA's evaluate.py: --sampling repeats
+        np.random.seed(cfg.common.seed)
+        utils.set_torch_seed(cfg.common.seed)
     use_cuda = torch.cuda.is_available() and not cfg.common.cpu
     # as fairseq-generate does: the task from the command line, its unset settings from the checkpoint
     task = tasks.setup_task(cfg.task)
     task.exit_policy()  # validate the exit options before any work
     task.check_evaluation_options(cfg.generation)
+    if cfg.generation.lm_path:  # OFA's evaluate.py fuses this language model into the generation
+        raise ConfigError("--lm-path is not supported by this evaluation: no language model is fused into the "
+                          "generation")
     try:
         models, _ = checkpoint_utils.load_model_ensemble(
             utils.split_paths(cfg.common_eval.path), arg_overrides=ast.literal_eval(cfg.common_eval.model_overrides),

@@ -318,13 +318,17 @@ class OFATask(FairseqTask):
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
         """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options
         (a :class:`VerifiedEarlyExitGenerator` with ``--exit-verify``). ``--score-reference`` and
-        ``--print-alignment``, for which fairseq would build other generators (without exits), are refused."""
+        ``--print-alignment``, for which fairseq would build other generators (without exits), are refused,
+        and so is ``--retain-dropout``, which OFA's models honour and this model does not."""
         if getattr(args, "score_reference", False):
             raise ConfigError("--score-reference would score with fairseq's SequenceScorer, which runs no exits: not "
                               "supported (python -m ofa_mue.evaluate scores a split against its references)")
         if getattr(args, "print_alignment", None):
             raise ConfigError("--print-alignment needs fairseq's alignment generator, which runs no exits: not "
                               "supported")
+        if getattr(args, "retain_dropout", False):
+            raise ConfigError("--retain-dropout is not supported: the model runs without dropout at inference "
+                              "(OFA's FairseqDropout modules would keep dropping)")
         extra = {"policy": self.exit_policy(models[0]), **(extra_gen_cls_kwargs or {})}
         if self.cfg.exit_verify:
             seq_gen_cls = seq_gen_cls or VerifiedEarlyExitGenerator

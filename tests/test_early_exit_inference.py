@@ -14,7 +14,9 @@ from fairseq.sequence_generator import SequenceGenerator
 from fairseq.tasks import FairseqTask
 
 from ofa_mue.core.early_exit import ExitSession
-from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock
+from ofa_mue.core.early_exit_generator import (
+    EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock, HammingDiverseBeamSearch,
+)
 from ofa_mue.errors import ConfigError
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from ofa_mue.core.exit_policy import (
@@ -143,7 +145,8 @@ def test_exits_off_equal_fairseq_under_its_generation_options(model, options, ex
     """fairseq-generate's options reach the early-exit generator through the task's
     build_generator as they reach fairseq's own generator through FairseqTask.build_generator
     (same search strategy, lengths, penalties, sampling, n-gram blocking); with exits off, the
-    hypotheses fairseq-generate would print (``--nbest`` of them) are fairseq's, score for score."""
+    hypotheses fairseq-generate would print (``--nbest`` of them) are fairseq's, score for score
+    (diverse beams: under OFA's search, which the early-exit generator puts in fairseq 0.12's place)."""
     net, dictionary = model
     # build_generator reads only the task's options and target dictionary: the tiny model's
     task = CaptionTask(CaptionConfig(**exit_options), SimpleNamespace(dictionary=dictionary))
@@ -151,6 +154,8 @@ def test_exits_off_equal_fairseq_under_its_generation_options(model, options, ex
     ours = task.build_generator([net], args)
     fairseqs = FairseqTask.build_generator(task, [net], args)
     assert type(ours) is EarlyExitSequenceGenerator and type(fairseqs) is SequenceGenerator
+    if args.diverse_beam_groups > 0:  # OFA's search, not fairseq 0.12's (tests/test_ofa_habits_generation.py)
+        fairseqs.search = HammingDiverseBeamSearch(dictionary, args.diverse_beam_groups, args.diverse_beam_strength)
     assert type(ours.search) is type(fairseqs.search)
     if args.no_repeat_ngram_size and not fairseqs.repeat_ngram_blocker.use_extension:
         fairseqs.repeat_ngram_blocker = GeneratedPrefixLoop(args.no_repeat_ngram_size)

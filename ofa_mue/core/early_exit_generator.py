@@ -10,7 +10,8 @@ used (decoder tokens of all its beams and steps), and
 Generation starts from ``<s>``, as OFA's decoder inputs do in training (fairseq's generator
 would start from ``</s>``). It also mends fairseq's CPU fallback of ``--no-repeat-ngram-size`` (used whenever fairseq's
 CUDA extension is absent), which compares the end of the whole, padded token buffer instead
-of the tokens generated so far and so blocks nothing (fairseq issue #4709).
+of the tokens generated so far and so blocks nothing (fairseq issue #4709). ``--diverse-beam-groups``
+searches as OFA's fairseq does (:class:`HammingDiverseBeamSearch`), not as fairseq 0.12 does.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import math
 from typing import Any, Dict, List, Optional
 
 import torch
+from fairseq import search
 from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
 from torch import Tensor
@@ -35,6 +37,8 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
         blocker = self.repeat_ngram_blocker
         if blocker is not None and not blocker.use_extension:
             self.repeat_ngram_blocker = GeneratedPrefixNGramBlock(blocker.no_repeat_ngram_size)
+        if type(self.search) is search.DiverseBeamSearch:  # fairseq keeps the strength negated
+            self.search = HammingDiverseBeamSearch(tgt_dict, self.search.num_groups, -self.search.diversity_strength)
         self.policy = policy
         self.last_example_layers: List[ExampleLayers] = []
         self.last_session: Optional[ExitSession] = None
@@ -53,6 +57,39 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
         self.last_example_layers = session.example_layers()
         self.last_session = session
         return hypotheses
+
+
+class HammingDiverseBeamSearch(search.DiverseBeamSearch):
+    """Diverse beam search with the Hamming diversity penalty, as OFA's fairseq searches.
+
+    At each step the beams split into ``num_groups`` groups; every group proposes twice its
+    beams, and a token loses ``diversity_strength`` for each candidate of an earlier group that
+    proposed it at this step. fairseq 0.12's search instead penalises the overlap accumulated over
+    the steps, proposes one candidate per beam, and looks its overlap up by sample id, which fails
+    once a batch's ids reach beyond its size (every batch of an evaluation but the first).
+    """
+
+    def __init__(self, tgt_dict, num_groups: int, diversity_strength: float):
+        super().__init__(tgt_dict, num_groups, diversity_strength, diversity_discount=0.0, candidate_multiple=2)
+
+    def step(self, step: int, lprobs: Tensor, scores: Optional[Tensor], prev_output_tokens: Optional[Tensor] = None,
+             original_batch_idxs: Optional[Tensor] = None):
+        """Candidates ``[B, 2 * beam]`` (scores, tokens, beams), the groups' interleaved."""
+        bsz, beam_size, _ = lprobs.size()
+        if beam_size % self.num_groups != 0:
+            raise ValueError("DiverseBeamSearch requires --beam to be divisible by the number of groups")
+        proposed = torch.zeros_like(lprobs[:, 0, :])  # per token: candidates of the groups before
+        groups = []
+        for group in range(self.num_groups):
+            group_lprobs = lprobs[:, group::self.num_groups, :]
+            if group > 0:
+                group_lprobs = torch.add(group_lprobs, proposed.unsqueeze(1), alpha=self.diversity_strength)
+            group_scores = scores[:, group::self.num_groups, :] if step > 0 else None
+            cand_scores, cand_tokens, cand_beams = self.beam.step(step, group_lprobs.contiguous(), group_scores,
+                                                                  candidate_multiple=self.candidate_multiple)
+            groups.append((cand_scores, cand_tokens, cand_beams * self.num_groups + group))
+            proposed.scatter_add_(1, cand_tokens, torch.ones_like(cand_scores))
+        return tuple(torch.stack(parts, dim=2).view(bsz, -1) for parts in zip(*groups))
 
 
 class GeneratedPrefixNGramBlock(NGramRepeatBlock):

@@ -1,0 +1,141 @@
+"""Caption generation options as OFA honours them, for users with OFA's habits (generation audit):
+``--diverse-beam-groups`` searches with OFA's Hamming diversity penalty (OFA's fairseq), in every
+batch; ``python -m ofa_mue.evaluate`` seeds torch with ``--seed`` as OFA's ``evaluate.py`` does, so
+sampled captions repeat; and it refuses the generation options OFA's ``evaluate.py`` honours but
+it cannot (``--lm-path``, ``--retain-dropout``; the latter in fairseq-generate too) instead of
+ignoring them."""
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import pytest
+import torch
+from fairseq.dataclass.configs import GenerationConfig
+
+from demo_training import train_in_process
+from ofa_mue.demo.generate import generate_demo_data
+from ofa_mue.errors import ConfigError
+from ofa_mue.evaluate import build_parser, load_evaluation
+from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+from test_training_and_evaluation_cli import plain_train_argv
+from tiny_ofa import small_model
+
+VOCAB = 60
+
+
+def hamming_diverse_step(lprobs: torch.Tensor, scores, step: int, groups: int, strength: float):
+    """OFA's diverse beam search step, written out: each group of ``beam / groups`` beams proposes
+    twice its beams by cumulative score, after losing ``strength`` per candidate an earlier group
+    proposed for the same token at this step; the groups' candidates interleaved."""
+    bsz, beam, vocab = lprobs.shape
+    proposed = torch.zeros(bsz, vocab)
+    parts = []
+    for group in range(groups):
+        group_lprobs = lprobs[:, group::groups] - strength * proposed.unsqueeze(1)
+        if step == 0:  # every beam holds the same prefix: only the group's first proposes
+            group_lprobs = group_lprobs[:, :1]
+        else:
+            group_lprobs = group_lprobs + scores[:, group::groups, step - 1 : step]
+        top, flat = group_lprobs.reshape(bsz, -1).topk(2 * beam // groups)
+        parts.append((top, flat % vocab, (flat // vocab) * groups + group))
+        for row in range(bsz):
+            for token in (flat % vocab)[row].tolist():
+                proposed[row, token] += 1
+    return tuple(torch.stack(part, dim=2).view(bsz, -1) for part in zip(*parts))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return small_model(VOCAB, decompose_modalities=True)
+
+
+def diverse_generator(model, **options):
+    net, dictionary = model
+    task = CaptionTask(CaptionConfig(), SimpleNamespace(dictionary=dictionary))
+    args = dataclasses.replace(GenerationConfig(beam=4, max_len_b=6), diverse_beam_groups=2, **options)
+    return task.build_generator([net], args)
+
+
+def test_diverse_beam_groups_penalise_as_ofas_hamming_search(model):
+    """OFA's fairseq (search.py, DiverseBeamSearch): every group proposes 2 x its beams and pays
+    the strength once per earlier group's candidate of the same token at this step. fairseq 0.12
+    proposes one candidate per beam and penalises the overlap accumulated over steps."""
+    searcher = diverse_generator(model, diverse_beam_strength=0.7).search
+    generator = torch.Generator().manual_seed(4)
+    lprobs = torch.randn(2, 4, 9, generator=generator).log_softmax(-1)
+    lprobs[:, :, 5] = lprobs[:, :, 5].max() + 0.1  # every group's best token: the penalty decides the others
+    scores = torch.randn(2, 4, 3, generator=generator).cumsum(-1)
+    for step in (0, 1, 3):
+        got = searcher.step(step, lprobs.clone(), scores[:, :, :step] if step else None, None, torch.tensor([0, 1]))
+        expected = hamming_diverse_step(lprobs, scores, step, groups=2, strength=0.7)
+        assert got[0].shape == (2, 8)
+        assert torch.allclose(got[0], expected[0])
+        assert torch.equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
+
+
+def _sample(ids: torch.Tensor):
+    generator = torch.Generator().manual_seed(1)
+    src = torch.randint(4, VOCAB, (len(ids), 6), generator=generator)
+    return {"net_input": {"src_tokens": src, "src_lengths": src.ne(1).sum(1),
+                          "patch_images": torch.randn(len(ids), 3, 48, 48, generator=generator),
+                          "patch_masks": torch.ones(len(ids), dtype=torch.bool)}, "id": ids}
+
+
+def test_diverse_beam_groups_generate_in_every_batch_of_an_evaluation(model):
+    """OFA's diverse beam search ignores the sample ids; fairseq 0.12's looks its overlap table up by
+    them and fails (IndexError) on every batch whose ids reach beyond its size, i.e. every batch
+    of an evaluation or fairseq-generate run but the first."""
+    net, _ = model
+    generator = diverse_generator(model)
+    first = generator.generate([net], _sample(torch.arange(3)))
+    later = generator.generate([net], _sample(torch.arange(16, 19)))
+    assert [[h["tokens"].tolist() for h in hypos] for hypos in later] == \
+        [[h["tokens"].tolist() for h in hypos] for hypos in first]
+
+
+@pytest.fixture(scope="module")
+def caption_checkpoint(tmp_path_factory):
+    """Demo caption data and a checkpoint fine-tuned on it for two updates by fairseq-train."""
+    demo = tmp_path_factory.mktemp("generation_habits_demo")
+    generate_demo_data(demo, seed=5, train=16, valid=4, test=4, image_size=64)
+    save_dir = tmp_path_factory.mktemp("generation_habits_caption")
+    train_in_process(plain_train_argv(demo, "caption", save_dir, 2))
+    return demo, str(save_dir / "checkpoint_last.pt")
+
+
+def _evaluation_argv(caption_checkpoint, *extra: str) -> list:
+    demo, checkpoint = caption_checkpoint
+    return [str(demo / "caption"), "--path", checkpoint, "--task", "caption", "--gen-subset", "test", "--cpu",
+            "--batch-size", "2", *extra]
+
+
+def test_sampled_captions_repeat_with_the_seed_as_in_ofas_evaluate(caption_checkpoint):
+    """OFA's evaluate.py seeds numpy and torch with --seed (fairseq's default 1; its caption script
+    passes 7) before it generates, so --sampling gives the same captions run after run."""
+    captions = []
+    for _ in range(2):
+        setup, _ = load_evaluation(build_parser(), _evaluation_argv(caption_checkpoint, "--sampling", "--beam", "2",
+                                                                    "--seed", "7"))
+        captions.append([record["prediction"] for record in setup.score()[0]])
+    assert captions[0] == captions[1]
+
+
+@pytest.mark.parametrize("flags, named", [
+    (("--lm-path", "lm.pt"), "--lm-path is not supported"),
+    (("--retain-dropout",), "--retain-dropout is not supported"),
+])
+def test_generation_options_ofas_evaluate_honours_are_refused_not_ignored(caption_checkpoint, flags, named):
+    """OFA's evaluate.py fuses --lm-path's language model into the generation, and --retain-dropout
+    keeps its FairseqDropout modules dropping at inference; this evaluation does neither, so it
+    refuses them in one line rather than printing the plain model's captions."""
+    with pytest.raises(ConfigError, match=named):
+        setup, _ = load_evaluation(build_parser(), _evaluation_argv(caption_checkpoint, *flags))
+        setup.score()
+
+
+def test_fairseq_generate_refuses_retain_dropout(model):
+    """fairseq-generate passes --retain-dropout to OFA's models, whose dropout then keeps dropping;
+    this model's would not, so the task's generator refuses it rather than generate without it."""
+    with pytest.raises(ConfigError, match="--retain-dropout is not supported"):
+        diverse_generator(model, retain_dropout=True)
