@@ -57,6 +57,7 @@ OFA_CRITERION = "tests/test_ofa_criterion.py::"
 LAYERWISE = "tests/test_layerwise_criterion.py::"
 SNLI_DATA = "tests/test_data_snli_ve.py::"
 EVAL_HABITS = "tests/test_ofa_eval_habits.py::"
+GENERATION_HABITS = "tests/test_ofa_habits_generation.py::"
 ARCHITECTURE = "tests/test_model_architecture.py::"
 SCST = "tests/test_scst.py::"
 TEXT = "tests/test_data_text.py::"
@@ -638,6 +639,34 @@ MUTANTS: Tuple[Mutant, ...] = (
               "p.suffix.lower() in extensions",
               "p.suffix in extensions"),),
         ("tests/test_predict.py::test_a_folder_gives_its_pictures_in_name_order_whatever_the_extensions_case",),
+    ),
+    Mutant(
+        "match_source_len_counts_the_eos",
+        "--match-source-len counts the source with fairseq 0.12's src_lengths (eos included): every caption "
+        "one token longer than OFA's generator makes it",
+        (Edit("ofa_mue/core/early_exit_generator.py",
+              'net_input = {k: v for k, v in sample["net_input"].items() if k != "src_lengths"}',
+              'net_input = dict(sample["net_input"])'),),
+        (f"{EVAL_HABITS}test_match_source_len_counts_the_source_as_ofas_generator_does",),
+    ),
+    Mutant(
+        "diverse_beams_searched_as_fairseq_0_12",
+        "--diverse-beam-groups keeps fairseq 0.12's search (overlap accumulated over steps, one candidate "
+        "per beam, looked up by sample id): other captions than OFA's, and an IndexError after the first batch",
+        (Edit("ofa_mue/core/early_exit_generator.py",
+              "        if type(self.search) is search.DiverseBeamSearch:",
+              "        if False:"),),
+        (f"{GENERATION_HABITS}test_diverse_beam_groups_penalise_as_ofas_hamming_search",
+         f"{GENERATION_HABITS}test_diverse_beam_groups_generate_in_every_batch_of_an_evaluation"),
+    ),
+    Mutant(
+        "evaluation_not_seeded",
+        "python -m ofa_mue.evaluate does not seed torch with --seed (OFA's evaluate.py does): --sampling "
+        "gives other captions on every run",
+        (Edit("ofa_mue/evaluate.py",
+              "        utils.set_torch_seed(cfg.common.seed)\n",
+              ""),),
+        (f"{GENERATION_HABITS}test_sampled_captions_repeat_with_the_seed_as_in_ofas_evaluate",),
     ),
 )
 
