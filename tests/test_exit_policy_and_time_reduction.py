@@ -63,8 +63,12 @@ def test_thresholds_above_one_never_exit():
     x = torch.randn(3, 5, 4)
     assert not StreamSimilarityExit(MuEThresholds().image).should_exit(0, x, x, None).any()
     assert not MuEThresholds().encoder_exits
-    # a decaying threshold whose floor beta * theta is above 1 can never fire: no rule, no cost
-    assert MuEThresholds(decoder_beta=0.95, decoder_tau=1.0).session(horizon=16).decoder_rule is None
+    # a decoder threshold above 1 disables the exit whatever the decay: no rule, no cost, even where
+    # beta * theta + (1 - beta) * exp(-tau t / N) would fall below 1 (theta 2, beta 0.3: 0.6 at the end)
+    for beta, tau in ((0.95, 1.0), (0.3, 1.0), (0.0, 3.0)):
+        thresholds = MuEThresholds(decoder_beta=beta, decoder_tau=tau)
+        assert thresholds.session(horizon=16).decoder_rule is None and thresholds.exiting_parts == ()
+    assert MuEThresholds(decoder=1.03, decoder_beta=0.95, decoder_tau=1.0).session(horizon=16).decoder_rule is None
     assert MuEThresholds(decoder=0.99, decoder_beta=0.95, decoder_tau=1.0).session(horizon=16).decoder_rule
 
 

@@ -259,8 +259,9 @@ class MuEThresholds:
 
     @property
     def decoder_exits(self) -> bool:
-        """Whether decoder tokens can stop early (the decayed threshold never drops below beta * theta)."""
-        return self.decoder_beta * self.decoder <= 1.0
+        """Whether decoder tokens can stop early: ``theta`` at most 1 (above 1 disables the exit
+        whatever ``beta`` and ``tau``, whose decay would otherwise bring the threshold below 1)."""
+        return self.decoder <= 1.0
 
     @property
     def exiting_parts(self) -> Tuple[str, ...]:
