@@ -237,7 +237,12 @@ class Predictor:
     def _replayed_token_layers(self, sample: Dict[str, Any], outputs: List[torch.Tensor],
                                generation_session: ExitSession) -> List[torch.Tensor]:
         """Per output, the decoder layers that produced each of its tokens: one teacher-forced
-        pass over the outputs with the generation's exit rules."""
+        pass over the outputs with the generation's exit rules (per-token decisions); under
+        ``--exit-granularity step``, where every token of a generation step ran that step's
+        layers, the generation's own record of each step."""
+        if generation_session.decoder_granularity.mode == "step":
+            steps = [layers.max() for layers in generation_session.decoder_token_layers()]
+            return [torch.stack(steps[: len(tokens)]) for tokens in outputs]
         model = self.models[0]
         dictionary = self.task.vocab.dictionary
         session = ExitSession(generation_session.encoder_rules, generation_session.decoder_rule)

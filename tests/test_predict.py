@@ -141,6 +141,28 @@ def test_token_layers_are_those_greedy_generation_ran(demo, checkpoints, tmp_pat
             assert steps == [t % 3 + 1 for t in range(len(steps))]
 
 
+def test_token_layers_under_step_exits_are_those_of_their_generation_step(demo, checkpoints, tmp_path):
+    """Under --exit-granularity step every token of a generation step (all pictures and beams of
+    the batch) ran the same layers: each output token shows its step's, not the depth its own
+    per-token decision would have given it (here 1 layer where the step ran 2)."""
+    from ofa_mue.core.exit_granularity import ExitGranularity
+
+    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, beam=2, max_len_b=None,
+                     no_repeat_ngram_size=None)
+    predictor = predict.load_predictor(args, {})
+    predictor.generator.policy = MuEThresholds(decoder=0.6, granularity=ExitGranularity("step"))
+    pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv"), 4, tmp_path / "pictures")
+    predict.write_inputs(str(tmp_path / "inputs.tsv"), "caption", pictures, None, None)
+    dataset = predictor.dataset(str(tmp_path / "inputs.tsv"))
+    results = predictor.predict(dataset.collater([dataset[i] for i in range(len(dataset))]), show_layers=True,
+                                compare_full=False)
+    steps = predictor.generator.last_session.decoder_token_layers()
+    assert all(layers.min() == layers.max() for layers in steps)  # a step's tokens stopped together
+    for result in results:
+        depths = [depth for _, depth in result["tokens"]]
+        assert depths == [int(layers.max()) for layers in steps[: len(depths)]]
+
+
 def test_a_profile_sets_the_granularity_over_the_checkpoints_saved_one(checkpoints, tmp_path):
     """The granularity a checkpoint saved with its training options is no choice of the user's:
     an --exit-profile's applies (the command line's would be checked against it)."""
