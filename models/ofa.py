@@ -37,14 +37,16 @@ from .layers import LayerOptions
 
 logger = logging.getLogger(__name__)
 
-# Parameters a checkpoint may lack: NormFormer additions (absent when a checkpoint was trained
-# without the scale flags) and buffers the model rebuilds identically. They are filled from
-# the freshly built model, with a warning; any other missing or mismatched key is an error.
-_FILLABLE_SUFFIXES = (
-    ".attn_ln.weight", ".attn_ln.bias", ".self_attn_ln.weight", ".self_attn_ln.bias",
-    ".cross_attn_ln.weight", ".cross_attn_ln.bias", ".ffn_layernorm.weight", ".ffn_layernorm.bias",
-    ".c_attn", ".w_resid", "version", "token_rp_bucket", "image_rp_bucket", "image_position_idx",
-)
+# Buffers a checkpoint may lack that hold no learned values: fairseq's version, the buckets the
+# options determine, and BatchNorm's batch counter (absent from OFA's ``--freeze-resnet``
+# checkpoints, whose FrozenBatchNorm2d has none). They are filled from the freshly built model,
+# as OFA fills what a checkpoint lacks; any other missing or mismatched key is an error.
+_FILLABLE_SUFFIXES = ("version", "token_rp_bucket", "image_rp_bucket", "image_position_idx", "num_batches_tracked")
+
+# NormFormer parameters, absent from checkpoints trained without OFA's scale flags.
+_NORMFORMER_SUFFIXES = (".attn_ln.weight", ".attn_ln.bias", ".self_attn_ln.weight", ".self_attn_ln.bias",
+                        ".cross_attn_ln.weight", ".cross_attn_ln.bias", ".ffn_layernorm.weight",
+                        ".ffn_layernorm.bias", ".c_attn")
 
 
 SWITCH_OFF_FLAGS = {
@@ -170,22 +172,21 @@ class OFAModel(FairseqEncoderDecoderModel):
         return (self.encoder.max_positions(), self.decoder.max_positions())
 
     def upgrade_state_dict_named(self, state_dict: Dict[str, Tensor], name: str) -> None:
-        """Fill the keys a valid OFA checkpoint may lack (see ``_FILLABLE_SUFFIXES``)."""
+        """Fill the keys a valid OFA checkpoint may lack: the buffers of ``_FILLABLE_SUFFIXES``, and
+        the tied output projection from the decoder's token embedding, as OFA's decoder does."""
         super().upgrade_state_dict_named(state_dict, name)
         prefix = f"{name}." if name else ""
-        filled = []
         for key, value in self.state_dict().items():
             if prefix + key not in state_dict and key.endswith(_FILLABLE_SUFFIXES):
                 state_dict[prefix + key] = value
-                if not key.endswith(("version", "_bucket", "image_position_idx")):
-                    filled.append(key)
-        if filled:
-            logger.warning("checkpoint lacks %d NormFormer parameters (e.g. %s); they start from their initial values",
-                           len(filled), filled[0])
+        projection, embedding = f"{prefix}decoder.output_projection.weight", f"{prefix}decoder.embed_tokens.weight"
+        if projection not in state_dict and embedding in state_dict:
+            state_dict[projection] = state_dict[embedding]
 
     def load_state_dict(self, state_dict, strict: bool = True, model_cfg=None, args=None):
-        """Load weights, with a clear error when the checkpoint belongs to another architecture
-        or vocabulary (instead of torch's list of size mismatches)."""
+        """Load weights (upgraded first), with a clear error when the checkpoint belongs to another
+        architecture or vocabulary (instead of torch's list of size mismatches)."""
+        self.upgrade_state_dict(state_dict)
         check_state_dict_fits(self, state_dict, strict)
         return super().load_state_dict(state_dict, strict=strict, model_cfg=model_cfg, args=args)
 
@@ -216,6 +217,9 @@ def check_state_dict_fits(model: OFAModel, state_dict: Dict[str, Tensor], strict
                            f"in the checkpoint, {list(own[k].shape)} in the model)")
         if missing:
             details.append(f"{len(missing)} parameters missing from the checkpoint (first: {missing[0]})")
+            if all(key.endswith(_NORMFORMER_SUFFIXES) for key in missing):
+                details.append("it was trained without OFA's NormFormer flags, on by default here (pass "
+                               "--no-scale-attn, --no-scale-fc, --no-scale-heads for those it lacks)")
         if unexpected:
             details.append(f"{len(unexpected)} unexpected parameters (first: {unexpected[0]})")
         raise CheckpointError(
@@ -243,6 +247,10 @@ def _check_supported(args) -> None:
         raise CheckpointError("OFA shares embeddings: encoder and decoder embedding dimensions must be equal")
     if not (args.encoder_normalize_before and args.decoder_normalize_before):
         raise CheckpointError("only pre-LN OFA models (encoder/decoder_normalize_before) are supported")
+    if getattr(args, "sync_bn", False):  # an OFA model option with no weights of its own
+        raise CheckpointError("the model was trained with OFA's --sync-bn (the ResNet's BatchNorm layers with eps 1e-3, "
+                              "synchronised across processes), which ofa_mue does not implement: its image features "
+                              "would differ from OFA's")
     if getattr(args, "interpolate_position", False):  # an OFA model option with no weights of its own
         raise CheckpointError("the model was trained with OFA's --interpolate-position (image position embeddings "
                               "interpolated from the --orig-patch-image-size grid), which ofa_mue does not implement: "
@@ -275,7 +283,7 @@ def _default(args, name: str, value) -> None:
 def ofa_large_architecture(args) -> None:
     """OFA-large (12 + 12 layers, 1024 wide, ResNet-152); also fills every default for other sizes."""
     _default(args, "encoder_embed_dim", 1024)
-    _default(args, "encoder_ffn_embed_dim", 4 * args.encoder_embed_dim)
+    _default(args, "encoder_ffn_embed_dim", 4096)
     _default(args, "encoder_layers", 12)
     _default(args, "encoder_attention_heads", 16)
     _default(args, "decoder_embed_dim", args.encoder_embed_dim)

@@ -1,0 +1,113 @@
+"""Model options and checkpoint loading as OFA's (audit of models/ and checkpoint loading against
+OFA's ``models/ofa/*.py``): checkpoints in OFA's format that OFA loads load here and compute the
+same; options OFA honours and this model cannot are refused, never ignored; architecture
+defaults are OFA's."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+import torch
+from fairseq import checkpoint_utils
+
+from ofa_mue.data.vocabulary import OFAVocabulary
+from ofa_mue.errors import CheckpointError
+from ofa_mue.models.builders import build_model, model_args
+from test_checkpoint_round_trip import OFA_ONLY_TASK_OPTIONS
+
+SMALL = dict(encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_layers=2, decoder_layers=2,
+             encoder_attention_heads=2, decoder_attention_heads=2)
+"""``ofa_demo`` cut down, with OFA's vocabulary (the caption task's dictionary)."""
+
+
+def _checkpoint(state: Dict[str, torch.Tensor], **model_options: Any) -> dict:
+    """A checkpoint in OFA's format: its ``cfg.model`` namespace (with OFA-only options such as
+    ``sync_bn`` where given) and the weights ``state``."""
+    namespace = model_args("ofa_demo", **{**SMALL, **model_options})
+    namespace._name = "ofa_demo"
+    task = {"_name": "caption", "data": "unused.tsv", "selected_cols": "1,4,2", "patch_image_size": 64,
+            "imagenet_default_mean_and_std": False, **OFA_ONLY_TASK_OPTIONS}
+    return {"cfg": {"model": namespace, "task": task}, "model": state}
+
+
+def _outputs(model) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(1)
+    src = torch.randint(4, 500, (2, 7), generator=generator)
+    prev = torch.randint(4, 500, (2, 5), generator=generator)
+    images = torch.randn(2, 3, 64, 64, generator=generator)
+    with torch.no_grad():
+        return model.eval()(src, None, prev, patch_images=images)[0]
+
+
+def _randomised_model(**options: Any):
+    torch.manual_seed(0)
+    model = build_model("ofa_demo", OFAVocabulary.load().dictionary, **{**SMALL, **options}).eval()
+    with torch.no_grad():  # statistics away from BatchNorm's initial ones, so that loading them matters
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def test_a_checkpoint_trained_with_freeze_resnet_loads_as_ofa_loads_it(tmp_path):
+    """OFA builds ``--freeze-resnet`` models with ``FrozenBatchNorm2d`` (models/ofa/frozen_bn.py),
+    whose state dict has no ``num_batches_tracked``; OFA loads such checkpoints. They were refused
+    here as 'another architecture'. The counter is filled, as OFA's ``upgrade_state_dict_named``
+    fills what a checkpoint lacks (models/ofa/unify_transformer.py), and the model computes the same."""
+    model = _randomised_model(freeze_resnet=True)
+    state = {key: value for key, value in model.state_dict().items() if not key.endswith("num_batches_tracked")}
+    path = tmp_path / "frozen_resnet.pt"
+    torch.save(_checkpoint(state, freeze_resnet=True), path)
+    loaded = checkpoint_utils.load_model_ensemble([str(path)])[0][0]
+    torch.testing.assert_close(_outputs(loaded), _outputs(model), rtol=0, atol=0)
+
+
+def test_buffers_and_the_tied_output_projection_a_checkpoint_lacks_are_rebuilt_as_in_ofa(tmp_path):
+    """OFA's ``upgrade_state_dict_named`` (models/ofa/unify_transformer.py) fills the ``version``
+    buffers and the relative-position buckets from the model and takes
+    ``decoder.output_projection.weight`` from the tied ``decoder.embed_tokens.weight``: a checkpoint
+    without them loads and computes the same."""
+    model = _randomised_model()
+    rebuilt = ("encoder.version", "decoder.version", "encoder.token_rp_bucket", "encoder.image_rp_bucket",
+               "decoder.token_rp_bucket", "decoder.image_rp_bucket", "decoder.image_position_idx",
+               "decoder.output_projection.weight")
+    state = {key: value for key, value in model.state_dict().items() if key not in rebuilt}
+    path = tmp_path / "without_buffers.pt"
+    torch.save(_checkpoint(state), path)
+    loaded = checkpoint_utils.load_model_ensemble([str(path)])[0][0]
+    torch.testing.assert_close(_outputs(loaded), _outputs(model), rtol=0, atol=0)
+
+
+def test_missing_normformer_weights_are_refused_naming_the_switches(tmp_path):
+    """A checkpoint trained without OFA's ``--scale-attn`` / ``--scale-fc`` (no ``attn_ln``,
+    ``ffn_layernorm``...) does not load into a model with them (on by default here): refused,
+    naming the switches that build OFA's model without them, not filled with fresh layer norms."""
+    model = _randomised_model()
+    state = {key: value for key, value in model.state_dict().items()
+             if not key.endswith(("attn_ln.weight", "attn_ln.bias", "ffn_layernorm.weight", "ffn_layernorm.bias"))}
+    with pytest.raises(CheckpointError, match="--no-scale-attn"):
+        model.load_state_dict(state)
+
+
+def test_a_checkpoint_trained_with_sync_bn_is_refused(tmp_path):
+    """OFA's ``--sync-bn`` builds the ResNet's BatchNorm layers with eps 1e-3
+    (``BatchNorm2d`` in models/ofa/unify_transformer.py) instead of 1e-5: a checkpoint trained with
+    it has the same weights and names but normalises images otherwise. It loaded and silently
+    computed with eps 1e-5; it is refused in one line."""
+    model = _randomised_model()
+    plain, synced = tmp_path / "plain.pt", tmp_path / "sync_bn.pt"
+    torch.save(_checkpoint(model.state_dict(), sync_bn=False), plain)
+    torch.save(_checkpoint(model.state_dict(), sync_bn=True), synced)
+    checkpoint_utils.load_model_ensemble([str(plain)])
+    with pytest.raises(CheckpointError, match="--sync-bn"):
+        checkpoint_utils.load_model_ensemble([str(synced)])
+
+
+def test_ofa_large_feed_forward_width_does_not_follow_the_embedding_width():
+    """OFA's ``ofa_large`` defaults the FFN to 4096 whatever ``--encoder-embed-dim`` says
+    (models/ofa/ofa.py, ``ofa_large_architecture``), as ``ofa_base`` keeps 3072; it followed
+    the embedding width here (4 x 512 = 2048 for ``--encoder-embed-dim 512``)."""
+    args = model_args("ofa_large", encoder_embed_dim=512)
+    assert (args.encoder_ffn_embed_dim, args.decoder_ffn_embed_dim) == (4096, 4096)
+    assert model_args("ofa_base", encoder_embed_dim=512).encoder_ffn_embed_dim == 3072
