@@ -340,6 +340,17 @@ class OFATask(FairseqTask):
         """Refuse the generation options this task's evaluation (``python -m ofa_mue.evaluate``,
         calibrate, sweep, reproduce) cannot honour; called once, before the checkpoint loads."""
 
+    def build_criterion(self, cfg):
+        """fairseq-train's criterion. Training runs every layer (the layer-wise loss trains the
+        exits), and so do its validation and SCST's sampled captions: exit options, which
+        would make those two run an exiting model, are refused here."""
+        exiting = self.exit_policy().exiting_parts
+        if exiting or self.cfg.exit_verify:
+            given = f"exits in {', '.join(exiting)}" if exiting else "--exit-verify"
+            raise ConfigError(f"exit options are for inference (fairseq-generate, python -m ofa_mue.evaluate), not "
+                              f"fairseq-train, whose validation and SCST captions run every layer: got {given}")
+        return super().build_criterion(cfg)
+
     def build_model(self, cfg, from_checkpoint: bool = False):
         """fairseq's model, once the text encoding the command line (or checkpoint) names is known
         to be this project's (:func:`refuse_other_bpe`)."""
