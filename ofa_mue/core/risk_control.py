@@ -30,7 +30,8 @@ Multiple testing, for the search actually run (every configuration of a fixed gr
   depend on the rows that test it; each test spends the whole ``delta``, so it is more
   powerful than Bonferroni when the grid is large, at the price of the learning rows.
 - ``bonferroni``: every configuration is tested on all the rows at level ``delta / K``
-  (``K``: grid size). Valid for any search over the grid; it loses power as ``log K``.
+  (``K``: configurations tested; the calibration's grid less the full model, which is never
+  tested). Valid for any search over the grid; it loses power as ``log K``.
 
 The uncertified rules that pick the best configuration on the calibration rows with no
 correction (:func:`most_reduction` with an empirical constraint) are kept for comparison:
@@ -195,7 +196,8 @@ def rows_needed(epsilon: float, delta: float, observed_risk: float = 0.0, binary
     losses in [0, 1] of that mean (Hoeffding-Bentkus). ``tests``: Bonferroni's number of
     configurations (1 for one test of a fixed sequence). The smallest ``n`` such that ``n``
     and every larger number of rows pass (with 0/1 losses the p-value is not monotone in
-    ``n``); None if that is beyond ``limit`` rows.
+    ``n``), checked up to ``limit`` rows or to a whole block of 100,000 passing sizes; None if
+    the ``limit``-th still fails.
     """
     _check_level("epsilon", epsilon)
     _check_level("delta", delta)
@@ -209,7 +211,7 @@ def rows_needed(epsilon: float, delta: float, observed_risk: float = 0.0, binary
         else:
             p_values = hoeffding_bentkus_bound(n, observed_risk, epsilon)
         failing = np.flatnonzero(p_values > delta / tests)
-        if failing.size == 0:  # a whole block of 100,000 sizes passes: the p-values only fall further
+        if failing.size == 0:  # a whole block (100,000 sizes, or up to limit) passes: the p-values only fall further
             return last_failing + 1
         last_failing = int(n[failing[-1]])
-    return None
+    return last_failing + 1 if last_failing < limit else None
