@@ -146,7 +146,7 @@ def build_calibration_parser() -> argparse.ArgumentParser:
                                 "(default) or rouge (see ofa_mue/calibration_losses.py)")
     certified.add_argument("--rouge-cutoff", type=float, default=None,
                            help=f"caption --loss rouge: a caption is lost below this ROUGE-L against the full "
-                                f"model's (default {DEFAULT_ROUGE_CUTOFF})")
+                                f"model's, in (0, 1] (default {DEFAULT_ROUGE_CUTOFF})")
     certified.add_argument("--multiple-testing", choices=PROCEDURES, default=None,
                            help="fixed-sequence (default): order on --learn-fraction of the rows, test along the "
                                 "order on the rest; bonferroni: test every configuration on all rows at D/K")
@@ -190,6 +190,8 @@ def check_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -
             parser.error(f"--{name.replace('_', '-')} must be in (0, 1), got {getattr(args, name)}")
     if args.loss == "rouge" and args.rouge_cutoff is None:
         args.rouge_cutoff = DEFAULT_ROUGE_CUTOFF
+    if args.loss == "rouge" and not 0.0 < args.rouge_cutoff <= 1.0:  # 0: no caption is ever lost
+        parser.error(f"--rouge-cutoff must be in (0, 1], got {args.rouge_cutoff}")
 
 
 def method_options(args: argparse.Namespace) -> Dict[str, Any]:

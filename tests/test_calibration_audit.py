@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
+from ofa_mue import calibrate
 from ofa_mue.core.risk_control import rows_needed
 
 
@@ -15,3 +18,14 @@ def test_rows_needed_answers_within_a_limit_below_its_search_block():
     assert rows_needed(0.05, 0.1, limit=1000) == expected
     assert rows_needed(0.05, 0.1, limit=45) == expected
     assert rows_needed(0.05, 0.1, limit=44) is None
+
+
+@pytest.mark.parametrize("cutoff", ["0", "-0.5", "1.5", "nan"])
+def test_a_rouge_cutoff_outside_zero_one_is_refused(tmp_path, cutoff, capsys):
+    """A cut-off of 0 loses no caption (every setting certified, the most aggressive chosen); one
+    above 1 loses every caption (nothing certified): both are refused before any work."""
+    with pytest.raises(SystemExit):
+        calibrate.main([str(tmp_path), "--path", str(tmp_path / "none.pt"), "--task", "caption", "--gen-subset",
+                        "valid", "--profile-path", str(tmp_path / "p.json"), "--loss", "rouge", "--rouge-cutoff", cutoff])
+    assert f"error: --rouge-cutoff must be in (0, 1], got {float(cutoff)}" in capsys.readouterr().err
+    assert not (tmp_path / "p.json").exists()
