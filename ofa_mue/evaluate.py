@@ -57,7 +57,9 @@ from omegaconf import OmegaConf, open_dict
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
-from ofa_mue.core.exit_profile import batch_size_caveat, guarantee_statement, read_exit_profile
+from ofa_mue.core.exit_profile import (
+    batch_size_caveat, calibration_split_caveat, guarantee_statement, read_exit_profile,
+)
 from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.replaced_images import MODES, replace_images
 from ofa_mue.replaced_text import MODES as TEXT_MODES, replace_text
@@ -244,12 +246,14 @@ class EvaluationSetup:
             profile = read_exit_profile(self.task.cfg.exit_profile)
             statement = guarantee_statement(profile.get("guarantee"))
             caveat = batch_size_caveat(profile, self.batch_size)
+            split_caveat = calibration_split_caveat(profile, self.split)
+            caveats = "; ".join(c for c in (caveat, split_caveat) if c)
             description["exit_profile"] = {"path": self.task.cfg.exit_profile, "method": profile.get("method"),
                                            "guarantee": profile.get("guarantee"),
                                            "calibration_batch_size": profile.get("calibration_batch_size"),
-                                           "batch_size_caveat": caveat,
-                                           "statement": f"not for this run: {caveat}; calibrated: {statement}"
-                                           if caveat else statement}
+                                           "batch_size_caveat": caveat, "split_caveat": split_caveat,
+                                           "statement": f"not for this run: {caveats}; calibrated: {statement}"
+                                           if caveats else statement}
         return description
 
     def shard_description(self) -> Dict[str, Any]:
@@ -373,7 +377,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     summary = setup.summary(result)
     print(json.dumps(summary, indent=2))
     if "exit_profile" in summary:
-        log = logger.warning if summary["exit_profile"]["batch_size_caveat"] else logger.info
+        caveated = summary["exit_profile"]["batch_size_caveat"] or summary["exit_profile"]["split_caveat"]
+        log = logger.warning if caveated else logger.info
         log("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
     if out:
         write_result_files(out, setup.split, type(setup.task), result["records"], summary)

@@ -269,7 +269,13 @@ def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_check
     evaluate.main([*common, "--gen-subset", "test", "--exit-profile", str(tmp_path / "certified.json"),
                    "--results-path", str(results / "snli_ve" / "mue")])
     summary = json.loads((results / "snli_ve" / "mue" / "test_metrics.json").read_text())
-    assert summary["exit_profile"]["guarantee"] == guarantee
+    assert summary["exit_profile"]["guarantee"] == guarantee and summary["exit_profile"]["split_caveat"] is None
+    # scored on the calibration split itself, the run says that the guarantee is not about these rows
+    evaluate.main([*common, "--gen-subset", "valid", "--exit-profile", str(tmp_path / "certified.json"),
+                   "--results-path", str(tmp_path / "on_valid")])
+    on_valid = json.loads((tmp_path / "on_valid" / "valid_metrics.json").read_text())["exit_profile"]
+    assert on_valid["statement"].startswith("not for this run: the profile was calibrated on the 'valid' split, "
+                                            "which this run scores")
     evaluate.main([*common, "--gen-subset", "test", "--results-path", str(results / "snli_ve" / "full")])
     # the uncertified calibration from the same table, reported beside the certified one (per-token
     # results do not depend on the batch: the table is reused at another batch size)

@@ -140,6 +140,15 @@ def batch_size_caveat(profile: Dict[str, Any], batch_size: int) -> Optional[str]
             f"size you serve with)")
 
 
+def calibration_split_caveat(profile: Dict[str, Any], split: str) -> Optional[str]:
+    """Why a certified ``profile``'s guarantee does not describe a run on ``split``: the run
+    scores the split the profile was calibrated on (the guarantee is about new data), else None."""
+    if not (profile.get("guarantee") or {}).get("certified") or profile.get("split") != split:
+        return None
+    return (f"the profile was calibrated on the {split!r} split, which this run scores: its rows chose the "
+            f"thresholds, and the guarantee is about new data (evaluate another split)")
+
+
 def save_exit_profile(path: str, profile: Dict[str, Any]) -> None:
     """Write ``profile`` as JSON, atomically (never half a file)."""
     write_atomically(path, json.dumps(profile, indent=2) + "\n")
