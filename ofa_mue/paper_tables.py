@@ -14,8 +14,9 @@ from. ``python -m ofa_mue.reproduce`` evaluates the rows and writes the files:
 - Table 4 (:func:`table4_markdown`): the ablation (variants' full and calibrated-MuE results);
 - MuE against a fixed depth (:func:`mue_vs_static`): at each expected-reduction level of
   MuE's sweep, MuE's quality against static truncation's upper envelope
-  (:mod:`ofa_mue.envelope`) over every image/text/decoder depth combination, and, given the
-  static settings evaluated on another split, against the depths chosen there.
+  (:mod:`ofa_mue.envelope`) over every image/text/decoder depth combination swept (thresholds
+  with the same exits counted as one level), and, given the static settings evaluated on
+  another split, against the depths chosen there.
 """
 from __future__ import annotations
 
@@ -328,11 +329,26 @@ def _interval(mue: np.ndarray, left: np.ndarray, right: np.ndarray, share: float
     return mean_difference_interval(mue - mixed_scores(left, right, share))
 
 
+def static_grid_summary(rows: Sequence[Row], encoder_layers: int, decoder_layers: int) -> Dict[str, Any]:
+    """The depths of each part that the full model and static settings of ``rows`` combine, and
+    whether they are every depth of the model (``every_depth``: every combination evaluated)."""
+    combinations = {static_depths(row, encoder_layers, decoder_layers) for row in static_rows(rows).values()}
+    depths = {part: sorted({combination[index] for combination in combinations})
+              for index, part in enumerate(("image", "text", "decoder"))}
+    every = (depths["image"] == depths["text"] == list(range(1, encoder_layers + 1))
+             and depths["decoder"] == list(range(1, decoder_layers + 1))
+             and len(combinations) == encoder_layers ** 2 * decoder_layers)
+    return {"static_depths": depths, "every_depth": every}
+
+
 def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = None,
                   chosen_on: Optional[str] = None,
-                  example_scores: Optional[Mapping[Tuple[str, str], np.ndarray]] = None) -> Tuple[List[Row], Dict[str, Any]]:
+                  example_scores: Optional[Mapping[Tuple[str, str], np.ndarray]] = None,
+                  model_depths: Optional[Tuple[int, int]] = None) -> Tuple[List[Row], Dict[str, Any]]:
     """MuE's quality against static truncation's envelope at each level of MuE's sweep (curve ``mue``,
     expected reduction above 0) and at the calibrated point (``mue_given``, not counted as a level).
+    A threshold whose expected reduction and quality equal an earlier threshold's (the same exits)
+    is the same level: it is shown (``same_as``) but not counted again.
 
     With ``chosen_rows`` (the full model and static settings evaluated on another split, named
     ``chosen_on``), each level is also compared with static truncation *chosen* on that split at
@@ -342,9 +358,13 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
     :class:`ofa_mue.sweep.ExampleScores`), each difference also gets its paired bootstrap
     interval (:mod:`ofa_mue.significance`) and whether the interval lies above or below 0.
 
+    With ``model_depths`` (the model's encoder and decoder layers), the summary also names the
+    depths the static grid combines (:func:`static_grid_summary`).
+
     Returns the table and a summary: levels, how many are above, equal to and below the
-    envelope, and the verdict (at least 3 levels at or above it, at least one strictly above);
-    with ``chosen_rows``, the same counts against the held-out choice under ``chosen_on``; with
+    envelope (equal: within :data:`~ofa_mue.envelope.TOLERANCE`, floating-point rounding), and
+    the verdict (at least 3 levels at or above it, at least one strictly above); with
+    ``chosen_rows``, the same counts against the held-out choice under ``chosen_on``; with
     ``example_scores``, how many differences are significantly above and below 0.
     """
     scored, chosen = static_settings(rows), static_settings(chosen_rows or [])
@@ -358,9 +378,13 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
         level = row["curve"] == "mue"
         if level and x <= TOLERANCE:
             continue  # saves nothing: no level to compare at
+        same_as = next((entry["setting"] for entry in table if entry["level"]
+                        and abs(entry["expected_time_reduction"] - x) <= TOLERANCE
+                        and abs(entry["mue_metric"] - row["metric"]) <= TOLERANCE), None) if level else None
         mue = None if example_scores is None else example_scores[(row["curve"], row["setting"])]
         envelope = envelope_at(hull, x)
-        entry = {"setting": row["setting"], "level": level, "expected_time_reduction": x, "mue_metric": row["metric"],
+        entry = {"setting": row["setting"], "level": level and same_as is None, "same_as": same_as,
+                 "expected_time_reduction": x, "mue_metric": row["metric"],
                  "static_envelope": None, "difference": None, "verdict": "outside the static grid's range",
                  "between": ""}
         if envelope is not None:
@@ -389,6 +413,8 @@ def mue_vs_static(rows: Sequence[Row], chosen_rows: Optional[Sequence[Row]] = No
     significance = "significance" if example_scores is not None else None
     levels = [entry for entry in table if entry["level"] and entry["static_envelope"] is not None]
     summary = {**_counts(levels, "verdict", significance), "static_settings": len(static)}
+    if model_depths is not None:
+        summary.update(static_grid_summary(rows, *model_depths))
     if significance:
         summary["confidence"] = CONFIDENCE
     if chosen_rows is not None:
@@ -404,7 +430,21 @@ def number_cell(value: Optional[float], spec: str = ".4f") -> str:
 
 
 def _level_name(entry: Row) -> str:
+    if entry.get("same_as"):
+        return f"{entry['setting']} (the level of {entry['same_as']})"
     return entry["setting"] + ("" if entry["level"] else " (not a level)")
+
+
+def _grid_text(summary: Dict[str, Any]) -> str:
+    """Which static settings the envelope is built from (all depth combinations only when they are)."""
+    count, depths = summary["static_settings"], summary.get("static_depths")
+    if depths is None:
+        return f"the {count} image/text/decoder depth combinations evaluated"
+    if summary["every_depth"]:
+        return f"all {count} image/text/decoder depth combinations (every depth of each part)"
+    listed = "; ".join(f"{part} {', '.join(map(str, values))}" for part, values in depths.items())
+    return (f"the {count} image/text/decoder depth combinations evaluated ({listed}: not every depth of the "
+            "model, and a denser grid can only raise the envelope)")
 
 
 def interval_cell(entry: Row, low: str, high: str) -> str:
@@ -425,11 +465,12 @@ def mue_vs_static_markdown(table: Sequence[Row], summary: Dict[str, Any], metric
     intervals = "significantly_above" in summary
     head = (f"**MuE beats a fixed depth: {verdict}** ({summary['levels']} levels of MuE's sweep with a non-zero "
             f"expected reduction: {summary['strictly_above']} above static truncation's envelope, {summary['equal']} "
-            f"equal, {summary['below']} below; the claim needs at least 3 at or above and one strictly above)."
+            f"equal, {summary['below']} below; the claim needs at least 3 at or above and one strictly above; "
+            "thresholds with the same reduction and quality are one level; equal means within floating-point "
+            f"rounding, {TOLERANCE:g})."
             f"{_significance_text(summary, summary.get('confidence'))} "
-            f"The envelope is the upper concave hull of all {summary['static_settings']} image/text/decoder "
-            "depth combinations (a fixed depth, or a random mix of two), taken at MuE's expected time reduction "
-            "or any larger one.\n\n")
+            f"The envelope is the upper concave hull of {_grid_text(summary)} (a fixed depth, or a random mix of "
+            "two), taken at MuE's expected time reduction or any larger one.\n\n")
     body = [[_level_name(entry), percent(entry["expected_time_reduction"]), number_cell(entry["mue_metric"]),
              number_cell(entry["static_envelope"]), number_cell(entry["difference"], "+.4f"),
              *([interval_cell(entry, "difference_low", "difference_high")] if intervals else []), entry["verdict"],
@@ -488,7 +529,7 @@ def plot_mue_vs_static(rows: Sequence[Row], table: Sequence[Row], metric_name: s
     if held_out:
         axes.plot([x for x, _ in held_out], [y for _, y in held_out], "x", color="0.2",
                   label=f"static truncation chosen on {chosen_on} at MuE's levels")
-    calibrated = [e for e in table if not e["level"]]
+    calibrated = [e for e in table if not e["level"] and not e.get("same_as")]
     if calibrated:
         axes.plot([100 * e["expected_time_reduction"] for e in calibrated], [e["mue_metric"] for e in calibrated],
                   "D", color="tab:purple", label="MuE, calibrated")

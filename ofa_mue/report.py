@@ -7,6 +7,11 @@ reads ``{results-dir}/{task}/{full,mue}/{split}_metrics.json`` (``--split``, def
 calibration's run for comparison) for the tasks present, prints each MuE run's thresholds with
 what their calibration guarantees, writes ``{results-dir}/summary.json``
 and ``{results-dir}/table.md``, and prints the table.
+
+Its wall-clock column is ``1 - seconds(MuE) / seconds(full model)`` of the two evaluation runs,
+one run each (data loading included, no warm-up, not interleaved or repeated): a rough figure,
+not a measured reduction. ``python -m ofa_mue.sweep`` measures that with
+:mod:`ofa_mue.timing`'s protocol.
 """
 from __future__ import annotations
 
@@ -54,12 +59,14 @@ def guarantee_line(label: str, mue: Dict[str, Any]) -> str:
 
 
 def table(summary: Dict[str, Dict[str, Dict[str, float]]], split: str = "test") -> str:
-    """Markdown table of the evaluated ``split``: one row per model, the task metrics, expected and
-    measured time reduction."""
+    """Markdown table of the evaluated ``split``: one row per model, the task metrics, expected time
+    reduction and the wall-clock reduction of the two evaluation runs (one run each, see the module
+    docstring)."""
     lines = []
     for task, entry in summary.items():
         names = TASK_METRICS[task]
-        header = ["model", *names, "expected time reduction", "measured time reduction", "image / text / decoder layers"]
+        header = ["model", *names, "expected time reduction", "wall-clock reduction (one run each)",
+                  "image / text / decoder layers"]
         lines += [f"**{task}** ({split}, {entry['full']['examples']} examples)", "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         full = entry["full"]
@@ -73,7 +80,9 @@ def table(summary: Dict[str, Dict[str, Dict[str, float]]], split: str = "test") 
                 + f"| {mue['image_layers']:.2f} / {mue['text_layers']:.2f} / {mue['decoder_layers']:.2f} |"
             )
         main = names[-1] if task == "caption" else names[0]
-        lines.append("")
+        lines += ["", "Wall-clock reduction: 1 - MuE's evaluation seconds / the full model's, one run each (data "
+                  "loading included, no warm-up, not interleaved or repeated): not a measured reduction; "
+                  "python -m ofa_mue.sweep measures it (warm-up, interleaved, median of at least 5 runs).", ""]
         for label, mue in runs:
             if full[main]:
                 lines.append(f"{label} keeps {100 * mue[main] / full[main]:.1f}% of the full model's {main}.")

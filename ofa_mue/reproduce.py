@@ -330,7 +330,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
     chosen_rows = static_rows_on(args.static_chosen_on, rest, checkpoint, points)
     example_scores = ExampleScores(task, rows)
-    frontier, verdict = paper_tables.mue_vs_static(rows, chosen_rows, args.static_chosen_on, example_scores)
+    frontier, verdict = paper_tables.mue_vs_static(rows, chosen_rows, args.static_chosen_on, example_scores,
+                                                   (encoder_layers, decoder_layers))
     held_out_columns = (["static_chosen", "static_chosen_reduction", "difference_chosen", "difference_chosen_low",
                          "difference_chosen_high", "verdict_chosen", "significance_chosen", "chosen_between"]
                         if chosen_rows is not None else [])

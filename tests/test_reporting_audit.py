@@ -1,0 +1,70 @@
+"""What the reports state about the comparisons they make: MuE's levels against static
+truncation counted once per distinct level, the envelope's depth grid named as it was swept,
+and the report's one-run wall-clock ratio not called a measured reduction."""
+from __future__ import annotations
+
+from itertools import product
+
+from ofa_mue import report
+from ofa_mue.paper_tables import mue_vs_static, mue_vs_static_markdown
+
+
+def _row(curve, reduction, metric, setting="", depths=(0, 0, 0)):
+    image, text, decoder = depths
+    return {"curve": curve, "expected_time_reduction": reduction, "metric": metric, "setting": setting or curve,
+            "exits": "image+text+decoder", "examples": 10,
+            "options": {"static_image_layers": image, "static_text_layers": text, "static_decoder_layers": decoder}}
+
+
+def test_thresholds_with_the_same_exits_are_one_level():
+    """Three thresholds that stop at the same layers give one (reduction, quality) point: one level
+    above the envelope, which is not "at least 3 levels at or above"."""
+    rows = [_row("full", 0.0, 0.9), _row("static", 0.5, 0.7, "a"), _row("static", 0.8, 0.4, "b")]
+    rows += [_row("mue", 0.6, 0.7, f"threshold {t}") for t in (0.9, 0.85, 0.8)]
+    table, summary = mue_vs_static(rows)
+    assert (summary["levels"], summary["strictly_above"]) == (1, 1)
+    assert summary["mue_beats_fixed_depth"] is False
+    assert [entry["same_as"] for entry in table] == [None, "threshold 0.9", "threshold 0.9"]
+    text = mue_vs_static_markdown(table, summary, "accuracy")
+    assert "threshold 0.85 (the level of threshold 0.9)" in text
+    rows[-1]["metric"] = 0.69  # another quality: another level
+    assert mue_vs_static(rows)[1]["levels"] == 2
+
+
+def _grid_rows(depths, encoder_layers, decoder_layers):
+    rows = [_row("full", 0.0, 0.9)]
+    for image, text, decoder in product(*depths):
+        if (image, text, decoder) != (encoder_layers, encoder_layers, decoder_layers):
+            cut = (image % encoder_layers, text % encoder_layers, decoder % decoder_layers)  # full depth: 0
+            rows.append(_row("static", 0.1 * (image + text + decoder), 0.5, f"{image}/{text}/{decoder}", cut))
+    return rows + [_row("mue", 0.3, 0.6, "threshold 0.9")]
+
+
+def test_the_envelope_names_the_depth_grid_it_was_built_from():
+    """A grid of depths 1 and 3 on a 3-layer model is 8 of the 27 combinations: not "all 8"."""
+    rows = _grid_rows(([1, 3], [1, 3], [1, 3]), 3, 3)
+    table, summary = mue_vs_static(rows, model_depths=(3, 3))
+    assert summary["static_settings"] == 8 and summary["every_depth"] is False
+    assert summary["static_depths"] == {"image": [1, 3], "text": [1, 3], "decoder": [1, 3]}
+    text = mue_vs_static_markdown(table, summary, "accuracy")
+    assert "all 8" not in text and "image 1, 3; text 1, 3; decoder 1, 3: not every depth of the model" in text
+    assert "all 8" not in mue_vs_static_markdown(*mue_vs_static(rows), "accuracy")  # depths unknown: no claim
+
+    rows = _grid_rows(([1, 2], [1, 2], [1]), 2, 1)
+    table, summary = mue_vs_static(rows, model_depths=(2, 1))
+    assert summary["every_depth"] is True
+    assert "all 4 image/text/decoder depth combinations (every depth of each part)" in mue_vs_static_markdown(
+        table, summary, "accuracy")
+
+
+def test_report_does_not_call_one_run_each_a_measured_reduction():
+    """The report's ratio of two evaluation runs' seconds (one each, data loading included, no
+    warm-up) is labelled as such, not as the timing protocol's measured reduction."""
+    layers = {"expected_time_reduction": 0.5, "image_layers": 2.0, "text_layers": 1.0, "decoder_layers": 3.0}
+    full = {"metrics": {"accuracy": 0.8}, "seconds": 10.0, "examples": 4}
+    mue = {"metrics": {"accuracy": 0.79}, "seconds": 6.0, "examples": 4, "layers": layers,
+           "exit_policy": {"image": 0.9, "text": 0.95, "decoder": 0.95}}
+    text = report.table({"snli_ve": report.task_summary("snli_ve", full, mue=mue)})
+    assert "measured time reduction" not in text
+    assert "| wall-clock reduction (one run each) |" in text and "| 50.0% | 40.0% |" in text
+    assert "not a measured reduction" in text
