@@ -9,8 +9,8 @@ Evaluation options (data, ``--bpe-dir``, ``--batch-size``, beam options, ``--dec
 the command sets every exit option itself. MuE's operating point comes from an exit profile
 calibrated on the validation split: ``--exit-profile``, or, without one, ``python -m ofa_mue.calibrate``
 is run on ``--calibration-subset`` (default ``valid``) with ``--calibrate-args``. The evaluated
-split (``--gen-subset``, default ``test``) is swept, never tuned on. One loaded model serves every
-setting; every row of the split is scored in each. Written to ``--results-dir``, each as markdown
+split (``--gen-subset``, default ``test``) is swept, never tuned on (calibrating on it is
+refused). One loaded model serves every setting; every row of the split is scored in each. Written to ``--results-dir``, each as markdown
 + CSV + PNG with the commit, machine and date:
 
 - ``table1_main_results``: full model, calibrated MuE, MuE's decoder-only form, DeeBERT and
@@ -161,6 +161,16 @@ def with_overrides(given: str, extra: Dict[str, Any]) -> str:
     return repr({**ast.literal_eval(given or "{}"), **extra})
 
 
+def refuse_calibrating_on_the_evaluated_split(args: argparse.Namespace, evaluated: str) -> None:
+    """A :class:`ConfigError` when the calibration would choose the thresholds on the split the
+    tables report (``--calibration-subset``, or a ``--gen-subset`` in ``--calibrate-args``)."""
+    if any(option.split("=")[0] == "--gen-subset" for option in shlex.split(args.calibrate_args)):
+        raise ConfigError("--calibrate-args: give the calibration split with --calibration-subset, not --gen-subset")
+    if args.calibration_subset == evaluated:
+        raise ConfigError(f"--calibration-subset {evaluated} is the evaluated split (--gen-subset): the thresholds "
+                          "would be tuned on the split the tables report; calibrate on another split (e.g. valid)")
+
+
 def calibrated_profile(rest: Sequence[str], checkpoint: str, path: str, args: argparse.Namespace,
                        overrides: Optional[str], own_table: bool = False) -> str:
     """Run ``python -m ofa_mue.calibrate`` on the calibration split; returns the profile's path.
@@ -265,6 +275,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         raise ConfigError(f"--static-chosen-on {args.static_chosen_on} is the evaluated split (--gen-subset): "
                           "static truncation chosen on it is the envelope the comparison already shows; "
                           "choose on another split (e.g. valid)")
+    if profile is None:
+        refuse_calibrating_on_the_evaluated_split(args, given_args.gen_subset)
     checkpoint = given_args.path
     if profile is None:
         profile = calibrated_profile(rest, checkpoint, os.path.join(out, "profiles", "main.json"), args, None)

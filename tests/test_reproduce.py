@@ -455,6 +455,12 @@ def test_reproduce_refuses_what_it_cannot_honour(reproduced, tmp_path):
         reproduce.main([*base, "--depths", "3"])
     with pytest.raises(ConfigError, match="--static-chosen-on test is the evaluated split"):
         reproduce.main([*base, "--static-chosen-on", "test"])
+    # without a profile reproduce calibrates: never on the split its tables report
+    calibrating = [*_evaluation_args(out), "--path", checkpoints["main"], "--results-dir", str(tmp_path)]
+    with pytest.raises(ConfigError, match="--calibration-subset test is the evaluated split"):
+        reproduce.main([*calibrating, "--calibration-subset", "test"])
+    with pytest.raises(ConfigError, match="give the calibration split with --calibration-subset, not --gen-subset"):
+        reproduce.main([*calibrating, "--calibrate-args", "--method retention --gen-subset test"])
     assert not any(tmp_path.iterdir())
 
 
