@@ -158,7 +158,8 @@ def static_grid(depths: Tuple[Sequence[int], Sequence[int], Sequence[int]], enco
 def parse_depths(text: Optional[str], encoder_layers: int, decoder_layers: int) -> Tuple[List[int], List[int], List[int]]:
     """``--depths``: the image, text and decoder depths to combine (default: every depth of each part;
     each part's full depth is always among them, so that one part can be cut while the others run
-    in full). A depth the model does not have is a :class:`ConfigError`."""
+    in full). Each part takes the depths it has (``ofa_huge``'s 24-layer encoder takes 13-24, its
+    12-layer decoder does not); a depth no part has is a :class:`ConfigError`."""
     if text is None:
         encoder = list(range(1, encoder_layers + 1))
         return encoder, encoder, list(range(1, decoder_layers + 1))
@@ -169,11 +170,11 @@ def parse_depths(text: Optional[str], encoder_layers: int, decoder_layers: int) 
     for value in values:
         if value < 1:
             raise ConfigError(f"--depths must be at least 1, got {value}")
-        for side, layers in (("encoder", encoder_layers), ("decoder", decoder_layers)):
-            if value > layers:
-                raise ConfigError(f"--depths {value} is deeper than the model's {side} ({layers} layers)")
-    encoder = sorted({*values, encoder_layers})
-    return encoder, encoder, sorted({*values, decoder_layers})
+        if value > max(encoder_layers, decoder_layers):
+            raise ConfigError(f"--depths {value} is deeper than the model's encoder ({encoder_layers} layers) and "
+                              f"decoder ({decoder_layers} layers)")
+    encoder = sorted({*(v for v in values if v <= encoder_layers), encoder_layers})
+    return encoder, encoder, sorted({*(v for v in values if v <= decoder_layers), decoder_layers})
 
 
 def given_encoder_thresholds(setup: EvaluationSetup) -> Optional[Tuple[float, float]]:

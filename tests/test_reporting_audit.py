@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from itertools import product
 
+import pytest
+
 from ofa_mue import report
 from ofa_mue.paper_tables import mue_vs_static, mue_vs_static_markdown
 
@@ -68,3 +70,16 @@ def test_report_does_not_call_one_run_each_a_measured_reduction():
     assert "measured time reduction" not in text
     assert "| wall-clock reduction (one run each) |" in text and "| 50.0% | 40.0% |" in text
     assert "not a measured reduction" in text
+
+
+def test_depths_apply_to_each_part_that_has_them():
+    """``--depths`` on a model whose encoder is deeper than its decoder (``ofa_huge``: 24 and 12):
+    the encoder takes depths the decoder does not have; a depth no part has is refused."""
+    from ofa_mue.errors import ConfigError
+    from ofa_mue.sweep import parse_depths
+
+    image, text, decoder = parse_depths("6,12,18", 24, 12)
+    assert image == text == [6, 12, 18, 24] and decoder == [6, 12]
+    assert parse_depths("2,4", 6, 6) == ([2, 4, 6], [2, 4, 6], [2, 4, 6])
+    with pytest.raises(ConfigError, match=r"--depths 25 is deeper than the model's encoder \(24 layers\) and decoder"):
+        parse_depths("6,25", 24, 12)

@@ -451,7 +451,7 @@ def test_reproduce_refuses_what_it_cannot_honour(reproduced, tmp_path):
         reproduce.main([*base, "--image-exit-threshold", "0.9"])
     with pytest.raises(ConfigError, match="--timing-repetitions must be 0"):
         reproduce.main([*base, "--timing-repetitions", "3"])
-    with pytest.raises(ConfigError, match=r"--depths 3 is deeper than the model's encoder \(2 layers\)"):
+    with pytest.raises(ConfigError, match=r"--depths 3 is deeper than the model's encoder \(2 layers\) and decoder"):
         reproduce.main([*base, "--depths", "3"])
     with pytest.raises(ConfigError, match="--static-chosen-on test is the evaluated split"):
         reproduce.main([*base, "--static-chosen-on", "test"])
