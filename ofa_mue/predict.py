@@ -58,6 +58,8 @@ from ofa_mue.evaluate import run_cli
 from ofa_mue.tasks.caption import DEFAULT_GENERATION
 from ofa_mue.tasks.ofa_task import OFAConfig
 
+logger = logging.getLogger(__name__)
+
 TASK_DATASETS = {"caption": CaptionDataset, "snli_ve": SnliVeDataset}
 """The tasks predict knows, with the dataset class whose rows it writes."""
 
@@ -139,16 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def picture_extensions() -> set[str]:
+    """The file extensions of the image formats Pillow opens; not those of formats it only
+    writes (``.pdf``, ``.palm``): a PDF in a folder of photos is no picture of it."""
+    registered = Image.registered_extensions()  # loads every plugin, filling Image.OPEN
+    readable = set(Image.OPEN) | {"MPO"}  # MPO (multi-picture JPEG) opens through the JPEG plugin
+    return {extension for extension, image_format in registered.items() if image_format in readable}
+
+
 def image_files(paths: Sequence[str]) -> List[Path]:
-    """The picture files that ``paths`` name: files as given, folders by their image files."""
-    extensions = {extension for extension, _ in Image.registered_extensions().items()}
+    """The picture files that ``paths`` name: files as given, folders by their image files
+    (:func:`picture_extensions`)."""
+    extensions = picture_extensions()
     files: List[Path] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+            entries = sorted(p for p in path.iterdir() if p.is_file())
+            found = [p for p in entries if p.suffix.lower() in extensions]
             if not found:
                 raise DataError(name, "folder holds no picture files (none has an image extension Pillow reads)")
+            left_out = [p.name for p in entries if p.suffix.lower() not in extensions]
+            if left_out:  # e.g. .heic photos, for which Pillow has no reader: said, not skipped silently
+                logger.warning("%s: %d file(s) without the extension of an image format Pillow opens are left out: "
+                               "%s", name, len(left_out), ", ".join(left_out[:5]) + (", ..." if len(left_out) > 5 else ""))
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -384,7 +400,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Prediction]:
     if task_options.get("exit_profile"):
         caveat = batch_size_caveat(read_exit_profile(task_options["exit_profile"]), min(len(files), args.batch_size))
         if caveat:
-            logging.getLogger(__name__).warning("exit profile %s: %s", task_options["exit_profile"], caveat)
+            logger.warning("exit profile %s: %s", task_options["exit_profile"], caveat)
     hypothesis = cell_text("--hypothesis", args.hypothesis) if args.hypothesis is not None else None
     premise = cell_text("--premise", args.premise) if args.premise is not None else None
     predictions: List[Prediction] = []
