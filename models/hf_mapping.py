@@ -214,11 +214,11 @@ def state_dict_from_hf(hf_state: Mapping[str, Tensor], reference: Mapping[str, T
     source = _strip_model_prefix(hf_state)
     tied = [key for key in TIED_EMBEDDINGS if key in source]
     if not tied:
-        raise CheckpointError(f"pytorch_model.bin: no token embedding (none of {', '.join(TIED_EMBEDDINGS)})")
+        raise CheckpointError(f"the port's weights: no token embedding (none of {', '.join(TIED_EMBEDDINGS)})")
     embedding = source[tied[0]]
     for key in tied[1:]:
         if not torch.equal(source[key], embedding):
-            raise CheckpointError(f"pytorch_model.bin: {key} differs from {tied[0]}, but OFA ties them")
+            raise CheckpointError(f"the port's weights: {key} differs from {tied[0]}, but OFA ties them")
     mapped = {rename_layer_key(key, HF_LAYER_NAMES): value for key, value in source.items()
               if key not in TIED_EMBEDDINGS}
     for key in REBUILT_BUFFERS:
@@ -236,7 +236,7 @@ def _check_rebuilt_buffer(key: str, given: Tensor, rebuilt: Tensor) -> None:
     """A buffer of the source must equal what the options give (the port's code index is one shorter)."""
     expected = rebuilt[: len(given)] if key == "decoder.image_position_idx" else rebuilt
     if tuple(given.shape) != tuple(expected.shape) or not torch.equal(given.to(expected.dtype), expected):
-        raise CheckpointError(f"pytorch_model.bin: buffer {key} differs from what the config gives "
+        raise CheckpointError(f"the port's weights: buffer {key} differs from what the config gives "
                               f"({list(given.shape)} against {list(expected.shape)})")
 
 

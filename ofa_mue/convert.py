@@ -4,8 +4,8 @@
     python -m ofa_mue.convert --to-hf checkpoint.pt --out OFA-converted/
 
 ``--from-hf`` reads a folder of OFA's Hugging Face port (``config.json`` and
-``pytorch_model.bin``, as on the hub: OFA-Sys/OFA-tiny ... OFA-huge) and writes a fairseq
-checkpoint of the matching ``ofa_*`` architecture, with a task section so that
+``pytorch_model.bin``, as on the hub: OFA-Sys/OFA-tiny ... OFA-huge, or ``model.safetensors``)
+and writes a fairseq checkpoint of the matching ``ofa_*`` architecture, with a task section so that
 ``python -m ofa_mue.predict`` and ``evaluate`` can use it directly, and ``fairseq-train
 --restore-file`` can fine-tune it. ``--to-hf`` writes such a folder from a fairseq
 checkpoint (weights and ``config.json``; the port's tokenizer files are OFA's GPT-2 BPE
@@ -24,6 +24,7 @@ from typing import Any, Dict, Optional, Sequence
 import torch
 from fairseq import checkpoint_utils
 from omegaconf import DictConfig, OmegaConf
+from safetensors.torch import load_file as load_safetensors  # installed with timm
 
 import ofa_mue  # noqa: F401  (registers the model, installs checkpoint loading)
 from ofa_mue.atomic_files import atomic_destination, write_atomically
@@ -35,6 +36,7 @@ from ofa_mue.models.hf_mapping import hf_config_from_model, model_options_from_h
 
 HF_CONFIG = "config.json"
 HF_WEIGHTS = "pytorch_model.bin"
+HF_SAFETENSORS = "model.safetensors"
 ARCHITECTURES = ("ofa_tiny", "ofa_medium", "ofa_base", "ofa_large", "ofa_huge")
 SIZE_OPTIONS = ("encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_layers", "decoder_layers",
                 "encoder_attention_heads", "decoder_attention_heads", "resnet_type")
@@ -52,11 +54,15 @@ def architecture_of(options: Dict[str, Any]) -> str:
 
 
 def read_hf_folder(folder: str) -> tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
-    """``config.json`` and the tensors of ``pytorch_model.bin`` (loaded as tensors only)."""
-    config_path, weights_path = os.path.join(folder, HF_CONFIG), os.path.join(folder, HF_WEIGHTS)
+    """``config.json`` and the tensors of ``model.safetensors``, where there is one (as
+    transformers prefers it), else of ``pytorch_model.bin`` (loaded as tensors only)."""
+    config_path, weights_path = os.path.join(folder, HF_CONFIG), os.path.join(folder, HF_SAFETENSORS)
+    if not os.path.isfile(weights_path):
+        weights_path = os.path.join(folder, HF_WEIGHTS)
     for path in (config_path, weights_path):
         if not os.path.isfile(path):
-            raise DataError(path, f"not found: --from-hf takes a folder holding {HF_CONFIG} and {HF_WEIGHTS}")
+            raise DataError(path, f"not found: --from-hf takes a folder holding {HF_CONFIG} and {HF_WEIGHTS} "
+                                  f"or {HF_SAFETENSORS}")
     try:
         with open(config_path, encoding="utf-8") as handle:
             config = json.load(handle)
@@ -65,9 +71,12 @@ def read_hf_folder(folder: str) -> tuple[Dict[str, Any], Dict[str, torch.Tensor]
     if config.get("model_type", "ofa") != "ofa":
         raise DataError(config_path, f"model_type {config['model_type']!r}, not an OFA model")
     try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for a file that is not a tensor pickle
-        raise DataError(weights_path, f"not a PyTorch state dict of tensors ({type(error).__name__}: "
+        if weights_path.endswith(HF_SAFETENSORS):
+            state = load_safetensors(weights_path)
+        else:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch and safetensors raise several types for a file that is not theirs
+        raise DataError(weights_path, f"not a state dict of tensors ({type(error).__name__}: "
                                       f"{str(error).splitlines()[0] if str(error) else ''})") from None
     return config, state
 
@@ -134,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ofa_mue.convert", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--from-hf", metavar="FOLDER", help="folder with the port's config.json and pytorch_model.bin")
+    source.add_argument("--from-hf", metavar="FOLDER",
+                        help="folder with the port's config.json and pytorch_model.bin (or model.safetensors)")
     source.add_argument("--to-hf", metavar="CHECKPOINT", help="fairseq checkpoint (.pt) of an OFA model")
     parser.add_argument("--out", required=True, help="the checkpoint (.pt) to write, or with --to-hf the folder")
     parser.add_argument("--task", choices=TASKS,

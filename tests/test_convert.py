@@ -170,3 +170,23 @@ def test_to_hf_refuses_what_the_port_cannot_run(tmp_path):
     model = build_model("ofa_demo", numbered_dictionary(100), decompose_modalities=True)
     with pytest.raises(CheckpointError, match="decompose_modalities.*resnet_base_channels 16"):
         hf_config_from_model(model.args, 100)
+
+
+def test_from_hf_reads_safetensors_weights_as_the_bin_file(port_state, converted, tmp_path):
+    """A port folder with ``model.safetensors`` (today's hub format) converts to the same checkpoint
+    as one with ``pytorch_model.bin``; the safetensors file is read when both are there."""
+    from safetensors.torch import save_file
+
+    port = tmp_path / "OFA-tiny"
+    port.mkdir()
+    (port / "config.json").write_text(json.dumps(TINY_CONFIG))
+    # as transformers saves it: one copy of the tied token embedding (safetensors refuses shared tensors)
+    deduplicated = {key: value for key, value in port_state.items()
+                    if key not in ("decoder.embed_tokens.weight", "decoder.output_projection.weight")}
+    save_file(deduplicated, str(port / "model.safetensors"))
+    torch.save({}, port / "pytorch_model.bin")  # an empty .bin beside it: not the one read
+    out = tmp_path / "ofa_tiny.pt"
+    convert.main(["--from-hf", str(port), "--out", str(out), "--task", "caption", "--patch-image-size", "256"])
+    ours = checkpoint_utils.load_checkpoint_to_cpu(str(out))["model"]
+    expected = checkpoint_utils.load_checkpoint_to_cpu(str(converted))["model"]
+    assert ours.keys() == expected.keys() and all(torch.equal(ours[k], expected[k]) for k in expected)
