@@ -6,8 +6,8 @@
 
 The checkpoint's task (``caption`` or ``snli_ve``) decides what is predicted, and its saved
 task settings (image size, vocabulary, prompts, exit options) apply unless given here. An
-``--image`` is a picture file or a folder (every file in it that Pillow reads by its
-extension, in name order). The pictures go through the task's own data pipeline and
+``--image`` is a picture file or a folder (every file in it with the extension of an image
+format Pillow opens, in name order; the others are named in a warning). The pictures go through the task's own data pipeline and
 prediction methods, as rows of OFA's format would, so a picture gets the same caption or
 answer here as in ``python -m ofa_mue.evaluate``.
 
@@ -17,7 +17,8 @@ an ``--exit-profile`` sets the exit granularity it was calibrated with over the 
 layers that produced it (``a(2) dog(2) on(1) grass(3) </s>(1)``): for an SNLI-VE answer those
 of the scored pass; for a caption those of a teacher-forced pass over the chosen caption with
 the same exit rules (beam search does not keep which layers each surviving hypothesis ran;
-the pass makes the same decisions, up to floating-point differences at a threshold's edge).
+the pass makes the same decisions, up to floating-point differences at a threshold's edge),
+or under ``--exit-granularity step`` each generation step's own record.
 ``--compare-full`` adds the full model's output beside it.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create or reuse .venv in the repository root and install ofa-mue's pinned stack.
-# Sourced by run_scripts/test.sh and run_scripts/demo.sh; safe to run on its own.
+# Run by run_scripts/test.sh and run_scripts/demo.sh (bash, not sourced); safe to run on its own.
 # Reinstalls only when requirements.txt or setup.py change (stamp file in .venv).
 set -euo pipefail
 

@@ -97,8 +97,9 @@ class OFAConfig(FairseqDataclass):
     exit_profile: Optional[str] = field(
         default=None,
         metadata={"help": "JSON exit profile from python -m ofa_mue.calibrate: its thresholds replace the "
-                          "--*-exit-threshold/beta/tau options, and it sets the exit granularity they were "
-                          "calibrated with unless --exit-granularity/--exit-step-quantile are given"},
+                          "--*-exit-threshold/beta/tau options, and they run at the exit granularity they were "
+                          "calibrated with (an --exit-granularity/--exit-step-quantile that decides otherwise "
+                          "is refused)"},
     )
     image_exit_threshold: float = field(
         default=NEVER,
