@@ -54,7 +54,7 @@ from .atomic_files import write_atomically  # noqa: E402
 from .calibrate import MAIN_METRIC  # noqa: E402
 from .calibration_losses import EXAMPLE_METRIC, ExampleScorer  # noqa: E402
 from .calibration_table import TARGET_FIELD  # noqa: E402
-from .core.exit_policy import NEVER, MuEThresholds  # noqa: E402
+from .core.exit_policy import DEFAULT_ENTROPY_EXIT_THRESHOLD, DEFAULT_PATIENCE_EXIT_LAYERS, NEVER, MuEThresholds  # noqa: E402
 from .envelope import envelope_vertices, upper_hull  # noqa: E402
 from .errors import ConfigError  # noqa: E402
 from .core.flops import ModelShape  # noqa: E402
@@ -114,7 +114,9 @@ def exit_options(policy: str = "mue", **changes: Any) -> Dict[str, Any]:
     decay, ``--decoder-exit-beta``/``--decoder-exit-tau``, is left as the command line set it)."""
     options = {"exit_policy": policy, "exit_profile": None, "image_exit_threshold": NEVER,
                "text_exit_threshold": NEVER, "decoder_exit_threshold": NEVER, "static_image_layers": 0,
-               "static_text_layers": 0, "static_decoder_layers": 0}
+               "static_text_layers": 0, "static_decoder_layers": 0,
+               "entropy_exit_threshold": DEFAULT_ENTROPY_EXIT_THRESHOLD,
+               "patience_exit_layers": DEFAULT_PATIENCE_EXIT_LAYERS}
     options.update(changes)
     return options
 
@@ -422,7 +424,12 @@ def add_grid_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup
 
 
 def grid_points(setup: EvaluationSetup, args: argparse.Namespace) -> List[SweepPoint]:
-    """Every point of the sweep the command line asks for (see the module docstring)."""
+    """Every point of the sweep the command line asks for (see the module docstring); an
+    ``--exit-policy`` other than MuE's is refused: the sweep runs every policy itself."""
+    if setup.task.cfg.exit_policy != "mue":
+        raise ConfigError(f"--exit-policy {setup.task.cfg.exit_policy}: the sweep runs the entropy, patience and "
+                          "static policies itself (--entropies, --patiences, --depths); give MuE's thresholds or "
+                          "--exit-profile for MuE's operating point and the baselines' encoder exits")
     model = setup.models[0]
     encoder_layers, decoder_layers = model.encoder.num_layers, model.decoder.num_layers
     patiences = (_numbers(args.patiences, int, "--patiences") if args.patiences is not None

@@ -29,7 +29,10 @@ from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.core.verified_generator import DEFAULT_DRAFT_TOKENS, VerifiedEarlyExitGenerator
 from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.core.exit_granularity import ExitGranularity
-from ofa_mue.core.exit_policy import NEVER, POLICIES, EntropyPolicy, ExitPolicy, MuEThresholds, PatiencePolicy, StaticDepths
+from ofa_mue.core.exit_policy import (
+    DEFAULT_ENTROPY_EXIT_THRESHOLD, DEFAULT_PATIENCE_EXIT_LAYERS, NEVER, POLICIES, EntropyPolicy, ExitPolicy,
+    MuEThresholds, PatiencePolicy, StaticDepths,
+)
 from ofa_mue.core.exit_profile import PROFILE_OPTIONS, granularity_with_profile, load_exit_profile
 
 from .settings import resolve_settings
@@ -86,10 +89,10 @@ class OFAConfig(FairseqDataclass):
                           "depths, --static-*-layers)"},
     )
     entropy_exit_threshold: float = field(
-        default=0.5, metadata={"help": "entropy policy: a decoder token stops once its prediction's entropy "
+        default=DEFAULT_ENTROPY_EXIT_THRESHOLD, metadata={"help": "entropy policy: a decoder token stops once its prediction's entropy "
                                        "(nats) is below this"})
     patience_exit_layers: int = field(
-        default=2, metadata={"help": "patience policy: a decoder token stops once its prediction stayed the "
+        default=DEFAULT_PATIENCE_EXIT_LAYERS, metadata={"help": "patience policy: a decoder token stops once its prediction stayed the "
                                      "same for this many consecutive layers"})
     static_image_layers: int = field(default=0, metadata={"help": "static policy: image stream depth (0 = all)"})
     static_text_layers: int = field(default=0, metadata={"help": "static policy: text stream depth (0 = all)"})
@@ -155,6 +158,11 @@ class OFAConfig(FairseqDataclass):
 def refuse_unused_exit_options(cfg: OFAConfig) -> None:
     """A :class:`ConfigError` for an exit option that the selected ``--exit-policy`` would ignore."""
     policy = cfg.exit_policy
+    for flag, own_policy, value, default in (
+            ("--entropy-exit-threshold", "entropy", cfg.entropy_exit_threshold, DEFAULT_ENTROPY_EXIT_THRESHOLD),
+            ("--patience-exit-layers", "patience", cfg.patience_exit_layers, DEFAULT_PATIENCE_EXIT_LAYERS)):
+        if policy != own_policy and value != default:
+            raise ConfigError(f"{flag} {value} needs --exit-policy {own_policy} (got {policy})")
     static = {"--static-image-layers": cfg.static_image_layers, "--static-text-layers": cfg.static_text_layers,
               "--static-decoder-layers": cfg.static_decoder_layers}
     if policy != "static":

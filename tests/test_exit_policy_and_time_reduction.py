@@ -148,6 +148,8 @@ def test_an_example_without_counted_decoder_positions_claims_no_decoder_saving()
      "--decoder-exit-threshold cannot apply with --exit-policy entropy"),
     ({"exit_policy": "patience", "exit_profile": "profile.json"}, "--exit-profile holds MuE's thresholds"),
     ({"exit_policy": "mue", "static_text_layers": 3}, "--static-text-layers sets a static depth"),
+    ({"entropy_exit_threshold": 0.3}, "--entropy-exit-threshold 0.3 needs --exit-policy entropy \\(got mue\\)"),
+    ({"exit_policy": "entropy", "patience_exit_layers": 3}, "--patience-exit-layers 3 needs --exit-policy patience"),
     ({"exit_policy": "static", "static_decoder_layers": 4}, "--static-decoder-layers 4 is deeper than the model's decoder"),
 ])
 def test_task_refuses_exit_options_it_cannot_honour(ofa_vocab, options, message):

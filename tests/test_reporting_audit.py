@@ -83,3 +83,20 @@ def test_depths_apply_to_each_part_that_has_them():
     assert parse_depths("2,4", 6, 6) == ([2, 4, 6], [2, 4, 6], [2, 4, 6])
     with pytest.raises(ConfigError, match=r"--depths 25 is deeper than the model's encoder \(24 layers\) and decoder"):
         parse_depths("6,25", 24, 12)
+
+
+def test_sweep_refuses_another_exit_policy_than_mues(ofa_vocab):
+    """The sweep runs entropy, patience and static itself; ``--exit-policy entropy`` (with MuE's encoder
+    thresholds) was dropped without a word, and its encoder thresholds with it."""
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    from ofa_mue.errors import ConfigError
+    from ofa_mue.sweep import grid_points
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    task = SnliVeTask(SnliVeConfig(exit_policy="entropy", image_exit_threshold=0.9), ofa_vocab)
+    model = SimpleNamespace(encoder=SimpleNamespace(num_layers=2), decoder=SimpleNamespace(num_layers=2))
+    args = Namespace(thresholds="0.9", entropies="0.5", patiences="1", depths="1")
+    with pytest.raises(ConfigError, match="--exit-policy entropy: the sweep runs the entropy, patience and static"):
+        grid_points(SimpleNamespace(task=task, models=[model]), args)

@@ -75,6 +75,12 @@ def vocabulary_projection(hidden_to_logits: Callable[[Tensor], Tensor]) -> Proje
 NEVER = 2.0
 """A threshold no cosine similarity reaches: exits off."""
 
+DEFAULT_ENTROPY_EXIT_THRESHOLD = 0.5
+"""``--entropy-exit-threshold`` when not given (nats)."""
+
+DEFAULT_PATIENCE_EXIT_LAYERS = 2
+"""``--patience-exit-layers`` when not given."""
+
 
 def check_threshold(name: str, value: float) -> float:
     """``value`` as a float, or a :class:`ConfigError` naming the option when it is out of range."""
