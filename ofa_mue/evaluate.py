@@ -66,10 +66,26 @@ from ofa_mue.replaced_text import MODES as TEXT_MODES, replace_text
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
 from ofa_mue.core.verified_generator import verification_summary
 from ofa_mue.sharding import Shard, write_shard_file
+from ofa_mue.tasks.ofa_task import refuse_generation_options
 
 logger = logging.getLogger("ofa_mue.evaluate")
 
 CAPTION_GENERATION_DEFAULTS = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
+
+OTHER_GENERATORS_OPTIONS = {
+    "beam_mt": ("--beam-mt", 0), "max_len_a_mt": ("--max-len-a-mt", 0), "max_len_b_mt": ("--max-len-b-mt", 200),
+    "lenpen_mt": ("--lenpen-mt", 1), "replace_unk": ("--replace-unk", None), "sacrebleu": ("--sacrebleu", False),
+    "print_step": ("--print-step", False), "lm_weight": ("--lm-weight", 0.0),
+    "iter_decode_eos_penalty": ("--iter-decode-eos-penalty", 0.0), "iter_decode_max_iter": ("--iter-decode-max-iter", 10),
+    "iter_decode_force_max_iter": ("--iter-decode-force-max-iter", False),
+    "iter_decode_with_beam": ("--iter-decode-with-beam", 1),
+    "iter_decode_with_external_reranker": ("--iter-decode-with-external-reranker", False),
+    "retain_iter_history": ("--retain-iter-history", False), "retain_dropout_modules": ("--retain-dropout-modules", None),
+    "decoding_format": ("--decoding-format", None), "constraints": ("--constraints", None),
+}
+"""fairseq generation options for other generators (speech, iterative refinement, constrained
+translation) or for fairseq-generate's own printout, each with the value that changes nothing:
+this evaluation has no use for them, so they are refused rather than ignored."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -336,6 +352,11 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     if cfg.generation.lm_path:  # OFA's evaluate.py fuses this language model into the generation
         raise ConfigError("--lm-path is not supported by this evaluation: no language model is fused into the "
                           "generation")
+    refuse_generation_options(cfg.generation, OTHER_GENERATORS_OPTIONS,
+                              "changes nothing here: an option of fairseq's other generators or of fairseq-generate's "
+                              "printout, which this evaluation does not use")
+    if cfg.common_eval.post_process is not None:
+        raise ConfigError("--post-process changes nothing here: the evaluation decodes with the task's GPT-2 BPE")
     try:
         models, _ = checkpoint_utils.load_model_ensemble(
             utils.split_paths(cfg.common_eval.path), arg_overrides=ast.literal_eval(cfg.common_eval.model_overrides),

@@ -134,6 +134,20 @@ def test_generation_options_ofas_evaluate_honours_are_refused_not_ignored(captio
         setup.score()
 
 
+@pytest.mark.parametrize("flags, named", [
+    (("--sacrebleu",), "--sacrebleu changes nothing here"),
+    (("--replace-unk",), "--replace-unk changes nothing here"),
+    (("--iter-decode-max-iter", "3"), "--iter-decode-max-iter changes nothing here"),
+    (("--constraints",), "--constraints changes nothing here"),
+    (("--post-process", "gpt2"), "--post-process changes nothing here"),
+])
+def test_generation_options_the_evaluation_has_no_use_for_are_refused(caption_checkpoint, flags, named):
+    """fairseq-generate's printout options and other generators' options parse (the evaluation
+    takes fairseq's generation parser) but change nothing here: refused before the checkpoint loads."""
+    with pytest.raises(ConfigError, match=named):
+        load_evaluation(build_parser(), _evaluation_argv(caption_checkpoint, *flags))
+
+
 def test_fairseq_generate_refuses_retain_dropout(model):
     """fairseq-generate passes --retain-dropout to OFA's models, whose dropout then keeps dropping;
     this model's would not, so the task's generator refuses it rather than generate without it."""
