@@ -668,6 +668,33 @@ MUTANTS: Tuple[Mutant, ...] = (
               ""),),
         (f"{GENERATION_HABITS}test_sampled_captions_repeat_with_the_seed_as_in_ofas_evaluate",),
     ),
+    Mutant(
+        "decoder_off_judged_on_the_decays_floor",
+        "a decoder threshold above 1 (off) still exits when --decoder-exit-beta is below 1, the exit being "
+        "judged on beta * theta: the sweep's and calibration's full-model references become exiting models",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "        return self.decoder <= 1.0\n",
+              "        return self.decoder_beta * self.decoder <= 1.0\n"),),
+        (f"{POLICY}test_thresholds_above_one_never_exit",),
+    ),
+    Mutant(
+        "same_exits_counted_as_several_levels",
+        "thresholds that give the same exits (same expected reduction and quality) each count as a level of "
+        "MuE against static truncation, so one point above the envelope can read as 'MuE beats a fixed depth'",
+        (Edit("ofa_mue/paper_tables.py",
+              "and abs(entry[\"mue_metric\"] - row[\"metric\"]) <= TOLERANCE), None) if level else None",
+              "and abs(entry[\"mue_metric\"] - row[\"metric\"]) <= TOLERANCE), None) if False else None"),),
+        ("tests/test_reporting_audit.py::test_thresholds_with_the_same_exits_are_one_level",),
+    ),
+    Mutant(
+        "step_token_layers_replayed_per_token",
+        "predict --show-layers under --exit-granularity step shows each caption token the depth of its own "
+        "per-token decision instead of the layers its generation step ran",
+        (Edit("ofa_mue/predict.py",
+              '        if generation_session.decoder_granularity.mode == "step":\n',
+              "        if False:\n"),),
+        ("tests/test_predict.py::test_token_layers_under_step_exits_are_those_of_their_generation_step",),
+    ),
 )
 
 
