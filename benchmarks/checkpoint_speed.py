@@ -461,6 +461,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--replay-vocab-size", type=int, default=59457, help="vocabulary of the replay model (OFA's size)")
     g.add_argument("--replay-samples-b1", type=int, default=4, help="test rows replayed at batch size 1")
     g.add_argument("--replay-samples", type=int, default=16, help="test rows replayed at larger batch sizes")
-    g.add_argument("--replay-repetitions", type=int, default=3)
+    g.add_argument("--replay-repetitions", type=int, default=5,
+                   help="timed repetitions of each replay arm (below 5, the reported quartiles are the range)")
     g.add_argument("--replay-split-passes", type=int, default=1)
 

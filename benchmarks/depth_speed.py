@@ -72,7 +72,7 @@ def run_depths(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]
         # the full model through fairseq's own generate: no exit session at all
         runners["off"] = lambda g=generators["off"]: SequenceGenerator.generate(g, [model], sample,
                                                                                 bos_token=dictionary.bos())
-        times = interleaved_times(runners, args.repetitions, 1, device, args.budget_s, args.clock_fn)
+        times = interleaved_times(runners, args.repetitions, args.warmup, device, args.budget_s, args.clock_fn)
         splits = time_splits(runners, model, device, clock=args.clock_fn)
         generators["off"].generate([model], sample)  # layer counts of the full model: one pass with exits off
         rows = []
@@ -96,7 +96,8 @@ def run_depths(args: argparse.Namespace, device: torch.device) -> Dict[str, Any]
         gc.collect()
     return {"mode": "depths", "vocab_size": args.vocab_size, "batch_size": args.depth_batch_size,
             "image_size": args.image_size, "text_length": args.text_length, "beam": args.depth_beam,
-            "generated_tokens": args.generate_tokens, "results": results}
+            "generated_tokens": args.generate_tokens, "repetitions": args.repetitions, "warmup": args.warmup,
+            "results": results}
 
 
 def linear_fit(x: Sequence[float], y: Sequence[float]) -> Dict[str, float]:

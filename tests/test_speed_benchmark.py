@@ -79,11 +79,19 @@ def test_checkpoints_mode_reports_targets_granularities_and_replays(demo_data, d
     assert granularity.count("| caption | demo | 3 |") == 3  # token, step@0.5, auto
 
 
-def test_depths_mode_fits_time_against_layer_count(tmp_path):
+def test_depths_mode_fits_time_against_layer_count(tmp_path, monkeypatch):
+    import depth_speed
+
+    warmups = []
+    timed = depth_speed.interleaved_times
+    monkeypatch.setattr(depth_speed, "interleaved_times",
+                        lambda runners, repetitions, warmup, *rest: warmups.append(warmup) or
+                        timed(runners, repetitions, warmup, *rest))
     run_speed("depths", "--archs", "ofa_demo", "--fractions", "1", "0.5", "--image-size", "64",
               "--generate-tokens", "3", "--clock", "cpu", "--results-dir", str(tmp_path))
     report = json.loads((tmp_path / "depths.json").read_text())
     assert report["clock"] == "cpu" and "commit" in report
+    assert warmups == [0] and (report["warmup"], report["repetitions"]) == (0, 3)  # --warmup honoured, recorded
     (result,) = report["results"]
     rows = {r["config"]: r for r in result["rows"]}
     assert set(rows) == {"off", "never", "1", "0.5"}
