@@ -10,7 +10,8 @@ every depth combination, MuE against static truncation's envelope) and, for SNLI
 ``text_other/`` (``--replace-text other``: a figure, no check) and
 ``certified/`` (the certified calibration's ``profile.json`` and its ``test_metrics.json``), and
 ``questions.json`` when the grounding-question stage ran (its held-out accuracies: figures, no
-check), and writes ``{results-dir}/summary.json`` and ``{results-dir}/summary.md``: each figure per seed
+check), and ``run_time.json`` (the seed's minutes after set-up, data generation included, and
+the cores), and writes ``{results-dir}/summary.json`` and ``{results-dir}/summary.md``: each figure per seed
 with its mean and spread, and each check with its verdict per seed. The checks (issue 15's
 targets for the demo):
 
@@ -21,7 +22,9 @@ targets for the demo):
 - calibrated MuE on the test split: SNLI-VE >= 45% expected time reduction at >= 99% of
   the full model's accuracy; captions >= 40% at >= 96% of its CIDEr;
 - MuE beats a fixed depth (each task): at 3 or more levels of MuE's sweep its quality is at
-  least static truncation's envelope at the same expected reduction, strictly above at one.
+  least static truncation's envelope at the same expected reduction, strictly above at one;
+- demo.sh takes at most 30 minutes a seed on at most 2 cores after set-up (a run with more
+  cores does not show that it fits on 2).
 
 A conclusion stands only when it holds for every seed. The run's commit, machine and date
 are recorded in the summary.
@@ -159,14 +162,26 @@ def question_figures(seed_dir: str) -> Dict[str, float]:
     return {f"questions.{key.replace('/', '_')}_accuracy": value for key, value in sorted(accuracy.items())}
 
 
+def run_time_figures(seed_dir: str) -> Dict[str, float]:
+    """``demo.minutes``: what demo.sh took for this seed after set-up, the data generation
+    included (as a one-seed run takes it), and ``demo.cores``, the cores it ran on, from the
+    ``run_time.json`` demo.sh writes; empty when absent (a run before demo.sh wrote it)."""
+    path = os.path.join(seed_dir, "run_time.json")
+    if not os.path.exists(path):
+        return {}
+    record = _load(path)
+    return {"demo.minutes": (record["data_seconds"] + record["seed_seconds"]) / 60, "demo.cores": record["cores"]}
+
+
 def seed_figures(seed_dir: str) -> Dict[str, float]:
-    """The figures of one seed (``task.figure`` -> value): what the checks read, and the
-    question stage's held-out accuracies."""
+    """The figures of one seed (``task.figure`` -> value): what the checks read, the question
+    stage's held-out accuracies and the run time."""
     figures: Dict[str, float] = {}
     for task in TASKS:
         figures.update(task_figures(os.path.join(seed_dir, task), task))
     if figures:
         figures.update(question_figures(seed_dir))
+        figures.update(run_time_figures(seed_dir))
     return figures
 
 
@@ -205,6 +220,9 @@ CHECKS: List[Dict[str, Any]] = [
      "figures": ["caption.mue_expected_time_reduction", "caption.mue_retention"],
      "passes": lambda f: at_least(f["caption.mue_expected_time_reduction"], 0.40)
      and at_least(f["caption.mue_retention"], 0.96)},
+    {"name": "demo.sh under 30 minutes a seed on 2 cores after set-up (data generation included)",
+     "figures": ["demo.minutes", "demo.cores"],
+     "passes": lambda f: at_most(f["demo.minutes"], 30.0) and f["demo.cores"] <= 2},
     *({"name": f"{task}: MuE beats a fixed depth (>= 3 sweep levels at or above static truncation's envelope, "
                "one strictly above)", "figures": [f"{task}.mue_vs_static_mue_beats_fixed_depth"],
        "passes": (lambda f, key=f"{task}.mue_vs_static_mue_beats_fixed_depth": bool(f[key]))} for task in TASKS),

@@ -131,6 +131,8 @@ step "demo data in $DATA"
   --image-size "$IMAGE_SIZE" --caption-objects "$CAPTION_OBJECTS" --caption-words "$CAPTION_WORDS" \
   ${DEMO_SNLI_FAMILIES:+--snli-families "$DEMO_SNLI_FAMILIES"}
 
+DATA_SECONDS=$(( $(date +%s) - START ))  # each seed's run_time.json counts it, as a one-seed run spends it
+
 VOCAB=(--bpe-dir "$DATA/bpe" --code-dict-size 0 --num-bins 0)
 # MuE fine-tuning: modality-decomposed encoder, task loss on every decoder layer. Captions
 # start from the pretrained image embedding; SNLI-VE starts from the caption model (OFA's
@@ -251,6 +253,7 @@ caption_pipeline_logged() { logged "$SEED_OUT/caption.log" caption_pipeline; }
 for SEED in ${SEED_LIST//,/ }; do
   SEED_CKPT="$CKPT/seed$SEED"
   SEED_OUT="$OUT/seed$SEED"
+  SEED_START=$(date +%s)
   mkdir -p "$SEED_OUT"
   step "seed $SEED (seeds $SEED_LIST): pretrain the image embedding ($PRETRAIN_UPDATES updates)"
   "$PY" -m ofa_mue.demo.pretrain --data "$DATA" --out "$SEED_CKPT/pretrained.pt" --seed "$SEED" \
@@ -266,6 +269,8 @@ for SEED in ${SEED_LIST//,/ }; do
   grep -E "train_inner" "$SEED_OUT/train_snli_ve.log" | tail -1 || true  # none under 100 updates (--log-interval)
   step "seed $SEED: SNLI-VE: calibrate on valid; on test: reproduce with timing, replaced images (log in $SEED_OUT/snli_ve.log)"
   logged "$SEED_OUT/snli_ve.log" snli_pipeline
+  echo "{\"seed_seconds\": $(( $(date +%s) - SEED_START )), \"data_seconds\": $DATA_SECONDS, \"cores\": $(nproc)}" \
+    > "$SEED_OUT/run_time.json"
 done
 
 step "summary over seeds $SEED_LIST"

@@ -19,6 +19,8 @@ AT_THE_BOUNDS = {
     "caption.mue_retention": 0.96,
     "snli_ve.mue_vs_static_mue_beats_fixed_depth": 1.0,
     "caption.mue_vs_static_mue_beats_fixed_depth": 1.0,
+    "demo.minutes": 30.0,
+    "demo.cores": 2,
 }
 # each figure moved just past its bound
 PAST_THE_BOUND = {
@@ -33,12 +35,14 @@ PAST_THE_BOUND = {
     "caption.mue_retention": 0.95,
     "snli_ve.mue_vs_static_mue_beats_fixed_depth": 0.0,
     "caption.mue_vs_static_mue_beats_fixed_depth": 0.0,
+    "demo.minutes": 30.1,
+    "demo.cores": 4,
 }
 
 
 def test_every_target_holds_at_its_bound():
     checks = evaluate_checks({"1": dict(AT_THE_BOUNDS), "2": dict(AT_THE_BOUNDS)})
-    assert len(checks) == 9
+    assert len(checks) == 10
     assert {figure for check in checks for figure in check["figures"]} == set(AT_THE_BOUNDS)
     assert all(check["passed"] is True for check in checks), [c["check"] for c in checks if not c["passed"]]
 
@@ -79,3 +83,15 @@ def test_a_variant_whose_full_model_scores_zero_has_zero_retention_and_aggregate
     figures = ablation_figures([variant], "cider")
     assert figures["ablation_no_layerwise_loss_mue_retention"] == 0.0
     assert aggregate({"1": figures, "2": figures})["ablation_no_layerwise_loss_mue_retention"]["mean"] == 0.0
+
+
+def test_the_run_time_counts_the_data_generation_with_each_seed(tmp_path):
+    """demo.sh's ``run_time.json``: a seed's minutes are its own seconds plus the data generation's
+    (what a one-seed run spends), with the cores it ran on."""
+    import json
+
+    from ofa_mue.demo.summary import run_time_figures
+
+    assert run_time_figures(str(tmp_path)) == {}  # a run from before demo.sh wrote it
+    (tmp_path / "run_time.json").write_text(json.dumps({"seed_seconds": 1500, "data_seconds": 120, "cores": 2}))
+    assert run_time_figures(str(tmp_path)) == {"demo.minutes": 27.0, "demo.cores": 2}
