@@ -269,7 +269,8 @@ for SEED in ${SEED_LIST//,/ }; do
   grep -E "train_inner" "$SEED_OUT/train_snli_ve.log" | tail -1 || true  # none under 100 updates (--log-interval)
   step "seed $SEED: SNLI-VE: calibrate on valid; on test: reproduce with timing, replaced images (log in $SEED_OUT/snli_ve.log)"
   logged "$SEED_OUT/snli_ve.log" snli_pipeline
-  echo "{\"seed_seconds\": $(( $(date +%s) - SEED_START )), \"data_seconds\": $DATA_SECONDS, \"cores\": $(nproc)}" \
+  # cores: nproc without the OMP_NUM_THREADS=1 set above, which nproc would report instead
+  echo "{\"seed_seconds\": $(( $(date +%s) - SEED_START )), \"data_seconds\": $DATA_SECONDS, \"cores\": $(env -u OMP_NUM_THREADS nproc)}" \
     > "$SEED_OUT/run_time.json"
 done
 
