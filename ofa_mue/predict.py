@@ -7,9 +7,9 @@
 The checkpoint's task (``caption`` or ``snli_ve``) decides what is predicted, and its saved
 task settings (image size, vocabulary, prompts, exit options) apply unless given here. An
 ``--image`` is a picture file or a folder (every file in it with the extension of an image
-format Pillow opens, in name order; the others are named in a warning). The pictures go through the task's own data pipeline and
-prediction methods, as rows of OFA's format would, so a picture gets the same caption or
-answer here as in ``python -m ofa_mue.evaluate``.
+format Pillow opens, in name order; the others are named in a warning). The pictures go
+through the task's own data pipeline and prediction methods, as rows of OFA's format would,
+so a picture gets the same caption or answer here as in ``python -m ofa_mue.evaluate``.
 
 MuE exits are set as in the evaluation (``--image-exit-threshold``, ``--exit-profile``, ...);
 an ``--exit-profile`` sets the exit granularity it was calibrated with over the checkpoint's.

@@ -70,7 +70,7 @@ class HammingDiverseBeamSearch(search.DiverseBeamSearch):
     """
 
     def __init__(self, tgt_dict, num_groups: int, diversity_strength: float):
-        super().__init__(tgt_dict, num_groups, diversity_strength, diversity_discount=0.0, candidate_multiple=2)
+        super().__init__(tgt_dict, num_groups, diversity_strength, candidate_multiple=2)  # step: its own
 
     def step(self, step: int, lprobs: Tensor, scores: Optional[Tensor], prev_output_tokens: Optional[Tensor] = None,
              original_batch_idxs: Optional[Tensor] = None):
