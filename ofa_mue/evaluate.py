@@ -27,7 +27,9 @@ Over several processes or machines: ``--num-shards K --shard-id I`` scores shard
 (fairseq's batch sharding, see :mod:`ofa_mue.sharding`) and writes its rows to
 ``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the
 three files above from the K shard files, equal to one run's (run every shard with the same
-``--batch-size``). fairseq's ``--distributed-*`` options are refused. ``--fp16`` (which OFA's
+``--batch-size``). fairseq's ``--distributed-*`` options are refused, and so are its training
+options (``--optimizer``, ``--lr``, ``--criterion``, ``--save-dir``, ...: :data:`TRAINING_OPTIONS`)
+here and in ``calibrate``, ``sweep`` and ``reproduce``, which run inference only. ``--fp16`` (which OFA's
 evaluation scripts pass) runs the model in float16, as OFA's evaluation does. ``--seed``
 (fairseq's default 1) seeds numpy and torch before the checkpoint loads, as OFA's ``evaluate.py``
 does, so ``--sampling`` gives the same captions run after run; ``--lm-path`` and
@@ -49,9 +51,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from fairseq import checkpoint_utils, options, tasks, utils
-from fairseq.dataclass.configs import DistributedTrainingConfig
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq.dataclass.configs import CheckpointConfig, DistributedTrainingConfig, OptimizationConfig
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf, gen_parser_from_dataclass
 from fairseq.logging import progress_bar
+from fairseq.registry import REGISTRIES
 from omegaconf import OmegaConf, open_dict
 
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
@@ -87,11 +90,43 @@ OTHER_GENERATORS_OPTIONS = {
 translation) or for fairseq-generate's own printout, each with the value that changes nothing:
 this evaluation has no use for them, so they are refused rather than ignored."""
 
+TRAINING_OPTIONS = {
+    "optimization": tuple(name for name in OptimizationConfig.__dataclass_fields__ if name != "_name"),
+    "checkpoint": tuple(name for name, field in CheckpointConfig.__dataclass_fields__.items()
+                        if name != "_name" and not str(field.default).startswith("${")),
+    "common": ("fp16_no_flatten_grads", "fp16_init_scale", "fp16_scale_window", "fp16_scale_tolerance",
+               "on_cpu_convert_precision", "min_loss_scale", "threshold_loss_scale", "amp", "amp_batch_retries",
+               "amp_init_scale", "amp_scale_window", "empty_cache_freq", "all_gather_list_size",
+               "quantization_config_path", "profile", "tensorboard_logdir", "wandb_project", "aim_repo", "aim_run_hash",
+               "azureml_logging"),
+    "dataset": ("train_subset", "valid_subset", "combine_valid_subsets", "ignore_unused_valid_subsets",
+                "validate_interval", "validate_interval_updates", "validate_after_updates", "fixed_validation_seed",
+                "disable_validation", "max_tokens_valid", "batch_size_valid", "max_valid_steps", "curriculum",
+                "grouped_shuffling", "update_epoch_batch_itr", "update_ordered_indices_seed"),
+    "registries": ("criterion", "optimizer", "lr_scheduler"),
+}
+"""fairseq's training options that the inference commands' parser accepts, by the settings they
+belong to: every option of the optimization (``--lr``, ``--max-update``, ``--update-freq``,
+``--clip-norm``, ...) and checkpoint settings (``--save-dir``, ``--restore-file``,
+``--reset-optimizer``, ``--no-save``, ``--patience``, ``--finetune-from-model``, ...; also
+``--checkpoint-suffix`` and ``--checkpoint-shard-count``: the checkpoint is the file ``--path``
+names), the loss scaling, AMP, profiling and metric trackers of the common settings, the
+training and validation ones of the dataset settings, and ``--criterion``, ``--optimizer`` and
+``--lr-scheduler`` with every option the chosen one adds (``--label-smoothing``, ``--adam-betas``,
+``--weight-decay``, ``--warmup-updates``, ...). Inference builds no criterion, optimizer or
+schedule and saves no checkpoint, so each is refused when given, even at its default. Not
+here: what inference honours (``--seed``, ``--cpu``, ``--fp16``, ``--user-dir``,
+``--batch-size``, ``--num-workers``, ``--gen-subset``, ``--num-shards``/``--shard-id``, ...)."""
+
+_NOT_GIVEN = object()
+
 
 def build_parser() -> argparse.ArgumentParser:
     """fairseq's generation parser (``--path``, ``--gen-subset``, ``--batch-size``, beam options, ...)
     and ``--replace-images`` / ``--replace-text``."""
     parser = options.get_generation_parser(default_task="snli_ve")
+    for action in options.add_optimization_args(parser)._group_actions:  # to refuse them by name (TRAINING_OPTIONS)
+        action.help = argparse.SUPPRESS
     parser.set_defaults(user_dir=os.path.dirname(os.path.abspath(ofa_mue.__file__)), num_workers=0,
                         **CAPTION_GENERATION_DEFAULTS)
     parser.add_argument("--replace-images", choices=MODES, default="none",
@@ -311,6 +346,45 @@ def refuse_distributed_options(parser: argparse.ArgumentParser, args: argparse.N
                      f"with --num-shards K --shard-id I and merge the shards with python -m ofa_mue.merge")
 
 
+def training_option_names(args: argparse.Namespace) -> List[str]:
+    """The names (``dest``) of :data:`TRAINING_OPTIONS`, with every option that the criterion,
+    optimizer and learning-rate schedule chosen in ``args`` add (as fairseq adds them to the parser)."""
+    names = [name for group, group_names in TRAINING_OPTIONS.items() if group != "registries" for name in group_names]
+    for registry in TRAINING_OPTIONS["registries"]:
+        names.append(registry)
+        chosen = REGISTRIES[registry]["registry"].get(getattr(args, registry, None))
+        if chosen is None:
+            continue
+        own = argparse.ArgumentParser(add_help=False)
+        if hasattr(chosen, "add_args"):
+            chosen.add_args(own)
+        elif hasattr(chosen, "__dataclass"):
+            gen_parser_from_dataclass(own, chosen.__dataclass())
+        names += [action.dest for action in own._actions]
+    return names
+
+
+def refuse_training_options(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """A :class:`ConfigError` naming every training option of :data:`TRAINING_OPTIONS` that
+    ``argv`` gives (``args``: ``argv`` as ``parser`` parsed it, which then knows the options of
+    the chosen criterion, optimizer and schedule); an option given at its default value counts.
+    Defaults fairseq sets are not given: ``argv`` is parsed again with each training option
+    preset to a mark that only an option on the command line replaces."""
+    names = set(training_option_names(args)) & {action.dest for action in parser._actions}
+    given = parser.parse_args(list(argv), namespace=argparse.Namespace(**{name: _NOT_GIVEN for name in names}))
+    flags: Dict[str, Tuple[int, str]] = {}
+    for action in parser._actions:
+        if action.dest in names and getattr(given, action.dest) is not _NOT_GIVEN:
+            used = [(index, flag) for index, token in enumerate(argv) for flag in action.option_strings
+                    if token == flag or token.startswith(flag + "=")]
+            flags[action.dest] = min(used) if used else (len(argv), action.option_strings[0])
+    order = sorted(flags, key=lambda name: flags[name])
+    refuse_generation_options(given, {name: (flags[name][1], _NOT_GIVEN) for name in order},
+                              "changes nothing here: an option of training (fairseq-train's optimization, criterion, "
+                              "validation, logging or checkpoints), and this command runs inference only, on the "
+                              "checkpoint --path names")
+
+
 def refuse_exit_verify(args: argparse.Namespace, command: str) -> None:
     """A :class:`ConfigError` when ``command``, which compares exit settings by their quality,
     is given ``--exit-verify`` (the full model's output at every setting)."""
@@ -329,8 +403,10 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     quality, which ``--exit-verify`` (the full model's output at every setting) is refused for.
     Returns the :class:`EvaluationSetup` and the parsed arguments.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = options.parse_args_and_arch(parser, input_args=argv)
     refuse_distributed_options(parser, args)
+    refuse_training_options(parser, args, argv)
     if trades_off_exits:
         refuse_exit_verify(args, trades_off_exits)
     cfg = convert_namespace_to_omegaconf(args)

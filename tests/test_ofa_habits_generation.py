@@ -16,7 +16,7 @@ from fairseq.dataclass.configs import GenerationConfig
 from demo_training import train_in_process
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError
-from ofa_mue.evaluate import build_parser, load_evaluation
+from ofa_mue.evaluate import build_parser, load_evaluation, run_cli
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from test_training_and_evaluation_cli import plain_train_argv
 from tiny_ofa import small_model
@@ -153,3 +153,55 @@ def test_fairseq_generate_refuses_retain_dropout(model):
     this model's would not, so the task's generator refuses it rather than generate without it."""
     with pytest.raises(ConfigError, match="--retain-dropout is not supported"):
         diverse_generator(model, retain_dropout=True)
+
+
+INFERENCE_COMMANDS = ("ofa_mue.evaluate", "ofa_mue.calibrate", "ofa_mue.sweep", "ofa_mue.reproduce")
+
+
+def _run_command(module: str, tmp_path, *flags: str) -> str:
+    """The one-line error that ``module``'s command line ends in, with a checkpoint that does not
+    exist (only options refused before the checkpoint loads can end it otherwise)."""
+    own = {"ofa_mue.calibrate": ["--profile-path", str(tmp_path / "out" / "profile.json")],
+           "ofa_mue.sweep": ["--sweep-dir", str(tmp_path / "out")],
+           "ofa_mue.reproduce": ["--results-dir", str(tmp_path / "out")]}.get(module, [])
+    argv = [str(tmp_path / "data"), "--path", str(tmp_path / "missing.pt"), "--task", "caption", "--cpu",
+            *own, *flags]
+    entry = __import__(module, fromlist=["main"]).main
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(lambda: entry(argv))
+    assert not (tmp_path / "out").exists(), "nothing written"
+    text = str(stopped.value.code)
+    assert "\n" not in text, text
+    return text
+
+
+@pytest.mark.parametrize("module", INFERENCE_COMMANDS)
+@pytest.mark.parametrize("flags, named", [
+    (("--lr", "0.1"), "--lr"),
+    (("--optimizer", "adam"), "--optimizer"),
+    (("--save-dir", "checkpoints"), "--save-dir"),
+    (("--criterion", "adjust_label_smoothed_cross_entropy", "--label-smoothing", "0.1"), "--criterion, --label-smoothing"),
+    (("--lr-scheduler", "fixed"), "--lr-scheduler"),  # given, though at fairseq's default
+])
+def test_training_options_are_refused_by_the_inference_commands(module, flags, named, tmp_path):
+    """fairseq's parser accepts training options (optimizer, learning rate, criterion, checkpoint
+    saving); the inference commands build none of them, so each given is refused in one line
+    naming it, before the checkpoint loads."""
+    text = _run_command(module, tmp_path, *flags)
+    assert text.startswith(f"error: {named} changes nothing here"), text
+    assert "runs inference only" in text, text
+
+
+@pytest.mark.parametrize("module", INFERENCE_COMMANDS)
+def test_honoured_options_are_not_refused_as_training_options(module, tmp_path):
+    """--seed, --batch-size (which fairseq copies to the validation batch size), --num-workers,
+    --model-overrides and --results-path pass the refusals: the command goes on to load the checkpoint."""
+    text = _run_command(module, tmp_path, "--seed", "3", "--batch-size", "2", "--num-workers", "0",
+                        "--model-overrides", "{}", "--results-path", str(tmp_path / "results"))
+    assert text == f"error: {tmp_path / 'missing.pt'}: checkpoint file not found", text
+
+
+def test_an_evaluation_with_honoured_options_loads(caption_checkpoint):
+    setup, _ = load_evaluation(build_parser(), _evaluation_argv(caption_checkpoint, "--seed", "3", "--num-workers",
+                                                                "0", "--model-overrides", "{}"))
+    assert (setup.batch_size, setup.cfg.common.seed, setup.num_workers) == (2, 3, 0)
