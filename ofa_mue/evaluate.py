@@ -27,9 +27,13 @@ Over several processes or machines: ``--num-shards K --shard-id I`` scores shard
 (fairseq's batch sharding, see :mod:`ofa_mue.sharding`) and writes its rows to
 ``RESULTS_PATH/{split}.shard{I}-of-{K}.json``; ``python -m ofa_mue.merge`` then writes the
 three files above from the K shard files, equal to one run's (run every shard with the same
-``--batch-size``). fairseq's ``--distributed-*`` options are refused, and so are its training
-options (``--optimizer``, ``--lr``, ``--criterion``, ``--save-dir``, ...: :data:`TRAINING_OPTIONS`)
-here and in ``calibrate``, ``sweep`` and ``reproduce``, which run inference only. ``--fp16`` (which OFA's
+``--batch-size``). fairseq's ``--distributed-*`` options are refused, and so are, here and in
+``calibrate``, ``sweep`` and ``reproduce``, which run inference only, its training options
+(``--optimizer``, ``--lr``, ``--criterion``, ``--save-dir``, ...) and the others they cannot honour
+(``--max-tokens``: rows are batched by ``--batch-size``, as OFA's tasks batch them; ``--bf16``,
+``--tpu``, ``--tokenizer``, ``--scoring``, ``--quiet``, ...: :data:`REFUSED_OPTIONS`).
+``--skip-invalid-size-inputs-valid-test`` is accepted and skips nothing, as in OFA: a row too long
+for the model ends the run with an error naming it. ``--fp16`` (which OFA's
 evaluation scripts pass) runs the model in float16, as OFA's evaluation does. ``--seed``
 (fairseq's default 1) seeds numpy and torch before the checkpoint loads, as OFA's ``evaluate.py``
 does, so ``--sampling`` gives the same captions run after run; ``--lm-path`` and
@@ -59,7 +63,7 @@ from omegaconf import OmegaConf, open_dict
 
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
-from ofa_mue.errors import CheckpointError, ConfigError, OFAMuEError
+from ofa_mue.errors import CheckpointError, ConfigError, DataError, OFAMuEError
 from ofa_mue.core.exit_profile import (
     batch_size_caveat, calibration_split_caveat, guarantee_statement, read_exit_profile,
 )
@@ -90,33 +94,68 @@ OTHER_GENERATORS_OPTIONS = {
 translation) or for fairseq-generate's own printout, each with the value that changes nothing:
 this evaluation has no use for them, so they are refused rather than ignored."""
 
-TRAINING_OPTIONS = {
-    "optimization": tuple(name for name in OptimizationConfig.__dataclass_fields__ if name != "_name"),
-    "checkpoint": tuple(name for name, field in CheckpointConfig.__dataclass_fields__.items()
-                        if name != "_name" and not str(field.default).startswith("${")),
-    "common": ("fp16_no_flatten_grads", "fp16_init_scale", "fp16_scale_window", "fp16_scale_tolerance",
-               "on_cpu_convert_precision", "min_loss_scale", "threshold_loss_scale", "amp", "amp_batch_retries",
-               "amp_init_scale", "amp_scale_window", "empty_cache_freq", "all_gather_list_size",
-               "quantization_config_path", "profile", "tensorboard_logdir", "wandb_project", "aim_repo", "aim_run_hash",
-               "azureml_logging"),
-    "dataset": ("train_subset", "valid_subset", "combine_valid_subsets", "ignore_unused_valid_subsets",
-                "validate_interval", "validate_interval_updates", "validate_after_updates", "fixed_validation_seed",
-                "disable_validation", "max_tokens_valid", "batch_size_valid", "max_valid_steps", "curriculum",
-                "grouped_shuffling", "update_epoch_batch_itr", "update_ordered_indices_seed"),
-    "registries": ("criterion", "optimizer", "lr_scheduler"),
+_TRAINING = "an option of fairseq-train's optimization, criterion, validation, logging or checkpoints"
+
+REFUSED_OPTIONS: Dict[str, Tuple[Tuple[str, ...], str]] = {
+    "optimization": (tuple(name for name in OptimizationConfig.__dataclass_fields__ if name != "_name"), _TRAINING),
+    "checkpoint": (tuple(name for name, field in CheckpointConfig.__dataclass_fields__.items()
+                         if name != "_name" and not str(field.default).startswith("${")), _TRAINING),
+    "training": (("fp16_no_flatten_grads", "fp16_init_scale", "fp16_scale_window", "fp16_scale_tolerance",
+                  "on_cpu_convert_precision", "min_loss_scale", "threshold_loss_scale", "amp", "amp_batch_retries",
+                  "amp_init_scale", "amp_scale_window", "empty_cache_freq", "all_gather_list_size",
+                  "quantization_config_path", "profile", "tensorboard_logdir", "wandb_project", "aim_repo",
+                  "aim_run_hash", "azureml_logging",
+                  "train_subset", "valid_subset", "combine_valid_subsets", "ignore_unused_valid_subsets",
+                  "validate_interval", "validate_interval_updates", "validate_after_updates", "fixed_validation_seed",
+                  "disable_validation", "max_tokens_valid", "batch_size_valid", "max_valid_steps", "curriculum",
+                  "grouped_shuffling", "update_epoch_batch_itr", "update_ordered_indices_seed",
+                  "criterion", "optimizer", "lr_scheduler"), _TRAINING),
+    "batching": (("max_tokens", "required_batch_size_multiple", "required_seq_len_multiple", "dataset_impl",
+                  "data_buffer_size"),
+                 "the split is read from its TSV file in runs of --batch-size rows, default 16, as OFA's tasks "
+                 "batch it: no token budget, size multiple or prefetch buffer"),
+    "precision": (("bf16", "memory_efficient_bf16"), "the model runs in float32, or in float16 with --fp16"),
+    "devices": (("tpu", "model_parallel_size"),
+                "the whole model runs on one GPU or the CPU, and --num-shards splits the rows over processes"),
+    "text": (("tokenizer", "scoring"),
+             "text is encoded with the task's GPT-2 BPE and the predictions are scored with the task's metrics"),
+    "printout": (("quiet",), "an option of fairseq-generate's printout, and this command prints its summary only"),
+    "hydra": (("suppress_crashes", "reset_logging"), "an option of fairseq's Hydra entry points"),
+    "plasma": (("use_plasma_view", "plasma_path"), "an option of fairseq's plasma store of training data"),
 }
-"""fairseq's training options that the inference commands' parser accepts, by the settings they
-belong to: every option of the optimization (``--lr``, ``--max-update``, ``--update-freq``,
+"""fairseq's options that the inference commands' parser accepts but that they cannot honour, by
+group: ``{group: (option names, why each changes nothing here)}``; each is refused when given,
+even at its default (:func:`refuse_unused_options`). An option naming one of fairseq's registries
+(``--criterion``, ``--optimizer``, ``--lr-scheduler``, ``--tokenizer``, ``--scoring``) brings every
+option the chosen one adds (``--label-smoothing``, ``--adam-betas``, ``--warmup-updates``, and the
+``--pad``/``--eos``/``--unk`` of the default ``--scoring bleu``, ...).
+
+Training: every option of the optimization (``--lr``, ``--max-update``, ``--update-freq``,
 ``--clip-norm``, ...) and checkpoint settings (``--save-dir``, ``--restore-file``,
 ``--reset-optimizer``, ``--no-save``, ``--patience``, ``--finetune-from-model``, ...; also
 ``--checkpoint-suffix`` and ``--checkpoint-shard-count``: the checkpoint is the file ``--path``
-names), the loss scaling, AMP, profiling and metric trackers of the common settings, the
-training and validation ones of the dataset settings, and ``--criterion``, ``--optimizer`` and
-``--lr-scheduler`` with every option the chosen one adds (``--label-smoothing``, ``--adam-betas``,
-``--weight-decay``, ``--warmup-updates``, ...). Inference builds no criterion, optimizer or
-schedule and saves no checkpoint, so each is refused when given, even at its default. Not
-here: what inference honours (``--seed``, ``--cpu``, ``--fp16``, ``--user-dir``,
-``--batch-size``, ``--num-workers``, ``--gen-subset``, ``--num-shards``/``--shard-id``, ...)."""
+names), the loss scaling, AMP, profiling and metric trackers of the common settings, the training
+and validation ones of the dataset settings, and the criterion, optimizer and schedule: inference
+builds none of them and saves no checkpoint.
+
+Batching: the task's datasets batch consecutive runs of ``--batch-size`` rows without measuring
+them (:meth:`~ofa_mue.data.ofa_dataset.OFATSVDataset.batch_by_size`), as OFA's tasks do: OFA's
+``get_batch_iterator`` never reads ``--max-tokens`` (its ``evaluate.py`` passes it, to no effect),
+so ``--max-tokens`` is refused rather than honoured with batches OFA would not make. Also
+``--required-batch-size-multiple``, ``--required-seq-len-multiple``, ``--dataset-impl`` and
+``--data-buffer-size`` (no prefetch buffer). ``--bf16``, ``--memory-efficient-bf16`` (the model runs
+in float32 or, with ``--fp16`` or ``--memory-efficient-fp16``, in float16), ``--tpu``,
+``--model-parallel-size``; ``--tokenizer`` and ``--scoring`` (the task's BPE and metrics);
+``--quiet``, ``--suppress-crashes``, ``--reset-logging``, ``--use-plasma-view``, ``--plasma-path``.
+
+Not here: what inference honours (``--seed``, ``--cpu``, ``--fp16``, ``--user-dir``,
+``--batch-size``, ``--num-workers``, ``--gen-subset``, ``--num-shards``/``--shard-id``, ...);
+``--skip-invalid-size-inputs-valid-test``, accepted because it skips nothing, here as in OFA's
+``evaluate.py`` (whose tasks' batch iterator never reads it): the tasks keep every row (their
+datasets cut texts to ``--max-src-length`` words, as OFA's do), and a row still too long for the
+model ends the run with an error naming it (:func:`score_rows`); and fairseq's logging options
+(``--log-format``, ``--log-interval``, which OFA's evaluation scripts pass; the progress bar is
+tqdm's whatever they say)."""
 
 _NOT_GIVEN = object()
 
@@ -125,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     """fairseq's generation parser (``--path``, ``--gen-subset``, ``--batch-size``, beam options, ...)
     and ``--replace-images`` / ``--replace-text``."""
     parser = options.get_generation_parser(default_task="snli_ve")
-    for action in options.add_optimization_args(parser)._group_actions:  # to refuse them by name (TRAINING_OPTIONS)
+    for action in options.add_optimization_args(parser)._group_actions:  # to refuse them by name (REFUSED_OPTIONS)
         action.help = argparse.SUPPRESS
     parser.set_defaults(user_dir=os.path.dirname(os.path.abspath(ofa_mue.__file__)), num_workers=0,
                         **CAPTION_GENERATION_DEFAULTS)
@@ -145,9 +184,13 @@ def score_rows(task, models: List[torch.nn.Module], split: str, batch_size: int,
 
     Returns the records in row order, each with its 1-based ``row``, the task's fields and
     ``layers`` (the :class:`~ofa_mue.core.time_reduction.ExampleLayers` it used), and the
-    seconds the scoring took. Every row of the shard is scored exactly once (else an error).
+    seconds the scoring took. Every row of the shard is scored exactly once (else an error): no
+    row is skipped, and a row whose input is longer than the model's positions (which fairseq's
+    ``--skip-invalid-size-inputs-valid-test`` would skip) ends the scoring with a :class:`DataError`
+    naming it (the task's ``evaluation_input_lengths``).
     """
     dataset = task.dataset(split)
+    positions = dict(zip(("source", "decoder"), map(min, zip(*(model.max_positions() for model in models)))))
     batches = task.get_batch_iterator(
         dataset=dataset, max_sentences=batch_size, max_positions=None, ignore_invalid_inputs=False,
         num_workers=num_workers, num_shards=shard.count, shard_id=shard.index,
@@ -164,6 +207,10 @@ def score_rows(task, models: List[torch.nn.Module], split: str, batch_size: int,
                 continue
             if use_cuda:
                 sample = utils.move_to_cuda(sample)
+            for part, lengths in task.evaluation_input_lengths(sample).items():
+                too_long = lengths > positions[part]
+                if too_long.any():
+                    raise row_too_long(dataset, sample, int(too_long.nonzero()[0, 0]), part, lengths, positions[part])
             batch_records = task.evaluation_records(models, sample, generation_cfg)
             for index, record in zip(sample["id"].tolist(), batch_records, strict=True):
                 records.append({"row": index + 1, **record})
@@ -174,6 +221,20 @@ def score_rows(task, models: List[torch.nn.Module], split: str, batch_size: int,
         raise RuntimeError(f"scored {len(records)} rows of {split}{part} ({len(set(rows))} distinct), which has "
                            f"{len(expected)}: evaluation incomplete")
     return sorted(records, key=lambda record: record["row"]), seconds
+
+
+def row_too_long(dataset, sample: Dict[str, Any], position: int, part: str, lengths: torch.Tensor,
+                 limit: int) -> DataError:
+    """The :class:`DataError` of the row at ``position`` in ``sample``, whose ``part`` ("source"
+    or "decoder") input of ``lengths[position]`` tokens is longer than the model's ``limit`` positions."""
+    while not hasattr(dataset, "reader") and hasattr(dataset, "dataset"):  # through --replace-* wrappers
+        dataset = dataset.dataset
+    what = {"source": "source text", "decoder": "decoder input (prompt and answer)"}[part]
+    return DataError(dataset.reader.path, f"(uniq-id {sample['uniq_ids'][position]}) its {what} is "
+                     f"{int(lengths[position])} tokens, longer than the model's {limit} {part} positions, so it "
+                     f"cannot be scored, and no row is skipped (--skip-invalid-size-inputs-valid-test neither): "
+                     f"shorten its text or lower --max-src-length (the words kept of each text)",
+                     row=int(sample["id"][position]) + 1)
 
 
 def split_result(task, records: List[Dict[str, Any]], seconds: float, shape: ModelShape,
@@ -346,43 +407,51 @@ def refuse_distributed_options(parser: argparse.ArgumentParser, args: argparse.N
                      f"with --num-shards K --shard-id I and merge the shards with python -m ofa_mue.merge")
 
 
-def training_option_names(args: argparse.Namespace) -> List[str]:
-    """The names (``dest``) of :data:`TRAINING_OPTIONS`, with every option that the criterion,
-    optimizer and learning-rate schedule chosen in ``args`` add (as fairseq adds them to the parser)."""
-    names = [name for group, group_names in TRAINING_OPTIONS.items() if group != "registries" for name in group_names]
-    for registry in TRAINING_OPTIONS["registries"]:
-        names.append(registry)
-        chosen = REGISTRIES[registry]["registry"].get(getattr(args, registry, None))
-        if chosen is None:
-            continue
-        own = argparse.ArgumentParser(add_help=False)
-        if hasattr(chosen, "add_args"):
-            chosen.add_args(own)
-        elif hasattr(chosen, "__dataclass"):
-            gen_parser_from_dataclass(own, chosen.__dataclass())
-        names += [action.dest for action in own._actions]
+def refused_option_names(args: argparse.Namespace) -> Dict[str, str]:
+    """The names (``dest``) of :data:`REFUSED_OPTIONS`, each with its group, and every option that
+    the registry entries chosen in ``args`` (criterion, optimizer, learning-rate schedule,
+    tokenizer, scorer) add, as fairseq adds them to the parser, in the group of the option that chose it."""
+    names: Dict[str, str] = {}
+    for group, (group_names, _) in REFUSED_OPTIONS.items():
+        for name in group_names:
+            names[name] = group
+            chosen = REGISTRIES[name]["registry"].get(getattr(args, name, None)) if name in REGISTRIES else None
+            if chosen is None:
+                continue
+            own = argparse.ArgumentParser(add_help=False)
+            if hasattr(chosen, "add_args"):
+                chosen.add_args(own)
+            elif hasattr(chosen, "__dataclass"):
+                gen_parser_from_dataclass(own, chosen.__dataclass())
+            names.update((action.dest, group) for action in own._actions)
     return names
 
 
-def refuse_training_options(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]) -> None:
-    """A :class:`ConfigError` naming every training option of :data:`TRAINING_OPTIONS` that
-    ``argv`` gives (``args``: ``argv`` as ``parser`` parsed it, which then knows the options of
-    the chosen criterion, optimizer and schedule); an option given at its default value counts.
-    Defaults fairseq sets are not given: ``argv`` is parsed again with each training option
-    preset to a mark that only an option on the command line replaces."""
-    names = set(training_option_names(args)) & {action.dest for action in parser._actions}
-    given = parser.parse_args(list(argv), namespace=argparse.Namespace(**{name: _NOT_GIVEN for name in names}))
+def refuse_unused_options(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """A :class:`ConfigError`, in one line, naming every option of :data:`REFUSED_OPTIONS` that
+    ``argv`` gives and why it changes nothing here (``args``: ``argv`` as ``parser`` parsed it,
+    which then knows the options of the chosen criterion, optimizer, schedule, tokenizer and
+    scorer); an option given at its default value counts. Defaults fairseq sets are not given:
+    ``argv`` is parsed again with each of these options preset to a mark that only an option on
+    the command line replaces."""
+    groups = {name: group for name, group in refused_option_names(args).items()
+              if name in {action.dest for action in parser._actions}}
+    given = parser.parse_args(list(argv), namespace=argparse.Namespace(**{name: _NOT_GIVEN for name in groups}))
     flags: Dict[str, Tuple[int, str]] = {}
     for action in parser._actions:
-        if action.dest in names and getattr(given, action.dest) is not _NOT_GIVEN:
+        if action.dest in groups and getattr(given, action.dest) is not _NOT_GIVEN:
             used = [(index, flag) for index, token in enumerate(argv) for flag in action.option_strings
                     if token == flag or token.startswith(flag + "=")]
             flags[action.dest] = min(used) if used else (len(argv), action.option_strings[0])
+    if not flags:
+        return
     order = sorted(flags, key=lambda name: flags[name])
-    refuse_generation_options(given, {name: (flags[name][1], _NOT_GIVEN) for name in order},
-                              "changes nothing here: an option of training (fairseq-train's optimization, criterion, "
-                              "validation, logging or checkpoints), and this command runs inference only, on the "
-                              "checkpoint --path names")
+    reasons: Dict[str, List[str]] = {}
+    for name in order:
+        reasons.setdefault(REFUSED_OPTIONS[groups[name]][1], []).append(flags[name][1])
+    why = "; ".join(f"{', '.join(named)}: {reason}" for reason, named in reasons.items())
+    raise ConfigError(f"{', '.join(flags[name][1] for name in order)} changes nothing here: this command runs "
+                      f"inference only, on the checkpoint --path names ({why})")
 
 
 def refuse_exit_verify(args: argparse.Namespace, command: str) -> None:
@@ -406,7 +475,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     argv = list(sys.argv[1:] if argv is None else argv)
     args = options.parse_args_and_arch(parser, input_args=argv)
     refuse_distributed_options(parser, args)
-    refuse_training_options(parser, args, argv)
+    refuse_unused_options(parser, args, argv)
     if trades_off_exits:
         refuse_exit_verify(args, trades_off_exits)
     cfg = convert_namespace_to_omegaconf(args)

@@ -51,7 +51,7 @@ from .atomic_files import write_atomically
 from .calibrate import MAIN_METRIC
 from .errors import ConfigError
 from .evaluate import (EvaluationSetup, build_parser, help_with_task_options, load_evaluation, refuse_exit_verify,
-                       refuse_training_options, run_cli)
+                       refuse_unused_options, run_cli)
 from .provenance import provenance
 from .report import TASK_METRICS
 from .core.exit_policy import NEVER
@@ -146,7 +146,7 @@ def load_evaluation_args(rest: Sequence[str]) -> argparse.Namespace:
 
     parser = build_parser()
     args = options.parse_args_and_arch(parser, input_args=list(rest))
-    refuse_training_options(parser, args, list(rest))
+    refuse_unused_options(parser, args, list(rest))
     if not args.path:
         raise ConfigError("--path CHECKPOINT is required")
     return args

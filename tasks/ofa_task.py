@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch.distributed
+from torch import Tensor
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
 from omegaconf import II
@@ -377,6 +378,12 @@ class OFATask(FairseqTask):
         against, and ``layers`` (the :class:`~ofa_mue.core.time_reduction.ExampleLayers` it used),
         with this task's exit options."""
         raise NotImplementedError
+
+    def evaluation_input_lengths(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
+        """Each sample's length in tokens of what its evaluation feeds the model, which must fit
+        the model's positions: ``"source"`` (the encoder's text) and, for a task that
+        teacher-forces the decoder, ``"decoder"`` (its longest decoder input)."""
+        return {"source": sample["net_input"]["src_lengths"]}
 
     @classmethod
     def evaluation_metrics(cls, records: List[Dict[str, Any]], quick: bool = False) -> Dict[str, float]:

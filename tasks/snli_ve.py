@@ -170,6 +170,12 @@ class SnliVeTask(OFATask):
         exit_layers = extra.get("exit_layers")
         return token_scores.view(grid), scored.view(grid), None if exit_layers is None else exit_layers.view(grid)
 
+    def evaluation_input_lengths(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
+        """The source's length and the decoder's: each sample's prompt and its longest candidate."""
+        decoder = self.candidate_inputs(sample)["prev_output_tokens"].ne(self.vocab.dictionary.pad()).sum(-1)
+        return {**super().evaluation_input_lengths(sample),
+                "decoder": decoder.view(len(sample["decoder_prompts"]), -1).max(-1).values}
+
     def candidate_inputs(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
         """Teacher-forced decoder inputs scoring every candidate after each sample's decoder prompt,
         built once per batch (kept in ``sample``: the exit session's answer projection, the scoring

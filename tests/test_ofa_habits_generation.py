@@ -15,7 +15,7 @@ from fairseq.dataclass.configs import GenerationConfig
 
 from demo_training import train_in_process
 from ofa_mue.demo.generate import generate_demo_data
-from ofa_mue.errors import ConfigError
+from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.evaluate import build_parser, load_evaluation, run_cli
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from test_training_and_evaluation_cli import plain_train_argv
@@ -192,12 +192,53 @@ def test_training_options_are_refused_by_the_inference_commands(module, flags, n
     assert "runs inference only" in text, text
 
 
+@pytest.mark.parametrize("flags, named, why", [
+    (("--max-tokens", "4096"), "--max-tokens", "in runs of --batch-size rows"),
+    (("--required-batch-size-multiple", "8"), "--required-batch-size-multiple", "no token budget, size multiple"),
+    (("--required-seq-len-multiple", "1"), "--required-seq-len-multiple", "no token budget, size multiple"),
+    (("--dataset-impl", "raw"), "--dataset-impl", "read from its TSV file"),
+    (("--data-buffer-size", "10"), "--data-buffer-size", "prefetch buffer"),
+    (("--bf16",), "--bf16", "float32, or in float16 with --fp16"),
+    (("--memory-efficient-bf16",), "--memory-efficient-bf16", "float32, or in float16 with --fp16"),
+    (("--tpu",), "--tpu", "one GPU or the CPU"),
+    (("--model-parallel-size", "1"), "--model-parallel-size", "one GPU or the CPU"),
+    (("--tokenizer", "space"), "--tokenizer", "the task's GPT-2 BPE"),
+    (("--scoring", "bleu"), "--scoring", "the task's metrics"),
+    (("--pad", "1"), "--pad", "the task's metrics"),  # added by fairseq's default scorer, bleu
+    (("--scoring", "sacrebleu", "--sacrebleu-tokenizer", "13a"), "--scoring, --sacrebleu-tokenizer", "the task's"),
+    (("--quiet",), "--quiet", "prints its summary only"),
+    (("--suppress-crashes",), "--suppress-crashes", "Hydra entry points"),
+    (("--reset-logging",), "--reset-logging", "Hydra entry points"),
+    (("--use-plasma-view",), "--use-plasma-view", "plasma store"),
+    (("--plasma-path", "/tmp/plasma"), "--plasma-path", "plasma store"),
+])
+def test_options_the_evaluation_cannot_honour_are_refused(flags, named, why, tmp_path):
+    """fairseq's parser accepts batching (--max-tokens: OFA's tasks batch by --batch-size alone and
+    never read it), precision, device, tokenizer, scorer and runtime options that the evaluation
+    cannot honour: each given, even at fairseq's default, is refused in one line naming it and why."""
+    text = _run_command("ofa_mue.evaluate", tmp_path, *flags)
+    assert text.startswith(f"error: {named} changes nothing here: this command runs inference only"), text
+    assert f"({named}: " in text and why in text, text
+
+
 @pytest.mark.parametrize("module", INFERENCE_COMMANDS)
-def test_honoured_options_are_not_refused_as_training_options(module, tmp_path):
+def test_unhonoured_options_are_refused_together_in_command_line_order(module, tmp_path):
+    text = _run_command(module, tmp_path, "--quiet", "--max-tokens", "4096", "--lr", "0.1", "--bf16",
+                        "--optimizer", "adam")
+    assert text.startswith("error: --quiet, --max-tokens, --lr, --bf16, --optimizer changes nothing here"), text
+    assert "(--quiet: an option of fairseq-generate's printout" in text, text
+    assert "; --lr, --optimizer: an option of fairseq-train's optimization" in text, text
+
+
+@pytest.mark.parametrize("module", INFERENCE_COMMANDS)
+def test_honoured_options_are_not_refused(module, tmp_path):
     """--seed, --batch-size (which fairseq copies to the validation batch size), --num-workers,
-    --model-overrides and --results-path pass the refusals: the command goes on to load the checkpoint."""
+    --model-overrides, --results-path, --skip-invalid-size-inputs-valid-test (which skips nothing
+    here) and the logging options OFA's evaluation scripts pass get past the refusals: the command
+    goes on to load the checkpoint."""
     text = _run_command(module, tmp_path, "--seed", "3", "--batch-size", "2", "--num-workers", "0",
-                        "--model-overrides", "{}", "--results-path", str(tmp_path / "results"))
+                        "--model-overrides", "{}", "--results-path", str(tmp_path / "results"),
+                        "--skip-invalid-size-inputs-valid-test", "--log-format=simple", "--log-interval=10")
     assert text == f"error: {tmp_path / 'missing.pt'}: checkpoint file not found", text
 
 
@@ -205,3 +246,86 @@ def test_an_evaluation_with_honoured_options_loads(caption_checkpoint):
     setup, _ = load_evaluation(build_parser(), _evaluation_argv(caption_checkpoint, "--seed", "3", "--num-workers",
                                                                 "0", "--model-overrides", "{}"))
     assert (setup.batch_size, setup.cfg.common.seed, setup.num_workers) == (2, 3, 0)
+
+
+@pytest.fixture(scope="module")
+def snli_ve_checkpoint(caption_checkpoint, tmp_path_factory):
+    """An SNLI-VE checkpoint fine-tuned for two updates on the caption checkpoint's demo data."""
+    demo, _ = caption_checkpoint
+    save_dir = tmp_path_factory.mktemp("generation_habits_snli_ve")
+    train_in_process(plain_train_argv(demo, "snli_ve", save_dir, 2))
+    return demo, str(save_dir / "checkpoint_last.pt")
+
+
+def _split_with(demo, task: str, column: int, text: str, folder) -> str:
+    """The demo test split of ``task`` with ``column`` of its second row replaced by ``text``."""
+    rows = (demo / task / "test.tsv").read_text().splitlines()
+    cells = rows[1].split("\t")
+    cells[column] = text
+    rows[1] = "\t".join(cells)
+    folder.mkdir()
+    (folder / "test.tsv").write_text("\n".join(rows) + "\n")
+    return str(folder)
+
+
+def _score(checkpoint, data: str, task: str, *extra: str):
+    setup, _ = load_evaluation(build_parser(), [data, "--path", checkpoint, "--task", task, "--gen-subset", "test",
+                                                "--cpu", "--batch-size", "2", "--skip-invalid-size-inputs-valid-test",
+                                                *extra])
+    return setup, setup.score()[0]
+
+
+@pytest.mark.parametrize("task, column", [("caption", 2), ("snli_ve", 3)])
+def test_skip_invalid_size_inputs_skips_no_row(caption_checkpoint, snli_ve_checkpoint, task, column, tmp_path):
+    """OFA's evaluation skips no row with --skip-invalid-size-inputs-valid-test (its tasks' batch
+    iterator never reads it), and neither does this one: a caption row whose reference runs to
+    1500 words, longer than the model's 1024 target positions, is scored (references are not fed
+    to the model), as is an SNLI-VE row whose hypothesis of 1500 words the dataset cuts to
+    --max-src-length words, as OFA's does."""
+    demo, checkpoint = {"caption": caption_checkpoint, "snli_ve": snli_ve_checkpoint}[task]
+    setup, records = _score(checkpoint, _split_with(demo, task, column, " ".join(["square"] * 1500),
+                                                    tmp_path / "long"), task)
+    assert [record["row"] for record in records] == [1, 2, 3, 4]
+    row = setup.task.dataset("test")[1]
+    if task == "caption":  # fairseq measures a row by its target, here the first reference
+        assert len(row["target"]) > setup.models[0].max_positions()[1]
+    else:
+        kept = " ".join(["square"] * setup.task.cfg.max_src_length)
+        assert row["source"].tolist() == _snli_ve_source(setup.task.vocab, kept)
+
+
+def _snli_ve_source(vocab, hypothesis: str) -> list:
+    return vocab.encode(f' does the image describe " {hypothesis} "?', add_bos=True, add_eos=True).tolist()
+
+
+def _hypothesis_of_source_length(vocab, length: int) -> str:
+    """A hypothesis of repeated words whose SNLI-VE source (prompt, bos and eos) is ``length`` tokens."""
+    one, two = (len(_snli_ve_source(vocab, " ".join(["square"] * words))) for words in (1, 2))
+    hypothesis = " ".join(["square"] * (1 + (length - one) // (two - one)))
+    assert len(_snli_ve_source(vocab, hypothesis)) == length
+    return hypothesis
+
+
+@pytest.mark.parametrize("source, extra, error", [
+    (1024, (), None),  # the longest source the model reads: scored
+    (1025, (), "its source text is 1025 tokens, longer than the model's 1024 source positions"),
+    (1024, ("--prompt-type", "src"), "its decoder input (prompt and answer) is 1025 tokens, longer than the "
+                                     "model's 1024 decoder positions"),
+])
+def test_a_row_too_long_for_the_model_is_an_error_naming_it(snli_ve_checkpoint, source, extra, error, tmp_path):
+    """A row the model cannot read (fairseq would skip it with --skip-invalid-size-inputs-valid-test;
+    the model itself fails on it with an IndexError or a tensor size mismatch, as OFA's does) ends
+    the evaluation with a DataError naming its file, row and uniq-id, instead of being skipped."""
+    demo, checkpoint = snli_ve_checkpoint
+    setup, _ = load_evaluation(build_parser(), [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve",
+                                                "--cpu"])
+    hypothesis = _hypothesis_of_source_length(setup.task.vocab, source)
+    data = _split_with(demo, "snli_ve", 3, hypothesis, tmp_path / "long")
+    if error is None:
+        assert [record["row"] for record in _score(checkpoint, data, "snli_ve", "--max-src-length", "2000",
+                                                   *extra)[1]] == [1, 2, 3, 4]
+        return
+    with pytest.raises(DataError) as raised:
+        _score(checkpoint, data, "snli_ve", "--max-src-length", "2000", *extra)
+    assert str(raised.value).startswith(f"{data}/test.tsv, row 2: (uniq-id "), raised.value
+    assert error in str(raised.value), raised.value
