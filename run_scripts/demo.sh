@@ -28,6 +28,9 @@
 #       seeds beside a seed 1 run already in DEMO_RESULTS; the summary covers the listed seeds,
 #       python -m ofa_mue.demo.summary --results-dir DIR --seeds 1,2,3 then covers all three
 #
+# A seed's folders, DEMO_CHECKPOINTS/seedN and DEMO_RESULTS/seedN, are deleted and made
+# afresh when the seed runs (a rerun never resumes or reuses a previous run's models or
+# calibration tables); other seeds' folders are kept.
 # One seed takes about 19-21 minutes on 2 cores after set-up (machines differ: 15-31 without
 # the question stage); conclusions must hold for every seed (3 for the committed results).
 # Environment variables [defaults]: DEMO_SEEDS [1],
@@ -254,6 +257,10 @@ for SEED in ${SEED_LIST//,/ }; do
   SEED_CKPT="$CKPT/seed$SEED"
   SEED_OUT="$OUT/seed$SEED"
   SEED_START=$(date +%s)
+  # Each seed's models and results are made afresh: in a folder a previous run left,
+  # fairseq-train would resume from its checkpoint_last.pt (ignoring --finetune-from-model and
+  # whatever DEMO_* say now), and the calibration would refuse its tables (other checkpoints).
+  rm -rf "$SEED_CKPT" "$SEED_OUT"
   mkdir -p "$SEED_OUT"
   step "seed $SEED (seeds $SEED_LIST): pretrain the image embedding ($PRETRAIN_UPDATES updates)"
   "$PY" -m ofa_mue.demo.pretrain --data "$DATA" --out "$SEED_CKPT/pretrained.pt" --seed "$SEED" \

@@ -625,3 +625,28 @@ def test_demo_script_refuses_arguments_it_cannot_honour(args, env, message):
                           env=environment, timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "setup_env" not in done.stdout + done.stderr
+
+
+def test_demo_script_starts_each_seed_afresh(tmp_path):
+    """A rerun of demo.sh never resumes a previous run's models: in a seed folder a run left,
+    fairseq-train would continue from its checkpoint_last.pt (ignoring --finetune-from-model and
+    the DEMO_* settings of the rerun) and the calibration would refuse its tables. demo.sh
+    deletes the seed's checkpoint and result folders when the seed starts, and keeps other
+    seeds'. (The run is stopped at its first step after that, by a pretraining of 0 updates.)"""
+    script = Path(__file__).resolve().parents[1] / "run_scripts" / "demo.sh"
+    checkpoints, results = tmp_path / "checkpoints", tmp_path / "results"
+    stale = [checkpoints / "seed1" / "snli_ve" / "checkpoint_last.pt",
+             results / "seed1" / "caption" / "calibration_table.json.gz"]
+    kept = [checkpoints / "seed2" / "snli_ve" / "checkpoint_last.pt", results / "seed2" / "run_time.json"]
+    for path in stale + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("left by a previous run")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | {
+        "DEMO_DATA": str(tmp_path / "data"), "DEMO_CHECKPOINTS": str(checkpoints), "DEMO_RESULTS": str(results),
+        "DEMO_TRAIN_ROWS": "300", "DEMO_VALID_ROWS": "60", "DEMO_TEST_ROWS": "40", "DEMO_PRETRAIN_UPDATES": "0",
+        "OFA_MUE_VENV": os.environ.get("OFA_MUE_VENV", sys.prefix)}  # the venv running the tests
+    done = subprocess.run(["bash", str(script), "--seed-list", "1"], capture_output=True, text=True,
+                          env=environment, timeout=300)
+    assert done.returncode != 0 and "--updates must be at least 1" in done.stderr, done.stderr[-2000:]
+    assert [path for path in stale if path.exists()] == []
+    assert [path.read_text() for path in kept] == ["left by a previous run"] * 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,12 @@ def test_mutant_applies_to_the_tree_and_changes_it(mutant):
     sources = catalogue.mutated_sources(mutant, REPO)  # StaleMutant if an original text is gone
     for path, mutated in sources.items():
         assert mutated != path.read_text(encoding="utf-8")
-        ast.parse(mutated, filename=str(path))  # a mutant is a wrong program, not a syntax error
+        # a mutant is a wrong program, not a syntax error
+        if path.suffix == ".py":
+            ast.parse(mutated, filename=str(path))
+        else:  # a shell script
+            checked = subprocess.run(["bash", "-n"], input=mutated, capture_output=True, text=True)
+            assert checked.returncode == 0, checked.stderr
 
 
 @pytest.mark.parametrize("mutant", catalogue.MUTANTS, ids=lambda mutant: mutant.name)

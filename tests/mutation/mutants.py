@@ -695,6 +695,16 @@ MUTANTS: Tuple[Mutant, ...] = (
               "        if False:\n"),),
         ("tests/test_predict.py::test_token_layers_under_step_exits_are_those_of_their_generation_step",),
     ),
+    Mutant(
+        "demo_rerun_resumes_old_models",
+        "demo.sh run again into the folders of a previous run keeps them: fairseq-train resumes each "
+        "model from the old checkpoint_last.pt (ignoring --finetune-from-model and the rerun's DEMO_* "
+        "settings) and the calibration refuses the old tables",
+        (Edit("run_scripts/demo.sh",
+              '  rm -rf "$SEED_CKPT" "$SEED_OUT"\n',
+              '  mkdir -p "$SEED_CKPT"\n'),),
+        ("tests/test_demo_data.py::test_demo_script_starts_each_seed_afresh",),
+    ),
 )
 
 
