@@ -112,9 +112,15 @@ half_precision() { [[ "${FP16:-1}" == 0 ]] || echo "--${1:-fp16} --fp16-scale-wi
 # uses ARCH, IMAGE_SIZE, BPE_DIR. OFA's --warmup-ratio 0.06 becomes --warmup-updates: 6% of
 # --total-num-update, computed from the data. OFA's --restore-file with --reset-optimizer,
 # --reset-dataloader and --reset-meters becomes fairseq's --finetune-from-model, which does the
-# same on the first launch and resumes from SAVE_DIR/checkpoint_last.pt when run again.
+# same on the first launch and resumes from SAVE_DIR/checkpoint_last.pt when run again. OFA's
+# recipes start afresh when run again, so a save dir that holds a checkpoint_last.pt is refused
+# unless RESUME=1 asks to continue that run (e.g. in a job that may be requeued).
 ofa_finetune() {
   local checkpoint=$1 save_dir=$2 total=$TOTAL_UPDATES; shift 2
+  [[ "${RESUME:-0}" =~ ^[01]$ ]] || die "RESUME must be 0 or 1, got '${RESUME}'"
+  if [[ -f "$save_dir/checkpoint_last.pt" && "${RESUME:-0}" == 0 ]]; then
+    die "$save_dir/checkpoint_last.pt is left by an earlier run, which fairseq-train would continue (its weights, optimizer, schedule and progress, not $checkpoint, whatever the settings now say): RESUME=1 continues it; delete it or set SAVE_DIR to fine-tune afresh"
+  fi
   exec "$PY" -m fairseq_cli.train "$DATA_DIR" ${BPE_DIR:+--bpe-dir "$BPE_DIR"} --user-dir "$REPO_ROOT/ofa_mue" \
     --finetune-from-model "$checkpoint" --save-dir "$save_dir" "${DISTRIBUTED[@]}" "${RESNET[@]}" \
     --arch "${ARCH:-ofa_base}" --batch-size "$BATCH_SIZE" --update-freq "$UPDATE_FREQ" \

@@ -243,11 +243,12 @@ def ofa_export(demo, tmp_path_factory) -> Path:
     return path
 
 
-def fine_tune(demo: Path, checkpoint: Path, save_dir: Path) -> str:
-    """run_scripts/snli_ve/train_mue.sh on 2 gloo processes in float32: 2 epochs of 2 updates of 16 rows."""
+def fine_tune(demo: Path, checkpoint: Path, save_dir: Path, resume: bool = False) -> str:
+    """run_scripts/snli_ve/train_mue.sh on 2 gloo processes in float32: 2 epochs of 2 updates of 16 rows
+    (``resume``: RESUME=1, continuing the run whose checkpoint_last.pt ``save_dir`` holds)."""
     env = _clean_env(GPUS="2", DIST_BACKEND="gloo", OFA_CHECKPOINT=str(checkpoint), DATA_DIR=str(demo / "snli_ve"),
                      BPE_DIR=str(demo / "bpe"), ARCH="ofa_demo", IMAGE_SIZE="64", TOTAL_BATCH="16", BATCH_SIZE="8",
-                     EPOCHS="2", FP16="0", SAVE_DIR=str(save_dir))
+                     EPOCHS="2", FP16="0", SAVE_DIR=str(save_dir), RESUME=str(int(resume)))
     done = run_in_own_session(["bash", "run_scripts/snli_ve/train_mue.sh", "--cpu", "--num-workers", "0",
                                "--keep-last-epochs", "-1", "--disable-validation"], env, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:]
@@ -270,7 +271,7 @@ def test_two_process_fine_tune_resumes_to_the_parameters_of_an_uninterrupted_run
     stopped = tmp_path / "stopped"
     stopped.mkdir()
     shutil.copy(uninterrupted / "checkpoint1.pt", stopped / "checkpoint_last.pt")
-    log = fine_tune(demo, ofa_export, stopped)
+    log = fine_tune(demo, ofa_export, stopped, resume=True)
     assert f"Loaded checkpoint {stopped / 'checkpoint_last.pt'} (epoch 2 @ 2 updates)" in log
     assert "num_updates 4" in log
 

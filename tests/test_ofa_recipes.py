@@ -81,7 +81,7 @@ OFA_CAPTION_STAGE2_BASE = """
 # recipe's header among its deliberate deviations).
 OFA_ONLY_FLAGS = ("--warmup-ratio", "--eval-cider-cached-tokens", "--scst-cider-cached-tokens")
 # OFA's start from a checkpoint, which the recipes replace with fairseq's --finetune-from-model
-# (the same start; running the recipe again resumes), and what they add to every OFA recipe.
+# (the same start; running the recipe again resumes with RESUME=1), and what they add to every OFA recipe.
 RESTORE_FLAGS = ("--reset-optimizer", "--reset-dataloader", "--reset-meters")
 ADDED_OPTIONS = ["--freeze-resnet"]
 
@@ -263,3 +263,20 @@ def test_switching_off_a_required_option_is_refused_in_one_line():
 
     with pytest.raises(OFAMuEError, match="share"):
         build_model("ofa_demo", numbered_dictionary(40), share_all_embeddings=False)
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_a_save_dir_left_by_an_earlier_run_is_refused_unless_resume(tmp_path, recipe):
+    """OFA's recipes start afresh when run again; fairseq-train, given --finetune-from-model,
+    would silently continue the run whose checkpoint_last.pt it finds in the save dir (its
+    weights, optimizer and schedule, whatever the settings now say). The recipes refuse such a
+    save dir in one line, and continue it with RESUME=1."""
+    save = tmp_path / "save"
+    save.mkdir()
+    (save / "checkpoint_last.pt").write_bytes(b"")
+    (tmp_path / "refused").mkdir()
+    (tmp_path / "resumed").mkdir()
+    with pytest.raises(AssertionError, match=r"checkpoint_last\.pt is left by an earlier run.*RESUME=1 continues it"):
+        recipe_argv(tmp_path / "refused", recipe, SAVE_DIR=str(save))
+    argv = recipe_argv(tmp_path / "resumed", recipe, SAVE_DIR=str(save), RESUME="1")
+    assert value_after(argv, "--save-dir") == str(save)

@@ -14,8 +14,9 @@
 #     per GPU and --update-freq computed (TOTAL_BATCH to change the total);
 #   - --freeze-resnet (FREEZE_RESNET=1): the ResNet's BatchNorm keeps the checkpoint's
 #     statistics, the same on every GPU;
-#   - --finetune-from-model instead of --restore-file with --reset-*: the same start, and
-#     running the recipe again resumes from SAVE_DIR/checkpoint_last.pt;
+#   - --finetune-from-model instead of --restore-file with --reset-*: the same start; run
+#     again into a SAVE_DIR that holds checkpoint_last.pt, the recipe stops unless RESUME=1,
+#     which continues that run (OFA's recipes would start afresh);
 #   - OFA's --warmup-ratio 0.06 (a flag of OFA's fairseq fork) becomes --warmup-updates, 6%
 #     of --total-num-update, both computed here from the data (fairseq's polynomial_decay);
 #   - no --scst-cider-cached-tokens: the reward's CIDEr-D document frequencies come from the
@@ -28,7 +29,7 @@
 # Environment: STAGE1_CHECKPOINT (required), DATA_DIR (required), ARCH [ofa_base], SAVE_DIR
 # [checkpoints/caption_stage2_mue], GPUS [1], TOTAL_BATCH [64], BATCH_SIZE per GPU [2, or less],
 # LR [1e-5 x sqrt(TOTAL_BATCH / 64)], EPOCHS [3], IMAGE_SIZE [480], FP16 [1], FREEZE_RESNET [1],
-# DIST_BACKEND [nccl], BPE_DIR. Extra arguments go to fairseq-train.
+# DIST_BACKEND [nccl], BPE_DIR, RESUME [0]. Extra arguments go to fairseq-train.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${STAGE1_CHECKPOINT:?set STAGE1_CHECKPOINT to the stage-1 checkpoint}"

@@ -17,8 +17,9 @@
 #     setting: TOTAL_BATCH=256 LR=5e-5);
 #   - --freeze-resnet (FREEZE_RESNET=1): the ResNet's BatchNorm keeps the checkpoint's
 #     statistics, the same on every GPU;
-#   - --finetune-from-model instead of --restore-file with --reset-*: the same start, and
-#     running the recipe again resumes from SAVE_DIR/checkpoint_last.pt;
+#   - --finetune-from-model instead of --restore-file with --reset-*: the same start; run
+#     again into a SAVE_DIR that holds checkpoint_last.pt, the recipe stops unless RESUME=1,
+#     which continues that run (OFA's recipes would start afresh);
 #   - OFA's --warmup-ratio 0.06 (a flag of OFA's fairseq fork) becomes --warmup-updates, 6%
 #     of --total-num-update, both computed here from the data (fairseq's polynomial_decay);
 #   - data: DATA_DIR holds train.tsv and valid.tsv (OFA passes "train.tsv,dev.tsv");
@@ -27,7 +28,7 @@
 # valid.tsv in OFA's SNLI-VE format), ARCH [ofa_base], SAVE_DIR [checkpoints/snli_ve_mue],
 # GPUS [1], TOTAL_BATCH [64], BATCH_SIZE per GPU [4, or less], LR [3e-5 x sqrt(TOTAL_BATCH / 64)],
 # EPOCHS [5], IMAGE_SIZE [480], FP16 [1], FREEZE_RESNET [1], DIST_BACKEND [nccl], BPE_DIR [OFA's
-# files shipped with ofa_mue]. Extra arguments go to fairseq-train.
+# files shipped with ofa_mue], RESUME [0]. Extra arguments go to fairseq-train.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${OFA_CHECKPOINT:?set OFA_CHECKPOINT to an OFA checkpoint (e.g. ofa_base.pt)}"

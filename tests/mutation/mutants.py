@@ -705,6 +705,17 @@ MUTANTS: Tuple[Mutant, ...] = (
               '  mkdir -p "$SEED_CKPT"\n'),),
         ("tests/test_demo_data.py::test_demo_script_starts_each_seed_afresh",),
     ),
+    Mutant(
+        "recipe_rerun_continues_old_run",
+        "a fine-tuning recipe run again into a save dir an earlier run left continues that run "
+        "(fairseq-train resumes from its checkpoint_last.pt, whatever the settings now say) where "
+        "OFA's recipes start afresh, without RESUME=1 asking for it",
+        (Edit("run_scripts/lib.sh",
+              '  if [[ -f "$save_dir/checkpoint_last.pt" && "${RESUME:-0}" == 0 ]]; then\n',
+              '  if [[ -f "$save_dir/checkpoint_last.pt" && "${RESUME:-0}" == 2 ]]; then\n'),),
+        tuple(f"tests/test_ofa_recipes.py::test_a_save_dir_left_by_an_earlier_run_is_refused_unless_resume[{recipe}]"
+              for recipe in ("snli_ve", "caption_stage1", "caption_stage2")),
+    ),
 )
 
 
