@@ -170,11 +170,14 @@ class SnliVeTask(OFATask):
         exit_layers = extra.get("exit_layers")
         return token_scores.view(grid), scored.view(grid), None if exit_layers is None else exit_layers.view(grid)
 
+    def decoder_lengths(self, sample: Dict[str, Any]) -> Tensor:
+        """Each sample's decoder length when its candidates are scored: its prompt plus the longest candidate."""
+        longest = max(len(c) for c in self.candidates)
+        return torch.tensor([len(prompt) + longest for prompt in sample["decoder_prompts"]])
+
     def evaluation_input_lengths(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
-        """The source's length and the decoder's: each sample's prompt and its longest candidate."""
-        decoder = self.candidate_inputs(sample)["prev_output_tokens"].ne(self.vocab.dictionary.pad()).sum(-1)
-        return {**super().evaluation_input_lengths(sample),
-                "decoder": decoder.view(len(sample["decoder_prompts"]), -1).max(-1).values}
+        """The source's length and the decoder's (:meth:`decoder_lengths`)."""
+        return {**super().evaluation_input_lengths(sample), "decoder": self.decoder_lengths(sample)}
 
     def candidate_inputs(self, sample: Dict[str, Any]) -> Dict[str, Tensor]:
         """Teacher-forced decoder inputs scoring every candidate after each sample's decoder prompt,
@@ -195,8 +198,7 @@ class SnliVeTask(OFATask):
         are scored with (:func:`answer_projection`).
         """
         policy = self.exit_policy(model) if policy is None else policy
-        longest = max(len(c) for c in self.candidates)
-        lengths = torch.tensor([len(prompt) + longest for prompt in sample["decoder_prompts"]])
+        lengths = self.decoder_lengths(sample)
         width = int(lengths.max())  # the candidate rows' padded length
         horizons = lengths.repeat_interleave(len(self.candidates)).unsqueeze(1).expand(-1, width).flatten()
         device = sample["net_input"]["src_tokens"].device

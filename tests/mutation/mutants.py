@@ -141,9 +141,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "SNLI-VE scoring takes the decaying threshold's horizon N from the batch (its longest prompt plus the "
         "longest candidate) instead of each example's own decoder length",
         (Edit("tasks/snli_ve.py",
-              "        lengths = torch.tensor([len(prompt) + longest for prompt in sample[\"decoder_prompts\"]])\n",
-              "        lengths = torch.tensor([max(len(p) for p in sample[\"decoder_prompts\"]) + longest\n"
-              "                                for prompt in sample[\"decoder_prompts\"]])\n"),),
+              "        lengths = self.decoder_lengths(sample)\n",
+              "        lengths = self.decoder_lengths(sample).max().expand(len(sample[\"decoder_prompts\"]))\n"),),
         ("tests/test_inference_with_checkpoint_settings.py::test_snli_ve_exits_do_not_depend_on_the_batch",),
     ),
     Mutant(
