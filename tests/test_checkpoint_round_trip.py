@@ -1,7 +1,7 @@
 """Checkpoints in OFA's format load through fairseq's own loading code into an equal model."""
 from __future__ import annotations
 
-import argparse
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,6 +10,9 @@ from fairseq import checkpoint_utils
 from ofa_mue.models.builders import build_model, model_args
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import CheckpointError
+from ofa_mue.checkpoint_loading import checkpoint_model_config, checkpoint_task_config
+from ofa_mue.tasks.ofa_task import OFATask
+from ofa_mue.tasks.settings import resolve_settings
 
 # Options OFA's caption task has and ours does not: official checkpoints carry them.
 OFA_ONLY_TASK_OPTIONS = {"eval_bleu": False, "eval_print_samples": False, "uses_ema": False, "max_image_size": 512}
@@ -64,3 +67,20 @@ def test_checkpoint_claiming_another_architecture_fails_clearly(tiny_model, tmp_
     torch.save(_ofa_cfg_checkpoint(tiny_model, arch="ofa_medium"), path)
     with pytest.raises(CheckpointError, match="another architecture"):
         checkpoint_utils.load_model_ensemble([str(path)])
+
+
+def test_a_legacy_args_checkpoint_gives_its_task_settings_to_an_evaluation_of_its_task(tmp_path):
+    """A checkpoint with a flat ``args`` namespace (no ``cfg``) names its task in ``args.task`` and its
+    architecture in ``args.arch``: an evaluation of that task takes the checkpoint's image size,
+    columns and lengths where the command line sets none, as it does from a ``cfg`` checkpoint."""
+    args = model_args("ofa_tiny", task="caption", data="unused.tsv", bpe_dir=None, selected_cols="1,4,2",
+                      patch_image_size=384, max_tgt_length=20, **OFA_ONLY_TASK_OPTIONS)
+    path = str(tmp_path / "legacy.pt")
+    torch.save({"args": args, "model": {}}, path)
+    assert checkpoint_task_config(path)["_name"] == "caption"
+    assert checkpoint_model_config(path)["_name"] == "ofa_tiny"
+    cfg = SimpleNamespace(_name="caption", inference_checkpoint=path, inference_overrides=None,
+                          **{name: None for name in OFATask.SETTING_DEFAULTS})
+    sources = resolve_settings(cfg, OFATask.SETTING_DEFAULTS)
+    assert (cfg.patch_image_size, cfg.selected_cols, cfg.max_tgt_length) == (384, "1,4,2", 20)
+    assert sources["patch_image_size"] == sources["selected_cols"] == path

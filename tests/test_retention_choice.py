@@ -4,7 +4,7 @@ import pytest
 from scipy import stats
 
 from ofa_mue.calibrate import choose_by_retention, choose_certified
-from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable
+from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable, add_configuration, threshold_grid
 
 FAST, MIDDLE, SLOW = (0.5, 0.5, 0.5), (0.9, 0.9, 0.9), (0.99, 0.99, 0.99)
 
@@ -57,3 +57,25 @@ def test_the_certified_choice_is_the_fastest_configuration_that_passes_at_epsilo
     assert choose(0.01)["thresholds"] == SLOW  # (0.99)^400 <= 0.1 / 3; MIDDLE's 2% is above 1%
     nothing = choose(0.001)
     assert nothing["thresholds"] is None and not nothing["guarantee"]["certified"]
+
+
+def test_a_saved_table_reads_back_each_configuration_under_its_own_thresholds(tmp_path):
+    """A calibration given an existing table reuses its entries: each must come back under the
+    (image, text, decoder) thresholds it was evaluated with, or the choice (and the profile's
+    options) would name another configuration than the one measured."""
+    answers = ["yes", "no", "maybe", "yes"]
+    grid = threshold_grid([0.9], [0.8], [0.7])[1:]  # every knob on or off, each knob with its own value
+    table = None
+    for number, thresholds in enumerate([FULL_MODEL, *grid]):
+        records = [{"row": row, "answer": answer, "prediction": answer if row > number % 4 else "no",
+                    "layers": {"time_share": 1.0 - number / 10, "image_layers": number, "text_layers": row,
+                               "decoder_layers": 1}}
+                   for row, answer in enumerate(answers, start=1)]
+        table = add_configuration(table, "snli_ve", {"split": "valid"}, thresholds, records, 1.0, "valid")
+    path = str(tmp_path / "table.json.gz")
+    table.save(path)
+    loaded = CalibrationTable.load(path)
+    assert loaded.configurations == table.configurations
+    for thresholds in table.configurations:
+        assert loaded.entries[thresholds] == table.entries[thresholds], thresholds
+    assert choose_by_retention(loaded, grid, 0.5) == choose_by_retention(table, grid, 0.5)

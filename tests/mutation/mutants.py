@@ -64,6 +64,7 @@ TEXT = "tests/test_data_text.py::"
 IMAGES = "tests/test_data_images.py::"
 CAPTION_METRICS = "tests/test_caption_metrics.py::"
 SATURATION = "tests/test_saturation.py::"
+ATTENTION = "tests/test_attention.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -714,6 +715,130 @@ MUTANTS: Tuple[Mutant, ...] = (
               '  if [[ -f "$save_dir/checkpoint_last.pt" && "${RESUME:-0}" == 2 ]]; then\n'),),
         tuple(f"tests/test_ofa_recipes.py::test_a_save_dir_left_by_an_earlier_run_is_refused_unless_resume[{recipe}]"
               for recipe in ("snli_ve", "caption_stage1", "caption_stage2")),
+    ),
+    Mutant(
+        "attention_scaled_by_head_dim_only",
+        "attention queries scaled by head_dim ** -0.5 instead of OFA's (head_dim * attn_scale_factor) ** -0.5 "
+        "(factor 2 in every OFA model): sharper attention than OFA's checkpoints were trained with, while "
+        "every test that runs the same attention on both sides of its comparison still passes",
+        (Edit("models/attention.py",
+              "        self.scaling = (self.head_dim * scale_factor) ** -0.5\n",
+              "        self.scaling = self.head_dim ** -0.5\n"),),
+        tuple(f"{ATTENTION}test_attention_scales_biases_masks_and_weights_heads_as_ofa[{factor}]"
+              for factor in ("2.0", "3.0")),
+    ),
+    Mutant(
+        "normformer_head_scale_ignored",
+        "NormFormer's per-head attention scale (c_attn, OFA's --scale-heads) loaded from the checkpoint but "
+        "never applied before the output projection",
+        (Edit("models/attention.py",
+              "        if self.c_attn is not None:\n",
+              "        if False:\n"),),
+        tuple(f"{ATTENTION}test_attention_scales_biases_masks_and_weights_heads_as_ofa[{factor}]"
+              for factor in ("2.0", "3.0")),
+    ),
+    Mutant(
+        "tsv_row_keeps_carriage_return",
+        "a TSV row of a file with CRLF line ends keeps its \\r in the last field (a label 'yes\\r', an image "
+        "cell with a trailing \\r)",
+        (Edit("data/tsv.py",
+              '.rstrip(b"\\r\\n").split(b"\\t")',
+              '.rstrip(b"\\n").split(b"\\t")'),),
+        ("tests/test_data_tsv.py::test_crlf_and_missing_final_newline",),
+    ),
+    Mutant(
+        "answer_constraint_one_token_ahead",
+        "the answer trie's mask at each target position allows what may follow the position's own token "
+        "(the prefix taken one token too long): SNLI-VE's answer position allows only eos, and eos the "
+        "tokens after it",
+        (Edit("data/constraints.py",
+              "self.allowed_next([self.bos, *answer[: i - answer_start]])",
+              "self.allowed_next([self.bos, *answer[: i - answer_start + 1]])"),),
+        (f"{SNLI_DATA}test_prev_output_layout",
+         f"{SNLI_DATA}test_candidate_inputs_score_each_answer",
+         f"{OFA_CRITERION}test_snli_ve_answer_smoothing_gives_each_other_answer_half_of_epsilon"),
+    ),
+    Mutant(
+        "captions_scored_against_cleaned_references",
+        "test captions scored against the references without punctuation (the training targets) instead of "
+        "the references as the TSV writes them, which OFA's coco_eval.py scores",
+        (Edit("data/caption_dataset.py",
+              '        sample["raw_references"] = raw_references(row["caption"])\n',
+              '        sample["raw_references"] = references\n'),),
+        ("tests/test_data_caption.py::test_sample_layout",
+         "tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",
+         "tests/test_data_caption.py::test_raw_references_keep_punctuation_and_normalise_whitespace"),
+    ),
+    Mutant(
+        "exit_profile_overridden_by_option_defaults",
+        "--exit-profile's thresholds overridden by the exit options' values, defaults included: the "
+        "calibrated profile is silently not used",
+        (Edit("tasks/ofa_task.py",
+              "        options.update(profile or {})\n",
+              "        options = {**(profile or {}), **options}\n"),),
+        ("tests/test_training_and_evaluation_cli.py::test_calibrate_profile_and_sweep",),
+    ),
+    Mutant(
+        "calibration_table_thresholds_misread",
+        "a saved calibration table read back with each configuration's thresholds in another order than "
+        "(image, text, decoder): a reused table gives its entries to other configurations, and the profile "
+        "names thresholds that were not measured",
+        (Edit("ofa_mue/calibration_table.py",
+              "                entries[tuple(float(thresholds[k]) for k in KNOBS)] = entry\n",
+              "                entries[tuple(float(thresholds[k]) for k in sorted(KNOBS))] = entry\n"),),
+        (f"{RETENTION}test_a_saved_table_reads_back_each_configuration_under_its_own_thresholds",),
+    ),
+    Mutant(
+        "stream_token_counts_swapped",
+        "the per-example counts weigh the image stream's layers by the text stream's tokens and the other "
+        "way round (the expected time reduction's encoder term and the FLOPs)",
+        (Edit("ofa_mue/core/early_exit.py",
+              '        image_layers, image_tokens = streams.get("image", zeros), stream_tokens.get("image", zeros)\n'
+              '        text_layers, text_tokens = streams.get("text", zeros), stream_tokens.get("text", zeros)\n',
+              '        image_layers, image_tokens = streams.get("image", zeros), stream_tokens.get("text", zeros)\n'
+              '        text_layers, text_tokens = streams.get("text", zeros), stream_tokens.get("image", zeros)\n'),),
+        (f"{FLOPS}test_counts_of_a_generation_with_exits_equal_torchs_flop_counter",),
+    ),
+    Mutant(
+        "legacy_checkpoint_task_unnamed",
+        "a checkpoint with a flat args namespace read as naming no task (its _name looked up as in a cfg "
+        "checkpoint): an evaluation silently takes OFA's default image size, columns and lengths instead of "
+        "the checkpoint's",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '"_name": getattr(state["args"], LEGACY_NAME_FIELDS[group], None)}',
+              '"_name": getattr(state["args"], "_name", None)}'),),
+        ("tests/test_checkpoint_round_trip.py::"
+         "test_a_legacy_args_checkpoint_gives_its_task_settings_to_an_evaluation_of_its_task",),
+    ),
+    Mutant(
+        "frozen_batch_norm_trains",
+        "--freeze-resnet's BatchNorm layers put back in training mode by model.train(): they normalise with "
+        "the batch's statistics and overwrite the checkpoint's",
+        (Edit("models/image_embedding.py",
+              "                    module.eval()\n",
+              "                    pass\n"),),
+        ("tests/test_distributed_training.py::test_frozen_batch_norm_keeps_statistics_and_affine_parameters",),
+    ),
+    Mutant(
+        "verified_drafts_accepted_after_a_disagreement",
+        "--exit-verify accepts every drafted token the full model agrees with, also those after the first it "
+        "rejects (whose choices were made after a wrong token): the output is no longer the full model's",
+        (Edit("ofa_mue/core/verified_generator.py",
+              "        agreed = _leading(choice[:, :drafts].eq(drafted))\n",
+              "        agreed = choice[:, :drafts].eq(drafted).long().sum(1)\n"),),
+        ("tests/test_lossless_decoding.py::test_verified_greedy_search_equals_fairseqs_greedy_search[3]",
+         "tests/test_lossless_decoding.py::test_cache_holds_the_full_models_states_of_accepted_tokens",
+         "tests/test_lossless_replay.py::test_the_replay_drafts_and_accepts_exactly_what_was_recorded[mue]",
+         "tests/test_lossless_replay.py::test_the_replay_drafts_and_accepts_exactly_what_was_recorded[static]"),
+    ),
+    Mutant(
+        "scst_baseline_includes_own_reward",
+        "SCST's baseline is the mean reward of all K captions of the image, the caption's own included, "
+        "instead of OFA's mean of the other K - 1: every advantage shrinks by (K - 1) / K",
+        (Edit("criterions/scst.py",
+              "    return rewards - (rewards.sum() - rewards) / (count - 1)\n",
+              "    return rewards - rewards.mean()\n"),),
+        (f"{SCST}test_leave_one_out_baseline",),
     ),
 )
 
