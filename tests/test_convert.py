@@ -136,6 +136,17 @@ def test_to_hf_gives_back_the_ports_names_shapes_and_values(port_state, converte
     assert config["entangle_position_embedding"] is False
 
 
+def test_the_ports_unscaled_embeddings_stay_unscaled_both_ways(converted, tmp_path):
+    """The port's scale_embedding (false by default, and in every released config) is fairseq OFA's
+    --no-scale-embedding turned round: the converted model multiplies no embedding by sqrt(width),
+    and converting back writes scale_embedding false."""
+    models, cfg, _ = checkpoint_utils.load_model_ensemble_and_task([str(converted)])
+    assert cfg.model.no_scale_embedding is True
+    assert (models[0].encoder.embed_scale, models[0].decoder.embed_scale) == (1.0, 1.0)
+    convert.main(["--to-hf", str(converted), "--out", str(tmp_path / "back")])
+    assert json.loads((tmp_path / "back" / "config.json").read_text())["scale_embedding"] is False
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda s: s.update({"encoder.layers.0.extra_norm.weight": torch.ones(256)}),
      "cannot map: encoder.layers.0.extra_norm.weight"),

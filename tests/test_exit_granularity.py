@@ -13,7 +13,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.core.exit_granularity import PACK_OPERATIONS, ExitGranularity, packing_pays
-from ofa_mue.core.exit_policy import MuEThresholds, StaticDepths
+from ofa_mue.core.exit_policy import StaticDepths
 from ofa_mue.errors import ConfigError
 from test_early_exit_inference import VOCAB, _batch, model  # noqa: F401  (the same small model)
 

@@ -73,6 +73,14 @@ def test_key_shapes_follow_ofa_layout(arch, dim, ffn, layers, heads):
     assert f"decoder.layers.{decoder_layers}.fc1.weight" not in shapes
 
 
+@pytest.mark.parametrize("arch", sorted(PUBLISHED_SIZES))
+def test_embeddings_enter_unscaled_as_in_ofa(arch):
+    """OFA's architectures set no_scale_embedding: token and image embeddings enter the encoder
+    and decoder at scale 1, not sqrt(width), a default that no parameter's shape shows."""
+    model = build_meta_model(arch)
+    assert (model.encoder.embed_scale, model.decoder.embed_scale) == (1.0, 1.0)
+
+
 def _scene(colour: str) -> Image.Image:
     image = Image.new("RGB", (128, 128), "white")
     ImageDraw.Draw(image).ellipse((30, 30, 100, 100), fill=colour)

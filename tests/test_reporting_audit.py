@@ -72,6 +72,25 @@ def test_report_does_not_call_one_run_each_a_measured_reduction():
     assert "not a measured reduction" in text
 
 
+def _cells(line: str) -> list:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def test_report_table_puts_each_figure_under_its_own_column():
+    """The MuE row's figures sit under their headers: the layer column reads image / text /
+    decoder in that order (a stream that exits early is not credited to the other)."""
+    layers = {"expected_time_reduction": 0.5, "image_layers": 2.0, "text_layers": 1.0, "decoder_layers": 3.0}
+    full = {"metrics": {"accuracy": 0.8}, "seconds": 10.0, "examples": 4}
+    mue = {"metrics": {"accuracy": 0.79}, "seconds": 6.0, "examples": 4, "layers": layers,
+           "exit_policy": {"image": 0.9, "text": 0.95, "decoder": 0.95}}
+    lines = report.table({"snli_ve": report.task_summary("snli_ve", full, mue=mue)}).splitlines()
+    header = _cells(next(line for line in lines if line.startswith("| model |")))
+    row = _cells(next(line for line in lines if line.startswith("| MuE |")))
+    assert dict(zip(header, row)) == {"model": "MuE", "accuracy": "0.7900", "expected time reduction": "50.0%",
+                                      "wall-clock reduction (one run each)": "40.0%",
+                                      "image / text / decoder layers": "2.00 / 1.00 / 3.00"}
+
+
 def test_depths_apply_to_each_part_that_has_them():
     """``--depths`` on a model whose encoder is deeper than its decoder (``ofa_huge``: 24 and 12):
     the encoder takes depths the decoder does not have; a depth no part has is refused."""

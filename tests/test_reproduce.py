@@ -18,7 +18,8 @@ from ofa_mue.envelope import envelope_at, envelope_vertices, held_out_choice, up
 from ofa_mue.errors import ConfigError
 from ofa_mue.paper_tables import mue_vs_static, table1_points
 from ofa_mue.saturation import LayerSimilarityProbe
-from ofa_mue.timing import interleaved_times
+from ofa_mue.sweep import measured_fields
+from ofa_mue.timing import interleaved_times, ratio_stats, time_stats
 from tiny_ofa import tiny_dictionary, tiny_model
 
 TEST_ROWS = 7
@@ -244,6 +245,28 @@ def test_timing_warms_every_arm_then_interleaves_in_rotating_order():
     rounds = [calls[3 + 3 * r: 6 + 3 * r] for r in range(5)]
     assert rounds == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"], ["b", "c", "a"]]
     assert {name: len(values) for name, values in times.items()} == {"a": 5, "b": 5, "c": 5}
+
+
+def test_a_reduction_is_the_median_of_paired_ratios():
+    """Each repetition's time is divided by the reference's in the same repetition (they ran next
+    to each other), so a slow phase of the machine that hits both cancels out; the median of those
+    ratios is the figure, not the ratio of the two arms' median times."""
+    reference = [1.0, 4.0, 2.0, 8.0, 3.0]  # the machine's speed varies from repetition to repetition
+    arm = [0.5, 2.0, 1.8, 4.0, 1.5]  # half the reference's time, but once
+    stats = ratio_stats(arm, reference)
+    assert stats["median"] == pytest.approx(0.5) and (stats["min"], stats["max"], stats["n"]) == (0.5, 0.9, 5)
+    assert time_stats(arm)["median_s"] == 1.8
+
+
+def test_a_sweep_rows_measured_reduction_has_its_quartiles_in_order():
+    """A measured reduction is 1 - the time ratio, so its lower quartile comes from the ratio's upper one."""
+    seconds = {"full: -": [2.0] * 5, "mue: threshold 0.9": [1.0, 1.2, 1.4, 1.6, 1.8]}
+    timing = {"arms": {name: {"seconds": time_stats(values), "ratio": ratio_stats(values, seconds["full: -"])}
+                       for name, values in seconds.items()}}
+    fields = measured_fields({"curve": "mue", "setting": "threshold 0.9"}, timing)
+    assert fields["measured_reduction"] == pytest.approx(0.3) and fields["seconds_median"] == 1.4
+    assert (fields["measured_reduction_q1"], fields["measured_reduction_q3"]) == pytest.approx((0.15, 0.45))
+    assert measured_fields({"curve": "static", "setting": "image 1 / text 1 / decoder 1"}, timing) == {}
 
 
 # ---- the reproduce command on small real checkpoints ---------------------------------------------

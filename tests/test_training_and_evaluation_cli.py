@@ -91,6 +91,28 @@ def test_caption_generates_and_evaluates_every_row(demo, demo_checkpoints, tmp_p
     assert {"bleu1", "bleu4", "meteor", "rouge_l", "cider"} <= set(summary["metrics"])
 
 
+def test_each_caption_sweep_point_is_generated_with_its_own_thresholds(demo, demo_checkpoints, tmp_path):
+    """A caption sweep evaluates its points one after another in one process, reusing the beam
+    search: every MuE point must give what a fresh evaluation with its thresholds gives (the
+    first point's exit policy must not stay in the reused generator)."""
+    common = [str(demo / "caption"), "--path", str(demo_checkpoints["caption"].path), "--task", "caption",
+              "--bpe-dir", str(demo / "bpe"), "--batch-size", str(BATCH), "--beam", "2", "--max-len-b", "8",
+              "--cpu", "--gen-subset", "test"]
+    rows = sweep.main([*common, "--thresholds", "0.9999,0.2", "--depths", "1", "--entropies", "", "--patiences", "",
+                       "--timing-repetitions", "0", "--sweep-dir", str(tmp_path / "sweep")])
+    mue = {row["setting"]: row for row in rows if row["curve"] == "mue"}
+    assert len(mue) == 2
+    for threshold, row in zip(("0.9999", "0.2"), mue.values()):
+        out = tmp_path / f"evaluate_{threshold}"
+        evaluate.main([*common, *(f"--{part}-exit-threshold={threshold}" for part in ("image", "text", "decoder")),
+                       "--results-path", str(out)])
+        alone = json.loads((out / "test_metrics.json").read_text())
+        assert "cider" in row["metrics"], row["metrics"]
+        assert row["metrics"] == {name: alone["metrics"][name] for name in row["metrics"]}, threshold
+        assert row["expected_time_reduction"] == pytest.approx(alone["layers"]["expected_time_reduction"]), threshold
+    assert [row["expected_time_reduction"] for row in mue.values()] != [rows[0]["expected_time_reduction"]] * 2
+
+
 def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path):
     checkpoint = decomposed_snli_checkpoint
     common = [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),

@@ -840,6 +840,106 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    return rewards - rewards.mean()\n"),),
         (f"{SCST}test_leave_one_out_baseline",),
     ),
+    Mutant(
+        "ofa_embeddings_scaled_by_sqrt_width",
+        "OFA's architectures built without its no_scale_embedding default: token and image embeddings "
+        "multiplied by sqrt(width) (fairseq's transformer default), which no parameter's shape shows",
+        (Edit("models/ofa.py",
+              '("scale_resids", False), ("no_scale_embedding", True),',
+              '("scale_resids", False), ("no_scale_embedding", False),'),),
+        (ARCHITECTURE + "test_embeddings_enter_unscaled_as_in_ofa[ofa_base]",
+         ARCHITECTURE + "test_embeddings_enter_unscaled_as_in_ofa[ofa_huge]"),
+    ),
+    Mutant(
+        "hf_port_embedding_scale_inverted",
+        "a Hugging Face port checkpoint converted with its scale_embedding read as fairseq's "
+        "no_scale_embedding (not turned round): the converted model scales its embeddings by sqrt(width)",
+        (Edit("models/hf_mapping.py",
+              'no_scale_embedding=not c["scale_embedding"],',
+              'no_scale_embedding=c["scale_embedding"],'),),
+        ("tests/test_convert.py::test_the_ports_unscaled_embeddings_stay_unscaled_both_ways",),
+    ),
+    Mutant(
+        "report_image_and_text_layers_swapped",
+        "the report's table prints the text stream's mean layers under image and the image stream's under text",
+        (Edit("ofa_mue/report.py",
+              "{mue['image_layers']:.2f} / {mue['text_layers']:.2f} /",
+              "{mue['text_layers']:.2f} / {mue['image_layers']:.2f} /"),),
+        ("tests/test_reporting_audit.py::test_report_table_puts_each_figure_under_its_own_column",),
+    ),
+    Mutant(
+        "timing_ratio_of_medians",
+        "a measured reduction taken as the ratio of the two arms' median times instead of the median of the "
+        "paired per-repetition ratios (the machine's slow phases no longer cancel out)",
+        (Edit("ofa_mue/timing.py",
+              '    return {"median": statistics.median(ratios), "q1"',
+              '    return {"median": statistics.median(numerator) / statistics.median(denominator), "q1"'),),
+        ("tests/test_reproduce.py::test_a_reduction_is_the_median_of_paired_ratios",),
+    ),
+    Mutant(
+        "timing_arms_not_interleaved",
+        "the timed arms run in the same order every repetition (no rotation): the arm after the reference "
+        "always runs in the reference's wake",
+        (Edit("ofa_mue/timing.py",
+              "        shift = repetition % len(names)\n",
+              "        shift = 0\n"),),
+        ("tests/test_reproduce.py::test_timing_warms_every_arm_then_interleaves_in_rotating_order",),
+    ),
+    Mutant(
+        "sweep_measured_quartiles_not_flipped",
+        "a sweep row's measured reduction (1 - time ratio) takes its lower quartile from the ratio's lower "
+        "quartile: the interval printed as [q1, q3] is upside down",
+        (Edit("ofa_mue/sweep.py",
+              '"measured_reduction_q1": 1.0 - ratio["q3"],\n            "measured_reduction_q3": 1.0 - ratio["q1"]}',
+              '"measured_reduction_q1": 1.0 - ratio["q1"],\n            "measured_reduction_q3": 1.0 - ratio["q3"]}'),),
+        ("tests/test_reproduce.py::test_a_sweep_rows_measured_reduction_has_its_quartiles_in_order",),
+    ),
+    Mutant(
+        "merged_shards_score_a_row_twice",
+        "merging shard files checks rows for repeats only within one file: a row two shards scored (shards "
+        "run with different --batch-size) is counted twice in the merged split",
+        (Edit("ofa_mue/sharding.py",
+              "            if row in owner:\n",
+              "            if owner.get(row) == shard[\"path\"]:\n"),),
+        ("tests/test_sharded_evaluation.py::test_a_row_that_two_shards_scored_is_refused",),
+    ),
+    Mutant(
+        "refused_options_at_their_default_accepted",
+        "an option the inference commands cannot honour is refused only when given at another value than "
+        "fairseq's default, so a user's --lr-scheduler fixed is accepted and ignored",
+        (Edit("ofa_mue/evaluate.py",
+              "getattr(given, action.dest) is not _NOT_GIVEN:",
+              "getattr(given, action.dest) not in (_NOT_GIVEN, parser.get_default(action.dest)):"),),
+        ("tests/test_ofa_habits_generation.py::test_training_options_are_refused_by_the_inference_commands"
+         "[flags4---lr-scheduler-ofa_mue.evaluate]",),
+    ),
+    Mutant(
+        "step_quantile_rounded_down",
+        "--exit-granularity step stops a call once a share of its tokens rounded down (not up) has chosen to "
+        "stop: fewer tokens than the quantile asks for decide for all",
+        (Edit("ofa_mue/core/exit_granularity.py",
+              "        return max(1, math.ceil(self.quantile * counted - 1e-9))\n",
+              "        return max(1, int(self.quantile * counted))\n"),),
+        ("tests/test_exit_granularity.py::test_step_quantile_stops_once_that_share_chose",),
+    ),
+    Mutant(
+        "layer_weights_not_normalised",
+        "--layer-weights used as given, not normalised to sum 1: the layer-wise loss (and so the effective "
+        "learning rate) grows with the weights' sum",
+        (Edit("criterions/layerwise.py",
+              "    return [w / total for w in weights]\n",
+              "    return list(weights)\n"),),
+        (LAYERWISE + "test_layer_weights_are_normalised",),
+    ),
+    Mutant(
+        "caption_sweep_keeps_first_exit_policy",
+        "the caption task's reused beam search keeps the exit policy it was built with: every point of a "
+        "caption sweep or calibration after the first is generated with the first point's thresholds",
+        (Edit("tasks/caption.py",
+              "        generator.policy = self.exit_policy(models[0])  # the options may change between evaluations (sweeps)\n",
+              ""),),
+        ("tests/test_training_and_evaluation_cli.py::test_each_caption_sweep_point_is_generated_with_its_own_thresholds",),
+    ),
 )
 
 
