@@ -39,6 +39,7 @@ from typing import Optional, Sequence
 from .bpe import build_bpe
 from .language import (FAMILIES, GROUNDING_FAMILIES, LABELS, MAX_CAPTION_WORDS, REFS_PER_IMAGE, make_captions,
                        make_example, premise_text)
+from .questions import question_texts
 from .scenes import BACKGROUNDS, COLOURS, SHAPES, encode_image, render_scene, sample_scene
 
 CAPTION_PROMPT = " what does the image describe?"
@@ -157,7 +158,10 @@ def _write_jsonl(path, rows):
 
 
 def _bpe_corpus(caption_texts, snli_rows):
-    """Every string OFA's caption and snli_ve datasets encode, as they encode it."""
+    """Every string OFA's caption and snli_ve datasets encode, as they encode it, and the
+    grounding questions' strings (:func:`~ofa_mue.demo.questions.question_texts`) when those lack
+    a word of them (hypotheses of some families only: ``--snli-families``), so that demo.sh's
+    question stage can encode its questions whatever the families."""
     corpus = [CAPTION_PROMPT]
     corpus += [" " + t for t in caption_texts]
     for row in snli_rows:
@@ -165,7 +169,14 @@ def _bpe_corpus(caption_texts, snli_rows):
         corpus.append(SNLI_PROMPT.format(premise, hypothesis))
         corpus.append(SNLI_PROMPT_NO_CAPTION.format(hypothesis))
         corpus.append(" " + ANSWERS[label])
+    questions = question_texts()
+    if not _words(questions) <= _words(corpus):
+        corpus += questions
     return corpus
+
+
+def _words(texts) -> set:
+    return {word for text in texts for word in text.split()}
 
 
 def generate_demo_data(out_dir, seed: int = 0, train: int = DEFAULT_SIZES["train"],
@@ -331,7 +342,8 @@ computed from the scene (logical forms evaluated on it), never drawn at random.
   (tokenizers' ByteLevelBPETokenizer), in GPT-2's layout, so
   `fairseq.data.encoders.gpt2_bpe_utils.get_encoder` reads it; `bpe/dict.txt`: fairseq
   dictionary `<bpe id> <count>` of the ids used, counts from that encoder on the strings
-  OFA encodes (prompts included).
+  OFA encodes (prompts included; with SNLI-VE hypotheses of some families only, also the
+  grounding questions of `python -m ofa_mue.demo.question_stage`, whose words they may lack).
 - `meta/{{task}}_{{split}}.jsonl`: per TSV row the scene (objects, cells, colours, sizes),
   the hypothesis kind and an easy/hard tag; for analysis only, OFA does not read it.
 
@@ -431,8 +443,9 @@ def main(argv=None) -> int:
     p.add_argument("--test", type=int, default=DEFAULT_SIZES["test"], help="rows per task")
     p.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
     p.add_argument("--snli-families", metavar="NAMES",
-                   help=f"SNLI-VE hypotheses of these families only, comma-separated (a diagnostic; "
-                        f"default: all of {', '.join(FAMILIES)})")
+                   help=f"SNLI-VE hypotheses of these families only, comma-separated (a diagnostic; the "
+                        f"vocabulary still covers demo.sh's grounding questions; default: all of "
+                        f"{', '.join(FAMILIES)})")
     p.add_argument("--grounding", type=int, default=0, metavar="ROWS",
                    help="rows of grounding/train.tsv, statements of the grounding stage, image-text matching (\"there is a "
                         "<colour> shape\") on scenes of their own; 0: none [0]")

@@ -25,7 +25,7 @@ learn from what those teach.
 from __future__ import annotations
 
 import random
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from .language import CELL_PHRASES, COUNT_WORDS, REGIONS, RELATIONS, Filter, article, caption_list
 from .scenes import COLOURS, SHAPES, Scene, sample_scene
@@ -138,6 +138,27 @@ def region_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
             colour, shape = rng.choice(sorted(COLOURS)), rng.choice(SHAPES)
         if exists_answer(scene, colour, shape, region) == want:
             return scene, EXISTS_QUESTION.format(article(colour), colour, f"{shape} {region}"), want
+
+
+def question_texts() -> List[str]:
+    """Strings that together hold every word a question or answer of any kind may use, each as
+    :class:`~ofa_mue.demo.question_stage.QuestionBatches` encodes it (the prompt, or the answer
+    after a space): what the demo's vocabulary must cover for the question stage to run."""
+    texts = [" " + answer for answer in (*EXISTS_ANSWERS, *COUNT_WORDS[:4], "no shapes")]
+    texts += [QUESTION.format(phrase) for phrase in CELL_PHRASES.values()]
+    texts += [" " + phrase for phrase in CELL_PHRASES.values()]
+    for colour in sorted(COLOURS):
+        for shape in SHAPES:
+            texts.append(QUESTION.format(f"{colour} {shape}"))
+            texts.append(f" {article(colour)} {colour} {shape}")
+            texts.append(QUESTION.format(Filter(colour, shape).words(plural=True)))
+            texts.append(EXISTS_QUESTION.format(article(colour), colour, shape))
+    texts += [QUESTION.format(Filter(colour).words(plural=True)) for colour in sorted(COLOURS)]
+    texts += [QUESTION.format(Filter(shape=shape).words(plural=True)) for shape in (*SHAPES, None)]
+    texts += [EXISTS_QUESTION.format("a", "red", f"circle {region}") for region in sorted(REGIONS)]
+    texts += [QUESTION.format(f"the shapes {relation} the red circle") for relation in sorted(RELATIONS)]
+    texts.append(" a red circle and a blue square")
+    return texts
 
 
 def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS) -> Dict[str, object]:

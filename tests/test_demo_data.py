@@ -21,9 +21,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.demo import language as L
 from ofa_mue.demo.generate import (ANSWERS, CAPTION_PROMPT, SNLI_PROMPT,
                                     SNLI_PROMPT_NO_CAPTION, generate_demo_data, main)
+from ofa_mue.demo.question_stage import QuestionBatches
+from ofa_mue.demo.questions import question_texts, sample_question
 from ofa_mue.demo.scenes import (COLOURS, COVER_RGB, SHAPES, SIZES as OBJECT_SIZES, Scene, make_object,
                                  render_scene, sample_scene)
 
@@ -518,6 +521,12 @@ def test_snli_families_restrict_the_hypotheses_and_nothing_else(demo, tmp_path, 
         assert all(row[3].startswith("there is ") for row in _tsv(out / "snli_ve" / f"{split}.tsv"))
     assert summary["snli_ve"]["train"]["labels"] == {"contradiction": 20, "entailment": 20, "neutral": 20}
     assert (out / "caption" / "train.tsv").read_bytes() == (root / "caption" / "train.tsv").read_bytes()
+    # demo.sh's question stage runs on any families: their vocabulary encodes every kind of question
+    batches = QuestionBatches(OFAVocabulary.load(str(out / "bpe"), code_dict_size=0, num_bins=0), 32)
+    rng = random.Random(0)
+    batches.batch([sample_question(rng) for _ in range(300)])  # ValueError on a word outside the vocabulary
+    for text in question_texts():
+        batches.encode(text)
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "bad"), "--train", "3", "--valid", "3", "--test", "3", "--no-progress",
               "--snli-families", "exists,colour"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from mutation import mutants as catalogue
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "mutation"))  # run_mutants imports the catalogue as a sibling
+import run_mutants  # noqa: E402
 
 
 @pytest.mark.parametrize("mutant", catalogue.MUTANTS, ids=lambda mutant: mutant.name)
@@ -57,3 +60,21 @@ def test_docs_table_is_the_catalogue():
     text = (REPO / catalogue.DOCS).read_text(encoding="utf-8")
     assert catalogue.docs_with_table(text) == text, (
         f"{catalogue.DOCS} is out of date: run python tests/mutation/run_mutants.py --write-docs")
+
+
+def test_failed_tests_are_read_whole_from_pytests_summary(tmp_path):
+    """A failing parametrized test whose id holds spaces (or " - ") is read back under its whole id,
+    so a mutant it catches is not reported as escaping it."""
+    (tmp_path / "test_ids.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.parametrize('x', ['a b', 'c - d', 'e'])\n"
+        "def test_x(x):\n"
+        "    assert x == 'e', 'boom'\n"
+        "def test_plain():\n"
+        "    assert False\n"
+        "def test_error(missing_fixture):\n"
+        "    pass\n", encoding="utf-8")
+    code, output = run_mutants.run_tests(tmp_path, ["test_ids.py"])
+    assert code == 1
+    assert sorted(run_mutants.failed_tests(output)) == [
+        "test_ids.py::test_error", "test_ids.py::test_plain", "test_ids.py::test_x[a b]", "test_ids.py::test_x[c - d]"]

@@ -940,6 +940,16 @@ MUTANTS: Tuple[Mutant, ...] = (
               ""),),
         ("tests/test_training_and_evaluation_cli.py::test_each_caption_sweep_point_is_generated_with_its_own_thresholds",),
     ),
+    Mutant(
+        "restricted_families_vocabulary_lacks_question_words",
+        "demo data of some SNLI-VE families only (--snli-families, demo.sh's DEMO_SNLI_FAMILIES) get a "
+        "vocabulary without the grounding questions' words: demo.sh's question stage stops on its first "
+        "question about a region or relation",
+        (Edit("demo/generate.py",
+              "        corpus += questions\n",
+              "        pass\n"),),
+        ("tests/test_demo_data.py::test_snli_families_restrict_the_hypotheses_and_nothing_else",),
+    ),
 )
 
 

@@ -35,7 +35,9 @@ SURVEY_FILES = ("tests/test_mixed_exit_decisions.py", "tests/test_early_exit_inf
                 "tests/test_exit_policy_and_time_reduction.py", "tests/test_decomposed_encoder.py")
 TEST_TIMEOUT_S = 600
 TIMED_OUT = 124  # the exit status reported for a test run that ran past TEST_TIMEOUT_S
-FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+# pytest's short summary: "FAILED <node id> - <message>" (or no message); a parametrized id may hold
+# spaces and " - " inside its brackets, so the id runs to the "]" that the separator or the line's end follows
+FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (\S+?(?:\[.*?\])?)(?: - |$)", re.MULTILINE)
 
 
 def tree_files(repo: Path) -> List[str]:
