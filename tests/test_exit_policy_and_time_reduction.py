@@ -59,6 +59,19 @@ def test_token_rule_decides_per_token_with_decaying_threshold():
     assert stop.tolist() == [False, True]
 
 
+def test_decaying_threshold_follows_the_positions_of_each_decoder_call():
+    """Incremental decoding calls the decoder once per step, with that step's positions: the
+    threshold the layers of one call share is computed again for the next call's positions, or
+    every later token would be judged at the first token's (highest) threshold."""
+    rule = TokenSimilarityExit(theta=0.99, beta=0.95, tau=1.0, horizon=16)
+    x_in, x_out = torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.14]])  # cosine 0.9904
+    first = torch.tensor([[0]])  # Theta(0) = 0.9905: the first token goes on
+    assert [rule.should_exit(layer, x_in, x_out, first, torch.arange(1)).item() for layer in range(3)] == [False] * 3
+    last = torch.tensor([[16]])  # Theta(16) = 0.9589: the same states stop
+    assert [rule.should_exit(layer, x_in, x_out, last, torch.arange(1)).item() for layer in range(3)] == [True] * 3
+    assert not rule.should_exit(0, x_in, x_out, torch.tensor([[0]]), torch.arange(1)).item()
+
+
 def test_thresholds_above_one_never_exit():
     x = torch.randn(3, 5, 4)
     assert not StreamSimilarityExit(MuEThresholds().image).should_exit(0, x, x, None).any()
@@ -99,6 +112,24 @@ def test_expected_time_reduction_follows_the_paper():
     assert summary.image_layers == pytest.approx(4.5)
     assert summary.decoder_layers == pytest.approx((6 + 3) / 2)
     assert summary.examples == 2
+
+
+def test_encoder_and_decoder_terms_are_each_over_their_own_depth():
+    """ofa_huge has 24 encoder and 12 decoder layers: each term counts its part's layers over that
+    part's depth (every depth test above has equal depths, where swapped depths go unseen). The
+    full model's share is 1.0, not (24/12 + 12/24) / 2 = 1.25."""
+    half_encoder = ExampleLayers(image_layers=12, image_tokens=900, text_layers=12, text_tokens=20,
+                                 decoder_layer_sum=12 * 4, decoder_tokens=4)
+    half_decoder = ExampleLayers(image_layers=24, image_tokens=900, text_layers=24, text_tokens=20,
+                                 decoder_layer_sum=6 * 4, decoder_tokens=4)
+    assert time_share(half_encoder, 24, 12) == pytest.approx((0.5 + 1.0) / 2)
+    assert time_share(half_decoder, 24, 12) == pytest.approx((1.0 + 0.5) / 2)
+    deep_encoder = ExampleLayers(image_layers=24, image_tokens=900, text_layers=24, text_tokens=20,
+                                 decoder_layer_sum=12 * 4, decoder_tokens=4)
+    assert time_share(deep_encoder, 24, 12) == pytest.approx(1.0)
+    summary = summarize([half_encoder, deep_encoder], 24, 12)
+    assert summary.expected_time_reduction == pytest.approx(1 - (0.75 + 1.0) / 2)
+    assert summary.expected_time_reduction_scored_positions == pytest.approx(summary.expected_time_reduction)
 
 
 def test_scored_positions_variant_counts_only_the_scored_decoder_positions():

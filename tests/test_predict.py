@@ -16,6 +16,7 @@ import pytest
 from ofa_mue import predict
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.exit_policy import MuEThresholds
+from ofa_mue.data.text import strip_punctuation
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import OFAMuEError
 from ofa_mue.evaluate import main as evaluate_main
@@ -85,11 +86,23 @@ def test_captions_and_layers_equal_the_evaluation_of_the_same_pictures(demo, che
             assert prediction.layers[name] == record["layers"][name]
         assert prediction.layers["decoder_layers"] == pytest.approx(record["layers"]["decoder_layers"], abs=1e-3)
         assert prediction.tokens[-1][0] == "</s>"
-        assert " ".join(text for text, _ in prediction.tokens[:-1]).replace(" ", "") == \
+        # the caption is the tokens' text without punctuation (OFA's scoring form: "<code_5>" -> "code5")
+        assert strip_punctuation("".join(text for text, _ in prediction.tokens[:-1])).replace(" ", "") == \
             prediction.output.replace(" ", "")
     printed = capsys.readouterr().out
     assert f"{pictures[0]}: {got[0].output}" in printed
     assert "  tokens: " + " ".join(f"{t}({d})" for t, d in got[0].tokens) in printed
+
+
+def test_compare_full_gives_the_full_models_captions_beside_the_exits(demo, checkpoints, tmp_path):
+    """--compare-full beside exits that change captions: the full model's captions are those the
+    evaluation of the same (decomposed) model gives with every exit off, not the exits' own."""
+    save_pictures(tsv_rows(demo / "caption" / "test.tsv"), 4, tmp_path / "pictures")
+    full = evaluation(demo, "caption", checkpoints["caption"], tmp_path / "full", *EXITS[:2])
+    got = predict.main(["--path", checkpoints["caption"], "--image", str(tmp_path / "pictures"), "--cpu",
+                        "--batch-size", str(BATCH), "--compare-full", *EXITS])
+    assert [p.full_model for p in got] == [record["prediction"] for record in full]
+    assert any(p.output != p.full_model for p in got)  # the exits changed a caption
 
 
 def test_answers_equal_the_evaluation_and_show_the_scored_tokens(demo, checkpoints, tmp_path):

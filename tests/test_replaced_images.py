@@ -105,6 +105,25 @@ def test_replace_text_gives_each_row_another_rows_hypothesis_and_keeps_image_and
         replace_text(captions, "other")
 
 
+def test_replace_text_keeps_each_rows_own_premise(demo, tmp_path):
+    """With the premise in the prompt (--add-caption, as OFA's recipe trains SNLI-VE), only the
+    hypothesis is another row's: the premise describes the row's own image and stays. The
+    expected sources come from a TSV written with each row's donor hypothesis in place."""
+    vocab = OFAVocabulary.load(str(demo / "bpe"), 0, 0)
+    path = demo / "snli_ve" / "test.tsv"
+    rows = _rows(path)
+    donors = [(index + ROWS // 2) % ROWS for index in range(ROWS)]  # half the split away
+    assert any(rows[donor][4] != rows[index][4] for index, donor in enumerate(donors))  # premises that differ
+    swapped = tmp_path / "test.tsv"
+    swapped.write_text("".join("\t".join(row[:3] + [rows[donor][3]] + row[4:]) + "\n"
+                               for row, donor in zip(rows, donors)), encoding="utf-8")
+    expected = SnliVeDataset("test", swapped, vocab, patch_image_size=48, add_caption=True)
+    replaced = replace_text(SnliVeDataset("test", path, vocab, patch_image_size=48, add_caption=True), "other")
+    for index in range(ROWS):
+        assert torch.equal(replaced[index]["source"], expected[index]["source"])
+        assert replaced[index]["answer"] == expected[index]["answer"]
+
+
 def test_evaluate_with_replaced_text_scores_every_row_and_says_so(demo_data, demo_checkpoints, tmp_path):
     from ofa_mue.evaluate import main
 

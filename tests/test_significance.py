@@ -34,6 +34,19 @@ def test_interval_covers_the_true_mean_about_as_often_as_it_says():
     assert 0.87 <= hits / 120 <= 1.0
 
 
+def test_interval_is_as_wide_as_its_stated_confidence():
+    """A 95% interval of a mean over 400 normal differences is about the normal theory's
+    mean +- 1.96 standard errors wide; a 90% interval (1.645 standard errors, 16% narrower)
+    reported as 95% would make noise read as a significant difference."""
+    generator = np.random.default_rng(13)
+    differences = generator.normal(0.1, 0.5, 400)
+    standard_error = differences.std(ddof=1) / np.sqrt(differences.size)
+    interval = mean_difference_interval(differences)
+    assert (interval.high - interval.low) / (2 * 1.96 * standard_error) == pytest.approx(1.0, abs=0.07)
+    wider = mean_difference_interval(differences, confidence=0.99)
+    assert (wider.high - wider.low) / (2 * 2.576 * standard_error) == pytest.approx(1.0, abs=0.07)
+
+
 def test_constant_differences_give_a_point_and_bad_input_is_refused():
     assert mean_difference_interval([0.0, 0.0, 0.0]) == Interval(0.0, 0.0)
     assert mean_difference_interval([0.5] * 4).verdict == "above"

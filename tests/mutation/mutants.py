@@ -950,6 +950,67 @@ MUTANTS: Tuple[Mutant, ...] = (
               "        pass\n"),),
         ("tests/test_demo_data.py::test_snli_families_restrict_the_hypotheses_and_nothing_else",),
     ),
+    Mutant(
+        "significance_interval_narrower_than_stated",
+        "the paired bootstrap interval computed at 2 * confidence - 1 (alpha split twice): a 90% interval "
+        "reported as 95%, so a difference the split cannot tell from noise reads as significant",
+        (Edit("ofa_mue/significance.py",
+              "confidence_level=confidence,",
+              "confidence_level=2 * confidence - 1,"),),
+        ("tests/test_significance.py::test_interval_is_as_wide_as_its_stated_confidence",),
+    ),
+    Mutant(
+        "replaced_text_takes_the_donors_premise",
+        "--replace-text other gives each row the donor row's whole text, its premise included, instead of "
+        "its hypothesis only: with the premise in the prompt (OFA's --add-caption) the premise no longer "
+        "describes the row's own image",
+        (Edit("ofa_mue/replaced_text.py",
+              "        return {**self.reader[index], FIELD: self.reader[self.donor(index)][FIELD]}\n",
+              "        own = self.reader[index]\n"
+              "        return {**self.reader[self.donor(index)], \"image\": own[\"image\"], \"label\": own[\"label\"]}\n"),),
+        ("tests/test_replaced_images.py::test_replace_text_keeps_each_rows_own_premise",),
+    ),
+    Mutant(
+        "decay_threshold_kept_from_the_first_call",
+        "the decaying decoder threshold computed once per exit session, at the first decoder call's "
+        "positions: in incremental decoding every later token is judged at the first token's (highest) "
+        "threshold",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "        if self._last_threshold is None or self._last_threshold[0] is not positions:\n",
+              "        if self._last_threshold is None:\n"),),
+        (POLICY + "test_decaying_threshold_follows_the_positions_of_each_decoder_call",),
+    ),
+    Mutant(
+        "time_share_depths_swapped",
+        "the expected time reduction's encoder layers counted over the decoder's depth and the decoder's "
+        "over the encoder's (unseen where both depths are equal, as in ofa_base; wrong for ofa_huge's 24 + 12)",
+        (Edit("ofa_mue/core/time_reduction.py",
+              "    encoder = example.encoder_layers() / encoder_depth\n",
+              "    encoder = example.encoder_layers() / decoder_depth\n"),
+         Edit("ofa_mue/core/time_reduction.py",
+              "    decoder = example.decoder_layers(scored_positions) / decoder_depth if counted else 1.0\n",
+              "    decoder = example.decoder_layers(scored_positions) / encoder_depth if counted else 1.0\n")),
+        (POLICY + "test_encoder_and_decoder_terms_are_each_over_their_own_depth",),
+    ),
+    Mutant(
+        "last_partial_batch_dropped",
+        "the evaluation's batches leave out the last, smaller batch (a drop-last batching): rows at the end "
+        "of the split are silently never scored",
+        (Edit("data/ofa_dataset.py",
+              "        return [indices[start:start + max_sentences] for start in range(0, len(indices), max_sentences)]\n",
+              "        return [indices[start:start + max_sentences]\n"
+              "                for start in range(0, len(indices) - max_sentences + 1, max_sentences)]\n"),),
+        ("tests/test_replaced_images.py::test_evaluate_with_replaced_text_scores_every_row_and_says_so",),
+    ),
+    Mutant(
+        "compare_full_runs_the_exits",
+        "predict --compare-full on a caption checkpoint prints the exits' own caption as the full model's "
+        "(its generator keeps the task's exit policy instead of every exit off)",
+        (Edit("ofa_mue/predict.py",
+              "            self.full_generator.policy = MuEThresholds()  # every exit off: the full model\n",
+              ""),),
+        ("tests/test_predict.py::test_compare_full_gives_the_full_models_captions_beside_the_exits",),
+    ),
 )
 
 
