@@ -160,8 +160,8 @@ def _write_jsonl(path, rows):
 def _bpe_corpus(caption_texts, snli_rows):
     """Every string OFA's caption and snli_ve datasets encode, as they encode it, and the
     grounding questions' strings (:func:`~ofa_mue.demo.questions.question_texts`) when those lack
-    a word of them (hypotheses of some families only: ``--snli-families``), so that demo.sh's
-    question stage can encode its questions whatever the families."""
+    a word of them (hypotheses of some families only, ``--snli-families``, or few rows), so that
+    demo.sh's question stage can encode its questions whatever the data."""
     corpus = [CAPTION_PROMPT]
     corpus += [" " + t for t in caption_texts]
     for row in snli_rows:
@@ -342,8 +342,9 @@ computed from the scene (logical forms evaluated on it), never drawn at random.
   (tokenizers' ByteLevelBPETokenizer), in GPT-2's layout, so
   `fairseq.data.encoders.gpt2_bpe_utils.get_encoder` reads it; `bpe/dict.txt`: fairseq
   dictionary `<bpe id> <count>` of the ids used, counts from that encoder on the strings
-  OFA encodes (prompts included; with SNLI-VE hypotheses of some families only, also the
-  grounding questions of `python -m ofa_mue.demo.question_stage`, whose words they may lack).
+  OFA encodes (prompts included), and the grounding questions of `python -m
+  ofa_mue.demo.question_stage` when those strings lack a word of them (SNLI-VE hypotheses of
+  some families only, or few rows).
 - `meta/{{task}}_{{split}}.jsonl`: per TSV row the scene (objects, cells, colours, sizes),
   the hypothesis kind and an easy/hard tag; for analysis only, OFA does not read it.
 
