@@ -15,7 +15,6 @@ from ofa_mue import calibrate, evaluate, merge, sweep
 from ofa_mue.caption_metrics import caption_metrics
 from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable
 from ofa_mue.errors import ConfigError, ShardError
-from ofa_mue.sharding import Shard, merge_records, read_shards, write_shard_file
 from ofa_mue.tasks.ofa_task import OFATask
 from demo_training import TEST_ROWS, train_argv, train_in_process
 
@@ -104,16 +103,6 @@ def test_shards_that_repeat_or_miss_a_row_are_refused(caption_runs, tmp_path, ed
     with pytest.raises(ShardError, match=message):
         merge.main([str(folder), "--output-dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
-
-
-def test_a_row_that_two_shards_scored_is_refused(tmp_path):
-    """Shard files written with different --batch-size overlap: the row both scored is named, not
-    counted twice in the merged split."""
-    for shard, rows in ((Shard(2, 0), [1, 2, 3]), (Shard(2, 1), [3, 4])):
-        write_shard_file(str(tmp_path / shard.file_name("test")), "evaluate", shard, {"batch_size": 3}, 4,
-                         records=[{"row": row} for row in rows])
-    with pytest.raises(ShardError, match=r"row 3 is in .*shard0-of-2.json and in .*shard1-of-2.json"):
-        merge_records(read_shards([str(tmp_path)]))
 
 
 def test_missing_repeated_or_foreign_shards_are_refused(caption_runs, tmp_path):

@@ -901,7 +901,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/sharding.py",
               "            if row in owner:\n",
               "            if owner.get(row) == shard[\"path\"]:\n"),),
-        ("tests/test_sharded_evaluation.py::test_a_row_that_two_shards_scored_is_refused",),
+        ("tests/test_sharded_evaluation.py::test_shards_that_repeat_or_miss_a_row_are_refused"
+         "[<lambda>-row 1 is in .*shard0-of-2.json and in .*shard1-of-2.json]",),
     ),
     Mutant(
         "refused_options_at_their_default_accepted",
