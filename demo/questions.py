@@ -55,7 +55,12 @@ def what_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
     if not scene.objects:
         return None
     o = rng.choice(scene.objects)
-    return QUESTION.format(CELL_PHRASES[o.cell]), f"{article(o.colour)} {o.colour} {o.shape}"
+    return QUESTION.format(CELL_PHRASES[o.cell]), object_answer(o.colour, o.shape)
+
+
+def object_answer(colour: str, shape: str) -> str:
+    """The answer of ``what``: ``"a red circle"``, ``"an orange star"``."""
+    return f"{article(colour)} {colour} {shape}"
 
 
 def count_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
@@ -150,7 +155,7 @@ def question_texts() -> List[str]:
     for colour in sorted(COLOURS):
         for shape in SHAPES:
             texts.append(QUESTION.format(f"{colour} {shape}"))
-            texts.append(f" {article(colour)} {colour} {shape}")
+            texts.append(" " + object_answer(colour, shape))
             texts.append(QUESTION.format(Filter(colour, shape).words(plural=True)))
             texts.append(EXISTS_QUESTION.format(article(colour), colour, shape))
     texts += [QUESTION.format(Filter(colour).words(plural=True)) for colour in sorted(COLOURS)]
