@@ -91,7 +91,7 @@ def families_markdown(table: Dict[str, Dict[str, Dict[str, float]]], title: str,
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: prints the table, writes it under ``--out`` when given."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ofa_mue.demo.families", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="demo_data", help="the demo data folder (meta/snli_ve_{split}.jsonl)")
     parser.add_argument("--split", default="test", help="the split the predictions are of")
     parser.add_argument("--predictions", required=True, help="an evaluation's {split}_predictions.jsonl")

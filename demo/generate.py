@@ -454,8 +454,8 @@ def main(argv=None) -> int:
                    help=f"numbers of objects a caption scene may hold, each equally likely (1 to {MAX_OBJECTS}) "
                         f"[{','.join(map(str, CAPTION_OBJECTS))}]")
     p.add_argument("--caption-words", type=int, default=MAX_CAPTION_WORDS, metavar="N",
-                   help=f"longest caption reference in words, which are BPE tokens here: train with --max-tgt-length N "
-                        f"and generate with --max-len-b N [{MAX_CAPTION_WORDS}]")
+                   help=f"longest caption reference in words, each one BPE token here (demo.sh trains with "
+                        f"--max-tgt-length and generates with --max-len-b one more) [{MAX_CAPTION_WORDS}]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--reuse", action="store_true",
                    help="keep the data already in --out if it was generated with these same arguments "

@@ -93,7 +93,7 @@ def table(summary: Dict[str, Dict[str, Dict[str, float]]], split: str = "test") 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     """Command-line entry point: returns the summary it writes."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ofa_mue.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--results-dir", required=True, help="folder with {task}/{full,mue}/{split}_metrics.json")
     parser.add_argument("--split", default="test", help="the evaluated split, whose {split}_metrics.json files are read (default test)")
     args = parser.parse_args(argv)

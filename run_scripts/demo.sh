@@ -92,7 +92,7 @@ CAPTION_UPDATES="${DEMO_CAPTION_UPDATES:-400}"
 CAPTION_OBJECTS="${DEMO_CAPTION_OBJECTS:-1,2,3}"
 CAPTION_WORDS="${DEMO_CAPTION_WORDS:-15}"
 [[ "$CAPTION_WORDS" =~ ^[1-9][0-9]*$ ]] || { echo "error: DEMO_CAPTION_WORDS must be a positive whole number, got '$CAPTION_WORDS'" >&2; exit 2; }
-CAPTION_LENGTH=$((CAPTION_WORDS + 1))  # tokens: every demo word is one BPE token, then </s>
+CAPTION_LENGTH=$((CAPTION_WORDS + 1))  # every demo word is one BPE token; one more than the longest reference (OFA's --max-len-b 16 for 15 words)
 QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-2000}"
 [[ "$QUESTION_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a whole number >= 0 (no leading zeros), got '$QUESTION_UPDATES'" >&2; exit 2; }
 QUESTION_KINDS="${DEMO_QUESTION_KINDS:-where,what,exists,region,count,relation}"
