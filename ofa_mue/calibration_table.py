@@ -59,7 +59,8 @@ def evaluation_key(setup) -> Dict[str, Any]:
     """What an :class:`~ofa_mue.evaluate.EvaluationSetup`'s results depend on, beside the thresholds:
     the task options hold the exit granularity in effect (not ``None`` for the default); under
     ``step`` a token's depth depends on the other rows of its batch, so the key then also holds
-    the batch size (per token and ``auto``, results do not depend on it)."""
+    the batch size (per token and ``auto``, results do not depend on it); with ``--ema-eval`` it
+    says that the weights are the checkpoint's EMA weights."""
     task_options = OmegaConf.to_container(setup.task.cfg, resolve=True)
     for name in (*KNOBS, "exit_policy", "exit_profile"):
         task_options.pop(name, None)
@@ -72,6 +73,8 @@ def evaluation_key(setup) -> Dict[str, Any]:
            "generation": OmegaConf.to_container(setup.cfg.generation, resolve=True)}
     if granularity.mode == "step":
         key["batch_size"] = setup.batch_size
+    if getattr(setup, "ema", False):  # the checkpoint's EMA weights (--ema-eval), not its model weights
+        key["weights"] = "ema"
     return json.loads(json.dumps(key))  # as it reads back from a file
 
 
@@ -180,7 +183,8 @@ def evaluate_grid(setup, grid: Sequence[Thresholds], path: Optional[str] = None)
     key = evaluation_key(setup)
     table = CalibrationTable.load(path) if path and os.path.exists(path) else None
     if table is not None and (table.task, table.evaluation) != (task, key):
-        different = sorted(name for name in key if table.evaluation.get(name) != key[name])
+        different = sorted(name for name in {**table.evaluation, **key}
+                           if table.evaluation.get(name) != key.get(name))
         raise ConfigError(f"{path}: this calibration table was made with another {', '.join(different) or 'task'}; "
                           f"delete it or give another --table-path")
     missing = [c for c in dict.fromkeys([FULL_MODEL, *grid]) if table is None or c not in table.entries]

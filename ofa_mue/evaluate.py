@@ -38,7 +38,10 @@ evaluation scripts pass) runs the model in float16, as OFA's evaluation does. ``
 (fairseq's default 1) seeds numpy and torch before the checkpoint loads, as OFA's ``evaluate.py``
 does, so ``--sampling`` gives the same captions run after run; ``--lm-path`` and
 ``--retain-dropout``, which OFA's ``evaluate.py`` honours, are refused (the latter by every
-task's generator, in ``fairseq-generate`` too).
+task's generator, in ``fairseq-generate`` too). The two options OFA's ``evaluate.py`` adds are
+honoured here and in ``calibrate``, ``sweep`` and ``reproduce``: ``--ema-eval`` evaluates the EMA
+weights the checkpoint holds (:func:`load_ema_weights`), and ``--zero-shot`` (SNLI-VE only) scores
+the answers as without it, with no task settings taken from the checkpoint (:func:`zero_shot_task`).
 """
 from __future__ import annotations
 
@@ -174,7 +177,55 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replace-text", choices=TEXT_MODES, default="none",
                         help="SNLI-VE: score each row with another row's hypothesis ('other'), keeping its image "
                              "and label, to measure how much the model answers from the image alone (default: none)")
+    parser.add_argument("--ema-eval", action="store_true",
+                        help="evaluate the EMA weights the checkpoint holds (its extra_state['ema'], which OFA's "
+                             "fairseq-train --store-ema saves) instead of its model weights, as OFA's evaluate.py "
+                             "does; a checkpoint without them is refused")
+    parser.add_argument("--zero-shot", action="store_true",
+                        help="OFA's zero-shot evaluation (--task snli_ve only), e.g. of a pretrained checkpoint: "
+                             "the answers are scored as without it, and the task settings not given on the command "
+                             "line or in --model-overrides are OFA's defaults, not the checkpoint's")
     return parser
+
+
+ZERO_SHOT_TASKS = ("snli_ve",)
+"""The tasks of ``--zero-shot``. OFA's ``zero_shot_step`` scores SNLI-VE's answers with the same
+function body as its fine-tuned evaluation (and VQA's and RefCOCO's, tasks this project does not
+have); for every other task it raises NotImplementedError."""
+
+
+def zero_shot_task(task_cfg: Any) -> None:
+    """``--zero-shot``, as OFA's ``evaluate.py``: the task is set up from the command line, not from
+    the checkpoint's task settings (a pretrained checkpoint's are another task's), so a setting not
+    given (on the command line or in ``--model-overrides``) takes OFA's default
+    (:mod:`ofa_mue.tasks.settings`). A :class:`ConfigError` for a task other than SNLI-VE."""
+    if task_cfg._name not in ZERO_SHOT_TASKS:
+        raise ConfigError(f"--zero-shot evaluates --task snli_ve only: OFA's zero-shot evaluation has none for "
+                          f"--task {task_cfg._name} (its evaluate.py raises NotImplementedError); evaluate it "
+                          f"without --zero-shot")
+    with open_dict(task_cfg):
+        task_cfg.inference_checkpoint = None  # no settings from the checkpoint
+
+
+def load_ema_weights(models: List[torch.nn.Module], path: str) -> None:
+    """``--ema-eval``, as OFA's ``evaluate.py``: each model of ``path`` (``--path``, files split as
+    fairseq splits them) takes the EMA weights its checkpoint holds, read with fairseq's
+    ``load_ema_from_checkpoint`` (through :mod:`ofa_mue.checkpoint_loading`'s allow-list). A
+    :class:`CheckpointError` naming the file when it holds none or they do not fit the model."""
+    for model, file in zip(models, utils.split_paths(path), strict=True):
+        try:
+            weights = checkpoint_utils.load_ema_from_checkpoint(file)["model"]
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError):  # no extra_state, or no or empty "ema" in it
+            raise CheckpointError(f"{file}: --ema-eval evaluates the EMA weights of a checkpoint trained with "
+                                  f"--store-ema (its extra_state['ema']), and this one holds none: evaluate it "
+                                  f"without --ema-eval") from None
+        try:
+            model.load_state_dict(weights)
+        except CheckpointError as error:
+            raise CheckpointError(f"{file}: its EMA weights: {error}") from None
+        logger.info("evaluating the EMA weights of %s", file)
 
 
 def score_rows(task, models: List[torch.nn.Module], split: str, batch_size: int, generation_cfg,
@@ -286,6 +337,7 @@ def evaluation_summary(description: Dict[str, Any], result: Dict[str, Any]) -> D
         "task": description["task"],
         "split": description["split"],
         "checkpoint": description["checkpoint"],
+        **({"weights": description["weights"]} if "weights" in description else {}),  # "ema": --ema-eval
         "images": description["images"],  # "none", or how --replace-images replaced them
         "text": description["text"],  # "none", or how --replace-text replaced the hypotheses
         "examples": result["examples"],
@@ -317,6 +369,7 @@ class EvaluationSetup:
     num_workers: int = 0
     images: str = "none"
     text: str = "none"
+    ema: bool = False  # the checkpoint's EMA weights (--ema-eval)
 
     def score(self) -> Tuple[List[Dict[str, Any]], float]:
         """:func:`score_rows` of this setup's shard with the task's current exit options."""
@@ -342,12 +395,13 @@ class EvaluationSetup:
                 self.task.cfg[name] = value
 
     def description(self) -> Dict[str, Any]:
-        """What is evaluated: task, split, checkpoint, the current exit policy and, when its
-        thresholds come from an exit profile, that profile's guarantee."""
+        """What is evaluated: task, split, checkpoint (``weights`` "ema" with ``--ema-eval``), the
+        current exit policy and, when its thresholds come from an exit profile, that profile's guarantee."""
         description = {
             "task": self.task.cfg._name,
             "split": self.split,
             "checkpoint": self.cfg.common_eval.path,
+            **({"weights": "ema"} if self.ema else {}),
             "images": self.images,
             "text": self.text,
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
@@ -479,6 +533,8 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     if trades_off_exits:
         refuse_exit_verify(args, trades_off_exits)
     cfg = convert_namespace_to_omegaconf(args)
+    if args.zero_shot:
+        zero_shot_task(cfg.task)
     shard = Shard(cfg.dataset.num_shards, cfg.dataset.shard_id)
     if check_shard:
         check_shard(args, shard)
@@ -511,9 +567,11 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
         if cfg.common_eval.path in str(error):
             raise
         raise CheckpointError(f"{cfg.common_eval.path}: {error}") from None
+    if args.ema_eval:
+        load_ema_weights(models, cfg.common_eval.path)
     task.exit_policy(models[0])  # and the depths they ask of this model
     setup = EvaluationSetup(task, models, cfg, cfg.dataset.gen_subset, cfg.dataset.batch_size or 16, use_cuda, shard,
-                            cfg.dataset.num_workers, args.replace_images, args.replace_text)
+                            cfg.dataset.num_workers, args.replace_images, args.replace_text, args.ema_eval)
     for model in models:
         model.eval()
         if cfg.common.fp16:  # as OFA's evaluate.py and fairseq-generate: the model in float16

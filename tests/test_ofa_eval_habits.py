@@ -4,7 +4,8 @@ candidates alone, as OFA's answer trie constrains them; ``--eval-args`` / ``--sc
 meaning what they mean in OFA's caption task; ``--fp16`` as OFA's evaluation scripts pass it;
 those scripts' flags run unchanged and write OFA's ``{split}_predict.json``; OFA's
 ``--imagenet-default-mean-and-std`` taken from the checkpoint; a checkpoint trained with
-``--interpolate-position`` refused; ``--match-source-len`` counting the source as OFA's generator."""
+``--interpolate-position`` refused; ``--match-source-len`` counting the source as OFA's generator;
+the two options OFA's ``evaluate.py`` adds, ``--zero-shot`` and ``--ema-eval``."""
 from __future__ import annotations
 
 import json
@@ -291,3 +292,134 @@ def test_a_checkpoint_trained_with_interpolated_image_positions_is_refused(tmp_p
     checkpoint_utils.load_model_ensemble([str(tmp_path / "plain.pt")])
     with pytest.raises(CheckpointError, match="--interpolate-position"):
         checkpoint_utils.load_model_ensemble([str(tmp_path / "interpolated.pt")])
+
+
+# OFA's evaluate.py adds --zero-shot and --ema-eval to fairseq's generation parser (its
+# run_scripts/snli_ve/evaluate_snli_ve_zeroshot.sh passes --zero-shot); they run here as there.
+
+def ofa_zero_shot_argv(demo: Path, checkpoint: str, results: Path, *extra: str) -> list:
+    """OFA's run_scripts/snli_ve/evaluate_snli_ve_zeroshot.sh, flag for flag, with this machine's
+    paths, the demo model's image size (384 there) and ``extra``."""
+    return [str(demo / "snli_ve" / "test.tsv"), f"--path={checkpoint}", f"--user-dir={REPO / 'ofa_mue'}",
+            f"--bpe-dir={demo / 'bpe'}", "--selected-cols=0,2,3,4,5", "--task=snli_ve", "--patch-image-size=64",
+            "--max-src-length=80", "--batch-size=16", "--log-format=simple", "--log-interval=10", "--seed=7",
+            "--gen-subset=snli_ve_zeroshot", f"--results-path={results}", "--zero-shot", "--prompt-type=prev_output",
+            "--fp16", "--num-workers=0", *extra]
+
+
+def results_of(folder: Path, split: str) -> tuple[list, list, dict]:
+    """An evaluation's predictions file, OFA's predict file and its metrics file without the seconds."""
+    predictions = [json.loads(line) for line in (folder / f"{split}_predictions.jsonl").read_text().splitlines()]
+    metrics = json.loads((folder / f"{split}_metrics.json").read_text())
+    metrics.pop("seconds")
+    return predictions, json.loads((folder / f"{split}_predict.json").read_text()), metrics
+
+
+def test_zero_shot_scores_snli_ve_as_without_it(trained, tmp_path):
+    """OFA's zero-shot SNLI-VE command runs, and scores the three answers as the evaluation without
+    --zero-shot does (OFA's zero_shot_step calls an eval_snli_ve whose body is its eval_utils' own):
+    the same predictions, predict file and metrics, the settings given alike."""
+    demo, checkpoints = trained
+    zero_shot = ofa_zero_shot_argv(demo, checkpoints["snli_ve"], tmp_path / "zero_shot", "--add-caption")
+    evaluate_main(zero_shot)
+    evaluate_main([arg if arg != "--zero-shot" else "--results-path=" + str(tmp_path / "plain")
+                   for arg in zero_shot if not arg.startswith("--results-path")])
+    zero_shot_results = results_of(tmp_path / "zero_shot", "snli_ve_zeroshot")
+    assert len(zero_shot_results[0]) == TEST_ROWS
+    assert zero_shot_results == results_of(tmp_path / "plain", "snli_ve_zeroshot")
+
+
+def test_zero_shot_takes_no_task_settings_from_the_checkpoint(trained, tmp_path):
+    """As OFA's evaluate.py sets up the task of --zero-shot from the command line (a pretrained
+    checkpoint's task settings are another task's): a setting not given is OFA's default, not the
+    checkpoint's (this one was fine-tuned with --add-caption); --model-overrides still sets it."""
+    demo, checkpoints = trained
+    argv = ofa_zero_shot_argv(demo, checkpoints["snli_ve"], tmp_path)
+    assert load_evaluation(build_parser(), argv)[0].task.cfg.add_caption is False
+    without = [arg for arg in argv if arg != "--zero-shot"]
+    assert load_evaluation(build_parser(), without)[0].task.cfg.add_caption is True
+    overrides = [*argv, "--model-overrides={'add_caption': True}"]
+    assert load_evaluation(build_parser(), overrides)[0].task.cfg.add_caption is True
+
+
+def test_zero_shot_caption_evaluation_is_refused(trained, tmp_path):
+    """OFA has no zero-shot caption evaluation (its zero_shot_step raises NotImplementedError):
+    --zero-shot with --task caption is refused in one line, before any scoring."""
+    demo, checkpoints = trained
+    argv = ofa_evaluation_argv(demo, "caption", checkpoints["caption"], tmp_path)
+    with pytest.raises(ConfigError, match=r"^--zero-shot evaluates --task snli_ve only: .* --task caption") as error:
+        evaluate_main([*argv, "--zero-shot"])
+    assert "\n" not in str(error.value)
+    assert not list(tmp_path.iterdir())
+
+
+def with_ema(checkpoint: str, folder: Path, task: SnliVeTask) -> tuple[str, str]:
+    """Two copies of ``checkpoint``: one whose extra_state["ema"] holds other weights than its
+    model (the output embeddings of SNLI-VE's three answers rotated, so every row's answer
+    changes), as fairseq-train --store-ema saves them, and one holding those weights as its model."""
+    from ofa_mue.checkpoint_loading import ALLOWED_GLOBALS
+
+    with torch.serialization.safe_globals(ALLOWED_GLOBALS):
+        state = torch.load(checkpoint)
+    weights = {name: tensor.clone() for name, tensor in state["model"].items()}
+    embeddings = weights["decoder.embed_tokens.weight"]
+    answers = [int(tokens[0]) for tokens in task.candidates]
+    assert all(len(tokens) == 1 for tokens in task.candidates)
+    embeddings[answers] = embeddings[answers[1:] + answers[:1]]
+    for name in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "decoder.output_projection.weight"):
+        weights[name] = embeddings  # one tensor, as the model shares it
+    paths = (str(folder / "ema.pt"), str(folder / "ema_as_model.pt"))
+    torch.save({**state, "extra_state": {**state["extra_state"], "ema": weights}}, paths[0])
+    torch.save({**state, "model": weights}, paths[1])
+    return paths
+
+
+def test_ema_eval_evaluates_the_checkpoints_ema_weights(trained, tmp_path):
+    """--ema-eval, as OFA's evaluate.py: the model takes the EMA weights of the checkpoint (fairseq's
+    load_ema_from_checkpoint) and answers as a checkpoint holding them as its model; without it the
+    model weights answer. The metrics file says so, and a calibration table of the model weights
+    is not reused for the EMA weights."""
+    from ofa_mue.calibration_table import evaluation_key
+
+    demo, checkpoints = trained
+    common = [str(demo / "snli_ve"), "--task", "snli_ve", "--gen-subset", "test", "--cpu", "--batch-size", "4"]
+    plain, _ = load_evaluation(build_parser(), [*common, "--path", checkpoints["snli_ve"]])
+    ema_checkpoint, ema_as_model = with_ema(checkpoints["snli_ve"], tmp_path, plain.task)
+    ema, _ = load_evaluation(build_parser(), [*common, "--path", ema_checkpoint, "--ema-eval"])
+    reference, _ = load_evaluation(build_parser(), [*common, "--path", ema_as_model])
+    expected = reference.models[0].state_dict()
+    loaded = ema.models[0].state_dict()
+    assert loaded.keys() == expected.keys() and all(torch.equal(loaded[k], expected[k]) for k in expected)
+    assert not torch.equal(plain.models[0].decoder.output_projection.weight, ema.models[0].decoder.output_projection.weight)
+
+    runs = {}
+    for name, path, extra in (("model", ema_checkpoint, []), ("ema", ema_checkpoint, ["--ema-eval"]),
+                              ("reference", ema_as_model, [])):
+        summary = evaluate_main([*common, "--path", path, "--results-path", str(tmp_path / name), *extra])
+        runs[name] = (summary, results_of(tmp_path / name, "test")[0])
+    assert runs["ema"][0]["weights"] == "ema" and "weights" not in runs["model"][0]
+    assert runs["ema"][0]["metrics"] == runs["reference"][0]["metrics"]
+    assert runs["ema"][1] == runs["reference"][1] and len(runs["ema"][1]) == TEST_ROWS
+    assert all(e["prediction"] != m["prediction"] for e, m in zip(runs["ema"][1], runs["model"][1], strict=True))
+
+    same_file, _ = load_evaluation(build_parser(), [*common, "--path", ema_checkpoint])
+    assert evaluation_key(ema) == {**evaluation_key(same_file), "weights": "ema"}
+
+
+@pytest.mark.parametrize("module", ["evaluate", "calibrate", "sweep", "reproduce"])
+def test_ema_eval_of_a_checkpoint_without_ema_weights_is_refused(trained, tmp_path, module):
+    """--ema-eval on a checkpoint fairseq-train saved without --store-ema is refused in one line
+    naming the file, by every command that takes it (each loads the checkpoint it evaluates so)."""
+    import importlib
+
+    from ofa_mue.errors import CheckpointError
+
+    demo, checkpoints = trained
+    own = {"evaluate": [], "calibrate": ["--profile-path", str(tmp_path / "profile.json")],
+           "sweep": ["--sweep-dir", str(tmp_path / "sweep")], "reproduce": ["--results-dir", str(tmp_path / "out")]}
+    argv = [str(demo / "snli_ve"), "--path", checkpoints["snli_ve"], "--task", "snli_ve", "--gen-subset", "test",
+            "--cpu", "--ema-eval", *own[module]]
+    with pytest.raises(CheckpointError, match=f"^{re.escape(checkpoints['snli_ve'])}: --ema-eval evaluates the EMA "
+                                              f"weights .* holds none") as error:
+        importlib.import_module(f"ofa_mue.{module}").main(argv)
+    assert "\n" not in str(error.value)

@@ -1012,6 +1012,44 @@ MUTANTS: Tuple[Mutant, ...] = (
               ""),),
         ("tests/test_predict.py::test_compare_full_gives_the_full_models_captions_beside_the_exits",),
     ),
+    Mutant(
+        "ema_eval_ignored",
+        "--ema-eval (OFA's evaluate.py: the checkpoint's EMA weights) is accepted but the model weights "
+        "are evaluated, and a checkpoint without EMA weights is not refused",
+        (Edit("ofa_mue/evaluate.py",
+              "        load_ema_weights(models, cfg.common_eval.path)\n",
+              "        pass\n"),),
+        (f"{EVAL_HABITS}test_ema_eval_evaluates_the_checkpoints_ema_weights",
+         f"{EVAL_HABITS}test_ema_eval_of_a_checkpoint_without_ema_weights_is_refused[evaluate]",
+         f"{EVAL_HABITS}test_ema_eval_of_a_checkpoint_without_ema_weights_is_refused[reproduce]"),
+    ),
+    Mutant(
+        "calibration_table_reused_across_ema_weights",
+        "a calibration table of a checkpoint's model weights is reused for its EMA weights (--ema-eval): "
+        "the profile is chosen on another model's results",
+        (Edit("ofa_mue/calibration_table.py",
+              '        key["weights"] = "ema"\n',
+              "        pass\n"),),
+        (f"{EVAL_HABITS}test_ema_eval_evaluates_the_checkpoints_ema_weights",),
+    ),
+    Mutant(
+        "zero_shot_takes_the_checkpoints_settings",
+        "--zero-shot takes the task settings not given from the checkpoint, where OFA's evaluate.py sets up "
+        "a zero-shot task from the command line alone (OFA's defaults)",
+        (Edit("ofa_mue/evaluate.py",
+              "        task_cfg.inference_checkpoint = None  # no settings from the checkpoint\n",
+              "        pass\n"),),
+        (f"{EVAL_HABITS}test_zero_shot_takes_no_task_settings_from_the_checkpoint",),
+    ),
+    Mutant(
+        "zero_shot_caption_evaluated",
+        "--zero-shot with --task caption evaluates as without it, where OFA has no zero-shot caption "
+        "evaluation (NotImplementedError)",
+        (Edit("ofa_mue/evaluate.py",
+              "    if task_cfg._name not in ZERO_SHOT_TASKS:\n",
+              "    if False:\n"),),
+        (f"{EVAL_HABITS}test_zero_shot_caption_evaluation_is_refused",),
+    ),
 )
 
 
