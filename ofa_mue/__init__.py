@@ -3,7 +3,9 @@
 ``fairseq-train --user-dir ofa_mue`` (or ``import ofa_mue``) registers the model, tasks and
 criterions. Importing also lets fairseq load its own checkpoints on torch >= 2.6 (see
 :mod:`ofa_mue.checkpoint_loading`), and ends fairseq's commands on ofa_mue's input errors
-with one line instead of a traceback (:mod:`ofa_mue.one_line_errors`).
+with one line instead of a traceback (:mod:`ofa_mue.one_line_errors`), and lets fairseq's
+``--store-ema`` keep an EMA of OFA models, whose integer buffers it copies as OFA's fairseq does
+(:mod:`ofa_mue.ema_buffers`).
 """
 import os as _os
 
@@ -14,5 +16,5 @@ _checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 if _os.path.isfile(_os.path.join(_checkout, "setup.py")) and _os.path.isdir(_os.path.join(_checkout, "models")):
     __path__.append(_checkout)
 
-from . import checkpoint_loading, one_line_errors  # noqa: E402,F401
+from . import checkpoint_loading, ema_buffers, one_line_errors  # noqa: E402,F401
 from . import criterions, models, tasks  # noqa: E402,F401  (register with fairseq)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+import torch
 from fairseq import options, tasks
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
@@ -94,3 +95,39 @@ def test_an_unknown_prompt_type_is_a_one_line_error(tmp_path):
     _, cfg = parse_training([str(tmp_path), "--task", "snli_ve", "--arch", "ofa_demo", "--prompt-type", "prev"])
     with pytest.raises(ConfigError, match=r"--prompt-type must be one of none, src, prev_output \(OFA's\), got 'prev'"):
         tasks.setup_task(cfg.task)
+
+
+def test_store_ema_averages_weights_and_copies_integer_buffers(demo_data, tmp_path):
+    """OFA's ``--store-ema`` (its VQA recipes): fairseq 0.12's EMA averaged every tensor and so
+    stopped at the first update on the model's integer buffers (BatchNorm's num_batches_tracked,
+    the relative-position buckets); OFA's fairseq copies those. After each update the EMA weights
+    are ``decay * previous + (1 - decay) * model``, and the integer buffers are the model's."""
+    from test_training_and_evaluation_cli import plain_train_argv
+
+    from ofa_mue.evaluate import main as evaluate_main
+
+    decay = 0.75
+    train_in_process(plain_train_argv(demo_data, "snli_ve", tmp_path, 2, "--store-ema", "--ema-decay", str(decay),
+                                      "--save-interval-updates", "1", "--keep-interval-updates", "-1"))
+    first, second = (torch.load(tmp_path / f"checkpoint_1_{n}.pt", map_location="cpu", weights_only=False)
+                     for n in (1, 2))
+    ema, previous, model = second["extra_state"]["ema"], first["extra_state"]["ema"], second["model"]
+    integers = [key for key, value in model.items() if not torch.is_floating_point(value)]
+    assert any(key.endswith("num_batches_tracked") for key in integers)
+    assert any(key.endswith("rp_bucket") for key in integers)
+    for key in integers:
+        assert torch.equal(ema[key], model[key]), key
+    # tied weights (the token embeddings, shared by the encoder, the decoder and its output
+    # projection) are one tensor that fairseq's EMA, like OFA's, steps once per key: left out here
+    storages = [value.untyped_storage().data_ptr() for value in ema.values()]
+    floats = [key for key in model if key not in integers and "version" not in key
+              and storages.count(ema[key].untyped_storage().data_ptr()) == 1]
+    assert len(floats) > 100
+    for key in floats:
+        expected = previous[key].clone().mul_(decay).add_(model[key], alpha=1 - decay)
+        assert torch.equal(ema[key], expected), key
+    assert any(not torch.equal(ema[key], model[key]) for key in floats)  # averaged, not copied
+    summary = evaluate_main([str(demo_data / "snli_ve"), "--path", str(tmp_path / "checkpoint_last.pt"), "--task",
+                             "snli_ve", "--gen-subset", "test", "--cpu", "--ema-eval",
+                             "--results-path", str(tmp_path / "ema")])
+    assert summary["weights"] == "ema" and summary["examples"] > 0

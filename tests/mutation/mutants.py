@@ -1050,6 +1050,20 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    if False:\n"),),
         (f"{EVAL_HABITS}test_zero_shot_caption_evaluation_is_refused",),
     ),
+    Mutant(
+        "store_ema_averages_integer_buffers",
+        "fairseq-train --store-ema on an OFA model averages its integer buffers as fairseq 0.12 does "
+        "(a RuntimeError at the first update) where OFA's fairseq copies them",
+        (Edit("ofa_mue/ema_buffers.py", "EMA.__init__ = _init_copying_integer_buffers\n", "\n"),),
+        ("tests/test_ofa_training_options.py::test_store_ema_averages_weights_and_copies_integer_buffers",),
+    ),
+    Mutant(
+        "store_ema_copies_every_weight",
+        "fairseq-train --store-ema copies every tensor into the EMA model instead of averaging the "
+        "floating-point weights (the EMA weights are the last update's)",
+        (Edit("ofa_mue/ema_buffers.py", "set(skip_keys or ()) | integer_keys(model)", "set(model.state_dict())"),),
+        ("tests/test_ofa_training_options.py::test_store_ema_averages_weights_and_copies_integer_buffers",),
+    ),
 )
 
 
