@@ -124,6 +124,17 @@ def test_from_hf_gives_a_fairseq_checkpoint_with_every_weight_in_place(port_stat
     assert models[0].decoder.add_positions_to_tokens is False  # the port adds no positions to decoder tokens
 
 
+def test_from_hf_sets_the_checkpoint_up_for_captions_at_480_px_by_default(port_state, tmp_path, capsys):
+    """Without --task and --patch-image-size the checkpoint is for captioning at 480 px, OFA's
+    fine-tuning size (as --help says)."""
+    port = write_port_folder(tmp_path / "OFA-tiny", port_state)
+    out = tmp_path / "ofa_tiny.pt"
+    convert.main(["--from-hf", str(port), "--out", str(out)])
+    task = checkpoint_utils.load_checkpoint_to_cpu(str(out))["cfg"]["task"]
+    assert (task["_name"], task["patch_image_size"]) == ("caption", 480)
+    assert "ofa_tiny (caption task, 480 px)" in capsys.readouterr().out
+
+
 def test_to_hf_gives_back_the_ports_names_shapes_and_values(port_state, converted, tmp_path):
     out = tmp_path / "back"
     convert.main(["--to-hf", str(converted), "--out", str(out)])

@@ -493,6 +493,34 @@ def test_judge_and_generator_on_hand_built_scenes():
     assert L.label_of(("none", F(shape="circle")), plain) == "entailment"
 
 
+def test_references_are_the_first_forms_that_fit_the_word_limit():
+    """make_captions' references: the first k forms of at most max_words words (one of exactly
+    max_words words fits)."""
+    rng = random.Random(1)
+    scene = Scene((), "white", (240, 240, 240), 0.0).with_objects([
+        make_object(rng, "circle", "red", "big", 0, 0), make_object(rng, "circle", "red", "small", 2, 0),
+        make_object(rng, "square", "blue", "small", 1, 2)])
+    assert L.make_captions(scene, k=3, max_words=40) == [
+        "a red circle a red circle and a blue square", "a big red circle a small red circle and a small blue square",
+        "two red circles and a blue square"]
+    plain = L.caption_list(scene)
+    assert L.make_captions(scene, k=1, max_words=len(plain.split())) == [plain]
+
+
+def test_hypothesis_families_are_drawn_by_their_weights():
+    """sample_hypothesis draws a family with probability its weight over the weights of the
+    families it draws from (all, or those asked for)."""
+    rng, n = random.Random(5), 6000
+    drawn = Counter(L.sample_hypothesis(rng)["family"] for _ in range(n))
+    total = sum(weight for _, weight in L.FAMILIES.values())
+    for family, (_, weight) in L.FAMILIES.items():
+        assert drawn[family] / n == pytest.approx(weight / total, abs=0.02), (family, drawn)
+    restricted = Counter(L.sample_hypothesis(rng, ("exists", "all"))["family"] for _ in range(n))
+    assert set(restricted) == {"exists", "all"}
+    exists, everything = L.FAMILIES["exists"][1], L.FAMILIES["all"][1]
+    assert restricted["exists"] / n == pytest.approx(exists / (exists + everything), abs=0.02), restricted
+
+
 def test_cli_main(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "d"), "--train", "6", "--valid", "3", "--test", "3",
                  "--image-size", "32", "--no-progress"]) == 0

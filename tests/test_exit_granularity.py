@@ -295,5 +295,8 @@ def test_a_step_profile_describes_runs_at_its_calibration_batch_size_only():
     caveat = batch_size_caveat(step, 1)
     assert caveat.startswith("the profile was calibrated with --exit-granularity step at --batch-size 50, "
                              "and this run uses --batch-size 1")
+    # a larger batch is another batch too: more rows in a step, other depths
+    assert batch_size_caveat(step, 100).startswith("the profile was calibrated with --exit-granularity step at "
+                                                   "--batch-size 50, and this run uses --batch-size 100")
     # per-token profiles do not depend on the batch and record no batch size
     assert batch_size_caveat({"options": {"exit_granularity": "token"}}, 1) is None

@@ -52,6 +52,14 @@ def test_the_envelope_names_the_depth_grid_it_was_built_from():
     assert "all 8" not in text and "image 1, 3; text 1, 3; decoder 1, 3: not every depth of the model" in text
     assert "all 8" not in mue_vs_static_markdown(*mue_vs_static(rows), "accuracy")  # depths unknown: no claim
 
+    # every depth of each part, but cut one part at a time: 4 of the 8 combinations, not all of them
+    one_at_a_time = [_row("full", 0.0, 0.9), _row("static", 0.2, 0.5, "image 1", (1, 0, 0)),
+                     _row("static", 0.4, 0.5, "text 1", (0, 1, 0)), _row("static", 0.6, 0.5, "decoder 1", (0, 0, 1)),
+                     _row("mue", 0.3, 0.6, "threshold 0.9")]
+    table, summary = mue_vs_static(one_at_a_time, model_depths=(2, 2))
+    assert summary["static_depths"] == {"image": [1, 2], "text": [1, 2], "decoder": [1, 2]}
+    assert summary["every_depth"] is False and "all 4" not in mue_vs_static_markdown(table, summary, "accuracy")
+
     rows = _grid_rows(([1, 2], [1, 2], [1]), 2, 1)
     table, summary = mue_vs_static(rows, model_depths=(2, 1))
     assert summary["every_depth"] is True

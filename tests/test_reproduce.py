@@ -13,12 +13,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ofa_mue.core.exit_policy import stream_similarity
+from ofa_mue.core.exit_policy import NEVER, stream_similarity
 from ofa_mue.envelope import envelope_at, envelope_vertices, held_out_choice, upper_hull
 from ofa_mue.errors import ConfigError
-from ofa_mue.paper_tables import mue_vs_static, table1_points
+from ofa_mue.paper_tables import mue_vs_static, table1, table1_points, table3
 from ofa_mue.saturation import LayerSimilarityProbe
-from ofa_mue.sweep import measured_fields
+from ofa_mue.sweep import measured_fields, policy_points
 from ofa_mue.timing import interleaved_times, ratio_stats, time_stats
 from tiny_ofa import tiny_dictionary, tiny_model
 
@@ -145,6 +145,49 @@ def test_table1_takes_each_baselines_best_setting_that_saves_as_much_as_mue():
             _row("static", 0.45, 0.89, "s1"), _row("static", 0.5, 0.8, "s2"), _row("static", 0.7, 0.86, "s3")]
     chosen = [(row["setting"], how.split(" ")[0]) for row, how in table1_points(rows)]
     assert chosen == [("full", "-"), ("mue_given", "calibrated"), ("h2", "its"), ("s3", "best")]
+    # a setting that saves exactly MuE's expected time (up to rounding) saves as much as MuE
+    rows += [_row("patience", 0.5 - 1e-12, 0.87, "p1"), _row("patience", 0.6, 0.8, "p2")]
+    assert ("p1", "best") in [(row["setting"], how.split(" ")[0]) for row, how in table1_points(rows)]
+
+
+def _layered(row, layers=(2.0, 2.0, 2.0)):
+    """``row`` with the mean layers of each part that the tables report."""
+    return {**row, **dict(zip(("image_layers", "text_layers", "decoder_layers"), layers))}
+
+
+def test_table1_gives_each_method_its_own_metrics_and_retention_against_the_full_model():
+    rows = [_layered(_row("full", 0.0, 0.8)), _layered(_row("mue_given", 0.5, 0.6)),
+            _layered(_row("static", 0.6, 0.4, "s"))]
+    table = table1(table1_points(rows), ["accuracy"], lambda row: {"accuracy": row["metric"]})
+    assert [(entry["curve"], entry["accuracy"]) for entry in table] == [("full", 0.8), ("mue_given", 0.6),
+                                                                        ("static", 0.4)]
+    assert [entry["retention"] for entry in table] == pytest.approx([1.0, 0.75, 0.5])
+
+
+def test_table3_gives_each_threshold_and_the_calibrated_point():
+    """Table 3's rows are MuE's sweep (all parts, then decoder only, from the sweep's own points)
+    and the calibrated operating point; each threshold row names the threshold it ran."""
+    points = policy_points([0.99, 0.9])
+    rows = [_layered({**_row(point.curve, 0.1 * index, 0.9 - 0.01 * index, point.setting), "options": point.options})
+            for index, point in enumerate(points)]
+    rows.append(_layered(_row("mue_given", 0.3, 0.86, "profile main.json"), (1.0, 2.0, 1.5)))
+    table = table3(rows)
+    assert [(entry["curve"], entry["threshold"]) for entry in table] == [
+        ("mue", 0.99), ("mue", 0.9), ("mue_decoder", 0.99), ("mue_decoder", 0.9), ("mue_given", None)]
+    assert table[-1]["retention"] == pytest.approx(0.86 / 0.9)
+    assert (table[-1]["image_layers"], table[-1]["text_layers"], table[-1]["decoder_layers"]) == (1.0, 2.0, 1.5)
+
+
+def test_figure3_draws_each_streams_threshold_from_the_profile(tmp_path):
+    from ofa_mue.core.exit_profile import save_exit_profile
+    from ofa_mue.reproduce import profile_thresholds
+
+    profile = tmp_path / "profile.json"
+    save_exit_profile(str(profile), {"options": {"image_exit_threshold": 0.8, "text_exit_threshold": 0.9,
+                                                 "decoder_exit_threshold": 0.95}})
+    assert profile_thresholds(str(profile)) == {"image": 0.8, "text": 0.9, "decoder": 0.95}
+    save_exit_profile(str(profile), {"options": {"decoder_exit_threshold": 0.95}})
+    assert profile_thresholds(str(profile)) == {"image": NEVER, "text": NEVER, "decoder": 0.95}
 
 
 # ---- Figure 3: the layer-similarity probe -------------------------------------------------------
@@ -357,6 +400,7 @@ def test_reproduce_tables_equal_the_evaluation_of_each_setting(reproduced):
     assert summary["timing"]["repetitions"] == 5
     assert set(summary["timing"]["arms"]) == {f"{e['curve']}: {e['setting']}" for e in summary["table1"]}
     assert all(entry["measured_reduction"] is not None for entry in summary["table1"])
+    assert full["measured_reduction"] == 0.0  # the reductions are measured against the full model
 
     cell = next(c for c in summary["table2"] if (c["image_layers"], c["text_layers"]) == (1, 2))
     static = _evaluate(out, checkpoints["main"], "--exit-policy", "static", "--static-image-layers", "1")
@@ -368,6 +412,9 @@ def test_reproduce_tables_equal_the_evaluation_of_each_setting(reproduced):
     assert (row["metric"], row["expected_time_reduction"]) == (
         decoder_only["metrics"]["accuracy"], decoder_only["layers"]["expected_time_reduction"])
 
+    main = summary["table4"][0]  # Table 4's first row is the calibrated operating point of Table 1
+    assert (main["full_metric"], main["metric"], main["expected_time_reduction"]) == (
+        full["accuracy"], calibrated["metrics"]["accuracy"], calibrated["layers"]["expected_time_reduction"])
     plain = summary["table4"][2]
     assert plain["variant"] == "without the layer-wise loss"
     variant = _evaluate(out, checkpoints["plain"], "--exit-profile", str(results / "profiles" / "no_layerwise_loss.json"))
@@ -378,6 +425,11 @@ def test_reproduce_tables_equal_the_evaluation_of_each_setting(reproduced):
                            str(results / "profiles" / "no_modality_decomposition.json"),
                            "--model-overrides", "{'decompose_modalities': True}")
     assert joint["metric"] == decomposed["metrics"]["accuracy"]
+    assert joint["expected_time_reduction"] == decomposed["layers"]["expected_time_reduction"]
+    assert joint["inference"].startswith("trained joint; MuE's encoder exits need the streams apart")
+    assert joint["full_metric"] == _evaluate(out, checkpoints["joint"])["metrics"]["accuracy"]  # as trained
+    for entry in summary["table4"]:  # what each variant's MuE keeps of its own full model
+        assert entry["retention"] == pytest.approx(entry["metric"] / entry["full_metric"])
 
     layers = {(r["part"], r["layer"]): r["count"] for r in summary["figure3"]}
     assert layers[("image", 1)] == layers[("text", 2)] == TEST_ROWS and layers[("decoder", 1)] > TEST_ROWS
@@ -472,6 +524,8 @@ def test_reproduce_refuses_what_it_cannot_honour(reproduced, tmp_path):
             "--exit-profile", str(results / "profiles" / "main.json")]
     with pytest.raises(ConfigError, match="--image-exit-threshold: reproduce sets every exit option itself"):
         reproduce.main([*base, "--image-exit-threshold", "0.9"])
+    with pytest.raises(ConfigError, match="--decoder-exit-threshold: reproduce sets"):  # 1.0 exits too
+        reproduce.main([*base, "--decoder-exit-threshold", "1.0"])
     with pytest.raises(ConfigError, match="--timing-repetitions must be 0"):
         reproduce.main([*base, "--timing-repetitions", "3"])
     with pytest.raises(ConfigError, match=r"--depths 3 is deeper than the model's encoder \(2 layers\) and decoder"):

@@ -1064,6 +1064,286 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/ema_buffers.py", "set(skip_keys or ()) | integer_keys(model)", "set(model.state_dict())"),),
         ("tests/test_ofa_training_options.py::test_store_ema_averages_weights_and_copies_integer_buffers",),
     ),
+    Mutant(
+        "profile_option_misspelt_accepted",
+        "an exit profile's unknown option (a misspelt threshold such as decoder_threshold) is read and ignored "
+        "instead of refused: the run silently exits at the default thresholds",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if unknown:\n        raise DataError(path, f\"unknown exit option(s)",
+              "    if False:\n        raise DataError(path, f\"unknown exit option(s)"),),
+        ("tests/test_exit_profile.py::test_a_profile_option_that_is_not_an_exit_threshold_is_refused_by_name"
+         "[misspelt]",),
+    ),
+    Mutant(
+        "profile_granularity_ignored",
+        "a run with an exit profile and no --exit-granularity runs per token whatever granularity the profile "
+        "was calibrated with (a step profile's thresholds applied to other exit decisions)",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    mode = recorded[0] if mode is None else mode\n",
+              "    mode = \"token\" if mode is None else mode\n"),),
+        ("tests/test_exit_granularity.py::test_a_profile_runs_at_the_granularity_it_was_calibrated_with",
+         "tests/test_predict.py::test_a_profile_sets_the_granularity_over_the_checkpoints_saved_one"),
+    ),
+    Mutant(
+        "no_batch_size_caveat_at_a_larger_batch",
+        "a step profile's batch-size caveat given only for runs at a smaller batch than calibrated: a run at a "
+        "larger batch (other rows in each step, other depths) is told the profile's figures hold for it",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if calibrated is None or calibrated == batch_size:\n",
+              "    if calibrated is None or calibrated <= batch_size:\n"),),
+        ("tests/test_exit_granularity.py::test_a_step_profile_describes_runs_at_its_calibration_batch_size_only",),
+    ),
+    Mutant(
+        "guarantee_confidence_is_delta",
+        "the guarantee statement gives delta (the chance the guarantee fails) as its confidence: a guarantee at "
+        "delta 0.1 reads 'with probability at least 10%'",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    rows, confidence = guarantee[\"calibration_rows\"], 100 * (1 - guarantee[\"delta\"])\n",
+              "    rows, confidence = guarantee[\"calibration_rows\"], 100 * guarantee[\"delta\"]\n"),),
+        ("tests/test_exit_profile.py::test_the_guarantee_statement_gives_the_confidence_one_minus_delta",),
+    ),
+    Mutant(
+        "calibration_split_caveat_without_a_guarantee",
+        "a run on a profile's calibration split is told 'the guarantee is about new data' also when the "
+        "profile carries no guarantee (uncertified, or nothing certified)",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if not (profile.get(\"guarantee\") or {}).get(\"certified\") or profile.get(\"split\") != split:\n",
+              "    if profile.get(\"split\") != split:\n"),),
+        ("tests/test_exit_profile.py::test_a_certified_profile_is_caveated_on_its_own_calibration_split_only",),
+    ),
+    Mutant(
+        "converted_checkpoint_records_architecture_defaults",
+        "convert --from-hf saves the architecture's default options in the checkpoint instead of the port "
+        "config's (e.g. embeddings scaled by sqrt(width) where the port scales none)",
+        (Edit("ofa_mue/convert.py",
+              "    model_namespace = model_args(arch, **options)\n",
+              "    model_namespace = model_args(arch)\n"),),
+        ("tests/test_convert.py::test_from_hf_gives_a_fairseq_checkpoint_with_every_weight_in_place",
+         "tests/test_convert.py::test_the_ports_unscaled_embeddings_stay_unscaled_both_ways"),
+    ),
+    Mutant(
+        "to_hf_reads_architecture_defaults",
+        "convert --to-hf writes config.json from the checkpoint's architecture defaults instead of the options "
+        "the checkpoint was built with",
+        (Edit("ofa_mue/convert.py",
+              "    return model_args(arch, **{k: v for k, v in values.items() if k not in (\"arch\", \"_name\")})\n",
+              "    return model_args(arch)\n"),),
+        ("tests/test_convert.py::test_to_hf_gives_back_the_ports_names_shapes_and_values",),
+    ),
+    Mutant(
+        "port_bin_read_before_safetensors",
+        "convert --from-hf reads pytorch_model.bin where the folder also holds model.safetensors (the file "
+        "transformers writes and loads)",
+        (Edit("ofa_mue/convert.py",
+              "    config_path, weights_path = os.path.join(folder, HF_CONFIG), os.path.join(folder, HF_SAFETENSORS)\n"
+              "    if not os.path.isfile(weights_path):\n"
+              "        weights_path = os.path.join(folder, HF_WEIGHTS)\n",
+              "    config_path, weights_path = os.path.join(folder, HF_CONFIG), os.path.join(folder, HF_WEIGHTS)\n"
+              "    if not os.path.isfile(weights_path):\n"
+              "        weights_path = os.path.join(folder, HF_SAFETENSORS)\n"),),
+        ("tests/test_convert.py::test_from_hf_reads_safetensors_weights_as_the_bin_file",),
+    ),
+    Mutant(
+        "converted_default_patch_size_384",
+        "convert --from-hf without --patch-image-size sets the task up at 384 px (OFA's pretraining size) "
+        "instead of the 480 px its help states",
+        (Edit("ofa_mue/convert.py",
+              "args.patch_image_size or 480",
+              "args.patch_image_size or 384"),),
+        ("tests/test_convert.py::test_from_hf_sets_the_checkpoint_up_for_captions_at_480_px_by_default",),
+    ),
+    Mutant(
+        "converted_default_task_snli_ve",
+        "convert --from-hf without --task sets the checkpoint up for SNLI-VE instead of captioning",
+        (Edit("ofa_mue/convert.py",
+              "task, size = args.task or \"caption\"",
+              "task, size = args.task or \"snli_ve\""),),
+        ("tests/test_convert.py::test_from_hf_sets_the_checkpoint_up_for_captions_at_480_px_by_default",),
+    ),
+    Mutant(
+        "demo_count_hypothesis_reads_at_least",
+        "the demo's 'there are two red circles' is true with three: an exact count judged as 'at least', so "
+        "count hypotheses get wrong SNLI-VE labels",
+        (Edit("demo/language.py",
+              "        return sum(lf[1].matches(o) for o in objects) == lf[2]\n",
+              "        return sum(lf[1].matches(o) for o in objects) >= lf[2]\n"),),
+        ("tests/test_demo_data.py::test_judge_and_generator_on_hand_built_scenes",
+         "tests/test_demo_data.py::test_many_examples_labels_captions_and_variety"),
+    ),
+    Mutant(
+        "demo_label_from_one_hidden_content",
+        "a demo hypothesis' label decided by the first possible content of the covered cells (empty) instead "
+        "of all of them: no hypothesis is ever neutral",
+        (Edit("demo/language.py",
+              "        if len(seen) == 2:\n            return None\n    return seen.pop()\n",
+              "        break\n    return seen.pop()\n"),),
+        ("tests/test_demo_data.py::test_judge_and_generator_on_hand_built_scenes",
+         "tests/test_demo_data.py::test_hypotheses_ruled_out_under_a_cover_never_take_that_label"),
+    ),
+    Mutant(
+        "demo_cover_rules_out_region_contradictions",
+        "impossible_under_cover rules out a contradiction for every existence hypothesis, those naming a "
+        "region included (a cover outside the region leaves it decidable): the demo never draws them in "
+        "covered scenes",
+        (Edit("demo/language.py",
+              "        return op == \"exists\" and lf[2] is None\n",
+              "        return op == \"exists\"\n"),),
+        ("tests/test_demo_data.py::test_hypotheses_ruled_out_under_a_cover_never_take_that_label",),
+    ),
+    Mutant(
+        "demo_caption_word_limit_exclusive",
+        "a demo caption form of exactly --caption-words words is left out of the references (the limit "
+        "read as exclusive)",
+        (Edit("demo/language.py",
+              "len(text.split()) <= max_words",
+              "len(text.split()) < max_words"),),
+        ("tests/test_demo_data.py::test_references_are_the_first_forms_that_fit_the_word_limit",),
+    ),
+    Mutant(
+        "demo_captions_take_the_last_forms",
+        "make_captions returns the last k caption forms that fit instead of the first k (the plain list of "
+        "objects is never a reference)",
+        (Edit("demo/language.py",
+              "    return out[:k]\n",
+              "    return out[-k:]\n"),),
+        ("tests/test_demo_data.py::test_references_are_the_first_forms_that_fit_the_word_limit",),
+    ),
+    Mutant(
+        "demo_family_weights_ignored",
+        "the demo draws hypothesis families uniformly instead of by their weights: the SNLI-VE data's mix of "
+        "families is not the documented one",
+        (Edit("demo/language.py",
+              "    family = rng.choices(names, weights=[registry[n][1] for n in names])[0]\n",
+              "    family = rng.choice(names)\n"),),
+        ("tests/test_demo_data.py::test_hypothesis_families_are_drawn_by_their_weights",),
+    ),
+    Mutant(
+        "reproduce_timing_reference_is_mue",
+        "reproduce measures Table 1's time reductions against calibrated MuE instead of the full model (MuE's "
+        "measured reduction reads 0)",
+        (Edit("ofa_mue/reproduce.py",
+              "arm_name(chosen[0][0]), args.timing_repetitions",
+              "arm_name(chosen[1][0]), args.timing_repetitions"),),
+        ("tests/test_reproduce.py::test_reproduce_tables_equal_the_evaluation_of_each_setting",),
+    ),
+    Mutant(
+        "table4_main_row_takes_the_first_threshold",
+        "Table 4's MuE row takes the first threshold of the sweep instead of the calibrated operating point",
+        (Edit("ofa_mue/reproduce.py",
+              "paper_tables.curve_rows(rows, \"full\")[0], paper_tables.curve_rows(rows, \"mue_given\")[0]",
+              "paper_tables.curve_rows(rows, \"full\")[0], paper_tables.curve_rows(rows, \"mue\")[0]"),),
+        ("tests/test_reproduce.py::test_reproduce_tables_equal_the_evaluation_of_each_setting",),
+    ),
+    Mutant(
+        "table4_joint_variant_not_decomposed",
+        "Table 4's variant without modality decomposition runs MuE on the joint encoder (no decomposition "
+        "override), where MuE's encoder exits need the streams apart",
+        (Edit("ofa_mue/reproduce.py",
+              "         args.no_decomposition_profile, DECOMPOSED),",
+              "         args.no_decomposition_profile, {}),"),),
+        ("tests/test_reproduce.py::test_reproduce_tables_equal_the_evaluation_of_each_setting",),
+    ),
+    Mutant(
+        "table4_retention_inverted",
+        "Table 4's retention computed as the full model's metric over MuE's instead of MuE's over the full "
+        "model's",
+        (Edit("ofa_mue/reproduce.py",
+              "\"retention\": result[\"metric\"] / full_metric if full_metric else None",
+              "\"retention\": full_metric / result[\"metric\"] if result[\"metric\"] else None"),),
+        ("tests/test_reproduce.py::test_reproduce_tables_equal_the_evaluation_of_each_setting",),
+    ),
+    Mutant(
+        "reproduce_accepts_a_threshold_of_one",
+        "reproduce refuses the exit thresholds it would override only below 1.0: --decoder-exit-threshold 1.0 "
+        "(which exits) is accepted and silently not used",
+        (Edit("ofa_mue/reproduce.py",
+              "(\"--decoder-exit-threshold\", args.decoder_exit_threshold)) if value <= 1.0]",
+              "(\"--decoder-exit-threshold\", args.decoder_exit_threshold)) if value < 1.0]"),),
+        ("tests/test_reproduce.py::test_reproduce_refuses_what_it_cannot_honour",),
+    ),
+    Mutant(
+        "figure3_thresholds_of_the_other_stream",
+        "Figure 3 draws the profile's text threshold on the image panel and its image threshold on the text "
+        "panel",
+        (Edit("ofa_mue/reproduce.py",
+              "    return {part: options.get(f\"{part}_exit_threshold\", NEVER) "
+              "for part in (\"image\", \"text\", \"decoder\")}\n",
+              "    return dict(zip((\"image\", \"text\", \"decoder\"), "
+              "(options.get(f\"{part}_exit_threshold\", NEVER) for part in (\"text\", \"image\", \"decoder\"))))\n"),),
+        ("tests/test_reproduce.py::test_figure3_draws_each_streams_threshold_from_the_profile",),
+    ),
+    Mutant(
+        "static_chosen_on_the_evaluated_split",
+        "--static-chosen-on valid evaluates the static grid on the evaluated split: the 'held-out' choice is the "
+        "envelope itself",
+        (Edit("ofa_mue/reproduce.py",
+              "    setup = load([*rest, \"--gen-subset\", split], checkpoint)\n",
+              "    setup = load(rest, checkpoint)\n"),),
+        ("tests/test_reproduce.py::test_reproduce_scores_static_depths_chosen_on_the_validation_split",),
+    ),
+    Mutant(
+        "operating_point_strictly_beyond_mue",
+        "Table 1 takes a baseline's setting only when it saves strictly more than MuE: one that saves exactly as "
+        "much (up to rounding) is passed over for a worse one",
+        (Edit("ofa_mue/paper_tables.py",
+              "if row[\"expected_time_reduction\"] >= target - TOLERANCE]",
+              "if row[\"expected_time_reduction\"] > target + TOLERANCE]"),),
+        ("tests/test_reproduce.py::test_table1_takes_each_baselines_best_setting_that_saves_as_much_as_mue",),
+    ),
+    Mutant(
+        "table1_retention_against_mue",
+        "Table 1's retention is each method's metric over calibrated MuE's instead of the full model's",
+        (Edit("ofa_mue/paper_tables.py",
+              "    full_value = points[0][0][\"metric\"]\n",
+              "    full_value = points[1][0][\"metric\"]\n"),),
+        ("tests/test_reproduce.py::"
+         "test_table1_gives_each_method_its_own_metrics_and_retention_against_the_full_model",),
+    ),
+    Mutant(
+        "table1_metrics_of_the_full_model",
+        "Table 1's metric columns show the full model's metrics in every row",
+        (Edit("ofa_mue/paper_tables.py",
+              "        metrics = full_metrics(row)\n",
+              "        metrics = full_metrics(points[0][0])\n"),),
+        ("tests/test_reproduce.py::"
+         "test_table1_gives_each_method_its_own_metrics_and_retention_against_the_full_model",),
+    ),
+    Mutant(
+        "table2_image_and_text_depths_swapped",
+        "Table 2 puts each static setting's text depth in the image row and its image depth in the text column",
+        (Edit("ofa_mue/paper_tables.py",
+              "    return (options[\"static_image_layers\"] or encoder_layers, "
+              "options[\"static_text_layers\"] or encoder_layers,",
+              "    return (options[\"static_text_layers\"] or encoder_layers, "
+              "options[\"static_image_layers\"] or encoder_layers,"),),
+        ("tests/test_reproduce.py::test_reproduce_tables_equal_the_evaluation_of_each_setting",),
+    ),
+    Mutant(
+        "table3_threshold_of_the_image_stream",
+        "Table 3's threshold column gives the image stream's threshold (off for the decoder-only form) instead "
+        "of the decoder's",
+        (Edit("ofa_mue/paper_tables.py",
+              "\"threshold\": None if row[\"curve\"] == \"mue_given\" else options[\"decoder_exit_threshold\"]",
+              "\"threshold\": None if row[\"curve\"] == \"mue_given\" else options[\"image_exit_threshold\"]"),),
+        ("tests/test_reproduce.py::test_table3_gives_each_threshold_and_the_calibrated_point",),
+    ),
+    Mutant(
+        "table3_without_the_calibrated_point",
+        "Table 3 leaves out the calibrated operating point its docstring and reproduce's page promise",
+        (Edit("ofa_mue/paper_tables.py",
+              "*curve_rows(rows, \"mue_decoder\"), *curve_rows(rows, \"mue_given\")]:",
+              "*curve_rows(rows, \"mue_decoder\")]:"),),
+        ("tests/test_reproduce.py::test_table3_gives_each_threshold_and_the_calibrated_point",),
+    ),
+    Mutant(
+        "every_depth_claimed_from_the_depths_alone",
+        "the envelope is said to cover 'all depth combinations (every depth of each part)' when each part's "
+        "every depth was swept, even one part at a time (not every combination)",
+        (Edit("ofa_mue/paper_tables.py",
+              "             and len(combinations) == encoder_layers ** 2 * decoder_layers)\n",
+              "             )\n"),),
+        ("tests/test_reporting_audit.py::test_the_envelope_names_the_depth_grid_it_was_built_from",),
+    ),
 )
 
 

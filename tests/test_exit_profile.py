@@ -1,0 +1,68 @@
+"""Exit profiles (:mod:`ofa_mue.core.exit_profile`): what a profile file may hold, and what a
+run with one is told about the guarantee it carries. (The granularity a profile records is
+tested in tests/test_exit_granularity.py.)"""
+from __future__ import annotations
+
+import pytest
+
+from ofa_mue.core.exit_profile import (
+    calibration_split_caveat,
+    guarantee_statement,
+    load_exit_profile,
+    save_exit_profile,
+)
+from ofa_mue.errors import DataError
+
+
+def _guarantee(certified: bool = True, delta: float = 0.1, rows: int = 1500) -> dict:
+    """A guarantee as ``python -m ofa_mue.calibrate`` records it (the fields the statement reads)."""
+    return {"certified": certified, "epsilon": 0.05, "delta": delta, "loss": "consistency",
+            "loss_definition": "1 if MuE's answer differs from the full model's", "calibration_rows": rows,
+            "multiple_testing": "fixed-sequence", "p_value": 0.003 if certified else None}
+
+
+@pytest.mark.parametrize("options, field, message", [
+    # a misspelt threshold is no threshold: read as given, the run would silently use the defaults
+    ({"decoder_exit_threshold": 0.9, "decoder_threshold": 0.5}, "options", "unknown exit option(s) decoder_threshold"),
+    ({"image_exit_threshold": True}, "options.image_exit_threshold", "must be a number, got True"),
+    ({"text_exit_threshold": "0.9"}, "options.text_exit_threshold", "must be a number, got '0.9'"),
+], ids=["misspelt", "boolean", "string"])
+def test_a_profile_option_that_is_not_an_exit_threshold_is_refused_by_name(tmp_path, options, field, message):
+    path = tmp_path / "profile.json"
+    save_exit_profile(str(path), {"options": options})
+    with pytest.raises(DataError) as error:
+        load_exit_profile(str(path))
+    assert str(error.value) == f"{path}, field '{field}': {message}"
+
+
+def test_a_profiles_thresholds_load_each_under_its_own_name(tmp_path):
+    path = tmp_path / "profile.json"
+    save_exit_profile(str(path), {"options": {"image_exit_threshold": 0.91, "text_exit_threshold": 0.92,
+                                              "decoder_exit_threshold": 0.93, "decoder_exit_tau": 2}})
+    assert load_exit_profile(str(path)) == {"image_exit_threshold": 0.91, "text_exit_threshold": 0.92,
+                                            "decoder_exit_threshold": 0.93, "decoder_exit_tau": 2.0,
+                                            "exit_granularity": "token", "exit_step_quantile": 1.0}
+
+
+def test_the_guarantee_statement_gives_the_confidence_one_minus_delta():
+    """delta is the chance the guarantee fails: at delta 0.1 it holds with probability 90%, not 10%."""
+    statement = guarantee_statement(_guarantee(delta=0.1))
+    assert statement.startswith("with probability at least 90% over the draw of the 1500 calibration rows, the "
+                                "expected consistency loss (1 if MuE's answer differs from the full model's) on "
+                                "new data from the same distribution is at most 0.05 (p = 0.003, fixed-sequence)")
+    assert guarantee_statement(_guarantee(certified=False, delta=0.2, rows=9)) == (
+        "no configuration passed: none is certified to keep the expected consistency loss at most 0.05 with "
+        "probability 80% from 9 calibration rows, so every exit is off")
+    assert guarantee_statement(None).startswith("no guarantee")
+
+
+def test_a_certified_profile_is_caveated_on_its_own_calibration_split_only():
+    """The guarantee is about new data: a run scoring the calibration split is told so; a run on
+    another split, or with a profile that certifies nothing, is not."""
+    certified = {"split": "valid", "guarantee": _guarantee()}
+    caveat = calibration_split_caveat(certified, "valid")
+    assert caveat is not None and caveat.startswith("the profile was calibrated on the 'valid' split, which this "
+                                                    "run scores")
+    assert calibration_split_caveat(certified, "test") is None
+    assert calibration_split_caveat({"split": "valid", "guarantee": _guarantee(certified=False)}, "valid") is None
+    assert calibration_split_caveat({"split": "valid", "guarantee": None, "method": "retention"}, "valid") is None
