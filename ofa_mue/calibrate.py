@@ -204,9 +204,11 @@ def method_options(args: argparse.Namespace) -> Dict[str, Any]:
 def choose_profile(table: CalibrationTable, grid: Sequence, options: Dict[str, Any],
                    context: Dict[str, Any]) -> Dict[str, Any]:
     """The exit profile the method of ``options`` (:func:`method_options`) chooses from ``table``
-    among ``grid``; ``context``: task, checkpoint, split, table path and the decoder's decay."""
+    among ``grid``; ``context``: task, checkpoint (and ``weights`` "ema" under ``--ema-eval``), split,
+    table path and the decoder's decay."""
     configurations = [c for c in grid if c != FULL_MODEL]
     profile: Dict[str, Any] = {"task": context["task"], "checkpoint": context["checkpoint"],
+                               **({"weights": context["weights"]} if "weights" in context else {}),
                                "split": context["split"], "method": options["method"], "table": context["table"],
                                "settings_evaluated": len(grid)}
     if options["method"] == "ltt":
@@ -286,7 +288,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     cfg = setup.task.cfg
     context = {"task": cfg._name, "checkpoint": setup.cfg.common_eval.path, "split": setup.split,
                "table": table_path, "decoder_exit_beta": cfg.decoder_exit_beta,
-               "decoder_exit_tau": cfg.decoder_exit_tau}
+               "decoder_exit_tau": cfg.decoder_exit_tau, **({"weights": "ema"} if setup.ema else {})}
     if setup.shard.is_part:
         return write_calibration_shard(setup, grid, method_options(args), context, args.profile_path)
     profile = choose_profile(evaluate_grid(setup, grid, table_path), grid, method_options(args), context)

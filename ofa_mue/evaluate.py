@@ -68,7 +68,7 @@ import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint lo
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, ConfigError, DataError, OFAMuEError
 from ofa_mue.core.exit_profile import (
-    batch_size_caveat, calibration_split_caveat, guarantee_statement, read_exit_profile,
+    batch_size_caveat, calibration_split_caveat, guarantee_statement, read_exit_profile, weights_caveat,
 )
 from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.replaced_images import MODES, replace_images
@@ -413,11 +413,13 @@ class EvaluationSetup:
             statement = guarantee_statement(profile.get("guarantee"))
             caveat = batch_size_caveat(profile, self.batch_size)
             split_caveat = calibration_split_caveat(profile, self.split)
-            caveats = "; ".join(c for c in (caveat, split_caveat) if c)
+            other_weights = weights_caveat(profile, self.ema)
+            caveats = "; ".join(c for c in (caveat, split_caveat, other_weights) if c)
             description["exit_profile"] = {"path": self.task.cfg.exit_profile, "method": profile.get("method"),
                                            "guarantee": profile.get("guarantee"),
                                            "calibration_batch_size": profile.get("calibration_batch_size"),
                                            "batch_size_caveat": caveat, "split_caveat": split_caveat,
+                                           **({"weights_caveat": other_weights} if other_weights else {}),
                                            "statement": f"not for this run: {caveats}; calibrated: {statement}"
                                            if caveats else statement}
         return description

@@ -406,6 +406,39 @@ def test_ema_eval_evaluates_the_checkpoints_ema_weights(trained, tmp_path):
     assert evaluation_key(ema) == {**evaluation_key(same_file), "weights": "ema"}
 
 
+def test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights(trained, tmp_path):
+    """calibrate --ema-eval records in the exit profile that it measured the EMA weights; an
+    evaluation with that profile on the checkpoint's model weights (or with a profile of the model
+    weights under --ema-eval) is told that the profile's quality and guarantee were measured on
+    other weights; on the same weights it is told nothing."""
+    from ofa_mue import calibrate
+
+    demo, checkpoints = trained
+    common = [str(demo / "snli_ve"), "--task", "snli_ve", "--cpu", "--batch-size", "4"]
+    plain, _ = load_evaluation(build_parser(), [*common, "--gen-subset", "test", "--path", checkpoints["snli_ve"]])
+    ema_checkpoint, _ = with_ema(checkpoints["snli_ve"], tmp_path, plain.task)
+    profiles = {}
+    for weights, extra in (("ema", ["--ema-eval"]), ("model", [])):
+        profiles[weights] = tmp_path / f"{weights}_profile.json"
+        calibrate.main([*common, "--path", ema_checkpoint, "--gen-subset", "valid", "--decoder-candidates", "0.9",
+                        "--profile-path", str(profiles[weights]), *extra])
+    assert json.loads(profiles["ema"].read_text())["weights"] == "ema"
+    assert "weights" not in json.loads(profiles["model"].read_text())
+    for profile, ema_eval in (("ema", False), ("ema", True), ("model", False), ("model", True)):
+        summary = evaluate_main([*common, "--gen-subset", "test", "--path", ema_checkpoint,
+                                 "--exit-profile", str(profiles[profile]),
+                                 "--results-path", str(tmp_path / f"{profile}_{ema_eval}"),
+                                 *(["--ema-eval"] if ema_eval else [])])
+        caveat = summary["exit_profile"].get("weights_caveat")
+        if (profile == "ema") == ema_eval:
+            assert caveat is None and not summary["exit_profile"]["statement"].startswith("not for this run")
+        else:
+            run = "ema" if ema_eval else "model"
+            assert caveat.startswith(f"the profile was calibrated on the checkpoint's {profile} weights and this "
+                                     f"run evaluates its {run} weights"), caveat
+            assert summary["exit_profile"]["statement"].startswith(f"not for this run: {caveat}")
+
+
 @pytest.mark.parametrize("module", ["evaluate", "calibrate", "sweep", "reproduce"])
 def test_ema_eval_of_a_checkpoint_without_ema_weights_is_refused(trained, tmp_path, module):
     """--ema-eval on a checkpoint fairseq-train saved without --store-ema is refused in one line

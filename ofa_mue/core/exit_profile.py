@@ -29,7 +29,8 @@ so either may run a profile calibrated with the other.
 Under ``step`` the tokens of one decoder step stop together, so a token's depth depends on the
 other rows of its batch: such a profile also records ``"calibration_batch_size"``, and its
 measured quality and guarantee describe runs at that batch size only
-(:func:`batch_size_caveat`).
+(:func:`batch_size_caveat`). A profile calibrated on a checkpoint's EMA weights (``--ema-eval``)
+records ``"weights": "ema"``, and a run on the other weights is told so (:func:`weights_caveat`).
 """
 from __future__ import annotations
 
@@ -147,6 +148,18 @@ def calibration_split_caveat(profile: Dict[str, Any], split: str) -> Optional[st
         return None
     return (f"the profile was calibrated on the {split!r} split, which this run scores: its rows chose the "
             f"thresholds, and the guarantee is about new data (evaluate another split)")
+
+
+def weights_caveat(profile: Dict[str, Any], ema: bool) -> Optional[str]:
+    """Why ``profile``'s measured quality and guarantee do not describe a run of other weights of the
+    checkpoint: calibrated on its EMA weights (``--ema-eval``, ``"weights": "ema"``) and run on its
+    model weights, or the reverse; else None."""
+    calibrated, run = profile.get("weights", "model"), "ema" if ema else "model"
+    if calibrated == run:
+        return None
+    return (f"the profile was calibrated on the checkpoint's {calibrated} weights and this run evaluates its "
+            f"{run} weights: its quality and guarantee were measured on other weights (run "
+            f"{'with' if calibrated == 'ema' else 'without'} --ema-eval, or calibrate these weights)")
 
 
 def save_exit_profile(path: str, profile: Dict[str, Any]) -> None:

@@ -1051,6 +1051,22 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{EVAL_HABITS}test_zero_shot_caption_evaluation_is_refused",),
     ),
     Mutant(
+        "profile_forgets_its_ema_weights",
+        "calibrate --ema-eval writes an exit profile that does not say it was calibrated on the EMA weights, "
+        "so a run of the model weights with it is not told its guarantee was measured on other weights",
+        (Edit("ofa_mue/calibrate.py", '"decoder_exit_tau": cfg.decoder_exit_tau, **({"weights": "ema"} if setup.ema else {})}',
+              '"decoder_exit_tau": cfg.decoder_exit_tau}'),),
+        (f"{EVAL_HABITS}test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights",),
+    ),
+    Mutant(
+        "profile_weights_caveat_never_given",
+        "an exit profile calibrated on a checkpoint's EMA weights runs on its model weights (or the reverse) "
+        "with the profile's guarantee stated as if it held there",
+        (Edit("ofa_mue/core/exit_profile.py", "    if calibrated == run:\n        return None\n",
+              "    if True:\n        return None\n"),),
+        (f"{EVAL_HABITS}test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights",),
+    ),
+    Mutant(
         "store_ema_averages_integer_buffers",
         "fairseq-train --store-ema on an OFA model averages its integer buffers as fairseq 0.12 does "
         "(a RuntimeError at the first update) where OFA's fairseq copies them",
