@@ -55,7 +55,7 @@ from ofa_mue.data.images import open_image
 from ofa_mue.data.snli_ve_dataset import ANSWERS, SnliVeDataset
 from ofa_mue.data.text import normalize_sentence
 from ofa_mue.errors import CheckpointError, ConfigError, DataError
-from ofa_mue.evaluate import run_cli
+from ofa_mue.evaluate import load_ema_weights, run_cli
 from ofa_mue.tasks.caption import DEFAULT_GENERATION
 from ofa_mue.tasks.ofa_task import OFAConfig
 
@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model options replacing the checkpoint's, as a Python dict, e.g. "
                              "\"{'decompose_modalities': True}\" for encoder exits on a checkpoint trained without")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even when a GPU is present")
+    parser.add_argument("--ema-eval", action="store_true",
+                        help="predict with the EMA weights the checkpoint holds (fairseq-train --store-ema), as "
+                             "evaluate --ema-eval does; a checkpoint without them is refused")
     add_task_options(parser)
     return parser
 
@@ -343,6 +346,8 @@ def load_predictor(args: argparse.Namespace, task_options: Dict[str, Any]) -> Pr
         if args.path in str(error):
             raise
         raise CheckpointError(f"{args.path}: {error}") from None
+    if args.ema_eval:
+        load_ema_weights(models, args.path)
     name = task.cfg._name
     if name not in TASK_DATASETS:
         raise CheckpointError(f"{args.path}: a checkpoint of task {name!r}; predict knows {', '.join(TASK_DATASETS)}")
@@ -401,7 +406,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Prediction]:
     if task_options.get("exit_profile"):
         profile = read_exit_profile(task_options["exit_profile"])
         for caveat in (batch_size_caveat(profile, min(len(files), args.batch_size)),
-                       weights_caveat(profile, ema=False)):  # predict runs the checkpoint's model weights
+                       weights_caveat(profile, args.ema_eval)):
             if caveat:
                 logger.warning("exit profile %s: %s", task_options["exit_profile"], caveat)
     hypothesis = cell_text("--hypothesis", args.hypothesis) if args.hypothesis is not None else None

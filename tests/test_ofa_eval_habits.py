@@ -439,6 +439,32 @@ def test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights(tr
             assert summary["exit_profile"]["statement"].startswith(f"not for this run: {caveat}")
 
 
+def test_predict_ema_eval_answers_as_the_evaluation_of_the_ema_weights(trained, tmp_path):
+    """predict --ema-eval on a picture answers as evaluate --ema-eval does for its row (the EMA
+    weights, whose answers differ from the model weights' on every row here), and is refused in
+    one line on a checkpoint without EMA weights."""
+    import base64
+
+    from ofa_mue import predict
+    from ofa_mue.errors import CheckpointError
+
+    demo, checkpoints = trained
+    common = [str(demo / "snli_ve"), "--task", "snli_ve", "--gen-subset", "test", "--cpu", "--batch-size", "4"]
+    plain, _ = load_evaluation(build_parser(), [*common, "--path", checkpoints["snli_ve"]])
+    ema_checkpoint, _ = with_ema(checkpoints["snli_ve"], tmp_path, plain.task)
+    evaluate_main([*common, "--path", ema_checkpoint, "--ema-eval", "--results-path", str(tmp_path / "ema")])
+    expected = results_of(tmp_path / "ema", "test")[0][0]["prediction"]
+    row = (demo / "snli_ve" / "test.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(base64.urlsafe_b64decode(row[2] + "=" * (-len(row[2]) % 4)))
+    argv = ["--image", str(picture), "--cpu", "--hypothesis", row[3], "--premise", row[4]]
+    (with_ema_weights,) = predict.main(["--path", ema_checkpoint, "--ema-eval", *argv])
+    (with_model_weights,) = predict.main(["--path", ema_checkpoint, *argv])
+    assert with_ema_weights.output == expected != with_model_weights.output
+    with pytest.raises(CheckpointError, match="--ema-eval evaluates the EMA weights .* holds none"):
+        predict.main(["--path", checkpoints["snli_ve"], "--ema-eval", *argv])
+
+
 @pytest.mark.parametrize("module", ["evaluate", "calibrate", "sweep", "reproduce"])
 def test_ema_eval_of_a_checkpoint_without_ema_weights_is_refused(trained, tmp_path, module):
     """--ema-eval on a checkpoint fairseq-train saved without --store-ema is refused in one line

@@ -145,7 +145,7 @@ class PositionPolicy:
 def test_token_layers_are_those_greedy_generation_ran(demo, checkpoints, tmp_path, policy):
     """With one hypothesis per picture, generation's own per-step record is each token's
     layers: the per-token view (a teacher-forced pass with the same rules) equals it."""
-    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, beam=1, max_len_b=None,
+    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, ema_eval=False, beam=1, max_len_b=None,
                      no_repeat_ngram_size=None)
     predictor = predict.load_predictor(args, {})
     predictor.generator.policy = policy
@@ -166,7 +166,7 @@ def test_token_layers_under_step_exits_are_those_of_their_generation_step(demo, 
     per-token decision would have given it (here 1 layer where the step ran 2)."""
     from ofa_mue.core.exit_granularity import ExitGranularity
 
-    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, beam=2, max_len_b=None,
+    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, ema_eval=False, beam=2, max_len_b=None,
                      no_repeat_ngram_size=None)
     predictor = predict.load_predictor(args, {})
     predictor.generator.policy = MuEThresholds(decoder=0.6, granularity=ExitGranularity("step"))
@@ -191,7 +191,7 @@ def test_a_profile_sets_the_granularity_over_the_checkpoints_saved_one(checkpoin
     profile = tmp_path / "step.json"
     save_exit_profile(str(profile), {"options": {"decoder_exit_threshold": 0.9, "exit_granularity": "step",
                                                  "exit_step_quantile": 0.5}})
-    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, beam=None, max_len_b=None,
+    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, ema_eval=False, beam=None, max_len_b=None,
                      no_repeat_ngram_size=None)
     predictor = predict.load_predictor(args, {"exit_profile": str(profile)})
     assert predictor.task.exit_policy().granularity == ExitGranularity("step", 0.5)

@@ -1067,6 +1067,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{EVAL_HABITS}test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights",),
     ),
     Mutant(
+        "predict_ema_eval_ignored",
+        "predict --ema-eval predicts with the checkpoint's model weights instead of its EMA weights",
+        (Edit("ofa_mue/predict.py", "    if args.ema_eval:\n        load_ema_weights(models, args.path)\n", ""),),
+        (f"{EVAL_HABITS}test_predict_ema_eval_answers_as_the_evaluation_of_the_ema_weights",),
+    ),
+    Mutant(
         "store_ema_averages_integer_buffers",
         "fairseq-train --store-ema on an OFA model averages its integer buffers as fairseq 0.12 does "
         "(a RuntimeError at the first update) where OFA's fairseq copies them",
