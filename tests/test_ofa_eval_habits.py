@@ -374,7 +374,16 @@ def with_ema(checkpoint: str, folder: Path, task: SnliVeTask) -> tuple[str, str]
     return paths
 
 
-def test_ema_eval_evaluates_the_checkpoints_ema_weights(trained, tmp_path):
+@pytest.fixture(scope="module")
+def ema_checkpoints(trained, tmp_path_factory) -> tuple[str, str]:
+    """:func:`with_ema` of the SNLI-VE checkpoint, written once for the tests of --ema-eval."""
+    demo, checkpoints = trained
+    plain, _ = load_evaluation(build_parser(), [str(demo / "snli_ve"), "--task", "snli_ve", "--gen-subset", "test",
+                                                "--cpu", "--path", checkpoints["snli_ve"]])
+    return with_ema(checkpoints["snli_ve"], tmp_path_factory.mktemp("ema"), plain.task)
+
+
+def test_ema_eval_evaluates_the_checkpoints_ema_weights(trained, ema_checkpoints, tmp_path):
     """--ema-eval, as OFA's evaluate.py: the model takes the EMA weights of the checkpoint (fairseq's
     load_ema_from_checkpoint) and answers as a checkpoint holding them as its model; without it the
     model weights answer. The metrics file says so, and a calibration table of the model weights
@@ -384,7 +393,7 @@ def test_ema_eval_evaluates_the_checkpoints_ema_weights(trained, tmp_path):
     demo, checkpoints = trained
     common = [str(demo / "snli_ve"), "--task", "snli_ve", "--gen-subset", "test", "--cpu", "--batch-size", "4"]
     plain, _ = load_evaluation(build_parser(), [*common, "--path", checkpoints["snli_ve"]])
-    ema_checkpoint, ema_as_model = with_ema(checkpoints["snli_ve"], tmp_path, plain.task)
+    ema_checkpoint, ema_as_model = ema_checkpoints
     ema, _ = load_evaluation(build_parser(), [*common, "--path", ema_checkpoint, "--ema-eval"])
     reference, _ = load_evaluation(build_parser(), [*common, "--path", ema_as_model])
     expected = reference.models[0].state_dict()
@@ -406,17 +415,16 @@ def test_ema_eval_evaluates_the_checkpoints_ema_weights(trained, tmp_path):
     assert evaluation_key(ema) == {**evaluation_key(same_file), "weights": "ema"}
 
 
-def test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights(trained, tmp_path):
+def test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights(trained, ema_checkpoints, tmp_path):
     """calibrate --ema-eval records in the exit profile that it measured the EMA weights; an
     evaluation with that profile on the checkpoint's model weights (or with a profile of the model
     weights under --ema-eval) is told that the profile's quality and guarantee were measured on
     other weights; on the same weights it is told nothing."""
     from ofa_mue import calibrate
 
-    demo, checkpoints = trained
+    demo, _ = trained
     common = [str(demo / "snli_ve"), "--task", "snli_ve", "--cpu", "--batch-size", "4"]
-    plain, _ = load_evaluation(build_parser(), [*common, "--gen-subset", "test", "--path", checkpoints["snli_ve"]])
-    ema_checkpoint, _ = with_ema(checkpoints["snli_ve"], tmp_path, plain.task)
+    ema_checkpoint, _ = ema_checkpoints
     profiles = {}
     for weights, extra in (("ema", ["--ema-eval"]), ("model", [])):
         profiles[weights] = tmp_path / f"{weights}_profile.json"
@@ -439,7 +447,7 @@ def test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights(tr
             assert summary["exit_profile"]["statement"].startswith(f"not for this run: {caveat}")
 
 
-def test_predict_ema_eval_answers_as_the_evaluation_of_the_ema_weights(trained, tmp_path):
+def test_predict_ema_eval_answers_as_the_evaluation_of_the_ema_weights(trained, ema_checkpoints, tmp_path):
     """predict --ema-eval on a picture answers as evaluate --ema-eval does for its row (the EMA
     weights, whose answers differ from the model weights' on every row here), and is refused in
     one line on a checkpoint without EMA weights."""
@@ -450,8 +458,7 @@ def test_predict_ema_eval_answers_as_the_evaluation_of_the_ema_weights(trained, 
 
     demo, checkpoints = trained
     common = [str(demo / "snli_ve"), "--task", "snli_ve", "--gen-subset", "test", "--cpu", "--batch-size", "4"]
-    plain, _ = load_evaluation(build_parser(), [*common, "--path", checkpoints["snli_ve"]])
-    ema_checkpoint, _ = with_ema(checkpoints["snli_ve"], tmp_path, plain.task)
+    ema_checkpoint, _ = ema_checkpoints
     evaluate_main([*common, "--path", ema_checkpoint, "--ema-eval", "--results-path", str(tmp_path / "ema")])
     expected = results_of(tmp_path / "ema", "test")[0][0]["prediction"]
     row = (demo / "snli_ve" / "test.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
