@@ -78,3 +78,20 @@ def test_failed_tests_are_read_whole_from_pytests_summary(tmp_path):
     assert code == 1
     assert sorted(run_mutants.failed_tests(output)) == [
         "test_ids.py::test_error", "test_ids.py::test_plain", "test_ids.py::test_x[a b]", "test_ids.py::test_x[c - d]"]
+
+
+def test_record_counts_and_sums_every_step_and_the_cpu_of_its_test_runs():
+    """``--record``: the CPU seconds are the test run's own (a child process burning CPU), and the
+    totals and counts cover every step, the unmutated tree's included."""
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    code, _, wall, cpu = run_mutants.timed(
+        lambda: (subprocess.run([sys.executable, "-c", burn]).returncode, ""))
+    assert code == 0 and cpu >= 0.25 and wall >= 0.25
+    steps = [run_mutants.Step("unmutated tree", 5, "pass", 10.0, 8.0),
+             run_mutants.Step("a", 2, "caught", 4.0, 3.5), run_mutants.Step("b", 3, "not caught", 6.0, 5.0)]
+    data = run_mutants.record(steps, False, {"commit": "c"}, {"start": 1.0, "end": 2.0})
+    assert (data["mutants"], data["caught"], data["wall_s"], data["cpu_s"]) == (2, 1, 20.0, 16.5)
+    assert [step["name"] for step in data["steps"]] == ["unmutated tree", "a", "b"]
+    page = run_mutants.record_markdown(data, lambda provenance: provenance["commit"])
+    assert page.startswith("Mutation check on c: FAILED, 1 of 2 mutants caught; 0.3 min wall-clock")
+    assert "| b | 3 | not caught | 6.0 | 5.0 |" in page
