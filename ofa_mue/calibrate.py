@@ -53,11 +53,12 @@ from .calibration_table import (
     evaluation_key,
     threshold_grid,
 )
-from .core.exit_profile import granularity_options, guarantee_statement, save_exit_profile
+from .core.exit_profile import granularity_options, guarantee_statement, save_exit_profile, weights_record
 from .core.flops import ModelShape
 from .core.risk_control import PROCEDURES, certify, most_reduction
 from .evaluate import (build_parser, help_with_task_options, load_evaluation, records_from_shard, shard_records,
                        split_result)
+from .provenance import checkpoint_fingerprint
 from .sharding import Shard, merge_records, write_shard_file
 
 logger = logging.getLogger("ofa_mue.calibrate")
@@ -204,10 +205,11 @@ def method_options(args: argparse.Namespace) -> Dict[str, Any]:
 def choose_profile(table: CalibrationTable, grid: Sequence, options: Dict[str, Any],
                    context: Dict[str, Any]) -> Dict[str, Any]:
     """The exit profile the method of ``options`` (:func:`method_options`) chooses from ``table``
-    among ``grid``; ``context``: task, checkpoint (and ``weights`` "ema" under ``--ema-eval``), split,
-    table path and the decoder's decay."""
+    among ``grid``; ``context``: task, checkpoint and its fingerprint (and ``weights`` "ema" under
+    ``--ema-eval``), split, table path and the decoder's decay."""
     configurations = [c for c in grid if c != FULL_MODEL]
     profile: Dict[str, Any] = {"task": context["task"], "checkpoint": context["checkpoint"],
+                               "checkpoint_fingerprint": context.get("checkpoint_fingerprint"),  # None: old shards
                                **({"weights": context["weights"]} if "weights" in context else {}),
                                "split": context["split"], "method": options["method"], "table": context["table"],
                                "settings_evaluated": len(grid)}
@@ -286,9 +288,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         candidates["image"] = candidates["text"] = []
     grid = threshold_grid(candidates["image"], candidates["text"], candidates["decoder"])
     cfg = setup.task.cfg
-    context = {"task": cfg._name, "checkpoint": setup.cfg.common_eval.path, "split": setup.split,
+    context = {"task": cfg._name, "checkpoint": setup.cfg.common_eval.path,
+               "checkpoint_fingerprint": checkpoint_fingerprint(setup.cfg.common_eval.path), "split": setup.split,
                "table": table_path, "decoder_exit_beta": cfg.decoder_exit_beta,
-               "decoder_exit_tau": cfg.decoder_exit_tau, **({"weights": "ema"} if setup.ema else {})}
+               "decoder_exit_tau": cfg.decoder_exit_tau, **weights_record(setup.ema)}
     if setup.shard.is_part:
         return write_calibration_shard(setup, grid, method_options(args), context, args.profile_path)
     profile = choose_profile(evaluate_grid(setup, grid, table_path), grid, method_options(args), context)

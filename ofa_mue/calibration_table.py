@@ -31,6 +31,7 @@ from tqdm import tqdm
 from .atomic_files import atomic_destination
 from .calibration_losses import EXAMPLE_METRIC, ExampleScorer, example_losses
 from .core.exit_policy import NEVER
+from .core.exit_profile import weights_record
 from .errors import ConfigError, DataError
 
 logger = logging.getLogger("ofa_mue.calibration_table")
@@ -73,8 +74,7 @@ def evaluation_key(setup) -> Dict[str, Any]:
            "generation": OmegaConf.to_container(setup.cfg.generation, resolve=True)}
     if granularity.mode == "step":
         key["batch_size"] = setup.batch_size
-    if getattr(setup, "ema", False):  # the checkpoint's EMA weights (--ema-eval), not its model weights
-        key["weights"] = "ema"
+    key.update(weights_record(getattr(setup, "ema", False)))  # the checkpoint's EMA weights (--ema-eval)
     return json.loads(json.dumps(key))  # as it reads back from a file
 
 

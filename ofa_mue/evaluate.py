@@ -68,7 +68,7 @@ import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint lo
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.errors import CheckpointError, ConfigError, DataError, OFAMuEError
 from ofa_mue.core.exit_profile import (
-    batch_size_caveat, calibration_split_caveat, guarantee_statement, read_exit_profile, weights_caveat,
+    CAVEATS, guarantee_statement, profile_caveats, read_exit_profile, weights_record,
 )
 from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.replaced_images import MODES, replace_images
@@ -401,7 +401,7 @@ class EvaluationSetup:
             "task": self.task.cfg._name,
             "split": self.split,
             "checkpoint": self.cfg.common_eval.path,
-            **({"weights": "ema"} if self.ema else {}),
+            **weights_record(self.ema),
             "images": self.images,
             "text": self.text,
             "exit_policy": {"name": self.task.cfg.exit_policy, **asdict(self.task.exit_policy())},
@@ -409,20 +409,22 @@ class EvaluationSetup:
         if self.task.cfg.exit_verify:
             description["exit_verify"] = {"draft_tokens": self.task.cfg.exit_verify_draft}
         if self.task.cfg.exit_policy == "mue" and self.task.cfg.exit_profile:
-            profile = read_exit_profile(self.task.cfg.exit_profile)
-            statement = guarantee_statement(profile.get("guarantee"))
-            caveat = batch_size_caveat(profile, self.batch_size)
-            split_caveat = calibration_split_caveat(profile, self.split)
-            other_weights = weights_caveat(profile, self.ema)
-            caveats = "; ".join(c for c in (caveat, split_caveat, other_weights) if c)
-            description["exit_profile"] = {"path": self.task.cfg.exit_profile, "method": profile.get("method"),
-                                           "guarantee": profile.get("guarantee"),
-                                           "calibration_batch_size": profile.get("calibration_batch_size"),
-                                           "batch_size_caveat": caveat, "split_caveat": split_caveat,
-                                           **({"weights_caveat": other_weights} if other_weights else {}),
-                                           "statement": f"not for this run: {caveats}; calibrated: {statement}"
-                                           if caveats else statement}
+            description["exit_profile"] = self.exit_profile_description()
         return description
+
+    def exit_profile_description(self) -> Dict[str, Any]:
+        """The exit profile's entry of :meth:`description`: its guarantee and every caveat of
+        :func:`profile_caveats` for this run (``batch_size_caveat`` and ``split_caveat`` always,
+        null when none; the others where they apply), also leading its statement."""
+        path = self.task.cfg.exit_profile
+        profile = read_exit_profile(path)
+        statement = guarantee_statement(profile.get("guarantee"))
+        caveats = profile_caveats(profile, self.cfg.common_eval.path, self.batch_size, self.ema, self.split)
+        if caveats:
+            statement = f"not for this run: {'; '.join(caveats.values())}; calibrated: {statement}"
+        return {"path": path, "method": profile.get("method"), "guarantee": profile.get("guarantee"),
+                "calibration_batch_size": profile.get("calibration_batch_size"),
+                "batch_size_caveat": None, "split_caveat": None, **caveats, "statement": statement}
 
     def shard_description(self) -> Dict[str, Any]:
         """:meth:`description` plus what every shard must share for their rows to be computed as
@@ -603,7 +605,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     summary = setup.summary(result)
     print(json.dumps(summary, indent=2))
     if "exit_profile" in summary:
-        caveated = summary["exit_profile"]["batch_size_caveat"] or summary["exit_profile"]["split_caveat"]
+        caveated = any(summary["exit_profile"].get(name) for name in CAVEATS)
         log = logger.warning if caveated else logger.info
         log("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
     if out:

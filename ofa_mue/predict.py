@@ -48,7 +48,7 @@ from tqdm import tqdm
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.exit_policy import MuEThresholds
-from ofa_mue.core.exit_profile import batch_size_caveat, read_exit_profile, weights_caveat
+from ofa_mue.core.exit_profile import profile_caveats, read_exit_profile
 from ofa_mue.core.time_reduction import ExampleLayers, time_share
 from ofa_mue.data.caption_dataset import CaptionDataset
 from ofa_mue.data.images import open_image
@@ -405,10 +405,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Prediction]:
     check_task_inputs(args, predictor.task)
     if task_options.get("exit_profile"):
         profile = read_exit_profile(task_options["exit_profile"])
-        for caveat in (batch_size_caveat(profile, min(len(files), args.batch_size)),
-                       weights_caveat(profile, args.ema_eval)):
-            if caveat:
-                logger.warning("exit profile %s: %s", task_options["exit_profile"], caveat)
+        for caveat in profile_caveats(profile, args.path, min(len(files), args.batch_size), args.ema_eval).values():
+            logger.warning("exit profile %s: %s", task_options["exit_profile"], caveat)
     hypothesis = cell_text("--hypothesis", args.hypothesis) if args.hypothesis is not None else None
     premise = cell_text("--premise", args.premise) if args.premise is not None else None
     predictions: List[Prediction] = []

@@ -1,11 +1,14 @@
-"""Where a result comes from: the code's commit, the machine and the date.
+"""Where a result comes from: the code's commit, the machine and the date, and which weights.
 
 Every results file the project writes (benchmarks, ``python -m ofa_mue.reproduce``) records
-:func:`provenance`, so a number can be traced to the code and hardware that produced it.
+:func:`provenance`, so a number can be traced to the code and hardware that produced it. An
+exit profile records :func:`checkpoint_fingerprint`, so a run can tell whether it evaluates
+the weights the profile was calibrated on.
 """
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import platform
 import subprocess
@@ -13,7 +16,11 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from .errors import CheckpointError
+
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FINGERPRINT_SPAN = 1 << 20
+"""Bytes hashed at each end of a checkpoint file by :func:`checkpoint_fingerprint` (1 MiB)."""
 
 
 def _git(*args: str) -> Optional[str]:
@@ -84,3 +91,28 @@ def describe(record: Dict[str, Any]) -> str:
     hardware = machine.get("gpu") or f"{machine['cpu_model']} ({machine['cpu_cores']} cores)"
     return (f"commit {record['commit']}, {hardware}, torch {machine['torch']} with {machine['torch_threads']} "
             f"thread(s), {record['date']}")
+
+
+def checkpoint_fingerprint(path: str) -> str:
+    """A sha256 hex digest identifying the weights of ``path`` (a ``--path`` value: one checkpoint
+    file, or several joined by ``os.pathsep`` as fairseq loads an ensemble), reading at most 2 MiB
+    per file: for each file in order, its size in bytes, its first MiB and its last MiB (the whole
+    file when it is 2 MiB or smaller). A torch checkpoint is a zip file that ends with its central
+    directory, which holds a CRC-32 of every entry, so the last MiB changes whenever any tensor
+    does; the path and the file's times are not hashed, so a copied or moved checkpoint keeps its
+    fingerprint. Limitation: a change confined to the middle of a file larger than 2 MiB that
+    keeps its size and leaves the tail alone goes unseen (bytes edited in place; a legacy,
+    non-zip torch file, whose end holds no checksums)."""
+    digest = hashlib.sha256()
+    for file in path.split(os.pathsep):
+        try:
+            with open(file, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                digest.update(f"{size}\n".encode())
+                digest.update(handle.read(FINGERPRINT_SPAN))
+                if size > FINGERPRINT_SPAN:
+                    handle.seek(max(FINGERPRINT_SPAN, size - FINGERPRINT_SPAN))
+                    digest.update(handle.read(FINGERPRINT_SPAN))
+        except OSError as error:
+            raise CheckpointError(f"{file}: cannot be read for its fingerprint ({error.strerror})") from None
+    return digest.hexdigest()

@@ -6,12 +6,16 @@ from __future__ import annotations
 import pytest
 
 from ofa_mue.core.exit_profile import (
+    CAVEATS,
     calibration_split_caveat,
+    checkpoint_caveat,
     guarantee_statement,
     load_exit_profile,
+    profile_caveats,
     save_exit_profile,
 )
 from ofa_mue.errors import DataError
+from ofa_mue.provenance import FINGERPRINT_SPAN, checkpoint_fingerprint
 
 
 def _guarantee(certified: bool = True, delta: float = 0.1, rows: int = 1500) -> dict:
@@ -66,3 +70,61 @@ def test_a_certified_profile_is_caveated_on_its_own_calibration_split_only():
     assert calibration_split_caveat(certified, "test") is None
     assert calibration_split_caveat({"split": "valid", "guarantee": _guarantee(certified=False)}, "valid") is None
     assert calibration_split_caveat({"split": "valid", "guarantee": None, "method": "retention"}, "valid") is None
+
+
+def _rewritten(path, offset: int, byte: bytes) -> None:
+    """``path`` with the byte at ``offset`` (negative: from the end) replaced by ``byte``."""
+    data = bytearray(path.read_bytes())
+    data[offset] = byte[0]
+    path.write_bytes(bytes(data))
+
+
+def test_a_checkpoint_fingerprint_reads_its_size_and_both_ends_only(tmp_path):
+    """The fingerprint hashes the size and the first and last MiB: a moved file keeps it, a change
+    at either end or of the size changes it, and (its documented limit) a byte changed in the
+    middle of a file over 2 MiB does not: the middle is never read."""
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(bytes(range(256)) * (3 * FINGERPRINT_SPAN // 256) + b"end")
+    before = checkpoint_fingerprint(str(path))
+    moved = tmp_path / "moved.pt"
+    path.rename(moved)
+    assert checkpoint_fingerprint(str(moved)) == before
+    _rewritten(moved, len(moved.read_bytes()) // 2, b"x")
+    assert checkpoint_fingerprint(str(moved)) == before
+    for offset in (0, -1):
+        _rewritten(moved, offset, b"y")
+        assert checkpoint_fingerprint(str(moved)) != before
+        before = checkpoint_fingerprint(str(moved))
+    moved.write_bytes(moved.read_bytes() + b"\0")
+    assert checkpoint_fingerprint(str(moved)) != before
+
+
+def test_a_profile_is_caveated_on_a_checkpoint_with_other_weights_only(tmp_path):
+    """A run of the calibrated file, wherever it was moved, gets no caveat; a run of a file with
+    other weights at the calibrated path (overwritten by further training) is told; a profile
+    without a fingerprint (written before profiles recorded one) is told nothing."""
+    calibrated, other = tmp_path / "calibrated.pt", tmp_path / "other.pt"
+    calibrated.write_bytes(b"weights")
+    other.write_bytes(b"trained on")
+    profile = {"checkpoint": "runs/checkpoint_best.pt",
+               "checkpoint_fingerprint": checkpoint_fingerprint(str(calibrated))}
+    assert checkpoint_caveat(profile, str(calibrated)) is None
+    assert checkpoint_caveat(profile, str(other)) == (
+        f"the profile was calibrated on the checkpoint runs/checkpoint_best.pt and this run evaluates {other}, whose "
+        f"file holds other weights (another checkpoint, or that file overwritten since): its quality and guarantee "
+        f"were measured on other weights (calibrate this checkpoint)")
+    assert checkpoint_caveat({"checkpoint": "runs/checkpoint_best.pt"}, str(other)) is None
+
+
+def test_profile_caveats_gives_every_caveat_of_a_run_by_name(tmp_path):
+    """One call gives each caveat that applies, named as the metrics file names it; none for the
+    run the profile was calibrated for; predict (no split) gets no split caveat."""
+    checkpoint, other = tmp_path / "checkpoint.pt", tmp_path / "other.pt"
+    checkpoint.write_bytes(b"weights")
+    other.write_bytes(b"other weights")
+    profile = {"checkpoint": str(checkpoint), "checkpoint_fingerprint": checkpoint_fingerprint(str(checkpoint)),
+               "split": "valid", "guarantee": _guarantee(), "weights": "ema", "calibration_batch_size": 8}
+    assert profile_caveats(profile, str(checkpoint), 8, True, "test") == {}
+    caveats = profile_caveats(profile, str(other), 1, False, "valid")
+    assert tuple(caveats) == CAVEATS and all(caveats.values())
+    assert tuple(profile_caveats(profile, str(other), 1, False)) == tuple(c for c in CAVEATS if c != "split_caveat")

@@ -447,6 +447,42 @@ def test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights(tr
             assert summary["exit_profile"]["statement"].startswith(f"not for this run: {caveat}")
 
 
+def test_a_profile_warns_a_run_of_its_checkpoint_overwritten_not_moved(trained, ema_checkpoints, tmp_path, capsys):
+    """calibrate records the checkpoint's fingerprint in the exit profile: an evaluation of the
+    calibrated file moved elsewhere is told nothing (logged at INFO); once the calibrated path
+    holds other weights (checkpoint_best.pt overwritten by further training), its metrics file
+    has the checkpoint caveat and its log line is a WARNING."""
+    import shutil
+
+    from ofa_mue import calibrate
+    from ofa_mue.provenance import checkpoint_fingerprint
+
+    demo, checkpoints = trained
+    common = [str(demo / "snli_ve"), "--task", "snli_ve", "--cpu", "--batch-size", "4"]
+    best, moved, profile = tmp_path / "checkpoint_best.pt", tmp_path / "moved.pt", tmp_path / "profile.json"
+    shutil.copyfile(checkpoints["snli_ve"], best)
+    calibrate.main([*common, "--path", str(best), "--gen-subset", "valid", "--decoder-candidates", "0.9",
+                    "--profile-path", str(profile)])
+    assert json.loads(profile.read_text())["checkpoint_fingerprint"] == checkpoint_fingerprint(checkpoints["snli_ve"])
+    best.rename(moved)
+    shutil.copyfile(ema_checkpoints[1], best)  # other model weights at the calibrated path
+    for path, overwritten in ((moved, False), (best, True)):
+        capsys.readouterr()
+        summary = evaluate_main([*common, "--gen-subset", "test", "--path", str(path), "--exit-profile", str(profile),
+                                 "--results-path", str(tmp_path / path.stem)])
+        log = capsys.readouterr().out
+        caveat = results_of(tmp_path / path.stem, "test")[2]["exit_profile"].get("checkpoint_caveat")
+        statement = summary["exit_profile"]["statement"]
+        if overwritten:
+            assert caveat.startswith(f"the profile was calibrated on the checkpoint {best} and this run evaluates "
+                                     f"{best}, whose file holds other weights"), caveat
+            assert statement.startswith(f"not for this run: {caveat}")
+            assert f"| WARNING | ofa_mue.evaluate | exit profile {profile}: {statement}" in log
+        else:
+            assert caveat is None and not statement.startswith("not for this run")
+            assert f"| INFO | ofa_mue.evaluate | exit profile {profile}: {statement}" in log
+
+
 def test_predict_ema_eval_answers_as_the_evaluation_of_the_ema_weights(trained, ema_checkpoints, tmp_path):
     """predict --ema-eval on a picture answers as evaluate --ema-eval does for its row (the EMA
     weights, whose answers differ from the model weights' on every row here), and is refused in

@@ -215,6 +215,25 @@ def test_a_step_profile_warns_at_another_batch_size_than_calibrated(checkpoints,
         assert (message in capsys.readouterr().err) is warned
 
 
+def test_a_profile_of_other_weights_warns(checkpoints, demo, tmp_path, capsys):
+    """A profile whose recorded checkpoint fingerprint is another file's warns that its quality and
+    guarantee were measured on other weights; one calibrated on this file does not."""
+    from ofa_mue.core.exit_profile import save_exit_profile
+    from ofa_mue.provenance import checkpoint_fingerprint
+
+    pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv")[:1], 4, tmp_path / "pictures")
+    for calibrated, warned in ((checkpoints["snli_ve"], True), (checkpoints["caption"], False)):
+        profile = tmp_path / "profile.json"
+        save_exit_profile(str(profile), {"checkpoint": "checkpoint_best.pt",
+                                         "checkpoint_fingerprint": checkpoint_fingerprint(calibrated),
+                                         "options": {"decoder_exit_threshold": 0.9}})
+        predict.main(["--path", checkpoints["caption"], "--image", *map(str, pictures), "--cpu",
+                      "--exit-profile", str(profile)])
+        message = (f"WARNING | ofa_mue.predict | exit profile {profile}: the profile was calibrated on the checkpoint "
+                   f"checkpoint_best.pt and this run evaluates {checkpoints['caption']}, whose file holds other weights")
+        assert (message in capsys.readouterr().err) is warned
+
+
 def test_exits_off_give_the_full_model_and_json_lines(checkpoints, demo, tmp_path, capsys):
     pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv")[:2], 4, tmp_path / "pictures")
     got = predict.main(["--path", checkpoints["caption"], "--image", *map(str, pictures), "--cpu", "--json",

@@ -3,7 +3,7 @@
 A profile (written by ``python -m ofa_mue.calibrate``) holds the exit options, how they were
 chosen and, for the certified method, the guarantee they carry::
 
-    {"task": "snli_ve", "checkpoint": "...", "split": "valid", "method": "ltt",
+    {"task": "snli_ve", "checkpoint": "...", "checkpoint_fingerprint": "...", "split": "valid", "method": "ltt",
      "full_metric": 0.86, "metric": 0.855, "metric_name": "accuracy",
      "expected_time_reduction": 0.52,
      "guarantee": {"certified": true, "epsilon": 0.05, "delta": 0.1, "loss": "consistency",
@@ -31,6 +31,14 @@ other rows of its batch: such a profile also records ``"calibration_batch_size"`
 measured quality and guarantee describe runs at that batch size only
 (:func:`batch_size_caveat`). A profile calibrated on a checkpoint's EMA weights (``--ema-eval``)
 records ``"weights": "ema"``, and a run on the other weights is told so (:func:`weights_caveat`).
+A profile records its checkpoint's ``"checkpoint_fingerprint"``
+(:func:`~ofa_mue.provenance.checkpoint_fingerprint`: the file's size and first and last MiB,
+the same for the file moved or copied), and a run of a file holding other weights (another
+checkpoint, or the calibrated path overwritten by further training) is told so
+(:func:`checkpoint_caveat`); a profile without one (written before profiles recorded it) is
+not checked. :func:`profile_caveats` gives every caveat that applies to a run, by name, for
+``evaluate`` (its metrics file and a WARNING) and ``predict`` (warnings); ``fairseq-generate``
+checks none.
 """
 from __future__ import annotations
 
@@ -39,6 +47,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from ..atomic_files import write_atomically
 from ..errors import ConfigError, DataError
+from ..provenance import checkpoint_fingerprint
 from .exit_granularity import GRANULARITIES
 
 PROFILE_OPTIONS = (
@@ -160,6 +169,43 @@ def weights_caveat(profile: Dict[str, Any], ema: bool) -> Optional[str]:
     return (f"the profile was calibrated on the checkpoint's {calibrated} weights and this run evaluates its "
             f"{run} weights: its quality and guarantee were measured on other weights (run "
             f"{'with' if calibrated == 'ema' else 'without'} --ema-eval, or calibrate these weights)")
+
+
+def weights_record(ema: bool) -> Dict[str, str]:
+    """What a profile, an evaluation summary and a calibration table's key record of the weights
+    evaluated: ``{"weights": "ema"}`` for a checkpoint's EMA weights (``--ema-eval``), nothing for
+    its model weights."""
+    return {"weights": "ema"} if ema else {}
+
+
+def checkpoint_caveat(profile: Dict[str, Any], checkpoint: str) -> Optional[str]:
+    """Why ``profile``'s measured quality and guarantee do not describe a run of ``checkpoint`` (a
+    ``--path`` value): its :func:`~ofa_mue.provenance.checkpoint_fingerprint` differs from the one
+    the profile recorded (other weights: another checkpoint, or the calibrated file overwritten
+    since, e.g. by further training); else None. A profile without ``"checkpoint_fingerprint"``
+    (written before profiles recorded it, or null: merged from shards written before) gets no
+    caveat: nothing can be compared."""
+    calibrated = profile.get("checkpoint_fingerprint")
+    if calibrated is None or calibrated == checkpoint_fingerprint(checkpoint):
+        return None
+    return (f"the profile was calibrated on the checkpoint {profile.get('checkpoint')} and this run evaluates "
+            f"{checkpoint}, whose file holds other weights (another checkpoint, or that file overwritten since): "
+            f"its quality and guarantee were measured on other weights (calibrate this checkpoint)")
+
+
+CAVEATS = ("batch_size_caveat", "split_caveat", "weights_caveat", "checkpoint_caveat")
+"""The names of :func:`profile_caveats`' caveats, as an evaluation's metrics file records them."""
+
+
+def profile_caveats(profile: Dict[str, Any], checkpoint: str, batch_size: int, ema: bool,
+                    split: Optional[str] = None) -> Dict[str, str]:
+    """Every reason, by its name in :data:`CAVEATS`, why ``profile``'s measured quality and guarantee
+    do not describe a run of ``checkpoint`` (its EMA weights when ``ema``) at ``batch_size``
+    scoring ``split`` (None: no split, as predict); empty when they do."""
+    caveats = (batch_size_caveat(profile, batch_size),
+               None if split is None else calibration_split_caveat(profile, split),
+               weights_caveat(profile, ema), checkpoint_caveat(profile, checkpoint))
+    return {name: caveat for name, caveat in zip(CAVEATS, caveats) if caveat}
 
 
 def save_exit_profile(path: str, profile: Dict[str, Any]) -> None:
