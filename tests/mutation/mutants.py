@@ -480,6 +480,17 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{EVAL_HABITS}test_snli_ve_scores_its_answers_constrained_to_the_three_candidates",),
     ),
     Mutant(
+        "snli_score_averages_batch_accuracies",
+        "SNLI-VE's validation snli_score (OFA's --best-checkpoint-metric) is the mean of the validation "
+        "batches' accuracies, not OFA's share of all rows answered right: a short last batch weighs as much "
+        "as a full one, and fine-tuning keeps another checkpoint as the best",
+        (Edit("tasks/snli_ve.py",
+              'metrics.log_scalar("snli_score", correct / total, total, round=4)',
+              'metrics.log_scalar("snli_score", correct / total, 1, round=4)'),),
+        ("tests/test_ofa_validation_metrics.py::"
+         "test_snli_score_is_the_share_of_all_validation_rows_answered_right_as_ofa_scores_them",),
+    ),
+    Mutant(
         "baselines_judge_snli_ve_answers_over_the_vocabulary",
         "DeeBERT's entropy (and PABEE's prediction) at SNLI-VE's answer position is taken over the whole "
         "vocabulary, whose logits outside the three answers training never shaped, instead of the three "
@@ -1028,8 +1039,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "a calibration table of a checkpoint's model weights is reused for its EMA weights (--ema-eval): "
         "the profile is chosen on another model's results",
         (Edit("ofa_mue/calibration_table.py",
-              '        key["weights"] = "ema"\n',
-              "        pass\n"),),
+              '    key.update(weights_record(getattr(setup, "ema", False)))',
+              "    pass"),),
         (f"{EVAL_HABITS}test_ema_eval_evaluates_the_checkpoints_ema_weights",),
     ),
     Mutant(
@@ -1054,7 +1065,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         "profile_forgets_its_ema_weights",
         "calibrate --ema-eval writes an exit profile that does not say it was calibrated on the EMA weights, "
         "so a run of the model weights with it is not told its guarantee was measured on other weights",
-        (Edit("ofa_mue/calibrate.py", '"decoder_exit_tau": cfg.decoder_exit_tau, **({"weights": "ema"} if setup.ema else {})}',
+        (Edit("ofa_mue/calibrate.py", '"decoder_exit_tau": cfg.decoder_exit_tau, **weights_record(setup.ema)}',
               '"decoder_exit_tau": cfg.decoder_exit_tau}'),),
         (f"{EVAL_HABITS}test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights",),
     ),
@@ -1065,6 +1076,43 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/core/exit_profile.py", "    if calibrated == run:\n        return None\n",
               "    if True:\n        return None\n"),),
         (f"{EVAL_HABITS}test_a_profile_calibrated_on_ema_weights_warns_a_run_of_the_other_weights",),
+    ),
+    Mutant(
+        "profile_checkpoint_caveat_ignores_the_fingerprint",
+        "an exit profile calibrated on checkpoint_best.pt runs on that file overwritten by further training "
+        "(other weights) with the profile's quality and guarantee stated as if they held there",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if calibrated is None or calibrated == checkpoint_fingerprint(checkpoint):\n",
+              "    if True:\n"),),
+        ("tests/test_exit_profile.py::test_a_profile_is_caveated_on_a_checkpoint_with_other_weights_only",
+         f"{EVAL_HABITS}test_a_profile_warns_a_run_of_its_checkpoint_overwritten_not_moved",
+         "tests/test_predict.py::test_a_profile_of_other_weights_warns"),
+    ),
+    Mutant(
+        "profile_forgets_its_checkpoint_fingerprint",
+        "calibrate writes an exit profile without its checkpoint's fingerprint, so a run of other weights at "
+        "the calibrated path is not told that the profile's guarantee was measured on other weights",
+        (Edit("ofa_mue/calibrate.py", '"checkpoint_fingerprint": context.get("checkpoint_fingerprint"),',
+              '"checkpoint_fingerprint": None,'),),
+        (f"{EVAL_HABITS}test_a_profile_warns_a_run_of_its_checkpoint_overwritten_not_moved",),
+    ),
+    Mutant(
+        "checkpoint_fingerprint_hashes_the_path",
+        "the checkpoint fingerprint hashes the file's path too, so a profile applied to its checkpoint moved "
+        "or copied elsewhere is told its guarantee was measured on other weights",
+        (Edit("ofa_mue/provenance.py", '                digest.update(f"{size}\\n".encode())\n',
+              '                digest.update(f"{file}{size}\\n".encode())\n'),),
+        ("tests/test_exit_profile.py::test_a_checkpoint_fingerprint_reads_its_size_and_both_ends_only",
+         f"{EVAL_HABITS}test_a_profile_warns_a_run_of_its_checkpoint_overwritten_not_moved"),
+    ),
+    Mutant(
+        "evaluation_caveat_logged_at_info",
+        "evaluate logs an exit profile's statement at WARNING for a batch-size or split caveat only: a run "
+        "of other weights (another checkpoint, the EMA weights) is told at INFO, among the progress lines",
+        (Edit("ofa_mue/evaluate.py", "        caveated = any(summary[\"exit_profile\"].get(name) for name in CAVEATS)\n",
+              "        caveated = summary[\"exit_profile\"][\"batch_size_caveat\"] or "
+              "summary[\"exit_profile\"][\"split_caveat\"]\n"),),
+        (f"{EVAL_HABITS}test_a_profile_warns_a_run_of_its_checkpoint_overwritten_not_moved",),
     ),
     Mutant(
         "predict_ema_eval_ignored",
