@@ -188,6 +188,18 @@ def test_config_settings_that_cannot_be_reproduced_are_refused(setting, message)
         model_options_from_hf({**TINY_CONFIG, **setting})
 
 
+def test_port_options_without_a_shape_map_to_fairseq_ofas():
+    """The port's ``OFAConfig`` (configuration_ofa.py) defaults ``resnet_type`` to resnet101; its
+    attention always has ``c_attn`` (``scale_heads`` defaults to True in ``OFAAttention``) while
+    ``normformer`` switches only the mid and FFN layer norms; its ``gelu_new`` is the tanh
+    approximation, fairseq's ``gelu_accurate``, not the exact ``gelu``."""
+    config = {key: value for key, value in TINY_CONFIG.items() if key != "resnet_type"}
+    assert model_options_from_hf(config)["resnet_type"] == "resnet101"
+    plain = model_options_from_hf({**TINY_CONFIG, "normformer": False, "activation_function": "gelu_new"})
+    assert (plain["scale_attn"], plain["scale_fc"], plain["scale_heads"]) == (False, False, True)
+    assert plain["activation_fn"] == "gelu_accurate"
+
+
 def test_to_hf_refuses_what_the_port_cannot_run(tmp_path):
     model = build_model("ofa_demo", numbered_dictionary(100), decompose_modalities=True)
     with pytest.raises(CheckpointError, match="decompose_modalities.*resnet_base_channels 16"):

@@ -61,6 +61,16 @@ def test_transform_resizes_bicubic_and_normalises():
     assert image_transform()(image).shape == (3, 480, 480)
 
 
+def test_imagenet_option_normalises_with_imagenets_mean_and_std():
+    """OFA's ``--imagenet-default-mean-and-std`` normalises with timm's IMAGENET_DEFAULT_MEAN
+    (0.485, 0.456, 0.406) and IMAGENET_DEFAULT_STD (0.229, 0.224, 0.225), channel by channel."""
+    image = Image.new("RGB", (4, 4), (255, 128, 0))
+    tensor = image_transform(4, imagenet_default_mean_and_std=True)(image)
+    expected = [(255 / 255 - 0.485) / 0.229, (128 / 255 - 0.456) / 0.224, (0 / 255 - 0.406) / 0.225]
+    for channel, value in enumerate(expected):
+        assert torch.allclose(tensor[channel], torch.full((4, 4), value), atol=1e-5), channel
+
+
 def _cell(image: Image.Image, image_format: str) -> str:
     buffer = BytesIO()
     image.save(buffer, format=image_format)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from ofa_mue.models.builders import build_meta_model, build_model, numbered_dictionary
+from ofa_mue.models.builders import build_meta_model, build_model, model_args, numbered_dictionary
 from ofa_mue.data.images import image_transform
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import CheckpointError
@@ -79,6 +79,31 @@ def test_embeddings_enter_unscaled_as_in_ofa(arch):
     and decoder at scale 1, not sqrt(width), a default that no parameter's shape shows."""
     model = build_meta_model(arch)
     assert (model.encoder.embed_scale, model.decoder.embed_scale) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("arch", sorted(PUBLISHED_SIZES))
+def test_architecture_defaults_no_shape_shows_are_ofas(arch):
+    """OFA's ``ofa_large_architecture`` (models/ofa/ofa.py), which every size calls, defaults
+    ``attn_scale_factor`` to 2 (attention and position-bias queries scaled by
+    ``(head_dim * 2) ** -0.5``), ``activation_fn`` to the exact gelu, every dropout and drop path
+    rate to 0, and leaves ``entangle_position_embedding`` and ``disable_entangle`` off (positions
+    enter the encoder as attention biases only, and are added to the decoder's token
+    embeddings): no parameter's shape shows any of them."""
+    args = model_args(arch)
+    assert (args.attn_scale_factor, args.activation_fn) == (2.0, "gelu")
+    assert [getattr(args, name) for name in ("dropout", "attention_dropout", "activation_dropout",
+                                             "encoder_drop_path_rate", "decoder_drop_path_rate",
+                                             "resnet_drop_path_rate")] == [0.0] * 6
+    assert (args.entangle_position_embedding, args.disable_entangle) == (False, False)
+    model = build_meta_model(arch)
+    head_dim = args.encoder_embed_dim // args.encoder_attention_heads
+    for attention in (model.encoder.layers[0].self_attn, model.decoder.layers[0].encoder_attn):
+        assert attention.scaling == pytest.approx((head_dim * 2) ** -0.5)
+    assert model.encoder.pos_scaling == model.decoder.pos_scaling == pytest.approx((head_dim * 2) ** -0.5)
+    x = torch.tensor([-1.5, 0.5, 2.0])
+    exact_gelu = 0.5 * x * (1 + torch.erf(x / 2**0.5))
+    torch.testing.assert_close(model.encoder.layers[0].activation_fn(x), exact_gelu, rtol=0, atol=1e-7)
+    assert (model.encoder.entangle_position_embedding, model.decoder.add_positions_to_tokens) == (False, True)
 
 
 def _scene(colour: str) -> Image.Image:

@@ -1414,6 +1414,210 @@ MUTANTS: Tuple[Mutant, ...] = (
               "             )\n"),),
         ("tests/test_reporting_audit.py::test_the_envelope_names_the_depth_grid_it_was_built_from",),
     ),
+    Mutant(
+        "attention_layer_norm_after_the_residual",
+        "the encoder layer's NormFormer attn_ln normalises the sum after the residual connection instead of "
+        "the attention output before it (OFA: x + attn_ln(self_attn(self_attn_layer_norm(x))))",
+        (Edit("models/layers.py",
+              "        x = self.residual(_norm_if(self.attn_ln, self.self_attn.project_out(heads)), x)\n",
+              "        x = _norm_if(self.attn_ln, self.residual(self.self_attn.project_out(heads), x))\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_layer_computes_ofas_pre_ln_normformer_layer",),
+    ),
+    Mutant(
+        "scale_resids_ignored",
+        "--scale-resids (NormFormer's w_resid) is built but not applied: the feed-forward block's residual is "
+        "x instead of OFA's w_resid * x",
+        (Edit("models/layers.py",
+              "        residual = x if self.w_resid is None else x * self.w_resid\n",
+              "        residual = x\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_layer_computes_ofas_pre_ln_normformer_layer",),
+    ),
+    Mutant(
+        "residual_dropout_at_inference",
+        "the layers' residual-branch dropout (--dropout, 0.1 in OFA's fine-tuned checkpoints' configs) stays on "
+        "in eval mode: every inference run drops other units",
+        (Edit("models/layers.py",
+              "        if self.training:\n            branch = self.drop_path(self.dropout(branch))\n",
+              "        branch = self.drop_path(torch.nn.functional.dropout(branch, self.dropout.p, training=True))\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_layer_computes_ofas_pre_ln_normformer_layer",),
+    ),
+    Mutant(
+        "ffn_layer_norm_before_the_activation",
+        "NormFormer's ffn_layernorm applied to fc1's output before the activation (and activation dropout) "
+        "instead of after it, as OFA's fc2(ffn_layernorm(gelu(fc1(x))))",
+        (Edit("models/layers.py",
+              "        h = self.activation_fn(self.fc1(self.final_layer_norm(x)))\n        if self.training:\n"
+              "            h = self.activation_dropout(h)\n        if self.ffn_layernorm is not None:\n"
+              "            h = self.ffn_layernorm(h)\n",
+              "        h = self.fc1(self.final_layer_norm(x))\n        if self.ffn_layernorm is not None:\n"
+              "            h = self.ffn_layernorm(h)\n        h = self.activation_fn(h)\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_layer_computes_ofas_pre_ln_normformer_layer",),
+    ),
+    Mutant(
+        "gelu_tanh_approximation",
+        "--activation-fn gelu computed with the tanh approximation (fairseq's gelu_accurate) instead of the exact "
+        "x * Phi(x) of fairseq's gelu, which OFA's checkpoints were trained with",
+        (Edit("models/layers.py",
+              "fairseq_utils.get_activation_fn(opts.activation_fn)",
+              "fairseq_utils.get_activation_fn('gelu_accurate' if opts.activation_fn == 'gelu' "
+              "else opts.activation_fn)"),),
+        ("tests/test_ofa_layers.py::test_encoder_layer_computes_ofas_pre_ln_normformer_layer",),
+    ),
+    Mutant(
+        "cross_attention_keys_from_normalised_encoder_output",
+        "the decoder's cross-attention keys and values taken from encoder_attn_layer_norm(encoder output) "
+        "instead of the encoder output as it is (that layer norm is for the decoder's queries only)",
+        (Edit("models/layers.py",
+              "        return self.encoder_attn.project_kv(encoder_out)\n",
+              "        return self.encoder_attn.project_kv(self.encoder_attn_layer_norm(encoder_out))\n"),),
+        ("tests/test_ofa_layers.py::test_decoder_layer_computes_ofas_pre_ln_normformer_layer",),
+    ),
+    Mutant(
+        "cross_attention_queries_unnormalised",
+        "the decoder's cross-attention queries projected from the residual stream without "
+        "encoder_attn_layer_norm (OFA's pre-LN cross-attention block normalises them)",
+        (Edit("models/layers.py",
+              "self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)), cross_key",
+              "self.encoder_attn.q_proj(y), cross_key"),),
+        ("tests/test_ofa_layers.py::test_decoder_layer_computes_ofas_pre_ln_normformer_layer",),
+    ),
+    Mutant(
+        "attention_dropout_at_inference",
+        "attention-weight dropout (--attention-dropout) stays on in eval mode",
+        (Edit("models/attention.py",
+              "dropout_p=self.dropout if self.training else 0.0",
+              "dropout_p=self.dropout"),),
+        ("tests/test_ofa_layers.py::test_encoder_layer_computes_ofas_pre_ln_normformer_layer",),
+    ),
+    Mutant(
+        "encoder_drop_path_from_the_first_layer",
+        "the encoder's drop path rates run from rate / L to rate (the first layer drops too) instead of OFA's "
+        "torch.linspace(0, rate, L): every fine-tuning with --encoder-drop-path-rate regularises otherwise",
+        (Edit("models/encoder.py",
+              "rates = torch.linspace(0, args.encoder_drop_path_rate, args.encoder_layers, device=\"cpu\").tolist()",
+              "rates = torch.linspace(args.encoder_drop_path_rate / args.encoder_layers, args.encoder_drop_path_rate, "
+              "args.encoder_layers, device=\"cpu\").tolist()"),),
+        ("tests/test_ofa_layers.py::test_drop_path_rates_grow_linearly_from_zero_over_the_layers_as_in_ofa",),
+    ),
+    Mutant(
+        "resnet_drop_path_from_the_first_block",
+        "each ResNet stage's drop path rates run from rate / n to rate (its first block drops too) instead of "
+        "OFA's torch.linspace(0, rate, n) per stage",
+        (Edit("models/image_embedding.py",
+              "    rates = torch.linspace(0, drop_path_rate, blocks, device=\"cpu\").tolist()\n",
+              "    rates = torch.linspace(drop_path_rate / blocks, drop_path_rate, blocks, device=\"cpu\").tolist()\n"),),
+        ("tests/test_ofa_layers.py::test_drop_path_rates_grow_linearly_from_zero_over_the_layers_as_in_ofa",),
+    ),
+    Mutant(
+        "text_log_buckets_rounded_down",
+        "the text relative-position buckets beyond bucket_size / 2 rounded down instead of up (OFA's ceil): "
+        "distant tokens read their neighbouring bucket's learned bias",
+        (Edit("models/position_bias.py", "log_bucket = torch.ceil(", "log_bucket = torch.floor("),),
+        ("tests/test_ofa_position_tables.py::test_text_buckets_follow_ofas_definition",),
+    ),
+    Mutant(
+        "text_buckets_query_and_key_swapped",
+        "the text bucket table built from j - i instead of i - j: every text relative bias transposed (a "
+        "token reads the bias OFA learned for the token at the mirrored offset)",
+        (Edit("models/position_bias.py",
+              "    offset = torch.arange(max_position)[:, None] - torch.arange(max_position)[None, :]\n",
+              "    offset = torch.arange(max_position)[None, :] - torch.arange(max_position)[:, None]\n"),),
+        ("tests/test_ofa_position_tables.py::test_text_buckets_follow_ofas_definition",),
+    ),
+    Mutant(
+        "image_buckets_rows_and_columns_swapped",
+        "the image bucket of two patches taken as column offset * (2B - 1) + row offset instead of OFA's row "
+        "offset * (2B - 1) + column offset: the 2-D relative bias of a transposed picture",
+        (Edit("models/position_bias.py",
+              "    table[1:, 1:] = d_row * span + d_col\n",
+              "    table[1:, 1:] = d_col * span + d_row\n"),),
+        ("tests/test_ofa_position_tables.py::test_image_buckets_follow_ofas_definition",),
+    ),
+    Mutant(
+        "image_special_buckets_swapped",
+        "the image bucket table's row 0 and column 0 (position 0's buckets) take each other's bucket",
+        (Edit("models/position_bias.py",
+              "    table[0, :] = num_buckets - 3\n    table[:, 0] = num_buckets - 2\n",
+              "    table[0, :] = num_buckets - 2\n    table[:, 0] = num_buckets - 3\n"),),
+        ("tests/test_ofa_position_tables.py::test_image_buckets_follow_ofas_definition",),
+    ),
+    Mutant(
+        "absolute_position_bias_unscaled",
+        "the absolute position bias without its query scale (D / H * attn_scale_factor) ** -0.5",
+        (Edit("models/position_bias.py",
+              "    q = _split_heads(q_linear(query_pos), num_heads) * scaling\n",
+              "    q = _split_heads(q_linear(query_pos), num_heads)\n"),),
+        ("tests/test_ofa_position_tables.py::test_absolute_bias_is_the_scaled_query_position_times_the_key_position"
+         "_per_head",),
+    ),
+    Mutant(
+        "absolute_position_bias_query_and_key_swapped",
+        "the absolute position bias projects queries' positions with pos_k_linear and keys' with pos_q_linear "
+        "(the bias transposed)",
+        (Edit("models/position_bias.py",
+              "    q = _split_heads(q_linear(query_pos), num_heads) * scaling\n"
+              "    k = _split_heads(k_linear(key_pos), num_heads)\n",
+              "    q = _split_heads(k_linear(query_pos), num_heads) * scaling\n"
+              "    k = _split_heads(q_linear(key_pos), num_heads)\n"),),
+        ("tests/test_ofa_position_tables.py::test_absolute_bias_is_the_scaled_query_position_times_the_key_position"
+         "_per_head",),
+    ),
+    Mutant(
+        "attn_scale_factor_default_one",
+        "the architectures' attn_scale_factor defaults to 1 instead of OFA's 2: queries scaled by "
+        "head_dim ** -0.5, and no parameter's shape shows it",
+        (Edit("models/ofa.py", "(\"attn_scale_factor\", 2.0)", "(\"attn_scale_factor\", 1.0)"),),
+        ("tests/test_model_architecture.py::test_architecture_defaults_no_shape_shows_are_ofas[ofa_base]",),
+    ),
+    Mutant(
+        "disable_entangle_default_on",
+        "the architectures default disable_entangle on: a model trained without --disable-entangle (OFA's "
+        "default) gets no positions added to its decoder's token embeddings",
+        (Edit("models/ofa.py", "(\"disable_entangle\", False)", "(\"disable_entangle\", True)"),),
+        ("tests/test_model_architecture.py::test_architecture_defaults_no_shape_shows_are_ofas[ofa_base]",),
+    ),
+    Mutant(
+        "attention_dropout_from_dropout",
+        "the layers' attention-weight dropout takes --dropout instead of --attention-dropout (OFA's fine-tuning "
+        "scripts pass 0.1 and 0.0): fine-tuning drops attention weights OFA keeps",
+        (Edit("models/ofa.py",
+              "        attention_dropout=args.attention_dropout,\n",
+              "        attention_dropout=args.dropout,\n"),),
+        ("tests/test_ofa_layers.py::test_each_dropout_option_sets_its_own_dropout_in_every_layer",),
+    ),
+    Mutant(
+        "port_default_resnet_152",
+        "a port config.json without resnet_type read as resnet152 instead of the port's default resnet101",
+        (Edit("models/hf_mapping.py",
+              "\"resnet_type\": \"resnet101\", \"resnet_drop_path_rate\"",
+              "\"resnet_type\": \"resnet152\", \"resnet_drop_path_rate\""),),
+        ("tests/test_convert.py::test_port_options_without_a_shape_map_to_fairseq_ofas",),
+    ),
+    Mutant(
+        "port_gelu_new_as_exact_gelu",
+        "the port's activation gelu_new (the tanh approximation) mapped to fairseq's exact gelu instead of "
+        "gelu_accurate",
+        (Edit("models/hf_mapping.py", "\"gelu_new\": \"gelu_accurate\"", "\"gelu_new\": \"gelu\""),),
+        ("tests/test_convert.py::test_port_options_without_a_shape_map_to_fairseq_ofas",),
+    ),
+    Mutant(
+        "port_scale_heads_from_normformer",
+        "a port config with normformer false converted without c_attn (scale_heads off), though the port's "
+        "attention has its per-head scale whatever normformer says",
+        (Edit("models/hf_mapping.py",
+              "        scale_heads=True, scale_resids=False,",
+              "        scale_heads=c[\"normformer\"], scale_resids=False,"),),
+        ("tests/test_convert.py::test_port_options_without_a_shape_map_to_fairseq_ofas",),
+    ),
+    Mutant(
+        "imagenet_std_channels_reversed",
+        "--imagenet-default-mean-and-std normalises with ImageNet's std in reversed channel order (0.225, "
+        "0.224, 0.229)",
+        (Edit("data/images.py",
+              "IMAGENET_STD = (0.229, 0.224, 0.225)\n",
+              "IMAGENET_STD = (0.225, 0.224, 0.229)\n"),),
+        (f"{IMAGES}test_imagenet_option_normalises_with_imagenets_mean_and_std",),
+    ),
 )
 
 

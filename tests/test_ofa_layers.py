@@ -1,0 +1,128 @@
+"""OFA's transformer layers computed step by step: the project's encoder and decoder layers give
+the numbers of OFA's ``TransformerEncoderLayer`` / ``TransformerDecoderLayer``
+(models/ofa/unify_transformer_layer.py of OFA-Sys/OFA) with every NormFormer option on.
+
+OFA's pre-LN encoder layer, at inference (dropout and drop path off, whatever the checkpoint's
+``--dropout``/``--attention-dropout``/``--activation-dropout``)::
+
+    x = x + attn_ln(self_attn(self_attn_layer_norm(x)))
+    x = w_resid * x + fc2(ffn_layernorm(gelu(fc1(final_layer_norm(x)))))
+
+and its decoder layer the same with, between the two, the cross-attention block
+``x = x + cross_attn_ln(encoder_attn(encoder_attn_layer_norm(x), encoder_out))``, whose keys and
+values are the encoder output as it is (already normalised by the encoder's final layer norm).
+The other tests compare the layers with themselves (joint against decomposed, incremental
+against full passes), so a layer norm left out, moved, or applied to the wrong input, or
+dropout left on at inference, would pass them all; an OFA checkpoint would silently compute
+other outputs. Drop path rates grow linearly over the layers from 0, as OFA's
+``torch.linspace(0, rate, layers)``.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ofa_mue.models.builders import build_model, numbered_dictionary
+from ofa_mue.models.layers import LayerOptions, OFADecoderLayer, OFAEncoderLayer
+from test_attention import _by_hand
+
+OPTIONS = LayerOptions(embed_dim=16, ffn_dim=24, num_heads=4, dropout=0.3, attention_dropout=0.3,
+                       activation_dropout=0.3, scale_attn=True, scale_fc=True, scale_heads=True, scale_resids=True)
+"""Every NormFormer option on, and dropout that inference must not apply."""
+
+
+def _randomised(layer: torch.nn.Module) -> torch.nn.Module:
+    """Every parameter drawn at random (layer norm weights and NormFormer scales around 1), eval mode."""
+    generator = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for name, parameter in layer.named_parameters():
+            if name.endswith(("norm.weight", "_ln.weight", "w_resid", "c_attn")):
+                parameter.copy_(torch.rand(parameter.shape, generator=generator) + 0.5)
+            else:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    return layer.eval()
+
+
+def _norm(module: torch.nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """A layer norm written out: (x - mean) / sqrt(var + eps) * weight + bias."""
+    mean = x.mean(-1, keepdim=True)
+    var = x.var(-1, unbiased=False, keepdim=True)
+    return (x - mean) / torch.sqrt(var + module.eps) * module.weight + module.bias
+
+
+def _gelu(x: torch.Tensor) -> torch.Tensor:
+    """fairseq's ``gelu`` (OFA's activation): the exact x * Phi(x), not the tanh approximation."""
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+def _feed_forward(layer, x):
+    hidden = _norm(layer.ffn_layernorm, _gelu(F.linear(_norm(layer.final_layer_norm, x), layer.fc1.weight,
+                                                       layer.fc1.bias)))
+    return layer.w_resid * x + F.linear(hidden, layer.fc2.weight, layer.fc2.bias)
+
+
+def test_encoder_layer_computes_ofas_pre_ln_normformer_layer():
+    torch.manual_seed(0)
+    layer = _randomised(OFAEncoderLayer(OPTIONS, drop_path_rate=0.3))
+    x = torch.randn(2, 5, 16)
+    bias = torch.randn(1, 4, 5, 5)
+    padding = torch.tensor([[False] * 5, [False, False, False, True, True]])
+    with torch.no_grad():
+        ours = layer(x, bias, padding)
+        h = _norm(layer.self_attn_layer_norm, x)
+        x1 = x + _norm(layer.attn_ln, _by_hand(layer.self_attn, h, h, bias, padding, 2.0))
+        expected = _feed_forward(layer, x1)
+    torch.testing.assert_close(ours[~padding], expected[~padding], rtol=1e-5, atol=1e-5)
+
+
+def test_decoder_layer_computes_ofas_pre_ln_normformer_layer():
+    torch.manual_seed(1)
+    layer = _randomised(OFADecoderLayer(OPTIONS, drop_path_rate=0.3))
+    x, encoder_out = torch.randn(2, 4, 16), torch.randn(2, 6, 16)
+    causal = torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
+    self_bias = torch.randn(1, 4, 4, 4) + causal
+    cross_bias = torch.randn(1, 4, 4, 6)
+    cross_padding = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
+    no_padding = torch.zeros(2, 4, dtype=torch.bool)
+    with torch.no_grad():
+        ours, _ = layer(x, self_attn_bias=self_bias, cross_key_value=layer.cross_key_value(encoder_out),
+                        cross_attn_bias=cross_bias, cross_padding_mask=cross_padding)
+        h = _norm(layer.self_attn_layer_norm, x)
+        x1 = x + _norm(layer.self_attn_ln, _by_hand(layer.self_attn, h, h, self_bias, no_padding, 2.0))
+        query = _norm(layer.encoder_attn_layer_norm, x1)
+        x2 = x1 + _norm(layer.cross_attn_ln, _by_hand(layer.encoder_attn, query, encoder_out, cross_bias,
+                                                      cross_padding, 2.0))
+        expected = _feed_forward(layer, x2)
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_drop_path_rates_grow_linearly_from_zero_over_the_layers_as_in_ofa():
+    """OFA gives transformer layer i of L ``rate * i / (L - 1)`` (``torch.linspace(0, rate, L)``, in
+    unify_transformer.py), and ResNet block j of a stage of n blocks ``resnet_rate * j / (n - 1)``
+    (resnet.py's ``_make_layer``): the first layer and each stage's first block drop nothing."""
+    model = build_model("ofa_demo", numbered_dictionary(40), encoder_layers=5, decoder_layers=3,
+                        encoder_drop_path_rate=0.4, decoder_drop_path_rate=0.2, resnet_drop_path_rate=0.3,
+                        resnet_type="resnet:3,2,1")
+
+    def rate(module) -> float:
+        return float(getattr(module, "drop_prob", 0.0))  # nn.Identity where the rate is 0
+
+    assert [rate(layer.drop_path) for layer in model.encoder.layers] == pytest.approx([0.4 * i / 4 for i in range(5)])
+    assert [rate(layer.drop_path) for layer in model.decoder.layers] == pytest.approx([0.2 * i / 2 for i in range(3)])
+    resnet = model.encoder.embed_images
+    stages = [[rate(block.drop_path) for block in stage] for stage in (resnet.layer1, resnet.layer2, resnet.layer3)]
+    assert stages == [pytest.approx([0.0, 0.15, 0.3]), pytest.approx([0.0, 0.3]), [0.0]]
+
+
+def test_each_dropout_option_sets_its_own_dropout_in_every_layer():
+    """OFA's layers take ``--dropout`` for their residual branches, ``--attention-dropout`` for the
+    attention weights (of self- and cross-attention) and ``--activation-dropout`` after the FFN
+    activation, each its own value (OFA's fine-tuning scripts pass 0.1, 0.0 and 0.0)."""
+    model = build_model("ofa_demo", numbered_dictionary(40), encoder_layers=2, decoder_layers=2,
+                        dropout=0.1, attention_dropout=0.2, activation_dropout=0.3)
+    for layer in [*model.encoder.layers, *model.decoder.layers]:
+        assert (layer.dropout.p, layer.self_attn.dropout, layer.activation_dropout.p) == (0.1, 0.2, 0.3)
+    assert all(layer.encoder_attn.dropout == 0.2 for layer in model.decoder.layers)
