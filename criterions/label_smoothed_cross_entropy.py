@@ -13,13 +13,12 @@ gradient is averaged over the tokens kept); validation scores every token. fairs
 ``--sentence-avg`` averages the gradient over the batch's sentences instead, as in OFA.
 """
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from fairseq import metrics
+from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from omegaconf import II
@@ -153,9 +152,11 @@ class LabelSmoothedCrossEntropy(FairseqCriterion):
         sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)  # tokens kept, or sentences
         loss = sum(log.get("loss", 0) for log in logging_outputs)
         nll = sum(log.get("nll_loss", 0) for log in logging_outputs)
-        metrics.log_scalar("loss", loss / max(sample_size, 1) / math.log(2), sample_size, round=3)
-        metrics.log_scalar("nll_loss", nll / max(sample_size, 1) / math.log(2), sample_size, round=3)
-        metrics.log_derived("ppl", lambda meters: 2 ** meters["nll_loss"].avg)
+        # as OFA's criterion logs them (fairseq's own criteria log bits): nats per unit of the
+        # gradient's denominator, nll_loss weighted by the batch's tokens, ppl fairseq's 2 ** nll_loss
+        metrics.log_scalar("loss", loss / max(sample_size, 1), sample_size, round=3)
+        metrics.log_scalar("nll_loss", nll / max(sample_size, 1), ntokens, round=3)
+        metrics.log_derived("ppl", lambda meters: utils.get_perplexity(meters["nll_loss"].avg))
         if any("n_correct" in log for log in logging_outputs):
             correct = sum(log.get("n_correct", 0) for log in logging_outputs)
             metrics.log_scalar("accuracy", 100.0 * correct / max(ntokens, 1), ntokens, round=2)

@@ -13,7 +13,6 @@ Logged besides OFA's ``loss``/``nll_loss`` (the weighted averages): ``loss_layer
 accuracy, %); ``accuracy`` with ``--report-accuracy`` is the last layer's.
 """
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -77,5 +76,5 @@ class LayerwiseLabelSmoothedCrossEntropy(LabelSmoothedCrossEntropy):
         super().reduce_metrics(logging_outputs)
         ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
         kept = sum(log.get("sample_size", 0) for log in logging_outputs)
-        log_layer_metric(logging_outputs, "loss_layer", "loss_layer", kept, scale=1 / math.log(2))
+        log_layer_metric(logging_outputs, "loss_layer", "loss_layer", kept)  # nats, as "loss"
         log_layer_metric(logging_outputs, "n_correct_layer", "acc_layer", ntokens, scale=100.0, round=2)

@@ -32,3 +32,14 @@ def test_words_are_counted_after_the_clean_up():
 
 def test_strip_punctuation_drops_ascii_punctuation_and_joins_words_with_one_space():
     assert strip_punctuation("  A man's  T-shirt, (red)! ") == "A mans Tshirt red"
+
+
+def test_strip_punctuation_drops_all_32_ascii_punctuation_marks_and_keeps_other_characters():
+    """OFA's caption dataset and ``eval_caption`` translate with ``string.punctuation``: the 32
+    ASCII marks below, the underscore and backtick included, go; letters, digits and non-ASCII
+    punctuation (curly quotes, an ellipsis) stay (``[^\\w\\s]`` would keep ``_`` and drop ``’``)."""
+    marks = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+    assert len(set(marks)) == 32
+    assert strip_punctuation(f"a{marks}b") == "ab"
+    assert (strip_punctuation("snake_case x_2 `quoted` dog’s “big” walk…")
+            == "snakecase x2 quoted dog’s “big” walk…")

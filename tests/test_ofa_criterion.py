@@ -80,6 +80,45 @@ def test_sentence_avg_divides_the_gradient_by_the_sentences_as_in_ofa(name):
     torch.testing.assert_close(loss, per_token(model, batch)[0])
 
 
+def test_drop_worst_ranks_tokens_by_the_smoothed_loss_not_the_nll():
+    """OFA's label_smoothed_nll_loss drops with ``torch.topk(loss, k=int(N * (1 - ratio)), largest=False)``
+    on the smoothed loss. Token A (gold 0.2, others 0.4, 0.4) has the higher NLL, token B (gold 0.3,
+    others 0.69, 0.01) the higher smoothed loss at eps 0.5 over V = 3 (eps / 2 on each other token):
+    0.25 * (nll + smooth) = 0.25 * (2 * 1.609 + 2 * 0.916) = 1.263 for A, 0.25 * (2 * 1.204 + 0.371 + 4.605)
+    = 1.846 for B. Dropping half of them keeps A."""
+    from ofa_mue.criterions.label_smoothed_cross_entropy import drop_worst
+
+    lprobs = torch.tensor([[0.2, 0.4, 0.4], [0.3, 0.69, 0.01]]).log()
+    target = torch.tensor([0, 0])
+    loss, nll = token_losses(lprobs, target, 0.5)
+    torch.testing.assert_close(loss, torch.tensor([1.2629, 1.8460]), atol=1e-4, rtol=0)
+    assert nll[0] > nll[1]
+    kept_loss, kept_nll = drop_worst(loss, nll, 0.5)
+    torch.testing.assert_close(kept_loss, loss[:1])
+    torch.testing.assert_close(kept_nll, nll[:1])
+
+
+@pytest.mark.parametrize("name", ["adjust_label_smoothed_cross_entropy", "layerwise_label_smoothed_cross_entropy"])
+def test_logged_accuracy_is_the_share_of_target_tokens_predicted_also_with_sentence_avg(name):
+    """OFA logs accuracy = n_correct / total * 100, total being the batch's non-padding target
+    tokens, whatever --sentence-avg makes the gradient's denominator."""
+    from fairseq import metrics
+
+    model, batch = tiny_model(tiny_dictionary()), tiny_batch(tiny_dictionary())
+    criterion = criterion_from_command_line(name, "--report-accuracy", "--sentence-avg")
+    with torch.no_grad():
+        logits, _ = model(**batch["net_input"])
+        _, _, log = criterion(model, batch)
+    scored = batch["target"].ne(tiny_dictionary().pad())
+    assert log["n_correct"] == logits.argmax(-1)[scored].eq(batch["target"][scored]).sum().item()
+    assert log["sample_size"] == batch["nsentences"] and log["ntokens"] == scored.sum().item()
+    logs = [{**log, "n_correct": 7, "ntokens": 10, "nsentences": 2, "sample_size": 2}, {**log, "n_correct": 1,
+            "ntokens": 6, "nsentences": 1, "sample_size": 1}]
+    with metrics.aggregate() as aggregated:
+        criterion.reduce_metrics(logs)
+    assert aggregated.get_smoothed_values()["accuracy"] == 50.0  # (7 + 1) / (10 + 6) target tokens
+
+
 @pytest.mark.parametrize("name", ["adjust_label_smoothed_cross_entropy", "layerwise_label_smoothed_cross_entropy"])
 @pytest.mark.parametrize("flags", [["--ignore-eos"], ["--ignore-prefix-size", "1"], ["--constraint-range", "4,100"],
                                    ["--use-rdrop"], ["--reg-alpha", "1.0"], ["--sample-patch-num", "196"]])
@@ -88,3 +127,28 @@ def test_ofa_criterion_options_this_project_does_not_implement_are_refused(name,
     with pytest.raises(SystemExit):
         criterion_from_command_line(name, *flags)
     assert f"unrecognized arguments: {' '.join(flags)}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["adjust_label_smoothed_cross_entropy", "layerwise_label_smoothed_cross_entropy"])
+def test_logged_losses_are_ofas_nats_nll_weighted_by_tokens_and_ppl_two_to_the_nll(name):
+    """OFA's reduce_metrics logs ``loss = loss_sum / sample_size`` and ``nll_loss = nll_loss_sum /
+    sample_size`` in nats (no division by ln 2, which fairseq's own criteria apply), the nll meter
+    weighted by ``ntokens`` and the loss meter by ``sample_size``, and ``ppl =
+    utils.get_perplexity(nll_loss) = 2 ** nll_loss``. Two reductions into one aggregate (two log
+    intervals) whose token and sample counts differ tell the weights apart."""
+    from fairseq import metrics
+
+    criterion = criterion_from_command_line(name)
+    first = {"loss": 6.0, "nll_loss": 4.0, "ntokens": 4, "nsentences": 1, "sample_size": 2,
+             "loss_layer1": 6.0}
+    second = {"loss": 3.0, "nll_loss": 3.0, "ntokens": 1, "nsentences": 1, "sample_size": 3,
+              "loss_layer1": 3.0}
+    with metrics.aggregate() as aggregated:
+        criterion.reduce_metrics([first])
+        criterion.reduce_metrics([second])
+    values = aggregated.get_smoothed_values()
+    assert values["loss"] == pytest.approx((2 * 3.0 + 3 * 1.0) / 5, abs=1e-3)  # 3.0 and 1.0 nats, weights 2, 3
+    assert values["nll_loss"] == pytest.approx((4 * 2.0 + 1 * 1.0) / 5, abs=1e-3)  # 2.0 and 1.0, weights 4, 1
+    assert values["ppl"] == pytest.approx(2 ** values["nll_loss"], abs=0.01)
+    if name == "layerwise_label_smoothed_cross_entropy":  # each layer's loss in the same unit as "loss"
+        assert values["loss_layer1"] == pytest.approx(values["loss"], abs=1e-3)

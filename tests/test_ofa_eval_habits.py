@@ -170,6 +170,19 @@ def test_eval_and_scst_args_mean_what_they_mean_in_ofa(tmp_path, image_b64, give
     assert generation_of(task.scst_generator) == expected
 
 
+def test_caption_evaluation_generates_with_ofas_evaluate_caption_flags_by_default(tmp_path):
+    """OFA's evaluate_caption.sh passes --beam=5 --max-len-b=16 --no-repeat-ngram-size=3 (fairseq's
+    own defaults would be up to 200 tokens, no n-gram blocking): without them the evaluation uses
+    those values; given, an option is used as given."""
+    from fairseq import options
+
+    argv = [str(tmp_path), "--task", "caption", "--path", str(tmp_path / "x.pt")]
+    args = options.parse_args_and_arch(build_parser(), input_args=argv)
+    assert (args.beam, args.max_len_a, args.max_len_b, args.no_repeat_ngram_size) == (5, 0, 16, 3)
+    args = options.parse_args_and_arch(build_parser(), input_args=[*argv, "--max-len-b", "20", "--beam", "3"])
+    assert (args.beam, args.max_len_b, args.no_repeat_ngram_size) == (3, 20, 3)
+
+
 @pytest.mark.parametrize("flag, option", [("--eval-args", "eval_args"), ("--scst-args", "scst_args")])
 @pytest.mark.parametrize("given", ["{'beam': 2}", "[2]"], ids=["python_quotes", "not_an_object"])
 def test_generation_json_that_is_not_an_object_names_the_option(tmp_path, image_b64, flag, option, given):

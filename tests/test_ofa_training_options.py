@@ -60,6 +60,18 @@ def test_one_training_file_is_loaded_once(tmp_path):
         assert not tasks.setup_task(cfg.task).has_sharded_data("train")
 
 
+def test_every_split_but_train_reads_the_last_file_of_a_comma_separated_list(tmp_path):
+    """OFA's load_dataset: ``paths = data.split(',')``; train reads ``paths[(epoch - 1) % (len(paths) - 1)]``,
+    any other split ``paths[-1]`` (its evaluation scripts pass ``train.tsv,valid.tsv`` or one file)."""
+    files = [tmp_path / name for name in ("train_a.tsv", "train_b.tsv", "test.tsv")]
+    for file in files:
+        file.write_text("")
+    _, cfg = parse_training([",".join(map(str, files)), "--task", "caption", "--arch", "ofa_tiny"])
+    task = tasks.setup_task(cfg.task)
+    assert [task.split_path(split) for split in ("valid", "test")] == [str(files[2])] * 2
+    assert [task.split_path("train", epoch) for epoch in (1, 2, 3)] == [str(files[0]), str(files[1]), str(files[0])]
+
+
 @pytest.mark.parametrize("task_name", ["caption", "snli_ve"])
 def test_bpe_other_than_gpt2_is_refused_in_training(tmp_path, task_name):
     """OFA's ``--bpe bert`` (its Chinese models: BERT word pieces from --bpe-dir's vocab.txt and a

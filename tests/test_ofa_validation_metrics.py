@@ -65,3 +65,18 @@ def test_snli_score_is_the_share_of_all_validation_rows_answered_right_as_ofa_sc
     task = write_rows(tmp_path, image_b64, [LABELS[a] for a in predicted[:3]] + [LABELS[wrong]])
     assert logged_snli_score(task, model, [[0, 1, 2], [3]]) == 0.75
     assert logged_snli_score(task, model, [[3], [0, 1, 2]]) == 0.75
+
+
+def test_validation_cider_is_the_mean_over_all_rows_however_they_are_batched(tmp_path, image_b64):
+    """OFA's caption reduce_metrics logs the summed CIDEr-D and the row count (_cider_score_sum,
+    _cider_cnt) and derives cider = sum / count over the whole validation: a batch of three rows
+    scoring 1.0 each and a batch of one scoring 0.0 log 0.75, not the batches' mean 0.5."""
+    from test_ofa_eval_habits import make_caption_task
+
+    task = make_caption_task(tmp_path, image_b64)
+    criterion = LabelSmoothedCrossEntropy(task)
+    plain = {"loss": 0.0, "nll_loss": 0.0, "ntokens": 1, "nsentences": 1, "sample_size": 1}
+    with metrics.aggregate(new_root=True) as aggregate:
+        for total, count in ((3.0, 3), (0.0, 1)):
+            task.reduce_metrics([{**plain, "_cider_sum": total, "_cider_count": count}], criterion)
+    assert aggregate.get_smoothed_values()["cider"] == 0.75

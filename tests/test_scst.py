@@ -116,6 +116,43 @@ def test_identical_captions_have_zero_advantage(dictionary):
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.parameters())
 
 
+def test_policy_loss_scores_every_caption_token_eos_included_and_captions_are_sampled_in_eval_mode(dictionary):
+    """OFA's scst_loss: -sum over the sampled captions' non-padding target tokens (the hypothesis
+    tokens, eos included) of advantage * log p(token | bos + caption prefix, image), and
+    ntokens counts those tokens. OFA's get_generator_out samples with the model in eval mode and
+    trains it again afterwards."""
+    class ModeRecordingCaptions(FixedCaptions):
+        def generate(self, models, sample):
+            self.training = models[0].training
+            return super().generate(models, sample)
+
+    model = tiny_model(dictionary).train()
+    batch = tiny_batch(dictionary)
+    eos, bos = dictionary.eos(), dictionary.bos()
+    captions = [[7, 8, 9, eos], [7, 8, eos], [20, eos]]
+    batch["references"] = numbered_references(dictionary, captions)
+    generator = ModeRecordingCaptions(captions)
+    criterion = ScstRewardCriterion(scst_task(dictionary, generator), scst_cider_df="batch")
+    loss, sample_size, log = criterion(model, batch)
+    assert generator.training is False and model.training
+    images = batch["net_input"]["src_tokens"].size(0)
+    assert log["ntokens"] == sample_size == images * sum(len(c) for c in captions)
+
+    rewards = torch.tensor(criterion.rewards([[torch.tensor(c) for c in captions]] * images, batch))
+    advantage = rewards - (rewards.sum(1, keepdim=True) - rewards) / (len(captions) - 1)
+    expected = 0.0
+    with torch.no_grad():  # each caption teacher-forced after every image, in the model's own (training) mode
+        for c, caption in enumerate(captions):
+            prev_output_tokens = torch.tensor([[bos, *caption[:-1]]]).expand(images, -1)
+            logits, _ = model(**{**batch["net_input"], "prev_output_tokens": prev_output_tokens})
+            lprobs = torch.log_softmax(logits.float(), -1)[:, torch.arange(len(caption)), torch.tensor(caption)]
+            expected -= (advantage[:, c] * lprobs.sum(-1)).sum()
+    assert loss.item() == pytest.approx(float(expected), rel=1e-4)
+    # --sentence-avg: OFA's sample_size is nsentences = gen_target.size(0), the sampled captions (not the images)
+    per_caption = ScstRewardCriterion(scst_task(dictionary, generator), scst_cider_df="batch", sentence_avg=True)
+    assert per_caption(model, batch)[1] == images * len(captions)
+
+
 def test_layerwise_loss_is_weighted_mean_of_layer_losses_on_one_projection_per_layer(dictionary):
     model = tiny_model(dictionary).train()
     batch = tiny_batch(dictionary)
@@ -168,6 +205,24 @@ def test_document_frequencies_from_the_training_split(dictionary):
 
     with pytest.raises(ConfigError, match="--scst-cider-df batch"):
         list(training_references(scst_task(dictionary, FixedCaptions([]))))
+
+
+def test_fairseq_train_takes_document_frequencies_from_the_training_split_by_default(dictionary):
+    """OFA's SCST reward reads its document frequencies from --scst-cider-cached-tokens, the
+    training split's references (coco-train-words.p), not from each batch: fairseq-train's
+    ``--criterion scst_reward_criterion`` without --scst-cider-df scores against the training split's."""
+    from fairseq import criterions, options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    args = options.parse_args_and_arch(options.get_training_parser(), [
+        "data", "--user-dir", "ofa_mue", "--task", "caption", "--scst", "--arch", "ofa_tiny",
+        "--criterion", "scst_reward_criterion"])
+    dataset = CaptionRows(["&&".join(refs) for refs in REFERENCES])
+    task = scst_task(dictionary, FixedCaptions([]), datasets={"train": dataset})
+    criterion = criterions.build_criterion(convert_namespace_to_omegaconf(args).criterion, task)
+    caption, batch = ["a red circle"], [REFERENCES[0]]
+    assert criterion.cider_scorer(batch).scores(caption, batch) == CiderD.from_references(REFERENCES).scores(
+        caption, batch) != CiderD.from_references(batch).scores(caption, batch)
 
 
 def test_configuration_errors(dictionary):

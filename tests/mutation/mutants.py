@@ -629,8 +629,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "token under --sentence-avg, and too small while --drop-worst-ratio leaves tokens out, so it no "
         "longer compares with OFA's logged loss",
         (Edit("criterions/layerwise_cross_entropy.py",
-              '"loss_layer", kept, scale',
-              '"loss_layer", ntokens, scale'),),
+              '"loss_layer", "loss_layer", kept)',
+              '"loss_layer", "loss_layer", ntokens)'),),
         (f"{LAYERWISE}test_logged_layer_accuracies_and_losses_have_their_own_denominators",),
     ),
     Mutant(
@@ -1617,6 +1617,164 @@ MUTANTS: Tuple[Mutant, ...] = (
               "IMAGENET_STD = (0.229, 0.224, 0.225)\n",
               "IMAGENET_STD = (0.225, 0.224, 0.229)\n"),),
         (f"{IMAGES}test_imagenet_option_normalises_with_imagenets_mean_and_std",),
+    ),
+    Mutant(
+        "caption_punctuation_keeps_underscore",
+        "caption targets, references and hypotheses keep '_' (OFA translates away all 32 marks of "
+        "string.punctuation): other words for CIDEr-D and the training targets",
+        (Edit("data/text.py",
+              "_NO_PUNCTUATION = str.maketrans(\"\", \"\", string.punctuation)\n",
+              "_NO_PUNCTUATION = str.maketrans(\"\", \"\", string.punctuation.replace(\"_\", \"\"))\n"),),
+        (f"{TEXT}test_strip_punctuation_drops_all_32_ascii_punctuation_marks_and_keeps_other_characters",),
+    ),
+    Mutant(
+        "checkpoint_settings_beat_model_overrides",
+        "an inference run takes a task setting from the checkpoint before --model-overrides (OFA's evaluate.py "
+        "applies the overrides on top of the checkpoint's task config): the overrides OFA's scripts pass are "
+        "ignored",
+        (Edit("tasks/settings.py",
+              "        for source, given in ((\"--model-overrides\", overrides), (checkpoint, saved)):\n",
+              "        for source, given in ((checkpoint, saved), (\"--model-overrides\", overrides)):\n"),),
+        ("tests/test_checkpoint_round_trip.py::test_model_overrides_beat_the_checkpoints_task_settings_and_the_"
+         "command_line_beats_both",),
+    ),
+    Mutant(
+        "eval_split_reads_the_first_file",
+        "with OFA's comma-separated --data, the evaluation splits read the first file (a training file) "
+        "instead of the last",
+        (Edit("tasks/ofa_task.py",
+              "            path = self.cfg.data.split(\",\")[-1]\n",
+              "            path = self.cfg.data.split(\",\")[0]\n"),),
+        ("tests/test_ofa_training_options.py::test_every_split_but_train_reads_the_last_file_of_a_comma_"
+         "separated_list",),
+    ),
+    Mutant(
+        "imagenet_normalisation_default_on",
+        "images normalised with ImageNet's mean and std when --imagenet-default-mean-and-std is not given "
+        "(OFA's default is off: mean = std = 0.5, pixels to [-1, 1])",
+        (Edit("tasks/ofa_task.py",
+              "\"imagenet_default_mean_and_std\": False,\n",
+              "\"imagenet_default_mean_and_std\": True,\n"),),
+        ("tests/test_ofa_training_defaults.py::test_images_go_to_minus_one_one_and_the_vocabulary_has_ofas_codes_"
+         "and_bins_by_default",),
+    ),
+    Mutant(
+        "num_bins_default_1024",
+        "--num-bins defaults to 1024 instead of OFA's 1000: a vocabulary of 59481 symbols, not OFA's 59457",
+        (Edit("tasks/ofa_task.py", "\"num_bins\": DEFAULT_NUM_BINS,", "\"num_bins\": 1024,"),),
+        ("tests/test_ofa_training_defaults.py::test_images_go_to_minus_one_one_and_the_vocabulary_has_ofas_codes_"
+         "and_bins_by_default",),
+    ),
+    Mutant(
+        "caption_evaluation_max_len_b_20",
+        "the caption evaluation generates up to 20 tokens by default instead of the 16 of OFA's "
+        "evaluate_caption.sh (--max-len-b=16)",
+        (Edit("ofa_mue/evaluate.py",
+              "CAPTION_GENERATION_DEFAULTS = {\"beam\": 5, \"max_len_b\": 16,",
+              "CAPTION_GENERATION_DEFAULTS = {\"beam\": 5, \"max_len_b\": 20,"),),
+        (f"{EVAL_HABITS}test_caption_evaluation_generates_with_ofas_evaluate_caption_flags_by_default",),
+    ),
+    Mutant(
+        "drop_worst_ranked_by_nll",
+        "--drop-worst-ratio leaves out the tokens with the highest NLL instead of OFA's highest label-smoothed "
+        "loss: with --label-smoothing other tokens are dropped than OFA drops",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              "    kept, index = torch.topk(loss, k=int(loss.numel() * (1 - ratio)), largest=False)\n"
+              "    return kept, nll[index]\n",
+              "    _, index = torch.topk(nll, k=int(loss.numel() * (1 - ratio)), largest=False)\n"
+              "    return loss[index], nll[index]\n"),),
+        (f"{OFA_CRITERION}test_drop_worst_ranks_tokens_by_the_smoothed_loss_not_the_nll",),
+    ),
+    Mutant(
+        "accuracy_over_sample_size",
+        "the logged accuracy divides the correct tokens by sample_size (the sentences with --sentence-avg) "
+        "instead of OFA's target tokens",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              "100.0 * correct / max(ntokens, 1)",
+              "100.0 * correct / max(sample_size, 1)"),),
+        tuple(f"{OFA_CRITERION}test_logged_accuracy_is_the_share_of_target_tokens_predicted_also_with_sentence_avg"
+              f"[{name}]" for name in ("adjust_label_smoothed_cross_entropy",
+                                       "layerwise_label_smoothed_cross_entropy")),
+    ),
+    Mutant(
+        "logged_losses_in_bits",
+        "the logged loss and nll_loss are in bits (fairseq's own criteria divide by ln 2), where OFA's "
+        "adjust_label_smoothed_cross_entropy logs nats: a user comparing with OFA's training logs sees "
+        "1.44 times OFA's loss",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              'metrics.log_scalar("loss", loss / max(sample_size, 1), sample_size, round=3)',
+              'metrics.log_scalar("loss", loss / max(sample_size, 1) / 0.6931471805599453, sample_size, round=3)'),),
+        tuple(f"{OFA_CRITERION}test_logged_losses_are_ofas_nats_nll_weighted_by_tokens_and_ppl_two_to_the_nll"
+              f"[{name}]" for name in ("adjust_label_smoothed_cross_entropy",
+                                       "layerwise_label_smoothed_cross_entropy")),
+    ),
+    Mutant(
+        "logged_nll_weighted_by_sample_size",
+        "the logged nll_loss's running average is weighted by sample_size (sentences with --sentence-avg, "
+        "the tokens kept by --drop-worst-ratio) instead of OFA's target tokens",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              'metrics.log_scalar("nll_loss", nll / max(sample_size, 1), ntokens, round=3)',
+              'metrics.log_scalar("nll_loss", nll / max(sample_size, 1), sample_size, round=3)'),),
+        (f"{OFA_CRITERION}test_logged_losses_are_ofas_nats_nll_weighted_by_tokens_and_ppl_two_to_the_nll"
+         "[adjust_label_smoothed_cross_entropy]",),
+    ),
+    Mutant(
+        "layer_losses_logged_in_bits",
+        "the layer-wise criterion logs loss_layer{i} in bits while its loss is in nats, as OFA logs it: "
+        "the layers' losses no longer compare with the logged loss",
+        (Edit("criterions/layerwise_cross_entropy.py",
+              'log_layer_metric(logging_outputs, "loss_layer", "loss_layer", kept)',
+              'log_layer_metric(logging_outputs, "loss_layer", "loss_layer", kept, scale=1.4426950408889634)'),),
+        (f"{OFA_CRITERION}test_logged_losses_are_ofas_nats_nll_weighted_by_tokens_and_ppl_two_to_the_nll"
+         "[layerwise_label_smoothed_cross_entropy]",
+         "tests/test_layerwise_criterion.py::test_per_layer_losses_and_accuracies_are_logged"),
+    ),
+    Mutant(
+        "scst_document_frequencies_from_the_batch_by_default",
+        "SCST's CIDEr-D reward takes its document frequencies from each batch's references unless "
+        "--scst-cider-df is given, instead of the training split's (OFA's cached tokens)",
+        (Edit("criterions/scst.py",
+              "        default=\"train\",\n",
+              "        default=\"batch\",\n"),),
+        (f"{SCST}test_fairseq_train_takes_document_frequencies_from_the_training_split_by_default",),
+    ),
+    Mutant(
+        "scst_captions_sampled_in_training_mode",
+        "SCST samples its captions with the model in training mode (dropout on), where OFA's get_generator_out "
+        "switches it to eval mode first",
+        (Edit("criterions/scst.py",
+              "        model.eval()\n        with torch.no_grad():\n",
+              "        with torch.no_grad():\n"),),
+        (f"{SCST}test_policy_loss_scores_every_caption_token_eos_included_and_captions_are_sampled_in_eval_mode",),
+    ),
+    Mutant(
+        "scst_eos_not_scored",
+        "SCST's policy loss leaves out each sampled caption's eos (OFA's scst_loss scores every hypothesis "
+        "token, eos included, and counts it in ntokens)",
+        (Edit("criterions/scst.py",
+              "        scored = target.ne(self.padding_idx)\n",
+              "        scored = target.ne(self.padding_idx) & target.ne(dictionary.eos())\n"),),
+        (f"{SCST}test_policy_loss_scores_every_caption_token_eos_included_and_captions_are_sampled_in_eval_mode",),
+    ),
+    Mutant(
+        "scst_sentence_avg_counts_images",
+        "SCST with --sentence-avg divides the loss by the batch's images instead of its sampled captions "
+        "(OFA's nsentences = gen_target.size(0)): a beam-5 gradient five times OFA's",
+        (Edit("criterions/scst.py",
+              "sample_size = num_captions if self.sentence_avg else ntokens",
+              "sample_size = len(captions) if self.sentence_avg else ntokens"),),
+        (f"{SCST}test_policy_loss_scores_every_caption_token_eos_included_and_captions_are_sampled_in_eval_mode",),
+    ),
+    Mutant(
+        "validation_cider_averages_batches",
+        "--eval-cider logs the mean of the validation batches' CIDEr-D instead of OFA's sum over all rows / "
+        "rows: a short last batch weighs as much as a full one, and --best-checkpoint-metric cider keeps "
+        "another checkpoint",
+        (Edit("tasks/caption.py",
+              "metrics.log_scalar(\"cider\", total / count, count, round=3)",
+              "metrics.log_scalar(\"cider\", total / count, 1, round=3)"),),
+        ("tests/test_ofa_validation_metrics.py::test_validation_cider_is_the_mean_over_all_rows_however_they_are_"
+         "batched",),
     ),
 )
 
