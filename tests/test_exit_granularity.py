@@ -72,6 +72,10 @@ def test_step_exits_do_not_count_padding(model):
     _, extra = _decode(net, prev, ExitGranularity("step", 0.5))
     # counted: 7 + 3 = 10 tokens, 5 needed: after layer 1, 3 + 1 chose; after layer 2, 5 + 2
     assert (extra["exit_layers"] == 2).all()
+    # the share is of the 10 counted tokens, not of the 14 places: 4 (0.4) stop after layer 1, 7 (0.7) after 2
+    for quantile, layer in ((0.4, 1), (0.7, 2)):
+        _, extra = _decode(net, prev, ExitGranularity("step", quantile))
+        assert (extra["exit_layers"] == layer).all(), quantile
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,19 @@ def test_cost_model_packs_when_the_saved_work_outweighs_the_launches():
     assert packing_pays(exited=10, flops_per_token=1e6, launch_flops=1e5)
     assert not packing_pays(exited=1, flops_per_token=1e5, launch_flops=1e5)
     assert not packing_pays(exited=0, flops_per_token=1e9, launch_flops=0.0)
+
+
+def test_launch_flops_are_a_launchs_time_at_the_layer_shapes_rate_per_width(monkeypatch):
+    """On a clock that ticks one second per reading, a timed loop of n calls takes 1/n s a call: the
+    addition 1/200 s, the [64, d] x [d, 4d] product (2 * 64 * d * 4d FLOPs) 1/20 s; measured per width."""
+    from ofa_mue.core import exit_granularity
+
+    ticks = iter(range(1000))
+    monkeypatch.setattr(exit_granularity.time, "perf_counter", lambda: float(next(ticks)))
+    monkeypatch.setattr(exit_granularity, "_MEASURED", {})
+    for dim in (8, 16):
+        rate = 2 * 64 * dim * 4 * dim / (1 / 20)
+        assert exit_granularity.measured_launch_flops(torch.device("cpu"), dim) == pytest.approx(rate / 200)
 
 
 @pytest.mark.parametrize("kwargs, flag", [

@@ -65,6 +65,37 @@ def test_counts_equal_a_hand_count_on_a_tiny_model(model):
     assert summary["flops_reduction"] == pytest.approx(1 - counts["total"] / full)
 
 
+def test_session_sums_each_samples_decoder_calls_by_hand():
+    """Two input samples, a 3-layer decoder: two generation steps (beam 2; a finished row's token does
+    not count), then calls of two positions: a verification pass (cached, no exit test) of sample 0
+    and a teacher-forced row (no cache, its second position padding) of sample 1."""
+    session = ExitSession()
+    session.record_stream("image", torch.tensor([1, 3]), torch.tensor([16, 9]), torch.tensor([1, 2]))
+    session.record_stream("text", torch.tensor([2, 2]), torch.tensor([7, 5]), torch.tensor([2, 0]))
+    yes, no = True, False
+    session.record_decoder(torch.tensor([[1], [3], [2], [2]]), torch.tensor([[yes]] * 4), torch.tensor([0, 0, 1, 1]),
+                           keys=5, cached=True, tested=True, depth=3)
+    session.record_decoder(torch.tensor([[2], [1], [3]]), torch.tensor([[yes], [yes], [no]]), torch.tensor([0, 1, 1]),
+                           keys=6, cached=True, tested=True, depth=3)
+    session.record_decoder(torch.tensor([[3, 3]]), torch.tensor([[yes, yes]]), torch.tensor([0]),
+                           keys=4, cached=True, tested=False, depth=3)
+    session.record_decoder(torch.tensor([[1, 2]]), torch.tensor([[yes, no]]), torch.tensor([1]),
+                           keys=2, cached=False, tested=True, depth=3)
+    # sample 0: tokens of layers 1, 3 (keys 5), 2 (keys 6), then 3, 3 (keys 4; cache: every layer projects
+    # keys/values; no test); tests after each layer but the last, up to layer 2: 1 + 2 + 2; at most 2 rows a call
+    first = ExampleLayers(image_layers=1, image_tokens=16, text_layers=2, text_tokens=7, decoder_layer_sum=1 + 3 + 2 + 6,
+                          decoder_tokens=5, decoder_key_sum=5 + 5 + 6 + 4 * 2,
+                          decoder_key_layer_sum=5 * 1 + 5 * 3 + 6 * 2 + 4 * 6, decoder_kv_layer_sum=3 * 5,
+                          decoder_rows=2, decoder_deepest=3, image_tests=1, text_tests=2, decoder_tests=1 + 2 + 2)
+    # sample 1: layers 2, 2 (keys 5), 1 (keys 6; its row's other token finished after 3 layers: not counted),
+    # then one token of 1 layer (keys 2) whose row's keys/values ran the row's deepest layer, 2
+    second = ExampleLayers(image_layers=3, image_tokens=9, text_layers=2, text_tokens=5, decoder_layer_sum=2 + 2 + 1 + 1,
+                           decoder_tokens=4, decoder_key_sum=5 + 5 + 6 + 2,
+                           decoder_key_layer_sum=5 * 2 + 5 * 2 + 6 * 1 + 2 * 1, decoder_kv_layer_sum=3 * 3 + 2,
+                           decoder_rows=2, decoder_deepest=2, image_tests=2, text_tests=0, decoder_tests=2 + 2 + 1 + 1)
+    assert session.example_layers() == [first, second]
+
+
 def test_joint_encoder_and_the_split_reduction():
     """A joint (not decomposed) encoder is one stream of image and text tokens; the split's FLOPs
     reduction weighs each example by its FLOPs (ratio of sums), not a mean of per-example ratios."""

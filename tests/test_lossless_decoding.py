@@ -143,6 +143,48 @@ def test_cache_holds_the_full_models_states_of_accepted_tokens(model):
     assert ragged, "rows accepted different numbers of tokens"
 
 
+EOS = 2  # the end of sentence of small_model's dictionary
+
+
+class ScriptedRounds(VerificationRounds):
+    """Each choice from a table per input sample and token position: the drafter's and the full model's."""
+
+    DRAFTER = {0: {1: 5, 2: 6, 3: 7, 5: EOS, 6: 5, 7: 6}, 1: {1: 5, 2: 7, 3: 9, 4: 9, 5: 8, 6: 9, 7: EOS}}
+    FULL = {0: {1: 5, 2: 6, 3: 7, 4: 8, 5: EOS, 6: 5, 7: 6, 8: 7}, 1: {1: 5, 2: 6, 3: 9, 4: 9, 5: 9, 6: 9, 7: EOS, 8: 9}}
+
+    def _choose(self, lprobs, steps, step_range, prefix, drafting):
+        samples = self.sample.repeat_interleave(steps.numel() // self.sample.numel())
+        table = self.DRAFTER if drafting else self.FULL
+        return torch.tensor([table[s][p + 1] for s, p in zip(samples.tolist(), steps.tolist())]), steps.new_zeros(
+            steps.shape, dtype=torch.float)
+
+
+def test_verification_counts_follow_each_rounds_drafts_and_the_full_models_choices(model):
+    """Draft 3. Sample 0: round 1 drafts 5 6 7, all agreed, gains 4 (the full model's 8 too); round 2
+    drafts </s> (then 5 6, which the full model would also choose, but after the end), gains the </s>.
+    Sample 1: round 1 drafts 5 7 9, the full model says 6 at the second: gains 5 6; round 2 drafts 9 9 8,
+    gains 9 9 9; round 3 (alone: sample 0 has left the batch) drafts 9 </s> and stops drafting, gains both."""
+    net, dictionary = model
+    assert dictionary.eos() == EOS
+    generator = VerifiedEarlyExitGenerator([net], dictionary, policy=StaticDepths(decoder=1), draft_tokens=3,
+                                           beam_size=1, max_len_b=20)
+    sample = _sample(batch=2)
+    with torch.no_grad():
+        session = generator.policy.session(20, vocabulary_projection(net.decoder.hidden_to_logits))
+        encoder_out = net.encoder(**sample["net_input"], exit_session=session)
+        rounds = ScriptedRounds(generator, encoder_out, session, batch=2, max_len=20, bos=dictionary.bos())
+        while rounds.active():
+            rounds.step()
+    assert [h[0]["tokens"].tolist() for h in rounds.finalized] == [[5, 6, 7, 8, EOS], [5, 6, 9, 9, 9, 9, EOS]]
+    # drafted: up to and including a drafted </s>; accepted: agreed drafts up to the end of the output
+    assert [asdict(s) for s in rounds.stats] == [
+        {"verifications": 2, "drafted": 3 + 1, "accepted": 3 + 1, "generated": 4 + 1},
+        {"verifications": 3, "drafted": 3 + 3 + 2, "accepted": 1 + 2 + 2, "generated": 2 + 3 + 2}]
+    summary = verification_summary([asdict(s) for s in rounds.stats])
+    assert summary == {"verifications": 5, "drafted": 12, "accepted": 9, "generated": 12, "acceptance_rate": 9 / 12,
+                       "mean_accepted_length": 9 / 5, "tokens_per_verification": 12 / 5}
+
+
 def test_each_position_is_chosen_as_fairseqs_greedy_search_chooses(model):
     net, dictionary = model
     eos, pad, unk = dictionary.eos(), dictionary.pad(), dictionary.unk()

@@ -112,6 +112,27 @@ def test_depths_apply_to_each_part_that_has_them():
         parse_depths("6,25", 24, 12)
 
 
+def test_sweep_points_set_the_exits_each_curve_names():
+    """MuE's decoder-only form exits in the decoder only; the baselines' encoder exits are MuE's image and
+    text thresholds, each on its own stream; a static point runs each part it does not cut in full (0)."""
+    from types import SimpleNamespace
+
+    from ofa_mue.core.exit_policy import NEVER, MuEThresholds
+    from ofa_mue.sweep import given_encoder_thresholds, policy_points, static_grid
+
+    setup = SimpleNamespace(task=SimpleNamespace(exit_policy=lambda: MuEThresholds(image=0.8, text=0.9)))
+    assert given_encoder_thresholds(setup) == (0.8, 0.9)
+    points = {(p.curve, p.setting): p.options for p in policy_points([0.95], [0.1], [1], (0.8, 0.9))}
+    decoder_only = points[("mue_decoder", "decoder threshold 0.95")]
+    assert (decoder_only["image_exit_threshold"], decoder_only["text_exit_threshold"]) == (NEVER, NEVER)
+    assert decoder_only["decoder_exit_threshold"] == 0.95
+    entropy = points[("entropy_encoder", "entropy 0.1")]
+    assert (entropy["image_exit_threshold"], entropy["text_exit_threshold"]) == (0.8, 0.9)
+    (point,) = static_grid(([2], [6], [6]), encoder_layers=6, decoder_layers=6)
+    assert (point.options["static_image_layers"], point.options["static_text_layers"],
+            point.options["static_decoder_layers"]) == (2, 0, 0)
+
+
 def test_sweep_refuses_another_exit_policy_than_mues(ofa_vocab):
     """The sweep runs entropy, patience and static itself; ``--exit-policy entropy`` (with MuE's encoder
     thresholds) was dropped without a word, and its encoder thresholds with it."""

@@ -22,6 +22,8 @@ def test_interval_brackets_the_mean_and_excludes_zero_only_for_a_clear_differenc
     noise -= noise.mean()  # mean exactly 0
     assert mean_difference_interval(noise).verdict == "indistinguishable"
     assert mean_difference_interval(clear) == interval  # a fixed seed: the same interval again
+    # an interval that reaches 0 contains it: no difference is ruled out
+    assert Interval(0.0, 0.3).verdict == Interval(-0.3, 0.0).verdict == "indistinguishable"
 
 
 def test_interval_covers_the_true_mean_about_as_often_as_it_says():

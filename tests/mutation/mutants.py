@@ -1115,6 +1115,132 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{EVAL_HABITS}test_a_profile_warns_a_run_of_its_checkpoint_overwritten_not_moved",),
     ),
     Mutant(
+        "session_decoder_tests_after_the_last_layer",
+        "the exit session counts a decoder exit test after every layer a token ran, the last decoder layer "
+        "included (where no test runs): the FLOPs of the exit tests overstated",
+        (Edit("ofa_mue/core/early_exit.py", "c.depth - 1 if c.tested else 0", "c.depth if c.tested else 0"),),
+        (f"{FLOPS}test_session_sums_each_samples_decoder_calls_by_hand",),
+    ),
+    Mutant(
+        "session_decoder_rows_summed_over_call_lengths",
+        "the exit session adds the most rows per call of each call length instead of taking the largest: a "
+        "lossless run (drafting steps and verification passes) counts the encoder's keys/values twice",
+        (Edit("ofa_mue/core/early_exit.py", 'torch.maximum(sums["decoder_rows"], rows.amax(0))',
+              'sums["decoder_rows"] + rows.amax(0)'),),
+        (f"{FLOPS}test_session_sums_each_samples_decoder_calls_by_hand",),
+    ),
+    Mutant(
+        "session_deepest_token_counts_padding",
+        "the exit session's deepest decoder token of a sample includes tokens that do not count (padding, "
+        "finished rows): the cross-attention keys/values counted for more layers than ran",
+        (Edit("ofa_mue/core/early_exit.py", "deepest = (layers * weights).amax(-1)", "deepest = layers.amax(-1)"),),
+        (f"{FLOPS}test_session_sums_each_samples_decoder_calls_by_hand",),
+    ),
+    Mutant(
+        "session_stream_tests_swapped",
+        "the exit session reports the image stream's exit tests as the text stream's and the other way round",
+        (Edit("ofa_mue/core/early_exit.py",
+              'image_tests, text_tests = stream_tests.get("image", zeros), stream_tests.get("text", zeros)',
+              'image_tests, text_tests = stream_tests.get("text", zeros), stream_tests.get("image", zeros)'),),
+        (f"{FLOPS}test_session_sums_each_samples_decoder_calls_by_hand",),
+    ),
+    Mutant(
+        "session_key_sum_weighted_by_layers",
+        "the exit session's sum of the decoder tokens' self-attention keys is weighted by the layers each "
+        "token ran (the key-layer sum) instead of counted once per token",
+        (Edit("ofa_mue/core/early_exit.py", "index_add_(0, source, keys * tokens)",
+              "index_add_(0, source, keys * layer_sum)"),),
+        (f"{FLOPS}test_session_sums_each_samples_decoder_calls_by_hand",),
+    ),
+    Mutant(
+        "step_quantile_of_every_place",
+        "--exit-granularity step takes its quantile of every place of the call, padding included, instead of "
+        "the counted tokens: a padded call runs deeper than the quantile asks",
+        (Edit("ofa_mue/core/exit_granularity.py", "tokens_to_stop(int(counted.sum()))",
+              "tokens_to_stop(counted.numel())"),),
+        ("tests/test_exit_granularity.py::test_step_exits_do_not_count_padding",),
+    ),
+    Mutant(
+        "launch_flops_measured_once_for_every_width",
+        "--exit-granularity auto measures the launch cost once per device, not per width: a second model of "
+        "another width decides packing with the first one's figure",
+        (Edit("ofa_mue/core/exit_granularity.py", "key = (str(device), dim)", "key = (str(device), 0)"),),
+        ("tests/test_exit_granularity.py::test_launch_flops_are_a_launchs_time_at_the_layer_shapes_rate_per_width",),
+    ),
+    Mutant(
+        "launch_flops_product_counted_once_per_multiply_add",
+        "--exit-granularity auto's measured product rate counts one FLOP per multiply-add (the FLOPs count "
+        "two): the launch cost is halved and packing chosen where it does not pay",
+        (Edit("ofa_mue/core/exit_granularity.py", "rate = 2 * 64 * dim * 4 * dim", "rate = 64 * dim * 4 * dim"),),
+        ("tests/test_exit_granularity.py::test_launch_flops_are_a_launchs_time_at_the_layer_shapes_rate_per_width",),
+    ),
+    Mutant(
+        "verified_drafted_count_leaves_out_the_drafted_eos",
+        "--exit-verify counts a round's drafts up to but not including a drafted end of sentence: the "
+        "acceptance rate overstated",
+        (Edit("ofa_mue/core/verified_generator.py", "drafted=(drafted_eos + 1).clamp(max=drafts)",
+              "drafted=drafted_eos.clamp(max=drafts)"),),
+        ("tests/test_lossless_decoding.py::"
+         "test_verification_counts_follow_each_rounds_drafts_and_the_full_models_choices",),
+    ),
+    Mutant(
+        "verified_accepted_counts_drafts_after_the_end",
+        "--exit-verify counts as accepted the drafts the full model agrees with after the end of sentence "
+        "(not part of the output): the acceptance rate overstated",
+        (Edit("ofa_mue/core/verified_generator.py", "accepted=torch.minimum(agreed, gained)", "accepted=agreed"),),
+        ("tests/test_lossless_decoding.py::"
+         "test_verification_counts_follow_each_rounds_drafts_and_the_full_models_choices",),
+    ),
+    Mutant(
+        "verified_counts_to_the_row_not_the_sample",
+        "--exit-verify adds a round's counts to the sample numbered as the row: once a sample has finished "
+        "(left the batch) the others' counts go to the wrong samples",
+        (Edit("ofa_mue/core/verified_generator.py", "zip(self.sample.tolist(), drafted.tolist()",
+              "zip(range(len(self.sample)), drafted.tolist()"),),
+        ("tests/test_lossless_decoding.py::"
+         "test_verification_counts_follow_each_rounds_drafts_and_the_full_models_choices",),
+    ),
+    Mutant(
+        "verified_mean_accepted_length_per_draft",
+        "--exit-verify's mean accepted length divides the accepted drafts by the drafted ones (the acceptance "
+        "rate again) instead of by the verification passes",
+        (Edit("ofa_mue/core/verified_generator.py", '"mean_accepted_length": totals["accepted"] / verifications',
+              '"mean_accepted_length": totals["accepted"] / totals["drafted"]'),),
+        ("tests/test_lossless_decoding.py::"
+         "test_verification_counts_follow_each_rounds_drafts_and_the_full_models_choices",),
+    ),
+    Mutant(
+        "sweep_decoder_only_mue_exits_in_the_text_stream",
+        "the sweep's MuE decoder-only curve also sets the text stream's threshold: a curve labelled by its "
+        "decoder threshold cuts the encoder too",
+        (Edit("ofa_mue/sweep.py", "exit_options(decoder_exit_threshold=t))",
+              "exit_options(decoder_exit_threshold=t, text_exit_threshold=t))"),),
+        ("tests/test_reporting_audit.py::test_sweep_points_set_the_exits_each_curve_names",),
+    ),
+    Mutant(
+        "sweep_baseline_encoder_thresholds_swapped",
+        "the sweep gives the entropy and patience baselines MuE's image threshold on the text stream and its "
+        "text threshold on the image stream",
+        (Edit("ofa_mue/sweep.py", "return policy.image, policy.text", "return policy.text, policy.image"),),
+        ("tests/test_reporting_audit.py::test_sweep_points_set_the_exits_each_curve_names",),
+    ),
+    Mutant(
+        "sweep_static_full_depth_cut_to_one_layer",
+        "a static grid point at the text stream's full depth truncates the text stream to one layer instead "
+        "of running it in full",
+        (Edit("ofa_mue/sweep.py", "static_text_layers=text if text < encoder_layers else 0",
+              "static_text_layers=text if text < encoder_layers else 1"),),
+        ("tests/test_reporting_audit.py::test_sweep_points_set_the_exits_each_curve_names",),
+    ),
+    Mutant(
+        "significance_interval_touching_zero_called_above",
+        "a paired bootstrap interval whose lower end is exactly 0 is called 'above' (a difference the split "
+        "cannot tell from none reported as MuE's gain)",
+        (Edit("ofa_mue/significance.py", 'return "above" if self.low > 0', 'return "above" if self.low >= 0'),),
+        ("tests/test_significance.py::"
+         "test_interval_brackets_the_mean_and_excludes_zero_only_for_a_clear_difference",),
+    ),
+    Mutant(
         "predict_ema_eval_ignored",
         "predict --ema-eval predicts with the checkpoint's model weights instead of its EMA weights",
         (Edit("ofa_mue/predict.py", "    if args.ema_eval:\n        load_ema_weights(models, args.path)\n", ""),),
