@@ -105,6 +105,20 @@ def test_replace_text_gives_each_row_another_rows_hypothesis_and_keeps_image_and
         replace_text(captions, "other")
 
 
+def test_replace_text_skips_rows_with_the_same_hypothesis_whatever_their_images(tmp_path, demo):
+    """The donor is the next row half the split away whose *hypothesis* differs: rows that share
+    the hypothesis but not the image would give a row its own text back."""
+    rows = _rows(demo / "snli_ve" / "test.tsv")
+    same = [row[:3] + [rows[0][3]] + row[4:] for row in rows[:4]] + [rows[5]]
+    assert len({row[2] for row in same}) == 5 and rows[5][3] != rows[0][3]  # five images, two hypotheses
+    path = tmp_path / "test.tsv"
+    path.write_text("".join("\t".join(r) + "\n" for r in same), encoding="utf-8")
+    vocab = OFAVocabulary.load(str(demo / "bpe"), 0, 0)
+    replaced = replace_text(SnliVeDataset("test", path, vocab, patch_image_size=48), "other")
+    assert [replaced.reader.donor(i) for i in range(4)] == [4, 4, 4, 4]  # the only other hypothesis
+    assert replaced.reader.donor(4) in range(4)
+
+
 def test_replace_text_keeps_each_rows_own_premise(demo, tmp_path):
     """With the premise in the prompt (--add-caption, as OFA's recipe trains SNLI-VE), only the
     hypothesis is another row's: the premise describes the row's own image and stays. The

@@ -1241,6 +1241,16 @@ MUTANTS: Tuple[Mutant, ...] = (
          "test_interval_brackets_the_mean_and_excludes_zero_only_for_a_clear_difference",),
     ),
     Mutant(
+        "replaced_text_donor_by_image",
+        "--replace-text other picks the donor row by a differing image instead of a differing hypothesis: "
+        "rows that share a hypothesis but not the image give a row its own text back, and the check of "
+        "what the model reads from the picture alone scores some rows unreplaced",
+        (Edit("ofa_mue/replaced_text.py",
+              'return donor_row(self.reader, index, FIELD, "--replace-text other")',
+              'return donor_row(self.reader, index, "image", "--replace-text other")'),),
+        ("tests/test_replaced_images.py::test_replace_text_skips_rows_with_the_same_hypothesis_whatever_their_images",),
+    ),
+    Mutant(
         "predict_ema_eval_ignored",
         "predict --ema-eval predicts with the checkpoint's model weights instead of its EMA weights",
         (Edit("ofa_mue/predict.py", "    if args.ema_eval:\n        load_ema_weights(models, args.path)\n", ""),),
