@@ -7,7 +7,7 @@ from itertools import product
 
 import pytest
 
-from ofa_mue import report
+from ofa_mue import report, sweep
 from ofa_mue.paper_tables import mue_vs_static, mue_vs_static_markdown
 
 
@@ -148,3 +148,15 @@ def test_sweep_refuses_another_exit_policy_than_mues(ofa_vocab):
     args = Namespace(thresholds="0.9", entropies="0.5", patiences="1", depths="1")
     with pytest.raises(ConfigError, match="--exit-policy entropy: the sweep runs the entropy, patience and static"):
         grid_points(SimpleNamespace(task=task, models=[model]), args)
+
+
+def test_a_sweep_row_keeps_each_parts_layers_and_its_own_metric():
+    """A sweep row (one setting evaluated on the whole split) carries the split's image, text and
+    decoder layers each under its own name, the expected time reduction and the task's main metric:
+    a stream's depth credited to another would move the setting on every plot and table."""
+    layers = {"expected_time_reduction": 0.4, "image_layers": 5.0, "text_layers": 2.0, "decoder_layers": 3.5}
+    result = {"metrics": {"accuracy": 0.7, "bleu4": 0.1}, "layers": layers, "examples": 9, "records": []}
+    row = sweep.point_row({"curve": "mue", "setting": "threshold 0.9"}, result, "accuracy")
+    assert (row["image_layers"], row["text_layers"], row["decoder_layers"]) == (5.0, 2.0, 3.5)
+    assert (row["metric"], row["expected_time_reduction"], row["examples"]) == (0.7, 0.4, 9)
+    assert row["curve"] == "mue" and row["metrics"] == result["metrics"]

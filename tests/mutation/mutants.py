@@ -1241,6 +1241,15 @@ MUTANTS: Tuple[Mutant, ...] = (
          "test_interval_brackets_the_mean_and_excludes_zero_only_for_a_clear_difference",),
     ),
     Mutant(
+        "sweep_row_text_layers_from_the_image_stream",
+        "a sweep row records the image stream's mean layers as the text stream's, so every table and "
+        "plot of the sweep shows the text stream at the image stream's depth",
+        (Edit("ofa_mue/sweep.py",
+              '"text_layers": layers["text_layers"], "decoder_layers": layers["decoder_layers"],',
+              '"text_layers": layers["image_layers"], "decoder_layers": layers["decoder_layers"],'),),
+        ("tests/test_reporting_audit.py::test_a_sweep_row_keeps_each_parts_layers_and_its_own_metric",),
+    ),
+    Mutant(
         "replaced_text_donor_by_image",
         "--replace-text other picks the donor row by a differing image instead of a differing hypothesis: "
         "rows that share a hypothesis but not the image give a row its own text back, and the check of "
