@@ -210,7 +210,7 @@ def choose_profile(table: CalibrationTable, grid: Sequence, options: Dict[str, A
     configurations = [c for c in grid if c != FULL_MODEL]
     profile: Dict[str, Any] = {"task": context["task"], "checkpoint": context["checkpoint"],
                                "checkpoint_fingerprint": context.get("checkpoint_fingerprint"),  # None: old shards
-                               **({"weights": context["weights"]} if "weights" in context else {}),
+                               **weights_record(context.get("weights") == "ema"),
                                "split": context["split"], "method": options["method"], "table": context["table"],
                                "settings_evaluated": len(grid)}
     if options["method"] == "ltt":

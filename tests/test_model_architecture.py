@@ -12,6 +12,7 @@ from ofa_mue.data.images import image_transform
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import CheckpointError
 from ofa_mue.models.ofa import check_state_dict_fits
+from test_ofa_layers import exact_gelu
 
 # OFA's model card / module definitions, in millions of parameters (tied embeddings once).
 PUBLISHED_SIZES = {"ofa_tiny": 33.5, "ofa_medium": 92.9, "ofa_base": 182.2, "ofa_large": 473.0, "ofa_huge": 929.5}
@@ -101,8 +102,7 @@ def test_architecture_defaults_no_shape_shows_are_ofas(arch):
         assert attention.scaling == pytest.approx((head_dim * 2) ** -0.5)
     assert model.encoder.pos_scaling == model.decoder.pos_scaling == pytest.approx((head_dim * 2) ** -0.5)
     x = torch.tensor([-1.5, 0.5, 2.0])
-    exact_gelu = 0.5 * x * (1 + torch.erf(x / 2**0.5))
-    torch.testing.assert_close(model.encoder.layers[0].activation_fn(x), exact_gelu, rtol=0, atol=1e-7)
+    torch.testing.assert_close(model.encoder.layers[0].activation_fn(x), exact_gelu(x), rtol=0, atol=1e-7)
     assert (model.encoder.entangle_position_embedding, model.decoder.add_positions_to_tokens) == (False, True)
 
 

@@ -53,13 +53,13 @@ def _norm(module: torch.nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / torch.sqrt(var + module.eps) * module.weight + module.bias
 
 
-def _gelu(x: torch.Tensor) -> torch.Tensor:
+def exact_gelu(x: torch.Tensor) -> torch.Tensor:
     """fairseq's ``gelu`` (OFA's activation): the exact x * Phi(x), not the tanh approximation."""
     return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
 
 
 def _feed_forward(layer, x):
-    hidden = _norm(layer.ffn_layernorm, _gelu(F.linear(_norm(layer.final_layer_norm, x), layer.fc1.weight,
+    hidden = _norm(layer.ffn_layernorm, exact_gelu(F.linear(_norm(layer.final_layer_norm, x), layer.fc1.weight,
                                                        layer.fc1.bias)))
     return layer.w_resid * x + F.linear(hidden, layer.fc2.weight, layer.fc2.bias)
 
