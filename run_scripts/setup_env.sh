@@ -19,6 +19,16 @@ want_stamp="$(cat "$REPO_ROOT/requirements.txt" "$REPO_ROOT/setup.py" | sha256su
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]]; then
   echo "setup_env: $VENV is up to date"
 else
+  # torch's CUDA build makes the venv about 6 GiB: say so before pip fails half-way with ENOSPC.
+  min_free_gib="${OFA_MUE_SETUP_MIN_FREE_GIB:-6.5}"
+  venv_parent="$(dirname "$VENV")"
+  while [[ ! -d "$venv_parent" ]]; do venv_parent="$(dirname "$venv_parent")"; done
+  free_kib="$(df -Pk "$venv_parent" | awk 'NR == 2 {print $4}')"
+  awk -v free="$free_kib" -v need="$min_free_gib" 'BEGIN {exit !(free < need * 1048576)}' \
+    && die "$venv_parent has $(awk -v f="$free_kib" 'BEGIN {printf "%.1f", f / 1048576}') GiB free;" \
+      "the install needs about $min_free_gib GiB (torch's CUDA build is most of it)." \
+      "Free some space, or set OFA_MUE_VENV to a folder on a disk with room" \
+      "(OFA_MUE_SETUP_MIN_FREE_GIB=0 skips this check)"
   echo "setup_env: installing into $VENV (first run builds fairseq: about 10 minutes on 2 cores)"
   [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV" || die "could not create $VENV"
   rm -f "$STAMP"
