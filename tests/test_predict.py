@@ -9,7 +9,7 @@ import sys
 from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import pytest
 
@@ -141,12 +141,17 @@ class PositionPolicy:
         return ExitSession(decoder_rule=ExitByPosition())
 
 
+def caption_predictor_args(checkpoints, beam: Optional[int]) -> Namespace:
+    """The command-line options load_predictor reads, for the demo caption checkpoint on the CPU."""
+    return Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, ema_eval=False, beam=beam,
+                     max_len_b=None, no_repeat_ngram_size=None)
+
+
 @pytest.mark.parametrize("policy", [PositionPolicy(), MuEThresholds(decoder=0.9)], ids=["by-position", "mue"])
 def test_token_layers_are_those_greedy_generation_ran(demo, checkpoints, tmp_path, policy):
     """With one hypothesis per picture, generation's own per-step record is each token's
     layers: the per-token view (a teacher-forced pass with the same rules) equals it."""
-    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, ema_eval=False, beam=1, max_len_b=None,
-                     no_repeat_ngram_size=None)
+    args = caption_predictor_args(checkpoints, beam=1)
     predictor = predict.load_predictor(args, {})
     predictor.generator.policy = policy
     pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv"), 4, tmp_path / "pictures")
@@ -166,8 +171,7 @@ def test_token_layers_under_step_exits_are_those_of_their_generation_step(demo, 
     per-token decision would have given it (here 1 layer where the step ran 2)."""
     from ofa_mue.core.exit_granularity import ExitGranularity
 
-    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, ema_eval=False, beam=2, max_len_b=None,
-                     no_repeat_ngram_size=None)
+    args = caption_predictor_args(checkpoints, beam=2)
     predictor = predict.load_predictor(args, {})
     predictor.generator.policy = MuEThresholds(decoder=0.6, granularity=ExitGranularity("step"))
     pictures = save_pictures(tsv_rows(demo / "caption" / "test.tsv"), 4, tmp_path / "pictures")
@@ -191,8 +195,7 @@ def test_a_profile_sets_the_granularity_over_the_checkpoints_saved_one(checkpoin
     profile = tmp_path / "step.json"
     save_exit_profile(str(profile), {"options": {"decoder_exit_threshold": 0.9, "exit_granularity": "step",
                                                  "exit_step_quantile": 0.5}})
-    args = Namespace(path=checkpoints["caption"], model_overrides="{}", cpu=True, ema_eval=False, beam=None, max_len_b=None,
-                     no_repeat_ngram_size=None)
+    args = caption_predictor_args(checkpoints, beam=None)
     predictor = predict.load_predictor(args, {"exit_profile": str(profile)})
     assert predictor.task.exit_policy().granularity == ExitGranularity("step", 0.5)
     with pytest.raises(OFAMuEError, match="calibrated with --exit-granularity step --exit-step-quantile 0.5, but "
