@@ -50,7 +50,7 @@ def markdown(table: List[Dict[str, Any]], delta: float, configurations: int, lea
              f"{learn_fraction:.0%} learning share). Bonferroni over K = {configurations} configurations tests on "
              f"all the rows.", "",
              "| epsilon | no loss at all | mean loss epsilon/2, 0/1 losses | mean loss epsilon/2, losses in [0, 1] "
-             f"| Bonferroni, epsilon/2, 0/1 | Bonferroni, epsilon/2, [0, 1] |",
+             "| Bonferroni, epsilon/2, 0/1 | Bonferroni, epsilon/2, [0, 1] |",
              "|---|---|---|---|---|---|"]
     for row in table:
         lines.append(f"| {row['epsilon']:g} | {total(row['no_loss'])} | {total(row['binary_half'])} | "

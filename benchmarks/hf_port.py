@@ -197,7 +197,7 @@ def main() -> None:
     out = Path(args.out or REPO / "benchmarks/results")
     out.mkdir(parents=True, exist_ok=True)
     (out / "hf_conversion.json").write_text(json.dumps(record, indent=2) + "\n")
-    lines = [f"# OFA's Hugging Face port and ofa_mue: outputs after conversion (random weights, float32)", "",
+    lines = ["# OFA's Hugging Face port and ofa_mue: outputs after conversion (random weights, float32)", "",
              f"ofa_mue commit {commit[:12]}, port commit {record['port_commit'][:12]}, transformers "
              f"{record['transformers']}, {record['date']}, {record['machine']['cpu_model']}", "",
              "| arch | direction | max abs diff, encoder output | max abs diff, logits | max abs logit |",
