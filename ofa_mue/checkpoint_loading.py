@@ -70,17 +70,21 @@ ALLOWED_GLOBALS: List[Any] = [
     _numpy_core.multiarray.scalar,
     _numpy_core.multiarray._reconstruct,
     *{type(numpy.dtype(name)) for name in ("float64", "float32", "int64", "int32", "bool")},
+    dict,
+    list,
+    int,
 ]
 """Classes (beyond torch's defaults) that fairseq/OFA checkpoints hold: the training
-configuration (``argparse.Namespace``, omegaconf containers) and numpy scalars/arrays in the
-training state (best validation score, meters)."""
+configuration (``argparse.Namespace``, omegaconf containers, whose metadata names the types
+``dict``, ``list`` and ``int``: fairseq and OFA save plain containers, checkpoints of
+fairseq's hydra transition hold pickled ``DictConfig`` objects) and numpy scalars/arrays in
+the training state (best validation score, meters)."""
 
-BROADCAST_GLOBALS: List[Any] = [*ALLOWED_GLOBALS, distributed_utils._TensorPlaceholder, bool, int, float, str,
-                                 bytes, list, dict]
+BROADCAST_GLOBALS: List[Any] = [*ALLOWED_GLOBALS, distributed_utils._TensorPlaceholder, bool, float, str, bytes]
 """What a checkpoint broadcast from rank 0 holds: the checkpoint's classes, the placeholders
 fairseq puts where the tensors were (it sends those separately), and the plain types that
-the loaded configuration's omegaconf metadata names (a file holds the configuration as
-plain containers; fairseq turns it into omegaconf objects after reading)."""
+the loaded configuration's omegaconf metadata names (fairseq turns the configuration into
+omegaconf objects after reading the file)."""
 
 _fairseq_load_checkpoint_to_cpu: Callable[..., Dict[str, Any]] = checkpoint_utils.load_checkpoint_to_cpu
 _fairseq_load_ema_from_checkpoint: Callable[[str], Dict[str, Any]] = checkpoint_utils.load_ema_from_checkpoint

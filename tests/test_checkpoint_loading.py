@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 
 import numpy
 import pytest
@@ -107,3 +108,90 @@ def test_ema_weights_load_through_the_allow_list(tmp_path, monkeypatch):
     torch.save({**state, "payload": UnexpectedPayload()}, hostile)
     with pytest.raises(CheckpointError, match=f"{hostile}: refused to unpickle: it holds .*UnexpectedPayload"):
         checkpoint_utils.load_ema_from_checkpoint(str(hostile))
+
+
+def test_trusted_load_sets_torchs_switch_for_that_load_only(tmp_path, monkeypatch):
+    """The trust opt-in loads through torch's TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD, for the one load: once
+    it is done the variable is as the user had it (unset, or their own value), and a later load
+    without the opt-in refuses the same file again."""
+    path = tmp_path / "legacy.pt"
+    torch.save(_fairseq_state(payload=UnexpectedPayload()), path)
+    monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", raising=False)
+    monkeypatch.setenv("OFA_MUE_TRUST_CHECKPOINTS", "1")
+    assert isinstance(checkpoint_utils.load_checkpoint_to_cpu(str(path))["payload"], UnexpectedPayload)
+    assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in os.environ
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0")  # the user's own setting (off)
+    checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    assert os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "0"
+    monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS")
+    with pytest.raises(CheckpointError, match="UnexpectedPayload"):
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
+
+
+@pytest.mark.parametrize("value", ["0", "false", "no", "off", ""])
+def test_trust_opt_in_is_refused_by_other_values(tmp_path, monkeypatch, value):
+    """Only 1, true or yes (any case, spaces around) opt in: OFA_MUE_TRUST_CHECKPOINTS=0 keeps the allow-list."""
+    path = tmp_path / "hostile.pt"
+    torch.save(_fairseq_state(payload=UnexpectedPayload()), path)
+    monkeypatch.setenv("OFA_MUE_TRUST_CHECKPOINTS", value)
+    with pytest.raises(CheckpointError, match="refused to unpickle"):
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    monkeypatch.setenv("OFA_MUE_TRUST_CHECKPOINTS", " TRUE ")
+    assert isinstance(checkpoint_utils.load_checkpoint_to_cpu(str(path))["payload"], UnexpectedPayload)
+
+
+def test_numpy_training_statistics_load_through_the_allow_list(tmp_path, monkeypatch):
+    """fairseq's training state holds numpy arrays and scalars (meters, best scores): float64,
+    float32, int64, int32 and bool ones load without the trust opt-in, values and types kept."""
+    monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS", raising=False)
+    statistics = {"array": numpy.array([0.5, 1.5]), "float32": numpy.float32(0.25), "int64": numpy.int64(7),
+                  "int32": numpy.int32(-3), "bool": numpy.bool_(True)}
+    state = _fairseq_state()
+    state["extra_state"]["statistics"] = statistics
+    path = tmp_path / "statistics.pt"
+    torch.save(state, path)
+    loaded = checkpoint_utils.load_checkpoint_to_cpu(str(path))["extra_state"]["statistics"]
+    assert loaded["array"].tolist() == [0.5, 1.5] and loaded["array"].dtype == numpy.float64
+    assert [(type(loaded[k]), loaded[k].item()) for k in ("float32", "int64", "int32", "bool")] == [
+        (numpy.float32, 0.25), (numpy.int64, 7), (numpy.int32, -3), (numpy.bool_, True)]
+
+
+def test_refusal_names_only_the_classes_outside_the_allow_list(tmp_path, monkeypatch):
+    """The file also holds allowed classes (argparse.Namespace, numpy scalars): the error names only
+    the one that is refused."""
+    monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS", raising=False)
+    path = tmp_path / "hostile.pt"
+    torch.save(_fairseq_state(payload=UnexpectedPayload()), path)
+    with pytest.raises(CheckpointError) as error:
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    assert str(error.value).startswith(f"{path}: refused to unpickle: it holds {UnexpectedPayload.__module__}."
+                                       "UnexpectedPayload, not among the classes fairseq/OFA checkpoints hold.")
+
+
+def test_reading_a_checkpoints_settings_goes_through_the_allow_list(tmp_path, monkeypatch):
+    """An evaluation reads the checkpoint's task and model settings before fairseq loads it: that
+    read unpickles with the same allow-list, and refuses the same files naming the class."""
+    from ofa_mue.checkpoint_loading import checkpoint_model_config, checkpoint_task_config
+
+    monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS", raising=False)
+    path = tmp_path / "hostile.pt"
+    torch.save(_fairseq_state(payload=UnexpectedPayload()), path)
+    for read in (checkpoint_task_config, checkpoint_model_config):
+        with pytest.raises(CheckpointError, match=f"^{path}: refused to unpickle: it holds .*UnexpectedPayload"):
+            read(str(path))
+
+
+def test_configuration_pickled_as_omegaconf_loads_through_the_allow_list(tmp_path, monkeypatch):
+    """Checkpoints of fairseq's hydra transition hold the configuration as a pickled DictConfig
+    (its metadata names dict, list and int): it loads without the trust opt-in, values kept."""
+    import omegaconf
+
+    monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS", raising=False)
+    cfg = omegaconf.OmegaConf.create({"model": {"_name": "ofa", "arch": "ofa_base", "encoder_layers": 6,
+                                                "dropout": 0.1, "freeze_resnet": True, "scales": [1, 2]},
+                                      "task": {"_name": "caption", "data": "train.tsv,valid.tsv"}})
+    path = tmp_path / "hydra_era.pt"
+    torch.save(_fairseq_state(cfg=cfg), path)
+    loaded = checkpoint_utils.load_checkpoint_to_cpu(str(path))["cfg"]
+    assert (loaded.model.arch, loaded.model.encoder_layers, loaded.model.dropout, loaded.model.freeze_resnet,
+            list(loaded.model.scales), loaded.task.data) == ("ofa_base", 6, 0.1, True, [1, 2], "train.tsv,valid.tsv")

@@ -187,6 +187,22 @@ def test_checkpoint_with_another_vocabulary_is_refused(demo_model):
         model.load_state_dict(other)
 
 
+def test_checkpoint_with_other_layer_shapes_is_refused_naming_the_first_and_their_count(demo_model):
+    """Same width, depth and vocabulary, a decoder feed-forward of 256 instead of ofa_demo's 512:
+    each of the 6 decoder layers has 5 tensors of another shape (fc1's weight and bias, fc2's
+    weight, NormFormer's ffn_layernorm weight and bias), 30 in all; the first is decoder layer 0's
+    fc1 weight, [256, 128] in the checkpoint and [512, 128] in the model. A clear error, not torch's
+    list of size mismatches."""
+    model, vocab = demo_model
+    other = build_model("ofa_demo", vocab.dictionary, decoder_ffn_embed_dim=256).state_dict()
+    with pytest.raises(CheckpointError) as error:
+        model.load_state_dict(other)
+    assert str(error.value) == (
+        "the checkpoint does not fit the model built with --arch ofa_demo: 30 shape mismatches (first: "
+        "decoder.layers.0.fc1.weight is [256, 128] in the checkpoint, [512, 128] in the model). It belongs to "
+        "another architecture or was built with other options.")
+
+
 def test_checkpoint_with_other_depth_is_refused(demo_model):
     model, vocab = demo_model
     deeper = build_model("ofa_demo", vocab.dictionary, encoder_layers=7).state_dict()
