@@ -113,6 +113,77 @@ def test_verified_greedy_search_equals_fairseqs_greedy_search(model, draft_token
     assert sum(e.decoder_layer_sum for e in layers) < 6 * sum(e.decoder_tokens for e in layers), "exits fired"
 
 
+UNK_BONUS = -50.0
+"""A negative ``--unkpen`` (fairseq: "<0 produces more unks"): ``<unk>`` wins every free choice
+of the small model, whose log-probabilities lie within a few nats of each other."""
+
+
+def test_verified_greedy_search_honours_max_len_a_and_unkpen(model):
+    """The maximum length is --max-len-a x source length + --max-len-b = int(0.5 x 6 + 1) = 4 (the
+    samples' sources are 6 tokens wide), and --unkpen -50 makes <unk> the choice wherever one is
+    free: 4 <unk>, then the forced end of sentence, in every row, as fairseq's greedy search."""
+    net, dictionary = model
+    sample = _sample()
+    assert sample["net_input"]["src_tokens"].size(1) == 6
+    options = dict(max_len_a=0.5, max_len_b=1, unk_penalty=UNK_BONUS)
+    got = VerifiedEarlyExitGenerator([net], dictionary, policy=MuEThresholds(decoder=0.9), draft_tokens=2,
+                                     beam_size=1, **options).generate([net], sample)
+    unk, eos = dictionary.unk(), dictionary.eos()
+    assert [h[0]["tokens"].tolist() for h in got] == [[unk, unk, unk, unk, eos]] * 5
+    for want, have in zip(_greedy(net, dictionary, sample, **options), got, strict=True):
+        torch.testing.assert_close(want[0]["positional_scores"], have[0]["positional_scores"], atol=1e-5, rtol=1e-5)
+    assert all(float(h[0]["positional_scores"][0]) > 40 for h in got), "<unk> was chosen for its 50-nat bonus"
+
+
+def test_verified_greedy_search_honours_temperature_and_unnormalized_scores(model):
+    """--temperature 0.5 divides the logits before the softmax (every position's log-probability
+    changes), and --unnormalized leaves a hypothesis's score the sum of its positional scores (no
+    division by length ** --lenpen): as fairseq's greedy search with the same options."""
+    net, dictionary = model
+    sample = _sample()
+    options = dict(max_len_b=6, temperature=0.5, normalize_scores=False, len_penalty=2.0)
+    got = VerifiedEarlyExitGenerator([net], dictionary, policy=MuEThresholds(decoder=0.9), draft_tokens=2,
+                                     beam_size=1, **options).generate([net], sample)
+    at_one = _greedy(net, dictionary, sample, max_len_b=6)
+    for want, have, plain in zip(_greedy(net, dictionary, sample, **options), got, at_one, strict=True):
+        assert torch.equal(want[0]["tokens"], have[0]["tokens"])
+        torch.testing.assert_close(want[0]["positional_scores"], have[0]["positional_scores"], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(have[0]["score"], have[0]["positional_scores"].sum(), atol=1e-5, rtol=1e-5)
+        assert (have[0]["positional_scores"][0] - plain[0]["positional_scores"][0]).abs() > 0.1, \
+            "the temperature changes the log-probabilities"
+
+
+def test_what_verification_cannot_honour_is_refused_before_it_decodes(model):
+    """--match-source-len (a length from the source, not greedy search's), an ensemble (two
+    checkpoints in --path) and a --min-len above the maximum length (fairseq's generator asserts
+    against it) are refused, not decoded some other way."""
+    net, dictionary = model
+    kwargs = {"policy": MuEThresholds(decoder=0.9), "beam_size": 1}
+    with pytest.raises(ConfigError, match="^--exit-verify verifies greedy search only.*--match-source-len"):
+        VerifiedEarlyExitGenerator([net], dictionary, match_source_len=True, **kwargs)
+    with pytest.raises(ConfigError, match=r"^--exit-verify verifies one model, not an ensemble"):
+        VerifiedEarlyExitGenerator([net, net], dictionary, **kwargs)
+    generator = VerifiedEarlyExitGenerator([net], dictionary, min_len=5, max_len_b=3, **kwargs)
+    with pytest.raises(ConfigError, match=r"^--min-len 5 is above the maximum length 3$"):
+        generator.generate([net], _sample())
+
+
+def test_the_tasks_lossless_generator_takes_every_generation_option_and_the_draft_length(model):
+    """The caption task builds, with --exit-verify, the verifying generator with the command line's
+    generation options and --exit-verify-draft's length (not the default 4)."""
+    from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+
+    net, _ = model
+    task = CaptionTask.setup_task(CaptionConfig(exit_verify=True, exit_verify_draft=2, decoder_exit_threshold=0.9))
+    generator = task.build_generator([net], Namespace(
+        beam=1, max_len_a=0.5, max_len_b=3, min_len=2, unkpen=1.5, temperature=0.7, lenpen=0.8, unnormalized=True,
+        no_repeat_ngram_size=2))
+    assert type(generator) is VerifiedEarlyExitGenerator and generator.draft_tokens == 2
+    assert (generator.max_len_a, generator.max_len_b, generator.min_len, generator.unk_penalty, generator.temperature,
+            generator.len_penalty, generator.normalize_scores) == (0.5, 3, 2, 1.5, 0.7, 0.8, False)
+    assert generator.repeat_ngram_blocker.no_repeat_ngram_size == 2
+
+
 def test_cache_holds_the_full_models_states_of_accepted_tokens(model):
     """Drafted entries (computed with exits) are replaced by the verifier's, rejected ones dropped."""
     net, dictionary = model

@@ -99,6 +99,32 @@ def test_report_table_puts_each_figure_under_its_own_column():
                                       "image / text / decoder layers": "2.00 / 1.00 / 3.00"}
 
 
+def test_report_caption_retention_is_cider_and_each_run_has_its_own_thresholds_and_guarantee():
+    """Captions keep CIDEr (0.9 / 1.2 = 75%, not BLEU-4's 90%); a threshold of 1.0 is a threshold and
+    one above 1 is "off"; each MuE run's line states its own guarantee."""
+    layers = {"expected_time_reduction": 0.5, "image_layers": 2.0, "text_layers": 1.0, "decoder_layers": 3.0}
+    full = {"metrics": {"bleu4": 0.4, "meteor": 0.3, "rouge_l": 0.5, "cider": 1.2}, "seconds": 10.0, "examples": 4}
+    failed = {"certified": False, "calibration_rows": 9, "delta": 0.1, "loss": "cider", "epsilon": 0.05}
+    mue = {"metrics": {"bleu4": 0.36, "meteor": 0.3, "rouge_l": 0.5, "cider": 0.9}, "seconds": 6.0, "examples": 4,
+           "layers": layers, "exit_policy": {"image": 0.9, "text": 1.0, "decoder": 2.0},
+           "exit_profile": {"guarantee": failed}}
+    uncertified = {**mue, "exit_policy": {"image": 0.8, "text": 0.95, "decoder": 0.9}, "exit_profile": {}}
+    text = report.table({"caption": report.task_summary("caption", full, mue=mue, mue_retention=uncertified)})
+    assert "MuE keeps 75.0% of the full model's cider." in text
+    assert ("MuE thresholds image 0.9 / text 1 / decoder off: no configuration passed: none is certified to keep "
+            "the expected cider loss at most 0.05 with probability 90% from 9 calibration rows, so every exit is "
+            "off.") in text
+    assert ("MuE (uncertified) thresholds image 0.8 / text 0.95 / decoder 0.9: no guarantee (the thresholds do not "
+            "come from a certified calibration).") in text
+
+
+def test_report_refuses_runs_scored_on_different_rows():
+    full = {"metrics": {"accuracy": 0.8}, "seconds": 10.0, "examples": 4}
+    mue = {"metrics": {"accuracy": 0.9}, "seconds": 6.0, "examples": 3}
+    with pytest.raises(ValueError, match="snli_ve: the full model scored 4 examples but mue 3"):
+        report.task_summary("snli_ve", full, mue=mue)
+
+
 def test_depths_apply_to_each_part_that_has_them():
     """``--depths`` on a model whose encoder is deeper than its decoder (``ofa_huge``: 24 and 12):
     the encoder takes depths the decoder does not have; a depth no part has is refused."""

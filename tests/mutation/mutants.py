@@ -822,6 +822,96 @@ MUTANTS: Tuple[Mutant, ...] = (
          "test_a_legacy_args_checkpoint_gives_its_task_settings_to_an_evaluation_of_its_task",),
     ),
     Mutant(
+        "trusted_load_leaves_torchs_switch_set",
+        "OFA_MUE_TRUST_CHECKPOINTS=1 loads set torch's TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD and leave it set: every "
+        "later torch.load of the process, without the opt-in too, unpickles anything",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '        if previous is None:\n            del os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"]\n',
+              '        if previous is None:\n            pass\n'),),
+        ("tests/test_checkpoint_loading.py::test_trusted_load_sets_torchs_switch_for_that_load_only",),
+    ),
+    Mutant(
+        "trusted_load_drops_users_torch_switch",
+        "a trusted load removes the user's own TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD setting instead of restoring it",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '            os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = previous\n',
+              '            del os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"]\n'),),
+        ("tests/test_checkpoint_loading.py::test_trusted_load_sets_torchs_switch_for_that_load_only",),
+    ),
+    Mutant(
+        "trust_opt_in_taken_from_any_value",
+        "any non-empty OFA_MUE_TRUST_CHECKPOINTS opts in to full unpickling: OFA_MUE_TRUST_CHECKPOINTS=0 (or "
+        "false) turns the allow-list off",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              'return os.environ.get(TRUST_ENV_VAR, "").strip().lower() in ("1", "true", "yes")',
+              'return bool(os.environ.get(TRUST_ENV_VAR, "").strip())'),),
+        ("tests/test_checkpoint_loading.py::test_trust_opt_in_is_refused_by_other_values[0]",),
+    ),
+    Mutant(
+        "allow_list_without_numpy_arrays",
+        "the allow-list leaves out numpy arrays: a checkpoint whose training statistics hold one is refused "
+        "as if it held a hostile class",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "    numpy.ndarray,\n    _numpy_core.multiarray.scalar,\n    _numpy_core.multiarray._reconstruct,\n",
+              "    _numpy_core.multiarray.scalar,\n"),),
+        ("tests/test_checkpoint_loading.py::test_numpy_training_statistics_load_through_the_allow_list",),
+    ),
+    Mutant(
+        "allow_list_with_float_dtypes_only",
+        "the allow-list holds numpy's float dtypes only: a checkpoint with a numpy integer or bool scalar in its "
+        "training state is refused",
+        (Edit("ofa_mue/checkpoint_loading.py", '("float64", "float32", "int64", "int32", "bool")',
+              '("float64", "float32")'),),
+        ("tests/test_checkpoint_loading.py::test_numpy_training_statistics_load_through_the_allow_list",),
+    ),
+    Mutant(
+        "allow_list_without_omegaconf_metadata_types",
+        "the allow-list lacks the plain types a pickled omegaconf configuration names (dict, list, int): a "
+        "checkpoint of fairseq's hydra transition, whose configuration is a DictConfig, is refused as hostile",
+        (Edit("ofa_mue/checkpoint_loading.py", "    dict,\n    list,\n    int,\n]\n", "]\n"),),
+        ("tests/test_checkpoint_loading.py::test_configuration_pickled_as_omegaconf_loads_through_the_allow_list",),
+    ),
+    Mutant(
+        "refusal_names_allowed_classes",
+        "a refused checkpoint's error lists every non-tensor class it holds, the allowed ones (argparse.Namespace, "
+        "numpy scalars) too, instead of the ones that were refused",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "for name in torch.serialization.get_unsafe_globals_in_checkpoint(path) if name not in allowed]",
+              "for name in torch.serialization.get_unsafe_globals_in_checkpoint(path)]"),),
+        ("tests/test_checkpoint_loading.py::test_refusal_names_only_the_classes_outside_the_allow_list",),
+    ),
+    Mutant(
+        "layer_shape_mismatches_left_to_torch",
+        "a checkpoint of the same width and vocabulary whose layers have other shapes is not recognised: torch's "
+        "list of size mismatches (a traceback) instead of the error naming the architecture, the first tensor "
+        "and their count",
+        (Edit("models/ofa.py",
+              "    mismatched = [k for k in own if k in state_dict and state_dict[k].shape != own[k].shape]\n",
+              "    mismatched = []\n"),),
+        ("tests/test_model_architecture.py::"
+         "test_checkpoint_with_other_layer_shapes_is_refused_naming_the_first_and_their_count",),
+    ),
+    Mutant(
+        "checkpoint_settings_read_unpickles_everything",
+        "reading a checkpoint's task and model settings (before fairseq loads it) unpickles it fully: a hostile "
+        "checkpoint runs its code before the allow-list is ever consulted",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              'state = torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path))',
+              'state = torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path), weights_only=False)'),),
+        ("tests/test_checkpoint_loading.py::test_reading_a_checkpoints_settings_goes_through_the_allow_list",),
+    ),
+    Mutant(
+        "shape_mismatch_sizes_swapped",
+        "the shape-mismatch error gives the model's shape as the checkpoint's and the other way round",
+        (Edit("models/ofa.py",
+              'f"{len(mismatched)} shape mismatches (first: {k} is {list(state_dict[k].shape)} "\n'
+              '                           f"in the checkpoint, {list(own[k].shape)} in the model)")',
+              'f"{len(mismatched)} shape mismatches (first: {k} is {list(own[k].shape)} "\n'
+              '                           f"in the checkpoint, {list(state_dict[k].shape)} in the model)")'),),
+        ("tests/test_model_architecture.py::"
+         "test_checkpoint_with_other_layer_shapes_is_refused_naming_the_first_and_their_count",),
+    ),
+    Mutant(
         "frozen_batch_norm_trains",
         "--freeze-resnet's BatchNorm layers put back in training mode by model.train(): they normalise with "
         "the batch's statistics and overwrite the checkpoint's",
@@ -904,6 +994,154 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"measured_reduction_q1": 1.0 - ratio["q3"],\n            "measured_reduction_q3": 1.0 - ratio["q1"]}',
               '"measured_reduction_q1": 1.0 - ratio["q1"],\n            "measured_reduction_q3": 1.0 - ratio["q3"]}'),),
         ("tests/test_reproduce.py::test_a_sweep_rows_measured_reduction_has_its_quartiles_in_order",),
+    ),
+    Mutant(
+        "report_wall_clock_ratio_inverted",
+        "the report's wall-clock reduction computed as 1 - full seconds / MuE seconds (the ratio turned round): "
+        "a run 40% faster reads as 67% slower",
+        (Edit("ofa_mue/report.py", 'measured = 1.0 - mue["seconds"] / full["seconds"]',
+              'measured = 1.0 - full["seconds"] / mue["seconds"]'),),
+        ("tests/test_reporting_audit.py::test_report_table_puts_each_figure_under_its_own_column",),
+    ),
+    Mutant(
+        "report_caption_retention_on_bleu4",
+        "the report's caption retention (the paper's quality kept) computed on BLEU-4 instead of CIDEr",
+        (Edit("ofa_mue/report.py", 'main = names[-1] if task == "caption" else names[0]', "main = names[0]"),),
+        ("tests/test_reporting_audit.py::"
+         "test_report_caption_retention_is_cider_and_each_run_has_its_own_thresholds_and_guarantee",),
+    ),
+    Mutant(
+        "report_retention_printed_as_a_fraction",
+        "the report's retention printed as a fraction with a percent sign (75% kept reads 0.8%)",
+        (Edit("ofa_mue/report.py", "{100 * mue[main] / full[main]:.1f}%", "{mue[main] / full[main]:.1f}%"),),
+        ("tests/test_reporting_audit.py::"
+         "test_report_caption_retention_is_cider_and_each_run_has_its_own_thresholds_and_guarantee",),
+    ),
+    Mutant(
+        "report_retention_inverted",
+        "the report's retention computed as full / MuE (75% kept reads 133%)",
+        (Edit("ofa_mue/report.py", "{100 * mue[main] / full[main]:.1f}%", "{100 * full[main] / mue[main]:.1f}%"),),
+        ("tests/test_reporting_audit.py::"
+         "test_report_caption_retention_is_cider_and_each_run_has_its_own_thresholds_and_guarantee",),
+    ),
+    Mutant(
+        "report_threshold_one_shown_off",
+        "the report prints a threshold of exactly 1.0 as off (only thresholds above 1 disable an exit)",
+        (Edit("ofa_mue/report.py", "if value <= 1.0 else", "if value < 1.0 else"),),
+        ("tests/test_reporting_audit.py::"
+         "test_report_caption_retention_is_cider_and_each_run_has_its_own_thresholds_and_guarantee",),
+    ),
+    Mutant(
+        "report_disabled_threshold_shown_as_a_number",
+        "the report prints a disabled exit's threshold (above 1) as a number instead of off",
+        (Edit("ofa_mue/report.py", 'f"{name} {value:g}" if value <= 1.0 else f"{name} off"', 'f"{name} {value:g}"'),),
+        ("tests/test_reporting_audit.py::"
+         "test_report_caption_retention_is_cider_and_each_run_has_its_own_thresholds_and_guarantee",),
+    ),
+    Mutant(
+        "report_guarantee_of_the_first_run",
+        "every MuE run's line in the report states the first run's guarantee: the uncertified calibration "
+        "reads as certified",
+        (Edit("ofa_mue/report.py", "lines.append(guarantee_line(label, mue))",
+              "lines.append(guarantee_line(label, runs[0][1]))"),),
+        ("tests/test_reporting_audit.py::"
+         "test_report_caption_retention_is_cider_and_each_run_has_its_own_thresholds_and_guarantee",),
+    ),
+    Mutant(
+        "report_runs_of_different_sizes_compared",
+        "the report compares a full-model run and a MuE run scored on different numbers of examples",
+        (Edit("ofa_mue/report.py", 'if full["examples"] != mue["examples"]:', "if False:"),),
+        ("tests/test_reporting_audit.py::test_report_refuses_runs_scored_on_different_rows",),
+    ),
+    Mutant(
+        "timing_third_quartile_as_median",
+        "the time ratio's third quartile reported as its median",
+        (Edit("ofa_mue/timing.py", '"median": statistics.median(ratios)', '"median": quartiles[2]'),),
+        ("tests/test_reproduce.py::test_a_reduction_is_the_median_of_paired_ratios",),
+    ),
+    Mutant(
+        "timing_warmup_timed",
+        "the warm-up round (cold caches, lazy initialisation) is timed and kept among the repetitions",
+        (Edit("ofa_mue/timing.py",
+              "    for _ in range(warmup):\n        for name in names:\n            configs[name]()\n"
+              "    times: Dict[str, List[float]] = {name: [] for name in names}\n",
+              "    times: Dict[str, List[float]] = {name: [] for name in names}\n"
+              "    for _ in range(warmup):\n        for name in names:\n            begin = clock()\n"
+              "            configs[name]()\n            times[name].append(clock() - begin)\n"),),
+        ("tests/test_reproduce.py::test_timing_warms_every_arm_then_interleaves_in_rotating_order",
+         "tests/test_timing_protocol.py::test_sweep_times_each_timed_row_against_the_full_model"),
+    ),
+    Mutant(
+        "timing_spread_not_relative",
+        "a timing's spread is max - min in seconds instead of relative to the median",
+        (Edit("ofa_mue/timing.py", '"spread": (max(values) - min(values)) / median if median else 0.0',
+              '"spread": (max(values) - min(values))'),),
+        ("tests/test_timing_protocol.py::test_spread_is_the_range_over_the_median",),
+    ),
+    Mutant(
+        "timing_spread_is_the_interquartile_range",
+        "a timing's spread is the interquartile range over the median instead of the whole range (an outlier "
+        "repetition is hidden)",
+        (Edit("ofa_mue/timing.py", '"spread": (max(values) - min(values)) / median if median else 0.0',
+              '"spread": (statistics.quantiles(values, n=4)[2] - statistics.quantiles(values, n=4)[0]) / median '
+              "if median else 0.0"),),
+        ("tests/test_timing_protocol.py::test_spread_is_the_range_over_the_median",),
+    ),
+    Mutant(
+        "timing_one_repetition_accepted",
+        "any positive number of timing repetitions is accepted: a median of 1 to 4 runs",
+        (Edit("ofa_mue/timing.py", "if repetitions != 0 and repetitions < MIN_REPETITIONS:", "if repetitions < 0:"),),
+        ("tests/test_timing_protocol.py::test_repetitions_are_zero_or_at_least_five",),
+    ),
+    Mutant(
+        "timing_budget_stops_after_one_repetition",
+        "a spent time budget stops the timing after the first repetition instead of the third",
+        (Edit("ofa_mue/timing.py", "repetition >= 2 and time.perf_counter()",
+              "repetition >= 0 and time.perf_counter()"),),
+        ("tests/test_timing_protocol.py::test_a_time_budget_still_leaves_three_repetitions",),
+    ),
+    Mutant(
+        "timing_arms_without_warmup",
+        "the evaluation arms are timed without their warm-up round (the cold first run is timed) while the "
+        "result still says one warm-up round",
+        (Edit("ofa_mue/timing.py", "items()}, repetitions, warmup, device)", "items()}, repetitions, 0, device)"),),
+        ("tests/test_timing_protocol.py::test_sweep_times_each_timed_row_against_the_full_model",),
+    ),
+    Mutant(
+        "timing_arm_seconds_of_the_reference",
+        "every evaluation arm reports the reference arm's seconds (median and spread) as its own",
+        (Edit("ofa_mue/timing.py", '{"seconds": time_stats(times[name]), "ratio"',
+              '{"seconds": time_stats(times[reference]), "ratio"'),),
+        ("tests/test_timing_protocol.py::test_sweep_times_each_timed_row_against_the_full_model",
+         "tests/test_timing_protocol.py::test_sweep_timing_takes_its_rows_and_zero_repetitions_times_nothing"),
+    ),
+    Mutant(
+        "timing_ratio_inverted",
+        "an evaluation arm's time ratio taken as reference / arm: a setting twice as fast reads as 100% slower",
+        (Edit("ofa_mue/timing.py", "ratio_stats(times[name], times[reference])",
+              "ratio_stats(times[reference], times[name])"),),
+        ("tests/test_timing_protocol.py::test_sweep_times_each_timed_row_against_the_full_model",),
+    ),
+    Mutant(
+        "sweep_timed_against_the_last_timed_row",
+        "the sweep's measured reductions are taken against the last timed setting instead of the full model",
+        (Edit("ofa_mue/sweep.py", "arm_name(rows[0]), repetitions=repetitions",
+              "list(arms)[-1], repetitions=repetitions"),),
+        ("tests/test_timing_protocol.py::test_sweep_times_each_timed_row_against_the_full_model",),
+    ),
+    Mutant(
+        "sweep_timing_rows_ignored",
+        "the sweep times every row of the split whatever --timing-rows says",
+        (Edit("ofa_mue/sweep.py", "repetitions=repetitions, rows=timing_rows)",
+              "repetitions=repetitions, rows=None)"),),
+        ("tests/test_timing_protocol.py::test_sweep_timing_takes_its_rows_and_zero_repetitions_times_nothing",),
+    ),
+    Mutant(
+        "sweep_timing_repetitions_ignored",
+        "the sweep times 5 repetitions whatever --timing-repetitions says",
+        (Edit("ofa_mue/sweep.py", "arm_name(rows[0]), repetitions=repetitions, rows",
+              "arm_name(rows[0]), rows"),),
+        ("tests/test_timing_protocol.py::test_sweep_times_each_timed_row_against_the_full_model",),
     ),
     Mutant(
         "merged_shards_score_a_row_twice",
@@ -1208,6 +1446,78 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"mean_accepted_length": totals["accepted"] / totals["drafted"]'),),
         ("tests/test_lossless_decoding.py::"
          "test_verification_counts_follow_each_rounds_drafts_and_the_full_models_choices",),
+    ),
+    Mutant(
+        "verified_ignores_temperature",
+        "--exit-verify's full model ignores --temperature: its log-probabilities, the scores of its captions, are "
+        "those at temperature 1, not fairseq's at the temperature asked",
+        (Edit("ofa_mue/core/verified_generator.py",
+              "        if self.generator.temperature != 1.0:\n"
+              "            logits = logits.div_(self.generator.temperature)\n", ""),),
+        ("tests/test_lossless_decoding.py::"
+         "test_verified_greedy_search_honours_temperature_and_unnormalized_scores",),
+    ),
+    Mutant(
+        "verified_ignores_max_len_a",
+        "--exit-verify ignores --max-len-a: its captions stop at --max-len-b tokens, not at max-len-a x the "
+        "source length + max-len-b as fairseq's",
+        (Edit("ofa_mue/core/verified_generator.py",
+              "max_len = min(int(self.max_len_a * src_len + self.max_len_b), self.max_len - 1)",
+              "max_len = min(int(self.max_len_b), self.max_len - 1)"),),
+        ("tests/test_lossless_decoding.py::test_verified_greedy_search_honours_max_len_a_and_unkpen",),
+    ),
+    Mutant(
+        "verified_ignores_unnormalized",
+        "--exit-verify ignores --unnormalized: hypothesis scores are still divided by length ** lenpen",
+        (Edit("ofa_mue/core/verified_generator.py", "            if generator.normalize_scores:\n",
+              "            if True:\n"),),
+        ("tests/test_lossless_decoding.py::"
+         "test_verified_greedy_search_honours_temperature_and_unnormalized_scores",),
+    ),
+    Mutant(
+        "verified_min_len_above_max_len_decoded",
+        "--exit-verify decodes with a --min-len above the maximum length (fairseq's generator asserts against it) "
+        "instead of refusing it: tokens of -inf score where neither a word nor the end may come",
+        (Edit("ofa_mue/core/verified_generator.py",
+              "        if self.min_len > max_len:\n"
+              '            raise ConfigError(f"--min-len {self.min_len} is above the maximum length {max_len}")\n',
+              ""),),
+        ("tests/test_lossless_decoding.py::test_what_verification_cannot_honour_is_refused_before_it_decodes",),
+    ),
+    Mutant(
+        "verified_match_source_len_ignored",
+        "--exit-verify accepts --match-source-len and ignores it (greedy search up to the maximum length)",
+        (Edit("ofa_mue/core/verified_generator.py",
+              "if type(self.search) is not search.BeamSearch or self.match_source_len:",
+              "if type(self.search) is not search.BeamSearch:"),),
+        ("tests/test_lossless_decoding.py::test_what_verification_cannot_honour_is_refused_before_it_decodes",),
+    ),
+    Mutant(
+        "verified_ensemble_decoded_with_the_first_model",
+        "--exit-verify accepts an ensemble (several checkpoints in --path) and decodes with the first model only",
+        (Edit("ofa_mue/core/verified_generator.py",
+              "        if self.model.models_size != 1:\n"
+              '            raise ConfigError("--exit-verify verifies one model, not an ensemble (one checkpoint in '
+              '--path)")\n', ""),),
+        ("tests/test_lossless_decoding.py::test_what_verification_cannot_honour_is_refused_before_it_decodes",),
+    ),
+    Mutant(
+        "verified_beam_ignored",
+        "--exit-verify accepts --beam 5 and decodes greedily anyway (the caption evaluation's default beam "
+        "silently dropped)",
+        (Edit("ofa_mue/core/verified_generator.py",
+              "        if self.beam_size != 1:\n            raise ConfigError(",
+              "        if False:\n            raise ConfigError("),),
+        ("tests/test_lossless_decoding.py::"
+         "test_what_verification_cannot_honour_is_refused[options0---exit-verify decodes greedily: pass --beam 1]",),
+    ),
+    Mutant(
+        "exit_verify_draft_ignored",
+        "the task builds the lossless generator without --exit-verify-draft: it drafts the default 4 tokens "
+        "per verification whatever the command line says (the metrics file still reports the length asked)",
+        (Edit("tasks/ofa_task.py", '            extra["draft_tokens"] = self.cfg.exit_verify_draft\n', ""),),
+        ("tests/test_lossless_decoding.py::"
+         "test_the_tasks_lossless_generator_takes_every_generation_option_and_the_draft_length",),
     ),
     Mutant(
         "sweep_decoder_only_mue_exits_in_the_text_stream",
