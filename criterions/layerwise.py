@@ -1,10 +1,9 @@
 """What MuE's layer-wise losses share: per-layer weights and every decoder layer's output.
 
-The criterions run the encoder and the decoder themselves (the decoder with
-``features_only``), so that no vocabulary projection runs before they select the rows
-they score. Calling the submodules skips the forward of a wrapping module: fairseq's
-``legacy_ddp`` backend syncs gradients itself and works, torch's DistributedDataParallel
-(``--ddp-backend c10d``) syncs only through its own forward and is refused.
+The criterions call the model (through whatever wraps it: torch's DistributedDataParallel
+syncs gradients only for a forward that goes through it) with ``features_only``, so that no
+vocabulary projection runs before they select the rows they score, and project the rows
+they score with the unwrapped model's decoder.
 """
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from fairseq import metrics
 from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
 
 from ofa_mue.errors import ConfigError
 
@@ -49,18 +47,11 @@ def normalised_layer_weights(weights: Optional[Sequence[float]], num_layers: int
     return [w / total for w in weights]
 
 
-def direct_model(model: nn.Module) -> nn.Module:
-    """The model inside fairseq's wrappers, whose encoder and decoder the criterions call."""
-    while True:
-        if isinstance(model, DistributedDataParallel):
-            raise ConfigError(
-                "the layer-wise and SCST criterions call the encoder and decoder directly, which torch's "
-                "DistributedDataParallel does not sync: train on several GPUs with --ddp-backend legacy_ddp"
-            )
-        inner = model._modules.get("module")
-        if inner is None:
-            return model
-        model = inner
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside fairseq's and torch's wrappers (``.module`` all the way down)."""
+    while "module" in model._modules:
+        model = model._modules["module"]
+    return model
 
 
 def decoder_layer_states(
@@ -73,20 +64,22 @@ def decoder_layer_states(
 
     ``prev_output_tokens`` (default: the batch's) are decoded against the encoder output of
     sample ``sample_of_row[r]`` for row ``r`` (default: row r's own sample), so several
-    decoder rows can share one encoder pass. No vocabulary projection runs here.
+    decoder rows can share one encoder pass. No vocabulary projection runs here. The
+    forward goes through ``model`` itself, wrapped or not, so that a distributed wrapper
+    syncs the gradients.
     """
-    core = direct_model(model)
-    encoder_out = core.encoder(
+    tokens = net_input["prev_output_tokens"] if prev_output_tokens is None else prev_output_tokens
+    _, extra = model(
         net_input["src_tokens"],
         net_input["src_lengths"],
+        tokens,
         patch_images=net_input.get("patch_images"),
         patch_masks=net_input.get("patch_masks"),
+        features_only=True,
+        return_layer_states=True,
+        encoder_rows=sample_of_row,
     )
-    if sample_of_row is not None:
-        encoder_out = core.encoder.reorder_encoder_out(encoder_out, sample_of_row)
-    tokens = net_input["prev_output_tokens"] if prev_output_tokens is None else prev_output_tokens
-    _, extra = core.decoder(tokens, encoder_out=encoder_out, features_only=True, return_layer_states=True)
-    return core.decoder, extra["layer_states"]
+    return unwrapped(model).decoder, extra["layer_states"]
 
 
 def log_layer_metric(

@@ -160,11 +160,18 @@ class OFAModel(FairseqEncoderDecoderModel):
         patch_masks: Optional[Tensor] = None,
         features_only: bool = False,
         return_layer_states: bool = False,
+        encoder_rows: Optional[Tensor] = None,
         **unused,
     ) -> tuple[Tensor, Dict[str, Any]]:
-        """Teacher-forced forward: logits ``[B, T, V]`` (or final features with ``features_only``)
-        and the decoder's extra dict (every layer's output with ``return_layer_states``)."""
+        """Teacher-forced forward: logits ``[R, T, V]`` (or final features with ``features_only``)
+        and the decoder's extra dict (every layer's output with ``return_layer_states``).
+
+        ``encoder_rows`` (``[R]``, default: row r is sample r) decodes row ``r`` of
+        ``prev_output_tokens`` against sample ``encoder_rows[r]``'s encoder output, so that
+        several decoder rows share one encoder pass (SCST's sampled captions of one image)."""
         encoder_out = self.encoder(src_tokens, src_lengths, patch_images=patch_images, patch_masks=patch_masks)
+        if encoder_rows is not None:
+            encoder_out = self.encoder.reorder_encoder_out(encoder_out, encoder_rows)
         return self.decoder(prev_output_tokens, encoder_out=encoder_out, features_only=features_only,
                             return_layer_states=return_layer_states)
 

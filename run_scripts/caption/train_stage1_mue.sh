@@ -9,8 +9,8 @@
 # Deliberate deviations from OFA's recipe:
 #   - launch: one process per GPU, started by torchrun (OFA: torch.distributed.launch over
 #     4 GPUs) or srun, or GPUS=N on one node (see README, "Many GPUs and many machines");
-#     --ddp-backend legacy_ddp (the layer-wise loss calls encoder and decoder directly, which
-#     torch's DDP cannot sync);
+#     --ddp-backend legacy_ddp, which also runs CPU processes (OFA: fairseq's default
+#     pytorch_ddp with --find-unused-parameters, which works too on GPUs);
 #   - the MuE paper's 64 rows per update and lr 3e-5 (OFA's script: 128 rows, 4 GPUs x 8 x 4,
 #     and lr 1e-5), at any number of GPUs: BATCH_SIZE per GPU and --update-freq computed
 #     (TOTAL_BATCH to change the total; OFA's own setting: TOTAL_BATCH=128 LR=1e-5);

@@ -8,8 +8,8 @@
 # Deliberate deviations from OFA's recipe:
 #   - launch: one process per GPU, started by torchrun (OFA: torch.distributed.launch over
 #     8 GPUs) or srun, or GPUS=N on one node (see README, "Many GPUs and many machines");
-#     --ddp-backend legacy_ddp (the SCST criterion calls encoder and decoder directly, which
-#     torch's DDP cannot sync);
+#     --ddp-backend legacy_ddp, which also runs CPU processes (OFA: fairseq's default
+#     pytorch_ddp with --find-unused-parameters, which works too on GPUs);
 #   - OFA's 64 rows per update (8 GPUs x 2 x 4) at any number of GPUs: BATCH_SIZE
 #     per GPU and --update-freq computed (TOTAL_BATCH to change the total);
 #   - --freeze-resnet (FREEZE_RESNET=1): the ResNet's BatchNorm keeps the checkpoint's

@@ -865,6 +865,14 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_checkpoint_loading.py::test_numpy_training_statistics_load_through_the_allow_list",),
     ),
     Mutant(
+        "layerwise_forward_past_the_ddp_wrapper",
+        "the layer-wise and SCST criterions run the unwrapped model's forward: under torch's "
+        "DistributedDataParallel (fairseq's default backend, OFA's recipes) no rank syncs its gradients and "
+        "the ranks train apart",
+        (Edit("criterions/layerwise.py", "    _, extra = model(\n", "    _, extra = unwrapped(model)(\n"),),
+        ("tests/test_criteria_under_ddp.py::test_layerwise_gradients_are_averaged_over_the_ranks",),
+    ),
+    Mutant(
         "allow_list_without_omegaconf_metadata_types",
         "the allow-list lacks the plain types a pickled omegaconf configuration names (dict, list, int): a "
         "checkpoint of fairseq's hydra transition, whose configuration is a DictConfig, is refused as hostile",
