@@ -25,8 +25,6 @@ VOCAB_BPE = "vocab.bpe"
 DICT_TXT = "dict.txt"
 DEFAULT_CODE_DICT_SIZE = 8192
 DEFAULT_NUM_BINS = 1000
-JOINED_SYMBOLS = ("<unk>", "<mask>")
-"""Symbols decoded as written, joined to the word before (fairseq's GPT-2 decoder passes them through)."""
 
 
 def default_bpe_dir() -> Path:
@@ -105,12 +103,9 @@ class OFAVocabulary:
     def decode(self, tokens: torch.Tensor) -> str:
         """Text of token ids, ignoring bos, eos and padding.
 
-        ``<unk>`` and ``<mask>`` are joined to the word before, as OFA's ``decode_fn`` and
-        fairseq's GPT-2 decoder write them ("a dog<unk> runs"). ``<code_i>`` and ``<bin_i>`` come
-        out as words of their own, rather than failing (OFA's ``decode_fn`` returns only them, in
-        place of the text, for its grounding tasks).
+        A symbol (``<unk>``, ``<mask>``, ``<code_i>``, ``<bin_i>``) is written as it is, joined to
+        the word before, as OFA's ``decode_fn`` writes it through its fairseq's GPT-2 decoder
+        ("a dog<unk> runs", "a dog<code_5><bin_7> runs").
         """
         pieces = self.dictionary.string(tokens, extra_symbols_to_ignore={self.dictionary.pad()}).split()
-        # "\u0120" is GPT-2's byte-level stand-in for a space.
-        return self.bpe.bpe.decode([int(p) if p.isdigit() else p if p in JOINED_SYMBOLS else "\u0120" + p
-                                    for p in pieces])
+        return self.bpe.bpe.decode([int(p) if p.isdigit() else p for p in pieces])

@@ -1,4 +1,5 @@
 """CaptionDataset: OFA's prompt, targets, references, batches and errors."""
+import numpy as np
 import pytest
 import torch
 
@@ -90,3 +91,21 @@ def test_corrupt_image_names_row(write_tsv, ofa_vocab, caption_rows):
     with pytest.raises(DataError, match="field 'image'") as info:
         make(write_tsv, ofa_vocab, caption_rows)[1]
     assert info.value.row == 2
+
+
+def test_training_rows_are_reshuffled_each_epoch_and_evaluation_rows_keep_file_order(write_tsv, ofa_vocab,
+                                                                                      caption_rows):
+    rows = [list(caption_rows[i % 2]) for i in range(20)]
+    evaluation = make(write_tsv, ofa_vocab, rows)
+    assert evaluation.ordered_indices().tolist() == list(range(20))
+    assert evaluation.can_reuse_epoch_itr_across_epochs
+    train = make(write_tsv, ofa_vocab, rows, split="train")
+    # fairseq seeds numpy with seed + epoch before asking for the order of an epoch's rows
+    np.random.seed(1)
+    first = train.ordered_indices().tolist()
+    np.random.seed(2)
+    second = train.ordered_indices().tolist()
+    assert sorted(first) == sorted(second) == list(range(20))
+    assert first != list(range(20)) and second != first
+    # and fairseq must not keep the first epoch's batches for the later ones
+    assert not train.can_reuse_epoch_itr_across_epochs

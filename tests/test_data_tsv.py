@@ -29,6 +29,8 @@ def test_selected_cols_pick_and_order_fields(write_tsv):
         parse_selected_cols("0,x", 2)
     with pytest.raises(ValueError):
         parse_selected_cols("0,1,2", 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        parse_selected_cols("0,-1", 2)
 
 
 def test_crlf_and_missing_final_newline(tmp_path):

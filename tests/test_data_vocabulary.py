@@ -85,11 +85,19 @@ def test_malformed_files_are_data_errors(tmp_path):
     assert info.value.path == str(tmp_path / DICT_TXT)
 
 
-def test_decode_keeps_code_and_bin_symbols_as_words_and_joins_unk_as_ofa(ofa_vocab):
+def test_decode_joins_code_bin_and_unk_symbols_to_the_word_before_as_ofa(ofa_vocab):
+    # OFA's GPT2BPE.decode passes every piece that starts with "<" through as written
     d = ofa_vocab.dictionary
     tokens = torch.cat([ofa_vocab.encode(" a dog"), torch.tensor([d.index("<code_5>"), d.index("<bin_7>")]),
                         ofa_vocab.encode(" runs")])
-    assert ofa_vocab.decode(tokens) == " a dog <code_5> <bin_7> runs"
+    assert ofa_vocab.decode(tokens) == " a dog<code_5><bin_7> runs"
     # OFA's decode_fn appends a piece without a leading space to the word before: "dog<unk>"
     tokens = torch.cat([ofa_vocab.encode(" a dog"), torch.tensor([d.unk()]), ofa_vocab.encode(" runs")])
     assert ofa_vocab.decode(tokens) == " a dog<unk> runs"
+
+
+def test_decode_joins_mask_to_the_word_before_as_ofa(ofa_vocab):
+    # fairseq's GPT-2 decoder passes "<mask>" through as written, without a leading space
+    d = ofa_vocab.dictionary
+    tokens = torch.cat([ofa_vocab.encode(" a dog"), torch.tensor([d.index("<mask>")]), ofa_vocab.encode(" runs")])
+    assert ofa_vocab.decode(tokens) == " a dog<mask> runs"

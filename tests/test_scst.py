@@ -49,6 +49,26 @@ def test_leave_one_out_baseline():
     assert leave_one_out_advantage(torch.tensor([2.0])).item() == 0
 
 
+
+def test_cider_d_tokenises_hypotheses_and_references_alike_as_ofa():
+    """OFA's scst_loss removes string.punctuation from the captions and the references alike and
+    keeps case (a capital is another word): mixed-case, punctuated text scores as
+    pycocoevalcap scores the same text cleaned by hand."""
+    hypotheses = ["A red, circle!", "two Blue squares and a star.", "a green triangle"]
+    references = [["A red circle on a white background", "one red circle", "a Red round shape!"],
+                  ["two Blue squares, and a star", "blue squares with a yellow star", "a star next to two squares"],
+                  ["A green triangle.", "one green triangle on grey", "a triangle that is green"]]
+    cleaned_hypotheses = ["A red circle", "two Blue squares and a star", "a green triangle"]
+    cleaned_references = [["A red circle on a white background", "one red circle", "a Red round shape"],
+                          ["two Blue squares and a star", "blue squares with a yellow star", "a star next to two squares"],
+                          ["A green triangle", "one green triangle on grey", "a triangle that is green"]]
+    coco = CiderScorer(n=4, sigma=6.0)
+    for hypothesis, refs in zip(cleaned_hypotheses, cleaned_references):
+        coco += (hypothesis, refs)
+    _, expected = coco.compute_score()
+    assert CiderD.from_references(references).scores(hypotheses, references) == pytest.approx(list(expected), rel=1e-9)
+
+
 class FixedCaptions:
     """Stands in for the SCST generator: the same captions (token ids) for every image."""
 
@@ -101,6 +121,24 @@ def test_generated_captions_give_finite_loss_gradient_and_logged_reward(dictiona
     with metrics.aggregate() as aggregated:
         ScstRewardCriterion.reduce_metrics([log])
         assert aggregated.get_smoothed_values()["score"] == pytest.approx(log["cider_sum"] / 9, abs=1e-3)
+
+
+
+def test_each_captions_reward_is_its_cider_d_against_all_its_images_references(dictionary):
+    """The reward of a caption is CIDEr-D against every reference of its image (mean over them),
+    as pycocoevalcap computes it from the same references (--scst-cider-df batch, one caption per
+    image, so the document frequencies are pycocoevalcap's own)."""
+    references = [["4 5 6 7", "8 9 10 11"], ["12 13 14", "15 16 17 18"], ["19 20 21", "4 5 19 20"]]
+    hypotheses = ["8 9 10 11", "12 13 16", "4 5 19 20"]
+    captions = [[dictionary.encode_line(text, add_if_not_exist=False).long()] for text in hypotheses]  # eos at the end
+    criterion = ScstRewardCriterion(scst_task(dictionary, FixedCaptions([])), scst_cider_df="batch")
+    rewards = criterion.rewards(captions, {"references": references})
+    coco = CiderScorer(n=4, sigma=6.0)
+    for hypothesis, refs in zip(hypotheses, references):
+        coco += (hypothesis, refs)
+    _, expected = coco.compute_score()
+    assert [r for image in rewards for r in image] == pytest.approx(list(expected), rel=1e-9)
+    assert rewards[0][0] > 0  # the caption equals only the image's second reference
 
 
 def test_identical_captions_have_zero_advantage(dictionary):

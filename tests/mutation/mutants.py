@@ -873,11 +873,195 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_criteria_under_ddp.py::test_layerwise_gradients_are_averaged_over_the_ranks",),
     ),
     Mutant(
+        "label_loss_ignores_the_full_model",
+        "the label loss counts every wrong MuE answer, also where the full model was wrong too: it is no longer "
+        "the accuracy the exits cost, and certifies less speed than it should",
+        (Edit("ofa_mue/calibration_losses.py",
+              'return (1.0 - np.asarray(scores["correct"])) * np.asarray(full_scores["correct"])',
+              'return 1.0 - np.asarray(scores["correct"])'),),
+        ("tests/test_calibration_losses.py::test_label_loss_counts_only_answers_that_exits_made_wrong",),
+    ),
+    Mutant(
+        "consistency_loss_truncates_misaligned_predictions",
+        "the consistency loss pairs MuE's and the full model's answers without checking their counts: "
+        "misaligned lists are silently cut to the shorter one",
+        (Edit("ofa_mue/calibration_losses.py", "zip(predictions, full_predictions, strict=True)",
+              "zip(predictions, full_predictions)"),),
+        ("tests/test_calibration_losses.py::test_consistency_loss_refuses_misaligned_predictions",),
+    ),
+    Mutant(
+        "rouge_loss_ignores_its_cutoff",
+        "the rouge loss compares against the default cut-off (0.8) whatever --rouge-cutoff says: the "
+        "certified loss is not the one the guarantee names",
+        (Edit("ofa_mue/calibration_losses.py", "< rouge_cutoff).astype", "< DEFAULT_ROUGE_CUTOFF).astype"),),
+        ("tests/test_calibration_losses.py::test_rouge_loss_uses_the_given_cut_off",),
+    ),
+    Mutant(
+        "rouge_loss_described_with_the_default_cutoff",
+        "the guarantee's loss definition names the default ROUGE-L cut-off instead of the one used",
+        (Edit("ofa_mue/calibration_losses.py", 'f"{rouge_cutoff:g}"', 'f"{DEFAULT_ROUGE_CUTOFF:g}"'),),
+        ("tests/test_calibration_losses.py::test_rouge_loss_uses_the_given_cut_off",),
+    ),
+    Mutant(
+        "cider_loss_unclipped",
+        "the CIDEr loss is not clipped at 0: a caption that scores above the full model's gets a negative "
+        "loss that offsets other examples' losses, so the certified mean understates the CIDEr drop",
+        (Edit("ofa_mue/calibration_losses.py", "return np.clip(1.0 - ratio, 0.0, 1.0)", "return 1.0 - ratio"),),
+        ("tests/test_risk_control.py::test_example_losses_per_task",
+         "tests/test_calibration_losses.py::test_cider_loss_is_the_relative_drop_clipped_to_0_1"),
+    ),
+    Mutant(
+        "example_scorer_truncates_misaligned_predictions",
+        "the per-example scorer does not check that there is one prediction per example: a short list is "
+        "scored against the first targets and silently cut",
+        (Edit("ofa_mue/calibration_losses.py", "if len(predictions) != len(self.targets):", "if False:"),),
+        ("tests/test_calibration_losses.py::test_snli_scorer_scores_each_answer_and_refuses_a_misaligned_list",),
+    ),
+    Mutant(
+        "shard_remainder_batches_dropped",
+        "shards take contiguous blocks of len(batches) // K batches: when K does not divide the batch count, "
+        "the last batches are in no shard",
+        (Edit("ofa_mue/sharding.py", "batches[self.index::self.count]",
+              "batches[self.index * (len(batches) // self.count):(self.index + 1) * (len(batches) // self.count)]"),),
+        ("tests/test_sharding.py::test_shards_take_every_kth_batch_with_1_based_rows_and_cover_the_split_once",),
+    ),
+    Mutant(
+        "merged_row_0_accepted",
+        "merging accepts a row 0 (a 0-based row number) as inside the split's rows 1..n",
+        (Edit("ofa_mue/sharding.py", "if not 1 <= row <= split_rows:", "if not 0 <= row <= split_rows:"),),
+        ("tests/test_sharding.py::test_rows_missing_repeated_or_outside_the_split_are_refused[row_0]",),
+    ),
+    Mutant(
+        "shards_of_another_shard_count_merged",
+        "shard files are not checked to have the same --num-shards: shard 0 of 2 and shard 1 of 3 pass as a "
+        "complete set",
+        (Edit("ofa_mue/sharding.py", 'for key in ("kind", "num_shards", "split_rows"):',
+              'for key in ("kind", "split_rows"):'),),
+        ("tests/test_sharding.py::test_shards_of_different_evaluations_are_refused[num_shards]",),
+    ),
+    Mutant(
+        "missing_shard_0_unnoticed",
+        "the check for missing shards counts shard ids from 1: a set without shard 0 is merged",
+        (Edit("ofa_mue/sharding.py", 'range(first["num_shards"]) if i not in by_id',
+              'range(1, first["num_shards"]) if i not in by_id'),),
+        ("tests/test_sharding.py::test_a_missing_first_shard_is_refused",),
+    ),
+    Mutant(
+        "shards_returned_in_file_order",
+        "read_shards returns the shards in the order their files were given, not in shard order",
+        (Edit("ofa_mue/sharding.py", 'return sorted(shards, key=lambda s: s["shard_id"])', "return shards"),),
+        ("tests/test_sharding.py::test_merged_records_are_in_row_order_whatever_the_shard_order",),
+    ),
+    Mutant(
+        "merged_evaluation_skips_the_row_checks",
+        "a merged evaluation concatenates the shards' records without merge_records' checks: a row in two "
+        "shards is counted twice, a row in none is not noticed",
+        (Edit("ofa_mue/merge.py", "records_from_shard(merge_records(shards))",
+              'records_from_shard(sorted((r for s in shards for r in s["records"]), key=lambda r: r["row"]))'),),
+        ("tests/test_sharded_evaluation.py::test_shards_that_repeat_or_miss_a_row_are_refused"
+         "[<lambda>-row 1 is in .*shard0-of-2.json and in .*shard1-of-2.json]",
+         "tests/test_sharded_evaluation.py::test_shards_that_repeat_or_miss_a_row_are_refused"
+         "[<lambda>-rows 13 of 13 are in no shard]"),
+    ),
+    Mutant(
+        "merge_of_an_unknown_kind_not_refused",
+        "merging shards of a kind it has no merger for fails with a KeyError instead of a ShardError naming the file",
+        (Edit("ofa_mue/merge.py", 'if shards[0]["kind"] not in MERGERS:', "if False:"),),
+        ("tests/test_sharding.py::test_merge_refuses_shards_of_a_kind_it_cannot_merge",),
+    ),
+    Mutant(
+        "merged_metrics_averaged_over_shards",
+        "a merged evaluation's metrics are the shards' own metrics averaged by their rows, not recomputed over "
+        "the whole split (CIDEr-D then uses each shard's document frequencies)",
+        (Edit("ofa_mue/merge.py", "    summary = evaluation_summary(description, result)\n",
+              '    result["metrics"] = {name: sum(task_class.evaluation_metrics(s["records"])[name] * len(s["records"])\n'
+              '                                   for s in shards) / result["examples"] for name in result["metrics"]}\n'
+              "    summary = evaluation_summary(description, result)\n"),),
+        ("tests/test_sharded_evaluation.py::test_merged_caption_shards_equal_the_unsharded_evaluation",),
+    ),
+    Mutant(
         "allow_list_without_omegaconf_metadata_types",
         "the allow-list lacks the plain types a pickled omegaconf configuration names (dict, list, int): a "
         "checkpoint of fairseq's hydra transition, whose configuration is a DictConfig, is refused as hostile",
         (Edit("ofa_mue/checkpoint_loading.py", "    dict,\n    list,\n    int,\n]\n", "]\n"),),
         ("tests/test_checkpoint_loading.py::test_configuration_pickled_as_omegaconf_loads_through_the_allow_list",),
+    ),
+    Mutant(
+        "decoded_mask_gets_a_space",
+        "a <mask> token is decoded as a word of its own (' a dog <mask> runs') instead of joined to the word "
+        "before, as fairseq's GPT-2 decoder and OFA's decode_fn write it (' a dog<mask> runs')",
+        (Edit("data/vocabulary.py",
+              "decode([int(p) if p.isdigit() else p for p in pieces])",
+              'decode([int(p) if p.isdigit() else "\\u0120" + p if p == "<mask>" else p for p in pieces])'),),
+        ("tests/test_data_vocabulary.py::test_decode_joins_mask_to_the_word_before_as_ofa",),
+    ),
+    Mutant(
+        "decoded_code_and_bin_symbols_as_words",
+        "<code_i> and <bin_i> tokens are decoded as words of their own (' a dog <code_5> <bin_7> runs'); OFA's "
+        "decode_fn joins them to the word before (' a dog<code_5><bin_7> runs'), so a caption that holds one "
+        "is scored as another text",
+        (Edit("data/vocabulary.py",
+              "decode([int(p) if p.isdigit() else p for p in pieces])",
+              'decode([int(p) if p.isdigit() else p if p in ("<unk>", "<mask>") else "\\u0120" + p for p in pieces])'),),
+        ("tests/test_data_vocabulary.py::test_decode_joins_code_bin_and_unk_symbols_to_the_word_before_as_ofa",),
+    ),
+    Mutant(
+        "mask_symbol_after_location_bins",
+        "<mask> appended after the <bin_i> symbols instead of right after dict.txt (OFA's order): every "
+        "<code_i> and <bin_i> id is one less than in OFA's checkpoints",
+        (Edit("data/vocabulary.py", '    dictionary.add_symbol("<mask>")\n', ""),
+         Edit("data/vocabulary.py",
+              '        dictionary.add_symbol(f"<bin_{i}>")\n',
+              '        dictionary.add_symbol(f"<bin_{i}>")\n    dictionary.add_symbol("<mask>")\n')),
+        ("tests/test_data_vocabulary.py::test_dictionary_layout",),
+    ),
+    Mutant(
+        "selected_cols_accept_negative_positions",
+        "--selected-cols accepts a negative position, which then silently reads a field counted from the "
+        "row's end",
+        (Edit("data/tsv.py",
+              "if len(positions) != num_columns or min(positions) < 0:",
+              "if len(positions) != num_columns:"),),
+        ("tests/test_data_tsv.py::test_selected_cols_pick_and_order_fields",),
+    ),
+    Mutant(
+        "training_rows_in_file_order",
+        "training rows are read in file order every epoch instead of reshuffled (fairseq seeds numpy per "
+        "epoch): the same batches in the same order each epoch",
+        (Edit("data/ofa_dataset.py",
+              '        if self.split == "train":\n            return np.random.permutation(len(self))\n',
+              '        if False:\n            return np.random.permutation(len(self))\n'),),
+        ("tests/test_data_caption.py::test_training_rows_are_reshuffled_each_epoch_and_evaluation_rows_keep_"
+         "file_order",),
+    ),
+    Mutant(
+        "training_batches_reused_across_epochs",
+        "fairseq may reuse the training split's first-epoch batch iterator for every epoch: later epochs "
+        "only reorder the first epoch's batches, and a run resumed at an epoch boundary sees other "
+        "batches than an uninterrupted one",
+        (Edit("data/ofa_dataset.py",
+              '        return self.split != "train"\n',
+              "        return True\n"),),
+        ("tests/test_data_caption.py::test_training_rows_are_reshuffled_each_epoch_and_evaluation_rows_keep_"
+         "file_order",),
+    ),
+    Mutant(
+        "scst_reward_against_first_reference_only",
+        "SCST's reward scores each sampled caption against its image's first reference only instead of all "
+        "of them (OFA's scst_loss passes every reference of the image to CIDEr-D)",
+        (Edit("criterions/scst.py",
+              "references = [refs for refs, image in zip(",
+              "references = [refs[:1] for refs, image in zip("),),
+        (f"{SCST}test_each_captions_reward_is_its_cider_d_against_all_its_images_references",),
+    ),
+    Mutant(
+        "cider_references_lowercased",
+        "CIDEr-D lower-cases the references but not the captions (OFA cleans both alike, case kept): a "
+        "capitalised word of a reference never matches",
+        (Edit("criterions/cider_reward.py",
+              "cache[key] = [self._vector(ref) for ref in refs]",
+              "cache[key] = [self._vector(ref.lower()) for ref in refs]"),),
+        (f"{SCST}test_cider_d_tokenises_hypotheses_and_references_alike_as_ofa",),
     ),
     Mutant(
         "refusal_names_allowed_classes",
