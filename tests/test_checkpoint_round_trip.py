@@ -1,6 +1,7 @@
 """Checkpoints in OFA's format load through fairseq's own loading code into an equal model."""
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -106,3 +107,73 @@ def test_model_overrides_beat_the_checkpoints_task_settings_and_the_command_line
     assert (cfg.max_tgt_length, sources["max_tgt_length"]) == (12, "command line")
     assert (cfg.max_src_length, sources["max_src_length"]) == (64, path)
     assert (cfg.num_bins, sources["num_bins"]) == (1000, "default")
+
+
+def _settings_checkpoint(path, task: str = "caption", **settings) -> str:
+    """A legacy-``args`` checkpoint of ``task`` with the given task settings and no weights."""
+    args = model_args("ofa_tiny", task=task, data="unused.tsv", **{"bpe_dir": None, **settings},
+                      **OFA_ONLY_TASK_OPTIONS)
+    torch.save({"args": args, "model": {}}, path)
+    return str(path)
+
+
+def _unset_caption_cfg(checkpoint, overrides=None, **given):
+    cfg = SimpleNamespace(_name="caption", inference_checkpoint=checkpoint, inference_overrides=overrides,
+                          **{name: None for name in OFATask.SETTING_DEFAULTS})
+    for name, value in given.items():
+        setattr(cfg, name, value)
+    return cfg
+
+
+def test_a_false_or_zero_setting_is_used_where_given(tmp_path):
+    """A setting is given when it is not None, whatever its value: False or 0 on the command line
+    or in --model-overrides wins over the checkpoint's True or positive value, and the checkpoint's
+    False wins over OFA's default as its True does."""
+    path = _settings_checkpoint(tmp_path / "trained.pt", imagenet_default_mean_and_std=True, num_bins=500)
+    cfg = _unset_caption_cfg(path, imagenet_default_mean_and_std=False, num_bins=0)
+    sources = resolve_settings(cfg, OFATask.SETTING_DEFAULTS)
+    assert (cfg.imagenet_default_mean_and_std, sources["imagenet_default_mean_and_std"]) == (False, "command line")
+    assert (cfg.num_bins, sources["num_bins"]) == (0, "command line")
+    cfg = _unset_caption_cfg(path, "{'imagenet_default_mean_and_std': False, 'num_bins': 0}")
+    sources = resolve_settings(cfg, OFATask.SETTING_DEFAULTS)
+    assert (cfg.imagenet_default_mean_and_std, sources["imagenet_default_mean_and_std"]) == (False, "--model-overrides")
+    assert (cfg.num_bins, sources["num_bins"]) == (0, "--model-overrides")
+    cfg = _unset_caption_cfg(path)
+    sources = resolve_settings(cfg, OFATask.SETTING_DEFAULTS)
+    assert (cfg.imagenet_default_mean_and_std, cfg.num_bins) == (True, 500)
+    assert sources["imagenet_default_mean_and_std"] == sources["num_bins"] == path
+
+
+def test_a_checkpoints_bpe_dir_missing_on_this_machine_gives_way_to_the_shipped_files(tmp_path):
+    """The checkpoint's --bpe-dir is used where it exists here; where it does not (a checkpoint
+    trained on another machine) the shipped OFA files are (bpe_dir None, source "default")."""
+    gone = _settings_checkpoint(tmp_path / "elsewhere.pt", bpe_dir=str(tmp_path / "no_such_bpe"))
+    cfg = _unset_caption_cfg(gone)
+    assert resolve_settings(cfg, OFATask.SETTING_DEFAULTS)["bpe_dir"] == "default"
+    assert cfg.bpe_dir is None
+    (tmp_path / "bpe").mkdir()
+    here = _settings_checkpoint(tmp_path / "here.pt", bpe_dir=str(tmp_path / "bpe"))
+    cfg = _unset_caption_cfg(here)
+    assert resolve_settings(cfg, OFATask.SETTING_DEFAULTS)["bpe_dir"] == here
+    assert cfg.bpe_dir == str(tmp_path / "bpe")
+
+
+def test_a_checkpoint_of_another_task_gives_no_settings(tmp_path):
+    """An SNLI-VE checkpoint evaluated as a caption task (or the reverse) lends none of its task
+    settings: every unset one is OFA's default."""
+    path = _settings_checkpoint(tmp_path / "snli_ve.pt", task="snli_ve", patch_image_size=384, max_tgt_length=20)
+    cfg = _unset_caption_cfg(path)
+    sources = resolve_settings(cfg, OFATask.SETTING_DEFAULTS)
+    assert set(sources.values()) == {"default"}
+    assert (cfg.patch_image_size, cfg.max_tgt_length) == (480, 30)
+
+
+def test_an_ensembles_settings_come_from_its_first_checkpoint(tmp_path):
+    """With --path a.pt:b.pt (an ensemble) the settings come from a.pt, as fairseq's
+    load_model_ensemble_and_task builds the task from the first checkpoint's config."""
+    first = _settings_checkpoint(tmp_path / "first.pt", patch_image_size=384, max_tgt_length=20)
+    second = _settings_checkpoint(tmp_path / "second.pt", patch_image_size=256, max_tgt_length=16)
+    cfg = _unset_caption_cfg(os.pathsep.join([first, second]))
+    sources = resolve_settings(cfg, OFATask.SETTING_DEFAULTS)
+    assert (cfg.patch_image_size, cfg.max_tgt_length) == (384, 20)
+    assert sources["patch_image_size"] == sources["max_tgt_length"] == first

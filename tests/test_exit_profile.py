@@ -3,6 +3,9 @@ run with one is told about the guarantee it carries. (The granularity a profile 
 tested in tests/test_exit_granularity.py.)"""
 from __future__ import annotations
 
+import hashlib
+import os
+
 import pytest
 
 from ofa_mue.core.exit_profile import (
@@ -97,6 +100,23 @@ def test_a_checkpoint_fingerprint_reads_its_size_and_both_ends_only(tmp_path):
         before = checkpoint_fingerprint(str(moved))
     moved.write_bytes(moved.read_bytes() + b"\0")
     assert checkpoint_fingerprint(str(moved)) != before
+
+
+def test_a_checkpoint_fingerprint_is_the_documented_digest_of_each_file_of_an_ensemble(tmp_path):
+    """sha256 over, for each file of ``--path`` in order, ``"<size>\\n"`` and its bytes (the whole
+    file when it is at most 2 MiB, so no byte of a 1.5 MiB file is hashed twice): every file of an
+    ensemble counts, in its order."""
+    first, second, third = tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "c.pt"
+    data = bytes(range(251)) * (3 * FINGERPRINT_SPAN // 2 // 251)  # about 1.5 MiB, not a multiple of 1 MiB
+    first.write_bytes(data)
+    second.write_bytes(b"second")
+    third.write_bytes(b"third")
+    assert checkpoint_fingerprint(str(first)) == hashlib.sha256(f"{len(data)}\n".encode() + data).hexdigest()
+    ensemble = os.pathsep.join([str(first), str(second)])
+    assert checkpoint_fingerprint(ensemble) == hashlib.sha256(
+        f"{len(data)}\n".encode() + data + b"6\nsecond").hexdigest()
+    assert checkpoint_fingerprint(ensemble) != checkpoint_fingerprint(os.pathsep.join([str(first), str(third)]))
+    assert checkpoint_fingerprint(ensemble) != checkpoint_fingerprint(os.pathsep.join([str(second), str(first)]))
 
 
 def test_a_profile_is_caveated_on_a_checkpoint_with_other_weights_only(tmp_path):

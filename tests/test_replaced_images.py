@@ -86,6 +86,20 @@ def test_other_skips_rows_with_the_same_image_and_refuses_a_single_image(tmp_pat
         ReplacedImages(dataset, "shuffled")
 
 
+def test_other_names_the_donor_rows_line_when_its_image_is_broken(tmp_path, demo):
+    """A broken image met as another row's donor is reported at the donor's line, where the bad
+    cell is, not at the line of the row being scored."""
+    rows = _rows(demo / "snli_ve" / "test.tsv")[:5]
+    rows[2][2] = base64.urlsafe_b64encode(b"not an image").decode()
+    path = tmp_path / "test.tsv"
+    path.write_text("".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    vocab = OFAVocabulary.load(str(demo / "bpe"), 0, 0)
+    replaced = ReplacedImages(SnliVeDataset("test", path, vocab, patch_image_size=48), "other")
+    assert replaced.donor(0) == 2  # half the split away: 0 + 5 // 2
+    with pytest.raises(DataError, match=r", row 3, field 'image'"):
+        replaced[0]
+
+
 def test_replace_text_gives_each_row_another_rows_hypothesis_and_keeps_image_and_label(demo):
     vocab = OFAVocabulary.load(str(demo / "bpe"), 0, 0)
     path = demo / "snli_ve" / "test.tsv"

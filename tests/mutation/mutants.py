@@ -1064,6 +1064,124 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{SCST}test_cider_d_tokenises_hypotheses_and_references_alike_as_ofa",),
     ),
     Mutant(
+        "settings_false_on_the_command_line_ignored",
+        "a task setting given on the command line as False or 0 counts as not given: the checkpoint's value "
+        "(or OFA's default) replaces it",
+        (Edit("tasks/settings.py", "        if getattr(cfg, name, None) is not None:\n",
+              "        if getattr(cfg, name, None):\n"),),
+        ("tests/test_checkpoint_round_trip.py::test_a_false_or_zero_setting_is_used_where_given",),
+    ),
+    Mutant(
+        "settings_false_override_or_saved_skipped",
+        "a task setting of False or 0 in --model-overrides or the checkpoint is skipped: "
+        "{'imagenet_default_mean_and_std': False} loses to a checkpoint trained with True",
+        (Edit("tasks/settings.py", "            if given.get(name) is not None:\n",
+              "            if given.get(name):\n"),),
+        ("tests/test_checkpoint_round_trip.py::test_a_false_or_zero_setting_is_used_where_given",),
+    ),
+    Mutant(
+        "checkpoint_bpe_dir_kept_where_missing",
+        "the checkpoint's --bpe-dir is used even where that folder is not on this machine, instead of the "
+        "OFA vocabulary files shipped with ofa_mue",
+        (Edit("tasks/settings.py",
+              "    if sources.get(\"bpe_dir\") == checkpoint and not os.path.isdir(values[\"bpe_dir\"]):\n",
+              "    if sources.get(\"bpe_dir\") == checkpoint and values[\"bpe_dir\"] is None:\n"),),
+        ("tests/test_checkpoint_round_trip.py::test_a_checkpoints_bpe_dir_missing_on_this_machine_gives_way_to_"
+         "the_shipped_files",),
+    ),
+    Mutant(
+        "settings_from_a_checkpoint_of_another_task",
+        "an evaluation takes the task settings of a checkpoint fine-tuned for another task (an SNLI-VE "
+        "checkpoint's image size and lengths for captioning)",
+        (Edit("tasks/settings.py", "    if saved.get(\"_name\") != task_name:\n", "    if not saved:\n"),),
+        ("tests/test_checkpoint_round_trip.py::test_a_checkpoint_of_another_task_gives_no_settings",),
+    ),
+    Mutant(
+        "ensemble_settings_from_the_last_checkpoint",
+        "with an ensemble --path a.pt:b.pt the task settings come from the last checkpoint, not the first "
+        "(fairseq builds the task from the first)",
+        (Edit("tasks/settings.py", "utils.split_paths(checkpoint)[0]", "utils.split_paths(checkpoint)[-1]"),),
+        ("tests/test_checkpoint_round_trip.py::test_an_ensembles_settings_come_from_its_first_checkpoint",),
+    ),
+    Mutant(
+        "code_commit_dirty_when_clean",
+        "a results file's commit is marked +dirty when git status lists nothing (a clean checkout)",
+        (Edit("ofa_mue/provenance.py", "    return commit + (\"+dirty\" if changed else \"\")\n",
+              "    return commit + (\"+dirty\" if changed is not None else \"\")\n"),),
+        ("tests/test_provenance.py::test_code_commit_is_dirty_when_a_tracked_file_changed_only",),
+    ),
+    Mutant(
+        "code_commit_dirty_for_untracked_files",
+        "an untracked file (notes, a results folder) marks the commit +dirty, though the code run is the "
+        "commit's",
+        (Edit("ofa_mue/provenance.py", "_git(\"status\", \"--porcelain\", \"--untracked-files=no\")",
+              "_git(\"status\", \"--porcelain\")"),),
+        ("tests/test_provenance.py::test_code_commit_is_dirty_when_a_tracked_file_changed_only",),
+    ),
+    Mutant(
+        "git_failure_output_taken_as_the_commit",
+        "outside a git checkout (an installed package) the commit is git's empty output instead of 'unknown'",
+        (Edit("ofa_mue/provenance.py",
+              "    return done.stdout.strip() if done.returncode == 0 else None\n",
+              "    return done.stdout.strip()\n"),),
+        ("tests/test_provenance.py::test_code_commit_outside_a_git_checkout_is_unknown",),
+    ),
+    Mutant(
+        "machine_torch_threads_are_interop_threads",
+        "a results file records torch's inter-op thread count as its (intra-op) torch_threads",
+        (Edit("ofa_mue/provenance.py", "        \"torch_threads\": torch.get_num_threads(),\n",
+              "        \"torch_threads\": torch.get_num_interop_threads(),\n"),),
+        ("tests/test_provenance.py::test_machine_info_records_torch_and_its_intra_op_threads",),
+    ),
+    Mutant(
+        "provenance_date_with_microseconds",
+        "a results file's date carries microseconds instead of being to the second",
+        (Edit("ofa_mue/provenance.py", "datetime.datetime.now().isoformat(timespec=\"seconds\")",
+              "datetime.datetime.now().isoformat()"),),
+        ("tests/test_provenance.py::test_provenance_date_is_now_to_the_second",),
+    ),
+    Mutant(
+        "describe_names_the_cpu_of_a_gpu_run",
+        "the provenance line of a GPU measurement names the CPU instead of the GPU",
+        (Edit("ofa_mue/provenance.py", "    hardware = machine.get(\"gpu\") or f\"{machine['cpu_model']}",
+              "    hardware = f\"{machine['cpu_model']}"),),
+        ("tests/test_provenance.py::test_describe_names_the_gpu_where_one_measured_else_the_cpu",),
+    ),
+    Mutant(
+        "fingerprint_of_an_ensemble_reads_its_first_file",
+        "an ensemble's checkpoint fingerprint hashes only its first file: a profile is not told that the "
+        "other members' weights changed",
+        (Edit("ofa_mue/provenance.py", "    for file in path.split(os.pathsep):\n",
+              "    for file in path.split(os.pathsep)[:1]:\n"),),
+        ("tests/test_exit_profile.py::test_a_checkpoint_fingerprint_is_the_documented_digest_of_each_file_of_an_"
+         "ensemble",),
+    ),
+    Mutant(
+        "fingerprint_tail_overlaps_the_head",
+        "for a checkpoint between 1 and 2 MiB the fingerprint hashes the bytes the first and last MiB share "
+        "twice, not the documented digest of the whole file",
+        (Edit("ofa_mue/provenance.py", "handle.seek(max(FINGERPRINT_SPAN, size - FINGERPRINT_SPAN))",
+              "handle.seek(size - FINGERPRINT_SPAN)"),),
+        ("tests/test_exit_profile.py::test_a_checkpoint_fingerprint_is_the_documented_digest_of_each_file_of_an_"
+         "ensemble",),
+    ),
+    Mutant(
+        "replaced_image_error_names_the_scored_row",
+        "--replace-images other reports a broken donor image at the line of the row being scored instead of "
+        "the donor's, where the bad cell is",
+        (Edit("ofa_mue/replaced_images.py", "self.dataset.reader.path, donor + 1, \"image\")",
+              "self.dataset.reader.path, index + 1, \"image\")"),),
+        ("tests/test_replaced_images.py::test_other_names_the_donor_rows_line_when_its_image_is_broken",),
+    ),
+    Mutant(
+        "replaced_image_donor_shares_the_image",
+        "--replace-images other takes the donor half the split away without checking its image differs: rows "
+        "sharing a picture (SNLI-VE's several hypotheses per image) keep their own image",
+        (Edit("ofa_mue/replaced_images.py", "        if reader[candidate][field] != own:\n",
+              "        if candidate != index:\n"),),
+        ("tests/test_replaced_images.py::test_other_skips_rows_with_the_same_image_and_refuses_a_single_image",),
+    ),
+    Mutant(
         "refusal_names_allowed_classes",
         "a refused checkpoint's error lists every non-tensor class it holds, the allowed ones (argparse.Namespace, "
         "numpy scalars) too, instead of the ones that were refused",
