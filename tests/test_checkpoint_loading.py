@@ -50,6 +50,8 @@ def test_bare_export_in_ofa_format_loads(tmp_path):
 
 
 def test_unexpected_global_is_refused_naming_file_and_class(tmp_path, monkeypatch):
+    """The file also holds allowed classes (argparse.Namespace, numpy scalars): the error names only
+    the one that is refused."""
     monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS", raising=False)
     path = tmp_path / "hostile.pt"
     torch.save(_fairseq_state(payload=UnexpectedPayload()), path)
@@ -58,6 +60,8 @@ def test_unexpected_global_is_refused_naming_file_and_class(tmp_path, monkeypatc
     assert str(path) in str(error.value)
     assert "UnexpectedPayload" in str(error.value)
     assert "OFA_MUE_TRUST_CHECKPOINTS" in str(error.value)
+    assert str(error.value).startswith(f"{path}: refused to unpickle: it holds {UnexpectedPayload.__module__}."
+                                       "UnexpectedPayload, not among the classes fairseq/OFA checkpoints hold.")
 
 
 def test_trusted_opt_in_loads_other_globals(tmp_path, monkeypatch):
@@ -155,17 +159,6 @@ def test_numpy_training_statistics_load_through_the_allow_list(tmp_path, monkeyp
     assert [(type(loaded[k]), loaded[k].item()) for k in ("float32", "int64", "int32", "bool")] == [
         (numpy.float32, 0.25), (numpy.int64, 7), (numpy.int32, -3), (numpy.bool_, True)]
 
-
-def test_refusal_names_only_the_classes_outside_the_allow_list(tmp_path, monkeypatch):
-    """The file also holds allowed classes (argparse.Namespace, numpy scalars): the error names only
-    the one that is refused."""
-    monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS", raising=False)
-    path = tmp_path / "hostile.pt"
-    torch.save(_fairseq_state(payload=UnexpectedPayload()), path)
-    with pytest.raises(CheckpointError) as error:
-        checkpoint_utils.load_checkpoint_to_cpu(str(path))
-    assert str(error.value).startswith(f"{path}: refused to unpickle: it holds {UnexpectedPayload.__module__}."
-                                       "UnexpectedPayload, not among the classes fairseq/OFA checkpoints hold.")
 
 
 def test_reading_a_checkpoints_settings_goes_through_the_allow_list(tmp_path, monkeypatch):

@@ -1188,7 +1188,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/checkpoint_loading.py",
               "for name in torch.serialization.get_unsafe_globals_in_checkpoint(path) if name not in allowed]",
               "for name in torch.serialization.get_unsafe_globals_in_checkpoint(path)]"),),
-        ("tests/test_checkpoint_loading.py::test_refusal_names_only_the_classes_outside_the_allow_list",),
+        ("tests/test_checkpoint_loading.py::test_unexpected_global_is_refused_naming_file_and_class",),
     ),
     Mutant(
         "layer_shape_mismatches_left_to_torch",
