@@ -20,8 +20,10 @@ and the predictions alone as OFA's ``evaluate.py`` writes them to ``RESULTS_PATH
 With ``--exit-verify --beam 1`` (lossless mode, captions) the exits only draft and the output
 is the full model's; the metrics file then also reports the drafts' acceptance rate and mean
 accepted length. All three files are written atomically. Captions are
-generated with OFA's defaults (beam 5, ``--max-len-b 16``, ``--no-repeat-ngram-size 3``)
-unless given. ``--num-workers N`` loads the data in N processes (default 0: in this one).
+generated with the flags OFA's ``evaluate_caption*.sh`` pass (beam 5, ``--max-len-b 16``,
+``--no-repeat-ngram-size 3``) unless given (OFA's ``evaluate.py`` without them: fairseq's
+``max_len_b`` 200, no n-gram blocking). ``--num-workers N`` loads the data in N processes
+(default 0: in this one).
 
 Over several processes or machines: ``--num-shards K --shard-id I`` scores shard I only
 (fairseq's batch sharding, see :mod:`ofa_mue.sharding`) and writes its rows to
