@@ -45,7 +45,7 @@ from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.models.ofa import OFAModel
 
 from .pretrain import fairseq_checkpoint, refuse_bad_arguments
-from .questions import KINDS, sample_question
+from .questions import KINDS, LOOKUP_OBJECTS, sample_question
 from .scenes import render_scene
 
 HELD_OUT = 300
@@ -128,9 +128,10 @@ def held_out_accuracy(model: OFAModel, batch: Dict[str, object]) -> Dict[str, fl
 
 
 def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: int = 1,
-                    kinds: Sequence[str] = KINDS, image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True
-                    ) -> Dict[str, float]:
-    """Train the model of ``init`` on grounding questions, save it to ``out``; returns the held-out accuracies."""
+                    kinds: Sequence[str] = KINDS, image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True,
+                    lookup_objects: Sequence[int] = LOOKUP_OBJECTS) -> Dict[str, float]:
+    """Train the model of ``init`` on grounding questions (lookups about scenes of
+    ``lookup_objects`` objects), save it to ``out``; returns the held-out accuracies."""
     vocab = OFAVocabulary.load(os.path.join(data, "bpe"), code_dict_size=0, num_bins=0)
     torch.manual_seed(seed)
     model = model_from_checkpoint(init, vocab)
@@ -139,14 +140,14 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     batches = QuestionBatches(vocab, image_size)
     held_out_rng = random.Random(f"ofa-mue-demo-questions/{seed}/test")
     # built before any training, so a question outside the vocabulary stops the stage at once
-    held_out = batches.batch([sample_question(held_out_rng, kinds) for _ in range(HELD_OUT)])
+    held_out = batches.batch([sample_question(held_out_rng, kinds, lookup_objects) for _ in range(HELD_OUT)])
     rng = random.Random(f"ofa-mue-demo-questions/{seed}/train")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / WARMUP))
     model.train()
     bar = tqdm(range(updates), desc="grounding questions", unit="update", disable=not progress, file=sys.stderr)
     for _ in bar:
-        logits, target = layer_logits(model, batches.batch([sample_question(rng, kinds) for _ in range(batch_size)]))
+        logits, target = layer_logits(model, batches.batch([sample_question(rng, kinds, lookup_objects) for _ in range(batch_size)]))
         loss = sum(F.cross_entropy(layer, target, label_smoothing=0.1) for layer in logits) / len(logits)
         optimizer.zero_grad()
         loss.backward()
@@ -160,8 +161,8 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     with atomic_destination(out) as temporary:
         torch.save(fairseq_checkpoint(model), temporary)
     write_atomically(os.path.splitext(out)[0] + ".json", json.dumps(
-        {"init": init, "updates": updates, "seed": seed, "kinds": list(kinds), "lr": lr, "batch_size": batch_size,
-         "held_out_questions": HELD_OUT, "held_out_accuracy": result}, indent=2) + "\n")
+        {"init": init, "updates": updates, "seed": seed, "kinds": list(kinds), "lookup_objects": list(lookup_objects), "lr": lr,
+         "batch_size": batch_size, "held_out_questions": HELD_OUT, "held_out_accuracy": result}, indent=2) + "\n")
     return result
 
 

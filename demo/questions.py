@@ -28,7 +28,7 @@ import random
 from typing import Dict, List, Sequence, Tuple
 
 from .language import CELL_PHRASES, COUNT_WORDS, REGIONS, RELATIONS, Filter, article, caption_list
-from .scenes import COLOURS, SHAPES, Scene, sample_scene
+from .scenes import CELLS, COLOURS, SHAPES, Scene, sample_scene
 
 KINDS = ("where", "what", "exists", "region", "count", "relation")
 """Every kind; the demo trains on all of them unless told otherwise."""
@@ -95,6 +95,8 @@ def relation_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | Non
     return QUESTION.format(f"the shapes {relation} the {anchor.colour} {anchor.shape}"), answer
 
 
+LOOKUP_OBJECTS = (2, 3, 4)
+"""How many objects the scene of a lookup question (``where``, ``what``, ``count``, ``relation``) holds."""
 LOOKUPS = {"where": where_question, "what": what_question, "count": count_question, "relation": relation_question}
 """The kinds whose answer is read off a scene of 2-4 visible objects (None: ask another scene)."""
 
@@ -166,13 +168,16 @@ def question_texts() -> List[str]:
     return texts
 
 
-def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS) -> Dict[str, object]:
+def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS,
+                    lookup_objects: Sequence[int] = LOOKUP_OBJECTS) -> Dict[str, object]:
     """``{"kind", "scene", "question", "answer"}``: a kind drawn uniformly from ``kinds``
-    (existence answers uniform over yes/no/maybe), and a scene with 2-4 objects for the
-    others (:data:`LOOKUPS`)."""
+    (existence answers uniform over yes/no/maybe), and for the others (:data:`LOOKUPS`) a
+    scene whose number of objects is drawn from ``lookup_objects`` (default 2-4)."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown or not kinds:
         raise ValueError(f"question kinds must be among {', '.join(KINDS)}, got {', '.join(kinds) or 'none'}")
+    if not lookup_objects or any(not 1 <= n <= len(CELLS) for n in lookup_objects):
+        raise ValueError(f"lookup_objects must be numbers of objects from 1 to {len(CELLS)}, got {tuple(lookup_objects)}")
     kind = rng.choice(list(kinds))
     if kind in ("exists", "region"):
         ask_exists = exists_question if kind == "exists" else region_question
@@ -180,7 +185,7 @@ def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS) -> Dict[st
         return {"kind": kind, "scene": scene, "question": question, "answer": answer}
     ask = LOOKUPS[kind]
     while True:
-        scene = sample_scene(rng, n_objects=(2, 3, 4))
+        scene = sample_scene(rng, n_objects=tuple(lookup_objects))
         pair = ask(rng, scene)
         if pair is not None:
             return {"kind": kind, "scene": scene, "question": pair[0], "answer": pair[1]}

@@ -131,6 +131,21 @@ def test_every_kind_is_drawn_and_unknown_kinds_are_refused():
         sample_question(rng, ["where", "why"])
 
 
+def test_lookup_scenes_hold_the_asked_numbers_of_objects():
+    """Lookups are about scenes of 2-4 objects unless told otherwise (benchmarks/grounding_lookup.py
+    asks for one object, or two); existence questions keep their own scenes; other numbers are refused."""
+    rng = random.Random(4)
+    default = [sample_question(rng, ["where", "count"]) for _ in range(200)]
+    assert {len(q["scene"].objects) for q in default} == {2, 3, 4}
+    assert {len(q["scene"].objects) for q in (sample_question(rng, ["where"], (1,)) for _ in range(50))} == {1}
+    two = [sample_question(rng, ["where", "exists"], (2,)) for _ in range(200)]
+    assert {len(q["scene"].objects) for q in two if q["kind"] == "where"} == {2}
+    assert len({len(q["scene"].objects) for q in two if q["kind"] == "exists"}) > 1
+    for bad in ((), (0,), (2, 10)):
+        with pytest.raises(ValueError, match="lookup_objects must be numbers of objects from 1 to 9"):
+            sample_question(rng, ["where"], bad)
+
+
 def test_questions_and_answers_are_in_the_demo_vocabulary(demo_data):
     vocab = OFAVocabulary.load(demo_data / "bpe", code_dict_size=0, num_bins=0)
     batches = QuestionBatches(vocab, 64)
