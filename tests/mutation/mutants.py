@@ -422,6 +422,15 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{QUESTIONS}test_count_answers_how_many_visible_objects_match",),
     ),
     Mutant(
+        "lookup_objects_ignored",
+        "lookup questions drawn on scenes of 2-4 objects whatever the number asked for (grounding_lookup.py's "
+        "one- and two-object settings would measure the default mix)",
+        (Edit("demo/questions.py",
+              "scene = sample_scene(rng, n_objects=tuple(lookup_objects))",
+              "scene = sample_scene(rng, n_objects=LOOKUP_OBJECTS)"),),
+        (f"{QUESTIONS}test_lookup_scenes_hold_the_asked_numbers_of_objects",),
+    ),
+    Mutant(
         "label_smoothing_over_every_token",
         "label smoothing divides eps by all the allowed tokens, the gold one included (eps / V each; at "
         "SNLI-VE's answer position eps / 3) instead of by the others, as fairseq's and OFA's eps / (V - 1): "
