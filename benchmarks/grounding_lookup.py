@@ -15,8 +15,9 @@ in the picture; with several, the model must also pick the object the question n
 accuracy of a model that reads places but cannot match the words to an object is the chance
 of picking the right one of the scene's objects (the mean of 1/n; printed beside it).
 
-For the model of the last setting it also fits linear probes (a linear classifier trained on
-80% of the vectors, scored on the rest), to tell whether what the lookup needs is there:
+For ``--init`` and for the model of the last setting it also fits linear probes (a linear
+classifier trained on 80% of the vectors, scored on the rest), to tell whether what the lookup
+needs is there before the questions and after them:
 
 - the encoder's output vector of each object's patch -> the object's cell (9 classes) and its
   colour and shape together (24);
@@ -123,17 +124,20 @@ def markdown(report: Dict[str, object]) -> str:
     for row in report["settings"]:
         lines.append(f"| {row['objects']} | {row['accuracy_last_layer']:.3f} | {row['accuracy_first_layer']:.3f} "
                      f"| {row['chance_among_objects']:.3f} |")
-    p = report["probes"]
-    lines += ["", f"Linear probes of the model trained on scenes of {report['settings'][-1]['objects']} objects "
-              f"(held-out accuracy; {p['object_patches']} object patches, {PROBE_QUESTIONS} questions):", "",
-              "| what is probed | accuracy |", "|---|---|",
-              f"| encoder output of an object's patch -> its cell (9 classes) | {p['encoder_patch_to_cell']:.3f} |",
+    before, after = report["probes"]["init"], report["probes"]["trained"]
+    lines += ["", f"Linear probes (held-out accuracy; {after['object_patches']} object patches of {PROBE_QUESTIONS} "
+              f"`where` questions on scenes of {report['settings'][-1]['objects']} objects), of `--init` and of "
+              "the model trained on those scenes:", "",
+              "| what is probed | `--init` | trained |", "|---|---|---|",
+              f"| encoder output of an object's patch -> its cell (9 classes) | {before['encoder_patch_to_cell']:.3f} "
+              f"| {after['encoder_patch_to_cell']:.3f} |",
               f"| encoder output of an object's patch -> its colour and shape (24 classes) | "
-              f"{p['encoder_patch_to_colour_and_shape']:.3f} |"]
-    for layer, (c, s) in enumerate(zip(p["decoder_answer_position_to_named_colour"],
-                                       p["decoder_answer_position_to_named_shape"]), start=1):
-        lines.append(f"| decoder layer {layer} at the answer position -> the named colour (6) / shape (4) | "
-                     f"{c:.3f} / {s:.3f} |")
+              f"{before['encoder_patch_to_colour_and_shape']:.3f} | {after['encoder_patch_to_colour_and_shape']:.3f} |"]
+    for layer in range(len(after["decoder_answer_position_to_named_colour"])):
+        cells = [f"{p['decoder_answer_position_to_named_colour'][layer]:.3f} / "
+                 f"{p['decoder_answer_position_to_named_shape'][layer]:.3f}" for p in (before, after)]
+        lines.append(f"| decoder layer {layer + 1} at the answer position -> the named colour (6) / shape (4) | "
+                     f"{cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"
 
 
@@ -169,7 +173,8 @@ def main() -> None:
                          "accuracy_last_layer": accuracy[next(k for k in accuracy if k != "layer1/where")],
                          "chance_among_objects": round(mean(1 / n for n in objects), 4)})
     vocab = OFAVocabulary.load(os.path.join(args.data, "bpe"), code_dict_size=0, num_bins=0)
-    probed = probes(settings[-1]["checkpoint"], vocab, args.objects[-1], args.seed)
+    probed = {"init": probes(args.init, vocab, args.objects[-1], args.seed),
+              "trained": probes(settings[-1]["checkpoint"], vocab, args.objects[-1], args.seed)}
     report = {**provenance.finish(), "arguments": {**vars(args), "objects": [",".join(map(str, o)) for o in args.objects]},
               "settings": settings, "probes": probed}
     write_results(args.out, "grounding_lookup", report, provenance.header() + markdown(report))
