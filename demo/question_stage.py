@@ -49,6 +49,10 @@ from .questions import KINDS, LOOKUP_OBJECTS, sample_question
 from .scenes import render_scene
 
 HELD_OUT = 300
+EASY_LOOKUP_OBJECTS = (2,)
+"""Objects per lookup scene in the first ``--easy-lookup-updates`` updates: with two objects the
+demo model learns to find the one the words name, which it does not learn from scenes of two to
+four (``benchmarks/grounding_lookup.py``)."""
 WARMUP = 50
 
 
@@ -129,9 +133,13 @@ def held_out_accuracy(model: OFAModel, batch: Dict[str, object]) -> Dict[str, fl
 
 def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: int = 1,
                     kinds: Sequence[str] = KINDS, image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True,
-                    lookup_objects: Sequence[int] = LOOKUP_OBJECTS) -> Dict[str, float]:
+                    lookup_objects: Sequence[int] = LOOKUP_OBJECTS, easy_lookup_updates: int = 0) -> Dict[str, float]:
     """Train the model of ``init`` on grounding questions (lookups about scenes of
-    ``lookup_objects`` objects), save it to ``out``; returns the held-out accuracies."""
+    ``lookup_objects`` objects, in the first ``easy_lookup_updates`` updates about scenes of
+    :data:`EASY_LOOKUP_OBJECTS`), save it to ``out``; returns the held-out accuracies (lookups
+    about scenes of ``lookup_objects`` objects)."""
+    if not 0 <= easy_lookup_updates <= updates:
+        raise ValueError(f"easy_lookup_updates must be from 0 to the {updates} updates, got {easy_lookup_updates}")
     vocab = OFAVocabulary.load(os.path.join(data, "bpe"), code_dict_size=0, num_bins=0)
     torch.manual_seed(seed)
     model = model_from_checkpoint(init, vocab)
@@ -146,8 +154,9 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / WARMUP))
     model.train()
     bar = tqdm(range(updates), desc="grounding questions", unit="update", disable=not progress, file=sys.stderr)
-    for _ in bar:
-        logits, target = layer_logits(model, batches.batch([sample_question(rng, kinds, lookup_objects) for _ in range(batch_size)]))
+    for step in bar:
+        objects = EASY_LOOKUP_OBJECTS if step < easy_lookup_updates else lookup_objects
+        logits, target = layer_logits(model, batches.batch([sample_question(rng, kinds, objects) for _ in range(batch_size)]))
         loss = sum(F.cross_entropy(layer, target, label_smoothing=0.1) for layer in logits) / len(logits)
         optimizer.zero_grad()
         loss.backward()
@@ -161,7 +170,8 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     with atomic_destination(out) as temporary:
         torch.save(fairseq_checkpoint(model), temporary)
     write_atomically(os.path.splitext(out)[0] + ".json", json.dumps(
-        {"init": init, "updates": updates, "seed": seed, "kinds": list(kinds), "lookup_objects": list(lookup_objects), "lr": lr,
+        {"init": init, "updates": updates, "seed": seed, "kinds": list(kinds), "lookup_objects": list(lookup_objects),
+         "easy_lookup_updates": easy_lookup_updates, "lr": lr,
          "batch_size": batch_size, "held_out_questions": HELD_OUT, "held_out_accuracy": result}, indent=2) + "\n")
     return result
 
@@ -176,6 +186,9 @@ def main(argv=None) -> int:
     p.add_argument("--kinds", default=",".join(KINDS),
                    help=f"comma-separated question kinds, some of {', '.join(KINDS)} [all]")
     p.add_argument("--image-size", type=int, default=48, help="side of the rendered scenes in pixels [48]")
+    p.add_argument("--easy-lookup-updates", type=int, default=0,
+                   help="the first N updates ask their lookups (where, what, count, relation) about scenes of two "
+                        "objects, the rest about scenes of two to four [0]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     refuse_bad_arguments(p, a.data, a.updates)
@@ -185,7 +198,7 @@ def main(argv=None) -> int:
     start = time.time()
     try:
         result = train_questions(a.data, a.init, a.out, a.updates, a.seed, kinds, a.image_size,
-                                 progress=not a.no_progress)
+                                 progress=not a.no_progress, easy_lookup_updates=a.easy_lookup_updates)
     except ValueError as error:
         p.error(str(error))
     print(f"grounding questions trained in {time.time() - start:.0f} s ({a.updates} updates, seed {a.seed}); "

@@ -42,7 +42,8 @@
 # DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [2000; 0: no question stage; its
 # held-out accuracies go to $DEMO_RESULTS/seed*/questions.json and the summary],
 # DEMO_QUESTION_KINDS [where,what,exists,region,count,relation: python -m
-# ofa_mue.demo.question_stage --help], DEMO_TIMING_REPETITIONS [5]
+# ofa_mue.demo.question_stage --help], DEMO_EASY_LOOKUP_UPDATES [0] (the question stage's first N
+# updates ask their lookups about two-object scenes: --easy-lookup-updates), DEMO_TIMING_REPETITIONS [5]
 # (SNLI-VE's reproduce; 0: no timing),
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
 # reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one),
@@ -96,6 +97,8 @@ CAPTION_LENGTH=$((CAPTION_WORDS + 1))  # every demo word is one BPE token; one m
 QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-2000}"
 [[ "$QUESTION_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "error: DEMO_QUESTION_UPDATES must be a whole number >= 0 (no leading zeros), got '$QUESTION_UPDATES'" >&2; exit 2; }
 QUESTION_KINDS="${DEMO_QUESTION_KINDS:-where,what,exists,region,count,relation}"
+EASY_LOOKUP_UPDATES="${DEMO_EASY_LOOKUP_UPDATES:-0}"
+[[ "$EASY_LOOKUP_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] && (( EASY_LOOKUP_UPDATES <= QUESTION_UPDATES )) || { echo "error: DEMO_EASY_LOOKUP_UPDATES must be a whole number from 0 to DEMO_QUESTION_UPDATES ($QUESTION_UPDATES), got '$EASY_LOOKUP_UPDATES'" >&2; exit 2; }
 "$PY" -c 'import sys; from ofa_mue.demo.questions import KINDS
 bad, known = [k for k in sys.argv[1].split(",") if k not in KINDS], " ".join(KINDS)
 sys.exit(f"error: DEMO_QUESTION_KINDS: unknown kind(s) {bad}, known: {known}" if bad else 0)' "$QUESTION_KINDS" || exit 2
@@ -187,7 +190,8 @@ train_snli() {
   local init="$SEED_CKPT/caption/checkpoint_last.pt"
   if (( QUESTION_UPDATES > 0 )); then
     "$PY" -m ofa_mue.demo.question_stage --data "$DATA" --init "$init" --out "$SEED_CKPT/questions.pt" \
-      --updates "$QUESTION_UPDATES" --kinds "$QUESTION_KINDS" --seed "$SEED" --image-size "$IMAGE_SIZE" --no-progress
+      --updates "$QUESTION_UPDATES" --kinds "$QUESTION_KINDS" --easy-lookup-updates "$EASY_LOOKUP_UPDATES" \
+      --seed "$SEED" --image-size "$IMAGE_SIZE" --no-progress
     cp "$SEED_CKPT/questions.json" "$SEED_OUT/questions.json"
     init="$SEED_CKPT/questions.pt"
   fi

@@ -664,6 +664,20 @@ def test_demo_script_refuses_arguments_it_cannot_honour(args, env, message):
     assert "setup_env" not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("easy", ["2001", "-1", "07"])
+def test_demo_script_refuses_easy_lookup_updates_it_cannot_honour(easy):
+    """DEMO_EASY_LOOKUP_UPDATES is a whole number no larger than the question stage's updates:
+    demo.sh stops with one line and exit 2 before it generates or trains anything."""
+    script = Path(__file__).resolve().parents[1] / "run_scripts" / "demo.sh"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | {
+        "DEMO_EASY_LOOKUP_UPDATES": easy, "DEMO_DATA": "/nonexistent/demo_data"}
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert (f"DEMO_EASY_LOOKUP_UPDATES must be a whole number from 0 to DEMO_QUESTION_UPDATES (2000), got '{easy}'"
+            in done.stderr)
+    assert "demo data" not in done.stdout
+
+
 def test_demo_script_starts_each_seed_afresh(tmp_path):
     """A rerun of demo.sh never resumes a previous run's models: in a seed folder a run left,
     fairseq-train would continue from its checkpoint_last.pt (ignoring --finetune-from-model and

@@ -14,7 +14,7 @@ from ofa_mue.checkpoint_loading import load_checkpoint_to_cpu
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.demo.language import CELL_PHRASES
 from ofa_mue.demo.question_stage import QuestionBatches, train_questions
-from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, count_question, exists_answer,
+from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, LOOKUPS, count_question, exists_answer,
                                     exists_question, region_question, relation_question, sample_question,
                                     what_question, where_question)
 from ofa_mue.demo.scenes import make_object, sample_background
@@ -197,6 +197,27 @@ def test_the_stage_trains_every_layer_and_snli_ve_fine_tunes_from_it(demo_data, 
     log = train_in_process(train_argv(demo_data, "snli_ve", tmp_path / "snli_ve", 1, "--finetune-from-model", str(out)))
     assert f"loading pretrained model from {out}" in log
     assert load_checkpoint_to_cpu(str(tmp_path / "snli_ve" / "checkpoint_last.pt"))["optimizer_history"][-1]["num_updates"] == 1
+
+
+def test_easy_lookup_updates_ask_about_two_objects_first(demo_data, demo_checkpoints, tmp_path, monkeypatch):
+    """--easy-lookup-updates N: the first N updates' lookups are about two-object scenes, the
+    later ones and the held-out questions about two to four; N beyond the updates is refused."""
+    objects_per_batch = []
+    batch = QuestionBatches.batch
+
+    def recording_batch(self, questions):
+        objects_per_batch.append({len(q["scene"].objects) for q in questions if q["kind"] in LOOKUPS})
+        return batch(self, questions)
+
+    monkeypatch.setattr(QuestionBatches, "batch", recording_batch)
+    init, out = str(demo_checkpoints["caption"].path), tmp_path / "questions.pt"
+    train_questions(str(demo_data), init, str(out), updates=3, image_size=64, batch_size=16, progress=False,
+                    easy_lookup_updates=2)
+    held_out, *training = objects_per_batch
+    assert held_out == {2, 3, 4} and training[:2] == [{2}, {2}] and training[2] > {2}
+    assert json.loads(out.with_suffix(".json").read_text())["easy_lookup_updates"] == 2
+    with pytest.raises(ValueError, match="easy_lookup_updates must be from 0 to the 3 updates, got 4"):
+        train_questions(str(demo_data), init, str(out), updates=3, easy_lookup_updates=4)
 
 
 def test_the_command_line_refuses_what_it_cannot_do(demo_data, tmp_path):

@@ -431,6 +431,14 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{QUESTIONS}test_lookup_scenes_hold_the_asked_numbers_of_objects",),
     ),
     Mutant(
+        "easy_lookup_updates_ignored",
+        "--easy-lookup-updates accepted and recorded but every update asks about scenes of two to four objects",
+        (Edit("demo/question_stage.py",
+              "objects = EASY_LOOKUP_OBJECTS if step < easy_lookup_updates else lookup_objects",
+              "objects = lookup_objects"),),
+        (f"{QUESTIONS}test_easy_lookup_updates_ask_about_two_objects_first",),
+    ),
+    Mutant(
         "label_smoothing_over_every_token",
         "label smoothing divides eps by all the allowed tokens, the gold one included (eps / V each; at "
         "SNLI-VE's answer position eps / 3) instead of by the others, as fairseq's and OFA's eps / (V - 1): "
