@@ -50,9 +50,9 @@ from .scenes import render_scene
 
 HELD_OUT = 300
 EASY_LOOKUP_OBJECTS = (2,)
-"""Objects per lookup scene in the first ``--easy-lookup-updates`` updates: with two objects the
-demo model learns to find the one the words name, which it does not learn from scenes of two to
-four (``benchmarks/grounding_lookup.py``)."""
+"""Objects per lookup scene in the first ``--easy-lookup-updates`` updates: in 600 updates of
+``where`` questions the demo model learns to find the object the words name among two, not
+among two to four (``benchmarks/grounding_lookup.py``)."""
 WARMUP = 50
 
 
