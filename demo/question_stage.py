@@ -51,8 +51,8 @@ from .scenes import render_scene
 HELD_OUT = 300
 EASY_LOOKUP_OBJECTS = (2,)
 """Objects per lookup scene in the first ``--easy-lookup-updates`` updates: in 600 updates of
-``where`` questions the demo model learns to find the object the words name among two, not
-among two to four (``benchmarks/grounding_lookup.py``)."""
+``where`` questions the demo model learnt to find the object the words name among two on one
+question seed of three, and never among two to four (``benchmarks/grounding_lookup.py``)."""
 WARMUP = 50
 
 
