@@ -168,9 +168,10 @@ def main() -> None:
         out = os.path.join(args.work_dir, f"where_{'-'.join(map(str, objects))}_objects.pt")
         accuracy = train_questions(args.data, args.init, out, updates=args.updates, seed=args.seed, kinds=["where"],
                                    progress=False, lookup_objects=objects)
+        # held_out_accuracy scores the first and the last decoder layer: "layer1/where", "layer6/where"
+        first, last = sorted(accuracy, key=lambda key: int(key.split("/")[0].removeprefix("layer")))
         settings.append({"objects": ",".join(map(str, objects)), "checkpoint": out,
-                         "accuracy_first_layer": accuracy["layer1/where"],
-                         "accuracy_last_layer": accuracy[next(k for k in accuracy if k != "layer1/where")],
+                         "accuracy_first_layer": accuracy[first], "accuracy_last_layer": accuracy[last],
                          "chance_among_objects": round(mean(1 / n for n in objects), 4)})
     vocab = OFAVocabulary.load(os.path.join(args.data, "bpe"), code_dict_size=0, num_bins=0)
     probed = {"init": probes(args.init, vocab, args.objects[-1], args.seed),

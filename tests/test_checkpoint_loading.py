@@ -160,7 +160,6 @@ def test_numpy_training_statistics_load_through_the_allow_list(tmp_path, monkeyp
         (numpy.float32, 0.25), (numpy.int64, 7), (numpy.int32, -3), (numpy.bool_, True)]
 
 
-
 def test_reading_a_checkpoints_settings_goes_through_the_allow_list(tmp_path, monkeypatch):
     """An evaluation reads the checkpoint's task and model settings before fairseq loads it: that
     read unpickles with the same allow-list, and refuses the same files naming the class."""
