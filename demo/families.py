@@ -22,6 +22,7 @@ from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ofa_mue.atomic_files import write_atomically
+from ofa_mue.data.snli_ve_dataset import LABEL_TO_ANSWER
 from ofa_mue.errors import DataError
 from ofa_mue.provenance import describe, provenance
 
@@ -54,7 +55,8 @@ def _read_jsonl(path: str) -> List[Dict[str, Any]]:
 def family_accuracy(predictions_path: str, meta_path: str) -> Dict[str, Dict[str, Dict[str, float]]]:
     """``{group: {value: {"rows", "correct", "accuracy"}}}`` for the groups of :data:`GROUPS` and
     ``"all"``; a :class:`DataError` names the file and row of a prediction without a meta row,
-    a duplicate, or a meta row without a prediction."""
+    a duplicate, a prediction whose answer is not its meta row's label (predictions of other
+    data: the demo's uniq_ids repeat across seeds and options), or a meta row without a prediction."""
     meta = {str(row["uniq_id"]): row for row in _read_jsonl(meta_path)}
     counts: Dict[str, Dict[str, List[int]]] = {group: defaultdict(lambda: [0, 0]) for group in (*GROUPS, "all")}
     seen = set()
@@ -66,6 +68,11 @@ def family_accuracy(predictions_path: str, meta_path: str) -> Dict[str, Dict[str
             raise DataError(predictions_path, f"a second prediction for uniq_id {uniq_id}", row=number,
                             field="uniq_id")
         seen.add(uniq_id)
+        expected = LABEL_TO_ANSWER[meta[uniq_id]["label"]]
+        if prediction.get("answer") != expected:
+            raise DataError(predictions_path, f"answer {prediction.get('answer')!r} of uniq_id {uniq_id} is not the "
+                            f"{meta[uniq_id]['label']} ({expected!r}) of {meta_path}: predictions of other data?",
+                            row=number, field="answer")
         right = int(prediction["prediction"] == prediction["answer"])
         for group, value in (*((group, of(meta[uniq_id])) for group, of in GROUPS.items()), ("all", "all")):
             tally = counts[group][str(value)]

@@ -199,6 +199,22 @@ def test_render_small_scene_by_hand():
     assert COVER_RGB[0] in cover and COVER_RGB[1] in cover  # the hidden top right cell
 
 
+def test_big_shapes_are_drawn_bigger_than_small_ones():
+    """The size words of captions and hypotheses are what the picture shows: a "big" shape's radius
+    is about 1.6 times a "small" one's, and its drawn area about 2.6 times."""
+    rng = random.Random(0)
+    base = Scene((), "white", (240, 240, 240), 0.0)
+    for shape in SHAPES:
+        big = make_object(rng, shape, "blue", "big", 0, 0)
+        small = make_object(rng, shape, "blue", "small", 2, 2)
+        assert 1.4 < big.radius / small.radius < 1.9, shape
+        img = render_scene(base.with_objects([big, small]), 96)
+        def area(x0, y0):  # pixels of the cell that are clearly coloured (the background is gray)
+            return sum(max(p) - min(p) > 60 for p in (img.getpixel((x, y)) for x in range(x0, x0 + 32)
+                                                      for y in range(y0, y0 + 32)))
+        assert area(0, 0) > 1.8 * area(64, 64) > 0, shape
+
+
 # ------------------------------------------------------------------ BPE files
 
 def test_bpe_files_gpt2_layout_and_round_trip(demo):

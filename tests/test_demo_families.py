@@ -75,3 +75,14 @@ def test_missing_unknown_and_duplicate_rows_are_refused(meta, tmp_path):
     (tmp_path / "unknown.jsonl").write_text(json.dumps({"uniq_id": "7", "prediction": "yes", "answer": "no"}) + "\n")
     with pytest.raises(DataError, match="row 1, field 'uniq_id': uniq_id 7 is not in"):
         family_accuracy(str(tmp_path / "unknown.jsonl"), meta_path)
+
+
+def test_predictions_of_other_data_are_refused(meta, tmp_path):
+    """The demo's uniq_ids repeat across data seeds and options: a prediction whose answer is
+    not its meta row's label is refused, not credited to another scene's family."""
+    data, rows = meta
+    other = next(i for i, r in enumerate(rows) if r["label"] != rows[0]["label"])
+    swapped = [dict(rows[0], label=rows[other]["label"])] + rows[1:]
+    _predictions(tmp_path / "other.jsonl", swapped, "exists")
+    with pytest.raises(DataError, match="row 1, field 'answer': answer .* is not the"):
+        family_accuracy(str(tmp_path / "other.jsonl"), str(data / "meta" / "snli_ve_test.jsonl"))

@@ -2,6 +2,7 @@
 it), the machine, torch's version and threads, and the date."""
 from __future__ import annotations
 
+import csv
 import datetime
 import re
 
@@ -9,6 +10,7 @@ import torch
 
 from ofa_mue import provenance
 from ofa_mue.provenance import code_commit, describe, machine_info
+from ofa_mue.result_files import markdown_table, write_csv, write_markdown
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -69,3 +71,30 @@ def test_describe_names_the_gpu_where_one_measured_else_the_cpu():
     record["machine"] = {**machine, "gpu": "NVIDIA H100 80GB HBM3"}
     assert describe(record) == (f"commit {COMMIT}+dirty, NVIDIA H100 80GB HBM3, torch 2.3.1 with 4 thread(s), "
                                 "2026-01-02T03:04:05")
+
+
+RECORD = {"commit": COMMIT, "date": "2026-01-02T03:04:05",
+          "machine": {"cpu_model": "Xeon Gold", "cpu_cores": 16, "torch": "2.3.1", "torch_threads": 4}}
+
+
+def test_csv_result_files_start_with_a_comment_line_that_csv_readers_skip(tmp_path):
+    """The provenance line (it holds commas) is a ``#`` comment, so that a reader skipping comments
+    gets the header and rows as written; keys that are not columns are left out."""
+    path = tmp_path / "sweep.csv"
+    write_csv(str(path), ["config", "accuracy"], [{"config": "a, b", "accuracy": 0.5, "seconds": 3},
+                                                  {"config": "c", "accuracy": 1}], RECORD)
+    lines = path.read_text().splitlines()
+    assert lines[0] == f"# {describe(RECORD)}" and lines[1] == "config,accuracy"
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    assert rows == [{"config": "a, b", "accuracy": "0.5"}, {"config": "c", "accuracy": "1"}]
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep.csv"]
+
+
+def test_markdown_result_files_have_the_provenance_line_and_one_separator_cell_per_column(tmp_path):
+    table = markdown_table(["config", "accuracy", "time reduction"], [["full", "0.812", "0.0%"]])
+    assert table.splitlines() == ["| config | accuracy | time reduction |", "|---|---|---|",
+                                  "| full | 0.812 | 0.0% |"]
+    text = write_markdown(str(tmp_path / "report.md"), "Report", table, RECORD)
+    assert text == f"# Report\n\n_{describe(RECORD)}_\n\n{table}"
+    assert (tmp_path / "report.md").read_text() == text

@@ -350,6 +350,28 @@ def test_killed_training_resumes_from_its_checkpoint_with_the_same_data_order(de
         assert {k: after[update].get(k) for k in compared} == {k: reference[update].get(k) for k in compared}, update
 
 
+def test_fairseqs_commands_end_on_one_line_for_ofa_mue_errors_unless_tracebacks_are_asked_for(capsys, monkeypatch):
+    """Importing ofa_mue installs its excepthook (fairseq-train with --user-dir): an uncaught
+    DataError prints the one line ``error: <message>``; OFA_MUE_TRACEBACK=1 asks for the traceback."""
+    from ofa_mue import one_line_errors
+    from ofa_mue.errors import DataError
+
+    try:
+        raise DataError("train.tsv", "not a number", row=3, field="label")
+    except DataError as raised:
+        error = raised
+    monkeypatch.delenv(one_line_errors.TRACEBACK_ENV_VAR, raising=False)
+    one_line_errors.excepthook(DataError, error, error.__traceback__)
+    assert capsys.readouterr().err == "error: train.tsv, row 3, field 'label': not a number\n"
+    for value in ("1", "true", "yes"):
+        monkeypatch.setenv(one_line_errors.TRACEBACK_ENV_VAR, value)
+        one_line_errors.excepthook(DataError, error, error.__traceback__)
+        shown = capsys.readouterr().err
+        assert shown.startswith("Traceback (most recent call last):"), (value, shown)
+        assert "ofa_mue.errors.DataError: train.tsv, row 3, field 'label': not a number" in shown, value
+        assert "\nerror: " not in shown and not shown.startswith("error: ")
+
+
 # ---- evaluation outputs are written atomically --------------------------------------------------
 def test_output_files_are_replaced_atomically(tmp_path, monkeypatch):
     target = tmp_path / "out" / "test_metrics.json"

@@ -2558,6 +2558,131 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_ofa_validation_metrics.py::test_validation_cider_is_the_mean_over_all_rows_however_they_are_"
          "batched",),
     ),
+    Mutant(
+        "families_hidden_cells_grouped_by_objects",
+        "the demo's per-family SNLI-VE accuracy groups its \"hidden cells\" rows by their number of visible "
+        "objects (a copy of the line above): the table says which cues a model answers from, wrongly",
+        (Edit("demo/families.py",
+              "    \"hidden cells\": lambda row: row[\"hidden_cells\"],\n",
+              "    \"hidden cells\": lambda row: row[\"n_objects\"],\n"),),
+        ("tests/test_demo_families.py::test_accuracy_per_family_label_and_difficulty",),
+    ),
+    Mutant(
+        "families_duplicate_prediction_counted",
+        "the demo's per-family accuracy has no check for a second prediction of the same row (a repeated "
+        "shard): it is counted as another row, and the table's rows and accuracies are off",
+        (Edit("demo/families.py",
+              "        if uniq_id in seen:\n"
+              "            raise DataError(predictions_path, f\"a second prediction for uniq_id {uniq_id}\", row=number,\n"
+              "                            field=\"uniq_id\")\n",
+              ""),),
+        ("tests/test_demo_families.py::test_missing_unknown_and_duplicate_rows_are_refused",),
+    ),
+    Mutant(
+        "families_answer_not_checked_against_label",
+        "the demo's per-family accuracy joins predictions to meta rows by uniq_id alone: predictions of other "
+        "demo data (another seed or options, same uniq_ids) are credited to this data's families and labels",
+        (Edit("demo/families.py",
+              "        if prediction.get(\"answer\") != expected:\n",
+              "        if False:\n"),),
+        ("tests/test_demo_families.py::test_predictions_of_other_data_are_refused",),
+    ),
+    Mutant(
+        "scene_columns_drawn_as_rows",
+        "a demo object in cell (col, row) is drawn at (row, col): the pictures are the scenes transposed, so "
+        "the left/right and above/below hypotheses' labels disagree with what the image shows",
+        (Edit("demo/scenes.py",
+              "    cx = (col + 0.5) / GRID + rng.uniform(-slack, slack)\n"
+              "    cy = (row + 0.5) / GRID + rng.uniform(-slack, slack)\n",
+              "    cx = (row + 0.5) / GRID + rng.uniform(-slack, slack)\n"
+              "    cy = (col + 0.5) / GRID + rng.uniform(-slack, slack)\n"),),
+        ("tests/test_demo_data.py::test_render_small_scene_by_hand",),
+    ),
+    Mutant(
+        "cover_drawn_in_the_transposed_cell",
+        "a hidden cell's cover is drawn in the cell with its column and row swapped: the picture hides "
+        "another cell than the one the neutral labels were computed for",
+        (Edit("demo/scenes.py",
+              "    for col, row in scene.hidden:\n",
+              "    for row, col in scene.hidden:\n"),),
+        ("tests/test_demo_data.py::test_render_small_scene_by_hand",),
+    ),
+    Mutant(
+        "big_and_small_radii_swapped",
+        "the demo's \"big\" shapes are drawn with the small radius and the \"small\" ones with the big: every "
+        "size word of the captions and hypotheses contradicts the picture",
+        (Edit("demo/scenes.py",
+              "RADIUS_RANGE = {\"small\": (0.080, 0.092), \"big\": (0.130, 0.148)}",
+              "RADIUS_RANGE = {\"big\": (0.080, 0.092), \"small\": (0.130, 0.148)}"),),
+        ("tests/test_demo_data.py::test_big_shapes_are_drawn_bigger_than_small_ones",),
+    ),
+    Mutant(
+        "cli_drops_the_first_argument",
+        "ofa-mue COMMAND passes the command's arguments less the first to its module: the first option "
+        "(e.g. --task caption) is silently dropped",
+        (Edit("ofa_mue/cli.py",
+              "    name, rest = args[0], args[1:]\n",
+              "    name, rest = args[0], args[2:]\n"),),
+        ("tests/test_cli.py::test_each_command_runs_its_module[user-dir]",
+         "tests/test_cli.py::test_the_help_of_the_evaluation_commands_lists_the_task_options[evaluate]"),
+    ),
+    Mutant(
+        "csv_provenance_line_not_a_comment",
+        "a result CSV's provenance line is written without its leading '#': a reader that skips comments "
+        "takes it (commas and all) for the header",
+        (Edit("ofa_mue/result_files.py",
+              "    buffer.write(f\"# {describe(provenance)}\\n\")\n",
+              "    buffer.write(f\"{describe(provenance)}\\n\")\n"),),
+        ("tests/test_provenance.py::test_csv_result_files_start_with_a_comment_line_that_csv_readers_skip",),
+    ),
+    Mutant(
+        "markdown_table_separator_one_column_short",
+        "the result tables' markdown separator row has one cell fewer than the header: the tables are "
+        "rendered as plain text",
+        (Edit("ofa_mue/result_files.py",
+              "\"|\" + \"---|\" * len(header)",
+              "\"|\" + \"---|\" * (len(header) - 1)"),),
+        ("tests/test_provenance.py::test_markdown_result_files_have_the_provenance_line_and_one_separator_cell_per_"
+         "column",),
+    ),
+    Mutant(
+        "atomic_write_in_place",
+        "an \"atomic\" result file is written in place instead of under a temporary name then renamed: a "
+        "crash mid-write leaves half a file where the previous one was",
+        (Edit("ofa_mue/atomic_files.py",
+              "    temporary = f\"{root}.tmp-{os.getpid()}{extension}\"",
+              "    temporary = path"),),
+        ("tests/test_reliability.py::test_output_files_are_replaced_atomically",),
+    ),
+    Mutant(
+        "traceback_switch_ignored",
+        "OFA_MUE_TRACEBACK=1 is ignored: an uncaught ofa_mue error in fairseq's commands always ends on its "
+        "one line, never the traceback asked for",
+        (Edit("ofa_mue/one_line_errors.py",
+              "    if message is None or os.environ.get(TRACEBACK_ENV_VAR, \"\").strip() in (\"1\", \"true\", \"yes\"):\n",
+              "    if message is None:\n"),),
+        ("tests/test_reliability.py::test_fairseqs_commands_end_on_one_line_for_ofa_mue_errors_unless_tracebacks_are_"
+         "asked_for",),
+    ),
+    Mutant(
+        "build_model_ignores_overrides",
+        "models.builders.build_model drops its keyword overrides (layers, dropouts, drop-path rates): every "
+        "model it builds has the architecture's defaults",
+        (Edit("models/builders.py",
+              "    return OFAModel.build_model(model_args(arch, **overrides), task)\n",
+              "    return OFAModel.build_model(model_args(arch), task)\n"),),
+        ("tests/test_ofa_layers.py::test_drop_path_rates_grow_linearly_from_zero_over_the_layers_as_in_ofa",
+         "tests/test_ofa_layers.py::test_each_dropout_option_sets_its_own_dropout_in_every_layer"),
+    ),
+    Mutant(
+        "numbered_dictionary_one_short",
+        "models.builders.numbered_dictionary(size) holds size - 1 symbols: a meta model's embedding and output "
+        "projection are one row short of OFA's 59457",
+        (Edit("models/builders.py",
+              "    for index in range(size - len(dictionary)):\n",
+              "    for index in range(size - len(dictionary) - 1):\n"),),
+        ("tests/test_model_architecture.py::test_key_shapes_follow_ofa_layout[ofa_tiny-256-1024-4-4]",),
+    ),
 )
 
 
