@@ -13,7 +13,15 @@ there a red circle (yes / no / maybe), is there a red circle in the top row (and
 ``--kinds``, how many red circles, which shapes are left of the red circle). Every decoder
 layer is trained, as MuE's layer-wise loss does (the mean over layers of torch's
 label-smoothed cross-entropy, 0.1: smoothing over the whole vocabulary, not OFA's over the
-other allowed tokens), with Adam at a constant learning rate after a warm-up. The held-out
+other allowed tokens), with Adam at a constant learning rate after a warm-up.
+``--focus-weight W`` (0: off) adds W times a loss on where the decoder looks: in every
+decoder layer after the first, the cross-attention's probability (the mean over heads) on the
+image patches of the cells the answer is read from (the question's *focus*:
+:mod:`~ofa_mue.demo.questions`), -log of it at each answer position; ``--focus-lr`` gives the
+cross-attention's query and key projections a learning rate of their own. OFA learns to find
+what a phrase names from its pretraining's grounding data; in the demo's budget, ``where``
+questions about two to four objects stay at the chance of picking one of the scene's objects
+without both (``benchmarks/grounding_lookup.py``). The held-out
 exact-answer accuracy of each kind, at the first and the last decoder layer, is printed and
 saved beside the checkpoint (``.json``); the checkpoint keeps the model options of ``--init``
 and is fine-tuned from with ``fairseq-train ... --finetune-from-model``. Same arguments give
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import sys
@@ -45,8 +54,8 @@ from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.models.ofa import OFAModel
 
 from .pretrain import fairseq_checkpoint, refuse_bad_arguments
-from .questions import KINDS, LOOKUP_OBJECTS, sample_question
-from .scenes import render_scene
+from .questions import KINDS, LOOKUP_OBJECTS, Focus, sample_question
+from .scenes import GRID, render_scene
 
 HELD_OUT = 300
 EASY_LOOKUP_OBJECTS = (2,)
@@ -101,7 +110,37 @@ class QuestionBatches:
             },
             "target": collate_tokens(targets, pad),
             "kinds": [q["kind"] for q in questions],
+            "focus": [q["focus"] for q in questions],
         }
+
+
+def cell_patches(cell: tuple[int, int], side: int) -> List[int]:
+    """Row-major indices of the image patches of a ``side`` x ``side`` patch grid that cover the
+    scene cell ``cell`` (col, row) of the demo's :data:`~ofa_mue.demo.scenes.GRID` x GRID cells."""
+    if side % GRID:
+        raise ValueError(f"a {side}x{side} patch grid does not split into the scenes' {GRID}x{GRID} cells")
+    per_cell = side // GRID
+    col, row = cell
+    return [(row * per_cell + r) * side + col * per_cell + c for r in range(per_cell) for c in range(per_cell)]
+
+
+def focus_loss(probabilities: Sequence[Tensor], focus: Sequence[Focus], scored: Tensor, image_patches: int) -> Tensor:
+    """The mean over ``probabilities`` (cross-attention ``[B, H, T, S]`` of some decoder layers,
+    the image's ``image_patches`` patches first among the ``S`` keys) and over the ``scored
+    [B, T]`` positions of the questions with a focus, of -log(the mean over heads of the
+    probability on the focus cells' patches); zero when no question has a focus."""
+    side = math.isqrt(image_patches)
+    if side * side != image_patches:
+        raise ValueError(f"{image_patches} image patches are not a square grid")
+    on_focus = torch.zeros(len(focus), probabilities[0].size(-1), dtype=torch.bool)
+    for row, cells in enumerate(focus):
+        for cell in cells:
+            on_focus[row, cell_patches(cell, side)] = True
+    positions = scored & on_focus.any(1, keepdim=True)
+    if not positions.any():
+        return probabilities[0].new_zeros(())
+    losses = [-torch.log((p.mean(1) * on_focus[:, None, :]).sum(-1)[positions] + 1e-6).mean() for p in probabilities]
+    return torch.stack(losses).mean()
 
 
 def layer_logits(model: OFAModel, batch: Dict[str, object]) -> tuple[List[Tensor], Tensor]:
@@ -131,15 +170,34 @@ def held_out_accuracy(model: OFAModel, batch: Dict[str, object]) -> Dict[str, fl
     return result
 
 
+def parameter_groups(model: OFAModel, lr: float, focus_lr: float | None) -> List[Dict[str, object]]:
+    """Adam's parameter groups: the decoder's cross-attention query and key projections at
+    ``focus_lr``, everything else at ``lr`` (one group when ``focus_lr`` is None)."""
+    if focus_lr is None:
+        return [{"params": list(model.parameters()), "lr": lr}]
+    focus = [p for layer in model.decoder.layers for p in (*layer.encoder_attn.q_proj.parameters(),
+                                                           *layer.encoder_attn.k_proj.parameters())]
+    chosen = {id(p) for p in focus}
+    return [{"params": [p for p in model.parameters() if id(p) not in chosen], "lr": lr},
+            {"params": focus, "lr": focus_lr}]
+
+
 def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: int = 1,
                     kinds: Sequence[str] = KINDS, image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True,
-                    lookup_objects: Sequence[int] = LOOKUP_OBJECTS, easy_lookup_updates: int = 0) -> Dict[str, float]:
+                    lookup_objects: Sequence[int] = LOOKUP_OBJECTS, easy_lookup_updates: int = 0,
+                    focus_weight: float = 0.0, focus_lr: float | None = None) -> Dict[str, float]:
     """Train the model of ``init`` on grounding questions (lookups about scenes of
     ``lookup_objects`` objects, in the first ``easy_lookup_updates`` updates about scenes of
-    :data:`EASY_LOOKUP_OBJECTS`), save it to ``out``; returns the held-out accuracies (lookups
-    about scenes of ``lookup_objects`` objects)."""
+    :data:`EASY_LOOKUP_OBJECTS`), with ``focus_weight`` times :func:`focus_loss` on the decoder
+    layers after the first and the learning rate ``focus_lr`` (None: ``lr``) for the decoder's
+    cross-attention query and key projections, save it to ``out``; returns the held-out
+    accuracies (lookups about scenes of ``lookup_objects`` objects)."""
     if not 0 <= easy_lookup_updates <= updates:
         raise ValueError(f"easy_lookup_updates must be from 0 to the {updates} updates, got {easy_lookup_updates}")
+    if not (math.isfinite(focus_weight) and focus_weight >= 0):
+        raise ValueError(f"focus_weight must be a finite number >= 0, got {focus_weight}")
+    if focus_lr is not None and not (math.isfinite(focus_lr) and focus_lr > 0):
+        raise ValueError(f"focus_lr must be a finite number > 0, got {focus_lr}")
     vocab = OFAVocabulary.load(os.path.join(data, "bpe"), code_dict_size=0, num_bins=0)
     torch.manual_seed(seed)
     model = model_from_checkpoint(init, vocab)
@@ -150,20 +208,31 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     # built before any training, so a question outside the vocabulary stops the stage at once
     held_out = batches.batch([sample_question(held_out_rng, kinds, lookup_objects) for _ in range(HELD_OUT)])
     rng = random.Random(f"ofa-mue-demo-questions/{seed}/train")
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    optimizer = torch.optim.Adam(parameter_groups(model, lr, focus_lr), betas=(0.9, 0.999), eps=1e-8)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / WARMUP))
     model.train()
+    watched = [layer.encoder_attn for layer in model.decoder.layers[1:]] if focus_weight else []
     bar = tqdm(range(updates), desc="grounding questions", unit="update", disable=not progress, file=sys.stderr)
     for step in bar:
         objects = EASY_LOOKUP_OBJECTS if step < easy_lookup_updates else lookup_objects
-        logits, target = layer_logits(model, batches.batch([sample_question(rng, kinds, objects) for _ in range(batch_size)]))
+        batch = batches.batch([sample_question(rng, kinds, objects) for _ in range(batch_size)])
+        for attention in watched:
+            attention.recorded = []
+        logits, target = layer_logits(model, batch)
         loss = sum(F.cross_entropy(layer, target, label_smoothing=0.1) for layer in logits) / len(logits)
+        if watched:
+            probabilities = [attention.recorded.pop() for attention in watched]
+            image_patches = probabilities[0].size(-1) - batch["net_input"]["src_tokens"].size(1)
+            scored = batch["target"].ne(vocab.dictionary.pad())
+            loss = loss + focus_weight * focus_loss(probabilities, batch["focus"], scored, image_patches)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
+    for attention in watched:
+        attention.recorded = None
     result = held_out_accuracy(model, held_out)
     model.encoder.decompose_modalities = decomposed
     model.eval()
@@ -171,7 +240,8 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
         torch.save(fairseq_checkpoint(model), temporary)
     write_atomically(os.path.splitext(out)[0] + ".json", json.dumps(
         {"init": init, "updates": updates, "seed": seed, "kinds": list(kinds), "lookup_objects": list(lookup_objects),
-         "easy_lookup_updates": easy_lookup_updates, "lr": lr,
+         "easy_lookup_updates": easy_lookup_updates, "focus_weight": focus_weight,
+         "focus_lr": lr if focus_lr is None else focus_lr, "lr": lr,
          "batch_size": batch_size, "held_out_questions": HELD_OUT, "held_out_accuracy": result}, indent=2) + "\n")
     return result
 
@@ -189,6 +259,11 @@ def main(argv=None) -> int:
     p.add_argument("--easy-lookup-updates", type=int, default=0,
                    help="the first N updates ask their lookups (where, what, count, relation) about scenes of two "
                         "objects, the rest about scenes of two to four [0]")
+    p.add_argument("--focus-weight", type=float, default=0.0,
+                   help="weight of the loss on the decoder's cross-attention probability on the cells each answer "
+                        "is read from, in every decoder layer after the first (0: none) [0]")
+    p.add_argument("--focus-lr", type=float, default=None,
+                   help="learning rate of the decoder's cross-attention query and key projections [the stage's, 5e-4]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     refuse_bad_arguments(p, a.data, a.updates)
@@ -198,7 +273,8 @@ def main(argv=None) -> int:
     start = time.time()
     try:
         result = train_questions(a.data, a.init, a.out, a.updates, a.seed, kinds, a.image_size,
-                                 progress=not a.no_progress, easy_lookup_updates=a.easy_lookup_updates)
+                                 progress=not a.no_progress, easy_lookup_updates=a.easy_lookup_updates,
+                                 focus_weight=a.focus_weight, focus_lr=a.focus_lr)
     except ValueError as error:
         p.error(str(error))
     print(f"grounding questions trained in {time.time() - start:.0f} s ({a.updates} updates, seed {a.seed}); "

@@ -1,7 +1,9 @@
 """Grounding questions about demo scenes: the demo's stand-in for OFA's pretraining on VQA and
 visual grounding.
 
-Six kinds, each a (question, answer) pair about one scene:
+Six kinds, each a (question, answer) pair about one scene, with the cells the answer is read
+from (its *focus*: the named object's, the named place, the counted objects', the anchor of a
+relation, the object an existence question finds; none for "no" and "maybe"):
 
 - ``where``: "red circle" -> the cell of the only red circle ("at the top left"): a lookup
   keyed by colour and shape, whose answer (a place) is read off the object found;
@@ -39,23 +41,29 @@ EXISTS_QUESTION = ' does the image describe " there is {} {} {} "?'
 """The prompt of ``exists`` and ``region`` (OFA's SNLI-VE prompt)."""
 
 
-def where_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
-    """``("red circle", "at the top left")`` for an object whose colour and shape no other
-    visible object has; None when there is none."""
+Cell = Tuple[int, int]
+Focus = Tuple[Cell, ...]
+"""The cells (col, row) that a question's answer is read from."""
+
+
+def where_question(rng: random.Random, scene: Scene) -> Tuple[str, str, Focus] | None:
+    """``("red circle", "at the top left", focus)`` for an object whose colour and shape no
+    other visible object has (the focus is its cell); None when there is none."""
     keys = [(o.colour, o.shape) for o in scene.objects]
     unique = [o for o in scene.objects if keys.count((o.colour, o.shape)) == 1]
     if not unique:
         return None
     o = rng.choice(unique)
-    return QUESTION.format(f"{o.colour} {o.shape}"), CELL_PHRASES[o.cell]
+    return QUESTION.format(f"{o.colour} {o.shape}"), CELL_PHRASES[o.cell], (o.cell,)
 
 
-def what_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
-    """``("at the top left", "a red circle")`` for a visible object; None when there is none."""
+def what_question(rng: random.Random, scene: Scene) -> Tuple[str, str, Focus] | None:
+    """``("at the top left", "a red circle", focus)`` for a visible object (the focus is the
+    place named); None when there is none."""
     if not scene.objects:
         return None
     o = rng.choice(scene.objects)
-    return QUESTION.format(CELL_PHRASES[o.cell]), object_answer(o.colour, o.shape)
+    return QUESTION.format(CELL_PHRASES[o.cell]), object_answer(o.colour, o.shape), (o.cell,)
 
 
 def object_answer(colour: str, shape: str) -> str:
@@ -63,26 +71,27 @@ def object_answer(colour: str, shape: str) -> str:
     return f"{article(colour)} {colour} {shape}"
 
 
-def count_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
-    """``("red circles", "two")``: a colour and a shape (each kept or left out at random),
-    mostly those of a visible object, and how many visible objects have them; None when more
-    than three do."""
+def count_question(rng: random.Random, scene: Scene) -> Tuple[str, str, Focus] | None:
+    """``("red circles", "two", focus)``: a colour and a shape (each kept or left out at
+    random), mostly those of a visible object, and how many visible objects have them (the
+    focus is their cells); None when more than three do."""
     model = rng.choice(scene.objects) if scene.objects and rng.random() < 0.75 else None
     colour = model.colour if model else rng.choice(sorted(COLOURS))
     shape = model.shape if model else rng.choice(SHAPES)
     keep = rng.choice(("colour", "shape", "both", "neither"))
     looked_for = Filter(colour if keep in ("colour", "both") else None, shape if keep in ("shape", "both") else None)
-    n = sum(looked_for.matches(o) for o in scene.objects)
-    if n > 3:
+    counted = tuple(o.cell for o in scene.objects if looked_for.matches(o))
+    if len(counted) > 3:
         return None
-    return QUESTION.format(looked_for.words(plural=True)), COUNT_WORDS[n]
+    return QUESTION.format(looked_for.words(plural=True)), COUNT_WORDS[len(counted)], counted
 
 
-def relation_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | None:
-    """``("the shapes left of the red circle", "a blue square and a green star")``: the visible
+def relation_question(rng: random.Random, scene: Scene) -> Tuple[str, str, Focus] | None:
+    """``("the shapes left of the red circle", "a blue square and a green star", focus)``: the visible
     objects in a relation of :data:`~ofa_mue.demo.language.RELATIONS` to an object whose colour
     and shape no other has ("no shapes" when none is: kept for half such draws, so that it is
-    not the usual answer); None when no object is unique or an empty answer is dropped."""
+    not the usual answer; the focus is the anchor's cell); None when no object is unique or an
+    empty answer is dropped."""
     keys = [(o.colour, o.shape) for o in scene.objects]
     unique = [o for o in scene.objects if keys.count((o.colour, o.shape)) == 1]
     if not unique:
@@ -92,7 +101,7 @@ def relation_question(rng: random.Random, scene: Scene) -> Tuple[str, str] | Non
     if not related and rng.random() < 0.5:
         return None
     answer = caption_list(scene.with_objects(related)) if related else "no shapes"
-    return QUESTION.format(f"the shapes {relation} the {anchor.colour} {anchor.shape}"), answer
+    return QUESTION.format(f"the shapes {relation} the {anchor.colour} {anchor.shape}"), answer, (anchor.cell,)
 
 
 LOOKUP_OBJECTS = (2, 3, 4)
@@ -101,18 +110,24 @@ LOOKUPS = {"where": where_question, "what": what_question, "count": count_questi
 """The kinds whose answer is read off a scene of 2-4 visible objects (None: ask another scene)."""
 
 
+def found_cells(scene: Scene, colour: str, shape: str, region: str | None = None) -> Focus:
+    """The cells of the visible ``colour`` ``shape`` objects (in ``region``): an existence question's focus."""
+    inside = REGIONS[region] if region is not None else (lambda col, row: True)
+    return tuple(o.cell for o in scene.objects if (o.colour, o.shape) == (colour, shape) and inside(*o.cell))
+
+
 def exists_answer(scene: Scene, colour: str, shape: str, region: str | None = None) -> str:
     """"yes" if a ``colour`` ``shape`` is visible (in ``region``, a phrase of
     :data:`~ofa_mue.demo.language.REGIONS`; None: anywhere), else "maybe" when a covered
     cell (of the region) could hide one, else "no"."""
-    inside = REGIONS[region] if region is not None else (lambda col, row: True)
-    if any((o.colour, o.shape) == (colour, shape) and inside(*o.cell) for o in scene.objects):
+    if found_cells(scene, colour, shape, region):
         return "yes"
+    inside = REGIONS[region] if region is not None else (lambda col, row: True)
     return "maybe" if any(inside(*cell) for cell in scene.hidden) else "no"
 
 
-def exists_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
-    """A scene and an existence question whose answer is ``want`` (one of :data:`EXISTS_ANSWERS`)."""
+def exists_question(rng: random.Random, want: str) -> Tuple[Scene, str, str, Focus]:
+    """A scene and an existence question whose answer is ``want`` (one of :data:`EXISTS_ANSWERS`), and its focus."""
     if want not in EXISTS_ANSWERS:
         raise ValueError(f"want must be one of {EXISTS_ANSWERS}, got {want!r}")
     hidden = {"yes": rng.choice((0, 1)), "no": 0, "maybe": 1}[want]
@@ -124,12 +139,13 @@ def exists_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
         colour, shape = rng.choice([(c, s) for c in COLOURS for s in SHAPES if (c, s) not in visible])
     answer = exists_answer(scene, colour, shape)
     assert answer == want, (answer, want)
-    return scene, EXISTS_QUESTION.format(article(colour), colour, shape), answer
+    return scene, EXISTS_QUESTION.format(article(colour), colour, shape), answer, found_cells(scene, colour, shape)
 
 
-def region_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
+def region_question(rng: random.Random, want: str) -> Tuple[Scene, str, str, Focus]:
     """A scene and a question "there is a red circle in the top row" whose answer is ``want``
-    (a region of :data:`~ofa_mue.demo.language.REGIONS`; scenes drawn until the answer fits)."""
+    (a region of :data:`~ofa_mue.demo.language.REGIONS`; scenes drawn until the answer fits),
+    and its focus."""
     if want not in EXISTS_ANSWERS:
         raise ValueError(f"want must be one of {EXISTS_ANSWERS}, got {want!r}")
     while True:
@@ -144,7 +160,8 @@ def region_question(rng: random.Random, want: str) -> Tuple[Scene, str, str]:
         else:
             colour, shape = rng.choice(sorted(COLOURS)), rng.choice(SHAPES)
         if exists_answer(scene, colour, shape, region) == want:
-            return scene, EXISTS_QUESTION.format(article(colour), colour, f"{shape} {region}"), want
+            return (scene, EXISTS_QUESTION.format(article(colour), colour, f"{shape} {region}"), want,
+                    found_cells(scene, colour, shape, region))
 
 
 def question_texts() -> List[str]:
@@ -170,7 +187,7 @@ def question_texts() -> List[str]:
 
 def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS,
                     lookup_objects: Sequence[int] = LOOKUP_OBJECTS) -> Dict[str, object]:
-    """``{"kind", "scene", "question", "answer"}``: a kind drawn uniformly from ``kinds``
+    """``{"kind", "scene", "question", "answer", "focus"}``: a kind drawn uniformly from ``kinds``
     (existence answers uniform over yes/no/maybe), and for the others (:data:`LOOKUPS`) a
     scene whose number of objects is drawn from ``lookup_objects`` (default 2-4)."""
     unknown = sorted(set(kinds) - set(KINDS))
@@ -181,11 +198,12 @@ def sample_question(rng: random.Random, kinds: Sequence[str] = KINDS,
     kind = rng.choice(list(kinds))
     if kind in ("exists", "region"):
         ask_exists = exists_question if kind == "exists" else region_question
-        scene, question, answer = ask_exists(rng, rng.choice(EXISTS_ANSWERS))
-        return {"kind": kind, "scene": scene, "question": question, "answer": answer}
+        scene, question, answer, focus = ask_exists(rng, rng.choice(EXISTS_ANSWERS))
+        return {"kind": kind, "scene": scene, "question": question, "answer": answer, "focus": focus}
     ask = LOOKUPS[kind]
     while True:
         scene = sample_scene(rng, n_objects=tuple(lookup_objects))
-        pair = ask(rng, scene)
-        if pair is not None:
-            return {"kind": kind, "scene": scene, "question": pair[0], "answer": pair[1]}
+        asked = ask(rng, scene)
+        if asked is not None:
+            question, answer, focus = asked
+            return {"kind": kind, "scene": scene, "question": question, "answer": answer, "focus": focus}

@@ -4,11 +4,13 @@ and NormFormer's per-head output scale (``c_attn``).
 Parameter names and shapes equal OFA's (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``,
 ``c_attn``). The computation is split into projection, attention and output steps so that
 callers can compute keys/values for every token (to keep a decoder cache complete) while
-computing queries and outputs only for the tokens that still run the layer.
+computing queries and outputs only for the tokens that still run the layer. Setting
+``recorded`` to a list makes :meth:`OFAAttention.attend` append its attention probabilities
+there (a training signal on where the attention looks; the outputs are unchanged).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +43,8 @@ class OFAAttention(nn.Module):
         self.q_proj = nn.Linear(embed_dim, embed_dim)
         self.out_proj = nn.Linear(embed_dim, embed_dim)
         self.c_attn = nn.Parameter(torch.ones(num_heads)) if scale_heads else None
+        self.recorded: Optional[List[Tensor]] = None
+        """None, or a list that each :meth:`attend` appends its probabilities ``[B, H, Tq, Tk]`` to."""
 
     def split_heads(self, x: Tensor) -> Tensor:
         """``[B, T, D]`` -> ``[B, H, T, d]``."""
@@ -71,6 +75,9 @@ class OFAAttention(nn.Module):
             # A large finite value rather than -inf: a row with every key masked (an image-less
             # sample in a decomposed image stream) then gives finite, ignorable outputs, not NaN.
             mask = torch.where(blocked, torch.finfo(query.dtype).min, allowed)
+        if self.recorded is not None:  # the probabilities scaled_dot_product_attention uses, before dropout
+            scores = (self.split_heads(query) * self.scaling) @ key.transpose(-1, -2)
+            self.recorded.append((scores if mask is None else scores + mask).softmax(-1))
         out = F.scaled_dot_product_attention(
             self.split_heads(query),
             key,

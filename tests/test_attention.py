@@ -53,3 +53,25 @@ def test_attention_scales_biases_masks_and_weights_heads_as_ofa(scale_factor):
         ours = attn.project_out(attn.attend(attn.q_proj(x), key, value, bias, padding))
         expected = _by_hand(attn, x, memory, bias, padding, scale_factor)
     torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_recorded_probabilities_are_the_ones_the_attention_uses():
+    """``recorded``: each attend appends the probabilities it weights the values with (masked keys
+    at zero, rows summing to one); the outputs are those of an unrecorded call."""
+    torch.manual_seed(1)
+    attn = OFAAttention(16, 4).eval()
+    x, memory = torch.randn(2, 3, 16), torch.randn(2, 5, 16)
+    bias = torch.randn(1, 4, 3, 5)
+    padding = torch.tensor([[False] * 5, [False, False, False, True, True]])
+    with torch.no_grad():
+        key, value = attn.project_kv(memory)
+        plain = attn.attend(attn.q_proj(x), key, value, bias, padding)
+        attn.recorded = []
+        recorded = attn.attend(attn.q_proj(x), key, value, bias, padding)
+    assert torch.equal(plain, recorded) and len(attn.recorded) == 1
+    probabilities = attn.recorded[0]
+    assert probabilities.shape == (2, 4, 3, 5)
+    assert probabilities[1, ..., 3:].abs().max() == 0
+    torch.testing.assert_close(probabilities.sum(-1), torch.ones(2, 4, 3))
+    weighted = (probabilities @ value).transpose(1, 2).reshape(2, 3, 16)
+    torch.testing.assert_close(weighted, plain, rtol=1e-5, atol=1e-6)

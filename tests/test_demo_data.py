@@ -717,3 +717,19 @@ def test_demo_script_starts_each_seed_afresh(tmp_path):
     assert done.returncode != 0 and "--updates must be at least 1" in done.stderr, done.stderr[-2000:]
     assert [path for path in stale if path.exists()] == []
     assert [path.read_text() for path in kept] == ["left by a previous run"] * 2
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("DEMO_FOCUS_WEIGHT", "-1", "DEMO_FOCUS_WEIGHT must be a number >= 0, got '-1'"),
+    ("DEMO_FOCUS_WEIGHT", "one", "DEMO_FOCUS_WEIGHT must be a number >= 0, got 'one'"),
+    ("DEMO_FOCUS_LR", "0", "DEMO_FOCUS_LR must be a number > 0, got '0'"),
+    ("DEMO_FOCUS_LR", "fast", "DEMO_FOCUS_LR must be a number > 0, got 'fast'"),
+])
+def test_demo_script_refuses_focus_settings_it_cannot_honour(name, value, message):
+    """The question stage's focus settings are checked before demo.sh generates or trains anything."""
+    script = Path(__file__).resolve().parents[1] / "run_scripts" / "demo.sh"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | {
+        name: value, "DEMO_DATA": "/nonexistent/demo_data"}
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "demo data" not in done.stdout

@@ -4,6 +4,7 @@ the stage writes a checkpoint that SNLI-VE fine-tunes from, the same for the sam
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -12,8 +13,9 @@ import torch
 from demo_training import run_module, train_argv, train_in_process
 from ofa_mue.checkpoint_loading import load_checkpoint_to_cpu
 from ofa_mue.data.vocabulary import OFAVocabulary
-from ofa_mue.demo.language import CELL_PHRASES
-from ofa_mue.demo.question_stage import QuestionBatches, train_questions
+from ofa_mue.demo.language import CELL_PHRASES, REGIONS
+from ofa_mue.demo.question_stage import (QuestionBatches, cell_patches, focus_loss, model_from_checkpoint,
+                                         parameter_groups, train_questions)
 from ofa_mue.demo.questions import (EXISTS_ANSWERS, KINDS, LOOKUPS, count_question, exists_answer,
                                     exists_question, region_question, relation_question, sample_question,
                                     what_question, where_question)
@@ -46,9 +48,12 @@ def test_exists_answers_follow_the_visible_objects_and_the_cover():
 def test_exists_questions_have_the_wanted_answer(want):
     rng = random.Random(want)
     for _ in range(50):
-        scene, question, answer = exists_question(rng, want)
+        scene, question, answer, focus = exists_question(rng, want)
         colour, shape = question.split('"')[1].split()[-2:]
         assert answer == want == exists_answer(scene, colour, shape)
+        # the focus: the cells of the visible objects the question names (none unless "yes")
+        assert focus == tuple(o.cell for o in scene.objects if (o.colour, o.shape) == (colour, shape))
+        assert bool(focus) == (want == "yes")
     with pytest.raises(ValueError, match="want must be one of"):
         exists_question(rng, "perhaps")
 
@@ -58,11 +63,14 @@ def test_region_questions_have_the_wanted_answer(want):
     rng = random.Random(f"region {want}")
     regions = set()
     for _ in range(50):
-        scene, question, answer = region_question(rng, want)
+        scene, question, answer, focus = region_question(rng, want)
         words = question.split('"')[1].split()  # there is a red circle in the top row
         colour, shape, region = words[3], words[4], " ".join(words[5:])
         regions.add(region)
         assert answer == want == exists_answer(scene, colour, shape, region)
+        assert focus == tuple(o.cell for o in scene.objects
+                              if (o.colour, o.shape) == (colour, shape) and REGIONS[region](*o.cell))
+        assert bool(focus) == (want == "yes")
     assert len(regions) > 5
     with pytest.raises(ValueError, match="want must be one of"):
         region_question(rng, "perhaps")
@@ -72,10 +80,12 @@ def test_where_and_what_name_the_object_looked_up():
     scene = scene_of(("circle", "red", 0, 0), ("circle", "red", 1, 2), ("star", "orange", 2, 1))
     rng = random.Random(1)
     for _ in range(10):  # the two red circles are not unique: only the star can be asked for
-        question, answer = where_question(rng, scene)
+        question, answer, focus = where_question(rng, scene)
         assert '" orange star "' in question and answer == CELL_PHRASES[(2, 1)] == "on the right"
-        question, answer = what_question(rng, scene)
+        assert focus == ((2, 1),)  # the object named
+        question, answer, focus = what_question(rng, scene)
         cell = next(c for c, phrase in CELL_PHRASES.items() if f'" {phrase} "' in question)
+        assert focus == (cell,)  # the place named
         obj = next(o for o in scene.objects if o.cell == cell)
         assert answer == ("an" if obj.colour[0] in "aeiou" else "a") + f" {obj.colour} {obj.shape}"
     assert where_question(rng, scene_of(("circle", "red", 0, 0), ("circle", "red", 1, 0))) is None
@@ -88,9 +98,12 @@ def test_count_answers_how_many_visible_objects_match():
     rng = random.Random(5)
     asked = {}
     for _ in range(400):
-        pair = count_question(rng, scene)
-        if pair is not None:
-            asked[pair[0].split('"')[1].strip()] = pair[1]
+        triple = count_question(rng, scene)
+        if triple is not None:
+            question, answer, focus = triple
+            asked[question.split('"')[1].strip()] = answer
+            assert len(focus) == ("no", "one", "two", "three").index(answer)  # the counted objects' cells
+            assert set(focus) <= {o.cell for o in scene.objects}
     assert "shapes" not in asked  # four shapes: more than three is never asked
     assert {"red circles", "red shapes", "circles"} <= set(asked)
     for phrase, answer in asked.items():
@@ -112,9 +125,12 @@ def test_relation_answers_name_the_related_objects_in_reading_order():
     rng = random.Random(6)
     asked = {}
     for _ in range(600):
-        pair = relation_question(rng, scene)
-        if pair is not None:
-            asked[pair[0].split('"')[1].strip().removeprefix("the shapes ")] = pair[1]
+        triple = relation_question(rng, scene)
+        if triple is not None:
+            question, answer, focus = triple
+            asked[question.split('"')[1].strip().removeprefix("the shapes ")] = answer
+            anchor = next(o for o in scene.objects if question.split('"')[1].strip().endswith(f"{o.colour} {o.shape}"))
+            assert focus == (anchor.cell,)
     assert set(want) <= set(asked)
     assert all(asked[question] == answer for question, answer in want.items())
     twins = scene_of(("circle", "red", 0, 0), ("circle", "red", 1, 0))
@@ -227,3 +243,68 @@ def test_the_command_line_refuses_what_it_cannot_do(demo_data, tmp_path):
     zero = run_module("ofa_mue.demo.question_stage", "--data", str(demo_data), "--init", str(tmp_path / "none.pt"),
                       "--out", str(tmp_path / "q.pt"), "--updates", "0")
     assert zero.returncode == 2 and "--updates must be at least 1" in zero.stderr
+
+
+def test_cell_patches_cover_the_scene_cell_row_major():
+    assert [cell_patches((col, row), 3) for row in range(3) for col in range(3)] == [[i] for i in range(9)]
+    assert cell_patches((2, 0), 6) == [4, 5, 10, 11]  # top right: columns 4-5 of rows 0-1 of a 6x6 grid
+    assert sorted(i for row in range(3) for col in range(3) for i in cell_patches((col, row), 6)) == list(range(36))
+    with pytest.raises(ValueError, match="4x4 patch grid does not split into the scenes' 3x3 cells"):
+        cell_patches((0, 0), 4)
+
+
+def test_focus_loss_is_minus_log_the_head_mean_probability_on_the_focus_cells():
+    """Two questions over 9 image patches and 3 text keys: one with the focus (2, 1) (patch 5),
+    one with two focus cells, one without a focus (left out); padded positions are left out."""
+    probabilities = torch.zeros(3, 2, 2, 12)  # [B, H, T, S]
+    probabilities[0, 0, :, 5], probabilities[0, 0, :, 9] = 0.5, 0.5  # head 0: half on the focus
+    probabilities[0, 1, :, 5] = 1.0  # head 1: all on it -> mean 0.75
+    probabilities[1, :, :, 0], probabilities[1, :, :, 8], probabilities[1, :, :, 4] = 0.2, 0.2, 0.6  # 0.4 on (0,0)+(2,2)
+    probabilities[2, :, :, 11] = 1.0
+    scored = torch.tensor([[True, True], [True, False], [True, True]])
+    focus = [((2, 1),), ((0, 0), (2, 2)), ()]
+    loss = focus_loss([probabilities], focus, scored, image_patches=9)
+    expected = -(2 * math.log(0.75 + 1e-6) + math.log(0.4 + 1e-6)) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    two_layers = focus_loss([probabilities, probabilities.flip(1)], focus, scored, image_patches=9)
+    assert two_layers.item() == pytest.approx(expected, rel=1e-5)  # the head mean does not depend on the order
+    assert focus_loss([probabilities], [(), (), ()], scored, image_patches=9).item() == 0
+    with pytest.raises(ValueError, match="8 image patches are not a square grid"):
+        focus_loss([probabilities], focus, scored, image_patches=8)
+
+
+def test_the_focus_weight_trains_where_the_decoder_looks(demo_data, demo_checkpoints, tmp_path):
+    """--focus-weight W adds W times the focus loss of the decoder layers after the first: the
+    trained weights differ from W = 0's, the record keeps W, and a negative W is refused."""
+    init = str(demo_checkpoints["caption"].path)
+    trained = {}
+    for weight in (0.0, 1.0):
+        out = tmp_path / f"focus{weight}.pt"
+        train_questions(str(demo_data), init, str(out), updates=2, image_size=48, batch_size=4, progress=False,
+                        kinds=["where"], focus_weight=weight)
+        trained[weight] = load_checkpoint_to_cpu(str(out))["model"]
+        record = json.loads(out.with_suffix(".json").read_text())
+        assert record["focus_weight"] == weight and record["focus_lr"] == record["lr"] == 5e-4
+    name = "decoder.layers.1.encoder_attn.k_proj.weight"
+    assert not torch.equal(trained[0.0][name], trained[1.0][name])
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="focus_weight must be a finite number >= 0"):
+            train_questions(str(demo_data), init, str(tmp_path / "bad.pt"), updates=1, focus_weight=bad)
+
+
+def test_the_focus_learning_rate_is_the_cross_attention_queries_and_keys_own(demo_data, demo_checkpoints):
+    """--focus-lr: the decoder's cross-attention q_proj and k_proj (weights and biases, every
+    layer) in a group of their own at that rate, the rest at the stage's; None: one group."""
+    vocab = OFAVocabulary.load(demo_data / "bpe", code_dict_size=0, num_bins=0)
+    model = model_from_checkpoint(str(demo_checkpoints["caption"].path), vocab)
+    names = {id(p): n for n, p in model.named_parameters()}
+    rest, focus = parameter_groups(model, 5e-4, 5e-3)
+    assert rest["lr"] == 5e-4 and focus["lr"] == 5e-3
+    assert sorted(names[id(p)] for p in focus["params"]) == sorted(
+        f"decoder.layers.{i}.encoder_attn.{proj}.{kind}" for i in range(len(model.decoder.layers))
+        for proj in ("q_proj", "k_proj") for kind in ("weight", "bias"))
+    assert len(rest["params"]) + len(focus["params"]) == len(names)
+    (single,) = parameter_groups(model, 5e-4, None)
+    assert single["lr"] == 5e-4 and len(single["params"]) == len(names)
+    with pytest.raises(ValueError, match="focus_lr must be a finite number > 0"):
+        train_questions(str(demo_data), str(demo_checkpoints["caption"].path), "unused.pt", updates=1, focus_lr=0.0)
