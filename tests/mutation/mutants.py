@@ -439,6 +439,49 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{QUESTIONS}test_easy_lookup_updates_ask_about_two_objects_first",),
     ),
     Mutant(
+        "focus_weight_ignored",
+        "--focus-weight accepted and recorded but the focus loss never added: the question stage trains as without it",
+        (Edit("demo/question_stage.py",
+              "    watched = [layer.encoder_attn for layer in model.decoder.layers[1:]] if focus_weight else []",
+              "    watched = []"),),
+        (f"{QUESTIONS}test_the_focus_weight_trains_where_the_decoder_looks",),
+    ),
+    Mutant(
+        "focus_lr_ignored",
+        "--focus-lr accepted and recorded but every parameter trains at the stage's learning rate",
+        (Edit("demo/question_stage.py",
+              "    if focus_lr is None:\n        return [{\"params\": list(model.parameters()), \"lr\": lr}]",
+              "    if True:\n        return [{\"params\": list(model.parameters()), \"lr\": lr}]"),),
+        (f"{QUESTIONS}test_the_focus_learning_rate_is_the_cross_attention_queries_and_keys_own",),
+    ),
+    Mutant(
+        "focus_cells_transposed",
+        "a scene cell (col, row) is taken for the patch of (row, col): the focus loss pulls the attention to "
+        "another cell than the one the answer is read from",
+        (Edit("demo/question_stage.py",
+              "    col, row = cell\n    return [(row * per_cell",
+              "    row, col = cell\n    return [(row * per_cell"),),
+        (f"{QUESTIONS}test_cell_patches_cover_the_scene_cell_row_major",
+         f"{QUESTIONS}test_focus_loss_is_minus_log_the_head_mean_probability_on_the_focus_cells"),
+    ),
+    Mutant(
+        "focus_loss_on_the_best_head",
+        "the focus loss takes the largest head's probability on the focus instead of the mean over heads",
+        (Edit("demo/question_stage.py",
+              "(p.mean(1) * on_focus[:, None, :]).sum(-1)",
+              "(p * on_focus[:, None, None, :]).sum(-1).amax(1)"),),
+        (f"{QUESTIONS}test_focus_loss_is_minus_log_the_head_mean_probability_on_the_focus_cells",),
+    ),
+    Mutant(
+        "recorded_attention_without_the_padding_mask",
+        "the recorded attention probabilities leave out the bias and padding mask, so they are not the ones "
+        "the attention weights its values with",
+        (Edit("models/attention.py",
+              "self.recorded.append((scores if mask is None else scores + mask).softmax(-1))",
+              "self.recorded.append(scores.softmax(-1))"),),
+        ("tests/test_attention.py::test_recorded_probabilities_are_the_ones_the_attention_uses",),
+    ),
+    Mutant(
         "label_smoothing_over_every_token",
         "label smoothing divides eps by all the allowed tokens, the gold one included (eps / V each; at "
         "SNLI-VE's answer position eps / 3) instead of by the others, as fairseq's and OFA's eps / (V - 1): "
