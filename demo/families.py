@@ -10,7 +10,8 @@ difficulty, per label, per family and label, per number of visible objects and p
 hidden cells, how many rows and how many answered right: which kinds of hypothesis a model
 has learnt, and which cues it answers from (e.g. a model that says "maybe" when a cell is
 hidden and "no" otherwise is right on existence contradictions and neutrals, wrong on
-entailments). Every row of the split must have exactly one prediction.
+entailments). Every row of the split must have exactly one prediction, whose answer is that row's
+label (predictions of other demo data, whose uniq_ids are the same, are refused).
 ``--out`` writes ``families.json`` and ``families.md`` there, with the commit, machine and date.
 """
 from __future__ import annotations
