@@ -417,8 +417,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "count_question_beyond_three",
         "count questions asked also when four objects match (answers beyond the three the stage promises)",
         (Edit("demo/questions.py",
-              "    if n > 3:\n",
-              "    if n > 4:\n"),),
+              "    if len(counted) > 3:\n",
+              "    if len(counted) > 4:\n"),),
         (f"{QUESTIONS}test_count_answers_how_many_visible_objects_match",),
     ),
     Mutant(
