@@ -44,7 +44,7 @@ from torch import Tensor
 from measurement import Provenance, write_results
 from ofa_mue.criterions.layerwise import decoder_layer_states
 from ofa_mue.data.vocabulary import OFAVocabulary
-from ofa_mue.demo.question_stage import QuestionBatches, model_from_checkpoint, train_questions
+from ofa_mue.demo.question_stage import QuestionBatches, check_focus_options, model_from_checkpoint, train_questions
 from ofa_mue.demo.questions import sample_question
 from ofa_mue.demo.scenes import CELLS, COLOURS, SHAPES
 
@@ -165,8 +165,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.updates <= 0:
         parser.error("--updates must be positive")
-    if not (args.focus_weight >= 0 and (args.focus_lr is None or args.focus_lr > 0)):
-        parser.error("--focus-weight must be >= 0 and --focus-lr > 0")
+    try:
+        check_focus_options(args.focus_weight, args.focus_lr)
+    except ValueError as error:
+        parser.error(str(error))
     if not os.path.isfile(args.init):
         parser.error(f"{args.init} not found (run bash run_scripts/demo.sh first, or pass --init)")
     if not os.path.isdir(os.path.join(args.data, "bpe")):

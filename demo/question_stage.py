@@ -172,6 +172,14 @@ def held_out_accuracy(model: OFAModel, batch: Dict[str, object]) -> Dict[str, fl
     return result
 
 
+def check_focus_options(focus_weight: float, focus_lr: float | None) -> None:
+    """A ValueError unless ``focus_weight`` is a finite number >= 0 and ``focus_lr`` None or a finite number > 0."""
+    if not (math.isfinite(focus_weight) and focus_weight >= 0):
+        raise ValueError(f"focus_weight must be a finite number >= 0, got {focus_weight}")
+    if focus_lr is not None and not (math.isfinite(focus_lr) and focus_lr > 0):
+        raise ValueError(f"focus_lr must be a finite number > 0, got {focus_lr}")
+
+
 def parameter_groups(model: OFAModel, lr: float, focus_lr: float | None) -> List[Dict[str, object]]:
     """Adam's parameter groups: the decoder's cross-attention query and key projections at
     ``focus_lr``, everything else at ``lr`` (one group when ``focus_lr`` is None)."""
@@ -196,10 +204,7 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     accuracies (lookups about scenes of ``lookup_objects`` objects)."""
     if not 0 <= easy_lookup_updates <= updates:
         raise ValueError(f"easy_lookup_updates must be from 0 to the {updates} updates, got {easy_lookup_updates}")
-    if not (math.isfinite(focus_weight) and focus_weight >= 0):
-        raise ValueError(f"focus_weight must be a finite number >= 0, got {focus_weight}")
-    if focus_lr is not None and not (math.isfinite(focus_lr) and focus_lr > 0):
-        raise ValueError(f"focus_lr must be a finite number > 0, got {focus_lr}")
+    check_focus_options(focus_weight, focus_lr)
     vocab = OFAVocabulary.load(os.path.join(data, "bpe"), code_dict_size=0, num_bins=0)
     torch.manual_seed(seed)
     model = model_from_checkpoint(init, vocab)

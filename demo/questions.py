@@ -27,7 +27,7 @@ learn from what those teach.
 from __future__ import annotations
 
 import random
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from .language import CELL_PHRASES, COUNT_WORDS, REGIONS, RELATIONS, Filter, article, caption_list
 from .scenes import CELLS, COLOURS, SHAPES, Scene, sample_scene
@@ -110,9 +110,14 @@ LOOKUPS = {"where": where_question, "what": what_question, "count": count_questi
 """The kinds whose answer is read off a scene of 2-4 visible objects (None: ask another scene)."""
 
 
+def _inside(region: str | None) -> Callable[[int, int], bool]:
+    """Whether a cell (col, row) is in ``region`` (a phrase of :data:`~ofa_mue.demo.language.REGIONS`; None: anywhere)."""
+    return REGIONS[region] if region is not None else (lambda col, row: True)
+
+
 def found_cells(scene: Scene, colour: str, shape: str, region: str | None = None) -> Focus:
     """The cells of the visible ``colour`` ``shape`` objects (in ``region``): an existence question's focus."""
-    inside = REGIONS[region] if region is not None else (lambda col, row: True)
+    inside = _inside(region)
     return tuple(o.cell for o in scene.objects if (o.colour, o.shape) == (colour, shape) and inside(*o.cell))
 
 
@@ -122,8 +127,7 @@ def exists_answer(scene: Scene, colour: str, shape: str, region: str | None = No
     cell (of the region) could hide one, else "no"."""
     if found_cells(scene, colour, shape, region):
         return "yes"
-    inside = REGIONS[region] if region is not None else (lambda col, row: True)
-    return "maybe" if any(inside(*cell) for cell in scene.hidden) else "no"
+    return "maybe" if any(_inside(region)(*cell) for cell in scene.hidden) else "no"
 
 
 def exists_question(rng: random.Random, want: str) -> Tuple[Scene, str, str, Focus]:
