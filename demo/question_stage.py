@@ -126,11 +126,13 @@ def cell_patches(cell: tuple[int, int], side: int) -> List[int]:
     return [(row * per_cell + r) * side + col * per_cell + c for r in range(per_cell) for c in range(per_cell)]
 
 
-def focus_loss(probabilities: Sequence[Tensor], focus: Sequence[Focus], scored: Tensor, image_patches: int) -> Tensor:
+def focus_loss(probabilities: Sequence[Tensor], focus: Sequence[Focus], scored: Tensor, image_patches: int,
+               heads: int | None = None) -> Tensor:
     """The mean over ``probabilities`` (cross-attention ``[B, H, T, S]`` of some decoder layers,
     the image's ``image_patches`` patches first among the ``S`` keys) and over the ``scored
-    [B, T]`` positions of the questions with a focus, of -log(the mean over heads of the
-    probability on the focus cells' patches); zero when no question has a focus."""
+    [B, T]`` positions of the questions with a focus, of -log(the mean over the first ``heads``
+    heads (None: all) of the probability on the focus cells' patches); zero when no question
+    has a focus."""
     side = math.isqrt(image_patches)
     if side * side != image_patches:
         raise ValueError(f"{image_patches} image patches are not a square grid")
@@ -141,7 +143,7 @@ def focus_loss(probabilities: Sequence[Tensor], focus: Sequence[Focus], scored: 
     positions = scored & on_focus.any(1, keepdim=True)
     if not positions.any():
         return probabilities[0].new_zeros(())
-    losses = [-torch.log((p.mean(1) * on_focus[:, None, :]).sum(-1)[positions] + 1e-6).mean() for p in probabilities]
+    losses = [-torch.log((p[:, :heads].mean(1) * on_focus[:, None, :]).sum(-1)[positions] + 1e-6).mean() for p in probabilities]
     return torch.stack(losses).mean()
 
 
@@ -172,12 +174,18 @@ def held_out_accuracy(model: OFAModel, batch: Dict[str, object]) -> Dict[str, fl
     return result
 
 
-def check_focus_options(focus_weight: float, focus_lr: float | None) -> None:
-    """A ValueError unless ``focus_weight`` is a finite number >= 0 and ``focus_lr`` None or a finite number > 0."""
+def check_focus_options(focus_weight: float, focus_lr: float | None, focus_heads: int | None = None,
+                        heads: int | None = None) -> None:
+    """A ValueError unless ``focus_weight`` is a finite number >= 0, ``focus_lr`` None or a finite
+    number > 0 and ``focus_heads`` None or a whole number from 1 to ``heads`` (the model's
+    attention heads; None: not checked against a model)."""
     if not (math.isfinite(focus_weight) and focus_weight >= 0):
         raise ValueError(f"focus_weight must be a finite number >= 0, got {focus_weight}")
     if focus_lr is not None and not (math.isfinite(focus_lr) and focus_lr > 0):
         raise ValueError(f"focus_lr must be a finite number > 0, got {focus_lr}")
+    if focus_heads is not None and not (focus_heads >= 1 and (heads is None or focus_heads <= heads)):
+        limit = f"from 1 to the model's {heads} heads" if heads is not None else ">= 1"
+        raise ValueError(f"focus_heads must be a whole number {limit}, got {focus_heads}")
 
 
 def parameter_groups(model: OFAModel, lr: float, focus_lr: float | None) -> List[Dict[str, object]]:
@@ -195,19 +203,20 @@ def parameter_groups(model: OFAModel, lr: float, focus_lr: float | None) -> List
 def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: int = 1,
                     kinds: Sequence[str] = KINDS, image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True,
                     lookup_objects: Sequence[int] = LOOKUP_OBJECTS, easy_lookup_updates: int = 0,
-                    focus_weight: float = 0.0, focus_lr: float | None = None) -> Dict[str, float]:
+                    focus_weight: float = 0.0, focus_lr: float | None = None,
+                    focus_heads: int | None = None) -> Dict[str, float]:
     """Train the model of ``init`` on grounding questions (lookups about scenes of
     ``lookup_objects`` objects, in the first ``easy_lookup_updates`` updates about scenes of
-    :data:`EASY_LOOKUP_OBJECTS`), with ``focus_weight`` times :func:`focus_loss` on the decoder
-    layers after the first and the learning rate ``focus_lr`` (None: ``lr``) for the decoder's
+    :data:`EASY_LOOKUP_OBJECTS`), with ``focus_weight`` times :func:`focus_loss` on the first
+    ``focus_heads`` heads (None: all) of the decoder layers after the first and the learning rate ``focus_lr`` (None: ``lr``) for the decoder's
     cross-attention query and key projections, save it to ``out``; returns the held-out
     accuracies (lookups about scenes of ``lookup_objects`` objects)."""
     if not 0 <= easy_lookup_updates <= updates:
         raise ValueError(f"easy_lookup_updates must be from 0 to the {updates} updates, got {easy_lookup_updates}")
-    check_focus_options(focus_weight, focus_lr)
     vocab = OFAVocabulary.load(os.path.join(data, "bpe"), code_dict_size=0, num_bins=0)
     torch.manual_seed(seed)
     model = model_from_checkpoint(init, vocab)
+    check_focus_options(focus_weight, focus_lr, focus_heads, model.decoder.layers[0].encoder_attn.num_heads)
     decomposed = model.encoder.decompose_modalities
     model.encoder.decompose_modalities = False  # fused, as OFA pretrains
     batches = QuestionBatches(vocab, image_size)
@@ -231,7 +240,7 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
             probabilities = [attention.recorded.pop() for attention in watched]
             image_patches = probabilities[0].size(-1) - batch["net_input"]["src_tokens"].size(1)
             scored = batch["target"].ne(vocab.dictionary.pad())
-            loss = loss + focus_weight * focus_loss(probabilities, batch["focus"], scored, image_patches)
+            loss = loss + focus_weight * focus_loss(probabilities, batch["focus"], scored, image_patches, focus_heads)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -248,7 +257,7 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     write_atomically(os.path.splitext(out)[0] + ".json", json.dumps(
         {"init": init, "updates": updates, "seed": seed, "kinds": list(kinds), "lookup_objects": list(lookup_objects),
          "easy_lookup_updates": easy_lookup_updates, "focus_weight": focus_weight,
-         "focus_lr": lr if focus_lr is None else focus_lr, "lr": lr,
+         "focus_lr": lr if focus_lr is None else focus_lr, "focus_heads": focus_heads, "lr": lr,
          "batch_size": batch_size, "held_out_questions": HELD_OUT, "held_out_accuracy": result}, indent=2) + "\n")
     return result
 
@@ -271,6 +280,9 @@ def main(argv=None) -> int:
                         "is read from, in every decoder layer after the first (0: none) [0]")
     p.add_argument("--focus-lr", type=float, default=None,
                    help="learning rate of the decoder's cross-attention query and key projections [the stage's, 5e-4]")
+    p.add_argument("--focus-heads", type=int, default=None,
+                   help="put the focus loss on the first N cross-attention heads of each layer only, leaving the "
+                        "others free [all heads]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     refuse_bad_arguments(p, a.data, a.updates)
@@ -281,7 +293,7 @@ def main(argv=None) -> int:
     try:
         result = train_questions(a.data, a.init, a.out, a.updates, a.seed, kinds, a.image_size,
                                  progress=not a.no_progress, easy_lookup_updates=a.easy_lookup_updates,
-                                 focus_weight=a.focus_weight, focus_lr=a.focus_lr)
+                                 focus_weight=a.focus_weight, focus_lr=a.focus_lr, focus_heads=a.focus_heads)
     except ValueError as error:
         p.error(str(error))
     print(f"grounding questions trained in {time.time() - start:.0f} s ({a.updates} updates, seed {a.seed}); "

@@ -271,11 +271,17 @@ def test_focus_loss_is_minus_log_the_head_mean_probability_on_the_focus_cells():
     assert focus_loss([probabilities], [(), (), ()], scored, image_patches=9).item() == 0
     with pytest.raises(ValueError, match="8 image patches are not a square grid"):
         focus_loss([probabilities], focus, scored, image_patches=8)
+    first_head = focus_loss([probabilities], focus, scored, image_patches=9, heads=1)
+    assert first_head.item() == pytest.approx(-(2 * math.log(0.5 + 1e-6) + math.log(0.4 + 1e-6)) / 3, rel=1e-5)
+    second_head = focus_loss([probabilities.flip(1)], focus, scored, image_patches=9, heads=1)
+    assert second_head.item() == pytest.approx(-(2 * math.log(1.0 + 1e-6) + math.log(0.4 + 1e-6)) / 3, rel=1e-5)
 
 
 def test_the_focus_weight_trains_where_the_decoder_looks(demo_data, demo_checkpoints, tmp_path):
     """--focus-weight W adds W times the focus loss of the decoder layers after the first: the
-    trained weights differ from W = 0's, the record keeps W, and a negative W is refused."""
+    trained weights differ from W = 0's, the record keeps W, and a negative W is refused;
+    --focus-heads 1 trains other weights than all heads and is recorded; 0 or more heads than
+    the model has are refused."""
     init = str(demo_checkpoints["caption"].path)
     trained = {}
     for weight in (0.0, 1.0):
@@ -287,9 +293,18 @@ def test_the_focus_weight_trains_where_the_decoder_looks(demo_data, demo_checkpo
         assert record["focus_weight"] == weight and record["focus_lr"] == record["lr"] == 5e-4
     name = "decoder.layers.1.encoder_attn.k_proj.weight"
     assert not torch.equal(trained[0.0][name], trained[1.0][name])
+    one_head = tmp_path / "focus_one_head.pt"
+    train_questions(str(demo_data), init, str(one_head), updates=2, image_size=48, batch_size=4, progress=False,
+                    kinds=["where"], focus_weight=1.0, focus_heads=1)
+    assert json.loads(one_head.with_suffix(".json").read_text())["focus_heads"] == 1
+    assert not torch.equal(load_checkpoint_to_cpu(str(one_head))["model"][name], trained[1.0][name])
     for bad in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="focus_weight must be a finite number >= 0"):
             train_questions(str(demo_data), init, str(tmp_path / "bad.pt"), updates=1, focus_weight=bad)
+    for bad in (0, 5):  # ofa_demo has 4 heads
+        with pytest.raises(ValueError, match=f"focus_heads must be a whole number from 1 to the model's 4 heads, got {bad}"):
+            train_questions(str(demo_data), init, str(tmp_path / "bad.pt"), updates=1, focus_weight=1.0, focus_heads=bad)
+    assert not (tmp_path / "bad.pt").exists()
 
 
 def test_the_focus_learning_rate_is_the_cross_attention_queries_and_keys_own(demo_data, demo_checkpoints):
