@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import runpy
+import subprocess
 import sys
 
 import pytest
 
 import ofa_mue
 from ofa_mue import cli
+from ofa_mue.user_dir import user_dir
 
 
 def test_help_lists_every_command_in_one_screen(capsys):
@@ -34,6 +37,27 @@ def test_python_dash_m_ofa_mue_is_the_same_command(capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["ofa_mue", "user-dir"])
     runpy.run_module("ofa_mue", run_name="__main__", alter_sys=False)
     assert capsys.readouterr().out.strip() == os.path.dirname(os.path.abspath(ofa_mue.__file__))
+
+
+def test_the_user_dir_registers_the_tasks_models_and_criterions_with_fairseq(tmp_path):
+    """The folder ``python -m ofa_mue.user_dir`` prints, given to fairseq as --user-dir in a fresh
+    process started from another folder (fairseq's own import_user_module, as fairseq-train runs
+    it), registers the project's tasks, architectures and criterions."""
+    folder = user_dir()
+    done = subprocess.run([sys.executable, "-c", (
+        "import argparse, json\n"
+        "from fairseq import utils\n"
+        "from fairseq.criterions import CRITERION_REGISTRY\n"
+        "from fairseq.models import ARCH_MODEL_REGISTRY\n"
+        "from fairseq.tasks import TASK_REGISTRY\n"
+        f"utils.import_user_module(argparse.Namespace(user_dir={folder!r}))\n"
+        "print(json.dumps([sorted(TASK_REGISTRY), sorted(ARCH_MODEL_REGISTRY), sorted(CRITERION_REGISTRY)]))\n")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    tasks, architectures, criterions = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"snli_ve", "caption"} <= set(tasks)
+    assert {"ofa_base", "ofa_large", "ofa_tiny", "ofa_demo"} <= set(architectures)
+    assert {"adjust_label_smoothed_cross_entropy", "layerwise_label_smoothed_cross_entropy"} <= set(criterions)
 
 
 def test_unknown_or_missing_command_is_refused(capsys):

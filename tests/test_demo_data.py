@@ -262,6 +262,69 @@ def test_bpe_files_gpt2_layout_and_round_trip(demo):
         assert all(d.index(str(i)) != d.unk() for i in ids)
 
 
+def _small_corpus():
+    """Strings as the demo encodes them (leading space): its prompts, answers and shape words,
+    and some text with bytes that GPT-2's byte map moves (the euro sign's 0x82)."""
+    words = [f" a {size} {colour} {shape}" for size in OBJECT_SIZES for colour in COLOURS for shape in SHAPES]
+    return ([CAPTION_PROMPT, SNLI_PROMPT.format("two circles", "shapes on a gray background"), " yes", " no",
+             " maybe", " the circles are left of the squares!", " café costs €5 ?"] + words) * 2
+
+
+@pytest.fixture(scope="module")
+def small_bpe(tmp_path_factory):
+    """``(folder, corpus)``: the demo's BPE files written by ofa_mue.demo.bpe for a small corpus."""
+    from ofa_mue.demo.bpe import build_bpe
+
+    folder = tmp_path_factory.mktemp("small_bpe")
+    corpus = _small_corpus()
+    build_bpe(corpus, str(folder), vocab_size=320)
+    return folder, corpus
+
+
+def test_bpe_files_split_text_as_the_learnt_merges_do(small_bpe):
+    """fairseq's GPT-2 encoder (OFA's code path) on the written encoder.json and vocab.bpe splits
+    every string into the tokens that the BPE learnt by the ``tokenizers`` trainer gives: the
+    merges keep their rank order, and every byte keeps GPT-2's symbol."""
+    from fairseq.data.encoders.gpt2_bpe_utils import get_encoder
+    from tokenizers import ByteLevelBPETokenizer
+
+    folder, corpus = small_bpe
+    learnt = ByteLevelBPETokenizer(add_prefix_space=False)
+    learnt.train_from_iterator(corpus, vocab_size=320, min_frequency=2, show_progress=False, special_tokens=[])
+    bpe = get_encoder(str(folder / "encoder.json"), str(folder / "vocab.bpe"))
+    unseen = [" three big squares above a triangle", " where is the red star?", " naïve €uro ¿"]
+    merged = 0
+    for text in corpus + unseen:
+        ids = bpe.encode(text)
+        assert [bpe.decoder[i] for i in ids] == learnt.encode(text).tokens, text
+        assert bpe.decode(ids) == text
+        merged += sum(len(bpe.decoder[i]) > 1 for i in ids)
+    assert merged > 50  # the merges are used, not just the byte symbols
+
+
+def test_dict_txt_is_the_dictionary_fairseq_builds_from_the_encoded_corpus(small_bpe):
+    """dict.txt holds the ids of the encoded corpus with their counts, in the order fairseq's
+    Dictionary.finalize gives them (count descending, ties by the symbol string): the dictionary
+    that fairseq would build from the same text, so every id has the same index."""
+    from fairseq.data import Dictionary
+    from fairseq.data.encoders.gpt2_bpe_utils import get_encoder
+
+    folder, corpus = small_bpe
+    bpe = get_encoder(str(folder / "encoder.json"), str(folder / "vocab.bpe"))
+    built = Dictionary()
+    for text in corpus:
+        for i in bpe.encode(text):
+            built.add_symbol(str(i))
+    built.finalize(padding_factor=1)
+    expected = [f"{symbol} {count}" for symbol, count in
+                zip(built.symbols[built.nspecial:], built.count[built.nspecial:])]
+    assert (folder / "dict.txt").read_text(encoding="utf-8").splitlines() == expected
+    assert Dictionary.load(str(folder / "dict.txt")).symbols == built.symbols
+    # the corpus has ties whose string order is not their numeric order (e.g. "82" after "256")
+    counts = [(int(line.split()[1]), line.split()[0]) for line in expected]
+    assert any(c == d and int(a) > int(b) for (c, a), (d, b) in zip(counts, counts[1:]))
+
+
 # ------------------------------------------------------------------ labels, checked independently
 
 COLOUR_WORDS = "|".join(COLOURS)

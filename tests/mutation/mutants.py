@@ -65,6 +65,8 @@ IMAGES = "tests/test_data_images.py::"
 CAPTION_METRICS = "tests/test_caption_metrics.py::"
 SATURATION = "tests/test_saturation.py::"
 ATTENTION = "tests/test_attention.py::"
+DEMO_DATA = "tests/test_demo_data.py::"
+DEMO_PRETRAIN = "tests/test_demo_pretrain.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -2747,6 +2749,126 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    for index in range(size - len(dictionary)):\n",
               "    for index in range(size - len(dictionary) - 1):\n"),),
         ("tests/test_model_architecture.py::test_key_shapes_follow_ofa_layout[ofa_tiny-256-1024-4-4]",),
+    ),
+    Mutant(
+        "bpe_merges_written_in_reverse_rank",
+        "the demo's vocab.bpe lists its merges last-learnt first: fairseq's GPT-2 encoder applies them in the "
+        "wrong rank order and splits the demo's prompts and words into other tokens than the learnt BPE",
+        (Edit("demo/bpe.py",
+              "        for a, b in merges:\n            f.write(f\"{a} {b}\\n\")\n",
+              "        for a, b in reversed(merges):\n            f.write(f\"{a} {b}\\n\")\n"),),
+        (DEMO_DATA + "test_bpe_files_split_text_as_the_learnt_merges_do",),
+    ),
+    Mutant(
+        "bpe_moved_bytes_numbered_by_byte",
+        "the demo's encoder.json gives the 68 bytes GPT-2 moves the symbol chr(256 + byte) instead of the "
+        "next free one, chr(256 + n): bytes 0x7f-0xa0 and 0xad get symbols fairseq's byte map never makes, "
+        "and text with them (the euro sign's 0x82) fails to encode",
+        (Edit("demo/bpe.py",
+              "            out.append((b, chr(256 + extra)))\n",
+              "            out.append((b, chr(256 + b)))\n"),),
+        (DEMO_DATA + "test_bpe_files_split_text_as_the_learnt_merges_do",
+         DEMO_DATA + "test_bpe_files_gpt2_layout_and_round_trip"),
+    ),
+    Mutant(
+        "bpe_dict_ties_by_id_number",
+        "the demo's dict.txt orders ids of equal count by their number (\"82\" before \"256\") instead of by "
+        "their string as fairseq's Dictionary.finalize does: the ids get other indices than in the dictionary "
+        "fairseq builds from the same text",
+        (Edit("demo/bpe.py",
+              "key=lambda r: (-r[1], r[0]))",
+              "key=lambda r: (-r[1], int(r[0])))"),),
+        (DEMO_DATA + "test_dict_txt_is_the_dictionary_fairseq_builds_from_the_encoded_corpus",),
+    ),
+    Mutant(
+        "pretrain_accepts_zero_updates",
+        "the demo's vision warm start takes --updates 0: it renders its 6000 scenes and builds the model, then "
+        "ends on a ZeroDivisionError traceback (its learning-rate decay) instead of a usage error",
+        (Edit("demo/pretrain.py",
+              "    if updates < 1:\n",
+              "    if updates < 0:\n"),),
+        (DEMO_PRETRAIN + "test_fewer_than_one_update_is_refused_before_any_work",),
+    ),
+    Mutant(
+        "pretrain_vocabulary_check_dropped",
+        "the demo's vision warm start no longer checks that --data holds the demo vocabulary: a wrong folder "
+        "is refused with a missing encoder.json, not with what to pass (the folder ofa_mue.demo.generate writes)",
+        (Edit("demo/pretrain.py",
+              "    if not os.path.isfile(os.path.join(data, \"bpe\", \"dict.txt\")):\n",
+              "    if False:\n"),),
+        (DEMO_PRETRAIN + "test_a_folder_without_the_demo_vocabulary_is_refused_naming_what_to_pass",),
+    ),
+    Mutant(
+        "pretrain_patch_grid_not_checked",
+        "the demo's vision warm start does not check that its images give one patch per grid cell: with "
+        "--image-size 64 it fails in its first update on a batch-size mismatch of the loss, without naming "
+        "the --image-size that fits",
+        (Edit("demo/pretrain.py",
+              "    if patches.size(1) != len(CELLS):\n",
+              "    if False:\n"),),
+        (DEMO_PRETRAIN + "test_images_without_one_patch_per_grid_cell_are_refused_naming_the_size",),
+    ),
+    Mutant(
+        "data_error_without_row",
+        "a DataError's message leaves out the row (the 1-based line) it concerns: the user is told the file "
+        "and field but not where in the file",
+        (Edit("ofa_mue/errors.py",
+              "            where += f\", row {row}\"\n",
+              "            pass\n"),),
+        ("tests/test_data_tsv.py::test_missing_column_names_file_row_and_field",
+         "tests/test_data_tsv.py::test_invalid_utf8_names_row_and_field",
+         "tests/test_data_images.py::test_bad_cells_name_file_row_and_field[empty]"),
+    ),
+    Mutant(
+        "data_error_without_field",
+        "a DataError's message leaves out the field (the column) it concerns",
+        (Edit("ofa_mue/errors.py",
+              "            where += f\", field '{field}'\"\n",
+              "            pass\n"),),
+        ("tests/test_data_tsv.py::test_missing_column_names_file_row_and_field",
+         "tests/test_data_tsv.py::test_invalid_utf8_names_row_and_field",
+         "tests/test_data_images.py::test_bad_cells_name_file_row_and_field[empty]"),
+    ),
+    Mutant(
+        "data_error_names_the_file_without_its_folder",
+        "a DataError's message names its file without the folder (test.tsv, not snli_ve/test.tsv): the user "
+        "cannot tell which task's or split's file is malformed",
+        (Edit("ofa_mue/errors.py",
+              "        where = str(path)\n",
+              "        where = str(path).rsplit(\"/\", 1)[-1]\n"),),
+        ("tests/test_data_tsv.py::test_missing_column_names_file_row_and_field",
+         "tests/test_data_images.py::test_bad_cells_name_file_row_and_field[empty]",
+         DEMO_PRETRAIN + "test_a_broken_vocabulary_is_a_usage_error_naming_its_file"),
+    ),
+    Mutant(
+        "input_errors_not_value_errors",
+        "ofa_mue's input errors (OFAMuEError) no longer derive from ValueError: the commands that turn a "
+        "ValueError into a usage error (the demo's) end on a traceback for bad data instead",
+        (Edit("ofa_mue/errors.py",
+              "class OFAMuEError(ValueError):\n",
+              "class OFAMuEError(Exception):\n"),),
+        (DEMO_PRETRAIN + "test_a_broken_vocabulary_is_a_usage_error_naming_its_file",),
+    ),
+    Mutant(
+        "user_dir_is_the_checkout_root",
+        "python -m ofa_mue.user_dir prints the folder above the package (the checkout or site-packages): "
+        "fairseq's --user-dir imports that folder under its own name, which from a checkout registers the "
+        "models a second time (fairseq-train fails on a duplicate architecture) and from an install none",
+        (Edit("ofa_mue/user_dir.py",
+              "    return os.path.dirname(os.path.abspath(ofa_mue.__file__))\n",
+              "    return os.path.dirname(os.path.dirname(os.path.abspath(ofa_mue.__file__)))\n"),),
+        ("tests/test_cli.py::test_the_user_dir_registers_the_tasks_models_and_criterions_with_fairseq",
+         "tests/test_cli.py::test_python_dash_m_ofa_mue_is_the_same_command"),
+    ),
+    Mutant(
+        "user_dir_is_the_package_init_file",
+        "python -m ofa_mue.user_dir prints the package's __init__.py instead of its folder: fairseq's "
+        "--user-dir cannot import it as a module",
+        (Edit("ofa_mue/user_dir.py",
+              "    return os.path.dirname(os.path.abspath(ofa_mue.__file__))\n",
+              "    return os.path.abspath(ofa_mue.__file__)\n"),),
+        ("tests/test_cli.py::test_the_user_dir_registers_the_tasks_models_and_criterions_with_fairseq",
+         "tests/test_cli.py::test_python_dash_m_ofa_mue_is_the_same_command"),
     ),
 )
 
