@@ -188,6 +188,17 @@ def check_focus_options(focus_weight: float, focus_lr: float | None, focus_heads
         raise ValueError(f"focus_heads must be a whole number {limit}, got {focus_heads}")
 
 
+def freeze_encoder_weights(model: OFAModel) -> None:
+    """Stop training the encoder's own weights (image embedding, layers, position embeddings and
+    biases) and hold the image embedding's BatchNorm statistics, as OFA's ``--freeze-resnet``
+    does; the token embeddings it shares with the decoder go on training."""
+    model.encoder.embed_images.frozen_batch_norm = True
+    shared = {id(p) for p in model.decoder.parameters()}
+    for parameter in model.encoder.parameters():
+        if id(parameter) not in shared:
+            parameter.requires_grad_(False)
+
+
 def parameter_groups(model: OFAModel, lr: float, focus_lr: float | None) -> List[Dict[str, object]]:
     """Adam's parameter groups: the decoder's cross-attention query and key projections at
     ``focus_lr``, everything else at ``lr`` (one group when ``focus_lr`` is None)."""
@@ -204,12 +215,13 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
                     kinds: Sequence[str] = KINDS, image_size: int = 48, batch_size: int = 32, lr: float = 5e-4, progress: bool = True,
                     lookup_objects: Sequence[int] = LOOKUP_OBJECTS, easy_lookup_updates: int = 0,
                     focus_weight: float = 0.0, focus_lr: float | None = None,
-                    focus_heads: int | None = None) -> Dict[str, float]:
+                    focus_heads: int | None = None, freeze_encoder: bool = False) -> Dict[str, float]:
     """Train the model of ``init`` on grounding questions (lookups about scenes of
     ``lookup_objects`` objects, in the first ``easy_lookup_updates`` updates about scenes of
     :data:`EASY_LOOKUP_OBJECTS`), with ``focus_weight`` times :func:`focus_loss` on the first
     ``focus_heads`` heads (None: all) of the decoder layers after the first and the learning rate ``focus_lr`` (None: ``lr``) for the decoder's
-    cross-attention query and key projections, save it to ``out``; returns the held-out
+    cross-attention query and key projections, with the encoder's own weights fixed if
+    ``freeze_encoder`` (:func:`freeze_encoder_weights`), save it to ``out``; returns the held-out
     accuracies (lookups about scenes of ``lookup_objects`` objects)."""
     if not 0 <= easy_lookup_updates <= updates:
         raise ValueError(f"easy_lookup_updates must be from 0 to the {updates} updates, got {easy_lookup_updates}")
@@ -217,6 +229,8 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     torch.manual_seed(seed)
     model = model_from_checkpoint(init, vocab)
     check_focus_options(focus_weight, focus_lr, focus_heads, model.decoder.layers[0].encoder_attn.num_heads)
+    if freeze_encoder:
+        freeze_encoder_weights(model)
     decomposed = model.encoder.decompose_modalities
     model.encoder.decompose_modalities = False  # fused, as OFA pretrains
     batches = QuestionBatches(vocab, image_size)
@@ -257,7 +271,8 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     write_atomically(os.path.splitext(out)[0] + ".json", json.dumps(
         {"init": init, "updates": updates, "seed": seed, "kinds": list(kinds), "lookup_objects": list(lookup_objects),
          "easy_lookup_updates": easy_lookup_updates, "focus_weight": focus_weight,
-         "focus_lr": lr if focus_lr is None else focus_lr, "focus_heads": focus_heads, "lr": lr,
+         "focus_lr": lr if focus_lr is None else focus_lr, "focus_heads": focus_heads,
+         "freeze_encoder": freeze_encoder, "lr": lr,
          "batch_size": batch_size, "held_out_questions": HELD_OUT, "held_out_accuracy": result}, indent=2) + "\n")
     return result
 
@@ -283,6 +298,9 @@ def main(argv=None) -> int:
     p.add_argument("--focus-heads", type=int, default=None,
                    help="put the focus loss on the first N cross-attention heads of each layer only, leaving the "
                         "others free [all heads]")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="train the decoder only: the encoder's own weights stay those of --init (the token "
+                        "embeddings it shares with the decoder train)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     refuse_bad_arguments(p, a.data, a.updates)
@@ -293,7 +311,8 @@ def main(argv=None) -> int:
     try:
         result = train_questions(a.data, a.init, a.out, a.updates, a.seed, kinds, a.image_size,
                                  progress=not a.no_progress, easy_lookup_updates=a.easy_lookup_updates,
-                                 focus_weight=a.focus_weight, focus_lr=a.focus_lr, focus_heads=a.focus_heads)
+                                 focus_weight=a.focus_weight, focus_lr=a.focus_lr, focus_heads=a.focus_heads,
+                                 freeze_encoder=a.freeze_encoder)
     except ValueError as error:
         p.error(str(error))
     print(f"grounding questions trained in {time.time() - start:.0f} s ({a.updates} updates, seed {a.seed}); "

@@ -323,3 +323,21 @@ def test_the_focus_learning_rate_is_the_cross_attention_queries_and_keys_own(dem
     assert single["lr"] == 5e-4 and len(single["params"]) == len(names)
     with pytest.raises(ValueError, match="focus_lr must be a finite number > 0"):
         train_questions(str(demo_data), str(demo_checkpoints["caption"].path), "unused.pt", updates=1, focus_lr=0.0)
+
+
+def test_freeze_encoder_trains_the_decoder_and_the_shared_token_embeddings_only(demo_data, demo_checkpoints, tmp_path):
+    """--freeze-encoder: every encoder weight but the token embeddings it shares with the decoder
+    is saved as --init had it; the decoder's and the token embeddings change; the record says so."""
+    init = str(demo_checkpoints["caption"].path)
+    out = tmp_path / "frozen.pt"
+    train_questions(str(demo_data), init, str(out), updates=2, image_size=48, batch_size=4, progress=False,
+                    freeze_encoder=True)
+    before, after = load_checkpoint_to_cpu(init)["model"], load_checkpoint_to_cpu(str(out))["model"]
+    encoder = [name for name in after if name.startswith("encoder.") and name != "encoder.embed_tokens.weight"
+               and after[name].is_floating_point()]
+    assert any("embed_images" in name for name in encoder) and any(".layers.5." in name for name in encoder)
+    changed = [name for name in encoder if not torch.equal(before[name], after[name])]
+    assert changed == []
+    for name in ("encoder.embed_tokens.weight", "decoder.layers.1.encoder_attn.k_proj.weight"):
+        assert not torch.equal(before[name], after[name]), name
+    assert json.loads(out.with_suffix(".json").read_text())["freeze_encoder"] is True
