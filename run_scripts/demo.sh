@@ -45,7 +45,8 @@
 # ofa_mue.demo.question_stage --help], DEMO_EASY_LOOKUP_UPDATES [0] (the question stage's first N
 # updates ask their lookups about two-object scenes: --easy-lookup-updates), DEMO_FOCUS_WEIGHT [0]
 # and DEMO_FOCUS_LR [the stage's] (the question stage's loss on where the decoder looks and the
-# learning rate of its cross-attention queries and keys: --focus-weight, --focus-lr), DEMO_TIMING_REPETITIONS [5]
+# learning rate of its cross-attention queries and keys: --focus-weight, --focus-lr),
+# DEMO_FREEZE_ENCODER [0] (1: the question stage trains the decoder only: --freeze-encoder), DEMO_TIMING_REPETITIONS [5]
 # (SNLI-VE's reproduce; 0: no timing),
 # DEMO_SNLI_RETENTION [0.99], DEMO_CAPTION_RETENTION [0.96] (the uncertified calibration,
 # reproduce's MuE), DEMO_RISK_EPSILON [0.05], DEMO_RISK_DELTA [0.1] (the certified one),
@@ -101,6 +102,8 @@ QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-2000}"
 QUESTION_KINDS="${DEMO_QUESTION_KINDS:-where,what,exists,region,count,relation}"
 EASY_LOOKUP_UPDATES="${DEMO_EASY_LOOKUP_UPDATES:-0}"
 [[ "$EASY_LOOKUP_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] && (( EASY_LOOKUP_UPDATES <= QUESTION_UPDATES )) || { echo "error: DEMO_EASY_LOOKUP_UPDATES must be a whole number from 0 to DEMO_QUESTION_UPDATES ($QUESTION_UPDATES), got '$EASY_LOOKUP_UPDATES'" >&2; exit 2; }
+FREEZE_ENCODER="${DEMO_FREEZE_ENCODER:-0}"
+[[ "$FREEZE_ENCODER" =~ ^[01]$ ]] || { echo "error: DEMO_FREEZE_ENCODER must be 0 or 1, got '$FREEZE_ENCODER'" >&2; exit 2; }
 FOCUS_WEIGHT="${DEMO_FOCUS_WEIGHT:-0}"
 FOCUS_LR="${DEMO_FOCUS_LR:-}"
 NUMBER='^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$'
@@ -199,7 +202,7 @@ train_snli() {
   if (( QUESTION_UPDATES > 0 )); then
     "$PY" -m ofa_mue.demo.question_stage --data "$DATA" --init "$init" --out "$SEED_CKPT/questions.pt" \
       --updates "$QUESTION_UPDATES" --kinds "$QUESTION_KINDS" --easy-lookup-updates "$EASY_LOOKUP_UPDATES" \
-      --focus-weight "$FOCUS_WEIGHT" ${FOCUS_LR:+--focus-lr "$FOCUS_LR"} \
+      --focus-weight "$FOCUS_WEIGHT" ${FOCUS_LR:+--focus-lr "$FOCUS_LR"} $( (( FREEZE_ENCODER )) && echo --freeze-encoder) \
       --seed "$SEED" --image-size "$IMAGE_SIZE" --no-progress
     cp "$SEED_CKPT/questions.json" "$SEED_OUT/questions.json"
     init="$SEED_CKPT/questions.pt"

@@ -787,6 +787,7 @@ def test_demo_script_starts_each_seed_afresh(tmp_path):
     ("DEMO_FOCUS_WEIGHT", "one", "DEMO_FOCUS_WEIGHT must be a number >= 0, got 'one'"),
     ("DEMO_FOCUS_LR", "0", "DEMO_FOCUS_LR must be a number > 0, got '0'"),
     ("DEMO_FOCUS_LR", "fast", "DEMO_FOCUS_LR must be a number > 0, got 'fast'"),
+    ("DEMO_FREEZE_ENCODER", "yes", "DEMO_FREEZE_ENCODER must be 0 or 1, got 'yes'"),
 ])
 def test_demo_script_refuses_focus_settings_it_cannot_honour(name, value, message):
     """The question stage's focus settings are checked before demo.sh generates or trains anything."""

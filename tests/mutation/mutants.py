@@ -497,6 +497,27 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{QUESTIONS}test_the_focus_weight_trains_where_the_decoder_looks",),
     ),
     Mutant(
+        "freeze_encoder_ignored",
+        "--freeze-encoder accepted and recorded but the whole model trains",
+        (Edit("demo/question_stage.py", "    if freeze_encoder:\n        freeze_encoder_weights(model)",
+              "    if False:\n        freeze_encoder_weights(model)"),),
+        (f"{QUESTIONS}test_freeze_encoder_trains_the_decoder_and_the_shared_token_embeddings_only",),
+    ),
+    Mutant(
+        "freeze_encoder_lets_batch_norm_statistics_move",
+        "--freeze-encoder fixes the encoder's weights but its image embedding's BatchNorm running statistics "
+        "still follow the question batches",
+        (Edit("demo/question_stage.py", "    model.encoder.embed_images.frozen_batch_norm = True\n", ""),),
+        (f"{QUESTIONS}test_freeze_encoder_trains_the_decoder_and_the_shared_token_embeddings_only",),
+    ),
+    Mutant(
+        "freeze_encoder_freezes_the_shared_token_embeddings",
+        "--freeze-encoder also fixes the token embeddings the encoder shares with the decoder (and its output "
+        "projection)",
+        (Edit("demo/question_stage.py", "        if id(parameter) not in shared:", "        if True:"),),
+        (f"{QUESTIONS}test_freeze_encoder_trains_the_decoder_and_the_shared_token_embeddings_only",),
+    ),
+    Mutant(
         "recorded_attention_without_the_padding_mask",
         "the recorded attention probabilities leave out the bias and padding mask, so they are not the ones "
         "the attention weights its values with",
