@@ -23,7 +23,12 @@ what a phrase names from its pretraining's grounding data; in the demo's budget,
 questions alone about two to four objects stay at the chance of picking one of the scene's
 objects without them and reach 87% with ``--focus-weight 1 --focus-lr 5e-3`` in 2,000 updates
 (``benchmarks/grounding_lookup.py``); in the six-kind stage they do not help SNLI-VE
-(``docs/results/experiments/focus_attention``), so demo.sh leaves them off. The held-out
+(``docs/results/experiments/focus_attention``), so demo.sh leaves them off.
+``--focus-heads N`` puts the focus loss on the first N heads of each layer only.
+``--freeze-encoder`` trains the decoder only, the encoder's own weights and BatchNorm statistics
+held: then "where" questions alone are learnt (63%; 99% with the focus loss), but in the
+six-kind stage SNLI-VE fine-tuned after it is worse on valid
+(``docs/results/experiments/question_stage_levers``), so demo.sh leaves it off. The held-out
 exact-answer accuracy of each kind, at the first and the last decoder layer, is printed and
 saved beside the checkpoint (``.json``); the checkpoint keeps the model options of ``--init``
 and is fine-tuned from with ``fairseq-train ... --finetune-from-model``. Same arguments give
