@@ -182,8 +182,8 @@ def held_out_accuracy(model: OFAModel, batch: Dict[str, object]) -> Dict[str, fl
 def check_focus_options(focus_weight: float, focus_lr: float | None, focus_heads: int | None = None,
                         heads: int | None = None) -> None:
     """A ValueError unless ``focus_weight`` is a finite number >= 0, ``focus_lr`` None or a finite
-    number > 0 and ``focus_heads`` None or a whole number from 1 to ``heads`` (the model's
-    attention heads; None: not checked against a model)."""
+    number > 0 and ``focus_heads`` None or, with a ``focus_weight`` > 0, a whole number from 1 to
+    ``heads`` (the model's attention heads; None: not checked against a model)."""
     if not (math.isfinite(focus_weight) and focus_weight >= 0):
         raise ValueError(f"focus_weight must be a finite number >= 0, got {focus_weight}")
     if focus_lr is not None and not (math.isfinite(focus_lr) and focus_lr > 0):
@@ -191,6 +191,8 @@ def check_focus_options(focus_weight: float, focus_lr: float | None, focus_heads
     if focus_heads is not None and not (focus_heads >= 1 and (heads is None or focus_heads <= heads)):
         limit = f"from 1 to the model's {heads} heads" if heads is not None else ">= 1"
         raise ValueError(f"focus_heads must be a whole number {limit}, got {focus_heads}")
+    if focus_heads is not None and focus_weight == 0:
+        raise ValueError(f"focus_heads {focus_heads} needs a focus_weight > 0: with none there is no focus loss")
 
 
 def freeze_encoder_weights(model: OFAModel) -> None:
@@ -224,8 +226,9 @@ def train_questions(data: str, init: str, out: str, updates: int = 2000, seed: i
     """Train the model of ``init`` on grounding questions (lookups about scenes of
     ``lookup_objects`` objects, in the first ``easy_lookup_updates`` updates about scenes of
     :data:`EASY_LOOKUP_OBJECTS`), with ``focus_weight`` times :func:`focus_loss` on the first
-    ``focus_heads`` heads (None: all) of the decoder layers after the first and the learning rate ``focus_lr`` (None: ``lr``) for the decoder's
-    cross-attention query and key projections, with the encoder's own weights fixed if
+    ``focus_heads`` heads (None: all) of the decoder layers after the first and the learning
+    rate ``focus_lr`` (None: ``lr``) for the decoder's cross-attention query and key
+    projections, with the encoder's own weights fixed if
     ``freeze_encoder`` (:func:`freeze_encoder_weights`), save it to ``out``; returns the held-out
     accuracies (lookups about scenes of ``lookup_objects`` objects)."""
     if not 0 <= easy_lookup_updates <= updates:
@@ -304,8 +307,8 @@ def main(argv=None) -> int:
                    help="put the focus loss on the first N cross-attention heads of each layer only, leaving the "
                         "others free [all heads]")
     p.add_argument("--freeze-encoder", action="store_true",
-                   help="train the decoder only: the encoder's own weights stay those of --init (the token "
-                        "embeddings it shares with the decoder train)")
+                   help="train the decoder only: the encoder's own weights and BatchNorm statistics stay those "
+                        "of --init (the token embeddings it shares with the decoder train)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     refuse_bad_arguments(p, a.data, a.updates)

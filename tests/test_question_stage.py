@@ -281,7 +281,7 @@ def test_the_focus_weight_trains_where_the_decoder_looks(demo_data, demo_checkpo
     """--focus-weight W adds W times the focus loss of the decoder layers after the first: the
     trained weights differ from W = 0's, the record keeps W, and a negative W is refused;
     --focus-heads 1 trains other weights than all heads and is recorded; 0 or more heads than
-    the model has are refused."""
+    the model has, or heads without a focus weight, are refused."""
     init = str(demo_checkpoints["caption"].path)
     trained = {}
     for weight in (0.0, 1.0):
@@ -304,6 +304,8 @@ def test_the_focus_weight_trains_where_the_decoder_looks(demo_data, demo_checkpo
     for bad in (0, 5):  # ofa_demo has 4 heads
         with pytest.raises(ValueError, match=f"focus_heads must be a whole number from 1 to the model's 4 heads, got {bad}"):
             train_questions(str(demo_data), init, str(tmp_path / "bad.pt"), updates=1, focus_weight=1.0, focus_heads=bad)
+    with pytest.raises(ValueError, match="focus_heads 1 needs a focus_weight > 0: with none there is no focus loss"):
+        train_questions(str(demo_data), init, str(tmp_path / "bad.pt"), updates=1, focus_heads=1)
     assert not (tmp_path / "bad.pt").exists()
 
 

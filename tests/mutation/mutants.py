@@ -497,6 +497,13 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{QUESTIONS}test_the_focus_weight_trains_where_the_decoder_looks",),
     ),
     Mutant(
+        "focus_heads_without_a_focus_weight_accepted",
+        "--focus-heads without --focus-weight is accepted and does nothing",
+        (Edit("demo/question_stage.py", "    if focus_heads is not None and focus_weight == 0:",
+              "    if focus_heads is not None and focus_weight < 0:"),),
+        (f"{QUESTIONS}test_the_focus_weight_trains_where_the_decoder_looks",),
+    ),
+    Mutant(
         "freeze_encoder_ignored",
         "--freeze-encoder accepted and recorded but the whole model trains",
         (Edit("demo/question_stage.py", "    if freeze_encoder:\n        freeze_encoder_weights(model)",
