@@ -21,8 +21,9 @@ image patches of the cells the answer is read from (the question's *focus*:
 cross-attention's query and key projections a learning rate of their own. OFA learns to find
 what a phrase names from its pretraining's grounding data; in the demo's budget, ``where``
 questions alone about two to four objects stay at the chance of picking one of the scene's
-objects without them and reach 87% with ``--focus-weight 1 --focus-lr 5e-3`` in 2,000 updates
-(``benchmarks/grounding_lookup.py``); in the six-kind stage they do not help SNLI-VE
+objects without them and reached 87% with ``--focus-weight 1 --focus-lr 5e-3`` in 2,000 updates
+from one machine's caption model and 29% from another's (``benchmarks/grounding_lookup.py``);
+in the six-kind stage they do not help SNLI-VE
 (``docs/results/experiments/focus_attention``), so demo.sh leaves them off.
 ``--focus-heads N`` puts the focus loss on the first N heads of each layer only.
 ``--freeze-encoder`` trains the decoder only, the encoder's own weights and BatchNorm statistics
