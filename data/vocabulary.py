@@ -43,12 +43,21 @@ def bpe_file(bpe_dir: Optional[PathLike], name: str) -> Path:
     return path
 
 
-def load_gpt2_bpe(bpe_dir: Optional[PathLike] = None) -> GPT2BPE:
-    """fairseq's GPT-2 BPE (``encode``: text -> "id id ...", ``decode``: back) from local files."""
+class OFAGPT2BPE(GPT2BPE):
+    """fairseq's GPT-2 BPE whose ``decode`` writes every symbol piece (``<unk>``, ``<mask>``,
+    ``<code_i>``, ``<bin_i>``) as it is, as OFA's fork of fairseq does (fairseq's own passes
+    ``<unk>`` and ``<mask>`` only, and fails on ``<code_5>``)."""
+
+    def decode(self, x: str) -> str:
+        return self.bpe.decode([int(piece) if piece.isdigit() else piece for piece in x.split()])
+
+
+def load_gpt2_bpe(bpe_dir: Optional[PathLike] = None) -> OFAGPT2BPE:
+    """The GPT-2 BPE (``encode``: text -> "id id ...", ``decode``: back, :class:`OFAGPT2BPE`) from local files."""
     encoder_json = bpe_file(bpe_dir, ENCODER_JSON)
     vocab_bpe = bpe_file(bpe_dir, VOCAB_BPE)
     try:
-        return GPT2BPE(GPT2BPEConfig(gpt2_encoder_json=str(encoder_json), gpt2_vocab_bpe=str(vocab_bpe)))
+        return OFAGPT2BPE(GPT2BPEConfig(gpt2_encoder_json=str(encoder_json), gpt2_vocab_bpe=str(vocab_bpe)))
     except json.JSONDecodeError as error:
         raise DataError(str(encoder_json), f"not valid JSON ({error})") from None
     except UnicodeDecodeError as error:
@@ -77,7 +86,7 @@ def load_ofa_dictionary(
 class OFAVocabulary:
     """GPT-2 BPE and OFA's dictionary together: text <-> token tensors."""
 
-    def __init__(self, bpe: GPT2BPE, dictionary: Dictionary):
+    def __init__(self, bpe: OFAGPT2BPE, dictionary: Dictionary):
         self.bpe = bpe
         self.dictionary = dictionary
 
@@ -107,5 +116,4 @@ class OFAVocabulary:
         the word before, as OFA's ``decode_fn`` writes it through its fairseq's GPT-2 decoder
         ("a dog<unk> runs", "a dog<code_5><bin_7> runs").
         """
-        pieces = self.dictionary.string(tokens, extra_symbols_to_ignore={self.dictionary.pad()}).split()
-        return self.bpe.bpe.decode([int(p) if p.isdigit() else p for p in pieces])
+        return self.bpe.decode(self.dictionary.string(tokens, extra_symbols_to_ignore={self.dictionary.pad()}))

@@ -278,11 +278,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             parser.error(f"--num-shards: each shard evaluates the whole grid on its rows, so the existing table "
                          f"{table_path} cannot be reused: give another --table-path (the merge writes the table)")
 
-    setup, full_args = load_evaluation(parser, argv, check_shard, trades_off_exits="calibrate")
-    if full_args.exit_policy != "mue" or full_args.exit_profile or any(
-            getattr(full_args, knob) <= 1.0 for knob in KNOBS):
+    setup, _ = load_evaluation(parser, argv, check_shard, trades_off_exits="calibrate")
+    given = setup.task.cfg  # the command line's options, and those --model-overrides set
+    if given.exit_policy != "mue" or given.exit_profile or any(getattr(given, knob) <= 1.0 for knob in KNOBS):
         parser.error("calibrate chooses MuE's thresholds itself: drop --exit-policy, --exit-profile and "
-                     "--*-exit-threshold (--*-candidates set the values it tries)")
+                     "--*-exit-threshold, on the command line or in --model-overrides (--*-candidates set the "
+                     "values it tries)")
     if not setup.models[0].encoder.decompose_modalities:
         logger.info("the encoder is not modality-decomposed: encoder exits stay off (decoder thresholds only)")
         candidates["image"] = candidates["text"] = []

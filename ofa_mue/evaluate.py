@@ -6,7 +6,8 @@
 ``DATA`` is the task's data folder (``{split}.tsv``) or OFA's file list. The task's settings
 (image size, text lengths, prompt, columns, vocabulary) are the checkpoint's unless given on
 the command line (or in ``--model-overrides``, as OFA's scripts pass them): a setting given
-is used as given, even when it equals the default (see :mod:`ofa_mue.tasks.settings`).
+is used as given, even when it equals the default; one given both ways with different values
+is refused (see :mod:`ofa_mue.tasks.settings`).
 MuE exits are set with the task options ``--image-exit-threshold``, ``--text-exit-threshold``,
 ``--decoder-exit-threshold``, ``--decoder-exit-beta`` and ``--decoder-exit-tau`` (encoder exits
 need a modality-decomposed model: ``--model-overrides "{'decompose_modalities': True}"`` for

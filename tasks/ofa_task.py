@@ -36,7 +36,7 @@ from ofa_mue.core.exit_policy import (
 )
 from ofa_mue.core.exit_profile import PROFILE_OPTIONS, granularity_with_profile, load_exit_profile
 
-from .settings import resolve_settings
+from .settings import apply_option_overrides, option_defaults, resolve_settings
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +225,8 @@ class OFATask(FairseqTask):
         """Fill the unset settings (:mod:`.settings`), then load the vocabulary from ``--bpe-dir``
         (or the shipped OFA files)."""
         resolve_settings(cfg, cls.SETTING_DEFAULTS)
+        # the task's config dataclass, where fairseq's register_task puts it (and its add_args reads it)
+        apply_option_overrides(cfg, option_defaults(getattr(cls, "__dataclass")), cls.SETTING_DEFAULTS)
         vocab = OFAVocabulary.load(cfg.bpe_dir, cfg.code_dict_size, cfg.num_bins)
         logger.info("dictionary: %d symbols", len(vocab.dictionary))
         return cls(cfg, vocab)

@@ -2,12 +2,20 @@
 
 Image size, text lengths, prompt layout, data columns and vocabulary are *settings*: their
 dataclass default is ``None``, "not set". A setting given on the command line is used as
-given, whatever its value (the default's included). An unset one comes, in this order, from
+given, whatever its value (the default's included); one given both there and in
+``--model-overrides`` with another value is refused (OFA's ``evaluate.py`` takes the
+overrides and ignores the command line, so either choice would surprise someone), and so is
+a ``data`` in ``--model-overrides`` that names other files than the command line's DATA. An
+unset one comes, in this order, from
 
 1. ``--model-overrides`` (OFA's evaluation scripts pass task options there),
 2. the checkpoint being evaluated (``--path`` of fairseq-generate, ``ofa_mue.evaluate``,
    calibrate and sweep), when it was fine-tuned for the same task,
 3. OFA's default (:attr:`OFAConfig.SETTING_DEFAULTS`).
+
+The task's other options (exit thresholds and policy, ``--eval-args`` ...) are not settings: a
+checkpoint's are never used, but one that ``--model-overrides`` names is, as OFA's
+``evaluate.py`` applies every override to the task it builds (:func:`apply_option_overrides`).
 
 Training has no ``--path`` (``--restore-file`` is not it), so it uses OFA's defaults for
 what it does not set. fairseq builds a task before it reads any checkpoint; the task finds
@@ -18,9 +26,10 @@ configuration (:func:`ofa_mue.checkpoint_loading.checkpoint_task_config`).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import logging
 import os
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from fairseq import utils
 from omegaconf import OmegaConf, open_dict
@@ -39,6 +48,7 @@ def resolve_settings(cfg: Any, defaults: Mapping[str, Any]) -> Dict[str, str]:
     checkpoint's path, or ``"default"``.
     """
     overrides = _model_overrides(cfg)
+    _refuse_conflicts(cfg, overrides, defaults)
     checkpoint = _hidden_value(cfg, "inference_checkpoint")
     checkpoint = utils.split_paths(checkpoint)[0] if checkpoint else None
     saved = _checkpoint_settings(checkpoint, _hidden_value(cfg, "_name")) if checkpoint else {}
@@ -64,6 +74,67 @@ def resolve_settings(cfg: Any, defaults: Mapping[str, Any]) -> Dict[str, str]:
         logger.info("task settings from %s: %s", checkpoint,
                     ", ".join(f"{name}={value}" for name, value in sorted(inherited.items())))
     return sources
+
+
+def option_defaults(config_class: type) -> Dict[str, Any]:
+    """Every option of a task's config dataclass with its default (fairseq's hidden fields and
+    the interpolated ``inference_*`` ones left out)."""
+    return {option.name: option.default for option in dataclasses.fields(config_class)
+            if not option.name.startswith(("_", "inference_")) and option.default is not dataclasses.MISSING}
+
+
+def apply_option_overrides(cfg: Any, option_defaults: Mapping[str, Any], settings: Mapping[str, Any]) -> List[str]:
+    """Set each task option that ``--model-overrides`` names, other than ``data`` and the
+    ``settings`` (:func:`resolve_settings` places those), in the task config ``cfg`` in place.
+
+    ``option_defaults``: every option of the task's config with its default. An option the
+    command line left at its default takes the overrides' value; one it gives another value
+    that the overrides contradict is a :class:`ConfigError`. Returns the options set.
+    """
+    overrides = _model_overrides(cfg)
+    applied = []
+    for name, value in overrides.items():
+        if name not in option_defaults or name in settings or name == "data":
+            continue  # a model option (fairseq applies those to the checkpoint's), or placed already
+        given = getattr(cfg, name)
+        if given != option_defaults[name] and str(given) != str(value):
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(f"{option} is {given!r} on the command line but {name} is {value!r} in "
+                              f"--model-overrides: give it once, or the same in both (OFA's evaluate.py would "
+                              f"take --model-overrides' and ignore the command line's)")
+        try:
+            _assign(cfg, {name: value})
+        except OmegaConfBaseException as error:
+            raise ConfigError(f"--model-overrides: {name} {value!r} is not a valid value of --"
+                              f"{name.replace('_', '-')}: {str(error).splitlines()[0]}") from None
+        applied.append(name)
+    if applied:
+        logger.info("task options from --model-overrides: %s",
+                    ", ".join(f"{name}={getattr(cfg, name)}" for name in applied))
+    return applied
+
+
+PATH_SETTINGS = ("data", "bpe_dir")
+"""Settings compared as the files they name (``data`` may be OFA's comma-separated list)."""
+
+
+def _refuse_conflicts(cfg: Any, overrides: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    """Refuse a setting (or ``data``) that the command line and ``--model-overrides`` give differently."""
+    for name in ("data", *defaults):
+        given, override = _hidden_value(cfg, name), overrides.get(name)
+        if given is None or override is None or _same_setting(name, given, override):
+            continue
+        option = "DATA" if name == "data" else "--" + name.replace("_", "-")
+        raise ConfigError(f"{option} is {given!r} on the command line but {name} is {override!r} in "
+                          f"--model-overrides: give it once, or the same in both (OFA's evaluate.py would "
+                          f"take --model-overrides' and ignore the command line's)")
+
+
+def _same_setting(name: str, given: Any, override: Any) -> bool:
+    if name in PATH_SETTINGS:
+        return ([os.path.realpath(path) for path in str(given).split(",")]
+                == [os.path.realpath(path) for path in str(override).split(",")])
+    return str(given) == str(override)
 
 
 def _checkpoint_settings(path: str, task_name: Optional[str]) -> Dict[str, Any]:

@@ -86,6 +86,16 @@ returns, each with its flag and the value that changes nothing. SNLI-VE scores i
 answers teacher-forced (as OFA evaluates it), so it cannot honour them."""
 
 
+def the_one_model(models: List[Any]) -> Any:
+    """The model SNLI-VE scores with; an ensemble (``--path a.pt:b.pt``) is a :class:`ConfigError`:
+    OFA's ``eval_snli_ve`` scores with the first model and ignores the others, which a results
+    file naming them all would hide."""
+    if len(models) != 1:
+        raise ConfigError(f"SNLI-VE is scored with one model, got an ensemble of {len(models)} (--path a.pt:b.pt; "
+                          f"OFA's evaluation would use the first and ignore the rest): give --path one checkpoint")
+    return models[0]
+
+
 @register_task("snli_ve", dataclass=SnliVeConfig)
 class SnliVeTask(OFATask):
     """SNLI-VE: premise + hypothesis + image -> yes / no / maybe."""
@@ -213,8 +223,9 @@ class SnliVeTask(OFATask):
         return [ANSWERS[i] for i in best]
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg=None) -> List[Dict[str, Any]]:
-        session = self.exit_session(models[0], sample)
-        token_scores, scored, exit_layers = self.score_tokens(models[0], sample, session)
+        model = the_one_model(models)
+        session = self.exit_session(model, sample)
+        token_scores, scored, exit_layers = self.score_tokens(model, sample, session)
         predictions = [ANSWERS[i] for i in token_scores.sum(-1).argmax(-1).tolist()]
         layers = session.example_layers()
         if exit_layers is not None:  # the scored-positions variant of the decoder's layer counts
@@ -232,7 +243,8 @@ class SnliVeTask(OFATask):
         one hypothesis (answer tokens and eos, their log-probabilities), with the task's exit
         options; logs the split's accuracy once every row of it has been scored."""
         with torch.no_grad():
-            token_scores, scored, _ = self.score_tokens(models[0], sample, self.exit_session(models[0], sample))
+            model = the_one_model(models)
+            token_scores, scored, _ = self.score_tokens(model, sample, self.exit_session(model, sample))
         best = token_scores.sum(-1).argmax(-1)
         hypotheses = []
         eos = torch.tensor([self.vocab.dictionary.eos()])

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import os
+import re
 from types import SimpleNamespace
 
 import pytest
 import torch
 from fairseq import checkpoint_utils
+from omegaconf import OmegaConf, open_dict
 
 from ofa_mue.models.builders import build_model, model_args
 from ofa_mue.data.vocabulary import OFAVocabulary
-from ofa_mue.errors import CheckpointError
+from ofa_mue.errors import CheckpointError, ConfigError
 from ofa_mue.checkpoint_loading import checkpoint_model_config, checkpoint_task_config
 from ofa_mue.tasks.ofa_task import OFATask
-from ofa_mue.tasks.settings import resolve_settings
+from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+from ofa_mue.tasks.settings import apply_option_overrides, option_defaults, resolve_settings
 
 # Options OFA's caption task has and ours does not: official checkpoints carry them.
 OFA_ONLY_TASK_OPTIONS = {"eval_bleu": False, "eval_print_samples": False, "uses_ema": False, "max_image_size": 512}
@@ -87,11 +90,11 @@ def test_a_legacy_args_checkpoint_gives_its_task_settings_to_an_evaluation_of_it
     assert sources["patch_image_size"] == sources["selected_cols"] == path
 
 
-def test_model_overrides_beat_the_checkpoints_task_settings_and_the_command_line_beats_both(tmp_path):
+def test_model_overrides_beat_the_checkpoints_task_settings_and_the_command_line_is_used_as_given(tmp_path):
     """OFA's evaluate.py builds the task from the checkpoint's saved task config with
     ``--model-overrides`` applied on top (``load_model_ensemble_and_task(..., arg_overrides=...)``):
     a setting in --model-overrides wins over the checkpoint's. A setting given on the command line
-    is used as given (ofa_mue's documented precedence); one set nowhere is OFA's default."""
+    is used as given (the same value in --model-overrides is no conflict); one set nowhere is OFA's default."""
     args = model_args("ofa_tiny", task="caption", data="unused.tsv", bpe_dir=None, selected_cols="1,4,2",
                       patch_image_size=384, max_tgt_length=20, max_src_length=64, **OFA_ONLY_TASK_OPTIONS)
     path = str(tmp_path / "legacy.pt")
@@ -100,13 +103,83 @@ def test_model_overrides_beat_the_checkpoints_task_settings_and_the_command_line
                           inference_overrides="{'patch_image_size': 256, 'selected_cols': '0,4,2', "
                                               "'max_tgt_length': 25}",
                           **{name: None for name in OFATask.SETTING_DEFAULTS})
-    cfg.max_tgt_length = 12  # on the command line
+    cfg.max_tgt_length, cfg.num_bins = 25, 500  # on the command line
     sources = resolve_settings(cfg, OFATask.SETTING_DEFAULTS)
     assert (cfg.patch_image_size, cfg.selected_cols) == (256, "0,4,2")
     assert sources["patch_image_size"] == sources["selected_cols"] == "--model-overrides"
-    assert (cfg.max_tgt_length, sources["max_tgt_length"]) == (12, "command line")
+    assert (cfg.max_tgt_length, sources["max_tgt_length"]) == (25, "command line")
+    assert (cfg.num_bins, sources["num_bins"]) == (500, "command line")
     assert (cfg.max_src_length, sources["max_src_length"]) == (64, path)
-    assert (cfg.num_bins, sources["num_bins"]) == (1000, "default")
+    assert (cfg.code_dict_size, sources["code_dict_size"]) == (OFATask.SETTING_DEFAULTS["code_dict_size"], "default")
+
+
+@pytest.mark.parametrize("name, given, override", [
+    ("max_tgt_length", 12, 25), ("patch_image_size", 480, 384), ("add_caption", False, True),
+    ("selected_cols", "0,2,3,4,5", "0,2,3,4"), ("bpe_dir", "bpe", "other_bpe"),
+    ("data", "snli_ve_test.tsv", "snli_ve_dev.tsv"),
+])
+def test_a_setting_the_command_line_and_model_overrides_give_differently_is_refused(tmp_path, monkeypatch,
+                                                                                    name, given, override):
+    """OFA's evaluate.py takes a task setting (and the data) from --model-overrides and ignores the
+    command line's; a run here given both, with different values, is refused in one line naming the
+    setting and both values, rather than silently evaluating something other than OFA would."""
+    monkeypatch.chdir(tmp_path)
+    defaults = SnliVeTask.SETTING_DEFAULTS
+    cfg = SimpleNamespace(_name="snli_ve", inference_checkpoint=None, data="snli_ve_test.tsv",
+                          inference_overrides=repr({name: override}), **{key: None for key in defaults})
+    setattr(cfg, name, given)
+    with pytest.raises(ConfigError, match=rf"^{'DATA' if name == 'data' else '--' + name.replace('_', '-')} is "
+                                          rf"{re.escape(repr(given))} on the command line but {name} is "
+                                          rf"{re.escape(repr(override))} in --model-overrides") as error:
+        resolve_settings(cfg, defaults)
+    assert "\n" not in str(error.value)
+
+
+def test_the_same_files_named_two_ways_are_no_conflict(tmp_path, monkeypatch):
+    """OFA's scripts pass the data both as DATA and in --model-overrides: the same files, however
+    spelt (./file, an absolute path), are accepted."""
+    monkeypatch.chdir(tmp_path)
+    cfg = _unset_caption_cfg(None, overrides=repr({"data": f"{tmp_path}/a.tsv,./b.tsv", "bpe_dir": "./bpe/"}),
+                             data="a.tsv,b.tsv", bpe_dir=str(tmp_path / "bpe"))
+    assert resolve_settings(cfg, OFATask.SETTING_DEFAULTS)["bpe_dir"] == "command line"
+
+
+def _snli_ve_options_cfg(overrides: dict, **given):
+    """An SNLI-VE task config holding every option at its default, ``given`` set, ``overrides`` as
+    --model-overrides."""
+    cfg = OmegaConf.structured(SnliVeConfig)
+    with open_dict(cfg):
+        cfg.inference_overrides, cfg.inference_checkpoint = repr(overrides), None
+    for name, value in given.items():
+        cfg[name] = value
+    return cfg
+
+
+def test_task_options_in_model_overrides_are_applied_as_ofa_applies_them():
+    """OFA's evaluate.py applies every --model-overrides key to the task it builds: an exit option
+    there is set (typed as the option is) where the command line left it at its default, the same
+    value on the command line too is no conflict, and a model option is left to the model's loading."""
+    cfg = _snli_ve_options_cfg({"decoder_exit_threshold": 0.3, "exit_policy": "mue", "decoder_exit_tau": "1",
+                                "decompose_modalities": True}, exit_policy="mue")
+    applied = apply_option_overrides(cfg, option_defaults(SnliVeConfig), SnliVeTask.SETTING_DEFAULTS)
+    assert applied == ["decoder_exit_threshold", "exit_policy", "decoder_exit_tau"]
+    assert (cfg.decoder_exit_threshold, cfg.exit_policy, cfg.decoder_exit_tau) == (0.3, "mue", 1.0)
+    assert "decompose_modalities" not in cfg
+
+
+def test_a_task_option_the_command_line_and_model_overrides_give_differently_is_refused():
+    cfg = _snli_ve_options_cfg({"decoder_exit_threshold": 0.3}, decoder_exit_threshold=0.9)
+    with pytest.raises(ConfigError, match=r"^--decoder-exit-threshold is 0.9 on the command line but "
+                                          r"decoder_exit_threshold is 0.3 in --model-overrides"):
+        apply_option_overrides(cfg, option_defaults(SnliVeConfig), SnliVeTask.SETTING_DEFAULTS)
+
+
+def test_a_task_option_of_the_wrong_type_in_model_overrides_is_a_one_line_error():
+    cfg = _snli_ve_options_cfg({"decoder_exit_threshold": "high"})
+    with pytest.raises(ConfigError, match=r"^--model-overrides: decoder_exit_threshold 'high' is not a valid value "
+                                          r"of --decoder-exit-threshold") as error:
+        apply_option_overrides(cfg, option_defaults(SnliVeConfig), SnliVeTask.SETTING_DEFAULTS)
+    assert "\n" not in str(error.value)
 
 
 def _settings_checkpoint(path, task: str = "caption", **settings) -> str:

@@ -96,6 +96,18 @@ def test_decode_joins_code_bin_and_unk_symbols_to_the_word_before_as_ofa(ofa_voc
     assert ofa_vocab.decode(tokens) == " a dog<unk> runs"
 
 
+def test_the_tasks_bpe_decodes_symbol_pieces_as_ofas_fairseq_does(ofa_vocab):
+    """fairseq-generate decodes its hypotheses with the task's BPE: a caption holding <code_i> or
+    <bin_i> is written as OFA's fork of fairseq writes it (every piece starting with "<" as it is),
+    where fairseq's own GPT-2 decoder fails on it."""
+    from fairseq.data.encoders.gpt2_bpe import GPT2BPE
+
+    pieces = f"{ofa_vocab.bpe.encode(' a dog')} <code_5> <bin_7> <unk> {ofa_vocab.bpe.encode(' runs')} <mask>"
+    assert ofa_vocab.bpe.decode(pieces) == " a dog<code_5><bin_7><unk> runs<mask>"
+    with pytest.raises(ValueError):
+        GPT2BPE.decode(ofa_vocab.bpe, pieces)
+
+
 def test_decode_joins_mask_to_the_word_before_as_ofa(ofa_vocab):
     # fairseq's GPT-2 decoder passes "<mask>" through as written, without a leading space
     d = ofa_vocab.dictionary

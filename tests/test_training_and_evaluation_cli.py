@@ -368,6 +368,49 @@ def test_calibration_refuses_thresholds_it_would_override(demo, decomposed_snli_
     assert not (tmp_path / "p.json").exists()
 
 
+def test_calibration_refuses_thresholds_in_model_overrides(demo, decomposed_snli_checkpoint, tmp_path, capsys):
+    """A threshold in --model-overrides (where OFA's evaluate.py takes task options) is refused as on
+    the command line: the calibration would replace it with its own."""
+    with pytest.raises(SystemExit):
+        calibrate.main([str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve", "--bpe-dir",
+              str(demo / "bpe"), "--gen-subset", "valid", "--cpu", "--model-overrides",
+              "{'decoder_exit_threshold': 0.9}", "--profile-path", str(tmp_path / "p.json")])
+    assert "error: calibrate chooses MuE's thresholds itself" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_exit_options_in_model_overrides_run_as_on_the_command_line(demo, decomposed_snli_checkpoint, tmp_path):
+    """OFA's evaluate.py applies every --model-overrides key to the task it builds: exit thresholds
+    given there run exactly as the same thresholds given as flags (and not as the full model)."""
+    common = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve",
+              "--bpe-dir", str(demo / "bpe"), "--batch-size", str(BATCH), "--cpu", "--gen-subset", "valid"]
+
+    def evaluation(name: str, *flags: str) -> dict:
+        evaluate.main([*common, *flags, "--results-path", str(tmp_path / name)])
+        return json.loads((tmp_path / name / "valid_metrics.json").read_text())
+
+    flags = evaluation("flags", "--image-exit-threshold", "0.5", "--decoder-exit-threshold", "0.3")
+    overridden = evaluation("overrides", "--model-overrides",
+                            "{'image_exit_threshold': 0.5, 'decoder_exit_threshold': 0.3}")
+    assert overridden["exit_policy"] == flags["exit_policy"]
+    assert (overridden["metrics"], overridden["layers"]) == (flags["metrics"], flags["layers"])
+    assert (tmp_path / "overrides" / "valid_predictions.jsonl").read_text() == \
+        (tmp_path / "flags" / "valid_predictions.jsonl").read_text()
+    assert overridden["layers"]["expected_time_reduction"] > 0
+
+
+def test_an_snli_ve_ensemble_is_refused_not_scored_with_its_first_model(demo, decomposed_snli_checkpoint, tmp_path):
+    """OFA's eval_snli_ve scores with the first model of an ensemble and ignores the rest; a results
+    file naming both would hide that, so --path a.pt:b.pt is refused in one line, nothing written."""
+    ensemble = f"{decomposed_snli_checkpoint}:{decomposed_snli_checkpoint}"
+    with pytest.raises(ConfigError, match=r"^SNLI-VE is scored with one model, got an ensemble of 2") as error:
+        evaluate.main([str(demo / "snli_ve"), "--path", ensemble, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),
+                       "--batch-size", str(BATCH), "--cpu", "--gen-subset", "valid",
+                       "--results-path", str(tmp_path / "ensemble")])
+    assert "\n" not in str(error.value)
+    assert not any((tmp_path / "ensemble").glob("valid_*"))
+
+
 def test_report_reads_and_names_the_split_it_is_given(tmp_path, capsys):
     """``report --split valid`` reads the valid_metrics.json files and its table says valid (it said
     test whatever the split)."""

@@ -1103,8 +1103,9 @@ MUTANTS: Tuple[Mutant, ...] = (
         "a <mask> token is decoded as a word of its own (' a dog <mask> runs') instead of joined to the word "
         "before, as fairseq's GPT-2 decoder and OFA's decode_fn write it (' a dog<mask> runs')",
         (Edit("data/vocabulary.py",
-              "decode([int(p) if p.isdigit() else p for p in pieces])",
-              'decode([int(p) if p.isdigit() else "\\u0120" + p if p == "<mask>" else p for p in pieces])'),),
+              "decode([int(piece) if piece.isdigit() else piece for piece in x.split()])",
+              'decode([int(piece) if piece.isdigit() else "\\u0120" + piece if piece == "<mask>" else piece '
+              'for piece in x.split()])'),),
         ("tests/test_data_vocabulary.py::test_decode_joins_mask_to_the_word_before_as_ofa",),
     ),
     Mutant(
@@ -1113,9 +1114,17 @@ MUTANTS: Tuple[Mutant, ...] = (
         "decode_fn joins them to the word before (' a dog<code_5><bin_7> runs'), so a caption that holds one "
         "is scored as another text",
         (Edit("data/vocabulary.py",
-              "decode([int(p) if p.isdigit() else p for p in pieces])",
-              'decode([int(p) if p.isdigit() else p if p in ("<unk>", "<mask>") else "\\u0120" + p for p in pieces])'),),
+              "decode([int(piece) if piece.isdigit() else piece for piece in x.split()])",
+              'decode([int(piece) if piece.isdigit() else piece if piece in ("<unk>", "<mask>") else "\\u0120" + '
+              'piece for piece in x.split()])'),),
         ("tests/test_data_vocabulary.py::test_decode_joins_code_bin_and_unk_symbols_to_the_word_before_as_ofa",),
+    ),
+    Mutant(
+        "task_bpe_fails_on_symbol_pieces",
+        "the task's BPE is fairseq's own GPT-2 decoder, which fails on a <code_i> or <bin_i> piece: "
+        "fairseq-generate stops on a caption that holds one, where OFA's fork writes it as it is",
+        (Edit("data/vocabulary.py", "        return OFAGPT2BPE(GPT2BPEConfig(", "        return GPT2BPE(GPT2BPEConfig("),),
+        ("tests/test_data_vocabulary.py::test_the_tasks_bpe_decodes_symbol_pieces_as_ofas_fairseq_does",),
     ),
     Mutant(
         "mask_symbol_after_location_bins",
@@ -2513,7 +2522,51 @@ MUTANTS: Tuple[Mutant, ...] = (
               "        for source, given in ((\"--model-overrides\", overrides), (checkpoint, saved)):\n",
               "        for source, given in ((checkpoint, saved), (\"--model-overrides\", overrides)):\n"),),
         ("tests/test_checkpoint_round_trip.py::test_model_overrides_beat_the_checkpoints_task_settings_and_the_"
-         "command_line_beats_both",),
+         "command_line_is_used_as_given",),
+    ),
+    Mutant(
+        "settings_conflict_with_overrides_unchecked",
+        "a task setting or DATA that the command line and --model-overrides give differently is not refused: "
+        "the command line's value silently wins where OFA's evaluate.py takes the overrides'",
+        (Edit("tasks/settings.py", "    _refuse_conflicts(cfg, overrides, defaults)\n", ""),),
+        ("tests/test_checkpoint_round_trip.py::test_a_setting_the_command_line_and_model_overrides_give_"
+         "differently_is_refused[max_tgt_length-12-25]",
+         "tests/test_checkpoint_round_trip.py::test_a_setting_the_command_line_and_model_overrides_give_"
+         "differently_is_refused[data-snli_ve_test.tsv-snli_ve_dev.tsv]"),
+    ),
+    Mutant(
+        "task_options_in_model_overrides_ignored",
+        "exit thresholds and other task options in --model-overrides are silently dropped (OFA's evaluate.py "
+        "applies every override to its task): the evaluation runs the full model",
+        (Edit("tasks/ofa_task.py",
+              "        apply_option_overrides(cfg, option_defaults(getattr(cls, \"__dataclass\")), "
+              "cls.SETTING_DEFAULTS)\n", ""),),
+        ("tests/test_training_and_evaluation_cli.py::test_exit_options_in_model_overrides_run_as_on_the_command_line",
+         "tests/test_training_and_evaluation_cli.py::test_calibration_refuses_thresholds_in_model_overrides"),
+    ),
+    Mutant(
+        "task_option_conflict_with_overrides_unchecked",
+        "a task option the command line and --model-overrides give differently is not refused: the overrides' "
+        "value silently replaces the command line's",
+        (Edit("tasks/settings.py", "        if given != option_defaults[name] and str(given) != str(value):\n",
+              "        if False:\n"),),
+        ("tests/test_checkpoint_round_trip.py::test_a_task_option_the_command_line_and_model_overrides_give_"
+         "differently_is_refused",),
+    ),
+    Mutant(
+        "snli_ve_ensemble_scored_with_its_first_model",
+        "SNLI-VE given an ensemble (--path a.pt:b.pt) scores with the first model and ignores the others, "
+        "while its results file names them all",
+        (Edit("tasks/snli_ve.py", "    if len(models) != 1:\n", "    if not models:\n"),),
+        ("tests/test_training_and_evaluation_cli.py::test_an_snli_ve_ensemble_is_refused_not_scored_with_its_first_"
+         "model",),
+    ),
+    Mutant(
+        "settings_conflict_compares_path_spellings",
+        "DATA and a data in --model-overrides naming the same files spelt differently (./a.tsv, an absolute "
+        "path) are refused as a conflict, which OFA's scripts would hit",
+        (Edit("tasks/settings.py", "    if name in PATH_SETTINGS:\n", "    if name in ():\n"),),
+        ("tests/test_checkpoint_round_trip.py::test_the_same_files_named_two_ways_are_no_conflict",),
     ),
     Mutant(
         "eval_split_reads_the_first_file",
