@@ -83,25 +83,22 @@ def option_defaults(config_class: type) -> Dict[str, Any]:
             if not option.name.startswith(("_", "inference_")) and option.default is not dataclasses.MISSING}
 
 
-def apply_option_overrides(cfg: Any, option_defaults: Mapping[str, Any], settings: Mapping[str, Any]) -> List[str]:
+def apply_option_overrides(cfg: Any, defaults: Mapping[str, Any], settings: Mapping[str, Any]) -> List[str]:
     """Set each task option that ``--model-overrides`` names, other than ``data`` and the
     ``settings`` (:func:`resolve_settings` places those), in the task config ``cfg`` in place.
 
-    ``option_defaults``: every option of the task's config with its default. An option the
+    ``defaults``: every option of the task's config with its default (:func:`option_defaults`). An option the
     command line left at its default takes the overrides' value; one it gives another value
     that the overrides contradict is a :class:`ConfigError`. Returns the options set.
     """
     overrides = _model_overrides(cfg)
     applied = []
     for name, value in overrides.items():
-        if name not in option_defaults or name in settings or name == "data":
+        if name not in defaults or name in settings or name == "data":
             continue  # a model option (fairseq applies those to the checkpoint's), or placed already
         given = getattr(cfg, name)
-        if given != option_defaults[name] and str(given) != str(value):
-            option = "--" + name.replace("_", "-")
-            raise ConfigError(f"{option} is {given!r} on the command line but {name} is {value!r} in "
-                              f"--model-overrides: give it once, or the same in both (OFA's evaluate.py would "
-                              f"take --model-overrides' and ignore the command line's)")
+        if given != defaults[name] and str(given) != str(value):
+            raise _conflict(name, given, value)
         try:
             _assign(cfg, {name: value})
         except OmegaConfBaseException as error:
@@ -124,10 +121,14 @@ def _refuse_conflicts(cfg: Any, overrides: Mapping[str, Any], defaults: Mapping[
         given, override = _hidden_value(cfg, name), overrides.get(name)
         if given is None or override is None or _same_setting(name, given, override):
             continue
-        option = "DATA" if name == "data" else "--" + name.replace("_", "-")
-        raise ConfigError(f"{option} is {given!r} on the command line but {name} is {override!r} in "
-                          f"--model-overrides: give it once, or the same in both (OFA's evaluate.py would "
-                          f"take --model-overrides' and ignore the command line's)")
+        raise _conflict(name, given, override)
+
+
+def _conflict(name: str, given: Any, override: Any) -> ConfigError:
+    option = "DATA" if name == "data" else "--" + name.replace("_", "-")
+    return ConfigError(f"{option} is {given!r} on the command line but {name} is {override!r} in --model-overrides: "
+                       f"give it once, or the same in both (OFA's evaluate.py would take --model-overrides' and "
+                       f"ignore the command line's)")
 
 
 def _same_setting(name: str, given: Any, override: Any) -> bool:

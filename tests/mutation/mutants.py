@@ -2548,7 +2548,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         "task_option_conflict_with_overrides_unchecked",
         "a task option the command line and --model-overrides give differently is not refused: the overrides' "
         "value silently replaces the command line's",
-        (Edit("tasks/settings.py", "        if given != option_defaults[name] and str(given) != str(value):\n",
+        (Edit("tasks/settings.py", "        if given != defaults[name] and str(given) != str(value):\n",
               "        if False:\n"),),
         ("tests/test_checkpoint_round_trip.py::test_a_task_option_the_command_line_and_model_overrides_give_"
          "differently_is_refused",),
