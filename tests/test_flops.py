@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
-from ofa_mue.core.exit_policy import FixedDepth, StreamSimilarityExit
+from ofa_mue.core.exit_policy import EntropyPolicy, FixedDepth, PatiencePolicy, StreamSimilarityExit
 from ofa_mue.core.flops import ModelShape, at_full_depth, example_flops, flops_summary
 from ofa_mue.core.time_reduction import ExampleLayers
 from ofa_mue.models.decoder import MIN_CACHED_POSITIONS
@@ -155,3 +155,29 @@ def test_counts_of_a_generation_with_exits_equal_torchs_flop_counter(model):
                  + 4 * capacity * D * D + 2 * capacity * capacity * D  # decoder self-attention bias
                  + 2 * capacity * D * D + 2 * source * D * D + 2 * capacity * source * D)  # cross-attention bias
     assert counter.get_total_flops() == counts["total"] - counts["exit_tests"] + positions
+
+
+@pytest.mark.parametrize("policy", [EntropyPolicy(decoder=0.0), PatiencePolicy(decoder=5)], ids=["entropy", "patience"])
+def test_a_baselines_exit_tests_are_counted_as_the_projections_they_run(model, policy):
+    """DeeBERT's and PABEE's decoder tests project each tested token to the vocabulary: the count
+    charges each one a projection (here none stops, so every token is tested after layers 1 and 2),
+    and equals torch's FLOP counter, for which those projections are matrix products too."""
+    dictionary = tiny_dictionary()
+    generator = torch.Generator().manual_seed(3)
+    sample = {"id": torch.arange(1), "net_input": {
+        "src_tokens": torch.randint(4, VOCAB_SIZE, (1, 7), generator=generator), "src_lengths": torch.tensor([7]),
+        "patch_masks": torch.ones(1, dtype=torch.bool),
+        "patch_images": torch.randn(1, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)}}
+    search = EarlyExitSequenceGenerator([model], dictionary, policy=policy, beam_size=3, max_len_b=4, min_len=4)
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        search.generate([model], sample)
+    (example,) = search.last_example_layers
+    assert example.decoder_layer_sum == 3 * example.decoder_tokens, "no token stops"
+    assert example.decoder_prediction_tests == example.decoder_tests == 2 * example.decoder_tokens
+    counts = example_flops(ModelShape.of(model, IMAGE_SIZE), example)
+    assert counts["exit_tests"] == 2 * D * VOCAB_SIZE * example.decoder_tests
+    streams, source, capacity = (16, 7), 16 + 7, MIN_CACHED_POSITIONS
+    positions = (sum(4 * n * D * D + 2 * n * n * D for n in streams)
+                 + 4 * capacity * D * D + 2 * capacity * capacity * D
+                 + 2 * capacity * D * D + 2 * source * D * D + 2 * capacity * source * D)
+    assert counter.get_total_flops() == counts["total"] + positions

@@ -29,7 +29,9 @@ class StreamExitRule(Protocol):
 
 
 class TokenExitRule(Protocol):
-    """Decides, after a decoder layer, which tokens stop there."""
+    """Decides, after a decoder layer, which tokens stop there. A rule whose
+    ``projects_to_vocabulary`` is true (a class attribute; false when absent) projects each
+    tested token to the vocabulary, which the FLOPs count (:mod:`ofa_mue.core.flops`) charges."""
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
         """``x_in``/``x_out`` ``[..., D]`` for the running tokens at decoder ``positions [...]`` -> bool ``[...]``.
@@ -120,6 +122,8 @@ class ExitSession:
         text_layers, text_tokens = streams.get("text", zeros), stream_tokens.get("text", zeros)
         image_tests, text_tests = stream_tests.get("image", zeros), stream_tests.get("text", zeros)
         decoder = _decoder_sums(self._decoder_calls, batch)
+        projects = getattr(self.decoder_rule, "projects_to_vocabulary", False)
+        decoder["decoder_prediction_tests"] = decoder["decoder_tests"] if projects else torch.zeros_like(zeros)
         return [
             ExampleLayers(int(image_layers[i]), int(image_tokens[i]), int(text_layers[i]), int(text_tokens[i]),
                           image_tests=int(image_tests[i]), text_tests=int(text_tests[i]),

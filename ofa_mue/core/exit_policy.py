@@ -344,6 +344,7 @@ class EntropyExit:
 
     threshold: float
     project: Projection
+    projects_to_vocabulary = True  # each test projects the token to the vocabulary (the FLOPs count charges it)
 
     def should_exit(self, layer: int, x_in: Tensor, x_out: Tensor, positions: Tensor, tokens: Tensor) -> Tensor:
         probabilities = F.softmax(self.project(x_out, tokens).float(), dim=-1)
@@ -353,6 +354,8 @@ class EntropyExit:
 class PatienceExit:
     """Decoder rule (PABEE): stop once the layer's prediction equals the previous layers' for
     ``patience`` consecutive layers. Follows each token of a decoder call across layers."""
+
+    projects_to_vocabulary = True  # each test projects the token to the vocabulary (the FLOPs count charges it)
 
     def __init__(self, patience: int, project: Projection):
         self.patience = patience

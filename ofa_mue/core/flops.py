@@ -16,7 +16,8 @@ the matrix products of one example need, part by part, from the layers it used
   deep as its row runs), and the encoder's keys/values of each decoder row (beam or
   candidate) up to the deepest layer the example's tokens ran;
 - ``exit_tests``: the cosine-similarity tests (three dot products of the state width per
-  token and test; for an encoder stream, over its tokens);
+  token and test; for an encoder stream, over its tokens); a decoder test of the entropy or
+  patience rule projects the token to the vocabulary instead, as ``output_projection`` does;
 - ``output_projection``: the projection of every processed decoder token to the vocabulary.
 
 Left out: layer norms, softmax, activations, position-bias tables, beam search (elementwise
@@ -64,6 +65,11 @@ def key_value_flops(dim: int) -> int:
 def similarity_test_flops(dim: int, tokens: int = 1) -> int:
     """One cosine-similarity exit test over ``tokens`` states: a dot product and two norms."""
     return 6 * dim * tokens
+
+
+def prediction_test_flops(dim: int, vocab: int) -> int:
+    """One decoder exit test of the entropy or patience rule: the token's projection to the vocabulary."""
+    return 2 * dim * vocab
 
 
 @lru_cache(maxsize=16)
@@ -131,9 +137,11 @@ def example_flops(shape: ModelShape, example: ExampleLayers) -> Dict[str, int]:
         + key_value_flops(d) * example.decoder_kv_layer_sum
         + example.decoder_rows * example.decoder_deepest * source * key_value_flops(d)
     )
+    similarity_tests = example.decoder_tests - example.decoder_prediction_tests
     parts["exit_tests"] = (similarity_test_flops(d, images) * example.image_tests
                            + similarity_test_flops(d, texts) * example.text_tests
-                           + similarity_test_flops(d) * example.decoder_tests)
+                           + similarity_test_flops(d) * similarity_tests
+                           + prediction_test_flops(d, shape.vocab) * example.decoder_prediction_tests)
     parts["output_projection"] = 2 * d * shape.vocab * example.decoder_tokens
     parts["total"] = sum(parts.values())
     return parts

@@ -48,7 +48,8 @@ class ExampleLayers:
     needs beyond the layer counts: the decoder tokens' self-attention keys (summed, and
     weighted by the layers each token ran), the layers that projected keys/values for them,
     the example's decoder rows (beams, candidates) and its deepest decoder token, and the
-    exit tests run (per encoder stream; summed over decoder tokens).
+    exit tests run (per encoder stream; summed over decoder tokens; and, of the decoder's, those
+    that project the token to the vocabulary).
     """
 
     image_layers: int
@@ -67,6 +68,7 @@ class ExampleLayers:
     image_tests: int = 0
     text_tests: int = 0
     decoder_tests: int = 0
+    decoder_prediction_tests: int = 0  # those of decoder_tests that project to the vocabulary (entropy, patience)
 
     def encoder_layers(self) -> float:
         """Token-weighted mean encoder depth of the two streams."""

@@ -2562,6 +2562,14 @@ MUTANTS: Tuple[Mutant, ...] = (
          "model",),
     ),
     Mutant(
+        "baseline_exit_tests_counted_as_similarity_tests",
+        "the entropy and patience baselines' decoder exit tests are counted as cosine-similarity tests, "
+        "leaving out the projection to the vocabulary each one runs: their FLOPs reduction is overstated",
+        (Edit("ofa_mue/core/early_exit.py", 'getattr(self.decoder_rule, "projects_to_vocabulary", False)', "False"),),
+        ("tests/test_flops.py::test_a_baselines_exit_tests_are_counted_as_the_projections_they_run[entropy]",
+         "tests/test_flops.py::test_a_baselines_exit_tests_are_counted_as_the_projections_they_run[patience]"),
+    ),
+    Mutant(
         "settings_conflict_compares_path_spellings",
         "DATA and a data in --model-overrides naming the same files spelt differently (./a.tsv, an absolute "
         "path) are refused as a conflict, which OFA's scripts would hit",
