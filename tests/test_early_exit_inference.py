@@ -93,6 +93,23 @@ def test_generation_with_exits_off_equals_fairseq_generation(model):
     assert [e.decoder_layers() for e in early.last_example_layers] == [6.0, 6.0, 6.0]
 
 
+def test_an_ensemble_generates_with_exits_off_only(model):
+    """Two checkpoints in --path: with no exit options the ensemble decodes as fairseq's generator
+    does; with exits on (MuE's, or a baseline's) it is refused in one line, since its models would
+    share one exit session (one model's encoder depths kept, every model judged by the first one's head)."""
+    net, dictionary = model
+    sample = {"net_input": _batch(), "id": torch.arange(3)}
+    plain = SequenceGenerator([net, net], dictionary, beam_size=3, max_len_b=6)
+    early = EarlyExitSequenceGenerator([net, net], dictionary, policy=MuEThresholds(), beam_size=3, max_len_b=6)
+    for expected, got in zip(plain.generate([net, net], sample, bos_token=dictionary.bos()),
+                             early.generate([net, net], sample)):
+        assert [a["tokens"].tolist() for a in expected] == [b["tokens"].tolist() for b in got]
+    for policy in (MuEThresholds(decoder=0.9), MuEThresholds(image=0.9), EntropyPolicy(decoder=0.5)):
+        with pytest.raises(ConfigError, match=r"^exits \(.*\) run on one model, not an ensemble") as error:
+            EarlyExitSequenceGenerator([net, net], dictionary, policy=policy, beam_size=3, max_len_b=6)
+        assert "\n" not in str(error.value)
+
+
 GENERATION_OPTIONS = {
     "beam 3": {},
     "lenpen": {"lenpen": 2.0},

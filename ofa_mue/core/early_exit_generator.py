@@ -24,6 +24,7 @@ from fairseq.ngram_repeat_block import NGramRepeatBlock
 from fairseq.sequence_generator import SequenceGenerator
 from torch import Tensor
 
+from ..errors import ConfigError
 from .early_exit import ExitSession
 from .exit_policy import ExitPolicy, MuEThresholds, vocabulary_projection
 from .time_reduction import ExampleLayers
@@ -39,6 +40,11 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
             self.repeat_ngram_blocker = GeneratedPrefixNGramBlock(blocker.no_repeat_ngram_size)
         if type(self.search) is search.DiverseBeamSearch:  # fairseq keeps the strength negated
             self.search = HammingDiverseBeamSearch(tgt_dict, self.search.num_groups, -self.search.diversity_strength)
+        if self.model.models_size != 1 and policy.exiting_parts:
+            raise ConfigError(f"exits ({', '.join(policy.exiting_parts)}) run on one model, not an ensemble: its "
+                              f"models would share one exit session, which keeps one model's encoder depths and "
+                              f"judges every model with the first one's head; give one checkpoint in --path, or no "
+                              f"exit options")
         self.policy = policy
         self.last_example_layers: List[ExampleLayers] = []
         self.last_session: Optional[ExitSession] = None

@@ -85,6 +85,8 @@ class VerifiedEarlyExitGenerator(EarlyExitSequenceGenerator):
 
     def __init__(self, models, tgt_dict, policy: ExitPolicy = MuEThresholds(),
                  draft_tokens: int = DEFAULT_DRAFT_TOKENS, **kwargs: Any):
+        if len(models) != 1:
+            raise ConfigError("--exit-verify verifies one model, not an ensemble (one checkpoint in --path)")
         super().__init__(models, tgt_dict, policy=policy, **kwargs)
         if not isinstance(draft_tokens, int) or draft_tokens < 1:
             raise ConfigError(f"--exit-verify-draft must be a whole number >= 1, got {draft_tokens!r}")
@@ -96,8 +98,6 @@ class VerifiedEarlyExitGenerator(EarlyExitSequenceGenerator):
                               "(--sampling, --diverse-*, --constraints, --match-source-len)")
         if self.lm_model is not None:
             raise ConfigError("--exit-verify cannot fuse a language model (--lm-path)")
-        if self.model.models_size != 1:
-            raise ConfigError("--exit-verify verifies one model, not an ensemble (one checkpoint in --path)")
         self.draft_tokens = draft_tokens
         self.last_verification: List[VerificationStats] = []
         model = self.model.models[0]

@@ -1927,10 +1927,18 @@ MUTANTS: Tuple[Mutant, ...] = (
         "verified_ensemble_decoded_with_the_first_model",
         "--exit-verify accepts an ensemble (several checkpoints in --path) and decodes with the first model only",
         (Edit("ofa_mue/core/verified_generator.py",
-              "        if self.model.models_size != 1:\n"
+              "        if len(models) != 1:\n"
               '            raise ConfigError("--exit-verify verifies one model, not an ensemble (one checkpoint in '
               '--path)")\n', ""),),
         ("tests/test_lossless_decoding.py::test_what_verification_cannot_honour_is_refused_before_it_decodes",),
+    ),
+    Mutant(
+        "ensemble_generation_with_exits_accepted",
+        "an ensemble generates with exits on: its models share one exit session, which keeps one model's "
+        "encoder depths and judges every model with the first one's head, so the layers reported are wrong",
+        (Edit("ofa_mue/core/early_exit_generator.py", "        if self.model.models_size != 1 and policy.exiting_parts:\n",
+              "        if False:\n"),),
+        ("tests/test_early_exit_inference.py::test_an_ensemble_generates_with_exits_off_only",),
     ),
     Mutant(
         "verified_beam_ignored",
