@@ -5,7 +5,8 @@ criterions. Importing also lets fairseq load its own checkpoints on torch >= 2.6
 :mod:`ofa_mue.checkpoint_loading`), and ends fairseq's commands on ofa_mue's input errors
 with one line instead of a traceback (:mod:`ofa_mue.one_line_errors`), and lets fairseq's
 ``--store-ema`` keep an EMA of OFA models, whose integer buffers it copies as OFA's fairseq does
-(:mod:`ofa_mue.ema_buffers`).
+(:mod:`ofa_mue.ema_buffers`), and lets fairseq-train validate with OFA's comma-separated
+``--data`` (:mod:`ofa_mue.valid_subset_check`).
 """
 import os as _os
 
@@ -16,5 +17,5 @@ _checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 if _os.path.isfile(_os.path.join(_checkout, "setup.py")) and _os.path.isdir(_os.path.join(_checkout, "models")):
     __path__.append(_checkout)
 
-from . import checkpoint_loading, ema_buffers, one_line_errors  # noqa: E402,F401
+from . import checkpoint_loading, ema_buffers, one_line_errors, valid_subset_check  # noqa: E402,F401
 from . import criterions, models, tasks  # noqa: E402,F401  (register with fairseq)

@@ -53,6 +53,21 @@ def test_comma_separated_training_files_take_turns_by_epoch(tmp_path, image_b64)
     assert re.search(r"epoch 002 \|.*num_updates 3\b", log), log[-3000:]  # 1 + 2 batches of 2 rows
 
 
+def test_comma_separated_data_trains_with_validation_on(tmp_path, image_b64):
+    """OFA's script layout ``--data train.tsv,valid.tsv`` with validation on: fairseq-train's check for
+    unused validation subsets listed the whole list as one folder and failed (FileNotFoundError);
+    it now passes over files, and the run validates on the last file every epoch."""
+    train = write_rows(tmp_path / "train.tsv", snli_ve_rows(2, image_b64, "a"))
+    valid = write_rows(tmp_path / "valid.tsv", snli_ve_rows(2, image_b64, "v"))
+    log = train_in_process([
+        f"{train},{valid}", "--user-dir", "ofa_mue", "--task", "snli_ve", "--arch", "ofa_demo",
+        "--patch-image-size", "16", "--criterion", "adjust_label_smoothed_cross_entropy", "--optimizer", "adam",
+        "--lr", "1e-4", "--max-epoch", "1", "--batch-size", "2", "--save-dir", str(tmp_path / "ckpt"),
+        "--no-save", "--num-workers", "0", "--cpu", "--seed", "1", "--log-format", "simple"])
+    assert f"valid: 2 rows from {valid}" in log, log[-3000:]
+    assert re.search(r"epoch 001 \| valid on 'valid' subset \|.*snli_score", log), log[-3000:]
+
+
 def test_one_training_file_is_loaded_once(tmp_path):
     """With a single training file there is nothing to take turns: fairseq keeps its dataset."""
     for data in (str(tmp_path), f"{tmp_path / 'train.tsv'},{tmp_path / 'valid.tsv'}"):

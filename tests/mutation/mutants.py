@@ -2578,6 +2578,13 @@ MUTANTS: Tuple[Mutant, ...] = (
          "tests/test_flops.py::test_a_baselines_exit_tests_are_counted_as_the_projections_they_run[patience]"),
     ),
     Mutant(
+        "comma_separated_data_crashes_validation",
+        "fairseq-train with OFA's --data train.tsv,valid.tsv and validation on lists the file list as a folder "
+        "(its check for unused validation subsets) and fails with FileNotFoundError",
+        (Edit("ofa_mue/valid_subset_check.py", "data_utils._find_extra_valid_paths = _find_extra_valid_paths\n", ""),),
+        ("tests/test_ofa_training_options.py::test_comma_separated_data_trains_with_validation_on",),
+    ),
+    Mutant(
         "settings_conflict_compares_path_spellings",
         "DATA and a data in --model-overrides naming the same files spelt differently (./a.tsv, an absolute "
         "path) are refused as a conflict, which OFA's scripts would hit",
