@@ -124,6 +124,29 @@ def test_an_unknown_prompt_type_is_a_one_line_error(tmp_path):
         tasks.setup_task(cfg.task)
 
 
+@pytest.mark.parametrize("start", [["--finetune-from-model"], ["--reset-optimizer", "--reset-dataloader",
+                                                                  "--reset-meters", "--restore-file"]],
+                         ids=["finetune_from_model", "restore_file_reset"])
+def test_store_ema_starts_from_a_checkpoint_without_one(demo_data, tmp_path, start):
+    """OFA's habit ``--restore-file ofa_large.pt --reset-* --store-ema`` (or --finetune-from-model) on a
+    checkpoint that holds no EMA: fairseq 0.12 failed with KeyError 'model' (it seeded the EMA from
+    weights it had deleted); the EMA now starts from the checkpoint's weights, as OFA's fairseq does:
+    after one update of decay d it is ``d * checkpoint + (1 - d) * model``."""
+    from test_training_and_evaluation_cli import plain_train_argv
+
+    train_in_process(plain_train_argv(demo_data, "snli_ve", tmp_path / "start", 1))
+    start_weights = torch.load(tmp_path / "start" / "checkpoint_last.pt", map_location="cpu", weights_only=False)
+    assert "ema" not in start_weights["extra_state"]
+    decay = 0.75
+    train_in_process(plain_train_argv(demo_data, "snli_ve", tmp_path / "ema", 1, "--store-ema", "--ema-decay",
+                                      str(decay), *start, str(tmp_path / "start" / "checkpoint_last.pt")))
+    after = torch.load(tmp_path / "ema" / "checkpoint_last.pt", map_location="cpu", weights_only=False)
+    ema, model, before = after["extra_state"]["ema"], after["model"], start_weights["model"]
+    key = "encoder.layers.0.fc1.weight"
+    assert not torch.equal(model[key], before[key]), "one update moved the weights"
+    assert torch.equal(ema[key], before[key].clone().mul_(decay).add_(model[key], alpha=1 - decay))
+
+
 def test_store_ema_averages_weights_and_copies_integer_buffers(demo_data, tmp_path):
     """OFA's ``--store-ema`` (its VQA recipes): fairseq 0.12's EMA averaged every tensor and so
     stopped at the first update on the model's integer buffers (BatchNorm's num_batches_tracked,

@@ -2585,6 +2585,22 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_ofa_training_options.py::test_comma_separated_data_trains_with_validation_on",),
     ),
     Mutant(
+        "store_ema_from_a_checkpoint_without_one_fails",
+        "--store-ema from a checkpoint that holds no EMA (--finetune-from-model, --restore-file --reset-*) fails "
+        "with KeyError 'model', as fairseq 0.12 did, where OFA's fairseq seeds the EMA from its weights",
+        (Edit("ofa_mue/ema_buffers.py", "Trainer.load_checkpoint = _load_checkpoint_seeding_ema\n", ""),),
+        ("tests/test_ofa_training_options.py::test_store_ema_starts_from_a_checkpoint_without_one[finetune_from_model]",),
+    ),
+    Mutant(
+        "store_ema_seeded_from_the_built_model",
+        "--store-ema from a checkpoint without an EMA starts the EMA from the model as built (random weights), "
+        "not from the checkpoint's weights",
+        (Edit("ofa_mue/ema_buffers.py",
+              "        self.ema.restore(self.get_model().state_dict(), build_fp32_params=self.cfg.ema.ema_fp32)\n",
+              "        pass\n"),),
+        ("tests/test_ofa_training_options.py::test_store_ema_starts_from_a_checkpoint_without_one[restore_file_reset]",),
+    ),
+    Mutant(
         "settings_conflict_compares_path_spellings",
         "DATA and a data in --model-overrides naming the same files spelt differently (./a.tsv, an absolute "
         "path) are refused as a conflict, which OFA's scripts would hit",
