@@ -138,6 +138,9 @@ class OFAModel(FairseqEncoderDecoderModel):
         ofa_large_architecture(args)
         _check_supported(args)
         _published_mue_encoder(args)
+        if getattr(args, "decomposed_image_without_relative_bias", False) and not args.decompose_modalities:
+            raise ConfigError("--decomposed-image-without-relative-bias changes the decomposed encoder's image stream, "
+                              "which OFA's joint encoder does not have: it needs --decompose-modalities")
         dictionary = task.source_dictionary
         if task.target_dictionary is not dictionary and len(task.target_dictionary) != len(dictionary):
             raise CheckpointError("OFA shares one dictionary between source and target")

@@ -74,9 +74,10 @@ split_batch() {
 }
 
 # total_updates TRAIN_TSV EPOCHS: the updates fairseq makes in EPOCHS passes over TRAIN_TSV
-# (batches of BATCH_SIZE rows dealt out to the processes, UPDATE_FREQ batches per update).
+# (batches of BATCH_SIZE rows dealt out to the processes, UPDATE_FREQ batches per update). Rows are
+# counted as the reader counts them: a last row without a newline is a row (wc -l would miss it).
 total_updates() {
-  local batches=$(( ( $(wc -l < "$1") + BATCH_SIZE - 1 ) / BATCH_SIZE ))
+  local batches=$(( ( $(awk 'END { print NR }' "$1") + BATCH_SIZE - 1 ) / BATCH_SIZE ))
   local per_process=$(( ( batches + WORLD - 1 ) / WORLD ))
   echo $(( ( per_process + UPDATE_FREQ - 1 ) / UPDATE_FREQ * $2 ))
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ofa_mue.errors import ConfigError
+
 from ofa_mue.criterions.layerwise_cross_entropy import LayerwiseLabelSmoothedCrossEntropy
 from ofa_mue.models.position_bias import absolute_bias
 from tiny_ofa import tiny_batch, tiny_dictionary, tiny_model, tiny_task
@@ -109,6 +111,14 @@ def test_published_mue_encoder_has_no_image_relative_bias(dictionary):
     flag_only = tiny_model(dictionary, decompose_modalities=True, decomposed_image_without_relative_bias=True).eval()
     flag_only.load_state_dict(state)
     torch.testing.assert_close(encode(flag_only, net_input), out)
+
+
+def test_the_image_bias_flag_without_a_decomposed_encoder_is_refused(dictionary):
+    """--decomposed-image-without-relative-bias changes the decomposed encoder's image stream only: given
+    without --decompose-modalities (a port of the published MuE code's --train_mue that forgot it) it
+    would train OFA's joint encoder silently; it is refused in one line."""
+    with pytest.raises(ConfigError, match=r"^--decomposed-image-without-relative-bias .* needs --decompose-modalities$"):
+        tiny_model(dictionary, decomposed_image_without_relative_bias=True)
 
 
 def test_undecomposed_weights_load_and_fine_tune(dictionary):

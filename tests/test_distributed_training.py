@@ -124,6 +124,15 @@ def test_total_updates_counts_fairseq_updates(tmp_path):
     assert done.stdout.strip() == "6", done.stderr
 
 
+def test_total_updates_counts_a_last_row_without_a_newline(tmp_path):
+    """The reader counts a last row that lacks its newline: 9 rows in batches of 8 are 2 batches
+    (wc -l counted 8 rows, 1 batch, and the schedule ended halfway through the training)."""
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("row\n" * 8 + "row")
+    done = lib(f'split_batch 8 8 3e-5; total_updates "{tsv}" 5', GPUS="1")
+    assert done.stdout.strip() == "10", done.stderr
+
+
 def test_training_alone_in_a_torchrun_launch_is_refused(monkeypatch):
     """``torchrun --nproc_per_node 2 fairseq-train`` without fairseq's distributed flags would run
     two independent trainings writing the same checkpoints: the task refuses to start an epoch."""

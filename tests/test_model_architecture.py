@@ -102,7 +102,8 @@ def test_architecture_defaults_no_shape_shows_are_ofas(arch):
         assert attention.scaling == pytest.approx((head_dim * 2) ** -0.5)
     assert model.encoder.pos_scaling == model.decoder.pos_scaling == pytest.approx((head_dim * 2) ** -0.5)
     x = torch.tensor([-1.5, 0.5, 2.0])
-    torch.testing.assert_close(model.encoder.layers[0].activation_fn(x), exact_gelu(x), rtol=0, atol=1e-7)
+    # within rounding (1e-6: the erf form and torch's gelu differ by an ulp on some CPUs); the tanh form is >= 1.7e-5 off
+    torch.testing.assert_close(model.encoder.layers[0].activation_fn(x), exact_gelu(x), rtol=0, atol=1e-6)
     assert (model.encoder.entangle_position_embedding, model.decoder.add_positions_to_tokens) == (False, True)
 
 

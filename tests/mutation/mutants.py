@@ -2601,6 +2601,21 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_ofa_training_options.py::test_store_ema_starts_from_a_checkpoint_without_one[restore_file_reset]",),
     ),
     Mutant(
+        "recipe_rows_counted_by_newlines",
+        "the recipes count a training file's rows by its newlines (wc -l): a last row without one is missed, and "
+        "--total-num-update can come out a batch per epoch short, ending the schedule early",
+        (Edit("run_scripts/lib.sh", "$(awk 'END { print NR }' \"$1\")", "$(wc -l < \"$1\")"),),
+        ("tests/test_distributed_training.py::test_total_updates_counts_a_last_row_without_a_newline",),
+    ),
+    Mutant(
+        "image_bias_flag_without_decomposition_accepted",
+        "--decomposed-image-without-relative-bias without --decompose-modalities is accepted and does nothing: "
+        "OFA's joint encoder trains silently",
+        (Edit("models/ofa.py", "        if getattr(args, \"decomposed_image_without_relative_bias\", False) and not "
+                               "args.decompose_modalities:\n", "        if False:\n"),),
+        ("tests/test_decomposed_encoder.py::test_the_image_bias_flag_without_a_decomposed_encoder_is_refused",),
+    ),
+    Mutant(
         "settings_conflict_compares_path_spellings",
         "DATA and a data in --model-overrides naming the same files spelt differently (./a.tsv, an absolute "
         "path) are refused as a conflict, which OFA's scripts would hit",
