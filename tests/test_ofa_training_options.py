@@ -34,6 +34,14 @@ def parse_training(argv: List[str]):
     return args, convert_namespace_to_omegaconf(args)
 
 
+def file_list_training_argv(files: List, tmp_path, epochs: int, *extra: str) -> List[str]:
+    """fairseq-train's arguments for a tiny SNLI-VE run on OFA's comma-separated ``--data`` of ``files``."""
+    return [",".join(map(str, files)), "--user-dir", "ofa_mue", "--task", "snli_ve", "--arch", "ofa_demo",
+            "--patch-image-size", "16", "--criterion", "adjust_label_smoothed_cross_entropy", "--optimizer", "adam",
+            "--lr", "1e-4", "--max-epoch", str(epochs), "--batch-size", "2", "--save-dir", str(tmp_path / "ckpt"),
+            "--no-save", "--num-workers", "0", "--cpu", "--seed", "1", "--log-format", "simple", *extra]
+
+
 def test_comma_separated_training_files_take_turns_by_epoch(tmp_path, image_b64):
     """OFA's ``--data train_a.tsv,train_b.tsv,valid.tsv``: epoch 1 trains on train_a, epoch 2 on
     train_b (OFA's train.py reloads the training split every epoch). fairseq-train reloads it only
@@ -42,11 +50,7 @@ def test_comma_separated_training_files_take_turns_by_epoch(tmp_path, image_b64)
     first = write_rows(tmp_path / "train_a.tsv", snli_ve_rows(2, image_b64, "a"))
     second = write_rows(tmp_path / "train_b.tsv", snli_ve_rows(4, image_b64, "b"))
     valid = write_rows(tmp_path / "valid.tsv", snli_ve_rows(2, image_b64, "v"))
-    log = train_in_process([
-        f"{first},{second},{valid}", "--user-dir", "ofa_mue", "--task", "snli_ve", "--arch", "ofa_demo",
-        "--patch-image-size", "16", "--criterion", "adjust_label_smoothed_cross_entropy", "--optimizer", "adam",
-        "--lr", "1e-4", "--max-epoch", "2", "--batch-size", "2", "--save-dir", str(tmp_path / "ckpt"),
-        "--no-save", "--disable-validation", "--num-workers", "0", "--cpu", "--seed", "1", "--log-format", "simple"])
+    log = train_in_process(file_list_training_argv([first, second, valid], tmp_path, 2, "--disable-validation"))
     loaded = re.findall(r"train: (\d+) rows from (\S+)", log)
     # (after the last epoch fairseq-train, as OFA's train.py, already loads the next epoch's file)
     assert loaded[:2] == [("2", str(first)), ("4", str(second))], log[-3000:]
@@ -59,11 +63,7 @@ def test_comma_separated_data_trains_with_validation_on(tmp_path, image_b64):
     it now passes over files, and the run validates on the last file every epoch."""
     train = write_rows(tmp_path / "train.tsv", snli_ve_rows(2, image_b64, "a"))
     valid = write_rows(tmp_path / "valid.tsv", snli_ve_rows(2, image_b64, "v"))
-    log = train_in_process([
-        f"{train},{valid}", "--user-dir", "ofa_mue", "--task", "snli_ve", "--arch", "ofa_demo",
-        "--patch-image-size", "16", "--criterion", "adjust_label_smoothed_cross_entropy", "--optimizer", "adam",
-        "--lr", "1e-4", "--max-epoch", "1", "--batch-size", "2", "--save-dir", str(tmp_path / "ckpt"),
-        "--no-save", "--num-workers", "0", "--cpu", "--seed", "1", "--log-format", "simple"])
+    log = train_in_process(file_list_training_argv([train, valid], tmp_path, 1))
     assert f"valid: 2 rows from {valid}" in log, log[-3000:]
     assert re.search(r"epoch 001 \| valid on 'valid' subset \|.*snli_score", log), log[-3000:]
 
