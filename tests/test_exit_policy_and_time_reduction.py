@@ -97,6 +97,16 @@ def test_out_of_range_options_are_clear_errors(field, value, flag):
         MuEThresholds(**{field: value})
 
 
+def test_a_decay_factor_without_a_decay_rate_is_refused():
+    """--decoder-exit-beta below 1 with --decoder-exit-tau left at 0 gives no decay, only the constant
+    beta * theta + (1 - beta) (0.9905 for theta 0.99, beta 0.95): refused in one line, not run as a
+    threshold the user did not ask for."""
+    with pytest.raises(ConfigError, match=r"^--decoder-exit-beta 0.95 with --decoder-exit-tau 0 .* does not decay"):
+        MuEThresholds(decoder=0.99, decoder_beta=0.95)
+    assert MuEThresholds(decoder=0.99, decoder_beta=0.95, decoder_tau=1.0).decoder_tau == 1.0
+    assert MuEThresholds(decoder=0.99, decoder_beta=1.0).decoder_beta == 1.0
+
+
 def test_expected_time_reduction_follows_the_paper():
     full = ExampleLayers(image_layers=6, image_tokens=16, text_layers=6, text_tokens=4,
                          decoder_layer_sum=6 * 5, decoder_tokens=5)

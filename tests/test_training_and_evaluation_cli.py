@@ -330,7 +330,7 @@ def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_check
     # a table made with other options is refused, not mixed with new results
     with pytest.raises(ConfigError, match=r"table.json.gz: this calibration table was made with another task_options"):
         calibrate.main([*common, "--gen-subset", "valid", "--candidates", "1.0,0.5", "--decoder-exit-beta", "0.9",
-              "--profile-path", str(tmp_path / "other.json"), "--table-path", str(table)])
+              "--decoder-exit-tau", "1", "--profile-path", str(tmp_path / "other.json"), "--table-path", str(table)])
     assert table.stat().st_mtime_ns == made and not (tmp_path / "other.json").exists()
 
 

@@ -257,6 +257,10 @@ class MuEThresholds:
         _check_unit_interval("--decoder-exit-beta", self.decoder_beta)
         if not (math.isfinite(self.decoder_tau) and self.decoder_tau >= 0.0):
             raise ConfigError(f"--decoder-exit-tau must be a finite number >= 0, got {self.decoder_tau}")
+        if self.decoder_beta < 1.0 and self.decoder_tau == 0.0:
+            raise ConfigError(f"--decoder-exit-beta {self.decoder_beta:g} with --decoder-exit-tau 0 (its default) does "
+                              f"not decay: the threshold would be the constant beta * theta + (1 - beta); give "
+                              f"--decoder-exit-tau (the paper's 1), or that constant as --decoder-exit-threshold")
 
     @property
     def encoder_exits(self) -> bool:

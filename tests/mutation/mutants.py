@@ -2616,6 +2616,14 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_decomposed_encoder.py::test_the_image_bias_flag_without_a_decomposed_encoder_is_refused",),
     ),
     Mutant(
+        "decay_factor_without_rate_accepted",
+        "--decoder-exit-beta below 1 with --decoder-exit-tau 0 is accepted: the decoder runs the constant threshold "
+        "beta * theta + (1 - beta), not the decay the user asked for",
+        (Edit("ofa_mue/core/exit_policy.py", "        if self.decoder_beta < 1.0 and self.decoder_tau == 0.0:\n",
+              "        if False:\n"),),
+        ("tests/test_exit_policy_and_time_reduction.py::test_a_decay_factor_without_a_decay_rate_is_refused",),
+    ),
+    Mutant(
         "settings_conflict_compares_path_spellings",
         "DATA and a data in --model-overrides naming the same files spelt differently (./a.tsv, an absolute "
         "path) are refused as a conflict, which OFA's scripts would hit",
