@@ -133,28 +133,38 @@ class MixedExits:
         return ExitSession({"image": FixedDepth(1), "text": StreamSimilarityExit(2.0)}, ChooseByRow())
 
 
-def test_counts_of_a_generation_with_exits_equal_torchs_flop_counter(model):
-    """Batch 1, beam 3, rows stopping after layers 1, 2 and 3: every matrix product torch counts is
-    in the count (exit tests are not matrix products; position-bias tables are counted here by hand)."""
-    dictionary = tiny_dictionary()
+def counted_generation(model, policy) -> tuple:
+    """One sample (7 text tokens, one image) generated with beam 3 and exactly 4 tokens under
+    ``policy``: its :class:`ExampleLayers` and the FLOPs torch's counter saw."""
     generator = torch.Generator().manual_seed(3)
     src = torch.randint(4, VOCAB_SIZE, (1, 7), generator=generator)
     sample = {"id": torch.arange(1), "net_input": {
         "src_tokens": src, "src_lengths": torch.tensor([7]), "patch_masks": torch.ones(1, dtype=torch.bool),
         "patch_images": torch.randn(1, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)}}
-    search = EarlyExitSequenceGenerator([model], dictionary, policy=MixedExits(), beam_size=3, max_len_b=4,
-                                        min_len=4)
+    search = EarlyExitSequenceGenerator([model], tiny_dictionary(), policy=policy, beam_size=3, max_len_b=4, min_len=4)
     with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         search.generate([model], sample)
     (example,) = search.last_example_layers
+    return example, counter.get_total_flops()
+
+
+def position_bias_flops() -> int:
+    """The position-bias tables of :func:`counted_generation`'s sample, which the count leaves out and
+    torch's counter sees (16 image and 7 text tokens; the decoder's cached positions)."""
+    streams, source, capacity = (16, 7), 16 + 7, MIN_CACHED_POSITIONS
+    return (sum(4 * n * D * D + 2 * n * n * D for n in streams)  # encoder: q/k of positions, q.k
+            + 4 * capacity * D * D + 2 * capacity * capacity * D  # decoder self-attention bias
+            + 2 * capacity * D * D + 2 * source * D * D + 2 * capacity * source * D)  # cross-attention bias
+
+
+def test_counts_of_a_generation_with_exits_equal_torchs_flop_counter(model):
+    """Batch 1, beam 3, rows stopping after layers 1, 2 and 3: every matrix product torch counts is
+    in the count (exit tests are not matrix products; position-bias tables are counted here by hand)."""
+    example, torch_flops = counted_generation(model, MixedExits())
     assert (example.image_layers, example.text_layers) == (1, 2) and example.decoder_rows == 3
     assert example.decoder_layer_sum == 2 * example.decoder_tokens, "rows stop after 1, 2 and 3 layers"
     counts = example_flops(ModelShape.of(model, IMAGE_SIZE), example)
-    streams, source, capacity = (16, 7), 16 + 7, MIN_CACHED_POSITIONS
-    positions = (sum(4 * n * D * D + 2 * n * n * D for n in streams)  # encoder: q/k of positions, q.k
-                 + 4 * capacity * D * D + 2 * capacity * capacity * D  # decoder self-attention bias
-                 + 2 * capacity * D * D + 2 * source * D * D + 2 * capacity * source * D)  # cross-attention bias
-    assert counter.get_total_flops() == counts["total"] - counts["exit_tests"] + positions
+    assert torch_flops == counts["total"] - counts["exit_tests"] + position_bias_flops()
 
 
 @pytest.mark.parametrize("policy", [EntropyPolicy(decoder=0.0), PatiencePolicy(decoder=5)], ids=["entropy", "patience"])
@@ -162,22 +172,9 @@ def test_a_baselines_exit_tests_are_counted_as_the_projections_they_run(model, p
     """DeeBERT's and PABEE's decoder tests project each tested token to the vocabulary: the count
     charges each one a projection (here none stops, so every token is tested after layers 1 and 2),
     and equals torch's FLOP counter, for which those projections are matrix products too."""
-    dictionary = tiny_dictionary()
-    generator = torch.Generator().manual_seed(3)
-    sample = {"id": torch.arange(1), "net_input": {
-        "src_tokens": torch.randint(4, VOCAB_SIZE, (1, 7), generator=generator), "src_lengths": torch.tensor([7]),
-        "patch_masks": torch.ones(1, dtype=torch.bool),
-        "patch_images": torch.randn(1, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)}}
-    search = EarlyExitSequenceGenerator([model], dictionary, policy=policy, beam_size=3, max_len_b=4, min_len=4)
-    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        search.generate([model], sample)
-    (example,) = search.last_example_layers
+    example, torch_flops = counted_generation(model, policy)
     assert example.decoder_layer_sum == 3 * example.decoder_tokens, "no token stops"
     assert example.decoder_prediction_tests == example.decoder_tests == 2 * example.decoder_tokens
     counts = example_flops(ModelShape.of(model, IMAGE_SIZE), example)
     assert counts["exit_tests"] == 2 * D * VOCAB_SIZE * example.decoder_tests
-    streams, source, capacity = (16, 7), 16 + 7, MIN_CACHED_POSITIONS
-    positions = (sum(4 * n * D * D + 2 * n * n * D for n in streams)
-                 + 4 * capacity * D * D + 2 * capacity * capacity * D
-                 + 2 * capacity * D * D + 2 * source * D * D + 2 * capacity * source * D)
-    assert counter.get_total_flops() == counts["total"] + positions
+    assert torch_flops == counts["total"] + position_bias_flops()

@@ -47,6 +47,18 @@ def train(data: Path, task: str, save_dir: Path, max_update: int, *extra: str) -
     return run("fairseq_cli.train", *plain_train_argv(data, task, save_dir, max_update, *extra))
 
 
+def snli_args(demo: Path, checkpoint: str) -> List[str]:
+    """The arguments every SNLI-VE evaluation command here shares (data, checkpoint, vocabulary, batch, CPU)."""
+    return [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),
+            "--batch-size", str(BATCH), "--cpu"]
+
+
+def evaluated_on_valid(common: List[str], tmp_path: Path, name: str, *flags: str) -> dict:
+    """``python -m ofa_mue.evaluate`` on the valid split into tmp_path/name; its valid_metrics.json."""
+    evaluate.main([*common, "--gen-subset", "valid", *flags, "--results-path", str(tmp_path / name)])
+    return json.loads((tmp_path / name / "valid_metrics.json").read_text())
+
+
 def test_snli_ve_trains_resumes_and_evaluates_every_row(demo, tmp_path):
     save_dir = tmp_path / "ckpt"
     first = train(demo, "snli_ve", save_dir, 3)
@@ -115,8 +127,7 @@ def test_each_caption_sweep_point_is_generated_with_its_own_thresholds(demo, dem
 
 def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path):
     checkpoint = decomposed_snli_checkpoint
-    common = [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),
-              "--batch-size", str(BATCH), "--cpu"]
+    common = snli_args(demo, checkpoint)
     profile_path = tmp_path / "profile.json"
     calibrate.main([*common, "--gen-subset", "valid", "--method", "retention", "--retention", "0.9",
                     "--candidates", "0.9,0.5", "--profile-path", str(profile_path)])
@@ -173,8 +184,7 @@ def test_a_step_calibration_is_evaluated_at_step(demo, decomposed_snli_checkpoin
     """The profile of a calibration under --exit-granularity step records it, and evaluate
     --exit-profile runs it: on the calibration split, exactly the metric and time reduction the
     calibration table holds for the chosen thresholds (per-token exits with them give others)."""
-    common = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve",
-              "--bpe-dir", str(demo / "bpe"), "--batch-size", str(BATCH), "--cpu"]
+    common = snli_args(demo, decomposed_snli_checkpoint)
     step = ["--exit-granularity", "step", "--exit-step-quantile", "0.5"]
     profile = calibrated(common, tmp_path, "step.json", *step, "--method", "retention", "--retention", "0.01")
     options = profile["options"]
@@ -182,8 +192,7 @@ def test_a_step_calibration_is_evaluated_at_step(demo, decomposed_snli_checkpoin
     assert options["decoder_exit_threshold"] <= 1.0 and profile["expected_time_reduction"] > 0
 
     def evaluation(name: str, *flags: str) -> dict:
-        evaluate.main([*common, "--gen-subset", "valid", *flags, "--results-path", str(tmp_path / name)])
-        return json.loads((tmp_path / name / "valid_metrics.json").read_text())
+        return evaluated_on_valid(common, tmp_path, name, *flags)
 
     assert profile["calibration_batch_size"] == BATCH
     summary = evaluation("profile", "--exit-profile", str(tmp_path / "step.json"))
@@ -264,8 +273,7 @@ def calibrated(common, tmp_path, profile: str, *options: str) -> dict:
 
 
 def test_certified_calibration_records_its_guarantee(demo, decomposed_snli_checkpoint, tmp_path, capsys):
-    common = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve",
-              "--bpe-dir", str(demo / "bpe"), "--batch-size", str(BATCH), "--cpu"]
+    common = snli_args(demo, decomposed_snli_checkpoint)
     # 9 calibration rows cannot certify a 5% loss at 90% ((0.95)^9 > 0.1): every exit stays off.
     profile = calibrated(common, tmp_path, "strict.json")
     guarantee = profile["guarantee"]
@@ -359,22 +367,15 @@ def test_calibration_options_it_cannot_honour_are_refused(demo, tmp_path, option
     assert not (tmp_path / "p.json").exists()
 
 
-def test_calibration_refuses_thresholds_it_would_override(demo, decomposed_snli_checkpoint, tmp_path, capsys):
+@pytest.mark.parametrize("given", [["--decoder-exit-threshold", "0.9"],
+                                   ["--model-overrides", "{'decoder_exit_threshold': 0.9}"]],
+                         ids=["command_line", "model_overrides"])
+def test_calibration_refuses_thresholds_it_would_override(demo, decomposed_snli_checkpoint, tmp_path, capsys, given):
+    """A threshold on the command line, or in --model-overrides (where OFA's evaluate.py takes task
+    options), is refused: the calibration would replace it with its own."""
     with pytest.raises(SystemExit):
         calibrate.main([str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve", "--bpe-dir",
-              str(demo / "bpe"), "--gen-subset", "valid", "--cpu", "--decoder-exit-threshold", "0.9",
-              "--profile-path", str(tmp_path / "p.json")])
-    assert "error: calibrate chooses MuE's thresholds itself" in capsys.readouterr().err.strip().splitlines()[-1]
-    assert not (tmp_path / "p.json").exists()
-
-
-def test_calibration_refuses_thresholds_in_model_overrides(demo, decomposed_snli_checkpoint, tmp_path, capsys):
-    """A threshold in --model-overrides (where OFA's evaluate.py takes task options) is refused as on
-    the command line: the calibration would replace it with its own."""
-    with pytest.raises(SystemExit):
-        calibrate.main([str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve", "--bpe-dir",
-              str(demo / "bpe"), "--gen-subset", "valid", "--cpu", "--model-overrides",
-              "{'decoder_exit_threshold': 0.9}", "--profile-path", str(tmp_path / "p.json")])
+              str(demo / "bpe"), "--gen-subset", "valid", "--cpu", *given, "--profile-path", str(tmp_path / "p.json")])
     assert "error: calibrate chooses MuE's thresholds itself" in capsys.readouterr().err.strip().splitlines()[-1]
     assert not (tmp_path / "p.json").exists()
 
@@ -382,16 +383,11 @@ def test_calibration_refuses_thresholds_in_model_overrides(demo, decomposed_snli
 def test_exit_options_in_model_overrides_run_as_on_the_command_line(demo, decomposed_snli_checkpoint, tmp_path):
     """OFA's evaluate.py applies every --model-overrides key to the task it builds: exit thresholds
     given there run exactly as the same thresholds given as flags (and not as the full model)."""
-    common = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve",
-              "--bpe-dir", str(demo / "bpe"), "--batch-size", str(BATCH), "--cpu", "--gen-subset", "valid"]
-
-    def evaluation(name: str, *flags: str) -> dict:
-        evaluate.main([*common, *flags, "--results-path", str(tmp_path / name)])
-        return json.loads((tmp_path / name / "valid_metrics.json").read_text())
-
-    flags = evaluation("flags", "--image-exit-threshold", "0.5", "--decoder-exit-threshold", "0.3")
-    overridden = evaluation("overrides", "--model-overrides",
-                            "{'image_exit_threshold': 0.5, 'decoder_exit_threshold': 0.3}")
+    common = snli_args(demo, decomposed_snli_checkpoint)
+    flags = evaluated_on_valid(common, tmp_path, "flags", "--image-exit-threshold", "0.5",
+                               "--decoder-exit-threshold", "0.3")
+    overridden = evaluated_on_valid(common, tmp_path, "overrides", "--model-overrides",
+                                    "{'image_exit_threshold': 0.5, 'decoder_exit_threshold': 0.3}")
     assert overridden["exit_policy"] == flags["exit_policy"]
     assert (overridden["metrics"], overridden["layers"]) == (flags["metrics"], flags["layers"])
     assert (tmp_path / "overrides" / "valid_predictions.jsonl").read_text() == \
@@ -404,9 +400,7 @@ def test_an_snli_ve_ensemble_is_refused_not_scored_with_its_first_model(demo, de
     file naming both would hide that, so --path a.pt:b.pt is refused in one line, nothing written."""
     ensemble = f"{decomposed_snli_checkpoint}:{decomposed_snli_checkpoint}"
     with pytest.raises(ConfigError, match=r"^SNLI-VE is scored with one model, got an ensemble of 2") as error:
-        evaluate.main([str(demo / "snli_ve"), "--path", ensemble, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),
-                       "--batch-size", str(BATCH), "--cpu", "--gen-subset", "valid",
-                       "--results-path", str(tmp_path / "ensemble")])
+        evaluated_on_valid(snli_args(demo, ensemble), tmp_path, "ensemble")
     assert "\n" not in str(error.value)
     assert not any((tmp_path / "ensemble").glob("valid_*"))
 

@@ -2550,7 +2550,8 @@ MUTANTS: Tuple[Mutant, ...] = (
               "        apply_option_overrides(cfg, option_defaults(getattr(cls, \"__dataclass\")), "
               "cls.SETTING_DEFAULTS)\n", ""),),
         ("tests/test_training_and_evaluation_cli.py::test_exit_options_in_model_overrides_run_as_on_the_command_line",
-         "tests/test_training_and_evaluation_cli.py::test_calibration_refuses_thresholds_in_model_overrides"),
+         "tests/test_training_and_evaluation_cli.py::test_calibration_refuses_thresholds_it_would_override"
+         "[model_overrides]"),
     ),
     Mutant(
         "task_option_conflict_with_overrides_unchecked",
