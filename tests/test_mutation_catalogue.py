@@ -80,13 +80,16 @@ def test_failed_tests_are_read_whole_from_pytests_summary(tmp_path):
         "test_ids.py::test_error", "test_ids.py::test_plain", "test_ids.py::test_x[a b]", "test_ids.py::test_x[c - d]"]
 
 
-def test_record_counts_and_sums_every_step_and_the_cpu_of_its_test_runs():
-    """``--record``: the CPU seconds are the test run's own (a child process burning CPU), and the
+def test_record_counts_and_sums_every_step_and_the_cpu_of_its_test_runs(tmp_path):
+    """``--record``: the CPU seconds are the test run's own (a forked run burning CPU), and the
     totals and counts cover every step, the unmutated tree's included."""
-    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
-    code, _, wall, cpu = run_mutants.timed(
-        lambda: (subprocess.run([sys.executable, "-c", burn]).returncode, ""))
-    assert code == 0 and cpu >= 0.25 and wall >= 0.25
+    (tmp_path / "test_burn.py").write_text(
+        "import time\n"
+        "def test_burn():\n"
+        "    end = time.process_time() + 0.3\n"
+        "    while time.process_time() < end: pass\n", encoding="utf-8")
+    (finished,) = run_mutants.run_jobs([run_mutants.Job("burn", ["test_burn.py"], tree=tmp_path)], 1, [])
+    assert finished.code == 0 and finished.cpu_s >= 0.25 and finished.wall_s >= 0.25
     steps = [run_mutants.Step("unmutated tree", 5, "pass", 10.0, 8.0),
              run_mutants.Step("a", 2, "caught", 4.0, 3.5), run_mutants.Step("b", 3, "not caught", 6.0, 5.0)]
     data = run_mutants.record(steps, False, {"commit": "c"}, {"start": 1.0, "end": 2.0})
@@ -95,3 +98,51 @@ def test_record_counts_and_sums_every_step_and_the_cpu_of_its_test_runs():
     page = run_mutants.record_markdown(data, lambda provenance: provenance["commit"])
     assert page.startswith("Mutation check on c: FAILED, 1 of 2 mutants caught; 0.3 min wall-clock")
     assert "| b | 3 | not caught | 6.0 | 5.0 |" in page
+
+
+def test_a_run_imports_the_project_from_its_copy_and_so_do_the_processes_it_starts(tmp_path):
+    """Each run is a fork of a process that has the project installed (editable, from the
+    working tree): its tests, and the commands they start, must import ``ofa_mue`` from the copy."""
+    (tmp_path / "ofa_mue").mkdir()
+    (tmp_path / "ofa_mue" / "__init__.py").write_text("COPY = True\n", encoding="utf-8")
+    (tmp_path / "tests").mkdir()  # as in the tree: pytest puts the test's folder, not the tree, on sys.path
+    (tmp_path / "tests" / "test_which.py").write_text(
+        "import subprocess, sys\n"
+        "def test_here():\n"
+        "    import ofa_mue\n"
+        "    assert ofa_mue.COPY\n"
+        "def test_in_a_command():\n"
+        "    subprocess.run([sys.executable, '-c', 'import ofa_mue; assert ofa_mue.COPY'], check=True)\n",
+        encoding="utf-8")
+    code, output = run_mutants.run_tests(tmp_path, ["tests/test_which.py"])
+    assert code == 0, output
+    assert "2 passed" in output
+
+
+def test_runs_go_on_side_by_side_up_to_the_workers_count(tmp_path):
+    """With two workers, two runs are under way at once: each test waits for the other's file."""
+    for me, other in (("a", "b"), ("b", "a")):
+        (tmp_path / f"test_{me}.py").write_text(
+            "import pathlib, time\n"
+            f"def test_{me}():\n"
+            f"    pathlib.Path('{me}.started').touch()\n"
+            "    deadline = time.monotonic() + 60\n"
+            f"    while not pathlib.Path('{other}.started').exists():\n"
+            "        assert time.monotonic() < deadline, 'the other run never started'\n"
+            "        time.sleep(0.05)\n", encoding="utf-8")
+    jobs = [run_mutants.Job(me, [f"test_{me}.py"], tree=tmp_path) for me in "ab"]
+    assert sorted(run.code for run in run_mutants.run_jobs(jobs, 2, [])) == [0, 0]
+
+
+def test_a_run_past_its_time_is_killed_and_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_mutants, "TEST_TIMEOUT_S", 1)
+    (tmp_path / "test_slow.py").write_text("import time\ndef test_slow():\n    time.sleep(60)\n", encoding="utf-8")
+    (finished,) = run_mutants.run_jobs([run_mutants.Job("slow", ["test_slow.py"], tree=tmp_path)], 1, [])
+    assert finished.code == run_mutants.TIMED_OUT and finished.wall_s < 30
+
+
+def test_unmutated_tests_are_shared_out_by_whole_files():
+    tests = ["a.py::x", "b.py::x", "a.py::y", "c.py::x", "a.py::z", "b.py::y"]
+    parts = run_mutants.shares(tests, 2)
+    assert parts == [["a.py::x", "a.py::y", "a.py::z"], ["b.py::x", "b.py::y", "c.py::x"]]
+    assert run_mutants.shares(tests[:1], 4) == [["a.py::x"]]
