@@ -7,14 +7,15 @@ mean over n-gram sizes and references, times 10), except that the document frequ
 come from a corpus fixed when the scorer is built (each reference set is one document),
 not from the captions being scored. Text is tokenised as OFA's SCST reward and validation
 CIDEr-D do: case kept, ASCII punctuation removed, split on whitespace (no PTB tokenizer, so no
-Java call per step).
+Java call per step); a scorer built with an ``end_word`` ends every caption and reference with
+it, as OFA's SCST reward ends them with ``<eos>`` (its validation CIDEr-D adds none).
 """
 from __future__ import annotations
 
 import math
 import string
 from collections import Counter, defaultdict
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from pycocoevalcap.cider.cider_scorer import precook
 
@@ -31,32 +32,40 @@ def tokenize(text: str) -> str:
     return " ".join(text.translate(_PUNCTUATION).split())
 
 
+def scored_words(text: str, end_word: Optional[str]) -> str:
+    """:func:`tokenize` of ``text``, followed by ``end_word`` when one is given."""
+    words = tokenize(text)
+    return f"{words} {end_word}" if end_word else words
+
+
 class CiderD:
     """CIDEr-D scorer with fixed document frequencies (see the module docstring)."""
 
-    def __init__(self, document_frequency: Mapping[NGram, int], num_documents: int):
+    def __init__(self, document_frequency: Mapping[NGram, int], num_documents: int, end_word: Optional[str] = None):
         if num_documents < 1:
             raise ValueError("CIDEr-D needs at least one reference set for its document frequencies")
         self.document_frequency = document_frequency
         self.log_num_documents = math.log(num_documents)
+        self.end_word = end_word
 
     @classmethod
-    def from_references(cls, reference_sets: Iterable[Sequence[str]]) -> "CiderD":
-        """Document frequencies of the n-grams of ``reference_sets`` (one document per set)."""
+    def from_references(cls, reference_sets: Iterable[Sequence[str]], end_word: Optional[str] = None) -> "CiderD":
+        """Document frequencies of the n-grams of ``reference_sets`` (one document per set), each
+        reference ended with ``end_word`` when one is given."""
         frequency: Counter = Counter()
         count = 0
         for references in reference_sets:
             frequency.update({ngram for ref in references
-                              for ngram in precook(tokenize(ref), NGRAM_ORDER)})
+                              for ngram in precook(scored_words(ref, end_word), NGRAM_ORDER)})
             count += 1
-        return cls(frequency, count)
+        return cls(frequency, count, end_word)
 
     def _vector(self, text: str) -> Vector:
         """tf-idf vector per n-gram size, its norms, and the length pycocoevalcap uses (bigram count)."""
         vector: List[Dict[NGram, float]] = [defaultdict(float) for _ in range(NGRAM_ORDER)]
         norms = [0.0] * NGRAM_ORDER
         length = 0
-        for ngram, count in precook(tokenize(text), NGRAM_ORDER).items():
+        for ngram, count in precook(scored_words(text, self.end_word), NGRAM_ORDER).items():
             n = len(ngram) - 1
             idf = self.log_num_documents - math.log(max(1.0, self.document_frequency.get(ngram, 0.0)))
             vector[n][ngram] = count * idf

@@ -6,9 +6,10 @@ default: beam 5, ``max_len_b`` 16, no repeated 3-gram, every finished beam one c
 ``{"sampling": true, "max_len_b": 16}`` samples ``beam`` captions instead: as in OFA, what
 the JSON leaves out takes fairseq's generation defaults) gives K captions, without
 gradients and in eval mode. Each caption's reward is its CIDEr-D against the image's
-references (:mod:`.cider_reward`; document frequencies from the training split's
-references, one document per TSV row, read once at the first step, or with
-``--scst-cider-df batch`` from the references in the batch). Its baseline is the mean
+references (:mod:`.cider_reward`), the caption and each reference ended with a word ``<eos>``
+as in OFA's reward; document frequencies from the training split's references (so ended),
+one document per TSV row, read once at the first step, or with
+``--scst-cider-df batch`` from the references in the batch. Its baseline is the mean
 reward of the image's other K-1 captions, as in OFA. The loss is
 
     - sum over captions c of (reward_c - baseline_c) * sum_t log p(y_c,t | y_c,<t, image)
@@ -44,6 +45,9 @@ from .layerwise import decoder_layer_states, log_layer_metric, normalised_layer_
 logger = logging.getLogger(__name__)
 
 CIDER_DF_CHOICES = ChoiceEnum(["train", "batch"])
+# OFA's scst_loss ends every sampled caption and reference with this word before scoring (and its
+# cached training-split document frequencies were counted so): a caption's last word counts.
+END_WORD = "<eos>"
 
 
 @dataclass
@@ -144,9 +148,9 @@ class ScstRewardCriterion(FairseqCriterion):
     def cider_scorer(self, batch_references: Sequence[Sequence[str]]) -> CiderD:
         """The CIDEr-D scorer of ``--scst-cider-df``."""
         if self.cider_df == "batch":
-            return CiderD.from_references(batch_references)
+            return CiderD.from_references(batch_references, END_WORD)
         if self._train_cider is None:
-            self._train_cider = CiderD.from_references(training_references(self.task))
+            self._train_cider = CiderD.from_references(training_references(self.task), END_WORD)
             logger.info("CIDEr-D document frequencies from the training split's references")
         return self._train_cider
 

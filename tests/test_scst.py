@@ -127,7 +127,8 @@ def test_generated_captions_give_finite_loss_gradient_and_logged_reward(dictiona
 def test_each_captions_reward_is_its_cider_d_against_all_its_images_references(dictionary):
     """The reward of a caption is CIDEr-D against every reference of its image (mean over them),
     as pycocoevalcap computes it from the same references (--scst-cider-df batch, one caption per
-    image, so the document frequencies are pycocoevalcap's own)."""
+    image, so the document frequencies are pycocoevalcap's own), the caption and each reference
+    ended with the word <eos> as OFA's scst_loss ends them (``_wrap_sentence``)."""
     references = [["4 5 6 7", "8 9 10 11"], ["12 13 14", "15 16 17 18"], ["19 20 21", "4 5 19 20"]]
     hypotheses = ["8 9 10 11", "12 13 16", "4 5 19 20"]
     captions = [[dictionary.encode_line(text, add_if_not_exist=False).long()] for text in hypotheses]  # eos at the end
@@ -135,7 +136,7 @@ def test_each_captions_reward_is_its_cider_d_against_all_its_images_references(d
     rewards = criterion.rewards(captions, {"references": references})
     coco = CiderScorer(n=4, sigma=6.0)
     for hypothesis, refs in zip(hypotheses, references):
-        coco += (hypothesis, refs)
+        coco += (f"{hypothesis} <eos>", [f"{ref} <eos>" for ref in refs])
     _, expected = coco.compute_score()
     assert [r for image in rewards for r in image] == pytest.approx(list(expected), rel=1e-9)
     assert rewards[0][0] > 0  # the caption equals only the image's second reference
@@ -237,7 +238,7 @@ def test_document_frequencies_from_the_training_split(dictionary):
     assert list(training_references(task)) == REFERENCES
     criterion = ScstRewardCriterion(task)
     scorer = criterion.cider_scorer(batch_references=[REFERENCES[0]])
-    assert scorer.scores(["a red circle"], [REFERENCES[0]]) == CiderD.from_references(REFERENCES).scores(
+    assert scorer.scores(["a red circle"], [REFERENCES[0]]) == CiderD.from_references(REFERENCES, "<eos>").scores(
         ["a red circle"], [REFERENCES[0]])
     assert criterion.cider_scorer([REFERENCES[1]]) is scorer
 
@@ -259,8 +260,8 @@ def test_fairseq_train_takes_document_frequencies_from_the_training_split_by_def
     task = scst_task(dictionary, FixedCaptions([]), datasets={"train": dataset})
     criterion = criterions.build_criterion(convert_namespace_to_omegaconf(args).criterion, task)
     caption, batch = ["a red circle"], [REFERENCES[0]]
-    assert criterion.cider_scorer(batch).scores(caption, batch) == CiderD.from_references(REFERENCES).scores(
-        caption, batch) != CiderD.from_references(batch).scores(caption, batch)
+    assert criterion.cider_scorer(batch).scores(caption, batch) == CiderD.from_references(REFERENCES, "<eos>").scores(
+        caption, batch) != CiderD.from_references(batch, "<eos>").scores(caption, batch)
 
 
 def test_configuration_errors(dictionary):

@@ -3014,6 +3014,24 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_cli.py::test_the_user_dir_registers_the_tasks_models_and_criterions_with_fairseq",
          "tests/test_cli.py::test_python_dash_m_ofa_mue_is_the_same_command"),
     ),
+    Mutant(
+        "scst_reward_without_end_word",
+        "SCST's CIDEr-D reward scores the sampled captions and the references as they are, where OFA's "
+        "scst_loss ends each with the word <eos> (its n-grams reward a caption's last words)",
+        (Edit("criterions/scst.py", 'END_WORD = "<eos>"', "END_WORD = None"),),
+        (f"{SCST}test_each_captions_reward_is_its_cider_d_against_all_its_images_references",
+         f"{SCST}test_document_frequencies_from_the_training_split",
+         f"{SCST}test_fairseq_train_takes_document_frequencies_from_the_training_split_by_default"),
+    ),
+    Mutant(
+        "cider_document_frequencies_without_end_word",
+        "a CIDEr-D scorer with an end word counts its document frequencies from the references without it, "
+        "so the n-grams ending in <eos> look rare (OFA's cached frequencies were counted with it)",
+        (Edit("criterions/cider_reward.py",
+              "for ngram in precook(scored_words(ref, end_word), NGRAM_ORDER)})",
+              "for ngram in precook(tokenize(ref), NGRAM_ORDER)})"),),
+        (f"{SCST}test_each_captions_reward_is_its_cider_d_against_all_its_images_references",),
+    ),
 )
 
 
