@@ -61,7 +61,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from fairseq import checkpoint_utils, options, tasks, utils
-from fairseq.dataclass.configs import CheckpointConfig, DistributedTrainingConfig, OptimizationConfig
+from fairseq.dataclass.configs import CheckpointConfig, DistributedTrainingConfig, GenerationConfig, OptimizationConfig
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf, gen_parser_from_dataclass
 from fairseq.logging import progress_bar
 from fairseq.registry import REGISTRIES
@@ -79,26 +79,24 @@ from ofa_mue.replaced_text import MODES as TEXT_MODES, replace_text
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
 from ofa_mue.core.verified_generator import verification_summary
 from ofa_mue.sharding import Shard, write_shard_file
-from ofa_mue.tasks.ofa_task import refuse_generation_options
+from ofa_mue.tasks.generation_options import (
+    UNIMPLEMENTED_GENERATION_OPTIONS, refuse_generation_options, refuse_options_without_their_switch,
+)
 
 logger = logging.getLogger("ofa_mue.evaluate")
 
 CAPTION_GENERATION_DEFAULTS = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
 
 OTHER_GENERATORS_OPTIONS = {
-    "beam_mt": ("--beam-mt", 0), "max_len_a_mt": ("--max-len-a-mt", 0), "max_len_b_mt": ("--max-len-b-mt", 200),
-    "lenpen_mt": ("--lenpen-mt", 1), "replace_unk": ("--replace-unk", None), "sacrebleu": ("--sacrebleu", False),
-    "print_step": ("--print-step", False), "lm_weight": ("--lm-weight", 0.0),
-    "iter_decode_eos_penalty": ("--iter-decode-eos-penalty", 0.0), "iter_decode_max_iter": ("--iter-decode-max-iter", 10),
-    "iter_decode_force_max_iter": ("--iter-decode-force-max-iter", False),
-    "iter_decode_with_beam": ("--iter-decode-with-beam", 1),
-    "iter_decode_with_external_reranker": ("--iter-decode-with-external-reranker", False),
-    "retain_iter_history": ("--retain-iter-history", False), "retain_dropout_modules": ("--retain-dropout-modules", None),
-    "decoding_format": ("--decoding-format", None), "constraints": ("--constraints", None),
+    **UNIMPLEMENTED_GENERATION_OPTIONS, "replace_unk": ("--replace-unk", None), "sacrebleu": ("--sacrebleu", False),
+    "lm_weight": ("--lm-weight", 0.0), "constraints": ("--constraints", None),
 }
 """fairseq generation options for other generators (speech, iterative refinement, constrained
-translation) or for fairseq-generate's own printout, each with the value that changes nothing:
-this evaluation has no use for them, so they are refused rather than ignored."""
+translation, convolutional models: :data:`~ofa_mue.tasks.generation_options.UNIMPLEMENTED_GENERATION_OPTIONS`)
+or for fairseq-generate's own printout, each with the value that changes nothing: this evaluation
+has no use for them, so they are refused rather than ignored (``--diverse-beam-strength`` without
+``--diverse-beam-groups`` and ``--sampling-topk``/``--sampling-topp`` without ``--sampling`` too:
+:func:`~ofa_mue.tasks.generation_options.refuse_options_without_their_switch`)."""
 
 _TRAINING = "an option of fairseq-train's optimization, criterion, validation, logging or checkpoints"
 
@@ -448,12 +446,26 @@ def help_with_task_options(parser: argparse.ArgumentParser, argv: Optional[Seque
     args = list(sys.argv[1:] if argv is None else argv)
     if "-h" not in args and "--help" not in args:
         return
-    task_option = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    task_option.add_argument("--task", default=parser.get_default("task"))
-    name = task_option.parse_known_args(args)[0].task
+    name = task_name(parser, args)
     if name in tasks.TASK_REGISTRY:
         tasks.TASK_REGISTRY[name].add_args(parser.add_argument_group(f"task options (--task {name})"))
     parser.parse_args(["--help"])
+
+
+def task_name(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str:
+    """The ``--task`` that ``argv`` names (``parser``'s default without one), before fairseq parses it."""
+    task_option = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    task_option.add_argument("--task", default=parser.get_default("task"))
+    return task_option.parse_known_args(list(argv))[0].task
+
+
+def set_task_generation_defaults(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """:data:`CAPTION_GENERATION_DEFAULTS` are the caption evaluation's: for another ``--task`` in
+    ``argv`` (SNLI-VE, which generates nothing and refuses ``--no-repeat-ngram-size``) ``parser``
+    takes fairseq's defaults instead, as OFA's ``evaluate.py`` does."""
+    if task_name(parser, argv) != "caption":
+        parser.set_defaults(**{name: GenerationConfig.__dataclass_fields__[name].default
+                               for name in CAPTION_GENERATION_DEFAULTS})
 
 
 def refuse_distributed_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -534,6 +546,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     Returns the :class:`EvaluationSetup` and the parsed arguments.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    set_task_generation_defaults(parser, argv)
     args = options.parse_args_and_arch(parser, input_args=argv)
     refuse_distributed_options(parser, args)
     refuse_unused_options(parser, args, argv)
@@ -552,19 +565,20 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     if cfg.common.seed is not None and not cfg.generation.no_seed_provided:  # as OFA's evaluate.py: --sampling repeats
         np.random.seed(cfg.common.seed)
         utils.set_torch_seed(cfg.common.seed)
-    use_cuda = torch.cuda.is_available() and not cfg.common.cpu
-    # as fairseq-generate does: the task from the command line, its unset settings from the checkpoint
-    task = tasks.setup_task(cfg.task)
-    task.exit_policy()  # validate the exit options before any work
-    task.check_evaluation_options(cfg.generation)
     if cfg.generation.lm_path:  # OFA's evaluate.py fuses this language model into the generation
         raise ConfigError("--lm-path is not supported by this evaluation: no language model is fused into the "
                           "generation")
     refuse_generation_options(cfg.generation, OTHER_GENERATORS_OPTIONS,
                               "changes nothing here: an option of fairseq's other generators or of fairseq-generate's "
                               "printout, which this evaluation does not use")
+    refuse_options_without_their_switch(cfg.generation)
     if cfg.common_eval.post_process is not None:
         raise ConfigError("--post-process changes nothing here: the evaluation decodes with the task's GPT-2 BPE")
+    use_cuda = torch.cuda.is_available() and not cfg.common.cpu
+    # as fairseq-generate does: the task from the command line, its unset settings from the checkpoint
+    task = tasks.setup_task(cfg.task)
+    task.exit_policy()  # validate the exit options before any work
+    task.check_evaluation_options(cfg.generation)
     try:
         models, _ = checkpoint_utils.load_model_ensemble(
             utils.split_paths(cfg.common_eval.path), arg_overrides=ast.literal_eval(cfg.common_eval.model_overrides),

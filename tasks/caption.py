@@ -12,7 +12,6 @@ captions (``--scst-args``), which ``scst_reward_criterion`` uses.
 """
 
 import json
-from argparse import Namespace
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -26,9 +25,9 @@ from ofa_mue.criterions.cider_reward import CiderD
 from ofa_mue.data.caption_dataset import CaptionDataset
 from ofa_mue.data.text import strip_punctuation
 from ofa_mue.data.vocabulary import OFAVocabulary
-from ofa_mue.errors import ConfigError
 
-from .ofa_task import OFAConfig, OFATask, refuse_generation_options
+from .generation_options import generation_namespace, refuse_generation_options, refuse_unreachable_min_len
+from .ofa_task import OFAConfig, OFATask
 
 DEFAULT_GENERATION = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
 
@@ -92,15 +91,14 @@ class CaptionTask(OFATask):
     def _generator_from_json(self, model, flag: str, options_json: str):
         """A generator for ``model`` with the JSON generation options of ``flag``, as OFA builds it:
         what the JSON does not set takes fairseq's generation defaults (``max_len_b`` 200, no
-        n-gram blocking)."""
-        try:
-            options = json.loads(options_json)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{flag} must be a JSON object of generation options, got {options_json!r} ({error})") \
-                from None
-        if not isinstance(options, dict):
-            raise ConfigError(f"{flag} must be a JSON object of generation options, got {options_json!r}")
-        return self.build_generator([model], Namespace(**options))
+        n-gram blocking); a key its generator cannot honour is refused (:func:`generation_namespace`)."""
+        return self.build_generator([model], generation_namespace(flag, options_json))
+
+    def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
+        """The task's generator (:meth:`OFATask.build_generator`); a ``--min-len`` no caption can reach is
+        refused (:func:`refuse_unreachable_min_len`)."""
+        refuse_unreachable_min_len(args)
+        return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
     def caption_text(self, tokens: torch.Tensor) -> str:
         """A generated caption as OFA's caption evaluation writes and scores it: decoded, without
@@ -113,10 +111,12 @@ class CaptionTask(OFATask):
         return [self.caption_text(hypos[0]["tokens"]) for hypos in hypotheses]
 
     def check_evaluation_options(self, generation_cfg: Any) -> None:
-        """The evaluation scores each row's best caption, generated from no forced prefix."""
+        """The evaluation scores each row's best caption, generated from no forced prefix, with a
+        ``--min-len`` a caption can reach."""
         refuse_generation_options(generation_cfg, {"nbest": ("--nbest", 1), "prefix_size": ("--prefix-size", 0)},
                                   "cannot apply to the evaluation: it scores each row's best caption, generated from "
                                   "no forced prefix (fairseq-generate honours both)")
+        refuse_unreachable_min_len(generation_cfg)
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
         mode = (self.cfg.exit_verify, self.cfg.exit_verify_draft)  # which generator the options ask for

@@ -36,6 +36,7 @@ from ofa_mue.core.exit_policy import (
 )
 from ofa_mue.core.exit_profile import PROFILE_OPTIONS, granularity_with_profile, load_exit_profile
 
+from .generation_options import refuse_unimplemented_generation
 from .settings import apply_option_overrides, option_defaults, resolve_settings
 
 logger = logging.getLogger(__name__)
@@ -186,15 +187,6 @@ def refuse_unused_exit_options(cfg: OFAConfig) -> None:
                           f"its own rule (--image/--text-exit-threshold give it MuE's encoder exits)")
 
 
-def refuse_generation_options(generation_cfg: Any, options: Dict[str, Tuple[str, Any]], reason: str) -> None:
-    """A :class:`ConfigError` naming every option of ``options`` (``{field: (flag, the value that
-    changes nothing)}``) that ``generation_cfg`` (fairseq's generation settings) sets, then ``reason``."""
-    given = [flag for name, (flag, neutral) in options.items()
-             if getattr(generation_cfg, name, neutral) not in (neutral, None)]
-    if given:
-        raise ConfigError(f"{', '.join(given)} {reason}")
-
-
 def refuse_other_bpe(bpe: Any) -> None:
     """A :class:`ConfigError` when ``--bpe`` (a name, or fairseq's BPE config with ``_name``) names
     another encoding than GPT-2's: OFA's ``--bpe bert`` (its Chinese models) encodes text with BERT
@@ -331,7 +323,8 @@ class OFATask(FairseqTask):
         """fairseq's generator made an :class:`EarlyExitSequenceGenerator` with this task's exit options
         (a :class:`VerifiedEarlyExitGenerator` with ``--exit-verify``). ``--score-reference`` and
         ``--print-alignment``, for which fairseq would build other generators (without exits), are refused,
-        and so is ``--retain-dropout``, which OFA's models honour and this model does not."""
+        and so is ``--retain-dropout``, which OFA's models honour and this model does not, and every option
+        fairseq's beam search cannot honour (:func:`~.generation_options.refuse_unimplemented_generation`)."""
         if getattr(args, "score_reference", False):
             raise ConfigError("--score-reference would score with fairseq's SequenceScorer, which runs no exits: not "
                               "supported (python -m ofa_mue.evaluate scores a split against its references)")
@@ -341,6 +334,7 @@ class OFATask(FairseqTask):
         if getattr(args, "retain_dropout", False):
             raise ConfigError("--retain-dropout is not supported: the model runs without dropout at inference "
                               "(OFA's FairseqDropout modules would keep dropping)")
+        refuse_unimplemented_generation(args)
         extra = {"policy": self.exit_policy(models[0]), **(extra_gen_cls_kwargs or {})}
         if self.cfg.exit_verify:
             seq_gen_cls = seq_gen_cls or VerifiedEarlyExitGenerator

@@ -35,7 +35,8 @@ from ofa_mue.data.snli_ve_dataset import (
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import ConfigError
 
-from .ofa_task import OFAConfig, OFATask, refuse_generation_options
+from .generation_options import refuse_generation_options
+from .ofa_task import OFAConfig, OFATask
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +80,13 @@ UNSCORED_GENERATION_OPTIONS = {
     "diverse_beam_groups": ("--diverse-beam-groups", -1), "diversity_rate": ("--diversity-rate", -1.0),
     "lenpen": ("--lenpen", 1), "unnormalized": ("--unnormalized", False), "prefix_size": ("--prefix-size", 0),
     "match_source_len": ("--match-source-len", False), "constraints": ("--constraints", None),
-    "retain_dropout": ("--retain-dropout", False),
+    "retain_dropout": ("--retain-dropout", False), "unkpen": ("--unkpen", 0), "no_repeat_ngram_size":
+    ("--no-repeat-ngram-size", 0), "lm_path": ("--lm-path", None), "lm_weight": ("--lm-weight", 0.0),
 }
 """fairseq generation options that would change which answers, or how many, a generator
-returns, each with its flag and the value that changes nothing. SNLI-VE scores its three
-answers teacher-forced (as OFA evaluates it), so it cannot honour them."""
+returns, or how it scores them (``--unkpen``, n-gram blocking, a fused language model), each with
+its flag and the value that changes nothing. SNLI-VE scores its three answers teacher-forced (as
+OFA evaluates it), so it cannot honour them."""
 
 
 def the_one_model(models: List[Any]) -> Any:

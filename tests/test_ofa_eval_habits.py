@@ -26,6 +26,7 @@ from ofa_mue.evaluate import build_parser, load_evaluation
 from ofa_mue.evaluate import main as evaluate_main
 from ofa_mue.models.builders import model_args
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+from ofa_mue.tasks.generation_options import JSON_GENERATION_OPTIONS
 from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
 from test_training_and_evaluation_cli import plain_train_argv
 from tiny_ofa import IMAGE_SIZE, tiny_model
@@ -190,6 +191,56 @@ def test_generation_json_that_is_not_an_object_names_the_option(tmp_path, image_
     with pytest.raises(ConfigError) as error:
         task.build_model(tiny_args())
     assert flag in str(error.value) and given in str(error.value)
+
+
+GENERATION_JSON_REFUSALS = {
+    "hyphenated key": ('{"max-len-b": 2}', "key 'max-len-b' is not a generation option (did you mean 'max_len_b'?)"),
+    "misspelled key": ('{"maxlenb": 2}', "key 'maxlenb' is not a generation option (did you mean 'max_len_b'?)"),
+    "unknown key": ('{"beam": 2, "colour": 1}', "key 'colour' is not a generation option;"),
+    "nbest": ('{"nbest": 2}', "key 'nbest' cannot apply to its generator"),
+    "prefix_size": ('{"prefix_size": 1}', "key 'prefix_size' cannot apply to its generator"),
+    "lm_path": ('{"lm_path": "lm.pt"}', "key 'lm_path' cannot apply to its generator"),
+    "lm_weight": ('{"lm_weight": 0.5}', "key 'lm_weight' cannot apply to its generator"),
+    "iter_decode_max_iter": ('{"iter_decode_max_iter": 3}', "key 'iter_decode_max_iter' cannot apply to its generator"),
+    "constraints": ('{"constraints": "ordered"}', "key 'constraints' cannot apply to its generator"),
+    "string value": ('{"beam": "5"}', "key 'beam' must be a whole number, got \"5\""),
+    "sampling_topk without sampling": ('{"sampling_topk": 5}', "--sampling-topk only applies with --sampling"),
+    "min_len above max_len_b": ('{"min_len": 20, "max_len_b": 16}', "--min-len 20 is above --max-len-b 16"),
+}
+
+
+@pytest.mark.parametrize("flag, option", [("--eval-args", "eval_args"), ("--scst-args", "scst_args")])
+@pytest.mark.parametrize("given, message", GENERATION_JSON_REFUSALS.values(), ids=GENERATION_JSON_REFUSALS.keys())
+def test_generation_json_keys_the_generator_cannot_honour_are_refused(tmp_path, image_b64, flag, option, given,
+                                                                      message):
+    """fairseq's build_generator reads its options with defaults, so a misspelled key, or one that
+    only fairseq-generate or another generator reads, would be dropped without a word: refused in
+    one line naming the option and the key (with the keys it accepts), as is a value of another
+    type or options the generator cannot honour together."""
+    task = make_caption_task(tmp_path, image_b64, eval_cider=True, scst=True, **{option: given})
+    with pytest.raises(ConfigError) as error:
+        task.build_model(tiny_args())
+    text = str(error.value)
+    assert text.startswith(flag) and message in text and "\n" not in text, text
+    if "key" in message and "must be" not in message:
+        assert f"accepted keys: {', '.join(JSON_GENERATION_OPTIONS)}" in text, text
+
+
+def test_generation_json_takes_every_option_the_generator_reads(tmp_path, image_b64):
+    """Every key of JSON_GENERATION_OPTIONS (OFA's recipes pass beam, max_len_b and
+    no_repeat_ngram_size) is honoured: a generator is built with each at a value that changes it."""
+    given = {"beam": 4, "max_len_a": 0.5, "max_len_b": 12, "min_len": 2, "lenpen": 0.8, "unkpen": 1.0,
+             "unnormalized": True, "temperature": 0.9, "no_repeat_ngram_size": 2, "match_source_len": False,
+             "sampling": True, "sampling_topk": 3, "sampling_topp": 0.9, "diverse_beam_groups": -1,
+             "diverse_beam_strength": 0.5, "diversity_rate": -1.0}
+    assert sorted(given) == sorted(JSON_GENERATION_OPTIONS)
+    task = make_caption_task(tmp_path, image_b64, eval_cider=True, eval_args=json.dumps(given))
+    task.build_model(tiny_args())
+    generator = task.validation_generator
+    assert (generator.beam_size, generator.max_len_a, generator.max_len_b, generator.min_len) == (4, 0.5, 12, 2)
+    assert (generator.len_penalty, generator.unk_penalty, generator.normalize_scores) == (0.8, 1.0, False)
+    assert (generator.temperature, generator.repeat_ngram_blocker.no_repeat_ngram_size) == (0.9, 2)
+    assert (generator.search.sampling_topk, generator.search.sampling_topp) == (3, 0.9)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.evaluate import build_parser, load_evaluation, run_cli
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
 from test_training_and_evaluation_cli import plain_train_argv
 from tiny_ofa import small_model
 
@@ -155,6 +156,73 @@ def test_fairseq_generate_refuses_retain_dropout(model):
         diverse_generator(model, retain_dropout=True)
 
 
+CAPTION_GENERATE_REFUSALS = {
+    "iter-decode-max-iter": ({"iter_decode_max_iter": 3}, "--iter-decode-max-iter cannot apply here"),
+    "iter-decode-with-beam": ({"iter_decode_with_beam": 2}, "--iter-decode-with-beam cannot apply here"),
+    "decoding-format": ({"decoding_format": "unigram"}, "--decoding-format cannot apply here"),
+    "retain-dropout-modules": ({"retain_dropout_modules": ["decoder"]}, "--retain-dropout-modules cannot apply here"),
+    "eos-token": ({"eos_token": "</s>"}, "--eos-token cannot apply here"),
+    "no-early-stop": ({"no_early_stop": True}, "--no-early-stop cannot apply here"),
+    "no-beamable-mm": ({"no_beamable_mm": True}, "--no-beamable-mm cannot apply here"),
+    "print-step": ({"print_step": True}, "--print-step cannot apply here"),
+    "retain-iter-history": ({"retain_iter_history": True}, "--retain-iter-history cannot apply here"),
+    "constraints": ({"constraints": "ordered"}, "--constraints needs lexical constraints in every row"),
+    "lm-weight without lm-path": ({"lm_weight": 0.5}, "--lm-weight only applies with --lm-path"),
+    "diverse-beam-strength without groups": ({"diverse_beam_strength": 0.3},
+                                             "--diverse-beam-strength only applies with --diverse-beam-groups"),
+    "sampling-topk without sampling": ({"sampling_topk": 5}, "--sampling-topk only applies with --sampling"),
+    "sampling-topp without sampling": ({"sampling_topp": 0.9}, "--sampling-topp only applies with --sampling"),
+    "min-len above max-len-b": ({"min_len": 20, "max_len_b": 16}, "--min-len 20 is above --max-len-b 16"),
+}
+"""fairseq-generate's options that the caption generator (fairseq's beam search) cannot honour,
+as ``GenerationConfig`` fields, with the start of the one line that refuses them."""
+
+
+@pytest.mark.parametrize("options, message", CAPTION_GENERATE_REFUSALS.values(), ids=CAPTION_GENERATE_REFUSALS.keys())
+def test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour(model, options, message):
+    """Other generators' options, an option without the one it applies with, --constraints (no row
+    holds any: fairseq's constrained search fails with a TypeError) and a --min-len no caption can
+    reach (fairseq's AssertionError at the first batch) are refused in one line, not ignored."""
+    net, dictionary = model
+    task = CaptionTask(CaptionConfig(), SimpleNamespace(dictionary=dictionary))
+    with pytest.raises(ConfigError, match=f"^{message}") as error:
+        task.build_generator([net], dataclasses.replace(GenerationConfig(), **options))
+    assert "\n" not in str(error.value)
+
+
+CAPTION_GENERATE_ACCEPTED = {
+    "lm-weight with lm-path": {"lm_path": "lm.pt", "lm_weight": 0.5},
+    "diverse-beam-strength with groups": {"beam": 4, "diverse_beam_groups": 2, "diverse_beam_strength": 0.3},
+    "sampling-topk with sampling": {"sampling": True, "sampling_topk": 5},
+    "min-len equal to max-len-b": {"min_len": 16, "max_len_b": 16},
+    "min-len above max-len-b with max-len-a": {"min_len": 20, "max_len_b": 16, "max_len_a": 1.0},
+}
+
+
+@pytest.mark.parametrize("options", CAPTION_GENERATE_ACCEPTED.values(), ids=CAPTION_GENERATE_ACCEPTED.keys())
+def test_fairseq_generate_accepts_caption_options_with_what_they_apply_with(model, options):
+    net, dictionary = model
+    task = CaptionTask(CaptionConfig(), SimpleNamespace(dictionary=dictionary))
+    task.build_generator([net], dataclasses.replace(GenerationConfig(), **options))
+
+
+SNLI_VE_UNSCORED = {
+    "lm-path": ({"lm_path": "lm.pt"}, "--lm-path"),
+    "lm-weight": ({"lm_weight": 0.5}, "--lm-weight"),
+    "unkpen": ({"unkpen": 1.0}, "--unkpen"),
+    "no-repeat-ngram-size": ({"no_repeat_ngram_size": 3}, "--no-repeat-ngram-size"),
+}
+
+
+@pytest.mark.parametrize("options, flag", SNLI_VE_UNSCORED.values(), ids=SNLI_VE_UNSCORED.keys())
+def test_fairseq_generate_on_snli_ve_refuses_what_its_scoring_ignores(ofa_vocab, options, flag):
+    """SNLI-VE scores its three answers teacher-forced: a fused language model (which fairseq-generate
+    would load and never use), an <unk> penalty or n-gram blocking would change nothing."""
+    task = SnliVeTask(SnliVeConfig(), ofa_vocab)
+    with pytest.raises(ConfigError, match=f"^{flag} cannot apply to snli_ve"):
+        task.build_generator([], dataclasses.replace(GenerationConfig(), **options))
+
+
 INFERENCE_COMMANDS = ("ofa_mue.evaluate", "ofa_mue.calibrate", "ofa_mue.sweep", "ofa_mue.reproduce")
 
 
@@ -242,6 +310,31 @@ def test_honoured_options_are_not_refused(module, tmp_path):
     assert text == f"error: {tmp_path / 'missing.pt'}: checkpoint file not found", text
 
 
+@pytest.mark.parametrize("module", INFERENCE_COMMANDS)
+@pytest.mark.parametrize("flags, expected", [
+    pytest.param(("--eos-token", "</s>"), "--eos-token changes nothing here", id="eos-token"),
+    pytest.param(("--no-early-stop",), "--no-early-stop changes nothing here", id="no-early-stop"),
+    pytest.param(("--no-beamable-mm",), "--no-beamable-mm changes nothing here", id="no-beamable-mm"),
+    pytest.param(("--diverse-beam-strength", "0.3"), "--diverse-beam-strength only applies with --diverse-beam-groups",
+                 id="diverse-beam-strength-without-groups"),
+    pytest.param(("--sampling-topk", "5"), "--sampling-topk only applies with --sampling",
+                 id="sampling-topk-without-sampling"),
+])
+def test_generation_options_no_generator_here_honours_are_refused_before_loading(module, flags, expected, tmp_path):
+    """Options of fairseq's other generators and options without the one they apply with (which
+    fairseq ignores, or stops on with an AssertionError once the checkpoint has loaded) end the
+    command in one line before it reads the checkpoint."""
+    text = _run_command(module, tmp_path, *flags)
+    assert text.startswith(f"error: {expected}"), text
+
+
+def test_caption_evaluation_refuses_a_min_len_no_caption_reaches(caption_checkpoint):
+    """--min-len 20 with the default --max-len-b 16: fairseq's generator would stop on an
+    AssertionError at the first batch, after the checkpoint loaded."""
+    with pytest.raises(ConfigError, match="^--min-len 20 is above --max-len-b 16"):
+        load_evaluation(build_parser(), _evaluation_argv(caption_checkpoint, "--min-len", "20"))
+
+
 def test_an_evaluation_with_honoured_options_loads(caption_checkpoint):
     setup, _ = load_evaluation(build_parser(), _evaluation_argv(caption_checkpoint, "--seed", "3", "--num-workers",
                                                                 "0", "--model-overrides", "{}"))
@@ -255,6 +348,30 @@ def snli_ve_checkpoint(caption_checkpoint, tmp_path_factory):
     save_dir = tmp_path_factory.mktemp("generation_habits_snli_ve")
     train_in_process(plain_train_argv(demo, "snli_ve", save_dir, 2))
     return demo, str(save_dir / "checkpoint_last.pt")
+
+
+def _snli_ve_argv(snli_ve_checkpoint, *extra: str) -> list:
+    demo, checkpoint = snli_ve_checkpoint
+    return [str(demo / "snli_ve"), "--path", checkpoint, "--task", "snli_ve", "--gen-subset", "test", "--cpu", *extra]
+
+
+@pytest.mark.parametrize("flags, flag", [
+    pytest.param(("--unkpen", "1"), "--unkpen", id="unkpen"),
+    pytest.param(("--no-repeat-ngram-size", "3"), "--no-repeat-ngram-size", id="no-repeat-ngram-size"),
+])
+def test_snli_ve_evaluation_refuses_what_its_scoring_ignores(snli_ve_checkpoint, flags, flag):
+    """SNLI-VE scores its three answers teacher-forced: an <unk> penalty or n-gram blocking changes nothing."""
+    with pytest.raises(ConfigError, match=f"^{flag} cannot apply to snli_ve"):
+        load_evaluation(build_parser(), _snli_ve_argv(snli_ve_checkpoint, *flags))
+
+
+@pytest.mark.parametrize("flags", [(), ("--min-len", "20")], ids=["defaults", "min-len-above-max-len-b"])
+def test_snli_ve_evaluation_takes_no_caption_generation_default_as_given(snli_ve_checkpoint, flags):
+    """The caption evaluation's defaults (--no-repeat-ngram-size 3, --max-len-b 16) are not SNLI-VE's,
+    which generates nothing: without generation options it loads with fairseq's defaults, as OFA's
+    evaluate.py, and a length limit changes nothing."""
+    setup, _ = load_evaluation(build_parser(), _snli_ve_argv(snli_ve_checkpoint, *flags))
+    assert (setup.cfg.generation.no_repeat_ngram_size, setup.cfg.generation.max_len_b) == (0, 200)
 
 
 def _split_with(demo, task: str, column: int, text: str, folder) -> str:

@@ -3032,6 +3032,74 @@ MUTANTS: Tuple[Mutant, ...] = (
               "for ngram in precook(tokenize(ref), NGRAM_ORDER)})"),),
         (f"{SCST}test_each_captions_reward_is_its_cider_d_against_all_its_images_references",),
     ),
+    Mutant(
+        "evaluate_other_generators_table_unmerged",
+        "python -m ofa_mue.evaluate and the commands sharing load_evaluation accept and ignore --eos-token, "
+        "--no-early-stop, --no-beamable-mm (and the other generators' options)",
+        (Edit("ofa_mue/evaluate.py", '    **UNIMPLEMENTED_GENERATION_OPTIONS, "replace_unk"', '    "replace_unk"'),),
+        (f"{GENERATION_HABITS}test_generation_options_no_generator_here_honours_are_refused_before_loading"
+         "[eos-token-ofa_mue.evaluate]",
+         f"{GENERATION_HABITS}test_generation_options_no_generator_here_honours_are_refused_before_loading"
+         "[no-beamable-mm-ofa_mue.sweep]"),
+    ),
+    Mutant(
+        "evaluate_options_without_their_switch_accepted",
+        "the evaluation accepts --diverse-beam-strength without --diverse-beam-groups (ignored) and "
+        "--sampling-topk without --sampling (an AssertionError after the checkpoint loads)",
+        (Edit("ofa_mue/evaluate.py", "    refuse_options_without_their_switch(cfg.generation)\n", ""),),
+        (f"{GENERATION_HABITS}test_generation_options_no_generator_here_honours_are_refused_before_loading"
+         "[diverse-beam-strength-without-groups-ofa_mue.evaluate]",
+         f"{GENERATION_HABITS}test_generation_options_no_generator_here_honours_are_refused_before_loading"
+         "[sampling-topk-without-sampling-ofa_mue.calibrate]"),
+    ),
+    Mutant(
+        "generation_json_unusable_keys_accepted",
+        "--eval-args/--scst-args accept fairseq generation options their generator never reads (nbest, "
+        "prefix_size, lm_path, ...) and drop them silently",
+        (Edit("tasks/generation_options.py", "        if key not in JSON_GENERATION_OPTIONS:\n",
+              "        if key not in GenerationConfig.__dataclass_fields__:\n"),),
+        (f"{EVAL_HABITS}test_generation_json_keys_the_generator_cannot_honour_are_refused[nbest---eval-args-eval_args]",
+         f"{EVAL_HABITS}test_generation_json_keys_the_generator_cannot_honour_are_refused"
+         "[lm_path---scst-args-scst_args]"),
+    ),
+    Mutant(
+        "snli_ve_unkpen_ignored",
+        "fairseq-generate and the evaluation on SNLI-VE accept --unkpen and ignore it: the answers are scored "
+        "teacher-forced",
+        (Edit("tasks/snli_ve.py", '"unkpen": ("--unkpen", 0), ', ""),),
+        (f"{GENERATION_HABITS}test_fairseq_generate_on_snli_ve_refuses_what_its_scoring_ignores[unkpen]",
+         f"{GENERATION_HABITS}test_snli_ve_evaluation_refuses_what_its_scoring_ignores[unkpen]"),
+    ),
+    Mutant(
+        "snli_ve_evaluation_takes_caption_generation_defaults",
+        "the SNLI-VE evaluation keeps the caption evaluation's defaults (--no-repeat-ngram-size 3), so every "
+        "SNLI-VE evaluation is refused for an n-gram size it was never given",
+        (Edit("ofa_mue/evaluate.py", '    if task_name(parser, argv) != "caption":\n', "    if False:\n"),),
+        (f"{GENERATION_HABITS}test_snli_ve_evaluation_takes_no_caption_generation_default_as_given[defaults]",),
+    ),
+    Mutant(
+        "caption_generator_reads_unimplemented_options_silently",
+        "fairseq-generate accepts and ignores other generators' options (--eos-token, --iter-decode-*, ...) and "
+        "--lm-weight without --lm-path",
+        (Edit("tasks/ofa_task.py", "        refuse_unimplemented_generation(args)\n", ""),),
+        (f"{GENERATION_HABITS}test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour[eos-token]",
+         f"{GENERATION_HABITS}test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour"
+         "[lm-weight without lm-path]"),
+    ),
+    Mutant(
+        "caption_evaluation_min_len_checked_late",
+        "evaluate --min-len 20 (above the default --max-len-b 16) loads the checkpoint and stops on fairseq's "
+        "AssertionError at the first batch",
+        (Edit("tasks/caption.py", "        refuse_unreachable_min_len(generation_cfg)\n", ""),),
+        (f"{GENERATION_HABITS}test_caption_evaluation_refuses_a_min_len_no_caption_reaches",),
+    ),
+    Mutant(
+        "constraints_reach_fairseqs_constrained_search",
+        "fairseq-generate --constraints builds fairseq's constrained search, which fails with a TypeError on the "
+        "first batch (no row holds constraints)",
+        (Edit("tasks/generation_options.py", '    if getattr(args, "constraints", None):\n', "    if False:\n"),),
+        (f"{GENERATION_HABITS}test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour[constraints]",),
+    ),
 )
 
 
