@@ -92,11 +92,13 @@ def test_record_counts_and_sums_every_step_and_the_cpu_of_its_test_runs(tmp_path
     assert finished.code == 0 and finished.cpu_s >= 0.25 and finished.wall_s >= 0.25
     steps = [run_mutants.Step("unmutated tree", 5, "pass", 10.0, 8.0),
              run_mutants.Step("a", 2, "caught", 4.0, 3.5), run_mutants.Step("b", 3, "not caught", 6.0, 5.0)]
-    data = run_mutants.record(steps, False, {"commit": "c"}, {"start": 1.0, "end": 2.0})
-    assert (data["mutants"], data["caught"], data["wall_s"], data["cpu_s"]) == (2, 1, 20.0, 16.5)
+    data = run_mutants.record(steps, False, {"commit": "c"}, {"start": 1.0, "end": 2.0}, 12.0, 2)
+    assert (data["mutants"], data["caught"], data["runs_wall_s"], data["cpu_s"]) == (2, 1, 20.0, 16.5)
+    assert (data["elapsed_s"], data["workers"]) == (12.0, 2)
     assert [step["name"] for step in data["steps"]] == ["unmutated tree", "a", "b"]
     page = run_mutants.record_markdown(data, lambda provenance: provenance["commit"])
-    assert page.startswith("Mutation check on c: FAILED, 1 of 2 mutants caught; 0.3 min wall-clock")
+    assert page.startswith("Mutation check on c: FAILED, 1 of 2 mutants caught in 0.2 min of wall-clock time, "
+                           "2 test runs at a time (0.3 min of the runs' own wall-clock time added up, 0.3 min CPU")
     assert "| b | 3 | not caught | 6.0 | 5.0 |" in page
 
 

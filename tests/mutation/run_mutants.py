@@ -339,13 +339,16 @@ def check(selected: List[catalogue.Mutant], steps: List[Step], workers: int) -> 
     return True
 
 
-def record(steps: List[Step], passed: bool, provenance: Dict[str, Any], load: Dict[str, Any]) -> Dict[str, Any]:
+def record(steps: List[Step], passed: bool, provenance: Dict[str, Any], load: Dict[str, Any], elapsed_s: float,
+           workers: int) -> Dict[str, Any]:
     """What ``--record`` writes: the verdict, the commit, machine and date (``provenance``), the load
-    averages before and after (``load``), each step's cost and the totals."""
-    return {"provenance": provenance, "passed": passed, "load_average": load,
-            "mutants": sum(step.name != "unmutated tree" for step in steps),
+    averages before and after (``load``), the check's own wall-clock seconds (``elapsed_s``, its
+    imports included) with ``workers`` runs at a time, each step's cost and the totals (the runs'
+    wall-clock seconds overlap, so their sum exceeds ``elapsed_s``)."""
+    return {"provenance": provenance, "passed": passed, "load_average": load, "elapsed_s": elapsed_s,
+            "workers": workers, "mutants": sum(step.name != "unmutated tree" for step in steps),
             "caught": sum(step.verdict == "caught" for step in steps),
-            "wall_s": sum(step.wall_s for step in steps), "cpu_s": sum(step.cpu_s for step in steps),
+            "runs_wall_s": sum(step.wall_s for step in steps), "cpu_s": sum(step.cpu_s for step in steps),
             "steps": [asdict(step) for step in steps]}
 
 
@@ -356,17 +359,20 @@ def record_markdown(data: Dict[str, Any], describe: Callable[[Dict[str, Any]], s
     load = data["load_average"]
     return "\n".join([
         f"Mutation check on {describe(data['provenance'])}: {'passed' if data['passed'] else 'FAILED'}, "
-        f"{data['caught']} of {data['mutants']} mutants caught; {data['wall_s'] / 60:.1f} min wall-clock, "
-        f"{data['cpu_s'] / 60:.1f} min CPU in its test runs (1-minute load average {load['start']} at the start, "
-        f"{load['end']} at the end).", "",
+        f"{data['caught']} of {data['mutants']} mutants caught in {data['elapsed_s'] / 60:.1f} min of wall-clock "
+        f"time, {data['workers']} test runs at a time ({data['runs_wall_s'] / 60:.1f} min of the runs' own "
+        f"wall-clock time added up, {data['cpu_s'] / 60:.1f} min CPU; 1-minute load average {load['start']} at the "
+        f"start, {load['end']} at the end).", "",
         "| run | tests | verdict | wall s | CPU s |", "|---|---|---|---|---|", *rows, ""])
 
 
-def write_record(directory: Path, steps: List[Step], passed: bool, load_start: float) -> None:
+def write_record(directory: Path, steps: List[Step], passed: bool, load_start: float, elapsed_s: float,
+                 workers: int) -> None:
     """Write :func:`record` of this run as ``mutation_check.json`` and ``.md`` in ``directory``."""
     from ofa_mue.provenance import describe, provenance  # imports torch: only for a record
 
-    data = record(steps, passed, provenance(), {"start": load_start, "end": round(os.getloadavg()[0], 2)})
+    data = record(steps, passed, provenance(), {"start": load_start, "end": round(os.getloadavg()[0], 2)},
+                  elapsed_s, workers)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "mutation_check.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     (directory / "mutation_check.md").write_text(record_markdown(data, describe), encoding="utf-8")
@@ -430,10 +436,10 @@ def main(argv: List[str] | None = None) -> int:
         if args.survey:
             survey(selected, args.workers)
             return 0
-        load_start, steps = round(os.getloadavg()[0], 2), []
+        load_start, steps, began = round(os.getloadavg()[0], 2), [], time.monotonic()
         passed = check(selected, steps, args.workers)
         if args.record:
-            write_record(args.record, steps, passed, load_start)
+            write_record(args.record, steps, passed, load_start, time.monotonic() - began, args.workers)
         return 0 if passed else 1
     except catalogue.StaleMutant as error:
         print(f"mutation check FAILED: {error}")
