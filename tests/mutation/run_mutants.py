@@ -398,8 +398,8 @@ def survey(selected: List[catalogue.Mutant], workers: int) -> None:
 
 
 def default_workers() -> int:
-    """The number of cores, at most 4."""
-    return min(os.cpu_count() or 1, 4)
+    """The number of cores this process may run on (as ``nproc`` counts them), at most 4."""
+    return min(len(os.sched_getaffinity(0)), 4)
 
 
 def workers_count(value: str) -> int:
