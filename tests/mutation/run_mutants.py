@@ -102,13 +102,12 @@ def copy_tree(repo: Path, files: Iterable[str], target: Path) -> None:
         shutil.copy2(repo / name, destination, follow_symlinks=False)
 
 
-def preload(tests: Sequence[str]) -> int:
+def preload(tests: Sequence[str], files: List[str]) -> int:
     """Import here the modules from outside the tree that ``ofa_mue`` and ``tests`` (node ids) import,
-    as listed by a child process on an unmutated copy; returns how many imported. Each test run
+    as listed by a child process on an unmutated copy of ``files``; returns how many imported. Each test run
     forks from this process, so it finds them loaded; the project and the tests are never
     imported here, so each run imports them from its own copy."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torch's OpenMP reads it once, when torch loads
-    files = tree_files(REPO)
     with tempfile.TemporaryDirectory(prefix="ofa-mue-mutant-") as directory:
         copy_tree(REPO, files, Path(directory))
         listed = subprocess.run([sys.executable, "-c", LIST_MODULES, directory,
@@ -222,7 +221,7 @@ def run_jobs(jobs: Sequence[Job], workers: int, files: List[str]) -> Iterator[Fi
     """Run ``jobs`` with up to ``workers`` at a time, yielding each as it finishes. A job past
     TEST_TIMEOUT_S is killed (status TIMED_OUT); on any exit, the runs still going are killed and
     every temporary folder is removed."""
-    waiting, running = list(jobs), {}  # pid -> (job, folder, start)
+    waiting, running, killed = list(jobs), {}, set()  # running: pid -> (job, folder, start)
     try:
         while waiting or running:
             while waiting and len(running) < workers:
@@ -230,22 +229,22 @@ def run_jobs(jobs: Sequence[Job], workers: int, files: List[str]) -> Iterator[Fi
                 pid, workdir, began = start(job, files)
                 running[pid] = (job, workdir, began)
             pid, status, usage = os.wait4(-1, os.WNOHANG)
-            if pid == 0:
-                overdue = [pid for pid, (_, _, began) in running.items() if time.monotonic() - began > TEST_TIMEOUT_S]
-                for pid in overdue:
-                    os.killpg(pid, signal.SIGKILL)
-                    _, _, usage = os.wait4(pid, 0)
-                    job, workdir, began = running.pop(pid)
-                    shutil.rmtree(workdir, ignore_errors=True)
-                    yield Finished(job, TIMED_OUT, f"pytest did not finish in {TEST_TIMEOUT_S} s",
-                                   time.monotonic() - began, usage.ru_utime + usage.ru_stime)
+            if pid == 0:  # none has ended: kill the overdue ones (reaped here next), then wait a little
+                for overdue, (_, _, began) in running.items():
+                    if overdue not in killed and time.monotonic() - began > TEST_TIMEOUT_S:
+                        os.killpg(overdue, signal.SIGKILL)
+                        killed.add(overdue)
                 time.sleep(0.05)
                 continue
             job, workdir, began = running.pop(pid)
             wall = time.monotonic() - began
-            output = (workdir / "pytest.log").read_text(encoding="utf-8", errors="replace")
+            if pid in killed:
+                code, output = TIMED_OUT, f"pytest did not finish in {TEST_TIMEOUT_S} s"
+            else:
+                code = os.waitstatus_to_exitcode(status)
+                output = (workdir / "pytest.log").read_text(encoding="utf-8", errors="replace")
             shutil.rmtree(workdir, ignore_errors=True)
-            yield Finished(job, os.waitstatus_to_exitcode(status), output, wall, usage.ru_utime + usage.ru_stime)
+            yield Finished(job, code, output, wall, usage.ru_utime + usage.ru_stime)
     finally:
         for pid, (_, workdir, _) in running.items():
             try:
@@ -301,7 +300,7 @@ def check(selected: List[catalogue.Mutant], steps: List[Step], workers: int) -> 
     for mutant in selected:  # a stale mutant stops the check before any long run
         catalogue.mutated_sources(mutant, REPO)
     tests = list(dict.fromkeys(test for mutant in selected for test in mutant.caught_by))
-    print(f"importing what the tests import from outside the tree: {preload(tests)} modules", flush=True)
+    print(f"importing what the tests import from outside the tree: {preload(tests, files)} modules", flush=True)
     began = time.monotonic()  # the unmutated tests run as the mutants' do: forked, in shares of whole files
     runs = list(run_jobs([Job("unmutated tree", part) for part in shares(tests, workers)], workers, files))
     wall, failed = time.monotonic() - began, [run for run in runs if run.code != 0]
@@ -388,7 +387,7 @@ def survey_files(mutant: catalogue.Mutant) -> List[str]:
 def survey(selected: List[catalogue.Mutant], workers: int) -> None:
     """Print, for each mutant, which tests of its :func:`survey_files` fail on it (no verdict)."""
     files = tree_files(REPO)
-    preload([test for mutant in selected for test in survey_files(mutant)])
+    preload([test for mutant in selected for test in survey_files(mutant)], files)
     jobs = [Job(mutant.name, survey_files(mutant), mutant) for mutant in selected]
     for finished in run_jobs(jobs, workers, files):
         failed = failed_tests(finished.output)
