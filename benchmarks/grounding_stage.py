@@ -72,7 +72,7 @@ def grounding_data(data: str, rows: int, work: str) -> str:
 
 
 def train(log: str, data_folder: str, bpe: str, init: str, save_dir: str, updates: int, lr: float,
-          criterion: str, decompose: bool, constant_lr: bool, seed: int = 1) -> str:
+          criterion: str, decompose: bool, constant_lr: bool, seed: int = 1, label_smoothing: float = 0.1) -> str:
     """fairseq-train as demo.sh's train() (``constant_lr``: the learning rate stays at ``lr``
     after the warm-up instead of decaying to 0); returns the checkpoint."""
     schedule = ["fixed"] if constant_lr else ["polynomial_decay", "--total-num-update", str(updates)]
@@ -81,7 +81,7 @@ def train(log: str, data_folder: str, bpe: str, init: str, save_dir: str, update
         run(log, "fairseq_cli.train", data_folder, "--user-dir", "ofa_mue", "--task", "snli_ve", "--arch", "ofa_demo",
             "--bpe-dir", bpe, "--code-dict-size", "0", "--num-bins", "0", "--patch-image-size", str(IMAGE_SIZE),
             *(["--decompose-modalities"] if decompose else []), "--finetune-from-model", init,
-            "--criterion", criterion, "--label-smoothing", "0.1", "--optimizer", "adam",
+            "--criterion", criterion, "--label-smoothing", str(label_smoothing), "--optimizer", "adam",
             "--adam-betas", "(0.9,0.999)", "--adam-eps", "1e-8", "--clip-norm", "1.0",
             "--lr-scheduler", *schedule, "--lr", str(lr), "--warmup-updates", "50",
             "--max-update", str(updates), "--batch-size", "32",

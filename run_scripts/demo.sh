@@ -39,7 +39,8 @@
 # DEMO_TEST_ROWS [300], DEMO_CAPTION_OBJECTS [1,2,3] (the numbers of objects a caption scene may
 # hold), DEMO_CAPTION_WORDS [15] (the longest caption reference; captions train and generate
 # with one token more), DEMO_PRETRAIN_UPDATES [800], DEMO_CAPTION_UPDATES [400],
-# DEMO_SNLI_UPDATES [700], DEMO_QUESTION_UPDATES [2000; 0: no question stage; its
+# DEMO_SNLI_UPDATES [700], DEMO_SNLI_LR [5e-4] and DEMO_SNLI_LABEL_SMOOTHING [0.1] (SNLI-VE's
+# fine-tuning; captions keep 5e-4 and 0.1), DEMO_QUESTION_UPDATES [2000; 0: no question stage; its
 # held-out accuracies go to $DEMO_RESULTS/seed*/questions.json and the summary],
 # DEMO_QUESTION_KINDS [where,what,exists,region,count,relation: python -m
 # ofa_mue.demo.question_stage --help], DEMO_EASY_LOOKUP_UPDATES [0] (the question stage's first N
@@ -102,6 +103,8 @@ QUESTION_UPDATES="${DEMO_QUESTION_UPDATES:-2000}"
 QUESTION_KINDS="${DEMO_QUESTION_KINDS:-where,what,exists,region,count,relation}"
 EASY_LOOKUP_UPDATES="${DEMO_EASY_LOOKUP_UPDATES:-0}"
 [[ "$EASY_LOOKUP_UPDATES" =~ ^(0|[1-9][0-9]*)$ ]] && (( EASY_LOOKUP_UPDATES <= QUESTION_UPDATES )) || { echo "error: DEMO_EASY_LOOKUP_UPDATES must be a whole number from 0 to DEMO_QUESTION_UPDATES ($QUESTION_UPDATES), got '$EASY_LOOKUP_UPDATES'" >&2; exit 2; }
+SNLI_LR="${DEMO_SNLI_LR:-5e-4}"
+SNLI_LABEL_SMOOTHING="${DEMO_SNLI_LABEL_SMOOTHING:-0.1}"
 FREEZE_ENCODER="${DEMO_FREEZE_ENCODER:-0}"
 [[ "$FREEZE_ENCODER" =~ ^[01]$ ]] || { echo "error: DEMO_FREEZE_ENCODER must be 0 or 1, got '$FREEZE_ENCODER'" >&2; exit 2; }
 FOCUS_WEIGHT="${DEMO_FOCUS_WEIGHT:-0}"
@@ -110,6 +113,10 @@ NUMBER='^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$'
 [[ "$FOCUS_WEIGHT" =~ $NUMBER ]] || { echo "error: DEMO_FOCUS_WEIGHT must be a number >= 0, got '$FOCUS_WEIGHT'" >&2; exit 2; }
 [[ -z "$FOCUS_LR" ]] || { [[ "$FOCUS_LR" =~ $NUMBER ]] && "$PY" -c 'import sys; sys.exit(float(sys.argv[1]) <= 0)' "$FOCUS_LR"; } \
   || { echo "error: DEMO_FOCUS_LR must be a number > 0, got '$FOCUS_LR'" >&2; exit 2; }
+{ [[ "$SNLI_LR" =~ $NUMBER ]] && "$PY" -c 'import sys; sys.exit(float(sys.argv[1]) <= 0)' "$SNLI_LR"; } \
+  || { echo "error: DEMO_SNLI_LR must be a number > 0, got '$SNLI_LR'" >&2; exit 2; }
+{ [[ "$SNLI_LABEL_SMOOTHING" =~ $NUMBER ]] && "$PY" -c 'import sys; sys.exit(float(sys.argv[1]) >= 1)' "$SNLI_LABEL_SMOOTHING"; } \
+  || { echo "error: DEMO_SNLI_LABEL_SMOOTHING must be a number from 0 to below 1, got '$SNLI_LABEL_SMOOTHING'" >&2; exit 2; }
 "$PY" -c 'import sys; from ofa_mue.demo.questions import KINDS
 bad, known = [k for k in sys.argv[1].split(",") if k not in KINDS], " ".join(KINDS)
 sys.exit(f"error: DEMO_QUESTION_KINDS: unknown kind(s) {bad}, known: {known}" if bad else 0)' "$QUESTION_KINDS" || exit 2
@@ -161,6 +168,8 @@ VOCAB=(--bpe-dir "$DATA/bpe" --code-dict-size 0 --num-bins 0)
 train() {
   local task=$1 updates=$2 init=$3 variant=$4; shift 4
   local decompose=--decompose-modalities criterion=layerwise_label_smoothed_cross_entropy save="$SEED_CKPT/$task"
+  local lr=5e-4 label_smoothing=0.1
+  if [[ "$task" == snli_ve ]]; then lr=$SNLI_LR label_smoothing=$SNLI_LABEL_SMOOTHING; fi
   case "$variant" in
     mue) ;;
     no_modality_decomposition) decompose="" ;;
@@ -170,9 +179,9 @@ train() {
   [[ "$variant" == mue ]] || save="$SEED_CKPT/ablations/$variant/$task"
   "$PY" -m fairseq_cli.train "$DATA/$task" --user-dir ofa_mue --task "$task" --arch ofa_demo "${VOCAB[@]}" \
     --patch-image-size "$IMAGE_SIZE" $decompose --finetune-from-model "$init" \
-    --criterion "$criterion" --label-smoothing 0.1 \
+    --criterion "$criterion" --label-smoothing "$label_smoothing" \
     --optimizer adam --adam-betas "(0.9,0.999)" --adam-eps 1e-8 --clip-norm 1.0 \
-    --lr-scheduler polynomial_decay --lr 5e-4 --warmup-updates 50 \
+    --lr-scheduler polynomial_decay --lr "$lr" --warmup-updates 50 \
     --total-num-update "$updates" --max-update "$updates" --batch-size 32 --batch-size-valid 100 \
     --save-dir "$save" --no-epoch-checkpoints --disable-validation --num-workers 0 --cpu \
     --seed "$SEED" --log-format simple --log-interval 100 "$@"

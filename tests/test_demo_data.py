@@ -788,12 +788,18 @@ def test_demo_script_starts_each_seed_afresh(tmp_path):
     ("DEMO_FOCUS_LR", "0", "DEMO_FOCUS_LR must be a number > 0, got '0'"),
     ("DEMO_FOCUS_LR", "fast", "DEMO_FOCUS_LR must be a number > 0, got 'fast'"),
     ("DEMO_FREEZE_ENCODER", "yes", "DEMO_FREEZE_ENCODER must be 0 or 1, got 'yes'"),
+    ("DEMO_SNLI_LR", "0", "DEMO_SNLI_LR must be a number > 0, got '0'"),
+    ("DEMO_SNLI_LR", "-1e-4", "DEMO_SNLI_LR must be a number > 0, got '-1e-4'"),
+    ("DEMO_SNLI_LABEL_SMOOTHING", "1", "DEMO_SNLI_LABEL_SMOOTHING must be a number from 0 to below 1, got '1'"),
+    ("DEMO_SNLI_LABEL_SMOOTHING", "none", "DEMO_SNLI_LABEL_SMOOTHING must be a number from 0 to below 1, got 'none'"),
 ])
-def test_demo_script_refuses_focus_settings_it_cannot_honour(name, value, message):
-    """The question stage's focus settings are checked before demo.sh generates or trains anything."""
+def test_demo_script_refuses_training_settings_it_cannot_honour(name, value, message):
+    """The question stage's focus settings and SNLI-VE's learning rate and label smoothing are checked
+    before demo.sh generates or trains anything."""
     script = Path(__file__).resolve().parents[1] / "run_scripts" / "demo.sh"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | {
-        name: value, "DEMO_DATA": "/nonexistent/demo_data"}
+        name: value, "DEMO_DATA": "/nonexistent/demo_data",
+        "OFA_MUE_VENV": os.environ.get("OFA_MUE_VENV", sys.prefix)}  # the venv running the tests
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=300)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "demo data" not in done.stdout

@@ -3100,6 +3100,22 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("tasks/generation_options.py", '    if getattr(args, "constraints", None):\n', "    if False:\n"),),
         (f"{GENERATION_HABITS}test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour[constraints]",),
     ),
+    Mutant(
+        "demo_snli_label_smoothing_unchecked",
+        "demo.sh takes a DEMO_SNLI_LABEL_SMOOTHING of 1 or more and trains SNLI-VE with it after the data, "
+        "pretraining and caption model, instead of refusing it before anything runs",
+        (Edit("run_scripts/demo.sh", """sys.exit(float(sys.argv[1]) >= 1)' "$SNLI_LABEL_SMOOTHING\"""",
+              """sys.exit(0)' "$SNLI_LABEL_SMOOTHING\""""),),
+        ("tests/test_demo_data.py::test_demo_script_refuses_training_settings_it_cannot_honour",),
+    ),
+    Mutant(
+        "snli_settings_arm_smoothing_ignored",
+        "benchmarks/snli_settings.py trains every arm with label smoothing 0.1 whatever the arm names, so its "
+        "table compares learning rates only",
+        (Edit("benchmarks/grounding_stage.py", '"--label-smoothing", str(label_smoothing),',
+              '"--label-smoothing", "0.1",'),),
+        ("tests/test_snli_settings_benchmark.py::test_an_arm_trains_with_its_settings_and_a_model_of_other_settings_is_not_reused",),
+    ),
 )
 
 
