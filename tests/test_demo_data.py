@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Dict
 
 import pytest
 from PIL import Image
@@ -743,13 +744,23 @@ def test_demo_script_refuses_arguments_it_cannot_honour(args, env, message):
     assert "setup_env" not in done.stdout + done.stderr
 
 
+def refused_demo_environment(tmp_path: Path, name: str, value: str) -> Dict[str, str]:
+    """The environment of a demo.sh run that must stop at setting ``name``: the tests' venv, every
+    folder under ``tmp_path``, and tiny data with no pretraining updates, so a demo.sh that goes on
+    instead stops within seconds at its first training step (never at a test's timeout)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | {
+        name: value, "DEMO_DATA": str(tmp_path / "data"), "DEMO_CHECKPOINTS": str(tmp_path / "checkpoints"),
+        "DEMO_RESULTS": str(tmp_path / "results"), "DEMO_TRAIN_ROWS": "30", "DEMO_VALID_ROWS": "9",
+        "DEMO_TEST_ROWS": "9", "DEMO_PRETRAIN_UPDATES": "0",
+        "OFA_MUE_VENV": os.environ.get("OFA_MUE_VENV", sys.prefix)}  # the venv running the tests
+
+
 @pytest.mark.parametrize("easy", ["2001", "-1", "07"])
-def test_demo_script_refuses_easy_lookup_updates_it_cannot_honour(easy):
+def test_demo_script_refuses_easy_lookup_updates_it_cannot_honour(easy, tmp_path):
     """DEMO_EASY_LOOKUP_UPDATES is a whole number no larger than the question stage's updates:
     demo.sh stops with one line and exit 2 before it generates or trains anything."""
     script = Path(__file__).resolve().parents[1] / "run_scripts" / "demo.sh"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | {
-        "DEMO_EASY_LOOKUP_UPDATES": easy, "DEMO_DATA": "/nonexistent/demo_data"}
+    environment = refused_demo_environment(tmp_path, "DEMO_EASY_LOOKUP_UPDATES", easy)
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=300)
     assert done.returncode == 2, done.stderr
     assert (f"DEMO_EASY_LOOKUP_UPDATES must be a whole number from 0 to DEMO_QUESTION_UPDATES (2000), got '{easy}'"
@@ -793,13 +804,11 @@ def test_demo_script_starts_each_seed_afresh(tmp_path):
     ("DEMO_SNLI_LABEL_SMOOTHING", "1", "DEMO_SNLI_LABEL_SMOOTHING must be a number from 0 to below 1, got '1'"),
     ("DEMO_SNLI_LABEL_SMOOTHING", "none", "DEMO_SNLI_LABEL_SMOOTHING must be a number from 0 to below 1, got 'none'"),
 ])
-def test_demo_script_refuses_training_settings_it_cannot_honour(name, value, message):
+def test_demo_script_refuses_training_settings_it_cannot_honour(name, value, message, tmp_path):
     """The question stage's focus settings and SNLI-VE's learning rate and label smoothing are checked
     before demo.sh generates or trains anything."""
     script = Path(__file__).resolve().parents[1] / "run_scripts" / "demo.sh"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | {
-        name: value, "DEMO_DATA": "/nonexistent/demo_data",
-        "OFA_MUE_VENV": os.environ.get("OFA_MUE_VENV", sys.prefix)}  # the venv running the tests
+    environment = refused_demo_environment(tmp_path, name, value)
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=300)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "demo data" not in done.stdout
