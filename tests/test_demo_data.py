@@ -803,7 +803,8 @@ def test_demo_script_starts_each_seed_afresh(tmp_path):
     ("DEMO_SNLI_LR", "-1e-4", "DEMO_SNLI_LR must be a number > 0, got '-1e-4'"),
     ("DEMO_SNLI_LABEL_SMOOTHING", "1", "DEMO_SNLI_LABEL_SMOOTHING must be a number from 0 to below 1, got '1'"),
     ("DEMO_SNLI_LABEL_SMOOTHING", "none", "DEMO_SNLI_LABEL_SMOOTHING must be a number from 0 to below 1, got 'none'"),
-])
+], ids=["focus_weight_negative", "focus_weight_word", "focus_lr_zero", "focus_lr_word", "freeze_encoder_word",
+        "snli_lr_zero", "snli_lr_negative", "snli_label_smoothing_one", "snli_label_smoothing_word"])
 def test_demo_script_refuses_training_settings_it_cannot_honour(name, value, message, tmp_path):
     """The question stage's focus settings and SNLI-VE's learning rate and label smoothing are checked
     before demo.sh generates or trains anything."""

@@ -3101,6 +3101,14 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{GENERATION_HABITS}test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour[constraints]",),
     ),
     Mutant(
+        "demo_snli_label_smoothing_unchecked",
+        "demo.sh takes a DEMO_SNLI_LABEL_SMOOTHING of 1 or more and trains SNLI-VE with it after the data, "
+        "pretraining and caption model, instead of refusing it before anything runs",
+        (Edit("run_scripts/demo.sh", """sys.exit(float(sys.argv[1]) >= 1)' "$SNLI_LABEL_SMOOTHING\"""",
+              """sys.exit(0)' "$SNLI_LABEL_SMOOTHING\""""),),
+        ("tests/test_demo_data.py::test_demo_script_refuses_training_settings_it_cannot_honour[snli_label_smoothing_one]",),
+    ),
+    Mutant(
         "snli_settings_arm_smoothing_ignored",
         "benchmarks/snli_settings.py trains every arm with label smoothing 0.1 whatever the arm names, so its "
         "table compares learning rates only",
