@@ -28,7 +28,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Sequence
 
 import torch
 
@@ -110,6 +110,24 @@ def seed_arm(seed: int, args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+def demo_run_seeds(parser: argparse.ArgumentParser, args: argparse.Namespace, seed_files: Sequence[str]) -> List[int]:
+    """The seeds of ``args.seeds``; the parser stops with one line on a malformed list, on a file of
+    ``seed_files`` missing from a seed's folder of ``args.checkpoints`` (a demo.sh run's), and on demo
+    data without an SNLI-VE test split in ``args.data``."""
+    if not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", args.seeds):
+        parser.error(f"--seeds must be positive integers separated by commas, got {args.seeds!r}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for seed in seeds:
+        for name in seed_files:
+            path = os.path.join(args.checkpoints, f"seed{seed}", name)
+            if not os.path.isfile(path):
+                parser.error(f"{path} not found (run bash run_scripts/demo.sh for these seeds first, or pass "
+                             "--checkpoints)")
+    if not os.path.isfile(os.path.join(args.data, "snli_ve", "test.tsv")):
+        parser.error(f"{args.data}/snli_ve/test.tsv not found (pass --data, the demo data folder)")
+    return seeds
+
+
 def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
@@ -169,22 +187,12 @@ def main() -> None:
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"),
                         help="results folder [benchmarks/results]")
     args = parser.parse_args()
-    if not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", args.seeds):
-        parser.error(f"--seeds must be positive integers separated by commas, got {args.seeds!r}")
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = demo_run_seeds(parser, args, ("caption/checkpoint_last.pt", "snli_ve/checkpoint_last.pt", "questions.json"))
     if min(args.question_updates, args.snli_updates) <= 0:
         parser.error("--question-updates and --snli-updates must be positive")
     unknown = set(args.question_kinds.split(",")) - set(KINDS)
     if unknown:
         parser.error(f"--question-kinds: unknown kind(s) {sorted(unknown)}, known: {', '.join(KINDS)}")
-    for seed in seeds:
-        for path in (f"seed{seed}/caption/checkpoint_last.pt", f"seed{seed}/snli_ve/checkpoint_last.pt",
-                     f"seed{seed}/questions.json"):
-            if not os.path.isfile(os.path.join(args.checkpoints, path)):
-                parser.error(f"{os.path.join(args.checkpoints, path)} not found (run bash run_scripts/demo.sh "
-                             "for these seeds first, or pass --checkpoints)")
-    if not os.path.isfile(os.path.join(args.data, "snli_ve", "test.tsv")):
-        parser.error(f"{args.data}/snli_ve/test.tsv not found (pass --data, the demo data folder)")
     provenance = Provenance(torch.device("cpu"))
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {seed: pool.submit(seed_arm, seed, args) for seed in seeds}

@@ -27,6 +27,7 @@ import torch
 
 from grounding_stage import CRITERIA, score, train
 from measurement import Provenance, write_results
+from question_updates import demo_run_seeds
 
 # name: (split, evaluate's extra options)
 EVALUATIONS = {
@@ -129,21 +130,13 @@ def main() -> None:
                                                       "snli_settings"),
                         help="results folder [benchmarks/results/snli_settings]")
     args = parser.parse_args()
-    if not re.fullmatch(r"[1-9]\d*(,[1-9]\d*)*", args.seeds):
-        parser.error(f"--seeds must be positive integers separated by commas, got {args.seeds!r}")
+    seeds = demo_run_seeds(parser, args, ("questions.pt",))
     try:
         arms = parse_arms(args.arms)
     except ValueError as error:
         parser.error(f"--arms: {error}")
     if args.snli_updates <= 0:
         parser.error("--snli-updates must be positive")
-    seeds = [int(s) for s in args.seeds.split(",")]
-    for seed in seeds:
-        path = os.path.join(args.checkpoints, f"seed{seed}", "questions.pt")
-        if not os.path.isfile(path):
-            parser.error(f"{path} not found (run bash run_scripts/demo.sh for these seeds first, or pass --checkpoints)")
-    if not os.path.isfile(os.path.join(args.data, "snli_ve", "test.tsv")):
-        parser.error(f"{args.data}/snli_ve/test.tsv not found (pass --data, the demo data folder)")
     provenance = Provenance(torch.device("cpu"))
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {(seed, arm): pool.submit(run_arm, seed, *arm, args) for seed in seeds for arm in arms}
