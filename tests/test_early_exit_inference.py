@@ -17,6 +17,7 @@ from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import (
     EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock, HammingDiverseBeamSearch,
 )
+from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.errors import ConfigError
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from ofa_mue.core.exit_policy import (
@@ -108,6 +109,34 @@ def test_an_ensemble_generates_with_exits_off_only(model):
         with pytest.raises(ConfigError, match=r"^exits \(.*\) run on one model, not an ensemble") as error:
             EarlyExitSequenceGenerator([net, net], dictionary, policy=policy, beam_size=3, max_len_b=6)
         assert "\n" not in str(error.value)
+
+
+def test_an_ensembles_layers_and_flops_count_every_model(model):
+    """An ensemble of two copies of one model runs two encoders and two decoders per example: its
+    FLOPs are twice one model's, part by part, and the layers each model used stay the full depth."""
+    net, dictionary = model
+    sample = {"net_input": _batch(), "id": torch.arange(3)}
+    shape = ModelShape.of(net, 48)
+    counts = {}
+    for size in (1, 2):
+        generator = EarlyExitSequenceGenerator([net] * size, dictionary, beam_size=3, max_len_b=6)
+        generator.generate([net] * size, sample)
+        examples = generator.last_example_layers
+        assert [(e.models, e.encoder_layers(), e.decoder_layers()) for e in examples] == [(size, 6.0, 6.0)] * 3
+        counts[size] = flops_summary(shape, examples)
+    for part, gflops in counts[1]["parts_gflops"].items():
+        assert counts[2]["parts_gflops"][part] == pytest.approx(2 * gflops), part
+    assert counts[2]["flops_reduction"] == pytest.approx(0.0)
+
+
+def test_an_ensemble_of_models_of_other_shapes_is_refused(model):
+    """Layers and FLOPs are counted for one model shape: an ensemble mixing depths is refused in one line."""
+    net, dictionary = model
+    shallow, _ = small_model(VOCAB, decompose_modalities=True, decoder_layers=3)
+    with pytest.raises(ConfigError, match=r"^the models of an ensemble differ in shape \(\(6, 3, 64, 128, True\), "
+                                          r"\(6, 6, 64, 128, True\)") as error:
+        EarlyExitSequenceGenerator([net, shallow.eval()], dictionary, beam_size=3, max_len_b=6)
+    assert "\n" not in str(error.value)
 
 
 GENERATION_OPTIONS = {

@@ -74,11 +74,23 @@ class ExitSession:
         self._stream_layers: Dict[str, Tensor] = {}
         self._stream_tokens: Dict[str, Tensor] = {}
         self._stream_tests: Dict[str, Tensor] = {}
+        self._stream_passes: Dict[str, int] = {}
         self._decoder_calls: List[DecoderCall] = []
 
     def record_stream(self, name: str, layers: Tensor, tokens: Tensor, tests: Optional[Tensor] = None) -> None:
         """Encoder stream ``name``: layers ``[B]`` each sample ran, its non-padding tokens ``[B]``
-        and the exit tests it ran ``[B]`` (none when omitted)."""
+        and the exit tests it ran ``[B]`` (none when omitted). A stream recorded again is the next
+        model of an ensemble (fairseq's generator runs each model's encoder with the same
+        ``net_input``): it must have run as the first did, and is counted as one more pass."""
+        if name in self._stream_layers:
+            first = (self._stream_layers[name], self._stream_tokens[name], self._stream_tests.get(name))
+            if not (torch.equal(first[0], layers) and torch.equal(first[1], tokens)
+                    and (first[2] is None) == (tests is None) and (tests is None or torch.equal(first[2], tests))):
+                raise RuntimeError(f"the {name} stream ran differently in another model of an ensemble; exits run "
+                                   f"on one model")
+            self._stream_passes[name] += 1
+            return
+        self._stream_passes[name] = 1
         self._stream_layers[name] = layers.detach()
         self._stream_tokens[name] = tokens.detach()
         if tests is not None:
@@ -121,12 +133,15 @@ class ExitSession:
         image_layers, image_tokens = streams.get("image", zeros), stream_tokens.get("image", zeros)
         text_layers, text_tokens = streams.get("text", zeros), stream_tokens.get("text", zeros)
         image_tests, text_tests = stream_tests.get("image", zeros), stream_tests.get("text", zeros)
+        if len(set(self._stream_passes.values())) != 1:
+            raise RuntimeError(f"the encoder streams ran a different number of times: {self._stream_passes}")
+        models = next(iter(self._stream_passes.values()))
         decoder = _decoder_sums(self._decoder_calls, batch)
         projects = getattr(self.decoder_rule, "projects_to_vocabulary", False)
         decoder["decoder_prediction_tests"] = decoder["decoder_tests"] if projects else torch.zeros_like(zeros)
         return [
             ExampleLayers(int(image_layers[i]), int(image_tokens[i]), int(text_layers[i]), int(text_tokens[i]),
-                          image_tests=int(image_tests[i]), text_tests=int(text_tests[i]),
+                          image_tests=int(image_tests[i]), text_tests=int(text_tests[i]), models=models,
                           **{name: int(values[i]) for name, values in decoder.items()})
             for i in range(batch)
         ]

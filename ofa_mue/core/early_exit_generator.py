@@ -16,7 +16,7 @@ searches as OFA's fairseq does (:class:`HammingDiverseBeamSearch`), not as fairs
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from fairseq import search
@@ -45,6 +45,11 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
                               f"models would share one exit session, which keeps one model's encoder depths and "
                               f"judges every model with the first one's head; give one checkpoint in --path, or no "
                               f"exit options")
+        shapes = {_layer_shape(model) for model in self.model.models}
+        if len(shapes) > 1:
+            raise ConfigError(f"the models of an ensemble differ in shape ({', '.join(sorted(map(str, shapes)))}: "
+                              f"encoder layers, decoder layers, width, feed-forward width): the layers and FLOPs "
+                              f"reported are counted for models of one shape; give checkpoints of one architecture")
         self.policy = policy
         self.last_example_layers: List[ExampleLayers] = []
         self.last_session: Optional[ExitSession] = None
@@ -63,6 +68,13 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
         self.last_example_layers = session.example_layers()
         self.last_session = session
         return hypotheses
+
+
+def _layer_shape(model) -> Tuple[int, int, int, int, bool]:
+    """What the layer and FLOPs counts of one model depend on: encoder and decoder depths, widths,
+    and whether its encoder is modality-decomposed."""
+    return (model.encoder.num_layers, model.decoder.num_layers, model.encoder.embed_tokens.embedding_dim,
+            model.encoder.layers[0].fc1.out_features, bool(model.encoder.decompose_modalities))
 
 
 class HammingDiverseBeamSearch(search.DiverseBeamSearch):

@@ -20,6 +20,10 @@ the matrix products of one example need, part by part, from the layers it used
   patience rule projects the token to the vocabulary instead, as ``output_projection`` does;
 - ``output_projection``: the projection of every processed decoder token to the vocabulary.
 
+An ensemble (``--path a.pt:b.pt``) runs every model: the encoder's parts and each decoder
+row's encoder keys/values are counted once per model (``ExampleLayers.models``); the decoder's
+own counts already hold every model's calls.
+
 Left out: layer norms, softmax, activations, position-bias tables, beam search (elementwise
 work, a few percent at most). A layer's count for a token is what that token needs: the
 packed teacher-forced path also attends with zero queries for exited tokens of rows that
@@ -135,7 +139,7 @@ def example_flops(shape: ModelShape, example: ExampleLayers) -> Dict[str, int]:
         example.decoder_layer_sum * (per_layer_run + 4 * d * source)
         + 4 * d * example.decoder_key_layer_sum
         + key_value_flops(d) * example.decoder_kv_layer_sum
-        + example.decoder_rows * example.decoder_deepest * source * key_value_flops(d)
+        + example.models * example.decoder_rows * example.decoder_deepest * source * key_value_flops(d)
     )
     similarity_tests = example.decoder_tests - example.decoder_prediction_tests
     parts["exit_tests"] = (similarity_test_flops(d, images) * example.image_tests
@@ -143,6 +147,8 @@ def example_flops(shape: ModelShape, example: ExampleLayers) -> Dict[str, int]:
                            + similarity_test_flops(d) * similarity_tests
                            + prediction_test_flops(d, shape.vocab) * example.decoder_prediction_tests)
     parts["output_projection"] = 2 * d * shape.vocab * example.decoder_tokens
+    for part in ("image_embedding", "image_stream", "text_stream"):  # every model of an ensemble encodes
+        parts[part] *= example.models
     parts["total"] = sum(parts.values())
     return parts
 
@@ -162,6 +168,7 @@ def at_full_depth(shape: ModelShape, example: ExampleLayers) -> ExampleLayers:
         decoder_kv_layer_sum=decoder * example.decoder_tokens,
         decoder_rows=example.decoder_rows,
         decoder_deepest=decoder if example.decoder_tokens else 0,
+        models=example.models,
     )
 
 

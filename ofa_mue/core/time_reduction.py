@@ -69,6 +69,7 @@ class ExampleLayers:
     text_tests: int = 0
     decoder_tests: int = 0
     decoder_prediction_tests: int = 0  # those of decoder_tests that project to the vocabulary (entropy, patience)
+    models: int = 1  # an ensemble's size: the encoder fields are one model's, the decoder sums every model's calls
 
     def encoder_layers(self) -> float:
         """Token-weighted mean encoder depth of the two streams."""

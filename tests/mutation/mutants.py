@@ -3116,6 +3116,27 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"--label-smoothing", "0.1",'),),
         ("tests/test_snli_settings_benchmark.py::test_an_arm_trains_with_its_settings_and_a_model_of_other_settings_is_not_reused",),
     ),
+    Mutant(
+        "ensemble_encoder_flops_counted_once",
+        "an ensemble's FLOPs count one model's encoder (ResNet and both streams) however many models encode, so "
+        "a two-checkpoint ensemble reports fewer FLOPs than it computes",
+        (Edit("ofa_mue/core/flops.py", "        parts[part] *= example.models\n", "        parts[part] *= 1\n"),),
+        ("tests/test_early_exit_inference.py::test_an_ensembles_layers_and_flops_count_every_model",),
+    ),
+    Mutant(
+        "ensemble_encoder_passes_not_counted",
+        "the exit session keeps the last model's encoder record of an ensemble and counts one model, so the "
+        "ensemble's encoder FLOPs and encoder keys/values of its decoder rows are one model's",
+        (Edit("ofa_mue/core/early_exit.py", "            self._stream_passes[name] += 1\n", ""),),
+        ("tests/test_early_exit_inference.py::test_an_ensembles_layers_and_flops_count_every_model",),
+    ),
+    Mutant(
+        "ensemble_of_other_shapes_accepted",
+        "an ensemble of models of different depths is accepted and its layers and FLOPs counted with the first "
+        "model's shape (or an internal error from the exit session)",
+        (Edit("ofa_mue/core/early_exit_generator.py", "        if len(shapes) > 1:\n", "        if False:\n"),),
+        ("tests/test_early_exit_inference.py::test_an_ensemble_of_models_of_other_shapes_is_refused",),
+    ),
 )
 
 
