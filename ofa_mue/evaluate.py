@@ -81,6 +81,7 @@ from ofa_mue.core.verified_generator import verification_summary
 from ofa_mue.sharding import Shard, write_shard_file
 from ofa_mue.tasks.generation_options import (
     UNIMPLEMENTED_GENERATION_OPTIONS, refuse_generation_options, refuse_options_without_their_switch,
+    refuse_other_searches,
 )
 
 logger = logging.getLogger("ofa_mue.evaluate")
@@ -96,7 +97,9 @@ translation, convolutional models: :data:`~ofa_mue.tasks.generation_options.UNIM
 or for fairseq-generate's own printout, each with the value that changes nothing: this evaluation
 has no use for them, so they are refused rather than ignored (``--diverse-beam-strength`` without
 ``--diverse-beam-groups`` and ``--sampling-topk``/``--sampling-topp`` without ``--sampling`` too:
-:func:`~ofa_mue.tasks.generation_options.refuse_options_without_their_switch`)."""
+:func:`~ofa_mue.tasks.generation_options.refuse_options_without_their_switch`; and options that choose
+different searches, such as ``--sampling`` with ``--diverse-beam-groups``:
+:func:`~ofa_mue.tasks.generation_options.refuse_other_searches`)."""
 
 _TRAINING = "an option of fairseq-train's optimization, criterion, validation, logging or checkpoints"
 
@@ -572,6 +575,7 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
                               "changes nothing here: an option of fairseq's other generators or of fairseq-generate's "
                               "printout, which this evaluation does not use")
     refuse_options_without_their_switch(cfg.generation)
+    refuse_other_searches(cfg.generation)
     if cfg.common_eval.post_process is not None:
         raise ConfigError("--post-process changes nothing here: the evaluation decodes with the task's GPT-2 BPE")
     use_cuda = torch.cuda.is_available() and not cfg.common.cpu

@@ -6,7 +6,9 @@ ofa_mue`` (importing :mod:`ofa_mue` installs :func:`excepthook`), an uncaught
 process with the one line ``error: <message>`` on stderr (exit status 1), as
 ``python -m ofa_mue.evaluate`` does. An error raised in a data-loader worker or a spawned
 training process reaches the main process wrapped in another exception that carries the
-original traceback as text; its ``ofa_mue.errors`` line is the one shown. Any other
+original traceback as text; its ``ofa_mue.errors`` line is the one shown. So do the few
+assertions on its options that fairseq-generate makes before any task code runs
+(:data:`FAIRSEQ_GENERATE_ASSERTIONS`), each with a line saying what to do. Any other
 exception keeps Python's traceback, and ``OFA_MUE_TRACEBACK=1`` shows it for these too.
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import re
 import sys
 from types import TracebackType
-from typing import Optional, Type
+from typing import Dict, Optional, Type
 
 from .errors import OFAMuEError
 
@@ -38,9 +40,43 @@ def one_line_message(error: BaseException) -> Optional[str]:
     return None
 
 
+REPLACE_UNK_REFUSAL = ("--replace-unk cannot apply to ofa_mue's tasks: it replaces <unk> in the outputs with words "
+                       "of the source sentences of fairseq's raw text datasets, and these tasks read OFA's TSV files: "
+                       "leave --replace-unk out")
+
+FAIRSEQ_GENERATE_ASSERTIONS: Dict[str, str] = {
+    "--sampling requires --nbest to be equal to --beam":
+        "--sampling needs --nbest equal to --beam in fairseq-generate, which prints every one of the --beam samples "
+        "it draws for a row (--beam is 5 and --nbest 1 unless given): give both the same number, e.g. --beam 1 "
+        "--nbest 1 for one sample per row, or leave --sampling out",
+    "--replace-unk requires a raw text dataset (--dataset-impl=raw)": REPLACE_UNK_REFUSAL,
+}
+"""The messages of fairseq-generate's assertions on its options (``fairseq_cli/generate.py``'s ``main``
+checks them before the task is set up, where ofa_mue's own checks run), each with the line shown
+instead; an AssertionError with another message, or raised elsewhere, keeps its traceback."""
+
+_FAIRSEQ_GENERATE = os.path.join("fairseq_cli", "generate.py")
+
+
+def fairseq_generate_message(error: BaseException) -> Optional[str]:
+    """The line of :data:`FAIRSEQ_GENERATE_ASSERTIONS` for ``error``, an AssertionError that
+    fairseq-generate's own code raised with one of its messages; None for any other exception."""
+    if type(error) is not AssertionError or str(error) not in FAIRSEQ_GENERATE_ASSERTIONS:
+        return None
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    if trace is None or not trace.tb_frame.f_code.co_filename.endswith(_FAIRSEQ_GENERATE):
+        return None
+    return FAIRSEQ_GENERATE_ASSERTIONS[str(error)]
+
+
 def excepthook(kind: Type[BaseException], error: BaseException, trace: Optional[TracebackType]) -> None:
-    """``sys.excepthook``: one line for ofa_mue's errors, the previous hook for anything else."""
+    """``sys.excepthook``: one line for ofa_mue's errors and fairseq-generate's assertions of
+    :data:`FAIRSEQ_GENERATE_ASSERTIONS`, the previous hook for anything else."""
     message = one_line_message(error)
+    if message is None:
+        message = fairseq_generate_message(error)
     if message is None or os.environ.get(TRACEBACK_ENV_VAR, "").strip() in ("1", "true", "yes"):
         _previous_hook(kind, error, trace)
         return

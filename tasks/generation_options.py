@@ -15,6 +15,7 @@ from typing import Any, Dict, Tuple
 from fairseq.dataclass.configs import GenerationConfig
 
 from ofa_mue.errors import ConfigError
+from ofa_mue.one_line_errors import REPLACE_UNK_REFUSAL
 
 UNIMPLEMENTED_GENERATION_OPTIONS: Dict[str, Tuple[str, Any]] = {
     "iter_decode_eos_penalty": ("--iter-decode-eos-penalty", 0.0), "iter_decode_max_iter": ("--iter-decode-max-iter", 10),
@@ -71,10 +72,28 @@ def refuse_options_without_their_switch(args: Any) -> None:
         raise ConfigError("; ".join(alone))
 
 
+def refuse_other_searches(args: Any) -> None:
+    """A :class:`ConfigError` naming the options of ``args`` that choose fairseq's search when it sets
+    more than one: fairseq's ``build_generator`` runs the first of them (in this order) and raises a
+    ValueError that names none for most pairs (it ignores a ``--diversity-rate`` from -1 to 0 after another)."""
+    groups, rate = getattr(args, "diverse_beam_groups", -1), getattr(args, "diversity_rate", -1.0)
+    choices = (
+        ("--sampling", "sampling", bool(getattr(args, "sampling", False))),
+        (f"--diverse-beam-groups {groups}", "diverse beam search", groups > 0),
+        ("--match-source-len", "outputs as long as the source", bool(getattr(args, "match_source_len", False))),
+        (f"--diversity-rate {rate}", "diverse siblings search", rate > -1),
+    )
+    given = [(flag, search) for flag, search, chosen in choices if chosen]
+    if len(given) > 1:
+        raise ConfigError(f"{', '.join(flag for flag, _ in given)} choose different searches "
+                          f"({', '.join(search for _, search in given)}), and the generator runs one: keep one of them")
+
+
 def refuse_unimplemented_generation(args: Any) -> None:
     """A :class:`ConfigError` for a generation option of ``args`` that this project's generator
-    (fairseq's beam search) cannot honour: :data:`UNIMPLEMENTED_GENERATION_OPTIONS`, ``--constraints``
-    or an option without the one it applies with (:func:`refuse_options_without_their_switch`)."""
+    (fairseq's beam search) cannot honour: :data:`UNIMPLEMENTED_GENERATION_OPTIONS`, ``--constraints``,
+    ``--replace-unk`` (given with ``--dataset-impl raw``, past fairseq-generate's assertion), an option without the one it applies with (:func:`refuse_options_without_their_switch`) or
+    options that choose different searches (:func:`refuse_other_searches`)."""
     refuse_generation_options(args, UNIMPLEMENTED_GENERATION_OPTIONS,
                               "cannot apply here: options of fairseq's other generators (iterative refinement, "
                               "speech translation, convolutional models), which this task's beam search does not "
@@ -82,7 +101,10 @@ def refuse_unimplemented_generation(args: Any) -> None:
     if getattr(args, "constraints", None):
         raise ConfigError("--constraints needs lexical constraints in every row, which this task's data does not "
                           "hold (fairseq's constrained search would fail on the first batch)")
+    if getattr(args, "replace_unk", None):  # with --dataset-impl raw, past fairseq-generate's own assertion
+        raise ConfigError(REPLACE_UNK_REFUSAL)
     refuse_options_without_their_switch(args)
+    refuse_other_searches(args)
 
 
 def refuse_unreachable_min_len(args: Any) -> None:
@@ -130,6 +152,7 @@ def generation_namespace(flag: str, options_json: str) -> Namespace:
     namespace = Namespace(**options)
     try:
         refuse_options_without_their_switch(namespace)
+        refuse_other_searches(namespace)
         refuse_unreachable_min_len(namespace)
     except ConfigError as error:
         raise ConfigError(f"{flag} {options_json}: {error}") from None

@@ -206,6 +206,8 @@ GENERATION_JSON_REFUSALS = {
     "string value": ('{"beam": "5"}', "key 'beam' must be a whole number, got \"5\""),
     "sampling_topk without sampling": ('{"sampling_topk": 5}', "--sampling-topk only applies with --sampling"),
     "min_len above max_len_b": ('{"min_len": 20, "max_len_b": 16}', "--min-len 20 is above --max-len-b 16"),
+    "sampling with diverse_beam_groups": ('{"sampling": true, "beam": 4, "diverse_beam_groups": 2}',
+                                          "--sampling, --diverse-beam-groups 2 choose different searches"),
 }
 
 

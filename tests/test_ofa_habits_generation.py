@@ -13,10 +13,11 @@ import pytest
 import torch
 from fairseq.dataclass.configs import GenerationConfig
 
-from demo_training import train_in_process
+from demo_training import run_module, train_in_process
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError, DataError
 from ofa_mue.evaluate import build_parser, load_evaluation, run_cli
+from ofa_mue.one_line_errors import FAIRSEQ_GENERATE_ASSERTIONS, REPLACE_UNK_REFUSAL, fairseq_generate_message
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
 from test_training_and_evaluation_cli import plain_train_argv
@@ -173,6 +174,11 @@ CAPTION_GENERATE_REFUSALS = {
     "sampling-topk without sampling": ({"sampling_topk": 5}, "--sampling-topk only applies with --sampling"),
     "sampling-topp without sampling": ({"sampling_topp": 0.9}, "--sampling-topp only applies with --sampling"),
     "min-len above max-len-b": ({"min_len": 20, "max_len_b": 16}, "--min-len 20 is above --max-len-b 16"),
+    "sampling with diverse-beam-groups": ({"sampling": True, "beam": 4, "diverse_beam_groups": 2},
+                                          "--sampling, --diverse-beam-groups 2 choose different searches"),
+    "diverse-beam-groups with diversity-rate 0": ({"beam": 4, "diverse_beam_groups": 2, "diversity_rate": 0.0},
+                                                  "--diverse-beam-groups 2, --diversity-rate 0.0 choose different "
+                                                  "searches"),
 }
 """fairseq-generate's options that the caption generator (fairseq's beam search) cannot honour,
 as ``GenerationConfig`` fields, with the start of the one line that refuses them."""
@@ -319,6 +325,9 @@ def test_honoured_options_are_not_refused(module, tmp_path):
                  id="diverse-beam-strength-without-groups"),
     pytest.param(("--sampling-topk", "5"), "--sampling-topk only applies with --sampling",
                  id="sampling-topk-without-sampling"),
+    pytest.param(("--sampling", "--diverse-beam-groups", "2"),
+                 "--sampling, --diverse-beam-groups 2 choose different searches (sampling, diverse beam search)",
+                 id="sampling-with-diverse-beam-groups"),
 ])
 def test_generation_options_no_generator_here_honours_are_refused_before_loading(module, flags, expected, tmp_path):
     """Options of fairseq's other generators and options without the one they apply with (which
@@ -326,6 +335,58 @@ def test_generation_options_no_generator_here_honours_are_refused_before_loading
     command in one line before it reads the checkpoint."""
     text = _run_command(module, tmp_path, *flags)
     assert text.startswith(f"error: {expected}"), text
+
+
+FAIRSEQ_GENERATE_ONE_LINE = {
+    "sampling-with-nbest-below-beam": (("--sampling", "--beam", "2"),
+                                       "error: --sampling needs --nbest equal to --beam in fairseq-generate"),
+    "replace-unk": (("--replace-unk",), "error: --replace-unk cannot apply to ofa_mue's tasks"),
+    "sampling-with-diverse-beam-groups": (("--sampling", "--beam", "2", "--nbest", "2", "--diverse-beam-groups", "2"),
+                                          "error: --sampling, --diverse-beam-groups 2 choose different searches"),
+}
+"""Command lines fairseq-generate cannot run (the options of each, the start of the line it ends on):
+its own assertions on --sampling with --nbest and --replace-unk before any task code runs, and
+fairseq's ValueError for two searches, which names no option."""
+
+
+@pytest.mark.parametrize("flags, expected", FAIRSEQ_GENERATE_ONE_LINE.values(), ids=FAIRSEQ_GENERATE_ONE_LINE.keys())
+def test_fairseq_generate_ends_in_one_line_on_options_it_cannot_run(caption_checkpoint, flags, expected):
+    """The real fairseq-generate command line with --user-dir ofa_mue: exit status 1 and, last on
+    stderr, the one line naming the options and what to do, where fairseq printed a traceback."""
+    demo, checkpoint = caption_checkpoint
+    done = run_module("fairseq_cli.generate", str(demo / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
+                      "--path", checkpoint, "--gen-subset", "test", "--batch-size", "2", "--max-len-b", "4", "--cpu",
+                      *flags)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [done.stderr.rstrip("\n").splitlines()[-1]], done.stderr[-3000:]
+    assert errors[0].startswith(expected), errors
+
+
+def test_fairseq_generate_refuses_replace_unk_past_its_own_assertion(caption_checkpoint, tmp_path):
+    """--replace-unk with a dictionary file and --dataset-impl raw passes fairseq-generate's assertion;
+    the task refuses it before generating, where fairseq would end on an AttributeError (no source text)."""
+    demo, checkpoint = caption_checkpoint
+    dictionary = tmp_path / "align.txt"
+    dictionary.write_text("a b\n", encoding="utf-8")
+    done = run_module("fairseq_cli.generate", str(demo / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
+                      "--path", checkpoint, "--gen-subset", "test", "--batch-size", "2", "--max-len-b", "4", "--cpu",
+                      "--replace-unk", str(dictionary), "--dataset-impl", "raw")
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.stderr.rstrip("\n").splitlines()[-1] == f"error: {REPLACE_UNK_REFUSAL}", done.stderr[-3000:]
+
+
+def test_only_fairseq_generates_own_assertions_become_one_line():
+    """The same AssertionError message raised outside fairseq_cli/generate.py, or another exception
+    with it, keeps its traceback."""
+    message = next(iter(FAIRSEQ_GENERATE_ASSERTIONS))
+    for error in (AssertionError(message), ValueError(message)):
+        try:
+            raise error
+        except Exception as raised:
+            assert fairseq_generate_message(raised) is None
 
 
 def test_caption_evaluation_refuses_a_min_len_no_caption_reaches(caption_checkpoint):

@@ -3137,6 +3137,70 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/core/early_exit_generator.py", "        if len(shapes) > 1:\n", "        if False:\n"),),
         ("tests/test_early_exit_inference.py::test_an_ensemble_of_models_of_other_shapes_is_refused",),
     ),
+    Mutant(
+        "fairseq_generate_assertions_keep_traceback",
+        "fairseq-generate's own assertions on --sampling with --nbest and on --replace-unk end in their traceback, "
+        "not the one line saying what to do",
+        (Edit("ofa_mue/one_line_errors.py", "        message = fairseq_generate_message(error)\n", "        pass\n"),),
+        (f"{GENERATION_HABITS}test_fairseq_generate_ends_in_one_line_on_options_it_cannot_run[sampling-with-nbest-below-beam]",
+         f"{GENERATION_HABITS}test_fairseq_generate_ends_in_one_line_on_options_it_cannot_run[replace-unk]"),
+    ),
+    Mutant(
+        "any_assertion_with_generates_message_one_line",
+        "an AssertionError raised anywhere with one of fairseq-generate's messages is shown as its one line, hiding "
+        "a traceback that is not fairseq-generate's",
+        (Edit("ofa_mue/one_line_errors.py",
+              "    if trace is None or not trace.tb_frame.f_code.co_filename.endswith(_FAIRSEQ_GENERATE):\n"
+              "        return None\n", ""),),
+        (f"{GENERATION_HABITS}test_only_fairseq_generates_own_assertions_become_one_line",),
+    ),
+    Mutant(
+        "search_conflicts_reach_fairseq",
+        "the task's generator lets options that choose different searches through: fairseq-generate ends on "
+        "fairseq's ValueError naming no option (or ignores --diversity-rate 0)",
+        (Edit("tasks/generation_options.py", "    refuse_options_without_their_switch(args)\n    refuse_other_searches(args)\n",
+              "    refuse_options_without_their_switch(args)\n"),),
+        (f"{GENERATION_HABITS}test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour"
+         "[sampling with diverse-beam-groups]",
+         f"{GENERATION_HABITS}test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour"
+         "[diverse-beam-groups with diversity-rate 0]",
+         f"{GENERATION_HABITS}test_fairseq_generate_ends_in_one_line_on_options_it_cannot_run"
+         "[sampling-with-diverse-beam-groups]"),
+    ),
+    Mutant(
+        "diversity_rate_counted_as_fairseqs_exclusion",
+        "--diversity-rate counts as a search only above 0, as fairseq's exclusion test does: a rate of 0 after "
+        "another search is silently ignored",
+        (Edit("tasks/generation_options.py", '"diverse siblings search", rate > -1),',
+              '"diverse siblings search", rate > 0),'),),
+        (f"{GENERATION_HABITS}test_fairseq_generate_refuses_caption_options_its_generator_cannot_honour"
+         "[diverse-beam-groups with diversity-rate 0]",),
+    ),
+    Mutant(
+        "json_search_conflict_unnamed",
+        "--eval-args/--scst-args JSON choosing two searches is refused only by the generator, without naming the "
+        "flag that holds it",
+        (Edit("tasks/generation_options.py", "        refuse_other_searches(namespace)\n", ""),),
+        (f"{EVAL_HABITS}test_generation_json_keys_the_generator_cannot_honour_are_refused"
+         "[sampling with diverse_beam_groups---eval-args-eval_args]",
+         f"{EVAL_HABITS}test_generation_json_keys_the_generator_cannot_honour_are_refused"
+         "[sampling with diverse_beam_groups---scst-args-scst_args]"),
+    ),
+    Mutant(
+        "evaluation_search_conflict_after_loading",
+        "the inference commands load the checkpoint before refusing options that choose different searches",
+        (Edit("ofa_mue/evaluate.py", "    refuse_other_searches(cfg.generation)\n", ""),),
+        tuple(f"{GENERATION_HABITS}test_generation_options_no_generator_here_honours_are_refused_before_loading"
+              f"[sampling-with-diverse-beam-groups-{module}]"
+              for module in ("ofa_mue.evaluate", "ofa_mue.calibrate", "ofa_mue.sweep", "ofa_mue.reproduce")),
+    ),
+    Mutant(
+        "replace_unk_with_raw_dataset_generates",
+        "fairseq-generate --replace-unk FILE --dataset-impl raw (past fairseq's assertion) generates and ends on "
+        "an AttributeError for the source text the task's data does not hold",
+        (Edit("tasks/generation_options.py", '    if getattr(args, "replace_unk", None):', "    if False:"),),
+        (f"{GENERATION_HABITS}test_fairseq_generate_refuses_replace_unk_past_its_own_assertion",),
+    ),
 )
 
 
