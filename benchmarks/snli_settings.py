@@ -106,10 +106,10 @@ def markdown(report: Dict[str, Any]) -> str:
                          f"{100 * e['test']['accuracy']:.1f}% | {100 * e['one_layer']['accuracy']:.1f}% ({100 * gap:+.1f}) |")
     lines += ["", "Mean over the seeds:", "", "| learning rate | label smoothing | valid | test | 1 + 1 + 1 layers |",
               "|---|---|---|---|---|"]
-    for index, (lr, smoothing) in enumerate(parse_arms(a["arms"])):
+    for index, arm in enumerate(next(iter(report["seeds"].values()))):  # every seed runs the arms in one order
         cells = [sum(arms[index]["evaluations"][name]["accuracy"] for arms in report["seeds"].values())
                  / len(report["seeds"]) for name in EVALUATIONS]
-        lines.append(f"| {lr:g} | {smoothing:g} | " + " | ".join(f"{100 * c:.1f}%" for c in cells) + " |")
+        lines.append(f"| {arm['lr']:g} | {arm['label_smoothing']:g} | " + " | ".join(f"{100 * c:.1f}%" for c in cells) + " |")
     examples = sorted({e["examples"] for arms in report["seeds"].values() for r in arms
                        for e in r["evaluations"].values()})
     lines += ["", f"Rows scored per evaluation: {', '.join(map(str, examples))} (valid and test)."]
