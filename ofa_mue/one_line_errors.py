@@ -56,24 +56,31 @@ checks them before the task is set up, where ofa_mue's own checks run), each wit
 instead; an AssertionError with another message, or raised elsewhere, keeps its traceback."""
 
 _FAIRSEQ_GENERATE = os.path.join("fairseq_cli", "generate.py")
+_FAIRSEQ_UTILS = os.path.join("fairseq", "utils.py")
 
 
 def fairseq_generate_message(error: BaseException) -> Optional[str]:
     """The line of :data:`FAIRSEQ_GENERATE_ASSERTIONS` for ``error``, an AssertionError that
-    fairseq-generate's own code raised with one of its messages; None for any other exception."""
-    if type(error) is not AssertionError or str(error) not in FAIRSEQ_GENERATE_ASSERTIONS:
-        return None
+    fairseq-generate's own code raised with one of its messages, or :data:`REPLACE_UNK_REFUSAL`
+    for any error raised in fairseq's ``load_align_dict`` (``--replace-unk`` with ``--dataset-impl
+    raw`` passes the assertion, and fairseq then opens the option's value as a file, '@@ ' when
+    given bare, before any task code sees it); None for any other exception."""
     trace = error.__traceback__
     while trace is not None and trace.tb_next is not None:
         trace = trace.tb_next
-    if trace is None or not trace.tb_frame.f_code.co_filename.endswith(_FAIRSEQ_GENERATE):
+    if trace is None:
         return None
-    return FAIRSEQ_GENERATE_ASSERTIONS[str(error)]
+    code = trace.tb_frame.f_code
+    if code.co_name == "load_align_dict" and code.co_filename.endswith(_FAIRSEQ_UTILS):
+        return REPLACE_UNK_REFUSAL
+    if type(error) is not AssertionError or not code.co_filename.endswith(_FAIRSEQ_GENERATE):
+        return None
+    return FAIRSEQ_GENERATE_ASSERTIONS.get(str(error))
 
 
 def excepthook(kind: Type[BaseException], error: BaseException, trace: Optional[TracebackType]) -> None:
-    """``sys.excepthook``: one line for ofa_mue's errors and fairseq-generate's assertions of
-    :data:`FAIRSEQ_GENERATE_ASSERTIONS`, the previous hook for anything else."""
+    """``sys.excepthook``: one line for ofa_mue's errors and the fairseq-generate errors of
+    :func:`fairseq_generate_message`, the previous hook for anything else."""
     message = one_line_message(error)
     if message is None:
         message = fairseq_generate_message(error)

@@ -364,15 +364,21 @@ def test_fairseq_generate_ends_in_one_line_on_options_it_cannot_run(caption_chec
     assert errors[0].startswith(expected), errors
 
 
-def test_fairseq_generate_refuses_replace_unk_past_its_own_assertion(caption_checkpoint, tmp_path):
-    """--replace-unk with a dictionary file and --dataset-impl raw passes fairseq-generate's assertion;
-    the task refuses it before generating, where fairseq would end on an AttributeError (no source text)."""
+@pytest.mark.parametrize("dictionary_line", ["a b\n", None, "a\n"], ids=["dictionary", "bare", "broken_dictionary"])
+def test_fairseq_generate_refuses_replace_unk_past_its_own_assertion(caption_checkpoint, tmp_path, dictionary_line):
+    """--replace-unk with --dataset-impl raw passes fairseq-generate's assertion. With a dictionary file
+    the task refuses it before generating, where fairseq would end on an AttributeError (no source
+    text); bare, fairseq opens '@@ ' as the file, and with a broken file fails reading it, both before
+    any task code: the same line."""
     demo, checkpoint = caption_checkpoint
-    dictionary = tmp_path / "align.txt"
-    dictionary.write_text("a b\n", encoding="utf-8")
+    value = []
+    if dictionary_line is not None:
+        dictionary = tmp_path / "align.txt"
+        dictionary.write_text(dictionary_line, encoding="utf-8")
+        value = [str(dictionary)]
     done = run_module("fairseq_cli.generate", str(demo / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
                       "--path", checkpoint, "--gen-subset", "test", "--batch-size", "2", "--max-len-b", "4", "--cpu",
-                      "--replace-unk", str(dictionary), "--dataset-impl", "raw")
+                      "--dataset-impl", "raw", "--replace-unk", *value)
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.stderr.rstrip("\n").splitlines()[-1] == f"error: {REPLACE_UNK_REFUSAL}", done.stderr[-3000:]

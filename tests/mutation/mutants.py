@@ -3150,8 +3150,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "an AssertionError raised anywhere with one of fairseq-generate's messages is shown as its one line, hiding "
         "a traceback that is not fairseq-generate's",
         (Edit("ofa_mue/one_line_errors.py",
-              "    if trace is None or not trace.tb_frame.f_code.co_filename.endswith(_FAIRSEQ_GENERATE):\n"
-              "        return None\n", ""),),
+              "    if type(error) is not AssertionError or not code.co_filename.endswith(_FAIRSEQ_GENERATE):\n",
+              "    if type(error) is not AssertionError:\n"),),
         (f"{GENERATION_HABITS}test_only_fairseq_generates_own_assertions_become_one_line",),
     ),
     Mutant(
@@ -3199,7 +3199,15 @@ MUTANTS: Tuple[Mutant, ...] = (
         "fairseq-generate --replace-unk FILE --dataset-impl raw (past fairseq's assertion) generates and ends on "
         "an AttributeError for the source text the task's data does not hold",
         (Edit("tasks/generation_options.py", '    if getattr(args, "replace_unk", None):', "    if False:"),),
-        (f"{GENERATION_HABITS}test_fairseq_generate_refuses_replace_unk_past_its_own_assertion",),
+        (f"{GENERATION_HABITS}test_fairseq_generate_refuses_replace_unk_past_its_own_assertion[dictionary]",),
+    ),
+    Mutant(
+        "replace_unk_align_dict_traceback",
+        "fairseq-generate --replace-unk --dataset-impl raw ends on fairseq's traceback from reading the option's "
+        "value as a file ('@@ ' when bare), not the one line saying --replace-unk cannot apply",
+        (Edit("ofa_mue/one_line_errors.py", '    if code.co_name == "load_align_dict"', "    if False"),),
+        (f"{GENERATION_HABITS}test_fairseq_generate_refuses_replace_unk_past_its_own_assertion[bare]",
+         f"{GENERATION_HABITS}test_fairseq_generate_refuses_replace_unk_past_its_own_assertion[broken_dictionary]"),
     ),
 )
 
