@@ -110,6 +110,19 @@ def seed_arm(seed: int, args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+QUESTION_UPDATES_SEED_FILES = ("caption/checkpoint_last.pt", "snli_ve/checkpoint_last.pt", "questions.json")
+
+
+def add_demo_run_arguments(parser: argparse.ArgumentParser, seed_files: Sequence[str]) -> None:
+    """``--data``, ``--checkpoints`` (a demo.sh run's, whose seed folders hold ``seed_files``) and
+    ``--seeds``: what :func:`demo_run_seeds` checks."""
+    parser.add_argument("--data", default="demo_data", help="the demo data (run_scripts/demo.sh) [demo_data]")
+    held = ", ".join(f"seed{{S}}/{name}" for name in seed_files)
+    parser.add_argument("--checkpoints", default="checkpoints/demo",
+                        help=f"a demo.sh run's checkpoints ({held}) [checkpoints/demo]")
+    parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds [1,2,3]")
+
+
 def demo_run_seeds(parser: argparse.ArgumentParser, args: argparse.Namespace, seed_files: Sequence[str]) -> List[int]:
     """The seeds of ``args.seeds``; the parser stops with one line on a malformed list, on a file of
     ``seed_files`` missing from a seed's folder of ``args.checkpoints`` (a demo.sh run's), and on demo
@@ -176,10 +189,7 @@ def markdown(report: Dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="demo_data", help="the demo data (run_scripts/demo.sh) [demo_data]")
-    parser.add_argument("--checkpoints", default="checkpoints/demo",
-                        help="a demo.sh run's checkpoints (seed{S}/caption, seed{S}/snli_ve) [checkpoints/demo]")
-    parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds [1,2,3]")
+    add_demo_run_arguments(parser, QUESTION_UPDATES_SEED_FILES)
     parser.add_argument("--question-updates", type=int, default=4000)
     parser.add_argument("--question-kinds", default=",".join(KINDS), help="as question_stage's --kinds [all]")
     parser.add_argument("--snli-updates", type=int, default=700, help="as demo.sh's DEMO_SNLI_UPDATES [700]")
@@ -187,7 +197,7 @@ def main() -> None:
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"),
                         help="results folder [benchmarks/results]")
     args = parser.parse_args()
-    seeds = demo_run_seeds(parser, args, ("caption/checkpoint_last.pt", "snli_ve/checkpoint_last.pt", "questions.json"))
+    seeds = demo_run_seeds(parser, args, QUESTION_UPDATES_SEED_FILES)
     if min(args.question_updates, args.snli_updates) <= 0:
         parser.error("--question-updates and --snli-updates must be positive")
     unknown = set(args.question_kinds.split(",")) - set(KINDS)

@@ -27,7 +27,7 @@ import torch
 
 from grounding_stage import CRITERIA, score, train
 from measurement import Provenance, write_results
-from question_updates import demo_run_seeds
+from question_updates import add_demo_run_arguments, demo_run_seeds
 
 # name: (split, evaluate's extra options)
 EVALUATIONS = {
@@ -36,6 +36,7 @@ EVALUATIONS = {
     "one_layer": ("test", ["--exit-policy", "static", "--static-image-layers", "1", "--static-text-layers", "1",
                            "--static-decoder-layers", "1"]),
 }
+SEED_FILES = ("questions.pt",)  # what each seed's folder of a demo.sh run must hold
 ARM = re.compile(r"(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?):(\d+(?:\.\d*)?)")
 
 
@@ -118,10 +119,7 @@ def markdown(report: Dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="demo_data", help="the demo data (run_scripts/demo.sh) [demo_data]")
-    parser.add_argument("--checkpoints", default="checkpoints/demo",
-                        help="a demo.sh run's checkpoints (seed{S}/questions.pt) [checkpoints/demo]")
-    parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds [1,2,3]")
+    add_demo_run_arguments(parser, SEED_FILES)
     parser.add_argument("--arms", default="5e-4:0.1,2.5e-4:0.0",
                         help="comma-separated LR:LABEL_SMOOTHING pairs [5e-4:0.1 (demo.sh's),2.5e-4:0.0]")
     parser.add_argument("--snli-updates", type=int, default=700, help="as demo.sh's DEMO_SNLI_UPDATES [700]")
@@ -130,7 +128,7 @@ def main() -> None:
                                                       "snli_settings"),
                         help="results folder [benchmarks/results/snli_settings]")
     args = parser.parse_args()
-    seeds = demo_run_seeds(parser, args, ("questions.pt",))
+    seeds = demo_run_seeds(parser, args, SEED_FILES)
     try:
         arms = parse_arms(args.arms)
     except ValueError as error:

@@ -349,14 +349,20 @@ its own assertions on --sampling with --nbest and --replace-unk before any task 
 fairseq's ValueError for two searches, which names no option."""
 
 
+def _fairseq_generate(caption_checkpoint, *flags: str):
+    """The real fairseq-generate command line with --user-dir ofa_mue on the caption checkpoint's test
+    split, with ``flags``; the finished process."""
+    demo, checkpoint = caption_checkpoint
+    return run_module("fairseq_cli.generate", str(demo / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
+                      "--path", checkpoint, "--gen-subset", "test", "--batch-size", "2", "--max-len-b", "4", "--cpu",
+                      *flags)
+
+
 @pytest.mark.parametrize("flags, expected", FAIRSEQ_GENERATE_ONE_LINE.values(), ids=FAIRSEQ_GENERATE_ONE_LINE.keys())
 def test_fairseq_generate_ends_in_one_line_on_options_it_cannot_run(caption_checkpoint, flags, expected):
     """The real fairseq-generate command line with --user-dir ofa_mue: exit status 1 and, last on
     stderr, the one line naming the options and what to do, where fairseq printed a traceback."""
-    demo, checkpoint = caption_checkpoint
-    done = run_module("fairseq_cli.generate", str(demo / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
-                      "--path", checkpoint, "--gen-subset", "test", "--batch-size", "2", "--max-len-b", "4", "--cpu",
-                      *flags)
+    done = _fairseq_generate(caption_checkpoint, *flags)
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
@@ -370,15 +376,12 @@ def test_fairseq_generate_refuses_replace_unk_past_its_own_assertion(caption_che
     the task refuses it before generating, where fairseq would end on an AttributeError (no source
     text); bare, fairseq opens '@@ ' as the file, and with a broken file fails reading it, both before
     any task code: the same line."""
-    demo, checkpoint = caption_checkpoint
     value = []
     if dictionary_line is not None:
         dictionary = tmp_path / "align.txt"
         dictionary.write_text(dictionary_line, encoding="utf-8")
         value = [str(dictionary)]
-    done = run_module("fairseq_cli.generate", str(demo / "caption"), "--user-dir", "ofa_mue", "--task", "caption",
-                      "--path", checkpoint, "--gen-subset", "test", "--batch-size", "2", "--max-len-b", "4", "--cpu",
-                      "--dataset-impl", "raw", "--replace-unk", *value)
+    done = _fairseq_generate(caption_checkpoint, "--dataset-impl", "raw", "--replace-unk", *value)
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.stderr.rstrip("\n").splitlines()[-1] == f"error: {REPLACE_UNK_REFUSAL}", done.stderr[-3000:]
