@@ -97,14 +97,16 @@ def test_a_bad_decompose_value_or_an_unreadable_checkpoint_is_refused(tmp_path, 
 
 def test_the_recipe_runs_end_to_end_on_a_mue_checkpoint(demo_data, demo_checkpoints, tmp_path):
     """The SNLI-VE recipe's own commands, run for real on the tiny demo split: every step accepts
-    the arguments the script passes, and every test row is scored by the full model and by MuE.
-    (The caption recipe runs the same steps with caption flags; its sweep's beam searches take
-    about four minutes here, so it is left to the recorder tests above.)"""
+    the arguments the script passes, every test row is scored by the full model and by MuE, and
+    CALIBRATE_ARGS / SWEEP_ARGS reach their commands (here a small grid: the defaults' 216
+    calibration settings and 250 timed sweep points took three minutes). (The caption recipe runs
+    the same steps with caption flags; its beam searches are left to the recorder tests above.)"""
     task = "snli_ve"
     results = tmp_path / "results"
     environment = recipe_environment(PY=sys.executable, CHECKPOINT=str(demo_checkpoints[task].path),
                                      DATA_DIR=str(demo_data / task), BPE_DIR=str(demo_data / "bpe"),
-                                     RESULTS_DIR=str(results), BATCH_SIZE="8")
+                                     RESULTS_DIR=str(results), BATCH_SIZE="8", CALIBRATE_ARGS="--candidates 0.9",
+                                     SWEEP_ARGS="--depths 1 --thresholds 0.9  --entropies 0.5 --patiences 1")
     done = subprocess.run(["bash", str(REPO / f"run_scripts/{task}/evaluate_mue.sh")], env=environment,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -112,5 +114,28 @@ def test_the_recipe_runs_end_to_end_on_a_mue_checkpoint(demo_data, demo_checkpoi
     for run in ("full", "mue"):
         metrics = json.loads((results / run / "test_metrics.json").read_text())
         assert metrics["examples"] == rows and metrics["checkpoint"] == str(demo_checkpoints[task].path)
-    assert json.loads((results / "profile.json").read_text())["method"] == "retention"
-    assert (results / "sweep" / "sweep.json").is_file() and (results / "report" / "table.md").is_file()
+    profile = json.loads((results / "profile.json").read_text())
+    assert profile["method"] == "retention" and profile["settings_evaluated"] == 2 ** 3  # 0.9 or off, per knob
+    sweep = json.loads((results / "sweep" / "sweep.json").read_text())["rows"]
+    assert [row["setting"] for row in sweep if row["policy"] != "static"] == [
+        "-", "threshold 0.9", "decoder threshold 0.9", "entropy 0.5", "patience 1"]
+    assert len([row for row in sweep if row["policy"] == "static"]) == 2 ** 3 - 1  # depths 1 and 6, but all-6
+    assert (results / "report" / "table.md").is_file()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_the_recipes_pass_calibrate_and_sweep_options_on_and_their_commands_refuse_unknown_ones(tmp_path, script):
+    done, runs = run_recipe(tmp_path, script, checkpoint(tmp_path, decomposed=True),
+                            CALIBRATE_ARGS="--candidates 0.9,0.8", SWEEP_ARGS=" --depths 1,2  --timing-repetitions 0 ")
+    assert done.returncode == 0, done.stderr
+    calibrate, sweep = (next(argv for argv in runs if argv[1] == module) for module in ("ofa_mue.calibrate", "ofa_mue.sweep"))
+    assert calibrate[-2:] == ["--candidates", "0.9,0.8"] and "--depths" not in calibrate
+    assert sweep[-4:] == ["--depths", "1,2", "--timing-repetitions", "0"] and "--candidates" not in sweep
+    assert not any("--candidates" in argv or "--depths" in argv for argv in runs if argv[1] in ("ofa_mue.evaluate", "ofa_mue.report"))
+
+    environment = recipe_environment(PY=sys.executable, CHECKPOINT=str(checkpoint(tmp_path, decomposed=True)),
+                                     DATA_DIR=str(tmp_path / "data"), RESULTS_DIR=str(tmp_path / "real"),
+                                     CALIBRATE_ARGS="--candidate 0.9")
+    done = subprocess.run(["bash", str(REPO / script)], env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "unrecognized arguments: --candidate 0.9" in done.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "real").exists()

@@ -6,7 +6,9 @@
 # it decomposed, the full model included (decomposition_overrides in ../lib.sh).
 # Environment: CHECKPOINT (required), DATA_DIR (required: valid.tsv and test.tsv), DECOMPOSE [0],
 # RESULTS_DIR [results/caption], RETENTION [0.96], BATCH_SIZE [16], SELECTED_COLS [1,4,2
-# for COCO's image ids], BPE_DIR.
+# for COCO's image ids], BPE_DIR, CALIBRATE_ARGS and SWEEP_ARGS [none: options for
+# ofa_mue.calibrate and ofa_mue.sweep, split on whitespace and put after the recipe's own,
+# e.g. SWEEP_ARGS="--depths 1,2,4 --timing-repetitions 0"].
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 : "${CHECKPOINT:?set CHECKPOINT to a fine-tuned caption checkpoint}"
@@ -14,13 +16,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_file "$CHECKPOINT" "checkpoint"
 decomposition_overrides "$CHECKPOINT"
 OUT="${RESULTS_DIR:-results/caption}"
+read -ra CALIBRATE_EXTRA <<< "${CALIBRATE_ARGS:-}"
+read -ra SWEEP_EXTRA <<< "${SWEEP_ARGS:-}"
 ARGS=("$DATA_DIR" --path "$CHECKPOINT" --task caption --batch-size "${BATCH_SIZE:-16}" ${BPE_DIR:+--bpe-dir "$BPE_DIR"}
       --selected-cols "${SELECTED_COLS:-1,4,2}" --beam 5 --max-len-b 16 --no-repeat-ngram-size 3
       --decoder-exit-beta 0.95 --decoder-exit-tau 1 "${DECOMPOSITION[@]}")
 "$PY" -m ofa_mue.calibrate "${ARGS[@]}" --gen-subset valid --method retention --retention "${RETENTION:-0.96}" \
-  --profile-path "$OUT/profile.json"
+  --profile-path "$OUT/profile.json" "${CALIBRATE_EXTRA[@]}"
 "$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --results-path "$OUT/full"
 "$PY" -m ofa_mue.evaluate "${ARGS[@]}" --gen-subset test --exit-profile "$OUT/profile.json" --results-path "$OUT/mue"
-"$PY" -m ofa_mue.sweep "${ARGS[@]}" --gen-subset test --sweep-dir "$OUT/sweep"
+"$PY" -m ofa_mue.sweep "${ARGS[@]}" --gen-subset test --sweep-dir "$OUT/sweep" "${SWEEP_EXTRA[@]}"
 mkdir -p "$OUT/report/caption" && cp -r "$OUT/full" "$OUT/mue" "$OUT/report/caption/"
 "$PY" -m ofa_mue.report --results-dir "$OUT/report"

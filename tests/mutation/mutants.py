@@ -3209,6 +3209,22 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{GENERATION_HABITS}test_fairseq_generate_refuses_replace_unk_past_its_own_assertion[bare]",
          f"{GENERATION_HABITS}test_fairseq_generate_refuses_replace_unk_past_its_own_assertion[broken_dictionary]"),
     ),
+    Mutant(
+        "recipe_ignores_sweep_args",
+        "the SNLI-VE evaluation recipe accepts SWEEP_ARGS and sweeps its default grid all the same",
+        (Edit("run_scripts/snli_ve/evaluate_mue.sh", '--sweep-dir "$OUT/sweep" "${SWEEP_EXTRA[@]}"',
+              '--sweep-dir "$OUT/sweep"'),),
+        ("tests/test_evaluation_recipes.py::test_the_recipes_pass_calibrate_and_sweep_options_on_and_their_commands_"
+         "refuse_unknown_ones[run_scripts/snli_ve/evaluate_mue.sh]",),
+    ),
+    Mutant(
+        "caption_recipe_ignores_calibrate_args",
+        "the caption evaluation recipe accepts CALIBRATE_ARGS and calibrates on its default candidates all the same",
+        (Edit("run_scripts/caption/evaluate_mue.sh", '--profile-path "$OUT/profile.json" "${CALIBRATE_EXTRA[@]}"',
+              '--profile-path "$OUT/profile.json"'),),
+        ("tests/test_evaluation_recipes.py::test_the_recipes_pass_calibrate_and_sweep_options_on_and_their_commands_"
+         "refuse_unknown_ones[run_scripts/caption/evaluate_mue.sh]",),
+    ),
 )
 
 
