@@ -125,15 +125,18 @@ def test_the_recipe_runs_end_to_end_on_a_mue_checkpoint(demo_data, demo_checkpoi
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_the_recipes_pass_calibrate_and_sweep_options_on_and_their_commands_refuse_unknown_ones(tmp_path, script):
-    done, runs = run_recipe(tmp_path, script, checkpoint(tmp_path, decomposed=True),
+    decomposed = checkpoint(tmp_path, decomposed=True)
+    done, runs = run_recipe(tmp_path, script, decomposed,
                             CALIBRATE_ARGS="--candidates 0.9,0.8", SWEEP_ARGS=" --depths 1,2  --timing-repetitions 0 ")
     assert done.returncode == 0, done.stderr
-    calibrate, sweep = (next(argv for argv in runs if argv[1] == module) for module in ("ofa_mue.calibrate", "ofa_mue.sweep"))
+    calibrate, sweep = (next(argv for argv in runs if argv[1] == module)
+                        for module in ("ofa_mue.calibrate", "ofa_mue.sweep"))
     assert calibrate[-2:] == ["--candidates", "0.9,0.8"] and "--depths" not in calibrate
     assert sweep[-4:] == ["--depths", "1,2", "--timing-repetitions", "0"] and "--candidates" not in sweep
-    assert not any("--candidates" in argv or "--depths" in argv for argv in runs if argv[1] in ("ofa_mue.evaluate", "ofa_mue.report"))
+    assert not any("--candidates" in argv or "--depths" in argv
+                   for argv in runs if argv[1] in ("ofa_mue.evaluate", "ofa_mue.report"))
 
-    environment = recipe_environment(PY=sys.executable, CHECKPOINT=str(checkpoint(tmp_path, decomposed=True)),
+    environment = recipe_environment(PY=sys.executable, CHECKPOINT=str(decomposed),
                                      DATA_DIR=str(tmp_path / "data"), RESULTS_DIR=str(tmp_path / "real"),
                                      CALIBRATE_ARGS="--candidate 0.9")
     done = subprocess.run(["bash", str(REPO / script)], env=environment, capture_output=True, text=True, timeout=300)

@@ -48,8 +48,9 @@ class EarlyExitSequenceGenerator(SequenceGenerator):
         shapes = {_layer_shape(model) for model in self.model.models}
         if len(shapes) > 1:
             raise ConfigError(f"the models of an ensemble differ in shape ({', '.join(sorted(map(str, shapes)))}: "
-                              f"encoder layers, decoder layers, width, feed-forward width, modality-decomposed encoder): the layers and FLOPs "
-                              f"reported are counted for models of one shape; give checkpoints of one architecture")
+                              f"encoder layers, decoder layers, width, feed-forward width, modality-decomposed "
+                              f"encoder): the layers and FLOPs reported are counted for models of one shape; give "
+                              f"checkpoints of one architecture")
         self.policy = policy
         self.last_example_layers: List[ExampleLayers] = []
         self.last_session: Optional[ExitSession] = None
