@@ -28,12 +28,16 @@ from ofa_mue.provenance import load_average, provenance  # noqa: E402
 from ofa_mue.timing import synchronize  # noqa: E402
 
 
+PYTHON = sys.executable
+"""The interpreter :func:`run_module` starts (the tests give it their fork server's stand-in)."""
+
+
 def run_module(log: str, *args: str) -> None:
     """Run ``python -m ARGS`` from the repository root on one thread, its output in ``log``;
     on failure, stop with the log's end."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(log, "w") as handle:
-        done = subprocess.run([sys.executable, "-m", *args], cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env=env)
+        done = subprocess.run([PYTHON, "-m", *args], cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env=env)
     if done.returncode:
         with open(log) as handle:
             raise SystemExit(f"{' '.join(args[:2])} failed (log {log}):\n{handle.read()[-3000:]}")

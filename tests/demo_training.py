@@ -1,7 +1,7 @@
 """Demo data and small checkpoints made through the project's real command lines, shared by the
 tests that need *a* trained checkpoint of a kind (tests/conftest.py makes them once per session:
 fixtures ``demo_data`` and ``demo_checkpoints``), and the helpers that run a command line in a
-fresh process."""
+process of its own (forked from the tests' fork server, tests/fork_server.py)."""
 from __future__ import annotations
 
 import logging
@@ -17,6 +17,8 @@ from typing import Dict, Iterator, List, Sequence
 
 import pytest
 import torch
+
+from fork_server import fast_python
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("snli_ve", "caption")
@@ -34,8 +36,9 @@ def subprocess_env() -> Dict[str, str]:
 
 
 def run_module(module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """``python -m module args`` from the repository root, its output captured."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
+    """``python -m module args`` from the repository root, its output captured; a process of its
+    own, forked from the tests' fork server (:func:`fork_server.fast_python`)."""
+    return subprocess.run([fast_python(), "-m", module, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env=subprocess_env())
 
 
@@ -58,16 +61,17 @@ def train_argv(data: Path, task: str, save_dir: Path, max_update: int = UPDATES,
             "--num-workers", "0", "--cpu", "--seed", "3", "--log-format", "simple", *extra]
 
 
-def run_side_by_side(module: str, runs: Dict[str, Sequence[str]], logs: Dict[str, Path],
+def run_side_by_side(module: str, runs: Dict[str, Sequence[str]], logs: Dict[str, Path], pythons: Dict[str, str],
                      timeout: int = 400) -> Dict[str, str]:
     """Run ``python -m module`` with each of ``runs``' argument lists, all at once (one process
-    each, output to ``logs[name]``); every run must succeed. Returns each run's output. On a
-    2-core machine two single-threaded runs side by side take the wall time of one."""
+    each, interpreter ``pythons[name]``, output to ``logs[name]``); every run must succeed.
+    Returns each run's output. On a 2-core machine two single-threaded runs side by side take
+    the wall time of one."""
     processes = {}
     try:
         for name, argv in runs.items():
             with open(logs[name], "w", encoding="utf-8") as log:
-                processes[name] = subprocess.Popen([sys.executable, "-m", module, *argv], cwd=REPO,
+                processes[name] = subprocess.Popen([pythons[name], "-m", module, *argv], cwd=REPO,
                                                    stdout=log, stderr=subprocess.STDOUT, env=subprocess_env())
         outputs = {}
         for name, process in processes.items():

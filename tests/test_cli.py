@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import ofa_mue
+from fork_server import fast_python
 from ofa_mue import cli
 from ofa_mue.user_dir import user_dir
 
@@ -40,11 +41,12 @@ def test_python_dash_m_ofa_mue_is_the_same_command(capsys, monkeypatch):
 
 
 def test_the_user_dir_registers_the_tasks_models_and_criterions_with_fairseq(tmp_path):
-    """The folder ``python -m ofa_mue.user_dir`` prints, given to fairseq as --user-dir in a fresh
-    process started from another folder (fairseq's own import_user_module, as fairseq-train runs
-    it), registers the project's tasks, architectures and criterions."""
+    """The folder ``python -m ofa_mue.user_dir`` prints, given to fairseq as --user-dir in a
+    process started from another folder that has not imported ofa_mue (fairseq's own
+    import_user_module, as fairseq-train runs it), registers the project's tasks, architectures
+    and criterions."""
     folder = user_dir()
-    done = subprocess.run([sys.executable, "-c", (
+    done = subprocess.run([fast_python(), "-c", (
         "import argparse, json\n"
         "from fairseq import utils\n"
         "from fairseq.criterions import CRITERION_REGISTRY\n"

@@ -22,6 +22,7 @@ from typing import Dict
 import pytest
 from PIL import Image
 
+from fork_server import fast_venv
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.demo import language as L
 from ofa_mue.demo.generate import (ANSWERS, CAPTION_PROMPT, SNLI_PROMPT,
@@ -752,7 +753,7 @@ def refused_demo_environment(tmp_path: Path, name: str, value: str) -> Dict[str,
         name: value, "DEMO_DATA": str(tmp_path / "data"), "DEMO_CHECKPOINTS": str(tmp_path / "checkpoints"),
         "DEMO_RESULTS": str(tmp_path / "results"), "DEMO_TRAIN_ROWS": "30", "DEMO_VALID_ROWS": "9",
         "DEMO_TEST_ROWS": "9", "DEMO_PRETRAIN_UPDATES": "0",
-        "OFA_MUE_VENV": os.environ.get("OFA_MUE_VENV", sys.prefix)}  # the venv running the tests
+        "OFA_MUE_VENV": fast_venv()}  # the venv running the tests, its python forked from the fork server
 
 
 @pytest.mark.parametrize("easy", ["2001", "-1", "07"])
@@ -785,7 +786,7 @@ def test_demo_script_starts_each_seed_afresh(tmp_path):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")} | {
         "DEMO_DATA": str(tmp_path / "data"), "DEMO_CHECKPOINTS": str(checkpoints), "DEMO_RESULTS": str(results),
         "DEMO_TRAIN_ROWS": "300", "DEMO_VALID_ROWS": "60", "DEMO_TEST_ROWS": "40", "DEMO_PRETRAIN_UPDATES": "0",
-        "OFA_MUE_VENV": os.environ.get("OFA_MUE_VENV", sys.prefix)}  # the venv running the tests
+        "OFA_MUE_VENV": fast_venv()}  # the venv running the tests, its python forked from the fork server
     done = subprocess.run(["bash", str(script), "--seed-list", "1"], capture_output=True, text=True,
                           env=environment, timeout=300)
     assert done.returncode != 0 and "--updates must be at least 1" in done.stderr, done.stderr[-2000:]

@@ -2,17 +2,20 @@
 
 Two separate ``python -m ofa_mue.evaluate`` processes (run side by side) with MuE exits on must write
 byte-identical prediction files, the layers every example used included, and the same
-metrics (all but the measured seconds).
+metrics (all but the measured seconds). One is a fresh interpreter, the other a fork of the
+tests' fork server (tests/fork_server.py): two str hash seeds and two import histories.
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
 from demo_training import TEST_ROWS, run_side_by_side
+from fork_server import fast_python
 
 # Thresholds in the range of this barely trained model's layer similarities, so that
 # samples and tokens stop at different layers (checked below) and the comparison covers
@@ -25,12 +28,14 @@ EXITS = {
 
 
 def evaluate_twice(demo: Path, task: str, checkpoint: Path, first: Path, second: Path) -> None:
-    """Two ``python -m ofa_mue.evaluate`` processes (side by side) writing to ``first`` and ``second``."""
+    """Two ``python -m ofa_mue.evaluate`` processes (side by side) writing to ``first`` (a fresh
+    interpreter) and ``second`` (forked from the fork server)."""
     argv = [str(demo / task), "--path", str(checkpoint), "--task", task, "--bpe-dir", str(demo / "bpe"),
             "--gen-subset", "test", "--batch-size", "4", "--cpu", *EXITS[task]]
     run_side_by_side("ofa_mue.evaluate", {str(results): [*argv, "--results-path", str(results)]
                                           for results in (first, second)},
-                     {str(results): results.with_suffix(".log") for results in (first, second)})
+                     {str(results): results.with_suffix(".log") for results in (first, second)},
+                     {str(first): sys.executable, str(second): fast_python()})
 
 
 def metrics_without_timing(path: Path) -> Dict:

@@ -8,13 +8,13 @@ import os
 import shlex
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
 import pytest
 import torch
 
+from fork_server import fast_python
 from ofa_mue.demo.pretrain import fairseq_checkpoint
 from tiny_ofa import tiny_dictionary, tiny_model
 
@@ -48,7 +48,7 @@ def run_recipe(tmp_path: Path, script: str, checkpoint_path: Path, **env: str) -
     """Run ``script`` on ``checkpoint_path`` with the recorder as PY; returns the process and the
     argument lists of the Python modules it ran."""
     recorder, runs = tmp_path / "python", tmp_path / "runs.txt"
-    recorder.write_text(RECORDER.format(python=shlex.quote(sys.executable)))
+    recorder.write_text(RECORDER.format(python=shlex.quote(fast_python())))
     recorder.chmod(recorder.stat().st_mode | stat.S_IEXEC)
     runs.write_text("")
     environment = recipe_environment(PY=str(recorder), RUNS_FILE=str(runs), CHECKPOINT=str(checkpoint_path),
@@ -103,7 +103,7 @@ def test_the_recipe_runs_end_to_end_on_a_mue_checkpoint(demo_data, demo_checkpoi
     the same steps with caption flags; its beam searches are left to the recorder tests above.)"""
     task = "snli_ve"
     results = tmp_path / "results"
-    environment = recipe_environment(PY=sys.executable, CHECKPOINT=str(demo_checkpoints[task].path),
+    environment = recipe_environment(PY=fast_python(), CHECKPOINT=str(demo_checkpoints[task].path),
                                      DATA_DIR=str(demo_data / task), BPE_DIR=str(demo_data / "bpe"),
                                      RESULTS_DIR=str(results), BATCH_SIZE="8", CALIBRATE_ARGS="--candidates 0.9",
                                      SWEEP_ARGS="--depths 1 --thresholds 0.9  --entropies 0.5 --patiences 1")
@@ -136,7 +136,7 @@ def test_the_recipes_pass_calibrate_and_sweep_options_on_and_their_commands_refu
     assert not any("--candidates" in argv or "--depths" in argv
                    for argv in runs if argv[1] in ("ofa_mue.evaluate", "ofa_mue.report"))
 
-    environment = recipe_environment(PY=sys.executable, CHECKPOINT=str(decomposed),
+    environment = recipe_environment(PY=fast_python(), CHECKPOINT=str(decomposed),
                                      DATA_DIR=str(tmp_path / "data"), RESULTS_DIR=str(tmp_path / "real"),
                                      CALIBRATE_ARGS="--candidate 0.9")
     done = subprocess.run(["bash", str(REPO / script)], env=environment, capture_output=True, text=True, timeout=300)

@@ -18,6 +18,7 @@ import pytest
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.evaluate import build_parser, load_evaluation
 from demo_training import train_in_process
+from fork_server import fast_python
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_ROWS = 13
@@ -33,7 +34,7 @@ def demo(tmp_path_factory) -> Path:
 
 
 def run(module: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([fast_python(), "-m", module, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fork_server import fast_python
 from mutation import mutants as catalogue
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def collected_tests(files):
         return set()
     environment = {name: value for name, value in os.environ.items() if name != "PYTEST_ADDOPTS"}
     collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:warnings",
+        [fast_python(), "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:warnings",
          *files], cwd=REPO, env=environment, capture_output=True, text=True)
     assert collected.returncode == 0, f"collecting {' '.join(files)} failed:\n{collected.stdout}{collected.stderr}"
     # -q lists one node id a line, then a blank line and the count

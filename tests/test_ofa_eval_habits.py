@@ -12,7 +12,6 @@ import json
 import re
 import string
 import subprocess
-import sys
 from argparse import Namespace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 import torch
 
 from demo_training import REPO, train_in_process
+from fork_server import fast_python
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError
 from ofa_mue.evaluate import build_parser, load_evaluation
@@ -272,7 +272,7 @@ def test_fp16_as_ofas_evaluation_scripts_pass_it(trained):
     evaluated = {r["row"] - 1: r["prediction"] for r in setup.evaluate()["records"]}
     assert sorted(evaluated) == list(range(TEST_ROWS))
 
-    done = subprocess.run([sys.executable, "-m", "fairseq_cli.generate", str(demo / "snli_ve"), "--user-dir",
+    done = subprocess.run([fast_python(), "-m", "fairseq_cli.generate", str(demo / "snli_ve"), "--user-dir",
                            "ofa_mue", "--task", "snli_ve", "--path", checkpoint, "--gen-subset", "test",
                            "--batch-size", "4", "--cpu", "--fp16"], cwd=REPO, capture_output=True, text=True,
                           timeout=300)

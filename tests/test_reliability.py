@@ -28,6 +28,7 @@ from ofa_mue import evaluate
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.demo.generate import generate_demo_data
 from demo_training import subprocess_env, train_in_process
+from fork_server import fast_python
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_ROWS = 13
@@ -280,7 +281,7 @@ def test_evaluate_process_prints_one_line_and_no_traceback(demo, trained, tmp_pa
     data_dir = tmp_path / "data"
     write_rows(data_dir / "test.tsv", rows)
     results = tmp_path / "results"
-    done = run_to_end([sys.executable, "-m", "ofa_mue.evaluate", str(data_dir), "--path", str(trained["checkpoint"]),
+    done = run_to_end([fast_python(), "-m", "ofa_mue.evaluate", str(data_dir), "--path", str(trained["checkpoint"]),
                        "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"), "--gen-subset", "test",
                        "--batch-size", "4", "--results-path", str(results), "--cpu"])
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
@@ -300,6 +301,7 @@ def test_fairseq_train_stops_at_a_bad_training_row_naming_file_row_field(demo, t
     write_rows(data_dir / "valid.tsv", tsv_rows(demo / "caption" / "valid.tsv"))
     command = train_command(demo, "caption", tmp_path / "ckpt")
     command[command.index(str(demo / "caption"))] = str(data_dir)
+    command[0] = fast_python()
     done = run_to_end(command)
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
@@ -314,6 +316,7 @@ def test_fairseq_train_stops_at_a_bad_training_row_naming_file_row_field(demo, t
 def test_killed_training_resumes_from_its_checkpoint_with_the_same_data_order(demo, trained, tmp_path):
     save_dir = tmp_path / "ckpt"
     command = train_command(demo, "snli_ve", save_dir)
+    command[0] = fast_python()  # killing the stand-in kills its forked command (tests/test_fork_server.py)
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=subprocess_env())
     before: List[str] = []
