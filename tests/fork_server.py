@@ -267,7 +267,7 @@ class PreloadedImports(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def serve(address: str) -> None:
     """Preload, say ``ready`` on standard output, then fork a waiter per connection until
-    standard input ends (the test process is gone)."""
+    standard input ends (the test process is gone); then delete the socket's folder."""
     environment = dict(os.environ)
     groups = [import_group(name) for name in PRELOAD]
     added = {key: value for group in groups for key, value in group.environment.items()}
@@ -286,6 +286,7 @@ def serve(address: str) -> None:
                 break
         if 0 in readable and not os.read(0, 4096):
             listener.close()
+            shutil.rmtree(os.path.dirname(address), ignore_errors=True)  # xdist workers skip atexit
             return
         if listener in readable:
             connection, _ = listener.accept()
