@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from demo_training import DEMO_SIZES, TASKS, TrainedCheckpoint, make_read_only, train_shared_checkpoints
+from fork_server import fast_python
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # also when a plugin imported torch first
 
@@ -78,6 +79,15 @@ def demo_checkpoints(demo_data, tmp_path_factory) -> Dict[str, TrainedCheckpoint
     entry point with ``demo_training.train_argv`` (MuE fine-tuning, three updates); read only.
     For tests that need *a* trained checkpoint of a kind."""
     return train_shared_checkpoints(demo_data, {task: tmp_path_factory.mktemp(f"checkpoint_{task}") for task in TASKS})
+
+
+@pytest.fixture
+def forked_benchmark_commands(monkeypatch) -> None:
+    """benchmarks/measurement.py's commands run forked from the tests' fork server (for the tests
+    of benchmarks, which put benchmarks/ on sys.path)."""
+    import measurement
+
+    monkeypatch.setattr(measurement, "PYTHON", fast_python())
 
 
 # The test files that take longest (most seconds first, measured on 2 cores), run before the

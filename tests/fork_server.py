@@ -56,6 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+from fork_client import SERVER_VARIABLE
+
 PRELOAD = ("numpy", "numpy.random", "PIL.Image", "torch", "torchvision", "torchvision.transforms", "fairseq",
            "fairseq.tasks", "fairseq.models", "fairseq.criterions", "fairseq.options", "fairseq.checkpoint_utils")
 """Third-party modules the project's commands import (never the project itself), each with what
@@ -67,7 +69,6 @@ whose values differ from the server's runs in a real interpreter. A command proc
 streams for ``PYTHONUNBUFFERED`` and its warning filters for ``PYTHONWARNINGS`` itself (which
 fairseq's data loaders set in the test process, for the processes it starts)."""
 
-SERVER_VARIABLE = "OFA_MUE_FORK_SERVER"
 STAMP = ".ofa_mue_install_stamp"  # run_scripts/setup_env.sh's
 CLIENT = Path(__file__).with_name("fork_client.py")
 _started: Dict[str, str] = {}
@@ -93,9 +94,8 @@ def fast_python() -> str:
         os.chmod(wrapper, 0o755)
 
         def stop() -> None:
-            server.stdin.close()  # the server ends when its standard input does
+            server.stdin.close()  # the server ends when its standard input does, deleting its folder
             server.wait(timeout=30)
-            shutil.rmtree(folder, ignore_errors=True)
 
         atexit.register(stop)
         _started.update(wrapper=wrapper, address=address)

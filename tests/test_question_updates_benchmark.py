@@ -12,15 +12,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import measurement  # noqa: E402
 import question_updates  # noqa: E402
-from fork_server import fast_python  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def forked_commands(monkeypatch):
-    """The benchmark's commands run forked from the tests' fork server."""
-    monkeypatch.setattr(measurement, "PYTHON", fast_python())
+pytestmark = pytest.mark.usefixtures("forked_benchmark_commands")
 
 
 def test_one_layer_is_static_truncation_and_families_add_up_to_the_test_accuracy(demo_data, demo_checkpoints,

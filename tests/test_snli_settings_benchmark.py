@@ -9,16 +9,10 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import measurement  # noqa: E402
 import snli_settings  # noqa: E402
-from fork_server import fast_python  # noqa: E402
 from grounding_stage import CRITERIA, train  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def forked_commands(monkeypatch):
-    """The benchmark's commands run forked from the tests' fork server."""
-    monkeypatch.setattr(measurement, "PYTHON", fast_python())
+pytestmark = pytest.mark.usefixtures("forked_benchmark_commands")
 
 
 def test_arms_parse_as_learning_rate_and_label_smoothing():
