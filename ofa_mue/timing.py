@@ -38,7 +38,9 @@ def interleaved_times(configs: Dict[str, Callable[[], Any]], repetitions: int, w
                       clock: Callable[[], float] = time.perf_counter) -> Dict[str, List[float]]:
     """Seconds of each repetition of each configuration, run interleaved in rotating order.
 
-    ``warmup`` untimed rounds of every configuration first. With ``budget_s``, stops after the
+    ``warmup`` untimed rounds of every configuration first. Garbage is collected before each
+    run, the objects alive before the first one set aside (``gc.freeze``) so that a collection
+    costs what the runs left, not the size of the process. With ``budget_s``, stops after the
     repetition that passes it (at least 3 repetitions), so a slow machine still finishes in time.
     ``clock``: what a repetition's seconds are read from (wall clock by default; e.g.
     ``time.thread_time`` for the timing thread's CPU time).
@@ -49,17 +51,22 @@ def interleaved_times(configs: Dict[str, Callable[[], Any]], repetitions: int, w
             configs[name]()
     times: Dict[str, List[float]] = {name: [] for name in names}
     started = time.perf_counter()
-    for repetition in range(repetitions):
-        shift = repetition % len(names)
-        for name in names[shift:] + names[:shift]:
-            gc.collect()
-            synchronize(device)
-            begin = clock()
-            configs[name]()
-            synchronize(device)
-            times[name].append(clock() - begin)
-        if budget_s is not None and repetition >= 2 and time.perf_counter() - started > budget_s:
-            break
+    gc.collect()
+    gc.freeze()  # what lives now stays: the collection before each run walks only what the runs made
+    try:
+        for repetition in range(repetitions):
+            shift = repetition % len(names)
+            for name in names[shift:] + names[:shift]:
+                gc.collect()
+                synchronize(device)
+                begin = clock()
+                configs[name]()
+                synchronize(device)
+                times[name].append(clock() - begin)
+            if budget_s is not None and repetition >= 2 and time.perf_counter() - started > budget_s:
+                break
+    finally:
+        gc.unfreeze()
     return times
 
 

@@ -3,6 +3,7 @@ seconds come from an injected clock: no wall-clock time is asserted."""
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 from types import SimpleNamespace
 
@@ -30,7 +31,7 @@ def test_spread_is_the_range_over_the_median():
 def test_a_time_budget_still_leaves_three_repetitions(monkeypatch):
     """A budget already spent stops the timing after the third repetition, not before."""
     ticks = itertools.count(step=10.0)
-    monkeypatch.setattr(timing, "gc", SimpleNamespace(collect=lambda: None))
+    monkeypatch.setattr(timing, "gc", SimpleNamespace(collect=lambda: None, freeze=lambda: None, unfreeze=lambda: None))
     monkeypatch.setattr(timing, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
     arms = {"a": lambda: None, "b": lambda: None}
     times = timing.interleaved_times(arms, repetitions=7, warmup=1, device=torch.device("cpu"), budget_s=0.0,
@@ -67,10 +68,35 @@ def _row(curve, setting, seconds_per_row):
 @pytest.fixture
 def fake(monkeypatch):
     setup = FakeEvaluation()
-    monkeypatch.setattr(timing, "gc", SimpleNamespace(collect=lambda: None))  # a full collection per run is slow
+    monkeypatch.setattr(timing, "gc", SimpleNamespace(collect=lambda: None, freeze=lambda: None, unfreeze=lambda: None))  # a full collection per run is slow
     timed = functools.partial(timing.interleaved_times, clock=lambda: setup.now)
     monkeypatch.setattr(timing, "interleaved_times", timed)
     return setup
+
+
+
+def test_each_run_starts_with_the_garbage_of_the_runs_before_collected():
+    """Garbage is collected before every timed run (the warm-up's too), and what was alive
+    before the timing is set aside for its duration only: nothing stays frozen after it."""
+    collected: list = []
+
+    class Cycle:  # garbage that only a collection frees
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            collected.append(1)
+
+    seen: list = []
+
+    def arm() -> None:
+        seen.append(len(collected))
+        Cycle()
+
+    frozen = gc.get_freeze_count()
+    timing.interleaved_times({"a": arm, "b": arm}, repetitions=3, warmup=1, device=torch.device("cpu"))
+    assert seen[2:] == [2, 3, 4, 5, 6, 7]  # after the two warm-up runs, each run finds all earlier cycles freed
+    assert gc.get_freeze_count() == frozen
 
 
 def test_sweep_times_each_timed_row_against_the_full_model(fake):
