@@ -7,6 +7,7 @@ line instead of failing the evaluation.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from typing import Dict, List, Sequence
@@ -58,6 +59,40 @@ class CaptionScorer:
                 "rouge_l_full": [float(rouge.calc_score(hypotheses[i], self.anchors[i])) for i in hypotheses]}
 
 
+class _ProcessMeteor(Meteor):
+    """pycocoevalcap's METEOR scorer, whose Java program only the process that started it stops
+    (at exit at the latest): a child forked from that process may drop its copy without stopping it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owner = os.getpid()
+        atexit.register(self.stop)
+
+    def running_here(self) -> bool:
+        return os.getpid() == self.owner and self.meteor_p.poll() is None
+
+    def stop(self) -> None:
+        if self.running_here():
+            super().__del__()
+
+    def __del__(self) -> None:
+        self.stop()
+
+
+_METEOR: List[_ProcessMeteor] = []
+"""The process's METEOR scorer (one slot)."""
+
+
+def meteor_scorer() -> Meteor:
+    """This process's METEOR scorer, started on first use and reused by later evaluations: its Java
+    program spends about ten CPU-seconds loading its paraphrase tables before the first score,
+    which a process evaluating several times (a sweep, a test run) would otherwise pay each time.
+    A scorer whose program has ended, or that another process started (before a fork), is replaced."""
+    if not (_METEOR and _METEOR[0].running_here()):
+        _METEOR[:] = [_ProcessMeteor()]
+    return _METEOR[0]
+
+
 def caption_metrics(predictions: Sequence[str], references: Sequence[Sequence[str]],
                     quick: bool = False) -> Dict[str, float]:
     """Corpus-level COCO metrics of ``predictions[i]`` against ``references[i]``.
@@ -74,7 +109,7 @@ def caption_metrics(predictions: Sequence[str], references: Sequence[Sequence[st
     if quick:
         results["cider"] = float(Cider().compute_score(refs, hyps)[0])
         return results
-    results["meteor"] = float(Meteor().compute_score(refs, hyps)[0])
+    results["meteor"] = float(meteor_scorer().compute_score(refs, hyps)[0])
     results["rouge_l"] = float(Rouge().compute_score(refs, hyps)[0])
     results["cider"] = float(Cider().compute_score(refs, hyps)[0])
     if spice_available():

@@ -3,9 +3,12 @@ each key holds its own metric, predictions are tokenised as the references are, 
 per-example ROUGE-L is taken against the anchor caption, not the references."""
 from __future__ import annotations
 
+import gc
+import os
+
 import pytest
 
-from ofa_mue.caption_metrics import CaptionScorer, caption_metrics
+from ofa_mue.caption_metrics import CaptionScorer, caption_metrics, meteor_scorer
 
 REFERENCE = "a red circle on a white background"
 
@@ -51,3 +54,35 @@ def test_per_example_rouge_l_is_against_the_anchor_caption_not_the_references():
     like_reference = scorer(["a red circle", "two blue stars"])
     assert like_reference["rouge_l_full"][0] == pytest.approx(2 / 3)  # LCS "a red" of 3 words each
     assert like_reference["cider"][0] > like_anchor["cider"][0]  # CIDEr-D is against the references
+
+
+def test_one_meteor_program_per_process_scores_each_evaluation_as_a_fresh_one_would():
+    """Evaluations in one process share METEOR's Java program (its start costs ~10 CPU-seconds)
+    and score as a fresh program does; a child forked from the process that drops its copy and
+    exits leaves the parent's program running; a stopped program is replaced."""
+    captions, references = ["a red circle", "two stars"], [[REFERENCE], ["two blue stars"]]
+    first = meteor_scorer()
+    alone = caption_metrics(captions, references)["meteor"]
+    assert meteor_scorer() is first and first.running_here()
+    assert caption_metrics(captions, references)["meteor"] == alone
+    assert 0 < alone < 1
+
+    child = os.fork()
+    if child == 0:  # the child runs what its exit would: the atexit handler, then the copy's __del__
+        code = int(first.running_here())  # 0: the child does not count the parent's program as its own
+        first.stop()
+        del first
+        gc.collect()
+        os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert first.running_here(), "the child stopped its parent's METEOR program"
+    assert caption_metrics(captions, references)["meteor"] == alone
+
+    first.stop()
+    assert not first.running_here()
+    replacement = meteor_scorer()
+    try:
+        assert replacement is not first and replacement.running_here()
+    finally:
+        replacement.stop()
