@@ -3225,6 +3225,13 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_evaluation_recipes.py::test_the_recipes_pass_calibrate_and_sweep_options_on_and_their_commands_"
          "refuse_unknown_ones[run_scripts/caption/evaluate_mue.sh]",),
     ),
+    Mutant(
+        "timing_garbage_of_earlier_runs_kept",
+        "the timing protocol no longer collects garbage before each timed run (a run pays for the "
+        "collection of the runs before it, unevenly across arms)",
+        (Edit("ofa_mue/timing.py", "                gc.collect()\n", "                pass\n"),),
+        ("tests/test_timing_protocol.py::test_each_run_starts_with_the_garbage_of_the_runs_before_collected",),
+    ),
 )
 
 
