@@ -451,7 +451,7 @@ def _lossless_benchmark(demo: Dict[str, Path], results: Path, *extra: str) -> Di
 
     with run_here():
         main(["--data", str(demo["data"]), "--caption-checkpoint", str(demo["checkpoint"]), "--configs", "mue:0.9@3",
-              "--batch-sizes", "1", "3", "--samples-b1", "2", "--samples", "6", "--repetitions", "1", "--warmup", "0",
+              "--batch-sizes", "1", "3", "--samples-b1", "1", "--samples", "3", "--repetitions", "1", "--warmup", "0",
               "--cpu", "--results-dir", str(results), *extra])
     stem = "lossless_ofa_demo" if extra else "lossless"
     assert (results / f"{stem}.md").is_file()
