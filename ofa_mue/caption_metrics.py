@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shutil
 from typing import Dict, List, Sequence
 
 from pycocoevalcap.bleu.bleu import Bleu
@@ -19,10 +20,21 @@ from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.spice import get_stanford_models
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
+from .errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 
+def require_java() -> None:
+    """A :class:`ConfigError` unless a ``java`` program is on PATH: pycocoevalcap's PTB tokenizer
+    and METEOR are Java programs (without one, pycocoevalcap fails deep inside ``subprocess``)."""
+    if shutil.which("java") is None:
+        raise ConfigError("caption metrics need Java: pycocoevalcap's PTB tokenizer and METEOR are Java programs, "
+                          "and there is no `java` on PATH (install a Java runtime, e.g. OpenJDK)")
+
+
 def _tokenize(captions: Sequence[Sequence[str]]) -> Dict[int, List[str]]:
+    require_java()
     as_coco = {index: [{"caption": text} for text in texts] for index, texts in enumerate(captions)}
     return PTBTokenizer().tokenize(as_coco)
 
@@ -69,7 +81,7 @@ class _ProcessMeteor(Meteor):
         atexit.register(self.stop)
 
     def running_here(self) -> bool:
-        return os.getpid() == self.owner and self.meteor_p.poll() is None
+        return os.getpid() == getattr(self, "owner", None) and self.meteor_p.poll() is None
 
     def stop(self) -> None:
         if self.running_here():

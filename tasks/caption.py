@@ -19,7 +19,7 @@ import torch
 from fairseq import metrics
 from fairseq.tasks import register_task
 
-from ofa_mue.caption_metrics import caption_metrics
+from ofa_mue.caption_metrics import caption_metrics, require_java
 from ofa_mue.core.verified_generator import VerifiedEarlyExitGenerator
 from ofa_mue.criterions.cider_reward import CiderD
 from ofa_mue.data.caption_dataset import CaptionDataset
@@ -112,7 +112,9 @@ class CaptionTask(OFATask):
 
     def check_evaluation_options(self, generation_cfg: Any) -> None:
         """The evaluation scores each row's best caption, generated from no forced prefix, with a
-        ``--min-len`` a caption can reach."""
+        ``--min-len`` a caption can reach, with the metrics' Java programs at hand (refused before
+        any caption is generated, not after)."""
+        require_java()
         refuse_generation_options(generation_cfg, {"nbest": ("--nbest", 1), "prefix_size": ("--prefix-size", 0)},
                                   "cannot apply to the evaluation: it scores each row's best caption, generated from "
                                   "no forced prefix (fairseq-generate honours both)")

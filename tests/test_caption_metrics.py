@@ -9,6 +9,7 @@ import os
 import pytest
 
 from ofa_mue.caption_metrics import CaptionScorer, caption_metrics, meteor_scorer
+from ofa_mue.errors import ConfigError
 
 REFERENCE = "a red circle on a white background"
 
@@ -86,3 +87,11 @@ def test_one_meteor_program_per_process_scores_each_evaluation_as_a_fresh_one_wo
         assert replacement is not first and replacement.running_here()
     finally:
         replacement.stop()
+
+
+def test_without_java_the_error_says_caption_metrics_need_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java here
+    with pytest.raises(ConfigError, match="caption metrics need Java.*no `java` on PATH"):
+        caption_metrics(["a red circle"], [[REFERENCE]], quick=True)
+    with pytest.raises(ConfigError, match="caption metrics need Java"):
+        CaptionScorer([[REFERENCE]], anchors=["a red circle"])

@@ -15,6 +15,7 @@ import torch
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
+from ofa_mue.errors import ConfigError
 from ofa_mue.evaluate import main as evaluate_main
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from tiny_ofa import IMAGE_SIZE
@@ -45,6 +46,20 @@ def read_records(results: Path) -> List[dict]:
 
 def write_rows(path: Path, rows: List[List[str]]) -> None:
     path.write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def test_a_caption_evaluation_without_java_is_refused_before_it_generates(demo_data, demo_checkpoints, tmp_path,
+                                                                          monkeypatch):
+    """The metrics' tokenizer and METEOR are Java programs: without ``java`` on PATH the evaluation
+    says so before it generates a caption, not after."""
+    def generate(*_):
+        raise AssertionError("the evaluation generated captions before refusing")
+
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(CaptionTask, "evaluation_records", generate)
+    with pytest.raises(ConfigError, match="caption metrics need Java"):
+        evaluate_main([str(demo_data / "caption"), "--path", str(demo_checkpoints["caption"].path), "--task", "caption",
+                       "--bpe-dir", str(demo_data / "bpe"), "--gen-subset", "test", "--cpu"])
 
 
 def test_evaluate_scores_captions_against_the_raw_references(demo_data, demo_checkpoints, tmp_path):

@@ -3232,6 +3232,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/timing.py", "                gc.collect()\n", "                pass\n"),),
         ("tests/test_timing_protocol.py::test_each_run_starts_with_the_garbage_of_the_runs_before_collected",),
     ),
+    Mutant(
+        "caption_java_checked_after_generation",
+        "a caption evaluation on a machine without Java generates every caption before the metrics fail",
+        (Edit("tasks/caption.py", "        require_java()\n", ""),),
+        ("tests/test_caption_references.py::test_a_caption_evaluation_without_java_is_refused_before_it_generates",),
+    ),
 )
 
 
