@@ -17,10 +17,8 @@ import pytest
 
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.evaluate import build_parser, load_evaluation
-from demo_training import train_in_process
-from fork_server import fast_python
+from demo_training import run_module as run, train_in_process
 
-REPO = Path(__file__).resolve().parents[1]
 TEST_ROWS = 13
 IMAGE_SIZE = 128  # 8 x 8 patches; OFA's default 480 gives 30 x 30, more than ofa_demo's 16 x 16 positions
 TOO_LARGE = "error: 480x480-pixel images give a 30x30 patch grid"
@@ -31,11 +29,6 @@ def demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("settings_demo")
     generate_demo_data(out, seed=5, train=16, valid=4, test=TEST_ROWS, image_size=64)
     return out
-
-
-def run(module: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([fast_python(), "-m", module, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
 
 
 def train_args(data: Path, bpe: Path, save_dir: Path, *extra: str) -> List[str]:

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import re
 import string
-import subprocess
 from argparse import Namespace
 from pathlib import Path
 
 import pytest
 import torch
 
-from demo_training import REPO, train_in_process
-from fork_server import fast_python
+from demo_training import REPO, run_module, train_in_process
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import ConfigError
 from ofa_mue.evaluate import build_parser, load_evaluation
@@ -272,10 +270,8 @@ def test_fp16_as_ofas_evaluation_scripts_pass_it(trained):
     evaluated = {r["row"] - 1: r["prediction"] for r in setup.evaluate()["records"]}
     assert sorted(evaluated) == list(range(TEST_ROWS))
 
-    done = subprocess.run([fast_python(), "-m", "fairseq_cli.generate", str(demo / "snli_ve"), "--user-dir",
-                           "ofa_mue", "--task", "snli_ve", "--path", checkpoint, "--gen-subset", "test",
-                           "--batch-size", "4", "--cpu", "--fp16"], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    done = run_module("fairseq_cli.generate", str(demo / "snli_ve"), "--user-dir", "ofa_mue", "--task", "snli_ve",
+                      "--path", checkpoint, "--gen-subset", "test", "--batch-size", "4", "--cpu", "--fp16")
     assert done.returncode == 0, done.stderr[-3000:]
     answers = re.findall(r"^D-(\d+)\t\S+\t\s*(\S+)$", done.stdout + done.stderr, flags=re.MULTILINE)
     assert {int(i): answer for i, answer in answers} == evaluated

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,7 @@ from ofa_mue.data.text import strip_punctuation
 from ofa_mue.demo.generate import generate_demo_data
 from ofa_mue.errors import OFAMuEError
 from ofa_mue.evaluate import main as evaluate_main
-from demo_training import REPO, train_in_process
-from fork_server import fast_python
+from demo_training import run_module, train_in_process
 from test_training_and_evaluation_cli import plain_train_argv
 
 TEST_ROWS = 5
@@ -267,8 +265,7 @@ def test_options_the_checkpoint_cannot_honour_are_refused(checkpoints, demo, tmp
 def test_unreadable_picture_is_one_line_naming_the_file(checkpoints, tmp_path):
     bad = tmp_path / "holiday.jpg"
     bad.write_bytes(b"not a picture at all")
-    done = subprocess.run([fast_python(), "-m", "ofa_mue.predict", "--path", checkpoints["caption"],
-                           "--image", str(bad), "--cpu"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = run_module("ofa_mue.predict", "--path", checkpoints["caption"], "--image", str(bad), "--cpu")
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {bad}: ") and "not a readable image" in last, done.stderr[-2000:]

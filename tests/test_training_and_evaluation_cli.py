@@ -14,8 +14,7 @@ from typing import List
 
 import pytest
 
-from demo_training import REPO, TEST_ROWS, run_ok as run, train_in_process
-from fork_server import fast_python
+from demo_training import REPO, TEST_ROWS, run_module, run_ok as run, train_in_process
 from ofa_mue import calibrate, evaluate, report, sweep
 from ofa_mue.errors import ConfigError
 
@@ -257,8 +256,7 @@ def test_out_of_range_option_is_a_one_line_error(demo, decomposed_snli_checkpoin
     argv = [str(demo / "snli_ve"), "--path", decomposed_snli_checkpoint, "--task", "snli_ve", "--bpe-dir",
             str(demo / "bpe"), "--gen-subset", "test", "--cpu", *flags, "--results-path", str(tmp_path / "out")]
     if own_process:
-        done = subprocess.run([fast_python(), "-m", module, *argv], cwd=REPO, capture_output=True, text=True,
-                              timeout=300)
+        done = run_module(module, *argv)
     else:
         done = run_cli_here(module, argv, capsys)
     assert done.returncode != 0
