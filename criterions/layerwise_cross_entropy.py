@@ -9,8 +9,9 @@ layer, the last layer included. SNLI-VE's ``constraint_masks`` apply to every la
 does OFA's ``--drop-worst-ratio``: each layer leaves out its own worst tokens, as MuE's code does.
 
 Logged besides OFA's ``loss``/``nll_loss`` (the weighted averages): ``loss_layer{i}``
-(label-smoothed loss of layer ``i``, base 2, per token; per sentence with ``--sentence-avg``) and ``acc_layer{i}`` (its token
-accuracy, %); ``accuracy`` with ``--report-accuracy`` is the last layer's.
+(label-smoothed loss of layer ``i`` in nats, as ``loss``, per token; per sentence with
+``--sentence-avg``) and ``acc_layer{i}`` (its token accuracy, %); ``accuracy`` with
+``--report-accuracy`` is the last layer's.
 """
 
 from dataclasses import dataclass, field
