@@ -30,6 +30,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from argparse import Namespace
@@ -188,8 +189,10 @@ def read_picture(path: Path) -> str:
 
 
 def cell_text(option: str, text: str) -> str:
-    """``text`` for a TSV cell; text that OFA's clean-up leaves empty is a ConfigError."""
-    text = " ".join(text.split())  # tabs and line breaks cannot live in a cell
+    """``text`` for a TSV cell: each tab and line break (which a cell cannot hold) becomes a
+    space, and everything else is left to OFA's clean-up, as for a row of a TSV file; text
+    that clean-up leaves empty is a ConfigError."""
+    text = re.sub(r"[\t\r\n]", " ", text)
     if not normalize_sentence(text):
         raise ConfigError(f"{option} is empty (after OFA's clean-up of the text)")
     return text

@@ -303,3 +303,14 @@ def test_the_hidden_task_fields_are_no_options():
     assert "--exit-profile" in options and "--patch-image-size" in options
     assert not {"--inference-checkpoint", "--inference-overrides"} & options
     assert all(action.help for action in parser._actions if action.option_strings)
+
+
+@pytest.mark.parametrize("text", ["two\xa0dogs play on the grass", " .two dogs play", "two dogs\u2009play  ", "a  b"],
+                         ids=["non-breaking-space", "leading-space-and-dot", "thin-and-trailing-spaces", "double-space"])
+def test_hypothesis_text_reaches_the_tsv_as_given(text):
+    """predict's --hypothesis / --premise go into the TSV cell as given, so that OFA's clean-up
+    (which keeps a single non-breaking or thin space, a leading space before punctuation and
+    trailing spaces other than ' ') makes the tokens a TSV row of that text gives; only the tab
+    and line breaks a cell cannot hold become spaces."""
+    assert predict.cell_text("--hypothesis", text) == text
+    assert predict.cell_text("--hypothesis", f"{text}\tand\r\nmore") == f"{text} and  more"

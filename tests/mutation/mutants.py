@@ -3238,6 +3238,14 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("tasks/caption.py", "        require_java()\n", ""),),
         ("tests/test_caption_references.py::test_a_caption_evaluation_without_java_is_refused_before_it_generates",),
     ),
+    Mutant(
+        "predict_collapses_hypothesis_whitespace",
+        "predict rewrites the whitespace of --hypothesis / --premise before OFA's clean-up (a non-breaking "
+        "space dropped, a leading space removed), so the model reads other tokens than a TSV row of that text gives",
+        (Edit("ofa_mue/predict.py", '    text = re.sub(r"[\\t\\r\\n]", " ", text)\n', '    text = " ".join(text.split())\n'),),
+        tuple(f"tests/test_predict.py::test_hypothesis_text_reaches_the_tsv_as_given[{case}]"
+              for case in ("non-breaking-space", "leading-space-and-dot")),
+    ),
 )
 
 
