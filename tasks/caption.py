@@ -26,10 +26,18 @@ from ofa_mue.data.caption_dataset import CaptionDataset
 from ofa_mue.data.text import strip_punctuation
 from ofa_mue.data.vocabulary import OFAVocabulary
 
-from .generation_options import generation_namespace, refuse_generation_options, refuse_unreachable_min_len
+from .generation_options import (
+    generation_namespace,
+    refuse_batch_dependent_horizon,
+    refuse_generation_options,
+    refuse_unreachable_min_len,
+)
 from .ofa_task import OFAConfig, OFATask
 
 DEFAULT_GENERATION = {"beam": 5, "max_len_b": 16, "no_repeat_ngram_size": 3}
+PREFIX_SIZE_REFUSAL = ("is not supported for captions: it forces each caption to start with the row's target tokens, "
+                       "here its first reference (OFA's caption data force the start of all its references joined "
+                       "by '&&'), so the captions would differ from OFA's")
 
 
 @dataclass
@@ -96,7 +104,8 @@ class CaptionTask(OFATask):
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs: Any):
         """The task's generator (:meth:`OFATask.build_generator`); a ``--min-len`` no caption can reach is
-        refused (:func:`refuse_unreachable_min_len`)."""
+        refused (:func:`refuse_unreachable_min_len`), and so is ``--prefix-size`` (below)."""
+        refuse_generation_options(args, {"prefix_size": ("--prefix-size", 0)}, PREFIX_SIZE_REFUSAL)
         refuse_unreachable_min_len(args)
         return super().build_generator(models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
@@ -112,13 +121,16 @@ class CaptionTask(OFATask):
 
     def check_evaluation_options(self, generation_cfg: Any) -> None:
         """The evaluation scores each row's best caption, generated from no forced prefix, with a
-        ``--min-len`` a caption can reach, with the metrics' Java programs at hand (refused before
-        any caption is generated, not after)."""
+        ``--min-len`` a caption can reach and a decoder threshold whose decay's horizon is the
+        longest caption, with the metrics' Java programs at hand (refused before any caption is
+        generated, not after)."""
         require_java()
-        refuse_generation_options(generation_cfg, {"nbest": ("--nbest", 1), "prefix_size": ("--prefix-size", 0)},
-                                  "cannot apply to the evaluation: it scores each row's best caption, generated from "
-                                  "no forced prefix (fairseq-generate honours both)")
+        refuse_generation_options(generation_cfg, {"nbest": ("--nbest", 1)},
+                                  "cannot apply to the evaluation: it scores each row's best caption (fairseq-generate "
+                                  "prints the --nbest best)")
+        refuse_generation_options(generation_cfg, {"prefix_size": ("--prefix-size", 0)}, PREFIX_SIZE_REFUSAL)
         refuse_unreachable_min_len(generation_cfg)
+        refuse_batch_dependent_horizon(generation_cfg, self.exit_policy())
 
     def evaluation_records(self, models, sample: Dict[str, Any], generation_cfg) -> List[Dict[str, Any]]:
         mode = (self.cfg.exit_verify, self.cfg.exit_verify_draft)  # which generator the options ask for

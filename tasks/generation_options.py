@@ -107,6 +107,22 @@ def refuse_unimplemented_generation(args: Any) -> None:
     refuse_other_searches(args)
 
 
+def refuse_batch_dependent_horizon(args: Any, policy: Any) -> None:
+    """A :class:`ConfigError` when a decaying decoder exit threshold (whose horizon ``N`` is
+    ``--max-len-b``, the longest generation) meets ``--max-len-a`` or ``--match-source-len``:
+    with either the length limit follows the batch's longest source, so ``N`` would not be it."""
+    if not getattr(policy, "decoder_decays", False):
+        return
+    max_len_a = getattr(args, "max_len_a", 0)
+    given = [f"--max-len-a {max_len_a:g}"] if max_len_a != 0 else []
+    given += ["--match-source-len"] if getattr(args, "match_source_len", False) else []
+    if given:
+        raise ConfigError(f"{' and '.join(given)} with a decaying decoder exit threshold (--decoder-exit-beta below "
+                          f"1): the decay's horizon N is --max-len-b, the longest generation, and with "
+                          f"{' and '.join(given)} the length limit depends on the batch's longest source; give "
+                          f"--max-len-a 0 and no --match-source-len, or a constant threshold (--decoder-exit-beta 1)")
+
+
 def refuse_unreachable_min_len(args: Any) -> None:
     """A :class:`ConfigError` when ``--min-len`` is above ``--max-len-b`` with ``--max-len-a 0`` and
     no ``--match-source-len``, where every output ends by ``--max-len-b`` tokens: fairseq's

@@ -36,7 +36,7 @@ from ofa_mue.core.exit_policy import (
 )
 from ofa_mue.core.exit_profile import PROFILE_OPTIONS, granularity_with_profile, load_exit_profile
 
-from .generation_options import refuse_unimplemented_generation
+from .generation_options import refuse_batch_dependent_horizon, refuse_unimplemented_generation
 from .settings import apply_option_overrides, option_defaults, resolve_settings
 
 logger = logging.getLogger(__name__)
@@ -335,7 +335,9 @@ class OFATask(FairseqTask):
             raise ConfigError("--retain-dropout is not supported: the model runs without dropout at inference "
                               "(OFA's FairseqDropout modules would keep dropping)")
         refuse_unimplemented_generation(args)
-        extra = {"policy": self.exit_policy(models[0]), **(extra_gen_cls_kwargs or {})}
+        policy = self.exit_policy(models[0])
+        refuse_batch_dependent_horizon(args, policy)
+        extra = {"policy": policy, **(extra_gen_cls_kwargs or {})}
         if self.cfg.exit_verify:
             seq_gen_cls = seq_gen_cls or VerifiedEarlyExitGenerator
             extra["draft_tokens"] = self.cfg.exit_verify_draft

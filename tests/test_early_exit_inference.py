@@ -20,6 +20,7 @@ from ofa_mue.core.early_exit_generator import (
 from ofa_mue.core.flops import ModelShape, flops_summary
 from ofa_mue.errors import ConfigError
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+from ofa_mue.tasks.ofa_task import OFATask
 from ofa_mue.core.exit_policy import (
     EntropyPolicy,
     MuEThresholds,
@@ -197,7 +198,9 @@ def test_exits_off_equal_fairseq_under_its_generation_options(model, options, ex
     # build_generator reads only the task's options and target dictionary: the tiny model's
     task = CaptionTask(CaptionConfig(**exit_options), SimpleNamespace(dictionary=dictionary))
     args = dataclasses.replace(GenerationConfig(beam=3, max_len_b=6), **options)
-    ours = task.build_generator([net], args)
+    # OFATask's build_generator: the caption task's adds refusals (--prefix-size among them, whose
+    # forced tokens come from its data) and then calls it
+    ours = OFATask.build_generator(task, [net], args)
     fairseqs = FairseqTask.build_generator(task, [net], args)
     assert type(ours) is EarlyExitSequenceGenerator and type(fairseqs) is SequenceGenerator
     if args.diverse_beam_groups > 0:  # OFA's search, not fairseq 0.12's (tests/test_ofa_habits_generation.py)
@@ -234,16 +237,53 @@ def test_generation_options_that_would_bypass_the_exits_are_refused(model, optio
         task.build_generator([net], dataclasses.replace(GenerationConfig(), **option))
 
 
-@pytest.mark.parametrize("option, flag", [({"nbest": 3}, "--nbest"), ({"prefix_size": 2}, "--prefix-size")])
-def test_caption_evaluation_refuses_what_it_cannot_honour(model, option, flag):
-    """The evaluation scores each row's best caption from no forced prefix: --nbest and
-    --prefix-size (which fairseq-generate honours) would change nothing there (python -m
+@pytest.mark.parametrize("option, message", [
+    ({"nbest": 3}, "--nbest cannot apply to the evaluation"),
+    ({"prefix_size": 2}, "--prefix-size is not supported for captions"),
+])
+def test_caption_evaluation_refuses_what_it_cannot_honour(model, option, message):
+    """The evaluation scores each row's best caption: --nbest (which fairseq-generate honours)
+    would change nothing there, and --prefix-size is refused for captions altogether (python -m
     ofa_mue.evaluate checks its options with the task before loading the checkpoint)."""
     _, dictionary = model
     task = CaptionTask(CaptionConfig(), SimpleNamespace(dictionary=dictionary))
     task.check_evaluation_options(GenerationConfig(beam=2, max_len_b=3))  # what the evaluation honours passes
-    with pytest.raises(ConfigError, match=f"{flag} cannot apply to the evaluation"):
+    with pytest.raises(ConfigError, match=message):
         task.check_evaluation_options(dataclasses.replace(GenerationConfig(beam=2, max_len_b=3), **option))
+
+
+def test_caption_generation_refuses_a_forced_prefix(model):
+    """fairseq-generate --prefix-size forces each caption to start with its row's target tokens:
+    here the first reference, where OFA's caption data hold every reference joined by '&&' (so
+    a prefix longer than the first reference, or one over a word of punctuation, forces other
+    tokens than OFA's). The caption task's generator refuses it rather than differ silently."""
+    net, dictionary = model
+    task = CaptionTask(CaptionConfig(), SimpleNamespace(dictionary=dictionary))
+    assert type(task.build_generator([net], GenerationConfig(beam=2, max_len_b=3))) is EarlyExitSequenceGenerator
+    with pytest.raises(ConfigError, match="--prefix-size is not supported for captions: .*first reference"):
+        task.build_generator([net], GenerationConfig(beam=2, max_len_b=3, prefix_size=1))
+
+
+DECAYING = {"decoder_exit_threshold": 0.99, "decoder_exit_beta": 0.95, "decoder_exit_tau": 1.0}
+
+
+@pytest.mark.parametrize("option, flag", [({"max_len_a": 1.5}, "--max-len-a 1.5"),
+                                          ({"match_source_len": True}, "--match-source-len")],
+                         ids=["max-len-a", "match-source-len"])
+def test_a_decaying_threshold_refuses_a_length_limit_other_than_max_len_b(model, option, flag):
+    """The decaying decoder threshold's horizon N is --max-len-b, the longest generation; with
+    --max-len-a or --match-source-len the limit follows the batch's longest source instead, so
+    N would not be the longest generation: refused by the generator (fairseq-generate) and by
+    the evaluation's early check. A constant threshold, or --max-len-a 0, is accepted."""
+    net, dictionary = model
+    decaying = CaptionTask(CaptionConfig(**DECAYING), SimpleNamespace(dictionary=dictionary))
+    constant = CaptionTask(CaptionConfig(decoder_exit_threshold=0.99), SimpleNamespace(dictionary=dictionary))
+    args = dataclasses.replace(GenerationConfig(beam=2, max_len_b=4), **option)
+    assert type(constant.build_generator([net], args)) is EarlyExitSequenceGenerator
+    assert type(decaying.build_generator([net], GenerationConfig(beam=2, max_len_b=4))) is EarlyExitSequenceGenerator
+    for check in (lambda: decaying.build_generator([net], args), lambda: decaying.check_evaluation_options(args)):
+        with pytest.raises(ConfigError, match=f"{flag} with a decaying decoder exit threshold"):
+            check()
 
 
 def test_encoder_decisions_are_per_sample(model):

@@ -274,6 +274,12 @@ class MuEThresholds:
         return self.decoder <= 1.0
 
     @property
+    def decoder_decays(self) -> bool:
+        """Whether the decoder's threshold decays with the position (``beta`` below 1), so that
+        its horizon ``N`` matters."""
+        return self.decoder_exits and self.decoder_beta < 1.0
+
+    @property
     def exiting_parts(self) -> Tuple[str, ...]:
         """The parts (of :data:`PARTS`) that can stop early."""
         return (*encoder_similarity_rules(self.image, self.text), *(("decoder",) if self.decoder_exits else ()))

@@ -3246,6 +3246,22 @@ MUTANTS: Tuple[Mutant, ...] = (
         tuple(f"tests/test_predict.py::test_hypothesis_text_reaches_the_tsv_as_given[{case}]"
               for case in ("non-breaking-space", "leading-space-and-dot")),
     ),
+    Mutant(
+        "caption_prefix_size_forced_from_first_reference",
+        "fairseq-generate --prefix-size on captions forces the start of the first reference, where OFA forces "
+        "the start of all the references joined by '&&', silently",
+        (Edit("tasks/caption.py",
+              '        refuse_generation_options(args, {"prefix_size": ("--prefix-size", 0)}, PREFIX_SIZE_REFUSAL)\n', ""),),
+        ("tests/test_early_exit_inference.py::test_caption_generation_refuses_a_forced_prefix",),
+    ),
+    Mutant(
+        "decaying_horizon_beside_max_len_a",
+        "fairseq-generate with a decaying decoder threshold and --max-len-a or --match-source-len decays over "
+        "--max-len-b while the length limit follows the source",
+        (Edit("tasks/ofa_task.py", "        refuse_batch_dependent_horizon(args, policy)\n", ""),),
+        tuple(f"tests/test_early_exit_inference.py::test_a_decaying_threshold_refuses_a_length_limit_other_than_"
+              f"max_len_b[{case}]" for case in ("max-len-a", "match-source-len")),
+    ),
 )
 
 
