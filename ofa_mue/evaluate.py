@@ -78,6 +78,7 @@ from ofa_mue.replaced_images import MODES, replace_images
 from ofa_mue.replaced_text import MODES as TEXT_MODES, replace_text
 from ofa_mue.core.time_reduction import ExampleLayers, summarize
 from ofa_mue.core.verified_generator import verification_summary
+from ofa_mue.provenance import checkpoint_fingerprint, code_commit
 from ofa_mue.sharding import Shard, write_shard_file
 from ofa_mue.tasks.generation_options import (
     UNIMPLEMENTED_GENERATION_OPTIONS, refuse_generation_options, refuse_options_without_their_switch,
@@ -193,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ZERO_SHOT_TASKS = ("snli_ve",)
+SHARD_FREE_TASK_OPTIONS = ("image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold", "exit_policy",
+                           "exit_profile", "bpe_dir", "inference_checkpoint", "inference_overrides")
+"""Task settings a shard file's description leaves out: the exit options (its ``exit_policy``
+entry holds them), the vocabulary folder (a path that may differ between machines) and the
+copies of ``--path`` and ``--model-overrides`` (held beside)."""
 """The tasks of ``--zero-shot``. OFA's ``zero_shot_step`` scores SNLI-VE's answers with the same
 function body as its fine-tuned evaluation (and VQA's and RefCOCO's, tasks this project does not
 have); for every other task it raises NotImplementedError."""
@@ -432,10 +438,20 @@ class EvaluationSetup:
 
     def shard_description(self) -> Dict[str, Any]:
         """:meth:`description` plus what every shard must share for their rows to be computed as
-        in one run (the batch size, the generation options) and the model's shape."""
+        in one run: the batch size, the generation options, the task's settings (less the exit
+        options, which :meth:`description` holds, and the vocabulary folder's path),
+        ``--model-overrides`` and ``--fp16``, the checkpoint's and the split file's fingerprints
+        (so a file changed under the same path is seen), the code's commit and the model's shape."""
+        task_options = OmegaConf.to_container(self.task.cfg, resolve=True)
+        for name in SHARD_FREE_TASK_OPTIONS:
+            task_options.pop(name, None)
         return {**self.description(), "batch_size": self.batch_size,
                 "generation": OmegaConf.to_container(self.cfg.generation, resolve=True),
-                "model_shape": asdict(self.model_shape())}
+                "task_options": task_options, "model_overrides": self.cfg.common_eval.model_overrides,
+                "fp16": bool(self.cfg.common.fp16),
+                "checkpoint_fingerprint": checkpoint_fingerprint(self.cfg.common_eval.path),
+                "data_fingerprint": checkpoint_fingerprint(self.task.split_path(self.split)),
+                "code": code_commit(), "model_shape": asdict(self.model_shape())}
 
     def summary(self, result: Dict[str, Any]) -> Dict[str, Any]:
         """What the metrics file holds for one evaluation."""
@@ -559,6 +575,10 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
     if args.zero_shot:
         zero_shot_task(cfg.task)
     shard = Shard(cfg.dataset.num_shards, cfg.dataset.shard_id)
+    if shard.is_part and cfg.generation.sampling:
+        raise ConfigError("--sampling with --num-shards: the samples are drawn from one random stream over the "
+                          "batches a process runs, so shards would draw other captions than one run does (each "
+                          "starting from the same --seed); sample in one process")
     if check_shard:
         check_shard(args, shard)
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,

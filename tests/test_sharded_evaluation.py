@@ -6,6 +6,7 @@ repeat a shard or a row, or mix evaluations, and options the tools cannot honour
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Dict, List
 
@@ -241,3 +242,33 @@ def test_reproduce_refuses_shards(demo, snli_checkpoint, tmp_path):
         reproduce.main(arguments(demo, "snli_ve", snli_checkpoint, "--num-shards", "2", "--shard-id", "0",
                                  "--results-dir", str(tmp_path / "reproduced")))
     assert not (tmp_path / "reproduced").exists()
+
+
+def test_shards_of_other_data_or_settings_under_the_same_paths_are_refused(demo, snli_checkpoint, tmp_path):
+    """A merge stands for one run: shards that ran with another task setting (--max-src-length),
+    or on a split file that changed under the same path (another copy of the data, its rows in
+    another order), are refused, naming what differs; the shards of one run merge. --sampling,
+    whose draws depend on the batches a process ran before, is refused with --num-shards."""
+    data = tmp_path / "data"
+    shutil.copytree(demo / "snli_ve", data)
+
+    def run_shard(index: int, out: str, *extra: str) -> Path:
+        evaluate.main([str(data), "--path", snli_checkpoint, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),
+                       "--gen-subset", "test", "--batch-size", "4", "--cpu", "--num-shards", "2",
+                       "--shard-id", str(index), "--results-path", str(tmp_path / out), *extra])
+        return tmp_path / out / f"test.shard{index}-of-2.json"
+
+    first = run_shard(0, "one_run")
+    merge.main([str(first), str(run_shard(1, "one_run")), "--output-dir", str(tmp_path / "merged")])
+    assert (tmp_path / "merged" / "test_predictions.jsonl").exists()
+    other_setting = run_shard(1, "other_setting", "--max-src-length", "8")
+    with pytest.raises(ShardError, match=r"evaluated different things \(task_options: "):
+        merge.main([str(first), str(other_setting), "--output-dir", str(tmp_path / "out")])
+    rows = (data / "test.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (data / "test.tsv").write_text("".join(reversed(rows)), encoding="utf-8")
+    other_data = run_shard(1, "other_data")
+    with pytest.raises(ShardError, match=r"evaluated different things \(data_fingerprint: "):
+        merge.main([str(first), str(other_data), "--output-dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ConfigError, match=r"--sampling with --num-shards: "):
+        run_shard(0, "sampled", "--sampling")

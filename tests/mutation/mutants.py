@@ -3262,6 +3262,20 @@ MUTANTS: Tuple[Mutant, ...] = (
         tuple(f"tests/test_early_exit_inference.py::test_a_decaying_threshold_refuses_a_length_limit_other_than_"
               f"max_len_b[{case}]" for case in ("max-len-a", "match-source-len")),
     ),
+    Mutant(
+        "shards_of_another_split_file_merged",
+        "shards whose split file changed under the same path (another copy of the data) merge into one result",
+        (Edit("ofa_mue/evaluate.py",
+              '                "data_fingerprint": checkpoint_fingerprint(self.task.split_path(self.split)),\n', ""),),
+        ("tests/test_sharded_evaluation.py::test_shards_of_other_data_or_settings_under_the_same_paths_are_refused",),
+    ),
+    Mutant(
+        "sampling_across_shards",
+        "--sampling with --num-shards runs, each shard drawing from the same seed: the merge is not the "
+        "unsharded run's",
+        (Edit("ofa_mue/evaluate.py", "    if shard.is_part and cfg.generation.sampling:\n", "    if False:\n"),),
+        ("tests/test_sharded_evaluation.py::test_shards_of_other_data_or_settings_under_the_same_paths_are_refused",),
+    ),
 )
 
 
