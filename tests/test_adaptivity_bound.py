@@ -49,3 +49,17 @@ def test_the_stable_oracle_needs_every_deeper_depth_to_give_the_full_models_answ
     assert stable_oracle_reduction(agrees, shares, depths) == pytest.approx(1 - (1.0 + 0.25 + 0.25) / 3)
     # only deeper combinations bind: as (2, 2, 2) and (1, 2, 1), the one that disagrees is not deeper
     assert stable_oracle_reduction(agrees, shares, np.array([[10, 10, 10], [2, 2, 2], [1, 2, 1]])) == pytest.approx(0.75)
+
+
+def test_the_oracles_quality_is_capped_also_where_its_cheapest_depth_is_right_by_luck():
+    """The oracle's reported quality is its choices' capped scores: on example 2 the full model is
+    wrong, so every depth's capped score is 0 and the cheapest one (share 0.25, right by luck)
+    is picked but credited 0, not 1."""
+    scores = np.array([[1.0, 0.0],    # the full model
+                       [1.0, 1.0],    # share 0.5
+                       [0.0, 1.0]])   # share 0.25: right by luck on example 2
+    shares = np.array([[1.0] * 2, [0.5] * 2, [0.25] * 2])
+    # example 1: share 0.5 keeps the full model's point; example 2: nothing to keep, the cheapest
+    assert oracle_point(scores, shares, 0.0) == (pytest.approx(1 - (0.5 + 0.25) / 2), pytest.approx(0.5))
+    # every example at the cheapest depth: capped scores 0 and 0
+    assert oracle_point(scores, shares, 1e3) == (pytest.approx(0.75), pytest.approx(0.0))

@@ -133,3 +133,18 @@ def test_unreadable_image_message_holds_no_memory_address():
     with pytest.raises(DataError) as info:
         decode_image(base64.b64encode(b"plain text, not a picture").decode(), "f.tsv", 2)
     assert " at 0x" not in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("mode, value, image_format, expected", [
+    ("I;16", 32768, "PNG", 128),  # 32768 / 257 = 127.502: the nearest level, not 127
+    ("F", 0.999, "TIFF", 255),  # 0.999 * 255 = 254.745
+    ("I", 70000, "TIFF", 255),  # above 65535: white, not wrapped around
+    ("I", -300, "TIFF", 0),  # below 0: black
+], ids=["16-bit-rounds", "float-rounds", "int-above-clips", "int-below-clips"])
+def test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white(mode, value, image_format, expected):
+    """16-bit, 32-bit integer and floating-point grey levels become the nearest 8-bit level, and
+    values outside the mode's range clip to black or white instead of wrapping around in uint8."""
+    cell = _cell(_with_pixel(mode, (4, 4), value), image_format)
+    with Image.open(BytesIO(base64.b64decode(cell))) as read_back:
+        assert read_back.mode == mode and read_back.getpixel((1, 1)) == pytest.approx(value)
+    assert decode_image(cell, "f.tsv", 1).getpixel((1, 1)) == (expected,) * 3

@@ -128,3 +128,11 @@ def test_missing_column(write_tsv, ofa_vocab, snli_rows):
     with pytest.raises(DataError, match="missing column") as info:
         make(write_tsv, ofa_vocab, snli_rows)
     assert (info.value.row, info.value.field) == (2, "label")
+
+
+def test_label_cells_with_surrounding_spaces_are_read(write_tsv, ofa_vocab, snli_rows):
+    """A label cell padded with spaces (" neutral ", "entailment ") still names its answer
+    instead of being refused as an unknown label."""
+    snli_rows[0][5], snli_rows[2][5] = "entailment ", " neutral "
+    dataset = make(write_tsv, ofa_vocab, snli_rows)
+    assert [dataset[i]["answer"] for i in range(3)] == ["yes", "no", "maybe"]

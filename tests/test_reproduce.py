@@ -621,3 +621,26 @@ def test_demo_summary_reads_each_seeds_reproduce_run_replaced_images_and_certifi
     assert checks["SNLI-VE accuracy with blank images <= 0.50"]["passed"] == (blank["metrics"]["accuracy"] <= 0.50)
     assert checks["SNLI-VE accuracy with other test images <= 0.50"]["passed"] is None  # not run here
     assert "captions: static truncation at 1 layer keeps at most 85% of the full model's CIDEr" in checks
+
+
+def test_static_settings_with_the_same_reduction_count_at_their_best_quality():
+    """Two depth combinations with the same expected reduction: the envelope takes the better one
+    (the worse one is never worth running), as the brute force over mixes does."""
+    for points in ([(0.0, 1.0), (0.5, 0.6), (0.5, 0.8), (0.8, 0.3)], [(0.0, 1.0), (0.5, 0.8), (0.5, 0.6), (0.8, 0.3)]):
+        hull = upper_hull(points)
+        assert hull == [(0.0, 1.0), (0.5, 0.8), (0.8, 0.3)]
+        assert envelope_at(hull, 0.5).quality == pytest.approx(0.8) == brute_force_envelope(points, 0.5)
+
+
+def test_static_choice_reports_the_reduction_measured_on_the_scored_split():
+    """The held-out static choice's reduction is its settings' reductions on the scored split, mixed
+    in the chosen shares, not the reduction it was chosen at: half full model (0.02 there) and half
+    "a" (0.4 there) reduce time by 0.21; at exactly "b"'s reduction the choice is "b" alone."""
+    chosen = {"full model": (0.0, 1.0), "a": (0.5, 0.8), "b": (0.8, 0.3)}
+    scored = {"full model": (0.02, 0.9), "a": (0.4, 0.6), "b": (0.7, 0.5)}
+    half = held_out_choice(chosen, scored, 0.25)
+    assert (half.left, half.right, half.share) == ("full model", "a", pytest.approx(0.5))
+    assert (half.quality, half.reduction) == (pytest.approx(0.75), pytest.approx(0.21))
+    whole = held_out_choice(chosen, scored, 0.8)
+    assert (whole.left, whole.right) == ("b", "b")
+    assert (whole.quality, whole.reduction) == (pytest.approx(0.5), pytest.approx(0.7))

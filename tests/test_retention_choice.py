@@ -5,6 +5,8 @@ from scipy import stats
 
 from ofa_mue.calibrate import choose_by_retention, choose_certified
 from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable, add_configuration, threshold_grid
+from ofa_mue.core.exit_policy import NEVER
+from ofa_mue.errors import DataError
 
 FAST, MIDDLE, SLOW = (0.5, 0.5, 0.5), (0.9, 0.9, 0.9), (0.99, 0.99, 0.99)
 
@@ -79,3 +81,65 @@ def test_a_saved_table_reads_back_each_configuration_under_its_own_thresholds(tm
     for thresholds in table.configurations:
         assert loaded.entries[thresholds] == table.entries[thresholds], thresholds
     assert choose_by_retention(loaded, grid, 0.5) == choose_by_retention(table, grid, 0.5)
+
+
+def test_the_grid_is_the_full_model_then_every_combination_with_each_knob_also_off():
+    """--image/--text/--decoder candidates give the full model first, then every combination in
+    which each knob takes one of its candidates or stays off, each once (a configuration with one
+    stream's exits off is a configuration of its own; the full model is not repeated)."""
+    grid = threshold_grid([0.9], [0.8], [0.7])
+    assert grid[0] == FULL_MODEL == (NEVER, NEVER, NEVER) and len(grid) == len(set(grid)) == 8
+    assert set(grid) == {(image, text, decoder) for image in (NEVER, 0.9) for text in (NEVER, 0.8)
+                         for decoder in (NEVER, 0.7)}
+    assert threshold_grid([0.9, 0.9, NEVER], [], []) == [FULL_MODEL, (0.9, NEVER, NEVER)]
+
+
+def _records(answers, predictions, rows=None):
+    rows = rows or list(range(1, len(answers) + 1))
+    return [{"row": row, "answer": answer, "prediction": prediction,
+             "layers": {"time_share": 0.5, "image_layers": 1, "text_layers": 1, "decoder_layers": 1}}
+            for row, answer, prediction in zip(rows, answers, predictions)]
+
+
+def test_records_in_any_order_are_stored_by_row_and_other_targets_are_refused():
+    """A split's records (from shards, in any order) are stored in row order, each value with its
+    own row; records of the same rows with other targets (another split) are refused."""
+    shuffled = _records(["maybe", "yes", "no", "yes"], ["maybe", "no", "no", "yes"], rows=[3, 1, 4, 2])
+    table = add_configuration(None, "snli_ve", {}, FULL_MODEL, shuffled, 1.0, "valid")
+    assert (table.rows, table.targets) == ([1, 2, 3, 4], ["yes", "yes", "maybe", "no"])
+    assert table.entries[FULL_MODEL]["predictions"] == ["no", "yes", "maybe", "no"]
+    assert table.entries[FULL_MODEL]["scores"]["correct"] == [0.0, 1.0, 1.0, 1.0]
+    other_split = _records(["yes", "yes", "maybe", "yes"], ["yes"] * 4)
+    with pytest.raises(DataError, match="rows of the split differ"):
+        add_configuration(table, "snli_ve", {}, SLOW, other_split, 1.0, "valid")
+
+
+def test_the_full_model_is_the_first_configuration_wherever_its_entry_is():
+    """A table whose entries list the full model after another configuration (a merged or
+    hand-assembled file) still gives the full model first."""
+    entry = {"predictions": ["yes"], "time_share": [1.0], "scores": {"correct": [1.0]}}
+    table = CalibrationTable("snli_ve", {}, [1], ["yes"], {SLOW: entry, FULL_MODEL: entry, FAST: entry})
+    assert table.configurations == [FULL_MODEL, SLOW, FAST]
+
+
+def test_a_read_back_table_scores_new_captions_against_its_full_models_captions(tmp_path):
+    """A configuration added to a table read back from its file gets the same scores as when the
+    table was never saved: ROUGE-L against the full model's captions stored in the table (1 where
+    the caption is the full model's), not against the new configuration's own captions."""
+    references = [["a red circle", "a red circle on a white background"],
+                  ["two blue stars", "a blue star and a blue star"]]
+
+    def records(captions):
+        return [{"row": row, "references": refs, "prediction": caption,
+                 "layers": {"time_share": 0.5, "image_layers": 1, "text_layers": 1, "decoder_layers": 1}}
+                for row, (caption, refs) in enumerate(zip(captions, references), start=1)]
+
+    table = add_configuration(None, "caption", {}, FULL_MODEL, records(["a red circle", "two blue stars"]), 1.0, "valid")
+    path = str(tmp_path / "table.json.gz")
+    table.save(path)
+    cut = records(["a red square", "two blue stars"])
+    kept = add_configuration(table, "caption", {}, FAST, cut, 1.0, "valid").entries[FAST]["scores"]
+    read_back = add_configuration(CalibrationTable.load(path), "caption", {}, FAST, cut, 1.0, "valid")
+    assert read_back.entries[FAST]["scores"] == kept
+    rouge = read_back.entries[FAST]["scores"]["rouge_l_full"]
+    assert rouge[0] < 1.0 and rouge[1] == 1.0

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from ofa_mue.calibration_losses import example_losses
 from ofa_mue.core.risk_control import (
@@ -180,3 +181,69 @@ def test_example_losses_per_task():
         [0, 1, 0, 1]
     with pytest.raises(ValueError, match="unknown loss"):
         example_losses("caption", "consistency", [], {}, [], {})
+
+
+def test_pareto_path_drops_configurations_tied_with_a_better_one():
+    """A configuration is on the path only when it saves strictly more time than every configuration
+    of lower or equal loss: of two with the same loss only the faster is tested, and one as fast as a
+    configuration of lower loss is not tested at all (each would be a wasted test that can stop the
+    sequence)."""
+    # losses 0.0, 0.01, 0.01, 0.02; reductions 0.1, 0.2, 0.4, 0.4: 1 ties 2 in loss and is slower,
+    # 3 ties 2 in reduction and loses more
+    assert pareto_path([0.0, 0.01, 0.01, 0.02], [0.1, 0.2, 0.4, 0.4]) == [0, 2]
+
+
+@pytest.mark.parametrize("seed", [None, 5])
+def test_fixed_sequence_tests_on_exactly_the_rows_it_did_not_learn_from(seed):
+    """The fixed sequence's p-values use the testing rows only: a random draw of the rows (seed 0 by
+    default) learns, the others test, and none is both. Every learning row has a loss and no testing
+    row has one, so the p-value is P(Binomial(70, 0.05) = 0) = 0.95^70 exactly; a learning row
+    among the testing rows, or the file's first rows taken as the learning rows, changes it."""
+    learn = np.random.default_rng(0 if seed is None else seed).permutation(100)[:30]
+    losses = np.zeros((1, 100))
+    losses[0, learn] = 1.0
+    rng = None if seed is None else np.random.default_rng(seed)
+    result = certify(losses, np.full((1, 100), 0.5), EPSILON, DELTA, True, "fixed-sequence", learn_fraction=0.3,
+                     rng=rng)
+    assert (result.learn_rows, result.test_rows) == (30, 70)
+    assert result.p_values == {0: pytest.approx(0.95 ** 70)}
+    assert result.certified == [0] and result.chosen == 0
+
+
+def test_bonferroni_tests_each_configuration_at_delta_over_the_configurations():
+    """Bonferroni over K = 2 configurations tests each at delta / 2 = 0.05, no lower and no higher:
+    with 59 loss-free rows, p = 0.95^59 = 0.0485 passes; with 45, p = 0.95^45 = 0.0994 passes
+    delta but not delta / 2."""
+    passing = certify(np.zeros((2, 59)), np.full((2, 59), 0.5), EPSILON, DELTA, True, "bonferroni")
+    assert passing.level == pytest.approx(DELTA / 2)
+    assert passing.p_values == {0: pytest.approx(0.95 ** 59), 1: pytest.approx(0.95 ** 59)}
+    assert passing.certified == [0, 1]
+    failing = certify(np.zeros((2, 45)), np.full((2, 45), 0.5), EPSILON, DELTA, True, "bonferroni")
+    assert failing.p_values[0] == pytest.approx(0.95 ** 45) and failing.certified == [] and failing.chosen is None
+
+
+@pytest.mark.parametrize("procedure", ["fixed-sequence", "bonferroni"])
+def test_a_p_value_equal_to_the_level_rejects(procedure):
+    """A valid p-value has P(p <= a) <= a, so the null is rejected when p <= level, equality included:
+    two loss-free testing rows at epsilon 0.5 give p = 0.5^2 = 0.25, exactly the level (delta 0.25
+    for one fixed-sequence test, 0.5 / 2 for Bonferroni over two configurations)."""
+    if procedure == "fixed-sequence":  # 4 rows, half of them learn
+        result = certify(np.zeros((1, 4)), np.full((1, 4), 0.5), 0.5, 0.25, True, procedure, learn_fraction=0.5)
+        expected = [0]
+    else:
+        result = certify(np.zeros((2, 2)), np.full((2, 2), 0.5), 0.5, 0.5, True, procedure)
+        expected = [0, 1]
+    assert result.level == 0.25 and all(p == 0.25 for p in result.p_values.values())
+    assert result.certified == expected
+
+
+def test_rows_needed_with_losses_counts_the_observed_share_rounded_down():
+    """With 0/1 losses at an observed risk of 2.5%, n rows hold floor(0.025 n) losses; the answer is
+    the smallest n from which on every n passes (the exact binomial p-value is not monotone in n),
+    found here by scanning n with scipy's binomial."""
+    n = np.arange(1, 3001)
+    p_values = stats.binom.cdf(np.floor(n * 0.025), n, EPSILON)
+    assert p_values[-500:].max() < DELTA / 100  # far past the answer: nothing fails beyond the scan
+    expected = int(n[np.flatnonzero(p_values > DELTA)[-1]]) + 1
+    assert n[np.argmax(p_values <= DELTA)] < expected  # a smaller n already passes once
+    assert rows_needed(EPSILON, DELTA, 0.025) == expected == 132

@@ -3276,6 +3276,173 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/evaluate.py", "    if shard.is_part and cfg.generation.sampling:\n", "    if False:\n"),),
         ("tests/test_sharded_evaluation.py::test_shards_of_other_data_or_settings_under_the_same_paths_are_refused",),
     ),
+    Mutant(
+        "pareto_path_keeps_slower_tied_loss",
+        "the Pareto path of the certified calibration also tests the slower of two configurations with the same "
+        "learning loss (a wasted test that can stop the fixed sequence early)",
+        (Edit("ofa_mue/core/risk_control.py", "np.lexsort((-reductions, losses))", "np.lexsort((reductions, losses))"),),
+        (RISK + "test_pareto_path_drops_configurations_tied_with_a_better_one",),
+    ),
+    Mutant(
+        "pareto_path_keeps_equal_reduction",
+        "the Pareto path also tests a configuration that saves no more time than one of lower loss",
+        (Edit("ofa_mue/core/risk_control.py", "        if reductions[index] > best:\n",
+              "        if reductions[index] >= best:\n"),),
+        (RISK + "test_pareto_path_drops_configurations_tied_with_a_better_one",),
+    ),
+    Mutant(
+        "fixed_sequence_tests_on_a_learning_row",
+        "the fixed-sequence procedure's testing rows include the last learning row, so the order is not "
+        "independent of the rows that test it",
+        (Edit("ofa_mue/core/risk_control.py", "learn, test = order[:learn_rows], order[learn_rows:]",
+              "learn, test = order[:learn_rows], order[learn_rows - 1:]"),),
+        (RISK + "test_fixed_sequence_tests_on_exactly_the_rows_it_did_not_learn_from[None]",
+         RISK + "test_fixed_sequence_tests_on_exactly_the_rows_it_did_not_learn_from[5]"),
+    ),
+    Mutant(
+        "fixed_sequence_learns_on_the_first_rows",
+        "the fixed-sequence procedure learns its order on the file's first rows instead of a random draw (a "
+        "sorted calibration file biases the order)",
+        (Edit("ofa_mue/core/risk_control.py",
+              "order = (rng if rng is not None else np.random.default_rng(0)).permutation(rows)",
+              "order = np.arange(rows)"),),
+        (RISK + "test_fixed_sequence_tests_on_exactly_the_rows_it_did_not_learn_from[None]",
+         RISK + "test_fixed_sequence_tests_on_exactly_the_rows_it_did_not_learn_from[5]"),
+    ),
+    Mutant(
+        "fixed_sequence_split_unseeded",
+        "without an rng the certified calibration draws its learning rows unseeded: the same table certifies "
+        "differently from run to run",
+        (Edit("ofa_mue/core/risk_control.py", "np.random.default_rng(0)).permutation(rows)",
+              "np.random.default_rng()).permutation(rows)"),),
+        (RISK + "test_fixed_sequence_tests_on_exactly_the_rows_it_did_not_learn_from[None]",),
+    ),
+    Mutant(
+        "bonferroni_counts_the_full_model",
+        "Bonferroni tests each configuration at delta / (K + 1), counting the never-tested full model (the "
+        "reported level is wrong and it certifies less)",
+        (Edit("ofa_mue/core/risk_control.py", "        level = delta / configurations\n",
+              "        level = delta / (configurations + 1)\n"),),
+        (RISK + "test_bonferroni_tests_each_configuration_at_delta_over_the_configurations",
+         RISK + "test_a_p_value_equal_to_the_level_rejects[bonferroni]"),
+    ),
+    Mutant(
+        "bonferroni_rejects_only_below_level",
+        "Bonferroni rejects only when p < level, so a p-value equal to the level does not certify",
+        (Edit("ofa_mue/core/risk_control.py", "certified = [k for k, p in p_values.items() if p <= level]",
+              "certified = [k for k, p in p_values.items() if p < level]"),),
+        (RISK + "test_a_p_value_equal_to_the_level_rejects[bonferroni]",),
+    ),
+    Mutant(
+        "fixed_sequence_stops_at_the_level",
+        "the fixed sequence stops at a p-value equal to delta instead of rejecting",
+        (Edit("ofa_mue/core/risk_control.py", "            if p_values[k] > level:\n",
+              "            if p_values[k] >= level:\n"),),
+        (RISK + "test_a_p_value_equal_to_the_level_rejects[fixed-sequence]",),
+    ),
+    Mutant(
+        "rows_needed_rounds_losses_up",
+        "rows_needed counts ceil(n * observed risk) 0/1 losses instead of floor, overstating the calibration "
+        "rows needed",
+        (Edit("ofa_mue/core/risk_control.py", "stats.binom.cdf(np.floor(n * observed_risk), n, epsilon)",
+              "stats.binom.cdf(np.ceil(n * observed_risk), n, epsilon)"),),
+        (RISK + "test_rows_needed_with_losses_counts_the_observed_share_rounded_down",),
+    ),
+    Mutant(
+        "envelope_keeps_worse_of_equal_reductions",
+        "of two static settings with the same expected reduction the envelope keeps the worse one (static "
+        "truncation drawn worse than it is)",
+        (Edit("ofa_mue/envelope.py", "        best[x] = max(y, best.get(x, y))\n",
+              "        best[x] = min(y, best.get(x, y))\n"),),
+        ("tests/test_reproduce.py::test_static_settings_with_the_same_reduction_count_at_their_best_quality",),
+    ),
+    Mutant(
+        "held_out_choice_reports_requested_reduction",
+        "static truncation chosen on the validation split reports the reduction it was chosen at instead of the "
+        "one its settings reach on the scored split",
+        (Edit("ofa_mue/envelope.py", "x_left + share * (x_right - x_left), left, right, share)",
+              "x, left, right, share)"),),
+        ("tests/test_reproduce.py::test_static_choice_reports_the_reduction_measured_on_the_scored_split",),
+    ),
+    Mutant(
+        "oracle_quality_uncapped",
+        "the per-example oracle's quality is reported uncapped: a cheapest depth right by luck where the full "
+        "model is wrong is credited",
+        (Edit("ofa_mue/adaptivity_bound.py", "float(capped[choice, columns].mean())",
+              "float(scores[choice, columns].mean())"),),
+        (ADAPTIVITY + "test_the_oracles_quality_is_capped_also_where_its_cheapest_depth_is_right_by_luck",),
+    ),
+    Mutant(
+        "threshold_grid_without_single_knobs_off",
+        "the calibration grid never turns one stream's exits off alone: only combinations with every knob on "
+        "(and the full model) are evaluated",
+        (Edit("ofa_mue/calibration_table.py",
+              "itertools.product(*([NEVER, *values] for values in (image, text, decoder)))",
+              "itertools.product(*(list(values) for values in (image, text, decoder)))"),),
+        (RETENTION + "test_the_grid_is_the_full_model_then_every_combination_with_each_knob_also_off",),
+    ),
+    Mutant(
+        "threshold_grid_keeps_duplicates",
+        "the calibration grid repeats configurations (the full model among them), evaluating them twice and "
+        "inflating Bonferroni's K",
+        (Edit("ofa_mue/calibration_table.py", "        if combination not in grid:\n            grid.append(combination)\n",
+              "        grid.append(combination)\n"),),
+        (RETENTION + "test_the_grid_is_the_full_model_then_every_combination_with_each_knob_also_off",),
+    ),
+    Mutant(
+        "calibration_records_not_sorted_by_row",
+        "a calibration table stores a split's records in the order they come (shards, workers) instead of by row",
+        (Edit("ofa_mue/calibration_table.py", '    records = sorted(records, key=lambda r: r["row"])\n',
+              "    records = list(records)\n"),),
+        (RETENTION + "test_records_in_any_order_are_stored_by_row_and_other_targets_are_refused",),
+    ),
+    Mutant(
+        "calibration_table_targets_unchecked",
+        "records of the same row numbers but another split's targets are added to a calibration table without error",
+        (Edit("ofa_mue/calibration_table.py", " or [r[TARGET_FIELD[task]] for r in records] != table.targets:\n",
+              ":\n"),),
+        (RETENTION + "test_records_in_any_order_are_stored_by_row_and_other_targets_are_refused",),
+    ),
+    Mutant(
+        "calibration_configurations_full_model_not_first",
+        "a calibration table whose entries list the full model after another configuration gives that "
+        "configuration first",
+        (Edit("ofa_mue/calibration_table.py",
+              "        return [FULL_MODEL] + [k for k in self.entries if k != FULL_MODEL]\n",
+              "        return list(self.entries)\n"),),
+        (RETENTION + "test_the_full_model_is_the_first_configuration_wherever_its_entry_is",),
+    ),
+    Mutant(
+        "calibration_scorer_from_new_configuration",
+        "a configuration added to a calibration table read back from its file is scored (ROUGE-L) against its "
+        "own captions instead of the full model's",
+        (Edit("ofa_mue/calibration_table.py",
+              '        full_predictions = ([r["prediction"] for r in records] if thresholds == FULL_MODEL\n'
+              '                            else table.entries[FULL_MODEL]["predictions"])\n',
+              '        full_predictions = [r["prediction"] for r in records]\n'),),
+        (RETENTION + "test_a_read_back_table_scores_new_captions_against_its_full_models_captions",),
+    ),
+    Mutant(
+        "snli_ve_label_not_stripped",
+        "an SNLI-VE label cell with surrounding spaces is refused as an unknown label",
+        (Edit("data/snli_ve_dataset.py", '        label = row["label"].strip()\n', '        label = row["label"]\n'),),
+        (SNLI_DATA + "test_label_cells_with_surrounding_spaces_are_read",),
+    ),
+    Mutant(
+        "grey_levels_truncated",
+        "16-bit and floating-point grey images are truncated to the 8-bit level below instead of rounded to the "
+        "nearest",
+        (Edit("data/images.py", "values.round().astype(np.uint8)", "values.astype(np.uint8)"),),
+        (IMAGES + "test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white[16-bit-rounds]",
+         IMAGES + "test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white[float-rounds]"),
+    ),
+    Mutant(
+        "int_grey_not_clipped",
+        "32-bit integer images with values above 65535 wrap around in uint8 instead of showing white",
+        (Edit("data/images.py", "np.asarray(image, dtype=np.float64).clip(0, 65535) / 257",
+              "np.asarray(image, dtype=np.float64) / 257"),),
+        (IMAGES + "test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white[int-above-clips]",),
+    ),
 )
 
 
