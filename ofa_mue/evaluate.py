@@ -69,6 +69,7 @@ from omegaconf import OmegaConf, open_dict
 
 import ofa_mue  # noqa: F401  (registers tasks and model, installs checkpoint loading)
 from ofa_mue.atomic_files import write_atomically
+from ofa_mue.calibration_table import KNOBS
 from ofa_mue.errors import CheckpointError, ConfigError, DataError, OFAMuEError
 from ofa_mue.core.exit_profile import (
     CAVEATS, guarantee_statement, profile_caveats, read_exit_profile, weights_record,
@@ -194,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ZERO_SHOT_TASKS = ("snli_ve",)
-SHARD_FREE_TASK_OPTIONS = ("image_exit_threshold", "text_exit_threshold", "decoder_exit_threshold", "exit_policy",
-                           "exit_profile", "bpe_dir", "inference_checkpoint", "inference_overrides")
+SHARD_FREE_TASK_OPTIONS = (*KNOBS, "exit_policy", "exit_profile", "bpe_dir", "inference_checkpoint",
+                           "inference_overrides")
 """Task settings a shard file's description leaves out: the exit options (its ``exit_policy``
 entry holds them), the vocabulary folder (a path that may differ between machines) and the
 copies of ``--path`` and ``--model-overrides`` (held beside)."""

@@ -253,9 +253,9 @@ def test_shards_of_other_data_or_settings_under_the_same_paths_are_refused(demo,
     shutil.copytree(demo / "snli_ve", data)
 
     def run_shard(index: int, out: str, *extra: str) -> Path:
-        evaluate.main([str(data), "--path", snli_checkpoint, "--task", "snli_ve", "--bpe-dir", str(demo / "bpe"),
-                       "--gen-subset", "test", "--batch-size", "4", "--cpu", "--num-shards", "2",
-                       "--shard-id", str(index), "--results-path", str(tmp_path / out), *extra])
+        common = arguments(demo, "snli_ve", snli_checkpoint, "--num-shards", "2", "--shard-id", str(index),
+                           "--results-path", str(tmp_path / out), *extra)
+        evaluate.main([str(data), *common[1:]])  # the data copy in place of the demo's folder
         return tmp_path / out / f"test.shard{index}-of-2.json"
 
     first = run_shard(0, "one_run")
