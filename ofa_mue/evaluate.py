@@ -38,8 +38,9 @@ three files above from the K shard files, equal to one run's (run every shard wi
 ``--skip-invalid-size-inputs-valid-test`` is accepted and skips nothing, as in OFA: a row too long
 for the model ends the run with an error naming it. ``--fp16`` (which OFA's
 evaluation scripts pass) runs the model in float16, as OFA's evaluation does. ``--seed``
-(fairseq's default 1) seeds numpy and torch before the checkpoint loads, as OFA's ``evaluate.py``
-does, so ``--sampling`` gives the same captions run after run; ``--lm-path`` and
+(fairseq's default 1) seeds numpy and torch before the split is scored, as OFA's ``evaluate.py``
+does before its run, so ``--sampling`` gives the same captions run after run (and the commands
+that score many exit settings seed again before each: :meth:`EvaluationSetup.seed_random_streams`); ``--lm-path`` and
 ``--retain-dropout``, which OFA's ``evaluate.py`` honours, are refused (the latter by every
 task's generator, in ``fairseq-generate`` too). The two options OFA's ``evaluate.py`` adds are
 honoured here and in ``calibrate``, ``sweep`` and ``reproduce``: ``--ema-eval`` evaluates the EMA
@@ -383,9 +384,21 @@ class EvaluationSetup:
     ema: bool = False  # the checkpoint's EMA weights (--ema-eval)
 
     def score(self) -> Tuple[List[Dict[str, Any]], float]:
-        """:func:`score_rows` of this setup's shard with the task's current exit options."""
+        """:func:`score_rows` of this setup's shard with the task's current exit options, the
+        random streams seeded first (:meth:`seed_random_streams`)."""
+        self.seed_random_streams()
         return score_rows(self.task, self.models, self.split, self.batch_size, self.cfg.generation, self.use_cuda,
                           self.shard, self.num_workers)
+
+    def seed_random_streams(self) -> None:
+        """Seed numpy's and torch's random numbers with ``--seed`` (unless none was given), as
+        OFA's evaluate.py does before its one run: every scoring of this setup then samples
+        (``--sampling``) as one ``evaluate`` run does, so each setting calibrate, sweep or
+        reproduce compares, or a calibration table holds from an earlier run, draws the same
+        random numbers as that setting alone."""
+        if self.cfg.common.seed is not None and not self.cfg.generation.no_seed_provided:
+            np.random.seed(self.cfg.common.seed)
+            utils.set_torch_seed(self.cfg.common.seed)
 
     def evaluate(self, quick_metrics: bool = False) -> Dict[str, Any]:
         """:func:`split_result` of the whole split with the task's current exit options."""
@@ -586,9 +599,6 @@ def load_evaluation(parser: argparse.ArgumentParser, argv: Optional[Sequence[str
                         stream=sys.stdout, force=True)
     if not cfg.common_eval.path:
         parser.error("--path CHECKPOINT is required")
-    if cfg.common.seed is not None and not cfg.generation.no_seed_provided:  # as OFA's evaluate.py: --sampling repeats
-        np.random.seed(cfg.common.seed)
-        utils.set_torch_seed(cfg.common.seed)
     if cfg.generation.lm_path:  # OFA's evaluate.py fuses this language model into the generation
         raise ConfigError("--lm-path is not supported by this evaluation: no language model is fused into the "
                           "generation")

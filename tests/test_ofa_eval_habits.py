@@ -587,3 +587,27 @@ def test_ema_eval_of_a_checkpoint_without_ema_weights_is_refused(trained, tmp_pa
                                               f"weights .* holds none") as error:
         importlib.import_module(f"ofa_mue.{module}").main(argv)
     assert "\n" not in str(error.value)
+
+
+def test_sampling_draws_a_settings_captions_as_its_own_evaluation_does(trained):
+    """--sampling: OFA's evaluate.py seeds the random numbers once, before its one run. calibrate,
+    sweep and reproduce score many exit settings in one process (and a calibration table keeps
+    settings scored by earlier runs): each setting draws the captions that ``evaluate`` alone
+    with it draws, whatever was scored before it, and --seed still decides the draws."""
+    from ofa_mue.calibration_table import FULL_MODEL, evaluate_grid
+    from ofa_mue.core.exit_policy import NEVER
+
+    demo, checkpoints = trained
+    argv = [str(demo / "caption"), "--path", checkpoints["caption"], "--task", "caption", "--gen-subset", "test",
+            "--cpu", "--batch-size", "4", "--sampling", "--beam", "2"]
+    setup, _ = load_evaluation(build_parser(), argv)
+    early, late = (NEVER, NEVER, 0.9), (NEVER, NEVER, 0.6)  # the model's encoder is not decomposed
+    after_others = evaluate_grid(setup, [early, late]).entries
+    alone = evaluate_grid(setup, [late]).entries
+    assert after_others[late]["predictions"] == alone[late]["predictions"]
+    assert after_others[FULL_MODEL]["predictions"] == alone[FULL_MODEL]["predictions"]
+    evaluated, _ = load_evaluation(build_parser(), [*argv, "--exit-policy", "mue", "--decoder-exit-threshold", "0.6"])
+    assert [r["prediction"] for r in sorted(evaluated.evaluate()["records"], key=lambda r: r["row"])] \
+        == alone[late]["predictions"]
+    reseeded, _ = load_evaluation(build_parser(), [*argv, "--seed", "2"])
+    assert evaluate_grid(reseeded, []).entries[FULL_MODEL]["predictions"] != alone[FULL_MODEL]["predictions"]

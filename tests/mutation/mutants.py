@@ -787,7 +787,7 @@ MUTANTS: Tuple[Mutant, ...] = (
         "python -m ofa_mue.evaluate does not seed torch with --seed (OFA's evaluate.py does): --sampling "
         "gives other captions on every run",
         (Edit("ofa_mue/evaluate.py",
-              "        utils.set_torch_seed(cfg.common.seed)\n",
+              "            utils.set_torch_seed(self.cfg.common.seed)\n",
               ""),),
         (f"{GENERATION_HABITS}test_sampled_captions_repeat_with_the_seed_as_in_ofas_evaluate",),
     ),
@@ -3442,6 +3442,14 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/images.py", "np.asarray(image, dtype=np.float64).clip(0, 65535) / 257",
               "np.asarray(image, dtype=np.float64) / 257"),),
         (IMAGES + "test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white[int-above-clips]",),
+    ),
+    Mutant(
+        "sampling_stream_seeded_once",
+        "with --sampling, each exit setting calibrate, sweep or reproduce scores draws from where the random "
+        "stream stands after the settings before it, not as its own evaluation does",
+        (Edit("ofa_mue/evaluate.py", "        self.seed_random_streams()\n        return score_rows(",
+              "        return score_rows("),),
+        (EVAL_HABITS + "test_sampling_draws_a_settings_captions_as_its_own_evaluation_does",),
     ),
 )
 
