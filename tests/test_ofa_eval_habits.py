@@ -600,14 +600,13 @@ def test_sampling_draws_a_settings_captions_as_its_own_evaluation_does(trained):
     demo, checkpoints = trained
     argv = [str(demo / "caption"), "--path", checkpoints["caption"], "--task", "caption", "--gen-subset", "test",
             "--cpu", "--batch-size", "4", "--sampling", "--beam", "2"]
-    setup, _ = load_evaluation(build_parser(), argv)
+
+    def captions(extra=()):  # a fresh evaluate run's, in row order
+        setup, _ = load_evaluation(build_parser(), [*argv, *extra])
+        return [r["prediction"] for r in sorted(setup.score()[0], key=lambda r: r["row"])]
+
     early, late = (NEVER, NEVER, 0.9), (NEVER, NEVER, 0.6)  # the model's encoder is not decomposed
-    after_others = evaluate_grid(setup, [early, late]).entries
-    alone = evaluate_grid(setup, [late]).entries
-    assert after_others[late]["predictions"] == alone[late]["predictions"]
-    assert after_others[FULL_MODEL]["predictions"] == alone[FULL_MODEL]["predictions"]
-    evaluated, _ = load_evaluation(build_parser(), [*argv, "--exit-policy", "mue", "--decoder-exit-threshold", "0.6"])
-    assert [r["prediction"] for r in sorted(evaluated.evaluate()["records"], key=lambda r: r["row"])] \
-        == alone[late]["predictions"]
-    reseeded, _ = load_evaluation(build_parser(), [*argv, "--seed", "2"])
-    assert evaluate_grid(reseeded, []).entries[FULL_MODEL]["predictions"] != alone[FULL_MODEL]["predictions"]
+    table = evaluate_grid(load_evaluation(build_parser(), argv)[0], [early, late]).entries
+    assert table[FULL_MODEL]["predictions"] == captions()
+    assert table[late]["predictions"] == captions(["--exit-policy", "mue", "--decoder-exit-threshold", "0.6"])
+    assert captions(["--seed", "2"]) != table[FULL_MODEL]["predictions"]

@@ -3445,10 +3445,12 @@ MUTANTS: Tuple[Mutant, ...] = (
     ),
     Mutant(
         "sampling_stream_seeded_once",
-        "with --sampling, each exit setting calibrate, sweep or reproduce scores draws from where the random "
-        "stream stands after the settings before it, not as its own evaluation does",
+        "the random streams seeded once, at load: with --sampling, each exit setting calibrate, sweep or "
+        "reproduce scores draws from where the settings before it left the stream, not as its own evaluation does",
         (Edit("ofa_mue/evaluate.py", "        self.seed_random_streams()\n        return score_rows(",
-              "        return score_rows("),),
+              "        return score_rows("),
+         Edit("ofa_mue/evaluate.py", "    task.load_dataset(setup.split)\n",
+              "    setup.seed_random_streams()\n    task.load_dataset(setup.split)\n")),
         (EVAL_HABITS + "test_sampling_draws_a_settings_captions_as_its_own_evaluation_does",),
     ),
 )
