@@ -49,6 +49,38 @@ def test_interval_is_as_wide_as_its_stated_confidence():
     assert (wider.high - wider.low) / (2 * 2.576 * standard_error) == pytest.approx(1.0, abs=0.07)
 
 
+def bca_interval_by_hand(values: np.ndarray, confidence: float, resamples: int) -> tuple[float, float]:
+    """Efron's bias-corrected and accelerated bootstrap interval of the mean, written out: the
+    percentiles of the resampled means moved by the bias correction z0 (the share of resampled
+    means below the sample's) and the acceleration a (the jackknife means' skewness)."""
+    from scipy.stats import norm
+
+    n = values.size
+    means = values[np.random.default_rng(11).integers(0, n, (resamples, n))].mean(1)
+    z0 = norm.ppf((means < values.mean()).mean())
+    jackknife = (values.sum() - values) / (n - 1)
+    spread = jackknife.mean() - jackknife
+    a = (spread ** 3).sum() / (6 * (spread ** 2).sum() ** 1.5)
+    z = norm.ppf([(1 - confidence) / 2, (1 + confidence) / 2])
+    low, high = np.quantile(means, norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z))))
+    return low, high
+
+
+def test_interval_of_skewed_differences_is_the_bias_corrected_and_accelerated_one():
+    """The module's interval is BCa, as it says: on skewed differences (few large CIDEr-D gains,
+    many small ones) BCa's interval reaches much further up than the plain percentile interval
+    (by a third of its width here), and the module's matches BCa computed by hand."""
+    differences = np.random.default_rng(0).exponential(size=40) ** 3
+    interval = mean_difference_interval(differences, resamples=20000)
+    low, high = bca_interval_by_hand(differences, 0.95, 20000)
+    width = high - low
+    assert interval.low == pytest.approx(low, abs=0.03 * width)
+    assert interval.high == pytest.approx(high, abs=0.03 * width)
+    means = differences[np.random.default_rng(11).integers(0, 40, (20000, 40))].mean(1)
+    percentile_high = np.quantile(means, 0.975)
+    assert high - percentile_high > 0.2 * width  # so the check above tells the two apart
+
+
 def test_constant_differences_give_a_point_and_bad_input_is_refused():
     assert mean_difference_interval([0.0, 0.0, 0.0]) == Interval(0.0, 0.0)
     assert mean_difference_interval([0.5] * 4).verdict == "above"

@@ -3453,6 +3453,14 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    setup.seed_random_streams()\n    task.load_dataset(setup.split)\n")),
         (EVAL_HABITS + "test_sampling_draws_a_settings_captions_as_its_own_evaluation_does",),
     ),
+    Mutant(
+        "bootstrap_percentile",
+        "MuE-against-static intervals are plain percentile bootstrap intervals, not the BCa ones the tables "
+        "name (too short on the side of skewed per-example CIDEr-D differences)",
+        (Edit("ofa_mue/significance.py", 'method="BCa", rng', 'method="percentile", rng'),),
+        ("tests/test_significance.py::"
+         "test_interval_of_skewed_differences_is_the_bias_corrected_and_accelerated_one",),
+    ),
 )
 
 
