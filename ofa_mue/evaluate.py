@@ -42,10 +42,11 @@ evaluation scripts pass) runs the model in float16, as OFA's evaluation does. ``
 does before its run, so ``--sampling`` gives the same captions run after run (the commands that
 score many exit settings seed again before each: :meth:`EvaluationSetup.seed_random_streams`);
 ``--lm-path`` and ``--retain-dropout``, which OFA's ``evaluate.py`` honours, are refused (the
-latter by every task's generator, in ``fairseq-generate`` too). The two options OFA's ``evaluate.py`` adds are
-honoured here and in ``calibrate``, ``sweep`` and ``reproduce``: ``--ema-eval`` evaluates the EMA
-weights the checkpoint holds (:func:`load_ema_weights`), and ``--zero-shot`` (SNLI-VE only) scores
-the answers as without it, with no task settings taken from the checkpoint (:func:`zero_shot_task`).
+latter by every task's generator, in ``fairseq-generate`` too). The two options OFA's
+``evaluate.py`` adds are honoured here and in ``calibrate``, ``sweep`` and ``reproduce``:
+``--ema-eval`` evaluates the EMA weights the checkpoint holds (:func:`load_ema_weights`), and
+``--zero-shot`` (SNLI-VE only) scores the answers as without it, with no task settings taken from
+the checkpoint (:func:`zero_shot_task`).
 """
 from __future__ import annotations
 
