@@ -25,7 +25,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from anywhere: the checkout's ofa_mue
 from ofa_mue.provenance import load_average, provenance  # noqa: E402
-from ofa_mue.timing import synchronize  # noqa: E402
+from ofa_mue.timing import rotated_order, synchronize  # noqa: E402
 
 
 PYTHON = sys.executable
@@ -165,10 +165,12 @@ class TimeSplit:
 def time_splits(runners: Dict[str, Callable[[], Any]], model, device: torch.device,
                 passes: int = 1, clock: Callable[[], float] = time.perf_counter) -> Dict[str, Dict[str, float]]:
     """Seconds of one pass of each runner by part (see :class:`TimeSplit`), with the total;
-    per-part medians over ``passes`` passes, the runners interleaved as in the timed runs."""
+    per-part medians over ``passes`` passes, the runners interleaved in rotating order as in the
+    timed runs."""
     samples: Dict[str, List[Dict[str, float]]] = {name: [] for name in runners}
-    for _ in range(passes):
-        for name, runner in runners.items():
+    for index in range(passes):
+        for name in rotated_order(list(runners), index):
+            runner = runners[name]
             with TimeSplit(model, device, clock) as split:
                 synchronize(device)
                 begin = clock()

@@ -33,6 +33,13 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def rotated_order(names: Sequence[str], round_index: int) -> List[str]:
+    """The order of round ``round_index`` of interleaved runs: ``names`` rotated by that many places,
+    so that over the rounds each arm runs first, second, ... alike."""
+    shift = round_index % len(names)
+    return list(names[shift:]) + list(names[:shift])
+
+
 def interleaved_times(configs: Dict[str, Callable[[], Any]], repetitions: int, warmup: int,
                       device: torch.device, budget_s: Optional[float] = None,
                       clock: Callable[[], float] = time.perf_counter) -> Dict[str, List[float]]:
@@ -55,8 +62,7 @@ def interleaved_times(configs: Dict[str, Callable[[], Any]], repetitions: int, w
     gc.freeze()  # what lives now stays: the collection before each run walks only what the runs made
     try:
         for repetition in range(repetitions):
-            shift = repetition % len(names)
-            for name in names[shift:] + names[:shift]:
+            for name in rotated_order(names, repetition):
                 gc.collect()
                 synchronize(device)
                 begin = clock()

@@ -67,6 +67,24 @@ SATURATION = "tests/test_saturation.py::"
 ATTENTION = "tests/test_attention.py::"
 DEMO_DATA = "tests/test_demo_data.py::"
 DEMO_PRETRAIN = "tests/test_demo_pretrain.py::"
+GUARANTEE = "tests/test_guarantee_check.py::"
+GUARANTEE_SCORED = (GUARANTEE + "test_each_calibration_is_scored_on_rows_it_did_not_calibrate_on_and_counted_over_"
+                    "every_calibration")
+MEASUREMENT = "tests/test_measurement.py::"
+TIME_SPLITS = MEASUREMENT + "test_time_splits_are_per_part_medians_of_interleaved_passes_with_the_rest_as_other"
+SPEED_MEASURE = (MEASUREMENT + "test_checkpoint_speed_warms_up_then_reports_medians_of_paired_ratios_against_the_"
+                 "full_model")
+CALIBRATION_ROWS = ("tests/test_calibration_rows.py::test_the_default_run_reproduces_the_committed_table_the_"
+                    "readme_quotes")
+LAYERWISE_VS_PLAIN = "tests/test_layerwise_vs_plain.py::"
+EXIT_SIGNAL = "tests/test_exit_signal_benchmark.py::"
+EXIT_SIGNAL_REPORT = EXIT_SIGNAL + "test_each_layers_row_has_its_own_shares_means_and_signals_oriented_towards_settled"
+FIXED_DEPTH = "tests/test_fixed_depth_benchmark.py::"
+FIXED_DEPTH_JOB = FIXED_DEPTH + "test_depths_are_chosen_on_the_validation_split_and_scored_on_the_test_rows"
+FIXED_DEPTH_TABLES = FIXED_DEPTH + "test_the_tables_put_the_envelope_and_the_valid_choice_in_their_own_columns"
+ADAPTIVITY_BOUND_LEVELS = ADAPTIVITY + "test_the_bound_compares_capped_mue_static_and_oracle_at_each_level"
+ADAPTIVITY_SUMMARY_ROW = (ADAPTIVITY + "test_the_benchmarks_summary_row_reads_each_kept_share_and_averages_over_"
+                          "levels_only")
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -1413,8 +1431,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "the timed arms run in the same order every repetition (no rotation): the arm after the reference "
         "always runs in the reference's wake",
         (Edit("ofa_mue/timing.py",
-              "        shift = repetition % len(names)\n",
-              "        shift = 0\n"),),
+              "    shift = round_index % len(names)\n",
+              "    shift = 0\n"),),
         ("tests/test_reproduce.py::test_timing_warms_every_arm_then_interleaves_in_rotating_order",),
     ),
     Mutant(
@@ -3460,6 +3478,526 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/significance.py", 'method="BCa", rng', 'method="percentile", rng'),),
         ("tests/test_significance.py::"
          "test_interval_of_skewed_differences_is_the_bias_corrected_and_accelerated_one",),
+    ),
+    Mutant(
+        "checkpoint_speed_warmup_dropped",
+        "benchmarks/checkpoint_speed.py times its arms without the warm-up rounds --warmup asks for (the cold "
+        "first runs are timed)",
+        (Edit("benchmarks/checkpoint_speed.py", "times = interleaved_times(runners, repetitions, warmup, device,",
+              "times = interleaved_times(runners, repetitions, 0, device,"),),
+        (SPEED_MEASURE,),
+    ),
+    Mutant(
+        "checkpoint_speed_ratio_of_median_times",
+        "benchmarks/checkpoint_speed.py's measured reduction is 1 - the ratio of the arms' median times instead "
+        "of 1 - the median of the paired per-repetition ratios",
+        (Edit("benchmarks/checkpoint_speed.py", '"measured_reduction": 1.0 - ratio["median"],',
+              '"measured_reduction": 1.0 - time_stats(times[name])["median_s"] / time_stats(times["off"])["median_s"],'),),
+        (SPEED_MEASURE,),
+    ),
+    Mutant(
+        "checkpoint_speed_reduction_quartiles_not_flipped",
+        "benchmarks/checkpoint_speed.py's measured reduction takes its lower quartile from the time ratio's "
+        "lower quartile: the interval is upside down",
+        (Edit("benchmarks/checkpoint_speed.py", '[1.0 - ratio["q3"], 1.0 - ratio["q1"]]',
+              '[1.0 - ratio["q1"], 1.0 - ratio["q3"]]'),),
+        (SPEED_MEASURE,),
+    ),
+    Mutant(
+        "checkpoint_speed_static_ratio_inverted",
+        "benchmarks/checkpoint_speed.py's target ratio is static truncation's reduction over MuE's (a MuE "
+        "slower than the bound meets the >= 0.97 target)",
+        (Edit("benchmarks/checkpoint_speed.py",
+              'static_ratio = mue["measured_reduction"] / static["measured_reduction"] if',
+              'static_ratio = static["measured_reduction"] / mue["measured_reduction"] if'),),
+        (SPEED_MEASURE,),
+    ),
+    Mutant(
+        "checkpoint_speed_reductions_against_the_never_arm",
+        "benchmarks/checkpoint_speed.py measures every arm against the never-firing arm instead of the full model",
+        (Edit("benchmarks/checkpoint_speed.py", 'ratio = ratio_stats(times[name], times["off"])',
+              'ratio = ratio_stats(times[name], times["never"])'),),
+        (SPEED_MEASURE,),
+    ),
+    Mutant(
+        "layerwise_vs_plain_caption_loss_in_nats",
+        "benchmarks/layerwise_vs_plain.py's caption table gives each layer's NLL in nats while it says bits "
+        "per token",
+        (Edit("benchmarks/layerwise_vs_plain.py", "return [total / tokens / math.log(2) for total in sums]",
+              "return [total / tokens for total in sums]"),),
+        (LAYERWISE_VS_PLAIN + "test_caption_loss_by_layer_is_each_layers_nll_in_bits_per_token",),
+    ),
+    Mutant(
+        "layerwise_vs_plain_caption_loss_smoothed",
+        "benchmarks/layerwise_vs_plain.py measures each layer's label-smoothed loss instead of its NLL",
+        (Edit("benchmarks/layerwise_vs_plain.py", "LayerwiseLabelSmoothedCrossEntropy(task, label_smoothing=0.0)",
+              "LayerwiseLabelSmoothedCrossEntropy(task, label_smoothing=0.1)"),),
+        (LAYERWISE_VS_PLAIN + "test_caption_loss_by_layer_is_each_layers_nll_in_bits_per_token",),
+    ),
+    Mutant(
+        "layerwise_vs_plain_caption_loss_per_sentence",
+        "benchmarks/layerwise_vs_plain.py divides each layer's summed NLL by the captions instead of their tokens",
+        (Edit("benchmarks/layerwise_vs_plain.py", "            tokens += ntokens\n",
+              '            tokens += sample["nsentences"]\n'),),
+        (LAYERWISE_VS_PLAIN + "test_caption_loss_by_layer_is_each_layers_nll_in_bits_per_token",),
+    ),
+    Mutant(
+        "layerwise_vs_plain_caption_layers_shifted",
+        "benchmarks/layerwise_vs_plain.py's caption column k holds layer k + 1's loss (the last column repeats "
+        "the last layer's)",
+        (Edit("benchmarks/layerwise_vs_plain.py",
+              'sums = [total + float(log[f"loss_layer{k}"]) for k, total in enumerate(sums, start=1)]',
+              'sums = [total + float(log[f"loss_layer{min(k + 1, DEPTH)}"]) for k, total in enumerate(sums, start=1)]'),),
+        (LAYERWISE_VS_PLAIN + "test_caption_loss_by_layer_is_each_layers_nll_in_bits_per_token",),
+    ),
+    Mutant(
+        "layerwise_vs_plain_accuracy_printed_as_a_fraction",
+        "benchmarks/layerwise_vs_plain.py prints an accuracy of 0.9 as 0.9% instead of 90.0%",
+        (Edit("benchmarks/layerwise_vs_plain.py", 'f"{100 * a:.1f}%" for a in', 'f"{a:.1f}%" for a in'),),
+        (LAYERWISE_VS_PLAIN + "test_the_tables_rows_are_the_losses_they_name",),
+    ),
+    Mutant(
+        "layerwise_vs_plain_caption_rows_from_snli",
+        "benchmarks/layerwise_vs_plain.py's caption table prints the SNLI-VE accuracies",
+        (Edit("benchmarks/layerwise_vs_plain.py", 'f"{v:.3f}" for v in results["caption"][loss]',
+              'f"{v:.3f}" for v in results["snli_ve"][loss]'),),
+        (LAYERWISE_VS_PLAIN + "test_the_tables_rows_are_the_losses_they_name",),
+    ),
+    Mutant(
+        "guarantee_split_tested_on_its_calibration_rows",
+        "benchmarks/guarantee_check.py's split mode scores each calibration on the rows it calibrated on instead "
+        "of the other part of the pool: in-sample losses, no violation ever shows",
+        (Edit("benchmarks/guarantee_check.py",
+              '("split", order[:calibration_rows], order[calibration_rows:])',
+              '("split", order[:calibration_rows], order[:calibration_rows])'),),
+        (GUARANTEE_SCORED,),
+    ),
+    Mutant(
+        "guarantee_split_tested_on_the_whole_pool",
+        "benchmarks/guarantee_check.py's split mode scores each calibration on the whole pool, its own "
+        "calibration rows included, instead of the rows it left out",
+        (Edit("benchmarks/guarantee_check.py",
+              '("split", order[:calibration_rows], order[calibration_rows:])',
+              '("split", order[:calibration_rows], order)'),),
+        (GUARANTEE_SCORED,),
+    ),
+    Mutant(
+        "guarantee_calibrated_on_the_test_part",
+        "benchmarks/guarantee_check.py's methods calibrate on the rows that then score them",
+        (Edit("benchmarks/guarantee_check.py", "chosen = select(calibration)", "chosen = select(test)"),),
+        (GUARANTEE_SCORED,),
+    ),
+    Mutant(
+        "guarantee_resample_true_risk_on_the_draw",
+        "benchmarks/guarantee_check.py's resample mode takes the chosen configuration's risk on the drawn "
+        "calibration rows instead of the whole pool (the distribution): an in-sample loss, not the true risk",
+        (Edit("benchmarks/guarantee_check.py", '("resample", resampled, np.arange(pool))',
+              '("resample", resampled, resampled)'),),
+        (GUARANTEE_SCORED,),
+    ),
+    Mutant(
+        "guarantee_resample_without_replacement",
+        "benchmarks/guarantee_check.py's resample mode draws its calibration rows without replacement (a "
+        "subsample of the pool, not a draw from the distribution the guarantee is about)",
+        (Edit("benchmarks/guarantee_check.py", "resampled = rng.integers(0, pool, calibration_rows)",
+              "resampled = rng.permutation(pool)[:calibration_rows]"),),
+        (GUARANTEE + "test_resample_mode_draws_the_calibration_rows_with_replacement",),
+    ),
+    Mutant(
+        "guarantee_violation_rate_over_calibrations_that_chose",
+        "benchmarks/guarantee_check.py's violation rate divides by the calibrations that chose a configuration "
+        "instead of all of them (one that kept every exit off cannot violate)",
+        (Edit("benchmarks/guarantee_check.py", '"violation_rate": violations / len(runs)',
+              '"violation_rate": violations / max(1, sum(not r["off"] for r in runs))'),),
+        (GUARANTEE_SCORED,),
+    ),
+    Mutant(
+        "guarantee_violation_at_epsilon",
+        "benchmarks/guarantee_check.py counts a loss of exactly epsilon as a violation (the guarantee bounds a "
+        "loss above epsilon)",
+        (Edit("benchmarks/guarantee_check.py", "violations = sum(loss > epsilon for loss in losses)",
+              "violations = sum(loss >= epsilon for loss in losses)"),),
+        (GUARANTEE + "test_a_loss_of_exactly_epsilon_is_allowed_and_no_violation",),
+    ),
+    Mutant(
+        "guarantee_within_epsilon_strict",
+        "benchmarks/guarantee_check.py's uncorrected best-within-epsilon refuses a configuration whose "
+        "calibration loss is exactly epsilon",
+        (Edit("benchmarks/guarantee_check.py", "losses[:, rows].mean(axis=1) <= epsilon",
+              "losses[:, rows].mean(axis=1) < epsilon"),),
+        (GUARANTEE + "test_a_loss_of_exactly_epsilon_is_allowed_and_no_violation",),
+    ),
+    Mutant(
+        "guarantee_retention_strict",
+        "benchmarks/guarantee_check.py's uncertified retention refuses a configuration that keeps exactly the "
+        "target share of the full model's metric",
+        (Edit("benchmarks/guarantee_check.py", ">= retention * full_metric[rows].mean()",
+              "> retention * full_metric[rows].mean()"),),
+        (GUARANTEE + "test_a_loss_of_exactly_epsilon_is_allowed_and_no_violation",),
+    ),
+    Mutant(
+        "guarantee_retention_target_met_counted_as_missed",
+        "benchmarks/guarantee_check.py counts a calibration that keeps exactly the retention target as missing it",
+        (Edit("benchmarks/guarantee_check.py", 'r.get("retained", 1.0) < retention',
+              'r.get("retained", 1.0) <= retention'),),
+        (GUARANTEE + "test_a_loss_of_exactly_epsilon_is_allowed_and_no_violation",),
+    ),
+    Mutant(
+        "guarantee_retained_inverted",
+        "benchmarks/guarantee_check.py's retained share taken as full model / chosen configuration: a loss of "
+        "quality reads as a gain and never misses the retention target",
+        (Edit("benchmarks/guarantee_check.py", '"retained": float(metric[chosen, test].mean() / full_metric[test].mean())',
+              '"retained": float(full_metric[test].mean() / metric[chosen, test].mean())'),),
+        (GUARANTEE_SCORED,),
+    ),
+    Mutant(
+        "guarantee_retained_on_the_calibration_rows",
+        "benchmarks/guarantee_check.py's retained share measured on the calibration rows instead of the test "
+        "rows (the uncertified choice meets its target there by construction)",
+        (Edit("benchmarks/guarantee_check.py", '"retained": float(metric[chosen, test].mean() / full_metric[test].mean())',
+              '"retained": float(metric[chosen, calibration].mean() / full_metric[calibration].mean())'),),
+        (GUARANTEE_SCORED,),
+    ),
+    Mutant(
+        "guarantee_reduction_averaged_over_calibrations_that_chose",
+        "benchmarks/guarantee_check.py's mean time reduction leaves out the calibrations that kept every exit "
+        "off (they save nothing), overstating the reduction",
+        (Edit("benchmarks/guarantee_check.py", '"mean_reduction": float(np.mean([r.get("reduction", 0.0) for r in runs]))',
+              '"mean_reduction": float(np.mean([r["reduction"] for r in runs if not r["off"]] or [0.0]))'),),
+        (GUARANTEE_SCORED,),
+    ),
+    Mutant(
+        "guarantee_ltt_methods_swapped",
+        "benchmarks/guarantee_check.py reports the fixed-sequence calibration's results under Bonferroni's "
+        "name and the other way round",
+        (Edit("benchmarks/guarantee_check.py",
+              '{"ltt fixed-sequence": ltt("fixed-sequence"), "ltt bonferroni": ltt("bonferroni")',
+              '{"ltt fixed-sequence": ltt("bonferroni"), "ltt bonferroni": ltt("fixed-sequence")'),),
+        (GUARANTEE + "test_each_ltt_method_tests_as_it_is_named",),
+    ),
+    Mutant(
+        "guarantee_binary_losses_bounded",
+        "benchmarks/guarantee_check.py certifies 0/1 losses with the bound for losses in [0, 1] instead of the "
+        "exact binomial p-value (the calibration README reports is not the one the project runs)",
+        (Edit("benchmarks/guarantee_check.py", "choose = selectors(losses, loss in BINARY_LOSSES,",
+              "choose = selectors(losses, False,"),),
+        (GUARANTEE + "test_zero_one_losses_are_tested_with_the_exact_binomial_p_value",),
+    ),
+    Mutant(
+        "guarantee_upper_bound_two_sided",
+        "benchmarks/guarantee_check.py's bound beside a violation rate is the two-sided 95% interval's end "
+        "(97.5% one-sided) instead of the one-sided 95% upper bound",
+        (Edit("benchmarks/guarantee_check.py", "stats.beta.ppf(0.95, count + 1, total - count)",
+              "stats.beta.ppf(0.975, count + 1, total - count)"),),
+        (GUARANTEE + "test_the_quoted_bound_is_the_one_sided_95_percent_clopper_pearson_upper_bound[0-500]",
+         GUARANTEE + "test_the_bound_of_no_violation_in_500_calibrations_is_the_readmes_0_6_percent"),
+    ),
+    Mutant(
+        "guarantee_upper_bound_is_the_lower_bound",
+        "benchmarks/guarantee_check.py's bound beside a violation rate is the Clopper-Pearson lower bound's "
+        "shape (Beta(count, n - count + 1)) instead of the upper bound",
+        (Edit("benchmarks/guarantee_check.py", "stats.beta.ppf(0.95, count + 1, total - count)",
+              "stats.beta.ppf(0.95, count, total - count + 1)"),),
+        (GUARANTEE + "test_the_quoted_bound_is_the_one_sided_95_percent_clopper_pearson_upper_bound[9-500]",),
+    ),
+    Mutant(
+        "calibration_rows_quarter_epsilon",
+        "benchmarks/calibration_rows.py's 'mean loss epsilon/2' columns computed at epsilon / 4",
+        (Edit("benchmarks/calibration_rows.py", "half = epsilon / 2", "half = epsilon / 4"),),
+        (CALIBRATION_ROWS,),
+    ),
+    Mutant(
+        "calibration_rows_bonferroni_binary_untested_correction",
+        "benchmarks/calibration_rows.py's 0/1 Bonferroni column tests at level delta instead of delta / K",
+        (Edit("benchmarks/calibration_rows.py",
+              '"binary_half_bonferroni": rows_needed(epsilon, delta, half, tests=configurations)',
+              '"binary_half_bonferroni": rows_needed(epsilon, delta, half)'),),
+        (CALIBRATION_ROWS,),
+    ),
+    Mutant(
+        "calibration_rows_bounded_as_binary",
+        "benchmarks/calibration_rows.py's 'losses in [0, 1]' column computed with the exact binomial p-value "
+        "of 0/1 losses",
+        (Edit("benchmarks/calibration_rows.py", '"bounded_half": rows_needed(epsilon, delta, half, binary=False)',
+              '"bounded_half": rows_needed(epsilon, delta, half)'),),
+        (CALIBRATION_ROWS,),
+    ),
+    Mutant(
+        "calibration_rows_learning_share_inverted",
+        "benchmarks/calibration_rows.py's bracketed calibration rows divide by the learning share instead of "
+        "the testing share (rows / 0.3 instead of rows / 0.7)",
+        (Edit("benchmarks/calibration_rows.py", "math.ceil(rows / (1 - learn_fraction))",
+              "math.ceil(rows / learn_fraction)"),),
+        (CALIBRATION_ROWS,),
+    ),
+    Mutant(
+        "time_splits_mean_of_passes",
+        "benchmarks/measurement.py's instrumented passes report each part's mean over the passes instead of "
+        "its median (one slow pass moves it)",
+        (Edit("benchmarks/measurement.py", "{part: statistics.median(sample[part] for sample in runs)",
+              "{part: statistics.mean(sample[part] for sample in runs)"),),
+        (TIME_SPLITS,),
+    ),
+    Mutant(
+        "time_splits_not_interleaved",
+        "benchmarks/measurement.py's instrumented passes run all of one arm's passes, then the next arm's, "
+        "instead of interleaving the arms",
+        (Edit("benchmarks/measurement.py",
+              "    for index in range(passes):\n        for name in rotated_order(list(runners), index):\n",
+              "    for name in list(runners):\n        for index in range(passes):\n"),),
+        (TIME_SPLITS,),
+    ),
+    Mutant(
+        "time_splits_not_rotated",
+        "benchmarks/measurement.py's instrumented passes run the arms in the same order every round (the arm "
+        "after another always runs in its wake), unlike the timed runs",
+        (Edit("benchmarks/measurement.py", "rotated_order(list(runners), index)", "rotated_order(list(runners), 0)"),),
+        (TIME_SPLITS,),
+    ),
+    Mutant(
+        "time_splits_other_is_the_total",
+        "benchmarks/measurement.py's 'other' part is a pass's whole time instead of what the timed parts leave",
+        (Edit("benchmarks/measurement.py", 'parts["other"] = total - sum(parts.values())',
+              'parts["other"] = total'),),
+        (TIME_SPLITS,),
+    ),
+    Mutant(
+        "time_split_image_embedding_as_encoder_layers",
+        "benchmarks/measurement.py times the image embedding as encoder layers",
+        (Edit("benchmarks/measurement.py", 'self._wrap(self.model.encoder, "embed_image", "image_embedding")',
+              'self._wrap(self.model.encoder, "embed_image", "encoder_layers")'),),
+        (TIME_SPLITS,),
+    ),
+    Mutant(
+        "time_split_wrappers_left_in_place",
+        "benchmarks/measurement.py's instrumented pass leaves its timing wrappers on the model's methods "
+        "(every later timed run pays for them)",
+        (Edit("benchmarks/measurement.py", "                setattr(obj, name, previous)\n",
+              "                pass\n"),),
+        (TIME_SPLITS,),
+    ),
+    Mutant(
+        "busy_note_against_every_core",
+        "benchmarks/measurement.py marks a speed result provisional only once the load passes every usable "
+        "core instead of half of them",
+        (Edit("benchmarks/measurement.py", "load[0] <= BUSY * cores", "load[0] <= cores"),),
+        (MEASUREMENT + "test_a_results_file_is_provisional_when_the_load_at_start_passes_half_the_usable_cores",),
+    ),
+    Mutant(
+        "busy_note_on_the_fifteen_minute_load",
+        "benchmarks/measurement.py judges a machine busy by its 15-minute load average instead of the load as "
+        "the run starts",
+        (Edit("benchmarks/measurement.py", "load[0] <= BUSY * cores", "load[2] <= BUSY * cores"),),
+        (MEASUREMENT + "test_a_results_file_is_provisional_when_the_load_at_start_passes_half_the_usable_cores",),
+    ),
+    Mutant(
+        "exit_signal_entropy_auroc_reversed",
+        "benchmarks/exit_signal.py scores DeeBERT's signal with a high entropy marking a settled answer instead of a "
+        "low one: every entropy AUROC it publishes is one minus the true one",
+        (Edit("benchmarks/exit_signal.py", '"entropy_auroc": auroc(positive, -signals["entropy"][:, d]),',
+              '"entropy_auroc": auroc(positive, signals["entropy"][:, d]),'),),
+        (EXIT_SIGNAL_REPORT,),
+    ),
+    Mutant(
+        "exit_signal_similarity_auroc_of_unsettled",
+        "benchmarks/exit_signal.py's similarity AUROC ranks the unsettled examples above the settled ones (one minus "
+        "the AUROC it names)",
+        (Edit("benchmarks/exit_signal.py", '"similarity_auroc": auroc(positive, signals["similarity"][:, d]),',
+              '"similarity_auroc": auroc(~positive, signals["similarity"][:, d]),'),),
+        (EXIT_SIGNAL_REPORT,),
+    ),
+    Mutant(
+        "exit_signal_similarity_of_the_next_layer",
+        "benchmarks/exit_signal.py pairs whether an answer has settled after decoder layer d with MuE's similarity "
+        "after layer d+1",
+        (Edit("benchmarks/exit_signal.py", '"similarity_auroc": auroc(positive, signals["similarity"][:, d]),',
+              '"similarity_auroc": auroc(positive, signals["similarity"][:, d + 1]),'),),
+        (EXIT_SIGNAL_REPORT,),
+    ),
+    Mutant(
+        "exit_signal_layers_numbered_from_zero",
+        "benchmarks/exit_signal.py labels the row of decoder layer d as layer d-1 (\"after layer 2\" is layer 3's)",
+        (Edit("benchmarks/exit_signal.py", '"layer": d + 1,', '"layer": d,'),),
+        (EXIT_SIGNAL_REPORT,),
+    ),
+    Mutant(
+        "exit_signal_accuracy_of_the_next_layer",
+        "benchmarks/exit_signal.py's 'accuracy cut here' column gives the accuracy cut one decoder layer deeper",
+        (Edit("benchmarks/exit_signal.py", '"accuracy": accuracy[d],', '"accuracy": accuracy[d + 1],'),),
+        (EXIT_SIGNAL_REPORT,),
+    ),
+    Mutant(
+        "exit_signal_settled_means_right",
+        "benchmarks/exit_signal.py counts an example as settled where the answer cut at the layer is right, instead of "
+        "where it and every deeper layer's are the full model's",
+        (Edit("benchmarks/exit_signal.py", "    stable = settled(answers)\n",
+              "    stable = answers.eq(signals[\"gold\"].unsqueeze(1))\n"),),
+        (EXIT_SIGNAL_REPORT,),
+    ),
+    Mutant(
+        "exit_signal_settled_mean_of_unsettled",
+        "benchmarks/exit_signal.py reports the mean similarity of the unsettled examples as the settled ones'",
+        (Edit("benchmarks/exit_signal.py",
+              'float(signals["similarity"][positive, d].mean()) if positive.any()',
+              'float(signals["similarity"][~positive, d].mean()) if positive.any()'),),
+        (EXIT_SIGNAL_REPORT,),
+    ),
+    Mutant(
+        "exit_signal_table_auroc_columns_swapped",
+        "benchmarks/exit_signal.md puts the entropy AUROC under 'similarity AUROC' and the similarity's under "
+        "'entropy AUROC'",
+        (Edit("benchmarks/exit_signal.py", "f\"{cell(row['similarity_auroc'])} | {cell(row['entropy_auroc'])} | \"",
+              "f\"{cell(row['entropy_auroc'])} | {cell(row['similarity_auroc'])} | \""),),
+        (EXIT_SIGNAL + "test_the_table_puts_each_figure_in_its_column",),
+    ),
+    Mutant(
+        "fixed_depth_grid_swept_on_test",
+        "benchmarks/fixed_depth_chosen_on_valid.py sweeps the static grid it chooses from on the test split: the "
+        "'chosen on valid' depths are the test envelope's",
+        (Edit("benchmarks/fixed_depth_chosen_on_valid.py", '"--gen-subset", "valid", "--thresholds", ""',
+              '"--gen-subset", "test", "--thresholds", ""'),),
+        (FIXED_DEPTH_JOB,),
+    ),
+    Mutant(
+        "fixed_depth_chosen_on_the_test_rows",
+        "benchmarks/fixed_depth_chosen_on_valid.py sweeps the validation split but chooses the depths on the "
+        "committed test rows (the validation sweep is read and not used)",
+        (Edit("benchmarks/fixed_depth_chosen_on_valid.py",
+              '    table, summary = mue_vs_static(test_rows, valid_rows, "valid", ExampleScores(task, needed))',
+              '    table, summary = mue_vs_static(test_rows, test_rows, "valid", ExampleScores(task, needed))'),),
+        (FIXED_DEPTH_JOB,),
+    ),
+    Mutant(
+        "fixed_depth_reevaluation_checks_the_metric_only",
+        "benchmarks/fixed_depth_chosen_on_valid.py accepts a row evaluated again on test whose metric equals the "
+        "committed sweep's but whose expected time reduction does not (another exit configuration)",
+        (Edit("benchmarks/fixed_depth_chosen_on_valid.py",
+              '    if found != (row["metric"], row["expected_time_reduction"]):',
+              '    if found[0] != row["metric"]:'),),
+        (FIXED_DEPTH + "test_a_row_that_evaluates_differently_now_stops_the_benchmark[expected_reduction]",),
+    ),
+    Mutant(
+        "held_out_interval_against_the_envelope",
+        "the 95% interval of MuE minus static truncation chosen on valid pairs MuE with the test envelope's depths "
+        "instead of the chosen ones",
+        (Edit("ofa_mue/paper_tables.py",
+              "interval = _interval(mue, scores_of(choice.left), scores_of(choice.right), choice.share)",
+              "interval = _interval(mue, scores_of(left), scores_of(right), envelope.share)"),),
+        (FIXED_DEPTH_JOB,),
+    ),
+    Mutant(
+        "fixed_depth_table_envelope_count_for_valid",
+        "benchmarks/fixed_depth_chosen_on_valid.md's summary gives the levels at or above the test envelope under "
+        "'at/above the valid choice'",
+        (Edit("benchmarks/fixed_depth_chosen_on_valid.py",
+              "f\"{oracle['significantly_above']} / {oracle['significantly_below']} | {chosen['at_or_above']} | \"",
+              "f\"{oracle['significantly_above']} / {oracle['significantly_below']} | {oracle['at_or_above']} | \""),),
+        (FIXED_DEPTH_TABLES,),
+    ),
+    Mutant(
+        "fixed_depth_table_requested_reduction",
+        "benchmarks/fixed_depth_chosen_on_valid.md shows MuE's reduction as the valid choice's, not the reduction "
+        "the chosen depths reach on test",
+        (Edit("benchmarks/fixed_depth_chosen_on_valid.py", "{share(e['static_chosen_reduction'])}",
+              "{share(e['expected_time_reduction'])}"),),
+        (FIXED_DEPTH_TABLES,),
+    ),
+    Mutant(
+        "adaptivity_benchmark_checks_the_metric_only",
+        "benchmarks/adaptivity_bound.py accepts a setting evaluated again whose metric equals the committed sweep's "
+        "but whose expected time reduction does not",
+        (Edit("benchmarks/adaptivity_bound.py", '        found = (row["metric"], row["expected_time_reduction"])\n',
+              '        found = (row["metric"], want and want["expected_time_reduction"])\n'),),
+        (ADAPTIVITY + "test_the_benchmark_stops_unless_every_setting_reproduces_the_committed_sweep"
+                      "[expected_time_reduction]",),
+    ),
+    Mutant(
+        "adaptivity_benchmark_missing_settings_unchecked",
+        "benchmarks/adaptivity_bound.py computes the oracle and the envelope from whatever settings were evaluated "
+        "again, also when some of the committed sweep's static depths are missing",
+        (Edit("benchmarks/adaptivity_bound.py", "    if missing:\n", "    if False:\n"),),
+        (ADAPTIVITY + "test_the_benchmark_stops_unless_every_setting_reproduces_the_committed_sweep[missing]",),
+    ),
+    Mutant(
+        "adaptivity_benchmark_kept_shares_swapped",
+        "benchmarks/adaptivity_bound.md gives the largest reduction keeping 99% of the full model's quality as the "
+        "one keeping 100%, and the other way round",
+        (Edit("benchmarks/adaptivity_bound.py",
+              'cells = [f"{share(kept[1.0][name])} ({share(kept[0.99][name])})"',
+              'cells = [f"{share(kept[0.99][name])} ({share(kept[1.0][name])})"'),),
+        (ADAPTIVITY_SUMMARY_ROW,),
+    ),
+    Mutant(
+        "adaptivity_benchmark_mean_with_the_calibrated_point",
+        "benchmarks/adaptivity_bound.md's mean differences over MuE's levels also average in the calibrated "
+        "operating point, which is not a level",
+        (Edit("benchmarks/adaptivity_bound.py",
+              'levels = r["summary"]["largest_reduction_keeping"], [e for e in r["levels"] if e["level"]]',
+              'levels = r["summary"]["largest_reduction_keeping"], list(r["levels"])'),),
+        (ADAPTIVITY_SUMMARY_ROW,),
+    ),
+    Mutant(
+        "adaptivity_mue_levels_uncapped",
+        "the adaptivity bound compares MuE's uncapped quality (lucky answers where the full model is wrong "
+        "credited) with the capped envelope and oracle",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              "    capped = {_key(row): np.minimum(example_scores[_key(row)], full_scores)\n",
+              "    capped = {_key(row): example_scores[_key(row)] if row[\"curve\"] != \"static\" "
+              "else np.minimum(example_scores[_key(row)], full_scores)\n"),),
+        (ADAPTIVITY_BOUND_LEVELS,),
+    ),
+    Mutant(
+        "adaptivity_static_envelope_uncapped",
+        "the adaptivity bound's static envelope is built from uncapped static qualities (lucky shallow depths "
+        "credited) while MuE and the oracle are capped",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              "    capped = {_key(row): np.minimum(example_scores[_key(row)], full_scores)\n",
+              "    capped = {_key(row): example_scores[_key(row)] if row[\"curve\"] == \"static\" "
+              "else np.minimum(example_scores[_key(row)], full_scores)\n"),),
+        (ADAPTIVITY_BOUND_LEVELS,),
+    ),
+    Mutant(
+        "adaptivity_oracle_and_envelope_swapped",
+        "at each of MuE's levels the adaptivity bound reports the oracle's quality as static truncation's envelope "
+        "and the envelope's as the oracle's",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              'static, oracle = envelope_at(hulls["static_envelope"], x), envelope_at(hulls["oracle"], x)',
+              'oracle, static = envelope_at(hulls["static_envelope"], x), envelope_at(hulls["oracle"], x)'),),
+        (ADAPTIVITY_BOUND_LEVELS,),
+    ),
+    Mutant(
+        "adaptivity_calibrated_point_as_a_level",
+        "the adaptivity bound marks the calibrated operating point (mue_given) as one of MuE's levels",
+        (Edit("ofa_mue/adaptivity_bound.py", '"level": row["curve"] == "mue", "expected_time_reduction": x,',
+              '"level": True, "expected_time_reduction": x,'),),
+        (ADAPTIVITY_BOUND_LEVELS,),
+    ),
+    Mutant(
+        "adaptivity_kept_quality_not_a_share",
+        "the largest reduction 'keeping 100% (99%) of the full model's quality' keeps a quality of 1.0 (0.99) "
+        "instead of that share of the full model's",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              "share: {name: largest_reduction_keeping(hull, share * full) for name, hull in hulls.items()}",
+              "share: {name: largest_reduction_keeping(hull, share) for name, hull in hulls.items()}"),),
+        (ADAPTIVITY_BOUND_LEVELS,),
+    ),
+    Mutant(
+        "adaptivity_stable_oracle_full_model_shallowest",
+        "the stable oracle compares depths with a part run in full counted as depth 0 (shallower than any cut), "
+        "so the full model binds no depth and cut depths count as 'deeper' than it",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              "    depths = np.array([static_depths(row, UNTRUNCATED, UNTRUNCATED) for row in ordered], dtype=float)",
+              "    depths = np.array([static_depths(row, 0, 0) for row in ordered], dtype=float)"),),
+        (ADAPTIVITY_BOUND_LEVELS,),
+    ),
+    Mutant(
+        "adaptivity_mue_hull_without_the_full_model",
+        "MuE's hull in the adaptivity bound leaves out the full model at no reduction, so where no threshold saves "
+        "nothing MuE 'keeps' 100% (99%) of the full model's quality at no reduction at all",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              '        "mue": upper_hull([(0.0, full), *((row["expected_time_reduction"]',
+              '        "mue": upper_hull([*((row["expected_time_reduction"]'),),
+        (ADAPTIVITY + "test_the_full_model_is_mues_point_at_no_reduction_also_without_a_threshold_that_saves_nothing",),
     ),
 )
 
