@@ -19,7 +19,8 @@ from ofa_mue.models.builders import build_model, numbered_dictionary
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from lossless_replay import (  # noqa: E402
-    Recording, RecordingVerifiedGenerator, ReplayedVerifiedGenerator, ReplayError, caption_prefixes, record)
+    RecordedSample, Recording, RecordingVerifiedGenerator, ReplayedVerifiedGenerator, ReplayError, caption_prefixes,
+    record)
 
 VOCAB = 60
 OPTIONS = dict(beam_size=1, max_len_b=9, min_len=2, no_repeat_ngram_size=2)
@@ -117,3 +118,13 @@ def test_a_replay_off_the_recording_is_refused(nets, recordings):
     entropy = Recording(EntropyPolicy(decoder=0.5), 2, recording.samples, recording.draft_exits)
     with pytest.raises(ReplayError, match="cannot replay the drafter EntropyPolicy"):
         entropy.replay_policy((0, 1, 2))
+
+
+def test_the_full_arms_prefixes_are_the_recorded_captions_with_their_end_of_sentence_padded():
+    """lossless.py's full arm at another size is greedy search forced through these prefixes: each row the
+    recorded caption, end of sentence included (without it the search would run on past the caption)."""
+    recording = Recording(StaticDepths(decoder=1), 2, {
+        7: RecordedSample([5, 6, 2], [[5, 6]], {}), 3: RecordedSample([8, 2], [[8, 2]], {})})
+    batch = {"id": torch.tensor([3, 7]), "net_input": {"src_tokens": torch.zeros(2, 4, dtype=torch.long)}}
+    (prefix,) = caption_prefixes(recording, [batch], pad=1)
+    assert prefix.tolist() == [[8, 2, 1], [5, 6, 2]]

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -24,12 +25,12 @@ from exit_arms import NeverFiring, RecordingPolicy, ReplayPolicy  # noqa: E402
 ARMS = {"off", "never", "mue", "static", "step@0.5", "auto"}
 
 
-def run_speed(*args: str, repetitions: int = 3) -> None:
+def run_speed(*args: str, repetitions: int = 3, warmup: int = 0) -> None:
     """benchmarks/speed.py's entry point, in this process (on one torch thread: its --threads default)."""
     from speed import main
 
     with run_here():
-        main([*args, "--cpu", "--repetitions", str(repetitions), "--warmup", "0"])
+        main([*args, "--cpu", "--repetitions", str(repetitions), "--warmup", str(warmup)])
 
 
 def test_checkpoints_mode_reports_targets_granularities_and_replays(demo_data, demo_checkpoints, tmp_path):
@@ -88,10 +89,10 @@ def test_depths_mode_fits_time_against_layer_count(tmp_path, monkeypatch):
                         lambda runners, repetitions, warmup, *rest: warmups.append(warmup) or
                         timed(runners, repetitions, warmup, *rest))
     run_speed("depths", "--archs", "ofa_demo", "--fractions", "1", "0.5", "--image-size", "64",
-              "--generate-tokens", "3", "--clock", "cpu", "--results-dir", str(tmp_path))
+              "--generate-tokens", "3", "--clock", "cpu", "--results-dir", str(tmp_path), warmup=1)
     report = json.loads((tmp_path / "depths.json").read_text())
     assert report["clock"] == "cpu" and "commit" in report
-    assert warmups == [0] and (report["warmup"], report["repetitions"]) == (0, 3)  # --warmup honoured, recorded
+    assert warmups == [1] and (report["warmup"], report["repetitions"]) == (1, 3)  # --warmup honoured, recorded
     (result,) = report["results"]
     rows = {r["config"]: r for r in result["rows"]}
     assert set(rows) == {"off", "never", "1", "0.5"}
@@ -99,7 +100,70 @@ def test_depths_mode_fits_time_against_layer_count(tmp_path, monkeypatch):
     assert rows["0.5"]["expected_share"] == pytest.approx(0.5)
     assert rows["0.5"]["decoder_layers"] == 3
     assert {"fixed", "slope", "r2"} <= set(result["fit"])
-    assert (tmp_path / "depths.md").read_text().count("| ofa_demo |") == 5  # 4 configurations and the fit
+    # every share is against the full model with no exit session; the fit runs over the fixed depths only
+    assert rows["off"]["measured_share"]["min"] == rows["off"]["measured_share"]["max"] == 1.0
+    assert result["overhead"] == pytest.approx(rows["never"]["measured_share"]["median"] - 1.0)
+    assert result["fit"] == pytest.approx(depth_speed.linear_fit(
+        [rows[c]["expected_share"] for c in ("1", "0.5")], [rows[c]["measured_share"]["median"] for c in ("1", "0.5")]))
+    markdown = (tmp_path / "depths.md").read_text()
+    assert markdown.count("| ofa_demo |") == 5  # 4 configurations and the fit
+    fit = result["fit"]
+    assert (f"| ofa_demo | {result['parameters'] / 1e6:.0f}M | {fit['fixed']:.2f} | {fit['slope']:.2f} "
+            f"| {fit['r2']:.3f} | {result['overhead']:+.1%} |") in markdown.splitlines()
+
+
+def test_depths_fit_is_least_squares_of_measured_share_on_expected_share():
+    """``fixed`` is the share no exit removes (the intercept at no layers), ``slope`` what the layers cost."""
+    from depth_speed import linear_fit
+
+    assert linear_fit([1.0, 0.75, 0.5, 0.25], [0.3 + 0.7 * x for x in (1.0, 0.75, 0.5, 0.25)]) == pytest.approx(
+        {"fixed": 0.3, "slope": 0.7, "r2": 1.0})
+    # x 0, 1, 2 against y 0, 4, 2: slope 1, intercept 1, residuals -1, 2, -1 (6) of a total 8
+    assert linear_fit([0.0, 1.0, 2.0], [0.0, 4.0, 2.0]) == pytest.approx({"fixed": 1.0, "slope": 1.0, "r2": 0.25})
+    assert all(v != v for v in linear_fit([0.5], [0.7]).values()), "one depth: no fit (nan)"
+
+
+def test_depth_fractions_round_up_to_whole_layers_of_each_stream_and_the_decoder():
+    from depth_speed import depth_settings
+
+    from ofa_mue.core.exit_policy import StaticDepths
+
+    assert depth_settings(6, 6, [1.0, 0.75, 0.5, 0.25]) == [
+        (1.0, StaticDepths(6, 6, 6)), (0.75, StaticDepths(5, 5, 5)), (0.5, StaticDepths(3, 3, 3)),
+        (0.25, StaticDepths(2, 2, 2))]
+    assert depth_settings(12, 4, [0.5, 0.1]) == [(0.5, StaticDepths(6, 6, 2)), (0.1, StaticDepths(2, 2, 1))]
+
+
+def test_caption_replay_runner_decodes_exactly_the_recorded_decoder_calls_of_each_batch():
+    """runners.CaptionRunner with ``steps`` (checkpoint_speed's replays): ``n`` decoder calls per batch,
+    so captions of ``n - 1`` tokens and the forced end of sentence, with and without an exit session;
+    the full model's layer counts come from an exits-off pass."""
+    from runners import CaptionRunner
+
+    from ofa_mue.core.exit_policy import StaticDepths
+    from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
+
+    torch.manual_seed(0)
+    dictionary = numbered_dictionary(50)
+    model = build_model("ofa_demo", dictionary, encoder_embed_dim=32, encoder_ffn_embed_dim=64,
+                        encoder_attention_heads=2, decoder_attention_heads=2, decompose_modalities=True).eval()
+    task = CaptionTask(CaptionConfig(), SimpleNamespace(dictionary=dictionary))
+
+    def batch(rows, seed):
+        generator = torch.Generator().manual_seed(seed)
+        return {"id": torch.arange(rows), "net_input": {
+            "src_tokens": torch.randint(4, 50, (rows, 6), generator=generator), "src_lengths": torch.full((rows,), 6),
+            "patch_images": torch.randn(rows, 3, 48, 48, generator=generator),
+            "patch_masks": torch.ones(rows, dtype=torch.bool)}}
+
+    for policy, depth in ((None, 6), (StaticDepths(decoder=1), 1)):
+        runner = CaptionRunner(task, model, [batch(2, 1), batch(1, 2)], policy,
+                               {"beam": 2, "max_len_b": 16, "no_repeat_ngram_size": 3}, steps=[3, 5])
+        runner()
+        assert [len(p) for p in runner.predictions] == [3, 3, 5]
+        assert runner.work_units() == {"samples": 3, "generated_tokens": 11, "decoder_tokens": 2 * (2 * 3 + 1 * 5)}, \
+            "beam 2: two decoder tokens per row and call"
+        assert {e.decoder_layers() for e in runner.example_layers()} == {depth}
 
 
 def test_never_firing_arm_runs_mues_rules_and_cannot_fire():
@@ -144,6 +208,48 @@ def test_replay_imposes_the_recorded_exits():
     assert sum(e.decoder_tests for e in replayed) == sum(e.decoder_tests for e in original), \
         "MuE's test runs, for its cost"
     assert isinstance(recording.sessions[0], ExitSession)
+
+
+def test_replay_runs_mues_tests_as_often_as_recorded_and_replays_each_batch_in_turn(monkeypatch):
+    """ReplayPolicy (the replays at OFA's size): batch k of each pass over the batches gets the k-th recorded
+    batch's exits, and MuE's similarity tests (never firing) run as often as in the recorded run: their
+    cost is part of MuE's measured time."""
+    from ofa_mue.core.exit_policy import StreamSimilarityExit, TokenSimilarityExit
+
+    torch.manual_seed(0)
+    dictionary = numbered_dictionary(50)
+    model = build_model("ofa_demo", dictionary, encoder_embed_dim=32, encoder_ffn_embed_dim=64,
+                        encoder_attention_heads=2, decoder_attention_heads=2, decompose_modalities=True).eval()
+    tests = {"StreamSimilarityExit": 0, "TokenSimilarityExit": 0}
+    for rule in (StreamSimilarityExit, TokenSimilarityExit):
+        def counted(self, *args, _test=rule.should_exit, _name=rule.__name__):
+            tests[_name] += 1
+            return _test(self, *args)
+        monkeypatch.setattr(rule, "should_exit", counted)
+
+    def inputs(rows, seed):
+        generator = torch.Generator().manual_seed(seed)
+        net_input = {"src_tokens": torch.randint(4, 50, (rows, 6), generator=generator),
+                     "src_lengths": torch.full((rows,), 6),
+                     "patch_images": torch.randn(rows, 3, 48, 48, generator=generator),
+                     "patch_masks": torch.ones(rows, dtype=torch.bool)}
+        return net_input, torch.randint(4, 50, (rows, 5), generator=generator)
+
+    def run(policy, batch):
+        net_input, prev = batch
+        session = policy.session(horizon=5)
+        tests.update(StreamSimilarityExit=0, TokenSimilarityExit=0)
+        with torch.no_grad():
+            model.decoder(prev, encoder_out=model.encoder(**net_input, exit_session=session))
+        return [(e.image_layers, e.text_layers, e.decoder_layer_sum) for e in session.example_layers()], dict(tests)
+
+    mue = MuEThresholds(image=0.6, text=0.6, decoder=0.6)
+    batches = [inputs(4, 2), inputs(3, 5)]
+    recording = RecordingPolicy(mue)
+    original = [run(recording, batch) for batch in batches]
+    assert original[0][0] != original[1][0] and all(t > 0 for _, counts in original for t in counts.values())
+    replay = ReplayPolicy(recording.recorded(), mue)
+    assert [run(replay, batch) for batch in batches + batches[:1]] == original + original[:1]
 
 
 def test_each_arm_takes_thresholds_calibrated_for_its_granularity(tmp_path):

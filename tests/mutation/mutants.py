@@ -85,6 +85,41 @@ FIXED_DEPTH_TABLES = FIXED_DEPTH + "test_the_tables_put_the_envelope_and_the_val
 ADAPTIVITY_BOUND_LEVELS = ADAPTIVITY + "test_the_bound_compares_capped_mue_static_and_oracle_at_each_level"
 ADAPTIVITY_SUMMARY_ROW = (ADAPTIVITY + "test_the_benchmarks_summary_row_reads_each_kept_share_and_averages_over_"
                           "levels_only")
+LOSSLESS_FIGURES = "tests/test_lossless_benchmark_figures.py::"
+LOSSLESS_REDUCTION = (LOSSLESS_FIGURES + "test_lossless_reduction_is_one_minus_the_median_paired_ratio_to_the_full_"
+                      "model_warm_up_untimed")
+LOSSLESS_SPLIT = (LOSSLESS_FIGURES + "test_lossless_time_split_costs_draft_and_verification_calls_against_one_full_"
+                  "decoder_step")
+LOSSLESS_MARKDOWN = LOSSLESS_FIGURES + "test_lossless_markdown_row_puts_each_figure_in_its_column"
+SPEED_BENCHMARK = "tests/test_speed_benchmark.py::"
+DEPTHS_RUN = SPEED_BENCHMARK + "test_depths_mode_fits_time_against_layer_count"
+DEPTHS_FIT = SPEED_BENCHMARK + "test_depths_fit_is_least_squares_of_measured_share_on_expected_share"
+DEPTH_SETTINGS = SPEED_BENCHMARK + "test_depth_fractions_round_up_to_whole_layers_of_each_stream_and_the_decoder"
+CAPTION_REPLAY_RUNNER = (SPEED_BENCHMARK + "test_caption_replay_runner_decodes_exactly_the_recorded_decoder_calls_of_"
+                         "each_batch")
+NEVER_FIRING = SPEED_BENCHMARK + "test_never_firing_arm_runs_mues_rules_and_cannot_fire"
+REPLAY_IMPOSES = SPEED_BENCHMARK + "test_replay_imposes_the_recorded_exits"
+LOSSLESS_REPLAY = "tests/test_lossless_replay.py::test_the_replay_drafts_and_accepts_exactly_what_was_recorded"
+LOSSLESS_REPLAY_REFUSED = "tests/test_lossless_replay.py::test_a_replay_off_the_recording_is_refused"
+LOSSLESS_REPLAY_PREFIXES = ("tests/test_lossless_replay.py::test_the_full_arms_prefixes_are_the_recorded_captions_with_"
+                            "their_end_of_sentence_padded")
+REPLAY_TURNS = SPEED_BENCHMARK + "test_replay_runs_mues_tests_as_often_as_recorded_and_replays_each_batch_in_turn"
+RECIPES = "tests/test_training_recipe_benchmarks.py::"
+RECIPE_TABLES = RECIPES + "test_committed_tables_are_rendered_from_the_committed_results"
+QUESTION_UPDATES_ARM = (RECIPES + "test_question_updates_arm_trains_from_its_seeds_caption_model_with_its_seed_beside_"
+                        "that_seeds_demo_model")
+SNLI_SETTINGS_ARM = RECIPES + "test_snli_settings_each_arm_trains_from_its_seeds_question_stage_with_its_own_settings"
+SNLI_SETTINGS_MEAN = RECIPES + "test_snli_settings_mean_row_averages_each_arm_over_the_seeds"
+GROUNDING_TRAIN = RECIPES + "test_grounding_stage_train_passes_each_setting_to_fairseq_train"
+GROUNDING_ARM = (RECIPES + "test_grounding_stage_arms_differ_only_in_the_grounding_loss_and_snli_ve_starts_from_the_"
+                 "grounding_model")
+GROUNDING_SCORE = RECIPES + "test_grounding_stage_scores_the_split_it_names_and_each_image_replacement"
+GROUNDING_LOOKUP_MAIN = (RECIPES + "test_grounding_lookup_reports_each_settings_first_and_last_layer_and_chance_among_"
+                         "its_objects")
+PARITY_SUITE = "tests/test_parity_and_suite_benchmarks.py::"
+PARITY_FIGURES = PARITY_SUITE + "test_parity_reports_the_largest_differences_between_the_reference_and_ours"
+HF_DIFFERENCE = PARITY_SUITE + "test_hf_conversion_difference_is_the_largest_over_positions_that_are_not_padding"
+PARITY_ROWS = PARITY_SUITE + "test_parity_rows_compare_the_same_random_weights_in_the_precision_each_row_names"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -3998,6 +4033,682 @@ MUTANTS: Tuple[Mutant, ...] = (
               '        "mue": upper_hull([(0.0, full), *((row["expected_time_reduction"]',
               '        "mue": upper_hull([*((row["expected_time_reduction"]'),),
         (ADAPTIVITY + "test_the_full_model_is_mues_point_at_no_reduction_also_without_a_threshold_that_saves_nothing",),
+    ),
+    Mutant(
+        "lossless_reduction_ratio_inverted",
+        "benchmarks/lossless.py's measured reduction is 1 - t_full / t_verify instead of 1 - t_verify / t_full",
+        (Edit("benchmarks/lossless.py", 'ratio = ratio_stats(times[name], times["full"])',
+              'ratio = ratio_stats(times["full"], times[name])'),),
+        (LOSSLESS_REDUCTION, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_reduction_quartiles_not_flipped",
+        "benchmarks/lossless.py's measured reduction takes its lower quartile from the time ratio's lower "
+        "quartile: the interval is upside down",
+        (Edit("benchmarks/lossless.py", '"measured_reduction_q1_q3": [1.0 - ratio["q3"], 1.0 - ratio["q1"]],',
+              '"measured_reduction_q1_q3": [1.0 - ratio["q1"], 1.0 - ratio["q3"]],'),),
+        (LOSSLESS_REDUCTION, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_cpu_times_include_warmup",
+        "benchmarks/lossless.py's processor-time reduction pairs the warm-up rounds' seconds with the timed ones",
+        (Edit("benchmarks/lossless.py", "cpu_times = {name: timed.seconds[args.warmup:] for",
+              "cpu_times = {name: timed.seconds for"),),
+        (LOSSLESS_REDUCTION, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_warmup_dropped",
+        "benchmarks/lossless.py times its configurations without the warm-up rounds --warmup asks for",
+        (Edit("benchmarks/lossless.py", "times = interleaved_times(cpu, args.repetitions, args.warmup,",
+              "times = interleaved_times(cpu, args.repetitions, 0,"),),
+        (LOSSLESS_REDUCTION, LOSSLESS_SPLIT, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_draft_and_verification_calls_swapped",
+        "benchmarks/lossless.py's time split counts verification passes as draft calls and draft calls as "
+        "verification passes",
+        (Edit("benchmarks/lossless.py",
+              'return "verify_calls" if rounds.session.decoder_rule is None else "draft_calls"',
+              'return "verify_calls" if rounds.session.decoder_rule is not None else "draft_calls"'),),
+        (LOSSLESS_SPLIT, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_per_call_cost_of_all_calls",
+        "benchmarks/lossless.py's per-call milliseconds are each part's total: a draft call and a verification "
+        "pass are costed by all of them against all the full model's steps",
+        (Edit("benchmarks/lossless.py", '"per_call_ms": {name: 1000 * record.seconds[name] / count for',
+              '"per_call_ms": {name: 1000 * record.seconds[name] for'),),
+        (LOSSLESS_SPLIT, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_decoder_side_against_the_whole_full_model",
+        "benchmarks/lossless.py's decoder side divides by the full model's whole time, encoder included",
+        (Edit("benchmarks/lossless.py", 'full_decoder_s = full["seconds"]["total"] - full["seconds"]["encoder"]',
+              'full_decoder_s = full["seconds"]["total"]'),),
+        (LOSSLESS_SPLIT, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_round_decoder_calls_counted_as_full_steps",
+        "benchmarks/lossless.py's time split also counts the decoder calls of draft and verification calls as "
+        "full-model steps (their seconds twice)",
+        (Edit("benchmarks/lossless.py", 'lambda *_: None if inside_rounds else "full_steps"',
+              'lambda *_: "full_steps"'),),
+        (LOSSLESS_SPLIT,),
+    ),
+    Mutant(
+        "lossless_nested_operators_counted",
+        "benchmarks/lossless.py counts the operators that operators call, not only the ones the model launched",
+        (Edit("benchmarks/lossless.py",
+              'if not event.name.startswith("aten::") or (parent is not None and parent.name.startswith("aten::")):',
+              'if not event.name.startswith("aten::"):'),),
+        (LOSSLESS_SPLIT,),
+    ),
+    Mutant(
+        "lossless_identical_outputs_always_yes",
+        "benchmarks/lossless.py compares each configuration's captions with its own: 'identical outputs' is "
+        "yes whatever the lossless mode produced",
+        (Edit("benchmarks/lossless.py", '"identical_outputs": runner.predictions == runners["full"].predictions,',
+              '"identical_outputs": runner.predictions == runner.predictions,'),),
+        (LOSSLESS_REDUCTION, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_encoder_share_of_the_decoder_side",
+        "benchmarks/lossless.py's encoder share divides the encoder's seconds by the full model's decoder side",
+        (Edit("benchmarks/lossless.py",
+              '"encoder_share_of_full": full["seconds"]["encoder"] / full["seconds"]["total"],',
+              '"encoder_share_of_full": full["seconds"]["encoder"] / full_decoder_s,'),),
+        (LOSSLESS_SPLIT, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_markdown_wall_and_cpu_columns_swapped",
+        "benchmarks/lossless.py's table prints the processor-time reduction under wall clock and the other way",
+        (Edit("benchmarks/lossless.py",
+              "f\"{_spread(row, 'measured_reduction')} | {_spread(row, 'cpu_time_reduction')} | \"",
+              "f\"{_spread(row, 'cpu_time_reduction')} | {_spread(row, 'measured_reduction')} | \""),),
+        (LOSSLESS_MARKDOWN,),
+    ),
+    Mutant(
+        "lossless_verifications_per_full_step_counts_drafts",
+        "benchmarks/lossless.py's verifications per full step counts draft calls",
+        (Edit("benchmarks/lossless.py",
+              '"verifications_per_full_step": split["calls"]["verify_calls"] / full["calls"]["full_steps"],',
+              '"verifications_per_full_step": split["calls"]["draft_calls"] / full["calls"]["full_steps"],'),),
+        (LOSSLESS_SPLIT, LOSSLESS_MARKDOWN),
+    ),
+    Mutant(
+        "lossless_other_not_net_of_the_parts",
+        "benchmarks/lossless.py's time split gives 'other' the whole pass's seconds",
+        (Edit("benchmarks/lossless.py", 'parts["other"] = total - sum(parts.values())', 'parts["other"] = total'),),
+        (LOSSLESS_SPLIT,),
+    ),
+    Mutant(
+        "depth_fit_intercept_ignores_the_slope",
+        "benchmarks/depth_speed.py's fixed share (what no exit removes) is the mean measured share",
+        (Edit("benchmarks/depth_speed.py", "fixed = mean_y - slope * mean_x", "fixed = mean_y"),),
+        (DEPTHS_FIT,),
+    ),
+    Mutant(
+        "depth_fit_r2_over_the_spread_of_x",
+        "benchmarks/depth_speed.py's R^2 divides the residual by the spread of the expected shares",
+        (Edit("benchmarks/depth_speed.py", '"r2": 1.0 - residual / total if total else 1.0',
+              '"r2": 1.0 - residual / sxx if total else 1.0'),),
+        (DEPTHS_FIT,),
+    ),
+    Mutant(
+        "depth_fit_over_every_arm",
+        "benchmarks/depth_speed.py fits time against layer count over the full model and the never-firing arm "
+        "too, not only the fixed depths",
+        (Edit("benchmarks/depth_speed.py", 'static = [r for r in rows if r["config"] not in ("off", "never")]',
+              "static = rows"),),
+        (DEPTHS_RUN,),
+    ),
+    Mutant(
+        "depth_fit_axes_swapped",
+        "benchmarks/depth_speed.py fits the expected share on the measured one",
+        (Edit("benchmarks/depth_speed.py",
+              'fit = linear_fit([r["expected_share"] for r in static], [r["measured_share"]["median"]',
+              'fit = linear_fit([r["measured_share"]["median"] for r in static], [r["expected_share"]'),),
+        (DEPTHS_RUN,),
+    ),
+    Mutant(
+        "depth_overhead_of_the_full_depth_static_arm",
+        "benchmarks/depth_speed.py's exit-test overhead is the full-depth fixed arm's, not the never-firing arm's",
+        (Edit("benchmarks/depth_speed.py", '"overhead": rows[1]["measured_share"]["median"] - 1.0',
+              '"overhead": rows[2]["measured_share"]["median"] - 1.0'),),
+        (DEPTHS_RUN,),
+    ),
+    Mutant(
+        "depth_shares_against_the_never_arm",
+        "benchmarks/depth_speed.py measures every share against the never-firing arm instead of the full model",
+        (Edit("benchmarks/depth_speed.py", '"measured_share": ratio_stats(times[name], times["off"])',
+              '"measured_share": ratio_stats(times[name], times["never"])'),),
+        (DEPTHS_RUN,),
+    ),
+    Mutant(
+        "depth_warmup_dropped",
+        "benchmarks/depth_speed.py times its arms without the warm-up rounds --warmup asks for",
+        (Edit("benchmarks/depth_speed.py", "times = interleaved_times(runners, args.repetitions, args.warmup,",
+              "times = interleaved_times(runners, args.repetitions, 0,"),),
+        (DEPTHS_RUN,),
+    ),
+    Mutant(
+        "depths_markdown_fixed_and_slope_swapped",
+        "benchmarks/depth_speed.py's fit table prints the slope under 'fixed' and the fixed share under 'slope'",
+        (Edit("benchmarks/depth_speed.py", "{f['fixed']:.2f} | {f['slope']:.2f}",
+              "{f['slope']:.2f} | {f['fixed']:.2f}"),),
+        (DEPTHS_RUN,),
+    ),
+    Mutant(
+        "depth_fractions_round_down",
+        "benchmarks/depth_speed.py rounds a fraction of the encoder's layers down (3/4 of 6 layers: 4)",
+        (Edit("benchmarks/depth_speed.py", "enc = max(1, math.ceil(fraction * encoder_layers))",
+              "enc = max(1, int(fraction * encoder_layers))"),),
+        (DEPTH_SETTINGS,),
+    ),
+    Mutant(
+        "depth_decoder_fraction_of_the_encoder",
+        "benchmarks/depth_speed.py cuts the decoder to a fraction of the encoder's layer count",
+        (Edit("benchmarks/depth_speed.py", "dec = max(1, math.ceil(fraction * decoder_layers))",
+              "dec = max(1, math.ceil(fraction * encoder_layers))"),),
+        (DEPTH_SETTINGS,),
+    ),
+    Mutant(
+        "caption_replay_one_decoder_call_too_many",
+        "benchmarks/runners.py's replays decode one decoder call more per batch than recorded",
+        (Edit("benchmarks/runners.py", '"max_len_a": 0, "max_len_b": n - 1, "min_len": n - 1}',
+              '"max_len_a": 0, "max_len_b": n, "min_len": n}'),),
+        (CAPTION_REPLAY_RUNNER,),
+    ),
+    Mutant(
+        "full_arm_layers_from_a_pass_without_a_session",
+        "benchmarks/runners.py takes the full model's layer counts from a pass without an exit session, which "
+        "records none",
+        (Edit("benchmarks/runners.py", "_, self._layers = self.run(EXITS_OFF)",
+              "_, self._layers = self.run(self.policy)"),),
+        (CAPTION_REPLAY_RUNNER,),
+    ),
+    Mutant(
+        "never_firing_decoder_theta_one",
+        "benchmarks/exit_arms.py's never-firing decoder threshold is 1, which the decay takes below 1",
+        (Edit("benchmarks/exit_arms.py", "TokenSimilarityExit(1.0 / beta, beta,", "TokenSimilarityExit(1.0, beta,"),),
+        (NEVER_FIRING,),
+    ),
+    Mutant(
+        "replayed_stream_exit_one_layer_late",
+        "benchmarks/exit_arms.py's replayed encoder exits stop each sample one layer after the recorded one",
+        (Edit("benchmarks/exit_arms.py", "stop = self.layers[self.running] <= layer + 1",
+              "stop = self.layers[self.running] < layer + 1"),),
+        (REPLAY_IMPOSES,),
+    ),
+    Mutant(
+        "replayed_token_exit_one_layer_late",
+        "benchmarks/exit_arms.py's replayed decoder exits stop each token one layer after the recorded one",
+        (Edit("benchmarks/exit_arms.py", "return self.flat_layers[tokens] <= layer + 1",
+              "return self.flat_layers[tokens] < layer + 1"),),
+        (REPLAY_IMPOSES, LOSSLESS_REPLAY + "[mue]"),
+    ),
+    Mutant(
+        "replayed_token_exit_replays_the_first_call",
+        "benchmarks/exit_arms.py replays every decoder call with the first recorded call's exits",
+        (Edit("benchmarks/exit_arms.py", "recorded = self.calls[min(self.call, len(self.calls) - 1)]",
+              "recorded = self.calls[0]"),),
+        (LOSSLESS_REPLAY + "[mue]",),
+    ),
+    Mutant(
+        "replay_policy_first_batch_only",
+        "benchmarks/exit_arms.py replays the first recorded batch's exits on every batch",
+        (Edit("benchmarks/exit_arms.py", "exits = self.batches[self.served % len(self.batches)]",
+              "exits = self.batches[0]"),),
+        (REPLAY_TURNS,),
+    ),
+    Mutant(
+        "replay_policy_no_cycling",
+        "benchmarks/exit_arms.py replays the last recorded batch's exits on every batch after it (a second pass "
+        "over the batches, e.g. the next timed repetition, gets the wrong exits)",
+        (Edit("benchmarks/exit_arms.py", "exits = self.batches[self.served % len(self.batches)]",
+              "exits = self.batches[min(self.served, len(self.batches) - 1)]"),),
+        (REPLAY_TURNS,),
+    ),
+    Mutant(
+        "replayed_stream_exit_without_mues_test",
+        "benchmarks/exit_arms.py's replayed encoder exits skip MuE's similarity test (its cost left out)",
+        (Edit("benchmarks/exit_arms.py", "encoder = {name: ReplayedStreamExit(layers, tests.encoder_rules.get(name))",
+              "encoder = {name: ReplayedStreamExit(layers, None)"),),
+        (REPLAY_TURNS,),
+    ),
+    Mutant(
+        "replayed_token_exit_without_mues_test",
+        "benchmarks/exit_arms.py's replayed decoder exits skip MuE's similarity test (its cost left out)",
+        (Edit("benchmarks/exit_arms.py", "decoder = ReplayedTokenExit(exits.calls, tests.decoder_rule) if",
+              "decoder = ReplayedTokenExit(exits.calls, None) if"),),
+        (REPLAY_TURNS,),
+    ),
+    Mutant(
+        "lossless_replay_records_verification_exits",
+        "benchmarks/lossless_replay.py records the verification passes' exit layers with the draft calls'",
+        (Edit("benchmarks/lossless_replay.py", "if call.tested]", "]"),),
+        (LOSSLESS_REPLAY + "[mue]",),
+    ),
+    Mutant(
+        "lossless_replay_verification_keeps_the_models_choice",
+        "benchmarks/lossless_replay.py's verification keeps the replaying model's own choices",
+        (Edit("benchmarks/lossless_replay.py", "tokens = torch.where(forced.ge(0), forced, tokens)", "pass"),),
+        (LOSSLESS_REPLAY + "[mue]", LOSSLESS_REPLAY + "[static]"),
+    ),
+    Mutant(
+        "lossless_replay_rounds_never_advance",
+        "benchmarks/lossless_replay.py replays the first round's drafts in every round",
+        (Edit("benchmarks/lossless_replay.py", "        self.rounds_done[self.sample] += 1\n", ""),),
+        (LOSSLESS_REPLAY + "[mue]", LOSSLESS_REPLAY + "[static]"),
+    ),
+    Mutant(
+        "lossless_replay_prefix_drops_end_of_sentence",
+        "benchmarks/lossless_replay.py's full arm is forced through the captions without their end of sentence",
+        (Edit("benchmarks/lossless_replay.py", "prefix[row, :len(caption)] = torch.tensor(caption)",
+              "prefix[row, :len(caption) - 1] = torch.tensor(caption[:-1])"),),
+        (LOSSLESS_REPLAY_PREFIXES,),
+    ),
+    Mutant(
+        "lossless_replay_any_batch_accepted",
+        "benchmarks/lossless_replay.py replays a batch the recording does not hold",
+        (Edit("benchmarks/lossless_replay.py", "if ids not in self.draft_exits:", "if False:"),),
+        (LOSSLESS_REPLAY_REFUSED,),
+    ),
+    Mutant(
+        "question_updates_valid_scored_on_test",
+        "benchmarks/question_updates.py scores its valid column on the test split, so the split where a user "
+        "would choose repeats the test figure",
+        (Edit("benchmarks/question_updates.py", '"valid": ("valid", []),', '"valid": ("test", []),'),),
+        (RECIPES + "test_question_updates_scores_valid_on_the_valid_split_and_every_other_column_on_test",),
+    ),
+    Mutant(
+        "question_updates_other_images_are_blank",
+        "benchmarks/question_updates.py's other-images column replaces the test images with blank ones",
+        (Edit("benchmarks/question_updates.py", '["--replace-images", "other"]', '["--replace-images", "blank"]'),),
+        (RECIPES + "test_question_updates_scores_valid_on_the_valid_split_and_every_other_column_on_test",),
+    ),
+    Mutant(
+        "question_updates_families_labels_only",
+        "benchmarks/question_updates.py reports the test accuracy per label only, not per hypothesis family",
+        (Edit("benchmarks/question_updates.py", 'FAMILY_GROUPS = ("family", "label")', 'FAMILY_GROUPS = ("label",)'),),
+        (RECIPES + "test_question_updates_families_are_read_off_the_test_predictions_per_family_and_label",),
+    ),
+    Mutant(
+        "question_updates_families_from_one_layer",
+        "benchmarks/question_updates.py reads the per-family accuracies off the one-layer model's predictions",
+        (Edit("benchmarks/question_updates.py", 'os.path.join(out, "test", "test_predictions.jsonl")',
+              'os.path.join(out, "one_layer", "test_predictions.jsonl")'),),
+        (RECIPES + "test_question_updates_families_are_read_off_the_test_predictions_per_family_and_label",),
+    ),
+    Mutant(
+        "question_updates_snli_seed_not_passed",
+        "benchmarks/question_updates.py fine-tunes every seed's SNLI-VE with seed 1",
+        (Edit("benchmarks/question_updates.py", 'CRITERIA["layerwise"], decompose=True, constant_lr=False, seed=seed)',
+              'CRITERIA["layerwise"], decompose=True, constant_lr=False)'),),
+        (QUESTION_UPDATES_ARM,),
+    ),
+    Mutant(
+        "question_updates_stage_seed_not_passed",
+        "benchmarks/question_updates.py trains every seed's question stage with seed 1",
+        (Edit("benchmarks/question_updates.py", '"--seed", str(seed),', '"--seed", "1",'),),
+        (QUESTION_UPDATES_ARM,),
+    ),
+    Mutant(
+        "question_updates_snli_from_caption_model",
+        "benchmarks/question_updates.py fine-tunes SNLI-VE from the caption model, skipping the longer question "
+        "stage it measures",
+        (Edit("benchmarks/question_updates.py", 'os.path.join(args.data, "bpe"), questions, os.path.join(work, "snli_ve")',
+              'os.path.join(args.data, "bpe"), init, os.path.join(work, "snli_ve")'),),
+        (QUESTION_UPDATES_ARM,),
+    ),
+    Mutant(
+        "question_updates_demo_questions_are_this_stages",
+        "benchmarks/question_updates.py reads demo.sh's question-stage accuracies from its own stage, so the "
+        "before -> after table shows no change",
+        (Edit("benchmarks/question_updates.py", 'held_out_questions(os.path.join(seed_checkpoints, "questions.json"))',
+              'held_out_questions(os.path.join(work, "questions.json"))'),),
+        (QUESTION_UPDATES_ARM,),
+    ),
+    Mutant(
+        "question_updates_demo_model_is_this_arms",
+        "benchmarks/question_updates.py scores its own SNLI-VE model in demo.sh's rows",
+        (Edit("benchmarks/question_updates.py", 'os.path.join(seed_checkpoints, "snli_ve", "checkpoint_last.pt")),',
+              'snli),'),),
+        (QUESTION_UPDATES_ARM,),
+    ),
+    Mutant(
+        "question_updates_table_rows_swapped",
+        "benchmarks/question_updates.py's table labels its own model's row demo.sh's and the other way round",
+        (Edit("benchmarks/question_updates.py",
+              """(("demo.sh's", "demo_snli_ve"), (f"{a['question_updates']} updates", "snli_ve"))""",
+              """(("demo.sh's", "snli_ve"), (f"{a['question_updates']} updates", "demo_snli_ve"))"""),),
+        (RECIPE_TABLES + "[question_updates]", RECIPE_TABLES + "[question_and_snli_updates]"),
+    ),
+    Mutant(
+        "question_updates_gap_sign",
+        "benchmarks/question_updates.py's one-layer gap is one layer minus the full model",
+        (Edit("benchmarks/question_updates.py", 'gap = r["test"]["accuracy"] - r["one_layer"]["accuracy"]',
+              'gap = r["one_layer"]["accuracy"] - r["test"]["accuracy"]'),),
+        (RECIPE_TABLES + "[question_updates]",),
+    ),
+    Mutant(
+        "question_updates_image_columns_swapped",
+        "benchmarks/question_updates.py's table puts blank-image accuracy under other images and the other way round",
+        (Edit("benchmarks/question_updates.py",
+              "{_percent(r['other_images']['accuracy'])} | {_percent(r['blank_images']['accuracy'])}",
+              "{_percent(r['blank_images']['accuracy'])} | {_percent(r['other_images']['accuracy'])}"),),
+        (RECIPE_TABLES + "[question_updates]",),
+    ),
+    Mutant(
+        "question_updates_families_before_after_swapped",
+        "benchmarks/question_updates.py's per-family table shows this stage's accuracies as demo.sh's and the other "
+        "way round",
+        (Edit("benchmarks/question_updates.py",
+              'lambda arm: arm["demo_snli_ve"]["families"], lambda arm: arm["snli_ve"]["families"]',
+              'lambda arm: arm["snli_ve"]["families"], lambda arm: arm["demo_snli_ve"]["families"]'),),
+        (RECIPE_TABLES + "[question_updates]",),
+    ),
+    Mutant(
+        "snli_settings_valid_scored_on_test",
+        "benchmarks/snli_settings.py chooses on the test split: its valid column is scored on test",
+        (Edit("benchmarks/snli_settings.py", '"valid": ("valid", []),', '"valid": ("test", []),'),),
+        (RECIPES + "test_snli_settings_chooses_on_the_valid_split_and_records_test_in_full_and_with_one_layer",),
+    ),
+    Mutant(
+        "snli_settings_arm_lr_ignored",
+        "benchmarks/snli_settings.py fine-tunes every arm at demo.sh's learning rate whatever the arm names",
+        (Edit("benchmarks/snli_settings.py", 'os.path.join(work, "snli_ve"), args.snli_updates, lr,',
+              'os.path.join(work, "snli_ve"), args.snli_updates, 5e-4,'),),
+        (SNLI_SETTINGS_ARM,),
+    ),
+    Mutant(
+        "snli_settings_seed_not_passed",
+        "benchmarks/snli_settings.py fine-tunes every seed's arms with seed 1",
+        (Edit("benchmarks/snli_settings.py", "seed=seed, label_smoothing=smoothing)", "label_smoothing=smoothing)"),),
+        (SNLI_SETTINGS_ARM,),
+    ),
+    Mutant(
+        "snli_settings_from_caption_model",
+        "benchmarks/snli_settings.py fine-tunes from the caption model instead of the seed's question stage",
+        (Edit("benchmarks/snli_settings.py", 'os.path.join(args.checkpoints, f"seed{seed}", "questions.pt")',
+              'os.path.join(args.checkpoints, f"seed{seed}", "caption", "checkpoint_last.pt")'),),
+        (SNLI_SETTINGS_ARM,),
+    ),
+    Mutant(
+        "snli_settings_every_arm_runs_the_first",
+        "benchmarks/snli_settings.py runs the first arm's setting under every arm's name",
+        (Edit("benchmarks/snli_settings.py", "pool.submit(run_arm, seed, *arm, args)",
+              "pool.submit(run_arm, seed, *arms[0], args)"),),
+        (RECIPES + "test_snli_settings_main_runs_every_arm_on_every_seed_and_files_each_result_under_its_own_arm",),
+    ),
+    Mutant(
+        "snli_settings_results_of_the_first_seed",
+        "benchmarks/snli_settings.py files the first seed's results under every seed",
+        (Edit("benchmarks/snli_settings.py", '"evaluations": futures[seed, arm].result()',
+              '"evaluations": futures[seeds[0], arm].result()'),),
+        (RECIPES + "test_snli_settings_main_runs_every_arm_on_every_seed_and_files_each_result_under_its_own_arm",),
+    ),
+    Mutant(
+        "snli_settings_mean_row_of_the_first_arm",
+        "benchmarks/snli_settings.py's mean over the seeds averages the first arm's results in every arm's row",
+        (Edit("benchmarks/snli_settings.py", 'cells = [sum(arms[index]["evaluations"]',
+              'cells = [sum(arms[0]["evaluations"]'),),
+        (SNLI_SETTINGS_MEAN, RECIPE_TABLES + "[snli_settings]"),
+    ),
+    Mutant(
+        "snli_settings_mean_divides_by_arms",
+        "benchmarks/snli_settings.py's mean over the seeds divides by the number of arms, not of seeds",
+        (Edit("benchmarks/snli_settings.py", '/ len(report["seeds"]) for name in EVALUATIONS]',
+              '/ len(next(iter(report["seeds"].values()))) for name in EVALUATIONS]'),),
+        (SNLI_SETTINGS_MEAN, RECIPE_TABLES + "[snli_settings]"),
+    ),
+    Mutant(
+        "snli_settings_gap_sign",
+        "benchmarks/snli_settings.py's one-layer gap is one layer minus the full model",
+        (Edit("benchmarks/snli_settings.py", 'gap = e["test"]["accuracy"] - e["one_layer"]["accuracy"]',
+              'gap = e["one_layer"]["accuracy"] - e["test"]["accuracy"]'),),
+        (SNLI_SETTINGS_MEAN, RECIPE_TABLES + "[snli_settings]"),
+    ),
+    Mutant(
+        "grounding_held_out_statements_trained_on",
+        "benchmarks/grounding_stage.py's held-out statements are the first of its training statements",
+        (Edit("benchmarks/grounding_stage.py", "handle.writelines(lines[rows:])",
+              "handle.writelines(lines[:HELD_OUT])"),),
+        (RECIPES + "test_grounding_statements_held_out_are_not_trained_on",),
+    ),
+    Mutant(
+        "grounding_train_criterion_ignored",
+        "benchmarks/grounding_stage.py's train() uses the layer-wise loss whatever the arm asks for, so the plain "
+        "arm trains with the layer-wise arm's loss",
+        (Edit("benchmarks/grounding_stage.py", '"--criterion", criterion,', '"--criterion", CRITERIA["layerwise"],'),),
+        (GROUNDING_TRAIN,),
+    ),
+    Mutant(
+        "grounding_train_decompose_inverted",
+        "benchmarks/grounding_stage.py's train() decomposes the encoder when told to fuse it and the other way round",
+        (Edit("benchmarks/grounding_stage.py", '*(["--decompose-modalities"] if decompose else [])',
+              '*(["--decompose-modalities"] if not decompose else [])'),),
+        (GROUNDING_TRAIN,),
+    ),
+    Mutant(
+        "grounding_train_schedule_inverted",
+        "benchmarks/grounding_stage.py's train() decays the learning rate when told to hold it and the other way round",
+        (Edit("benchmarks/grounding_stage.py", 'schedule = ["fixed"] if constant_lr else',
+              'schedule = ["fixed"] if not constant_lr else'),),
+        (GROUNDING_TRAIN,),
+    ),
+    Mutant(
+        "grounding_train_seed_ignored",
+        "benchmarks/grounding_stage.py's train() trains with seed 1 whatever the seed it is given",
+        (Edit("benchmarks/grounding_stage.py", '"--seed", str(seed),', '"--seed", "1",'),),
+        (GROUNDING_TRAIN,),
+    ),
+    Mutant(
+        "grounding_arms_share_the_plain_loss",
+        "benchmarks/grounding_stage.py trains both arms' grounding stage with the plain loss",
+        (Edit("benchmarks/grounding_stage.py", "args.grounding_updates, args.grounding_lr, CRITERIA[loss],",
+              'args.grounding_updates, args.grounding_lr, CRITERIA["plain"],'),),
+        (GROUNDING_ARM,),
+    ),
+    Mutant(
+        "grounding_snli_from_caption_model",
+        "benchmarks/grounding_stage.py fine-tunes SNLI-VE from the caption model, skipping the grounding stage",
+        (Edit("benchmarks/grounding_stage.py", 'os.path.join(args.data, "snli_ve"), bpe, grounded,',
+              'os.path.join(args.data, "snli_ve"), bpe, args.caption_checkpoint,'),),
+        (GROUNDING_ARM,),
+    ),
+    Mutant(
+        "grounding_score_always_test",
+        "benchmarks/grounding_stage.py's score() evaluates the test split whatever split it is asked for (as "
+        "question_updates.py and snli_settings.py's valid column)",
+        (Edit("benchmarks/grounding_stage.py", '"--gen-subset", split,', '"--gen-subset", "test",'),
+         Edit("benchmarks/grounding_stage.py", 'f"{split}_metrics.json"', '"test_metrics.json"')),
+        (GROUNDING_SCORE,),
+    ),
+    Mutant(
+        "grounding_image_replacement_ignored",
+        "benchmarks/grounding_stage.py scores the right images under every replacement's column",
+        (Edit("benchmarks/grounding_stage.py", 'options=("--replace-images", images)',
+              'options=("--replace-images", "none")'),),
+        (GROUNDING_SCORE,),
+    ),
+    Mutant(
+        "grounding_first_logged_training_accuracy",
+        "benchmarks/grounding_stage.py reports the first logged training accuracy, not the last",
+        (Edit("benchmarks/grounding_stage.py", "found = {k: float(v) for k, v in",
+              "found = found or {k: float(v) for k, v in"),),
+        (RECIPES + "test_last_training_accuracy_reads_the_last_logged_line",),
+    ),
+    Mutant(
+        "grounding_table_columns_reversed",
+        "benchmarks/grounding_stage.py's table puts the blank-image accuracy under the right images and the other "
+        "way round",
+        (Edit("benchmarks/grounding_stage.py", "for r in REPLACEMENTS)", "for r in reversed(REPLACEMENTS))"),),
+        (RECIPE_TABLES + "[grounding_stage]",),
+    ),
+    Mutant(
+        "linear_probe_scored_on_training_rows",
+        "benchmarks/grounding_lookup.py's linear probes are scored on the 80% of the vectors they trained on",
+        (Edit("benchmarks/grounding_lookup.py", "(head(features[cut:]).argmax(1) == labels[cut:])",
+              "(head(features[:cut]).argmax(1) == labels[:cut])"),),
+        (RECIPES + "test_linear_probe_is_scored_on_the_rows_it_was_not_trained_on",),
+    ),
+    Mutant(
+        "grounding_lookup_first_and_last_layer_swapped",
+        "benchmarks/grounding_lookup.py reports the first decoder layer's accuracy as the last's and the other way round",
+        (Edit("benchmarks/grounding_lookup.py", "first, last = sorted(accuracy,", "last, first = sorted(accuracy,"),),
+        (GROUNDING_LOOKUP_MAIN,),
+    ),
+    Mutant(
+        "grounding_lookup_chance_of_the_mean_number",
+        "benchmarks/grounding_lookup.py's chance among a scene's objects is one over the mean number of objects, "
+        "not the mean of one over it",
+        (Edit("benchmarks/grounding_lookup.py", "round(mean(1 / n for n in objects), 4)", "round(1 / mean(objects), 4)"),),
+        (GROUNDING_LOOKUP_MAIN,),
+    ),
+    Mutant(
+        "grounding_lookup_probes_the_first_setting",
+        "benchmarks/grounding_lookup.py's trained probes read the first setting's model, not the last's",
+        (Edit("benchmarks/grounding_lookup.py", 'probes(settings[-1]["checkpoint"]', 'probes(settings[0]["checkpoint"]'),),
+        (GROUNDING_LOOKUP_MAIN,),
+    ),
+    Mutant(
+        "grounding_lookup_seed_not_passed",
+        "benchmarks/grounding_lookup.py trains every setting with seed 1 whatever --seed says",
+        (Edit("benchmarks/grounding_lookup.py", "updates=args.updates, seed=args.seed,", "updates=args.updates, seed=1,"),),
+        (GROUNDING_LOOKUP_MAIN,),
+    ),
+    Mutant(
+        "grounding_lookup_table_layers_swapped",
+        "benchmarks/grounding_lookup.py's table puts the first decoder layer's accuracy under the last's",
+        (Edit("benchmarks/grounding_lookup.py",
+              "{row['accuracy_last_layer']:.3f} | {row['accuracy_first_layer']:.3f}",
+              "{row['accuracy_first_layer']:.3f} | {row['accuracy_last_layer']:.3f}"),),
+        (RECIPE_TABLES + "[grounding_lookup_focus]", RECIPE_TABLES + "[grounding_lookup_focus_amd]"),
+    ),
+    Mutant(
+        "ofa_parity_encoder_ours_against_ours",
+        "benchmarks/ofa_parity.py compares ofa_mue's encoder output with itself, so the encoder column is 0",
+        (Edit("benchmarks/ofa_parity.py", '(reference_encoder["encoder_out"][0].transpose(0, 1) - our_encoder',
+              '(our_encoder["encoder_out"][0] - our_encoder'),),
+        (PARITY_FIGURES,),
+    ),
+    Mutant(
+        "ofa_parity_logits_mean_difference",
+        "benchmarks/ofa_parity.py reports the mean absolute logit difference as the largest",
+        (Edit("benchmarks/ofa_parity.py", '"logits_max_abs_diff": float((reference_logits - our_logits).abs().max()),',
+              '"logits_max_abs_diff": float((reference_logits - our_logits).abs().mean()),'),),
+        (PARITY_FIGURES,),
+    ),
+    Mutant(
+        "ofa_parity_steps_against_teacher_forced",
+        "benchmarks/ofa_parity.py compares our step-by-step logits with the reference's teacher-forced ones",
+        (Edit("benchmarks/ofa_parity.py", "float((reference_steps - our_steps).abs().max())",
+              "float((reference_logits - our_steps).abs().max())"),),
+        (PARITY_FIGURES,),
+    ),
+    Mutant(
+        "ofa_parity_steps_without_cache",
+        "benchmarks/ofa_parity.py's step-by-step decoding recomputes each prefix without the cache, so the "
+        "incremental path it reports on is never run",
+        (Edit("benchmarks/ofa_parity.py", "encoder_out=encoder_out, incremental_state=state)[0]",
+              "encoder_out=encoder_out)[0][:, -1:]"),),
+        (PARITY_SUITE + "test_step_by_step_decodes_one_position_per_call_with_the_cache",),
+    ),
+    Mutant(
+        "ofa_parity_softmax_still_float32",
+        "benchmarks/ofa_parity.py's float64-softmax row still computes fairseq's softmax in float32",
+        (Edit("benchmarks/ofa_parity.py", "F.softmax(x, dim=dim)", "F.softmax(x.float(), dim=dim)"),),
+        (PARITY_SUITE + "test_precise_softmax_and_gelu_compute_in_the_inputs_precision_and_are_restored",),
+    ),
+    Mutant(
+        "ofa_parity_softmax_row_in_float32",
+        "benchmarks/ofa_parity.py runs its float64-softmax row in float32",
+        (Edit("benchmarks/ofa_parity.py", 'dtype = torch.float32 if precision == "float32" else torch.float64',
+              'dtype = torch.float64 if precision == "float64" else torch.float32'),),
+        (PARITY_ROWS,),
+    ),
+    Mutant(
+        "ofa_parity_float64_row_with_precise_softmax",
+        "benchmarks/ofa_parity.py patches fairseq's softmax and gelu on the plain float64 row too, so that row "
+        "no longer shows what they cost",
+        (Edit("benchmarks/ofa_parity.py", 'if "softmax" in precision else', 'if "float64" in precision else'),),
+        (PARITY_ROWS,),
+    ),
+    Mutant(
+        "ofa_parity_ours_keeps_its_own_weights",
+        "benchmarks/ofa_parity.py compares OFA's randomized model with ofa_mue's freshly initialised one",
+        (Edit("benchmarks/ofa_parity.py", "ours.load_state_dict(state)", "pass"),),
+        (PARITY_ROWS,),
+    ),
+    Mutant(
+        "ofa_parity_images_stay_float32",
+        "benchmarks/ofa_parity.py feeds float32 images to the float64 models",
+        (Edit("benchmarks/ofa_parity.py", "generator=generator).to(dtype)", "generator=generator)"),),
+        (PARITY_ROWS,),
+    ),
+    Mutant(
+        "ofa_parity_table_columns_swapped",
+        "benchmarks/ofa_parity.py's table shows the step-by-step difference as the teacher-forced one and the "
+        "other way round",
+        (Edit("benchmarks/ofa_parity.py",
+              "{r['logits_max_abs_diff']:.1e} | {r['step_by_step_logits_max_abs_diff']:.1e}",
+              "{r['step_by_step_logits_max_abs_diff']:.1e} | {r['logits_max_abs_diff']:.1e}"),),
+        (PARITY_SUITE + "test_parity_table_is_rendered_from_the_recorded_rows",),
+    ),
+    Mutant(
+        "hf_port_padding_counted",
+        "benchmarks/hf_port.py's encoder difference counts the padded positions, whose outputs mean nothing",
+        (Edit("benchmarks/hf_port.py", '(a["encoder"][keep] - b["encoder"][keep])', '(a["encoder"] - b["encoder"])'),),
+        (HF_DIFFERENCE,),
+    ),
+    Mutant(
+        "hf_port_logits_against_themselves",
+        "benchmarks/hf_port.py compares the port's logits with themselves, so the logits column is 0",
+        (Edit("benchmarks/hf_port.py", '(a["logits"] - b["logits"])', '(a["logits"] - a["logits"])'),),
+        (HF_DIFFERENCE,),
+    ),
+    Mutant(
+        "hf_port_encoder_mean_difference",
+        "benchmarks/hf_port.py reports the mean absolute encoder difference as the largest",
+        (Edit("benchmarks/hf_port.py", '(a["encoder"][keep] - b["encoder"][keep]).abs().max()',
+              '(a["encoder"][keep] - b["encoder"][keep]).abs().mean()'),),
+        (HF_DIFFERENCE,),
+    ),
+    Mutant(
+        "hf_port_padding_masks_unchecked",
+        "benchmarks/hf_port.py compares outputs whose padding masks differ",
+        (Edit("benchmarks/hf_port.py", 'assert torch.equal(a["padding"], b["padding"]), "padding masks differ"',
+              "pass"),),
+        (HF_DIFFERENCE,),
+    ),
+    Mutant(
+        "hf_port_running_var_not_drawn",
+        "benchmarks/hf_port.py leaves BatchNorm running variances at 1, so the conversion check never sees them moved",
+        (Edit("benchmarks/hf_port.py", 'if name.endswith("running_var"):', 'if name.endswith("running_variance"):'),),
+        (PARITY_SUITE + "test_hf_port_randomizes_every_parameter_and_batchnorm_statistic",),
+    ),
+    Mutant(
+        "suite_cpu_children_not_counted",
+        "benchmarks/suite_cpu.py's CPU seconds leave out the child processes (fairseq-train and the like)",
+        (Edit("benchmarks/suite_cpu.py", "round(own_end - own + children_end - children, 3)",
+              "round(own_end - own, 3)"),),
+        (PARITY_SUITE + "test_measured_counts_this_processes_cpu_and_its_childrens",),
+    ),
+    Mutant(
+        "suite_cpu_teardown_not_counted",
+        "benchmarks/suite_cpu.py's per-test CPU seconds leave out the tear-down",
+        (Edit("benchmarks/suite_cpu.py", 'return sum(record.get(f"{phase}_cpu", 0.0) for phase in PHASES)',
+              'return sum(record.get(f"{phase}_cpu", 0.0) for phase in PHASES[:2])'),),
+        (PARITY_SUITE + "test_a_tests_cpu_is_its_setup_call_and_teardown",
+         PARITY_SUITE + "test_suite_cpu_table_is_rendered_from_the_recorded_tests"),
+    ),
+    Mutant(
+        "suite_cpu_files_count_calls_only",
+        "benchmarks/suite_cpu.py's per-file CPU seconds count each test's call only, not its set-up",
+        (Edit("benchmarks/suite_cpu.py", 'per_file[nodeid.split("::")[0]][0] += cpu_of_test(record)',
+              'per_file[nodeid.split("::")[0]][0] += record.get("call_cpu", 0.0)'),),
+        (PARITY_SUITE + "test_suite_cpu_table_is_rendered_from_the_recorded_tests",),
     ),
 )
 
