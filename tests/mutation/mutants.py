@@ -120,6 +120,9 @@ PARITY_SUITE = "tests/test_parity_and_suite_benchmarks.py::"
 PARITY_FIGURES = PARITY_SUITE + "test_parity_reports_the_largest_differences_between_the_reference_and_ours"
 HF_DIFFERENCE = PARITY_SUITE + "test_hf_conversion_difference_is_the_largest_over_positions_that_are_not_padding"
 PARITY_ROWS = PARITY_SUITE + "test_parity_rows_compare_the_same_random_weights_in_the_precision_each_row_names"
+EDGES = "tests/test_policy_and_calibration_edges.py::"
+ENCODER_INPUTS = "tests/test_encoder_inputs.py::"
+SIMILARITY_GRANULARITY = "tests/test_granularity_with_similarity_exits.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -4709,6 +4712,167 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("benchmarks/suite_cpu.py", 'per_file[nodeid.split("::")[0]][0] += cpu_of_test(record)',
               'per_file[nodeid.split("::")[0]][0] += record.get("call_cpu", 0.0)'),),
         (PARITY_SUITE + "test_suite_cpu_table_is_rendered_from_the_recorded_tests",),
+    ),
+    Mutant(
+        "threshold_of_minus_one_refused",
+        "a similarity threshold of exactly -1 refused, though the documented range is finite and at least -1",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "    if not math.isfinite(value) or value < -1.0:\n",
+              "    if not math.isfinite(value) or value <= -1.0:\n"),),
+        (EDGES + "test_a_threshold_of_minus_one_is_accepted_and_below_it_refused",),
+    ),
+    Mutant(
+        "entropy_exit_at_its_threshold",
+        "DeeBERT's entropy exit fires at an entropy equal to its threshold instead of strictly below it: "
+        "at --entropy-exit-threshold 0 every certain token (SNLI-VE's eos after an answer) stops after layer 1",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "    return torch.special.entr(probabilities).sum(-1) < self.threshold",
+              "    return torch.special.entr(probabilities).sum(-1) <= self.threshold"),),
+        (EDGES + "test_entropy_exit_needs_the_entropy_strictly_below_its_threshold",),
+    ),
+    Mutant(
+        "decay_horizon_of_the_longest_token",
+        "with one decay horizon per token (SNLI-VE), every token's threshold decays over the longest "
+        "horizon of the call instead of its own example's",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "            horizon = horizon.to(positions.device)[tokens].float()\n",
+              "            horizon = horizon.to(positions.device).max().float()\n"),),
+        (EDGES + "test_each_token_decays_over_its_own_horizon",),
+    ),
+    Mutant(
+        "zero_candidate_accepted",
+        "calibrate accepts a candidate threshold of 0, outside the documented (0, 1]",
+        (Edit("ofa_mue/calibrate.py",
+              "    if not values or any(not 0.0 < value <= 1.0 for value in values):\n",
+              "    if not values or any(not 0.0 <= value <= 1.0 for value in values):\n"),),
+        (EDGES + "test_candidate_thresholds_are_in_zero_one",),
+    ),
+    Mutant(
+        "profile_metrics_swapped",
+        "the exit profile records the chosen configuration's metric as the full model's and the full "
+        "model's as the choice's",
+        (Edit("ofa_mue/calibrate.py",
+              "    metric = table.example_metric([FULL_MODEL, chosen]).mean(axis=1)\n",
+              "    metric = table.example_metric([chosen, FULL_MODEL]).mean(axis=1)\n"),),
+        (EDGES + "test_a_profile_records_the_full_models_metric_and_its_choices_metric_and_reduction",),
+    ),
+    Mutant(
+        "profile_reduction_of_the_full_model",
+        "the exit profile records the full model's expected time reduction (0) instead of the chosen "
+        "configuration's",
+        (Edit("ofa_mue/calibrate.py",
+              "        \"expected_time_reduction\": float(table.reductions([chosen]).mean()),\n",
+              "        \"expected_time_reduction\": float(table.reductions([FULL_MODEL]).mean()),\n"),),
+        (EDGES + "test_a_profile_records_the_full_models_metric_and_its_choices_metric_and_reduction",),
+    ),
+    Mutant(
+        "demo_mue_retention_inverted",
+        "the demo summary's MuE retention computed as full / MuE instead of MuE / full: a MuE below the "
+        "full model passes the >= 96% / >= 99% retention targets",
+        (Edit("demo/summary.py",
+              "               \"mue_retention\": retention(mue_row[metric], full)}\n",
+              "               \"mue_retention\": retention(full, mue_row[metric])}\n"),),
+        (EDGES + "test_the_caption_figures_are_shares_of_the_full_models_cider",),
+    ),
+    Mutant(
+        "demo_static_share_of_mue_quality",
+        "the demo summary's one-layer static share taken of MuE's quality instead of the full model's "
+        "(the wrong figure for the captions' <= 85% check)",
+        (Edit("demo/summary.py",
+              "                        \"static_1_share\": retention(static_1[\"metric\"], full)})\n",
+              "                        \"static_1_share\": retention(static_1[\"metric\"], mue_row[metric])})\n"),),
+        (EDGES + "test_the_caption_figures_are_shares_of_the_full_models_cider",),
+    ),
+    Mutant(
+        "split_seed_recorded_without_a_split",
+        "a Bonferroni calibration's guarantee records a split seed, though no learn/test split was drawn",
+        (Edit("ofa_mue/calibrate.py",
+              "        \"split_seed\": seed if procedure == \"fixed-sequence\" else None,\n",
+              "        \"split_seed\": seed,\n"),),
+        (EDGES + "test_the_guarantee_names_the_split_seed_only_where_a_split_was_drawn",),
+    ),
+    Mutant(
+        "retention_target_of_one_refused",
+        "calibrate --method retention refuses --retention 1 (keep all of the full model's metric), "
+        "though the documented range is (0, 1]",
+        (Edit("ofa_mue/calibrate.py",
+              "        if not 0.0 < args.retention <= 1.0:\n",
+              "        if not 0.0 < args.retention < 1.0:\n"),),
+        (EDGES + "test_the_retention_target_is_in_zero_one[1.0-True]",),
+    ),
+    Mutant(
+        "demo_one_layer_row_by_decoder_depth_only",
+        "the demo summary's one-layer static figures read from the first static row with one decoder "
+        "layer, whatever its image and text depths",
+        (Edit("demo/summary.py",
+              "(row[\"image_layers\"], row[\"text_layers\"], row[\"decoder_layers\"]) == (1, 1, 1):",
+              "row[\"decoder_layers\"] == 1:"),),
+        (EDGES + "test_the_caption_figures_are_shares_of_the_full_models_cider",),
+    ),
+    Mutant(
+        "demo_replaced_run_of_other_rows_accepted",
+        "the demo summary takes a replaced-images or certified run that scored another number of rows "
+        "than the reproduce run as a figure of the same test split",
+        (Edit("demo/summary.py",
+              "    if result[\"examples\"] != examples:\n",
+              "    if False:\n"),),
+        (EDGES + "test_a_replaced_run_of_another_number_of_rows_is_refused",),
+    ),
+    Mutant(
+        "decoder_records_count_padding",
+        "a decoder call records every position as a processed token, padding included: the per-sample "
+        "decoder token and layer counts (expected time reduction, FLOPs) of a padded teacher-forced pass grow",
+        (Edit("models/decoder.py",
+              "        counted = tokens.ne(self.padding_idx)\n",
+              "        counted = torch.ones_like(tokens, dtype=torch.bool)\n"),),
+        (SIMILARITY_GRANULARITY + "test_a_padded_teacher_forced_pass_records_only_its_tokens",),
+    ),
+    Mutant(
+        "step_exits_compare_the_output_with_itself",
+        "'step' granularity: each token's choice compares the layer's output with itself (similarity 1) "
+        "instead of with the layer's input, so every call stops after the first layer",
+        (Edit("models/decoder.py",
+              "active = step_exits.after_layer(index, x, x_out, exit_layers)",
+              "active = step_exits.after_layer(index, x_out, x_out, exit_layers)"),),
+        (SIMILARITY_GRANULARITY + "test_step_exits_stop_at_the_deepest_layer_the_similarities_choose",),
+    ),
+    Mutant(
+        "joint_encoder_without_image_relative_bias",
+        "the joint (undecomposed) encoder leaves out the 2-D image relative bias of the patch-patch block",
+        (Edit("models/encoder.py",
+              "                b[:, :, :n, :n] += self.image_relative_bias(layer, image_buckets)\n",
+              "                pass\n"),),
+        (ENCODER_INPUTS + "test_the_joint_encoder_adds_each_layers_image_relative_bias_to_the_patches_only",),
+    ),
+    Mutant(
+        "imageless_sample_patches_not_padding",
+        "a sample without an image (patch_masks False) keeps its patches as non-padding: its text and its "
+        "generated tokens attend to whatever pixels its row of patch_images holds",
+        (Edit("models/encoder.py",
+              "                image_pad = image_pad | ~patch_masks.bool()[:, None]\n",
+              "                pass\n"),),
+        (ENCODER_INPUTS + "test_a_sample_without_an_image_decodes_as_if_it_had_none[joint]",
+         ENCODER_INPUTS + "test_a_sample_without_an_image_decodes_as_if_it_had_none[decomposed]"),
+    ),
+    Mutant(
+        "text_positions_not_layer_normalised",
+        "the encoder's text position embeddings enter the position bias (and the decoder's cross-attention "
+        "bias) without OFA's pos_ln",
+        (Edit("models/encoder.py",
+              "        text_pos = self.pos_ln(text_pos)\n",
+              "        pass\n"),),
+        (ENCODER_INPUTS + "test_text_tokens_take_ofas_layer_normalised_positions[joint]",
+         ENCODER_INPUTS + "test_text_tokens_take_ofas_layer_normalised_positions[decomposed]"),
+    ),
+    Mutant(
+        "dense_layer_lets_exited_tokens_stop_again",
+        "'auto' granularity, after a layer run densely: the rule's decision is not restricted to running "
+        "tokens, so a token that stopped earlier (its state unchanged, similarity 1) is recorded as stopping "
+        "again at every later layer",
+        (Edit("models/decoder.py",
+              "    stop = rule.should_exit(index, x_in, x_out, positions, token_ids) & active\n",
+              "    stop = rule.should_exit(index, x_in, x_out, positions, token_ids)\n"),),
+        (SIMILARITY_GRANULARITY + "test_dense_layers_keep_the_exit_layers_of_tokens_that_stopped_before",),
     ),
 )
 

@@ -1,0 +1,151 @@
+"""Edges of the exit rules, the calibration's profile and the demo summary's figures that the
+larger tests pass through without pinning: the documented range of a similarity threshold,
+DeeBERT's strict "entropy below the threshold", the decay's per-token horizon, the figures an
+exit profile records for its choice, and the shares the demo summary's caption checks read."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from ofa_mue.calibrate import build_calibration_parser, check_arguments, choose_profile, parse_candidates
+from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable
+from ofa_mue.core.exit_policy import EntropyExit, MuEThresholds, TokenSimilarityExit, check_threshold
+from ofa_mue.demo.summary import evaluate_checks, task_figures, test_evaluation as replaced_run
+from ofa_mue.errors import ConfigError
+
+
+def test_a_threshold_of_minus_one_is_accepted_and_below_it_refused():
+    """The module's rule: thresholds must be finite and at least -1 (-1 itself is in range)."""
+    assert MuEThresholds(image=-1.0, text=-1.0, decoder=-1.0).exiting_parts == ("image", "text", "decoder")
+    assert check_threshold("--image-exit-threshold", -1) == -1.0
+    with pytest.raises(ConfigError, match="--image-exit-threshold"):
+        check_threshold("--image-exit-threshold", -1.0001)
+
+
+def _fixed_logits(logits):
+    """A projection giving every token the logits ``logits [V]``."""
+    row = torch.tensor(logits)
+    return lambda hidden, tokens: row.expand(*hidden.shape[:-1], len(logits))
+
+
+def test_entropy_exit_needs_the_entropy_strictly_below_its_threshold():
+    """DeeBERT stops a token once its prediction's entropy is below the threshold: a certain
+    prediction (entropy 0, e.g. the eos after an SNLI-VE answer) does not stop at threshold 0,
+    and stops at any threshold above 0; a uniform one over 4 tokens (log 4 nats) stops only above log 4."""
+    x = torch.zeros(2, 3, 8)
+    tokens = torch.arange(6).view(2, 3)
+    positions = torch.zeros(2, 3, dtype=torch.long)
+    certain = _fixed_logits([0.0, -math.inf, -math.inf, -math.inf])
+    assert not EntropyExit(0.0, certain).should_exit(0, x, x, positions, tokens).any()
+    assert EntropyExit(1e-6, certain).should_exit(0, x, x, positions, tokens).all()
+    uniform = _fixed_logits([0.0] * 4)
+    assert not EntropyExit(math.log(4) - 1e-4, uniform).should_exit(0, x, x, positions, tokens).any()
+    assert EntropyExit(math.log(4) + 1e-4, uniform).should_exit(0, x, x, positions, tokens).all()
+
+
+def test_each_token_decays_over_its_own_horizon():
+    """With one horizon per token (SNLI-VE: each example's decoder length), a token's threshold is
+    Theta(t) = beta theta + (1 - beta) exp(-tau t / N) with its own N, not another token's."""
+    rule = TokenSimilarityExit(theta=0.9, beta=0.5, tau=2.0, horizon=torch.tensor([4, 16, 4]))
+    positions, tokens = torch.tensor([2, 2, 4]), torch.tensor([0, 1, 2])
+    expected = [0.45 + 0.5 * math.exp(-2.0 * t / n) for t, n in ((2, 4), (2, 16), (4, 4))]
+    assert rule.threshold(positions, tokens).tolist() == pytest.approx(expected)
+    # cosine 0.8: above the short horizon's threshold at t = 2 (0.634), below the long one's (0.839)
+    x_in = torch.tensor([[1.0, 0.0]] * 3)
+    x_out = torch.tensor([[0.8, 0.6]] * 3)
+    assert rule.should_exit(0, x_in, x_out, positions, tokens).tolist() == [True, False, True]
+
+
+def test_candidate_thresholds_are_in_zero_one():
+    assert parse_candidates("0.5,1", "--candidates") == [0.5, 1.0]
+    for text in ("0,0.5", "0.5,1.01", "-0.1"):
+        with pytest.raises(ValueError, match="--candidates must be thresholds in \\(0, 1\\]"):
+            parse_candidates(text, "--candidates")
+
+
+SLOW, MIDDLE, FAST = (0.99, 0.99, 0.99), (0.9, 0.9, 0.9), (0.5, 0.5, 0.5)
+
+
+def test_a_profile_records_the_full_models_metric_and_its_choices_metric_and_reduction():
+    """Four SNLI-VE rows: the full model right on all, MIDDLE (40% faster) on three. At retention
+    0.75 MIDDLE is chosen: the profile gives the full model's accuracy 1.0, MIDDLE's 0.75 and
+    MIDDLE's reduction 0.4, with MIDDLE's thresholds as its options."""
+    def entry(correct, time_share):
+        return {"predictions": ["yes"] * 4, "time_share": [time_share] * 4, "scores": {"correct": correct}}
+
+    table = CalibrationTable("snli_ve", {"task_options": {}}, [1, 2, 3, 4], ["yes"] * 4,
+                             {FULL_MODEL: entry([1, 1, 1, 1], 1.0), SLOW: entry([1, 1, 1, 1], 0.9),
+                              MIDDLE: entry([1, 1, 1, 0], 0.6), FAST: entry([1, 0, 0, 0], 0.3)})
+    context = {"task": "snli_ve", "checkpoint": "c.pt", "split": "valid", "table": "t.json.gz",
+               "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0}
+    profile = choose_profile(table, [FULL_MODEL, SLOW, MIDDLE, FAST], {"method": "retention", "retention": 0.75},
+                             context)
+    assert (profile["full_metric"], profile["metric"]) == (1.0, 0.75)
+    assert profile["expected_time_reduction"] == pytest.approx(0.4)
+    assert [profile["options"][f"{knob}_exit_threshold"] for knob in ("image", "text", "decoder")] == list(MIDDLE)
+
+
+def _caption_run(task_dir, full, mue, static_rows):
+    """What reproduce writes for a caption seed, as far as the demo summary reads it."""
+    (task_dir / "reproduce" / "sweep").mkdir(parents=True)
+    layers = {"expected_time_reduction": 0.5, "image_layers": 3, "text_layers": 3, "decoder_layers": 3}
+    (task_dir / "reproduce" / "reproduce.json").write_text(json.dumps({
+        "examples": 10, "mue_vs_static": {"summary": {}},
+        "table1": [{"curve": "full", "cider": full, **layers}, {"curve": "mue_given", "cider": mue, **layers}]}))
+    rows = [{"curve": "static", "image_layers": i, "text_layers": t, "decoder_layers": d, "metric": metric,
+             "expected_time_reduction": 0.1} for (i, t, d), metric in static_rows]
+    (task_dir / "reproduce" / "sweep" / "sweep.json").write_text(json.dumps({"rows": rows}))
+
+
+def test_the_caption_figures_are_shares_of_the_full_models_cider(tmp_path):
+    """CIDEr 1.0 for the full model, 0.97 for MuE, 0.8 for static truncation at one image, one text
+    and one decoder layer (the sweep's rows with one of them deeper come first): MuE keeps 97%
+    (>= 96% holds), one layer keeps 80% (<= 85% holds)."""
+    _caption_run(tmp_path, 1.0, 0.97, [((2, 1, 1), 0.95), ((1, 2, 1), 0.9), ((1, 1, 2), 0.85), ((1, 1, 1), 0.8)])
+    figures = task_figures(str(tmp_path), "caption")
+    assert figures["caption.mue_retention"] == pytest.approx(0.97)
+    assert figures["caption.static_1_share"] == pytest.approx(0.8)
+    assert figures["caption.static_1_gap"] == pytest.approx(0.2)
+    checks = {c["check"]: c["passed"] for c in evaluate_checks({"1": figures})}
+    assert checks["captions: static truncation at 1 layer keeps at most 85% of the full model's CIDEr"] is True
+    assert checks["captions calibrated MuE: >= 40% expected time reduction at >= 96% CIDEr retention"] is True
+
+
+def test_the_guarantee_names_the_split_seed_only_where_a_split_was_drawn():
+    """Fixed-sequence testing draws its learn/test split with the seed (recorded, so the split can
+    be drawn again); Bonferroni tests every configuration on all rows (no split, no seed)."""
+    from ofa_mue.calibrate import choose_certified
+    from test_retention_choice import _disagreeing_table
+
+    table = _disagreeing_table(100)
+    fixed = choose_certified(table, [SLOW, MIDDLE, FAST], "consistency", 0.1, 0.1, "fixed-sequence", 0.3, 7)
+    bonferroni = choose_certified(table, [SLOW, MIDDLE, FAST], "consistency", 0.1, 0.1, "bonferroni", 0.3, 7)
+    assert fixed["guarantee"]["split_seed"] == 7 and (fixed["guarantee"]["learn_rows"], fixed["guarantee"]["test_rows"]) == (30, 70)
+    assert bonferroni["guarantee"]["split_seed"] is None
+    assert bonferroni["guarantee"]["configurations_tested"] == 3
+
+
+def test_a_replaced_run_of_another_number_of_rows_is_refused(tmp_path):
+    """A replaced-images (or certified) run that scored other rows than the reproduce run is no
+    figure of the same test split: refused, naming its file."""
+    (tmp_path / "test_metrics.json").write_text(json.dumps({"examples": 9, "metrics": {"accuracy": 0.4}}))
+    assert replaced_run(str(tmp_path), 9)["metrics"] == {"accuracy": 0.4}
+    with pytest.raises(ValueError, match="test_metrics.json: 9 examples scored, the reproduce run scored 10"):
+        replaced_run(str(tmp_path), 10)
+
+
+@pytest.mark.parametrize("retention, accepted", [("1.0", True), ("0.5", True), ("1.01", False), ("0", False)])
+def test_the_retention_target_is_in_zero_one(retention, accepted):
+    """--method retention --retention R: R in (0, 1]; keeping all of the full model's metric (1) is a target."""
+    parser = build_calibration_parser()
+    args, _ = parser.parse_known_args(["DATA", "--path", "c.pt", "--task", "snli_ve", "--profile-path", "p.json",
+                                       "--method", "retention", "--retention", retention])
+    if accepted:
+        check_arguments(args, parser)
+        assert args.retention == float(retention)
+    else:
+        with pytest.raises(SystemExit):
+            check_arguments(args, parser)
