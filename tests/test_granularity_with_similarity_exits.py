@@ -13,11 +13,15 @@ from test_early_exit_inference import VOCAB, _batch, model  # noqa: F401  (the s
 from test_exit_granularity import _decode
 
 
+def _tokens_and_rule():
+    """Three random 6-token prefixes and a similarity rule that stops them at mixed layers."""
+    generator = torch.Generator().manual_seed(0)
+    return torch.randint(4, VOCAB, (3, 6), generator=generator), TokenSimilarityExit(theta=0.85)
+
+
 def test_dense_layers_keep_the_exit_layers_of_tokens_that_stopped_before(model):
     net, _ = model
-    generator = torch.Generator().manual_seed(0)
-    prev = torch.randint(4, VOCAB, (3, 6), generator=generator)
-    rule = TokenSimilarityExit(theta=0.85)
+    prev, rule = _tokens_and_rule()
     token_logits, token_extra = _decode(net, prev, ExitGranularity("token"), rule=rule)
     layers = token_extra["exit_layers"]
     assert len(layers.unique()) > 1 and int(layers.min()) < net.decoder.num_layers - 1, "mixed, early exits"
@@ -28,9 +32,7 @@ def test_dense_layers_keep_the_exit_layers_of_tokens_that_stopped_before(model):
 
 def test_step_exits_stop_at_the_deepest_layer_the_similarities_choose(model):
     net, _ = model
-    generator = torch.Generator().manual_seed(0)
-    prev = torch.randint(4, VOCAB, (3, 6), generator=generator)
-    rule = TokenSimilarityExit(theta=0.85)
+    prev, rule = _tokens_and_rule()
     _, token_extra = _decode(net, prev, ExitGranularity("token"), rule=rule)
     deepest = int(token_extra["exit_layers"].max())
     assert 1 < deepest < net.decoder.num_layers, "the tokens choose layers in the middle of the decoder"

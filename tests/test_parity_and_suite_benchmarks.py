@@ -9,7 +9,6 @@ runs the first where ``OFA_SOURCE`` names a checkout); these tests need neither.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -26,14 +25,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import hf_port  # noqa: E402
 import suite_cpu  # noqa: E402
 from measurement import Provenance  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def parity():
-    spec = importlib.util.spec_from_file_location("ofa_parity", REPO / "benchmarks" / "ofa_parity.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from test_ofa_parity import parity  # noqa: E402,F401  (the benchmark module, loaded once)
 
 
 @pytest.fixture(scope="module")
