@@ -19,16 +19,9 @@ from ofa_mue.core.verified_generator import VerificationRounds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import lossless  # noqa: E402
+from test_measurement import FakeClock as Clock  # noqa: E402
 
 OUTPUT = (torch.zeros(1, 1, 3), {})
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Part:

@@ -16,6 +16,8 @@ import measurement  # noqa: E402
 
 
 class FakeClock:
+    """A clock that moves only when a test moves it (``now``)."""
+
     def __init__(self):
         self.now = 0.0
 

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from ofa_mue.calibrate import build_calibration_parser, check_arguments, choose_profile, parse_candidates
-from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable
+from ofa_mue.calibration_table import FULL_MODEL
 from ofa_mue.core.exit_policy import EntropyExit, MuEThresholds, TokenSimilarityExit, check_threshold
 from ofa_mue.demo.summary import evaluate_checks, task_figures, test_evaluation as replaced_run
 from ofa_mue.errors import ConfigError
+from test_retention_choice import FAST, MIDDLE, SLOW, _table
 
 
 def test_a_threshold_of_minus_one_is_accepted_and_below_it_refused():
@@ -66,19 +67,11 @@ def test_candidate_thresholds_are_in_zero_one():
             parse_candidates(text, "--candidates")
 
 
-SLOW, MIDDLE, FAST = (0.99, 0.99, 0.99), (0.9, 0.9, 0.9), (0.5, 0.5, 0.5)
-
-
 def test_a_profile_records_the_full_models_metric_and_its_choices_metric_and_reduction():
     """Four SNLI-VE rows: the full model right on all, MIDDLE (40% faster) on three. At retention
     0.75 MIDDLE is chosen: the profile gives the full model's accuracy 1.0, MIDDLE's 0.75 and
     MIDDLE's reduction 0.4, with MIDDLE's thresholds as its options."""
-    def entry(correct, time_share):
-        return {"predictions": ["yes"] * 4, "time_share": [time_share] * 4, "scores": {"correct": correct}}
-
-    table = CalibrationTable("snli_ve", {"task_options": {}}, [1, 2, 3, 4], ["yes"] * 4,
-                             {FULL_MODEL: entry([1, 1, 1, 1], 1.0), SLOW: entry([1, 1, 1, 1], 0.9),
-                              MIDDLE: entry([1, 1, 1, 0], 0.6), FAST: entry([1, 0, 0, 0], 0.3)})
+    table = _table()
     context = {"task": "snli_ve", "checkpoint": "c.pt", "split": "valid", "table": "t.json.gz",
                "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0}
     profile = choose_profile(table, [FULL_MODEL, SLOW, MIDDLE, FAST], {"method": "retention", "retention": 0.75},

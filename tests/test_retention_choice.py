@@ -19,7 +19,7 @@ def _table() -> CalibrationTable:
 
     entries = {FULL_MODEL: entry([1, 1, 1, 1], 1.0), SLOW: entry([1, 1, 1, 1], 0.9),
                MIDDLE: entry([1, 1, 1, 0], 0.6), FAST: entry([1, 0, 0, 0], 0.3)}
-    return CalibrationTable("snli_ve", {}, [1, 2, 3, 4], ["yes"] * 4, entries)
+    return CalibrationTable("snli_ve", {"task_options": {}}, [1, 2, 3, 4], ["yes"] * 4, entries)
 
 
 def test_the_fastest_configuration_that_keeps_the_retention_is_chosen():
