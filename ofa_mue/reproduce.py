@@ -54,7 +54,7 @@ from .evaluate import (EvaluationSetup, build_parser, help_with_task_options, lo
                        refuse_unused_options, run_cli)
 from .provenance import provenance
 from .report import TASK_METRICS
-from .core.exit_policy import NEVER
+from .core.exit_policy import NEVER, TokenSimilarityExit
 from .core.exit_profile import load_exit_profile
 from .saturation import layer_similarity, plot_similarity, similarity_markdown
 from .sweep import (
@@ -152,10 +152,16 @@ def load_evaluation_args(rest: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def profile_thresholds(profile: str) -> Dict[str, float]:
-    """The image, text and decoder thresholds (theta) of an exit profile, for Figure 3."""
+def profile_thresholds(profile: str) -> Dict[str, Tuple[float, float]]:
+    """The thresholds an exit profile applies, for Figure 3: per part (image, text, decoder),
+    the threshold at the first and at the last decoder position (the same for the encoder
+    streams, and for a decoder threshold that does not decay)."""
     options = load_exit_profile(profile)
-    return {part: options.get(f"{part}_exit_threshold", NEVER) for part in ("image", "text", "decoder")}
+    image, text = (options.get(f"{part}_exit_threshold", NEVER) for part in ("image", "text"))
+    rule = TokenSimilarityExit(options.get("decoder_exit_threshold", NEVER), options.get("decoder_exit_beta", 1.0),
+                               options.get("decoder_exit_tau", 0.0), horizon=1)
+    decoder = (rule.theta, rule.theta) if rule.beta == 1.0 else tuple(rule.threshold(torch.tensor([0, 1])).tolist())
+    return {"image": (image, image), "text": (text, text), "decoder": decoder}
 
 
 def with_overrides(given: str, extra: Dict[str, Any]) -> str:

@@ -18,13 +18,13 @@ deviation, 10th/50th/90th percentiles) and :func:`plot_similarity` draws the fig
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .core.exit_policy import PARTS, stream_similarity
+from .core.exit_policy import NEVER, PARTS, stream_similarity
 from .result_files import markdown_table, save_figure
 
 STATISTICS = ("count", "mean", "std", "p10", "median", "p90")
@@ -144,9 +144,11 @@ def similarity_markdown(rows: Sequence[Dict[str, Any]]) -> str:
 
 
 def plot_similarity(rows: Sequence[Dict[str, Any]], title: str, path: str, record: Dict[str, Any],
-                    thresholds: Optional[Dict[str, float]] = None) -> None:
+                    thresholds: Optional[Dict[str, Tuple[float, float]]] = None) -> None:
     """One panel per part: the mean similarity per layer and its 10th-90th percentile band, with
-    MuE's thresholds (``thresholds``: part -> value, those at most 1) as dashed lines."""
+    MuE's thresholds (``thresholds``: part -> its value at the first and at the last decoder
+    position; those that reach 1 or below) as a dashed line, or as a dashed band from the first
+    to the last position where the decoder's threshold decays."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,9 +162,12 @@ def plot_similarity(rows: Sequence[Dict[str, Any]], title: str, path: str, recor
         axis.fill_between(layers, [row["p10"] for row in mine], [row["p90"] for row in mine], alpha=0.25,
                           label="10th-90th percentile")
         axis.plot(layers, [row["mean"] for row in mine], "o-", label="mean")
-        threshold = (thresholds or {}).get(part)
-        if threshold is not None and threshold <= 1.0:
-            axis.axhline(threshold, color="0.4", linestyle="--", linewidth=1, label=f"MuE threshold {threshold:g}")
+        first, last = (thresholds or {}).get(part, (NEVER, NEVER))
+        if first == last <= 1.0:
+            axis.axhline(first, color="0.4", linestyle="--", linewidth=1, label=f"MuE threshold {first:g}")
+        elif min(first, last) <= 1.0:
+            axis.axhspan(last, first, facecolor="0.4", alpha=0.2, edgecolor="0.4", linestyle="--",
+                         label=f"MuE threshold, decaying: {first:.3g} (first token) to {last:.3g} (last)")
         axis.set_title(f"{part} ({mine[0]['count']} {'tokens' if part == 'decoder' else 'samples'} per layer)",
                        fontsize=9)
         axis.set_xlabel("layer")

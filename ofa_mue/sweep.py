@@ -324,7 +324,7 @@ def time_rows(setup: EvaluationSetup, rows: Sequence[Dict[str, Any]], repetition
 
 def curve_label(rows: Sequence[Dict[str, Any]], curve: str) -> str:
     """A curve's legend: its name and the parts that can exit."""
-    exits = sorted({row["exits"] for row in rows if row["curve"] == curve}, key=len)
+    exits = sorted({row["exits"] for row in rows if row["curve"] == curve}, key=lambda parts: (len(parts), parts))
     return f"{CURVES[curve][0]} (exits: {', '.join(exits)})"
 
 

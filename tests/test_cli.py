@@ -86,3 +86,8 @@ def test_the_help_of_the_evaluation_commands_lists_the_task_options(name, capsys
         cli.main([name, "-h"])  # default task snli_ve
     text = capsys.readouterr().out
     assert "--add-caption" in text and "--exit-profile" in text and "--eval-cider" not in text
+
+
+def test_short_help_prints_the_usage(capsys):
+    cli.main(["-h"])
+    assert "usage: ofa-mue COMMAND" in capsys.readouterr().out

@@ -6,6 +6,7 @@ the port's own modules by ``benchmarks/hf_port.py manifest``); fairseq OFA's fro
 from __future__ import annotations
 
 import json
+from argparse import Namespace
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -23,6 +24,7 @@ from ofa_mue.models.hf_mapping import (
     rename_layer_key,
     hf_config_from_model,
     model_options_from_hf,
+    state_dict_from_hf,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -224,3 +226,70 @@ def test_from_hf_reads_safetensors_weights_as_the_bin_file(port_state, converted
     ours = checkpoint_utils.load_checkpoint_to_cpu(str(out))["model"]
     expected = checkpoint_utils.load_checkpoint_to_cpu(str(converted))["model"]
     assert ours.keys() == expected.keys() and all(torch.equal(ours[k], expected[k]) for k in expected)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"decoder_normalize_before": False}, "normalize_before false"),
+    ({"encoder_normalize_before": False}, "normalize_before false"),
+    ({"share_decoder_input_output_embed": False}, "OFA ties its embeddings"),
+    ({"activation_function": "silu"}, "activation_function 'silu'"),
+], ids=["post-ln-decoder", "post-ln-encoder", "untied-embeddings", "silu"])
+def test_one_sided_or_untied_port_settings_are_refused(setting, message):
+    """A post-LN decoder beside a pre-LN encoder would run as pre-LN here: refused, as untied embeddings."""
+    with pytest.raises(CheckpointError, match=message):
+        model_options_from_hf({**TINY_CONFIG, **setting})
+
+
+def test_port_options_of_differing_encoder_and_decoder_go_to_their_own_side_and_back():
+    """A config whose encoder and decoder differ in FFN width, depth and heads: each maps to its
+    own side's option, and the config written back from those options is the same config."""
+    config = {**TINY_CONFIG, "encoder_ffn_dim": 1024, "decoder_ffn_dim": 512, "encoder_layers": 6,
+              "decoder_layers": 3, "encoder_attention_heads": 8, "decoder_attention_heads": 4,
+              "max_position_embeddings": 512, "activation_function": "gelu_new", "normformer": False,
+              "token_bucket_size": 128, "image_bucket_size": 21, "dropout": 0.2, "attention_dropout": 0.05,
+              "activation_dropout": 0.15, "resnet_type": "resnet152", "entangle_position_embedding": True}
+    options = model_options_from_hf(config)
+    assert (options["encoder_ffn_embed_dim"], options["decoder_ffn_embed_dim"]) == (1024, 512)
+    assert (options["encoder_layers"], options["decoder_layers"]) == (6, 3)
+    assert (options["max_source_positions"], options["max_target_positions"]) == (512, 512)
+    assert options["disable_entangle"] is False and options["resnet_type"] == "resnet152"
+    back = hf_config_from_model(Namespace(**options), 59457)
+    assert {key: back[key] for key in config} == config
+
+
+def test_the_ports_weights_of_a_task_head_model_lose_their_model_prefix():
+    """The port's task-head classes hold the model under ``model.``: the keys map as without it,
+    and the rebuilt buffers come from the reference model."""
+    embedding = torch.arange(12.0).reshape(6, 2)
+    reference = {key: torch.zeros(6, 2) for key in TIED_EMBEDDINGS}
+    reference.update({key: torch.full((3,), 7) for key in REBUILT_BUFFERS})
+    reference.update({"encoder.layers.0.attn_ln.weight": torch.zeros(2),
+                      "decoder.layers.1.encoder_attn.q_proj.weight": torch.zeros(2, 2)})
+    port = {"encoder.embed_tokens.weight": embedding, "decoder.embed_tokens.weight": embedding,
+            "encoder.layers.0.self_attn_mid_layer_norm.weight": torch.tensor([1.0, 2.0]),
+            "decoder.layers.1.cross_attn.q_proj.weight": torch.eye(2)}
+    plain = state_dict_from_hf(port, reference)
+    prefixed = state_dict_from_hf({f"model.{key}": value for key, value in port.items()}, reference)
+    for mapped in (plain, prefixed):
+        assert mapped.keys() == reference.keys()
+        assert torch.equal(mapped["encoder.layers.0.attn_ln.weight"], torch.tensor([1.0, 2.0]))
+        assert torch.equal(mapped["decoder.layers.1.encoder_attn.q_proj.weight"], torch.eye(2))
+        assert all(torch.equal(mapped[key], embedding) for key in TIED_EMBEDDINGS)
+        assert all(torch.equal(mapped[key], reference[key]) for key in REBUILT_BUFFERS)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"scale_resids": True}, "scale_resids"),
+    ({"scale_fc": False}, "scale_attn, scale_fc and scale_heads"),
+    ({"disable_entangle": False}, "disable_entangle must be the opposite"),
+    ({"max_target_positions": 256}, "max_source_positions and max_target_positions differ"),
+    ({"attn_scale_factor": 1.0}, "attn_scale_factor 1.0"),
+], ids=["scale-resids", "scale-attn-without-scale-fc", "entangled-decoder-positions", "position-sizes", "attn-scale"])
+def test_to_hf_refuses_models_the_port_would_run_otherwise(change, message):
+    """Options the port's config cannot say (it would silently run another model): a fairseq OFA
+    model trained without --disable-entangle adds positions to its decoder tokens, which the port
+    does only with entangle_position_embedding, and then to the encoder's too."""
+    options = model_options_from_hf(TINY_CONFIG)
+    hf_config_from_model(Namespace(**options), 59457)  # as converted: expressible
+    with pytest.raises(CheckpointError, match=message):
+        hf_config_from_model(Namespace(**{**options, **change}), 59457)

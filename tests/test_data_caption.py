@@ -109,3 +109,8 @@ def test_training_rows_are_reshuffled_each_epoch_and_evaluation_rows_keep_file_o
     assert first != list(range(20)) and second != first
     # and fairseq must not keep the first epoch's batches for the later ones
     assert not train.can_reuse_epoch_itr_across_epochs
+
+
+def test_an_empty_batch_collates_to_nothing(write_tsv, ofa_vocab, caption_rows):
+    """fairseq skips an empty sample dict; one with only references would reach the model."""
+    assert make(write_tsv, ofa_vocab, caption_rows).collater([]) == {}

@@ -136,3 +136,32 @@ def test_label_cells_with_surrounding_spaces_are_read(write_tsv, ofa_vocab, snli
     snli_rows[0][5], snli_rows[2][5] = "entailment ", " neutral "
     dataset = make(write_tsv, ofa_vocab, snli_rows)
     assert [dataset[i]["answer"] for i in range(3)] == ["yes", "no", "maybe"]
+
+
+def test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos():
+    """Answers of several tokens: after each prefix the trie allows the tokens that continue an
+    answer, after a whole answer eos, and after a prefix that has left the tree only eos (OFA)."""
+    from ofa_mue.data.constraints import AnswerTrie
+
+    trie = AnswerTrie(BOS, EOS, [[5, 6], [5, 7], [8]])
+    assert sorted(trie.allowed_next([BOS])) == [5, 8]
+    assert sorted(trie.allowed_next([BOS, 5])) == [6, 7]
+    assert trie.allowed_next([BOS, 5, 6]) == [EOS]
+    assert trie.allowed_next([BOS, 8]) == [EOS]
+    assert trie.allowed_next([BOS, 9]) == [EOS]
+    assert trie.allowed_next([BOS, 5, 9, 6]) == [EOS]
+    mask = trie.constraint_mask(torch.tensor([30, 31, 5, 7, EOS]), 2, 10)
+    assert [row.nonzero().flatten().tolist() for row in mask] == [[], [], [5, 8], [6, 7], [EOS]]
+
+
+@pytest.mark.parametrize("prompt_type", ["none", "src", "prev_output"])
+def test_constraint_masks_follow_the_answer_after_every_prompt_type(write_tsv, ofa_vocab, snli_rows, prompt_type):
+    """Whatever the decoder prompt, the trie's masks start at the answer: its position allows the
+    three answers, the eos after it only eos, the prompt's positions nothing."""
+    sample = make(write_tsv, ofa_vocab, snli_rows, prompt_type=prompt_type)[2]
+    answer_at = len(sample["decoder_prompt"]) - 1
+    mask = sample["constraint_mask"]
+    assert mask.shape == (len(sample["target"]), VOCAB_SIZE) and sample["target"][answer_at] == MAYBE
+    assert not mask[:answer_at].any()
+    assert mask[answer_at].nonzero().flatten().tolist() == sorted([YES, NO, MAYBE])
+    assert mask[answer_at + 1].nonzero().flatten().tolist() == [EOS]

@@ -97,3 +97,14 @@ def test_pickled_reader_reopens_the_file(write_tsv):
     assert reader[1]["text"] == "b"
     clone = pickle.loads(pickle.dumps(reader))
     assert clone[0]["text"] == "a" and len(clone) == 2
+
+
+def test_a_pickled_reader_outlives_the_original(write_tsv):
+    """A data-loader worker's copy opens the file itself: it does not read through (nor close)
+    the descriptor of the reader it was pickled from, which is closed when that one goes."""
+    reader = TSVReader(write_tsv([["1", "a", "yes"], ["2", "b", "no"]]), COLUMNS)
+    assert reader[0]["text"] == "a"  # the original has opened its descriptor
+    clone = pickle.loads(pickle.dumps(reader))
+    del reader  # (CPython) closes the original's descriptor now
+    assert clone[1] == {"id": "2", "text": "b", "label": "no"}
+    assert clone[0]["label"] == "yes"

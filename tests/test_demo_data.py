@@ -814,3 +814,179 @@ def test_demo_script_refuses_training_settings_it_cannot_honour(name, value, mes
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=environment, timeout=300)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "demo data" not in done.stdout
+
+
+# ------------------------------------------------------------------ splits, meta rows, wording
+
+def judged_family_and_difficulty(text):
+    """(family, difficulty) of a hypothesis from its words alone: the facts to find are the
+    attributes each shape is named by, plus one for a region, an absence or a relation, plus two
+    for an exact count; "all the shapes are ..." is two. Easy: one, medium: two, hard: more."""
+    def named(size, colour, shape):
+        return (size is not None) + (colour is not None) + (shape != "shape")
+    m = re.fullmatch(rf"there is an? {NP}(?: ({'|'.join(AREAS)}))?", text)
+    if m:
+        family, steps = ("region", named(*m.groups()[:3]) + 1) if m.group(4) else ("exists", named(*m.groups()[:3]))
+    elif re.fullmatch(rf"there is no {NP}", text):
+        family, steps = "none", named(*re.fullmatch(rf"there is no {NP}", text).groups()) + 1
+    elif re.fullmatch(rf"there is exactly one {NP}", text):
+        family, steps = "count", named(*re.fullmatch(rf"there is exactly one {NP}", text).groups()) + 2
+    elif re.fullmatch(rf"there are (?:two|three) {NP_PLURAL}", text):
+        family, steps = "count", named(*re.fullmatch(rf"there are (?:two|three) {NP_PLURAL}", text).groups()) + 2
+    elif re.fullmatch(rf"there is an? {NP} (?:{'|'.join(SIDES)}) an? {NP}", text):
+        groups = re.fullmatch(rf"there is an? {NP} (?:{'|'.join(SIDES)}) an? {NP}", text).groups()
+        family, steps = "relation", named(*groups[:3]) + named(*groups[3:]) + 1
+    elif re.fullmatch(r"all the shapes are [a-z]+", text):
+        family, steps = "all", 2
+    else:
+        raise AssertionError(f"hypothesis outside the grammar: {text!r}")
+    return family, "easy" if steps <= 1 else ("medium" if steps == 2 else "hard")
+
+
+def test_splits_share_no_image_scene_or_image_id(demo):
+    """Train, valid and test hold different pictures of different scenes (each row draws from its own
+    split's random state), every image id belongs to one task and split only, and every image is
+    stored as OFA's files store them: ``base64.urlsafe_b64encode`` of the PNG."""
+    out, _ = demo
+    owners = defaultdict(set)
+    for task, column in (("caption", 4), ("snli_ve", 2)):
+        images, scenes = {}, {}
+        for split in SPLITS:
+            rows = _tsv(out / task / f"{split}.tsv")
+            images[split] = {r[column] for r in rows}
+            meta = _jsonl(out / "meta" / f"{task}_{split}.jsonl")
+            scenes[split] = {json.dumps(m["scene"], sort_keys=True) for m in meta}
+            for r in rows:
+                owners[r[1]].add((task, split))
+                assert base64.urlsafe_b64encode(base64.urlsafe_b64decode(r[column])).decode("ascii") == r[column]
+        for first, second in itertools.combinations(SPLITS, 2):
+            assert not images[first] & images[second], (task, first, second)
+            assert not scenes[first] & scenes[second], (task, first, second)
+    assert all(len(places) == 1 for places in owners.values()), {i: p for i, p in owners.items() if len(p) > 1}
+
+
+def test_row_counts_not_a_multiple_of_the_blocks_and_labels_in_shuffled_blocks(demo, tmp_path):
+    """Sizes count TSV rows whatever they are: an odd caption train size keeps one reference of its
+    last image (7 rows, 4 images), and SNLI-VE labels come in blocks holding each label once, in an
+    order drawn anew for each block (the row's place does not give its label)."""
+    summary = generate_demo_data(tmp_path, seed=2, train=7, valid=4, test=5, image_size=32)
+    for split, rows in (("train", 7), ("valid", 4), ("test", 5)):
+        caption, snli = _tsv(tmp_path / "caption" / f"{split}.tsv"), _tsv(tmp_path / "snli_ve" / f"{split}.tsv")
+        assert len(caption) == len(snli) == rows == summary["caption"][split]["rows"], split
+        labels = [r[5] for r in snli]
+        for start in range(0, rows, 3):
+            assert len(set(labels[start:start + 3])) == len(labels[start:start + 3]), (split, labels)
+    assert summary["caption"]["train"]["images"] == summary["caption"]["train"]["scst_rows"] == 4
+    assert len(_tsv(tmp_path / "caption" / "train_scst.tsv")) == 4
+    labels = [r[5] for r in _tsv(demo[0] / "snli_ve" / "train.tsv")]
+    blocks = [tuple(labels[start:start + 3]) for start in range(0, len(labels), 3)]
+    assert all(sorted(block) == sorted(ANSWERS) for block in blocks)
+    assert len(set(blocks)) > 2, blocks
+
+
+def test_meta_rows_describe_their_tsv_rows(demo):
+    """meta/*.jsonl (what ofa_mue.demo.families groups predictions by) says of each row what the row
+    and its scene are: the label, the number of visible objects and of covered cells, the hypothesis'
+    family and its difficulty as its words give them; for captions the references and a difficulty
+    by the number of objects (one easy, two medium, three hard). Every difficulty occurs."""
+    out, summary = demo
+    difficulties = Counter()
+    for split in SPLITS:
+        for r, m in zip(_tsv(out / "snli_ve" / f"{split}.tsv"), _jsonl(out / "meta" / f"snli_ve_{split}.jsonl")):
+            assert (m["uniq_id"], m["image_id"], m["label"]) == (int(r[0]), int(r[1]), r[5])
+            assert m["n_objects"] == len(m["scene"]["objects"]) and m["hidden_cells"] == len(m["scene"]["hidden"])
+            assert (m["family"], m["difficulty"]) == judged_family_and_difficulty(r[3]), r[3]
+            difficulties["snli_ve", m["difficulty"]] += 1
+        meta = _jsonl(out / "meta" / f"caption_{split}.jsonl")
+        for r, m in zip(_tsv(out / "caption" / f"{split}.tsv"), meta):
+            objects = m["scene"]["objects"]
+            assert m["n_objects"] == len(objects)
+            assert m["difficulty"] == {1: "easy", 2: "medium", 3: "hard"}[len(objects)]
+            assert r[3] == ",".join(f"{o['colour']} {o['shape']}" for o in objects)
+            assert (r[2] in m["references"]) if split == "train" else (r[2].split("&&") == m["references"])
+            difficulties["caption", m["difficulty"]] += 1
+        assert summary["caption"][split]["difficulty"] == dict(Counter(m["difficulty"] for m in meta))
+    assert all(difficulties[task, level] > 0 for task in ("caption", "snli_ve") for level in ("easy", "medium", "hard"))
+
+
+def test_hypothesis_difficulty_is_the_number_of_facts_its_words_ask_for():
+    """Each family's difficulty as the README defines it, on many drawn hypotheses (no scenes), and
+    the grounding statements ("there is a red shape") are easy."""
+    rng, seen = random.Random(9), Counter()
+    for _ in range(1500):
+        hypothesis = L.sample_hypothesis(rng)
+        assert (hypothesis["family"], hypothesis["difficulty"]) == judged_family_and_difficulty(hypothesis["text"])
+        seen[hypothesis["family"], hypothesis["difficulty"]] += 1
+    assert {(family, level) for family, level in seen} >= {
+        ("exists", "easy"), ("exists", "medium"), ("exists", "hard"), ("region", "medium"), ("region", "hard"),
+        ("none", "medium"), ("none", "hard"), ("count", "hard"), ("relation", "hard"), ("all", "medium")}
+    statement = L.sample_hypothesis(rng, registry=L.GROUNDING_FAMILIES)
+    assert statement["difficulty"] == "easy"
+    assert re.fullmatch(rf"there is an? ({COLOUR_WORDS}) shape", statement["text"])
+
+
+def test_an_before_a_vowel_a_before_a_consonant(demo):
+    """"an orange star", "a red circle": in every caption, hypothesis and premise of the data."""
+    out, _ = demo
+    texts = []
+    for split in SPLITS:
+        texts += [ref for r in _tsv(out / "caption" / f"{split}.tsv") for ref in r[2].split("&&")]
+        texts += [field for r in _tsv(out / "snli_ve" / f"{split}.tsv") for field in (r[3], r[4])]
+    assert any(" an orange " in f" {text} " for text in texts)
+    assert not [t for t in texts if re.search(r"\ba [aeiou]|\ban [^aeiou]", t)]
+    rng = random.Random(0)
+    scene = Scene((), "white", (240, 240, 240), 0.0).with_objects([make_object(rng, "star", "orange", "big", 0, 0)])
+    assert L.make_captions(scene, k=2) == ["an orange star", "a big orange star"]
+    assert L.Filter("orange").with_article() == "an orange shape"
+
+
+def test_objects_stay_inside_their_cells():
+    """Whatever the jitter, a shape (its radius around its centre) stays inside its grid cell, so the
+    cell its place words and relations are computed from is the one the picture shows it in."""
+    from ofa_mue.demo.scenes import CELLS, random_object
+
+    rng = random.Random(3)
+    for _ in range(600):
+        obj = random_object(rng, rng.choice(CELLS))
+        for centre, index in ((obj.cx, obj.col), (obj.cy, obj.row)):
+            assert index / 3 <= centre - obj.radius and centre + obj.radius <= (index + 1) / 3, obj
+
+
+def test_scenes_repeat_shapes_and_colours_often_enough_to_count():
+    """sample_scene repeats an object's shape (and half the time its colour) now and then, so that
+    counts and grouped captions ("two red circles") matter: three-object scenes hold two objects of
+    the same colour and shape about 30% of the time (about 12% if drawn independently)."""
+    rng, n = random.Random(8), 1000
+    repeats = 0
+    for _ in range(n):
+        keys = [(o.colour, o.shape) for o in sample_scene(rng, n_objects=(3,)).objects]
+        repeats += len(set(keys)) < len(keys)
+    assert 0.22 < repeats / n < 0.4, repeats / n
+
+
+def test_bpe_corpus_holds_the_strings_ofas_datasets_encode():
+    """The BPE is learnt on the strings OFA's SNLI-VE dataset encodes: the prompt with the premise
+    first and the hypothesis second (``--add-caption``), the prompt without the premise, and the
+    answer after a space; and the caption prompt and references after a space."""
+    from ofa_mue.demo.generate import _bpe_corpus
+
+    row = (10, 1, "image", "there is a red circle", "shapes on a white background", "neutral")
+    corpus = _bpe_corpus(["a red circle"], [row])
+    assert ' can image and text1 " shapes on a white background " imply text2 " there is a red circle "?' in corpus
+    assert ' does the image describe " there is a red circle "?' in corpus
+    assert " maybe" in corpus and " a red circle" in corpus and " what does the image describe?" in corpus
+
+
+def test_a_covered_cell_may_be_empty_or_hold_any_object():
+    """A cover hides nothing or any one object: with one visible shape and one covered cell, "there is
+    exactly one shape" and "there are two shapes" are both undecided, and so is a shape in the covered
+    cell."""
+    rng = random.Random(2)
+    scene = Scene((), "white", (240, 240, 240), 0.0).with_objects([make_object(rng, "circle", "red", "big", 0, 0)],
+                                                                  hidden=[(1, 1)])
+    F = L.Filter
+    for lf, text in ((("count", F(), 1), "there is exactly one shape"), (("count", F(), 2), "there are two shapes"),
+                     (("exists", F(), "in the center"), "there is a shape in the center"),
+                     (("none", F("blue")), "there is no blue shape")):
+        assert L.label_of(lf, scene) == "neutral" == judged_label(scene.to_json(), text), text
+    assert len(L.ALL_CONTENTS) == 1 + len(COLOURS) * len(SHAPES) * len(OBJECT_SIZES)

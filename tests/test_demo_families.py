@@ -86,3 +86,20 @@ def test_predictions_of_other_data_are_refused(meta, tmp_path):
     _predictions(tmp_path / "other.jsonl", swapped, "exists")
     with pytest.raises(DataError, match="row 1, field 'answer': answer .* is not the"):
         family_accuracy(str(tmp_path / "other.jsonl"), str(data / "meta" / "snli_ve_test.jsonl"))
+
+
+def test_each_group_counts_the_meta_rows_of_its_value(meta, tmp_path):
+    """Every group's rows and right answers are those of the meta rows with that value (difficulty,
+    label and family: each row is counted under its own value, not another group's)."""
+    data, rows = meta
+    family = rows[0]["family"]
+    _predictions(tmp_path / "p.jsonl", rows, family)
+    table = family_accuracy(str(tmp_path / "p.jsonl"), str(data / "meta" / "snli_ve_test.jsonl"))
+    for group in ("difficulty", "label", "family"):
+        expected = {}
+        for value in sorted({r[group] for r in rows}):
+            members = [r for r in rows if r[group] == value]
+            right = sum(r["family"] == family for r in members)
+            expected[value] = {"rows": len(members), "correct": right, "accuracy": right / len(members)}
+        assert table[group] == expected, group
+    assert set(table["difficulty"]) <= {"easy", "medium", "hard"} and len(table["difficulty"]) > 1

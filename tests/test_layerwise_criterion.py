@@ -205,3 +205,29 @@ def test_logged_layer_accuracies_and_losses_have_their_own_denominators(model, d
         per_kept_token = log[f"loss_layer{layer}"].item() / kept
         assert values[f"loss_layer{layer}"] == pytest.approx(per_kept_token, abs=1e-3)
         assert values[f"acc_layer{layer}"] == pytest.approx(accuracies[layer - 1], abs=0.01)  # every token
+
+
+def test_layer_states_come_through_fairseqs_two_wrappers(model, dictionary):
+    """fairseq-train wraps a data-parallel model twice (``ModuleProxyWrapper`` around torch's
+    ``DistributedDataParallel``, each holding the next as ``.module``): the criterion projects with
+    the model's own decoder, found through both, and gets the same layer outputs as unwrapped."""
+    from fairseq.distributed import ModuleProxyWrapper
+
+    from ofa_mue.criterions.layerwise import decoder_layer_states
+
+    class Holder(torch.nn.Module):  # DistributedDataParallel's layout: the model as .module, forward through it
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, *args, **kwargs):
+            return self.module(*args, **kwargs)
+
+    model.eval()
+    net_input = tiny_batch(dictionary)["net_input"]
+    decoder, states = decoder_layer_states(ModuleProxyWrapper(Holder(model)), net_input)
+    assert decoder is model.decoder
+    _, bare = decoder_layer_states(model, net_input)
+    assert len(states) == DECODER_LAYERS
+    for wrapped_state, bare_state in zip(states, bare):
+        torch.testing.assert_close(wrapped_state, bare_state)

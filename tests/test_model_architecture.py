@@ -209,3 +209,14 @@ def test_checkpoint_with_other_depth_is_refused(demo_model):
     deeper = build_model("ofa_demo", vocab.dictionary, encoder_layers=7).state_dict()
     with pytest.raises(CheckpointError, match="unexpected parameters"):
         model.load_state_dict(deeper)
+
+
+@pytest.mark.parametrize("arch", [*sorted(PUBLISHED_SIZES), "ofa_demo"])
+def test_architecture_defaults_leave_the_switches_no_shape_shows_off(arch):
+    """What a checkpoint of OFA's (whose saved options lack this project's) is built with: OFA's joint
+    encoder (no modality decomposition, the image stream with its relative bias), a ResNet whose
+    BatchNorm layers train, a trainable token embedding and no scaled residuals."""
+    args = model_args(arch)
+    assert [getattr(args, name) for name in ("decompose_modalities", "decomposed_image_without_relative_bias",
+                                             "freeze_resnet", "freeze_encoder_embedding", "freeze_decoder_embedding",
+                                             "scale_resids")] == [False] * 6

@@ -111,3 +111,30 @@ def test_ofa_large_feed_forward_width_does_not_follow_the_embedding_width():
     args = model_args("ofa_large", encoder_embed_dim=512)
     assert (args.encoder_ffn_embed_dim, args.decoder_ffn_embed_dim) == (4096, 4096)
     assert model_args("ofa_base", encoder_embed_dim=512).encoder_ffn_embed_dim == 3072
+
+
+def test_a_new_model_is_initialised_as_ofas_with_bert_params():
+    """OFA's ``OFAModel.__init__`` applies fairseq's ``init_bert_params``: every linear layer's and
+    embedding's weights drawn from N(0, 0.02), linear biases zero (torch's defaults are uniform with
+    a bound of 1 / sqrt(fan_in) and N(0, 1)), what a model trained from scratch (the demo) starts from."""
+    from tiny_ofa import tiny_dictionary, tiny_model
+
+    model = tiny_model(tiny_dictionary())
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    embeddings = [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    assert len(linears) > 20 and embeddings
+    for module in linears + embeddings:
+        assert 0.012 < module.weight.std().item() < 0.028, module
+    assert all(not m.bias.any() for m in linears if m.bias is not None)
+
+
+def test_the_normformer_hint_is_given_only_when_nothing_else_is_missing():
+    """The hint to pass --no-scale-* is right only for a checkpoint that lacks the NormFormer weights
+    alone; one that also lacks other weights is another model, and the hint would mislead."""
+    model = _randomised_model()
+    normformer = ("attn_ln.weight", "attn_ln.bias", "ffn_layernorm.weight", "ffn_layernorm.bias")
+    state = {key: value for key, value in model.state_dict().items()
+             if not key.endswith(normformer) and key != "decoder.layers.0.fc1.weight"}
+    with pytest.raises(CheckpointError, match="parameters missing") as info:
+        model.load_state_dict(state)
+    assert "--no-scale-attn" not in str(info.value)

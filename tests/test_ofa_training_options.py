@@ -181,3 +181,18 @@ def test_store_ema_averages_weights_and_copies_integer_buffers(demo_data, tmp_pa
                              "snli_ve", "--gen-subset", "test", "--cpu", "--ema-eval",
                              "--results-path", str(tmp_path / "ema")])
     assert summary["weights"] == "ema" and summary["examples"] > 0
+
+
+def test_a_single_file_as_data_is_read_by_every_split(tmp_path):
+    """``--data all.tsv`` (one file, no folder): training reads it (the "all but the last" of a
+    comma-separated list leaves none, so the only file trains), as do the evaluation splits."""
+    data = tmp_path / "all.tsv"
+    data.write_text("")
+    from types import SimpleNamespace
+
+    from ofa_mue.tasks.ofa_task import OFATask
+
+    task = object.__new__(OFATask)  # the split files need the task's --data only
+    task.cfg = SimpleNamespace(data=str(data))
+    assert task.training_files() == [str(data)] and not task.has_sharded_data("train")
+    assert [task.split_path("train", epoch) for epoch in (1, 2)] + [task.split_path("valid")] == [str(data)] * 3

@@ -343,3 +343,29 @@ def test_freeze_encoder_trains_the_decoder_and_the_shared_token_embeddings_only(
     for name in ("encoder.embed_tokens.weight", "decoder.layers.1.encoder_attn.k_proj.weight"):
         assert not torch.equal(before[name], after[name]), name
     assert json.loads(out.with_suffix(".json").read_text())["freeze_encoder"] is True
+
+
+def test_a_cover_does_not_give_an_existence_answer_away():
+    """A covered cell is in "yes" scenes as well as in "maybe" ones, for both existence kinds (and in
+    region "no" scenes: the cover outside the region), so that a cover alone never says "maybe"."""
+    for ask in (exists_question, region_question):
+        rng = random.Random(f"cover {ask.__name__}")
+        covered = {(want, cover): 0 for want in EXISTS_ANSWERS for cover in (False, True)}
+        for want in EXISTS_ANSWERS:
+            for _ in range(60):
+                covered[want, bool(ask(rng, want)[0].hidden)] += 1
+        assert covered["yes", True] > 15 and covered["yes", False] > 15, (ask.__name__, covered)
+        assert covered["maybe", True] == 60
+        if ask is region_question:
+            assert covered["no", True] > 10 and covered["no", False] > 10, covered
+
+
+def test_relation_questions_keep_half_of_the_empty_answers():
+    """An anchor and a relation with no shape in it give "no shapes" for half such draws only (the other
+    half asks again): two objects at opposite corners, half the relations empty, so a third of the
+    questions asked answer "no shapes"."""
+    scene = scene_of(("circle", "red", 0, 0), ("square", "blue", 2, 2))
+    rng = random.Random(13)
+    answers = [triple[1] for triple in (relation_question(rng, scene) for _ in range(1200)) if triple is not None]
+    assert 0.27 < answers.count("no shapes") / len(answers) < 0.4, answers.count("no shapes") / len(answers)
+    assert set(answers) == {"no shapes", "a red circle", "a blue square"}

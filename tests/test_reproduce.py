@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 from pathlib import Path
 
@@ -185,9 +186,16 @@ def test_figure3_draws_each_streams_threshold_from_the_profile(tmp_path):
     profile = tmp_path / "profile.json"
     save_exit_profile(str(profile), {"options": {"image_exit_threshold": 0.8, "text_exit_threshold": 0.9,
                                                  "decoder_exit_threshold": 0.95}})
-    assert profile_thresholds(str(profile)) == {"image": 0.8, "text": 0.9, "decoder": 0.95}
+    assert profile_thresholds(str(profile)) == {"image": (0.8, 0.8), "text": (0.9, 0.9), "decoder": (0.95, 0.95)}
     save_exit_profile(str(profile), {"options": {"decoder_exit_threshold": 0.95}})
-    assert profile_thresholds(str(profile)) == {"image": NEVER, "text": NEVER, "decoder": 0.95}
+    assert profile_thresholds(str(profile)) == {"image": (NEVER, NEVER), "text": (NEVER, NEVER),
+                                                "decoder": (0.95, 0.95)}
+    # the demo's caption profile: beta 0.95, tau 1 give 0.95 * 0.9 + 0.05 at the first token and
+    # 0.95 * 0.9 + 0.05 / e at the last, not theta
+    save_exit_profile(str(profile), {"options": {"decoder_exit_threshold": 0.9, "decoder_exit_beta": 0.95,
+                                                 "decoder_exit_tau": 1.0}})
+    first, last = profile_thresholds(str(profile))["decoder"]
+    assert (first, last) == (pytest.approx(0.905), pytest.approx(0.855 + 0.05 * math.exp(-1)))
 
 
 # ---- Figure 3: the layer-similarity probe -------------------------------------------------------

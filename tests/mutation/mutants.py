@@ -64,9 +64,11 @@ TEXT = "tests/test_data_text.py::"
 IMAGES = "tests/test_data_images.py::"
 CAPTION_METRICS = "tests/test_caption_metrics.py::"
 SATURATION = "tests/test_saturation.py::"
+SWEEP_TABLES = "tests/test_sweep_tables_and_figures.py::"
 ATTENTION = "tests/test_attention.py::"
 DEMO_DATA = "tests/test_demo_data.py::"
 DEMO_PRETRAIN = "tests/test_demo_pretrain.py::"
+DEMO_FAMILIES = "tests/test_demo_families.py::"
 GUARANTEE = "tests/test_guarantee_check.py::"
 GUARANTEE_SCORED = (GUARANTEE + "test_each_calibration_is_scored_on_rows_it_did_not_calibrate_on_and_counted_over_"
                     "every_calibration")
@@ -78,6 +80,8 @@ CALIBRATION_ROWS = ("tests/test_calibration_rows.py::test_the_default_run_reprod
                     "readme_quotes")
 LAYERWISE_VS_PLAIN = "tests/test_layerwise_vs_plain.py::"
 EXIT_SIGNAL = "tests/test_exit_signal_benchmark.py::"
+SNLI_SCORING = "tests/test_snli_ve_task_scoring.py::"
+OFA_MODEL_HABITS = "tests/test_ofa_habits_model.py::"
 EXIT_SIGNAL_REPORT = EXIT_SIGNAL + "test_each_layers_row_has_its_own_shares_means_and_signals_oriented_towards_settled"
 FIXED_DEPTH = "tests/test_fixed_depth_benchmark.py::"
 FIXED_DEPTH_JOB = FIXED_DEPTH + "test_depths_are_chosen_on_the_validation_split_and_scored_on_the_test_rows"
@@ -123,6 +127,8 @@ PARITY_ROWS = PARITY_SUITE + "test_parity_rows_compare_the_same_random_weights_i
 EDGES = "tests/test_policy_and_calibration_edges.py::"
 ENCODER_INPUTS = "tests/test_encoder_inputs.py::"
 SIMILARITY_GRANULARITY = "tests/test_granularity_with_similarity_exits.py::"
+USER_PATHS = "tests/test_new_user_paths.py::"
+CONVERT = "tests/test_convert.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -2286,10 +2292,8 @@ MUTANTS: Tuple[Mutant, ...] = (
         "Figure 3 draws the profile's text threshold on the image panel and its image threshold on the text "
         "panel",
         (Edit("ofa_mue/reproduce.py",
-              "    return {part: options.get(f\"{part}_exit_threshold\", NEVER) "
-              "for part in (\"image\", \"text\", \"decoder\")}\n",
-              "    return dict(zip((\"image\", \"text\", \"decoder\"), "
-              "(options.get(f\"{part}_exit_threshold\", NEVER) for part in (\"text\", \"image\", \"decoder\"))))\n"),),
+              'image, text = (options.get(f"{part}_exit_threshold", NEVER) for part in ("image", "text"))',
+              'image, text = (options.get(f"{part}_exit_threshold", NEVER) for part in ("text", "image"))'),),
         ("tests/test_reproduce.py::test_figure3_draws_each_streams_threshold_from_the_profile",),
     ),
     Mutant(
@@ -4873,6 +4877,743 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    stop = rule.should_exit(index, x_in, x_out, positions, token_ids) & active\n",
               "    stop = rule.should_exit(index, x_in, x_out, positions, token_ids)\n"),),
         (SIMILARITY_GRANULARITY + "test_dense_layers_keep_the_exit_layers_of_tokens_that_stopped_before",),
+    ),
+    Mutant(
+        "demo_caption_splits_share_scenes",
+        "the demo's caption scenes drawn from a random state without the split: valid and test image i is "
+        "train image i, so the caption scores are measured on training pictures",
+        (Edit("demo/generate.py",
+              "rng = _rng(seed, \"caption\", split, i)",
+              "rng = _rng(seed, \"caption\", i)"),),
+        (DEMO_DATA + "test_splits_share_no_image_scene_or_image_id",),
+    ),
+    Mutant(
+        "demo_snli_splits_share_scenes",
+        "the demo's SNLI-VE rows drawn from a random state without the split: valid and test row i repeat "
+        "train row i (same picture, hypothesis and label), so accuracy is measured on training rows",
+        (Edit("demo/generate.py",
+              "rng = _rng(seed, task, split, i)",
+              "rng = _rng(seed, task, i)"),),
+        (DEMO_DATA + "test_splits_share_no_image_scene_or_image_id",),
+    ),
+    Mutant(
+        "demo_caption_train_rows_rounded_up",
+        "an odd --train gives the caption train file one row more than asked (both references of the last "
+        "image kept): sizes no longer count TSV rows",
+        (Edit("demo/generate.py",
+              "for j in chosen[: rows - len(tsv)]:",
+              "for j in chosen:"),),
+        (DEMO_DATA + "test_row_counts_not_a_multiple_of_the_blocks_and_labels_in_shuffled_blocks",),
+    ),
+    Mutant(
+        "demo_label_blocks_in_one_order",
+        "every block of three SNLI-VE rows gets its labels in the same order: the label is a function of the "
+        "row's place (uniq-id modulo 3) instead of balanced in randomly ordered blocks",
+        (Edit("demo/generate.py",
+              "_rng(seed, task, split, \"labels\", i).shuffle(wants)",
+              "_rng(seed, task, split, \"labels\").shuffle(wants)"),),
+        (DEMO_DATA + "test_row_counts_not_a_multiple_of_the_blocks_and_labels_in_shuffled_blocks",),
+    ),
+    Mutant(
+        "demo_caption_difficulty_never_hard",
+        "caption meta rows tag three-object scenes \"medium\" like two-object ones (no caption is hard): the "
+        "README's difficulty table and any per-difficulty analysis are wrong",
+        (Edit("demo/generate.py",
+              "\"medium\" if n == 2 else \"hard\"",
+              "\"medium\" if n >= 2 else \"hard\""),),
+        (DEMO_DATA + "test_meta_rows_describe_their_tsv_rows",),
+    ),
+    Mutant(
+        "demo_meta_counts_covers_as_objects",
+        "SNLI-VE meta rows count covered cells among the visible objects: ofa_mue.demo.families' \"visible "
+        "objects\" rows are grouped by the wrong number",
+        (Edit("demo/generate.py",
+              "\"n_objects\": len(scene.objects),\n",
+              "\"n_objects\": len(scene.objects) + len(scene.hidden),\n"),),
+        (DEMO_DATA + "test_meta_rows_describe_their_tsv_rows",),
+    ),
+    Mutant(
+        "demo_bpe_corpus_snli_prompt_swapped",
+        "the demo BPE is learnt on SNLI-VE prompts with the hypothesis where OFA puts the premise and the "
+        "premise where it puts the hypothesis: not the strings OFA's dataset encodes (its merges and dict.txt "
+        "counts are of other text)",
+        (Edit("demo/generate.py",
+              "SNLI_PROMPT.format(premise, hypothesis)",
+              "SNLI_PROMPT.format(hypothesis, premise)"),),
+        (DEMO_DATA + "test_bpe_corpus_holds_the_strings_ofas_datasets_encode",),
+    ),
+    Mutant(
+        "demo_images_standard_base64",
+        "demo images stored with base64.b64encode ('+' and '/') instead of OFA's urlsafe_b64encode: files "
+        "that differ from OFA's format (readers that decode strictly refuse them)",
+        (Edit("demo/scenes.py",
+              "base64.urlsafe_b64encode(buf.getvalue())",
+              "base64.b64encode(buf.getvalue())"),),
+        (DEMO_DATA + "test_splits_share_no_image_scene_or_image_id",),
+    ),
+    Mutant(
+        "demo_scenes_never_repeat_objects",
+        "sample_scene never repeats a shape or colour on purpose: two objects of the same colour and shape "
+        "come up only by chance (about 12% of three-object scenes instead of 30%), so counts and grouped "
+        "captions rarely matter",
+        (Edit("demo/scenes.py",
+              "if n > 1 and rng.random() < 0.4:",
+              "if n > 1 and rng.random() < 0.0:"),),
+        (DEMO_DATA + "test_scenes_repeat_shapes_and_colours_often_enough_to_count",),
+    ),
+    Mutant(
+        "demo_absence_difficulty_without_the_negation",
+        "\"there is no red shape\" tagged easy: the absence family's difficulty leaves out the negation step "
+        "the README counts",
+        (Edit("demo/language.py",
+              "return f\"there is no {filt.words()}\", (\"none\", filt), filt.attributes() + 1",
+              "return f\"there is no {filt.words()}\", (\"none\", filt), filt.attributes()"),),
+        (DEMO_DATA + "test_hypothesis_difficulty_is_the_number_of_facts_its_words_ask_for",
+         DEMO_DATA + "test_meta_rows_describe_their_tsv_rows"),
+    ),
+    Mutant(
+        "demo_region_difficulty_without_the_region",
+        "\"there is a red shape in the top row\" tagged easy: the region family's difficulty leaves out the "
+        "region",
+        (Edit("demo/language.py",
+              "(\"exists\", filt, region), filt.attributes() + 1",
+              "(\"exists\", filt, region), filt.attributes()"),),
+        (DEMO_DATA + "test_hypothesis_difficulty_is_the_number_of_facts_its_words_ask_for",
+         DEMO_DATA + "test_meta_rows_describe_their_tsv_rows"),
+    ),
+    Mutant(
+        "demo_relation_difficulty_without_the_relation",
+        "\"there is a red shape left of a blue shape\" tagged medium: the relation family's difficulty leaves "
+        "out the relation",
+        (Edit("demo/language.py",
+              "first.attributes() + second.attributes() + 1",
+              "first.attributes() + second.attributes()"),),
+        (DEMO_DATA + "test_hypothesis_difficulty_is_the_number_of_facts_its_words_ask_for",),
+    ),
+    Mutant(
+        "demo_count_difficulty_one_step_short",
+        "\"there are two red shapes\" tagged medium: the count family's difficulty counts the exact count as "
+        "one step instead of two",
+        (Edit("demo/language.py",
+              "(\"count\", filt, k), filt.attributes() + 2",
+              "(\"count\", filt, k), filt.attributes() + 1"),),
+        (DEMO_DATA + "test_hypothesis_difficulty_is_the_number_of_facts_its_words_ask_for",),
+    ),
+    Mutant(
+        "demo_cover_never_empty",
+        "a covered cell is taken to hold an object always (never nothing): \"there is exactly one shape\" "
+        "beside a cover is a contradiction instead of neutral, and \"there is a shape\" in the covered cell "
+        "an entailment",
+        (Edit("demo/language.py",
+              "ALL_CONTENTS = (None,) + tuple(",
+              "ALL_CONTENTS = tuple("),),
+        (DEMO_DATA + "test_a_covered_cell_may_be_empty_or_hold_any_object",),
+    ),
+    Mutant(
+        "exists_yes_questions_never_covered",
+        "existence questions answered \"yes\" are asked on scenes without a cover only: a cover then means "
+        "\"maybe\" or \"no\" whatever the question names, a cue the question stage can learn instead of looking",
+        (Edit("demo/questions.py",
+              "hidden = {\"yes\": rng.choice((0, 1)), \"no\": 0, \"maybe\": 1}[want]",
+              "hidden = {\"yes\": 0, \"no\": 0, \"maybe\": 1}[want]"),),
+        (QUESTIONS + "test_a_cover_does_not_give_an_existence_answer_away",),
+    ),
+    Mutant(
+        "relation_questions_keep_every_empty_answer",
+        "relation questions keep every \"no shapes\" answer instead of half of them: the empty answer becomes "
+        "the usual one",
+        (Edit("demo/questions.py",
+              "if not related and rng.random() < 0.5:",
+              "if not related and rng.random() < 0.0:"),),
+        (QUESTIONS + "test_relation_questions_keep_half_of_the_empty_answers",),
+    ),
+    Mutant(
+        "families_difficulty_grouped_by_family",
+        "the demo's per-family SNLI-VE accuracy groups its \"difficulty\" rows by family (a copy of the "
+        "family line): the easy/medium/hard accuracies are never reported",
+        (Edit("demo/families.py",
+              "\"difficulty\": lambda row: row[\"difficulty\"],",
+              "\"difficulty\": lambda row: row[\"family\"],"),),
+        (DEMO_FAMILIES + "test_each_group_counts_the_meta_rows_of_its_value",),
+    ),
+    Mutant(
+        "pretrain_colour_target_is_the_shape",
+        "the vision warm start's colour target of a cell is its object's shape index: the image embedding is "
+        "taught to read shapes twice and colours never",
+        (Edit("demo/pretrain.py",
+              "tuple(COLOURS).index(o.colour),",
+              "SHAPES.index(o.shape),"),),
+        (DEMO_PRETRAIN + "test_cell_targets_say_what_each_cell_holds_and_where_it_is",),
+    ),
+    Mutant(
+        "pretrain_cell_place_transposed",
+        "the vision warm start's column and row targets swapped: each patch is taught the transposed cell",
+        (Edit("demo/pretrain.py",
+              "targets[:, 4:] = torch.tensor(CELLS)",
+              "targets[:, 4:] = torch.tensor(CELLS).flip(1)"),),
+        (DEMO_PRETRAIN + "test_cell_targets_say_what_each_cell_holds_and_where_it_is",),
+    ),
+    Mutant(
+        "pretrain_accuracy_over_undefined_cells",
+        "the warm start's held-out colour, shape and size accuracies counted over every cell, empty and "
+        "covered ones (no such attribute) counted wrong: the printed and saved accuracies understate the "
+        "embedding",
+        (Edit("demo/pretrain.py",
+              "mask = targets[..., j].ne(IGNORE)",
+              "mask = targets[..., j].ne(IGNORE) | True"),),
+        (DEMO_PRETRAIN + "test_held_out_accuracy_counts_only_the_cells_an_attribute_is_defined_for",),
+    ),
+    Mutant(
+        "pretrain_held_out_scenes_are_training_scenes",
+        "the warm start's held-out scenes drawn from the same random state as its training scenes: the "
+        "\"held-out\" accuracy is measured on the first 300 training scenes",
+        (Edit("demo/pretrain.py",
+              "rng = random.Random(f\"ofa-mue-demo-pretrain/{seed}/{name}\")",
+              "rng = random.Random(f\"ofa-mue-demo-pretrain/{seed}\")"),),
+        (DEMO_PRETRAIN + "test_scenes_repeat_with_the_seed_and_held_out_scenes_are_other_scenes",),
+    ),
+    Mutant(
+        "pretrain_type_embedding_not_trained",
+        "the vision warm start leaves the type embedding out of what it optimises: the image tokens' type "
+        "vector stays at its random initialisation",
+        (Edit("demo/pretrain.py",
+              " + [encoder.type_embedding.weight]",
+              ""),),
+        (DEMO_PRETRAIN + "test_the_warm_start_trains_the_image_embedding_and_nothing_else",),
+    ),
+    Mutant(
+        "pretrain_image_positions_not_trained",
+        "the vision warm start leaves the image position embedding out of what it optimises: the patches are "
+        "taught their cell's place without the embedding that carries it",
+        (Edit("demo/pretrain.py",
+              "encoder.patch_layernorm_embedding,\n               encoder.embed_image_positions]",
+              "encoder.patch_layernorm_embedding]"),),
+        (DEMO_PRETRAIN + "test_the_warm_start_trains_the_image_embedding_and_nothing_else",),
+    ),
+    Mutant(
+        "demo_all_colour_difficulty_easy",
+        "\"all the shapes are red\" tagged easy: the \"all\" family's colour and size hypotheses counted as "
+        "one fact instead of two",
+        (Edit("demo/language.py",
+              "    return f\"all the shapes are {value}\", (\"all\", attribute, value), 2\n",
+              "    return f\"all the shapes are {value}\", (\"all\", attribute, value), 1\n"),),
+        (DEMO_DATA + "test_hypothesis_difficulty_is_the_number_of_facts_its_words_ask_for",),
+    ),
+    Mutant(
+        "predict_premise_and_hypothesis_swapped",
+        "predict writes --premise into the SNLI-VE row's hypothesis cell and --hypothesis into its caption "
+        "cell: OFA's prompt asks whether the hypothesis implies the premise, and the answer is silently "
+        "about the other question",
+        (Edit("ofa_mue/predict.py",
+              '"image": read_picture(file), "hypothesis": hypothesis,',
+              '"image": read_picture(file), "hypothesis": premise if premise is not None else hypothesis,'),
+         Edit("ofa_mue/predict.py",
+              '"caption": premise if premise is not None else UNUSED_TARGET["caption"],',
+              '"caption": hypothesis if premise is not None else UNUSED_TARGET["caption"],')),
+        (f"{USER_PATHS}test_predict_gives_the_snli_ve_prompt_the_premise_and_hypothesis_and_each_row_its_own_picture",),
+    ),
+    Mutant(
+        "predict_every_row_gets_the_first_picture",
+        "predict writes the first picture into every row: each picture of a folder gets the first one's "
+        "caption or answer",
+        (Edit("ofa_mue/predict.py",
+              '"image": read_picture(file), "hypothesis": hypothesis,',
+              '"image": read_picture(files[0]), "hypothesis": hypothesis,'),),
+        (f"{USER_PATHS}test_predict_gives_the_snli_ve_prompt_the_premise_and_hypothesis_and_each_row_its_own_picture",
+         f"{USER_PATHS}test_predict_gives_the_caption_prompt_and_each_row_its_own_picture"),
+    ),
+    Mutant(
+        "predict_premise_ignored_on_caption_checkpoints",
+        "predict --premise on a caption checkpoint is silently ignored instead of refused",
+        (Edit("ofa_mue/predict.py", 'for option in ("hypothesis", "premise"):', 'for option in ("hypothesis",):'),),
+        (f"{USER_PATHS}test_predict_refuses_text_the_checkpoints_prompt_would_leave_out[premise-to-caption]",),
+    ),
+    Mutant(
+        "predict_premise_ignored_without_caption_prompt",
+        "predict --premise on an SNLI-VE checkpoint fine-tuned without --add-caption is silently left out of "
+        "the prompt instead of refused",
+        (Edit("ofa_mue/predict.py", "if not task.cfg.add_caption and args.premise is not None:", "if False:"),),
+        (f"{USER_PATHS}test_predict_refuses_text_the_checkpoints_prompt_would_leave_out[premise-without-caption-prompt]",),
+    ),
+    Mutant(
+        "predict_layer_line_streams_swapped",
+        "predict --show-layers prints the text stream's layers under image and the image stream's under text",
+        (Edit("ofa_mue/predict.py",
+              "f\"  layers: image {layers['image_layers']}/{layers['encoder_depth']}, text {layers['text_layers']}/\"",
+              "f\"  layers: image {layers['text_layers']}/{layers['encoder_depth']}, text {layers['image_layers']}/\""),),
+        (f"{USER_PATHS}test_predict_layer_lines_name_each_stream_and_the_reduction",),
+    ),
+    Mutant(
+        "predict_time_reduction_depths_swapped",
+        "predict's expected time reduction divides the encoder layers by the decoder's depth and the decoder "
+        "layers by the encoder's (the same number only when both have equal depth)",
+        (Edit("ofa_mue/predict.py", "round(1.0 - time_share(example, encoder_depth, decoder_depth), 4)",
+              "round(1.0 - time_share(example, decoder_depth, encoder_depth), 4)"),),
+        (f"{USER_PATHS}test_predict_layer_lines_name_each_stream_and_the_reduction",),
+    ),
+    Mutant(
+        "predict_switch_flags_inverted",
+        "predict's task switches (--imagenet-default-mean-and-std, --exit-verify) set False when given, so "
+        "the flag silently does nothing",
+        (Edit("ofa_mue/predict.py", 'action="store_false" if field.default else "store_true"',
+              'action="store_true" if field.default else "store_false"'),),
+        (f"{USER_PATHS}test_predict_flags_of_task_switches_turn_them_on",),
+    ),
+    Mutant(
+        "predict_last_partial_batch_dropped",
+        "predict leaves out the last pictures when their number is not a multiple of --batch-size",
+        (Edit("ofa_mue/predict.py", "for start in range(0, count, batch_size):",
+              "for start in range(0, count - batch_size + 1, batch_size):"),),
+        (f"{USER_PATHS}test_predict_batches_cover_every_picture_once_in_order",),
+    ),
+    Mutant(
+        "port_encoder_ffn_width_from_decoder",
+        "a port config's encoder_ffn_dim is ignored: the encoder's FFN width is taken from decoder_ffn_dim",
+        (Edit("models/hf_mapping.py", 'encoder_ffn_embed_dim=c["encoder_ffn_dim"],',
+              'encoder_ffn_embed_dim=c["decoder_ffn_dim"],'),),
+        (f"{CONVERT}test_port_options_of_differing_encoder_and_decoder_go_to_their_own_side_and_back",),
+    ),
+    Mutant(
+        "to_hf_ffn_widths_swapped",
+        "convert --to-hf writes the encoder's FFN width as the port's decoder_ffn_dim and the decoder's as "
+        "encoder_ffn_dim",
+        (Edit("models/hf_mapping.py",
+              "encoder_ffn_dim=args.encoder_ffn_embed_dim, decoder_ffn_dim=args.decoder_ffn_embed_dim,",
+              "encoder_ffn_dim=args.decoder_ffn_embed_dim, decoder_ffn_dim=args.encoder_ffn_embed_dim,"),),
+        (f"{CONVERT}test_port_options_of_differing_encoder_and_decoder_go_to_their_own_side_and_back",),
+    ),
+    Mutant(
+        "port_one_sided_post_ln_accepted",
+        "a port config with only one of encoder/decoder_normalize_before false is converted, and that "
+        "post-LN side runs as pre-LN",
+        (Edit("models/hf_mapping.py", 'if not (c["encoder_normalize_before"] and c["decoder_normalize_before"]):',
+              'if not (c["encoder_normalize_before"] or c["decoder_normalize_before"]):'),),
+        (f"{CONVERT}test_one_sided_or_untied_port_settings_are_refused[post-ln-decoder]",
+         f"{CONVERT}test_one_sided_or_untied_port_settings_are_refused[post-ln-encoder]"),
+    ),
+    Mutant(
+        "port_untied_embeddings_accepted",
+        "a port config with share_decoder_input_output_embed false is converted as if OFA's tied embeddings",
+        (Edit("models/hf_mapping.py", 'if not c["share_decoder_input_output_embed"]:', "if False:"),),
+        (f"{CONVERT}test_one_sided_or_untied_port_settings_are_refused[untied-embeddings]",),
+    ),
+    Mutant(
+        "port_model_prefix_cut_one_short",
+        "the port's task-head weights lose 'model' but keep the '.' of their prefix: none of their keys maps",
+        (Edit("models/hf_mapping.py", 'key[len("model."):]', 'key[len("model"):]'),),
+        (f"{CONVERT}test_the_ports_weights_of_a_task_head_model_lose_their_model_prefix",),
+    ),
+    Mutant(
+        "pickled_reader_shares_the_file_descriptor",
+        "a pickled TSVReader (a data-loader worker's copy) keeps the original's file descriptor number: it "
+        "reads through a descriptor the original closes (or another file's that reuses the number)",
+        (Edit("data/tsv.py", '        state["_fd"] = None\n', ""),),
+        ("tests/test_data_tsv.py::test_a_pickled_reader_outlives_the_original",),
+    ),
+    Mutant(
+        "answer_trie_off_tree_allows_nothing",
+        "a prefix that has left the answer trie allows no token (every logit -inf) instead of only eos, as "
+        "OFA's trie",
+        (Edit("data/constraints.py", "                return [self.eos]\n", "                return []\n"),),
+        (f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos",),
+    ),
+    Mutant(
+        "caption_empty_batch_not_empty",
+        "the caption collater returns references and split for an empty list of samples, so fairseq does not "
+        "skip the empty batch and the model is called without net_input",
+        (Edit("data/caption_dataset.py", "        if batch:\n", "        if True:\n"),),
+        ("tests/test_data_caption.py::test_an_empty_batch_collates_to_nothing",),
+    ),
+    Mutant(
+        "cli_short_help_unknown",
+        "ofa-mue -h is refused as an unknown command '-h' instead of printing the usage",
+        (Edit("ofa_mue/cli.py", 'args[0] in ("-h", "--help")', 'args[0] == "--help"'),),
+        ("tests/test_cli.py::test_short_help_prints_the_usage",),
+    ),
+    Mutant(
+        "to_hf_scale_resids_accepted",
+        "convert --to-hf writes a port config for a model with residual scaling (scale_resids), which the "
+        "port does not have: the port silently runs another model",
+        (Edit("models/hf_mapping.py", "    if args.scale_resids:\n", "    if False:\n"),),
+        (f"{CONVERT}test_to_hf_refuses_models_the_port_would_run_otherwise[scale-resids]",),
+    ),
+    Mutant(
+        "to_hf_partial_normformer_accepted",
+        "convert --to-hf accepts scale_attn without scale_fc (or the reverse) and writes normformer from "
+        "scale_attn alone: the port scales both or neither",
+        (Edit("models/hf_mapping.py", "if args.scale_attn != args.scale_fc or not args.scale_heads:",
+              "if not args.scale_heads:"),),
+        (f"{CONVERT}test_to_hf_refuses_models_the_port_would_run_otherwise[scale-attn-without-scale-fc]",),
+    ),
+    Mutant(
+        "to_hf_entangled_decoder_positions_accepted",
+        "convert --to-hf accepts a model trained without --disable-entangle (positions added to the decoder's "
+        "tokens) with entangle_position_embedding false: the port adds no positions to the decoder's tokens",
+        (Edit("models/hf_mapping.py",
+              'if (not getattr(args, "disable_entangle", False)) != bool(args.entangle_position_embedding):',
+              "if False:"),),
+        (f"{CONVERT}test_to_hf_refuses_models_the_port_would_run_otherwise[entangled-decoder-positions]",),
+    ),
+    Mutant(
+        "to_hf_position_sizes_differ_accepted",
+        "convert --to-hf accepts differing encoder and decoder position tables and writes the encoder's size "
+        "as the port's one max_position_embeddings",
+        (Edit("models/hf_mapping.py", "if args.max_source_positions != args.max_target_positions:", "if False:"),),
+        (f"{CONVERT}test_to_hf_refuses_models_the_port_would_run_otherwise[position-sizes]",),
+    ),
+    Mutant(
+        "sweep_static_setting_names_the_text_depth_as_the_images",
+        "a static grid point's setting names its text depth as the image's and its image depth as the text's: "
+        "the tables and figures label each cut by the other stream",
+        (Edit("ofa_mue/sweep.py", 'f"image {image} / text {text} / decoder {decoder}"',
+              'f"image {text} / text {image} / decoder {decoder}"'),),
+        (SWEEP_TABLES + "test_static_grid_is_every_depth_combination_but_the_full_models",),
+    ),
+    Mutant(
+        "sweep_default_depths_without_the_full_encoder",
+        "the default --depths stop one layer short of the encoder's depth: no static point cuts one part while "
+        "the streams run in full",
+        (Edit("ofa_mue/sweep.py", "        encoder = list(range(1, encoder_layers + 1))\n",
+              "        encoder = list(range(1, encoder_layers))\n"),),
+        (SWEEP_TABLES + "test_static_grid_is_every_depth_combination_but_the_full_models",),
+    ),
+    Mutant(
+        "sweep_depth_of_the_deepest_part_refused",
+        "--depths refuses the deepest part's own depth (--depths 24 on ofa_huge) as 'deeper than the model'",
+        (Edit("ofa_mue/sweep.py", "        if value > max(encoder_layers, decoder_layers):\n",
+              "        if value >= max(encoder_layers, decoder_layers):\n"),),
+        (SWEEP_TABLES + "test_static_grid_is_every_depth_combination_but_the_full_models",),
+    ),
+    Mutant(
+        "sweep_default_patience_of_the_whole_decoder",
+        "the default --patiences run to the decoder's depth: a patience that can never exit is swept as a "
+        "PABEE setting (the full model under the baseline's name)",
+        (Edit("ofa_mue/sweep.py", "else list(range(1, decoder_layers)))",
+              "else list(range(1, decoder_layers + 1)))"),),
+        (SWEEP_TABLES + "test_grid_points_take_every_patience_below_the_decoder_depth_and_name_the_given_point",),
+    ),
+    Mutant(
+        "sweep_given_threshold_of_one_called_off",
+        "the given operating point's setting calls a threshold of exactly 1 (which exits) 'off'",
+        (Edit("ofa_mue/sweep.py", 'f"{part} {value:g}" if value <= 1.0 else f"{part} off"',
+              'f"{part} {value:g}" if value < 1.0 else f"{part} off"'),),
+        (SWEEP_TABLES + "test_grid_points_take_every_patience_below_the_decoder_depth_and_name_the_given_point",),
+    ),
+    Mutant(
+        "sweep_curve_label_from_every_curve",
+        "a trade-off curve's legend lists the exiting parts of every row of the sweep, not of its own curve: "
+        "MuE's decoder-only curve reads as exiting in the encoder too",
+        (Edit("ofa_mue/sweep.py", 'exits = sorted({row["exits"] for row in rows if row["curve"] == curve}, key=',
+              'exits = sorted({row["exits"] for row in rows}, key='),),
+        (SWEEP_TABLES + "test_curve_labels_name_the_parts_that_exit_in_that_curve_only",),
+    ),
+    Mutant(
+        "sweep_envelope_without_the_full_model",
+        "the trade-off figure's static envelope is built from the static grid without the full model: it "
+        "starts below full quality at no saving, so every curve looks better against it",
+        (Edit("ofa_mue/sweep.py",
+              'for r in rows if r["curve"] in ("static", "full")]',
+              'for r in rows if r["curve"] == "static"]'),),
+        (SWEEP_TABLES + "test_tradeoff_figure_builds_the_static_envelope_from_the_full_model_and_the_grid",),
+    ),
+    Mutant(
+        "sweep_markdown_image_and_text_layers_swapped",
+        "sweep.md puts each setting's text-stream layers under 'image layers' and its image-stream layers under "
+        "'text layers'",
+        (Edit("ofa_mue/sweep.py",
+              "measured_text(row), f\"{row['image_layers']:.2f}\",\n"
+              "                     f\"{row['text_layers']:.2f}\",",
+              "measured_text(row), f\"{row['text_layers']:.2f}\",\n"
+              "                     f\"{row['image_layers']:.2f}\","),),
+        (SWEEP_TABLES + "test_sweep_markdown_puts_each_figure_under_its_column_and_flags_a_busy_machine",),
+    ),
+    Mutant(
+        "sweep_busy_note_from_the_15_minute_load",
+        "the timing note's 'machine was busy' warning reads the 15-minute load average instead of the last "
+        "minute's, missing a load that came up just before timing",
+        (Edit("ofa_mue/sweep.py", 'if load is not None and load[0] > timing["usable_cores"]:',
+              'if load is not None and load[2] > timing["usable_cores"]:'),),
+        (SWEEP_TABLES + "test_sweep_markdown_puts_each_figure_under_its_column_and_flags_a_busy_machine",),
+    ),
+    Mutant(
+        "table2_cells_transposed",
+        "Table 2's markdown reads the cell of (image depth, text depth) from the (text, image) setting: an "
+        "asymmetric grid's figures land in the wrong row and column",
+        (Edit("ofa_mue/paper_tables.py", "entry = cells.get((image, text))", "entry = cells.get((text, image))"),),
+        (SWEEP_TABLES + "test_table2_crosses_image_rows_with_text_columns_with_the_decoder_in_full",),
+    ),
+    Mutant(
+        "table2_keeps_decoder_cuts",
+        "Table 2 (decoder in full) also takes settings that cut the decoder: a cut decoder's cell overwrites "
+        "or sits beside the full decoder's",
+        (Edit("ofa_mue/paper_tables.py", "        if decoder == decoder_layers:\n            table.append(",
+              "        if True:\n            table.append("),),
+        (SWEEP_TABLES + "test_table2_crosses_image_rows_with_text_columns_with_the_decoder_in_full",),
+    ),
+    Mutant(
+        "table1_quality_tie_broken_by_the_smaller_saving",
+        "Table 1 breaks a baseline's quality tie among settings saving at least MuE's time by the smaller "
+        "saving instead of the larger",
+        (Edit("ofa_mue/paper_tables.py",
+              'key=lambda row: (row["metric"], row["expected_time_reduction"]))',
+              'key=lambda row: (row["metric"], -row["expected_time_reduction"]))'),),
+        (SWEEP_TABLES + "test_table1_breaks_a_quality_tie_by_the_larger_saving_and_puts_figures_under_their_columns",),
+    ),
+    Mutant(
+        "table1_markdown_retention_and_reduction_swapped",
+        "Table 1's markdown puts the expected time reduction under 'kept' and the retention under 'expected "
+        "time reduction'",
+        (Edit("ofa_mue/paper_tables.py",
+              'percent(entry["retention"]), percent(entry["expected_time_reduction"]), measured_text(entry),',
+              'percent(entry["expected_time_reduction"]), percent(entry["retention"]), measured_text(entry),'),),
+        (SWEEP_TABLES + "test_table1_breaks_a_quality_tie_by_the_larger_saving_and_puts_figures_under_their_columns",),
+    ),
+    Mutant(
+        "table4_markdown_full_and_mue_metrics_swapped",
+        "Table 4's markdown puts MuE's metric under 'full model' and the full model's under 'MuE'",
+        (Edit("ofa_mue/paper_tables.py", "f\"{entry['full_metric']:.4f}\", f\"{entry['metric']:.4f}\",",
+              "f\"{entry['metric']:.4f}\", f\"{entry['full_metric']:.4f}\","),),
+        (SWEEP_TABLES + "test_table4_gives_the_full_models_and_mues_metric_each_in_its_column",),
+    ),
+    Mutant(
+        "reproduce_given_overrides_beat_decomposition",
+        "Table 4's joint variant keeps a --model-overrides decompose_modalities False over reproduce's own "
+        "decomposition: MuE's encoder exits run on the joint encoder",
+        (Edit("ofa_mue/reproduce.py", '{**ast.literal_eval(given or "{}"), **extra}',
+              '{**extra, **ast.literal_eval(given or "{}")}'),),
+        (SWEEP_TABLES + "test_reproduce_adds_its_overrides_to_the_given_ones_and_refuses_any_form_of_gen_subset",),
+    ),
+    Mutant(
+        "reproduce_gen_subset_with_equals_accepted",
+        "--calibrate-args '--gen-subset=test' slips past the refusal (only the spaced form is caught), so the "
+        "thresholds can be tuned on the reported split",
+        (Edit("ofa_mue/reproduce.py", 'option.split("=")[0] == "--gen-subset"', 'option == "--gen-subset"'),),
+        (SWEEP_TABLES + "test_reproduce_adds_its_overrides_to_the_given_ones_and_refuses_any_form_of_gen_subset",),
+    ),
+    Mutant(
+        "static_chosen_without_the_full_model",
+        "--static-chosen-on evaluates only the static grid on the other split, not the full model: the held-out "
+        "envelope misses the no-saving end",
+        (Edit("ofa_mue/reproduce.py", '[p for p in points if p.curve in ("full", "static")]',
+              '[p for p in points if p.curve == "static"]'),),
+        (SWEEP_TABLES + "test_static_grid_on_another_split_keeps_the_full_model",),
+    ),
+    Mutant(
+        "figure3_decoder_step_padding_of_the_first_positions",
+        "Figure 3's decoder hook masks an incremental step's token with the padding of the first positions "
+        "instead of its own (the last): padded beams measured, real ones dropped",
+        (Edit("ofa_mue/saturation.py", "similarity = similarity[~padding[:, -x_in.size(1):]]",
+              "similarity = similarity[~padding[:, :x_in.size(1)]]"),),
+        (SWEEP_TABLES + "test_decoder_step_is_measured_with_its_own_positions_padding",),
+    ),
+    Mutant(
+        "figure3_probe_accepts_exits",
+        "the layer-similarity probe records a decoder layer that ran on a subset of tokens (exits on) instead "
+        "of refusing it",
+        (Edit("ofa_mue/saturation.py", '            if kwargs.get("active") is not None:\n',
+              '            if False:\n'),),
+        (SWEEP_TABLES + "test_decoder_step_is_measured_with_its_own_positions_padding",),
+    ),
+    Mutant(
+        "figure3_threshold_of_one_not_drawn",
+        "Figure 3 leaves out a MuE threshold of exactly 1 (which exits) from its panel",
+        (Edit("ofa_mue/saturation.py", "        if first == last <= 1.0:\n", "        if first == last < 1.0:\n"),),
+        (SWEEP_TABLES + "test_figure3_draws_each_parts_band_and_every_threshold_that_can_exit",),
+    ),
+    Mutant(
+        "figure3_band_from_the_mean",
+        "Figure 3's spread band runs from each layer's mean to its 90th percentile instead of from its 10th",
+        (Edit("ofa_mue/saturation.py", 'axis.fill_between(layers, [row["p10"] for row in mine]',
+              'axis.fill_between(layers, [row["mean"] for row in mine]'),),
+        (SWEEP_TABLES + "test_figure3_draws_each_parts_band_and_every_threshold_that_can_exit",),
+    ),
+    Mutant(
+        "flops_stream_exit_tests_over_the_other_streams_tokens",
+        "an image-stream exit test's FLOPs are counted over the text stream's tokens and a text-stream test's "
+        "over the image's: the tests' cost follows the other stream's length (equal when both streams test "
+        "equally often)",
+        (Edit("ofa_mue/core/flops.py",
+              "similarity_test_flops(d, images) * example.image_tests\n"
+              "                           + similarity_test_flops(d, texts) * example.text_tests",
+              "similarity_test_flops(d, texts) * example.image_tests\n"
+              "                           + similarity_test_flops(d, images) * example.text_tests"),),
+        (SWEEP_TABLES + "test_each_streams_exit_tests_are_counted_over_its_own_tokens",),
+    ),
+    Mutant(
+        "flops_full_depth_keeps_the_rows_depth",
+        "the full-depth reference projects each decoder row's encoder keys/values only as deep as the "
+        "example's deepest exited token, not through every decoder layer",
+        (Edit("ofa_mue/core/flops.py", "decoder_deepest=decoder if example.decoder_tokens else 0,",
+              "decoder_deepest=example.decoder_deepest,"),),
+        (SWEEP_TABLES + "test_full_depth_runs_every_decoder_layer_for_every_token_and_row",),
+    ),
+    Mutant(
+        "flops_full_depth_keeps_the_tokens_key_values",
+        "the full-depth reference keeps the exited run's decoder key/value projections instead of every "
+        "layer's for every token, so the FLOPs reduction is understated",
+        (Edit("ofa_mue/core/flops.py", "decoder_kv_layer_sum=decoder * example.decoder_tokens,",
+              "decoder_kv_layer_sum=example.decoder_kv_layer_sum,"),),
+        (SWEEP_TABLES + "test_full_depth_runs_every_decoder_layer_for_every_token_and_row",),
+    ),
+    Mutant(
+        "ofa_model_not_bert_initialised",
+        "a new model keeps torch's default initialisation instead of OFA's init_bert_params (N(0, 0.02) "
+        "weights, zero biases): a model trained from scratch starts from weights up to 50 times larger",
+        (Edit("models/ofa.py", "            model.apply(init_bert_params)\n", "            pass\n"),),
+        (OFA_MODEL_HABITS + "test_a_new_model_is_initialised_as_ofas_with_bert_params",),
+    ),
+    Mutant(
+        "normformer_hint_with_other_weights_missing",
+        "a checkpoint lacking NormFormer weights and others is refused with the hint to pass --no-scale-*, "
+        "which would not make it load",
+        (Edit("models/ofa.py",
+              "            if all(key.endswith(_NORMFORMER_SUFFIXES) for key in missing):\n",
+              "            if any(key.endswith(_NORMFORMER_SUFFIXES) for key in missing):\n"),),
+        (OFA_MODEL_HABITS + "test_the_normformer_hint_is_given_only_when_nothing_else_is_missing",),
+    ),
+    Mutant(
+        "snli_ve_candidates_against_other_rows_encoder",
+        "SNLI-VE's candidate rows (sample-major: b * 3 + c) decoded against the encoder output repeated "
+        "candidate-major: in a batch, a row's answers are scored against other rows' images and texts",
+        (Edit("tasks/snli_ve.py",
+              "order = torch.arange(batch, device=device).repeat_interleave(len(candidates))",
+              "order = torch.arange(batch, device=device).repeat(len(candidates))"),),
+        (SNLI_SCORING + "test_a_batch_scores_each_row_against_its_own_image_and_text_as_alone",),
+    ),
+    Mutant(
+        "snli_ve_generate_hypothesis_without_eos",
+        "fairseq-generate's SNLI-VE hypothesis holds the answer's tokens without the eos it was scored "
+        "with: one token fewer than its positional scores",
+        (Edit("tasks/snli_ve.py",
+              '"tokens": torch.cat([self.candidates[choice], eos]).to(positional.device)',
+              '"tokens": self.candidates[choice].to(positional.device)'),),
+        (SNLI_SCORING + "test_fairseq_generate_hypothesis_is_the_best_answer_and_eos_with_a_score_per_token",),
+    ),
+    Mutant(
+        "snli_ve_generate_scores_the_prompt_positions",
+        "fairseq-generate's SNLI-VE positional scores include a 0 for every decoder-prompt (and padding) "
+        "position, not one score per hypothesis token",
+        (Edit("tasks/snli_ve.py",
+              "            positional = token_scores[index, choice][scored[index, choice]]\n",
+              "            positional = token_scores[index, choice]\n"),),
+        (SNLI_SCORING + "test_fairseq_generate_hypothesis_is_the_best_answer_and_eos_with_a_score_per_token",),
+    ),
+    Mutant(
+        "snli_ve_generate_tally_not_reset",
+        "fairseq-generate's SNLI-VE tally is kept after the split's accuracy is logged: a second pass over "
+        "the split never logs its accuracy",
+        (Edit("tasks/snli_ve.py", "            del self._generation_tally[split]\n", ""),),
+        (SNLI_SCORING + "test_fairseq_generate_hypothesis_is_the_best_answer_and_eos_with_a_score_per_token",),
+    ),
+    Mutant(
+        "snli_ve_generate_accuracy_of_the_last_batch",
+        "fairseq-generate's SNLI-VE accuracy counts the correct answers of the split's last batch only, "
+        "divided by all its rows",
+        (Edit("tasks/snli_ve.py",
+              "        tally[0] += sum(p == a for p, a in zip(predictions, sample[\"answers\"]))\n",
+              "        tally[0] = sum(p == a for p, a in zip(predictions, sample[\"answers\"]))\n"),),
+        (SNLI_SCORING + "test_fairseq_generate_hypothesis_is_the_best_answer_and_eos_with_a_score_per_token",),
+    ),
+    Mutant(
+        "snli_ve_horizon_without_the_answer",
+        "SNLI-VE's decoder length (the decaying threshold's horizon N, and the length checked against "
+        "the model's positions) counts the prompt only, not the answer after it",
+        (Edit("tasks/snli_ve.py",
+              "        return torch.tensor([len(prompt) + longest for prompt in sample[\"decoder_prompts\"]])\n",
+              "        return torch.tensor([len(prompt) for prompt in sample[\"decoder_prompts\"]])\n"),),
+        (SNLI_SCORING + "test_decoder_length_is_the_prompt_and_the_longest_answer",),
+    ),
+    Mutant(
+        "train_step_does_not_tell_the_criterion_the_update",
+        "the tasks' train_step no longer passes the update number to the criterion (fairseq's own does "
+        "not): --drop-worst-after never starts dropping",
+        (Edit("tasks/ofa_task.py", "            criterion.set_num_updates(update_num)\n", "            pass\n"),),
+        (SNLI_SCORING + "test_train_step_tells_the_criterion_the_update_before_its_loss",),
+    ),
+    Mutant(
+        "snli_ve_constraint_masks_at_prev_output_answer_position",
+        "SNLI-VE's constraint masks start at the answer position of --prompt-type prev_output whatever the "
+        "prompt type: with none or src the answer and eos are constrained at other positions than theirs",
+        (Edit("data/snli_ve_dataset.py",
+              'sample["target"], len(decoder_prompt) - 1, len(self.vocab.dictionary)',
+              'sample["target"], len(source) - 2, len(self.vocab.dictionary)'),),
+        (f"{SNLI_DATA}test_constraint_masks_follow_the_answer_after_every_prompt_type[none]",
+         f"{SNLI_DATA}test_constraint_masks_follow_the_answer_after_every_prompt_type[src]"),
+    ),
+    Mutant(
+        "one_data_file_trains_on_nothing",
+        "--data naming one TSV file (no folder) leaves training no file (all but the last of none): "
+        "fairseq-train fails on a division by zero instead of training on it",
+        (Edit("tasks/ofa_task.py", "        return paths[:-1] or paths\n", "        return paths[:-1]\n"),),
+        ("tests/test_ofa_training_options.py::test_a_single_file_as_data_is_read_by_every_split",),
+    ),
+    Mutant(
+        "layerwise_unwraps_one_wrapper",
+        "the layer-wise criterion unwraps one wrapper only: under fairseq's ModuleProxyWrapper around "
+        "DistributedDataParallel it looks for the decoder on the inner wrapper",
+        (Edit("criterions/layerwise.py", '    while "module" in model._modules:\n',
+              '    if "module" in model._modules:\n'),),
+        (LAYERWISE + "test_layer_states_come_through_fairseqs_two_wrappers",),
+    ),
+    Mutant(
+        "snli_ve_horizons_candidate_major",
+        "SNLI-VE's exit session lays the examples' horizons out candidate-major while the candidate rows are "
+        "sample-major (b * 3 + c): a row's decaying threshold runs with another example's horizon N",
+        (Edit("tasks/snli_ve.py",
+              "        horizons = lengths.repeat_interleave(len(self.candidates))",
+              "        horizons = lengths.repeat(len(self.candidates))"),),
+        (SNLI_SCORING + "test_exit_session_gives_each_candidate_row_its_examples_horizon_and_the_answers_"
+         "distribution",),
+    ),
+    Mutant(
+        "snli_ve_projection_skips_the_first_scored_position",
+        "SNLI-VE's answer projection for the exit rules leaves the batch's first scored position (the first "
+        "row's answer, mask row 0) unconstrained: its exit is judged over the whole vocabulary",
+        (Edit("tasks/snli_ve.py", "        constrained = rows >= 0\n", "        constrained = rows > 0\n"),),
+        (SNLI_SCORING + "test_exit_session_gives_each_candidate_row_its_examples_horizon_and_the_answers_"
+         "distribution",),
+    ),
+    Mutant(
+        "snli_ve_scored_layers_count_the_prompt",
+        "SNLI-VE's records sum the decoder layers of every position, prompt included, as those of its "
+        "scored positions while counting only the scored ones: the scored-positions time reduction comes "
+        "out too small",
+        (Edit("tasks/snli_ve.py",
+              "            sums = (exit_layers * scored).flatten(1).sum(-1).tolist()\n",
+              "            sums = exit_layers.flatten(1).sum(-1).tolist()\n"),),
+        (SNLI_SCORING + "test_evaluation_records_count_the_decoder_layers_of_the_scored_positions_apart",),
+    ),
+    Mutant(
+        "decompose_modalities_default_on",
+        "the architectures default decompose_modalities on: a checkpoint of OFA's (whose saved options lack "
+        "it) is built with MuE's decomposed encoder, no image-text attention, and computes another model",
+        (Edit("models/ofa.py", '("decompose_modalities", False)', '("decompose_modalities", True)'),),
+        (ARCHITECTURE + "test_architecture_defaults_leave_the_switches_no_shape_shows_off[ofa_base]",),
+    ),
+    Mutant(
+        "freeze_resnet_default_on",
+        "the architectures default freeze_resnet on: a model built from options that do not name it (a "
+        "checkpoint whose saved options lack it, the builders) keeps the ResNet's BatchNorm statistics and "
+        "affine parameters fixed, which OFA trains",
+        (Edit("models/ofa.py", '("freeze_resnet", False)', '("freeze_resnet", True)'),),
+        (ARCHITECTURE + "test_architecture_defaults_leave_the_switches_no_shape_shows_off[ofa_base]",),
+    ),
+    Mutant(
+        "figure3_decaying_decoder_threshold_drawn_as_theta",
+        "Figure 3 draws a decaying decoder threshold (beta below 1) as theta, a value the decoder's exit "
+        "test applies at no position (the demo's captions: 0.9 drawn where 0.905 to 0.873 apply)",
+        (Edit("ofa_mue/reproduce.py",
+              "(rule.theta, rule.theta) if rule.beta == 1.0 else",
+              "(rule.theta, rule.theta) if True else"),),
+        ("tests/test_reproduce.py::test_figure3_draws_each_streams_threshold_from_the_profile",),
+    ),
+    Mutant(
+        "figure3_decaying_threshold_not_drawn",
+        "Figure 3 draws nothing for a decoder threshold that decays, though the decoder exits",
+        (Edit("ofa_mue/saturation.py",
+              "        elif min(first, last) <= 1.0:\n",
+              "        elif False:\n"),),
+        (SWEEP_TABLES + "test_figure3_draws_each_parts_band_and_every_threshold_that_can_exit",),
     ),
 )
 
