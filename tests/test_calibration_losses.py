@@ -49,3 +49,17 @@ def test_snli_scorer_scores_each_answer_and_refuses_a_misaligned_list():
         scorer(["yes", "no"])
     with pytest.raises(ValueError, match="no calibration losses for task 'vqa'"):
         ExampleScorer("vqa", [], [])
+
+
+def test_the_zero_one_losses_are_the_ones_given_exact_binomial_p_values():
+    """consistency, label and rouge are 0 or 1 by definition (exact binomial p-values, the tighter
+    test); the CIDEr-D drop takes values in between and is not among them."""
+    from ofa_mue.calibration_losses import BINARY_LOSSES
+
+    assert BINARY_LOSSES == {"consistency", "label", "rouge"}
+    mue, full = {"correct": [1.0, 0.0, 0.0], "rouge_l_full": [0.9, 0.2, 0.5]}, {"correct": [1.0, 1.0, 0.0]}
+    for task, loss in (("snli_ve", "consistency"), ("snli_ve", "label"), ("caption", "rouge")):
+        values = example_losses(task, loss, ["yes", "no", "no"], mue, ["yes", "yes", "no"], full)
+        assert set(values.tolist()) <= {0.0, 1.0}, loss
+    drop = example_losses("caption", "cider", [""] * 2, {"cider": [0.5, 1.0]}, [""] * 2, {"cider": [1.0, 1.0]})
+    assert "cider" not in BINARY_LOSSES and drop.tolist() == [0.5, 0.0]

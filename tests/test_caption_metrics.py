@@ -95,3 +95,15 @@ def test_without_java_the_error_says_caption_metrics_need_it(monkeypatch, tmp_pa
         caption_metrics(["a red circle"], [[REFERENCE]], quick=True)
     with pytest.raises(ConfigError, match="caption metrics need Java"):
         CaptionScorer([[REFERENCE]], anchors=["a red circle"])
+
+
+def test_per_example_scores_tokenise_the_captions_and_anchors_as_the_references():
+    """CaptionScorer puts the captions and the anchors through the PTB tokenizer the references go
+    through: a capital letter or punctuation costs a caption neither CIDEr-D nor its ROUGE-L
+    against the anchor. The first two rows are the same, the first written with capitals and punctuation."""
+    written = "A red circle, on a WHITE background."
+    scorer = CaptionScorer([[REFERENCE], [REFERENCE], ["two blue stars"]],
+                           anchors=[written, REFERENCE, "two blue stars"])
+    scores = scorer([written, REFERENCE, "two blue stars"])
+    assert scores["cider"][0] == pytest.approx(scores["cider"][1]) and scores["cider"][1] > 1.0
+    assert scores["rouge_l_full"] == [1.0, 1.0, 1.0]

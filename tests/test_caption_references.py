@@ -141,3 +141,28 @@ def test_validation_cider_has_the_whole_splits_document_frequencies(validation_t
     assert scores[1] == pytest.approx(expected, rel=1e-9)
     assert scores[2] == pytest.approx(expected, rel=1e-9)
     assert scores[len(VALID_ROWS)] == pytest.approx(expected, rel=1e-9)
+
+
+def test_validation_cider_takes_each_splits_own_document_frequencies():
+    """--eval-cider on several validation splits (--valid-subset valid,test) scores each split's
+    captions with the document frequencies of that split's references (OFA's cached tokens are
+    the split's own), each read once."""
+    from types import SimpleNamespace
+
+    from ofa_mue.criterions.cider_reward import CiderD
+
+    splits = {"valid": [["a red circle", "one red circle"], ["two blue stars", "blue stars"]],
+              "test": [["a green square", "a red square"], ["a dog", "a red dog"], ["a cat on a mat"]]}
+    reads = []
+
+    def dataset(split):
+        reads.append(split)
+        return SimpleNamespace(all_references=lambda: iter(splits[split]))
+
+    task = SimpleNamespace(_validation_cider={}, dataset=dataset)
+    predictions, references = ["a red square", "a dog"], splits["test"][:2]
+    valid_scores = CaptionTask.validation_cider(task, "valid", predictions, references)
+    test_scores = CaptionTask.validation_cider(task, "test", predictions, references)
+    assert test_scores == CiderD.from_references(splits["test"]).scores(predictions, references) != valid_scores
+    assert CaptionTask.validation_cider(task, "valid", predictions, references) == valid_scores
+    assert reads == ["valid", "test"]

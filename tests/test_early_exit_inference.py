@@ -130,6 +130,30 @@ def test_an_ensembles_layers_and_flops_count_every_model(model):
     assert counts[2]["flops_reduction"] == pytest.approx(0.0)
 
 
+def test_an_ensemble_whose_models_ran_other_encoder_depths_or_tests_is_refused():
+    """Each model of an ensemble records its encoder streams in the same session: a second pass is
+    counted only when it ran as the first (same depths, tokens and exit tests per sample), and
+    streams recorded a different number of times are refused rather than counted as one model's."""
+    def session():
+        run = ExitSession()
+        run.record_stream("image", torch.tensor([2, 3]), torch.tensor([16, 9]), torch.tensor([1, 2]))
+        run.record_stream("text", torch.tensor([3, 3]), torch.tensor([4, 5]), torch.tensor([2, 2]))
+        return run
+
+    again = session()
+    again.record_stream("image", torch.tensor([2, 3]), torch.tensor([16, 9]), torch.tensor([1, 2]))
+    again.record_stream("text", torch.tensor([3, 3]), torch.tensor([4, 5]), torch.tensor([2, 2]))
+    assert [(e.models, e.image_layers, e.image_tests) for e in again.example_layers()] == [(2, 2, 1), (2, 3, 2)]
+    with pytest.raises(RuntimeError, match="the image stream ran differently in another model"):
+        session().record_stream("image", torch.tensor([3, 3]), torch.tensor([16, 9]), torch.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="the image stream ran differently in another model"):
+        session().record_stream("image", torch.tensor([2, 3]), torch.tensor([16, 9]), torch.tensor([2, 2]))
+    once_more = session()
+    once_more.record_stream("image", torch.tensor([2, 3]), torch.tensor([16, 9]), torch.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="the encoder streams ran a different number of times"):
+        once_more.example_layers()
+
+
 def test_an_ensemble_of_models_of_other_shapes_is_refused(model):
     """Layers and FLOPs are counted for one model shape: an ensemble mixing depths is refused in one line."""
     net, dictionary = model

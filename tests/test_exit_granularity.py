@@ -317,3 +317,55 @@ def test_a_step_profile_describes_runs_at_its_calibration_batch_size_only():
                                                    "--batch-size 50, and this run uses --batch-size 100")
     # per-token profiles do not depend on the batch and record no batch size
     assert batch_size_caveat({"options": {"exit_granularity": "token"}}, 1) is None
+
+
+def test_a_step_tokens_choice_to_stop_sticks_and_padding_never_counts():
+    """StepExits on its own, with a rule whose choices come and go: a token that chose to stop after
+    a layer stays chosen, so the call stops once enough tokens have chosen at some layer so far,
+    not only at the current one; padding that chooses does not count towards the share."""
+    from ofa_mue.core.exit_granularity import StepExits
+
+    class Flickering:
+        """Layer 0: tokens 0, 1 (and the padding, 3) choose; layer 1: token 2 only."""
+
+        def should_exit(self, layer, x_in, x_out, positions, tokens):
+            return torch.tensor([[True, True, False, True]]) if layer == 0 else torch.tensor([[False, False, True, True]])
+
+    counted = torch.tensor([[True, True, True, False]])
+    exits = StepExits(Flickering(), ExitGranularity("step"), counted, torch.arange(4)[None], torch.arange(4)[None])
+    exit_layers = torch.full((1, 4), 6)
+    x = torch.zeros(1, 4, 8)
+    assert exits.needed == 3
+    assert exits.after_layer(0, x, x, exit_layers) is None, "2 of 3 counted tokens chose: the padding does not count"
+    running = exits.after_layer(1, x, x, exit_layers)
+    assert running is not None and not running.any(), "tokens 0 and 1 still count as chosen after layer 2"
+    assert exit_layers.tolist() == [[2, 2, 2, 2]]
+
+
+def test_a_calibration_tables_key_leaves_out_the_exit_options_the_grid_sets(ofa_vocab, tmp_path):
+    """The grid sets the thresholds, the policy and the profile of each configuration itself: a table
+    made from a command line with other thresholds, policy or profile is the same table (its key does
+    not hold them), while another option (the decoder's decay) makes another table."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from ofa_mue.calibration_table import KNOBS, evaluation_key
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    checkpoint.write_bytes(b"weights")
+
+    def key(**options):
+        cfg = OmegaConf.create({"common_eval": {"path": str(checkpoint), "model_overrides": "{}"},
+                                "generation": {"beam": 5}, "task": OmegaConf.structured(SnliVeConfig(**options))})
+        return evaluation_key(SimpleNamespace(task=SnliVeTask(cfg.task, ofa_vocab), cfg=cfg, split="valid",
+                                              batch_size=8))
+
+    plain = key()
+    for name in KNOBS:
+        assert key(**{name: 0.5}) == plain, name
+    assert key(exit_policy="static") == plain
+    assert key(exit_profile=_profile(tmp_path)) == plain
+    assert not set(KNOBS) & set(plain["task_options"])
+    assert key(decoder_exit_beta=0.9, decoder_exit_tau=1.0) != plain

@@ -213,3 +213,36 @@ def test_task_builds_baselines_with_mues_encoder_exits(ofa_vocab):
     assert entropy == EntropyPolicy(0.3, image=0.9, text=0.95)
     patience = SnliVeTask(SnliVeConfig(exit_policy="patience", patience_exit_layers=2), ofa_vocab).exit_policy()
     assert patience == PatiencePolicy(2) and patience.exiting_parts == ("decoder",)
+
+
+def test_summary_means_each_stream_over_the_examples_that_have_it_and_rows_give_the_main_figure():
+    """A text-only example (no image stream) and an image-only one do not pull the other stream's mean
+    depth towards 0; the scored-positions mean decoder depth leaves out an example without scored
+    positions, as the main one leaves out one without decoder positions; each per-example row gives
+    the main figure's time share and its own scored depth; the metrics dict reports each figure
+    under its own name."""
+    both = ExampleLayers(image_layers=4, image_tokens=16, text_layers=2, text_tokens=4,
+                         decoder_layer_sum=6 + 6 + 2 + 2, decoder_tokens=4,
+                         decoder_scored_layer_sum=6 + 2 + 2, decoder_scored_tokens=3)
+    text_only = ExampleLayers(image_layers=0, image_tokens=0, text_layers=6, text_tokens=5,
+                              decoder_layer_sum=3 * 2, decoder_tokens=2,
+                              decoder_scored_layer_sum=0, decoder_scored_tokens=0)
+    image_only = ExampleLayers(image_layers=2, image_tokens=9, text_layers=0, text_tokens=0,
+                               decoder_layer_sum=6, decoder_tokens=1)
+    summary = summarize([both, text_only, image_only], 6, 6)
+    assert summary.image_layers == pytest.approx((4 + 2) / 2)
+    assert summary.text_layers == pytest.approx((2 + 6) / 2)
+    assert summary.decoder_layers == pytest.approx((4 + 3 + 6) / 3)
+    assert summary.decoder_layers_scored_positions == pytest.approx((10 / 3 + 6) / 2)
+    rows = summary.per_example
+    assert [row["time_share"] for row in rows] == [pytest.approx(time_share(e, 6, 6))
+                                                  for e in (both, text_only, image_only)]
+    assert rows[0]["time_share"] != pytest.approx(time_share(both, 6, 6, scored_positions=True))
+    assert rows[0]["decoder_layers"] == pytest.approx(4.0)
+    assert rows[0]["decoder_layers_scored_positions"] == pytest.approx(10 / 3)
+    metrics = summary.as_dict()
+    assert metrics["expected_time_reduction"] == summary.expected_time_reduction
+    assert metrics["expected_time_reduction_scored_positions"] == summary.expected_time_reduction_scored_positions
+    assert metrics["expected_time_reduction"] != pytest.approx(metrics["expected_time_reduction_scored_positions"])
+    assert metrics["decoder_layers"] == summary.decoder_layers
+    assert metrics["decoder_layers_scored_positions"] == summary.decoder_layers_scored_positions

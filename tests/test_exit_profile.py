@@ -148,3 +148,19 @@ def test_profile_caveats_gives_every_caveat_of_a_run_by_name(tmp_path):
     caveats = profile_caveats(profile, str(other), 1, False, "valid")
     assert tuple(caveats) == CAVEATS and all(caveats.values())
     assert tuple(profile_caveats(profile, str(other), 1, False)) == tuple(c for c in CAVEATS if c != "split_caveat")
+
+
+def test_the_weights_caveat_tells_a_run_which_weights_the_profile_was_calibrated_on():
+    """A profile of the EMA weights run on the model weights is told to run with --ema-eval; a profile
+    of the model weights (no "weights" field) run with --ema-eval is told to run without it."""
+    from ofa_mue.core.exit_profile import weights_caveat
+
+    assert weights_caveat({"weights": "ema"}, ema=True) is None and weights_caveat({}, ema=False) is None
+    ema_profile = weights_caveat({"weights": "ema"}, ema=False)
+    assert ema_profile.startswith("the profile was calibrated on the checkpoint's ema weights and this run "
+                                  "evaluates its model weights")
+    assert "(run with --ema-eval, or calibrate these weights)" in ema_profile
+    model_profile = weights_caveat({}, ema=True)
+    assert model_profile.startswith("the profile was calibrated on the checkpoint's model weights and this run "
+                                    "evaluates its ema weights")
+    assert "(run without --ema-eval, or calibrate these weights)" in model_profile

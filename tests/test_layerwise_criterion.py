@@ -231,3 +231,32 @@ def test_layer_states_come_through_fairseqs_two_wrappers(model, dictionary):
     assert len(states) == DECODER_LAYERS
     for wrapped_state, bare_state in zip(states, bare):
         torch.testing.assert_close(wrapped_state, bare_state)
+
+
+def test_logged_nll_is_the_weighted_mean_of_the_layers_and_accuracy_the_last_layers_among_allowed_tokens(
+        model, dictionary):
+    """``nll_loss`` is, as ``loss``, the --layer-weights mean of the layers' summed NLLs; with
+    ``constraint_masks`` the logged ``n_correct`` counts the last layer's argmax among the allowed
+    tokens (as OFA's criterion counts it). The masks allow the target and every token the last
+    layer ranks below it: each constrained argmax is right, the unconstrained one rarely."""
+    batch = tiny_batch(dictionary)
+    model.eval()
+    target = batch["target"]
+    scored = target.ne(model.decoder.padding_idx)
+    with torch.no_grad():
+        _, extra = model(**batch["net_input"], return_layer_states=True)
+        last = model.decoder.hidden_to_logits(extra["layer_states"][-1]).float()
+        masks = last.le(last.gather(-1, target.unsqueeze(-1)))
+        batch["constraint_masks"] = masks
+        weights = list(range(1, DECODER_LAYERS + 1))
+        criterion = LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, report_accuracy=True,
+                                                       layer_weights=",".join(map(str, weights)))
+        _, _, log = criterion(model, batch)
+        nlls = []
+        for state in extra["layer_states"]:
+            logits = model.decoder.hidden_to_logits(state).float().masked_fill(~masks, float("-inf"))
+            lprobs = F.log_softmax(logits, dim=-1)[scored]
+            nlls.append(-lprobs.gather(-1, target[scored].unsqueeze(-1)).sum())
+    expected = sum(w * nll for w, nll in zip(weights, nlls)) / sum(weights)
+    assert log["nll_loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert log["n_correct"].item() == scored.sum().item() > last[scored].argmax(-1).eq(target[scored]).sum().item()

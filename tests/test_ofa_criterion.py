@@ -152,3 +152,66 @@ def test_logged_losses_are_ofas_nats_nll_weighted_by_tokens_and_ppl_two_to_the_n
     assert values["ppl"] == pytest.approx(2 ** values["nll_loss"], abs=0.01)
     if name == "layerwise_label_smoothed_cross_entropy":  # each layer's loss in the same unit as "loss"
         assert values["loss_layer1"] == pytest.approx(values["loss"], abs=1e-3)
+
+
+def test_the_plain_criterion_restricts_its_loss_and_accuracy_to_the_batchs_constraint_masks():
+    """A batch's ``constraint_masks`` (SNLI-VE's answer trie): OFA's criterion fills the disallowed
+    logits with -inf before the log-softmax, smooths over the other allowed tokens only, and counts
+    a token correct when the argmax among the allowed tokens is the target. The masks here allow
+    the target and every token the model ranks below it, so each constrained argmax is right while
+    the unconstrained one rarely is."""
+    import torch.nn.functional as F
+
+    from ofa_mue.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropy
+
+    dictionary = tiny_dictionary()
+    model, batch = tiny_model(dictionary).eval(), tiny_batch(dictionary)
+    target = batch["target"]
+    with torch.no_grad():
+        logits = model(**batch["net_input"])[0].float()
+    masks = logits.le(logits.gather(-1, target.unsqueeze(-1)))
+    batch["constraint_masks"] = masks
+    criterion = LabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, report_accuracy=True)
+    with torch.no_grad():
+        loss, _, log = criterion(model, batch)
+
+    scored = target.ne(dictionary.pad())
+    gold, allowed = target[scored], masks[scored]
+    lprobs = F.log_softmax(logits.masked_fill(~masks, float("-inf")), -1)[scored]
+    others = allowed.clone()
+    others[torch.arange(len(gold)), gold] = False
+    smoothed = EPSILON * others / others.sum(-1, keepdim=True)
+    smoothed[torch.arange(len(gold)), gold] = 1 - EPSILON
+    torch.testing.assert_close(loss, cross_entropy(smoothed, lprobs).sum())
+    assert log["n_correct"].item() == scored.sum().item() > logits[scored].argmax(-1).eq(gold).sum().item()
+
+
+def test_log_probabilities_are_float32_when_the_logits_are_half_precision():
+    """--fp16 training: the loss takes float32 log-probabilities of the half-precision logits, as
+    OFA's criterion gets them (fairseq's get_normalized_probs softmaxes in float32); a float16
+    log-softmax keeps about three significant digits."""
+    import torch.nn.functional as F
+
+    logits = (8 * torch.randn(4, 50, generator=torch.Generator().manual_seed(2))).half()
+    masks = torch.ones(4, 50, dtype=torch.bool)
+    masks[:, :10] = False
+    for constraint_masks in (None, masks):
+        lprobs = constrained_log_probs(logits, constraint_masks)
+        assert lprobs.dtype == torch.float32
+        expected = logits.float() if constraint_masks is None else logits.float().masked_fill(~masks, float("-inf"))
+        torch.testing.assert_close(lprobs, F.log_softmax(expected, -1), rtol=1e-6, atol=1e-6)
+
+
+def test_drop_worst_keeps_the_rounded_down_share_and_divides_the_gradient_by_it():
+    """OFA keeps ``int(N * (1 - ratio))`` tokens (rounded down) and its sample_size is the number
+    kept: 7 target tokens at --drop-worst-ratio 0.3 keep 4 (7 * 0.7 = 4.9), not 5."""
+    from ofa_mue.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropy, drop_worst
+
+    loss = torch.tensor([6.0, 0.0, 5.0, 1.0, 4.0, 2.0, 3.0])
+    kept_loss, kept_nll = drop_worst(loss, 2 * loss, 0.3)
+    assert sorted(kept_loss.tolist()) == [0.0, 1.0, 2.0, 3.0]
+    assert sorted(kept_nll.tolist()) == [0.0, 2.0, 4.0, 6.0]
+    criterion = LabelSmoothedCrossEntropy(tiny_task(tiny_dictionary()), drop_worst_ratio=0.3)
+    criterion.train()
+    criterion.set_num_updates(1)
+    assert criterion.gradient_denominator({"ntokens": 7, "nsentences": 2}) == 4

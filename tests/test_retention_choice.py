@@ -1,5 +1,7 @@
 """The calibration's choice (python -m ofa_mue.calibrate --method retention, and --method ltt) on
 tables whose configurations trade quality for time, so the retention target (or epsilon) decides it."""
+from types import SimpleNamespace
+
 import pytest
 from scipy import stats
 
@@ -143,3 +145,63 @@ def test_a_read_back_table_scores_new_captions_against_its_full_models_captions(
     assert read_back.entries[FAST]["scores"] == kept
     rouge = read_back.entries[FAST]["scores"]["rouge_l_full"]
     assert rouge[0] < 1.0 and rouge[1] == 1.0
+
+
+def test_a_saved_configuration_without_one_value_per_row_is_refused(tmp_path):
+    """A table file whose configuration lacks a row's value (a truncated or hand-merged file) is a
+    DataError naming the configuration, not a table whose values sit against the wrong rows."""
+    import gzip
+    import json
+
+    table = add_configuration(None, "snli_ve", {}, FULL_MODEL, _records(["yes", "no"], ["yes", "yes"]), 1.0, "valid")
+    add_configuration(table, "snli_ve", {}, SLOW, _records(["yes", "no"], ["no", "no"]), 1.0, "valid")
+    path = str(tmp_path / "table.json.gz")
+    table.save(path)
+    assert CalibrationTable.load(path).entries == table.entries
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        data = json.load(handle)
+    data["configurations"][1]["time_share"].pop()
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    with pytest.raises(DataError, match="configuration 2 does not have one value per row"):
+        CalibrationTable.load(path)
+
+
+class _GridSetup:
+    """An evaluation setup stand-in: a row is answered "yes" when the decoder threshold in effect is
+    at least 0.9 (an exit profile, when one is set, overrides the thresholds, as the task does)."""
+
+    def __init__(self, profile_threshold=None):
+        self.split = "valid"
+        self.task = SimpleNamespace(cfg=SimpleNamespace(_name="snli_ve"))
+        self.options = {"exit_profile": "profile.json" if profile_threshold is not None else None}
+        self.profile_threshold, self.evaluated = profile_threshold, []
+
+    def set_exit_options(self, **options):
+        self.options.update(options)
+
+    def evaluate(self, quick_metrics=False):
+        threshold = (self.profile_threshold if self.options["exit_profile"]
+                     else self.options["decoder_exit_threshold"])
+        self.evaluated.append(threshold)
+        prediction = "yes" if threshold >= 0.9 else "no"
+        return {"seconds": 1.0, "records": _records(["yes", "yes"], [prediction, prediction])}
+
+
+def test_the_grid_evaluates_each_missing_configuration_once_with_its_own_thresholds(tmp_path, monkeypatch):
+    """evaluate_grid runs the full model first, each configuration with its own thresholds (an exit
+    profile of the setup set aside), and given its saved table only the configurations it lacks."""
+    from ofa_mue import calibration_table
+
+    monkeypatch.setattr(calibration_table, "evaluation_key", lambda setup: {"split": setup.split})
+    path = str(tmp_path / "table.json.gz")
+    fast, slow = (NEVER, NEVER, 0.5), (NEVER, NEVER, 0.95)
+    setup = _GridSetup(profile_threshold=0.95)
+    table = calibration_table.evaluate_grid(setup, [fast], path)
+    assert setup.evaluated == [NEVER, 0.5] and setup.options["exit_profile"] is None
+    assert table.entries[fast]["predictions"] == ["no", "no"]
+    again = _GridSetup()
+    table = calibration_table.evaluate_grid(again, [fast, slow], path)
+    assert again.evaluated == [0.95], "the full model and 0.5 come from the saved table"
+    assert table.configurations == [FULL_MODEL, fast, slow]
+    assert CalibrationTable.load(path).entries == table.entries

@@ -272,3 +272,21 @@ def test_configuration_errors(dictionary):
         ScstRewardCriterion(task, layer_weights="1,1,1")
     with pytest.raises(ConfigError, match="non-negative"):
         ScstRewardCriterion(task, layerwise_loss=True, layer_weights="1,-1,1")
+
+
+def test_logged_loss_score_and_layer_losses_are_weighted_as_ofas_meters():
+    """OFA's scst_loss logs ``loss = loss_sum / sample_size`` (meter weight sample_size) and ``score =
+    score_sum / nsentences`` (weight: the sampled captions); ``loss_layer{i}`` is in ``loss``'s unit.
+    Two reductions into one aggregate (two log intervals) with other token and caption counts
+    tell the weights and denominators apart."""
+    first = {"loss": 6.0, "ntokens": 6, "nsentences": 2, "sample_size": 6, "cider_sum": 3.0, "num_captions": 2,
+             "loss_layer1": 12.0}
+    second = {"loss": 4.0, "ntokens": 1, "nsentences": 4, "sample_size": 1, "cider_sum": 2.0, "num_captions": 4,
+              "loss_layer1": 3.0}
+    with metrics.aggregate() as aggregated:
+        ScstRewardCriterion.reduce_metrics([first])
+        ScstRewardCriterion.reduce_metrics([second])
+    values = aggregated.get_smoothed_values()
+    assert values["loss"] == pytest.approx((6 * 1.0 + 1 * 4.0) / 7, abs=1e-3)  # 1.0 and 4.0 per token
+    assert values["score"] == pytest.approx((2 * 1.5 + 4 * 0.5) / 6, abs=1e-3)  # 1.5 and 0.5 per caption
+    assert values["loss_layer1"] == pytest.approx((6 * 2.0 + 1 * 3.0) / 7, abs=1e-3)  # 2.0 and 3.0 per token

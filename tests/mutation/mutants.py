@@ -63,6 +63,7 @@ SCST = "tests/test_scst.py::"
 TEXT = "tests/test_data_text.py::"
 IMAGES = "tests/test_data_images.py::"
 CAPTION_METRICS = "tests/test_caption_metrics.py::"
+CAPTION_REFERENCES = "tests/test_caption_references.py::"
 SATURATION = "tests/test_saturation.py::"
 SWEEP_TABLES = "tests/test_sweep_tables_and_figures.py::"
 ATTENTION = "tests/test_attention.py::"
@@ -129,6 +130,13 @@ ENCODER_INPUTS = "tests/test_encoder_inputs.py::"
 SIMILARITY_GRANULARITY = "tests/test_granularity_with_similarity_exits.py::"
 USER_PATHS = "tests/test_new_user_paths.py::"
 CONVERT = "tests/test_convert.py::"
+SUMMARY_ROWS = (POLICY + "test_summary_means_each_stream_over_the_examples_that_have_it_and_rows_give_the_main_"
+                "figure")
+SESSION_ENSEMBLE = INFERENCE + "test_an_ensemble_whose_models_ran_other_encoder_depths_or_tests_is_refused"
+STEP_STICKS = "tests/test_exit_granularity.py::test_a_step_tokens_choice_to_stop_sticks_and_padding_never_counts"
+GRID_EVALUATION = RETENTION + "test_the_grid_evaluates_each_missing_configuration_once_with_its_own_thresholds"
+TABLE_KEY = "tests/test_exit_granularity.py::test_a_calibration_tables_key_leaves_out_the_exit_options_the_grid_sets"
+BOOKKEEPING = "tests/test_evaluation_bookkeeping.py::"
 
 MUTANTS: Tuple[Mutant, ...] = (
     Mutant(
@@ -5614,6 +5622,394 @@ MUTANTS: Tuple[Mutant, ...] = (
               "        elif min(first, last) <= 1.0:\n",
               "        elif False:\n"),),
         (SWEEP_TABLES + "test_figure3_draws_each_parts_band_and_every_threshold_that_can_exit",),
+    ),
+    Mutant(
+        "constraint_masks_read_under_wrong_key",
+        "the label-smoothed criterion reads the batch's answer masks under another key (constraint_mask): "
+        "SNLI-VE trains on the unconstrained log-softmax, smoothing over the whole vocabulary, unlike OFA",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              '        masks = sample.get("constraint_masks")\n',
+              '        masks = sample.get("constraint_mask")\n'),),
+        (OFA_CRITERION + "test_the_plain_criterion_restricts_its_loss_and_accuracy_to_the_batchs_constraint_masks",),
+    ),
+    Mutant(
+        "accuracy_from_unconstrained_argmax",
+        "the label-smoothed criterion counts a token correct by its argmax over the whole vocabulary, not among "
+        "the constraint masks' allowed tokens (OFA counts the constrained argmax): SNLI-VE's accuracy is too low",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              "        correct = lprobs.argmax(-1).eq(target[scored]).sum()\n",
+              "        correct = logits[scored].argmax(-1).eq(target[scored]).sum()\n"),),
+        (OFA_CRITERION + "test_the_plain_criterion_restricts_its_loss_and_accuracy_to_the_batchs_constraint_masks",),
+    ),
+    Mutant(
+        "layerwise_nll_summed_unweighted",
+        "the layer-wise criterion logs nll_loss as the plain sum of the layers' NLLs instead of their "
+        "--layer-weights mean (as loss): nll_loss and ppl several times too high",
+        (Edit("criterions/layerwise_cross_entropy.py",
+              "            nll = nll + weight * layer_nll\n",
+              "            nll = nll + layer_nll\n"),),
+        (LAYERWISE + "test_logged_nll_is_the_weighted_mean_of_the_layers_and_accuracy_the_last_layers_among_"
+                     "allowed_tokens",),
+    ),
+    Mutant(
+        "scst_score_meter_unweighted",
+        "SCST's logged score (mean CIDEr-D) enters its meter with weight 1 per log instead of its number of "
+        "sampled captions (OFA's nsentences): an interval's score is the mean of the batches' means",
+        (Edit("criterions/scst.py",
+              'metrics.log_scalar("score", cider / max(num_captions, 1), num_captions, round=3)',
+              'metrics.log_scalar("score", cider / max(num_captions, 1), 1, round=3)'),),
+        (SCST + "test_logged_loss_score_and_layer_losses_are_weighted_as_ofas_meters",),
+    ),
+    Mutant(
+        "scst_loss_meter_unweighted",
+        "SCST's logged loss enters its meter with weight 1 per log instead of its sample_size (as OFA): an "
+        "interval's loss is the mean of the batches' per-token losses",
+        (Edit("criterions/scst.py",
+              'metrics.log_scalar("loss", loss / max(sample_size, 1), sample_size, round=3)',
+              'metrics.log_scalar("loss", loss / max(sample_size, 1), 1, round=3)'),),
+        (SCST + "test_logged_loss_score_and_layer_losses_are_weighted_as_ofas_meters",),
+    ),
+    Mutant(
+        "scst_layer_losses_per_caption",
+        "SCST's --layerwise-loss logs loss_layer{i} per sampled caption while loss is per token: the layers' "
+        "losses are not in the unit of the loss they average to",
+        (Edit("criterions/scst.py",
+              'log_layer_metric(logging_outputs, "loss_layer", "loss_layer", sample_size)',
+              'log_layer_metric(logging_outputs, "loss_layer", "loss_layer", num_captions)'),),
+        (SCST + "test_logged_loss_score_and_layer_losses_are_weighted_as_ofas_meters",),
+    ),
+    Mutant(
+        "validation_cider_first_splits_document_frequencies",
+        "--eval-cider keeps the CIDEr-D document frequencies of the first split it scores for every later split "
+        "(--valid-subset valid,test): the test split's captions are scored with the valid split's frequencies",
+        (Edit("tasks/caption.py",
+              "        if split not in self._validation_cider:\n"
+              "            self._validation_cider[split] = CiderD.from_references(self.dataset(split).all_references())\n"
+              "        return self._validation_cider[split].scores(predictions, references)\n",
+              "        if not self._validation_cider:\n"
+              "            self._validation_cider[None] = CiderD.from_references(self.dataset(split).all_references())\n"
+              "        return self._validation_cider[None].scores(predictions, references)\n"),),
+        (CAPTION_REFERENCES + "test_validation_cider_takes_each_splits_own_document_frequencies",),
+    ),
+    Mutant(
+        "per_example_captions_scored_untokenised",
+        "CaptionScorer (the per-example CIDEr-D and ROUGE-L of calibration and sweeps) scores the captions as "
+        "written, without the PTB tokenizer its references and anchors go through: a capital letter or a "
+        "comma costs a caption its matches",
+        (Edit("ofa_mue/caption_metrics.py",
+              "        hypotheses = _tokenize([[p] for p in predictions])\n",
+              "        hypotheses = {i: [p] for i, p in enumerate(predictions)}\n"),),
+        (CAPTION_METRICS + "test_per_example_scores_tokenise_the_captions_and_anchors_as_the_references",),
+    ),
+    Mutant(
+        "per_example_anchors_untokenised",
+        "CaptionScorer keeps the anchor captions (the full model's) as written while the captions are "
+        "PTB-tokenised: a caption equal to its anchor gets ROUGE-L below 1 when the anchor has capitals or "
+        "punctuation",
+        (Edit("ofa_mue/caption_metrics.py",
+              "        self.anchors = _tokenize([[a] for a in anchors])\n",
+              "        self.anchors = {i: [a] for i, a in enumerate(anchors)}\n"),),
+        (CAPTION_METRICS + "test_per_example_scores_tokenise_the_captions_and_anchors_as_the_references",),
+    ),
+    Mutant(
+        "log_softmax_in_half_precision",
+        "the label-smoothed criterion (and the layer-wise and SCST losses that share its log-softmax) takes the "
+        "log-softmax of --fp16 logits in float16, where OFA's get_normalized_probs computes it in float32",
+        (Edit("criterions/label_smoothed_cross_entropy.py", "    logits = logits.float()\n", ""),),
+        (OFA_CRITERION + "test_log_probabilities_are_float32_when_the_logits_are_half_precision",),
+    ),
+    Mutant(
+        "drop_worst_keeps_rounded_share",
+        "--drop-worst-ratio keeps round(N * (1 - ratio)) tokens instead of OFA's int(...): 7 tokens at 0.3 "
+        "keep 5, one more than OFA",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              "k=int(loss.numel() * (1 - ratio)), largest=False)",
+              "k=round(loss.numel() * (1 - ratio)), largest=False)"),),
+        (OFA_CRITERION + "test_drop_worst_keeps_the_rounded_down_share_and_divides_the_gradient_by_it",),
+    ),
+    Mutant(
+        "drop_worst_denominator_rounded",
+        "with --drop-worst-ratio the gradient is divided by round(ntokens * (1 - ratio)) where OFA divides by "
+        "the int(...) tokens it keeps: the loss per kept token is off when the share has a fraction above .5",
+        (Edit("criterions/label_smoothed_cross_entropy.py",
+              "return int(ntokens * (1 - self.drop_worst_ratio)) if self.dropping_worst() else ntokens",
+              "return round(ntokens * (1 - self.drop_worst_ratio)) if self.dropping_worst() else ntokens"),),
+        (OFA_CRITERION + "test_drop_worst_keeps_the_rounded_down_share_and_divides_the_gradient_by_it",),
+    ),
+    Mutant(
+        "summary_image_depth_counts_examples_without_images",
+        "the split's mean image depth averages in the 0 of examples without an image stream",
+        (Edit("ofa_mue/core/time_reduction.py",
+              "image_layers=mean([e.image_layers for e in examples if e.image_tokens]),",
+              "image_layers=mean([e.image_layers for e in examples]),"),),
+        (SUMMARY_ROWS,),
+    ),
+    Mutant(
+        "summary_text_depth_counts_examples_without_text",
+        "the split's mean text depth averages in the 0 of examples without a text stream",
+        (Edit("ofa_mue/core/time_reduction.py",
+              "text_layers=mean([e.text_layers for e in examples if e.text_tokens]),",
+              "text_layers=mean([e.text_layers for e in examples]),"),),
+        (SUMMARY_ROWS,),
+    ),
+    Mutant(
+        "summary_scored_depth_counts_examples_without_scored_positions",
+        "the split's mean scored-positions decoder depth averages in the 0 of examples with decoder "
+        "positions but none scored (filtered on the processed positions)",
+        (Edit("ofa_mue/core/time_reduction.py",
+              "mean([e.decoder_layers(True) for e in examples if e.decoder_sums(True)[1]])",
+              "mean([e.decoder_layers(True) for e in examples if e.decoder_tokens])"),),
+        (SUMMARY_ROWS,),
+    ),
+    Mutant(
+        "per_example_time_share_of_scored_positions",
+        "each example's row (the calibration table's time share) gives the scored-positions variant, "
+        "not the main figure",
+        (Edit("ofa_mue/core/time_reduction.py",
+              '"time_share": time_share(e, encoder_depth, decoder_depth)}',
+              '"time_share": time_share(e, encoder_depth, decoder_depth, scored_positions=True)}'),),
+        (SUMMARY_ROWS,),
+    ),
+    Mutant(
+        "per_example_scored_depth_is_the_main_depth",
+        "each example's row gives its mean decoder depth over every processed position as its "
+        "scored-positions depth",
+        (Edit("ofa_mue/core/time_reduction.py",
+              '"decoder_layers_scored_positions": e.decoder_layers(True),',
+              '"decoder_layers_scored_positions": e.decoder_layers(),'),),
+        (SUMMARY_ROWS,),
+    ),
+    Mutant(
+        "metrics_report_the_scored_reduction_as_the_main_one",
+        "the metrics dict reports the scored-positions reduction under expected_time_reduction",
+        (Edit("ofa_mue/core/time_reduction.py",
+              '"expected_time_reduction": self.expected_time_reduction,',
+              '"expected_time_reduction": self.expected_time_reduction_scored_positions,'),),
+        (SUMMARY_ROWS,),
+    ),
+    Mutant(
+        "ensemble_stream_depths_unchecked",
+        "a second model's encoder stream that stopped at other depths is counted as one more pass of the first's",
+        (Edit("ofa_mue/core/early_exit.py",
+              "            if not (torch.equal(first[0], layers) and torch.equal(first[1], tokens)\n",
+              "            if not (True and torch.equal(first[1], tokens)\n"),),
+        (SESSION_ENSEMBLE,),
+    ),
+    Mutant(
+        "ensemble_stream_tests_unchecked",
+        "a second model's encoder stream that ran other exit tests is counted as one more pass of the first's",
+        (Edit("ofa_mue/core/early_exit.py",
+              " and (tests is None or torch.equal(first[2], tests))",
+              ""),),
+        (SESSION_ENSEMBLE,),
+    ),
+    Mutant(
+        "stream_pass_counts_unchecked",
+        "encoder streams recorded a different number of times are counted with the first stream's count",
+        (Edit("ofa_mue/core/early_exit.py",
+              "        if len(set(self._stream_passes.values())) != 1:\n",
+              "        if False:\n"),),
+        (SESSION_ENSEMBLE,),
+    ),
+    Mutant(
+        "step_choice_to_stop_forgotten",
+        "under step a token's choice to stop does not stick: only the choices after the current layer count",
+        (Edit("ofa_mue/core/exit_granularity.py",
+              "        self.chosen |= self.rule.should_exit(",
+              "        self.chosen = self.rule.should_exit("),),
+        (STEP_STICKS, "tests/test_exit_granularity.py::test_step_exits_stop_every_token_of_a_call_at_the_deepest_choice"),
+    ),
+    Mutant(
+        "weights_caveat_advice_inverted",
+        "the weights caveat tells a run of an EMA profile on the model weights to run without --ema-eval",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "{'with' if calibrated == 'ema' else 'without'}",
+              "{'with' if run == 'ema' else 'without'}"),),
+        ("tests/test_exit_profile.py::test_the_weights_caveat_tells_a_run_which_weights_the_profile_was_calibrated_on",),
+    ),
+    Mutant(
+        "label_loss_not_binary",
+        "the label loss (0 or 1) is certified with Hoeffding-Bentkus p-values instead of exact binomial ones",
+        (Edit("ofa_mue/calibration_losses.py",
+              'BINARY_LOSSES = frozenset({"consistency", "label", "rouge"})',
+              'BINARY_LOSSES = frozenset({"consistency", "rouge"})'),),
+        ("tests/test_calibration_losses.py::test_the_zero_one_losses_are_the_ones_given_exact_binomial_p_values",),
+    ),
+    Mutant(
+        "calibration_table_time_shares_not_checked_per_row",
+        "a saved configuration with a time share missing reads back, its values against the wrong rows",
+        (Edit("ofa_mue/calibration_table.py",
+              'for name in ("predictions", "time_share")):',
+              'for name in ("predictions",)):'),),
+        (RETENTION + "test_a_saved_configuration_without_one_value_per_row_is_refused",),
+    ),
+    Mutant(
+        "calibration_grid_reevaluates_saved_configurations",
+        "a calibration given its saved table evaluates every configuration again",
+        (Edit("ofa_mue/calibration_table.py",
+              " if table is None or c not in table.entries]",
+              "]"),),
+        (GRID_EVALUATION,),
+    ),
+    Mutant(
+        "calibration_grid_runs_under_the_setups_profile",
+        "the grid's configurations run with the evaluation's --exit-profile in effect, so each is "
+        "evaluated with the profile's thresholds instead of its own",
+        (Edit("ofa_mue/calibration_table.py",
+              'setup.set_exit_options(exit_policy="mue", exit_profile=None, ',
+              'setup.set_exit_options(exit_policy="mue", '),),
+        (GRID_EVALUATION,),
+    ),
+    Mutant(
+        "calibration_table_key_holds_the_thresholds",
+        "the calibration table's key holds the command line's thresholds, so a table is refused by a "
+        "calibration whose command line gives other thresholds",
+        (Edit("ofa_mue/calibration_table.py",
+              'for name in (*KNOBS, "exit_policy", "exit_profile"):',
+              'for name in ("exit_policy", "exit_profile"):'),),
+        (TABLE_KEY,),
+    ),
+    Mutant(
+        "calibration_table_key_holds_the_profile",
+        "the calibration table's key holds the command line's --exit-profile",
+        (Edit("ofa_mue/calibration_table.py",
+              'for name in (*KNOBS, "exit_policy", "exit_profile"):',
+              'for name in (*KNOBS, "exit_policy"):'),),
+        (TABLE_KEY,),
+    ),
+    Mutant(
+        "score_rows_checks_the_row_count_only",
+        "score_rows checks only how many records a split (or shard) gave, so a loader that repeats one row "
+        "and drops another passes and the metrics count one example twice and another never",
+        (Edit("ofa_mue/evaluate.py", "    if sorted(rows) != expected:\n", "    if len(rows) != len(expected):\n"),),
+        (BOOKKEEPING + "test_score_rows_refuses_a_loader_that_repeats_one_row_and_drops_another",),
+    ),
+    Mutant(
+        "score_rows_records_in_batch_order",
+        "score_rows returns the records in the order the batches ran, not in row order as documented: "
+        "a task whose batches are not in row order writes its predictions out of order",
+        (Edit("ofa_mue/evaluate.py", 'return sorted(records, key=lambda record: record["row"]), seconds',
+              "return records, seconds"),),
+        (BOOKKEEPING + "test_score_rows_returns_each_row_of_its_shard_once_in_row_order_whatever_the_batch_order",),
+    ),
+    Mutant(
+        "rows_checked_against_the_largest_model_of_an_ensemble",
+        "the row-length check takes the largest positions of an ensemble's models, so a row longer than "
+        "one model's positions is scored instead of refused",
+        (Edit("ofa_mue/evaluate.py", "map(min, zip(*(model.max_positions()", "map(max, zip(*(model.max_positions()"),),
+        (BOOKKEEPING + "test_rows_are_checked_against_the_smallest_positions_of_the_ensemble_and_one_at_the_limit_is_"
+                       "scored",),
+    ),
+    Mutant(
+        "row_at_the_position_limit_refused",
+        "a row exactly as long as the model's positions is refused as too long (off by one)",
+        (Edit("ofa_mue/evaluate.py", "too_long = lengths > positions[part]", "too_long = lengths >= positions[part]"),),
+        (BOOKKEEPING + "test_rows_are_checked_against_the_smallest_positions_of_the_ensemble_and_one_at_the_limit_is_"
+                       "scored",),
+    ),
+    Mutant(
+        "evaluation_numpy_not_seeded",
+        "an evaluation seeds torch but not numpy with --seed (OFA's evaluate.py seeds both): numpy draws "
+        "differ run after run and between the settings calibrate and sweep compare",
+        (Edit("ofa_mue/evaluate.py", "            np.random.seed(self.cfg.common.seed)\n", ""),),
+        (BOOKKEEPING + "test_a_setup_seeds_numpy_and_torch_with_its_seed_unless_told_not_to",),
+    ),
+    Mutant(
+        "no_seed_provided_ignored",
+        "fairseq's --no-seed-provided is accepted but ignored: the random streams are seeded anyway",
+        (Edit("ofa_mue/evaluate.py",
+              "if self.cfg.common.seed is not None and not self.cfg.generation.no_seed_provided:",
+              "if self.cfg.common.seed is not None:"),),
+        (BOOKKEEPING + "test_a_setup_seeds_numpy_and_torch_with_its_seed_unless_told_not_to",),
+    ),
+    Mutant(
+        "shard_setup_computes_split_metrics",
+        "a shard's setup computes the split's metrics from its own rows only, instead of refusing (the "
+        "metrics need every row: merge the shards)",
+        (Edit("ofa_mue/evaluate.py",
+              '        if self.shard.is_part:\n            raise ConfigError("the metrics',
+              '        if False:\n            raise ConfigError("the metrics'),),
+        (BOOKKEEPING + "test_a_shards_setup_refuses_to_compute_the_metrics_of_the_split",),
+    ),
+    Mutant(
+        "metrics_file_drops_the_ema_weights",
+        "the metrics file of an --ema-eval run does not say that the EMA weights were evaluated: it names "
+        "the checkpoint as if its model weights gave the metrics",
+        (Edit("ofa_mue/evaluate.py",
+              '**({"weights": description["weights"]} if "weights" in description else {}),', ""),),
+        (BOOKKEEPING + "test_the_summary_records_the_split_checkpoint_weights_profile_and_drafting_settings",),
+    ),
+    Mutant(
+        "metrics_file_drops_the_draft_length",
+        "the lossless mode's metrics file reports the acceptance figures without --exit-verify-draft, the "
+        "draft length they were measured at",
+        (Edit("ofa_mue/evaluate.py",
+              'summary["verification"] = {**description["exit_verify"], **result["verification"]}',
+              'summary["verification"] = result["verification"]'),),
+        (BOOKKEEPING + "test_the_summary_records_the_split_checkpoint_weights_profile_and_drafting_settings",),
+    ),
+    Mutant(
+        "description_drops_the_ema_weights",
+        "an evaluation's description (metrics file and shard files) leaves out --ema-eval, so EMA and model "
+        "weight shards of one checkpoint merge and the metrics file names the wrong weights",
+        (Edit("ofa_mue/evaluate.py", "            **weights_record(self.ema),\n", ""),),
+        (BOOKKEEPING + "test_the_description_names_the_checkpoint_its_weights_and_a_profile_of_the_mue_policy_only",),
+    ),
+    Mutant(
+        "exit_profile_described_for_any_policy",
+        "an evaluation with another --exit-policy still reports the guarantee of the --exit-profile it "
+        "does not use (the profile's thresholds are the mue policy's)",
+        (Edit("ofa_mue/evaluate.py",
+              'if self.task.cfg.exit_policy == "mue" and self.task.cfg.exit_profile:',
+              "if self.task.cfg.exit_profile:"),),
+        (BOOKKEEPING + "test_the_description_names_the_checkpoint_its_weights_and_a_profile_of_the_mue_policy_only",),
+    ),
+    Mutant(
+        "shards_of_another_batch_size_merged",
+        "a shard file's description leaves out --batch-size, so shards scored in batches of different sizes "
+        "(other padding, other rows per shard) merge as one evaluation",
+        (Edit("ofa_mue/evaluate.py", 'return {**self.description(), "batch_size": self.batch_size,',
+              "return {**self.description(),"),),
+        (BOOKKEEPING + "test_a_shards_description_holds_what_every_shard_must_share",),
+    ),
+    Mutant(
+        "shards_of_another_precision_merged",
+        "a shard file's description leaves out --fp16, so float16 and float32 shards merge as one evaluation",
+        (Edit("ofa_mue/evaluate.py", '"fp16": bool(self.cfg.common.fp16),', ""),),
+        (BOOKKEEPING + "test_a_shards_description_holds_what_every_shard_must_share",),
+    ),
+    Mutant(
+        "shard_folder_reads_every_json",
+        "a folder given to merge yields every JSON file in it, so a merge into the shards' own folder "
+        "(its test_metrics.json, test_predict.json) cannot be merged again",
+        (Edit("ofa_mue/sharding.py", "if SHARD_FILE.search(p))", ")"),),
+        (BOOKKEEPING + "test_a_folder_gives_its_shard_files_only",),
+    ),
+    Mutant(
+        "converted_architecture_of_any_matching_size",
+        "--from-hf takes the first architecture that shares any one size with the port's config (OFA-base "
+        "becomes ofa_medium, both with ResNet-101)",
+        (Edit("ofa_mue/convert.py", "if all(getattr(defaults, name) == options[name] for name in SIZE_OPTIONS):",
+              "if any(getattr(defaults, name) == options[name] for name in SIZE_OPTIONS):"),),
+        (BOOKKEEPING + "test_the_converted_architecture_is_the_one_of_every_size_and_ofa_large_for_none",),
+    ),
+    Mutant(
+        "converted_architecture_fallback_tiny",
+        "a port config of no known size is recorded as ofa_tiny, not ofa_large with every size given",
+        (Edit("ofa_mue/convert.py", '    return "ofa_large"\n', '    return "ofa_tiny"\n'),),
+        (BOOKKEEPING + "test_the_converted_architecture_is_the_one_of_every_size_and_ofa_large_for_none",),
+    ),
+    Mutant(
+        "to_hf_ignores_from_hf_options",
+        "--to-hf accepts --task and --patch-image-size and ignores them",
+        (Edit("ofa_mue/convert.py", "            if getattr(args, name) is not None:\n", "            if False:\n"),),
+        (BOOKKEEPING + "test_to_hf_refuses_the_from_hf_options_rather_than_ignoring_them",),
+    ),
+    Mutant(
+        "from_hf_reads_any_model_type",
+        "--from-hf reads a config.json of another model type (BART, ...) as OFA's",
+        (Edit("ofa_mue/convert.py", '    if config.get("model_type", "ofa") != "ofa":\n', "    if False:\n"),),
+        (BOOKKEEPING + "test_from_hf_refuses_a_config_of_another_model_type",),
     ),
 )
 
