@@ -824,18 +824,15 @@ def judged_family_and_difficulty(text):
     for an exact count; "all the shapes are ..." is two. Easy: one, medium: two, hard: more."""
     def named(size, colour, shape):
         return (size is not None) + (colour is not None) + (shape != "shape")
-    m = re.fullmatch(rf"there is an? {NP}(?: ({'|'.join(AREAS)}))?", text)
-    if m:
+    if m := re.fullmatch(rf"there is an? {NP}(?: ({'|'.join(AREAS)}))?", text):
         family, steps = ("region", named(*m.groups()[:3]) + 1) if m.group(4) else ("exists", named(*m.groups()[:3]))
-    elif re.fullmatch(rf"there is no {NP}", text):
-        family, steps = "none", named(*re.fullmatch(rf"there is no {NP}", text).groups()) + 1
-    elif re.fullmatch(rf"there is exactly one {NP}", text):
-        family, steps = "count", named(*re.fullmatch(rf"there is exactly one {NP}", text).groups()) + 2
-    elif re.fullmatch(rf"there are (?:two|three) {NP_PLURAL}", text):
-        family, steps = "count", named(*re.fullmatch(rf"there are (?:two|three) {NP_PLURAL}", text).groups()) + 2
-    elif re.fullmatch(rf"there is an? {NP} (?:{'|'.join(SIDES)}) an? {NP}", text):
-        groups = re.fullmatch(rf"there is an? {NP} (?:{'|'.join(SIDES)}) an? {NP}", text).groups()
-        family, steps = "relation", named(*groups[:3]) + named(*groups[3:]) + 1
+    elif m := re.fullmatch(rf"there is no {NP}", text):
+        family, steps = "none", named(*m.groups()) + 1
+    elif m := (re.fullmatch(rf"there is exactly one {NP}", text)
+               or re.fullmatch(rf"there are (?:two|three) {NP_PLURAL}", text)):
+        family, steps = "count", named(*m.groups()) + 2
+    elif m := re.fullmatch(rf"there is an? {NP} (?:{'|'.join(SIDES)}) an? {NP}", text):
+        family, steps = "relation", named(*m.groups()[:3]) + named(*m.groups()[3:]) + 1
     elif re.fullmatch(r"all the shapes are [a-z]+", text):
         family, steps = "all", 2
     else:

@@ -16,12 +16,9 @@ from ofa_mue.core.exit_policy import NEVER, MuEThresholds
 from ofa_mue.core.flops import ModelShape, at_full_depth, example_flops
 from ofa_mue.core.time_reduction import ExampleLayers
 from ofa_mue.errors import ConfigError
+from test_reporting_audit import _cells
 
 ALL = "image+text+decoder"
-
-
-def _cells(line: str) -> list:
-    return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 def _markdown_rows(text: str) -> list:
