@@ -657,13 +657,19 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     result = setup.evaluate()
     summary = setup.summary(result)
     print(json.dumps(summary, indent=2))
+    log_exit_profile(summary)
+    if out:
+        write_result_files(out, setup.split, type(setup.task), result["records"], summary)
+    return summary
+
+
+def log_exit_profile(summary: Dict[str, Any]) -> None:
+    """Log the exit profile's statement of an evaluation summary: a warning when a caveat says the
+    calibrated guarantee is not for this run, else at info level; nothing without a profile."""
     if "exit_profile" in summary:
         caveated = any(summary["exit_profile"].get(name) for name in CAVEATS)
         log = logger.warning if caveated else logger.info
         log("exit profile %s: %s", summary["exit_profile"]["path"], summary["exit_profile"]["statement"])
-    if out:
-        write_result_files(out, setup.split, type(setup.task), result["records"], summary)
-    return summary
 
 
 def write_result_files(out: str, split: str, task_class, records: List[Dict[str, Any]],

@@ -25,7 +25,8 @@ from fairseq.tasks import TASK_REGISTRY
 import ofa_mue  # noqa: F401  (registers the tasks)
 from .calibrate import merge_calibration
 from .core.flops import ModelShape
-from .evaluate import evaluation_summary, records_from_shard, run_cli, split_result, write_result_files
+from .evaluate import (evaluation_summary, log_exit_profile, records_from_shard, run_cli, split_result,
+                       write_result_files)
 from .errors import ShardError
 from .sharding import merge_records, read_shards
 from .sweep import merge_sweep
@@ -44,6 +45,7 @@ def merge_evaluation(shards: List[Dict[str, Any]], output_dir: str) -> Dict[str,
     summary = evaluation_summary(description, result)
     write_result_files(output_dir, description["split"], task_class, result["records"], summary)
     print(json.dumps(summary, indent=2))
+    log_exit_profile(summary)
     return summary
 
 

@@ -108,6 +108,9 @@ def read_shards(sources: Iterable[str]) -> List[Dict[str, Any]]:
                              "every shard must run the same command but for --shard-id")
     by_id: Dict[int, str] = {}
     for shard in shards:
+        if not isinstance(shard["shard_id"], int) or not 0 <= shard["shard_id"] < first["num_shards"]:
+            raise ShardError(f"{shard['path']}: shard id {shard['shard_id']!r} is not in "
+                             f"[0, {first['num_shards'] - 1}] for {first['num_shards']} shards")
         if shard["shard_id"] in by_id:
             raise ShardError(f"shard {shard['shard_id']} of {first['num_shards']} given twice: "
                              f"{by_id[shard['shard_id']]} and {shard['path']}")

@@ -161,10 +161,11 @@ def test_sharded_sweep_refuses_timing(demo, snli_checkpoint, tmp_path, capsys):
     assert not (tmp_path / "shards").exists()
 
 
-def test_sharded_calibration_merges_to_the_unsharded_calibration(demo, caption_runs, tmp_path):
+def test_sharded_calibration_merges_to_the_unsharded_calibration(demo, caption_runs, tmp_path, capsys):
     """Captions: the table's per-example CIDEr-D needs the document frequencies of the whole split,
     so the merge, not the shards, scores the merged predictions. Under step exits (a shard's
-    batches are the unsharded run's), and the merged profile records that granularity."""
+    batches are the unsharded run's), and the merged profile records that granularity. An evaluation
+    with that profile, sharded too, logs the profile's statement when merged."""
     common = arguments(demo, "caption", caption_runs["checkpoint"], "--beam", "3", "--max-len-b", "8",
                        "--decoder-exit-beta", "0.95", "--decoder-exit-tau", "1", "--candidates", "0.96",
                        "--risk-epsilon", "0.5", "--risk-delta", "0.5", "--exit-granularity", "step",
@@ -191,6 +192,20 @@ def test_sharded_calibration_merges_to_the_unsharded_calibration(demo, caption_r
     assert entries(tmp_path / "merged") == entries(tmp_path / "full")
     full_table = CalibrationTable.load(str(tmp_path / "full" / "profile.table.json.gz"))
     assert len(set(full_table.entries[FULL_MODEL]["scores"]["cider"])) > 1  # per-example CIDEr-D, not all alike
+
+    # a sharded evaluation with the merged profile: the merge logs the profile's statement as an
+    # unsharded evaluation does, a WARNING here (calibrated on the test split it scores)
+    evaluation = arguments(demo, "caption", caption_runs["checkpoint"], "--beam", "3", "--max-len-b", "8",
+                           "--exit-profile", str(tmp_path / "merged" / "profile.json"))
+    for shard in ("0", "1"):
+        evaluate.main(evaluation + ["--num-shards", "2", "--shard-id", shard,
+                                    "--results-path", str(tmp_path / "evaluation")])
+    capsys.readouterr()
+    summary = merge.main([str(tmp_path / "evaluation"), "--output-dir", str(tmp_path / "merged_evaluation")])
+    statement = summary["exit_profile"]["statement"]
+    assert statement.startswith("not for this run: the profile was calibrated on the 'test' split")
+    assert (f"| WARNING | ofa_mue.evaluate | exit profile {tmp_path / 'merged' / 'profile.json'}: {statement}"
+            in capsys.readouterr().out)
 
 
 def test_num_workers_is_honoured(demo, snli_checkpoint, tmp_path, monkeypatch):

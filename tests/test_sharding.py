@@ -76,6 +76,17 @@ def test_rows_missing_repeated_or_outside_the_split_are_refused(tmp_path, rows, 
         merge_records(read_shards(paths))
 
 
+@pytest.mark.parametrize("shard_id", [2, -1, "1"])
+def test_a_shard_id_outside_the_shard_count_is_refused(tmp_path, shard_id):
+    # an empty third "shard" of two would otherwise pass, as every row is in shards 0 and 1
+    first = write_shard(tmp_path, 0, 2, [1, 2, 3, 7, 8, 9])
+    second = write_shard(tmp_path, 1, 2, [4, 5, 6, 10])
+    (tmp_path / "stray").mkdir()
+    stray = write_shard(tmp_path / "stray", 0, 2, [], shard_id=shard_id)
+    with pytest.raises(ShardError, match=rf"stray.*: shard id {shard_id!r} is not in \[0, 1\] for 2 shards"):
+        read_shards([str(first), str(second), str(stray)])
+
+
 def test_a_missing_first_shard_is_refused(tmp_path):
     with pytest.raises(ShardError, match=r"shards 0 of 2 missing"):
         read_shards([str(write_shard(tmp_path, 1, 2, [4, 5, 6, 10]))])

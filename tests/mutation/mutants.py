@@ -6011,6 +6011,21 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("ofa_mue/convert.py", '    if config.get("model_type", "ofa") != "ofa":\n', "    if False:\n"),),
         (BOOKKEEPING + "test_from_hf_refuses_a_config_of_another_model_type",),
     ),
+    Mutant(
+        "shard_id_outside_the_shard_count_merged",
+        "a shard file whose shard id is not below its shard count (an empty third shard of two) merges",
+        (Edit("ofa_mue/sharding.py", 'not 0 <= shard["shard_id"] < first["num_shards"]',
+              'not 0 <= shard["shard_id"] <= first["num_shards"] + 1'),),
+        ("tests/test_sharding.py::test_a_shard_id_outside_the_shard_count_is_refused[2]",),
+    ),
+    Mutant(
+        "merged_evaluation_silent_on_its_exit_profile",
+        "merging an evaluation's shards does not log the exit profile's statement (its caveats) as an "
+        "unsharded evaluation does",
+        (Edit("ofa_mue/merge.py", "    print(json.dumps(summary, indent=2))\n    log_exit_profile(summary)\n",
+              "    print(json.dumps(summary, indent=2))\n"),),
+        ("tests/test_sharded_evaluation.py::test_sharded_calibration_merges_to_the_unsharded_calibration",),
+    ),
 )
 
 
