@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ofa_mue.core.exit_policy import MuEThresholds
 from ofa_mue.errors import ConfigError
 
 from ofa_mue.criterions.layerwise_cross_entropy import LayerwiseLabelSmoothedCrossEntropy
@@ -137,3 +138,26 @@ def test_undecomposed_weights_load_and_fine_tune(dictionary):
     for name in ("encoder.layers.0.fc1.weight", "encoder.image_rel_pos_table_list.0.weight",
                  "encoder.token_rel_pos_table_list.1.weight", "decoder.layers.0.fc1.weight"):
         assert name in changed
+
+
+def test_encoder_exits_on_a_joint_encoder_are_refused(models, dictionary):
+    """Exit rules need the decomposed streams: a joint encoder given one refuses in one line rather
+    than running every layer and reporting a full-depth model as MuE."""
+    joint, decomposed = models
+    net_input = tiny_batch(dictionary)["net_input"]
+    for image, text in ((0.9, 2.0), (2.0, 0.9)):
+        session = MuEThresholds(image=image, text=text).session(horizon=4)
+        with pytest.raises(ConfigError, match="^encoder exits need a modality-decomposed encoder"):
+            joint.encoder(net_input["src_tokens"], net_input["src_lengths"], patch_images=net_input["patch_images"],
+                          patch_masks=net_input["patch_masks"], exit_session=session)
+        decomposed.encoder(net_input["src_tokens"], net_input["src_lengths"], patch_images=net_input["patch_images"],
+                           patch_masks=net_input["patch_masks"], exit_session=session)
+
+
+def test_the_longest_text_is_capped_by_the_relative_position_table(dictionary):
+    """``max_positions``: ``max_source_positions``, or the token relative-position table's size where
+    that is smaller (a longer text has no relative bias)."""
+    long = tiny_model(dictionary, max_source_positions=4096).encoder
+    table = long.token_rp_bucket.size(0)
+    assert table < 4096 and long.max_positions() == table
+    assert tiny_model(dictionary, max_source_positions=8).encoder.max_positions() == 8

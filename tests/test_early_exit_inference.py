@@ -18,6 +18,7 @@ from ofa_mue.core.early_exit_generator import (
     EarlyExitSequenceGenerator, GeneratedPrefixNGramBlock, HammingDiverseBeamSearch,
 )
 from ofa_mue.core.flops import ModelShape, flops_summary
+from ofa_mue.models.decoder import CACHE_KEY, MIN_CACHED_POSITIONS
 from ofa_mue.errors import ConfigError
 from ofa_mue.tasks.caption import CaptionConfig, CaptionTask
 from ofa_mue.tasks.ofa_task import OFATask
@@ -450,6 +451,51 @@ def test_static_depths_truncate_each_stream(model):
         StaticDepths(text=-1)
 
 
+def test_a_stream_stops_after_its_last_tested_layer_and_runs_no_test_after_the_last(model):
+    """A stream can stop after any layer but the last, the penultimate one included; a stream with a
+    rule that runs every layer ran one test per layer but the last; a stream without a rule none."""
+    net, _ = model
+    layers = net.encoder.num_layers
+    penultimate = StaticDepths(image=layers - 1).session(horizon=5)
+    never = ExitSession({"text": StreamSimilarityExit(2.0)})
+    with torch.no_grad():
+        for session in (penultimate, never):
+            net.encoder(**_batch(batch=2), exit_session=session)
+    assert [(e.image_layers, e.image_tests, e.text_layers, e.text_tests)
+            for e in penultimate.example_layers()] == [(layers - 1, layers - 1, layers, 0)] * 2
+    assert [(e.image_layers, e.image_tests, e.text_layers, e.text_tests)
+            for e in never.example_layers()] == [(layers, 0, layers, layers - 1)] * 2
+
+
+def test_each_stream_records_its_own_non_padding_tokens(model):
+    """The time reduction weighs each stream by its tokens: the image stream's are the sample's patches
+    (none without an image), the text stream's its non-padding tokens."""
+    net, _ = model
+    net_input = _batch(batch=3)
+    net_input["patch_masks"] = torch.tensor([True, False, True])
+    session = StaticDepths(image=2).session(horizon=5)
+    with torch.no_grad():
+        patches = net.encoder.embed_image(net_input["patch_images"])[0].size(1)
+        net.encoder(**net_input, exit_session=session)
+    assert [(e.image_tokens, e.text_tokens) for e in session.example_layers()] == [(patches, 4), (0, 6), (patches, 6)]
+
+
+def test_a_stream_whose_samples_all_stopped_runs_no_further_layer(model):
+    """Once every sample of a stream has stopped, the later layers are not called at all (not even on
+    an empty batch, which still costs their operator launches)."""
+    net, _ = model
+    calls = []
+    hooks = [layer.register_forward_hook(lambda m, i, o, index=index: calls.append(index))
+             for index, layer in enumerate(net.encoder.layers)]
+    try:
+        with torch.no_grad():
+            net.encoder(**_batch(batch=2), exit_session=StaticDepths(image=1, text=2).session(horizon=5))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert calls == [0, 0, 1]  # the image stream runs layer 1; the text stream layers 1 and 2
+
+
 def test_no_repeat_ngram_size_blocks_repeats_on_cpu(model):
     net, dictionary = model
     sample = {"net_input": _batch(batch=3), "id": torch.arange(3)}
@@ -573,3 +619,51 @@ def test_generation_starts_from_bos_like_training(model):
     logits[:, 0, dictionary.pad()] = float("-inf")
     logits[:, 0, dictionary.unk()] = float("-inf")
     assert first == logits[:, 0].argmax(-1).tolist()
+
+
+@dataclass
+class RecordingTestedLayers:
+    """Decoder rule that never stops a token and records the layers it is asked after."""
+
+    asked: list
+
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
+        self.asked.append(layer)
+        return torch.zeros_like(positions, dtype=torch.bool)
+
+
+def test_no_exit_test_runs_after_the_last_decoder_layer(model):
+    """After the last layer a token has nothing left to skip: the rule is asked after every other
+    layer, once per call, never after the last (an entropy rule would project to the vocabulary
+    for nothing), in a teacher-forced pass and in each step of incremental decoding."""
+    net, _ = model
+    net_input = _batch(batch=2)
+    prev = torch.randint(4, VOCAB, (2, 3))
+    tested = list(range(net.decoder.num_layers - 1))
+    with torch.no_grad():
+        rule = RecordingTestedLayers([])
+        _decode_full(net, net_input, prev, ExitSession(decoder_rule=rule))
+        assert rule.asked == tested
+        rule = RecordingTestedLayers([])
+        encoder_out = net.encoder(**net_input, exit_session=ExitSession(decoder_rule=rule))
+        state: dict = {}
+        for t in range(prev.size(1)):
+            net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+    assert rule.asked == tested * prev.size(1)
+
+
+def test_incremental_decoding_beyond_the_first_position_tables_matches_recomputing_the_prefix(model):
+    """A generation's position tables start with MIN_CACHED_POSITIONS positions and double when a step
+    outgrows them (not rebuilt at every later step): every step, before and after, equals one pass over
+    the whole prefix."""
+    net, _ = model
+    net_input = _batch(batch=1)
+    prev = torch.randint(4, VOCAB, (1, MIN_CACHED_POSITIONS + 3))
+    with torch.no_grad():
+        encoder_out = net.encoder(**net_input)
+        full, _ = net.decoder(prev, encoder_out=encoder_out)
+        state: dict = {}
+        for t in range(prev.size(1)):
+            logits, _ = net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+            torch.testing.assert_close(logits[:, -1], full[:, t], atol=1e-5, rtol=1e-5)
+    assert state[CACHE_KEY]["position_biases"].capacity == 2 * MIN_CACHED_POSITIONS

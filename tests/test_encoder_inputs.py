@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ofa_mue.errors import ConfigError
 from tiny_ofa import tiny_batch, tiny_dictionary, tiny_model
 
 
@@ -86,3 +87,26 @@ def test_the_joint_encoder_adds_each_layers_image_relative_bias_to_the_patches_o
             torch.testing.assert_close(b[0, :, :n, :n], plain[:, :n, :n] + image_relative)
             torch.testing.assert_close(b[0, :, n:, n:], plain[:, n:, n:] + text_relative.permute(2, 0, 1))
             torch.testing.assert_close(b[0, :, :n, n:], plain[:, :n, n:])
+
+
+def test_text_tokens_take_type_embedding_0_and_patches_type_1(dictionary):
+    """OFA's type embeddings (``add_type_embedding``): row 0 is the text tokens', row 1 the patches'
+    (a checkpoint's rows swapped would shift both modalities)."""
+    encoder = tiny_model(dictionary).eval().encoder
+    net_input = tiny_batch(dictionary)["net_input"]
+    with torch.no_grad():
+        text = encoder.embed_text(net_input["src_tokens"])[0]
+        image = encoder.embed_image(net_input["patch_images"])[0]
+        encoder.type_embedding.weight[1].normal_(std=1.0)
+        assert torch.equal(encoder.embed_text(net_input["src_tokens"])[0], text)
+        assert (encoder.embed_image(net_input["patch_images"])[0] - image).abs().max() > 1e-3
+
+
+def test_a_patch_grid_as_large_as_the_image_positions_is_accepted(dictionary):
+    """The demo ResNet's stride is 16 and its image positions a 16 x 16 square: 256-pixel images
+    (a 16 x 16 grid) fit exactly; 272-pixel ones (17 x 17) are refused, naming the size that fits."""
+    encoder = tiny_model(dictionary).eval().encoder
+    with torch.no_grad():
+        assert encoder.embed_image(torch.randn(1, 3, 256, 256))[0].shape[1] == 16 * 16
+        with pytest.raises(ConfigError, match="use --patch-image-size 256 or less"):
+            encoder.embed_image(torch.randn(1, 3, 272, 272))

@@ -4,6 +4,7 @@ decisions, packing only where the cost model says it pays); the granularity an e
 was calibrated with, and the calibration table's key under step."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -14,6 +15,7 @@ from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.core.exit_granularity import PACK_OPERATIONS, ExitGranularity, packing_pays
 from ofa_mue.core.exit_policy import StaticDepths
+from ofa_mue.core.flops import decoder_layer_flops
 from ofa_mue.errors import ConfigError
 from test_early_exit_inference import VOCAB, _batch, model  # noqa: F401  (the same small model)
 
@@ -173,6 +175,31 @@ def test_pack_operations_counts_what_packing_adds(model):
     later_layers = net.decoder.num_layers - 1
     per_layer = (operators(0.0) - operators(1e30)) / later_layers
     assert abs(per_layer - PACK_OPERATIONS) <= 4, per_layer
+
+
+def test_auto_granularity_weighs_the_exited_tokens_work_at_the_calls_keys(model, monkeypatch):
+    """The cost model of each layer gets the tokens that left (not those still running) and one
+    token's FLOPs for the layer at the call's self-attention keys (cached and new positions) and
+    encoder tokens, with the granularity's launch cost."""
+    net, _ = model
+    asked = []
+
+    def spy(exited, flops_per_token, launch_flops):
+        asked.append((exited, flops_per_token, launch_flops))
+        return True
+
+    monkeypatch.setattr(sys.modules[type(net.decoder).__module__], "packing_pays", spy)
+    prev = torch.randint(4, VOCAB, (3, 3))
+    session = ExitSession(decoder_rule=ChooseByRow(), decoder_granularity=ExitGranularity("auto", launch_flops=7.0))
+    with torch.no_grad():
+        encoder_out = net.encoder(**_batch(3), exit_session=session)
+        state: dict = {}
+        for t in range(prev.size(1)):
+            net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+    dim, ffn = net.decoder.embed_tokens.embedding_dim, net.decoder.layers[0].fc1.out_features
+    source = encoder_out["encoder_out"][0].size(1)
+    # each step: row 0 stops after layer 1, row 1 after layer 2; layer 2 leaves 1 token out, layer 3 two
+    assert asked == [(exited, decoder_layer_flops(dim, ffn, t + 1, source), 7.0) for t in range(3) for exited in (1, 2)]
 
 
 def test_cost_model_packs_when_the_saved_work_outweighs_the_launches():

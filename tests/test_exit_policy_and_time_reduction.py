@@ -8,8 +8,12 @@ import pytest
 import torch
 
 from ofa_mue.errors import ConfigError
+from ofa_mue.core.exit_granularity import TOKEN_EXITS, ExitGranularity
 from ofa_mue.core.exit_policy import (
+    EntropyPolicy,
     MuEThresholds,
+    PatiencePolicy,
+    StaticDepths,
     StreamSimilarityExit,
     TokenSimilarityExit,
     similarity_exceeds,
@@ -91,10 +95,59 @@ def test_thresholds_above_one_never_exit():
     ("decoder", float("inf"), "--decoder-exit-threshold"),
     ("decoder_beta", 1.5, "--decoder-exit-beta"),
     ("decoder_tau", -1.0, "--decoder-exit-tau"),
+    ("decoder_tau", float("inf"), "--decoder-exit-tau"),
 ])
 def test_out_of_range_options_are_clear_errors(field, value, flag):
     with pytest.raises(ConfigError, match=flag):
         MuEThresholds(**{field: value})
+
+
+def test_a_threshold_of_one_is_an_exit_and_either_stream_alone_makes_the_encoder_exit():
+    """Only a threshold above 1 disables an exit: at exactly 1 the part gets its rule and is named among
+    the exiting parts. Either stream's threshold alone makes the encoder exit (the sweep hands MuE's
+    encoder thresholds to the baselines on that property)."""
+    at_one = MuEThresholds(image=1.0, text=1.0, decoder=1.0)
+    assert at_one.exiting_parts == ("image", "text", "decoder")
+    session = at_one.session(horizon=16)
+    assert set(session.encoder_rules) == {"image", "text"} and session.decoder_rule is not None
+    assert MuEThresholds(image=0.9).encoder_exits and MuEThresholds(image=0.9).exiting_parts == ("image",)
+    assert MuEThresholds(text=0.9).encoder_exits and MuEThresholds(text=0.9).exiting_parts == ("text",)
+    assert MuEThresholds(image=1.0).encoder_exits and not MuEThresholds(decoder=0.9).encoder_exits
+
+
+def test_the_session_decodes_at_the_policys_granularity():
+    """``--exit-granularity`` reaches the decoder: each policy's session carries its granularity, the
+    default being per token."""
+    step = ExitGranularity("step", quantile=0.5)
+    assert MuEThresholds(decoder=0.9, granularity=step).session(horizon=4).decoder_granularity == step
+    assert MuEThresholds(decoder=0.9).session(horizon=4).decoder_granularity == TOKEN_EXITS
+    project = lambda hidden, tokens: hidden  # noqa: E731 (never called here)
+    assert EntropyPolicy(0.5, granularity=step).session(4, project).decoder_granularity == step
+    assert PatiencePolicy(2, granularity=step).session(4, project).decoder_granularity == step
+
+
+def test_the_baselines_refuse_out_of_range_encoder_thresholds():
+    """The entropy and patience baselines take MuE's encoder thresholds under MuE's range check."""
+    for policy in (lambda **image: EntropyPolicy(0.5, **image), lambda **image: PatiencePolicy(2, **image)):
+        with pytest.raises(ConfigError, match="--image-exit-threshold"):
+            policy(image=float("nan"))
+        assert policy(image=-1.0).exiting_parts == ("image", "decoder")
+
+
+def test_static_depths_are_whole_numbers_within_their_own_parts_depth():
+    """A depth of 0 leaves its part in full (no rule). Each depth is checked against its own part: the
+    streams against the encoder's layers, the decoder against the decoder's (unequal here, as in
+    ofa_huge's 24 and 12)."""
+    with pytest.raises(ConfigError, match="--static-text-layers must be a whole number"):
+        StaticDepths(text=2.5)
+    assert StaticDepths(image=2, text=0, decoder=3).exiting_parts == ("image", "decoder")
+    session = StaticDepths(image=2).session(horizon=5)  # a depth of 0 runs the part in full: no rule
+    assert set(session.encoder_rules) == {"image"} and session.decoder_rule is None
+    StaticDepths(image=6, text=6, decoder=12).check_depths(encoder_layers=6, decoder_layers=12)
+    for depths, flag in (({"image": 7}, "--static-image-layers 7"), ({"text": 7}, "--static-text-layers 7"),
+                         ({"decoder": 13}, "--static-decoder-layers 13")):
+        with pytest.raises(ConfigError, match=flag):
+            StaticDepths(**depths).check_depths(encoder_layers=6, decoder_layers=12)
 
 
 def test_a_decay_factor_without_a_decay_rate_is_refused():

@@ -87,6 +87,35 @@ def test_rows_with_different_cache_lengths_decode_as_each_row_alone(model):
     assert extra["exit_layers"][0].tolist() == [3, 1, 2], "positions 2, 3, 4 of the first row"
 
 
+def test_a_second_call_on_rows_of_different_lengths_continues_each_rows_positions(model):
+    """A call on rows of different cache lengths moves each row's count on by its new tokens: the
+    next call's tokens again take each row's own next positions, as if the row were decoded alone."""
+    net, _ = model
+    sample = _sample(batch=3)
+    tokens = torch.randint(4, VOCAB, (3, 9), generator=torch.Generator().manual_seed(2))
+    lengths = torch.tensor([2, 6, 4])
+    with torch.no_grad():
+        session = ExitSession(decoder_rule=ExitByPosition())
+        encoder_out = net.encoder(**sample["net_input"], exit_session=session)
+        state: dict = {}
+        net.decoder(tokens[:, :7], encoder_out=encoder_out, incremental_state=state)
+        net.decoder.truncate_incremental_state(state, lengths)
+        first = torch.stack([tokens[r, lengths[r]:lengths[r] + 2] for r in range(3)])  # 2 new tokens per row
+        net.decoder(torch.cat([tokens[:, :6], first], dim=1), encoder_out=encoder_out, incremental_state=state)
+        assert net.decoder.cached_positions(state) == 8
+        second = torch.stack([tokens[r, lengths[r] + 2:lengths[r] + 3] for r in range(3)])  # then 1 more
+        logits, extra = net.decoder(torch.cat([tokens[:, :8], second], dim=1), encoder_out=encoder_out,
+                                    incremental_state=state)
+        for row in range(3):
+            alone_out = net.encoder.reorder_encoder_out(encoder_out, torch.tensor([row]))
+            length = int(lengths[row]) + 3
+            alone, alone_extra = net.decoder(tokens[row:row + 1, :length], encoder_out=alone_out,
+                                             incremental_state={})
+            torch.testing.assert_close(logits[row], alone[0, -1:], atol=1e-5, rtol=1e-5)
+            assert torch.equal(extra["exit_layers"][row], alone_extra["exit_layers"][0, -1:])
+    assert extra["exit_layers"][:, 0].tolist() == [2, 3, 1], "positions 4, 8 and 6"
+
+
 def _greedy(net, dictionary, sample, **options):
     return EarlyExitSequenceGenerator([net], dictionary, beam_size=1, **options).generate([net], sample)
 

@@ -12,7 +12,9 @@ from ofa_mue.data.images import image_transform
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import CheckpointError
 from ofa_mue.models.ofa import check_state_dict_fits
+from ofa_mue.models.position_bias import BUCKET_TABLE_POSITIONS
 from test_ofa_layers import exact_gelu
+from tiny_ofa import tiny_batch, tiny_dictionary, tiny_model
 
 # OFA's model card / module definitions, in millions of parameters (tied embeddings once).
 PUBLISHED_SIZES = {"ofa_tiny": 33.5, "ofa_medium": 92.9, "ofa_base": 182.2, "ofa_large": 473.0, "ofa_huge": 929.5}
@@ -220,3 +222,34 @@ def test_architecture_defaults_leave_the_switches_no_shape_shows_off(arch):
     assert [getattr(args, name) for name in ("decompose_modalities", "decomposed_image_without_relative_bias",
                                              "freeze_resnet", "freeze_encoder_embedding", "freeze_decoder_embedding",
                                              "scale_resids")] == [False] * 6
+
+
+def test_longest_input_and_target_are_the_options_capped_by_the_position_table():
+    """A position beyond the text relative-position table has no bucket: the longest text input and
+    target are --max-source-positions and --max-target-positions, or the table's size when that is less."""
+    with torch.device("meta"):
+        short = build_model("ofa_tiny", numbered_dictionary(60), max_source_positions=40, max_target_positions=48)
+        long = build_model("ofa_tiny", numbered_dictionary(60), max_source_positions=4000, max_target_positions=5000)
+    assert short.max_positions() == (40, 48)
+    assert long.max_positions() == (BUCKET_TABLE_POSITIONS, BUCKET_TABLE_POSITIONS)
+
+
+def test_the_decoder_drops_out_its_input_embeddings_in_training_only():
+    """OFA applies --dropout to the decoder's input embeddings while training (about that share of
+    the features is zeroed before the first layer); inference keeps every feature."""
+    dictionary = tiny_dictionary()
+    net = tiny_model(dictionary, dropout=0.5)
+    net_input = tiny_batch(dictionary)["net_input"]
+    seen = []
+    hook = net.decoder.layers[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            torch.manual_seed(0)
+            net.train()
+            net(**net_input)
+            net.eval()
+            net(**net_input)
+    finally:
+        hook.remove()
+    training, inference = (x.eq(0).float().mean().item() for x in seen)
+    assert 0.4 < training < 0.6 and inference == 0.0

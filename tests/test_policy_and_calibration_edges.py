@@ -12,7 +12,9 @@ import torch
 
 from ofa_mue.calibrate import build_calibration_parser, check_arguments, choose_profile, parse_candidates
 from ofa_mue.calibration_table import FULL_MODEL
-from ofa_mue.core.exit_policy import EntropyExit, MuEThresholds, TokenSimilarityExit, check_threshold
+from ofa_mue.core.exit_policy import (
+    EntropyExit, EntropyPolicy, MuEThresholds, PatienceExit, TokenSimilarityExit, check_threshold,
+)
 from ofa_mue.demo.summary import evaluate_checks, task_figures, test_evaluation as replaced_run
 from ofa_mue.errors import ConfigError
 from test_retention_choice import FAST, MIDDLE, SLOW, _table
@@ -45,6 +47,35 @@ def test_entropy_exit_needs_the_entropy_strictly_below_its_threshold():
     uniform = _fixed_logits([0.0] * 4)
     assert not EntropyExit(math.log(4) - 1e-4, uniform).should_exit(0, x, x, positions, tokens).any()
     assert EntropyExit(math.log(4) + 1e-4, uniform).should_exit(0, x, x, positions, tokens).all()
+
+
+def test_entropy_exit_judges_the_layers_output_and_takes_a_threshold_of_zero():
+    """DeeBERT's entropy is that of the layer's own prediction (its output), not of its input; a
+    threshold of 0 nats is in range (it never fires), below 0 refused."""
+    x_in = torch.zeros(1, 4)  # as logits: uniform, log 4 nats
+    x_out = torch.tensor([[30.0, 0.0, 0.0, 0.0]])  # as logits: certain, ~0 nats
+    identity = lambda hidden, tokens: hidden  # noqa: E731
+    positions, tokens = torch.zeros(1, dtype=torch.long), torch.arange(1)
+    assert EntropyExit(0.1, identity).should_exit(0, x_in, x_out, positions, tokens).tolist() == [True]
+    assert EntropyExit(0.1, identity).should_exit(0, x_out, x_in, positions, tokens).tolist() == [False]
+    assert EntropyPolicy(0.0).decoder == 0.0
+    with pytest.raises(ConfigError, match="--entropy-exit-threshold"):
+        EntropyPolicy(-0.1)
+
+
+def test_patience_counts_consecutive_layers_and_starts_afresh_at_each_decoder_call():
+    """PABEE stops a token once its prediction stayed the same for ``patience`` consecutive layers: a
+    changed prediction starts the count again, and so does the next decoder call (the next generation
+    step, whose tokens have the same indices) at its first layer."""
+    project = lambda hidden, tokens: hidden  # noqa: E731 (the states are the logits)
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])  # predicting token 0, token 1
+    positions, tokens = torch.zeros(1, dtype=torch.long), torch.arange(1)
+    twice = PatienceExit(2, project)
+    assert [twice.should_exit(layer, x, x, positions, tokens).item()
+            for layer, x in enumerate((a, a, b, b, b))] == [False, False, False, False, True]
+    once = PatienceExit(1, project)
+    assert [once.should_exit(layer, a, a, positions, tokens).item() for layer in range(3)] == [False, True, True]
+    assert [once.should_exit(layer, a, a, positions, tokens).item() for layer in range(2)] == [False, True]
 
 
 def test_each_token_decays_over_its_own_horizon():

@@ -6026,6 +6026,278 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    print(json.dumps(summary, indent=2))\n"),),
         ("tests/test_sharded_evaluation.py::test_sharded_calibration_merges_to_the_unsharded_calibration",),
     ),
+    Mutant(
+        "decoder_exit_test_after_the_last_layer",
+        "the decoder's exit rule is also asked after the last layer, where a token has nothing left to skip "
+        "(an entropy rule pays a vocabulary projection per token for nothing)",
+        (Edit("models/decoder.py",
+              "if exit_rule is not None and index < self.num_layers - 1:",
+              "if exit_rule is not None and index < self.num_layers:"),),
+        (INFERENCE + "test_no_exit_test_runs_after_the_last_decoder_layer",),
+    ),
+    Mutant(
+        "ragged_cache_lengths_not_advanced_by_the_new_tokens",
+        "a decoder call on rows of different cache lengths records each row's count one short of its new "
+        "tokens: the next call puts every row's tokens one position back, over its own last cache slot",
+        (Edit("models/decoder.py",
+              'cache["lengths"] = lengths + length',
+              'cache["lengths"] = lengths + length - 1'),),
+        ("tests/test_lossless_decoding.py::"
+         "test_a_second_call_on_rows_of_different_lengths_continues_each_rows_positions",),
+    ),
+    Mutant(
+        "auto_granularity_weighs_the_running_tokens",
+        "'auto' granularity's cost model weighs the work of the tokens still running instead of those that "
+        "left: it packs when few tokens exited and runs dense when most did",
+        (Edit("models/decoder.py",
+              "return packing_pays(active.numel() - int(active.sum()), per_token, launch)",
+              "return packing_pays(int(active.sum()), per_token, launch)"),),
+        ("tests/test_exit_granularity.py::test_auto_granularity_weighs_the_exited_tokens_work_at_the_calls_keys",),
+    ),
+    Mutant(
+        "auto_granularity_counts_only_the_new_keys",
+        "'auto' granularity's cost model prices a layer as if a generation step's token attended to itself "
+        "only (the call's new positions), not to the cached positions too",
+        (Edit("models/decoder.py",
+              "granularity, active, total, encoder_states.size(1))",
+              "granularity, active, length, encoder_states.size(1))"),),
+        ("tests/test_exit_granularity.py::test_auto_granularity_weighs_the_exited_tokens_work_at_the_calls_keys",),
+    ),
+    Mutant(
+        "position_tables_kept_one_position_too_small",
+        "a generation's position tables grow only once a step needs two positions more than they hold: the "
+        "step right after their capacity (the 33rd position) gets slices one position short",
+        (Edit("models/decoder.py",
+              "if tables is None or tables.capacity < total:",
+              "if tables is None or tables.capacity < total - 1:"),),
+        (INFERENCE + "test_incremental_decoding_beyond_the_first_position_tables_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "decoder_max_positions_not_capped",
+        "the decoder's longest target is the larger of --max-target-positions and the relative-position "
+        "table: targets beyond the table (or beyond the option) are allowed",
+        (Edit("models/decoder.py",
+              "return min(self.max_target_positions, self.token_rp_bucket.size(0))",
+              "return max(self.max_target_positions, self.token_rp_bucket.size(0))"),),
+        (ARCHITECTURE + "test_longest_input_and_target_are_the_options_capped_by_the_position_table",),
+    ),
+    Mutant(
+        "decoder_records_only_the_new_keys",
+        "a cached decoder call records its tokens' self-attention keys as the call's new positions only: "
+        "the FLOPs count of a generation leaves out attention over the cached positions",
+        (Edit("models/decoder.py",
+              "keys=total, cached=cache is not None,",
+              "keys=length, cached=cache is not None,"),),
+        (FLOPS + "test_counts_of_a_generation_with_exits_equal_torchs_flop_counter",),
+    ),
+    Mutant(
+        "decoder_records_no_cache",
+        "a cached decoder call is recorded as uncached: the FLOPs count leaves out the keys/values that every "
+        "layer projects for tokens that exited before it",
+        (Edit("models/decoder.py",
+              "keys=total, cached=cache is not None,",
+              "keys=total, cached=False,"),),
+        (FLOPS + "test_counts_of_a_generation_with_exits_equal_torchs_flop_counter",),
+    ),
+    Mutant(
+        "decoder_embedding_dropout_off_in_training",
+        "the decoder drops out its input embeddings at inference (a no-op) instead of in training: OFA's "
+        "--dropout never reaches the embeddings the first decoder layer reads",
+        (Edit("models/decoder.py",
+              "        if self.training:\n            x = self.dropout(x)\n",
+              "        if not self.training:\n            x = self.dropout(x)\n"),),
+        (ARCHITECTURE + "test_the_decoder_drops_out_its_input_embeddings_in_training_only",),
+    ),
+    Mutant(
+        "position_tables_grow_one_position_at_a_time",
+        "a generation's position tables, once outgrown, are rebuilt for just the positions of the step "
+        "instead of doubling: every later step rebuilds every layer's [C, C] bias",
+        (Edit("models/decoder.py",
+              "grown = max(total, MIN_CACHED_POSITIONS, 2 * (",
+              "grown = max(total, MIN_CACHED_POSITIONS, 1 * ("),),
+        (INFERENCE + "test_incremental_decoding_beyond_the_first_position_tables_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "threshold_of_one_disables_the_encoder_exit",
+        "an encoder threshold of exactly 1 disables its stream's exit (no rule, not among the exiting parts), "
+        "though only a threshold above 1 is documented to",
+        (Edit("ofa_mue/core/exit_policy.py",
+              'for name, value in (("image", image), ("text", text)) if value <= 1.0}',
+              'for name, value in (("image", image), ("text", text)) if value < 1.0}'),),
+        (POLICY + "test_a_threshold_of_one_is_an_exit_and_either_stream_alone_makes_the_encoder_exit",),
+    ),
+    Mutant(
+        "encoder_exits_need_both_streams",
+        "MuEThresholds.encoder_exits is true only when both streams have a threshold: an image-only (or "
+        "text-only) encoder exit is not handed to the sweep's baselines",
+        (Edit("ofa_mue/core/exit_policy.py", "        return self.image <= 1.0 or self.text <= 1.0\n",
+              "        return self.image <= 1.0 and self.text <= 1.0\n"),),
+        (POLICY + "test_a_threshold_of_one_is_an_exit_and_either_stream_alone_makes_the_encoder_exit",),
+    ),
+    Mutant(
+        "decoder_threshold_of_one_disables_the_exit",
+        "a decoder threshold of exactly 1 disables the decoder exit (no rule, not among the exiting parts)",
+        (Edit("ofa_mue/core/exit_policy.py", "        return self.decoder <= 1.0\n",
+              "        return self.decoder < 1.0\n"),),
+        (POLICY + "test_a_threshold_of_one_is_an_exit_and_either_stream_alone_makes_the_encoder_exit",),
+    ),
+    Mutant(
+        "mue_session_ignores_its_granularity",
+        "MuE's exit session is built without the policy's --exit-granularity: step and auto run per token",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "        return ExitSession(encoder_similarity_rules(self.image, self.text), decoder_rule, self.granularity)\n",
+              "        return ExitSession(encoder_similarity_rules(self.image, self.text), decoder_rule)\n"),),
+        (POLICY + "test_the_session_decodes_at_the_policys_granularity",),
+    ),
+    Mutant(
+        "baseline_session_ignores_its_granularity",
+        "the entropy and patience baselines build their sessions without --exit-granularity: step and auto "
+        "run per token",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "        return ExitSession(encoder_similarity_rules(self.image, self.text), decoder_rule, granularity)\n",
+              "        return ExitSession(encoder_similarity_rules(self.image, self.text), decoder_rule)\n"),),
+        (POLICY + "test_the_session_decodes_at_the_policys_granularity",),
+    ),
+    Mutant(
+        "infinite_decay_rate_accepted",
+        "--decoder-exit-tau inf is accepted: exp(-inf * 0 / N) is NaN, and the first token's threshold with it",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "        if not (math.isfinite(self.decoder_tau) and self.decoder_tau >= 0.0):\n",
+              "        if not (self.decoder_tau >= 0.0):\n"),),
+        (POLICY + "test_out_of_range_options_are_clear_errors[decoder_tau-inf---decoder-exit-tau]",),
+    ),
+    Mutant(
+        "static_depth_not_a_whole_number_accepted",
+        "a static depth that is not a whole number (2.5) is accepted",
+        (Edit("ofa_mue/core/exit_policy.py", "            if not isinstance(value, int) or value < 0:\n",
+              "            if value < 0:\n"),),
+        (POLICY + "test_static_depths_are_whole_numbers_within_their_own_parts_depth",),
+    ),
+    Mutant(
+        "static_text_depth_checked_against_the_decoder",
+        "--static-text-layers is checked against the decoder's depth instead of the encoder's (unseen where the "
+        "two are equal)",
+        (Edit("ofa_mue/core/exit_policy.py", '("--static-text-layers", self.text, "encoder", encoder_layers)',
+              '("--static-text-layers", self.text, "encoder", decoder_layers)'),),
+        (POLICY + "test_static_depths_are_whole_numbers_within_their_own_parts_depth",),
+    ),
+    Mutant(
+        "static_depth_zero_stops_after_the_first_layer",
+        "a static stream depth of 0 (every layer) gets a rule of depth 0, which stops the stream after its "
+        "first layer",
+        (Edit("ofa_mue/core/exit_policy.py",
+              'for name, depth in (("image", self.image), ("text", self.text))\n                         if depth}',
+              'for name, depth in (("image", self.image), ("text", self.text))\n                         if True}'),),
+        (POLICY + "test_static_depths_are_whole_numbers_within_their_own_parts_depth",),
+    ),
+    Mutant(
+        "baseline_image_threshold_unchecked",
+        "the entropy and patience baselines accept any --image-exit-threshold (NaN included)",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "    def __post_init__(self) -> None:\n        check_threshold(\"--image-exit-threshold\", self.image)\n"
+              "        check_threshold(\"--text-exit-threshold\", self.text)\n\n",
+              "    def __post_init__(self) -> None:\n        check_threshold(\"--text-exit-threshold\", self.text)\n\n"),),
+        (POLICY + "test_the_baselines_refuse_out_of_range_encoder_thresholds",),
+    ),
+    Mutant(
+        "entropy_of_the_layers_input",
+        "DeeBERT's entropy exit judges the prediction of the layer's input instead of its output",
+        (Edit("ofa_mue/core/exit_policy.py",
+              "        probabilities = F.softmax(self.project(x_out, tokens).float(), dim=-1)\n",
+              "        probabilities = F.softmax(self.project(x_in, tokens).float(), dim=-1)\n"),),
+        (EDGES + "test_entropy_exit_judges_the_layers_output_and_takes_a_threshold_of_zero",),
+    ),
+    Mutant(
+        "entropy_threshold_of_zero_refused",
+        "--entropy-exit-threshold 0 refused, though the documented range is finite and at least 0",
+        (Edit("ofa_mue/core/exit_policy.py", "math.isfinite(self.decoder) and self.decoder >= 0.0",
+              "math.isfinite(self.decoder) and self.decoder > 0.0"),),
+        (EDGES + "test_entropy_exit_judges_the_layers_output_and_takes_a_threshold_of_zero",),
+    ),
+    Mutant(
+        "patience_kept_across_decoder_calls",
+        "PABEE's counts are not reset at a new decoder call: a generation step goes on counting the previous "
+        "step's unchanged predictions of the same token indices",
+        (Edit("ofa_mue/core/exit_policy.py", "        if layer == 0:  # a new decoder call",
+              "        if False:  # a new decoder call"),),
+        (EDGES + "test_patience_counts_consecutive_layers_and_starts_afresh_at_each_decoder_call",),
+    ),
+    Mutant(
+        "patience_counts_unchanged_layers_not_consecutive",
+        "PABEE's count is kept (not reset) when a prediction changes: a token stops after `patience` unchanged "
+        "layers in all, not consecutive",
+        (Edit("ofa_mue/core/exit_policy.py", "self._count.get(token, 0) + 1 if same else 0\n",
+              "self._count.get(token, 0) + 1 if same else self._count.get(token, 0)\n"),),
+        (EDGES + "test_patience_counts_consecutive_layers_and_starts_afresh_at_each_decoder_call",),
+    ),
+    Mutant(
+        "joint_encoder_ignores_exit_rules",
+        "a joint (undecomposed) encoder given encoder exit rules runs every layer without a word",
+        (Edit("models/encoder.py", "            if exit_rules:\n                raise ConfigError(",
+              "            if False:\n                raise ConfigError("),),
+        (DECOMPOSED + "test_encoder_exits_on_a_joint_encoder_are_refused",),
+    ),
+    Mutant(
+        "encoder_penultimate_layer_untested",
+        "no encoder exit test after the penultimate layer: a stream can never stop one layer before the last",
+        (Edit("models/encoder.py", "        if exit_rule is None or index == len(layers) - 1:\n",
+              "        if exit_rule is None or index >= len(layers) - 2:\n"),),
+        (INFERENCE + "test_a_stream_stops_after_its_last_tested_layer_and_runs_no_test_after_the_last",),
+    ),
+    Mutant(
+        "encoder_test_counted_after_the_last_layer",
+        "a stream that runs every layer is recorded with an exit test after the last layer too (L, not L - 1): "
+        "the FLOPs count charges a test never run",
+        (Edit("models/encoder.py", "layers_used[name].clamp(max=self.num_layers - 1)",
+              "layers_used[name].clamp(max=self.num_layers)"),),
+        (INFERENCE + "test_a_stream_stops_after_its_last_tested_layer_and_runs_no_test_after_the_last",),
+    ),
+    Mutant(
+        "text_length_not_capped_by_the_relative_table",
+        "the encoder's max_positions is the larger of max_source_positions and the relative-position table",
+        (Edit("models/encoder.py", "        return min(self.max_source_positions, self.token_rp_bucket.size(0))\n",
+              "        return max(self.max_source_positions, self.token_rp_bucket.size(0))\n"),),
+        (DECOMPOSED + "test_the_longest_text_is_capped_by_the_relative_position_table",),
+    ),
+    Mutant(
+        "text_tokens_take_the_image_type_embedding",
+        "the encoder's text tokens take type embedding row 1 (the patches') instead of OFA's row 0",
+        (Edit("models/encoder.py", "            x = x + self.type_embedding.weight[0]\n",
+              "            x = x + self.type_embedding.weight[1]\n"),),
+        (ENCODER_INPUTS + "test_text_tokens_take_type_embedding_0_and_patches_type_1",),
+    ),
+    Mutant(
+        "patch_grid_as_large_as_the_image_positions_refused",
+        "images whose patch grid is exactly as large as the model's image positions (256 px for the demo's "
+        "16 x 16) are refused as too large",
+        (Edit("models/encoder.py", "        if height > self.image_bucket_size or width > self.image_bucket_size:\n",
+              "        if height >= self.image_bucket_size or width >= self.image_bucket_size:\n"),),
+        (ENCODER_INPUTS + "test_a_patch_grid_as_large_as_the_image_positions_is_accepted",),
+    ),
+    Mutant(
+        "static_decoder_depth_zero_stops_after_the_first_layer",
+        "a static decoder depth of 0 (every layer) gets a rule of depth 0, which stops every token after the "
+        "decoder's first layer",
+        (Edit("ofa_mue/core/exit_policy.py", "FixedTokenDepth(self.decoder) if self.decoder else None",
+              "FixedTokenDepth(self.decoder)"),),
+        (POLICY + "test_static_depths_are_whole_numbers_within_their_own_parts_depth",),
+    ),
+    Mutant(
+        "image_stream_recorded_with_the_text_tokens",
+        "the encoder records the image stream's token count from the text stream's padding: the time "
+        "reduction weighs the image stream by the text's length",
+        (Edit("models/encoder.py",
+              "exit_session.record_stream(name, layers_used[name], (~streams[name][1]).sum(1), tests)",
+              "exit_session.record_stream(name, layers_used[name], (~streams[order[-1]][1]).sum(1), tests)"),),
+        (INFERENCE + "test_each_stream_records_its_own_non_padding_tokens",),
+    ),
+    Mutant(
+        "encoder_runs_later_layers_on_an_empty_batch",
+        "once every sample of an encoder stream has stopped, the later layers still run (on an empty batch), "
+        "each costing its operator launches",
+        (Edit("models/encoder.py", "            if running.numel() == 0:\n                break\n", ""),),
+        (INFERENCE + "test_a_stream_whose_samples_all_stopped_runs_no_further_layer",),
+    ),
 )
 
 
