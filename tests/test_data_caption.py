@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from ofa_mue.data.caption_dataset import CaptionDataset
+from ofa_mue.data.images import decode_image, image_transform
 from ofa_mue.errors import DataError
 
 BOS, PAD, EOS = 0, 1, 2
@@ -69,6 +70,14 @@ def test_collater_pads_right_and_keeps_references(write_tsv, ofa_vocab, caption_
     assert batch["split"] == "valid"
 
 
+def test_batch_ids_follow_the_samples_not_their_position(write_tsv, ofa_vocab, caption_rows):
+    """``id`` holds each sample's dataset index, whatever order the samples are batched in:
+    fairseq matches outputs back to rows by it."""
+    dataset = make(write_tsv, ofa_vocab, caption_rows)
+    batch = dataset.collater([dataset[1], dataset[0]])
+    assert batch["id"].tolist() == [1, 0] and batch["uniq_ids"] == ["u1", "u0"]
+
+
 def test_raw_references_keep_punctuation_and_normalise_whitespace(write_tsv, ofa_vocab, caption_rows):
     caption_rows[1][2] = "  A man's  T-shirt. &&  a   dog "
     dataset = make(write_tsv, ofa_vocab, caption_rows)
@@ -84,6 +93,21 @@ def test_empty_caption(write_tsv, ofa_vocab, caption_rows, caption, which):
     with pytest.raises(DataError, match=which) as info:
         dataset[1]
     assert (info.value.path, info.value.row, info.value.field) == (dataset.reader.path, 2, "caption")
+
+
+def test_imagenet_default_mean_and_std_reaches_the_image_transform(write_tsv, ofa_vocab, caption_rows):
+    """OFA's ``imagenet_default_mean_and_std`` changes how the dataset normalises its patch images."""
+    dataset = make(write_tsv, ofa_vocab, caption_rows, imagenet_default_mean_and_std=True)
+    image = decode_image(caption_rows[0][4], dataset.reader.path, 1)
+    assert torch.equal(dataset[0]["patch_image"], image_transform(16, True)(image))
+    assert not torch.equal(dataset[0]["patch_image"], image_transform(16, False)(image))
+
+
+def test_empty_reference_found_by_all_references_names_its_row(write_tsv, ofa_vocab, caption_rows):
+    caption_rows[1][2] = "?!"
+    with pytest.raises(DataError, match="the caption is empty") as info:
+        list(make(write_tsv, ofa_vocab, caption_rows).all_references())
+    assert (info.value.row, info.value.field) == (2, "caption")
 
 
 def test_corrupt_image_names_row(write_tsv, ofa_vocab, caption_rows):
@@ -109,6 +133,14 @@ def test_training_rows_are_reshuffled_each_epoch_and_evaluation_rows_keep_file_o
     assert first != list(range(20)) and second != first
     # and fairseq must not keep the first epoch's batches for the later ones
     assert not train.can_reuse_epoch_itr_across_epochs
+
+
+def test_batches_are_consecutive_runs_of_batch_size_rows(write_tsv, ofa_vocab, caption_rows):
+    dataset = make(write_tsv, ofa_vocab, caption_rows)
+    indices = np.arange(7)
+    assert [b.tolist() for b in dataset.batch_by_size(indices, max_sentences=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    with pytest.raises(ValueError, match="pass --batch-size"):
+        dataset.batch_by_size(indices, max_tokens=100)
 
 
 def test_an_empty_batch_collates_to_nothing(write_tsv, ofa_vocab, caption_rows):

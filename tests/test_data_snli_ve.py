@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from ofa_mue.data.snli_ve_dataset import SnliVeDataset, answer_trie, candidate_answer_masks, candidate_inputs
+from ofa_mue.data.snli_ve_dataset import (SnliVeDataset, answer_candidates, answer_trie, candidate_answer_masks,
+                                          candidate_inputs)
 from ofa_mue.errors import DataError
 
 BOS, PAD, EOS = 0, 1, 2
@@ -80,8 +81,29 @@ def test_collater_batch(write_tsv, ofa_vocab, snli_rows):
     assert net["prev_output_tokens"].shape == batch["target"].shape
     assert batch["constraint_masks"].shape == (*batch["target"].shape, VOCAB_SIZE)
     assert batch["answers"] == ["yes", "no", "maybe"]
+    assert batch["split"] == "valid"
     assert [p.tolist() for p in batch["decoder_prompts"]] == [s["source"][:-1].tolist() for s in samples]
     assert dataset.collater([]) == {}
+
+
+def test_collated_constraint_masks_allow_nothing_at_padding(write_tsv, ofa_vocab, snli_rows):
+    """Samples with shorter targets are padded with mask rows that allow no token."""
+    dataset = make(write_tsv, ofa_vocab, snli_rows)
+    samples = [dataset[i] for i in range(3)]
+    masks = dataset.collater(samples)["constraint_masks"]
+    lengths = [len(s["target"]) for s in samples]
+    assert min(lengths) < max(lengths)
+    for mask, sample, length in zip(masks, samples, lengths):
+        assert torch.equal(mask[:length], sample["constraint_mask"])
+        assert not mask[length:].any()
+
+
+def test_answer_candidates_keep_ofa_order(ofa_vocab):
+    """Candidates come in OFA's ans2label order (no, yes, maybe): scores are indexed by it and an
+    exact tie goes to the first, as in OFA."""
+    candidates = answer_candidates(ofa_vocab)
+    assert [answer for answer, _ in candidates] == ["no", "yes", "maybe"]
+    assert [tokens.tolist() for _, tokens in candidates] == [[NO], [YES], [MAYBE]]
 
 
 def test_candidate_inputs_score_each_answer(ofa_vocab):

@@ -15,8 +15,10 @@ def test_rows_by_offset_in_any_order(write_tsv):
     assert len(reader) == 50
     for i in (49, 0, 17, 17, 3):
         assert reader[i] == dict(zip(COLUMNS, rows[i]))
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="row index 50 out of range"):
         reader[50]
+    with pytest.raises(IndexError, match="row index -1 out of range"):
+        reader[-1]
 
 
 def test_selected_cols_pick_and_order_fields(write_tsv):
@@ -49,6 +51,7 @@ def test_missing_column_names_file_row_and_field(write_tsv):
     error = info.value
     assert (error.path, error.row, error.field) == (str(path), 3, "label")
     assert str(error).startswith(f"{path}, row 3, field 'label': missing column")
+    assert "the row has 2 tab-separated fields, expected exactly 3" in str(error)
 
 
 def test_missing_selected_column_names_it(write_tsv):
@@ -56,6 +59,8 @@ def test_missing_selected_column_names_it(write_tsv):
     with pytest.raises(DataError) as info:
         TSVReader(path, ("uniq-id", "image", "hypothesis", "caption", "label"), "0,2,3,4,5")
     assert (info.value.row, info.value.field) == (2, "caption")
+    assert "missing column (file position 4, 0-based)" in str(info.value)
+    assert "the row has 4 tab-separated fields, expected at least 6" in str(info.value)
 
 
 def test_blank_line_is_an_error_not_skipped(write_tsv):
@@ -67,7 +72,7 @@ def test_blank_line_is_an_error_not_skipped(write_tsv):
 
 def test_extra_field_without_selection_is_an_error(write_tsv):
     path = write_tsv([["1", "a\tstray", "yes"]])
-    with pytest.raises(DataError, match="expected exactly 3") as info:
+    with pytest.raises(DataError, match=r"has 4 tab-separated fields, expected exactly 3 \(id, text, label\)") as info:
         TSVReader(path, COLUMNS)
     assert info.value.row == 1
 
@@ -84,9 +89,9 @@ def test_empty_and_absent_files(tmp_path):
 
 def test_invalid_utf8_names_row_and_field(tmp_path):
     path = tmp_path / "latin1.tsv"
-    path.write_bytes(b"1\ta\tyes\n2\t\xe9\tno\n")
+    path.write_bytes(b"1\ta\tyes\n2\tab\xe9\tno\n")
     reader = TSVReader(path, COLUMNS)
-    with pytest.raises(DataError, match="UTF-8") as info:
+    with pytest.raises(DataError, match=r"UTF-8 \(byte 2:") as info:  # the offset of the bad byte in the cell
         reader[1]
     assert (info.value.row, info.value.field) == (2, COLUMNS[1])
     assert f"row 2, field '{COLUMNS[1]}'" in str(info.value)

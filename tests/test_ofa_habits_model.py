@@ -138,3 +138,54 @@ def test_the_normformer_hint_is_given_only_when_nothing_else_is_missing():
     with pytest.raises(CheckpointError, match="parameters missing") as info:
         model.load_state_dict(state)
     assert "--no-scale-attn" not in str(info.value)
+
+
+def test_the_resnet_is_initialised_as_ofas_and_its_batch_norm_trains_unless_frozen():
+    """OFA's ResNet (models/ofa/resnet.py) draws its convolutions from Kaiming's normal with
+    ``mode='fan_out'`` (std sqrt(2 / (out_channels * k * k))), which ``init_bert_params`` leaves
+    alone, and BatchNorm weights 1 and biases 0; the BatchNorm parameters train, unless
+    ``--freeze-resnet`` keeps them fixed."""
+    model = build_model("ofa_demo", OFAVocabulary.load().dictionary, **SMALL, resnet_type="resnet:2,2,2")
+    resnet = model.encoder.embed_images
+    conv = resnet.layer3[1].conv2  # 3 x 3, 64 -> 64: std sqrt(2 / 576)
+    assert abs(conv.weight.std().item() / (2 / (conv.out_channels * 9)) ** 0.5 - 1) < 0.05
+    stem = resnet.conv1  # 7 x 7, 3 -> 16: fan_out 784, fan_in 147
+    assert abs(stem.weight.std().item() / (2 / (stem.out_channels * 49)) ** 0.5 - 1) < 0.15
+    norms = [m for m in resnet.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(bool((m.weight == 1).all()) and not m.bias.any() for m in norms)
+    assert all(p.requires_grad for m in norms for p in m.parameters())
+    frozen = build_model("ofa_demo", OFAVocabulary.load().dictionary, **SMALL, freeze_resnet=True)
+    frozen_norms = [m for m in frozen.encoder.embed_images.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert frozen_norms and not any(p.requires_grad for m in frozen_norms for p in m.parameters())
+    assert any(p.requires_grad for p in frozen.encoder.embed_images.parameters())
+
+
+@pytest.mark.parametrize("resnet_type", ["resnet:1,1", "resnet:1,1,1,1"])
+def test_a_resnet_without_exactly_three_stages_is_refused(resnet_type):
+    """OFA's image embedding keeps a ResNet's first three stages (stride 16): a custom
+    ``resnet:a,b`` or ``resnet:a,b,c,d`` is refused when the model is built, naming the count."""
+    from ofa_mue.models.image_embedding import resnet_embedding
+
+    with pytest.raises(ValueError, match="3 ResNet stages"):
+        resnet_embedding(resnet_type)
+
+
+def test_training_mode_trains_the_resnets_batch_norm_unless_frozen():
+    """``model.train()`` puts the ResNet's BatchNorm layers in training mode (batch statistics,
+    running statistics updated), except with ``--freeze-resnet``, whose BatchNorm stays in eval mode."""
+    for freeze, expected in ((False, True), (True, False)):
+        model = build_model("ofa_demo", OFAVocabulary.load().dictionary, **SMALL, freeze_resnet=freeze).train()
+        norms = [m for m in model.encoder.embed_images.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert norms and all(m.training == expected for m in norms), freeze
+        assert model.encoder.embed_images.layer1[0].conv1.training
+
+
+@pytest.mark.parametrize("option", ["encoder_normalize_before", "decoder_normalize_before",
+                                    "share_all_embeddings", "share_decoder_input_output_embed"])
+def test_turning_off_one_required_option_alone_is_refused(option):
+    """OFA's post-LN layers and untied embeddings are not implemented: turning off any one of the
+    pre-LN or sharing options is refused when the model is built, never silently ignored."""
+    from ofa_mue.errors import ConfigError
+
+    with pytest.raises((CheckpointError, ConfigError), match="pre-LN|shares one token embedding"):
+        build_model("ofa_demo", OFAVocabulary.load().dictionary, **SMALL, **{option: False})

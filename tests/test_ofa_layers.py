@@ -126,3 +126,82 @@ def test_each_dropout_option_sets_its_own_dropout_in_every_layer():
     for layer in [*model.encoder.layers, *model.decoder.layers]:
         assert (layer.dropout.p, layer.self_attn.dropout, layer.activation_dropout.p) == (0.1, 0.2, 0.3)
     assert all(layer.encoder_attn.dropout == 0.2 for layer in model.decoder.layers)
+
+
+def test_resnet_embedding_computes_ofas_resnet_stem_and_first_three_stages():
+    """OFA's image embedding (models/ofa/resnet.py) is a ResNet's ``maxpool(relu(bn1(conv1(x))))``
+    stem and its ``layer1..layer3``: the same numbers as timm's ResNet cut after its third stage,
+    given the same weights and BatchNorm statistics (eval mode)."""
+    from timm.models.resnet import Bottleneck, ResNet
+
+    from ofa_mue.models.image_embedding import resnet_embedding
+
+    ours = resnet_embedding("resnet:2,1,1")
+    reference = ResNet(block=Bottleneck, layers=(2, 1, 1, 1))
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for module in ours.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.5)
+                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.2)
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+    missing, unexpected = reference.load_state_dict(ours.state_dict(), strict=False)
+    assert not unexpected and all(key.startswith(("layer4.", "fc.")) for key in missing)
+    ours.eval(), reference.eval()
+    images = torch.randn(2, 3, 32, 48, generator=generator)
+    with torch.no_grad():
+        x = reference.maxpool(reference.act1(reference.bn1(reference.conv1(images))))
+        expected = reference.layer3(reference.layer2(reference.layer1(x)))
+        torch.testing.assert_close(ours(images), expected, rtol=1e-5, atol=1e-5)
+    assert expected.shape == (2, 1024, 2, 3)
+
+
+def test_a_decoder_layer_run_on_some_tokens_gives_them_the_full_runs_outputs_and_keeps_the_others():
+    """With ``active`` selecting some tokens of rows with several positions (teacher forcing with
+    exits), the running tokens get the numbers of a full run of the layer (every token still
+    gives its keys and values) and the others keep their states."""
+    torch.manual_seed(2)
+    layer = _randomised(OFADecoderLayer(OPTIONS))
+    x, encoder_out = torch.randn(3, 4, 16), torch.randn(3, 5, 16)
+    self_bias = torch.randn(1, 4, 4, 4) + torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
+    kwargs = dict(self_attn_bias=self_bias, cross_key_value=layer.cross_key_value(encoder_out),
+                  cross_attn_bias=torch.randn(1, 4, 4, 5), cross_padding_mask=None)
+    active = torch.tensor([[True, False, True, True], [False, False, False, False], [False, True, False, True]])
+    with torch.no_grad():
+        full, _ = layer(x, **kwargs)
+        some, _ = layer(x, active=active, **kwargs)
+    torch.testing.assert_close(some[active], full[active], rtol=1e-5, atol=1e-5)
+    assert torch.equal(some[~active], x[~active])
+
+
+def test_residual_dropout_applies_in_training_and_scaled_residuals_start_at_one():
+    """OFA's layers drop out their residual branches (``--dropout``) in training only, and
+    NormFormer's ``w_resid`` starts at 1 (``torch.ones``), so that a new layer's residuals are unscaled."""
+    layer = OFAEncoderLayer(LayerOptions(embed_dim=16, ffn_dim=24, num_heads=4, dropout=0.5, scale_resids=True))
+    assert torch.equal(layer.w_resid.detach(), torch.ones(16))
+    x, bias = torch.randn(2, 5, 16), torch.zeros(1, 4, 5, 5)
+    with torch.no_grad():
+        inference = layer.eval()(x, bias, None)
+        torch.manual_seed(0)
+        training = layer.train()(x, bias, None)
+    assert not torch.allclose(training, inference)
+    assert torch.equal(layer.eval()(x, bias, None), inference)
+
+
+@pytest.mark.parametrize("return_key_value", [True, False])
+def test_a_decoder_layer_run_incrementally_on_its_cache_gives_the_full_runs_outputs(return_key_value):
+    """The last position run on the cached keys/values of the earlier ones (incremental decoding)
+    gives the numbers of the full causal run, whether or not the layer returns its new keys/values."""
+    torch.manual_seed(3)
+    layer = _randomised(OFADecoderLayer(OPTIONS))
+    x, encoder_out = torch.randn(2, 4, 16), torch.randn(2, 5, 16)
+    self_bias = torch.randn(1, 4, 4, 4) + torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
+    cross = dict(cross_key_value=layer.cross_key_value(encoder_out), cross_padding_mask=None)
+    cross_bias = torch.randn(1, 4, 4, 5)
+    with torch.no_grad():
+        full, _ = layer(x, self_attn_bias=self_bias, cross_attn_bias=cross_bias, **cross)
+        _, cache = layer(x[:, :3], self_attn_bias=self_bias[:, :, :3, :3], cross_attn_bias=cross_bias[:, :, :3], **cross)
+        last, _ = layer(x[:, 3:], self_attn_bias=self_bias[:, :, 3:], cross_attn_bias=cross_bias[:, :, 3:],
+                        past_key_value=cache, return_key_value=return_key_value, **cross)
+    torch.testing.assert_close(last, full[:, 3:], rtol=1e-5, atol=1e-5)

@@ -6298,6 +6298,197 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("models/encoder.py", "            if running.numel() == 0:\n                break\n", ""),),
         (INFERENCE + "test_a_stream_whose_samples_all_stopped_runs_no_further_layer",),
     ),
+    Mutant(
+        "collated_batch_ids_are_positions_in_the_batch",
+        "a batch's id holds each sample's position in the batch instead of its dataset index, so outputs "
+        "of batches not in file order are matched to the wrong rows",
+        (Edit("data/ofa_dataset.py",
+              '"id": torch.tensor([s["id"] for s in samples], dtype=torch.long)',
+              '"id": torch.arange(len(samples), dtype=torch.long)'),),
+        ("tests/test_data_caption.py::test_batch_ids_follow_the_samples_not_their_position",),
+    ),
+    Mutant(
+        "snli_ve_answers_not_in_ofa_order",
+        "SNLI-VE candidates are scored in yes/no/maybe order instead of OFA's ans2label order no/yes/maybe, "
+        "so an exact tie is decided differently from OFA",
+        (Edit("data/snli_ve_dataset.py", 'ANSWERS = ("no", "yes", "maybe")', 'ANSWERS = ("yes", "no", "maybe")'),),
+        (SNLI_DATA + "test_answer_candidates_keep_ofa_order",),
+    ),
+    Mutant(
+        "snli_ve_padded_constraint_mask_rows_allow_everything",
+        "collated SNLI-VE constraint masks pad shorter samples with rows that allow every token instead of none",
+        (Edit("data/snli_ve_dataset.py", "padding_value=False)", "padding_value=True)"),),
+        (SNLI_DATA + "test_collated_constraint_masks_allow_nothing_at_padding",),
+    ),
+    Mutant(
+        "snli_ve_batch_without_split",
+        "an SNLI-VE batch does not carry its split, so per-split generation accuracy cannot be tallied",
+        (Edit("data/snli_ve_dataset.py", '            batch["split"] = self.split\n', ""),),
+        (SNLI_DATA + "test_collater_batch",),
+    ),
+    Mutant(
+        "tsv_row_index_equal_to_length_is_let_through",
+        "reading the row one past the last is not refused with the reader's message naming the index and file",
+        (Edit("data/tsv.py", "if not 0 <= index < len(self):", "if not 0 <= index <= len(self):"),),
+        ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
+    ),
+    Mutant(
+        "tsv_invalid_utf8_error_names_the_wrong_byte",
+        "the invalid-UTF-8 error names the byte after the bad sequence instead of the bad byte's offset",
+        (Edit("data/tsv.py", "byte {error.start}: {error.reason}", "byte {error.end}: {error.reason}"),),
+        ("tests/test_data_tsv.py::test_invalid_utf8_names_row_and_field",),
+    ),
+    Mutant(
+        "dataset_ignores_imagenet_default_mean_and_std",
+        "the task datasets normalise patch images to [-1, 1] even with OFA's --imagenet-default-mean-and-std",
+        (Edit("data/ofa_dataset.py",
+              "image_transform(patch_image_size, imagenet_default_mean_and_std)",
+              "image_transform(patch_image_size, False)"),),
+        ("tests/test_data_caption.py::test_imagenet_default_mean_and_std_reaches_the_image_transform",),
+    ),
+    Mutant(
+        "all_references_error_names_the_first_row",
+        "an empty reference met by CaptionDataset.all_references is reported at row 1 instead of its own row",
+        (Edit("data/caption_dataset.py",
+              'yield self.references(index, self.reader[index]["caption"])',
+              'yield self.references(0, self.reader[index]["caption"])'),),
+        ("tests/test_data_caption.py::test_empty_reference_found_by_all_references_names_its_row",),
+    ),
+    Mutant(
+        "tsv_missing_column_error_always_says_at_least",
+        "a row missing a column of a file read without --selected-cols is said to need 'at least' its fields "
+        "instead of exactly them",
+        (Edit("data/tsv.py",
+              "expected {'exactly' if self._exact else 'at least'} {needed}",
+              "expected at least {needed}"),),
+        ("tests/test_data_tsv.py::test_missing_column_names_file_row_and_field",),
+    ),
+    Mutant(
+        "tsv_extra_field_error_omits_the_columns",
+        "the error for a row with too many fields no longer lists the columns the file should have",
+        (Edit("data/tsv.py", 'f"({\', \'.join(self.columns)})",', 'f"",'),),
+        ("tests/test_data_tsv.py::test_extra_field_without_selection_is_an_error",),
+    ),
+    Mutant(
+        "batching_by_tokens_alone_is_not_refused",
+        "an OFA dataset asked to batch by --max-tokens alone fails with a bare TypeError instead of asking "
+        "for --batch-size",
+        (Edit("data/ofa_dataset.py", "        if not max_sentences:\n", "        if False:\n"),),
+        ("tests/test_data_caption.py::test_batches_are_consecutive_runs_of_batch_size_rows",),
+    ),
+    Mutant(
+        "resnet_stem_without_relu",
+        "the image embedding's ResNet stem leaves out the ReLU between bn1 and the max pool (OFA's stem is "
+        "maxpool(relu(bn1(conv1(x))))): every official checkpoint's image features change, no shape shows it",
+        (Edit("models/image_embedding.py",
+              "self.maxpool(self.relu(self.bn1(self.conv1(images))))",
+              "self.maxpool(self.bn1(self.conv1(images)))"),),
+        ("tests/test_ofa_layers.py::test_resnet_embedding_computes_ofas_resnet_stem_and_first_three_stages",),
+    ),
+    Mutant(
+        "resnet_batch_norm_trains_only_when_frozen",
+        "the ResNet's BatchNorm parameters get requires_grad = freeze_resnet instead of its negation: fine-tuning "
+        "without --freeze-resnet never trains them, and --freeze-resnet trains them",
+        (Edit("models/image_embedding.py",
+              "module.requires_grad_(not frozen_batch_norm)",
+              "module.requires_grad_(frozen_batch_norm)"),),
+        ("tests/test_ofa_habits_model.py::test_the_resnet_is_initialised_as_ofas_and_its_batch_norm_trains_unless_frozen",),
+    ),
+    Mutant(
+        "resnet_convolutions_kaiming_fan_in",
+        "the ResNet's convolutions drawn from Kaiming's normal with mode fan_in instead of OFA's fan_out (the stem's "
+        "weights 2.3 times larger): a model trained from scratch (the demo) starts elsewhere",
+        (Edit("models/image_embedding.py", 'mode="fan_out"', 'mode="fan_in"'),),
+        ("tests/test_ofa_habits_model.py::test_the_resnet_is_initialised_as_ofas_and_its_batch_norm_trains_unless_frozen",),
+    ),
+    Mutant(
+        "resnet_with_two_stages_accepted",
+        "a custom --resnet-type resnet:a,b (two stages) is accepted when built and fails only in the first "
+        "forward pass (no layer3), instead of the error naming OFA's three stages",
+        (Edit("models/image_embedding.py", "if len(stage_blocks) != 3:", "if len(stage_blocks) > 3:"),),
+        ("tests/test_ofa_habits_model.py::test_a_resnet_without_exactly_three_stages_is_refused[resnet:1,1]",),
+    ),
+    Mutant(
+        "resnet_batch_norm_in_eval_unless_frozen",
+        "model.train() holds the ResNet's BatchNorm layers in eval mode when --freeze-resnet is off (and trains "
+        "them when it is on): fine-tuning normalises images with the checkpoint's statistics and never updates them",
+        (Edit("models/image_embedding.py", "        if self.frozen_batch_norm:\n", "        if not self.frozen_batch_norm:\n"),),
+        ("tests/test_ofa_habits_model.py::test_training_mode_trains_the_resnets_batch_norm_unless_frozen",),
+    ),
+    Mutant(
+        "residual_dropout_skipped_in_training",
+        "the layers' residual-branch dropout and drop path run only in eval mode (where they are identities) "
+        "instead of in training: --dropout and the drop path rates have no effect on fine-tuning",
+        (Edit("models/layers.py",
+              "        if self.training:\n            branch = self.drop_path(self.dropout(branch))\n",
+              "        if not self.training:\n            branch = self.drop_path(self.dropout(branch))\n"),),
+        ("tests/test_ofa_layers.py::test_residual_dropout_applies_in_training_and_scaled_residuals_start_at_one",),
+    ),
+    Mutant(
+        "scaled_residuals_start_at_zero",
+        "NormFormer's w_resid (--scale-resids) initialised to zeros instead of OFA's ones: a new layer's "
+        "feed-forward block drops its residual stream",
+        (Edit("models/layers.py", "nn.Parameter(torch.ones(opts.embed_dim))", "nn.Parameter(torch.zeros(opts.embed_dim))"),),
+        ("tests/test_ofa_layers.py::test_residual_dropout_applies_in_training_and_scaled_residuals_start_at_one",),
+    ),
+    Mutant(
+        "packed_tokens_self_attention_output_through_cross_attn_ln",
+        "a decoder layer run on some tokens of multi-position rows (teacher forcing with exits) normalises the "
+        "self-attention output with cross_attn_ln instead of self_attn_ln, unlike the full run",
+        (Edit("models/layers.py",
+              "_norm_if(self.self_attn_ln, self.self_attn.project_out(grid.pack(heads)))",
+              "_norm_if(self.cross_attn_ln, self.self_attn.project_out(grid.pack(heads)))"),),
+        ("tests/test_ofa_layers.py::test_a_decoder_layer_run_on_some_tokens_gives_them_the_full_runs_outputs_and_keeps_the_others",),
+    ),
+    Mutant(
+        "packed_tokens_cross_queries_through_self_attn_layer_norm",
+        "a decoder layer run on some tokens of multi-position rows takes its cross-attention queries from "
+        "self_attn_layer_norm instead of encoder_attn_layer_norm, unlike the full run",
+        (Edit("models/layers.py",
+              "query = grid.spread(self.encoder_attn.q_proj(self.encoder_attn_layer_norm(y)))",
+              "query = grid.spread(self.encoder_attn.q_proj(self.self_attn_layer_norm(y)))"),),
+        ("tests/test_ofa_layers.py::test_a_decoder_layer_run_on_some_tokens_gives_them_the_full_runs_outputs_and_keeps_the_others",),
+    ),
+    Mutant(
+        "cached_keys_after_the_new_ones",
+        "a decoder layer returning its keys/values puts the new position's keys before the cached ones while the "
+        "values stay cached-first: incremental decoding pairs each key with another position's value",
+        (Edit("models/layers.py", "key = torch.cat([past_key_value[0], key], dim=2)",
+              "key = torch.cat([key, past_key_value[0]], dim=2)"),),
+        ("tests/test_ofa_layers.py::test_a_decoder_layer_run_incrementally_on_its_cache_gives_the_full_runs_outputs[True]",),
+    ),
+    Mutant(
+        "cached_keys_after_the_new_ones_without_a_cache_to_fill",
+        "the same in a decoder layer that returns no keys/values (return_key_value=False): new keys before the "
+        "cached ones, values cached-first",
+        (Edit("models/layers.py", "key = torch.cat([pick(past_key_value[0]), key], dim=2)",
+              "key = torch.cat([key, pick(past_key_value[0])], dim=2)"),),
+        ("tests/test_ofa_layers.py::test_a_decoder_layer_run_incrementally_on_its_cache_gives_the_full_runs_outputs[False]",),
+    ),
+    Mutant(
+        "returned_keys_and_values_swapped",
+        "a decoder layer returns its new (value, key) for the cache instead of (key, value): the next step "
+        "attends with values as keys",
+        (Edit("models/layers.py", "Optional[tuple[Tensor, Tensor]] = (key, value)",
+              "Optional[tuple[Tensor, Tensor]] = (value, key)"),),
+        ("tests/test_ofa_layers.py::test_a_decoder_layer_run_incrementally_on_its_cache_gives_the_full_runs_outputs[True]",),
+    ),
+    Mutant(
+        "post_ln_decoder_accepted_when_the_encoder_is_pre_ln",
+        "--no-decoder-normalize-before alone is accepted (the check needs both pre-LN options off) and the "
+        "decoder silently computes pre-LN layers",
+        (Edit("models/ofa.py", "if not (args.encoder_normalize_before and args.decoder_normalize_before):",
+              "if not (args.encoder_normalize_before or args.decoder_normalize_before):"),),
+        ("tests/test_ofa_habits_model.py::test_turning_off_one_required_option_alone_is_refused[decoder_normalize_before]",),
+    ),
+    Mutant(
+        "untied_output_projection_accepted",
+        "--no-share-decoder-input-output-embed alone is accepted (the check needs both sharing options off) and "
+        "the output projection stays tied to the token embedding",
+        (Edit("models/ofa.py", "if not (args.share_all_embeddings and args.share_decoder_input_output_embed):",
+              "if not (args.share_all_embeddings or args.share_decoder_input_output_embed):"),),
+        ("tests/test_ofa_habits_model.py::test_turning_off_one_required_option_alone_is_refused[share_decoder_input_output_embed]",),
+    ),
 )
 
 
