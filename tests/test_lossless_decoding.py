@@ -56,19 +56,26 @@ def _cached(state: Dict, layer: int, row: int, length: int) -> torch.Tensor:
     return torch.stack([key[row, :, :length], value[row, :, :length]])
 
 
-def test_rows_with_different_cache_lengths_decode_as_each_row_alone(model):
-    """After truncating rows to different lengths, new tokens take each row's own positions
-    (position terms, exit decisions, cache slots) and see only that row's entries."""
-    net, _ = model
-    sample = _sample(batch=3)
+def _ragged_cache(net):
+    """Three rows of 9 random tokens decoded 7 positions deep (exits by position), then their cache
+    truncated to lengths 2, 6 and 4: ``(tokens, lengths, encoder_out, incremental_state)``."""
     tokens = torch.randint(4, VOCAB, (3, 9), generator=torch.Generator().manual_seed(2))
     lengths = torch.tensor([2, 6, 4])
     with torch.no_grad():
         session = ExitSession(decoder_rule=ExitByPosition())
-        encoder_out = net.encoder(**sample["net_input"], exit_session=session)
+        encoder_out = net.encoder(**_sample(batch=3)["net_input"], exit_session=session)
         state: dict = {}
-        net.decoder(tokens[:, :7], encoder_out=encoder_out, incremental_state=state)  # 7 positions in every row
+        net.decoder(tokens[:, :7], encoder_out=encoder_out, incremental_state=state)
         net.decoder.truncate_incremental_state(state, lengths)
+    return tokens, lengths, encoder_out, state
+
+
+def test_rows_with_different_cache_lengths_decode_as_each_row_alone(model):
+    """After truncating rows to different lengths, new tokens take each row's own positions
+    (position terms, exit decisions, cache slots) and see only that row's entries."""
+    net, _ = model
+    tokens, lengths, encoder_out, state = _ragged_cache(net)
+    with torch.no_grad():
         assert net.decoder.cached_positions(state) == 6
         new = torch.stack([tokens[r, lengths[r]:lengths[r] + 3] for r in range(3)])  # 3 new tokens per row
         prev = torch.cat([tokens[:, :6], new], dim=1)
@@ -91,15 +98,8 @@ def test_a_second_call_on_rows_of_different_lengths_continues_each_rows_position
     """A call on rows of different cache lengths moves each row's count on by its new tokens: the
     next call's tokens again take each row's own next positions, as if the row were decoded alone."""
     net, _ = model
-    sample = _sample(batch=3)
-    tokens = torch.randint(4, VOCAB, (3, 9), generator=torch.Generator().manual_seed(2))
-    lengths = torch.tensor([2, 6, 4])
+    tokens, lengths, encoder_out, state = _ragged_cache(net)
     with torch.no_grad():
-        session = ExitSession(decoder_rule=ExitByPosition())
-        encoder_out = net.encoder(**sample["net_input"], exit_session=session)
-        state: dict = {}
-        net.decoder(tokens[:, :7], encoder_out=encoder_out, incremental_state=state)
-        net.decoder.truncate_incremental_state(state, lengths)
         first = torch.stack([tokens[r, lengths[r]:lengths[r] + 2] for r in range(3)])  # 2 new tokens per row
         net.decoder(torch.cat([tokens[:, :6], first], dim=1), encoder_out=encoder_out, incremental_state=state)
         assert net.decoder.cached_positions(state) == 8
