@@ -26,11 +26,11 @@ def models(dictionary):
     return joint, decomposed
 
 
-def encode(model, net_input, **changes):
+def encode(model, net_input, exit_session=None, **changes):
     inputs = {**net_input, **changes}
     with torch.no_grad():
-        out = model.encoder(inputs["src_tokens"], inputs["src_lengths"],
-                            patch_images=inputs.get("patch_images"), patch_masks=inputs.get("patch_masks"))
+        out = model.encoder(inputs["src_tokens"], inputs["src_lengths"], patch_images=inputs.get("patch_images"),
+                            patch_masks=inputs.get("patch_masks"), exit_session=exit_session)
     return out["encoder_out"][0]
 
 
@@ -148,10 +148,8 @@ def test_encoder_exits_on_a_joint_encoder_are_refused(models, dictionary):
     for image, text in ((0.9, 2.0), (2.0, 0.9)):
         session = MuEThresholds(image=image, text=text).session(horizon=4)
         with pytest.raises(ConfigError, match="^encoder exits need a modality-decomposed encoder"):
-            joint.encoder(net_input["src_tokens"], net_input["src_lengths"], patch_images=net_input["patch_images"],
-                          patch_masks=net_input["patch_masks"], exit_session=session)
-        decomposed.encoder(net_input["src_tokens"], net_input["src_lengths"], patch_images=net_input["patch_images"],
-                           patch_masks=net_input["patch_masks"], exit_session=session)
+            encode(joint, net_input, exit_session=session)
+        encode(decomposed, net_input, exit_session=session)
 
 
 def test_the_longest_text_is_capped_by_the_relative_position_table(dictionary):

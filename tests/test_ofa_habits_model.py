@@ -11,8 +11,9 @@ import torch
 from fairseq import checkpoint_utils
 
 from ofa_mue.data.vocabulary import OFAVocabulary
-from ofa_mue.errors import CheckpointError
+from ofa_mue.errors import CheckpointError, ConfigError
 from ofa_mue.models.builders import build_model, model_args
+from ofa_mue.models.image_embedding import resnet_embedding
 from test_checkpoint_round_trip import OFA_ONLY_TASK_OPTIONS
 
 SMALL = dict(encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_layers=2, decoder_layers=2,
@@ -39,14 +40,23 @@ def _outputs(model) -> torch.Tensor:
         return model.eval()(src, None, prev, patch_images=images)[0]
 
 
+def _demo_model(**options: Any):
+    """A new ``ofa_demo`` model cut down to SMALL, with ``options``."""
+    return build_model("ofa_demo", OFAVocabulary.load().dictionary, **{**SMALL, **options})
+
+
+def _batch_norms(module: torch.nn.Module) -> list:
+    """The BatchNorm layers of ``module`` (the ResNet's)."""
+    return [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+
+
 def _randomised_model(**options: Any):
     torch.manual_seed(0)
-    model = build_model("ofa_demo", OFAVocabulary.load().dictionary, **{**SMALL, **options}).eval()
+    model = _demo_model(**options).eval()
     with torch.no_grad():  # statistics away from BatchNorm's initial ones, so that loading them matters
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.2, 0.2)
-                module.running_var.uniform_(0.5, 1.5)
+        for module in _batch_norms(model):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 1.5)
     return model
 
 
@@ -145,17 +155,17 @@ def test_the_resnet_is_initialised_as_ofas_and_its_batch_norm_trains_unless_froz
     ``mode='fan_out'`` (std sqrt(2 / (out_channels * k * k))), which ``init_bert_params`` leaves
     alone, and BatchNorm weights 1 and biases 0; the BatchNorm parameters train, unless
     ``--freeze-resnet`` keeps them fixed."""
-    model = build_model("ofa_demo", OFAVocabulary.load().dictionary, **SMALL, resnet_type="resnet:2,2,2")
+    model = _demo_model(resnet_type="resnet:2,2,2")
     resnet = model.encoder.embed_images
     conv = resnet.layer3[1].conv2  # 3 x 3, 64 -> 64: std sqrt(2 / 576)
     assert abs(conv.weight.std().item() / (2 / (conv.out_channels * 9)) ** 0.5 - 1) < 0.05
     stem = resnet.conv1  # 7 x 7, 3 -> 16: fan_out 784, fan_in 147
     assert abs(stem.weight.std().item() / (2 / (stem.out_channels * 49)) ** 0.5 - 1) < 0.15
-    norms = [m for m in resnet.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    norms = _batch_norms(resnet)
     assert all(bool((m.weight == 1).all()) and not m.bias.any() for m in norms)
     assert all(p.requires_grad for m in norms for p in m.parameters())
-    frozen = build_model("ofa_demo", OFAVocabulary.load().dictionary, **SMALL, freeze_resnet=True)
-    frozen_norms = [m for m in frozen.encoder.embed_images.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    frozen = _demo_model(freeze_resnet=True)
+    frozen_norms = _batch_norms(frozen.encoder.embed_images)
     assert frozen_norms and not any(p.requires_grad for m in frozen_norms for p in m.parameters())
     assert any(p.requires_grad for p in frozen.encoder.embed_images.parameters())
 
@@ -164,8 +174,6 @@ def test_the_resnet_is_initialised_as_ofas_and_its_batch_norm_trains_unless_froz
 def test_a_resnet_without_exactly_three_stages_is_refused(resnet_type):
     """OFA's image embedding keeps a ResNet's first three stages (stride 16): a custom
     ``resnet:a,b`` or ``resnet:a,b,c,d`` is refused when the model is built, naming the count."""
-    from ofa_mue.models.image_embedding import resnet_embedding
-
     with pytest.raises(ValueError, match="3 ResNet stages"):
         resnet_embedding(resnet_type)
 
@@ -174,8 +182,8 @@ def test_training_mode_trains_the_resnets_batch_norm_unless_frozen():
     """``model.train()`` puts the ResNet's BatchNorm layers in training mode (batch statistics,
     running statistics updated), except with ``--freeze-resnet``, whose BatchNorm stays in eval mode."""
     for freeze, expected in ((False, True), (True, False)):
-        model = build_model("ofa_demo", OFAVocabulary.load().dictionary, **SMALL, freeze_resnet=freeze).train()
-        norms = [m for m in model.encoder.embed_images.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        model = _demo_model(freeze_resnet=freeze).train()
+        norms = _batch_norms(model.encoder.embed_images)
         assert norms and all(m.training == expected for m in norms), freeze
         assert model.encoder.embed_images.layer1[0].conv1.training
 
@@ -185,7 +193,5 @@ def test_training_mode_trains_the_resnets_batch_norm_unless_frozen():
 def test_turning_off_one_required_option_alone_is_refused(option):
     """OFA's post-LN layers and untied embeddings are not implemented: turning off any one of the
     pre-LN or sharing options is refused when the model is built, never silently ignored."""
-    from ofa_mue.errors import ConfigError
-
     with pytest.raises((CheckpointError, ConfigError), match="pre-LN|shares one token embedding"):
-        build_model("ofa_demo", OFAVocabulary.load().dictionary, **SMALL, **{option: False})
+        _demo_model(**{option: False})

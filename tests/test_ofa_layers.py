@@ -46,6 +46,11 @@ def _randomised(layer: torch.nn.Module) -> torch.nn.Module:
     return layer.eval()
 
 
+def _causal_bias(heads: int, length: int) -> torch.Tensor:
+    """A random self-attention bias [1, heads, length, length] with the causal mask added."""
+    return torch.randn(1, heads, length, length) + torch.triu(torch.full((length, length), float("-inf")), diagonal=1)
+
+
 def _norm(module: torch.nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
     """A layer norm written out: (x - mean) / sqrt(var + eps) * weight + bias."""
     mean = x.mean(-1, keepdim=True)
@@ -82,8 +87,7 @@ def test_decoder_layer_computes_ofas_pre_ln_normformer_layer():
     torch.manual_seed(1)
     layer = _randomised(OFADecoderLayer(OPTIONS, drop_path_rate=0.3))
     x, encoder_out = torch.randn(2, 4, 16), torch.randn(2, 6, 16)
-    causal = torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
-    self_bias = torch.randn(1, 4, 4, 4) + causal
+    self_bias = _causal_bias(4, 4)
     cross_bias = torch.randn(1, 4, 4, 6)
     cross_padding = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
     no_padding = torch.zeros(2, 4, dtype=torch.bool)
@@ -164,7 +168,7 @@ def test_a_decoder_layer_run_on_some_tokens_gives_them_the_full_runs_outputs_and
     torch.manual_seed(2)
     layer = _randomised(OFADecoderLayer(OPTIONS))
     x, encoder_out = torch.randn(3, 4, 16), torch.randn(3, 5, 16)
-    self_bias = torch.randn(1, 4, 4, 4) + torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
+    self_bias = _causal_bias(4, 4)
     kwargs = dict(self_attn_bias=self_bias, cross_key_value=layer.cross_key_value(encoder_out),
                   cross_attn_bias=torch.randn(1, 4, 4, 5), cross_padding_mask=None)
     active = torch.tensor([[True, False, True, True], [False, False, False, False], [False, True, False, True]])
@@ -196,7 +200,7 @@ def test_a_decoder_layer_run_incrementally_on_its_cache_gives_the_full_runs_outp
     torch.manual_seed(3)
     layer = _randomised(OFADecoderLayer(OPTIONS))
     x, encoder_out = torch.randn(2, 4, 16), torch.randn(2, 5, 16)
-    self_bias = torch.randn(1, 4, 4, 4) + torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)
+    self_bias = _causal_bias(4, 4)
     cross = dict(cross_key_value=layer.cross_key_value(encoder_out), cross_padding_mask=None)
     cross_bias = torch.randn(1, 4, 4, 5)
     with torch.no_grad():
