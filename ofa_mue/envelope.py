@@ -64,7 +64,11 @@ def envelope_at(hull: Sequence[Point], x: float) -> Optional[EnvelopeValue]:
     for left, right in zip(hull, hull[1:]):
         if left[0] <= x <= right[0]:
             share = (x - left[0]) / (right[0] - left[0])
-            value = EnvelopeValue(left[1] + share * (right[1] - left[1]), left, right, share)
+            if share in (0.0, 1.0):  # at a vertex: that fixed depth alone, not a mix
+                vertex = right if share else left
+                value = EnvelopeValue(vertex[1], vertex, vertex)
+            else:
+                value = EnvelopeValue(left[1] + share * (right[1] - left[1]), left, right, share)
             break
     if value is None:  # a single vertex
         value = EnvelopeValue(hull[0][1], hull[0], hull[0])
@@ -110,7 +114,5 @@ def held_out_choice(chosen_on: Dict[str, Point], scored_on: Dict[str, Point], x:
     if envelope is None:
         return None
     left, right, share = by_point[envelope.left], by_point[envelope.right], envelope.share
-    if share in (0.0, 1.0):  # one fixed depth
-        left = right = right if share else left
     (x_left, q_left), (x_right, q_right) = scored_on[left], scored_on[right]
     return HeldOutChoice(q_left + share * (q_right - q_left), x_left + share * (x_right - x_left), left, right, share)

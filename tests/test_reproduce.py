@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ofa_mue.core.exit_policy import NEVER, stream_similarity
-from ofa_mue.envelope import envelope_at, envelope_vertices, held_out_choice, upper_hull
+from ofa_mue.envelope import EnvelopeValue, envelope_at, envelope_vertices, held_out_choice, upper_hull
 from ofa_mue.errors import ConfigError
 from ofa_mue.paper_tables import mue_vs_static, table1, table1_points, table3
 from ofa_mue.saturation import LayerSimilarityProbe
@@ -652,3 +652,16 @@ def test_static_choice_reports_the_reduction_measured_on_the_scored_split():
     whole = held_out_choice(chosen, scored, 0.8)
     assert (whole.left, whole.right) == ("b", "b")
     assert (whole.quality, whole.reduction) == (pytest.approx(0.5), pytest.approx(0.7))
+
+
+def test_the_envelope_at_a_vertex_is_that_fixed_depth_alone():
+    """At a reduction exactly a hull vertex's, static truncation runs that depth combination alone:
+    the envelope names it once (share 0), not a mix with the vertex before it, and MuE's table
+    says it is between that setting alone."""
+    hull = upper_hull([(0.0, 1.0), (0.5, 0.8), (0.8, 0.3)])
+    for x, vertex in ((0.5, (0.5, 0.8)), (0.0, (0.0, 1.0)), (0.8, (0.8, 0.3))):
+        assert envelope_at(hull, x) == EnvelopeValue(vertex[1], vertex, vertex, 0.0)
+    rows = [_row("full", 0.0, 1.0), _row("static", 0.5, 0.8, "a"), _row("static", 0.8, 0.3, "b"),
+            _row("mue", 0.5, 0.85, "t1")]
+    (entry,), _ = mue_vs_static(rows)
+    assert (entry["between"], entry["static_envelope"]) == ("a", 0.8)
