@@ -165,6 +165,16 @@ def test_an_ensemble_of_models_of_other_shapes_is_refused(model):
     assert "\n" not in str(error.value)
 
 
+def test_an_ensemble_of_decomposed_and_plain_encoders_is_refused(model):
+    """Models of the same depths and widths, one encoder modality-decomposed and one not, are
+    counted differently (layers and FLOPs per stream): the ensemble is refused in one line."""
+    net, dictionary = model
+    plain, _ = small_model(VOCAB, decompose_modalities=False)
+    with pytest.raises(ConfigError, match=r"^the models of an ensemble differ in shape \(\(6, 6, 64, 128, False\), "
+                                          r"\(6, 6, 64, 128, True\)"):
+        EarlyExitSequenceGenerator([net, plain.eval()], dictionary, beam_size=3, max_len_b=6)
+
+
 GENERATION_OPTIONS = {
     "beam 3": {},
     "lenpen": {"lenpen": 2.0},

@@ -245,6 +245,10 @@ def test_an_example_without_counted_decoder_positions_claims_no_decoder_saving()
     ({"entropy_exit_threshold": 0.3}, "--entropy-exit-threshold 0.3 needs --exit-policy entropy \\(got mue\\)"),
     ({"exit_policy": "entropy", "patience_exit_layers": 3}, "--patience-exit-layers 3 needs --exit-policy patience"),
     ({"exit_policy": "static", "static_decoder_layers": 4}, "--static-decoder-layers 4 is deeper than the model's decoder"),
+    pytest.param({"exit_policy": "patience", "decoder_exit_threshold": 0.9},
+                 "--decoder-exit-threshold cannot apply with --exit-policy patience", id="patience-decoder-threshold"),
+    pytest.param({"exit_policy": "static", "static_decoder_layers": 2, "text_exit_threshold": 1.0},
+                 "--text-exit-threshold cannot apply with --exit-policy static", id="static-threshold-of-one"),
 ])
 def test_task_refuses_exit_options_it_cannot_honour(ofa_vocab, options, message):
     from types import SimpleNamespace
@@ -266,6 +270,22 @@ def test_task_builds_baselines_with_mues_encoder_exits(ofa_vocab):
     assert entropy == EntropyPolicy(0.3, image=0.9, text=0.95)
     patience = SnliVeTask(SnliVeConfig(exit_policy="patience", patience_exit_layers=2), ofa_vocab).exit_policy()
     assert patience == PatiencePolicy(2) and patience.exiting_parts == ("decoder",)
+
+
+def test_task_builds_each_policy_with_its_own_depths_and_the_granularity_given(ofa_vocab):
+    """--static-image/text/decoder-layers cut their own part, and --exit-granularity (with its
+    --exit-step-quantile / --exit-launch-flops) reaches the entropy and patience policies too."""
+    from ofa_mue.tasks.snli_ve import SnliVeConfig, SnliVeTask
+
+    static = SnliVeTask(SnliVeConfig(exit_policy="static", static_image_layers=2, static_text_layers=3,
+                                     static_decoder_layers=1), ofa_vocab).exit_policy()
+    assert static == StaticDepths(image=2, text=3, decoder=1)
+    entropy = SnliVeTask(SnliVeConfig(exit_policy="entropy", entropy_exit_threshold=0.3, exit_granularity="auto",
+                                      exit_launch_flops=5e6), ofa_vocab).exit_policy()
+    assert entropy == EntropyPolicy(0.3, ExitGranularity("auto", launch_flops=5e6))
+    patience = SnliVeTask(SnliVeConfig(exit_policy="patience", patience_exit_layers=2, exit_granularity="step",
+                                       exit_step_quantile=0.5), ofa_vocab).exit_policy()
+    assert patience == PatiencePolicy(2, ExitGranularity("step", 0.5))
 
 
 def test_summary_means_each_stream_over_the_examples_that_have_it_and_rows_give_the_main_figure():

@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ofa_mue.core.early_exit import ExitSession
 from ofa_mue.core.early_exit_generator import EarlyExitSequenceGenerator
 from ofa_mue.core.exit_policy import EntropyPolicy, FixedDepth, PatiencePolicy, StreamSimilarityExit
-from ofa_mue.core.flops import ModelShape, at_full_depth, example_flops, flops_summary
+from ofa_mue.core.flops import PARTS, ModelShape, at_full_depth, example_flops, flops_summary
 from ofa_mue.core.time_reduction import ExampleLayers
 from ofa_mue.models.decoder import MIN_CACHED_POSITIONS
 from tiny_ofa import IMAGE_SIZE, VOCAB_SIZE, tiny_dictionary, tiny_model
@@ -116,6 +116,27 @@ def test_joint_encoder_and_the_split_reduction():
     assert reduction == pytest.approx(1 - used / full)
     assert example_flops(shape, small)["total"] == example_flops(shape, at_full_depth(shape, small))["total"] / 2
     assert reduction < 0.05  # the large example weighs most; the mean of the two ratios would be 0.25
+
+
+def test_the_summary_gives_means_per_example_by_part_as_run_and_at_full_depth(model):
+    """Two examples, one text-only at half depth and one with an image at one of two layers: each
+    part's GFLOPs is the mean of the two examples' counts, as run and at full depth (which differ);
+    no examples is refused."""
+    shape = ModelShape.of(model, IMAGE_SIZE)
+    examples = [ExampleLayers(image_layers=0, image_tokens=0, text_layers=1, text_tokens=7),
+                ExampleLayers(image_layers=1, image_tokens=16, text_layers=2, text_tokens=7)]
+    used = [example_flops(shape, example) for example in examples]
+    full = [example_flops(shape, at_full_depth(shape, example)) for example in examples]
+    summary = flops_summary(shape, examples)
+    run, at_full = summary["parts_gflops"], summary["full_depth_parts_gflops"]
+    for part in PARTS:
+        assert run[part] == pytest.approx((used[0][part] + used[1][part]) / 2 / 1e9), part
+        assert at_full[part] == pytest.approx((full[0][part] + full[1][part]) / 2 / 1e9), part
+    assert summary["gflops_per_example"] == pytest.approx((used[0]["total"] + used[1]["total"]) / 2 / 1e9)
+    assert at_full["image_stream"] == pytest.approx(2 * run["image_stream"]) and run["image_stream"] > 0
+    with pytest.raises(ValueError, match="FLOPs of an empty set of examples"):
+        flops_summary(shape, [])
+
 
 @dataclass(frozen=True)
 class ChooseByRow:

@@ -134,6 +134,13 @@ def test_layer_weight_count_must_match_the_decoder(model, dictionary):
         criterion(model, tiny_batch(dictionary))
 
 
+def test_fewer_layer_weights_than_decoder_layers_are_refused(model, dictionary):
+    """Two weights for three layers would train the first two and silently leave out the last."""
+    criterion = LayerwiseLabelSmoothedCrossEntropy(tiny_task(dictionary), EPSILON, layer_weights="1,2")
+    with pytest.raises(ConfigError, match=f"2 values but the decoder has {DECODER_LAYERS} layers"):
+        criterion(model, tiny_batch(dictionary))
+
+
 def test_layer_weights_are_normalised():
     assert normalised_layer_weights(parse_layer_weights("1,1,2"), 3) == [0.25, 0.25, 0.5]
     assert normalised_layer_weights(None, 4) == [0.25] * 4

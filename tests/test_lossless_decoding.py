@@ -313,6 +313,15 @@ def test_ngram_blocking_of_rows_of_different_lengths_equals_each_row_alone():
     assert torch.isinf(blocked).any()
 
 
+def test_ngram_blocking_of_rows_one_ngram_long_blocks_their_repeat():
+    """A prefix exactly one n-gram wide holds one n-gram: a row that holds it all blocks its
+    repeat; a row one token shorter holds none and blocks nothing."""
+    prefix = torch.tensor([[5, 5], [5, 5]])
+    blocked = block_repeated_ngrams(prefix, torch.zeros(2, 8), 2, torch.tensor([2, 1]))
+    assert torch.isinf(blocked[0]).nonzero().flatten().tolist() == [5]
+    assert not torch.isinf(blocked[1]).any()
+
+
 @pytest.mark.parametrize("options, message", [
     ({"beam_size": 2}, "--exit-verify decodes greedily: pass --beam 1"),
     ({"search_strategy": "sampling"}, "--exit-verify verifies greedy search only, not Sampling"),

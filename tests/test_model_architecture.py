@@ -253,3 +253,13 @@ def test_the_decoder_drops_out_its_input_embeddings_in_training_only():
         hook.remove()
     training, inference = (x.eq(0).float().mean().item() for x in seen)
     assert 0.4 < training < 0.6 and inference == 0.0
+
+
+def test_the_demo_architecture_adds_positions_to_its_encoder_embeddings():
+    """``ofa_demo`` (unlike the official sizes) defaults OFA's ``--entangle-position-embedding`` on,
+    as its docstring says: its small model learns where things are only with positions added to the
+    patch and token vectors, and a demo trained without it names objects out of reading order."""
+    assert model_args("ofa_demo").entangle_position_embedding is True
+    assert build_model("ofa_demo", numbered_dictionary(40)).encoder.entangle_position_embedding
+    assert not build_model("ofa_demo", numbered_dictionary(40),
+                           entangle_position_embedding=False).encoder.entangle_position_embedding

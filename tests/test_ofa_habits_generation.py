@@ -167,6 +167,14 @@ CAPTION_GENERATE_REFUSALS = {
     "no-beamable-mm": ({"no_beamable_mm": True}, "--no-beamable-mm cannot apply here"),
     "print-step": ({"print_step": True}, "--print-step cannot apply here"),
     "retain-iter-history": ({"retain_iter_history": True}, "--retain-iter-history cannot apply here"),
+    "iter-decode-eos-penalty": ({"iter_decode_eos_penalty": 0.5}, "--iter-decode-eos-penalty cannot apply here"),
+    "iter-decode-force-max-iter": ({"iter_decode_force_max_iter": True}, "--iter-decode-force-max-iter cannot apply here"),
+    "iter-decode-with-external-reranker": ({"iter_decode_with_external_reranker": True},
+                                           "--iter-decode-with-external-reranker cannot apply here"),
+    "beam-mt": ({"beam_mt": 2}, "--beam-mt cannot apply here"),
+    "max-len-a-mt": ({"max_len_a_mt": 1.0}, "--max-len-a-mt cannot apply here"),
+    "max-len-b-mt": ({"max_len_b_mt": 20}, "--max-len-b-mt cannot apply here"),
+    "lenpen-mt": ({"lenpen_mt": 0.5}, "--lenpen-mt cannot apply here"),
     "constraints": ({"constraints": "ordered"}, "--constraints needs lexical constraints in every row"),
     "lm-weight without lm-path": ({"lm_weight": 0.5}, "--lm-weight only applies with --lm-path"),
     "diverse-beam-strength without groups": ({"diverse_beam_strength": 0.3},
@@ -179,6 +187,8 @@ CAPTION_GENERATE_REFUSALS = {
     "diverse-beam-groups with diversity-rate 0": ({"beam": 4, "diverse_beam_groups": 2, "diversity_rate": 0.0},
                                                   "--diverse-beam-groups 2, --diversity-rate 0.0 choose different "
                                                   "searches"),
+    "match-source-len with diversity-rate 0": ({"match_source_len": True, "diversity_rate": 0.0},
+                                               "--match-source-len, --diversity-rate 0.0 choose different searches"),
 }
 """fairseq-generate's options that the caption generator (fairseq's beam search) cannot honour,
 as ``GenerationConfig`` fields, with the start of the one line that refuses them."""
@@ -202,6 +212,7 @@ CAPTION_GENERATE_ACCEPTED = {
     "sampling-topk with sampling": {"sampling": True, "sampling_topk": 5},
     "min-len equal to max-len-b": {"min_len": 16, "max_len_b": 16},
     "min-len above max-len-b with max-len-a": {"min_len": 20, "max_len_b": 16, "max_len_a": 1.0},
+    "min-len above max-len-b with match-source-len": {"min_len": 20, "max_len_b": 16, "match_source_len": True},
 }
 
 
@@ -217,13 +228,27 @@ SNLI_VE_UNSCORED = {
     "lm-weight": ({"lm_weight": 0.5}, "--lm-weight"),
     "unkpen": ({"unkpen": 1.0}, "--unkpen"),
     "no-repeat-ngram-size": ({"no_repeat_ngram_size": 3}, "--no-repeat-ngram-size"),
+    "nbest": ({"nbest": 2}, "--nbest"),
+    "sampling": ({"sampling": True}, "--sampling"),
+    "sampling-topk": ({"sampling_topk": 5}, "--sampling-topk"),
+    "sampling-topp": ({"sampling_topp": 0.9}, "--sampling-topp"),
+    "temperature": ({"temperature": 0.5}, "--temperature"),
+    "diverse-beam-groups": ({"diverse_beam_groups": 2}, "--diverse-beam-groups"),
+    "diversity-rate": ({"diversity_rate": 0.5}, "--diversity-rate"),
+    "lenpen": ({"lenpen": 0.5}, "--lenpen"),
+    "unnormalized": ({"unnormalized": True}, "--unnormalized"),
+    "prefix-size": ({"prefix_size": 1}, "--prefix-size"),
+    "match-source-len": ({"match_source_len": True}, "--match-source-len"),
+    "constraints": ({"constraints": "ordered"}, "--constraints"),
+    "retain-dropout": ({"retain_dropout": True}, "--retain-dropout"),
 }
 
 
 @pytest.mark.parametrize("options, flag", SNLI_VE_UNSCORED.values(), ids=SNLI_VE_UNSCORED.keys())
 def test_fairseq_generate_on_snli_ve_refuses_what_its_scoring_ignores(ofa_vocab, options, flag):
     """SNLI-VE scores its three answers teacher-forced: a fused language model (which fairseq-generate
-    would load and never use), an <unk> penalty or n-gram blocking would change nothing."""
+    would load and never use), an <unk> penalty, n-gram blocking or any option of the search (its
+    sampling, length penalty, hypotheses returned, forced prefix) would change nothing."""
     task = SnliVeTask(SnliVeConfig(), ofa_vocab)
     with pytest.raises(ConfigError, match=f"^{flag} cannot apply to snli_ve"):
         task.build_generator([], dataclasses.replace(GenerationConfig(), **options))

@@ -4,6 +4,7 @@ same; options OFA honours and this model cannot are refused, never ignored; arch
 defaults are OFA's."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Dict
 
 import pytest
@@ -12,8 +13,9 @@ from fairseq import checkpoint_utils
 
 from ofa_mue.data.vocabulary import OFAVocabulary
 from ofa_mue.errors import CheckpointError, ConfigError
-from ofa_mue.models.builders import build_model, model_args
+from ofa_mue.models.builders import build_model, model_args, numbered_dictionary
 from ofa_mue.models.image_embedding import resnet_embedding
+from ofa_mue.models.ofa import OFAModel
 from test_checkpoint_round_trip import OFA_ONLY_TASK_OPTIONS
 
 SMALL = dict(encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_layers=2, decoder_layers=2,
@@ -195,3 +197,52 @@ def test_turning_off_one_required_option_alone_is_refused(option):
     pre-LN or sharing options is refused when the model is built, never silently ignored."""
     with pytest.raises((CheckpointError, ConfigError), match="pre-LN|shares one token embedding"):
         _demo_model(**{option: False})
+
+
+def test_a_target_dictionary_of_another_size_than_the_source_is_refused():
+    """OFA's decoder scores the one token embedding built for the source dictionary (tied output
+    projection): a task whose target dictionary has another size would name each predicted row by
+    another symbol, so it is refused when the model is built; equal sizes build."""
+    def task(source: int, target: int) -> SimpleNamespace:
+        return SimpleNamespace(source_dictionary=numbered_dictionary(source),
+                               target_dictionary=numbered_dictionary(target))
+
+    with pytest.raises(CheckpointError, match="shares one dictionary"):
+        OFAModel.build_model(model_args("ofa_demo", **SMALL), task(50, 60))
+    model = OFAModel.build_model(model_args("ofa_demo", **SMALL), task(50, 50))
+    assert model.decoder.output_projection.weight.shape[0] == 50
+
+
+def test_a_non_strict_load_takes_the_weights_given_and_keeps_the_others():
+    """``load_state_dict(strict=False)`` (torch's and fairseq's partial load) loads the tensors a
+    state dict has and leaves the model's others, as torch does; only a strict load refuses a
+    state dict that lacks some."""
+    model, source = _demo_model(), _randomised_model()
+    kept = {key: value.clone() for key, value in model.state_dict().items() if key.startswith("decoder.layers.")}
+    encoder = {key: value for key, value in source.state_dict().items() if key.startswith("encoder.")}
+    model.load_state_dict(encoder, strict=False)
+    state = model.state_dict()
+    assert all(torch.equal(state[key], value) for key, value in encoder.items())
+    assert all(torch.equal(state[key], value) for key, value in kept.items())
+    with pytest.raises(CheckpointError, match="parameters missing from the checkpoint"):
+        model.load_state_dict(encoder)
+
+
+def test_the_decoders_head_count_and_ffn_width_are_its_own_options():
+    """OFA's decoder layers read ``decoder_attention_heads`` and ``decoder_ffn_embed_dim``
+    (models/ofa/unify_transformer_layer.py), which may differ from the encoder's: every official
+    size has equal ones, so no checkpoint shows a decoder built with the encoder's values."""
+    model = _demo_model(encoder_attention_heads=2, decoder_attention_heads=4, decoder_ffn_embed_dim=96)
+    for layer in model.decoder.layers:
+        assert (layer.self_attn.num_heads, layer.encoder_attn.num_heads, layer.fc1.out_features) == (4, 4, 96)
+    for layer in model.encoder.layers:
+        assert (layer.self_attn.num_heads, layer.fc1.out_features) == (2, 64)
+    assert _outputs(model).shape[:2] == (2, 5)
+
+
+def test_a_decoder_embedding_width_other_than_the_encoders_is_refused():
+    """OFA's encoder, decoder and output projection share one token embedding, so
+    ``--decoder-embed-dim`` must equal ``--encoder-embed-dim``: another width is refused in one
+    line when the model is built, not left to a shape error inside the decoder."""
+    with pytest.raises(CheckpointError, match="embedding dimensions must be equal"):
+        _demo_model(decoder_embed_dim=2 * SMALL["encoder_embed_dim"])

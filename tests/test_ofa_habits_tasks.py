@@ -21,6 +21,7 @@ def demo(tmp_path_factory):
     ("caption", ("--decoder-exit-threshold", "0.9", "--eval-cider"), "exits in decoder"),
     ("caption", ("--exit-policy", "static", "--static-decoder-layers", "1"), "exits in decoder"),
     ("snli_ve", ("--image-exit-threshold", "0.9"), "exits in image"),
+    pytest.param("caption", ("--exit-verify",), "--exit-verify", id="exit-verify"),
 ])
 def test_fairseq_train_refuses_exit_options(demo, tmp_path, task, flags, named):
     with pytest.raises(ConfigError, match=f"exit options are for inference .* got {named}"):

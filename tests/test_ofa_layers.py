@@ -132,6 +132,27 @@ def test_each_dropout_option_sets_its_own_dropout_in_every_layer():
     assert all(layer.encoder_attn.dropout == 0.2 for layer in model.decoder.layers)
 
 
+def test_the_activation_fn_option_sets_every_layers_ffn_activation():
+    """OFA's layers take their FFN activation from ``--activation-fn`` (fairseq's names; the
+    Hugging Face port's gelu_new converts to ``gelu_accurate``), gelu only by default."""
+    model = build_model("ofa_demo", numbered_dictionary(40), encoder_layers=2, decoder_layers=2, activation_fn="relu")
+    x = torch.tensor([-1.5, 0.5, 2.0])
+    for layer in [*model.encoder.layers, *model.decoder.layers]:
+        torch.testing.assert_close(layer.activation_fn(x), F.relu(x), rtol=0, atol=0)
+
+
+def test_the_scale_resids_option_gives_every_layer_its_residual_scale():
+    """OFA's ``--scale-resids`` (NormFormer's scaled residuals, off by default) gives every encoder
+    and decoder layer its ``w_resid`` [D] weight, and the layers have none without it."""
+    def build(**options):
+        return build_model("ofa_demo", numbered_dictionary(40), encoder_layers=2, decoder_layers=2, **options)
+
+    scaled, plain = build(scale_resids=True), build()
+    for layer in [*scaled.encoder.layers, *scaled.decoder.layers]:
+        assert layer.w_resid is not None and layer.w_resid.shape == (128,)
+    assert all(layer.w_resid is None for layer in [*plain.encoder.layers, *plain.decoder.layers])
+
+
 def test_resnet_embedding_computes_ofas_resnet_stem_and_first_three_stages():
     """OFA's image embedding (models/ofa/resnet.py) is a ResNet's ``maxpool(relu(bn1(conv1(x))))``
     stem and its ``layer1..layer3``: the same numbers as timm's ResNet cut after its third stage,

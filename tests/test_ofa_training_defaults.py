@@ -29,6 +29,8 @@ def test_caption_training_keeps_30_words_of_a_caption_by_default(tmp_path, image
 def test_snli_ve_training_takes_ofas_defaults(tmp_path):
     task = training_task(tmp_path, "snli_ve")
     assert {name: getattr(task.cfg, name) for name in OFA_DEFAULTS} == OFA_DEFAULTS
+    # no premise in the prompt (OFA's --add-caption off); the answer after the decoder prompt, as OFA's recipes
+    assert (task.cfg.add_caption, task.cfg.prompt_type) == (False, "prev_output")
 
 
 def test_images_go_to_minus_one_one_and_the_vocabulary_has_ofas_codes_and_bins_by_default(tmp_path, image_b64):

@@ -196,3 +196,23 @@ def test_a_single_file_as_data_is_read_by_every_split(tmp_path):
     task.cfg = SimpleNamespace(data=str(data))
     assert task.training_files() == [str(data)] and not task.has_sharded_data("train")
     assert [task.split_path("train", epoch) for epoch in (1, 2)] + [task.split_path("valid")] == [str(data)] * 3
+
+
+def test_caption_training_cuts_captions_to_the_given_max_tgt_length(tmp_path, image_b64):
+    """OFA's --max-tgt-length: a training caption keeps that many words (here 3, not the default 30)."""
+    write_rows(tmp_path / "train.tsv", [["u0", "1", " ".join(f"w{i}" for i in range(8)), "", image_b64()]])
+    _, cfg = parse_training([str(tmp_path), "--task", "caption", "--arch", "ofa_tiny", "--max-tgt-length", "3"])
+    task = tasks.setup_task(cfg.task)
+    task.load_dataset("train")
+    assert task.vocab.decode(task.dataset("train")[0]["target"]).split() == ["w0", "w1", "w2"]
+
+
+def test_snli_ve_prompt_type_reaches_the_dataset(tmp_path, image_b64):
+    """OFA's --prompt-type none: the decoder reads bos alone before the answer (prev_output, the
+    default, would put the whole source there)."""
+    write_rows(tmp_path / "train.tsv", snli_ve_rows(1, image_b64, "t"))
+    _, cfg = parse_training([str(tmp_path), "--task", "snli_ve", "--arch", "ofa_tiny", "--prompt-type", "none"])
+    task = tasks.setup_task(cfg.task)
+    task.load_dataset("train")
+    sample = task.dataset("train")[0]
+    assert sample["prev_output_tokens"].tolist() == [sample["source"][0].item(), *sample["target"][-2:-1].tolist()]

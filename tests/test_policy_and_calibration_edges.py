@@ -10,14 +10,17 @@ import math
 import pytest
 import torch
 
-from ofa_mue.calibrate import build_calibration_parser, check_arguments, choose_profile, parse_candidates
-from ofa_mue.calibration_table import FULL_MODEL
+from ofa_mue.calibrate import (
+    build_calibration_parser, check_arguments, choose_certified, choose_profile, default_table_path, method_options,
+    parse_candidates,
+)
+from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable
 from ofa_mue.core.exit_policy import (
     EntropyExit, EntropyPolicy, MuEThresholds, PatienceExit, TokenSimilarityExit, check_threshold,
 )
 from ofa_mue.demo.summary import evaluate_checks, task_figures, test_evaluation as replaced_run
 from ofa_mue.errors import ConfigError
-from test_retention_choice import FAST, MIDDLE, SLOW, _table
+from test_retention_choice import FAST, MIDDLE, SLOW, _disagreeing_table, _table
 
 
 def test_a_threshold_of_minus_one_is_accepted_and_below_it_refused():
@@ -98,6 +101,13 @@ def test_candidate_thresholds_are_in_zero_one():
             parse_candidates(text, "--candidates")
 
 
+def test_empty_candidate_items_are_skipped_and_an_empty_list_is_refused():
+    assert parse_candidates("0.9, 0.5,", "--decoder-candidates") == [0.9, 0.5]
+    for text in ("", ",", " , "):
+        with pytest.raises(ValueError, match="--decoder-candidates must be thresholds in \\(0, 1\\]"):
+            parse_candidates(text, "--decoder-candidates")
+
+
 def test_a_profile_records_the_full_models_metric_and_its_choices_metric_and_reduction():
     """Four SNLI-VE rows: the full model right on all, MIDDLE (40% faster) on three. At retention
     0.75 MIDDLE is chosen: the profile gives the full model's accuracy 1.0, MIDDLE's 0.75 and
@@ -110,6 +120,47 @@ def test_a_profile_records_the_full_models_metric_and_its_choices_metric_and_red
     assert (profile["full_metric"], profile["metric"]) == (1.0, 0.75)
     assert profile["expected_time_reduction"] == pytest.approx(0.4)
     assert [profile["options"][f"{knob}_exit_threshold"] for knob in ("image", "text", "decoder")] == list(MIDDLE)
+
+
+@pytest.mark.parametrize("procedure", ["fixed-sequence", "bonferroni"], ids=["fixed_sequence", "bonferroni"])
+def test_a_certified_profile_records_what_it_was_chosen_with(procedure):
+    """--method ltt on the full model and three configurations (the full model never tested): the
+    profile's guarantee is the one the options given choose (epsilon, delta, procedure, learn
+    fraction, seed), and the profile holds the split, the grid's size, the decoder's decay, and the
+    table's granularity (step, 1 where no quantile was given) and batch size."""
+    rows = _disagreeing_table(100)
+    table = CalibrationTable("snli_ve", {"task_options": {"exit_granularity": "step", "exit_step_quantile": None},
+                                         "batch_size": 8}, rows.rows, rows.targets, rows.entries)
+    options = {"method": "ltt", "risk_epsilon": 0.1, "risk_delta": 0.2, "loss": "consistency", "rouge_cutoff": None,
+               "multiple_testing": procedure, "learn_fraction": 0.5, "seed": 4}
+    context = {"task": "snli_ve", "checkpoint": "c.pt", "split": "test", "table": "t.json.gz",
+               "decoder_exit_beta": 0.9, "decoder_exit_tau": 2.0}
+    profile = choose_profile(table, [FULL_MODEL, SLOW, MIDDLE, FAST], options, context)
+    chosen = choose_certified(table, [SLOW, MIDDLE, FAST], "consistency", 0.1, 0.2, procedure, 0.5, 4)
+    assert profile["guarantee"] == chosen["guarantee"]
+    guarantee = profile["guarantee"]
+    assert (guarantee["epsilon"], guarantee["delta"], guarantee["multiple_testing"], guarantee["configurations"]) == \
+        (0.1, 0.2, procedure, 3)
+    fixed = procedure == "fixed-sequence"
+    assert (guarantee["split_seed"], guarantee["learn_rows"]) == ((4, 50) if fixed else (None, 0))
+    assert tuple(profile["options"][f"{knob}_exit_threshold"] for knob in ("image", "text", "decoder")) == \
+        chosen["thresholds"]
+    assert (profile["split"], profile["settings_evaluated"], profile["metric_name"]) == ("test", 4, "accuracy")
+    assert {name: profile["options"][name] for name in ("decoder_exit_beta", "decoder_exit_tau", "exit_granularity",
+                                                        "exit_step_quantile")} == \
+        {"decoder_exit_beta": 0.9, "decoder_exit_tau": 2.0, "exit_granularity": "step", "exit_step_quantile": 1.0}
+    assert profile["calibration_batch_size"] == 8
+
+
+def test_a_retention_profile_records_its_target_and_a_token_granularity_by_default():
+    context = {"task": "snli_ve", "checkpoint": "c.pt", "split": "valid", "table": "t.json.gz",
+               "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0}
+    profile = choose_profile(_table(), [FULL_MODEL, SLOW, MIDDLE, FAST], {"method": "retention", "retention": 0.75},
+                             context)
+    assert (profile["method"], profile["target_retention"], profile["guarantee"]) == ("retention", 0.75, None)
+    assert profile["options"]["exit_granularity"] == "token" and "exit_step_quantile" not in profile["options"]
+    assert "calibration_batch_size" not in profile
+    assert default_table_path("results/snli_ve_profile.json") == "results/snli_ve_profile.table.json.gz"
 
 
 def _caption_run(task_dir, full, mue, static_rows):
@@ -173,3 +224,42 @@ def test_the_retention_target_is_in_zero_one(retention, accepted):
     else:
         with pytest.raises(SystemExit):
             check_arguments(args, parser)
+
+
+def _checked(*options: str):
+    """The calibration's arguments for ``options`` after check_arguments (SystemExit if refused)."""
+    parser = build_calibration_parser()
+    args, _ = parser.parse_known_args(["DATA", "--path", "c.pt", "--profile-path", "p.json", *options])
+    check_arguments(args, parser)
+    return args
+
+
+@pytest.mark.parametrize("task, loss", [("snli_ve", "consistency"), ("caption", "cider")], ids=["snli_ve", "caption"])
+def test_unset_calibration_options_take_their_documented_defaults(task, loss):
+    """--method ltt (the default): epsilon 0.05, delta 0.1, the task's default loss, fixed-sequence
+    testing learning on 0.3 of the rows, split with --seed; --method retention: 0.99 of the metric."""
+    args = _checked("--task", task, "--seed", "5")
+    assert method_options(args) == {"method": "ltt", "risk_epsilon": 0.05, "risk_delta": 0.1, "loss": loss,
+                                    "rouge_cutoff": None, "multiple_testing": "fixed-sequence",
+                                    "learn_fraction": 0.3, "seed": 5}
+    assert method_options(_checked("--task", task, "--method", "retention")) == {"method": "retention",
+                                                                                "retention": 0.99}
+    assert method_options(_checked("--task", task, "--method", "retention", "--retention", "0.9"))["retention"] == 0.9
+
+
+def test_a_rouge_cut_off_defaults_to_0_8_takes_1_and_is_refused_for_another_loss():
+    assert _checked("--task", "caption", "--loss", "rouge").rouge_cutoff == 0.8
+    assert _checked("--task", "caption", "--loss", "rouge", "--rouge-cutoff", "1").rouge_cutoff == 1.0
+    with pytest.raises(SystemExit):
+        _checked("--task", "caption", "--loss", "cider", "--rouge-cutoff", "0.5")
+
+
+@pytest.mark.parametrize("option", ["--risk-epsilon", "--risk-delta", "--learn-fraction"],
+                         ids=["epsilon", "delta", "learn_fraction"])
+@pytest.mark.parametrize("value", ["0", "1"], ids=["zero", "one"])
+def test_a_level_or_learn_fraction_of_0_or_1_is_refused_before_any_work(option, value, capsys):
+    """Learn-then-Test needs epsilon, delta and the learn fraction strictly inside (0, 1): 1 is
+    refused with the arguments, not after the whole grid is evaluated."""
+    with pytest.raises(SystemExit):
+        _checked("--task", "snli_ve", option, value)
+    assert f"error: {option} must be in (0, 1), got {float(value)}" in capsys.readouterr().err

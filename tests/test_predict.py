@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import pytest
+import torch
 
 from ofa_mue import predict
 from ofa_mue.core.early_exit import ExitSession
@@ -125,6 +126,26 @@ def test_answers_equal_the_evaluation_and_show_the_scored_tokens(demo, checkpoin
         assert all(1 <= depth <= got.layers["decoder_depth"] for _, depth in got.tokens)
 
 
+def test_compare_full_scores_the_answers_with_the_whole_decoder(demo, checkpoints, tmp_path):
+    """SNLI-VE --compare-full scores the answers with every exit off: with exits that stop every
+    token at the first decoder layer, only the full model's pass reaches the last layer."""
+    row = tsv_rows(demo / "snli_ve" / "test.tsv")[0]
+    picture = save_pictures([row], 2, tmp_path / "pictures")[0]
+    args = Namespace(path=checkpoints["snli_ve"], model_overrides="{}", cpu=True, ema_eval=False, beam=None,
+                     max_len_b=None, no_repeat_ngram_size=None)
+    predictor = predict.load_predictor(args, {"decoder_exit_threshold": -1.0})
+    tsv = str(tmp_path / "inputs.tsv")
+    predict.write_inputs(tsv, "snli_ve", [picture], row[3], row[4])
+    dataset = predictor.dataset(tsv)
+    sample = dataset.collater([dataset[0]])
+    last_layer_runs = []
+    predictor.models[0].decoder.layers[-1].register_forward_hook(lambda *_: last_layer_runs.append(1))
+    predictor.predict(sample, show_layers=False, compare_full=False)
+    assert not last_layer_runs  # the exits stop before the last layer
+    (result,) = predictor.predict(sample, show_layers=False, compare_full=True)
+    assert last_layer_runs and result["full_model"] in {"yes", "no", "maybe"}
+
+
 @dataclass(frozen=True)
 class ExitByPosition:
     """Decoder rule: the token at position t stops after layer (t mod 3) + 1."""
@@ -199,6 +220,27 @@ def test_a_profile_sets_the_granularity_over_the_checkpoints_saved_one(checkpoin
     with pytest.raises(OFAMuEError, match="calibrated with --exit-granularity step --exit-step-quantile 0.5, but "
                                           "the command line asks for --exit-granularity token"):
         predict.load_predictor(args, {"exit_profile": str(profile), "exit_granularity": "token"})
+
+
+def test_generation_options_given_as_zero_are_honoured(checkpoints):
+    """--no-repeat-ngram-size 0 turns off the blocking of repeated 3-grams that captions default to."""
+    args = caption_predictor_args(checkpoints, beam=None)
+    assert predict.load_predictor(args, {}).generator.repeat_ngram_blocker.no_repeat_ngram_size == 3
+    args.no_repeat_ngram_size = 0
+    assert predict.load_predictor(args, {}).generator.repeat_ngram_blocker is None
+
+
+def test_task_options_a_checkpoint_never_saved_are_honoured(checkpoints, tmp_path):
+    """A checkpoint saved before an option existed lacks it among its task options, which fairseq's
+    overrides leave out: the value given is still the one the exits run with."""
+    state = torch.load(checkpoints["caption"], map_location="cpu", weights_only=False)
+    del state["cfg"]["task"]["decoder_exit_threshold"]
+    older = tmp_path / "older.pt"
+    torch.save(state, older)
+    args = caption_predictor_args(checkpoints, beam=None)
+    args.path = str(older)
+    predictor = predict.load_predictor(args, {"decoder_exit_threshold": 0.9})
+    assert predictor.generator.policy.decoder == 0.9
 
 
 def test_a_step_profile_warns_at_another_batch_size_than_calibrated(checkpoints, demo, tmp_path, capsys):

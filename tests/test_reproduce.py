@@ -654,6 +654,25 @@ def test_static_choice_reports_the_reduction_measured_on_the_scored_split():
     assert (whole.quality, whole.reduction) == (pytest.approx(0.5), pytest.approx(0.7))
 
 
+def test_a_reduction_at_the_ends_of_the_static_range_up_to_rounding_is_inside_it():
+    """0.1 + 0.2 is the largest static reduction 0.3 up to float rounding (and -1e-12 the full
+    model's 0): the envelope there is that setting's quality, not "outside the range"; a reduction
+    really beyond either end is."""
+    hull = upper_hull([(0.0, 1.0), (0.1, 0.9), (0.3, 0.5)])
+    assert envelope_at(hull, 0.1 + 0.2).quality == pytest.approx(0.5)
+    assert envelope_at(hull, -1e-12).quality == pytest.approx(1.0)
+    assert envelope_at(hull, 0.3 + 1e-6) is None and envelope_at(hull, -1e-6) is None
+
+
+def test_a_setting_on_the_segment_between_two_others_is_no_vertex_of_the_hull():
+    """(0.5, 0.75) lies on the segment from (0, 1) to (1, 0.5): the hull's vertices are the segment's
+    ends, and the envelope at 0.5 is the half-and-half mix of them."""
+    hull = upper_hull([(0.0, 1.0), (0.5, 0.75), (1.0, 0.5)])
+    assert hull == [(0.0, 1.0), (1.0, 0.5)]
+    middle = envelope_at(hull, 0.5)
+    assert (middle.quality, middle.left, middle.right, middle.share) == (0.75, (0.0, 1.0), (1.0, 0.5), 0.5)
+
+
 def test_the_envelope_at_a_vertex_is_that_fixed_depth_alone():
     """At a reduction exactly a hull vertex's, static truncation runs that depth combination alone:
     the envelope names it once (share 0), not a mix with the vertex before it, and MuE's table

@@ -2,12 +2,14 @@
 tables whose configurations trade quality for time, so the retention target (or epsilon) decides it."""
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from scipy import stats
 
-from ofa_mue.calibrate import choose_by_retention, choose_certified
+from ofa_mue.calibrate import choose_by_retention, choose_certified, choose_profile
 from ofa_mue.calibration_table import FULL_MODEL, CalibrationTable, add_configuration, threshold_grid
 from ofa_mue.core.exit_policy import NEVER
+from ofa_mue.core.risk_control import certify, hoeffding_bentkus_p_value
 from ofa_mue.errors import DataError
 
 FAST, MIDDLE, SLOW = (0.5, 0.5, 0.5), (0.9, 0.9, 0.9), (0.99, 0.99, 0.99)
@@ -61,6 +63,62 @@ def test_the_certified_choice_is_the_fastest_configuration_that_passes_at_epsilo
     assert choose(0.01)["thresholds"] == SLOW  # (0.99)^400 <= 0.1 / 3; MIDDLE's 2% is above 1%
     nothing = choose(0.001)
     assert nothing["thresholds"] is None and not nothing["guarantee"]["certified"]
+
+
+def test_the_guarantee_records_the_test_that_the_seed_learn_fraction_and_procedure_ran():
+    """On 100 rows, fixed-sequence testing learning its order on half the rows draws that split
+    with the given seed (seed 4 certifies MIDDLE after testing all three, seed 1 nothing after one:
+    the split decides); Bonferroni tests all three on every row at delta / 3. The guarantee records
+    what Learn-then-Test run with that seed, learn fraction and procedure decided."""
+    table, configurations = _disagreeing_table(100), [SLOW, MIDDLE, FAST]
+    losses, reductions = table.losses("consistency", configurations), table.reductions(configurations)
+    decided = {}
+    for procedure, seed in (("fixed-sequence", 4), ("fixed-sequence", 1), ("bonferroni", 4)):
+        decision = choose_certified(table, configurations, "consistency", 0.1, 0.1, procedure, 0.5, seed)
+        ran = certify(losses, reductions, 0.1, 0.1, True, procedure, 0.5, np.random.default_rng(seed))
+        guarantee = decided[procedure, seed] = decision["guarantee"]
+        assert decision["thresholds"] == (None if ran.chosen is None else configurations[ran.chosen])
+        assert (guarantee["multiple_testing"], guarantee["calibration_rows"], guarantee["configurations"],
+                guarantee["p_value_kind"]) == (procedure, 100, 3, "binomial")
+        assert (guarantee["learn_rows"], guarantee["test_rows"], guarantee["test_level"]) == \
+            (ran.learn_rows, ran.test_rows, ran.level)
+        assert (guarantee["configurations_tested"], guarantee["p_value"]) == (len(ran.p_values), ran.chosen_p_value)
+    assert [decided["fixed-sequence", seed]["configurations_tested"] for seed in (4, 1)] == [3, 1]
+    assert (decided["fixed-sequence", 4]["learn_rows"], decided["fixed-sequence", 4]["test_rows"]) == (50, 50)
+    assert decided["fixed-sequence", 1]["certified"] is False and decided["fixed-sequence", 4]["certified"]
+    assert decided["bonferroni", 4]["test_level"] == pytest.approx(0.1 / 3)
+
+
+def _caption_table(rows: int = 200) -> CalibrationTable:
+    """Caption rows where SLOW keeps 99% of the full model's CIDEr-D on every row and ROUGE-L 0.6
+    against its captions (10% faster), FAST keeps 50% (70% faster)."""
+    def entry(cider, rouge, time_share):
+        return {"predictions": ["a caption"] * rows, "time_share": [time_share] * rows,
+                "scores": {"cider": [cider] * rows, "rouge_l_full": [rouge] * rows}}
+
+    entries = {FULL_MODEL: entry(1.0, 1.0, 1.0), SLOW: entry(0.99, 0.6, 0.9), FAST: entry(0.5, 0.3, 0.3)}
+    return CalibrationTable("caption", {"task_options": {}}, list(range(rows)), [["a caption"]] * rows, entries)
+
+
+def test_a_loss_in_zero_one_gets_hoeffding_bentkus_and_a_rouge_cut_off_is_honoured():
+    """--loss cider (in [0, 1], not 0/1) is tested with the Hoeffding-Bentkus p-value (SLOW's 200
+    losses of 1 - 0.99, 2 in all up to float rounding, counted as 2, not 3); --loss rouge
+    --rouge-cutoff C loses a caption below ROUGE-L C: SLOW's 0.6 passes at C = 0.5 and is lost on
+    every row at the default 0.8, where nothing is certified."""
+    table = _caption_table()
+    cider = choose_certified(table, [SLOW, FAST], "cider", 0.05, 0.1, "bonferroni", 0.3, 0)
+    assert cider["thresholds"] == SLOW and cider["guarantee"]["p_value_kind"] == "hoeffding-bentkus"
+    assert cider["guarantee"]["p_value"] == pytest.approx(hoeffding_bentkus_p_value(np.full(200, 0.01), 0.05))
+    context = {"task": "caption", "checkpoint": "c.pt", "split": "valid", "table": "t.json.gz",
+               "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0}
+    options = {"method": "ltt", "risk_epsilon": 0.05, "risk_delta": 0.1, "loss": "rouge",
+               "multiple_testing": "bonferroni", "learn_fraction": 0.3, "seed": 0}
+    lenient = choose_profile(table, [FULL_MODEL, SLOW, FAST], {**options, "rouge_cutoff": 0.5}, context)
+    assert lenient["guarantee"]["certified"] and lenient["metric"] == pytest.approx(0.99)
+    assert lenient["metric_name"] == "cider"
+    assert lenient["guarantee"]["loss_definition"].endswith("is below 0.5")
+    strict = choose_profile(table, [FULL_MODEL, SLOW, FAST], {**options, "rouge_cutoff": 0.8}, context)
+    assert not strict["guarantee"]["certified"] and strict["metric"] == strict["full_metric"] == 1.0
 
 
 def test_a_saved_table_reads_back_each_configuration_under_its_own_thresholds(tmp_path):

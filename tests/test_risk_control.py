@@ -247,3 +247,51 @@ def test_rows_needed_with_losses_counts_the_observed_share_rounded_down():
     expected = int(n[np.flatnonzero(p_values > DELTA)[-1]]) + 1
     assert n[np.argmax(p_values <= DELTA)] < expected  # a smaller n already passes once
     assert rows_needed(EPSILON, DELTA, 0.025) == expected == 132
+
+
+def test_the_learning_rows_order_the_tests_and_every_row_weighs_the_choice():
+    """Loss-free configurations. Fixed sequence: configuration 0 saves 0.9 on the learning rows
+    (seed 0's first 30 of 100) and 0.1 on the others, 1 saves 0.5 everywhere: the learning rows
+    alone put 0 first (on every row 1 saves more), so only 0 is tested. Bonferroni (every row
+    tests): 0 saves 0.9 on the first row only, so of the two certified, 1 saves most on average."""
+    learn = np.random.default_rng(0).permutation(100)[:30]
+    reductions = np.full((2, 100), 0.5)
+    reductions[0] = 0.1
+    reductions[0, learn] = 0.9
+    fixed = certify(np.zeros((2, 100)), reductions, EPSILON, DELTA, True, "fixed-sequence", learn_fraction=0.3)
+    assert list(fixed.p_values) == [0] and fixed.chosen == 0
+    reductions[0] = 0.1
+    reductions[0, 0] = 0.9
+    bonferroni = certify(np.zeros((2, 100)), reductions, EPSILON, DELTA, True, "bonferroni")
+    assert bonferroni.certified == [0, 1] and bonferroni.chosen == 1
+    assert (bonferroni.learn_rows, bonferroni.test_rows) == (0, 100)
+
+
+def test_certify_refuses_what_the_guarantee_does_not_cover():
+    """Levels outside (0, 1), losses outside [0, 1], no rows, reductions of another shape, an
+    unknown procedure and a learn fraction that leaves no learning (or no testing) row are refused;
+    the learning rows are the learn fraction of the rows rounded to the nearest (0.9 of a row: 1)."""
+    zeros = np.zeros((2, 10))
+    for name, epsilon, delta in (("epsilon", 0.0, 0.1), ("epsilon", 1.0, 0.1),
+                                 ("delta", 0.1, 0.0), ("delta", 0.1, 1.0)):
+        with pytest.raises(ValueError, match=f"{name} must be in \\(0, 1\\)"):
+            certify(zeros, zeros, epsilon, delta, True)
+    with pytest.raises(ValueError, match="must both be \\[configurations, rows\\]"):
+        certify(zeros, np.zeros((2, 9)), EPSILON, DELTA, True)
+    with pytest.raises(ValueError, match="unknown multiple-testing procedure 'holm'"):
+        certify(zeros, zeros, EPSILON, DELTA, True, "holm")
+    with pytest.raises(ValueError, match="10 calibration rows cannot be split"):
+        certify(zeros, zeros, EPSILON, DELTA, True, learn_fraction=0.01)
+    assert certify(np.zeros((1, 3)), np.zeros((1, 3)), EPSILON, DELTA, True, learn_fraction=0.3).learn_rows == 1
+    for losses in ([0.5, 1.5], [-0.1, 0.5], [0.5, np.nan]):
+        with pytest.raises(ValueError, match="losses must lie in \\[0, 1\\]"):
+            p_value(np.array(losses), EPSILON, False)
+    with pytest.raises(ValueError, match="a p-value needs at least one calibration row"):
+        p_value(np.array([]), EPSILON, False)
+
+
+def test_rows_needed_counts_a_p_value_equal_to_the_level_as_passing():
+    """As certify rejects at p <= level: at epsilon 0.5 two loss-free rows give p = 0.25, exactly
+    delta 0.25 (and delta 0.5 over Bonferroni's two tests), so two rows are enough."""
+    assert rows_needed(0.5, 0.25) == 2
+    assert rows_needed(0.5, 0.5, tests=2) == 2

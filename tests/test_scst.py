@@ -69,6 +69,31 @@ def test_cider_d_tokenises_hypotheses_and_references_alike_as_ofa():
     assert CiderD.from_references(references).scores(hypotheses, references) == pytest.approx(list(expected), rel=1e-9)
 
 
+def test_scst_reward_tokenises_as_ofas_scst_loss_before_ending_with_eos():
+    """OFA's scst_loss removes punctuation and keeps case, then ends the caption and each reference
+    with ``<eos>``: the reward scorer scores mixed-case, punctuated text as pycocoevalcap scores
+    the text cleaned by hand and ended with ``<eos>``."""
+    hypotheses = ["A red, circle!", "two Blue squares and a star."]
+    references = [["A red circle on a white background", "a Red round shape!"],
+                  ["two Blue squares, and a star", "blue squares with a yellow star"]]
+    cleaned_hypotheses = ["A red circle", "two Blue squares and a star"]
+    cleaned_references = [["A red circle on a white background", "a Red round shape"],
+                          ["two Blue squares and a star", "blue squares with a yellow star"]]
+    coco = CiderScorer(n=4, sigma=6.0)
+    for hypothesis, refs in zip(cleaned_hypotheses, cleaned_references):
+        coco += (f"{hypothesis} <eos>", [f"{ref} <eos>" for ref in refs])
+    _, expected = coco.compute_score()
+    scores = CiderD.from_references(references, "<eos>").scores(hypotheses, references)
+    assert scores == pytest.approx(list(expected), rel=1e-9)
+
+
+def test_cider_d_refuses_captions_and_reference_lists_of_other_counts():
+    """A missing reference list would silently leave the last captions unscored."""
+    scorer = CiderD.from_references(REFERENCES)
+    with pytest.raises(ValueError, match="got 2 and 3"):
+        scorer.scores(["a red circle", "two squares"], REFERENCES)
+
+
 class FixedCaptions:
     """Stands in for the SCST generator: the same captions (token ids) for every image."""
 

@@ -53,6 +53,14 @@ def test_static_grid_is_every_depth_combination_but_the_full_models():
         sweep.parse_depths("13", 6, 12)
 
 
+def test_a_depth_below_one_is_refused():
+    """A static depth of 0 is the static policy's 'off' (run in full): ``--depths 0`` would add rows
+    named depth 0 that ran the whole part; it is refused, as a negative depth is."""
+    for depths in ("0,2", "-1"):
+        with pytest.raises(ConfigError, match="at least 1"):
+            sweep.parse_depths(depths, 6, 6)
+
+
 def _setup(given: MuEThresholds, encoder_layers=2, decoder_layers=4):
     cfg = SimpleNamespace(exit_policy="mue", exit_profile=None, image_exit_threshold=given.image,
                           text_exit_threshold=given.text, decoder_exit_threshold=given.decoder)
@@ -75,6 +83,49 @@ def test_grid_points_take_every_patience_below_the_decoder_depth_and_name_the_gi
     assert given.setting == "given: image 0.8 / text off / decoder 1"
     assert (given.options["image_exit_threshold"], given.options["decoder_exit_threshold"]) == (0.8, 1.0)
     assert sum(p.curve == "static" for p in points) == 2 * 2 * 2 - 1  # depths 1 and each part's full depth
+
+
+def test_policy_points_give_each_curve_its_own_exit_options():
+    """MuE's curve sets the image, text and decoder thresholds alike; the entropy and patience
+    baselines' encoder forms carry MuE's given (image, text) encoder thresholds, their
+    decoder-only forms none."""
+    points = sweep.policy_points([0.9], entropies=[0.1], patiences=[2], encoder=(0.8, 0.7))
+    options = {p.curve: p.options for p in points}
+    assert [options["mue"][f"{part}_exit_threshold"] for part in ("image", "text", "decoder")] == [0.9] * 3
+    for curve, encoder in (("entropy", (NEVER, NEVER)), ("patience", (NEVER, NEVER)),
+                           ("entropy_encoder", (0.8, 0.7)), ("patience_encoder", (0.8, 0.7))):
+        assert (options[curve]["image_exit_threshold"], options[curve]["text_exit_threshold"]) == encoder, curve
+    assert (options["entropy_encoder"]["entropy_exit_threshold"], options["patience_encoder"]["patience_exit_layers"],
+            options["patience_encoder"]["exit_policy"]) == (0.1, 2, "patience")
+
+
+def test_baselines_get_encoder_forms_only_when_mues_encoder_exits_are_given():
+    """Given MuE thresholds that exit in the decoder only, the entropy and patience baselines run in
+    their decoder-only form only: no curve labelled '+ MuE encoder exits' without encoder exits."""
+    args = Namespace(thresholds="0.9", entropies="0.1", patiences="2", depths="1")
+    curves = {p.curve for p in sweep.grid_points(_setup(MuEThresholds(image=NEVER, text=NEVER, decoder=0.9)), args)}
+    assert {"entropy", "patience"} <= curves and not curves & {"entropy_encoder", "patience_encoder"}
+    curves = {p.curve for p in sweep.grid_points(_setup(MuEThresholds(image=0.8, text=NEVER, decoder=0.9)), args)}
+    assert {"entropy_encoder", "patience_encoder"} <= curves
+
+
+def test_the_given_operating_point_keeps_each_parts_threshold():
+    """MuE's given operating point is evaluated at the image, text and decoder thresholds given,
+    each its own (the setting's name and its options agree)."""
+    setup = _setup(MuEThresholds(image=0.8, text=0.7, decoder=0.9))
+    (given,) = [p for p in sweep.grid_points(setup, Namespace(thresholds="", entropies="", patiences="", depths="1"))
+                if p.curve == "mue_given"]
+    assert given.setting == "given: image 0.8 / text 0.7 / decoder 0.9"
+    assert [given.options[f"{part}_exit_threshold"] for part in ("image", "text", "decoder")] == [0.8, 0.7, 0.9]
+
+
+def test_grid_points_refuse_an_exit_policy_other_than_mues():
+    """The sweep runs the entropy, patience and static policies itself: a command line that picks
+    one of them as --exit-policy is refused instead of sweeping MuE's thresholds under its name."""
+    setup = _setup(MuEThresholds(image=0.8, text=NEVER, decoder=1.0))
+    setup.task.cfg.exit_policy = "entropy"
+    with pytest.raises(ConfigError, match="--exit-policy entropy"):
+        sweep.grid_points(setup, Namespace(thresholds="0.9", entropies="", patiences=None, depths="1"))
 
 
 # ---- the sweep's table, labels and figure ------------------------------------------------
