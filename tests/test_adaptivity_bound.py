@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ofa_mue.adaptivity_bound import largest_reduction_keeping, oracle_point, stable_oracle_reduction
+from ofa_mue.adaptivity_bound import (adaptivity_bound, adaptivity_markdown, largest_reduction_keeping, oracle_point,
+                                      stable_oracle_reduction)
+from ofa_mue.sweep import ExampleScores
 
 # rows: the full model, then two static depths; columns: four examples
 SCORES = np.array([[1.0, 1.0, 0.0, 1.0],
@@ -47,6 +49,9 @@ def test_largest_reduction_keeping_a_quality_interpolates_where_the_hull_crosses
     assert largest_reduction_keeping(hull, 0.8) == pytest.approx(0.5)
     assert largest_reduction_keeping(hull, 0.5) == pytest.approx(0.75)
     assert largest_reduction_keeping(hull, 0.9) is None
+    # a hull that ends at the quality kept (or is one point) keeps it up to its last point
+    assert largest_reduction_keeping([(0.0, 0.8), (0.5, 0.8)], 0.8) == 0.5
+    assert largest_reduction_keeping([(0.0, 0.75)], 0.75) == 0.0
 
 
 def test_the_stable_oracle_needs_every_deeper_depth_to_give_the_full_models_answer():
@@ -130,6 +135,64 @@ def test_the_bound_compares_capped_mue_static_and_oracle_at_each_level():
     # the full model's answers from a depth where every deeper one gives them: rows 1-4 at
     # depth 1, depth 2, depth 2 (both wrong like the full model) and the full model
     assert summary["stable_oracle_reduction"] == pytest.approx(1 - (0.25 + 0.5 + 0.5 + 1.0) / 4)
+
+
+def test_a_calibrated_point_that_saves_nothing_is_still_compared():
+    """Only MuE's sweep levels that save nothing are left out: a calibration that finds no safe
+    exit (the full model, reduction 0) is still the calibrated point's row, as in mue_vs_static."""
+    rows = miniature_sweep()
+    rows[-1] = _row("mue_given", "profile main.json", [1, 1, 0, 1], 1.0, 0.0)
+    table, _ = adaptivity_bound(rows, ExampleScores("snli_ve", rows))
+    assert [(entry["setting"], entry["level"]) for entry in table] == [("threshold 0.9", True),
+                                                                        ("profile main.json", False)]
+    calibrated = table[1]
+    assert (calibrated["expected_time_reduction"], calibrated["mue_capped"], calibrated["static_envelope_capped"],
+            calibrated["oracle"], calibrated["mue_minus_static"]) == (0.0, 0.75, 0.75, 0.75, 0.0)
+
+
+def test_the_lossless_oracle_keeps_every_score_exactly_also_where_a_cheaper_depth_loses_a_little():
+    """Caption-like scores: the shallow depth keeps example 1's score and loses 0.0001 on example 2.
+    The lossless oracle (penalty 0) runs example 1 shallow and example 2 in full; any positive
+    penalty would trade example 2's 0.0001 for half of its time."""
+    shallow = "image 1 / text 1 / decoder 1"
+    rows = [_row("full", "-", [1, 1], 1.0, 0.0), _row("static", shallow, [1, 1], 0.5, 0.5, (1, 1, 1))]
+    scores = {("full", "-"): np.array([1.0, 1.0]), ("static", shallow): np.array([1.0, 0.9999])}
+    _, summary = adaptivity_bound(rows, scores)
+    assert summary["largest_reduction_keeping"][1.0]["oracle"] == pytest.approx(0.25)
+
+
+def test_the_bounds_figure_draws_mues_levels_only(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from ofa_mue import adaptivity_bound as module
+
+    figures = []
+    monkeypatch.setattr(module, "save_figure", lambda figure, path, record: figures.append(figure))
+    rows = miniature_sweep()
+    table, summary = adaptivity_bound(rows, ExampleScores("snli_ve", rows))
+    module.plot_adaptivity(table, summary, "accuracy", "unused.png", {})
+    (figure,) = figures
+    (mue,) = [line for line in figure.axes[0].get_lines() if line.get_label() == "MuE (image+text+decoder)"]
+    assert list(mue.get_xdata()) == [50.0]  # threshold 0.9; the calibrated point (60%) is no level
+    plt.close(figure)
+
+
+def test_the_bounds_markdown_puts_each_figure_under_its_own_column():
+    kept = {1.0: {"oracle": 0.7, "static_envelope": 0.0, "mue": 0.1},
+            0.99: {"oracle": 0.72, "static_envelope": 0.3, "mue": 0.2}}
+    summary = {"largest_reduction_keeping": kept, "full_metric": 0.75, "examples": 4, "combinations": 3,
+               "stable_oracle_reduction": 0.6}
+    table = [{"setting": "threshold 0.9", "level": True, "expected_time_reduction": 0.5, "mue_capped": 0.5,
+              "static_envelope_capped": 0.6, "oracle": 0.75, "mue_minus_static": -0.1, "oracle_minus_static": 0.15},
+             {"setting": "profile main.json", "level": False, "expected_time_reduction": 0.4, "mue_capped": 0.7,
+              "static_envelope_capped": 0.65, "oracle": 0.8, "mue_minus_static": 0.05, "oracle_minus_static": 0.15}]
+    lines = adaptivity_markdown(table, summary, "accuracy").splitlines()
+    assert "| 100% of the full model's accuracy | 70.0% | 0.0% | 10.0% |" in lines
+    assert "| 99% of the full model's accuracy | 72.0% | 30.0% | 20.0% |" in lines
+    assert ("| the full model's answers, from a depth where every deeper combination gives them (stable oracle) | "
+            "60.0% | - | - |") in lines
+    assert "| threshold 0.9 | 50.0% | 0.5000 | 0.6000 | 0.7500 | -0.1000 | +0.1500 |" in lines
+    assert "| profile main.json (calibrated) | 40.0% | 0.7000 | 0.6500 | 0.8000 | +0.0500 | +0.1500 |" in lines
 
 
 def _benchmark():

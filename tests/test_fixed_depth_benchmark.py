@@ -40,7 +40,8 @@ def test_a_runs_profile_is_found_under_the_committed_results_whatever_its_result
     from fixed_depth_chosen_on_valid import committed_file
 
     for recorded in ("results/demo/seed2/caption/reproduce/profiles/main.json",
-                     "/scratch/results_capx/seed2/caption/reproduce/profiles/main.json"):
+                     "/scratch/results_capx/seed2/caption/reproduce/profiles/main.json",
+                     "/home/seed7/results/demo/seed2/caption/reproduce/profiles/main.json"):  # the run's seed: the last
         assert committed_file(recorded, "docs/results/demo") == \
             "docs/results/demo/seed2/caption/reproduce/profiles/main.json"
 
@@ -206,9 +207,15 @@ def test_the_tables_put_the_envelope_and_the_valid_choice_in_their_own_columns()
     summary = {"at_or_above": 1, "significantly_above": 2, "significantly_below": 3,
                "chosen_on": {"levels": 8, "at_or_above": 4, "strictly_above": 5, "mue_beats_fixed_depth": True,
                              "significantly_above": 6, "significantly_below": 7}}
-    result = {"task": "snli_ve", "seed": 1, "summary": summary, "levels": [level], "test_examples": 300,
+    calibrated = {**level, "setting": "profile main.json", "level": False}
+    result = {"task": "snli_ve", "seed": 1, "summary": summary, "levels": [level, calibrated], "test_examples": 300,
               "valid_examples": 500, "committed_sweep_commit": "0123456789abcdef"}
-    lines = markdown([result]).splitlines()
+    not_beaten = {**result, "seed": 2, "summary": {**summary, "chosen_on": {**summary["chosen_on"],
+                                                                            "mue_beats_fixed_depth": False}}}
+    lines = markdown([result, not_beaten]).splitlines()
     assert "| snli_ve | 1 | 8 | 1 | 2 / 3 | 4 | 5 | yes | 6 / 7 |" in lines
+    assert "| snli_ve | 2 | 8 | 1 | 2 / 3 | 4 | 5 | no | 6 / 7 |" in lines
+    assert ("| profile main.json (calibrated, not a level) | 25.0% | 0.6100 | 0.6200 | [-0.0500, +0.0300] | 0.6000 | "
+            "30.0% | above (+0.0100) | [-0.0200, +0.0400] | A and B |") in lines
     assert ("| threshold 0.9 | 25.0% | 0.6100 | 0.6200 | [-0.0500, +0.0300] | 0.6000 | 30.0% | above (+0.0100) | "
             "[-0.0200, +0.0400] | A and B |") in lines

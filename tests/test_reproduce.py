@@ -522,6 +522,9 @@ def test_reproduce_scores_static_depths_chosen_on_the_validation_split(reproduce
         assert level["verdict_chosen"] in ("above", "equal", "below")
     assert summary["mue_vs_static"]["summary"]["chosen_on"]["levels"] == sum(e["level"] for e in levels)
     assert "chosen on valid" in (results / "mue_vs_static.md").read_text()
+    header = next(line for line in (results / "mue_vs_static.csv").read_text().splitlines() if not line.startswith("#"))
+    assert {"static_chosen", "static_chosen_reduction", "difference_chosen", "verdict_chosen",
+            "chosen_between"} <= set(header.split(","))  # the held-out choice's columns in the CSV too
 
 
 def test_reproduce_refuses_what_it_cannot_honour(reproduced, tmp_path):

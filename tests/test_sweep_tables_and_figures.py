@@ -4,7 +4,7 @@ figure sits under its own column or legend, each curve is labelled by the parts 
 it, and the full-depth reference runs every layer of the decoder for every token."""
 from __future__ import annotations
 
-from argparse import Namespace
+from argparse import ArgumentParser, Namespace
 from types import SimpleNamespace
 
 import pytest
@@ -250,6 +250,48 @@ def test_reproduce_adds_its_overrides_to_the_given_ones_and_refuses_any_form_of_
         with pytest.raises(ConfigError, match="--calibration-subset, not --gen-subset"):
             reproduce.refuse_calibrating_on_the_evaluated_split(
                 Namespace(calibrate_args=calibrate_args, calibration_subset="valid"), "test")
+
+
+EXITS_OFF = {"exit_verify": False, "num_shards": 1, "image_exit_threshold": NEVER, "text_exit_threshold": NEVER,
+             "decoder_exit_threshold": NEVER, "static_image_layers": 0, "static_text_layers": 0,
+             "static_decoder_layers": 0, "exit_policy": "mue"}
+
+
+@pytest.mark.parametrize("given, refused", [
+    pytest.param({"num_shards": 2}, "--num-shards: reproduce runs on one machine", id="num_shards"),
+    pytest.param({"static_image_layers": 1}, "--static-image-layers: reproduce sets", id="static_image_layers"),
+    pytest.param({"static_text_layers": 1}, "--static-text-layers: reproduce sets", id="static_text_layers"),
+    pytest.param({"static_decoder_layers": 1}, "--static-decoder-layers: reproduce sets", id="static_decoder_layers"),
+    pytest.param({"exit_policy": "static"}, "--exit-policy: reproduce sets", id="exit_policy"),
+])
+def test_reproduce_refuses_each_exit_option_it_would_not_honour(given, refused):
+    """reproduce sets every exit option of every setting itself (and times them on one machine):
+    each one given for evaluation is refused, not silently overridden."""
+    reproduce.refuse_exit_options(Namespace(**EXITS_OFF))  # none given
+    with pytest.raises(ConfigError, match=refused):
+        reproduce.refuse_exit_options(Namespace(**{**EXITS_OFF, **given}))
+
+
+def test_reproduce_calibrates_on_the_calibration_split_as_the_variant_is_evaluated(monkeypatch):
+    """The calibration is run on --calibration-subset even where the evaluation options name the
+    evaluated split (argparse keeps an option's last value), with the variant's model overrides
+    and with its table beside its profile."""
+    from ofa_mue import calibrate
+
+    called = []
+    monkeypatch.setattr(calibrate, "main", called.append)
+    rest = ["data", "--task", "snli_ve", "--gen-subset", "test"]
+    args = Namespace(calibration_subset="valid", calibrate_args="--method retention")
+    assert reproduce.calibrated_profile(rest, "joint.pt", "out/joint.json", args, "{'decompose_modalities': True}",
+                                        own_table=True) == "out/joint.json"
+    last_wins = ArgumentParser()
+    for option in ("--gen-subset", "--path", "--model-overrides", "--profile-path", "--table-path", "--method"):
+        last_wins.add_argument(option)
+    (argv,) = called
+    parsed, _ = last_wins.parse_known_args(argv)
+    assert (parsed.gen_subset, parsed.path, parsed.model_overrides, parsed.profile_path, parsed.table_path,
+            parsed.method) == ("valid", "joint.pt", "{'decompose_modalities': True}", "out/joint.json",
+                               calibrate.default_table_path("out/joint.json"), "retention")
 
 
 def test_static_grid_on_another_split_keeps_the_full_model(monkeypatch):

@@ -7341,6 +7341,127 @@ MUTANTS: Tuple[Mutant, ...] = (
               "            if False:\n"),),
         ("tests/test_reproduce.py::test_the_envelope_at_a_vertex_is_that_fixed_depth_alone",),
     ),
+    Mutant(
+        "adaptivity_drops_a_calibrated_point_that_saves_nothing",
+        "the adaptivity bound leaves out the calibrated operating point when it saves nothing (a calibration that "
+        "found no safe exit), not only MuE's sweep levels that save nothing",
+        (Edit("ofa_mue/adaptivity_bound.py", '        if row["curve"] == "mue" and x <= TOLERANCE:',
+              "        if x <= TOLERANCE:"),),
+        (ADAPTIVITY + "test_a_calibrated_point_that_saves_nothing_is_still_compared",),
+    ),
+    Mutant(
+        "adaptivity_markdown_oracle_column_shows_the_envelope",
+        "adaptivity_bound.md's 'largest reduction keeping' rows give static truncation's envelope under the oracle",
+        (Edit("ofa_mue/adaptivity_bound.py", "| {percent(by['oracle'])} | \"",
+              "| {percent(by['static_envelope'])} | \""),),
+        (ADAPTIVITY + "test_the_bounds_markdown_puts_each_figure_under_its_own_column",),
+    ),
+    Mutant(
+        "adaptivity_markdown_envelope_and_oracle_swapped",
+        "adaptivity_bound.md's per-level rows give the oracle's quality under 'static envelope' and the envelope's "
+        "under 'oracle'",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              "f\"{number_cell(entry['static_envelope_capped'])} | {number_cell(entry['oracle'])} | \"",
+              "f\"{number_cell(entry['oracle'])} | {number_cell(entry['static_envelope_capped'])} | \""),),
+        (ADAPTIVITY + "test_the_bounds_markdown_puts_each_figure_under_its_own_column",),
+    ),
+    Mutant(
+        "adaptivity_markdown_calibrated_point_unlabelled",
+        "adaptivity_bound.md names the calibrated operating point like one of MuE's levels (no '(calibrated)')",
+        (Edit("ofa_mue/adaptivity_bound.py", '("" if entry["level"] else " (calibrated)")', '("")'),),
+        (ADAPTIVITY + "test_the_bounds_markdown_puts_each_figure_under_its_own_column",),
+    ),
+    Mutant(
+        "fixed_depth_table_always_says_mue_beats",
+        "benchmarks/fixed_depth_chosen_on_valid.md's summary says MuE beats the depth chosen on valid also where "
+        "it does not",
+        (Edit("benchmarks/fixed_depth_chosen_on_valid.py", "{'yes' if chosen['mue_beats_fixed_depth'] else 'no'}",
+              "{'yes'}"),),
+        (FIXED_DEPTH_TABLES,),
+    ),
+    Mutant(
+        "fixed_depth_table_calibrated_point_as_a_level",
+        "benchmarks/fixed_depth_chosen_on_valid.md names the calibrated operating point like one of MuE's levels",
+        (Edit("benchmarks/fixed_depth_chosen_on_valid.py", "{'' if e['level'] else ' (calibrated, not a level)'}",
+              "{''}"),),
+        (FIXED_DEPTH_TABLES,),
+    ),
+    Mutant(
+        "reproduce_accepts_two_shards",
+        "reproduce accepts --num-shards 2 and builds every table from one shard's rows (refused only above 2)",
+        (Edit("ofa_mue/reproduce.py", "    if args.num_shards > 1:", "    if args.num_shards > 2:"),),
+        (SWEEP_TABLES + "test_reproduce_refuses_each_exit_option_it_would_not_honour[num_shards]",),
+    ),
+    Mutant(
+        "reproduce_ignores_static_text_layers",
+        "reproduce accepts --static-text-layers and silently overrides it with its own exit settings",
+        (Edit("ofa_mue/reproduce.py", '                                       ("--static-text-layers", args.static_text_layers),\n', ""),),
+        (SWEEP_TABLES + "test_reproduce_refuses_each_exit_option_it_would_not_honour[static_text_layers]",),
+    ),
+    Mutant(
+        "reproduce_ignores_exit_policy",
+        "reproduce accepts --exit-policy static (or entropy, patience) and silently runs its own settings",
+        (Edit("ofa_mue/reproduce.py", '    if args.exit_policy != "mue":', "    if False:"),),
+        (SWEEP_TABLES + "test_reproduce_refuses_each_exit_option_it_would_not_honour[exit_policy]",),
+    ),
+    Mutant(
+        "reproduce_calibrates_on_the_evaluated_split",
+        "reproduce puts the evaluation options after its --gen-subset CALIBRATION_SUBSET: with --gen-subset test "
+        "given (as the usage line does), the thresholds are calibrated on the split the tables report",
+        (Edit("ofa_mue/reproduce.py",
+              '    argv = [*rest, "--path", checkpoint, "--gen-subset", args.calibration_subset, '
+              '*shlex.split(args.calibrate_args),',
+              '    argv = ["--path", checkpoint, "--gen-subset", args.calibration_subset, *rest, '
+              '*shlex.split(args.calibrate_args),'),),
+        (SWEEP_TABLES + "test_reproduce_calibrates_on_the_calibration_split_as_the_variant_is_evaluated",),
+    ),
+    Mutant(
+        "reproduce_variant_calibrated_without_its_overrides",
+        "Table 4's joint variant is calibrated on the joint encoder though MuE then runs it decomposed: its "
+        "thresholds are chosen for another model than the one evaluated",
+        (Edit("ofa_mue/reproduce.py", "    if overrides is not None:\n        argv += [\"--model-overrides\", overrides]\n"
+              "    logger", "    if False:\n        argv += [\"--model-overrides\", overrides]\n    logger"),),
+        (SWEEP_TABLES + "test_reproduce_calibrates_on_the_calibration_split_as_the_variant_is_evaluated",),
+    ),
+    Mutant(
+        "reproduce_csv_without_the_held_out_columns",
+        "with --static-chosen-on, mue_vs_static.csv leaves out the columns of static truncation chosen on that split "
+        "(only the markdown shows the held-out comparison)",
+        (Edit("ofa_mue/reproduce.py", "                        if chosen_rows is not None else [])",
+              "                        if chosen_rows is None else [])"),),
+        ("tests/test_reproduce.py::test_reproduce_scores_static_depths_chosen_on_the_validation_split",),
+    ),
+    Mutant(
+        "largest_reduction_keeping_misses_a_hull_ending_at_the_quality",
+        "the largest reduction keeping a quality is None ('-') where the hull ends exactly at that quality (e.g. a "
+        "single point at the full model's): a kept 100% is reported as never kept",
+        (Edit("ofa_mue/adaptivity_bound.py",
+              "    return hull[-1][0] if hull and hull[-1][1] >= quality - TOLERANCE else None",
+              "    return hull[-1][0] if hull and hull[-1][1] > quality else None"),),
+        (ADAPTIVITY + "test_largest_reduction_keeping_a_quality_interpolates_where_the_hull_crosses_it",),
+    ),
+    Mutant(
+        "oracle_without_the_lossless_penalty",
+        "the oracle's penalties start at 1e-3, not 0: with caption-like scores the 'lossless' oracle trades small "
+        "losses for time and its reduction keeping 100% of the full model's quality falls",
+        (Edit("ofa_mue/adaptivity_bound.py", "PENALTIES = (0.0, *np.geomspace(1e-3, 1e3, 61).tolist())",
+              "PENALTIES = tuple(np.geomspace(1e-3, 1e3, 61).tolist())"),),
+        (ADAPTIVITY + "test_the_lossless_oracle_keeps_every_score_exactly_also_where_a_cheaper_depth_loses_a_little",),
+    ),
+    Mutant(
+        "adaptivity_figure_draws_the_calibrated_point_as_a_level",
+        "the adaptivity bound's figure joins the calibrated operating point into MuE's curve of levels",
+        (Edit("ofa_mue/adaptivity_bound.py", ' for e in table if e["level"])', " for e in table)"),),
+        (ADAPTIVITY + "test_the_bounds_figure_draws_mues_levels_only",),
+    ),
+    Mutant(
+        "fixed_depth_profile_under_the_first_seed_folder",
+        "benchmarks/fixed_depth_chosen_on_valid.py looks a run's profile up from the first seedN folder of its "
+        "path: under a results folder whose own path has one (/home/seed7/...), it reads a file that is not the run's",
+        (Edit("benchmarks/fixed_depth_chosen_on_valid.py", "    return os.path.join(demo_results, *parts[seeds[-1]:])",
+              "    return os.path.join(demo_results, *parts[seeds[0]:])"),),
+        (FIXED_DEPTH + "test_a_runs_profile_is_found_under_the_committed_results_whatever_its_results_folder",),
+    ),
 )
 
 
