@@ -39,14 +39,20 @@ class Interval:
         return f"[{self.low:{spec}}, {self.high:{spec}}]"
 
 
+CONSTANT = 1e-9
+"""Differences spread less than this (relative to their size) count as one constant."""
+
+
 def mean_difference_interval(differences: Sequence[float], confidence: float = CONFIDENCE,
                              resamples: int = RESAMPLES, seed: int = SEED) -> Interval:
     """The ``confidence`` bootstrap interval of the mean of paired per-example ``differences``."""
     values = np.asarray(differences, dtype=float)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"need a non-empty list of per-example differences, got shape {values.shape}")
-    if np.ptp(values) == 0:  # every resample has the same mean
-        return Interval(float(values[0]), float(values[0]))
+    if np.ptp(values) <= CONSTANT * max(1.0, float(np.abs(values).max())):
+        # every resample has the same mean, up to rounding (where BCa's acceleration is 0 / 0)
+        mean = float(values.mean())
+        return Interval(mean, mean)
     result = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=resamples,
                              method="BCa", rng=np.random.default_rng(seed))
     return Interval(float(result.confidence_interval.low), float(result.confidence_interval.high))

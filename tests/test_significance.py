@@ -86,6 +86,9 @@ def test_interval_of_skewed_differences_is_the_bias_corrected_and_accelerated_on
 def test_constant_differences_give_a_point_and_bad_input_is_refused():
     assert mean_difference_interval([0.0, 0.0, 0.0]) == Interval(0.0, 0.0)
     assert mean_difference_interval([0.5] * 4).verdict == "above"
+    scores = np.linspace(0, 1, 100)  # each example 0.02 above, up to rounding: BCa alone gives NaN
+    interval = mean_difference_interval((scores + 0.02) - scores)
+    assert (interval.low, interval.high, interval.verdict) == (pytest.approx(0.02), pytest.approx(0.02), "above")
     with pytest.raises(ValueError, match="non-empty"):
         mean_difference_interval([])
     with pytest.raises(ValueError, match="different lengths"):
@@ -122,6 +125,19 @@ def test_mue_against_static_pairs_each_example_with_its_static_score():
     assert np.quantile(unpaired, 0.025) < 0  # what an unpaired interval would have said
     markdown = mue_vs_static_markdown(table, summary, "accuracy")
     assert "95% interval" in markdown and "1 significantly above, 1 significantly below" in markdown
+
+
+def test_levels_significantly_above_below_and_indistinguishable_are_counted_apart():
+    """Two levels significantly above static truncation, one below and one indistinguishable from
+    it (differences of +-0.1 that average 0): each counted under its own verdict only."""
+    a, jitter = np.linspace(0, 1, 100), np.resize([0.001, -0.001], 100)
+    scores = {("full", "full"): a + 0.3, ("static", "a"): a, ("mue", "t1"): a + 0.02 + jitter,
+              ("mue", "t2"): a + 0.05 + jitter, ("mue", "t3"): a - 0.04 + jitter, ("mue", "t4"): a + 100 * jitter}
+    rows = [_row("full", 0.0, a + 0.3), _row("static", 0.5, a, "a"),
+            *(_row("mue", 0.5, scores[("mue", name)], name) for name in ("t1", "t2", "t3", "t4"))]
+    table, summary = mue_vs_static(rows, example_scores=scores)
+    assert [entry["significance"] for entry in table] == ["above", "above", "below", "indistinguishable"]
+    assert (summary["significantly_above"], summary["significantly_below"]) == (2, 1)
 
 
 def test_intervals_of_a_mix_of_two_depths_and_of_the_held_out_choice():
