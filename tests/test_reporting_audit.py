@@ -33,6 +33,35 @@ def test_thresholds_with_the_same_exits_are_one_level():
     assert mue_vs_static(rows)[1]["levels"] == 2
 
 
+def test_levels_only_equal_to_the_envelope_do_not_beat_a_fixed_depth():
+    """Three levels on the envelope (one of them 1e-12 below it: floating-point rounding, equal)
+    and none strictly above: at or above at 3 levels, but the claim needs one strictly above."""
+    rows = [_row("full", 0.0, 0.9), _row("static", 0.5, 0.7, "a"), _row("static", 0.8, 0.4, "b"),
+            _row("mue", 0.25, 0.8, "t1"), _row("mue", 0.5, 0.7 - 1e-12, "t2"), _row("mue", 0.8, 0.4, "t3")]
+    table, summary = mue_vs_static(rows)
+    assert [entry["verdict"] for entry in table] == ["equal", "equal", "equal"]
+    assert (summary["at_or_above"], summary["strictly_above"], summary["below"]) == (3, 0, 0)
+    assert summary["mue_beats_fixed_depth"] is False
+    assert "**MuE beats a fixed depth: no** (3 levels" in mue_vs_static_markdown(table, summary, "accuracy")
+
+
+def test_mue_against_static_markdown_counts_and_cells():
+    """The headlines count above, equal and below apart (against the envelope and against the
+    depths chosen on valid); each row gives MuE minus the envelope; the calibrated point is no level."""
+    rows = [_row("full", 0.0, 0.9), _row("static", 0.5, 0.7, "a"), _row("mue", 0.5, 0.75, "t1"),
+            _row("mue", 0.5, 0.7, "t2"), _row("mue_given", 0.5, 0.65, "calibrated")]
+    table, summary = mue_vs_static(rows, [_row("full", 0.0, 1.0), _row("static", 0.5, 0.8, "a")], "valid")
+    text = mue_vs_static_markdown(table, summary, "accuracy")
+    assert "(2 levels of MuE's sweep with a non-zero expected reduction: 1 above static truncation's envelope, " \
+           "1 equal, 0 below;" in text
+    assert "**Against static truncation chosen on valid: MuE beats a fixed depth: no** (2 levels: 1 above, " \
+           "1 equal, 0 below)." in text
+    envelope_row, held_out_row = [_cells(line) for line in text.splitlines() if line.startswith("| t1 ")]
+    assert envelope_row[1:6] == ["50.0%", "0.7500", "0.7000", "+0.0500", "above"]
+    assert held_out_row[1:7] == ["50.0%", "0.7500", "0.7000", "50.0%", "+0.0500", "above"]
+    assert "| calibrated (not a level) |" in text
+
+
 def _grid_rows(depths, encoder_layers, decoder_layers):
     rows = [_row("full", 0.0, 0.9)]
     for image, text, decoder in product(*depths):

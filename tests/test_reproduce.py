@@ -133,6 +133,7 @@ def test_mue_against_static_truncation_chosen_on_another_split():
     assert [e["verdict"] for e in table] == ["below", "below", "below", "below"]  # the oracle envelope
     assert [e["verdict_chosen"] for e in table] == ["above", "above", "equal", "below"]
     assert [e["static_chosen"] for e in table] == pytest.approx([0.75, 0.6, 0.55, 0.5 + 2 / 3 * 0.1])
+    assert [e["difference_chosen"] for e in table] == pytest.approx([0.05, 0.1, 0.0, -2 / 3 * 0.1])  # MuE - chosen
     assert table[0]["chosen_between"] == "full model and a" and table[1]["chosen_between"] == "a"
     assert summary["chosen_on"] == {"split": "valid", "levels": 3, "strictly_above": 2, "equal": 1, "below": 0,
                                     "at_or_above": 3, "mue_beats_fixed_depth": True}

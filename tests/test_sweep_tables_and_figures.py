@@ -241,6 +241,37 @@ def test_table4_gives_the_full_models_and_mues_metric_each_in_its_column():
     assert skipped["how it runs"] == "not run (no checkpoint given)" and skipped["MuE accuracy"] == "-"
 
 
+def test_table1_has_each_swept_baseline_with_its_own_saving_and_layers():
+    """One row per baseline that was swept, in Table 1's order, each with the expected reduction
+    and mean layers of its own setting; a metric the evaluation did not give is '-'."""
+    curves = ["mue_decoder", "entropy", "entropy_encoder", "patience", "patience_encoder", "static"]
+    rows = [_table_row("full", "-", 0.0, 0.8, "none"), _table_row("mue_given", "profile", 0.5, 0.6),
+            *({**_table_row(curve, curve, 0.5 + 0.05 * index, 0.5), "image_layers": float(index)}
+              for index, curve in enumerate(curves))]
+    table = paper_tables.table1(paper_tables.table1_points(rows), ["accuracy", "bleu"],
+                                lambda row: {"accuracy": row["metric"]})
+    assert [entry["curve"] for entry in table] == ["full", "mue_given", *curves]
+    assert [entry["expected_time_reduction"] for entry in table[2:]] == pytest.approx(
+        [0.5 + 0.05 * index for index in range(len(curves))])
+    assert [entry["image_layers"] for entry in table[2:]] == [float(index) for index in range(len(curves))]
+    cells = _markdown_rows(paper_tables.table1_markdown(table, ["accuracy", "bleu"], "accuracy", None))[-1]
+    assert (cells["setting"], cells["accuracy"], cells["bleu"], cells["accuracy kept"]) == (
+        "static", "0.5000", "-", "62.5%")
+    assert (cells["expected time reduction"], cells["layers image / text / decoder"]) == ("75.0%", "5.00 / 2.00 / 3.00")
+
+
+def test_table3_puts_each_figure_under_its_column():
+    """Table 3's markdown: the parts that exit, the setting, the metric, the share of the full
+    model's metric kept and the expected time reduction, each under its own header."""
+    rows = [_table_row("full", "-", 0.0, 0.8, "none"),
+            {**_table_row("mue_decoder", "decoder threshold 0.9", 0.3, 0.6, "decoder"),
+             "options": {"decoder_exit_threshold": 0.9}}]
+    (cells,) = _markdown_rows(paper_tables.table3_markdown(paper_tables.table3(rows), "accuracy"))
+    assert cells == {"exits in": "decoder", "setting": "decoder threshold 0.9", "accuracy": "0.6000",
+                     "accuracy kept": "75.0%", "expected time reduction": "30.0%",
+                     "layers image / text / decoder": "1.00 / 2.00 / 3.00"}
+
+
 # ---- reproduce's own steps ------------------------------------------------------------------
 def test_reproduce_adds_its_overrides_to_the_given_ones_and_refuses_any_form_of_gen_subset():
     assert eval(reproduce.with_overrides("{'decompose_modalities': False, 'beam': 3}", reproduce.DECOMPOSED)) == {
