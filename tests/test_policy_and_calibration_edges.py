@@ -20,7 +20,7 @@ from ofa_mue.core.exit_policy import (
 )
 from ofa_mue.demo.summary import evaluate_checks, task_figures, test_evaluation as replaced_run
 from ofa_mue.errors import ConfigError
-from test_retention_choice import FAST, MIDDLE, SLOW, _disagreeing_table, _table
+from test_retention_choice import FAST, MIDDLE, SLOW, _context, _disagreeing_table, _table
 
 
 def test_a_threshold_of_minus_one_is_accepted_and_below_it_refused():
@@ -113,8 +113,7 @@ def test_a_profile_records_the_full_models_metric_and_its_choices_metric_and_red
     0.75 MIDDLE is chosen: the profile gives the full model's accuracy 1.0, MIDDLE's 0.75 and
     MIDDLE's reduction 0.4, with MIDDLE's thresholds as its options."""
     table = _table()
-    context = {"task": "snli_ve", "checkpoint": "c.pt", "split": "valid", "table": "t.json.gz",
-               "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0}
+    context = _context()
     profile = choose_profile(table, [FULL_MODEL, SLOW, MIDDLE, FAST], {"method": "retention", "retention": 0.75},
                              context)
     assert (profile["full_metric"], profile["metric"]) == (1.0, 0.75)
@@ -133,8 +132,7 @@ def test_a_certified_profile_records_what_it_was_chosen_with(procedure):
                                          "batch_size": 8}, rows.rows, rows.targets, rows.entries)
     options = {"method": "ltt", "risk_epsilon": 0.1, "risk_delta": 0.2, "loss": "consistency", "rouge_cutoff": None,
                "multiple_testing": procedure, "learn_fraction": 0.5, "seed": 4}
-    context = {"task": "snli_ve", "checkpoint": "c.pt", "split": "test", "table": "t.json.gz",
-               "decoder_exit_beta": 0.9, "decoder_exit_tau": 2.0}
+    context = _context(split="test", decoder_exit_beta=0.9, decoder_exit_tau=2.0)
     profile = choose_profile(table, [FULL_MODEL, SLOW, MIDDLE, FAST], options, context)
     chosen = choose_certified(table, [SLOW, MIDDLE, FAST], "consistency", 0.1, 0.2, procedure, 0.5, 4)
     assert profile["guarantee"] == chosen["guarantee"]
@@ -153,8 +151,7 @@ def test_a_certified_profile_records_what_it_was_chosen_with(procedure):
 
 
 def test_a_retention_profile_records_its_target_and_a_token_granularity_by_default():
-    context = {"task": "snli_ve", "checkpoint": "c.pt", "split": "valid", "table": "t.json.gz",
-               "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0}
+    context = _context()
     profile = choose_profile(_table(), [FULL_MODEL, SLOW, MIDDLE, FAST], {"method": "retention", "retention": 0.75},
                              context)
     assert (profile["method"], profile["target_retention"], profile["guarantee"]) == ("retention", 0.75, None)
@@ -215,15 +212,12 @@ def test_a_replaced_run_of_another_number_of_rows_is_refused(tmp_path):
 @pytest.mark.parametrize("retention, accepted", [("1.0", True), ("0.5", True), ("1.01", False), ("0", False)])
 def test_the_retention_target_is_in_zero_one(retention, accepted):
     """--method retention --retention R: R in (0, 1]; keeping all of the full model's metric (1) is a target."""
-    parser = build_calibration_parser()
-    args, _ = parser.parse_known_args(["DATA", "--path", "c.pt", "--task", "snli_ve", "--profile-path", "p.json",
-                                       "--method", "retention", "--retention", retention])
+    options = ("--task", "snli_ve", "--method", "retention", "--retention", retention)
     if accepted:
-        check_arguments(args, parser)
-        assert args.retention == float(retention)
+        assert _checked(*options).retention == float(retention)
     else:
         with pytest.raises(SystemExit):
-            check_arguments(args, parser)
+            _checked(*options)
 
 
 def _checked(*options: str):

@@ -89,6 +89,13 @@ def test_the_guarantee_records_the_test_that_the_seed_learn_fraction_and_procedu
     assert decided["bonferroni", 4]["test_level"] == pytest.approx(0.1 / 3)
 
 
+def _context(task: str = "snli_ve", **given) -> dict:
+    """What the calibration tells ``choose_profile`` beside the table: the task, checkpoint, split,
+    table file and the decoder's decay (none by default), with ``given`` in their place."""
+    return {"task": task, "checkpoint": "c.pt", "split": "valid", "table": "t.json.gz",
+            "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0, **given}
+
+
 def _caption_table(rows: int = 200) -> CalibrationTable:
     """Caption rows where SLOW keeps 99% of the full model's CIDEr-D on every row and ROUGE-L 0.6
     against its captions (10% faster), FAST keeps 50% (70% faster)."""
@@ -109,8 +116,7 @@ def test_a_loss_in_zero_one_gets_hoeffding_bentkus_and_a_rouge_cut_off_is_honour
     cider = choose_certified(table, [SLOW, FAST], "cider", 0.05, 0.1, "bonferroni", 0.3, 0)
     assert cider["thresholds"] == SLOW and cider["guarantee"]["p_value_kind"] == "hoeffding-bentkus"
     assert cider["guarantee"]["p_value"] == pytest.approx(hoeffding_bentkus_p_value(np.full(200, 0.01), 0.05))
-    context = {"task": "caption", "checkpoint": "c.pt", "split": "valid", "table": "t.json.gz",
-               "decoder_exit_beta": 1.0, "decoder_exit_tau": 0.0}
+    context = _context("caption")
     options = {"method": "ltt", "risk_epsilon": 0.05, "risk_delta": 0.1, "loss": "rouge",
                "multiple_testing": "bonferroni", "learn_fraction": 0.3, "seed": 0}
     lenient = choose_profile(table, [FULL_MODEL, SLOW, FAST], {**options, "rouge_cutoff": 0.5}, context)
