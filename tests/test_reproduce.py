@@ -139,6 +139,13 @@ def test_mue_against_static_truncation_chosen_on_another_split():
                                     "at_or_above": 3, "mue_beats_fixed_depth": True}
     assert summary["mue_beats_fixed_depth"] is False
     assert "chosen_on" not in mue_vs_static(rows)[1]
+    # the choice's reduction is its settings' reductions on the scored split, in the chosen shares,
+    # not MuE's reduction it was chosen at (here the scored split's static settings save 80% as much)
+    scored = [{**row, "expected_time_reduction": 0.8 * row["expected_time_reduction"]}
+              if row["curve"] == "static" else row for row in rows]
+    table = mue_vs_static(scored, valid, "valid")[0]
+    assert [e["expected_time_reduction"] for e in table] == pytest.approx([0.25, 0.5, 0.65, 0.6])
+    assert [e["static_chosen_reduction"] for e in table] == pytest.approx([0.2, 0.4, 0.52, 0.48])
 
 
 def test_table1_takes_each_baselines_best_setting_that_saves_as_much_as_mue():

@@ -7705,6 +7705,14 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    if np.ptp(values) == 0:\n"),),
         ("tests/test_significance.py::test_constant_differences_give_a_point_and_bad_input_is_refused",),
     ),
+    Mutant(
+        "held_out_choice_reports_mues_reduction",
+        "static truncation chosen on the validation split reports MuE's reduction, the one it was chosen at, "
+        "instead of what its depths save on the scored split",
+        (Edit("ofa_mue/paper_tables.py", "static_chosen_reduction=choice.reduction,",
+              "static_chosen_reduction=x,"),),
+        ("tests/test_reproduce.py::test_mue_against_static_truncation_chosen_on_another_split",),
+    ),
 )
 
 
