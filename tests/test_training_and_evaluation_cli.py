@@ -173,6 +173,7 @@ def test_calibrate_profile_and_sweep(demo, decomposed_snli_checkpoint, tmp_path)
                                               "patience", "entropy_encoder", "patience_encoder", "mue_given",
                                               *["static"] * 7]  # depths {3, 6} for image, text and decoder
     assert {row["exits"] for row in rows if row["curve"].endswith("_encoder")} == {"image+text+decoder"}
+    assert (rows[0]["policy"], rows[0]["exits"]) == ("full", "none")  # the full model's row exits nowhere
     assert rows[9]["setting"] == "given: image 0.9 / text 0.95 / decoder off" and rows[9]["exits"] == "image+text"
     assert all(row["measured_reduction"] for row in rows if row["curve"] != "static")
     assert not any(row["measured_reduction"] for row in rows if row["curve"] == "static")

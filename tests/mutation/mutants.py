@@ -7713,6 +7713,20 @@ MUTANTS: Tuple[Mutant, ...] = (
               "static_chosen_reduction=x,"),),
         ("tests/test_reproduce.py::test_mue_against_static_truncation_chosen_on_another_split",),
     ),
+    Mutant(
+        "sweep_full_model_row_labelled_with_the_exit_policy",
+        "the sweep's full-model row names the task's exit policy (e.g. mue) as its policy, as if it exited",
+        (Edit("ofa_mue/sweep.py", "\"policy\": \"full\" if point.curve == \"full\" else setup.task.cfg.exit_policy,",
+              "\"policy\": setup.task.cfg.exit_policy,"),),
+        ("tests/test_training_and_evaluation_cli.py::test_calibrate_profile_and_sweep",),
+    ),
+    Mutant(
+        "sweep_row_without_exits_left_blank",
+        "a sweep row whose setting exits in no part (the full model) leaves its exits column blank instead of 'none'",
+        (Edit("ofa_mue/sweep.py", "\"exits\": \"+\".join(policy.exiting_parts) or \"none\",",
+              "\"exits\": \"+\".join(policy.exiting_parts),"),),
+        ("tests/test_training_and_evaluation_cli.py::test_calibrate_profile_and_sweep",),
+    ),
 )
 
 
