@@ -18,6 +18,19 @@ def test_decodes_png_with_or_without_padding(image_b64, urlsafe, padded):
     assert image.getpixel((0, 0)) == (10, 20, 30)
 
 
+def test_urlsafe_cells_decode_their_dash_and_underscore_characters():
+    """OFA's cells are URL-safe base64: their '-' and '_' (standard base64's '+' and '/') are data,
+    not characters to skip, and the picture comes back pixel for pixel."""
+    import numpy as np
+
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    buffer = BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    cell = base64.urlsafe_b64encode(buffer.getvalue()).decode()
+    assert "-" in cell and "_" in cell
+    assert np.array_equal(np.asarray(decode_image(cell, "f.tsv", 1)), pixels)
+
+
 def test_converts_other_modes_to_rgb():
     buffer = BytesIO()
     Image.new("L", (4, 4), 128).save(buffer, format="PNG")
@@ -31,9 +44,12 @@ def test_converts_other_modes_to_rgb():
         (lambda png: "abcde", "not valid base64"),
         (lambda png: base64.b64encode(b"plain text, not a picture").decode(), "not a readable image"),
         (lambda png: png[:40], "not a readable image"),
+        # a whole header but pixel data cut short: Pillow opens it and fails only when decoding the pixels
+        (lambda png: base64.urlsafe_b64encode(base64.urlsafe_b64decode(png)[:50]).decode(),
+         r"not a readable image \(image file is truncated"),
         (lambda png: "  ", "empty cell"),
     ],
-    ids=["corrupt-base64", "non-image-bytes", "truncated-image", "empty"],
+    ids=["corrupt-base64", "non-image-bytes", "truncated-image", "truncated-pixel-data", "empty"],
 )
 def test_bad_cells_name_file_row_and_field(image_b64, make_cell, message):
     with pytest.raises(DataError, match=message) as info:
@@ -140,7 +156,10 @@ def test_unreadable_image_message_holds_no_memory_address():
     ("F", 0.999, "TIFF", 255),  # 0.999 * 255 = 254.745
     ("I", 70000, "TIFF", 255),  # above 65535: white, not wrapped around
     ("I", -300, "TIFF", 0),  # below 0: black
-], ids=["16-bit-rounds", "float-rounds", "int-above-clips", "int-below-clips"])
+    ("F", 1.5, "TIFF", 255),  # above 1.0: white, not 382 wrapped around to 126
+    ("F", -0.5, "TIFF", 0),  # below 0.0: black
+], ids=["16-bit-rounds", "float-rounds", "int-above-clips", "int-below-clips", "float-above-clips",
+        "float-below-clips"])
 def test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white(mode, value, image_format, expected):
     """16-bit, 32-bit integer and floating-point grey levels become the nearest 8-bit level, and
     values outside the mode's range clip to black or white instead of wrapping around in uint8."""

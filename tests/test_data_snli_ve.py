@@ -86,6 +86,16 @@ def test_collater_batch(write_tsv, ofa_vocab, snli_rows):
     assert dataset.collater([]) == {}
 
 
+def test_collater_without_constraint_masks(write_tsv, ofa_vocab, snli_rows):
+    """A dataset built without constraint masks (OFA's --constraint-range unset) still collates its
+    batches, with everything but the masks."""
+    dataset = make(write_tsv, ofa_vocab, snli_rows, constraint_masks=False)
+    batch = dataset.collater([dataset[i] for i in range(3)])
+    assert "constraint_masks" not in batch
+    assert batch["answers"] == ["yes", "no", "maybe"] and batch["split"] == "valid"
+    assert batch["target"].shape == batch["net_input"]["prev_output_tokens"].shape
+
+
 def test_collated_constraint_masks_allow_nothing_at_padding(write_tsv, ofa_vocab, snli_rows):
     """Samples with shorter targets are padded with mask rows that allow no token."""
     dataset = make(write_tsv, ofa_vocab, snli_rows)

@@ -7727,6 +7727,801 @@ MUTANTS: Tuple[Mutant, ...] = (
               "\"exits\": \"+\".join(policy.exiting_parts),"),),
         ("tests/test_training_and_evaluation_cli.py::test_calibrate_profile_and_sweep",),
     ),
+
+    Mutant(
+        "caption_prompt_without_question_mark",
+        "the caption encoder reads ' what does the image describe' without OFA's question mark: another "
+        "prompt than the one OFA's checkpoints were trained on",
+        (Edit("data/caption_dataset.py", 'PROMPT = " what does the image describe?"',
+              'PROMPT = " what does the image describe"'),),
+        ("tests/test_data_caption.py::test_sample_layout",),
+    ),
+
+    Mutant(
+        "raw_references_keep_whitespace_runs",
+        "test captions are scored against references whose runs of spaces are kept, where OFA's coco_eval.py "
+        "reads them with single spaces",
+        (Edit("data/caption_dataset.py", 'return [" ".join(part.split()) for part in caption.split(REFERENCE_SEPARATOR)]',
+              "return [part.strip() for part in caption.split(REFERENCE_SEPARATOR)]"),),
+        ("tests/test_data_caption.py::test_raw_references_keep_punctuation_and_normalise_whitespace",),
+    ),
+
+    Mutant(
+        "caption_id_from_image_id_column",
+        "caption rows read without --selected-cols take their id from the image-id column instead of OFA's "
+        "uniq-id (column 0)",
+        (Edit("data/caption_dataset.py", "DEFAULT_SELECTED_COLS = (0, 4, 2)", "DEFAULT_SELECTED_COLS = (1, 4, 2)"),),
+        ("tests/test_data_caption.py::test_sample_layout",),
+    ),
+
+    Mutant(
+        "scst_targets_cut_to_max_tgt_length",
+        "SCST training cuts its targets to --max-tgt-length words as cross-entropy training does (OFA cuts "
+        "only for cross-entropy)",
+        (Edit("data/caption_dataset.py", 'self.truncate_target = split == "train" and not scst',
+              'self.truncate_target = split == "train"'),),
+        ("tests/test_data_caption.py::test_training_targets_are_cut_to_max_tgt_length",),
+    ),
+
+    Mutant(
+        "evaluation_targets_cut_to_max_tgt_length",
+        "validation and test targets are cut to --max-tgt-length words too, where OFA cuts only cross-entropy "
+        "training targets",
+        (Edit("data/caption_dataset.py", 'self.truncate_target = split == "train" and not scst',
+              "self.truncate_target = not scst"),),
+        ("tests/test_data_caption.py::test_training_targets_are_cut_to_max_tgt_length",),
+    ),
+
+    Mutant(
+        "empty_reference_accepted",
+        "a caption whose reference is empty after removing punctuation is accepted, giving an empty target or "
+        "reference instead of an error naming the row",
+        (Edit("data/caption_dataset.py", "            if not reference:\n", "            if False:\n"),),
+        ("tests/test_data_caption.py::test_empty_caption[-the caption]",
+         "tests/test_data_caption.py::test_empty_caption[a dog&&?!-reference 2 of 2]"),
+    ),
+
+    Mutant(
+        "caption_target_is_the_last_reference",
+        "the caption target is a row's last reference instead of its first",
+        (Edit("data/caption_dataset.py", "truncate_words(references[0],", "truncate_words(references[-1],"),),
+        ("tests/test_data_caption.py::test_sample_layout",),
+    ),
+
+    Mutant(
+        "caption_target_without_leading_space",
+        "the caption target is encoded without OFA's leading space (' {}'), so its first word gets another "
+        "BPE token than in OFA",
+        (Edit("data/caption_dataset.py", 'self.vocab.encode(" " + target)', "self.vocab.encode(target)"),),
+        ("tests/test_data_caption.py::test_sample_layout",),
+    ),
+
+    Mutant(
+        "caption_source_without_eos",
+        "the caption source lacks the eos that OFA appends to the prompt",
+        (Edit("data/caption_dataset.py", "self.source = vocab.encode(PROMPT, add_bos=True, add_eos=True)",
+              "self.source = vocab.encode(PROMPT, add_bos=True, add_eos=False)"),),
+        ("tests/test_data_caption.py::test_sample_layout",),
+    ),
+
+    Mutant(
+        "caption_batch_references_swapped",
+        "a caption batch's references and raw_references are swapped: training rewards get punctuation, test "
+        "captions are scored against cleaned references",
+        (Edit("data/caption_dataset.py", 'batch["references"] = [s["references"] for s in samples]',
+              'batch["references"] = [s["raw_references"] for s in samples]'),),
+        ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",),
+    ),
+
+    Mutant(
+        "all_references_skip_the_last_row",
+        "CaptionDataset.all_references leaves out the last row's references",
+        (Edit("data/caption_dataset.py", "        for index in range(len(self)):\n",
+              "        for index in range(len(self) - 1):\n"),),
+        ("tests/test_data_caption.py::test_raw_references_keep_punctuation_and_normalise_whitespace",),
+    ),
+
+    Mutant(
+        "decoder_target_predicts_the_prompts_last_token",
+        "the decoder target pads one position fewer than the decoder prompt's length: the target is shifted, "
+        "predicting the prompt's last token instead of the answer",
+        (Edit("data/ofa_dataset.py", "decoder_prompt.new_full((len(decoder_prompt) - 1,), pad)",
+              "decoder_prompt.new_full((len(decoder_prompt) - 2,), pad)"),),
+        (f"{SNLI_DATA}test_prev_output_layout", f"{SNLI_DATA}test_collater_batch"),
+    ),
+
+    Mutant(
+        "decoder_target_without_eos",
+        "targets end without eos, so no model learns to stop and generation never scores stopping",
+        (Edit("data/ofa_dataset.py", "        answer.new_tensor([eos]),\n", ""),),
+        ("tests/test_data_caption.py::test_sample_layout", f"{SNLI_DATA}test_prev_output_layout"),
+    ),
+
+    Mutant(
+        "ntokens_counts_padding",
+        "a batch's ntokens counts the target's padding too, so losses divided by it (and the logged per-token "
+        "figures) are off for batches of mixed lengths",
+        (Edit("data/ofa_dataset.py", '"ntokens": int(target.ne(pad).sum()),', '"ntokens": target.numel(),'),),
+        ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",
+         f"{SNLI_DATA}test_collater_batch"),
+    ),
+
+    Mutant(
+        "src_lengths_of_the_targets",
+        "src_lengths holds each target's length instead of its source's",
+        (Edit("data/ofa_dataset.py", '"src_lengths": torch.tensor([len(s["source"]) for s in samples], dtype=torch.long),',
+              '"src_lengths": torch.tensor([len(s["target"]) for s in samples], dtype=torch.long),'),),
+        ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",),
+    ),
+
+    Mutant(
+        "src_tokens_left_padded",
+        "source tokens are padded on the left instead of the right as in OFA, moving every token of a "
+        "shorter source to other positions",
+        (Edit("data/ofa_dataset.py", '"src_tokens": collate_tokens([s["source"] for s in samples], pad),',
+              '"src_tokens": collate_tokens([s["source"] for s in samples], pad, left_pad=True),'),),
+        (f"{SNLI_DATA}test_collater_batch",),
+    ),
+
+    Mutant(
+        "prev_output_tokens_left_padded",
+        "decoder inputs are padded on the left instead of the right as in OFA, so a shorter row's bos is not "
+        "at position 0",
+        (Edit("data/ofa_dataset.py",
+              '"prev_output_tokens": collate_tokens([s["prev_output_tokens"] for s in samples], pad),',
+              '"prev_output_tokens": collate_tokens([s["prev_output_tokens"] for s in samples], pad, left_pad=True),'),),
+        ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",),
+    ),
+
+    Mutant(
+        "patch_masks_stacked",
+        "patch masks are stacked to [B, 1] instead of concatenated to OFA's [B]",
+        (Edit("data/ofa_dataset.py", '"patch_masks": torch.cat([s["patch_mask"] for s in samples]),',
+              '"patch_masks": torch.stack([s["patch_mask"] for s in samples]),'),),
+        (f"{SNLI_DATA}test_collater_batch",),
+    ),
+
+    Mutant(
+        "selected_cols_ignored",
+        "the task datasets ignore --selected-cols and always read their default columns",
+        (Edit("data/ofa_dataset.py",
+              "selected_cols if selected_cols else self.DEFAULT_SELECTED_COLS)",
+              "self.DEFAULT_SELECTED_COLS)"),),
+        ("tests/test_data_caption.py::test_selected_cols_choose_the_id_column",),
+    ),
+
+    Mutant(
+        "dataset_eos_is_bos",
+        "the datasets append bos where OFA appends eos (targets end with bos)",
+        (Edit("data/ofa_dataset.py", "self.eos = vocab.dictionary.eos()", "self.eos = vocab.dictionary.bos()"),),
+        ("tests/test_data_caption.py::test_sample_layout", f"{SNLI_DATA}test_prev_output_layout"),
+    ),
+
+    Mutant(
+        "dataset_error_row_zero_based",
+        "a data error met while building a sample names the row before its own (0-based row numbers)",
+        (Edit("data/ofa_dataset.py", "return DataError(self.reader.path, message, row=index + 1, field=field)",
+              "return DataError(self.reader.path, message, row=index, field=field)"),),
+        ("tests/test_data_caption.py::test_empty_caption[-the caption]", f"{SNLI_DATA}test_unknown_label"),
+    ),
+
+    Mutant(
+        "bad_image_error_row_zero_based",
+        "a broken image cell is reported at the row before its own",
+        (Edit("data/ofa_dataset.py", 'decode_image(row["image"], self.reader.path, index + 1, "image")',
+              'decode_image(row["image"], self.reader.path, index, "image")'),),
+        ("tests/test_data_caption.py::test_corrupt_image_names_row", f"{SNLI_DATA}test_bad_image_names_row"),
+    ),
+
+    Mutant(
+        "default_decoder_prompt_is_eos",
+        "the decoder input starts with eos instead of OFA's bos",
+        (Edit("data/ofa_dataset.py", "decoder_prompt = torch.tensor([self.bos])", "decoder_prompt = torch.tensor([self.eos])"),),
+        ("tests/test_data_caption.py::test_sample_layout",),
+    ),
+
+    Mutant(
+        "patch_mask_false",
+        "every sample's patch mask says it has no image, so its patches are masked out",
+        (Edit("data/ofa_dataset.py", '"patch_mask": torch.tensor([True]),', '"patch_mask": torch.tensor([False]),'),),
+        (f"{SNLI_DATA}test_source_prompt_matches_ofa", f"{SNLI_DATA}test_collater_batch"),
+    ),
+
+    Mutant(
+        "evaluation_rows_shuffled",
+        "validation and test rows are read in a random order instead of file order",
+        (Edit("data/ofa_dataset.py", "        return np.arange(len(self))\n",
+              "        return np.random.permutation(len(self))\n"),),
+        ("tests/test_data_caption.py::test_training_rows_are_reshuffled_each_epoch_and_evaluation_rows_keep_"
+         "file_order",),
+    ),
+
+    Mutant(
+        "batches_overlap_by_one_row",
+        "each batch takes one row more than --batch-size, the first row of the next batch: rows are scored "
+        "(or trained on) twice",
+        (Edit("data/ofa_dataset.py", "return [indices[start:start + max_sentences] for start",
+              "return [indices[start:start + max_sentences + 1] for start"),),
+        ("tests/test_data_caption.py::test_batches_are_consecutive_runs_of_batch_size_rows",),
+    ),
+
+    Mutant(
+        "answer_trie_without_eos",
+        "the answer trie ends its answers without eos: after a whole answer no token (not even eos) is allowed",
+        (Edit("data/constraints.py", "            for token in [bos, *answer, eos]:\n",
+              "            for token in [bos, *answer]:\n"),),
+        (f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos",
+         f"{SNLI_DATA}test_prev_output_layout"),
+    ),
+
+    Mutant(
+        "constraint_mask_skips_the_answer_position",
+        "the constraint mask starts one position after the answer: the answer position allows nothing",
+        (Edit("data/constraints.py", "        for i in range(answer_start, len(target)):\n",
+              "        for i in range(answer_start + 1, len(target)):\n"),),
+        (f"{SNLI_DATA}test_prev_output_layout",
+         f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos"),
+    ),
+
+    Mutant(
+        "constraint_prefix_includes_the_prompt_padding",
+        "the constraint mask's trie prefix is read from the start of the target (its prompt padding included) "
+        "instead of from the answer: after a decoder prompt every answer position allows only eos",
+        (Edit("data/constraints.py", "answer = target.tolist()[answer_start:]", "answer = target.tolist()"),),
+        (f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos",),
+    ),
+
+    Mutant(
+        "answer_candidates_without_leading_space",
+        "SNLI-VE answers are encoded without OFA's leading space ('yes' instead of ' yes'), other tokens "
+        "than OFA's checkpoints answer with",
+        (Edit("data/snli_ve_dataset.py", 'return [(answer, vocab.encode(" " + answer)) for answer in ANSWERS]',
+              "return [(answer, vocab.encode(answer)) for answer in ANSWERS]"),),
+        (SNLI_DATA + "test_answer_candidates_keep_ofa_order", SNLI_DATA + "test_prev_output_layout"),
+    ),
+
+    Mutant(
+        "answer_trie_bos_and_eos_swapped",
+        "the SNLI-VE answer trie is built with bos and eos swapped: its masks allow nothing but eos at the "
+        "answer position",
+        (Edit("data/snli_ve_dataset.py", "return AnswerTrie(dictionary.bos(), dictionary.eos(),",
+              "return AnswerTrie(dictionary.eos(), dictionary.bos(),"),),
+        (SNLI_DATA + "test_prev_output_layout",),
+    ),
+
+    Mutant(
+        "candidate_masks_without_the_eos_row",
+        "each candidate's constraint masks leave out the eos position: the criterion's masks are misaligned "
+        "with the scored positions",
+        (Edit("data/snli_ve_dataset.py", "trie.constraint_mask(torch.cat([answer, eos]), 0, vocab_size)",
+              "trie.constraint_mask(answer, 0, vocab_size)"),),
+        (SNLI_DATA + "test_candidate_inputs_score_each_answer",),
+    ),
+
+    Mutant(
+        "candidate_rows_grouped_by_answer",
+        "the candidate rows are laid out answer-major (row c * B + b) instead of prompt-major (b * C + c), so "
+        "scores are read back for the wrong row and answer",
+        (Edit("data/snli_ve_dataset.py",
+              "    for prompt in decoder_prompts:\n        for answer, mask in zip(candidates, answer_masks):\n",
+              "    for answer, mask in zip(candidates, answer_masks):\n        for prompt in decoder_prompts:\n"),),
+        (SNLI_DATA + "test_candidate_inputs_score_each_answer",),
+    ),
+
+    Mutant(
+        "snli_ve_unknown_prompt_type_accepted",
+        "an unknown --prompt-type is accepted when the dataset is built and fails only on its first row",
+        (Edit("data/snli_ve_dataset.py", "        if prompt_type not in PROMPT_TYPES:\n", "        if False:\n"),),
+        (SNLI_DATA + "test_other_prompt_types[none-<lambda>]",),
+    ),
+
+    Mutant(
+        "snli_ve_constraint_masks_always_built",
+        "SNLI-VE samples carry constraint masks even when they are turned off",
+        (Edit("data/snli_ve_dataset.py", "self.trie = answer_trie(vocab) if constraint_masks else None",
+              "self.trie = answer_trie(vocab)"),),
+        (SNLI_DATA + "test_other_prompt_types[none-<lambda>]",),
+    ),
+
+    Mutant(
+        "snli_ve_text_not_cut_to_max_src_length",
+        "SNLI-VE premise and hypothesis are not cut to --max-src-length words as in OFA",
+        (Edit("data/snli_ve_dataset.py", "normalize_sentence(row[field], self.max_src_length)",
+              "normalize_sentence(row[field], None)"),),
+        (SNLI_DATA + "test_words_are_cut_to_max_src_length",),
+    ),
+
+    Mutant(
+        "snli_ve_empty_text_accepted",
+        "an SNLI-VE hypothesis or premise that is empty after cleaning is accepted instead of refused naming "
+        "its row and field",
+        (Edit("data/snli_ve_dataset.py", "        if not text:\n", "        if False:\n"),),
+        (SNLI_DATA + "test_empty_text[3-hypothesis]", SNLI_DATA + "test_empty_text[4-caption]"),
+    ),
+
+    Mutant(
+        "snli_ve_unknown_label_not_refused",
+        "an unknown SNLI-VE label fails with a bare KeyError instead of a data error naming its row",
+        (Edit("data/snli_ve_dataset.py", "        if label not in LABEL_TO_ANSWER:\n", "        if False:\n"),),
+        (SNLI_DATA + "test_unknown_label",),
+    ),
+
+    Mutant(
+        "snli_ve_premise_and_hypothesis_swapped",
+        "with --add-caption the prompt puts the hypothesis as text1 and the premise as text2, the other way "
+        "round from OFA",
+        (Edit("data/snli_ve_dataset.py", """prompt = f' can image and text1 " {premise} " imply text2 " {hypothesis} "?'""",
+              """prompt = f' can image and text1 " {hypothesis} " imply text2 " {premise} "?'"""),),
+        (SNLI_DATA + "test_source_prompt_matches_ofa",),
+    ),
+
+    Mutant(
+        "snli_ve_src_prompt_without_eos",
+        "--prompt-type src gives the decoder the source without its eos (as prev_output does) instead of the "
+        "whole source, as OFA",
+        (Edit("data/snli_ve_dataset.py", '"src": source,', '"src": source[:-1],'),),
+        (SNLI_DATA + "test_other_prompt_types[src-<lambda>]",),
+    ),
+
+    Mutant(
+        "snli_ve_default_prompt_type_none",
+        "an SNLI-VE dataset built without a prompt type uses 'none' instead of OFA's recipes' prev_output",
+        (Edit("data/snli_ve_dataset.py", 'prompt_type: str = "prev_output",', 'prompt_type: str = "none",'),),
+        (SNLI_DATA + "test_prev_output_layout",),
+    ),
+
+    Mutant(
+        "snli_ve_collater_needs_constraint_masks",
+        "an SNLI-VE dataset built without constraint masks cannot collate a batch (KeyError on the missing "
+        "masks)",
+        (Edit("data/snli_ve_dataset.py",
+              "            if self.trie is not None:\n                batch[\"constraint_masks\"]",
+              "            if True:\n                batch[\"constraint_masks\"]"),),
+        (SNLI_DATA + "test_collater_without_constraint_masks",),
+    ),
+
+    Mutant(
+        "default_selected_cols_start_at_one",
+        "a TSV read without --selected-cols is read from its second field on",
+        (Edit("data/tsv.py", "        return list(range(num_columns))\n", "        return list(range(1, num_columns + 1))\n"),),
+        ("tests/test_data_tsv.py::test_selected_cols_pick_and_order_fields",
+         "tests/test_data_tsv.py::test_rows_by_offset_in_any_order"),
+    ),
+
+    Mutant(
+        "selected_cols_count_unchecked",
+        "--selected-cols with more positions than the dataset's columns is accepted, silently ignoring the rest",
+        (Edit("data/tsv.py", "if len(positions) != num_columns or min(positions) < 0:",
+              "if min(positions) < 0:"),),
+        ("tests/test_data_tsv.py::test_selected_cols_pick_and_order_fields",),
+    ),
+
+    Mutant(
+        "selected_cols_rows_need_exactly_the_columns",
+        "with --selected-cols a row must have exactly as many fields as the highest selected position needs, "
+        "so OFA's files with further columns are refused",
+        (Edit("data/tsv.py", "self._exact = selected_cols is None", "self._exact = True"),),
+        ("tests/test_data_tsv.py::test_selected_cols_pick_and_order_fields",),
+    ),
+
+    Mutant(
+        "rows_with_extra_fields_accepted",
+        "without --selected-cols a row with a stray tab (one field too many) is accepted, shifting nothing but "
+        "silently dropping its last field",
+        (Edit("data/tsv.py", "self._exact = selected_cols is None", "self._exact = False"),),
+        ("tests/test_data_tsv.py::test_extra_field_without_selection_is_an_error",),
+    ),
+
+    Mutant(
+        "tsv_field_count_one_short",
+        "rows are indexed with one field fewer than they have: a complete row is refused as missing a column",
+        (Edit("data/tsv.py", 'self._check_field_count(line.count(b"\\t") + 1, row)',
+              'self._check_field_count(line.count(b"\\t"), row)'),),
+        ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
+    ),
+
+    Mutant(
+        "empty_tsv_accepted",
+        "an empty TSV file is accepted as a split of no rows instead of refused",
+        (Edit("data/tsv.py", "        if len(offsets) == 1:\n", "        if len(offsets) == 0:\n"),),
+        ("tests/test_data_tsv.py::test_empty_and_absent_files",),
+    ),
+
+    Mutant(
+        "absent_tsv_not_a_data_error",
+        "an absent TSV file fails with a bare FileNotFoundError instead of a data error naming it",
+        (Edit("data/tsv.py", "        if not os.path.isfile(self.path):\n", "        if False:\n"),),
+        ("tests/test_data_tsv.py::test_empty_and_absent_files",),
+    ),
+
+    Mutant(
+        "selected_rows_need_only_as_many_fields_as_columns",
+        "with --selected-cols a row needs only as many fields as there are columns, not enough to reach the "
+        "highest selected position: a short row fails later with an IndexError",
+        (Edit("data/tsv.py", "        needed = max(self.positions) + 1\n", "        needed = len(self.positions)\n"),),
+        ("tests/test_data_tsv.py::test_missing_selected_column_names_it",),
+    ),
+
+    Mutant(
+        "missing_column_names_the_last_missing_field",
+        "a row missing several selected columns is reported at the last of them instead of the first",
+        (Edit("data/tsv.py", "            missing = min(\n", "            missing = max(\n"),),
+        ("tests/test_data_tsv.py::test_missing_selected_column_names_it",),
+    ),
+
+    Mutant(
+        "tsv_reads_the_next_rows_bytes",
+        "row i is read from the byte range of row i + 1",
+        (Edit("data/tsv.py", "start, end = self._offsets[index], self._offsets[index + 1]",
+              "start, end = self._offsets[index + 1], self._offsets[min(index + 2, len(self))]"),),
+        ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
+    ),
+
+    Mutant(
+        "image_mean_not_half",
+        "patch images are normalised with mean 0.45 instead of OFA's 0.5: every pixel shifted",
+        (Edit("data/images.py", "IMAGE_MEAN = (0.5, 0.5, 0.5)", "IMAGE_MEAN = (0.45, 0.45, 0.45)"),),
+        (IMAGES + "test_transform_resizes_bicubic_and_normalises",),
+    ),
+
+    Mutant(
+        "unpadded_base64_refused",
+        "base64 cells without their '=' padding (as in OFA's files) are refused as invalid",
+        (Edit("data/images.py", 'base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))',
+              "base64.urlsafe_b64decode(data)"),),
+        (IMAGES + "test_decodes_png_with_or_without_padding[False-True]",
+         IMAGES + "test_decodes_png_with_or_without_padding[False-False]"),
+    ),
+
+    Mutant(
+        "standard_base64_alphabet",
+        "image cells are decoded with the standard base64 alphabet, which drops OFA's URL-safe '-' and '_'",
+        (Edit("data/images.py", 'base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))',
+              'base64.b64decode(data + "=" * (-len(data) % 4))'),),
+        (IMAGES + "test_urlsafe_cells_decode_their_dash_and_underscore_characters",),
+    ),
+
+    Mutant(
+        "int32_images_by_pillows_conversion",
+        "32-bit integer (mode I) images, as Pillow opens 16-bit PNG and TIFF data, go through Pillow's RGB "
+        "conversion, which clips them instead of scaling 65535 to white",
+        (Edit("data/images.py", 'SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")',
+              'SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")'),),
+        (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[I-9]",),
+    ),
+
+    Mutant(
+        "sixteen_bit_divided_by_256",
+        "16-bit grey levels are divided by 256 instead of 257: 65535 rounds to 256 and wraps to black",
+        (Edit("data/images.py", ".clip(0, 65535) / 257)", ".clip(0, 65535) / 256)"),),
+        (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[I;16-6]",),
+    ),
+
+    Mutant(
+        "float_grey_not_clipped",
+        "floating-point grey values above 1 or below 0 wrap around in uint8 instead of showing white or black",
+        (Edit("data/images.py", "np.nan_to_num(np.asarray(image, dtype=np.float64)).clip(0, 1) * 255",
+              "np.nan_to_num(np.asarray(image, dtype=np.float64)) * 255"),),
+        (IMAGES + "test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white[float-above-clips]",
+         IMAGES + "test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white[float-below-clips]"),
+    ),
+
+    Mutant(
+        "transparent_pixels_on_black",
+        "transparent pixels are composited onto black instead of white",
+        (Edit("data/images.py", "BACKGROUND = (255, 255, 255)", "BACKGROUND = (0, 0, 0)"),),
+        (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[RGBA-3]",),
+    ),
+
+    Mutant(
+        "background_composited_over_the_image",
+        "the white background is composited over the image instead of under it: every alpha image is white",
+        (Edit("data/images.py", "Image.alpha_composite(background, image.convert(\"RGBA\"))",
+              "Image.alpha_composite(image.convert(\"RGBA\"), background)"),),
+        (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[RGBA-4]",
+         IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[LA-12]"),
+    ),
+
+    Mutant(
+        "decompression_bomb_warning_let_through",
+        "an image over PIL's pixel limit (but under twice it) is decoded with a warning instead of refused",
+        (Edit("data/images.py", '            warnings.simplefilter("error", Image.DecompressionBombWarning)\n', ""),),
+        (IMAGES + "test_decompression_bomb_becomes_data_error[over-limit-warning]",),
+    ),
+
+    Mutant(
+        "patch_images_resized_bilinear",
+        "patch images are resized bilinearly instead of OFA's bicubic",
+        (Edit("data/images.py", "interpolation=transforms.InterpolationMode.BICUBIC",
+              "interpolation=transforms.InterpolationMode.BILINEAR"),),
+        (IMAGES + "test_transform_resizes_bicubic_and_normalises",),
+    ),
+
+    Mutant(
+        "patch_images_keep_aspect_ratio",
+        "patch images are resized by their shorter side, keeping the aspect ratio, instead of to OFA's square",
+        (Edit("data/images.py", "transforms.Resize((size, size),", "transforms.Resize(size,"),),
+        (IMAGES + "test_transform_resizes_bicubic_and_normalises",),
+    ),
+
+    Mutant(
+        "imagenet_option_inverted",
+        "--imagenet-default-mean-and-std is inverted: ImageNet's statistics without it, [-1, 1] with it",
+        (Edit("data/images.py", "if imagenet_default_mean_and_std else (IMAGE_MEAN, IMAGE_STD)",
+              "if not imagenet_default_mean_and_std else (IMAGE_MEAN, IMAGE_STD)"),),
+        (IMAGES + "test_transform_resizes_bicubic_and_normalises",
+         IMAGES + "test_imagenet_option_normalises_with_imagenets_mean_and_std"),
+    ),
+
+    Mutant(
+        "code_dict_one_short",
+        "the default image-code table has 8191 <code_i> symbols instead of OFA's 8192: every <bin_i> id is one "
+        "less than in OFA's checkpoints",
+        (Edit("data/vocabulary.py", "DEFAULT_CODE_DICT_SIZE = 8192", "DEFAULT_CODE_DICT_SIZE = 8191"),),
+        ("tests/test_data_vocabulary.py::test_dictionary_layout",),
+    ),
+
+    Mutant(
+        "num_bins_one_short",
+        "the default location table has 999 <bin_i> symbols instead of OFA's 1000: the dictionary is one "
+        "symbol short of OFA's checkpoints' embeddings",
+        (Edit("data/vocabulary.py", "DEFAULT_NUM_BINS = 1000", "DEFAULT_NUM_BINS = 999"),),
+        ("tests/test_data_vocabulary.py::test_dictionary_layout",),
+    ),
+
+    Mutant(
+        "code_symbols_start_at_one",
+        "the image-code symbols run <code_1>..<code_8192> instead of <code_0>..<code_8191>",
+        (Edit("data/vocabulary.py", "    for i in range(code_dict_size):\n", "    for i in range(1, code_dict_size + 1):\n"),),
+        ("tests/test_data_vocabulary.py::test_dictionary_layout",),
+    ),
+
+    Mutant(
+        "absent_bpe_file_not_a_data_error",
+        "a --bpe-dir missing one of the vocabulary files fails inside fairseq instead of with a data error "
+        "naming the file",
+        (Edit("data/vocabulary.py", "    if not path.is_file():\n", "    if False:\n"),),
+        ("tests/test_data_vocabulary.py::test_missing_bpe_file_is_named[encoder.json]",
+         "tests/test_data_vocabulary.py::test_missing_bpe_file_is_named[dict.txt]"),
+    ),
+
+    Mutant(
+        "encoded_text_ends_with_eos",
+        "encoded text always ends with eos (fairseq's encode_line default): prompts and answers get an eos "
+        "more than OFA's",
+        (Edit("data/vocabulary.py", "add_if_not_exist=False, append_eos=False", "add_if_not_exist=False, append_eos=True"),),
+        ("tests/test_data_caption.py::test_sample_layout", SNLI_DATA + "test_answer_candidates_keep_ofa_order"),
+    ),
+
+    Mutant(
+        "encode_suffix_is_bos",
+        "add_eos appends bos instead of eos",
+        (Edit("data/vocabulary.py", "suffix = [self.dictionary.eos()] if add_eos else []",
+              "suffix = [self.dictionary.bos()] if add_eos else []"),),
+        ("tests/test_data_vocabulary.py::test_encode_with_bos_eos_and_decode_ignores_specials",),
+    ),
+
+    Mutant(
+        "decode_writes_padding",
+        "decoded text holds '<pad>' for every padding token of a batch row",
+        (Edit("data/vocabulary.py", "self.dictionary.string(tokens, extra_symbols_to_ignore={self.dictionary.pad()})",
+              "self.dictionary.string(tokens)"),),
+        ("tests/test_data_vocabulary.py::test_encode_with_bos_eos_and_decode_ignores_specials",),
+    ),
+
+    Mutant(
+        "vocabulary_load_swaps_code_and_bin_sizes",
+        "OFAVocabulary.load passes the number of bins as the code table's size and the other way round",
+        (Edit("data/vocabulary.py", "load_ofa_dictionary(bpe_dir, code_dict_size, num_bins))",
+              "load_ofa_dictionary(bpe_dir, num_bins, code_dict_size))"),),
+        ("tests/test_data_vocabulary.py::test_dictionary_layout",),
+    ),
+
+    Mutant(
+        "malformed_dict_txt_not_a_data_error",
+        "a malformed dict.txt fails with fairseq's bare ValueError instead of a data error naming the file",
+        (Edit("data/vocabulary.py", "    except (ValueError, RuntimeError) as error:\n",
+              "    except RuntimeError as error:\n"),),
+        ("tests/test_data_vocabulary.py::test_malformed_files_are_data_errors",),
+    ),
+    Mutant(
+        "caption_references_not_split",
+        "a caption cell's references are not split at '&&': the whole cell is one reference, the target runs "
+        "all references together",
+        (Edit("data/caption_dataset.py", 'REFERENCE_SEPARATOR = "&&"', 'REFERENCE_SEPARATOR = "\\t"'),),
+        ("tests/test_data_caption.py::test_sample_layout",),
+    ),
+
+    Mutant(
+        "empty_sample_list_collated",
+        "collating an empty list of samples fails inside fairseq's collate_tokens instead of giving the empty "
+        "batch fairseq skips",
+        (Edit("data/ofa_dataset.py", "    if not samples:\n        return {}\n", ""),),
+        ("tests/test_data_caption.py::test_an_empty_batch_collates_to_nothing", f"{SNLI_DATA}test_collater_batch"),
+    ),
+
+    Mutant(
+        "dataset_error_without_field",
+        "a data error met while building a sample does not name the field it is in",
+        (Edit("data/ofa_dataset.py", "message, row=index + 1, field=field)", "message, row=index + 1, field=None)"),),
+        ("tests/test_data_caption.py::test_empty_caption[-the caption]", f"{SNLI_DATA}test_unknown_label"),
+    ),
+
+    Mutant(
+        "answer_position_allows_eos",
+        "the answer trie allows eos wherever it allows an answer token: SNLI-VE's answer position may be an "
+        "empty answer",
+        (Edit("data/constraints.py", "        return list(node)\n", "        return list(node) + [self.eos]\n"),),
+        (f"{SNLI_DATA}test_prev_output_layout",
+         f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos"),
+    ),
+
+    Mutant(
+        "snli_ve_sample_answer_is_the_label",
+        "an SNLI-VE sample's gold answer is its label word ('entailment') instead of OFA's answer ('yes'), so "
+        "no prediction is ever counted right",
+        (Edit("data/snli_ve_dataset.py", '        sample["answer"] = answer\n', '        sample["answer"] = label\n'),),
+        (SNLI_DATA + "test_source_prompt_matches_ofa", SNLI_DATA + "test_collater_batch"),
+    ),
+
+    Mutant(
+        "snli_ve_constraint_masks_time_major",
+        "collated SNLI-VE constraint masks are laid out [T, B, V] instead of [B, T, V]",
+        (Edit("data/snli_ve_dataset.py", "pad_sequence(list(masks), batch_first=True,",
+              "pad_sequence(list(masks), batch_first=False,"),),
+        (SNLI_DATA + "test_collater_batch", SNLI_DATA + "test_collated_constraint_masks_allow_nothing_at_padding"),
+    ),
+
+    Mutant(
+        "snli_ve_prompt_without_caption_misworded",
+        "without --add-caption the SNLI-VE prompt reads ' does the image describe \" {hypothesis} \"' without "
+        "OFA's question mark",
+        (Edit("data/snli_ve_dataset.py", """prompt = f' does the image describe " {hypothesis} "?'""",
+              """prompt = f' does the image describe " {hypothesis} "'"""),),
+        (SNLI_DATA + "test_source_prompt_matches_ofa",),
+    ),
+
+    Mutant(
+        "snli_ve_none_prompt_keeps_the_first_word",
+        "--prompt-type none gives the decoder bos and the source's first token instead of bos alone",
+        (Edit("data/snli_ve_dataset.py", '{"none": source[:1],', '{"none": source[:2],'),),
+        (SNLI_DATA + "test_other_prompt_types[none-<lambda>]",),
+    ),
+
+    Mutant(
+        "tsv_index_errors_name_rows_zero_based",
+        "a field-count error found while indexing a TSV names the row before its own",
+        (Edit("data/tsv.py", "for row, line in enumerate(handle, start=1):", "for row, line in enumerate(handle, start=0):"),),
+        ("tests/test_data_tsv.py::test_missing_column_names_file_row_and_field",
+         "tests/test_data_tsv.py::test_blank_line_is_an_error_not_skipped"),
+    ),
+
+    Mutant(
+        "tsv_read_errors_name_rows_zero_based",
+        "an error found while reading a TSV row (invalid UTF-8) names the row before its own",
+        (Edit("data/tsv.py", "        row = index + 1\n", "        row = index\n"),),
+        ("tests/test_data_tsv.py::test_invalid_utf8_names_row_and_field",),
+    ),
+
+    Mutant(
+        "tsv_complete_rows_refused",
+        "without --selected-cols a row with exactly its columns is refused as having too many fields",
+        (Edit("data/tsv.py", "if self._exact and num_fields > needed:", "if self._exact and num_fields >= needed:"),),
+        ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
+    ),
+
+    Mutant(
+        "truncated_image_error_not_a_data_error",
+        "a truncated or otherwise unreadable image cell fails with Pillow's bare OSError instead of a data "
+        "error naming its file, row and field",
+        (Edit("data/images.py", "    except (OSError, SyntaxError, ValueError) as error:\n",
+              "    except (SyntaxError, ValueError) as error:\n"),),
+        (IMAGES + "test_bad_cells_name_file_row_and_field[truncated-pixel-data]",),
+    ),
+
+    Mutant(
+        "la_alpha_ignored",
+        "grey images with alpha (LA) are converted as if opaque: transparent pixels show their grey level "
+        "instead of the white background",
+        (Edit("data/images.py", 'ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")', 'ALPHA_MODES = ("RGBA", "RGBa", "La", "PA")'),),
+        (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[LA-11]",),
+    ),
+
+    Mutant(
+        "bpe_dir_ignored",
+        "--bpe-dir is ignored: the shipped vocabulary files are always read",
+        (Edit("data/vocabulary.py", "path = Path(bpe_dir if bpe_dir is not None else default_bpe_dir()) / name",
+              "path = Path(default_bpe_dir()) / name"),),
+        ("tests/test_data_vocabulary.py::test_missing_bpe_file_is_named[encoder.json]",
+         "tests/test_data_vocabulary.py::test_malformed_files_are_data_errors"),
+    ),
+
+    Mutant(
+        "malformed_encoder_json_not_a_data_error",
+        "a malformed encoder.json fails with a bare JSONDecodeError instead of a data error naming the file",
+        (Edit("data/vocabulary.py", "    except json.JSONDecodeError as error:\n", "    except KeyError as error:\n"),),
+        ("tests/test_data_vocabulary.py::test_malformed_files_are_data_errors",),
+    ),
+
+    Mutant(
+        "encoded_text_always_starts_with_bos",
+        "encoded text starts with bos even when not asked: answers and caption targets get a bos OFA's lack",
+        (Edit("data/vocabulary.py", "prefix = [self.dictionary.bos()] if add_bos else []",
+              "prefix = [self.dictionary.bos()]"),),
+        (SNLI_DATA + "test_answer_candidates_keep_ofa_order",),
+    ),
+    Mutant(
+        "tsv_negative_row_index_read",
+        "a negative row index is not refused with the reader's IndexError but read from a nonsense byte range",
+        (Edit("data/tsv.py", "if not 0 <= index < len(self):", "if not index < len(self):"),),
+        ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
+    ),
+
+    Mutant(
+        "sample_uniq_id_from_the_last_column",
+        "a sample's uniq_id is read from its last selected column instead of its id column",
+        (Edit("data/ofa_dataset.py", '"uniq_id": row[self.COLUMNS[0]],', '"uniq_id": row[self.COLUMNS[-1]],'),),
+        ("tests/test_data_caption.py::test_sample_layout", f"{SNLI_DATA}test_source_prompt_matches_ofa"),
+    ),
+
+    Mutant(
+        "caption_sample_keeps_only_the_first_reference",
+        "a caption sample keeps only its first cleaned reference: SCST rewards and --eval-cider score against "
+        "one reference instead of all",
+        (Edit("data/caption_dataset.py", '        sample["references"] = references\n',
+              '        sample["references"] = references[:1]\n'),),
+        ("tests/test_data_caption.py::test_sample_layout",),
+    ),
+
+    Mutant(
+        "answer_trie_flat",
+        "the answer trie hangs every token from its root: after bos it allows any answer token and eos, and a "
+        "several-token answer's continuation is lost",
+        (Edit("data/constraints.py", "                node = node.setdefault(int(token), {})\n",
+              "                node = self._root.setdefault(int(token), {})\n"),),
+        (f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos",
+         f"{SNLI_DATA}test_prev_output_layout"),
+    ),
+    Mutant(
+        "patch_images_concatenated",
+        "a batch's patch images are concatenated to [3B, H, W] instead of stacked to [B, 3, H, W]",
+        (Edit("data/ofa_dataset.py", '"patch_images": torch.stack([s["patch_image"] for s in samples]),',
+              '"patch_images": torch.cat([s["patch_image"] for s in samples]),'),),
+        ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references", f"{SNLI_DATA}test_collater_batch"),
+    ),
+
+    Mutant(
+        "caption_batch_without_split",
+        "a caption batch does not carry its split, so per-split validation (CIDEr-D document frequencies, "
+        "tallies) cannot tell its splits apart",
+        (Edit("data/caption_dataset.py", '            batch["split"] = self.split\n', ""),),
+        ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",),
+    ),
+
+    Mutant(
+        "tsv_cells_decoded_as_latin1",
+        "TSV cells are decoded as Latin-1 instead of UTF-8: every non-ASCII character is garbled",
+        (Edit("data/tsv.py", '            return cell.decode("utf-8")\n', '            return cell.decode("latin-1")\n'),),
+        ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
+    ),
+
+    Mutant(
+        "snli_ve_text_not_cleaned",
+        "SNLI-VE premise and hypothesis reach the prompt as written (case, hyphens, slashes kept), not cleaned "
+        "as OFA's pre_caption does",
+        (Edit("data/snli_ve_dataset.py", "text = normalize_sentence(row[field], self.max_src_length)",
+              'text = " ".join(row[field].split()[: self.max_src_length])'),),
+        (SNLI_DATA + "test_source_prompt_matches_ofa",),
+    ),
+
+    Mutant(
+        "bpe_decode_of_id_strings",
+        "the GPT-2 decoder is given the ids as strings: decoding any generated text fails",
+        (Edit("data/vocabulary.py", "decode([int(piece) if piece.isdigit() else piece for piece in x.split()])",
+              "decode([piece for piece in x.split()])"),),
+        ("tests/test_data_vocabulary.py::test_encode_with_bos_eos_and_decode_ignores_specials",
+         "tests/test_data_caption.py::test_training_targets_are_cut_to_max_tgt_length"),
+    ),
 )
 
 
