@@ -75,3 +75,8 @@ def test_recorded_probabilities_are_the_ones_the_attention_uses():
     torch.testing.assert_close(probabilities.sum(-1), torch.ones(2, 4, 3))
     weighted = (probabilities @ value).transpose(1, 2).reshape(2, 3, 16)
     torch.testing.assert_close(weighted, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_a_width_the_heads_do_not_divide_is_refused():
+    with pytest.raises(ValueError, match="embed_dim 18 is not divisible by num_heads 4"):
+        OFAAttention(18, 4)

@@ -358,6 +358,47 @@ def test_incremental_decoding_with_exits_matches_recomputing_the_prefix(model):
     assert full_extra["exit_layers"][0].tolist() == [1, 2, 3, 1, 2, 3, 1]
 
 
+@dataclass(frozen=True)
+class ExitByTokenId:
+    """Deterministic decoder rule: the token numbered ``i`` (flat index in the call's [B, T] grid, as
+    rules get it) stops after layer (i mod 3) + 1."""
+
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
+        return tokens % 3 == layer
+
+
+def test_exit_rules_get_each_tokens_own_number_after_others_exited(model):
+    """A rule that follows tokens across layers (patience) gets each running token's own number in the
+    call's grid, also after other tokens have exited and the running ones are packed."""
+    net, _ = model
+    prev = torch.randint(4, VOCAB, (2, 7))
+    with torch.no_grad():
+        _, extra = _decode_full(net, _batch(batch=2), prev, ExitSession(decoder_rule=ExitByTokenId()))
+    assert extra["exit_layers"].flatten().tolist() == [i % 3 + 1 for i in range(14)]
+
+
+def test_a_reordered_cache_continues_each_rows_new_prefix(model):
+    """Beam search's reordering (rows of other samples included, as when finished sentences leave the
+    batch) moves each row's self-attention and cross-attention caches with it: the next steps equal one
+    pass over the reordered prefixes."""
+    net, _ = model
+    net_input = _batch(batch=3)
+    prev = torch.randint(4, VOCAB, (3, 6))
+    order = torch.tensor([2, 0, 0])
+    with torch.no_grad():
+        encoder_out = net.encoder(**net_input)
+        state: dict = {}
+        for t in range(3):
+            net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+        net.decoder.reorder_incremental_state(state, order)
+        encoder_out = net.encoder.reorder_encoder_out(encoder_out, order)
+        reordered = torch.cat([prev[order, :3], prev[:, 3:]], dim=1)
+        full, _ = net.decoder(reordered, encoder_out=encoder_out)
+        for t in range(3, reordered.size(1)):
+            logits, _ = net.decoder(reordered[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+            torch.testing.assert_close(logits[:, -1], full[:, t], atol=1e-5, rtol=1e-5)
+
+
 @dataclass
 class RecordingSimilarity:
     """The MuE token rule that also records the similarities it saw at the first layer."""
@@ -677,3 +718,45 @@ def test_incremental_decoding_beyond_the_first_position_tables_matches_recomputi
             logits, _ = net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
             torch.testing.assert_close(logits[:, -1], full[:, t], atol=1e-5, rtol=1e-5)
     assert state[CACHE_KEY]["position_biases"].capacity == 2 * MIN_CACHED_POSITIONS
+
+
+def test_position_tables_stay_within_a_short_position_table():
+    """A decoder whose position embeddings hold fewer positions than the doubled tables would
+    (--max-target-positions 38: 40 embeddings, not 2 * MIN_CACHED_POSITIONS) grows its tables only
+    to what it has, and decodes its longest target step by step as in one pass."""
+    net, _ = small_model(VOCAB, max_target_positions=38)
+    net.eval()
+    length = net.decoder.max_positions()
+    assert MIN_CACHED_POSITIONS < length < 2 * MIN_CACHED_POSITIONS
+    prev = torch.randint(4, VOCAB, (1, length))
+    with torch.no_grad():
+        encoder_out = net.encoder(**_batch(batch=1))
+        full, _ = net.decoder(prev, encoder_out=encoder_out)
+        state: dict = {}
+        for t in range(MIN_CACHED_POSITIONS - 1, length):
+            logits, _ = net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+            torch.testing.assert_close(logits[:, -1], full[:, t], atol=1e-5, rtol=1e-5)
+    assert state[CACHE_KEY]["position_biases"].capacity == net.decoder.embed_positions.num_embeddings == 40
+
+
+@dataclass(frozen=True)
+class NeverExit:
+    """Decoder rule that tests every token and stops none."""
+
+    def should_exit(self, layer, x_in, x_out, positions, tokens):
+        return torch.zeros_like(positions, dtype=torch.bool)
+
+
+def test_a_decoder_without_an_exit_rule_records_no_exit_tests(model):
+    """The FLOPs count charges a decoder exit test only where a rule ran one: with encoder exits only,
+    no decoder token is tested; with a rule that stops nothing, each token after each layer but the last."""
+    net, _ = model
+    prev = torch.randint(4, VOCAB, (3, 4))
+    counts = []
+    for decoder_rule in (None, NeverExit()):
+        session = ExitSession({"image": ExitByContent(), "text": ExitByContent()}, decoder_rule)
+        with torch.no_grad():
+            _decode_full(net, _batch(batch=3), prev, session)
+        counts.append([(e.decoder_tokens, e.decoder_tests) for e in session.example_layers()])
+    assert counts == [[(4, 0)] * 3, [(4, 4 * 5)] * 3]
+

@@ -116,6 +116,33 @@ def test_a_second_call_on_rows_of_different_lengths_continues_each_rows_position
     assert extra["exit_layers"][:, 0].tolist() == [2, 3, 1], "positions 4, 8 and 6"
 
 
+@pytest.mark.parametrize("reordered", [False, True], ids=["rows_kept", "rows_reordered"])
+def test_rows_continue_after_rejected_drafts_with_the_tokens_that_replace_them(model, reordered):
+    """After truncation drops each row's rejected drafts, the tokens decoded in their place (other
+    tokens at the same positions) are what later calls see: two more calls, the first of several
+    tokens per row, give each row's numbers alone on its final tokens, also when beam search reorders
+    the rows (each row's cache length follows it) in between."""
+    net, _ = model
+    tokens, lengths, encoder_out, state = _ragged_cache(net)
+    replacing = torch.randint(4, VOCAB, (3, 3), generator=torch.Generator().manual_seed(5))
+    assert not any(torch.equal(replacing[r, :2], tokens[r, lengths[r]:lengths[r] + 2]) for r in range(3))
+    order = torch.tensor([2, 0, 1]) if reordered else torch.arange(3)
+    with torch.no_grad():
+        net.decoder(torch.cat([tokens[:, :6], replacing[:, :2]], dim=1), encoder_out=encoder_out,
+                    incremental_state=state)
+        net.decoder.reorder_incremental_state(state, order)
+        encoder_out = net.encoder.reorder_encoder_out(encoder_out, order)
+        tokens, lengths, replacing = tokens[order], lengths[order], replacing[order]
+        logits, extra = net.decoder(torch.cat([tokens[:, :8], replacing[:, 2:]], dim=1), encoder_out=encoder_out,
+                                    incremental_state=state)
+        for row in range(3):
+            alone_out = net.encoder.reorder_encoder_out(encoder_out, torch.tensor([row]))
+            final = torch.cat([tokens[row, :lengths[row]], replacing[row]])[None]
+            alone, alone_extra = net.decoder(final, encoder_out=alone_out, incremental_state={})
+            torch.testing.assert_close(logits[row], alone[0, -1:], atol=1e-5, rtol=1e-5)
+            assert torch.equal(extra["exit_layers"][row], alone_extra["exit_layers"][0, -1:])
+
+
 def _greedy(net, dictionary, sample, **options):
     return EarlyExitSequenceGenerator([net], dictionary, beam_size=1, **options).generate([net], sample)
 

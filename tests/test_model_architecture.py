@@ -27,6 +27,13 @@ def test_parameter_count_matches_published_size(arch):
     assert millions == pytest.approx(PUBLISHED_SIZES[arch], rel=0.01)
 
 
+def test_a_meta_model_holds_no_weights():
+    """build_meta_model gives shapes and names only: every weight on the meta device, none allocated
+    nor initialised (ofa_huge's would take gigabytes and minutes)."""
+    model = build_meta_model("ofa_tiny")
+    assert all(parameter.is_meta for parameter in model.parameters())
+
+
 MANIFESTS = Path(__file__).parent / "fixtures" / "ofa_state_dict"
 
 

@@ -230,3 +230,65 @@ def test_a_decoder_layer_run_incrementally_on_its_cache_gives_the_full_runs_outp
         last, _ = layer(x[:, 3:], self_attn_bias=self_bias[:, :, 3:], cross_attn_bias=cross_bias[:, :, 3:],
                         past_key_value=cache, return_key_value=return_key_value, **cross)
     torch.testing.assert_close(last, full[:, 3:], rtol=1e-5, atol=1e-5)
+
+
+def _ofa_decoder_logits(decoder, tokens, encoder_states, encoder_padding, source_positions, entangled):
+    """OFA's ``TransformerDecoder`` (unify_transformer.py: ``extract_features_scriptable`` and
+    ``get_pos_info``, text targets, no incremental state) written out around its layers: token
+    embeddings (OFA's architectures do not scale them) plus, unless ``--disable-entangle``, the raw
+    position embeddings of positions 0..T-1, then ``layernorm_embedding``; the self-attention bias of layer i is
+    ``(q(pos_ln(p)) * pos_scaling) @ k(pos_ln(p))^T`` with the self_pos_* projections, plus layer
+    i's relative bias ``table_i[token_rp_bucket[q, k]]``, future positions masked; the
+    cross-attention bias the same with the cross_pos_* projections against the encoder's position
+    embeddings; ``pos_scaling = (head_dim * 2) ** -0.5``; then the final layer norm and the
+    projection tied to the token embeddings."""
+    batch, length = tokens.shape
+    heads = decoder.num_heads
+    head_dim = decoder.embed_tokens.embedding_dim // heads
+    scaling = (head_dim * 2.0) ** -0.5
+
+    def split(t):
+        return t.view(t.size(0), t.size(1), heads, head_dim).transpose(1, 2)
+
+    def linear(module, t):
+        return F.linear(t, module.weight, module.bias)
+
+    positions = decoder.embed_positions.weight[:length][None]
+    x = F.embedding(tokens, decoder.embed_tokens.weight) + (positions if entangled else 0)
+    x = _norm(decoder.layernorm_embedding, x)
+    normed = _norm(decoder.pos_ln, positions)
+    self_absolute = (split(linear(decoder.self_pos_q_linear, normed)) * scaling) @ split(
+        linear(decoder.self_pos_k_linear, normed)).transpose(2, 3)
+    cross = (split(linear(decoder.cross_pos_q_linear, normed)) * scaling) @ split(
+        linear(decoder.cross_pos_k_linear, source_positions)).transpose(2, 3)
+    future = torch.triu(torch.full((length, length), float("-inf"), dtype=x.dtype), diagonal=1)
+    for index, layer in enumerate(decoder.layers):
+        buckets = decoder.token_rp_bucket[:length, :length]
+        relative = F.embedding(buckets, decoder.token_rel_pos_table_list[index].weight).permute(2, 0, 1)[None]
+        x, _ = layer(x, self_attn_bias=self_absolute + relative + future,
+                     cross_key_value=layer.cross_key_value(encoder_states), cross_attn_bias=cross,
+                     cross_padding_mask=encoder_padding)
+    return F.linear(_norm(decoder.layer_norm, x), decoder.embed_tokens.weight)
+
+
+@pytest.mark.parametrize("entangled", [True, False], ids=["entangled", "disentangled"])
+def test_decoder_computes_ofas_embeddings_position_biases_and_output_projection(entangled):
+    """The whole decoder (not one layer) gives OFA's numbers: every other decoder test compares the
+    decoder with itself (exits off against fairseq's generation with the same model, incremental
+    against full passes), so a position term built from the wrong projection, without pos_ln, with
+    the relative buckets transposed or another layer's table, a diagonal masked, or the final layer
+    norm left out would pass them all."""
+    model = build_model("ofa_demo", numbered_dictionary(40), decoder_layers=3, disable_entangle=not entangled)
+    decoder = _randomised(model.decoder).double()
+    assert decoder.embed_scale == 1.0 and decoder.layernorm_embedding is not None
+    generator = torch.Generator().manual_seed(11)
+    tokens = torch.randint(4, 40, (2, 7), generator=generator)
+    encoder_states = torch.randn(2, 5, 128, generator=generator, dtype=torch.float64)
+    source_positions = torch.randn(2, 5, 128, generator=generator, dtype=torch.float64)
+    encoder_padding = torch.tensor([[False] * 5, [False, False, False, True, True]])
+    encoder_out = {"encoder_out": [encoder_states], "encoder_padding_mask": [encoder_padding],
+                   "position_embeddings": [source_positions]}
+    with torch.no_grad():
+        ours, _ = decoder(tokens, encoder_out=encoder_out)
+        expected = _ofa_decoder_logits(decoder, tokens, encoder_states, encoder_padding, source_positions, entangled)
+    torch.testing.assert_close(ours, expected, rtol=1e-9, atol=1e-9)

@@ -183,6 +183,28 @@ def test_store_ema_averages_weights_and_copies_integer_buffers(demo_data, tmp_pa
     assert summary["weights"] == "ema" and summary["examples"] > 0
 
 
+def test_store_ema_resumes_the_average_its_checkpoint_holds(demo_data, tmp_path):
+    """fairseq-train --store-ema resumed from its own checkpoint_last.pt, which holds an EMA, continues
+    that average: after the next update of decay d the EMA is ``d * saved EMA + (1 - d) * model``, not
+    restarted from the checkpoint's model weights."""
+    from test_training_and_evaluation_cli import plain_train_argv
+
+    decay = 0.75
+
+    def argv(updates):
+        return plain_train_argv(demo_data, "snli_ve", tmp_path, updates, "--store-ema", "--ema-decay", str(decay))
+
+    train_in_process(argv(2))  # after one update the saved EMA equals the saved weights: take two
+    first = torch.load(tmp_path / "checkpoint_last.pt", map_location="cpu", weights_only=False)
+    train_in_process(argv(3))
+    second = torch.load(tmp_path / "checkpoint_last.pt", map_location="cpu", weights_only=False)
+    saved, ema, model = first["extra_state"]["ema"], second["extra_state"]["ema"], second["model"]
+    key = "encoder.layers.0.fc1.weight"
+    assert not torch.equal(saved[key], first["model"][key]), "the saved EMA is an average, not the weights"
+    assert not torch.equal(model[key], first["model"][key]), "the resumed run made an update"
+    assert torch.equal(ema[key], saved[key].clone().mul_(decay).add_(model[key], alpha=1 - decay))
+
+
 def test_a_single_file_as_data_is_read_by_every_split(tmp_path):
     """``--data all.tsv`` (one file, no folder): training reads it (the "all but the last" of a
     comma-separated list leaves none, so the only file trains), as do the evaluation splits."""

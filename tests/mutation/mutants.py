@@ -128,6 +128,9 @@ PARITY_ROWS = PARITY_SUITE + "test_parity_rows_compare_the_same_random_weights_i
 EDGES = "tests/test_policy_and_calibration_edges.py::"
 ENCODER_INPUTS = "tests/test_encoder_inputs.py::"
 SIMILARITY_GRANULARITY = "tests/test_granularity_with_similarity_exits.py::"
+DECODER_REFERENCE = ("tests/test_ofa_layers.py::test_decoder_computes_ofas_embeddings_position_biases_and_output_"
+                     "projection[entangled]")
+DECODER_REFERENCE_DISENTANGLED = DECODER_REFERENCE.replace("[entangled]", "[disentangled]")
 USER_PATHS = "tests/test_new_user_paths.py::"
 CONVERT = "tests/test_convert.py::"
 SUMMARY_ROWS = (POLICY + "test_summary_means_each_stream_over_the_examples_that_have_it_and_rows_give_the_main_"
@@ -7727,7 +7730,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "\"exits\": \"+\".join(policy.exiting_parts),"),),
         ("tests/test_training_and_evaluation_cli.py::test_calibrate_profile_and_sweep",),
     ),
-
     Mutant(
         "caption_prompt_without_question_mark",
         "the caption encoder reads ' what does the image describe' without OFA's question mark: another "
@@ -7736,7 +7738,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               'PROMPT = " what does the image describe"'),),
         ("tests/test_data_caption.py::test_sample_layout",),
     ),
-
     Mutant(
         "raw_references_keep_whitespace_runs",
         "test captions are scored against references whose runs of spaces are kept, where OFA's coco_eval.py "
@@ -7745,7 +7746,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "return [part.strip() for part in caption.split(REFERENCE_SEPARATOR)]"),),
         ("tests/test_data_caption.py::test_raw_references_keep_punctuation_and_normalise_whitespace",),
     ),
-
     Mutant(
         "caption_id_from_image_id_column",
         "caption rows read without --selected-cols take their id from the image-id column instead of OFA's "
@@ -7753,7 +7753,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/caption_dataset.py", "DEFAULT_SELECTED_COLS = (0, 4, 2)", "DEFAULT_SELECTED_COLS = (1, 4, 2)"),),
         ("tests/test_data_caption.py::test_sample_layout",),
     ),
-
     Mutant(
         "scst_targets_cut_to_max_tgt_length",
         "SCST training cuts its targets to --max-tgt-length words as cross-entropy training does (OFA cuts "
@@ -7762,7 +7761,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               'self.truncate_target = split == "train"'),),
         ("tests/test_data_caption.py::test_training_targets_are_cut_to_max_tgt_length",),
     ),
-
     Mutant(
         "evaluation_targets_cut_to_max_tgt_length",
         "validation and test targets are cut to --max-tgt-length words too, where OFA cuts only cross-entropy "
@@ -7771,7 +7769,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "self.truncate_target = not scst"),),
         ("tests/test_data_caption.py::test_training_targets_are_cut_to_max_tgt_length",),
     ),
-
     Mutant(
         "empty_reference_accepted",
         "a caption whose reference is empty after removing punctuation is accepted, giving an empty target or "
@@ -7780,14 +7777,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_data_caption.py::test_empty_caption[-the caption]",
          "tests/test_data_caption.py::test_empty_caption[a dog&&?!-reference 2 of 2]"),
     ),
-
     Mutant(
         "caption_target_is_the_last_reference",
         "the caption target is a row's last reference instead of its first",
         (Edit("data/caption_dataset.py", "truncate_words(references[0],", "truncate_words(references[-1],"),),
         ("tests/test_data_caption.py::test_sample_layout",),
     ),
-
     Mutant(
         "caption_target_without_leading_space",
         "the caption target is encoded without OFA's leading space (' {}'), so its first word gets another "
@@ -7795,7 +7790,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/caption_dataset.py", 'self.vocab.encode(" " + target)', "self.vocab.encode(target)"),),
         ("tests/test_data_caption.py::test_sample_layout",),
     ),
-
     Mutant(
         "caption_source_without_eos",
         "the caption source lacks the eos that OFA appends to the prompt",
@@ -7803,7 +7797,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "self.source = vocab.encode(PROMPT, add_bos=True, add_eos=False)"),),
         ("tests/test_data_caption.py::test_sample_layout",),
     ),
-
     Mutant(
         "caption_batch_references_swapped",
         "a caption batch's references and raw_references are swapped: training rewards get punctuation, test "
@@ -7812,7 +7805,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               'batch["references"] = [s["raw_references"] for s in samples]'),),
         ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",),
     ),
-
     Mutant(
         "all_references_skip_the_last_row",
         "CaptionDataset.all_references leaves out the last row's references",
@@ -7820,7 +7812,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "        for index in range(len(self) - 1):\n"),),
         ("tests/test_data_caption.py::test_raw_references_keep_punctuation_and_normalise_whitespace",),
     ),
-
     Mutant(
         "decoder_target_predicts_the_prompts_last_token",
         "the decoder target pads one position fewer than the decoder prompt's length: the target is shifted, "
@@ -7829,14 +7820,12 @@ MUTANTS: Tuple[Mutant, ...] = (
               "decoder_prompt.new_full((len(decoder_prompt) - 2,), pad)"),),
         (f"{SNLI_DATA}test_prev_output_layout", f"{SNLI_DATA}test_collater_batch"),
     ),
-
     Mutant(
         "decoder_target_without_eos",
         "targets end without eos, so no model learns to stop and generation never scores stopping",
         (Edit("data/ofa_dataset.py", "        answer.new_tensor([eos]),\n", ""),),
         ("tests/test_data_caption.py::test_sample_layout", f"{SNLI_DATA}test_prev_output_layout"),
     ),
-
     Mutant(
         "ntokens_counts_padding",
         "a batch's ntokens counts the target's padding too, so losses divided by it (and the logged per-token "
@@ -7845,7 +7834,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",
          f"{SNLI_DATA}test_collater_batch"),
     ),
-
     Mutant(
         "src_lengths_of_the_targets",
         "src_lengths holds each target's length instead of its source's",
@@ -7853,7 +7841,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"src_lengths": torch.tensor([len(s["target"]) for s in samples], dtype=torch.long),'),),
         ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",),
     ),
-
     Mutant(
         "src_tokens_left_padded",
         "source tokens are padded on the left instead of the right as in OFA, moving every token of a "
@@ -7862,7 +7849,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"src_tokens": collate_tokens([s["source"] for s in samples], pad, left_pad=True),'),),
         (f"{SNLI_DATA}test_collater_batch",),
     ),
-
     Mutant(
         "prev_output_tokens_left_padded",
         "decoder inputs are padded on the left instead of the right as in OFA, so a shorter row's bos is not "
@@ -7872,7 +7858,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"prev_output_tokens": collate_tokens([s["prev_output_tokens"] for s in samples], pad, left_pad=True),'),),
         ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",),
     ),
-
     Mutant(
         "patch_masks_stacked",
         "patch masks are stacked to [B, 1] instead of concatenated to OFA's [B]",
@@ -7880,7 +7865,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"patch_masks": torch.stack([s["patch_mask"] for s in samples]),'),),
         (f"{SNLI_DATA}test_collater_batch",),
     ),
-
     Mutant(
         "selected_cols_ignored",
         "the task datasets ignore --selected-cols and always read their default columns",
@@ -7889,14 +7873,12 @@ MUTANTS: Tuple[Mutant, ...] = (
               "self.DEFAULT_SELECTED_COLS)"),),
         ("tests/test_data_caption.py::test_selected_cols_choose_the_id_column",),
     ),
-
     Mutant(
         "dataset_eos_is_bos",
         "the datasets append bos where OFA appends eos (targets end with bos)",
         (Edit("data/ofa_dataset.py", "self.eos = vocab.dictionary.eos()", "self.eos = vocab.dictionary.bos()"),),
         ("tests/test_data_caption.py::test_sample_layout", f"{SNLI_DATA}test_prev_output_layout"),
     ),
-
     Mutant(
         "dataset_error_row_zero_based",
         "a data error met while building a sample names the row before its own (0-based row numbers)",
@@ -7904,7 +7886,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "return DataError(self.reader.path, message, row=index, field=field)"),),
         ("tests/test_data_caption.py::test_empty_caption[-the caption]", f"{SNLI_DATA}test_unknown_label"),
     ),
-
     Mutant(
         "bad_image_error_row_zero_based",
         "a broken image cell is reported at the row before its own",
@@ -7912,21 +7893,18 @@ MUTANTS: Tuple[Mutant, ...] = (
               'decode_image(row["image"], self.reader.path, index, "image")'),),
         ("tests/test_data_caption.py::test_corrupt_image_names_row", f"{SNLI_DATA}test_bad_image_names_row"),
     ),
-
     Mutant(
         "default_decoder_prompt_is_eos",
         "the decoder input starts with eos instead of OFA's bos",
         (Edit("data/ofa_dataset.py", "decoder_prompt = torch.tensor([self.bos])", "decoder_prompt = torch.tensor([self.eos])"),),
         ("tests/test_data_caption.py::test_sample_layout",),
     ),
-
     Mutant(
         "patch_mask_false",
         "every sample's patch mask says it has no image, so its patches are masked out",
         (Edit("data/ofa_dataset.py", '"patch_mask": torch.tensor([True]),', '"patch_mask": torch.tensor([False]),'),),
         (f"{SNLI_DATA}test_source_prompt_matches_ofa", f"{SNLI_DATA}test_collater_batch"),
     ),
-
     Mutant(
         "evaluation_rows_shuffled",
         "validation and test rows are read in a random order instead of file order",
@@ -7935,7 +7913,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_data_caption.py::test_training_rows_are_reshuffled_each_epoch_and_evaluation_rows_keep_"
          "file_order",),
     ),
-
     Mutant(
         "batches_overlap_by_one_row",
         "each batch takes one row more than --batch-size, the first row of the next batch: rows are scored "
@@ -7944,7 +7921,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "return [indices[start:start + max_sentences + 1] for start"),),
         ("tests/test_data_caption.py::test_batches_are_consecutive_runs_of_batch_size_rows",),
     ),
-
     Mutant(
         "answer_trie_without_eos",
         "the answer trie ends its answers without eos: after a whole answer no token (not even eos) is allowed",
@@ -7953,7 +7929,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos",
          f"{SNLI_DATA}test_prev_output_layout"),
     ),
-
     Mutant(
         "constraint_mask_skips_the_answer_position",
         "the constraint mask starts one position after the answer: the answer position allows nothing",
@@ -7962,7 +7937,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{SNLI_DATA}test_prev_output_layout",
          f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos"),
     ),
-
     Mutant(
         "constraint_prefix_includes_the_prompt_padding",
         "the constraint mask's trie prefix is read from the start of the target (its prompt padding included) "
@@ -7970,7 +7944,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/constraints.py", "answer = target.tolist()[answer_start:]", "answer = target.tolist()"),),
         (f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos",),
     ),
-
     Mutant(
         "answer_candidates_without_leading_space",
         "SNLI-VE answers are encoded without OFA's leading space ('yes' instead of ' yes'), other tokens "
@@ -7979,7 +7952,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "return [(answer, vocab.encode(answer)) for answer in ANSWERS]"),),
         (SNLI_DATA + "test_answer_candidates_keep_ofa_order", SNLI_DATA + "test_prev_output_layout"),
     ),
-
     Mutant(
         "answer_trie_bos_and_eos_swapped",
         "the SNLI-VE answer trie is built with bos and eos swapped: its masks allow nothing but eos at the "
@@ -7988,7 +7960,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "return AnswerTrie(dictionary.eos(), dictionary.bos(),"),),
         (SNLI_DATA + "test_prev_output_layout",),
     ),
-
     Mutant(
         "candidate_masks_without_the_eos_row",
         "each candidate's constraint masks leave out the eos position: the criterion's masks are misaligned "
@@ -7997,7 +7968,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "trie.constraint_mask(answer, 0, vocab_size)"),),
         (SNLI_DATA + "test_candidate_inputs_score_each_answer",),
     ),
-
     Mutant(
         "candidate_rows_grouped_by_answer",
         "the candidate rows are laid out answer-major (row c * B + b) instead of prompt-major (b * C + c), so "
@@ -8007,14 +7977,12 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    for answer, mask in zip(candidates, answer_masks):\n        for prompt in decoder_prompts:\n"),),
         (SNLI_DATA + "test_candidate_inputs_score_each_answer",),
     ),
-
     Mutant(
         "snli_ve_unknown_prompt_type_accepted",
         "an unknown --prompt-type is accepted when the dataset is built and fails only on its first row",
         (Edit("data/snli_ve_dataset.py", "        if prompt_type not in PROMPT_TYPES:\n", "        if False:\n"),),
         (SNLI_DATA + "test_other_prompt_types[none-<lambda>]",),
     ),
-
     Mutant(
         "snli_ve_constraint_masks_always_built",
         "SNLI-VE samples carry constraint masks even when they are turned off",
@@ -8022,7 +7990,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "self.trie = answer_trie(vocab)"),),
         (SNLI_DATA + "test_other_prompt_types[none-<lambda>]",),
     ),
-
     Mutant(
         "snli_ve_text_not_cut_to_max_src_length",
         "SNLI-VE premise and hypothesis are not cut to --max-src-length words as in OFA",
@@ -8030,7 +7997,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "normalize_sentence(row[field], None)"),),
         (SNLI_DATA + "test_words_are_cut_to_max_src_length",),
     ),
-
     Mutant(
         "snli_ve_empty_text_accepted",
         "an SNLI-VE hypothesis or premise that is empty after cleaning is accepted instead of refused naming "
@@ -8038,14 +8004,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/snli_ve_dataset.py", "        if not text:\n", "        if False:\n"),),
         (SNLI_DATA + "test_empty_text[3-hypothesis]", SNLI_DATA + "test_empty_text[4-caption]"),
     ),
-
     Mutant(
         "snli_ve_unknown_label_not_refused",
         "an unknown SNLI-VE label fails with a bare KeyError instead of a data error naming its row",
         (Edit("data/snli_ve_dataset.py", "        if label not in LABEL_TO_ANSWER:\n", "        if False:\n"),),
         (SNLI_DATA + "test_unknown_label",),
     ),
-
     Mutant(
         "snli_ve_premise_and_hypothesis_swapped",
         "with --add-caption the prompt puts the hypothesis as text1 and the premise as text2, the other way "
@@ -8054,7 +8018,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               """prompt = f' can image and text1 " {hypothesis} " imply text2 " {premise} "?'"""),),
         (SNLI_DATA + "test_source_prompt_matches_ofa",),
     ),
-
     Mutant(
         "snli_ve_src_prompt_without_eos",
         "--prompt-type src gives the decoder the source without its eos (as prev_output does) instead of the "
@@ -8062,14 +8025,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/snli_ve_dataset.py", '"src": source,', '"src": source[:-1],'),),
         (SNLI_DATA + "test_other_prompt_types[src-<lambda>]",),
     ),
-
     Mutant(
         "snli_ve_default_prompt_type_none",
         "an SNLI-VE dataset built without a prompt type uses 'none' instead of OFA's recipes' prev_output",
         (Edit("data/snli_ve_dataset.py", 'prompt_type: str = "prev_output",', 'prompt_type: str = "none",'),),
         (SNLI_DATA + "test_prev_output_layout",),
     ),
-
     Mutant(
         "snli_ve_collater_needs_constraint_masks",
         "an SNLI-VE dataset built without constraint masks cannot collate a batch (KeyError on the missing "
@@ -8079,7 +8040,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "            if True:\n                batch[\"constraint_masks\"]"),),
         (SNLI_DATA + "test_collater_without_constraint_masks",),
     ),
-
     Mutant(
         "default_selected_cols_start_at_one",
         "a TSV read without --selected-cols is read from its second field on",
@@ -8087,7 +8047,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_data_tsv.py::test_selected_cols_pick_and_order_fields",
          "tests/test_data_tsv.py::test_rows_by_offset_in_any_order"),
     ),
-
     Mutant(
         "selected_cols_count_unchecked",
         "--selected-cols with more positions than the dataset's columns is accepted, silently ignoring the rest",
@@ -8095,7 +8054,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "if min(positions) < 0:"),),
         ("tests/test_data_tsv.py::test_selected_cols_pick_and_order_fields",),
     ),
-
     Mutant(
         "selected_cols_rows_need_exactly_the_columns",
         "with --selected-cols a row must have exactly as many fields as the highest selected position needs, "
@@ -8103,7 +8061,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/tsv.py", "self._exact = selected_cols is None", "self._exact = True"),),
         ("tests/test_data_tsv.py::test_selected_cols_pick_and_order_fields",),
     ),
-
     Mutant(
         "rows_with_extra_fields_accepted",
         "without --selected-cols a row with a stray tab (one field too many) is accepted, shifting nothing but "
@@ -8111,7 +8068,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/tsv.py", "self._exact = selected_cols is None", "self._exact = False"),),
         ("tests/test_data_tsv.py::test_extra_field_without_selection_is_an_error",),
     ),
-
     Mutant(
         "tsv_field_count_one_short",
         "rows are indexed with one field fewer than they have: a complete row is refused as missing a column",
@@ -8119,21 +8075,18 @@ MUTANTS: Tuple[Mutant, ...] = (
               'self._check_field_count(line.count(b"\\t"), row)'),),
         ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
     ),
-
     Mutant(
         "empty_tsv_accepted",
         "an empty TSV file is accepted as a split of no rows instead of refused",
         (Edit("data/tsv.py", "        if len(offsets) == 1:\n", "        if len(offsets) == 0:\n"),),
         ("tests/test_data_tsv.py::test_empty_and_absent_files",),
     ),
-
     Mutant(
         "absent_tsv_not_a_data_error",
         "an absent TSV file fails with a bare FileNotFoundError instead of a data error naming it",
         (Edit("data/tsv.py", "        if not os.path.isfile(self.path):\n", "        if False:\n"),),
         ("tests/test_data_tsv.py::test_empty_and_absent_files",),
     ),
-
     Mutant(
         "selected_rows_need_only_as_many_fields_as_columns",
         "with --selected-cols a row needs only as many fields as there are columns, not enough to reach the "
@@ -8141,14 +8094,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/tsv.py", "        needed = max(self.positions) + 1\n", "        needed = len(self.positions)\n"),),
         ("tests/test_data_tsv.py::test_missing_selected_column_names_it",),
     ),
-
     Mutant(
         "missing_column_names_the_last_missing_field",
         "a row missing several selected columns is reported at the last of them instead of the first",
         (Edit("data/tsv.py", "            missing = min(\n", "            missing = max(\n"),),
         ("tests/test_data_tsv.py::test_missing_selected_column_names_it",),
     ),
-
     Mutant(
         "tsv_reads_the_next_rows_bytes",
         "row i is read from the byte range of row i + 1",
@@ -8156,14 +8107,12 @@ MUTANTS: Tuple[Mutant, ...] = (
               "start, end = self._offsets[index + 1], self._offsets[min(index + 2, len(self))]"),),
         ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
     ),
-
     Mutant(
         "image_mean_not_half",
         "patch images are normalised with mean 0.45 instead of OFA's 0.5: every pixel shifted",
         (Edit("data/images.py", "IMAGE_MEAN = (0.5, 0.5, 0.5)", "IMAGE_MEAN = (0.45, 0.45, 0.45)"),),
         (IMAGES + "test_transform_resizes_bicubic_and_normalises",),
     ),
-
     Mutant(
         "unpadded_base64_refused",
         "base64 cells without their '=' padding (as in OFA's files) are refused as invalid",
@@ -8172,7 +8121,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (IMAGES + "test_decodes_png_with_or_without_padding[False-True]",
          IMAGES + "test_decodes_png_with_or_without_padding[False-False]"),
     ),
-
     Mutant(
         "standard_base64_alphabet",
         "image cells are decoded with the standard base64 alphabet, which drops OFA's URL-safe '-' and '_'",
@@ -8180,7 +8128,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               'base64.b64decode(data + "=" * (-len(data) % 4))'),),
         (IMAGES + "test_urlsafe_cells_decode_their_dash_and_underscore_characters",),
     ),
-
     Mutant(
         "int32_images_by_pillows_conversion",
         "32-bit integer (mode I) images, as Pillow opens 16-bit PNG and TIFF data, go through Pillow's RGB "
@@ -8189,14 +8136,12 @@ MUTANTS: Tuple[Mutant, ...] = (
               'SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")'),),
         (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[I-9]",),
     ),
-
     Mutant(
         "sixteen_bit_divided_by_256",
         "16-bit grey levels are divided by 256 instead of 257: 65535 rounds to 256 and wraps to black",
         (Edit("data/images.py", ".clip(0, 65535) / 257)", ".clip(0, 65535) / 256)"),),
         (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[I;16-6]",),
     ),
-
     Mutant(
         "float_grey_not_clipped",
         "floating-point grey values above 1 or below 0 wrap around in uint8 instead of showing white or black",
@@ -8205,14 +8150,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (IMAGES + "test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white[float-above-clips]",
          IMAGES + "test_grey_levels_round_to_the_nearest_and_clip_to_black_and_white[float-below-clips]"),
     ),
-
     Mutant(
         "transparent_pixels_on_black",
         "transparent pixels are composited onto black instead of white",
         (Edit("data/images.py", "BACKGROUND = (255, 255, 255)", "BACKGROUND = (0, 0, 0)"),),
         (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[RGBA-3]",),
     ),
-
     Mutant(
         "background_composited_over_the_image",
         "the white background is composited over the image instead of under it: every alpha image is white",
@@ -8221,14 +8164,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[RGBA-4]",
          IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[LA-12]"),
     ),
-
     Mutant(
         "decompression_bomb_warning_let_through",
         "an image over PIL's pixel limit (but under twice it) is decoded with a warning instead of refused",
         (Edit("data/images.py", '            warnings.simplefilter("error", Image.DecompressionBombWarning)\n', ""),),
         (IMAGES + "test_decompression_bomb_becomes_data_error[over-limit-warning]",),
     ),
-
     Mutant(
         "patch_images_resized_bilinear",
         "patch images are resized bilinearly instead of OFA's bicubic",
@@ -8236,14 +8177,12 @@ MUTANTS: Tuple[Mutant, ...] = (
               "interpolation=transforms.InterpolationMode.BILINEAR"),),
         (IMAGES + "test_transform_resizes_bicubic_and_normalises",),
     ),
-
     Mutant(
         "patch_images_keep_aspect_ratio",
         "patch images are resized by their shorter side, keeping the aspect ratio, instead of to OFA's square",
         (Edit("data/images.py", "transforms.Resize((size, size),", "transforms.Resize(size,"),),
         (IMAGES + "test_transform_resizes_bicubic_and_normalises",),
     ),
-
     Mutant(
         "imagenet_option_inverted",
         "--imagenet-default-mean-and-std is inverted: ImageNet's statistics without it, [-1, 1] with it",
@@ -8252,7 +8191,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (IMAGES + "test_transform_resizes_bicubic_and_normalises",
          IMAGES + "test_imagenet_option_normalises_with_imagenets_mean_and_std"),
     ),
-
     Mutant(
         "code_dict_one_short",
         "the default image-code table has 8191 <code_i> symbols instead of OFA's 8192: every <bin_i> id is one "
@@ -8260,7 +8198,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/vocabulary.py", "DEFAULT_CODE_DICT_SIZE = 8192", "DEFAULT_CODE_DICT_SIZE = 8191"),),
         ("tests/test_data_vocabulary.py::test_dictionary_layout",),
     ),
-
     Mutant(
         "num_bins_one_short",
         "the default location table has 999 <bin_i> symbols instead of OFA's 1000: the dictionary is one "
@@ -8268,14 +8205,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/vocabulary.py", "DEFAULT_NUM_BINS = 1000", "DEFAULT_NUM_BINS = 999"),),
         ("tests/test_data_vocabulary.py::test_dictionary_layout",),
     ),
-
     Mutant(
         "code_symbols_start_at_one",
         "the image-code symbols run <code_1>..<code_8192> instead of <code_0>..<code_8191>",
         (Edit("data/vocabulary.py", "    for i in range(code_dict_size):\n", "    for i in range(1, code_dict_size + 1):\n"),),
         ("tests/test_data_vocabulary.py::test_dictionary_layout",),
     ),
-
     Mutant(
         "absent_bpe_file_not_a_data_error",
         "a --bpe-dir missing one of the vocabulary files fails inside fairseq instead of with a data error "
@@ -8284,7 +8219,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_data_vocabulary.py::test_missing_bpe_file_is_named[encoder.json]",
          "tests/test_data_vocabulary.py::test_missing_bpe_file_is_named[dict.txt]"),
     ),
-
     Mutant(
         "encoded_text_ends_with_eos",
         "encoded text always ends with eos (fairseq's encode_line default): prompts and answers get an eos "
@@ -8292,7 +8226,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/vocabulary.py", "add_if_not_exist=False, append_eos=False", "add_if_not_exist=False, append_eos=True"),),
         ("tests/test_data_caption.py::test_sample_layout", SNLI_DATA + "test_answer_candidates_keep_ofa_order"),
     ),
-
     Mutant(
         "encode_suffix_is_bos",
         "add_eos appends bos instead of eos",
@@ -8300,7 +8233,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "suffix = [self.dictionary.bos()] if add_eos else []"),),
         ("tests/test_data_vocabulary.py::test_encode_with_bos_eos_and_decode_ignores_specials",),
     ),
-
     Mutant(
         "decode_writes_padding",
         "decoded text holds '<pad>' for every padding token of a batch row",
@@ -8308,7 +8240,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "self.dictionary.string(tokens)"),),
         ("tests/test_data_vocabulary.py::test_encode_with_bos_eos_and_decode_ignores_specials",),
     ),
-
     Mutant(
         "vocabulary_load_swaps_code_and_bin_sizes",
         "OFAVocabulary.load passes the number of bins as the code table's size and the other way round",
@@ -8316,7 +8247,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "load_ofa_dictionary(bpe_dir, num_bins, code_dict_size))"),),
         ("tests/test_data_vocabulary.py::test_dictionary_layout",),
     ),
-
     Mutant(
         "malformed_dict_txt_not_a_data_error",
         "a malformed dict.txt fails with fairseq's bare ValueError instead of a data error naming the file",
@@ -8331,7 +8261,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/caption_dataset.py", 'REFERENCE_SEPARATOR = "&&"', 'REFERENCE_SEPARATOR = "\\t"'),),
         ("tests/test_data_caption.py::test_sample_layout",),
     ),
-
     Mutant(
         "empty_sample_list_collated",
         "collating an empty list of samples fails inside fairseq's collate_tokens instead of giving the empty "
@@ -8339,14 +8268,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/ofa_dataset.py", "    if not samples:\n        return {}\n", ""),),
         ("tests/test_data_caption.py::test_an_empty_batch_collates_to_nothing", f"{SNLI_DATA}test_collater_batch"),
     ),
-
     Mutant(
         "dataset_error_without_field",
         "a data error met while building a sample does not name the field it is in",
         (Edit("data/ofa_dataset.py", "message, row=index + 1, field=field)", "message, row=index + 1, field=None)"),),
         ("tests/test_data_caption.py::test_empty_caption[-the caption]", f"{SNLI_DATA}test_unknown_label"),
     ),
-
     Mutant(
         "answer_position_allows_eos",
         "the answer trie allows eos wherever it allows an answer token: SNLI-VE's answer position may be an "
@@ -8355,7 +8282,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (f"{SNLI_DATA}test_prev_output_layout",
          f"{SNLI_DATA}test_answer_trie_of_several_token_answers_allows_each_next_token_then_only_eos"),
     ),
-
     Mutant(
         "snli_ve_sample_answer_is_the_label",
         "an SNLI-VE sample's gold answer is its label word ('entailment') instead of OFA's answer ('yes'), so "
@@ -8363,7 +8289,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/snli_ve_dataset.py", '        sample["answer"] = answer\n', '        sample["answer"] = label\n'),),
         (SNLI_DATA + "test_source_prompt_matches_ofa", SNLI_DATA + "test_collater_batch"),
     ),
-
     Mutant(
         "snli_ve_constraint_masks_time_major",
         "collated SNLI-VE constraint masks are laid out [T, B, V] instead of [B, T, V]",
@@ -8371,7 +8296,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "pad_sequence(list(masks), batch_first=False,"),),
         (SNLI_DATA + "test_collater_batch", SNLI_DATA + "test_collated_constraint_masks_allow_nothing_at_padding"),
     ),
-
     Mutant(
         "snli_ve_prompt_without_caption_misworded",
         "without --add-caption the SNLI-VE prompt reads ' does the image describe \" {hypothesis} \"' without "
@@ -8380,14 +8304,12 @@ MUTANTS: Tuple[Mutant, ...] = (
               """prompt = f' does the image describe " {hypothesis} "'"""),),
         (SNLI_DATA + "test_source_prompt_matches_ofa",),
     ),
-
     Mutant(
         "snli_ve_none_prompt_keeps_the_first_word",
         "--prompt-type none gives the decoder bos and the source's first token instead of bos alone",
         (Edit("data/snli_ve_dataset.py", '{"none": source[:1],', '{"none": source[:2],'),),
         (SNLI_DATA + "test_other_prompt_types[none-<lambda>]",),
     ),
-
     Mutant(
         "tsv_index_errors_name_rows_zero_based",
         "a field-count error found while indexing a TSV names the row before its own",
@@ -8395,21 +8317,18 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_data_tsv.py::test_missing_column_names_file_row_and_field",
          "tests/test_data_tsv.py::test_blank_line_is_an_error_not_skipped"),
     ),
-
     Mutant(
         "tsv_read_errors_name_rows_zero_based",
         "an error found while reading a TSV row (invalid UTF-8) names the row before its own",
         (Edit("data/tsv.py", "        row = index + 1\n", "        row = index\n"),),
         ("tests/test_data_tsv.py::test_invalid_utf8_names_row_and_field",),
     ),
-
     Mutant(
         "tsv_complete_rows_refused",
         "without --selected-cols a row with exactly its columns is refused as having too many fields",
         (Edit("data/tsv.py", "if self._exact and num_fields > needed:", "if self._exact and num_fields >= needed:"),),
         ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
     ),
-
     Mutant(
         "truncated_image_error_not_a_data_error",
         "a truncated or otherwise unreadable image cell fails with Pillow's bare OSError instead of a data "
@@ -8418,7 +8337,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    except (SyntaxError, ValueError) as error:\n"),),
         (IMAGES + "test_bad_cells_name_file_row_and_field[truncated-pixel-data]",),
     ),
-
     Mutant(
         "la_alpha_ignored",
         "grey images with alpha (LA) are converted as if opaque: transparent pixels show their grey level "
@@ -8426,7 +8344,6 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/images.py", 'ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")', 'ALPHA_MODES = ("RGBA", "RGBa", "La", "PA")'),),
         (IMAGES + "test_every_pillow_mode_becomes_the_rgb_picture_it_shows[LA-11]",),
     ),
-
     Mutant(
         "bpe_dir_ignored",
         "--bpe-dir is ignored: the shipped vocabulary files are always read",
@@ -8435,14 +8352,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_data_vocabulary.py::test_missing_bpe_file_is_named[encoder.json]",
          "tests/test_data_vocabulary.py::test_malformed_files_are_data_errors"),
     ),
-
     Mutant(
         "malformed_encoder_json_not_a_data_error",
         "a malformed encoder.json fails with a bare JSONDecodeError instead of a data error naming the file",
         (Edit("data/vocabulary.py", "    except json.JSONDecodeError as error:\n", "    except KeyError as error:\n"),),
         ("tests/test_data_vocabulary.py::test_malformed_files_are_data_errors",),
     ),
-
     Mutant(
         "encoded_text_always_starts_with_bos",
         "encoded text starts with bos even when not asked: answers and caption targets get a bos OFA's lack",
@@ -8456,14 +8371,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/tsv.py", "if not 0 <= index < len(self):", "if not index < len(self):"),),
         ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
     ),
-
     Mutant(
         "sample_uniq_id_from_the_last_column",
         "a sample's uniq_id is read from its last selected column instead of its id column",
         (Edit("data/ofa_dataset.py", '"uniq_id": row[self.COLUMNS[0]],', '"uniq_id": row[self.COLUMNS[-1]],'),),
         ("tests/test_data_caption.py::test_sample_layout", f"{SNLI_DATA}test_source_prompt_matches_ofa"),
     ),
-
     Mutant(
         "caption_sample_keeps_only_the_first_reference",
         "a caption sample keeps only its first cleaned reference: SCST rewards and --eval-cider score against "
@@ -8472,7 +8385,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               '        sample["references"] = references[:1]\n'),),
         ("tests/test_data_caption.py::test_sample_layout",),
     ),
-
     Mutant(
         "answer_trie_flat",
         "the answer trie hangs every token from its root: after bos it allows any answer token and eos, and a "
@@ -8489,7 +8401,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               '"patch_images": torch.cat([s["patch_image"] for s in samples]),'),),
         ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references", f"{SNLI_DATA}test_collater_batch"),
     ),
-
     Mutant(
         "caption_batch_without_split",
         "a caption batch does not carry its split, so per-split validation (CIDEr-D document frequencies, "
@@ -8497,14 +8408,12 @@ MUTANTS: Tuple[Mutant, ...] = (
         (Edit("data/caption_dataset.py", '            batch["split"] = self.split\n', ""),),
         ("tests/test_data_caption.py::test_collater_pads_right_and_keeps_references",),
     ),
-
     Mutant(
         "tsv_cells_decoded_as_latin1",
         "TSV cells are decoded as Latin-1 instead of UTF-8: every non-ASCII character is garbled",
         (Edit("data/tsv.py", '            return cell.decode("utf-8")\n', '            return cell.decode("latin-1")\n'),),
         ("tests/test_data_tsv.py::test_rows_by_offset_in_any_order",),
     ),
-
     Mutant(
         "snli_ve_text_not_cleaned",
         "SNLI-VE premise and hypothesis reach the prompt as written (case, hyphens, slashes kept), not cleaned "
@@ -8513,7 +8422,6 @@ MUTANTS: Tuple[Mutant, ...] = (
               'text = " ".join(row[field].split()[: self.max_src_length])'),),
         (SNLI_DATA + "test_source_prompt_matches_ofa",),
     ),
-
     Mutant(
         "bpe_decode_of_id_strings",
         "the GPT-2 decoder is given the ids as strings: decoding any generated text fails",
@@ -8521,6 +8429,580 @@ MUTANTS: Tuple[Mutant, ...] = (
               "decode([piece for piece in x.split()])"),),
         ("tests/test_data_vocabulary.py::test_encode_with_bos_eos_and_decode_ignores_specials",
          "tests/test_data_caption.py::test_training_targets_are_cut_to_max_tgt_length"),
+    ),
+    Mutant(
+        "decoder_embeddings_scaled_despite_no_scale_embedding",
+        "the decoder scales its token embeddings by sqrt(dim) exactly when --no-scale-embedding asks it not to",
+        (Edit("models/decoder.py",
+              "        self.embed_scale = 1.0 if args.no_scale_embedding else dim**0.5\n",
+              "        self.embed_scale = dim**0.5 if args.no_scale_embedding else 1.0\n"),),
+        (ARCHITECTURE + "test_embeddings_enter_unscaled_as_in_ofa[ofa_tiny]",),
+    ),
+    Mutant(
+        "decoder_adds_no_positions_to_tokens",
+        "the decoder's token embeddings get no position embeddings added (as with --disable-entangle) in every "
+        "OFA architecture, where OFA adds them",
+        (Edit("models/decoder.py",
+              '        self.add_positions_to_tokens = not getattr(args, "disable_entangle", False)\n',
+              '        self.add_positions_to_tokens = getattr(args, "disable_entangle", False)\n'),),
+        (ARCHITECTURE + "test_architecture_defaults_no_shape_shows_are_ofas[ofa_tiny]",),
+    ),
+    Mutant(
+        "decoder_position_bias_scaled_by_head_dim_only",
+        "the decoder's absolute position biases are scaled by head_dim ** -0.5, without OFA's attn_scale_factor",
+        (Edit("models/decoder.py",
+              "        self.pos_scaling = (dim / self.num_heads * args.attn_scale_factor) ** -0.5\n",
+              "        self.pos_scaling = (dim / self.num_heads) ** -0.5\n"),),
+        (ARCHITECTURE + "test_architecture_defaults_no_shape_shows_are_ofas[ofa_tiny]",),
+    ),
+    Mutant(
+        "decoder_drop_path_rate_constant_over_layers",
+        "every decoder layer drops paths at --decoder-drop-path-rate, where OFA grows the rate linearly from 0",
+        (Edit("models/decoder.py",
+              "rates = torch.linspace(0, args.decoder_drop_path_rate, args.decoder_layers",
+              "rates = torch.linspace(args.decoder_drop_path_rate, args.decoder_drop_path_rate, args.decoder_layers"),),
+        ("tests/test_ofa_layers.py::test_drop_path_rates_grow_linearly_from_zero_over_the_layers_as_in_ofa",),
+    ),
+    Mutant(
+        "decoder_output_projection_untied",
+        "the decoder's output projection is a weight of its own instead of the token embeddings (OFA ties them)",
+        (Edit("models/decoder.py",
+              "        self.output_projection.weight = self.embed_tokens.weight\n",
+              "\n"),),
+        ("tests/test_ofa_habits_model.py::"
+         "test_buffers_and_the_tied_output_projection_a_checkpoint_lacks_are_rebuilt_as_in_ofa",),
+    ),
+    Mutant(
+        "hidden_to_logits_without_the_final_layer_norm",
+        "an intermediate layer's state is projected to the vocabulary without the shared final layer norm: "
+        "entropy exits and layer-wise losses see other distributions than the model's",
+        (Edit("models/decoder.py",
+              "        return self.output_projection(self.layer_norm(hidden))\n",
+              "        return self.output_projection(hidden)\n"),),
+        ("tests/test_layerwise_criterion.py::test_gradients_reach_every_decoder_layer_and_last_term_equals_plain_loss",),
+    ),
+    Mutant(
+        "cached_decoder_call_reads_only_the_last_token",
+        "a cached decoder call runs only the last of its new tokens (as fairseq's one-token-per-step habit): "
+        "several new tokens in one call (drafts verified at once) lose all but the last",
+        (Edit("models/decoder.py",
+              "        tokens = prev_output_tokens[:, past:]\n",
+              "        tokens = prev_output_tokens[:, -1:] if past else prev_output_tokens\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "ragged_cache_masks_from_one_slot_late",
+        "rows whose cache holds fewer positions than the widest attend to the first empty slot beyond their "
+        "own positions",
+        (Edit("models/decoder.py",
+              "self_padding[:, :past] |= torch.arange(past, device=device) >= lengths.unsqueeze(1)",
+              "self_padding[:, :past] |= torch.arange(past, device=device) > lengths.unsqueeze(1)"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "decoder_ignores_encoder_padding",
+        "the decoder's cross-attention attends to the padding positions of the encoder output",
+        (Edit("models/decoder.py",
+              "        cross_padding = cross_padding if cross_padding.any() else None\n",
+              "        cross_padding = None\n"),),
+        (ARCHITECTURE + "test_padding_does_not_change_outputs",),
+    ),
+    Mutant(
+        "decoder_granularity_ignored",
+        "the decoder always exits per token, whatever the session's --decoder-exit-granularity",
+        (Edit("models/decoder.py",
+              "        granularity = TOKEN_EXITS if session is None else session.decoder_granularity\n",
+              "        granularity = TOKEN_EXITS\n"),),
+        ("tests/test_exit_granularity.py::test_step_exits_stop_every_token_of_a_call_at_the_deepest_choice",),
+    ),
+    Mutant(
+        "ragged_rows_exit_tested_at_slot_positions",
+        "rows of different cache lengths have their new tokens' exits decided at the call's slot positions "
+        "instead of each row's own positions",
+        (Edit("models/decoder.py",
+              "            if lengths is not None:\n                token_positions = biases.queries\n",
+              "            if False:\n                token_positions = biases.queries\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "dense_layer_updates_exited_tokens",
+        "'auto' granularity, after a layer run densely: exited tokens take that layer's output instead of "
+        "keeping the state they stopped with",
+        (Edit("models/decoder.py",
+              "                    x_out = torch.where(active.unsqueeze(-1), x_out, x)\n",
+              "                    pass\n"),),
+        ("tests/test_exit_granularity.py::test_auto_granularity_keeps_the_per_token_decisions_packed_or_dense",),
+    ),
+    Mutant(
+        "decoder_cache_prepends_new_entries",
+        "each decoder call's new keys/values are put before the cached ones: later tokens see the positions "
+        "in the wrong order",
+        (Edit("models/decoder.py",
+              "torch.cat([old, new], dim=2) for old, new in zip(past_kv, new_kv)",
+              "torch.cat([new, old], dim=2) for old, new in zip(past_kv, new_kv)"),),
+        (INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "ragged_new_entries_left_after_the_widest_slot",
+        "rows of different cache lengths keep their new keys/values after the widest row's slots instead of "
+        "at their own positions",
+        (Edit("models/decoder.py",
+              "    return cached.scatter(2, queries[:, None, :, None].expand_as(new), new)\n",
+              "    return cached\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_continue_after_rejected_drafts_with_the_tokens_that_replace_them[rows_kept]",),
+    ),
+    Mutant(
+        "decoder_records_every_call_as_tested",
+        "a decoder call without an exit rule (static depths, exits off) is recorded as if each layer's exit "
+        "test ran",
+        (Edit("models/decoder.py",
+              "tested=exit_rule is not None, depth=self.num_layers)",
+              "tested=True, depth=self.num_layers)"),),
+        (INFERENCE + "test_a_decoder_without_an_exit_rule_records_no_exit_tests",),
+    ),
+    Mutant(
+        "decoder_features_without_the_final_layer_norm",
+        "the decoder's features leave out the final layer norm before the output projection",
+        (Edit("models/decoder.py",
+              "        return self.layer_norm(x), extra\n",
+              "        return x, extra\n"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "position_tables_outgrow_the_position_embeddings",
+        "a generation's position tables, once outgrown, double beyond the decoder's position embeddings",
+        (Edit("models/decoder.py",
+              "capacity = max(total, min(grown, self.embed_positions.num_embeddings, self.token_rp_bucket.size(0)))",
+              "capacity = max(total, grown)"),),
+        (INFERENCE + "test_position_tables_stay_within_a_short_position_table",),
+    ),
+    Mutant(
+        "beam_reorder_leaves_the_self_attention_cache",
+        "beam search's reordering leaves the decoder's self-attention cache in its old row order: a beam "
+        "continues another beam's prefix",
+        (Edit("models/decoder.py",
+              "None if kv is None else tuple(t.index_select(0, new_order) for t in kv) for kv in cache[\"self_kv\"]",
+              "None if kv is None else tuple(t for t in kv) for kv in cache[\"self_kv\"]"),),
+        (INFERENCE + "test_a_reordered_cache_continues_each_rows_new_prefix",),
+    ),
+    Mutant(
+        "reorder_leaves_the_ragged_cache_lengths",
+        "reordering rows of different cache lengths keeps each slot's old length",
+        (Edit("models/decoder.py",
+              '            cache["lengths"] = cache["lengths"].index_select(0, new_order)\n',
+              "            pass\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_continue_after_rejected_drafts_with_the_tokens_that_replace_them[rows_reordered]",),
+    ),
+    Mutant(
+        "reorder_never_follows_finished_rows_in_the_cross_attention_cache",
+        "when finished sentences leave the batch, the cross-attention cache keeps the old rows: later steps "
+        "attend to another sample's image and text",
+        (Edit("models/decoder.py",
+              "        if torch.equal(new_source, source):\n            return\n",
+              "        if True:\n            return\n"),),
+        (INFERENCE + "test_a_reordered_cache_continues_each_rows_new_prefix",),
+    ),
+    Mutant(
+        "cache_width_read_from_the_head_axis",
+        "the decoder reports its cache's width as the number of heads",
+        (Edit("models/decoder.py",
+              "        return 0 if kv is None else kv[0].size(2)\n",
+              "        return 0 if kv is None else kv[0].size(1)\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "truncation_keeps_the_shortest_rows_width",
+        "truncating the decoder cache to each row's accepted length cuts every row to the shortest one",
+        (Edit("models/decoder.py",
+              "        width = int(lengths.max())\n",
+              "        width = int(lengths.min())\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "truncation_forgets_ragged_lengths",
+        "truncating the decoder cache to rows of different lengths forgets each row's length: shorter rows "
+        "attend to the rejected drafts' slots and continue at the widest row's position",
+        (Edit("models/decoder.py",
+              "        if bool(lengths.eq(width).all()):\n",
+              "        if True:\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "decoder_position_bias_without_pos_ln",
+        "the decoder's absolute position biases are computed from the raw position embeddings, without OFA's "
+        "pos_ln",
+        (Edit("models/decoder.py",
+              "        normed = decoder.pos_ln(self.positions)\n",
+              "        normed = self.positions\n"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "decoder_self_position_bias_query_key_swapped",
+        "the decoder's self-attention absolute position bias takes queries from self_pos_k_linear and keys from "
+        "self_pos_q_linear (the transpose of OFA's)",
+        (Edit("models/decoder.py",
+              "absolute_bias(decoder.self_pos_q_linear, decoder.self_pos_k_linear, normed, normed,",
+              "absolute_bias(decoder.self_pos_k_linear, decoder.self_pos_q_linear, normed, normed,"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "decoder_sees_its_own_position",
+        "the decoder's causal mask lets each position attend to the next one",
+        (Edit("models/decoder.py",
+              "dtype=torch.bool, device=device).triu(1)",
+              "dtype=torch.bool, device=device).triu(2)"),),
+        (INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "decoder_masks_its_own_position",
+        "the decoder's causal mask also hides each position from itself",
+        (Edit("models/decoder.py",
+              "dtype=torch.bool, device=device).triu(1)",
+              "dtype=torch.bool, device=device).triu(0)"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "decoder_cross_position_bias_from_raw_positions",
+        "the decoder's cross-attention position bias takes its queries from the raw target position "
+        "embeddings instead of the pos_ln-normalised ones",
+        (Edit("models/decoder.py",
+              "absolute_bias(decoder.cross_pos_q_linear, decoder.cross_pos_k_linear, normed, source_positions,",
+              "absolute_bias(decoder.cross_pos_q_linear, decoder.cross_pos_k_linear, self.positions, source_positions,"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "decoder_relative_bias_transposed",
+        "the decoder's relative position bias reads bucket (j, i) for query i and key j",
+        (Edit("models/decoder.py",
+              "decoder.token_rp_bucket[: self.capacity, : self.capacity])",
+              "decoder.token_rp_bucket[: self.capacity, : self.capacity].t())"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "decoder_every_layer_takes_the_first_layers_relative_bias",
+        "every decoder layer uses the first layer's relative position bias instead of its own table",
+        (Edit("models/decoder.py",
+              "relative = relative_bias(decoder.token_rel_pos_table_list[layer],",
+              "relative = relative_bias(decoder.token_rel_pos_table_list[0],"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "incremental_cross_bias_of_the_first_positions",
+        "a cached decoder call takes the cross-attention position bias of positions 0.. instead of its own "
+        "positions",
+        (Edit("models/decoder.py",
+              "        self.cross_attention = tables.cross[:, :, past:total]\n",
+              "        self.cross_attention = tables.cross[:, :, : total - past]\n"),),
+        (INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "incremental_token_positions_of_the_first_positions",
+        "a cached decoder call adds the position embeddings of positions 0.. to its tokens instead of their "
+        "own positions'",
+        (Edit("models/decoder.py",
+              "        self.token_positions = tables.positions[:, past:total]\n",
+              "        self.token_positions = tables.positions[:, : total - past]\n"),),
+        (INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "ragged_queries_one_position_late",
+        "rows of different cache lengths put their new tokens one position after their own count",
+        (Edit("models/decoder.py",
+              "self.queries = lengths.unsqueeze(1) + torch.arange(total - past, device=lengths.device)",
+              "self.queries = lengths.unsqueeze(1) + 1 + torch.arange(total - past, device=lengths.device)"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "packed_exit_lets_exited_tokens_run_again",
+        "once some tokens have exited, the next exit test's result replaces the running set: tokens that "
+        "stopped earlier run the later layers again",
+        (Edit("models/decoder.py",
+              "masked_scatter(active, stop_packed)\n    exit_layers.masked_fill_(stop, index + 1)\n    return active & ~stop\n",
+              "masked_scatter(active, stop_packed)\n    exit_layers.masked_fill_(stop, index + 1)\n    return ~stop\n"),),
+        (MIXED + "test_tokens_of_one_step_stop_at_different_layers_with_their_own_states",),
+    ),
+    Mutant(
+        "dense_exit_recorded_one_layer_short",
+        "'auto' granularity, after a layer run densely: a token that stops after layer i is recorded as having "
+        "run i - 1 layers",
+        (Edit("models/decoder.py",
+              "    stop = rule.should_exit(index, x_in, x_out, positions, token_ids) & active\n"
+              "    exit_layers.masked_fill_(stop, index + 1)\n",
+              "    stop = rule.should_exit(index, x_in, x_out, positions, token_ids) & active\n"
+              "    exit_layers.masked_fill_(stop, index)\n"),),
+        (SIMILARITY_GRANULARITY + "test_dense_layers_keep_the_exit_layers_of_tokens_that_stopped_before",),
+    ),
+    Mutant(
+        "packed_exit_test_gets_renumbered_token_ids",
+        "once some tokens have exited, the decoder's exit rule gets the running tokens numbered 0.. instead of "
+        "their own ids: per-token state (patience counts) goes to other tokens",
+        (Edit("models/decoder.py",
+              "grid.pack(positions), grid.index)",
+              "grid.pack(positions), torch.arange(int(active.sum()), device=active.device))"),),
+        (INFERENCE + "test_exit_rules_get_each_tokens_own_number_after_others_exited",),
+    ),
+    Mutant(
+        "packed_exit_recorded_one_layer_short",
+        "once some tokens have exited, a running token that stops after layer i is recorded as having run "
+        "i - 1 layers",
+        (Edit("models/decoder.py",
+              "    stop = torch.zeros_like(active).masked_scatter(active, stop_packed)\n"
+              "    exit_layers.masked_fill_(stop, index + 1)\n",
+              "    stop = torch.zeros_like(active).masked_scatter(active, stop_packed)\n"
+              "    exit_layers.masked_fill_(stop, index)\n"),),
+        (MIXED + "test_tokens_of_one_step_stop_at_different_layers_with_their_own_states",),
+    ),
+    Mutant(
+        "attention_accepts_a_width_the_heads_do_not_divide",
+        "an attention whose width the head count does not divide is built without complaint (and fails later "
+        "inside a reshape, or splits heads unevenly)",
+        (Edit("models/attention.py",
+              "        if embed_dim % num_heads:\n            raise ValueError(",
+              "        if False:\n            raise ValueError("),),
+        (ATTENTION + "test_a_width_the_heads_do_not_divide_is_refused",),
+    ),
+    Mutant(
+        "attention_heads_split_without_transpose",
+        "the attention splits [B, T, D] into heads by reshaping to [B, H, T, d] directly, mixing positions "
+        "and heads",
+        (Edit("models/attention.py",
+              "        return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)\n",
+              "        return x.view(batch, self.num_heads, length, self.head_dim)\n"),),
+        tuple(f"{ATTENTION}test_attention_scales_biases_masks_and_weights_heads_as_ofa[{factor}]"
+              for factor in ("2.0", "3.0")),
+    ),
+    Mutant(
+        "attention_keys_and_values_swapped",
+        "the attention's keys come from v_proj and its values from k_proj",
+        (Edit("models/attention.py",
+              "        return self.split_heads(self.k_proj(x)), self.split_heads(self.v_proj(x))\n",
+              "        return self.split_heads(self.v_proj(x)), self.split_heads(self.k_proj(x))\n"),),
+        tuple(f"{ATTENTION}test_attention_scales_biases_masks_and_weights_heads_as_ofa[{factor}]"
+              for factor in ("2.0", "3.0")),
+    ),
+    Mutant(
+        "attention_padding_mask_inverted",
+        "the attention attends only to padded keys and removes the real ones",
+        (Edit("models/attention.py",
+              "mask = torch.where(blocked, torch.finfo(query.dtype).min, allowed)",
+              "mask = torch.where(~blocked, torch.finfo(query.dtype).min, allowed)"),),
+        tuple(f"{ATTENTION}test_attention_scales_biases_masks_and_weights_heads_as_ofa[{factor}]"
+              for factor in ("2.0", "3.0")),
+    ),
+    Mutant(
+        "attention_bias_dropped_with_padding",
+        "when keys are padded, the attention drops the position bias and keeps only the padding mask",
+        (Edit("models/attention.py",
+              "allowed = torch.zeros((), dtype=query.dtype, device=query.device) if mask is None else mask",
+              "allowed = torch.zeros((), dtype=query.dtype, device=query.device)"),),
+        tuple(f"{ATTENTION}test_attention_scales_biases_masks_and_weights_heads_as_ofa[{factor}]"
+              for factor in ("2.0", "3.0")),
+    ),
+    Mutant(
+        "recorded_attention_unscaled",
+        "the recorded attention probabilities leave out the query scaling the attention applies",
+        (Edit("models/attention.py",
+              "scores = (self.split_heads(query) * self.scaling) @ key.transpose(-1, -2)",
+              "scores = self.split_heads(query) @ key.transpose(-1, -2)"),),
+        (ATTENTION + "test_recorded_probabilities_are_the_ones_the_attention_uses",),
+    ),
+    Mutant(
+        "attention_heads_merged_without_transpose",
+        "the attention merges its heads back by reshaping [B, H, T, d] to [B, T, D] directly, mixing positions "
+        "and heads",
+        (Edit("models/attention.py",
+              "        return out.transpose(1, 2).reshape(batch, length, self.embed_dim)\n",
+              "        return out.reshape(batch, length, self.embed_dim)\n"),),
+        tuple(f"{ATTENTION}test_attention_scales_biases_masks_and_weights_heads_as_ofa[{factor}]"
+              for factor in ("2.0", "3.0")),
+    ),
+    Mutant(
+        "meta_model_vocabulary_one_short",
+        "models.builders.build_meta_model's default vocabulary is one symbol short of OFA's 59457",
+        (Edit("models/builders.py", "vocab_size: int = 59457", "vocab_size: int = 59456"),),
+        ("tests/test_model_architecture.py::test_key_shapes_follow_ofa_layout[ofa_tiny-256-1024-4-4]",),
+    ),
+    Mutant(
+        "meta_model_built_in_memory",
+        "models.builders.build_meta_model allocates and initialises every weight (gigabytes for ofa_huge) "
+        "instead of building on the meta device",
+        (Edit("models/builders.py", '    with torch.device("meta"):\n', "    if True:\n"),),
+        (ARCHITECTURE + "test_a_meta_model_holds_no_weights",),
+    ),
+    Mutant(
+        "store_ema_averages_only_integer_buffers",
+        "fairseq-train --store-ema copies the floating-point weights and tries to average the integer buffers",
+        (Edit("ofa_mue/ema_buffers.py",
+              "if torch.is_tensor(value) and not torch.is_floating_point(value)}",
+              "if torch.is_tensor(value) and torch.is_floating_point(value)}"),),
+        ("tests/test_ofa_training_options.py::test_store_ema_averages_weights_and_copies_integer_buffers",),
+    ),
+    Mutant(
+        "checkpoint_loading_seeds_an_ema_without_store_ema",
+        "fairseq-train without --store-ema takes the EMA branch of checkpoint loading (turning --store-ema on "
+        "for a trainer that has no EMA)",
+        (Edit("ofa_mue/ema_buffers.py",
+              "    if not self.cfg.ema.store_ema:\n        return _fairseq_load_checkpoint(self, filename, *args, **kwargs)\n",
+              ""),),
+        ("tests/test_ofa_training_options.py::test_store_ema_starts_from_a_checkpoint_without_one[finetune_from_model]",),
+    ),
+    Mutant(
+        "store_ema_left_off_after_loading",
+        "after loading a checkpoint, --store-ema stays switched off: the EMA is never updated nor saved",
+        (Edit("ofa_mue/ema_buffers.py",
+              "    finally:\n        self.cfg.ema.store_ema = True\n",
+              "    finally:\n        pass\n"),),
+        ("tests/test_ofa_training_options.py::test_store_ema_averages_weights_and_copies_integer_buffers",),
+    ),
+    Mutant(
+        "store_ema_fails_without_a_checkpoint",
+        "fairseq-train --store-ema with no checkpoint to load fails (TypeError) instead of starting the EMA "
+        "from the model as built",
+        (Edit("ofa_mue/ema_buffers.py",
+              "    if extra_state is None:  # no checkpoint: the EMA starts from the model as built\n        return extra_state\n",
+              ""),),
+        ("tests/test_ofa_training_options.py::test_store_ema_averages_weights_and_copies_integer_buffers",),
+    ),
+    Mutant(
+        "store_ema_resumed_from_the_model_weights",
+        "fairseq-train --store-ema resumed from its own checkpoint restarts the EMA from the checkpoint's model "
+        "weights, dropping the average the checkpoint holds",
+        (Edit("ofa_mue/ema_buffers.py",
+              '        self.ema.restore(extra_state["ema"], build_fp32_params=False)\n',
+              "        self.ema.restore(self.get_model().state_dict(), build_fp32_params=False)\n"),),
+        ("tests/test_ofa_training_options.py::test_store_ema_resumes_the_average_its_checkpoint_holds",),
+    ),
+    Mutant(
+        "store_ema_checkpoint_holding_an_ema_treated_as_without_one",
+        "fairseq-train --store-ema treats a checkpoint that holds an EMA as one without (and fails with "
+        "KeyError 'ema' on one without)",
+        (Edit("ofa_mue/ema_buffers.py", '    if "ema" in extra_state:\n', '    if "ema" not in extra_state:\n'),),
+        ("tests/test_ofa_training_options.py::test_store_ema_starts_from_a_checkpoint_without_one[finetune_from_model]",),
+    ),
+    Mutant(
+        "decoder_returns_features_for_logits",
+        "the decoder returns its final-normalised features where the logits are asked for, and the logits "
+        "where features_only asks for features",
+        (Edit("models/decoder.py",
+              "        return (x if features_only else self.output_layer(x)), extra\n",
+              "        return (self.output_layer(x) if features_only else x), extra\n"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "disentangled_decoder_adds_positions_to_tokens",
+        "a decoder built with --disable-entangle (the Hugging Face port's models) still adds position "
+        "embeddings to its token embeddings",
+        (Edit("models/decoder.py",
+              "        if self.add_positions_to_tokens:\n            x = x + biases.token_positions\n",
+              "        if True:\n            x = x + biases.token_positions\n"),),
+        (DECODER_REFERENCE_DISENTANGLED,),
+    ),
+    Mutant(
+        "decoder_self_padding_never_masked",
+        "the decoder's self-attention never masks keys: rows whose cache holds fewer positions than the "
+        "widest attend to the empty or stale slots beyond their own",
+        (Edit("models/decoder.py",
+              "        self_padding = self_padding if self_padding.any() else None\n",
+              "        self_padding = None\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "cached_call_tested_at_positions_from_zero",
+        "a cached decoder call's tokens are tested for exit as if they were at positions 0.. instead of their "
+        "own positions (a decaying threshold restarts at every step)",
+        (Edit("models/decoder.py",
+              "            token_positions = torch.arange(past, total, device=device).expand(batch, length)\n",
+              "            token_positions = torch.arange(0, length, device=device).expand(batch, length)\n"),),
+        (INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "decoder_token_ids_numbered_by_column",
+        "the decoder's exit rules get the tokens of a call numbered position by position (column-major) "
+        "instead of their flat index in the [B, T] grid",
+        (Edit("models/decoder.py",
+              "            token_ids = torch.arange(batch * length, device=device).view(batch, length)\n",
+              "            token_ids = torch.arange(batch * length, device=device).view(length, batch).t()\n"),),
+        (INFERENCE + "test_exit_rules_get_each_tokens_own_number_after_others_exited",),
+    ),
+    Mutant(
+        "decoder_layers_run_after_every_token_exited",
+        "once every token of a call has exited, the later decoder layers still run (on no token) instead of "
+        "only projecting the keys/values the cache needs",
+        (Edit("models/decoder.py",
+              "            if active is not None and not active.any():\n",
+              "            if False:\n"),),
+        (INFERENCE + "test_exited_samples_and_tokens_leave_later_layers",),
+    ),
+    Mutant(
+        "decoder_records_one_layer_less_depth",
+        "a decoder call records the decoder one layer shallower than it is: the FLOPs count charges a cached "
+        "call's keys/values and exit tests for one layer less",
+        (Edit("models/decoder.py",
+              "tested=exit_rule is not None, depth=self.num_layers)",
+              "tested=exit_rule is not None, depth=self.num_layers - 1)"),),
+        (FLOPS + "test_counts_of_a_generation_with_exits_equal_torchs_flop_counter",),
+    ),
+    Mutant(
+        "ragged_window_ignores_the_row_lengths",
+        "a cached call on rows of different lengths takes position terms as if every row held the widest "
+        "row's positions",
+        (Edit("models/decoder.py",
+              '        return tables.window(past, total, cache.get("lengths"))\n',
+              "        return tables.window(past, total)\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "decoder_positions_offset_as_fairseqs_learned_positions",
+        "the decoder embeds position t with row t + 2 of its position table (fairseq's learned positional "
+        "embedding habit) instead of row t as OFA does",
+        (Edit("models/decoder.py",
+              "        self.positions = decoder.embed_positions(torch.arange(capacity, device=device)).unsqueeze(0)\n",
+              "        self.positions = decoder.embed_positions(torch.arange(2, capacity + 2, device=device)).unsqueeze(0)\n"),),
+        (DECODER_REFERENCE,),
+    ),
+    Mutant(
+        "ragged_new_keys_at_their_slots",
+        "rows of different cache lengths give their new tokens' keys the call's slot positions instead of "
+        "their own positions in the relative and absolute self-attention bias",
+        (Edit("models/decoder.py",
+              "torch.arange(past, device=lengths.device).expand(len(lengths), past), self.queries], 1)",
+              "torch.arange(past, device=lengths.device).expand(len(lengths), past), "
+              "torch.arange(past, total, device=lengths.device).expand(len(lengths), total - past)], 1)"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "ragged_self_bias_queries_and_keys_swapped",
+        "rows of different cache lengths read the self-attention bias with query and key positions swapped",
+        (Edit("models/decoder.py",
+              "        return bias[:, self.queries.unsqueeze(2), self.keys.unsqueeze(1)].transpose(0, 1)\n",
+              "        return bias[:, self.keys.unsqueeze(1), self.queries.unsqueeze(2)].transpose(0, 1)\n"),),
+        ("tests/test_lossless_decoding.py::test_rows_with_different_cache_lengths_decode_as_each_row_alone",),
+    ),
+    Mutant(
+        "cached_decoder_layers_share_the_first_cross_keys",
+        "in cached decoding every decoder layer attends over the first layer's cross-attention keys/values "
+        "instead of its own projections of the encoder output",
+        (Edit("models/decoder.py",
+              "            cross[index] = layer.cross_key_value(encoder_states)\n",
+              "            cross[index] = cross[0] if index else layer.cross_key_value(encoder_states)\n"),),
+        (INFERENCE + "test_incremental_decoding_with_exits_matches_recomputing_the_prefix",),
+    ),
+    Mutant(
+        "decoder_image_positions_one_short",
+        "the decoder's image position table holds image_bucket_size ** 2 rows, one short of OFA's: official "
+        "checkpoints no longer load",
+        (Edit("models/decoder.py",
+              "        self.embed_image_positions = nn.Embedding(args.image_bucket_size**2 + 1, dim)\n",
+              "        self.embed_image_positions = nn.Embedding(args.image_bucket_size**2, dim)\n"),),
+        (ARCHITECTURE + "test_state_dict_names_and_shapes_equal_ofa_reference[ofa_tiny]",),
+    ),
+    Mutant(
+        "decoder_code_layernorm_embedding_never_built",
+        "the decoder never builds code_layernorm_embedding: official checkpoints, which hold it, no longer load",
+        (Edit("models/decoder.py",
+              "        self.code_layernorm_embedding = nn.LayerNorm(dim) if args.code_layernorm_embedding else None\n",
+              "        self.code_layernorm_embedding = None\n"),),
+        (ARCHITECTURE + "test_state_dict_names_and_shapes_equal_ofa_reference[ofa_tiny]",),
     ),
 )
 
