@@ -114,6 +114,7 @@ def test_replace_text_gives_each_row_another_rows_hypothesis_and_keeps_image_and
         assert sample["answer"] == originals[index]["answer"]  # and its own label
     dataset = SnliVeDataset("test", path, vocab, patch_image_size=48)
     assert replace_text(dataset, "none") is dataset
+    assert torch.equal(dataset[0]["source"], originals[0]["source"])  # none keeps its own hypothesis
     captions = CaptionDataset("test", demo / "caption" / "test.tsv", vocab, patch_image_size=48)
     with pytest.raises(ConfigError, match="--replace-text applies to SNLI-VE's hypotheses"):
         replace_text(captions, "other")

@@ -9004,6 +9004,29 @@ MUTANTS: Tuple[Mutant, ...] = (
               "        self.code_layernorm_embedding = None\n"),),
         (ARCHITECTURE + "test_state_dict_names_and_shapes_equal_ofa_reference[ofa_tiny]",),
     ),
+    Mutant(
+        "replaced_text_none_mode_replaces",
+        "--replace-text none still replaces every row's hypothesis with another row's, so the plain "
+        "evaluation scores swapped text",
+        (Edit("ofa_mue/replaced_text.py", '    if mode == "none":\n        return dataset\n', ""),),
+        ("tests/test_replaced_images.py::test_replace_text_gives_each_row_another_rows_hypothesis_and_keeps_image_and_label",),
+    ),
+    Mutant(
+        "replaced_text_caption_refusal_dropped",
+        "--replace-text other on captioning is accepted instead of refused, though captioning has no "
+        "hypothesis to replace",
+        (Edit("ofa_mue/replaced_text.py",
+              '    if FIELD not in dataset.COLUMNS:\n        raise ConfigError(',
+              '    if False:\n        raise ConfigError('),),
+        ("tests/test_replaced_images.py::test_replace_text_gives_each_row_another_rows_hypothesis_and_keeps_image_and_label",),
+    ),
+    Mutant(
+        "replaced_text_other_mode_ignored",
+        "--replace-text other evaluates the rows with their own hypotheses, so the image-only check "
+        "measures nothing",
+        (Edit("ofa_mue/replaced_text.py", '    if mode == "none":\n', '    if mode in MODES:\n'),),
+        ("tests/test_replaced_images.py::test_replace_text_gives_each_row_another_rows_hypothesis_and_keeps_image_and_label",),
+    ),
 )
 
 
