@@ -284,7 +284,11 @@ def test_the_ports_weights_of_a_task_head_model_lose_their_model_prefix():
     ({"disable_entangle": False}, "disable_entangle must be the opposite"),
     ({"max_target_positions": 256}, "max_source_positions and max_target_positions differ"),
     ({"attn_scale_factor": 1.0}, "attn_scale_factor 1.0"),
-], ids=["scale-resids", "scale-attn-without-scale-fc", "entangled-decoder-positions", "position-sizes", "attn-scale"])
+    ({"decoder_embed_dim": 128}, "encoder and decoder embedding dimensions differ"),
+    ({"activation_fn": "tanh"}, "activation_fn 'tanh'"),
+    ({"resnet_type": "resnet:1,1,1"}, "resnet_type 'resnet:1,1,1'"),
+], ids=["scale-resids", "scale-attn-without-scale-fc", "entangled-decoder-positions", "position-sizes", "attn-scale",
+        "embedding-widths", "activation", "resnet-blocks"])
 def test_to_hf_refuses_models_the_port_would_run_otherwise(change, message):
     """Options the port's config cannot say (it would silently run another model): a fairseq OFA
     model trained without --disable-entangle adds positions to its decoder tokens, which the port
@@ -293,3 +297,52 @@ def test_to_hf_refuses_models_the_port_would_run_otherwise(change, message):
     hf_config_from_model(Namespace(**options), 59457)  # as converted: expressible
     with pytest.raises(CheckpointError, match=message):
         hf_config_from_model(Namespace(**{**options, **change}), 59457)
+
+
+def test_from_hf_refuses_a_vocabulary_other_than_ofas_dictionary(tmp_path):
+    """A port config whose vocab_size is not the size of OFA's dictionary is refused by name, before
+    any weights are read: its token ids would not be the dictionary's."""
+    port = tmp_path / "OFA-other"
+    port.mkdir()
+    (port / "config.json").write_text(json.dumps({**TINY_CONFIG, "vocab_size": 59456}))
+    torch.save({}, port / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="vocab_size 59456, but OFA's dictionary has 59457"):
+        convert.from_hf(str(port), str(tmp_path / "out.pt"), "caption", 480)
+    assert not (tmp_path / "out.pt").exists()
+
+
+def test_to_hf_refuses_a_checkpoint_of_another_architecture(tmp_path):
+    """A fairseq checkpoint of a non-OFA architecture is refused by name, not converted with OFA's defaults."""
+    path = tmp_path / "transformer.pt"
+    torch.save({"cfg": {"model": {"arch": "transformer", "_name": "transformer"}},
+                "model": {"encoder.embed_tokens.weight": torch.zeros(4, 2)}}, path)
+    with pytest.raises(CheckpointError, match="architecture 'transformer' is not an OFA one"):
+        convert.to_hf(str(path), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("config_text, weights, message", [
+    ("{not json", {}, "config.json: not valid JSON"),
+    (json.dumps(TINY_CONFIG), b"not a pickle", "pytorch_model.bin: not a state dict of tensors"),
+], ids=["config-not-json", "weights-not-a-state-dict"])
+def test_from_hf_refuses_a_port_folder_it_cannot_read_by_file(tmp_path, config_text, weights, message):
+    from ofa_mue.errors import DataError
+
+    port = tmp_path / "OFA-broken"
+    port.mkdir()
+    (port / "config.json").write_text(config_text)
+    if isinstance(weights, bytes):
+        (port / "pytorch_model.bin").write_bytes(weights)
+    else:
+        torch.save(weights, port / "pytorch_model.bin")
+    with pytest.raises(DataError, match=message):
+        convert.read_hf_folder(str(port))
+
+
+def test_the_ports_keys_keep_a_model_prefix_that_not_all_of_them_have():
+    """Only a state dict whose every key starts with ``model.`` is a task-head model's: a key of a
+    plain model that happens to start so is not cut, and is then refused as unknown."""
+    from ofa_mue.models.hf_mapping import _strip_model_prefix
+
+    state = {"model.extra.weight": torch.zeros(1), "encoder.embed_tokens.weight": torch.zeros(1)}
+    assert _strip_model_prefix(state).keys() == state.keys()

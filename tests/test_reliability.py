@@ -27,6 +27,7 @@ from PIL import Image
 from ofa_mue import evaluate
 from ofa_mue.atomic_files import write_atomically
 from ofa_mue.demo.generate import generate_demo_data
+from ofa_mue.errors import CheckpointError
 from demo_training import subprocess_env, train_in_process
 from fork_server import fast_python
 
@@ -402,3 +403,35 @@ def test_output_files_are_replaced_atomically(tmp_path, monkeypatch):
     assert target.read_text() == '{"new": true}\n'
     assert sorted(p.name for p in target.parent.iterdir()) == ["test_metrics.json"]
     # a whole evaluation leaving exactly its two files: tests/test_determinism.py
+
+
+def _raised_in(outer: BaseException, inner: BaseException, explicit: bool) -> BaseException:
+    try:
+        try:
+            raise inner
+        except BaseException as caught:
+            if explicit:
+                raise outer from caught
+            raise outer
+    except BaseException as raised:
+        return raised
+
+
+_WORKER_TRACEBACK = ("Caught DataError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
+                     "  File \"x.py\", line 1, in f\nofa_mue.errors.CheckpointError: first line\n"
+                     "During handling of the above exception, another exception occurred:\n"
+                     "ofa_mue.errors.DataError: train.tsv: not a number\n")
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: _raised_in(RuntimeError("wrapper"), CheckpointError("bad weights"), explicit=True), "bad weights"),
+    (lambda: _raised_in(RuntimeError("wrapper"), CheckpointError("bad weights"), explicit=False), "bad weights"),
+    (lambda: RuntimeError(_WORKER_TRACEBACK), "train.tsv: not a number"),
+    (lambda: _raised_in(KeyError("k"), ValueError("v"), explicit=False), None),
+], ids=["cause", "context", "worker-traceback-text", "no-ofa-mue-error"])
+def test_one_line_message_finds_the_ofa_mue_error_behind_another(make, expected):
+    """The one line comes from the ofa_mue error that caused (or was being handled at) the uncaught
+    one, or from the last ``ofa_mue.errors`` line of a traceback a worker process sent as text."""
+    from ofa_mue import one_line_errors
+
+    assert one_line_errors.one_line_message(make()) == expected
