@@ -228,7 +228,8 @@ def test_launch_flops_are_a_launchs_time_at_the_layer_shapes_rate_per_width(monk
     ({"mode": "token", "quantile": 0.5}, "--exit-step-quantile applies to --exit-granularity step"),
     ({"mode": "auto", "launch_flops": -1.0}, "--exit-launch-flops"),
     ({"mode": "step", "launch_flops": 1.0}, "--exit-launch-flops applies to --exit-granularity auto"),
-])
+], ids=["unknown_mode", "quantile_zero", "quantile_above_one", "quantile_outside_step", "negative_launch_flops",
+        "launch_flops_outside_auto"])
 def test_bad_granularity_options_are_clear_errors(kwargs, flag):
     with pytest.raises(ConfigError, match=flag):
         ExitGranularity(**kwargs)

@@ -387,6 +387,8 @@ def test_output_files_are_replaced_atomically(tmp_path, monkeypatch):
 
     def crash_before_rename(source, destination):
         seen["source"] = Path(source)
+        # same extension as the result: writers (numpy, torch, safetensors) pick their format by it
+        assert Path(source).suffix == ".json" and Path(source).name != target.name
         # the new text exists only in a temporary file in the same folder (same file system)
         assert Path(source).parent == target.parent and Path(source).read_text() == '{"new": true}\n'
         assert target.read_text() == '{"old": true}\n'
