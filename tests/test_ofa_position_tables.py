@@ -24,7 +24,13 @@ import math
 
 import torch
 
-from ofa_mue.models.position_bias import absolute_bias, image_bucket_table, relative_bias, token_bucket_table
+from ofa_mue.models.position_bias import (
+    absolute_bias,
+    code_position_index,
+    image_bucket_table,
+    relative_bias,
+    token_bucket_table,
+)
 
 
 def _token_bucket(d: int, bucket_size: int, max_position: int) -> int:
@@ -89,3 +95,13 @@ def test_absolute_bias_is_the_scaled_query_position_times_the_key_position_per_h
             for j in range(5):
                 assert math.isclose(float(bias[0, h, i, j]), float(q[i, cols] @ k[j, cols]) * scaling,
                                     rel_tol=1e-5, abs_tol=1e-6)
+
+
+def test_code_position_index_follows_ofas_definition():
+    """OFA's decoder ``image_position_idx`` (models/ofa/unify_transformer.py): ``[0]``, the
+    ``code_image_size // 8`` window's ids ``1 + row * bucket + col``, then 769 entries of 1024."""
+    code_image_size, bucket = 128, 42
+    window = code_image_size // 8
+    grid = torch.arange(window).unsqueeze(0).expand(window, window) + torch.arange(window).unsqueeze(1) * bucket + 1
+    expected = torch.cat([torch.tensor([0]), grid.reshape(-1), torch.tensor([1024] * 769)])
+    assert torch.equal(code_position_index(code_image_size, bucket), expected)

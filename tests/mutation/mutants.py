@@ -9326,6 +9326,32 @@ MUTANTS: Tuple[Mutant, ...] = (
               'int(self.chosen.sum())'),),
         ("tests/test_exit_granularity.py::test_a_step_tokens_choice_to_stop_sticks_and_padding_never_counts",),
     ),
+    Mutant(
+        "code_position_window_uses_sixteen_pixel_codes",
+        "Generated image codes get the position ids of a grid a quarter the size of OFA's, so image generation positions disagree with OFA's checkpoints.",
+        (Edit("models/position_bias.py", "    window = code_image_size // 8\n", "    window = code_image_size // 16\n"),),
+        ("tests/test_ofa_position_tables.py::test_code_position_index_follows_ofas_definition",),
+    ),
+    Mutant(
+        "code_position_index_starts_at_one",
+        "The decoder's first code position uses image position id 1 instead of OFA's special position 0.",
+        (Edit("models/position_bias.py", "        torch.zeros(1, dtype=torch.long),\n", "        torch.ones(1, dtype=torch.long),\n"),),
+        ("tests/test_ofa_position_tables.py::test_code_position_index_follows_ofas_definition",),
+    ),
+    Mutant(
+        "code_position_fill_one_short",
+        "The decoder's code-position buffer is one entry shorter than OFA's, so OFA checkpoints' image_position_idx no longer matches.",
+        (Edit("models/position_bias.py", "CODE_INDEX_FILL_COUNT = 769\n", "CODE_INDEX_FILL_COUNT = 768\n"),),
+        ("tests/test_ofa_position_tables.py::test_code_position_index_follows_ofas_definition",),
+    ),
+    Mutant(
+        "image_bucket_corner_uses_row_zero_bucket",
+        "The special position 0 attending to itself uses the row-0 bucket instead of its own last bucket, so image relative biases differ from OFA.",
+        (Edit("models/position_bias.py",
+              "    table[0, 0] = num_buckets - 1\n",
+              "    table[0, 0] = num_buckets - 3\n"),),
+        ("tests/test_ofa_position_tables.py::test_image_buckets_follow_ofas_definition",),
+    ),
 )
 
 
