@@ -292,3 +292,78 @@ def test_decoder_computes_ofas_embeddings_position_biases_and_output_projection(
         ours, _ = decoder(tokens, encoder_out=encoder_out)
         expected = _ofa_decoder_logits(decoder, tokens, encoder_states, encoder_padding, source_positions, entangled)
     torch.testing.assert_close(ours, expected, rtol=1e-9, atol=1e-9)
+
+
+def _ofa_encoder_states(encoder, tokens, images, image_present):
+    """OFA's ``TransformerEncoder.forward_scriptable`` (unify_transformer.py, with
+    ``get_patch_images_info``, ``forward_embedding``, ``get_rel_pos_bias`` and
+    ``get_image_rel_pos_bias``; one image, no prompts) written out around its layers: patches
+    ``embed_scale * image_proj(resnet(images))`` and tokens ``embed_scale * embed_tokens``, each
+    plus (``--entangle-position-embedding``) its raw position embeddings (tokens 0..T-1, patches
+    ``1 + row * image_bucket_size + col``) and its type embedding (1 image, 0 text), through
+    ``patch_layernorm_embedding`` / ``layernorm_embedding``; the sequence ``[image; text]`` with
+    padding zeroed (a sample without an image has all its patches padding); the bias of layer i is
+    ``(q(p) * pos_scaling) @ k(p)^T`` over ``p = [image_pos_ln(image positions); pos_ln(token
+    positions)]`` plus, on the text block, ``token_rel_pos_table_i[token_rp_bucket]`` and, on the
+    image block, ``image_rel_pos_table_i[image_rp_bucket[ids][:, ids]]``; then the final layer norm."""
+    batch, length = tokens.shape
+    heads = encoder.num_heads
+    dim = encoder.embed_tokens.embedding_dim
+    head_dim = dim // heads
+    scaling = (dim / heads * 2.0) ** -0.5  # OFA's --attn-scale-factor 2
+
+    def linear(module, t):
+        return F.linear(t, module.weight, module.bias)
+
+    def split(t):
+        return t.view(t.size(0), t.size(1), heads, head_dim).transpose(1, 2)
+
+    features = encoder.embed_images(images)
+    height, width = features.shape[-2:]
+    ids = (torch.arange(width)[None, :].expand(height, width)
+           + torch.arange(height)[:, None] * encoder.image_bucket_size + 1).reshape(-1)
+    patches = height * width
+    image_pos = F.embedding(ids, encoder.embed_image_positions.weight)[None]
+    token_pos = F.embedding(torch.arange(length), encoder.embed_positions.weight)[None]
+    image_x = encoder.embed_scale * linear(encoder.image_proj, features.flatten(2).transpose(1, 2))
+    image_x = _norm(encoder.patch_layernorm_embedding, image_x + image_pos + encoder.type_embedding.weight[1])
+    text_x = encoder.embed_scale * F.embedding(tokens, encoder.embed_tokens.weight)
+    text_x = _norm(encoder.layernorm_embedding, text_x + token_pos + encoder.type_embedding.weight[0])
+    padding = torch.cat([(~image_present)[:, None].expand(batch, patches), tokens.eq(encoder.padding_idx)], dim=1)
+    x = torch.cat([image_x, text_x], dim=1) * (1 - padding[..., None].to(image_x.dtype))
+    positions = torch.cat([_norm(encoder.image_pos_ln, image_pos), _norm(encoder.pos_ln, token_pos)], dim=1)
+    absolute = (split(linear(encoder.pos_q_linear, positions)) * scaling) @ split(
+        linear(encoder.pos_k_linear, positions)).transpose(2, 3)
+    image_buckets = encoder.image_rp_bucket[ids[:, None], ids[None, :]]
+    for index, layer in enumerate(encoder.layers):
+        bias = absolute.clone()
+        bias[:, :, -length:, -length:] += F.embedding(encoder.token_rp_bucket[:length, :length],
+                                                     encoder.token_rel_pos_table_list[index].weight).permute(2, 0, 1)
+        bias[:, :, :patches, :patches] += F.embedding(image_buckets,
+                                                     encoder.image_rel_pos_table_list[index].weight).permute(2, 0, 1)
+        x = layer(x, bias, padding)
+    return _norm(encoder.layer_norm, x), padding, positions
+
+
+def test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm():
+    """The whole encoder (joint, exits off) gives OFA's numbers: the other encoder tests compare
+    it with itself (decomposed against joint, exits against no exits) or need OFA's source, so
+    entangled position embeddings left off one stream, embed_scale left off the patches or the
+    tokens, the text's layernorm_embedding or pos_ln used for the image stream (or the other way
+    round), pos_scaling without attn_scale_factor, or patch position ids of the transposed grid
+    would pass them all."""
+    model = build_model("ofa_demo", numbered_dictionary(40), encoder_layers=2, no_scale_embedding=False)
+    encoder = _randomised(model.encoder).double()
+    assert encoder.embed_scale != 1.0 and encoder.entangle_position_embedding and not encoder.decompose_modalities
+    generator = torch.Generator().manual_seed(13)
+    tokens = torch.randint(4, 40, (2, 6), generator=generator)
+    tokens[1, 4:] = encoder.padding_idx
+    images = torch.randn(2, 3, 32, 48, generator=generator, dtype=torch.float64)
+    image_present = torch.tensor([True, False])
+    with torch.no_grad():
+        ours = encoder(tokens, patch_images=images, patch_masks=image_present)
+        states, padding, positions = _ofa_encoder_states(encoder, tokens, images, image_present)
+    assert states.shape == (2, 6 + 6, 128)
+    torch.testing.assert_close(ours["encoder_out"][0], states, rtol=1e-9, atol=1e-9)
+    assert torch.equal(ours["encoder_padding_mask"][0], padding)
+    torch.testing.assert_close(ours["position_embeddings"][0], positions, rtol=1e-9, atol=1e-9)

@@ -9352,6 +9352,83 @@ MUTANTS: Tuple[Mutant, ...] = (
               "    table[0, 0] = num_buckets - 3\n"),),
         ("tests/test_ofa_position_tables.py::test_image_buckets_follow_ofas_definition",),
     ),
+    Mutant(
+        "patches_without_embed_scale",
+        "with --scale-embedding the encoder's patch vectors are not multiplied by embed_scale (OFA scales them "
+        "as it scales the tokens)",
+        (Edit("models/encoder.py",
+              "        x = self.embed_scale * self.image_proj(features.flatten(2).transpose(1, 2))\n",
+              "        x = self.image_proj(features.flatten(2).transpose(1, 2))\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
+    Mutant(
+        "text_tokens_without_embed_scale",
+        "with --scale-embedding the encoder's token embeddings are not multiplied by sqrt(embed_dim) as in OFA",
+        (Edit("models/encoder.py", "            x = self.embed_scale * x\n", "            x = x\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
+    Mutant(
+        "patches_without_entangled_positions",
+        "with --entangle-position-embedding (the demo's default) the patch vectors do not get their image "
+        "position embeddings added (the text tokens still do)",
+        (Edit("models/encoder.py",
+              "            x = x + positions\n        if self.type_embedding is not None:\n"
+              "            x = x + self.type_embedding.weight[1]\n",
+              "            pass\n        if self.type_embedding is not None:\n"
+              "            x = x + self.type_embedding.weight[1]\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
+    Mutant(
+        "text_without_entangled_positions",
+        "with --entangle-position-embedding (the demo's default) the text tokens do not get their position "
+        "embeddings added (the patches still do)",
+        (Edit("models/encoder.py",
+              "            x = x + positions\n        if self.type_embedding is not None:\n"
+              "            x = x + self.type_embedding.weight[0]\n",
+              "            pass\n        if self.type_embedding is not None:\n"
+              "            x = x + self.type_embedding.weight[0]\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
+    Mutant(
+        "patches_through_the_text_layernorm_embedding",
+        "the patch vectors go through the text's layernorm_embedding instead of OFA's patch_layernorm_embedding "
+        "(a checkpoint's patch_layernorm_embedding weights are loaded and never used)",
+        (Edit("models/encoder.py", "            x = self.patch_layernorm_embedding(x)\n",
+              "            x = self.layernorm_embedding(x)\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
+    Mutant(
+        "text_through_the_patch_layernorm_embedding",
+        "the token vectors go through patch_layernorm_embedding instead of OFA's layernorm_embedding",
+        (Edit("models/encoder.py", "            x = self.layernorm_embedding(x)\n",
+              "            x = self.patch_layernorm_embedding(x)\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
+    Mutant(
+        "image_positions_through_the_text_pos_ln",
+        "the image position embeddings are normalised by the text's pos_ln instead of OFA's image_pos_ln, in "
+        "the encoder's position bias and the decoder's cross-attention bias",
+        (Edit("models/encoder.py", "            image_pos = self.image_pos_ln(image_pos)\n",
+              "            image_pos = self.pos_ln(image_pos)\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
+    Mutant(
+        "encoder_pos_scaling_without_attn_scale_factor",
+        "the encoder's absolute position bias is scaled by head_dim ** -0.5 instead of OFA's "
+        "(head_dim * attn_scale_factor) ** -0.5",
+        (Edit("models/encoder.py", "        self.pos_scaling = (dim / self.num_heads * args.attn_scale_factor) ** -0.5\n",
+              "        self.pos_scaling = (dim / self.num_heads) ** -0.5\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
+    Mutant(
+        "image_position_ids_of_the_transposed_grid",
+        "patch position ids are computed for a width x height grid: the patches of a non-square image take other "
+        "patches' position embeddings and relative buckets",
+        (Edit("models/encoder.py",
+              "        ids = image_position_ids(height, width, self.image_bucket_size, device=patch_images.device)\n",
+              "        ids = image_position_ids(width, height, self.image_bucket_size, device=patch_images.device)\n"),),
+        ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
+    ),
 )
 
 
