@@ -39,6 +39,7 @@ def test_fairseq_checkpoint_loads_without_unsafe_unpickling(tmp_path, monkeypatc
     state = checkpoint_utils.load_checkpoint_to_cpu(str(path))
     assert state["cfg"].model.arch == "ofa_base"
     assert float(state["extra_state"]["val_loss"]) == 2.5
+    assert state["optimizer_history"][-1]["num_updates"] == 7  # a resumed run goes on from its update
     torch.testing.assert_close(state["model"]["weight"], torch.ones(2, 2))
 
 
@@ -78,6 +79,34 @@ def test_truncated_checkpoint_gives_clear_error(tmp_path):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
+
+
+def _cut_off_legacy_pickle(path) -> None:
+    """``path`` saved in torch's legacy (non-zip) format, then cut off mid-pickle (an EOFError)."""
+    torch.save(_fairseq_state(), path, _use_new_zipfile_serialization=False)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _corrupt_zip_record(path) -> None:
+    """``path`` in torch's zip format with the header of its tensor record overwritten (its index intact)."""
+    import zipfile
+
+    torch.save(_fairseq_state(), path)
+    with zipfile.ZipFile(path) as archive:
+        offset = next(i.header_offset for i in archive.infolist() if i.filename.endswith("data/0"))
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 4] = b"XXXX"
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_cut_off_legacy_pickle, _corrupt_zip_record],
+                         ids=["legacy_pickle_cut_off", "zip_record_corrupt"])
+def test_a_damaged_checkpoint_of_either_format_gives_clear_error(tmp_path, damage):
+    path = tmp_path / "damaged.pt"
+    damage(path)
+    with pytest.raises(CheckpointError, match=f"^{path}: not a readable torch checkpoint \\(truncated or corrupt"):
         checkpoint_utils.load_checkpoint_to_cpu(str(path))
 
 
@@ -171,6 +200,11 @@ def test_reading_a_checkpoints_settings_goes_through_the_allow_list(tmp_path, mo
     for read in (checkpoint_task_config, checkpoint_model_config):
         with pytest.raises(CheckpointError, match=f"^{path}: refused to unpickle: it holds .*UnexpectedPayload"):
             read(str(path))
+    # the same file without the foreign class: its settings, the model group an argparse.Namespace as OFA saves it
+    clean = tmp_path / "checkpoint.pt"
+    torch.save(_fairseq_state(), clean)
+    assert checkpoint_model_config(str(clean)) == {"arch": "ofa_base", "dropout": 0.1}
+    assert checkpoint_task_config(str(clean)) == {"_name": "caption"}
 
 
 def test_configuration_pickled_as_omegaconf_loads_through_the_allow_list(tmp_path, monkeypatch):
@@ -187,3 +221,17 @@ def test_configuration_pickled_as_omegaconf_loads_through_the_allow_list(tmp_pat
     loaded = checkpoint_utils.load_checkpoint_to_cpu(str(path))["cfg"]
     assert (loaded.model.arch, loaded.model.encoder_layers, loaded.model.dropout, loaded.model.freeze_resnet,
             list(loaded.model.scales), loaded.task.data) == ("ofa_base", 6, 0.1, True, [1, 2], "train.tsv,valid.tsv")
+
+
+def test_overrides_given_with_the_load_apply_to_the_checkpoints_configuration(tmp_path, monkeypatch):
+    """``--model-overrides`` reach fairseq through ``load_checkpoint_to_cpu(path, arg_overrides)``: the
+    wrapped loader passes them on, and they replace the checkpoint's own values."""
+    import omegaconf
+
+    monkeypatch.delenv("OFA_MUE_TRUST_CHECKPOINTS", raising=False)
+    cfg = omegaconf.OmegaConf.create({"model": {"_name": "ofa", "arch": "ofa_base", "dropout": 0.1},
+                                      "task": {"_name": "caption", "data": "train.tsv"}})
+    path = tmp_path / "checkpoint.pt"
+    torch.save(_fairseq_state(cfg=cfg), path)
+    loaded = checkpoint_utils.load_checkpoint_to_cpu(str(path), {"dropout": 0.3, "data": "valid.tsv"})["cfg"]
+    assert (loaded.model.dropout, loaded.task.data) == (0.3, "valid.tsv")

@@ -10,12 +10,14 @@ import pytest
 
 from ofa_mue.core.exit_profile import (
     CAVEATS,
+    batch_size_caveat,
     calibration_split_caveat,
     checkpoint_caveat,
     guarantee_statement,
     load_exit_profile,
     profile_caveats,
     save_exit_profile,
+    weights_caveat,
 )
 from ofa_mue.errors import DataError
 from ofa_mue.provenance import FINGERPRINT_SPAN, checkpoint_fingerprint
@@ -147,6 +149,11 @@ def test_profile_caveats_gives_every_caveat_of_a_run_by_name(tmp_path):
     assert profile_caveats(profile, str(checkpoint), 8, True, "test") == {}
     caveats = profile_caveats(profile, str(other), 1, False, "valid")
     assert tuple(caveats) == CAVEATS and all(caveats.values())
+    # each caveat under its own name: the metrics file tells which one applies
+    assert caveats == {"batch_size_caveat": batch_size_caveat(profile, 1),
+                       "split_caveat": calibration_split_caveat(profile, "valid"),
+                       "weights_caveat": weights_caveat(profile, False),
+                       "checkpoint_caveat": checkpoint_caveat(profile, str(other))}
     assert tuple(profile_caveats(profile, str(other), 1, False)) == tuple(c for c in CAVEATS if c != "split_caveat")
 
 

@@ -9429,6 +9429,375 @@ MUTANTS: Tuple[Mutant, ...] = (
               "        ids = image_position_ids(width, height, self.image_bucket_size, device=patch_images.device)\n"),),
         ("tests/test_ofa_layers.py::test_encoder_computes_ofas_embeddings_position_biases_and_final_layer_norm",),
     ),
+    Mutant(
+        "checkpoint_broadcast_not_wrapped",
+        "the ranks receiving a broadcast checkpoint unpickle it with torch's weights-only default: every "
+        "multi-rank load of a fairseq checkpoint fails",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "distributed_utils._broadcast_object_slow = broadcast_object_slow\n", ""),),
+        ("tests/test_distributed_training.py::test_broadcast_checkpoint_state_is_unpickled_through_the_allow_list",),
+    ),
+    Mutant(
+        "checkpoint_broadcast_refusal_unexplained",
+        "a rank receiving a broadcast checkpoint with a foreign class fails with the unpickler's raw error, not "
+        "naming the broadcasting rank or the trust opt-in",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "    except pickle.UnpicklingError as error:\n        raise CheckpointError(\n"
+              "            f\"checkpoint state broadcast",
+              "    except CheckpointError as error:\n        raise CheckpointError(\n"
+              "            f\"checkpoint state broadcast"),),
+        ("tests/test_distributed_training.py::test_broadcast_of_an_unexpected_class_is_refused_unless_trusted",),
+    ),
+    Mutant(
+        "checkpoint_broadcast_uses_file_allow_list",
+        "the ranks receiving a broadcast checkpoint unpickle it without fairseq's tensor placeholders allowed: "
+        "every multi-rank load fails",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "        with _unpickling_policy(BROADCAST_GLOBALS):\n", "        with _unpickling_policy():\n"),),
+        ("tests/test_distributed_training.py::test_broadcast_checkpoint_state_is_unpickled_through_the_allow_list",),
+    ),
+    Mutant(
+        "checkpoint_config_namespace_read_as_mapping",
+        "a cfg checkpoint whose model group is an argparse.Namespace (OFA's exports) cannot have its settings read",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "        return dict(vars(options)) if isinstance(options, argparse.Namespace) else dict(options)\n",
+              "        return dict(options)\n"),),
+        ("tests/test_checkpoint_loading.py::test_reading_a_checkpoints_settings_goes_through_the_allow_list",),
+    ),
+    Mutant(
+        "checkpoint_ema_load_not_wrapped",
+        "--ema-seed-model reads a checkpoint with fairseq's unwrapped loader: every fairseq checkpoint fails on "
+        "torch's weights-only unpickler",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "checkpoint_utils.load_ema_from_checkpoint = load_ema_from_checkpoint\n", ""),),
+        ("tests/test_checkpoint_loading.py::test_ema_weights_load_through_the_allow_list",),
+    ),
+    Mutant(
+        "checkpoint_eof_not_recognised",
+        "a checkpoint cut off mid-pickle (EOFError) fails with a raw EOFError instead of saying the file is "
+        "truncated or corrupt",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "    if isinstance(error, EOFError):\n        return True\n",
+              "    if isinstance(error, EOFError):\n        return False\n"),),
+        ("tests/test_checkpoint_loading.py::"
+         "test_a_damaged_checkpoint_of_either_format_gives_clear_error[legacy_pickle_cut_off]",),
+    ),
+    Mutant(
+        "checkpoint_legacy_args_not_read",
+        "a checkpoint with a flat args namespace gives no settings: an evaluation silently takes OFA's defaults "
+        "instead of the checkpoint's image size, columns and lengths",
+        (Edit("ofa_mue/checkpoint_loading.py", '    if state.get("args") is not None:\n', '    if False:\n'),),
+        ("tests/test_checkpoint_round_trip.py::"
+         "test_a_legacy_args_checkpoint_gives_its_task_settings_to_an_evaluation_of_its_task",),
+    ),
+    Mutant(
+        "checkpoint_legacy_model_named_by_task",
+        "a legacy args checkpoint's model options name its task, not its architecture",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              'LEGACY_NAME_FIELDS = {"task": "task", "model": "arch"}',
+              'LEGACY_NAME_FIELDS = {"task": "task", "model": "task"}'),),
+        ("tests/test_checkpoint_round_trip.py::"
+         "test_a_legacy_args_checkpoint_gives_its_task_settings_to_an_evaluation_of_its_task",),
+    ),
+    Mutant(
+        "checkpoint_load_drops_arg_overrides",
+        "--model-overrides given to a checkpoint load are dropped: the checkpoint's own settings are used silently",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "        return _fairseq_load_checkpoint_to_cpu(path, arg_overrides, load_on_all_ranks)\n",
+              "        return _fairseq_load_checkpoint_to_cpu(path, None, load_on_all_ranks)\n"),),
+        ("tests/test_checkpoint_loading.py::"
+         "test_overrides_given_with_the_load_apply_to_the_checkpoints_configuration",),
+    ),
+    Mutant(
+        "checkpoint_missing_file_not_named",
+        "a --path that does not exist fails inside torch with its own error instead of a CheckpointError saying "
+        "the file is not found",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "    if not os.path.isfile(path):\n        raise CheckpointError(f\"{path}: checkpoint file not found\")\n",
+              "    if False:\n        raise CheckpointError(f\"{path}: checkpoint file not found\")\n"),),
+        ("tests/test_checkpoint_loading.py::test_missing_and_foreign_files_give_clear_errors",),
+    ),
+    Mutant(
+        "checkpoint_namespace_not_allowed",
+        "a checkpoint holding its configuration as argparse.Namespace (OFA's and older fairseq's) is refused "
+        "without the trust opt-in",
+        (Edit("ofa_mue/checkpoint_loading.py", "    argparse.Namespace,\n    collections.defaultdict,\n",
+              "    collections.defaultdict,\n"),),
+        ("tests/test_checkpoint_loading.py::test_fairseq_checkpoint_loads_without_unsafe_unpickling",),
+    ),
+    Mutant(
+        "checkpoint_refusal_zip_check_inverted",
+        "a zip-format checkpoint holding a foreign class is called a legacy pickle, without naming the class",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "    if not zipfile.is_zipfile(path):\n        return (\n",
+              "    if zipfile.is_zipfile(path):\n        return (\n"),),
+        ("tests/test_checkpoint_loading.py::test_unexpected_global_is_refused_naming_file_and_class",),
+    ),
+    Mutant(
+        "checkpoint_requires_both_args_and_cfg",
+        "a checkpoint with a cfg but no args (every hydra-era fairseq and OFA export) is refused as naming no "
+        "architecture",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '    if state.get("args") is None and state.get("cfg") is None:\n',
+              '    if state.get("args") is None or state.get("cfg") is None:\n'),),
+        ("tests/test_checkpoint_loading.py::test_bare_export_in_ofa_format_loads",),
+    ),
+    Mutant(
+        "checkpoint_task_config_reads_model_group",
+        "an evaluation reads the checkpoint's model options as its task options: the checkpoint's image size, "
+        "columns and lengths are not applied",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '    return _checkpoint_config(path, "task")\n', '    return _checkpoint_config(path, "model")\n'),),
+        ("tests/test_checkpoint_round_trip.py::"
+         "test_a_legacy_args_checkpoint_gives_its_task_settings_to_an_evaluation_of_its_task",),
+    ),
+    Mutant(
+        "checkpoint_truncated_zip_not_recognised",
+        "a truncated checkpoint in torch's zip format fails with torch's raw RuntimeError instead of saying the "
+        "file is truncated or corrupt",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '("PytorchStreamReader", "zip archive", "invalid load key", "magic number")',
+              '("zip archive", "invalid load key", "magic number")'),),
+        ("tests/test_checkpoint_loading.py::"
+         "test_a_damaged_checkpoint_of_either_format_gives_clear_error[zip_record_corrupt]",),
+    ),
+    Mutant(
+        "checkpoint_trust_opt_in_case_sensitive",
+        "OFA_MUE_TRUST_CHECKPOINTS=TRUE (or True) does not opt in: a trusted legacy checkpoint is refused",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              'return os.environ.get(TRUST_ENV_VAR, "").strip().lower() in ("1", "true", "yes")',
+              'return os.environ.get(TRUST_ENV_VAR, "").strip() in ("1", "true", "yes")'),),
+        ("tests/test_checkpoint_loading.py::test_trust_opt_in_is_refused_by_other_values[0]",),
+    ),
+    Mutant(
+        "checkpoint_trust_opt_in_ignored",
+        "OFA_MUE_TRUST_CHECKPOINTS=1 keeps the allow-list: a legacy checkpoint the user trusts cannot be loaded",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "    if not trusted_checkpoints():\n        with torch.serialization.safe_globals(allowed):\n",
+              "    if True:\n        with torch.serialization.safe_globals(allowed):\n"),),
+        ("tests/test_checkpoint_loading.py::test_trusted_opt_in_loads_other_globals",),
+    ),
+    Mutant(
+        "checkpoint_upgrade_not_wrapped",
+        "a bare OFA export (no training history) fails in fairseq's upgrade step",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              "checkpoint_utils._upgrade_state_dict = upgrade_state_dict\n", ""),),
+        ("tests/test_checkpoint_loading.py::test_bare_export_in_ofa_format_loads",),
+    ),
+    Mutant(
+        "checkpoint_upgrade_resets_extra_state",
+        "a full fairseq checkpoint (extra_state but no top-level epoch) loses its extra_state: its epoch, "
+        "data iterator position and best validation score are dropped",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '    if "extra_state" not in state and "epoch" not in state:\n',
+              '    if "extra_state" not in state or "epoch" not in state:\n'),),
+        ("tests/test_checkpoint_loading.py::test_fairseq_checkpoint_loads_without_unsafe_unpickling",),
+    ),
+    Mutant(
+        "checkpoint_upgrade_resets_training_history",
+        "a full fairseq checkpoint (it has optimizer_history but no best_loss) is given a bare export's empty "
+        "history: a resumed run restarts at update 0 with a fresh lr schedule",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '    if "optimizer_history" not in state and "best_loss" not in state:\n',
+              '    if "optimizer_history" not in state or "best_loss" not in state:\n'),),
+        ("tests/test_checkpoint_loading.py::test_fairseq_checkpoint_loads_without_unsafe_unpickling",),
+    ),
+    Mutant(
+        "checkpoint_without_config_accepted",
+        "a checkpoint naming no architecture (neither args nor cfg) goes on to fairseq, which fails obscurely "
+        "instead of saying what the file lacks",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '    if state.get("args") is None and state.get("cfg") is None:\n',
+              '    if state.get("args") is None and state.get("cfg") is None and False:\n'),),
+        ("tests/test_checkpoint_loading.py::test_missing_and_foreign_files_give_clear_errors",),
+    ),
+    Mutant(
+        "checkpoint_without_model_accepted",
+        "a file of bare weights (no 'model' entry) is passed to fairseq's upgrade and fails with a KeyError "
+        "instead of saying it is not a fairseq checkpoint",
+        (Edit("ofa_mue/checkpoint_loading.py",
+              '    if not isinstance(state, dict) or "model" not in state:\n',
+              '    if not isinstance(state, dict):\n'),),
+        ("tests/test_checkpoint_loading.py::test_missing_and_foreign_files_give_clear_errors",),
+    ),
+    Mutant(
+        "exit_profile_auto_decides_unlike_token",
+        "an auto profile run with --exit-granularity token (the same exit decisions) is refused",
+        (Edit("ofa_mue/core/exit_profile.py",
+              'DECISION_RULE = {"token": "token", "auto": "token", "step": "step"}',
+              'DECISION_RULE = {"token": "token", "auto": "auto", "step": "step"}'),),
+        ("tests/test_exit_granularity.py::test_a_profile_runs_at_the_granularity_it_was_calibrated_with",),
+    ),
+    Mutant(
+        "exit_profile_boolean_threshold_accepted",
+        "a profile whose threshold is true/false loads as 1.0/0.0: a hand-edited profile silently turns an exit "
+        "off or on instead of being refused",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "        if not isinstance(value, (int, float)) or isinstance(value, bool):\n",
+              "        if not isinstance(value, (int, float)):\n"),),
+        ("tests/test_exit_profile.py::test_a_profile_option_that_is_not_an_exit_threshold_is_refused_by_name[boolean]",),
+    ),
+    Mutant(
+        "exit_profile_caveats_keep_none",
+        "profile_caveats lists every caveat, those that do not apply as None: a run the profile was calibrated "
+        "for is reported with caveats",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "for name, caveat in zip(CAVEATS, caveats) if caveat}",
+              "for name, caveat in zip(CAVEATS, caveats)}"),),
+        ("tests/test_exit_profile.py::test_profile_caveats_gives_every_caveat_of_a_run_by_name",),
+    ),
+    Mutant(
+        "exit_profile_caveats_mislabelled",
+        "the weights and checkpoint caveats are recorded under each other's names in an evaluation's metrics file",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "               weights_caveat(profile, ema), checkpoint_caveat(profile, checkpoint))\n",
+              "               checkpoint_caveat(profile, checkpoint), weights_caveat(profile, ema))\n"),),
+        ("tests/test_exit_profile.py::test_profile_caveats_gives_every_caveat_of_a_run_by_name",),
+    ),
+    Mutant(
+        "exit_profile_default_granularity_auto",
+        "a profile written before the granularity was recorded (calibrated per token) reads as auto: its run "
+        "is refused with --exit-granularity token and recorded under the wrong granularity",
+        (Edit("ofa_mue/core/exit_profile.py",
+              '    granularity = options.get("exit_granularity", "token")\n',
+              '    granularity = options.get("exit_granularity", "auto")\n'),),
+        ("tests/test_exit_granularity.py::test_a_profile_without_a_granularity_was_calibrated_per_token",),
+    ),
+    Mutant(
+        "exit_profile_default_weights_ema",
+        "a profile without a weights field (calibrated on the model weights) is read as calibrated on the EMA "
+        "weights: a run of the model weights is wrongly caveated, a run with --ema-eval is not",
+        (Edit("ofa_mue/core/exit_profile.py",
+              'profile.get("weights", "model")', 'profile.get("weights", "ema")'),),
+        ("tests/test_exit_profile.py::test_the_weights_caveat_tells_a_run_which_weights_the_profile_was_calibrated_on",),
+    ),
+    Mutant(
+        "exit_profile_describe_auto_with_quantile",
+        "the refusal of a granularity other than a step profile's describes --exit-granularity auto with a step "
+        "quantile: flags the user cannot give",
+        (Edit("ofa_mue/core/exit_profile.py",
+              '(f" --exit-step-quantile {quantile:g}" if mode == "step" else "")',
+              '(f" --exit-step-quantile {quantile:g}" if mode != "token" else "")'),),
+        ("tests/test_exit_granularity.py::test_a_granularity_that_decides_otherwise_than_the_profile_is_refused["
+         "given1---exit-granularity auto]",),
+    ),
+    Mutant(
+        "exit_profile_granularity_options_refused_as_unknown",
+        "a profile recording its exit granularity is refused as holding unknown options: no step or auto profile "
+        "can be used",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "set(options) - set(PROFILE_OPTIONS) - set(GRANULARITY_OPTIONS)",
+              "set(options) - set(PROFILE_OPTIONS)"),),
+        ("tests/test_exit_granularity.py::test_a_profile_runs_at_the_granularity_it_was_calibrated_with",),
+    ),
+    Mutant(
+        "exit_profile_smaller_step_quantile_only_refused",
+        "a step profile run with a larger --exit-step-quantile than it was calibrated with is not refused: the "
+        "thresholds run under other exit decisions than they were calibrated for",
+        (Edit("ofa_mue/core/exit_profile.py",
+              '(mode == "step" and quantile != recorded[1])',
+              '(mode == "step" and quantile < recorded[1])'),),
+        ("tests/test_exit_granularity.py::test_a_granularity_that_decides_otherwise_than_the_profile_is_refused["
+         "given2---exit-granularity step --exit-step-quantile 0.7]",),
+    ),
+    Mutant(
+        "exit_profile_step_quantile_above_one_accepted",
+        "a step profile with exit_step_quantile above 1 loads: a quantile that does not exist runs",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if not 0.0 < quantile <= 1.0:\n",
+              "    if not 0.0 < quantile:\n"),),
+        ("tests/test_exit_granularity.py::test_a_bad_granularity_in_a_profile_names_the_file_and_field["
+         "granularity2-options.exit_step_quantile-must be in \\\\(0, 1\\\\]]",),
+    ),
+    Mutant(
+        "exit_profile_step_quantile_not_taken_from_profile",
+        "--exit-granularity step with a step profile and no quantile runs at quantile 1, not the profile's: the "
+        "run is refused although it repeats the profile's granularity",
+        (Edit("ofa_mue/core/exit_profile.py",
+              '    if mode == "step" and quantile is None:\n',
+              '    if mode == "step" and quantile is not None:\n'),),
+        ("tests/test_exit_granularity.py::test_a_profile_runs_at_the_granularity_it_was_calibrated_with",),
+    ),
+    Mutant(
+        "exit_profile_step_quantile_outside_step_accepted",
+        "a token profile recording a step quantile loads: a quantile that changes nothing is taken as part of "
+        "the calibration",
+        (Edit("ofa_mue/core/exit_profile.py",
+              '    if quantile != 1.0 and granularity != "step":\n',
+              '    if quantile > 1.0 and granularity != "step":\n'),),
+        ("tests/test_exit_granularity.py::test_a_bad_granularity_in_a_profile_names_the_file_and_field["
+         "granularity3-options.exit_step_quantile-applies to the step granularity, not 'token']",),
+    ),
+    Mutant(
+        "exit_profile_token_profile_batch_size_caveat",
+        "a profile without a calibration batch size (token or auto) is caveated at every batch size",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if calibrated is None or calibrated == batch_size:\n",
+              "    if calibrated == batch_size:\n"),),
+        ("tests/test_exit_granularity.py::test_a_step_profile_describes_runs_at_its_calibration_batch_size_only",),
+    ),
+    Mutant(
+        "exit_profile_token_profile_records_step_quantile",
+        "a token profile records exit_step_quantile (as if calibrated under step), and a step profile does not "
+        "record its quantile: it is run at quantile 1",
+        (Edit("ofa_mue/core/exit_profile.py",
+              '**({"exit_step_quantile": quantile} if mode == "step" else {})}',
+              '**({"exit_step_quantile": quantile} if mode != "step" else {})}'),),
+        ("tests/test_policy_and_calibration_edges.py::"
+         "test_a_retention_profile_records_its_target_and_a_token_granularity_by_default",),
+    ),
+    Mutant(
+        "exit_profile_token_profile_step_quantile_not_one",
+        "a token profile run with --exit-granularity step is described as asking for quantile 0.5, not 1",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "        quantile = recorded[1] if recorded[0] == \"step\" else 1.0\n",
+              "        quantile = recorded[1] if recorded[0] == \"step\" else 0.5\n"),),
+        ("tests/test_exit_granularity.py::test_a_profile_without_a_granularity_was_calibrated_per_token",),
+    ),
+    Mutant(
+        "exit_profile_uncertified_statement_claims_guarantee",
+        "a profile whose certified test passed nothing is stated as carrying a guarantee (or the reverse)",
+        (Edit("ofa_mue/core/exit_profile.py",
+              '    if not guarantee["certified"]:\n', '    if guarantee["certified"]:\n'),),
+        ("tests/test_exit_profile.py::test_the_guarantee_statement_gives_the_confidence_one_minus_delta",),
+    ),
+    Mutant(
+        "exit_profile_unfingerprinted_profile_caveated",
+        "a profile written before profiles recorded a fingerprint is caveated on every checkpoint",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if calibrated is None or calibrated == checkpoint_fingerprint(checkpoint):\n",
+              "    if calibrated == checkpoint_fingerprint(checkpoint):\n"),),
+        ("tests/test_exit_profile.py::test_a_profile_is_caveated_on_a_checkpoint_with_other_weights_only",),
+    ),
+    Mutant(
+        "exit_profile_unknown_granularity_accepted",
+        "a profile naming a granularity that does not exist loads: the run fails later, or not at all, instead of "
+        "naming the profile's bad field",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if granularity not in GRANULARITIES:\n",
+              "    if granularity is None:\n"),),
+        ("tests/test_exit_granularity.py::test_a_bad_granularity_in_a_profile_names_the_file_and_field["
+         "granularity0-options.exit_granularity-must be one of token, step, auto]",),
+    ),
+    Mutant(
+        "exit_profile_weights_record_names_model_weights",
+        "the model weights are recorded as {\"weights\": \"model\"}, not by the field's absence: every evaluation "
+        "key and summary made before EMA runs were recorded no longer matches a model-weights run",
+        (Edit("ofa_mue/core/exit_profile.py",
+              '    return {"weights": "ema"} if ema else {}\n',
+              '    return {"weights": "ema" if ema else "model"}\n'),),
+        ("tests/test_evaluation_bookkeeping.py::"
+         "test_the_description_names_the_checkpoint_its_weights_and_a_profile_of_the_mue_policy_only",),
+    ),
+    Mutant(
+        "exit_profile_zero_step_quantile_accepted",
+        "a step profile with exit_step_quantile 0 loads: every step stops as soon as any token is confident",
+        (Edit("ofa_mue/core/exit_profile.py",
+              "    if not 0.0 < quantile <= 1.0:\n",
+              "    if not 0.0 <= quantile <= 1.0:\n"),),
+        ("tests/test_exit_granularity.py::test_a_bad_granularity_in_a_profile_names_the_file_and_field["
+         "granularity1-options.exit_step_quantile-must be in \\\\(0, 1\\\\]]",),
+    ),
 )
 
 
