@@ -107,3 +107,29 @@ def test_per_example_scores_tokenise_the_captions_and_anchors_as_the_references(
     scores = scorer([written, REFERENCE, "two blue stars"])
     assert scores["cider"][0] == pytest.approx(scores["cider"][1]) and scores["cider"][1] > 1.0
     assert scores["rouge_l_full"] == [1.0, 1.0, 1.0]
+
+
+def test_meteor_weighs_recall_against_the_references():
+    """METEOR weighs recall over precision: a 3-word caption of a 7-word reference (precision 1,
+    recall 3/7) scores 0.26; with caption and reference swapped it would score 0.44."""
+    meteor = caption_metrics(["a red circle"], [[REFERENCE]])["meteor"]
+    assert 0.2 < meteor < 0.35
+
+
+def test_captions_and_reference_lists_of_different_lengths_are_refused():
+    with pytest.raises(ValueError, match="need one reference list per prediction, got 2 and 1"):
+        caption_metrics(["a red circle", "two stars"], [[REFERENCE]], quick=True)
+    with pytest.raises(ValueError, match="need one anchor per reference list, got 1 and 2"):
+        CaptionScorer([[REFERENCE]], anchors=["a red circle", "two stars"])
+    with pytest.raises(ValueError, match="2 captions for 1 reference lists"):
+        CaptionScorer([[REFERENCE]], anchors=["a red circle"])(["a red circle", "two stars"])
+
+
+def test_per_example_cider_averages_to_the_evaluations_cider():
+    """CaptionScorer's per-example CIDEr-D (what calibration and the oracle use) are the terms of the
+    evaluation's corpus CIDEr-D: same references, same document frequencies, captions scored against
+    references (a row with two references included)."""
+    references = [[REFERENCE, "a red circle"], ["two blue stars"], ["a green square"]]
+    captions = ["a red circle on a black background", "two stars", "a green square"]
+    per_example = CaptionScorer(references, anchors=captions)(captions)["cider"]
+    assert sum(per_example) / 3 == pytest.approx(caption_metrics(captions, references, quick=True)["cider"])

@@ -9798,6 +9798,45 @@ MUTANTS: Tuple[Mutant, ...] = (
         ("tests/test_exit_granularity.py::test_a_bad_granularity_in_a_profile_names_the_file_and_field["
          "granularity1-options.exit_step_quantile-must be in \\\\(0, 1\\\\]]",),
     ),
+    Mutant(
+        "meteor_captions_and_references_swapped",
+        "METEOR scores the references against the captions: a short caption gets the precision-weighted score "
+        "(0.44 instead of 0.26 for 3 of 7 words)",
+        (Edit("ofa_mue/caption_metrics.py", "meteor_scorer().compute_score(refs, hyps)",
+              "meteor_scorer().compute_score(hyps, refs)"),),
+        ("tests/test_caption_metrics.py::test_meteor_weighs_recall_against_the_references",),
+    ),
+    Mutant(
+        "corpus_cider_captions_and_references_swapped",
+        "the evaluation's CIDEr scores the references against the captions (document frequencies from the captions)",
+        (Edit("ofa_mue/caption_metrics.py", '    results["cider"] = float(Cider().compute_score(refs, hyps)[0])\n    if spice',
+              '    results["cider"] = float(Cider().compute_score(hyps, refs)[0])\n    if spice'),),
+        ("tests/test_caption_metrics.py::test_rouge_l_is_the_candidates_lcs_f_measure_against_the_references",),
+    ),
+    Mutant(
+        "per_example_cider_captions_and_references_swapped",
+        "the per-example CIDEr-D (calibration, the oracle) scores the references against the captions",
+        (Edit("ofa_mue/caption_metrics.py", "Cider().compute_score(self.references, hypotheses)",
+              "Cider().compute_score(hypotheses, self.references)"),),
+        ("tests/test_caption_metrics.py::test_per_example_cider_averages_to_the_evaluations_cider",),
+    ),
+    Mutant(
+        "caption_metrics_length_mismatch_accepted",
+        "captions and reference lists of different lengths are scored (pycocoevalcap pairs them by position or "
+        "fails deep inside) instead of refused",
+        (Edit("ofa_mue/caption_metrics.py", "    if len(predictions) != len(references) or not predictions:\n",
+              "    if not predictions:\n"),),
+        ("tests/test_caption_metrics.py::test_captions_and_reference_lists_of_different_lengths_are_refused",),
+    ),
+    Mutant(
+        "caption_scorer_length_mismatch_accepted",
+        "the per-example scorer takes more anchors or captions than reference lists instead of refusing them",
+        (Edit("ofa_mue/caption_metrics.py", "        if len(predictions) != len(self.references):\n",
+              "        if len(predictions) < len(self.references):\n"),
+         Edit("ofa_mue/caption_metrics.py", "        if len(references) != len(anchors) or not references:\n",
+              "        if len(references) > len(anchors) or not references:\n")),
+        ("tests/test_caption_metrics.py::test_captions_and_reference_lists_of_different_lengths_are_refused",),
+    ),
 )
 
 
