@@ -232,6 +232,22 @@ def test_a_decoder_layer_run_incrementally_on_its_cache_gives_the_full_runs_outp
     torch.testing.assert_close(last, full[:, 3:], rtol=1e-5, atol=1e-5)
 
 
+def _ofa_absolute_bias(q_linear, k_linear, query_positions, key_positions, heads: int) -> torch.Tensor:
+    """OFA's absolute position bias ``(q(p_q) * pos_scaling) @ k(p_k)^T`` per head, with
+    ``pos_scaling = (head_dim * attn_scale_factor) ** -0.5`` and OFA's factor 2: (batch, heads, queries, keys)."""
+    def per_head(linear, positions):
+        projected = F.linear(positions, linear.weight, linear.bias)
+        return projected.view(projected.size(0), projected.size(1), heads, -1).transpose(1, 2)
+
+    query = per_head(q_linear, query_positions)
+    return (query * (query.size(-1) * 2.0) ** -0.5) @ per_head(k_linear, key_positions).transpose(2, 3)
+
+
+def _ofa_relative_bias(table: torch.nn.Embedding, buckets: torch.Tensor) -> torch.Tensor:
+    """One layer's relative position bias ``table[buckets]``: (heads, queries, keys)."""
+    return F.embedding(buckets, table.weight).permute(2, 0, 1)
+
+
 def _ofa_decoder_logits(decoder, tokens, encoder_states, encoder_padding, source_positions, entangled):
     """OFA's ``TransformerDecoder`` (unify_transformer.py: ``extract_features_scriptable`` and
     ``get_pos_info``, text targets, no incremental state) written out around its layers: token
@@ -242,30 +258,18 @@ def _ofa_decoder_logits(decoder, tokens, encoder_states, encoder_padding, source
     cross-attention bias the same with the cross_pos_* projections against the encoder's position
     embeddings; ``pos_scaling = (head_dim * 2) ** -0.5``; then the final layer norm and the
     projection tied to the token embeddings."""
-    batch, length = tokens.shape
-    heads = decoder.num_heads
-    head_dim = decoder.embed_tokens.embedding_dim // heads
-    scaling = (head_dim * 2.0) ** -0.5
-
-    def split(t):
-        return t.view(t.size(0), t.size(1), heads, head_dim).transpose(1, 2)
-
-    def linear(module, t):
-        return F.linear(t, module.weight, module.bias)
-
+    length, heads = tokens.size(1), decoder.num_heads
     positions = decoder.embed_positions.weight[:length][None]
     x = F.embedding(tokens, decoder.embed_tokens.weight) + (positions if entangled else 0)
     x = _norm(decoder.layernorm_embedding, x)
     normed = _norm(decoder.pos_ln, positions)
-    self_absolute = (split(linear(decoder.self_pos_q_linear, normed)) * scaling) @ split(
-        linear(decoder.self_pos_k_linear, normed)).transpose(2, 3)
-    cross = (split(linear(decoder.cross_pos_q_linear, normed)) * scaling) @ split(
-        linear(decoder.cross_pos_k_linear, source_positions)).transpose(2, 3)
+    self_absolute = _ofa_absolute_bias(decoder.self_pos_q_linear, decoder.self_pos_k_linear, normed, normed, heads)
+    cross = _ofa_absolute_bias(decoder.cross_pos_q_linear, decoder.cross_pos_k_linear, normed, source_positions, heads)
     future = torch.triu(torch.full((length, length), float("-inf"), dtype=x.dtype), diagonal=1)
     for index, layer in enumerate(decoder.layers):
-        buckets = decoder.token_rp_bucket[:length, :length]
-        relative = F.embedding(buckets, decoder.token_rel_pos_table_list[index].weight).permute(2, 0, 1)[None]
-        x, _ = layer(x, self_attn_bias=self_absolute + relative + future,
+        table, buckets = decoder.token_rel_pos_table_list[index], decoder.token_rp_bucket[:length, :length]
+        relative = _ofa_relative_bias(table, buckets)
+        x, _ = layer(x, self_attn_bias=self_absolute + relative[None] + future,
                      cross_key_value=layer.cross_key_value(encoder_states), cross_attn_bias=cross,
                      cross_padding_mask=encoder_padding)
     return F.linear(_norm(decoder.layer_norm, x), decoder.embed_tokens.weight)
@@ -307,17 +311,6 @@ def _ofa_encoder_states(encoder, tokens, images, image_present):
     positions)]`` plus, on the text block, ``token_rel_pos_table_i[token_rp_bucket]`` and, on the
     image block, ``image_rel_pos_table_i[image_rp_bucket[ids][:, ids]]``; then the final layer norm."""
     batch, length = tokens.shape
-    heads = encoder.num_heads
-    dim = encoder.embed_tokens.embedding_dim
-    head_dim = dim // heads
-    scaling = (dim / heads * 2.0) ** -0.5  # OFA's --attn-scale-factor 2
-
-    def linear(module, t):
-        return F.linear(t, module.weight, module.bias)
-
-    def split(t):
-        return t.view(t.size(0), t.size(1), heads, head_dim).transpose(1, 2)
-
     features = encoder.embed_images(images)
     height, width = features.shape[-2:]
     ids = (torch.arange(width)[None, :].expand(height, width)
@@ -325,22 +318,21 @@ def _ofa_encoder_states(encoder, tokens, images, image_present):
     patches = height * width
     image_pos = F.embedding(ids, encoder.embed_image_positions.weight)[None]
     token_pos = F.embedding(torch.arange(length), encoder.embed_positions.weight)[None]
-    image_x = encoder.embed_scale * linear(encoder.image_proj, features.flatten(2).transpose(1, 2))
+    image_x = encoder.embed_scale * F.linear(features.flatten(2).transpose(1, 2), encoder.image_proj.weight,
+                                             encoder.image_proj.bias)
     image_x = _norm(encoder.patch_layernorm_embedding, image_x + image_pos + encoder.type_embedding.weight[1])
     text_x = encoder.embed_scale * F.embedding(tokens, encoder.embed_tokens.weight)
     text_x = _norm(encoder.layernorm_embedding, text_x + token_pos + encoder.type_embedding.weight[0])
     padding = torch.cat([(~image_present)[:, None].expand(batch, patches), tokens.eq(encoder.padding_idx)], dim=1)
     x = torch.cat([image_x, text_x], dim=1) * (1 - padding[..., None].to(image_x.dtype))
     positions = torch.cat([_norm(encoder.image_pos_ln, image_pos), _norm(encoder.pos_ln, token_pos)], dim=1)
-    absolute = (split(linear(encoder.pos_q_linear, positions)) * scaling) @ split(
-        linear(encoder.pos_k_linear, positions)).transpose(2, 3)
+    absolute = _ofa_absolute_bias(encoder.pos_q_linear, encoder.pos_k_linear, positions, positions, encoder.num_heads)
     image_buckets = encoder.image_rp_bucket[ids[:, None], ids[None, :]]
     for index, layer in enumerate(encoder.layers):
         bias = absolute.clone()
-        bias[:, :, -length:, -length:] += F.embedding(encoder.token_rp_bucket[:length, :length],
-                                                     encoder.token_rel_pos_table_list[index].weight).permute(2, 0, 1)
-        bias[:, :, :patches, :patches] += F.embedding(image_buckets,
-                                                     encoder.image_rel_pos_table_list[index].weight).permute(2, 0, 1)
+        bias[:, :, -length:, -length:] += _ofa_relative_bias(encoder.token_rel_pos_table_list[index],
+                                                            encoder.token_rp_bucket[:length, :length])
+        bias[:, :, :patches, :patches] += _ofa_relative_bias(encoder.image_rel_pos_table_list[index], image_buckets)
         x = layer(x, bias, padding)
     return _norm(encoder.layer_norm, x), padding, positions
 
