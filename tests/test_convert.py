@@ -15,7 +15,7 @@ import torch
 from fairseq import checkpoint_utils
 
 from ofa_mue import convert
-from ofa_mue.errors import CheckpointError
+from ofa_mue.errors import CheckpointError, DataError
 from ofa_mue.models.builders import build_model, numbered_dictionary
 from ofa_mue.models.hf_mapping import (
     HF_LAYER_NAMES,
@@ -302,10 +302,7 @@ def test_to_hf_refuses_models_the_port_would_run_otherwise(change, message):
 def test_from_hf_refuses_a_vocabulary_other_than_ofas_dictionary(tmp_path):
     """A port config whose vocab_size is not the size of OFA's dictionary is refused by name, before
     any weights are read: its token ids would not be the dictionary's."""
-    port = tmp_path / "OFA-other"
-    port.mkdir()
-    (port / "config.json").write_text(json.dumps({**TINY_CONFIG, "vocab_size": 59456}))
-    torch.save({}, port / "pytorch_model.bin")
+    port = write_port_folder(tmp_path / "OFA-other", {}, {**TINY_CONFIG, "vocab_size": 59456})
     with pytest.raises(CheckpointError, match="vocab_size 59456, but OFA's dictionary has 59457"):
         convert.from_hf(str(port), str(tmp_path / "out.pt"), "caption", 480)
     assert not (tmp_path / "out.pt").exists()
@@ -321,20 +318,13 @@ def test_to_hf_refuses_a_checkpoint_of_another_architecture(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("config_text, weights, message", [
-    ("{not json", {}, "config.json: not valid JSON"),
-    (json.dumps(TINY_CONFIG), b"not a pickle", "pytorch_model.bin: not a state dict of tensors"),
+@pytest.mark.parametrize("broken, content, message", [
+    ("config.json", "{not json", "config.json: not valid JSON"),
+    ("pytorch_model.bin", "not a pickle", "pytorch_model.bin: not a state dict of tensors"),
 ], ids=["config-not-json", "weights-not-a-state-dict"])
-def test_from_hf_refuses_a_port_folder_it_cannot_read_by_file(tmp_path, config_text, weights, message):
-    from ofa_mue.errors import DataError
-
-    port = tmp_path / "OFA-broken"
-    port.mkdir()
-    (port / "config.json").write_text(config_text)
-    if isinstance(weights, bytes):
-        (port / "pytorch_model.bin").write_bytes(weights)
-    else:
-        torch.save(weights, port / "pytorch_model.bin")
+def test_from_hf_refuses_a_port_folder_it_cannot_read_by_file(tmp_path, broken, content, message):
+    port = write_port_folder(tmp_path / "OFA-broken", {})
+    (port / broken).write_text(content)
     with pytest.raises(DataError, match=message):
         convert.read_hf_folder(str(port))
 
