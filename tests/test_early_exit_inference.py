@@ -377,6 +377,14 @@ def test_exit_rules_get_each_tokens_own_number_after_others_exited(model):
     assert extra["exit_layers"].flatten().tolist() == [i % 3 + 1 for i in range(14)]
 
 
+def _steps_equal_one_pass(decoder, prev, encoder_out, full, state: dict, start: int = 0) -> None:
+    """Decoding ``prev`` one step at a time from position ``start`` on, continuing ``state``'s cache,
+    gives at each step the logits ``full`` (one pass over all of ``prev``) has there."""
+    for t in range(start, prev.size(1)):
+        logits, _ = decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
+        torch.testing.assert_close(logits[:, -1], full[:, t], atol=1e-5, rtol=1e-5)
+
+
 def test_a_reordered_cache_continues_each_rows_new_prefix(model):
     """Beam search's reordering (rows of other samples included, as when finished sentences leave the
     batch) moves each row's self-attention and cross-attention caches with it: the next steps equal one
@@ -394,9 +402,7 @@ def test_a_reordered_cache_continues_each_rows_new_prefix(model):
         encoder_out = net.encoder.reorder_encoder_out(encoder_out, order)
         reordered = torch.cat([prev[order, :3], prev[:, 3:]], dim=1)
         full, _ = net.decoder(reordered, encoder_out=encoder_out)
-        for t in range(3, reordered.size(1)):
-            logits, _ = net.decoder(reordered[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
-            torch.testing.assert_close(logits[:, -1], full[:, t], atol=1e-5, rtol=1e-5)
+        _steps_equal_one_pass(net.decoder, reordered, encoder_out, full, state, start=3)
 
 
 @dataclass
@@ -714,9 +720,7 @@ def test_incremental_decoding_beyond_the_first_position_tables_matches_recomputi
         encoder_out = net.encoder(**net_input)
         full, _ = net.decoder(prev, encoder_out=encoder_out)
         state: dict = {}
-        for t in range(prev.size(1)):
-            logits, _ = net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
-            torch.testing.assert_close(logits[:, -1], full[:, t], atol=1e-5, rtol=1e-5)
+        _steps_equal_one_pass(net.decoder, prev, encoder_out, full, state)
     assert state[CACHE_KEY]["position_biases"].capacity == 2 * MIN_CACHED_POSITIONS
 
 
@@ -733,9 +737,7 @@ def test_position_tables_stay_within_a_short_position_table():
         encoder_out = net.encoder(**_batch(batch=1))
         full, _ = net.decoder(prev, encoder_out=encoder_out)
         state: dict = {}
-        for t in range(MIN_CACHED_POSITIONS - 1, length):
-            logits, _ = net.decoder(prev[:, : t + 1], encoder_out=encoder_out, incremental_state=state)
-            torch.testing.assert_close(logits[:, -1], full[:, t], atol=1e-5, rtol=1e-5)
+        _steps_equal_one_pass(net.decoder, prev, encoder_out, full, state, start=MIN_CACHED_POSITIONS - 1)
     assert state[CACHE_KEY]["position_biases"].capacity == net.decoder.embed_positions.num_embeddings == 40
 
 
@@ -759,4 +761,3 @@ def test_a_decoder_without_an_exit_rule_records_no_exit_tests(model):
             _decode_full(net, _batch(batch=3), prev, session)
         counts.append([(e.decoder_tokens, e.decoder_tests) for e in session.example_layers()])
     assert counts == [[(4, 0)] * 3, [(4, 4 * 5)] * 3]
-
